@@ -1,9 +1,237 @@
+/*
+ * main.c - fitd's entry point: load the config, open the store, serve HTTP,
+ * run the scheduler's event loop until SIGTERM or SIGINT, then stop in
+ * reverse order.
+ *
+ * The loop runs on the main thread and owns every libuv handle: the
+ * scheduler's wake-ups and timers, the signals (handled here, never in a raw
+ * handler), the SSE heartbeat, the systemd watchdog and status.
+ *
+ * Start: store (migrations, tmp cleanup) -> listener (not ready yet) ->
+ * recovery of trials left running -> ready (READY=1, /readyz 200).
+ * Stop: STOPPING=1 -> stop accepting and let in-flight requests finish ->
+ * running trials are given back to the queue -> the store is closed.
+ */
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
 
+#include "api/api.h"
+#include "daemon/config.h"
+#include "daemon/notify.h"
 #include "fitd_config.h"
+#include "store/log.h"
+#include "store/store.h"
+#include "worker/worker.h"
 
-int main(void)
+#define SSE_HEARTBEAT_MS 15000
+#define STATUS_MS	 5000
+
+struct daemon {
+	struct fitd_config cfg;
+	struct store *store;
+	struct api_server *api;
+	struct worker *worker;
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t watchdog, sse, status;
+	bool loop_ready;
+};
+
+static void notify_worker(void *data)
 {
-	printf("fitd %s\n", FITD_VERSION);
+	struct daemon *d = data;
+
+	worker_notify(d->worker);
+}
+
+static void forward_events(void *data, const char *job_id)
+{
+	struct daemon *d = data;
+
+	api_events_notify(d->api, job_id);
+}
+
+static void api_options_from_config(struct daemon *d, struct api_options *o)
+{
+	const struct fitd_config *cfg = &d->cfg;
+
+	memset(o, 0, sizeof(*o));
+	o->host = cfg->listen_host;
+	o->port = cfg->listen_port;
+	o->threads = (unsigned)cfg->http_threads;
+	o->connection_limit = (unsigned)cfg->connection_limit;
+	o->per_ip_limit = (unsigned)cfg->per_ip_limit;
+	o->idle_timeout_s = (unsigned)cfg->idle_timeout_s;
+	o->connection_memory = (size_t)cfg->connection_memory_kib * 1024;
+	o->max_upload_bytes = (uint64_t)cfg->max_upload_mib << 20;
+	o->max_json_bytes = (size_t)cfg->max_json_kib * 1024;
+	o->max_predict_bytes = (size_t)cfg->max_predict_mib << 20;
+	o->max_predict_rows = (unsigned)cfg->max_predict_rows;
+	o->max_streams = (unsigned)cfg->max_streams;
+	o->model_cache = (unsigned)cfg->model_cache;
+	o->csv.max_columns = (size_t)cfg->max_columns;
+	o->csv.max_field_bytes = (size_t)cfg->max_field_bytes;
+	o->csv.max_rows = (size_t)cfg->max_rows;
+	o->csv.threads = 2;
+	o->notify = notify_worker;
+	o->notify_data = d;
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	fitd_log_info("signal", "signal=%s action=stop", strsignal(signum));
+	uv_stop(&d->loop);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	fitd_log_info("signal", "signal=hangup action=none");
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	daemon_notify("WATCHDOG=1");
+}
+
+static void on_sse_heartbeat(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	api_events_heartbeat(d->api);
+}
+
+static void on_status(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct worker_stats st;
+
+	worker_stats(d->worker, &st);
+	daemon_notify("STATUS=serving on %s:%u; %u job(s) running, %u trial(s), %u/%u threads busy",
+		      d->cfg.listen_host, api_server_port(d->api), st.jobs_running,
+		      st.trials_running, st.threads_busy, st.threads);
+}
+
+static void start_loop_handles(struct daemon *d)
+{
+	uint64_t wd = daemon_watchdog_usec();
+
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_start(&d->sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_stop_signal, SIGINT);
+	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
+	uv_timer_init(&d->loop, &d->watchdog);
+	uv_timer_init(&d->loop, &d->sse);
+	uv_timer_init(&d->loop, &d->status);
+	d->watchdog.data = d->sse.data = d->status.data = d;
+	if (wd > 0)
+		uv_timer_start(&d->watchdog, on_watchdog, wd / 2000, wd / 2000);
+	uv_timer_start(&d->sse, on_sse_heartbeat, SSE_HEARTBEAT_MS, SSE_HEARTBEAT_MS);
+	uv_timer_start(&d->status, on_status, STATUS_MS, STATUS_MS);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static int open_all(struct daemon *d)
+{
+	struct store_options so = { .state_dir = d->cfg.state_dir };
+	struct worker_options wo = {
+		.threads = (unsigned)d->cfg.worker_threads,
+		.reserved_cores = (unsigned)d->cfg.reserved_cores,
+	};
+	struct api_options ao;
+	struct fitd_error err = { 0 };
+
+	if (store_open(&so, &d->store, &err) != FITD_OK) {
+		fitd_log_error("store_open_failed", "state_dir=\"%s\" reason=\"%s\"",
+			       d->cfg.state_dir, err.message);
+		return -1;
+	}
+	d->loop_ready = uv_loop_init(&d->loop) == 0;
+	if (!d->loop_ready || worker_new(&d->loop, d->store, &wo, &d->worker, &err) != FITD_OK) {
+		fitd_log_error("worker_failed", "reason=\"%s\"", err.message);
+		return -1;
+	}
+	api_options_from_config(d, &ao);
+	if (api_server_start(&ao, d->store, &d->api, &err) != FITD_OK) {
+		fitd_log_error("listen_failed", "reason=\"%s\"", err.message);
+		return -1;
+	}
+	worker_on_events(d->worker, forward_events, d);
+	fitd_log_info("listening", "addr=%s:%u state_dir=\"%s\" version=%s", d->cfg.listen_host,
+		      api_server_port(d->api), d->cfg.state_dir, FITD_VERSION);
+	if (worker_start(d->worker, &err) != FITD_OK) {
+		fitd_log_error("recovery_failed", "reason=\"%s\"", err.message);
+		return -1;
+	}
 	return 0;
+}
+
+static void close_all(struct daemon *d)
+{
+	daemon_notify("STOPPING=1\nSTATUS=stopping");
+	if (d->api != NULL) {
+		api_server_set_ready(d->api, false);
+		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
+	}
+	if (d->worker != NULL) {
+		worker_stop(d->worker);
+		worker_free(d->worker);
+	}
+	if (d->loop_ready) {
+		uv_walk(&d->loop, close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d->loop);
+	}
+	store_close(d->store);
+}
+
+static int run(struct daemon *d)
+{
+	int rc = open_all(d);
+
+	if (rc == 0) {
+		start_loop_handles(d);
+		api_server_set_ready(d->api, true);
+		daemon_notify("READY=1\nSTATUS=serving on %s:%u", d->cfg.listen_host,
+			      api_server_port(d->api));
+		fitd_log_info("ready", NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	}
+	close_all(d);
+	fitd_log_info("stopped", NULL);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+
+	switch (config_load(&d.cfg, argc, argv)) {
+	case CONFIG_EXIT:
+		return 0;
+	case CONFIG_ERROR:
+		return 2;
+	case CONFIG_RUN:
+		break;
+	}
+	fitd_log_set_level(d.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	return run(&d);
 }

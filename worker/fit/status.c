@@ -11,10 +11,9 @@
 static const struct {
 	const char *code;
 	const char *message;
-} status_table[FITD__IDX_COUNT] = {
-	[FITD__IDX_OK] = { "ok", "success" },
+} status_table[FITD__IDX_COUNT] = { [FITD__IDX_OK] = { "ok", "success" },
 #define FITD__ROW(name, c, m) [FITD__IDX_##name] = { c, m },
-	FITD_STATUS_MAP(FITD__ROW)
+				    FITD_STATUS_MAP(FITD__ROW)
 #undef FITD__ROW
 };
 

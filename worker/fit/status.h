@@ -18,24 +18,24 @@
 #include <stddef.h>
 
 /* X(NAME, code, message) */
-#define FITD_STATUS_MAP(X)                                                     \
-	X(EINVAL, "invalid_argument", "invalid argument")                       \
-	X(ENOMEM, "out_of_memory", "out of memory")                             \
-	X(EIO, "io_error", "input/output error")                                \
-	X(ENOSPC, "insufficient_storage", "no space left on the state device")  \
-	X(ENOTFOUND, "not_found", "not found")                                  \
-	X(ECONFLICT, "conflict", "conflicts with the current state")            \
-	X(ETOOBIG, "payload_too_large", "payload too large")                    \
-	X(ELENGTH, "length_required", "Content-Length required")                \
-	X(EFORMAT, "malformed", "malformed input")                              \
-	X(EUNPROCESSABLE, "unprocessable", "well-formed but unusable input")    \
-	X(ESTATE, "invalid_state", "not allowed in the current state")          \
-	X(ECANCELLED, "cancelled", "cancelled")                                 \
-	X(ETIMEOUT, "timeout", "deadline reached")                              \
-	X(EDIVERGED, "diverged", "the fit diverged")                            \
-	X(ESTORE, "store_error", "database error")                              \
+#define FITD_STATUS_MAP(X)                                                       \
+	X(EINVAL, "invalid_argument", "invalid argument")                        \
+	X(ENOMEM, "out_of_memory", "out of memory")                              \
+	X(EIO, "io_error", "input/output error")                                 \
+	X(ENOSPC, "insufficient_storage", "no space left on the state device")   \
+	X(ENOTFOUND, "not_found", "not found")                                   \
+	X(ECONFLICT, "conflict", "conflicts with the current state")             \
+	X(ETOOBIG, "payload_too_large", "payload too large")                     \
+	X(ELENGTH, "length_required", "Content-Length required")                 \
+	X(EFORMAT, "malformed", "malformed input")                               \
+	X(EUNPROCESSABLE, "unprocessable", "well-formed but unusable input")     \
+	X(ESTATE, "invalid_state", "not allowed in the current state")           \
+	X(ECANCELLED, "cancelled", "cancelled")                                  \
+	X(ETIMEOUT, "timeout", "deadline reached")                               \
+	X(EDIVERGED, "diverged", "the fit diverged")                             \
+	X(ESTORE, "store_error", "database error")                               \
 	X(ESCHEMA, "schema_too_new", "the database was written by a newer fitd") \
-	X(EUNAVAILABLE, "unavailable", "temporarily unavailable")               \
+	X(EUNAVAILABLE, "unavailable", "temporarily unavailable")                \
 	X(EINTERNAL, "internal_error", "internal error")
 
 enum fitd__status_index {
@@ -53,12 +53,12 @@ enum fitd_status {
 #undef FITD__DEF
 };
 
-#define FITD_ERROR_CODE_MAX 48
+#define FITD_ERROR_CODE_MAX    48
 #define FITD_ERROR_MESSAGE_MAX 256
 
 struct fitd_error {
-	int status;                           /* a FITD_E* code */
-	char code[FITD_ERROR_CODE_MAX];       /* snake_case reason */
+	int status;			      /* a FITD_E* code */
+	char code[FITD_ERROR_CODE_MAX];	      /* snake_case reason */
 	char message[FITD_ERROR_MESSAGE_MAX]; /* one human sentence */
 };
 
@@ -74,7 +74,7 @@ const char *fitd_strerror(int status);
  * A NULL code uses fitd_status_code(status). The message is truncated to fit.
  */
 int fitd_error_set(struct fitd_error *err, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Clears *err to FITD_OK with empty code and message; NULL is allowed. */
 void fitd_error_clear(struct fitd_error *err);

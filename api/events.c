@@ -1,0 +1,281 @@
+/*
+ * events.c - GET /v1/jobs/{id}/events: Server-Sent Events from the job's
+ * persisted event log.
+ *
+ * Each stream keeps only the id of the last event it sent; its content
+ * reader fetches what follows from the store. When nothing is left, the
+ * connection is suspended (it then costs no thread and no polling) until
+ * api_events_notify() says the job has new events, or the heartbeat asks
+ * for a comment line, which also finds clients that went away. A slow
+ * client only delays itself: the scheduler never waits for streams.
+ *
+ * Locking: hub.lock guards the list of streams and each stream's flags
+ * (dirty, suspended, beat). A stream is unlinked under the lock in its
+ * free callback, so a notification never touches a freed stream.
+ */
+#include "api/internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENT_BATCH 64
+
+struct api_stream {
+	struct api_server *srv;
+	struct MHD_Connection *conn;
+	char job_id[STORE_ID_MAX];
+	int64_t last_id;
+	char *buf; /* formatted events not yet handed to MHD */
+	size_t len, off, cap;
+	bool ended;	/* the terminal job_state event is in buf */
+	bool dirty;	/* new events may exist; guarded by hub.lock */
+	bool suspended; /* guarded by hub.lock */
+	bool beat;	/* a heartbeat comment is due; guarded by hub.lock */
+	struct api_stream *next;
+};
+
+static void buf_append(struct api_stream *s, const char *text, size_t n)
+{
+	if (s->len + n > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+
+		while (cap < s->len + n)
+			cap *= 2;
+		s->buf = realloc(s->buf, cap);
+		if (s->buf == NULL)
+			abort();
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, text, n);
+	s->len += n;
+}
+
+static bool is_terminal(const struct store_event *e)
+{
+	return strcmp(e->type, "job_state") == 0 &&
+	       (strstr(e->data, "\"succeeded\"") || strstr(e->data, "\"failed\"") ||
+		strstr(e->data, "\"cancelled\""));
+}
+
+/* Appends events after last_id; returns how many. */
+static size_t fetch(struct api_stream *s)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0;
+	char head[96];
+
+	if (store_event_list(s->srv->store, s->job_id, s->last_id, EVENT_BATCH, &ev, &n, NULL) !=
+	    FITD_OK)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", ev[i].id,
+				 ev[i].type);
+
+		buf_append(s, head, (size_t)k);
+		buf_append(s, ev[i].data, strlen(ev[i].data));
+		buf_append(s, "\n\n", 2);
+		s->last_id = ev[i].id;
+		if (is_terminal(&ev[i]))
+			s->ended = true;
+		store_event_release(&ev[i]);
+	}
+	free(ev);
+	return n;
+}
+
+/* Moves buffered bytes to MHD; 0 when the buffer is empty. */
+static ssize_t drain(struct api_stream *s, char *out, size_t max)
+{
+	size_t n = s->len - s->off;
+
+	if (n > max)
+		n = max;
+	memcpy(out, s->buf + s->off, n);
+	s->off += n;
+	if (s->off == s->len)
+		s->off = s->len = 0;
+	return (ssize_t)n;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct api_stream *s = cls;
+	struct api_hub *hub = &s->srv->hub;
+	bool beat;
+
+	(void)pos;
+	for (;;) {
+		if (s->len > s->off)
+			return drain(s, out, max);
+		if (s->ended || hub->closing)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		pthread_mutex_lock(&hub->lock);
+		s->dirty = false;
+		beat = s->beat;
+		s->beat = false;
+		pthread_mutex_unlock(&hub->lock);
+		if (fetch(s) > 0)
+			continue;
+		if (beat) {
+			buf_append(s, ": keepalive\n\n", 13);
+			continue;
+		}
+		pthread_mutex_lock(&hub->lock);
+		if (s->dirty || s->beat || hub->closing) {
+			pthread_mutex_unlock(&hub->lock);
+			continue;
+		}
+		s->suspended = true;
+		MHD_suspend_connection(s->conn);
+		pthread_mutex_unlock(&hub->lock);
+		return 0;
+	}
+}
+
+static void stream_free(void *cls)
+{
+	struct api_stream *s = cls;
+	struct api_hub *hub = &s->srv->hub;
+
+	pthread_mutex_lock(&hub->lock);
+	for (struct api_stream **p = &hub->streams; *p != NULL; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	hub->count--;
+	pthread_mutex_unlock(&hub->lock);
+	free(s->buf);
+	free(s);
+}
+
+/* Resumes s if suspended; hub.lock held. */
+static void wake(struct api_stream *s)
+{
+	if (s->suspended) {
+		s->suspended = false;
+		MHD_resume_connection(s->conn);
+	}
+}
+
+void api_events_notify(struct api_server *srv, const char *job_id)
+{
+	struct api_hub *hub = &srv->hub;
+
+	pthread_mutex_lock(&hub->lock);
+	for (struct api_stream *s = hub->streams; s != NULL; s = s->next) {
+		if (strcmp(s->job_id, job_id) == 0) {
+			s->dirty = true;
+			wake(s);
+		}
+	}
+	pthread_mutex_unlock(&hub->lock);
+}
+
+void api_events_heartbeat(struct api_server *srv)
+{
+	struct api_hub *hub = &srv->hub;
+
+	pthread_mutex_lock(&hub->lock);
+	for (struct api_stream *s = hub->streams; s != NULL; s = s->next) {
+		s->beat = true;
+		wake(s);
+	}
+	pthread_mutex_unlock(&hub->lock);
+}
+
+void api__events_close(struct api_server *srv)
+{
+	struct api_hub *hub = &srv->hub;
+
+	pthread_mutex_lock(&hub->lock);
+	hub->closing = true;
+	for (struct api_stream *s = hub->streams; s != NULL; s = s->next)
+		wake(s);
+	pthread_mutex_unlock(&hub->lock);
+}
+
+unsigned api_events_open_streams(struct api_server *srv)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&srv->hub.lock);
+	n = srv->hub.count;
+	pthread_mutex_unlock(&srv->hub.lock);
+	return n;
+}
+
+/* Last-Event-ID (or ?after=) as a non-negative integer; false when malformed. */
+static bool resume_point(struct api_request *req, int64_t *last)
+{
+	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
+	char *end;
+	long long n;
+
+	if (v == NULL)
+		v = api_query(req, "after");
+	*last = 0;
+	if (v == NULL || v[0] == '\0')
+		return true;
+	n = strtoll(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || n < 0)
+		return false;
+	*last = n;
+	return true;
+}
+
+void api_events_get(struct api_request *req)
+{
+	struct api_hub *hub = &req->srv->hub;
+	struct store_job job;
+	struct api_stream *s;
+	struct fitd_error err;
+	int64_t last;
+	bool full;
+
+	if (!api_job_id_param(req))
+		return;
+	if (!resume_point(req, &last)) {
+		api_reply_fail(req, 400, "invalid_event_id",
+			       "Last-Event-ID must be a non-negative integer");
+		return;
+	}
+	if (store_job_get(req->srv->store, req->params[0], &job, &err) != FITD_OK) {
+		api_reply_error(req, &err);
+		return;
+	}
+	store_job_release(&job);
+	pthread_mutex_lock(&hub->lock);
+	full = hub->count >= req->srv->opt.max_streams;
+	if (!full)
+		hub->count++;
+	pthread_mutex_unlock(&hub->lock);
+	if (full) {
+		api_reply_fail(req, 503, "too_many_streams",
+			       "%u event streams are open; retry later", req->srv->opt.max_streams);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		abort();
+	s->srv = req->srv;
+	s->conn = req->conn;
+	s->last_id = last;
+	snprintf(s->job_id, sizeof(s->job_id), "%s", req->params[0]);
+	buf_append(s, "retry: 2000\n\n", 13);
+	pthread_mutex_lock(&hub->lock);
+	s->next = hub->streams;
+	hub->streams = s;
+	pthread_mutex_unlock(&hub->lock);
+	req->response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, s,
+							  stream_free);
+	if (req->response == NULL)
+		abort();
+	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(req->response, "X-Accel-Buffering", "no");
+	req->status = 200;
+}

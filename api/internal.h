@@ -1,0 +1,167 @@
+/*
+ * internal.h - what the api/ files share: the request, the route table and
+ * the reply helpers. Nothing outside api/ includes it.
+ */
+#ifndef API_INTERNAL_H
+#define API_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "api/api.h"
+
+#define API_MAX_PARAMS 4
+
+struct api_stream;
+
+/* The open event streams; see events.c. */
+struct api_hub {
+	pthread_mutex_t lock;
+	struct api_stream *streams; /* guarded by lock */
+	unsigned count;		    /* guarded by lock */
+	bool closing;		    /* guarded by lock */
+};
+
+struct api_model_cache;
+
+struct api_server {
+	struct api_options opt;
+	struct api_hub hub;
+	struct api_model_cache *models;
+	struct store *store;
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	atomic_bool ready;
+};
+
+struct api_request;
+
+/* Runs once the whole body has arrived; must leave a reply in req. */
+typedef void (*api_handler_fn)(struct api_request *req);
+
+/* Streaming bodies: begin once headers are in, chunk per piece of body. */
+typedef int (*api_begin_fn)(struct api_request *req);
+typedef int (*api_chunk_fn)(struct api_request *req, const char *data, size_t len);
+
+enum api_body {
+	API_BODY_NONE,	 /* a body is read and ignored */
+	API_BODY_JSON,	 /* buffered up to max_json_bytes */
+	API_BODY_LARGE,	 /* buffered up to max_predict_bytes */
+	API_BODY_STREAM, /* handed to begin/chunk as it arrives */
+};
+
+struct api_route {
+	const char *method;
+	const char *pattern; /* "/v1/datasets/{id}": {name} matches one segment */
+	enum api_body body;
+	bool needs_store; /* 503 not_ready until the server is ready */
+	api_handler_fn handler;
+	api_begin_fn begin;
+	api_chunk_fn chunk;
+};
+
+struct api_request {
+	struct api_server *srv;
+	struct MHD_Connection *conn;
+	const struct api_route *route;
+	const char *method;
+	char *path;
+	const char *params[API_MAX_PARAMS]; /* point into params_buf */
+	size_t nparams;
+	char *params_buf;
+
+	uint64_t content_length;
+	bool has_content_length;
+	char *body; /* API_BODY_JSON: NUL-terminated, body_len bytes */
+	size_t body_len;
+	size_t body_cap;
+
+	void *state; /* the route's own, freed by cleanup */
+	void (*cleanup)(void *state);
+
+	struct MHD_Response *response; /* the reply, once decided */
+	unsigned status;
+	int64_t started_ns;
+};
+
+/* ---- routing (router.c) ---- */
+
+enum api_match {
+	API_MATCH_FOUND,
+	API_MATCH_NO_PATH,
+	API_MATCH_WRONG_METHOD,
+};
+
+/*
+ * Finds the route for method and path; on API_MATCH_FOUND fills the captured
+ * params into req. On API_MATCH_WRONG_METHOD writes the allowed methods,
+ * comma separated, into allow.
+ */
+enum api_match api_route_match(const char *method, const char *path, struct api_request *req,
+			       char *allow, size_t allow_cap);
+
+const struct api_route *api_routes(size_t *n);
+
+/* ---- replies (reply.c) ---- */
+
+/* Sets the reply to status with the JSON body (takes the reference). */
+void api_reply_json(struct api_request *req, unsigned status, json_t *body);
+
+/* Sets a JSON error reply; the HTTP status comes from the status table. */
+void api_reply_error(struct api_request *req, const struct fitd_error *err);
+
+/* Shorthand: a JSON error with an explicit HTTP status, code and message. */
+void api_reply_fail(struct api_request *req, unsigned http_status, const char *code,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The HTTP status of a fitd status. */
+unsigned api_http_status(int status);
+
+/* A query parameter, or NULL. */
+const char *api_query(struct api_request *req, const char *name);
+
+/* Reads limit (1..1000, default 50) and after from the query; replies 400 and returns false on bad values. */
+bool api_page_params(struct api_request *req, size_t *limit, const char **after);
+
+/* RFC 3339 UTC text of a time in ms since the epoch, into buf (32 bytes). */
+void api_format_time(int64_t ms, char buf[32]);
+
+/* Parses the JSON body; replies 400 and returns NULL when it is not a JSON object. */
+json_t *api_body_object(struct api_request *req);
+
+/* Replies 400 and returns false unless the {id} param is a job id. */
+bool api_job_id_param(struct api_request *req);
+
+/* Resumes every suspended stream so it ends; before the daemon stops. */
+void api__events_close(struct api_server *srv);
+
+/* ---- the model cache (models.c) ---- */
+
+int api__models_new(unsigned capacity, struct api_model_cache **out);
+void api__models_free(struct api_model_cache *c);
+
+/* ---- handlers ---- */
+
+void api_health_get(struct api_request *req);
+void api_ready_get(struct api_request *req);
+
+int api_datasets_begin(struct api_request *req);
+int api_datasets_chunk(struct api_request *req, const char *data, size_t len);
+void api_datasets_create(struct api_request *req);
+void api_datasets_list(struct api_request *req);
+void api_datasets_get(struct api_request *req);
+void api_datasets_delete(struct api_request *req);
+
+void api_jobs_create(struct api_request *req);
+void api_jobs_list(struct api_request *req);
+void api_jobs_get(struct api_request *req);
+void api_jobs_cancel(struct api_request *req);
+void api_jobs_trials(struct api_request *req);
+void api_events_get(struct api_request *req);
+
+void api_models_get(struct api_request *req);
+void api_models_predict(struct api_request *req);
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * models.c - GET /v1/models/{id} and POST /v1/models/{id}/predict.
+ *
+ * Models are read from their files, parsed and rebuilt once, then kept in a
+ * small cache (least recently used out) shared by the HTTP threads; an entry
+ * in use is reference-counted so eviction never frees a model mid-predict.
+ * Prediction input is CSV (text/csv) or JSON {"rows": [{column: value}]};
+ * columns are matched by name, extra ones ignored, absent ones missing.
+ */
+#include "api/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/csv.h"
+#include "worker/model_json.h"
+
+struct model_entry {
+	char id[STORE_ID_MAX];
+	struct fit_model *model;
+	json_t *doc;
+	unsigned refs; /* guarded by the cache lock */
+	uint64_t used; /* guarded by the cache lock */
+};
+
+struct api_model_cache {
+	pthread_mutex_t lock;
+	struct model_entry **entries;
+	unsigned n, cap;
+	uint64_t clock;
+};
+
+int api__models_new(unsigned capacity, struct api_model_cache **out)
+{
+	struct api_model_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return FITD_ENOMEM;
+	c->cap = capacity ? capacity : 1;
+	c->entries = calloc(c->cap, sizeof(*c->entries));
+	if (c->entries == NULL) {
+		free(c);
+		return FITD_ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	*out = c;
+	return FITD_OK;
+}
+
+static void entry_free(struct model_entry *e)
+{
+	fit_model_free(e->model);
+	json_decref(e->doc);
+	free(e);
+}
+
+void api__models_free(struct api_model_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (unsigned i = 0; i < c->n; i++)
+		entry_free(c->entries[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c->entries);
+	free(c);
+}
+
+static struct model_entry *cache_find(struct api_model_cache *c, const char *id)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		if (strcmp(c->entries[i]->id, id) == 0) {
+			c->entries[i]->refs++;
+			c->entries[i]->used = ++c->clock;
+			return c->entries[i];
+		}
+	}
+	return NULL;
+}
+
+/* Inserts e (or returns the entry another thread inserted first); lock held. */
+static struct model_entry *cache_insert(struct api_model_cache *c, struct model_entry *e)
+{
+	struct model_entry *old = cache_find(c, e->id);
+	unsigned victim = c->n;
+
+	if (old != NULL) {
+		entry_free(e);
+		return old;
+	}
+	if (c->n == c->cap) {
+		for (unsigned i = 0; i < c->n; i++)
+			if (c->entries[i]->refs == 0 &&
+			    (victim == c->n || c->entries[i]->used < c->entries[victim]->used))
+				victim = i;
+		if (victim == c->n)
+			return e; /* everything busy: serve uncached, freed on release */
+		entry_free(c->entries[victim]);
+		c->entries[victim] = c->entries[--c->n];
+	}
+	e->refs = 1;
+	e->used = ++c->clock;
+	c->entries[c->n++] = e;
+	return e;
+}
+
+static struct model_entry *load(struct api_server *srv, const char *id, struct fitd_error *err)
+{
+	struct model_entry *e;
+	json_error_t jerr;
+	char *text;
+	size_t len;
+
+	if (store_model_read(srv->store, id, &text, &len, err) != FITD_OK)
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		abort();
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->doc = json_loadb(text, len, 0, &jerr);
+	free(text);
+	if (e->doc == NULL) {
+		fitd_error_set(err, FITD_EIO, "model_unreadable", "model %s: %s", id, jerr.text);
+		entry_free(e);
+		return NULL;
+	}
+	if (worker_model_from_json(e->doc, &e->model, err) != FITD_OK) {
+		entry_free(e);
+		return NULL;
+	}
+	json_object_set_new(e->doc, "id", json_string(id));
+	return e;
+}
+
+static struct model_entry *model_get(struct api_server *srv, const char *id, struct fitd_error *err)
+{
+	struct api_model_cache *c = srv->models;
+	struct model_entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = cache_find(c, id);
+	pthread_mutex_unlock(&c->lock);
+	if (e != NULL)
+		return e;
+	e = load(srv, id, err);
+	if (e == NULL)
+		return NULL;
+	pthread_mutex_lock(&c->lock);
+	e = cache_insert(c, e);
+	pthread_mutex_unlock(&c->lock);
+	return e;
+}
+
+static void model_put(struct api_server *srv, struct model_entry *e)
+{
+	struct api_model_cache *c = srv->models;
+	bool cached = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (unsigned i = 0; i < c->n; i++)
+		cached |= c->entries[i] == e;
+	if (cached)
+		e->refs--;
+	pthread_mutex_unlock(&c->lock);
+	if (!cached)
+		entry_free(e);
+}
+
+static bool model_id_param(struct api_request *req)
+{
+	if (store_id_valid("mdl", req->params[0]))
+		return true;
+	api_reply_fail(req, 400, "invalid_id", "'%.64s' is not a model id (mdl_ and 20 hex digits)",
+		       req->params[0]);
+	return false;
+}
+
+void api_models_get(struct api_request *req)
+{
+	struct fitd_error err = { 0 };
+	struct model_entry *e;
+
+	if (!model_id_param(req))
+		return;
+	e = model_get(req->srv, req->params[0], &err);
+	if (e == NULL) {
+		api_reply_error(req, &err);
+		return;
+	}
+	api_reply_json(req, 200, json_incref(e->doc));
+	model_put(req->srv, e);
+}
+
+/* ---- prediction input ---- */
+
+static int frame_from_csv(struct api_request *req, const struct fit_model_desc *d,
+			  struct fit_frame **out, struct fitd_error *err)
+{
+	struct store_csv_options opt = req->srv->opt.csv;
+	const char **cats = calloc(d->ncolumns + 1, sizeof(*cats));
+	int rc;
+
+	if (cats == NULL)
+		abort();
+	opt.ncategorical = 0;
+	for (size_t i = 0; i < d->ncolumns; i++)
+		if (d->columns[i].type == FIT_COL_CATEGORICAL)
+			cats[opt.ncategorical++] = d->columns[i].name;
+	opt.categorical = cats;
+	opt.max_rows = req->srv->opt.max_predict_rows;
+	rc = store_csv_parse(req->body ? req->body : "", req->body_len, &opt, out, err);
+	free(cats);
+	return rc;
+}
+
+/* Sets one cell from a JSON value; false with err filled when the type is wrong. */
+static bool set_cell(struct fit_frame_builder *b, const struct fit_prep_column *c, size_t col,
+		     size_t row, const json_t *v, struct fitd_error *err)
+{
+	char num[32];
+
+	if (v == NULL || json_is_null(v)) {
+		if (c->type == FIT_COL_NUMERIC)
+			fit_frame_builder_set_num(b, col, row, NAN);
+		else
+			fit_frame_builder_set_cat(b, col, row, NULL, 0);
+		return true;
+	}
+	if (c->type == FIT_COL_NUMERIC && json_is_number(v)) {
+		fit_frame_builder_set_num(b, col, row, json_number_value(v));
+		return true;
+	}
+	if (c->type == FIT_COL_CATEGORICAL && json_is_string(v)) {
+		fit_frame_builder_set_cat(b, col, row, json_string_value(v), json_string_length(v));
+		return true;
+	}
+	if (c->type == FIT_COL_CATEGORICAL && json_is_number(v)) {
+		int n = json_is_integer(v)
+			    ? snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v))
+			    : snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+
+		fit_frame_builder_set_cat(b, col, row, num, (size_t)n);
+		return true;
+	}
+	fitd_error_set(err, FITD_EUNPROCESSABLE, "wrong_type", "rows[%zu].%s must be %s or null",
+		       row, c->name, c->type == FIT_COL_NUMERIC ? "a number" : "a string");
+	return false;
+}
+
+static int frame_from_json(struct api_request *req, const struct fit_model_desc *d,
+			   struct fit_frame **out, struct fitd_error *err)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
+				 &jerr);
+	json_t *rows = json_object_get(doc, "rows");
+	struct fit_frame_builder *b = NULL;
+	size_t n = json_array_size(rows);
+	int rc = FITD_OK;
+
+	if (doc == NULL)
+		rc = fitd_error_set(err, FITD_EFORMAT, "malformed_json", "line %d: %s", jerr.line,
+				    jerr.text);
+	else if (!json_is_array(rows) || n == 0)
+		rc = fitd_error_set(err, FITD_EFORMAT, "wrong_type",
+				    "the body must be {\"rows\": [{column: value, ...}, ...]}");
+	else if (n > req->srv->opt.max_predict_rows)
+		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "too_many_rows",
+				    "%zu rows exceed the limit of %u", n,
+				    req->srv->opt.max_predict_rows);
+	if (rc == FITD_OK)
+		rc = fit_frame_builder_new(n, d->ncolumns, &b);
+	for (size_t c = 0; rc == FITD_OK && c < d->ncolumns; c++)
+		rc = fit_frame_builder_column(b, c, d->columns[c].name, d->columns[c].type);
+	for (size_t r = 0; rc == FITD_OK && r < n; r++) {
+		json_t *row = json_array_get(rows, r);
+
+		if (!json_is_object(row)) {
+			rc = fitd_error_set(err, FITD_EFORMAT, "wrong_type",
+					    "rows[%zu] is not an object", r);
+			break;
+		}
+		for (size_t c = 0; rc == FITD_OK && c < d->ncolumns; c++)
+			if (!set_cell(b, &d->columns[c], c, r,
+				      json_object_get(row, d->columns[c].name), err))
+				rc = FITD_EUNPROCESSABLE;
+	}
+	if (rc == FITD_OK) {
+		rc = fit_frame_builder_finish(b, out);
+		b = NULL;
+	}
+	fit_frame_builder_free(b);
+	json_decref(doc);
+	return rc;
+}
+
+static json_t *prediction_json(const struct fit_model_desc *d, const double *values,
+			       const int32_t *labels, size_t nrows)
+{
+	json_t *pred = json_array(), *prob, *out;
+
+	if (d->task == FIT_TASK_REGRESSION) {
+		for (size_t i = 0; i < nrows; i++)
+			json_array_append_new(pred, json_real(values[i]));
+		return json_pack("{s:o}", "predictions", pred);
+	}
+	prob = json_array();
+	for (size_t i = 0; i < nrows; i++) {
+		json_t *row = json_array();
+
+		json_array_append_new(pred, json_string(d->classes[labels[i]]));
+		for (size_t k = 0; k < d->nclasses; k++)
+			json_array_append_new(row, json_real(values[i * d->nclasses + k]));
+		json_array_append_new(prob, row);
+	}
+	out = json_pack("{s:o, s:o, s:o}", "predictions", pred, "classes", json_array(),
+			"probabilities", prob);
+	for (size_t k = 0; k < d->nclasses; k++)
+		json_array_append_new(json_object_get(out, "classes"), json_string(d->classes[k]));
+	return out;
+}
+
+static bool is_json(struct api_request *req)
+{
+	const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_CONTENT_TYPE);
+
+	return type != NULL && strncmp(type, "application/json", 16) == 0;
+}
+
+void api_models_predict(struct api_request *req)
+{
+	struct fitd_error err = { 0 };
+	struct fit_frame *frame = NULL;
+	const struct fit_model_desc *d;
+	struct model_entry *e;
+	double *values = NULL;
+	int32_t *labels = NULL;
+	int rc;
+
+	if (!model_id_param(req))
+		return;
+	e = model_get(req->srv, req->params[0], &err);
+	if (e == NULL) {
+		api_reply_error(req, &err);
+		return;
+	}
+	d = fit_model_desc(e->model);
+	rc = is_json(req) ? frame_from_json(req, d, &frame, &err)
+			  : frame_from_csv(req, d, &frame, &err);
+	if (rc == FITD_OK) {
+		values = calloc(frame->nrows * fit_model_noutputs(e->model) + 1, sizeof(*values));
+		labels = calloc(frame->nrows + 1, sizeof(*labels));
+		if (values == NULL || labels == NULL)
+			rc = fitd_error_set(&err, FITD_ENOMEM, NULL, "prediction buffers");
+	}
+	if (rc == FITD_OK)
+		rc = fit_model_predict(e->model, frame, NULL, frame->nrows, 1, values, labels,
+				       &err);
+	if (rc == FITD_OK)
+		api_reply_json(req, 200, prediction_json(d, values, labels, frame->nrows));
+	else
+		api_reply_error(req, &err);
+	free(values);
+	free(labels);
+	fit_frame_free(frame);
+	model_put(req->srv, e);
+}

@@ -1,0 +1,136 @@
+/*
+ * reply.c - JSON replies, the JSON error format and the one table that maps
+ * fitd statuses to HTTP statuses.
+ */
+#include "api/internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const unsigned http_of_status[FITD__IDX_COUNT] = {
+	[FITD__IDX_OK] = 200,
+	[FITD__IDX_EINVAL] = 400,
+	[FITD__IDX_ENOMEM] = 503,
+	[FITD__IDX_EIO] = 500,
+	[FITD__IDX_ENOSPC] = 507,
+	[FITD__IDX_ENOTFOUND] = 404,
+	[FITD__IDX_ECONFLICT] = 409,
+	[FITD__IDX_ETOOBIG] = 413,
+	[FITD__IDX_ELENGTH] = 411,
+	[FITD__IDX_EFORMAT] = 400,
+	[FITD__IDX_EUNPROCESSABLE] = 422,
+	[FITD__IDX_ESTATE] = 409,
+	[FITD__IDX_ECANCELLED] = 409,
+	[FITD__IDX_ETIMEOUT] = 504,
+	[FITD__IDX_EDIVERGED] = 422,
+	[FITD__IDX_ESTORE] = 500,
+	[FITD__IDX_ESCHEMA] = 500,
+	[FITD__IDX_EUNAVAILABLE] = 503,
+	[FITD__IDX_EINTERNAL] = 500,
+};
+
+unsigned api_http_status(int status)
+{
+	if (status > 0 || -status >= FITD__IDX_COUNT)
+		return 500;
+	return http_of_status[-status];
+}
+
+void api_reply_json(struct api_request *req, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	size_t len;
+
+	json_decref(body);
+	if (text == NULL)
+		abort();
+	len = strlen(text);
+	/* A trailing newline keeps curl output readable; JSON parsers ignore it. */
+	text = realloc(text, len + 2);
+	if (text == NULL)
+		abort();
+	text[len++] = '\n';
+	text[len] = '\0';
+	if (req->response != NULL)
+		MHD_destroy_response(req->response);
+	req->response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (req->response == NULL)
+		abort();
+	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	req->status = status;
+}
+
+static void reply_error_body(struct api_request *req, unsigned status, const char *code,
+			     const char *message)
+{
+	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+
+	if (body == NULL) /* message was not valid UTF-8: keep the code, drop the text */
+		body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", code);
+	api_reply_json(req, status, body);
+}
+
+void api_reply_error(struct api_request *req, const struct fitd_error *err)
+{
+	unsigned status = api_http_status(err->status);
+	const char *code = err->code[0] ? err->code : fitd_status_code(err->status);
+	const char *message = err->message[0] ? err->message : fitd_strerror(err->status);
+
+	reply_error_body(req, status, code, message);
+}
+
+void api_reply_fail(struct api_request *req, unsigned http_status, const char *code,
+		    const char *fmt, ...)
+{
+	char message[FITD_ERROR_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	reply_error_body(req, http_status, code, message);
+}
+
+const char *api_query(struct api_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool api_page_params(struct api_request *req, size_t *limit, const char **after)
+{
+	const char *text = api_query(req, "limit");
+
+	*limit = 50;
+	*after = api_query(req, "after");
+	if (text != NULL) {
+		char *end;
+		unsigned long v = strtoul(text, &end, 10);
+
+		if (text[0] < '0' || text[0] > '9' || *end != '\0' || v < 1 || v > 1000) {
+			api_reply_fail(req, 400, "invalid_parameter",
+				       "limit must be an integer from 1 to 1000");
+			return false;
+		}
+		*limit = v;
+	}
+	if (*after != NULL && (*after)[0] == '\0') {
+		api_reply_fail(req, 400, "invalid_parameter", "after must not be empty");
+		return false;
+	}
+	return true;
+}
+
+void api_format_time(int64_t ms, char buf[32])
+{
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}

@@ -1,0 +1,128 @@
+/*
+ * router.c - the routing table of the v1 contract and its matcher.
+ *
+ * A route is a method and a pattern of '/'-separated segments; a segment
+ * written {name} matches any one non-empty segment and is captured. A path
+ * that matches a pattern under another method gets 405 with an Allow header;
+ * a path that matches nothing gets 404.
+ */
+#include "api/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct api_route routes[] = {
+	{ "GET", "/healthz", API_BODY_NONE, false, api_health_get, NULL, NULL },
+	{ "GET", "/readyz", API_BODY_NONE, false, api_ready_get, NULL, NULL },
+	{ "POST", "/v1/datasets", API_BODY_STREAM, true, api_datasets_create, api_datasets_begin,
+	  api_datasets_chunk },
+	{ "GET", "/v1/datasets", API_BODY_NONE, true, api_datasets_list, NULL, NULL },
+	{ "GET", "/v1/datasets/{id}", API_BODY_NONE, true, api_datasets_get, NULL, NULL },
+	{ "DELETE", "/v1/datasets/{id}", API_BODY_NONE, true, api_datasets_delete, NULL, NULL },
+	{ "POST", "/v1/jobs", API_BODY_JSON, true, api_jobs_create, NULL, NULL },
+	{ "GET", "/v1/jobs", API_BODY_NONE, true, api_jobs_list, NULL, NULL },
+	{ "GET", "/v1/jobs/{id}", API_BODY_NONE, true, api_jobs_get, NULL, NULL },
+	{ "POST", "/v1/jobs/{id}/cancel", API_BODY_NONE, true, api_jobs_cancel, NULL, NULL },
+	{ "GET", "/v1/jobs/{id}/trials", API_BODY_NONE, true, api_jobs_trials, NULL, NULL },
+	{ "GET", "/v1/jobs/{id}/events", API_BODY_NONE, true, api_events_get, NULL, NULL },
+	{ "GET", "/v1/models/{id}", API_BODY_NONE, true, api_models_get, NULL, NULL },
+	{ "POST", "/v1/models/{id}/predict", API_BODY_LARGE, true, api_models_predict, NULL, NULL },
+};
+
+const struct api_route *api_routes(size_t *n)
+{
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}
+
+/* Length of the segment starting at s (up to '/' or the end). */
+static size_t seg_len(const char *s)
+{
+	const char *slash = strchr(s, '/');
+
+	return slash ? (size_t)(slash - s) : strlen(s);
+}
+
+/*
+ * Matches path against pattern; when caps is not NULL, records the offset
+ * and length of each {param} segment. Returns the number of params or -1.
+ */
+static int match_pattern(const char *pattern, const char *path, size_t caps[][2])
+{
+	const char *p = pattern, *s = path;
+	int nparams = 0;
+
+	while (*p == '/' && *s == '/') {
+		size_t plen = seg_len(++p), slen = seg_len(++s);
+
+		if (p[0] == '{') {
+			if (slen == 0 || nparams == API_MAX_PARAMS)
+				return -1;
+			if (caps != NULL) {
+				caps[nparams][0] = (size_t)(s - path);
+				caps[nparams][1] = slen;
+			}
+			nparams++;
+		} else if (plen != slen || memcmp(p, s, plen) != 0) {
+			return -1;
+		}
+		p += plen;
+		s += slen;
+	}
+	return *p == '\0' && *s == '\0' ? nparams : -1;
+}
+
+static void capture(struct api_request *req, const char *path, size_t caps[][2], int n)
+{
+	size_t total = 0, off = 0;
+
+	for (int i = 0; i < n; i++)
+		total += caps[i][1] + 1;
+	req->params_buf = malloc(total + 1);
+	if (req->params_buf == NULL)
+		abort();
+	for (int i = 0; i < n; i++) {
+		memcpy(req->params_buf + off, path + caps[i][0], caps[i][1]);
+		req->params_buf[off + caps[i][1]] = '\0';
+		req->params[i] = req->params_buf + off;
+		off += caps[i][1] + 1;
+	}
+	req->nparams = (size_t)n;
+}
+
+static void allow_add(char *allow, size_t cap, const char *method)
+{
+	size_t len = strlen(allow);
+
+	if (strstr(allow, method) != NULL)
+		return;
+	if (len > 0 && len + 2 < cap) {
+		memcpy(allow + len, ", ", 3);
+		len += 2;
+	}
+	if (len + strlen(method) < cap)
+		memcpy(allow + len, method, strlen(method) + 1);
+}
+
+enum api_match api_route_match(const char *method, const char *path, struct api_request *req,
+			       char *allow, size_t allow_cap)
+{
+	size_t caps[API_MAX_PARAMS][2];
+	bool path_known = false;
+
+	allow[0] = '\0';
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		int n = match_pattern(routes[i].pattern, path, caps);
+
+		if (n < 0)
+			continue;
+		if (strcmp(routes[i].method, method) == 0) {
+			req->route = &routes[i];
+			capture(req, path, caps, n);
+			return API_MATCH_FOUND;
+		}
+		path_known = true;
+		allow_add(allow, allow_cap, routes[i].method);
+	}
+	return path_known ? API_MATCH_WRONG_METHOD : API_MATCH_NO_PATH;
+}

@@ -1,0 +1,341 @@
+/*
+ * server.c - the libmicrohttpd glue: start and stop, the per-request state
+ * and the access handler that routes, reads bodies and sends replies.
+ *
+ * MHD calls the access handler several times per request: once when the
+ * headers are in (we route and check the body's length then, so a 404, 405,
+ * 411 or 413 goes out before any body is read), once per piece of body, and
+ * once more when the body is complete (the route's handler runs then). The
+ * request is freed by the completion callback, whatever happened, which is
+ * also where an unfinished upload is removed.
+ */
+#include "api/internal.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/log.h"
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void request_free(struct api_request *req)
+{
+	if (req->cleanup != NULL)
+		req->cleanup(req->state);
+	if (req->response != NULL)
+		MHD_destroy_response(req->response);
+	free(req->params_buf);
+	free(req->path);
+	free(req->body);
+	free(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct api_request *req = *req_cls;
+
+	(void)cls;
+	(void)conn;
+	if (req == NULL)
+		return;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		fitd_log_debug("request_aborted", "method=%s path=\"%s\" reason=%d", req->method,
+			       req->path, (int)toe);
+	request_free(req);
+	*req_cls = NULL;
+}
+
+/* Parses Content-Length; false when present but not a plain decimal number. */
+static bool read_content_length(struct api_request *req)
+{
+	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+
+	if (v == NULL)
+		return true;
+	if (v[0] < '0' || v[0] > '9')
+		return false;
+	errno = 0;
+	req->content_length = strtoull(v, &end, 10);
+	req->has_content_length = true;
+	return errno == 0 && *end == '\0';
+}
+
+static size_t body_limit(const struct api_request *req);
+
+/* Checks what can be checked from the headers; false when a reply was set. */
+static bool check_headers(struct api_request *req)
+{
+	struct api_server *srv = req->srv;
+	const struct api_route *r = req->route;
+
+	if (r->needs_store && !atomic_load(&srv->ready)) {
+		api_reply_fail(req, 503, "not_ready", "fitd is starting; retry shortly");
+		return false;
+	}
+	if (!read_content_length(req)) {
+		api_reply_fail(req, 400, "bad_content_length", "Content-Length is not a number");
+		return false;
+	}
+	if (r->body == API_BODY_STREAM) {
+		if (!req->has_content_length) {
+			api_reply_fail(req, 411, "length_required",
+				       "send the body with a Content-Length header");
+			return false;
+		}
+		if (req->content_length > srv->opt.max_upload_bytes) {
+			api_reply_fail(req, 413, "payload_too_large",
+				       "body of %llu bytes exceeds the limit of %llu bytes",
+				       (unsigned long long)req->content_length,
+				       (unsigned long long)srv->opt.max_upload_bytes);
+			return false;
+		}
+		return r->begin(req) == FITD_OK;
+	}
+	if ((r->body == API_BODY_JSON || r->body == API_BODY_LARGE) && req->has_content_length &&
+	    req->content_length > body_limit(req)) {
+		api_reply_fail(req, 413, "payload_too_large",
+			       "body of %llu bytes exceeds the limit of %zu bytes",
+			       (unsigned long long)req->content_length, body_limit(req));
+		return false;
+	}
+	return true;
+}
+
+static void start_request(struct api_request *req, const char *method)
+{
+	char allow[64];
+
+	switch (api_route_match(method, req->path, req, allow, sizeof(allow))) {
+	case API_MATCH_FOUND:
+		check_headers(req);
+		break;
+	case API_MATCH_WRONG_METHOD:
+		api_reply_fail(req, 405, "method_not_allowed", "%s is not allowed on %s", method,
+			       req->path);
+		MHD_add_response_header(req->response, MHD_HTTP_HEADER_ALLOW, allow);
+		break;
+	case API_MATCH_NO_PATH:
+		api_reply_fail(req, 404, "not_found", "no such path: %s", req->path);
+		break;
+	}
+}
+
+/* Takes a piece of body; false when the request must stop with the reply set. */
+static size_t body_limit(const struct api_request *req)
+{
+	return req->route->body == API_BODY_LARGE ? req->srv->opt.max_predict_bytes
+						  : req->srv->opt.max_json_bytes;
+}
+
+static bool take_body(struct api_request *req, const char *data, size_t len)
+{
+	size_t max = body_limit(req);
+
+	switch (req->route->body) {
+	case API_BODY_NONE:
+		return true;
+	case API_BODY_STREAM:
+		return req->route->chunk(req, data, len) == FITD_OK;
+	case API_BODY_JSON:
+	case API_BODY_LARGE:
+		break;
+	}
+	if (len > max - req->body_len) {
+		api_reply_fail(req, 413, "payload_too_large", "body exceeds the limit of %zu bytes",
+			       max);
+		return false;
+	}
+	if (req->body_len + len + 1 > req->body_cap) {
+		size_t cap = req->body_cap ? req->body_cap : 4096;
+
+		while (cap < req->body_len + len + 1)
+			cap *= 2;
+		req->body = realloc(req->body, cap);
+		if (req->body == NULL)
+			abort();
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, len);
+	req->body_len += len;
+	req->body[req->body_len] = '\0';
+	return true;
+}
+
+static enum MHD_Result send_reply(struct api_request *req)
+{
+	int64_t us = (now_ns() - req->started_ns) / 1000;
+	int level = req->status >= 500					    ? FITD_LOG_WARN
+		    : req->status >= 400 || strcmp(req->method, "GET") != 0 ? FITD_LOG_INFO
+									    : FITD_LOG_DEBUG;
+	enum MHD_Result ret;
+
+	fitd_log(level, "request", "method=%s path=\"%s\" status=%u us=%lld", req->method,
+		 req->path, req->status, (long long)us);
+	ret = MHD_queue_response(req->conn, req->status, req->response);
+	MHD_destroy_response(req->response);
+	req->response = NULL;
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	struct api_request *req = *req_cls;
+
+	(void)version;
+	if (req == NULL) {
+		req = calloc(1, sizeof(*req));
+		if (req == NULL)
+			return MHD_NO;
+		req->srv = cls;
+		req->conn = conn;
+		req->method = method;
+		req->started_ns = now_ns();
+		req->path = strdup(url);
+		if (req->path == NULL)
+			abort();
+		*req_cls = req;
+		start_request(req, method);
+		/* An early reply is sent at once; MHD then skips the body. */
+		return req->response != NULL ? send_reply(req) : MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (req->response == NULL && !take_body(req, upload_data, *upload_data_size)) {
+			*upload_data_size = 0;
+			return send_reply(req);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->response == NULL)
+		req->route->handler(req);
+	if (req->response == NULL)
+		api_reply_fail(req, 500, "internal_error", "the handler produced no reply");
+	return send_reply(req);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	fitd_log_warn("http_server", "detail=\"%s\"", line);
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len,
+		   struct fitd_error *err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	char service[8];
+	int rc;
+
+	snprintf(service, sizeof(service), "%u", port);
+	rc = getaddrinfo(host, service, &hints, &res);
+	if (rc != 0)
+		return fitd_error_set(err, FITD_EINVAL, "bad_listen_address",
+				      "cannot resolve listen host '%s': %s", host,
+				      gai_strerror(rc));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return FITD_OK;
+}
+
+int api_server_start(const struct api_options *opt, struct store *store, struct api_server **out,
+		     struct fitd_error *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct api_server *srv;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	int rc;
+
+	*out = NULL;
+	rc = resolve(opt->host, opt->port, &ss, &sslen, err);
+	if (rc != FITD_OK)
+		return rc;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "server");
+	srv->opt = *opt;
+	srv->store = store;
+	pthread_mutex_init(&srv->hub.lock, NULL);
+	if (api__models_new(opt->model_cache, &srv->models) != FITD_OK) {
+		free(srv);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "model cache");
+	}
+	srv->mhd = MHD_start_daemon(
+	    flags, opt->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	    srv, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+	    (unsigned)(opt->threads ? opt->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
+	    opt->connection_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->per_ip_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, opt->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    opt->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		api__models_free(srv->models);
+		free(srv);
+		return fitd_error_set(err, FITD_EIO, "listen_failed", "cannot listen on %s:%u: %s",
+				      opt->host, opt->port, strerror(errno));
+	}
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : opt->port;
+	*out = srv;
+	return FITD_OK;
+}
+
+uint16_t api_server_port(const struct api_server *srv)
+{
+	return srv->port;
+}
+
+void api_server_set_ready(struct api_server *srv, bool ready)
+{
+	atomic_store(&srv->ready, ready);
+}
+
+void api_server_stop(struct api_server *srv, unsigned grace_ms)
+{
+	MHD_socket listener;
+
+	if (srv == NULL)
+		return;
+	listener = MHD_quiesce_daemon(srv->mhd);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
+	api__events_close(srv);
+	for (unsigned waited = 0; waited < grace_ms; waited += 20) {
+		const union MHD_DaemonInfo *info = MHD_get_daemon_info(
+		    srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (info == NULL || info->num_connections == 0)
+			break;
+		usleep(20 * 1000);
+	}
+	MHD_stop_daemon(srv->mhd);
+	api__models_free(srv->models);
+	pthread_mutex_destroy(&srv->hub.lock);
+	free(srv);
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages fitd needs that are not installed yet.
+# Usage: deploy/deps.sh [build|test|bench]   (each level includes the previous)
+set -eu
+
+level=${1:-build}
+pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
+libuv1-dev check libsystemd-dev"
+case "$level" in
+test | bench)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev" ;;
+esac
+case "$level" in
+bench)
+	pkgs="$pkgs python3-pandas python3-sklearn liblinear-tools wrk" ;;
+esac
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing

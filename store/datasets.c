@@ -1,0 +1,360 @@
+/*
+ * datasets.c - dataset rows and files, and the upload that creates them.
+ *
+ * An upload streams the request body into tmp/ (its space reserved up front
+ * with fallocate, hashed as it arrives), parses it, writes the dataset file
+ * under a temporary name in datasets/, fsyncs and renames it, fsyncs the
+ * directory, and only then commits the row. A crash at any point before the
+ * commit leaves at most an orphan file that no row points at: tmp/ is
+ * cleared at start and orphans in datasets/ are never listed. Deletion goes
+ * the other way: the row first, then the file.
+ */
+#include "store/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/sha256.h"
+
+#define DATASET_COLUMNS "id, name, rows, cols, bytes, sha256, columns, created_at"
+
+struct store_upload {
+	struct store *store;
+	int fd;
+	char path[PATH_MAX];
+	uint64_t expected;
+	uint64_t received;
+	struct store_sha256 sha;
+	struct fit_frame *frame;
+};
+
+void store_dataset_release(struct store_dataset *d)
+{
+	if (d == NULL)
+		return;
+	free(d->name);
+	free(d->columns_json);
+	d->name = NULL;
+	d->columns_json = NULL;
+}
+
+static void dataset_from_row(sqlite3_stmt *st, struct store_dataset *d)
+{
+	snprintf(d->id, sizeof(d->id), "%s", (const char *)sqlite3_column_text(st, 0));
+	d->name = store__column_strdup(st, 1);
+	d->rows = sqlite3_column_int64(st, 2);
+	d->cols = sqlite3_column_int64(st, 3);
+	d->bytes = sqlite3_column_int64(st, 4);
+	snprintf(d->sha256, sizeof(d->sha256), "%s", (const char *)sqlite3_column_text(st, 5));
+	d->columns_json = store__column_strdup(st, 6);
+	d->created_at = sqlite3_column_int64(st, 7);
+}
+
+int store_dataset_get(struct store *s, const char *id, struct store_dataset *out,
+		      struct fitd_error *err)
+{
+	sqlite3 *db = store__read_begin(s);
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db, "SELECT " DATASET_COLUMNS " FROM datasets WHERE id = ?", &st,
+				err);
+
+	if (rc != FITD_OK)
+		goto out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		dataset_from_row(st, out);
+	else
+		rc = fitd_error_set(err, FITD_ENOTFOUND, "dataset_not_found",
+				    "no dataset with id '%s'", id);
+out:
+	sqlite3_finalize(st);
+	store__read_end(s, db);
+	return rc;
+}
+
+int store_dataset_list(struct store *s, const char *after, size_t limit, struct store_dataset **out,
+		       size_t *n, bool *more, struct fitd_error *err)
+{
+	sqlite3 *db = store__read_begin(s);
+	sqlite3_stmt *st = NULL;
+	struct store_dataset *items = NULL;
+	size_t count = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	rc = store__prepare(db,
+			    "SELECT " DATASET_COLUMNS " FROM datasets"
+			    " WHERE ?1 IS NULL OR seq > (SELECT seq FROM datasets WHERE id = ?1)"
+			    " ORDER BY seq LIMIT ?2",
+			    &st, err);
+	if (rc != FITD_OK)
+		goto out;
+	if (after != NULL) {
+		sqlite3_stmt *chk = NULL;
+
+		rc = store__prepare(db, "SELECT 1 FROM datasets WHERE id = ?", &chk, err);
+		if (rc != FITD_OK)
+			goto out;
+		sqlite3_bind_text(chk, 1, after, -1, SQLITE_STATIC);
+		if (sqlite3_step(chk) != SQLITE_ROW)
+			rc = fitd_error_set(err, FITD_EINVAL, "invalid_cursor",
+					    "'after' names no dataset: '%s'", after);
+		sqlite3_finalize(chk);
+		if (rc != FITD_OK)
+			goto out;
+	}
+	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+	items = calloc(limit + 1, sizeof(*items));
+	if (items == NULL) {
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "dataset list");
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (count == limit) {
+			*more = true;
+			break;
+		}
+		dataset_from_row(st, &items[count++]);
+	}
+	*out = items;
+	*n = count;
+	items = NULL;
+out:
+	free(items);
+	sqlite3_finalize(st);
+	store__read_end(s, db);
+	return rc;
+}
+
+int store_dataset_path(const struct store *s, const char *id, char *buf, size_t cap,
+		       struct fitd_error *err)
+{
+	int n = snprintf(buf, cap, "%s/%s", s->datasets_dir, id);
+
+	if (n < 0 || (size_t)n >= cap)
+		return fitd_error_set(err, FITD_EINVAL, NULL, "dataset path too long");
+	return FITD_OK;
+}
+
+static int delete_row(sqlite3 *db, const char *id, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db,
+				"SELECT count(*) FROM jobs WHERE dataset_id = ?"
+				" AND state IN ('queued', 'running')",
+				&st, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+		rc = fitd_error_set(err, FITD_ECONFLICT, "dataset_in_use",
+				    "dataset '%s' is used by %lld queued or running job(s)", id,
+				    (long long)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__prepare(db, "DELETE FROM datasets WHERE id = ?", &st, err);
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store__sqlite_error(db, sqlite3_errcode(db), "delete dataset", err);
+	else if (sqlite3_changes(db) == 0)
+		rc = fitd_error_set(err, FITD_ENOTFOUND, "dataset_not_found",
+				    "no dataset with id '%s'", id);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_dataset_delete(struct store *s, const char *id, struct fitd_error *err)
+{
+	char path[PATH_MAX];
+	sqlite3 *db;
+	int rc = store_dataset_path(s, id, path, sizeof(path), err);
+
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__write_begin(s, &db, err);
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__write_end(s, delete_row(db, id, err), err);
+	if (rc != FITD_OK)
+		return rc;
+	/* The row is gone, so the file is unreachable: a failure here only leaks space. */
+	if (unlink(path) == 0)
+		store_files_sync_dir(s->datasets_dir, NULL);
+	return FITD_OK;
+}
+
+int store_upload_begin(struct store *s, uint64_t expected_bytes, struct store_upload **out,
+		       struct fitd_error *err)
+{
+	struct store_upload *up;
+	char id[STORE_ID_MAX];
+	int rc;
+
+	*out = NULL;
+	up = calloc(1, sizeof(*up));
+	if (up == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "upload");
+	up->store = s;
+	up->expected = expected_bytes;
+	up->fd = -1;
+	store_sha256_init(&up->sha);
+	store_id_new("upload", id);
+	snprintf(up->path, sizeof(up->path), "%s/%s.csv", s->tmp_dir, id);
+	up->fd = open(up->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (up->fd < 0) {
+		rc = store_files_errno(err, errno, "create", up->path);
+		goto fail;
+	}
+	if (expected_bytes > 0) {
+		rc = posix_fallocate(up->fd, 0, (off_t)expected_bytes);
+		if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
+			rc = store_files_errno(err, rc, "reserve space for", "upload");
+			goto fail;
+		}
+	}
+	*out = up;
+	return FITD_OK;
+fail:
+	store_upload_free(up);
+	return rc;
+}
+
+int store_upload_write(struct store_upload *up, const void *data, size_t len,
+		       struct fitd_error *err)
+{
+	const char *p = data;
+	size_t left = len;
+
+	while (left > 0) {
+		ssize_t w = write(up->fd, p, left);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return store_files_errno(err, errno, "write", "upload");
+		p += w;
+		left -= (size_t)w;
+	}
+	store_sha256_update(&up->sha, data, len);
+	up->received += len;
+	return FITD_OK;
+}
+
+int store_upload_parse(struct store_upload *up, const struct store_csv_options *opt,
+		       const struct fit_frame **frame, struct fitd_error *err)
+{
+	int rc;
+
+	/* fallocate may have reserved more than arrived; parse only what did. */
+	if (ftruncate(up->fd, (off_t)up->received) != 0)
+		return store_files_errno(err, errno, "truncate", up->path);
+	rc = store_csv_parse_file(up->path, opt, &up->frame, err);
+	if (rc == FITD_OK)
+		*frame = up->frame;
+	return rc;
+}
+
+static int insert_row(sqlite3 *db, const struct store_dataset *d, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db,
+				"INSERT INTO datasets (" DATASET_COLUMNS ")"
+				" VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+				&st, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, d->rows);
+	sqlite3_bind_int64(st, 4, d->cols);
+	sqlite3_bind_int64(st, 5, d->bytes);
+	sqlite3_bind_text(st, 6, d->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, d->columns_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, d->created_at);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store__sqlite_error(db, sqlite3_errcode(db), "insert dataset", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int write_dataset_file(struct store_upload *up, const char *id, struct fitd_error *err)
+{
+	char tmp[PATH_MAX], final[PATH_MAX];
+	int fd, rc;
+
+	rc = store_dataset_path(up->store, id, final, sizeof(final), err);
+	if (rc != FITD_OK)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", up->store->datasets_dir, id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return store_files_errno(err, errno, "create", tmp);
+	rc = fit_frame_write(up->frame, fd, err);
+	if (rc == FITD_OK)
+		rc = store_files_publish(fd, tmp, final, err);
+	close(fd);
+	if (rc != FITD_OK)
+		unlink(tmp);
+	return rc;
+}
+
+int store_upload_commit(struct store_upload *up, const char *name, const char *columns_json,
+			struct store_dataset *out, struct fitd_error *err)
+{
+	struct store_dataset d = { 0 };
+	char path[PATH_MAX];
+	sqlite3 *db;
+	int rc;
+
+	store_id_new("ds", d.id);
+	d.name = (char *)name;
+	d.rows = (int64_t)up->frame->nrows;
+	d.cols = (int64_t)up->frame->ncols;
+	d.bytes = (int64_t)up->received;
+	store_sha256_final_hex(&up->sha, d.sha256);
+	d.columns_json = (char *)columns_json;
+	d.created_at = store_now_ms();
+
+	rc = write_dataset_file(up, d.id, err);
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__write_begin(up->store, &db, err);
+	if (rc == FITD_OK)
+		rc = store__write_end(up->store, insert_row(db, &d, err), err);
+	if (rc != FITD_OK) {
+		if (store_dataset_path(up->store, d.id, path, sizeof(path), NULL) == FITD_OK)
+			unlink(path);
+		return rc;
+	}
+	*out = d;
+	out->name = strdup(name);
+	out->columns_json = strdup(columns_json);
+	if (out->name == NULL || out->columns_json == NULL)
+		abort();
+	return FITD_OK;
+}
+
+void store_upload_free(struct store_upload *up)
+{
+	if (up == NULL)
+		return;
+	if (up->fd >= 0) {
+		close(up->fd);
+		unlink(up->path);
+	}
+	fit_frame_free(up->frame);
+	free(up);
+}

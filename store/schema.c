@@ -1,0 +1,153 @@
+/*
+ * schema.c - the database schema as an ordered list of migrations.
+ *
+ * schema_version holds one row: the number of migrations applied. At start
+ * the writer applies the missing ones, each in its own transaction together
+ * with the version bump, so a crash mid-migration leaves the previous version
+ * intact. A database at a version above STORE_SCHEMA_VERSION was written by a
+ * newer fitd and is refused rather than guessed at.
+ *
+ * Migrations are append-only: never edit one that has shipped.
+ */
+#include "store/internal.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+	/* 1: datasets, jobs, trials, events, models */
+	"CREATE TABLE datasets ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  name TEXT NOT NULL,"
+	"  rows INTEGER NOT NULL,"
+	"  cols INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  columns TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE jobs ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  dataset_id TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN"
+	"    ('queued','running','succeeded','failed','cancelled')),"
+	"  target TEXT NOT NULL,"
+	"  task TEXT NOT NULL,"
+	"  metric TEXT NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  idempotency_key TEXT UNIQUE,"
+	"  cancel_requested INTEGER NOT NULL DEFAULT 0,"
+	"  max_attempts INTEGER NOT NULL DEFAULT 3,"
+	"  runtime TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  elapsed_ms INTEGER NOT NULL DEFAULT 0,"
+	"  best_trial INTEGER,"
+	"  best_score REAL,"
+	"  best_model_id TEXT,"
+	"  error_code TEXT,"
+	"  error_message TEXT);"
+	"CREATE INDEX jobs_by_state ON jobs (state, seq);"
+	"CREATE INDEX jobs_by_dataset ON jobs (dataset_id, state);"
+	"CREATE TABLE trials ("
+	"  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('queued','running','completed',"
+	"    'pruned','failed','timeout','interrupted')),"
+	"  params TEXT NOT NULL,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  generation INTEGER NOT NULL DEFAULT 0,"
+	"  owner TEXT,"
+	"  lease_until INTEGER,"
+	"  score REAL,"
+	"  score_std REAL,"
+	"  epochs INTEGER,"
+	"  duration_ms INTEGER,"
+	"  result TEXT,"
+	"  error_code TEXT,"
+	"  error_message TEXT,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  PRIMARY KEY (job_id, idx)) WITHOUT ROWID;"
+	"CREATE INDEX trials_by_state ON trials (state, job_id);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+	"  type TEXT NOT NULL,"
+	"  data TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX events_by_job ON events (job_id, id);"
+	"CREATE TABLE models ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  job_id TEXT NOT NULL REFERENCES jobs (id),"
+	"  trial_idx INTEGER,"
+	"  bytes INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL);",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+_Static_assert(NMIGRATIONS == STORE_SCHEMA_VERSION, "STORE_SCHEMA_VERSION must count migrations");
+
+static int read_version(sqlite3 *db, int *version, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db, "SELECT version FROM schema_version", &st, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	*version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return FITD_OK;
+}
+
+static int apply(struct store *s, int target, struct fitd_error *err)
+{
+	sqlite3 *db;
+	char bump[96];
+	int rc = store__write_begin(s, &db, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__exec(db, migrations[target - 1], err);
+	if (rc == FITD_OK) {
+		snprintf(bump, sizeof(bump), "UPDATE schema_version SET version = %d", target);
+		rc = store__exec(db, bump, err);
+	}
+	return store__write_end(s, rc, err);
+}
+
+int store__migrate(struct store *s, struct fitd_error *err)
+{
+	int version = 0;
+	int rc;
+
+	rc = store__exec(s->writer,
+			 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+			 "INSERT INTO schema_version SELECT 0"
+			 " WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+			 err);
+	if (rc == FITD_OK)
+		rc = read_version(s->writer, &version, err);
+	if (rc != FITD_OK)
+		return rc;
+	if (version > STORE_SCHEMA_VERSION)
+		return fitd_error_set(err, FITD_ESCHEMA, NULL,
+				      "database %s is at schema version %d but this fitd knows "
+				      "only up to %d; run a newer fitd or restore a backup",
+				      s->db_path, version, STORE_SCHEMA_VERSION);
+	for (int v = version + 1; v <= NMIGRATIONS && rc == FITD_OK; v++)
+		rc = apply(s, v, err);
+	return rc;
+}
+
+int store_schema_version(struct store *s, int *version, struct fitd_error *err)
+{
+	sqlite3 *db = store__read_begin(s);
+	int rc = read_version(db, version, err);
+
+	store__read_end(s, db);
+	return rc;
+}

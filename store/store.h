@@ -1,0 +1,363 @@
+/*
+ * store.h - fitd's durable state: one SQLite database in WAL mode plus the
+ * dataset and model files beside it, under the state directory:
+ *
+ *   STATE/fitd.db        datasets, jobs, trials, events, models
+ *   STATE/datasets/ID    dataset files (worker/fit/frame.h format)
+ *   STATE/models/ID      model files
+ *   STATE/tmp/           uploads in progress; emptied at every start
+ *
+ * Exactly one connection writes: every write takes the writer lock, runs in
+ * BEGIN IMMEDIATE and commits before the call returns, so a caller that got
+ * FITD_OK may acknowledge. Checkpoints run only on the writer. Reads use a
+ * small pool of read-only connections, so readers never wait on a writer.
+ *
+ * All functions are safe to call from any thread. Strings returned inside
+ * result structs are owned by the struct and freed by its _release().
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/csv.h"
+#include "store/files.h"
+#include "worker/fit/frame.h"
+#include "worker/fit/status.h"
+
+/* The newest schema this binary knows; a database at a higher version is refused. */
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+struct store_options {
+	const char *state_dir; /* created if missing */
+	int readers;	       /* read-only connections; 0 means 4 */
+	int busy_timeout_ms;   /* 0 means 5000 */
+};
+
+/*
+ * Creates the state directory layout, opens the database, applies pending
+ * migrations and clears tmp/. Fails with FITD_ESCHEMA when the database was
+ * written by a newer fitd. On error *out is NULL and nothing stays open.
+ */
+int store_open(const struct store_options *opt, struct store **out, struct fitd_error *err);
+
+/* Checkpoints the WAL into the database and closes every connection; NULL is allowed. */
+void store_close(struct store *s);
+
+const char *store_state_dir(const struct store *s);
+
+/* The schema version the database is at. */
+int store_schema_version(struct store *s, int *version, struct fitd_error *err);
+
+/* Milliseconds since the Unix epoch, the unit of every *_at field. */
+int64_t store_now_ms(void);
+
+/* ---- datasets ---- */
+
+struct store_dataset {
+	char id[STORE_ID_MAX];
+	char *name;
+	int64_t rows;
+	int64_t cols;
+	int64_t bytes;	    /* size of the uploaded CSV */
+	char sha256[65];    /* of the uploaded CSV, lowercase hex */
+	char *columns_json; /* JSON array of column objects, made by the caller at commit */
+	int64_t created_at; /* ms since the epoch */
+};
+
+void store_dataset_release(struct store_dataset *d);
+
+/* FITD_ENOTFOUND when no dataset has this id. */
+int store_dataset_get(struct store *s, const char *id, struct store_dataset *out,
+		      struct fitd_error *err);
+
+/*
+ * Up to limit datasets in creation order, starting after the dataset whose
+ * id is after (NULL: from the first). *out is a heap array of *n entries to
+ * release one by one, then free(). *more tells whether rows remain.
+ * FITD_EINVAL when after names no dataset.
+ */
+int store_dataset_list(struct store *s, const char *after, size_t limit, struct store_dataset **out,
+		       size_t *n, bool *more, struct fitd_error *err);
+
+/*
+ * Deletes the row, then the file. FITD_ECONFLICT while a queued or running
+ * job uses the dataset, FITD_ENOTFOUND when there is no such dataset.
+ */
+int store_dataset_delete(struct store *s, const char *id, struct fitd_error *err);
+
+/* Writes the dataset file's path into buf; FITD_EINVAL when it does not fit. */
+int store_dataset_path(const struct store *s, const char *id, char *buf, size_t cap,
+		       struct fitd_error *err);
+
+/* ---- uploads: a CSV streamed to tmp/, parsed, then published as a dataset ---- */
+
+struct store_upload;
+
+/*
+ * Creates a temporary file for an upload of expected_bytes and reserves that
+ * space, so a full disk fails here with FITD_ENOSPC before any byte arrives.
+ */
+int store_upload_begin(struct store *s, uint64_t expected_bytes, struct store_upload **out,
+		       struct fitd_error *err);
+
+/* Appends a chunk of the body and hashes it. */
+int store_upload_write(struct store_upload *up, const void *data, size_t len,
+		       struct fitd_error *err);
+
+/*
+ * Parses the whole body as CSV. On success *frame points at the parsed table,
+ * owned by the upload, so the caller can describe its columns before commit.
+ */
+int store_upload_parse(struct store_upload *up, const struct store_csv_options *opt,
+		       const struct fit_frame **frame, struct fitd_error *err);
+
+/*
+ * Writes the dataset file (temp, fsync, rename, fsync dir), then commits its
+ * row; only then is the dataset visible. Fills *out on success.
+ */
+int store_upload_commit(struct store_upload *up, const char *name, const char *columns_json,
+			struct store_dataset *out, struct fitd_error *err);
+
+/* Removes whatever the upload left in tmp/ and frees it; NULL is allowed. */
+void store_upload_free(struct store_upload *up);
+
+/* ---- jobs ---- */
+
+enum store_job_state {
+	STORE_JOB_QUEUED,
+	STORE_JOB_RUNNING,
+	STORE_JOB_SUCCEEDED,
+	STORE_JOB_FAILED,
+	STORE_JOB_CANCELLED,
+};
+
+const char *store_job_state_name(enum store_job_state st);
+/* Returns the state or -1 for an unknown name. */
+int store_job_state_parse(const char *name);
+
+struct store_job {
+	char id[STORE_ID_MAX];
+	char dataset_id[STORE_ID_MAX];
+	enum store_job_state state;
+	char *target;
+	char *task;
+	char *metric;
+	char *spec_json;    /* the normalized spec with every default */
+	char *runtime_json; /* what the scheduler chose (parallelism), JSON; NULL until it runs */
+	bool cancel_requested;
+	int64_t created_at;
+	int64_t started_at;  /* 0 until it first runs */
+	int64_t finished_at; /* 0 until terminal */
+	int64_t elapsed_ms;  /* running time, across restarts */
+	int64_t best_trial;  /* -1 when no trial has completed */
+	double best_score;
+	char best_model_id[STORE_ID_MAX]; /* "" when none */
+	char *best_params;		  /* JSON text or NULL */
+	char *error_code;		  /* NULL unless failed */
+	char *error_message;
+	int64_t trials_done; /* in a terminal trial state */
+	int64_t trials_running;
+	int64_t trials_total; /* rows created so far */
+};
+
+void store_job_release(struct store_job *j);
+
+struct store_job_new {
+	const char *dataset_id;
+	const char *target;
+	const char *task;
+	const char *metric;
+	const char *spec_json;
+	const char *idempotency_key; /* NULL for none */
+	int64_t max_attempts;	     /* claims a trial may take before it is failed */
+};
+
+/*
+ * Inserts a queued job and its first job_state event in one transaction.
+ * With an idempotency key already used for the same spec, returns that job
+ * with *existed true; for another spec, FITD_ECONFLICT. FITD_ENOTFOUND when
+ * the dataset no longer exists.
+ */
+int store_job_create(struct store *s, const struct store_job_new *in, struct store_job *out,
+		     bool *existed, struct fitd_error *err);
+
+int store_job_get(struct store *s, const char *id, struct store_job *out, struct fitd_error *err);
+
+/* Like store_dataset_list, optionally only jobs in state (pass -1 for all). */
+int store_job_list(struct store *s, int state, const char *after, size_t limit,
+		   struct store_job **out, size_t *n, bool *more, struct fitd_error *err);
+
+/*
+ * Cancels a job: a queued job becomes cancelled at once; a running one gets
+ * cancel_requested, which the scheduler acts on. FITD_ESTATE for a job that
+ * already ended. Fills *out with the job after the change.
+ */
+int store_job_cancel(struct store *s, const char *id, struct store_job *out,
+		     struct fitd_error *err);
+
+/* The ids of queued and running jobs, oldest first; a heap array of n ids to free(). */
+int store_job_active(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
+		     struct fitd_error *err);
+
+/*
+ * queued -> running, started_at set on the first start, with a job_state
+ * event; runtime_json records the effective parallelism.
+ */
+int store_job_start(struct store *s, const char *id, const char *runtime_json,
+		    struct fitd_error *err);
+
+/* Replaces the runtime JSON of a job (on resume after a restart). */
+int store_job_set_runtime(struct store *s, const char *id, const char *runtime_json,
+			  struct fitd_error *err);
+
+/*
+ * running -> succeeded, failed or cancelled, with a job_state event. code and
+ * message describe a failure (NULL otherwise).
+ */
+int store_job_finish(struct store *s, const char *id, enum store_job_state st, const char *code,
+		     const char *message, struct fitd_error *err);
+
+/* Adds running time to jobs (one transaction for all). */
+int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
+			  size_t n, struct fitd_error *err);
+
+/* Points the job at a refit model, with a new_best event carrying data_json. */
+int store_job_set_model(struct store *s, const char *job_id, const char *model_id,
+			int64_t model_bytes, const char *data_json, struct fitd_error *err);
+
+/* ---- trials ---- */
+
+enum store_trial_state {
+	STORE_TRIAL_QUEUED,
+	STORE_TRIAL_RUNNING,
+	STORE_TRIAL_COMPLETED,
+	STORE_TRIAL_PRUNED,
+	STORE_TRIAL_FAILED,
+	STORE_TRIAL_TIMEOUT,
+	STORE_TRIAL_INTERRUPTED,
+};
+
+const char *store_trial_state_name(enum store_trial_state st);
+int store_trial_state_parse(const char *name);
+
+struct store_trial {
+	char job_id[STORE_ID_MAX];
+	int64_t idx;
+	enum store_trial_state state;
+	char *params; /* JSON text */
+	int64_t attempt;
+	int64_t generation;
+	bool has_score;
+	double score; /* the metric's mean over folds, in its own units */
+	double score_std;
+	int64_t epochs;
+	int64_t duration_ms;
+	char *result; /* JSON text with per-fold detail, or NULL */
+	char *error_code;
+	char *error_message;
+	int64_t started_at;
+	int64_t finished_at;
+};
+
+void store_trial_release(struct store_trial *t);
+
+/*
+ * Claims trial idx of a job in one transaction: creates it with params_json
+ * when it does not exist, or takes it when queued; state=running,
+ * attempt+1, generation+1, owner and lease; a trial_started event.
+ * *generation receives the fencing token to present at completion.
+ * FITD_ESTATE when the trial exists and is not queued.
+ */
+int store_trial_claim(struct store *s, const char *job_id, int64_t idx, const char *params_json,
+		      const char *owner, int64_t lease_ms, int64_t *generation,
+		      struct fitd_error *err);
+
+struct store_trial_outcome {
+	enum store_trial_state state; /* completed, pruned, failed, timeout, interrupted, queued */
+	bool has_score;
+	double score;
+	double score_std;
+	int64_t epochs;
+	int64_t duration_ms;
+	const char *result_json; /* may be NULL */
+	const char *error_code;	 /* may be NULL */
+	const char *error_message;
+	bool new_best;	      /* also make this the job's best */
+	const char *model_id; /* with new_best: a published model file, or NULL */
+	int64_t model_bytes;
+	const char *event_json;	     /* data of the trial_finished event */
+	const char *best_event_json; /* data of the new_best event when new_best */
+};
+
+/*
+ * Completes a running trial presenting the generation it claimed; an
+ * outcome of state queued gives it back (graceful stop: the attempt is not
+ * counted). FITD_ECONFLICT when the generation is stale (another claim
+ * took the trial since), in which case nothing changes.
+ */
+int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t generation,
+		       const struct store_trial_outcome *o, struct fitd_error *err);
+
+/* Every trial of a job in index order (the searcher's history). */
+int store_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,
+		    struct fitd_error *err);
+
+/*
+ * The leaderboard: completed trials best first (higher_is_better says which
+ * way), then the others by index; paginated by offset.
+ */
+int store_trial_board(struct store *s, const char *job_id, bool higher_is_better, size_t offset,
+		      size_t limit, struct store_trial **out, size_t *n, bool *more,
+		      struct fitd_error *err);
+
+/* Extends the lease of every running trial owned by owner. */
+int store_trial_heartbeat(struct store *s, const char *owner, int64_t lease_ms,
+			  struct fitd_error *err);
+
+/*
+ * After a restart: every running trial goes back to queued, or to failed
+ * when it has used its job's max_attempts (a poison trial must not crash
+ * the daemon forever). Counts go to *requeued and *failed.
+ */
+int store_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
+			struct fitd_error *err);
+
+/* ---- events ---- */
+
+struct store_event {
+	int64_t id;
+	char *type;
+	char *data; /* JSON text */
+	int64_t created_at;
+};
+
+void store_event_release(struct store_event *e);
+
+/* Appends an event in its own transaction; *id receives its id when not NULL. */
+int store_event_add(struct store *s, const char *job_id, const char *type, const char *data_json,
+		    int64_t *id, struct fitd_error *err);
+
+/* Up to limit events of a job with id > after_id, in id order. */
+int store_event_list(struct store *s, const char *job_id, int64_t after_id, size_t limit,
+		     struct store_event **out, size_t *n, struct fitd_error *err);
+
+/* ---- models ---- */
+
+/*
+ * Writes a model file durably (temp, fsync, rename, fsync dir) under a new
+ * id; the row that makes it visible is committed later by trial_finish or
+ * job_set_model. A file never committed is removed at the next start.
+ */
+int store_model_write(struct store *s, const char *text, size_t len, char id[STORE_ID_MAX],
+		      struct fitd_error *err);
+
+/* Reads a committed model file; *text is a NUL-terminated heap string. */
+int store_model_read(struct store *s, const char *id, char **text, size_t *len,
+		     struct fitd_error *err);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * csvbench.c - times store_csv_parse_file() on one file.
+ *
+ *   csvbench FILE [THREADS [REPEATS]]     (defaults: 2 threads, best of 3)
+ *
+ * Prints one line: "fitd <best seconds> rows=<n> cols=<d> numeric=<k>".
+ * Each repeat parses the whole file and frees the frame; the best wall time
+ * is reported, as the pandas side of tests/bench/ingest.sh does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "store/csv.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+	struct store_csv_options opt = { .threads = 2 };
+	struct fitd_error err = { 0 };
+	struct fit_frame *frame = NULL;
+	double best = 1e300;
+	size_t numeric = 0, rows = 0, cols = 0;
+	int repeats = 3;
+
+	if (argc < 2 || argc > 4) {
+		fprintf(stderr, "usage: csvbench FILE [THREADS [REPEATS]]\n");
+		return 2;
+	}
+	if (argc > 2)
+		opt.threads = (int)strtol(argv[2], NULL, 10);
+	if (argc > 3)
+		repeats = (int)strtol(argv[3], NULL, 10);
+	for (int i = 0; i < repeats; i++) {
+		double t0 = now(), dt;
+
+		if (store_csv_parse_file(argv[1], &opt, &frame, &err) != FITD_OK) {
+			fprintf(stderr, "csvbench: %s: %s\n", err.code, err.message);
+			return 1;
+		}
+		dt = now() - t0;
+		best = dt < best ? dt : best;
+		rows = frame->nrows;
+		cols = frame->ncols;
+		numeric = 0;
+		for (size_t c = 0; c < cols; c++)
+			numeric += frame->cols[c].type == FIT_COL_NUMERIC;
+		fit_frame_free(frame);
+	}
+	printf("fitd %.4f rows=%zu cols=%zu numeric=%zu\n", best, rows, cols, numeric);
+	return 0;
+}

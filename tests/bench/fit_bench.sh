@@ -1,0 +1,90 @@
+#!/bin/bash
+# The bw_*, fd_*, py_*, fm_* and pm_* variables are set by read_kv (printf -v).
+# shellcheck disable=SC2154
+# fit_bench.sh - the numeric core against its Python peers, side by side, on
+# one generated 200,000 x 100 binary classification table:
+#
+#   1. memory read bandwidth of this machine (a stream-like loop, 2 threads)
+#   2. L2 logistic regression (C = 1, intercept unpenalized) to within 1e-4
+#      relative of the optimal objective: fitd (trust-region Newton, 2
+#      threads) vs scikit-learn LogisticRegression(lbfgs) and liblinear -s 0;
+#      every objective is evaluated by one float64 function on the same
+#      standardized data
+#   3. an mlp, one hidden layer of 256 relu units, adam, batch 256: fitd's
+#      time per epoch vs scikit-learn's MLPClassifier with the same settings
+#
+# Builds the core and tests/bench/gentable.c with cc into tests/bench/out/
+# (git-ignored), so it needs nothing but the sources. Timings are the best of
+# several runs; on a machine shared with other work expect noise.
+#
+#   tests/bench/fit_bench.sh [--rows N] [--mlp-epochs E] [--sklearn-mlp-epochs E]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/tests/bench/out
+PY=/usr/bin/python3
+ROWS=200000
+COLS=100
+EPOCHS=5
+SK_EPOCHS=5
+while [ $# -gt 0 ]; do
+    case $1 in
+    --rows) ROWS=$2; shift 2 ;;
+    --mlp-epochs) EPOCHS=$2; shift 2 ;;
+    --sklearn-mlp-epochs) SK_EPOCHS=$2; shift 2 ;;
+    *) echo "usage: $0 [--rows N] [--mlp-epochs E] [--sklearn-mlp-epochs E]" >&2; exit 2 ;;
+    esac
+done
+
+mkdir -p "$OUT"
+CC=${CC:-cc}
+$CC -O3 -std=gnu11 -D_GNU_SOURCE -fopenmp -I"$ROOT" -o "$OUT/fit_bench" \
+    "$ROOT/tests/bench/fit_bench.c" "$ROOT"/worker/fit/*.c -lm
+$CC -O2 -o "$OUT/gentable" "$ROOT/tests/bench/gentable.c" -lm
+DATA=$OUT/cls_${ROWS}x${COLS}.csv
+[ -s "$DATA" ] || "$OUT/gentable" --rows "$ROWS" --cols "$COLS" --task classification \
+    --seed 42 --out "$DATA"
+
+# key value lines -> shell variables prefixed by $1
+read_kv() {
+    local prefix=$1 k v
+    while read -r k v; do
+        printf -v "${prefix}_$k" '%s' "$v"
+    done
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+gap() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2e", (a - b) / b }'; }
+
+read_kv bw < <("$OUT/fit_bench" stream)
+read_kv fd < <("$OUT/fit_bench" logistic "$DATA" "$OUT/fitd_weights.txt" newton 1e-3 5)
+read_kv py < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" logistic "$DATA" "$OUT/fitd_weights.txt")
+
+echo "== machine: $(nproc) cores, stream read bandwidth $bw_stream_read_gbs GB/s (2 threads)"
+echo
+echo "== L2 logistic regression, $ROWS x $COLS, C = 1 (objective: C*sum(logloss) + |w|^2/2)"
+printf '%-28s %10s %12s %12s\n' "" seconds "objective" "rel. gap"
+printf '%-28s %10.3f %12s %12s\n' "fitd newton, total" "$fd_fit_seconds" "$py_fitd_objective" \
+    "$(gap "$py_fitd_objective" "$py_optimum_objective")"
+printf '%-28s %10.3f\n' "  of which preprocessing" "$fd_prep_seconds"
+printf '%-28s %10.3f\n' "  of which solver" "$fd_solver_seconds"
+printf '%-28s %10.3f %12s %12s\n' "scikit-learn lbfgs" "$py_sklearn_seconds" \
+    "$py_sklearn_objective" "$(gap "$py_sklearn_objective" "$py_optimum_objective")"
+printf '%-28s %10.3f\n' "scikit-learn scaler + lbfgs" "$py_sklearn_pipeline_seconds"
+printf '%-28s %10.3f %12s %12s\n' "liblinear -s 0" "$py_liblinear_seconds" \
+    "$py_liblinear_objective" "$(gap "$py_liblinear_objective" "$py_optimum_objective")"
+echo "optimum (lbfgs, tol 1e-12): $py_optimum_objective"
+echo "fitd: $fd_iterations Newton iterations, $fd_passes passes over the $fd_matrix_mb MB float32" \
+     "matrix, solver at $fd_gbs GB/s (machine: $bw_stream_read_gbs GB/s)"
+echo "ratio fitd total  / scikit-learn lbfgs          $(ratio "$fd_fit_seconds" "$py_sklearn_seconds")  (target <= 0.25)"
+echo "ratio fitd solver / scikit-learn lbfgs          $(ratio "$fd_solver_seconds" "$py_sklearn_seconds")"
+echo "ratio fitd total  / scikit-learn scaler + lbfgs $(ratio "$fd_fit_seconds" "$py_sklearn_pipeline_seconds")"
+echo "ratio fitd total  / liblinear                   $(ratio "$fd_fit_seconds" "$py_liblinear_seconds")  (target <= 0.5)"
+echo
+
+read_kv fm < <("$OUT/fit_bench" mlp "$DATA" "$EPOCHS")
+read_kv pm < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" mlp "$DATA" "$SK_EPOCHS")
+echo "== mlp 100-256-1, relu, adam, batch 256, $ROWS rows (fitd $EPOCHS epochs, scikit-learn $SK_EPOCHS)"
+printf '%-28s %10s\n' "" "s/epoch"
+printf '%-28s %10.3f   %s GFLOP/s (gemm kernel %s)\n' "fitd" "$fm_epoch_seconds" "$fm_gflops" "$fm_gemm_kernel"
+printf '%-28s %10.3f\n' "scikit-learn MLPClassifier" "$pm_sklearn_epoch_seconds"
+echo "ratio fitd / scikit-learn per epoch           $(ratio "$fm_epoch_seconds" "$pm_sklearn_epoch_seconds")  (target <= 0.33)"

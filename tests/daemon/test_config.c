@@ -1,0 +1,156 @@
+/*
+ * test_config.c - flags, the config file, their precedence and the one-line
+ * refusals of bad values.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "store/log.h"
+
+static enum config_result load(struct fitd_config *cfg, const char *const *args)
+{
+	char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = (char *)"fitd";
+	for (; *args && argc < 31; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	return config_load(cfg, argc, argv);
+}
+
+static char *write_temp(const char *text)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/fitd-config-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+START_TEST(defaults)
+{
+	struct fitd_config cfg;
+	const char *args[] = { NULL };
+
+	unsetenv("STATE_DIRECTORY");
+	ck_assert_int_eq(load(&cfg, args), CONFIG_RUN);
+	ck_assert_str_eq(cfg.listen_host, "127.0.0.1");
+	ck_assert_uint_eq(cfg.listen_port, 8080);
+	ck_assert_str_eq(cfg.state_dir, "./fitd-state");
+	ck_assert_int_eq(cfg.log_level, FITD_LOG_INFO);
+	ck_assert_int_eq(cfg.max_columns, 4096);
+}
+END_TEST
+
+START_TEST(state_directory_from_systemd)
+{
+	struct fitd_config cfg;
+	const char *args[] = { NULL };
+
+	setenv("STATE_DIRECTORY", "/var/lib/fitd", 1);
+	ck_assert_int_eq(load(&cfg, args), CONFIG_RUN);
+	ck_assert_str_eq(cfg.state_dir, "/var/lib/fitd");
+	unsetenv("STATE_DIRECTORY");
+}
+END_TEST
+
+START_TEST(flags)
+{
+	struct fitd_config cfg;
+	const char *args[] = { "--listen",    "[::1]:9001", "--state-dir=/tmp/s",
+			       "--log-level", "debug",	    "--max-columns",
+			       "12",	      NULL };
+
+	ck_assert_int_eq(load(&cfg, args), CONFIG_RUN);
+	ck_assert_str_eq(cfg.listen_host, "::1");
+	ck_assert_uint_eq(cfg.listen_port, 9001);
+	ck_assert_str_eq(cfg.state_dir, "/tmp/s");
+	ck_assert_int_eq(cfg.log_level, FITD_LOG_DEBUG);
+	ck_assert_int_eq(cfg.max_columns, 12);
+}
+END_TEST
+
+START_TEST(file_then_flags_override)
+{
+	struct fitd_config cfg;
+	char *path = write_temp("# comment\n\nlisten = 0.0.0.0:7000\nmax-columns = 99\n"
+				"  log-level = warn  \n");
+	const char *args[] = { "--config", path, "--max-columns", "7", NULL };
+
+	ck_assert_int_eq(load(&cfg, args), CONFIG_RUN);
+	ck_assert_str_eq(cfg.listen_host, "0.0.0.0");
+	ck_assert_uint_eq(cfg.listen_port, 7000);
+	ck_assert_int_eq(cfg.max_columns, 7);
+	ck_assert_int_eq(cfg.log_level, FITD_LOG_WARN);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(bad_values_refused)
+{
+	static const char *const cases[][3] = {
+		{ "--listen", "8080", NULL },	  { "--listen", "host:99999", NULL },
+		{ "--listen", ":80", NULL },	  { "--max-columns", "0", NULL },
+		{ "--max-columns", "12x", NULL }, { "--log-level", "loud", NULL },
+		{ "--http-threads", "-1", NULL }, { "--nonsense", NULL, NULL },
+		{ "stray-argument", NULL, NULL }, { "--max-rows", "99999999999999999999", NULL },
+	};
+	struct fitd_config cfg;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(load(&cfg, cases[i]) == CONFIG_ERROR, "case %zu accepted", i);
+}
+END_TEST
+
+START_TEST(bad_file_refused)
+{
+	static const char *const files[] = { "unknown-key = 1\n", "listen\n", "max-columns = -3\n",
+					     "help = 1\n" };
+	struct fitd_config cfg;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *path = write_temp(files[i]);
+		const char *args[] = { "--config", path, NULL };
+
+		ck_assert_msg(load(&cfg, args) == CONFIG_ERROR, "file %zu accepted", i);
+		unlink(path);
+	}
+	{
+		const char *args[] = { "--config", "/nonexistent/fitd.conf", NULL };
+
+		ck_assert_int_eq(load(&cfg, args), CONFIG_ERROR);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, state_directory_from_systemd);
+	tcase_add_test(tc, flags);
+	tcase_add_test(tc, file_then_flags_override);
+	tcase_add_test(tc, bad_values_refused);
+	tcase_add_test(tc, bad_file_refused);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,232 @@
+/*
+ * test_params.c - defaults, the checks of fit_params_check() (one table row
+ * per rule), resolving AUTO, the name tables, and fit_model_train() refusing
+ * bad parameters and bad problems before doing any work.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fit/helpers.h"
+#include "worker/fit/params.h"
+
+START_TEST(test_defaults)
+{
+	struct fit_params p;
+
+	fit_params_init(&p);
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	ck_assert_ptr_nonnull(fit_params_check(&p, FIT_TASK_REGRESSION)); /* logistic */
+	p.model = FIT_MODEL_LINEAR;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_REGRESSION));
+	p.model = FIT_MODEL_MLP;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_REGRESSION));
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	fit_params_resolve(&p, FIT_TASK_REGRESSION);
+	ck_assert_int_eq(p.loss, FIT_LOSS_SQUARED);
+	ck_assert_int_eq(p.metric, FIT_METRIC_RMSE);
+	p.model = FIT_MODEL_SVM;
+	p.loss = FIT_LOSS_AUTO;
+	p.metric = FIT_METRIC_AUTO;
+	fit_params_resolve(&p, FIT_TASK_CLASSIFICATION);
+	ck_assert_int_eq(p.loss, FIT_LOSS_SQUARED_HINGE);
+	ck_assert_int_eq(p.metric, FIT_METRIC_ACCURACY);
+}
+END_TEST
+
+enum field {
+	MODEL,
+	LOSS,
+	OPT,
+	REG,
+	LR,
+	EPOCHS,
+	THREADS,
+	DROPOUT,
+	LAYERS,
+	UNITS,
+	METRIC,
+	L1R,
+	PEN
+};
+
+static const struct {
+	enum fit_model_kind model;
+	enum field field;
+	double value;
+	enum fit_task task;
+	const char *says;
+} bad[] = {
+	{ FIT_MODEL_LINEAR, MODEL, 0, FIT_TASK_CLASSIFICATION, "regression only" },
+	{ FIT_MODEL_SVM, MODEL, 0, FIT_TASK_REGRESSION, "classification only" },
+	{ FIT_MODEL_LOGISTIC, LOSS, FIT_LOSS_HINGE, FIT_TASK_CLASSIFICATION, "loss" },
+	{ FIT_MODEL_LINEAR, LOSS, FIT_LOSS_LOG, FIT_TASK_REGRESSION, "loss" },
+	{ FIT_MODEL_MLP, LOSS, FIT_LOSS_HINGE, FIT_TASK_CLASSIFICATION, "loss" },
+	{ FIT_MODEL_LINEAR, LOSS, FIT_LOSS_ABSOLUTE + 100, FIT_TASK_REGRESSION, "unknown loss" },
+	{ FIT_MODEL_SVM, LOSS, FIT_LOSS_HINGE + 1000 * FIT_OPT_NEWTON, FIT_TASK_CLASSIFICATION,
+	  "differentiable" },
+	{ FIT_MODEL_LOGISTIC, REG, FIT_REG_L1 + 1000 * FIT_OPT_LBFGS, FIT_TASK_CLASSIFICATION,
+	  "first-order" },
+	{ FIT_MODEL_MLP, OPT, FIT_OPT_NEWTON, FIT_TASK_CLASSIFICATION, "mlp needs" },
+	{ FIT_MODEL_LINEAR, LR, 0.0, FIT_TASK_REGRESSION, "learning_rate" },
+	{ FIT_MODEL_LINEAR, LR, -1.0, FIT_TASK_REGRESSION, "learning_rate" },
+	{ FIT_MODEL_LINEAR, EPOCHS, 0, FIT_TASK_REGRESSION, "epochs" },
+	{ FIT_MODEL_LINEAR, THREADS, 0, FIT_TASK_REGRESSION, "threads" },
+	{ FIT_MODEL_LINEAR, THREADS, 1000, FIT_TASK_REGRESSION, "threads" },
+	{ FIT_MODEL_LINEAR, DROPOUT, 0.5, FIT_TASK_REGRESSION, "mlp models only" },
+	{ FIT_MODEL_MLP, DROPOUT, 1.0, FIT_TASK_REGRESSION, "dropout" },
+	{ FIT_MODEL_MLP, LAYERS, 4, FIT_TASK_REGRESSION, "hidden_layers" },
+	{ FIT_MODEL_MLP, UNITS, 0, FIT_TASK_REGRESSION, "hidden_units" },
+	{ FIT_MODEL_LINEAR, METRIC, FIT_METRIC_AUC, FIT_TASK_REGRESSION, "metric" },
+	{ FIT_MODEL_LOGISTIC, METRIC, FIT_METRIC_R2, FIT_TASK_CLASSIFICATION, "metric" },
+	{ FIT_MODEL_LINEAR, L1R, 1.5, FIT_TASK_REGRESSION, "l1_ratio" },
+	{ FIT_MODEL_LINEAR, PEN, -1, FIT_TASK_REGRESSION, "penalty" },
+};
+
+START_TEST(test_bad_params)
+{
+	struct fit_params p;
+	const char *why;
+
+	fit_params_init(&p);
+	p.model = bad[_i].model;
+	switch (bad[_i].field) {
+	case MODEL:
+		break;
+	case LOSS:
+		p.loss = (enum fit_loss)((int)bad[_i].value % 1000);
+		if ((int)bad[_i].value >= 1000)
+			p.optimizer = (enum fit_optimizer)((int)bad[_i].value / 1000);
+		break;
+	case OPT:
+		p.optimizer = (enum fit_optimizer)bad[_i].value;
+		break;
+	case REG:
+		p.reg = (enum fit_reg)((int)bad[_i].value % 1000);
+		p.optimizer = (enum fit_optimizer)((int)bad[_i].value / 1000);
+		break;
+	case LR:
+		p.learning_rate = bad[_i].value;
+		break;
+	case EPOCHS:
+		p.epochs = (unsigned)bad[_i].value;
+		break;
+	case THREADS:
+		p.threads = (int)bad[_i].value;
+		break;
+	case DROPOUT:
+		p.dropout = bad[_i].value;
+		break;
+	case LAYERS:
+		p.hidden_layers = (unsigned)bad[_i].value;
+		break;
+	case UNITS:
+		p.hidden_units[0] = (unsigned)bad[_i].value;
+		break;
+	case METRIC:
+		p.metric = (enum fit_metric)bad[_i].value;
+		break;
+	case L1R:
+		p.l1_ratio = bad[_i].value;
+		break;
+	case PEN:
+		p.penalty = bad[_i].value;
+		break;
+	}
+	why = fit_params_check(&p, bad[_i].task);
+	ck_assert_msg(why != NULL && strstr(why, bad[_i].says) != NULL, "row %d: %s", _i,
+		      why ? why : "(accepted)");
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	for (int i = 0; i < FIT_OPT_COUNT; i++) {
+		enum fit_optimizer o;
+
+		ck_assert_int_eq(fit_optimizer_parse(fit_optimizer_name(i), &o), 0);
+		ck_assert_int_eq(o, i);
+	}
+	for (int i = 0; i < FIT_METRIC_COUNT; i++) {
+		enum fit_metric m;
+
+		ck_assert_int_eq(fit_metric_parse(fit_metric_name(i), &m), 0);
+		ck_assert_int_eq(m, i);
+	}
+	for (int i = 0; i < FIT_LOSS_COUNT; i++) {
+		enum fit_loss l;
+
+		ck_assert_int_eq(fit_loss_parse(fit_loss_name(i), &l), 0);
+		ck_assert_int_eq(l, i);
+	}
+	ck_assert_str_eq(fit_model_kind_name(FIT_MODEL_SVM), "svm");
+	ck_assert_str_eq(fit_reg_name(FIT_REG_ELASTICNET), "elasticnet");
+	ck_assert_str_eq(fit_activation_name(FIT_ACT_TANH), "tanh");
+	ck_assert_str_eq(fit_task_name(FIT_TASK_CLASSIFICATION), "classification");
+	ck_assert_str_eq(fit_optimizer_name((enum fit_optimizer)99), "?");
+	{
+		enum fit_reg r;
+		enum fit_task t;
+
+		ck_assert_int_eq(fit_reg_parse("l3", &r), FITD_EINVAL);
+		ck_assert_int_eq(fit_reg_parse(NULL, &r), FITD_EINVAL);
+		ck_assert_int_eq(fit_task_parse("regression", &t), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_train_refuses)
+{
+	struct fit_frame *f = th_csv("iris.csv");
+	size_t *rows = th_rows(150), *feat, bad_row = 150;
+	struct fit_problem prob = th_problem(f, "species", FIT_TASK_CLASSIFICATION, rows, 150, NULL,
+					     0, &feat);
+	struct fit_params p;
+	struct fitd_error err = { 0 };
+	struct fit_model *m = NULL;
+
+	fit_params_init(&p);
+	p.epochs = 0;
+	ck_assert_int_eq(fit_model_train(&prob, &p, NULL, &m, &err), FITD_EINVAL);
+	ck_assert_str_eq(err.code, "bad_params");
+	fit_params_init(&p);
+	feat[0] = prob.target;
+	ck_assert_int_eq(fit_model_train(&prob, &p, NULL, &m, &err), FITD_EINVAL);
+	ck_assert_str_eq(err.code, "bad_features");
+	feat[0] = 0;
+	prob.train = &bad_row;
+	prob.ntrain = 1;
+	ck_assert_int_eq(fit_model_train(&prob, &p, NULL, &m, &err), FITD_EINVAL);
+	ck_assert_str_eq(err.code, "bad_rows");
+	prob.ntrain = 0;
+	ck_assert_int_eq(fit_model_train(&prob, &p, NULL, &m, &err), FITD_EUNPROCESSABLE);
+	ck_assert_ptr_null(m);
+	free(rows);
+	free(feat);
+	fit_frame_free(f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("fit_params");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_loop_test(tc, test_bad_params, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_train_refuses);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,149 @@
+"""Helpers for fitd's integration tests: start the real binary on a free
+port with a temporary state directory and talk HTTP to it (stdlib only)."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+FITD = os.environ.get("FITD_BIN", "build/daemon/fitd")
+DATA = os.environ.get("FITD_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
+
+
+class Daemon:
+    """One fitd process. The state directory outlives restarts."""
+
+    def __init__(self, state_dir=None, args=()):
+        self.own_state = state_dir is None
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix="fitd-test-")
+        self.args = list(args)
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(self.state_dir, "..", os.path.basename(self.state_dir) + ".log")
+
+    def start(self, timeout=20):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [FITD, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir] + self.args,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                raise RuntimeError("fitd exited during start: %s" % self.proc.wait())
+            self.log.write(line)
+            text = line.decode("utf-8", "replace")
+            if "event=listening" in text:
+                addr = text.split("addr=")[1].split()[0]
+                self.port = int(addr.rsplit(":", 1)[1])
+            if "event=ready" in text:
+                break
+        else:
+            raise RuntimeError("fitd did not become ready")
+        self._drain()
+        return self
+
+    def _drain(self):
+        """Keeps copying the daemon's stderr to the log so it never blocks."""
+        import threading
+
+        def pump(src, dst):
+            for line in src:
+                dst.write(line)
+                dst.flush()
+        threading.Thread(target=pump, args=(self.proc.stderr, self.log), daemon=True).start()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.proc.stderr.close()
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.kill()
+        if self.own_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        """Returns (status, headers dict, parsed JSON or raw bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # an early error answer (413) closes the connection mid-body
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        ctype = resp.getheader("Content-Type", "")
+        data = json.loads(raw) if ctype.startswith("application/json") else raw
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def raw(self, payload, timeout=10):
+        """Sends raw bytes on a fresh connection; returns the raw response bytes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            chunks = []
+            while True:
+                try:
+                    b = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks)
+
+    def upload(self, name, csv_bytes, content_type="text/csv"):
+        return self.request("POST", "/v1/datasets?name=" + name, body=csv_bytes,
+                            headers={"Content-Type": content_type})
+
+
+class DaemonTest(unittest.TestCase):
+    """A test case with a fresh daemon per test (self.d)."""
+
+    daemon_args = ()
+
+    def setUp(self):
+        self.d = Daemon(args=self.daemon_args).start()
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def assertError(self, resp, status, code):
+        got_status, headers, body = resp
+        self.assertEqual(got_status, status, body)
+        self.assertTrue(headers.get("content-type", "").startswith("application/json"), headers)
+        self.assertIsInstance(body, dict, body)
+        self.assertEqual(body["error"]["code"], code, body)
+        self.assertIsInstance(body["error"]["message"], str)
+        self.assertTrue(body["error"]["message"])
+
+
+def read_data(name):
+    with open(os.path.join(DATA, name), "rb") as f:
+        return f.read()

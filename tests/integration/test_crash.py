@@ -1,0 +1,104 @@
+"""Crash recovery: SIGKILL the daemon at random moments during running
+searches, many times, restarting it each time. After every restart the
+database must pass integrity_check, every acknowledged job must be there,
+and every completed trial must still be completed with the same score
+(none lost, none run into a second result); in the end every job ends."""
+
+import os
+import random
+import sqlite3
+import time
+import unittest
+
+from fitdtest import Daemon, read_data
+
+KILLS = int(os.environ.get("FITD_CRASH_KILLS", "20"))
+
+
+def snapshot(state_dir):
+    db = sqlite3.connect("file:%s/fitd.db?mode=ro" % state_dir, uri=True)
+    try:
+        check = db.execute("PRAGMA integrity_check").fetchone()[0]
+        jobs = {r[0]: r[1] for r in db.execute("SELECT id, state FROM jobs")}
+        done = {(r[0], r[1]): r[2] for r in db.execute(
+            "SELECT job_id, idx, score FROM trials WHERE state = 'completed'")}
+        finished_events = db.execute(
+            "SELECT job_id, json_extract(data, '$.trial'), count(*) FROM events"
+            " WHERE type = 'trial_finished' AND json_extract(data, '$.state') = 'completed'"
+            " GROUP BY 1, 2").fetchall()
+        return check, jobs, done, finished_events
+    finally:
+        db.close()
+
+
+class Crash(unittest.TestCase):
+    def test_kill_restart_many_times(self):
+        rng = random.Random(int(os.environ.get("FITD_CRASH_SEED", "7")))
+        d = Daemon(args=("--worker-threads", "2")).start()
+        try:
+            datasets = []
+            for name in ("iris", "wine", "breast_cancer"):
+                status, _, ds = d.upload(name, read_data(name + ".csv"))
+                self.assertEqual(status, 201)
+                datasets.append((ds["id"], {"iris": "species", "wine": "cultivar",
+                                            "breast_cancer": "diagnosis"}[name]))
+            acknowledged = []
+
+            def submit_one(i):
+                ds, target = datasets[i % len(datasets)]
+                status, _, job = d.request("POST", "/v1/jobs", body={
+                    "dataset": ds, "target": target,
+                    "space": {"models": ["logistic", "mlp"], "optimizer": ["adam", "sgd"],
+                              "epochs": 1500, "mlp": {"hidden_layers": [1], "units": [16, 32]}},
+                    "early_stopping": False,
+                    "search": {"algorithm": "random", "max_trials": 8, "seed": i}})
+                self.assertEqual(status, 201, job)
+                acknowledged.append(job["id"])
+
+            for i in range(4):
+                submit_one(i)
+            seen_done = {}
+            for k in range(KILLS):
+                time.sleep(rng.uniform(0.2, 1.2))
+                if k % 5 == 4:
+                    submit_one(10 + k)
+                d.kill()
+                check, jobs, done, events = snapshot(d.state_dir)
+                self.assertEqual(check, "ok")
+                for job_id in acknowledged:
+                    self.assertIn(job_id, jobs)
+                for key, score in seen_done.items():
+                    self.assertEqual(done.get(key), score, "completed trial %s changed" % (key,))
+                seen_done.update(done)
+                self.assertTrue(all(n == 1 for _, _, n in events), events)
+                d.start()
+            deadline = time.time() + 600
+            while time.time() < deadline:
+                _, _, page = d.request("GET", "/v1/jobs?limit=1000")
+                states = [j["state"] for j in page["items"]]
+                if all(s in ("succeeded", "failed", "cancelled") for s in states):
+                    break
+                time.sleep(0.5)
+            self.assertEqual(sorted(j["id"] for j in page["items"]), sorted(acknowledged))
+            for j in page["items"]:
+                self.assertEqual(j["state"], "succeeded", j)
+                self.assertEqual(j["progress"]["trials_done"], 8)
+            d.stop()
+            check, jobs, done, events = snapshot(d.state_dir)
+            self.assertEqual(check, "ok")
+            for key, score in seen_done.items():
+                self.assertEqual(done.get(key), score)
+            # The kills must have hit running trials, not idle time.
+            with open(d.log_path, errors="replace") as log:
+                requeued = [int(line.split("trials_requeued=")[1].split()[0])
+                            for line in log if "event=recovered" in line]
+            hits = sum(1 for n in requeued if n > 0)
+            self.assertGreaterEqual(hits, KILLS // 2, requeued)
+            print("kills survived: %d (%d during trials), jobs: %d, completed trials: %d"
+                  % (KILLS, hits, len(acknowledged), len(done)))
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,211 @@
+"""Datasets over HTTP against the real binary: upload the real tables, read
+them back, list, delete, restart, and every bad input of the contract."""
+
+import os
+import signal
+import socket
+import time
+import unittest
+
+from fitdtest import Daemon, DaemonTest, read_data
+
+TABLES = {
+    # name: (rows, columns, {categorical column: levels})
+    "iris": (150, 5, {"species": 3}),
+    "wine": (178, 14, {"cultivar": 3}),
+    "breast_cancer": (569, 31, {"diagnosis": 2}),
+    "digits": (1797, 65, {}),
+    "diabetes": (442, 11, {}),
+    "seed_linear": (100, 2, {}),
+}
+
+
+class Health(DaemonTest):
+    def test_healthz_and_readyz(self):
+        status, headers, body = self.d.request("GET", "/healthz")
+        self.assertEqual((status, body), (200, {"status": "ok"}))
+        self.assertEqual(headers["content-type"], "application/json")
+        status, _, body = self.d.request("GET", "/readyz")
+        self.assertEqual(status, 200)
+
+    def test_unknown_path_is_404_json(self):
+        self.assertError(self.d.request("GET", "/v1/nothing"), 404, "not_found")
+        self.assertError(self.d.request("GET", "/"), 404, "not_found")
+
+    def test_wrong_method_is_405_with_allow(self):
+        resp = self.d.request("PUT", "/v1/datasets")
+        self.assertError(resp, 405, "method_not_allowed")
+        self.assertIn("GET", resp[1]["allow"])
+        self.assertIn("POST", resp[1]["allow"])
+        self.assertError(self.d.request("POST", "/healthz"), 405, "method_not_allowed")
+
+
+class Upload(DaemonTest):
+    def test_real_tables_round_trip(self):
+        ids = {}
+        for name, (rows, ncols, cats) in TABLES.items():
+            csv = read_data(name + ".csv")
+            status, _, ds = self.d.upload(name, csv)
+            self.assertEqual(status, 201, ds)
+            self.assertTrue(ds["id"].startswith("ds_"))
+            self.assertEqual(ds["name"], name)
+            self.assertEqual(ds["rows"], rows)
+            self.assertEqual(ds["bytes"], len(csv))
+            self.assertEqual(len(ds["columns"]), ncols)
+            import hashlib
+            self.assertEqual(ds["sha256"], hashlib.sha256(csv).hexdigest())
+            for col in ds["columns"]:
+                self.assertEqual(col["missing"], 0)
+                if col["name"] in cats:
+                    self.assertEqual(col["type"], "categorical", col)
+                    self.assertEqual(len(col["levels"]), cats[col["name"]])
+                else:
+                    self.assertEqual(col["type"], "numeric", col)
+            status, _, got = self.d.request("GET", "/v1/datasets/" + ds["id"])
+            self.assertEqual((status, got), (200, ds))
+            ids[name] = ds["id"]
+
+        # Pagination walks every dataset exactly once, in creation order.
+        seen, after = [], None
+        while True:
+            path = "/v1/datasets?limit=4" + ("&after=" + after if after else "")
+            status, _, page = self.d.request("GET", path)
+            self.assertEqual(status, 200, page)
+            seen += [d["id"] for d in page["items"]]
+            after = page["next_after"]
+            if after is None:
+                break
+        self.assertEqual(seen, list(ids.values()))
+
+        # Delete removes the row and the file.
+        victim = ids["wine"]
+        status, _, _ = self.d.request("DELETE", "/v1/datasets/" + victim)
+        self.assertEqual(status, 200)
+        self.assertError(self.d.request("GET", "/v1/datasets/" + victim), 404, "dataset_not_found")
+        self.assertError(self.d.request("DELETE", "/v1/datasets/" + victim), 404, "dataset_not_found")
+        self.assertFalse(os.path.exists(os.path.join(self.d.state_dir, "datasets", victim)))
+
+        # Everything else survives a restart.
+        self.assertEqual(self.d.stop(), 0)
+        self.d.start()
+        status, _, page = self.d.request("GET", "/v1/datasets?limit=100")
+        self.assertEqual([d["id"] for d in page["items"]],
+                         [i for n, i in ids.items() if n != "wine"])
+        status, _, ds = self.d.request("GET", "/v1/datasets/" + ids["iris"])
+        self.assertEqual((status, ds["rows"]), (200, 150))
+
+    def test_missing_values_and_quoting(self):
+        csv = (b'\xef\xbb\xbfa,b,"c, with comma"\r\n'
+               b'1,x,"say ""hi"""\r\n'
+               b'NA,y,"two\nlines"\r\n'
+               b'3,,?\r\n')
+        status, _, ds = self.d.upload("quoted", csv)
+        self.assertEqual(status, 201, ds)
+        self.assertEqual(ds["rows"], 3)
+        cols = {c["name"]: c for c in ds["columns"]}
+        self.assertEqual(list(cols), ["a", "b", "c, with comma"])
+        self.assertEqual((cols["a"]["type"], cols["a"]["missing"]), ("numeric", 1))
+        self.assertEqual((cols["b"]["type"], cols["b"]["missing"]), ("categorical", 1))
+        self.assertEqual(cols["c, with comma"]["levels"], ['say "hi"', "two\nlines"])
+
+    def test_pagination_parameters(self):
+        self.assertError(self.d.request("GET", "/v1/datasets?limit=0"), 400, "invalid_parameter")
+        self.assertError(self.d.request("GET", "/v1/datasets?limit=abc"), 400, "invalid_parameter")
+        self.assertError(self.d.request("GET", "/v1/datasets?limit=1001"), 400, "invalid_parameter")
+        self.assertError(self.d.request("GET", "/v1/datasets?after=ds_00000000000000000000"),
+                         400, "invalid_cursor")
+
+
+class BadUploads(DaemonTest):
+    daemon_args = ("--max-columns", "50", "--max-field-bytes", "64", "--max-upload-mib", "1")
+
+    def bad(self, csv, status, code, contains=None):
+        resp = self.d.upload("bad", csv)
+        self.assertError(resp, status, code)
+        if contains:
+            self.assertIn(contains, resp[2]["error"]["message"])
+        return resp
+
+    def test_each_bad_csv(self):
+        self.bad(b"", 400, "empty_body")
+        self.bad(b"a,b\n", 422, "no_rows")
+        self.bad(b"a,b\n1,2\n3\n", 400, "ragged_row", "row 2")
+        self.bad(b"a,b\n1,2,3\n", 400, "ragged_row")
+        self.bad(b'a,b\n1,"open\n', 400, "unterminated_quote")
+        self.bad(b"a,b\n1,\x002\n", 400, "nul_byte")
+        self.bad(b"a,b\n1,\xff\xfe\n", 400, "invalid_utf8")
+        self.bad(b"a,a\n1,2\n", 422, "duplicate_column", "a")
+        self.bad(b"a,,c\n1,2,3\n", 422, "empty_column_name")
+        self.bad(b",".join(b"c%d" % i for i in range(51)) + b"\n" +
+                 b",".join(b"1" for _ in range(51)) + b"\n", 422, "too_many_columns")
+        self.bad(b"a,b\n1," + b"x" * 65 + b"\n", 422, "field_too_long")
+        # Nothing half-written is left behind.
+        status, _, page = self.d.request("GET", "/v1/datasets")
+        self.assertEqual(page["items"], [])
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "datasets")), [])
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "tmp")), [])
+
+    def test_oversized_body_is_413(self):
+        self.bad(b"a\n" + b"1\n" * (600 * 1024), 413, "payload_too_large")
+
+    def test_missing_content_length_is_411(self):
+        raw = self.d.raw(b"POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n4\r\na,b\n\r\n0\r\n\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 411"), raw[:80])
+        self.assertIn(b'"length_required"', raw)
+
+    def test_bad_names_and_media_type(self):
+        self.assertError(self.d.request("POST", "/v1/datasets", body=b"a\n1\n"), 400, "invalid_name")
+        self.assertError(self.d.upload("", b"a\n1\n"), 400, "invalid_name")
+        self.assertError(self.d.upload("x%0Ay", b"a\n1\n"), 400, "invalid_name")
+        self.assertError(self.d.upload("x", b"a\n1\n", content_type="multipart/form-data; b=1"),
+                         415, "unsupported_media_type")
+
+    def test_malformed_ids(self):
+        for bad_id in ("nope", "ds_123", "ds_ZZZZZZZZZZZZZZZZZZZZ", "..",
+                       "ds_000000000000000000000"):
+            self.assertError(self.d.request("GET", "/v1/datasets/" + bad_id), 400, "invalid_id")
+        # A decoded slash makes it another path, which no route matches.
+        self.assertError(self.d.request("GET", "/v1/datasets/..%2F..%2Fetc"), 404, "not_found")
+        self.assertError(self.d.request("GET", "/v1/datasets/ds_00000000000000000000"),
+                         404, "dataset_not_found")
+
+
+class Crash(unittest.TestCase):
+    def test_kill_during_upload_leaves_nothing(self):
+        d = Daemon().start()
+        try:
+            body = b"a,b\n" + b"1,2\n" * 100000
+            s = socket.create_connection(("127.0.0.1", d.port))
+            s.sendall(b"POST /v1/datasets?name=half HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % len(body))
+            s.sendall(body[: len(body) // 2])
+            time.sleep(0.3)
+            d.kill()
+            s.close()
+            d.start()
+            status, _, page = d.request("GET", "/v1/datasets")
+            self.assertEqual((status, page["items"]), (200, []))
+            self.assertEqual(os.listdir(os.path.join(d.state_dir, "tmp")), [])
+            status, _, ds = d.upload("after", b"a\n1\n")
+            self.assertEqual(status, 201)
+        finally:
+            d.cleanup()
+
+    def test_sigterm_exits_zero_and_bad_flags_fail(self):
+        d = Daemon().start()
+        try:
+            self.assertEqual(d.stop(signal.SIGTERM), 0)
+        finally:
+            d.cleanup()
+        import subprocess
+        from fitdtest import FITD
+        for args in (["--listen", "nope"], ["--max-columns", "0"], ["--log-level", "loud"],
+                     ["--bogus"], ["--config", "/nonexistent/fitd.conf"]):
+            r = subprocess.run([FITD] + args, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,337 @@
+"""Jobs against the real binary: the seed example, a multi-trial search with
+its leaderboard and predictions, bad specs, idempotency, cancel, deadlines,
+and the live event stream (including resume across a restart)."""
+
+import http.client
+import json
+import time
+import unittest
+
+from fitdtest import Daemon, DaemonTest, read_data
+
+SEED_SPACE = {
+    "models": ["linear"], "optimizer": ["sgd"], "learning_rate": [0.01],
+    "batch_size": [32], "epochs": 1000, "regularization": ["none"], "loss": ["squared"],
+}
+# A setting that trains for a long time: many epochs of a wide network on digits.
+SLOW_SPACE = {
+    "models": ["mlp"], "optimizer": ["sgd"], "learning_rate": [0.001], "batch_size": [16],
+    "epochs": 100000, "mlp": {"hidden_layers": [2], "units": [256]},
+}
+
+
+def wait_job(d, job_id, timeout=120, states=("succeeded", "failed", "cancelled")):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, _, job = d.request("GET", "/v1/jobs/" + job_id)
+        assert status == 200, job
+        if job["state"] in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError("job %s not done: %s" % (job_id, job))
+
+
+def upload(d, name):
+    status, _, ds = d.upload(name, read_data(name + ".csv"))
+    assert status == 201, ds
+    return ds["id"]
+
+
+def submit(d, spec, headers=None):
+    return d.request("POST", "/v1/jobs", body=spec, headers=headers)
+
+
+class SeedExample(DaemonTest):
+    def test_sgd_linear_regression_finds_slope_and_intercept(self):
+        ds = upload(self.d, "seed_linear")
+        status, _, job = submit(self.d, {
+            "dataset": ds, "target": "y", "space": SEED_SPACE,
+            "early_stopping": False, "search": {"max_trials": 1, "seed": 1},
+            "validation": {"method": "holdout", "fraction": 0.2}})
+        self.assertEqual(status, 201, job)
+        self.assertEqual(job["state"], "queued")
+        self.assertEqual(job["task"], "regression")
+        self.assertEqual(job["spec"]["search"]["max_trials"], 1)
+        job = wait_job(self.d, job["id"])
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["progress"]["trials_done"], 1)
+        self.assertIsNotNone(job["best"]["model_id"])
+        self.assertEqual(job["best"]["params"]["optimizer"], "sgd")
+        status, _, model = self.d.request("GET", "/v1/models/" + job["best"]["model_id"])
+        self.assertEqual(status, 200, model)
+        self.assertTrue(model["refit"])
+        coef = [c for c in model["coefficients"] if c["column"] == "x"]
+        self.assertEqual(len(coef), 1)
+        self.assertAlmostEqual(coef[0]["value"], 2.0, delta=0.15)
+        self.assertAlmostEqual(model["intercepts"][0], 1.0, delta=0.1)
+        # Predicting y at x = 0 and x = 1 gives about 1 and 3.
+        status, _, pred = self.d.request(
+            "POST", "/v1/models/%s/predict" % job["best"]["model_id"],
+            body={"rows": [{"x": 0}, {"x": 1}]})
+        self.assertEqual(status, 200, pred)
+        self.assertAlmostEqual(pred["predictions"][0], 1.0, delta=0.1)
+        self.assertAlmostEqual(pred["predictions"][1], 3.0, delta=0.15)
+
+
+class Search(DaemonTest):
+    daemon_args = ("--worker-threads", "2")
+
+    def test_iris_search_leaderboard_and_predict(self):
+        ds = upload(self.d, "iris")
+        status, _, job = submit(self.d, {
+            "dataset": ds, "target": "species",
+            "space": {"models": ["logistic", "svm"], "optimizer": ["lbfgs", "adam"],
+                      "epochs": 200},
+            "search": {"algorithm": "random", "max_trials": 6, "seed": 3},
+            "validation": {"method": "cv", "folds": 3}})
+        self.assertEqual(status, 201, job)
+        self.assertEqual(job["task"], "classification")
+        self.assertEqual(job["metric"], "accuracy")
+        job = wait_job(self.d, job["id"])
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["progress"]["trials_done"], 6)
+        self.assertEqual(job["runtime"]["parallel_trials"] * job["runtime"]["threads_per_trial"], 2)
+        status, _, board = self.d.request("GET", "/v1/jobs/%s/trials" % job["id"])
+        self.assertEqual(status, 200)
+        items = board["items"]
+        self.assertEqual(len(items), 6)
+        scores = [t["score"] for t in items if t["state"] == "completed"]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        self.assertEqual(items[0]["trial"], job["best"]["trial"])
+        self.assertAlmostEqual(items[0]["score"], job["best"]["score"])
+        self.assertGreater(items[0]["score"], 0.9)
+        for t in items:
+            self.assertEqual(len(t["fold_scores"]), 3)
+            self.assertIn(t["params"]["model"], ("logistic", "svm"))
+        # Page through the leaderboard.
+        status, _, page = self.d.request("GET", "/v1/jobs/%s/trials?limit=4" % job["id"])
+        self.assertEqual((len(page["items"]), page["next_offset"]), (4, 4))
+        status, _, page = self.d.request("GET", "/v1/jobs/%s/trials?limit=4&offset=4" % job["id"])
+        self.assertEqual((len(page["items"]), page["next_offset"]), (2, None))
+
+        model_id = job["best"]["model_id"]
+        status, _, model = self.d.request("GET", "/v1/models/" + model_id)
+        self.assertEqual(model["format"], "fitd-model")
+        self.assertEqual(model["classes"], ["setosa", "versicolor", "virginica"])
+        self.assertEqual(len(model["importance"]), 4)
+        csv = read_data("iris.csv")
+        status, _, pred = self.d.request("POST", "/v1/models/%s/predict" % model_id, body=csv,
+                                         headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 200, pred)
+        self.assertEqual(len(pred["predictions"]), 150)
+        truth = [line.split(",")[-1] for line in csv.decode().splitlines()[1:]]
+        acc = sum(p == t for p, t in zip(pred["predictions"], truth)) / 150
+        self.assertGreater(acc, 0.9)
+        for row in pred["probabilities"]:
+            self.assertAlmostEqual(sum(row), 1.0, places=6)
+        status, _, pred = self.d.request("POST", "/v1/models/%s/predict" % model_id, body={
+            "rows": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
+                      "petal_width": 0.2}]})
+        self.assertEqual((status, pred["predictions"]), (200, ["setosa"]))
+        # Bad prediction inputs.
+        self.assertError(self.d.request("POST", "/v1/models/%s/predict" % model_id,
+                                        body={"rows": [{"sepal_length": "x"}]}), 422, "wrong_type")
+        self.assertError(self.d.request("POST", "/v1/models/%s/predict" % model_id,
+                                        body={"nope": 1}), 400, "wrong_type")
+        self.assertError(self.d.request("POST", "/v1/models/%s/predict" % model_id,
+                                        body=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"}),
+                         422, "missing_column")
+        self.assertError(self.d.request("GET", "/v1/models/mdl_00000000000000000000"),
+                         404, "model_not_found")
+        self.assertError(self.d.request("GET", "/v1/models/nope"), 400, "invalid_id")
+        # The model survives a restart.
+        self.d.stop()
+        self.d.start()
+        status, _, again = self.d.request("GET", "/v1/models/" + model_id)
+        self.assertEqual((status, again["layers"]), (200, model["layers"]))
+
+    def test_list_filter_and_idempotency(self):
+        ds = upload(self.d, "iris")
+        spec = {"dataset": ds, "target": "species", "space": {"models": ["logistic"],
+                "optimizer": ["lbfgs"]}, "search": {"max_trials": 1}}
+        s1, h1, a = submit(self.d, spec, headers={"Idempotency-Key": "k-1"})
+        s2, h2, b = submit(self.d, spec, headers={"Idempotency-Key": "k-1"})
+        self.assertEqual((s1, s2), (201, 201))
+        self.assertEqual(a["id"], b["id"])
+        self.assertEqual(h2.get("idempotent-replayed"), "true")
+        other = dict(spec, search={"max_trials": 2})
+        self.assertError(submit(self.d, other, headers={"Idempotency-Key": "k-1"}),
+                         409, "idempotency_key_reused")
+        _, _, c = submit(self.d, spec)
+        wait_job(self.d, a["id"])
+        wait_job(self.d, c["id"])
+        status, _, page = self.d.request("GET", "/v1/jobs?state=succeeded")
+        self.assertEqual(sorted(j["id"] for j in page["items"]), sorted([a["id"], c["id"]]))
+        status, _, page = self.d.request("GET", "/v1/jobs?state=running")
+        self.assertEqual(page["items"], [])
+        self.assertError(self.d.request("GET", "/v1/jobs?state=bogus"), 400, "invalid_parameter")
+        status, _, page = self.d.request("GET", "/v1/jobs?limit=1")
+        self.assertEqual(page["next_after"], a["id"])
+        self.assertError(self.d.request("POST", "/v1/jobs/%s/cancel" % a["id"]), 409, "job_finished")
+
+    def test_bad_specs(self):
+        ds = upload(self.d, "iris")
+        cases = [
+            (b"not json", 400, "malformed_json"),
+            (b"[1]", 400, "wrong_type"),
+            ({"target": "species"}, 422, "missing_field"),
+            ({"dataset": 5, "target": "species"}, 400, "wrong_type"),
+            ({"dataset": "ds_00000000000000000000", "target": "species"}, 404, "dataset_not_found"),
+            ({"dataset": "../etc", "target": "species"}, 404, "dataset_not_found"),
+            ({"dataset": ds, "target": "nope"}, 422, "unknown_column"),
+            ({"dataset": ds, "target": "species", "bogus": 1}, 400, "unknown_field"),
+            ({"dataset": ds, "target": "species", "search": {"max_trials": 0}}, 422, "out_of_range"),
+            ({"dataset": ds, "target": "species", "search": {"max_trials": "x"}}, 400, "wrong_type"),
+            ({"dataset": ds, "target": "species", "metric": "rmse"}, 422, "invalid_combination"),
+        ]
+        for body, status, code in cases:
+            self.assertError(submit(self.d, body), status, code)
+        status, _, page = self.d.request("GET", "/v1/jobs")
+        self.assertEqual(page["items"], [])
+
+
+class CancelAndDeadline(DaemonTest):
+    daemon_args = ("--worker-threads", "1")
+
+    def test_cancel_stops_running_trials_quickly(self):
+        ds = upload(self.d, "digits")
+        status, _, job = submit(self.d, {"dataset": ds, "target": "digit", "space": SLOW_SPACE,
+                                         "early_stopping": False,
+                                         "search": {"max_trials": 3}})
+        self.assertEqual(status, 201, job)
+        wait_job(self.d, job["id"], states=("running",))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, _, j = self.d.request("GET", "/v1/jobs/" + job["id"])
+            if j["progress"]["trials_running"] > 0:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        t0 = time.time()
+        status, _, j = self.d.request("POST", "/v1/jobs/%s/cancel" % job["id"])
+        self.assertEqual(status, 202, j)
+        self.assertTrue(j["cancel_requested"])
+        j = wait_job(self.d, job["id"], timeout=10)
+        self.assertLess(time.time() - t0, 1.5)
+        self.assertEqual(j["state"], "cancelled")
+        _, _, board = self.d.request("GET", "/v1/jobs/%s/trials" % job["id"])
+        self.assertEqual([t["state"] for t in board["items"]], ["interrupted"])
+
+    def test_cancel_queued_job(self):
+        ds = upload(self.d, "digits")
+        spec = {"dataset": ds, "target": "digit", "space": SLOW_SPACE, "early_stopping": False,
+                "search": {"max_trials": 1}}
+        _, _, first = submit(self.d, spec)
+        wait_job(self.d, first["id"], states=("running",))
+        _, _, second = submit(self.d, spec)
+        self.assertEqual(second["state"], "queued")
+        status, _, j = self.d.request("POST", "/v1/jobs/%s/cancel" % second["id"])
+        self.assertEqual(status, 202, j)
+        # The only thread is busy: the second job never got one, so nothing runs for it.
+        j = wait_job(self.d, second["id"], timeout=5)
+        self.assertEqual(j["state"], "cancelled")
+        _, _, board = self.d.request("GET", "/v1/jobs/%s/trials" % second["id"])
+        self.assertEqual(board["items"], [])
+        self.d.request("POST", "/v1/jobs/%s/cancel" % first["id"])
+        self.assertEqual(wait_job(self.d, first["id"])["state"], "cancelled")
+
+    def test_deadline_ends_job_and_keeps_finished_trials(self):
+        ds = upload(self.d, "iris")
+        t0 = time.time()
+        status, _, job = submit(self.d, {
+            "dataset": ds, "target": "species",
+            "space": {"models": ["logistic", "mlp"], "optimizer": ["adam"], "epochs": 300,
+                      "mlp": {"hidden_layers": [1], "units": [32]}},
+            "search": {"algorithm": "random", "max_trials": 10000, "max_seconds": 3}})
+        self.assertEqual(status, 201, job)
+        j = wait_job(self.d, job["id"], timeout=30)
+        self.assertLess(time.time() - t0, 3 + 2 + 0.5)
+        self.assertEqual(j["state"], "succeeded", j)
+        self.assertGreater(j["progress"]["trials_done"], 0)
+        self.assertLessEqual(j["progress"]["elapsed_s"], 5.0)
+        self.assertIsNotNone(j["best"]["model_id"])
+        _, _, board = self.d.request("GET", "/v1/jobs/%s/trials?limit=1000" % job["id"])
+        states = {t["state"] for t in board["items"]}
+        self.assertIn("completed", states)
+        self.assertTrue(states <= {"completed", "timeout"}, states)
+
+
+def read_events(port, job_id, last_id=None, stop_after=None, timeout=60):
+    """Reads an SSE stream until it ends (or stop_after events); returns [(id, type, data)]."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
+    conn.request("GET", "/v1/jobs/%s/events" % job_id, headers=headers)
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.status
+    assert resp.getheader("Content-Type") == "text/event-stream"
+    events, cur = [], {}
+    while True:
+        line = resp.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\n")
+        if line == "":
+            if "id" in cur:
+                events.append((int(cur["id"]), cur["event"], json.loads(cur["data"])))
+                if stop_after is not None and len(events) >= stop_after:
+                    break
+            cur = {}
+        elif not line.startswith(":"):
+            key, _, value = line.partition(": ")
+            cur[key] = value
+    conn.close()
+    return events
+
+
+class Events(unittest.TestCase):
+    def test_stream_resumes_across_restart(self):
+        d = Daemon(args=("--worker-threads", "1")).start()
+        try:
+            status, _, ds = d.upload("iris", read_data("iris.csv"))
+            status, _, job = submit(d, {
+                "dataset": ds["id"], "target": "species",
+                "space": {"models": ["logistic"], "optimizer": ["adam"], "epochs": 400},
+                "early_stopping": False,
+                "search": {"algorithm": "random", "max_trials": 6, "seed": 5}})
+            self.assertEqual(status, 201, job)
+            first = read_events(d.port, job["id"], stop_after=4)
+            self.assertEqual(first[0][1], "job_state")
+            self.assertEqual(first[0][2]["state"], "queued")
+            d.kill()
+            d.start()
+            rest = read_events(d.port, job["id"], last_id=first[-1][0])
+            events = first + rest
+            ids = [e[0] for e in events]
+            self.assertEqual(ids, sorted(set(ids)), "ids must increase without duplicates")
+            self.assertEqual(events[-1][1], "job_state")
+            self.assertEqual(events[-1][2]["state"], "succeeded")
+            types = {e[1] for e in events}
+            self.assertTrue({"job_state", "trial_started", "trial_finished", "new_best"} <= types,
+                            types)
+            # A full replay from the start equals what was seen in two parts.
+            again = read_events(d.port, job["id"])
+            self.assertEqual([e[0] for e in again], ids)
+        finally:
+            d.cleanup()
+
+    def test_progress_events_are_throttled(self):
+        d = Daemon(args=("--worker-threads", "1")).start()
+        try:
+            _, _, ds = d.upload("digits", read_data("digits.csv"))
+            _, _, job = submit(d, {"dataset": ds["id"], "target": "digit",
+                                   "space": dict(SLOW_SPACE, epochs=40),
+                                   "early_stopping": False, "search": {"max_trials": 1},
+                                   "validation": {"method": "holdout", "fraction": 0.2}})
+            t0 = time.time()
+            events = read_events(d.port, job["id"])
+            elapsed = time.time() - t0
+            progress = [e for e in events if e[1] == "trial_progress"]
+            self.assertGreater(len(progress), 0)
+            self.assertLessEqual(len(progress), elapsed + 2)
+            self.assertIn("train_loss", progress[0][2])
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

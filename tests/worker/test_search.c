@@ -1,0 +1,461 @@
+/*
+ * test_search.c - the searcher's proposals: random and grid are
+ * deterministic, inside the space and conditional (no key that does not
+ * apply, every proposal accepted by the numeric core); grid enumerates
+ * exactly the product of the lists; auto starts with the known
+ * configurations; proposals are the same whatever the parallelism, the
+ * finish order and a restart; the stop rules and the window.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/worker/search_check.h"
+
+static const char *const spaces[] = {
+	"{\"dataset\":\"d\",\"target\":\"species\"}",
+	"{\"dataset\":\"d\",\"target\":\"y\"}",
+	"{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"optimizer\":[\"lbfgs\",\"newton\","
+	"\"gd\"],\"regularization\":[\"l1\",\"l2\",\"none\"]}}",
+	"{\"dataset\":\"d\",\"target\":\"y\",\"space\":{\"models\":[\"mlp\"],\"loss\":\"huber\","
+	"\"mlp\":{\"hidden_layers\":{\"min\":1,\"max\":3},\"units\":[8,16,32],"
+	"\"dropout\":[0.1,0.3]}}}",
+};
+
+static char *propose_text(const struct search *s, size_t idx)
+{
+	json_t *p = search_propose(s, idx, NULL);
+	char *t;
+
+	ck_assert_ptr_nonnull(p);
+	t = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(p);
+	return t;
+}
+
+#define RANDOM_SPEC \
+	"{\"dataset\":\"d\",\"target\":\"%s\",\"search\":{\"algorithm\":\"random\",\"seed\":%d}}"
+
+START_TEST(test_random_deterministic_and_valid)
+{
+	char text[256];
+	struct worker_spec *a, *b, *c;
+	struct search *sa, *sb, *sc;
+	size_t differ = 0;
+
+	snprintf(text, sizeof(text), RANDOM_SPEC, _i ? "y" : "species", 7);
+	a = check_spec(text, 150);
+	b = check_spec(text, 150);
+	snprintf(text, sizeof(text), RANDOM_SPEC, _i ? "y" : "species", 8);
+	c = check_spec(text, 150);
+	sa = check_search(a);
+	sb = check_search(b);
+	sc = check_search(c);
+	for (size_t k = 0; k < 300; k++) {
+		char *x = propose_text(sa, k), *y = propose_text(sb, k), *z = propose_text(sc, k);
+		json_t *p = json_loads(x, 0, NULL);
+
+		ck_assert_str_eq(x, y);
+		differ += strcmp(x, z) != 0;
+		check_params(p, a);
+		json_decref(p);
+		free(x);
+		free(y);
+		free(z);
+	}
+	ck_assert_uint_gt(differ, 290); /* another seed, another sequence */
+	search_free(sa);
+	search_free(sb);
+	search_free(sc);
+	worker_spec_free(a);
+	worker_spec_free(b);
+	worker_spec_free(c);
+}
+END_TEST
+
+/* Index of s in names, or -1. */
+static int lookup(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; s != NULL && i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* Every conditional branch shows up and obeys the contract. */
+START_TEST(test_random_covers_branches)
+{
+	static const char *const models[] = { "linear", "logistic", "svm", "mlp" };
+	static const char *const opts[] = { "gd", "sgd", "momentum", "adam", "lbfgs", "newton" };
+	char text[512];
+	struct worker_spec *spec;
+	struct search *s;
+	unsigned seen_models = 0, seen_opts = 0, seen_layers = 0;
+	bool seen_dropout = false;
+
+	/* The same space, searched at random. */
+	snprintf(text, sizeof(text), "%.*s,\"search\":{\"algorithm\":\"random\"}}",
+		 (int)strlen(spaces[_i]) - 1, spaces[_i]);
+	spec = check_spec(text, 150);
+	s = check_search(spec);
+	for (size_t k = 0; k < 400; k++) {
+		json_t *p = search_propose(s, k, NULL);
+		int m = lookup(models, 4, json_string_value(json_object_get(p, "model")));
+		int o = lookup(opts, 6, json_string_value(json_object_get(p, "optimizer")));
+
+		check_params(p, spec);
+		ck_assert(m >= 0 && o >= 0);
+		seen_models |= 1u << m;
+		seen_opts |= 1u << o;
+		seen_dropout = seen_dropout || json_object_get(p, "dropout") != NULL;
+		seen_layers |= 1u << json_array_size(json_object_get(p, "hidden_layers"));
+		json_decref(p);
+	}
+	if (_i == 0) {
+		ck_assert_uint_eq(seen_models, 0xe); /* logistic, svm, mlp */
+		ck_assert_uint_eq(seen_opts, 0x3e);  /* the default optimizers, never gd */
+		ck_assert(seen_dropout);
+	}
+	if (_i == 1)
+		ck_assert_uint_eq(seen_models, 0x9); /* linear, mlp */
+	if (_i == 2) {
+		ck_assert_uint_eq(seen_models, 0xe); /* mlp only with gd */
+		ck_assert_uint_eq(seen_opts, 0x31);  /* gd, lbfgs, newton */
+	}
+	if (_i == 3) {
+		ck_assert(seen_dropout);
+		ck_assert_uint_eq(seen_layers, (1u << 1) | (1u << 2) | (1u << 3));
+	}
+	search_free(s);
+	worker_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_grid_product)
+{
+	struct worker_spec *spec = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"grid\"},"
+	    "\"space\":{\"models\":[\"logistic\"],\"optimizer\":[\"adam\",\"sgd\"],"
+	    "\"learning_rate\":[0.01,0.1],\"batch_size\":[16,32,64],\"penalty\":[1e-4,1e-3],"
+	    "\"epochs\":50}}",
+	    150);
+	struct search *s = check_search(spec);
+	static const char *const opts[] = { "adam", "sgd" };
+	static const double lrs[] = { 0.01, 0.1 }, pens[] = { 1e-4, 1e-3 };
+	static const int batches[] = { 16, 32, 64 };
+	int seen[2][2][3][2] = { { { { 0 } } } };
+
+	ck_assert_uint_eq(search_grid_size(s), 24);
+	ck_assert_str_eq(search_algorithm_name(s), "grid");
+	for (size_t k = 0; k < 24; k++) {
+		json_t *p = search_propose(s, k, NULL);
+		int o = -1, l = -1, b = -1, q = -1;
+
+		check_params(p, spec);
+		for (int i = 0; i < 2; i++) {
+			o = strcmp(json_string_value(json_object_get(p, "optimizer")), opts[i]) == 0
+				? i
+				: o;
+			l = json_real_value(json_object_get(p, "learning_rate")) == lrs[i] ? i : l;
+			q = json_real_value(json_object_get(p, "penalty")) == pens[i] ? i : q;
+		}
+		for (int i = 0; i < 3; i++)
+			b = json_integer_value(json_object_get(p, "batch_size")) == batches[i] ? i
+											       : b;
+		ck_assert(o >= 0 && l >= 0 && b >= 0 && q >= 0);
+		ck_assert_int_eq(seen[o][l][b][q]++, 0);
+		json_decref(p);
+	}
+	ck_assert_ptr_null(search_propose(s, 24, NULL));
+	search_free(s);
+	worker_spec_free(spec);
+}
+END_TEST
+
+/* A conditional grid: lbfgs has no learning rate, mlp cannot use lbfgs. */
+START_TEST(test_grid_conditional)
+{
+	struct worker_spec *spec = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"grid\"},"
+	    "\"space\":{\"models\":[\"logistic\",\"mlp\"],\"optimizer\":[\"lbfgs\",\"adam\"],"
+	    "\"learning_rate\":[0.01,0.1],\"mlp\":{\"hidden_layers\":[1,2],\"units\":[8,16]}}}",
+	    150);
+	struct search *s = check_search(spec);
+	/* logistic: lbfgs 1 + adam 2; mlp: adam 2 x (1 layer: 2 + 2 layers: 4). */
+	uint64_t expect = 1 + 2 + 2 * (2 + 4);
+	char **seen = calloc(expect, sizeof(*seen));
+
+	ck_assert_uint_eq(search_grid_size(s), expect);
+	for (size_t k = 0; k < expect; k++) {
+		json_t *p = search_propose(s, k, NULL);
+
+		check_params(p, spec);
+		seen[k] = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT);
+		for (size_t j = 0; j < k; j++)
+			ck_assert_str_ne(seen[j], seen[k]);
+		json_decref(p);
+	}
+	for (size_t k = 0; k < expect; k++)
+		free(seen[k]);
+	free(seen);
+	search_free(s);
+	worker_spec_free(spec);
+}
+END_TEST
+
+/* One fixed setting (the seed example) runs once; a finite random space has no repeats. */
+START_TEST(test_finite_spaces)
+{
+	struct worker_spec *one = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"y\",\"space\":{\"models\":[\"linear\"],"
+	    "\"optimizer\":\"sgd\",\"learning_rate\":0.01,\"epochs\":1000,\"batch_size\":32,"
+	    "\"regularization\":\"none\",\"loss\":\"squared\"}}",
+	    1000);
+	struct worker_spec *few = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"y\",\"search\":{\"algorithm\":\"random\"},"
+	    "\"space\":{\"models\":[\"linear\"],\"optimizer\":\"adam\",\"learning_rate\":[0.1,"
+	    "0.01,0.001],\"batch_size\":[16,64],\"regularization\":\"none\",\"loss\":\"squared\"}}",
+	    1000);
+	struct search *s1 = check_search(one), *s6 = check_search(few);
+	json_t *p = search_propose(s1, 0, NULL);
+	enum search_stop why;
+	char *seen[6];
+
+	ck_assert_str_eq(search_algorithm_name(s1), "grid");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "sgd");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "epochs")), 1000);
+	json_decref(p);
+	ck_assert_ptr_null(search_propose(s1, 1, NULL));
+	ck_assert(search_should_stop(s1, 1, NULL, &why));
+	ck_assert_int_eq(why, SEARCH_STOP_EXHAUSTED);
+	ck_assert_uint_eq(search_grid_size(s6), 6);
+	for (size_t k = 0; k < 6; k++) {
+		seen[k] = propose_text(s6, k);
+		for (size_t j = 0; j < k; j++)
+			ck_assert_str_ne(seen[j], seen[k]);
+	}
+	for (size_t k = 0; k < 6; k++)
+		free(seen[k]);
+	search_free(s1);
+	search_free(s6);
+	worker_spec_free(one);
+	worker_spec_free(few);
+}
+END_TEST
+
+/* auto: the known configurations first, cheapest first, projected into the space. */
+START_TEST(test_auto_known_first)
+{
+	struct worker_spec *cls = check_spec("{\"dataset\":\"d\",\"target\":\"species\"}", 150);
+	struct worker_spec *reg = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"y\",\"space\":{\"epochs\":[50,100]}}", 150);
+	struct search *sc = check_search(cls), *sr = check_search(reg);
+	static const char *const cls_models[] = { "logistic", "svm", "logistic", "mlp" };
+	json_t *p;
+
+	for (size_t k = 0; k < 4; k++) {
+		p = search_propose(sc, k, NULL);
+		ck_assert_str_eq(json_string_value(json_object_get(p, "model")), cls_models[k]);
+		json_decref(p);
+	}
+	p = search_propose(sc, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "lbfgs");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "regularization")), "l2");
+	json_decref(p);
+	p = search_propose(sr, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "model")), "linear");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "epochs")), 100); /* nearest 200 */
+	json_decref(p);
+	ck_assert(search_prunes(sc));
+	search_free(sc);
+	worker_spec_free(cls);
+	/* With the penalty fixed both logistic configurations are one point: it runs once. */
+	cls = check_spec("{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"models\":"
+			 "[\"logistic\"],\"penalty\":0.01}}",
+			 150);
+	sc = check_search(cls);
+	p = search_propose(sc, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "lbfgs");
+	json_decref(p);
+	for (size_t k = 1; k < 8; k++) {
+		json_t *a = search_propose(sc, 0, NULL), *b = search_propose(sc, k, NULL);
+
+		ck_assert(!json_equal(a, b));
+		json_decref(a);
+		json_decref(b);
+	}
+	search_free(sc);
+	search_free(sr);
+	worker_spec_free(cls);
+	worker_spec_free(reg);
+}
+END_TEST
+
+/* ---- reproducibility ---- */
+
+static double bowl(const json_t *p, unsigned epoch)
+{
+	const json_t *lr = json_object_get(p, "learning_rate");
+	double x = lr ? log10(json_number_value(lr)) + 2 : 0.5;
+	double q = 1 - x * x / 10;
+	const char *m = json_string_value(json_object_get(p, "model"));
+
+	if (strcmp(m, "mlp") == 0)
+		q += 0.1;
+	return q * (1 - pow(0.7, epoch));
+}
+
+static void same_everywhere(const char *text, size_t limit)
+{
+	struct worker_spec *spec = check_spec(text, 150);
+	struct check_run base, other;
+
+	check_run(spec, 1, limit, bowl, 1, 0, &base);
+	ck_assert_uint_gt(base.n, 0);
+	for (unsigned par = 2; par <= SEARCH_WINDOW + 3; par += 3) {
+		for (unsigned order = 1; order <= 3; order++) {
+			check_run(spec, par, limit, bowl, order * 17 + par, 0, &other);
+			check_runs_equal(&base, &other);
+			check_run_release(&other);
+		}
+	}
+	/* A restart in the middle: the searcher is rebuilt from the stored spec. */
+	check_run(spec, 4, limit, bowl, 99, limit / 2, &other);
+	check_runs_equal(&base, &other);
+	check_run_release(&other);
+	check_run_release(&base);
+	worker_spec_free(spec);
+}
+
+START_TEST(test_reproducible_auto)
+{
+	same_everywhere("{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"seed\":3}}", 40);
+}
+END_TEST
+
+START_TEST(test_reproducible_tpe_with_stop_rules)
+{
+	same_everywhere("{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"epochs\":30},"
+			"\"search\":{\"algorithm\":\"tpe\",\"seed\":5,\"patience\":12,"
+			"\"goal\":0.995,\"max_trials\":60}}",
+			60);
+}
+END_TEST
+
+START_TEST(test_reproducible_random_asha)
+{
+	same_everywhere("{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"epochs\":81},"
+			"\"search\":{\"algorithm\":\"asha\",\"seed\":11}}",
+			45);
+}
+END_TEST
+
+/* ---- stop rules and the window ---- */
+
+static struct search_trial done(size_t idx, double score)
+{
+	return (struct search_trial){ .idx = idx,
+				      .state = isnan(score) ? SEARCH_TRIAL_FAILED
+							    : SEARCH_TRIAL_COMPLETED,
+				      .has_score = !isnan(score),
+				      .score = score };
+}
+
+START_TEST(test_stop_rules)
+{
+	struct worker_spec *acc = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"max_trials\":30,"
+	    "\"patience\":3,\"goal\":0.97}}",
+	    150);
+	struct worker_spec *rmse = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"y\",\"search\":{\"goal\":0.46}}", 150);
+	struct search *sa = check_search(acc), *sr = check_search(rmse);
+	struct search_trial t[5] = { done(0, 0.5), done(1, 0.4), done(2, NAN), done(3, 0.45),
+				     done(4, 0.98) };
+	struct search_history h = { t, 4 };
+	enum search_stop why = SEARCH_STOP_GOAL;
+
+	/* Trials 1..3 do not beat trial 0; patience 3 counts them once they are out of the window. */
+	ck_assert(!search_should_stop(sa, SEARCH_WINDOW + 3, &h, &why));
+	ck_assert_int_eq(why, SEARCH_STOP_NONE);
+	ck_assert(search_should_stop(sa, SEARCH_WINDOW + 4, &h, &why));
+	ck_assert_int_eq(why, SEARCH_STOP_PATIENCE);
+	/* Not decided while a trial below the window is missing. */
+	h.n = 3;
+	ck_assert(!search_should_stop(sa, SEARCH_WINDOW + 4, &h, &why));
+	/* The goal, higher is better. */
+	h.n = 5;
+	ck_assert(search_should_stop(sa, SEARCH_WINDOW + 5, &h, &why));
+	ck_assert_int_eq(why, SEARCH_STOP_GOAL);
+	ck_assert(search_should_stop(sa, 30, &h, &why));
+	ck_assert_int_eq(why, SEARCH_STOP_MAX_TRIALS);
+	/* rmse: lower is better; 0.45 reaches a goal of 0.46, 0.5 and 0.98 do not. */
+	h.n = 2;
+	t[1].score = 0.98;
+	ck_assert(!search_should_stop(sr, SEARCH_WINDOW + 2, &h, &why));
+	t[1].score = 0.45;
+	ck_assert(search_should_stop(sr, SEARCH_WINDOW + 2, &h, &why));
+	ck_assert_int_eq(why, SEARCH_STOP_GOAL);
+	ck_assert(
+	    !search_should_stop(sr, SEARCH_WINDOW + 1, &h, &why)); /* trial 1 inside the window */
+	ck_assert_str_eq(search_stop_name(SEARCH_STOP_PATIENCE), "patience");
+	search_free(sa);
+	search_free(sr);
+	worker_spec_free(acc);
+	worker_spec_free(rmse);
+}
+END_TEST
+
+START_TEST(test_window)
+{
+	struct worker_spec *spec = check_spec("{\"dataset\":\"d\",\"target\":\"species\"}", 150);
+	struct search *s = check_search(spec);
+	struct search_trial t[3] = { done(0, 0.5), done(1, 0.6), done(2, 0.7) };
+	struct search_history h = { t, 3 };
+
+	ck_assert(search_may_propose(s, SEARCH_WINDOW, NULL));
+	ck_assert(search_may_propose(s, SEARCH_WINDOW + 3, &h));
+	ck_assert(!search_may_propose(s, SEARCH_WINDOW + 4, &h));
+	t[1].state = SEARCH_TRIAL_PENDING;
+	ck_assert(!search_may_propose(s, SEARCH_WINDOW + 2, &h));
+	ck_assert(search_may_propose(s, SEARCH_WINDOW + 1, &h));
+	search_free(s);
+	worker_spec_free(spec);
+}
+END_TEST
+
+static Suite *search_suite(void)
+{
+	Suite *s = suite_create("search");
+	TCase *tc = tcase_create("proposals");
+	TCase *rep = tcase_create("reproducible");
+
+	tcase_add_loop_test(tc, test_random_deterministic_and_valid, 0, 2);
+	tcase_add_loop_test(tc, test_random_covers_branches, 0,
+			    (int)(sizeof(spaces) / sizeof(spaces[0])));
+	tcase_add_test(tc, test_grid_product);
+	tcase_add_test(tc, test_grid_conditional);
+	tcase_add_test(tc, test_finite_spaces);
+	tcase_add_test(tc, test_auto_known_first);
+	tcase_add_test(tc, test_stop_rules);
+	tcase_add_test(tc, test_window);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(rep, 300);
+	tcase_add_test(rep, test_reproducible_auto);
+	tcase_add_test(rep, test_reproducible_tpe_with_stop_rules);
+	tcase_add_test(rep, test_reproducible_random_asha);
+	suite_add_tcase(s, rep);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(search_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

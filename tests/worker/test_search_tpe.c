@@ -1,0 +1,265 @@
+/*
+ * test_search_tpe.c - the model-based parts of the searcher: tpe finds
+ * better trials than random search on a synthetic objective with the same
+ * budget, over several seeds; asha stops the weak trials of a set of
+ * learning curves at its rungs, never the best one, with decisions that do
+ * not depend on parallelism or finish order.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/worker/search_check.h"
+
+#define BUDGET 40
+#define SEEDS  10
+
+/* A bowl in log learning rate and log penalty, plus a bonus for adam and for mlp. */
+static double objective(const json_t *p, unsigned epoch)
+{
+	double lr = log10(json_number_value(json_object_get(p, "learning_rate")));
+	double pen = log10(json_number_value(json_object_get(p, "penalty")));
+	const char *opt = json_string_value(json_object_get(p, "optimizer"));
+	const char *model = json_string_value(json_object_get(p, "model"));
+
+	(void)epoch;
+	return -(lr + 2.5) * (lr + 2.5) - 0.5 * (pen + 3) * (pen + 3) +
+	       (strcmp(opt, "adam") == 0 ? 1.0 : 0.0) + (strcmp(model, "mlp") == 0 ? 0.5 : 0.0);
+}
+
+static double mean_best(const char *algorithm)
+{
+	double sum = 0;
+
+	for (int seed = 0; seed < SEEDS; seed++) {
+		char text[640];
+		struct worker_spec *spec;
+		struct check_run run;
+
+		snprintf(
+		    text, sizeof(text),
+		    "{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"models\":"
+		    "[\"logistic\",\"mlp\"],\"optimizer\":[\"sgd\",\"momentum\",\"adam\"],"
+		    "\"regularization\":\"l2\",\"learning_rate\":{\"min\":1e-5,\"max\":1,"
+		    "\"log\":true},\"penalty\":{\"min\":1e-6,\"max\":1,\"log\":true},"
+		    "\"batch_size\":32,\"epochs\":20,\"mlp\":{\"hidden_layers\":1,\"units\":16,"
+		    "\"activation\":\"relu\"}},\"search\":{\"algorithm\":\"%s\",\"seed\":%d,"
+		    "\"max_trials\":%d}}",
+		    algorithm, seed, BUDGET);
+		spec = check_spec(text, 150);
+		check_run(spec, 1, BUDGET, objective, (unsigned)seed, 0, &run);
+		ck_assert_uint_eq(run.n, BUDGET);
+		sum += check_run_best(&run);
+		check_run_release(&run);
+		worker_spec_free(spec);
+	}
+	return sum / SEEDS;
+}
+
+START_TEST(test_tpe_beats_random)
+{
+	double tpe = mean_best("tpe"), random = mean_best("random");
+
+	fprintf(stderr, "mean best over %d seeds, %d trials: tpe %.4f, random %.4f (max 1.5)\n",
+		SEEDS, BUDGET, tpe, random);
+	ck_assert_msg(tpe > random, "tpe %g <= random %g", tpe, random);
+}
+END_TEST
+
+/* Any proposal: a bowl in log learning rate (lbfgs and newton sit at its rim). */
+static double objective_any(const json_t *p, unsigned epoch)
+{
+	const json_t *lr = json_object_get(p, "learning_rate");
+	double x = lr ? log10(json_number_value(lr)) + 2 : 1;
+
+	(void)epoch;
+	return -x * x;
+}
+
+/* tpe is a function of (seed, index, history): the same history, the same answer. */
+START_TEST(test_tpe_pure)
+{
+	struct worker_spec *spec = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"tpe\"}}", 150);
+	struct check_run run;
+	struct search *a = check_search(spec), *b = check_search(spec);
+	struct search_trial *t;
+	struct search_history h;
+
+	check_run(spec, 1, 30, objective_any, 1, 0, &run);
+	t = calloc(run.n, sizeof(*t));
+	for (size_t i = 0; i < run.n; i++)
+		t[i] = (struct search_trial){ run.trials[i].idx,
+					      run.trials[i].state,
+					      run.trials[i].params,
+					      run.trials[i].has_score,
+					      run.trials[i].score,
+					      NULL,
+					      0 };
+	h = (struct search_history){ t, run.n };
+	for (size_t k = 20; k < 40; k++) {
+		json_t *x = search_propose(a, k, &h), *y = search_propose(b, k, &h);
+		struct search_history fewer = { t, k - SEARCH_WINDOW < run.n ? k - SEARCH_WINDOW
+									     : run.n };
+		json_t *z = search_propose(a, k, &fewer);
+
+		/* Trials inside the window do not matter. */
+		ck_assert(json_equal(x, y));
+		ck_assert(json_equal(x, z));
+		json_decref(x);
+		json_decref(y);
+		json_decref(z);
+	}
+	free(t);
+	check_run_release(&run);
+	search_free(a);
+	search_free(b);
+	worker_spec_free(spec);
+}
+END_TEST
+
+/* ---- asha ---- */
+
+/* How good a learning rate is: 0 at 1e-2, worse away from it. */
+static double quality(const json_t *p)
+{
+	return -fabs(log10(json_number_value(json_object_get(p, "learning_rate"))) + 2);
+}
+
+/* Learning curves that keep their order at every epoch. */
+static double curve(const json_t *p, unsigned epoch)
+{
+	return exp(quality(p)) * (1 - pow(0.8, epoch));
+}
+
+#define ASHA_SPEC                                                                             \
+	"{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"models\":[\"logistic\"],"     \
+	"\"optimizer\":\"sgd\",\"regularization\":\"none\",\"learning_rate\":{\"min\":1e-4,"  \
+	"\"max\":1,\"log\":true},\"batch_size\":32,\"epochs\":81},\"search\":{\"algorithm\":" \
+	"\"asha\",\"seed\":%d,\"max_trials\":60}}"
+
+/* The rung scores of the finished trials below the window that reached rung r. */
+static size_t peers_better(const struct check_run *run, size_t k, int r, double score,
+			   size_t *better)
+{
+	size_t peers = 0;
+
+	*better = 0;
+	for (size_t i = 0; i + SEARCH_WINDOW < k; i++) {
+		if (run->trials[i].nrungs <= (size_t)r)
+			continue;
+		peers++;
+		*better += run->trials[i].rungs[r] > score;
+	}
+	return peers;
+}
+
+START_TEST(test_asha_prunes_the_weak)
+{
+	char text[512];
+	struct worker_spec *spec;
+	struct search *s;
+	struct check_run run, wide;
+	size_t pruned = 0, best = 0;
+
+	snprintf(text, sizeof(text), ASHA_SPEC, _i);
+	spec = check_spec(text, 150);
+	s = check_search(spec);
+	check_run(spec, 1, 60, curve, 3, 0, &run);
+	ck_assert_uint_eq(run.n, 60);
+	for (size_t k = 1; k < run.n; k++)
+		if (quality(run.trials[k].params) > quality(run.trials[best].params))
+			best = k;
+	ck_assert_int_eq(run.trials[best].state, SEARCH_TRIAL_COMPLETED);
+	for (size_t k = 0; k < run.n; k++) {
+		const struct check_trial *t = &run.trials[k];
+		int r = search_rung_of_epoch(s, t->stopped_at);
+		size_t better, peers;
+
+		if (t->state != SEARCH_TRIAL_PRUNED)
+			continue;
+		pruned++;
+		/* At a rung, behind at least a third of enough earlier trials. */
+		ck_assert_int_ge(r, 0);
+		ck_assert_uint_eq(t->nrungs, (size_t)r + 1);
+		peers = peers_better(&run, k, r, t->rungs[r], &better);
+		ck_assert_uint_ge(peers, SEARCH_ASHA_ETA);
+		ck_assert_uint_ge(better, (peers + 1) / SEARCH_ASHA_ETA);
+		ck_assert(quality(t->params) < quality(run.trials[best].params));
+	}
+	ck_assert_uint_ge(pruned, run.n / 3);
+	/* Six slots and another finish order: the same trials, the same decisions. */
+	check_run(spec, 6, 60, curve, 41, 0, &wide);
+	check_runs_equal(&run, &wide);
+	check_run_release(&wide);
+	check_run_release(&run);
+	search_free(s);
+	worker_spec_free(spec);
+}
+END_TEST
+
+START_TEST(test_asha_rungs)
+{
+	struct worker_spec *asha = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"asha\"}}", 150);
+	struct worker_spec *tpe = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"tpe\"}}", 150);
+	struct search *a = check_search(asha), *t = check_search(tpe);
+	struct search_trial peers[4];
+	double rungs[4][1] = { { 0.9 }, { 0.8 }, { 0.7 }, { 0.6 } };
+	struct search_history h = { peers, 4 };
+
+	ck_assert_int_eq(search_rung_of_epoch(a, 3), 0);
+	ck_assert_int_eq(search_rung_of_epoch(a, 9), 1);
+	ck_assert_int_eq(search_rung_of_epoch(a, 27), 2);
+	ck_assert_int_eq(search_rung_of_epoch(a, 4), -1);
+	ck_assert_int_eq(search_rung_of_epoch(t, 3), -1);
+	ck_assert_uint_eq(search_rung_epochs(3), 81);
+	for (size_t i = 0; i < 4; i++)
+		peers[i] = (struct search_trial){
+			.idx = i, .state = SEARCH_TRIAL_PRUNED, .rungs = rungs[i], .nrungs = 1
+		};
+	/* Five at the rung: keep floor(5/3) = 1, so only a score above 0.9 continues. */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, 3, 0.95, &h));
+	ck_assert(search_should_prune(a, SEARCH_WINDOW + 4, 3, 0.85, &h));
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, 3, 0.9, &h)); /* a tie continues */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, 4, 0.1, &h)); /* not a rung */
+	ck_assert(!search_should_prune(t, SEARCH_WINDOW + 4, 3, 0.1, &h)); /* tpe does not prune */
+	/* Peers inside the window do not count: two left, too few to prune. */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 2, 3, 0.1, &h));
+	search_free(a);
+	search_free(t);
+	worker_spec_free(asha);
+	worker_spec_free(tpe);
+}
+END_TEST
+
+static Suite *tpe_suite(void)
+{
+	Suite *s = suite_create("search_models");
+	TCase *tc = tcase_create("tpe");
+	TCase *asha = tcase_create("asha");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_tpe_beats_random);
+	tcase_add_test(tc, test_tpe_pure);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(asha, 300);
+	tcase_add_loop_test(asha, test_asha_prunes_the_weak, 0, 3);
+	tcase_add_test(asha, test_asha_rungs);
+	suite_add_tcase(s, asha);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(tpe_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

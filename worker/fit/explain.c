@@ -1,0 +1,277 @@
+/*
+ * explain.c - coefficients of linear models in the data's own units, and
+ * permutation importance for every model.
+ *
+ * Coefficients: a standardized numeric feature (x - center) / scale with
+ * weight w contributes w / scale per unit of x, so that is its coefficient in
+ * original units, and -w * center / scale moves into the intercept; levels and
+ * indicators are 0/1 already. Regression weights are in target deviations, so
+ * they are multiplied by the target's scale (and its center added to the
+ * intercept).
+ *
+ * Permutation importance preprocesses the rows once, then for each input
+ * column and repeat shuffles that column's features across the rows (a
+ * column's features are contiguous), predicts, scores, and puts the features
+ * back. The shuffle of (column, repeat) comes from the seed alone.
+ */
+#include "worker/fit/explain.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/fit/gemm.h"
+#include "worker/fit/internal.h"
+#include "worker/fit/metric.h"
+
+static size_t col_width(const struct fit__prep *p, size_t j)
+{
+	return (j + 1 < p->ncols ? p->first[j + 1] : p->nfeat) - p->first[j];
+}
+
+static enum fit_coef_kind feature_kind(const struct fit_prep_column *c, size_t f)
+{
+	if (c->type == FIT_COL_NUMERIC)
+		return f == 0 ? FIT_COEF_VALUE : FIT_COEF_MISSING;
+	return f < c->nlevels ? FIT_COEF_LEVEL : FIT_COEF_OTHER;
+}
+
+int fit_explain_coefficients(const struct fit_model *m, struct fit_coefs **out,
+			     struct fitd_error *err)
+{
+	const struct fit__prep *p = &m->prep;
+	const struct fit_layer_desc *L = &m->layers[0];
+	int reg = m->target.task == FIT_TASK_REGRESSION;
+	double ys = reg ? m->target.scale : 1.0;
+	struct fit_coefs *c;
+	size_t at = 0;
+
+	*out = NULL;
+	if (m->desc.params.model == FIT_MODEL_MLP)
+		return fitd_error_set(err, FITD_EINVAL, "not_linear",
+				      "an mlp has no coefficients; use permutation importance");
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->coef = calloc(m->kout * p->nfeat + 1, sizeof(*c->coef))) == NULL ||
+	    (c->intercept = calloc(m->kout, sizeof(double))) == NULL) {
+		fit_coefs_free(c);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	}
+	c->noutputs = m->kout;
+	for (size_t o = 0; o < m->kout; o++) {
+		double icpt = L->bias[o];
+
+		for (size_t j = 0; j < p->ncols; j++) {
+			const struct fit_prep_column *col = &p->cols[j];
+
+			for (size_t f = 0; f < col_width(p, j); f++) {
+				struct fit_coef *k = &c->coef[at++];
+				double w = L->weights[o * L->nin + p->first[j] + f];
+
+				k->column = j;
+				k->kind = feature_kind(col, f);
+				k->level = k->kind == FIT_COEF_LEVEL ? col->levels[f] : NULL;
+				k->output = o;
+				k->standardized = w;
+				k->original = (k->kind == FIT_COEF_VALUE ? w / col->scale : w) * ys;
+				if (k->kind == FIT_COEF_VALUE)
+					icpt -= w * col->center / col->scale;
+			}
+		}
+		c->intercept[o] = reg ? m->target.center + ys * icpt : icpt;
+	}
+	c->n = at;
+	*out = c;
+	return FITD_OK;
+}
+
+void fit_coefs_free(struct fit_coefs *c)
+{
+	if (c == NULL)
+		return;
+	free(c->coef);
+	free(c->intercept);
+	free(c);
+}
+
+/* What a permutation run works with. */
+struct perm {
+	const struct fit_model *m;
+	size_t n, nout;
+	enum fit_metric metric;
+	int threads;
+	float *x;     /* n x ld preprocessed rows */
+	float *saved; /* n x (widest column) features of one column */
+	double *z, *values, *y, *scratch;
+	int32_t *label;
+	size_t *order;
+	float *net_scratch;
+	void *gemm_ws;
+};
+
+static int perm_score(struct perm *pm, double *score)
+{
+	const struct fit_model *m = pm->m;
+	size_t ld = m->prep.ld;
+
+	if (m->desc.params.model != FIT_MODEL_MLP)
+		fit__linear_scores(m->kout, ld, m->wd, pm->x, pm->n, pm->z, pm->threads);
+	for (size_t s = 0; m->desc.params.model == FIT_MODEL_MLP && s < pm->n;
+	     s += FIT__MLP_CHUNK) {
+		size_t cnt = pm->n - s < FIT__MLP_CHUNK ? pm->n - s : FIT__MLP_CHUNK;
+
+		fit__net_forward(&m->net, m->wf, pm->x + s * ld, cnt, pm->net_scratch,
+				 pm->z + s * m->kout, pm->threads, pm->gemm_ws);
+	}
+	fit__outputs_to_values(m->target.task, m->kout, m->target.nclasses, m->target.center,
+			       m->target.scale, pm->z, pm->n, pm->values, NULL);
+	if (m->target.task == FIT_TASK_REGRESSION)
+		return fit_metric_regression(pm->metric, pm->n, pm->y, pm->values, score, NULL);
+	return fit__metric_classification(pm->metric, pm->n, m->target.nclasses, pm->label,
+					  pm->values, pm->scratch, score);
+}
+
+/* Score with column j's features shuffled by (seed, j, rep), then restored. */
+static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed, double *score)
+{
+	const struct fit__prep *p = &pm->m->prep;
+	size_t w = col_width(p, j), off = p->first[j], ld = p->ld;
+	struct fit__rng rng;
+	int rc;
+
+	fit__rng_seed(&rng, seed ^ fit__hash64(j), 4 + rep);
+	for (size_t i = 0; i < pm->n; i++) {
+		pm->order[i] = i;
+		memcpy(pm->saved + i * w, pm->x + i * ld + off, w * sizeof(float));
+	}
+	fit__rng_shuffle(&rng, pm->order, pm->n);
+	for (size_t i = 0; i < pm->n; i++)
+		memcpy(pm->x + i * ld + off, pm->saved + pm->order[i] * w, w * sizeof(float));
+	rc = perm_score(pm, score);
+	for (size_t i = 0; i < pm->n; i++)
+		memcpy(pm->x + i * ld + off, pm->saved + i * w, w * sizeof(float));
+	return rc;
+}
+
+static int perm_alloc(struct perm *pm, size_t nrows)
+{
+	const struct fit_model *m = pm->m;
+	size_t widest = 1, ld = m->prep.ld, k = m->target.nclasses;
+
+	for (size_t j = 0; j < m->prep.ncols; j++)
+		if (col_width(&m->prep, j) > widest)
+			widest = col_width(&m->prep, j);
+	nrows = nrows ? nrows : 1;
+	pm->x = fit__alloc(nrows * ld * sizeof(float));
+	pm->saved = malloc(nrows * widest * sizeof(float));
+	pm->z = malloc(nrows * m->kout * sizeof(double));
+	pm->values = malloc(nrows * pm->nout * sizeof(double));
+	pm->y = malloc(nrows * sizeof(double));
+	pm->label = malloc(nrows * sizeof(int32_t));
+	pm->order = malloc(nrows * sizeof(size_t));
+	pm->scratch = malloc(fit__metric_scratch(nrows, k) * sizeof(double) + 8);
+	if (m->desc.params.model == FIT_MODEL_MLP) {
+		pm->net_scratch = fit__alloc(fit__net_scratch(&m->net, FIT__MLP_CHUNK) * 4);
+		pm->gemm_ws = fit__alloc(fit_gemm_workspace_size(pm->threads));
+		if (!pm->net_scratch || !pm->gemm_ws)
+			return FITD_ENOMEM;
+	}
+	return pm->x && pm->saved && pm->z && pm->values && pm->y && pm->label && pm->order &&
+		       pm->scratch
+		   ? FITD_OK
+		   : FITD_ENOMEM;
+}
+
+static void perm_release(struct perm *pm)
+{
+	free(pm->x);
+	free(pm->saved);
+	free(pm->z);
+	free(pm->values);
+	free(pm->y);
+	free(pm->label);
+	free(pm->order);
+	free(pm->scratch);
+	free(pm->net_scratch);
+	free(pm->gemm_ws);
+}
+
+/* Rows with a target, their truth, and their preprocessed features. */
+static int perm_load(struct perm *pm, const struct fit_frame *frame, const size_t *rows,
+		     size_t nrows, size_t *kept, struct fitd_error *err)
+{
+	const struct fit_model *m = pm->m;
+	struct fit__bind bind;
+	long t = -1;
+	int rc;
+
+	for (size_t i = 0; i < frame->ncols && t < 0; i++)
+		if (strcmp(frame->cols[i].name, m->target_name) == 0)
+			t = (long)i;
+	for (size_t i = 0; rows != NULL && i < nrows; i++)
+		if (rows[i] >= frame->nrows)
+			return fitd_error_set(err, FITD_EINVAL, "bad_row", "row out of range");
+	if (t < 0 || (rows == NULL && nrows > frame->nrows))
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "missing_column",
+				      "the data lacks the target column or rows");
+	if (fit__target_rows(&m->target, &frame->cols[t], rows, nrows, 0, pm->y, pm->label, kept,
+			     &pm->n) != FITD_OK)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "bad_target",
+				      "the target column has the wrong type");
+	if (pm->n == 0)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_rows", "no row has a target");
+	rc = fit__bind_init(&m->prep, frame, &bind, err);
+	if (rc != FITD_OK)
+		return rc;
+	fit__prep_rows(&m->prep, &bind, kept, pm->n, pm->x, pm->threads);
+	fit__bind_release(&bind);
+	return FITD_OK;
+}
+
+int fit_explain_permutation(const struct fit_model *m, const struct fit_frame *frame,
+			    const size_t *rows, size_t nrows, enum fit_metric metric,
+			    unsigned repeats, uint64_t seed, int threads, double *importance,
+			    double *stddev, struct fitd_error *err)
+{
+	struct perm pm = { .m = m, .nout = fit_model_noutputs(m), .threads = threads };
+	double base, sign;
+	int rc;
+
+	if (metric == FIT_METRIC_AUTO)
+		metric = m->target.task == FIT_TASK_CLASSIFICATION ? FIT_METRIC_ACCURACY
+								   : FIT_METRIC_RMSE;
+	pm.metric = metric;
+	sign = fit_metric_higher_is_better(metric) ? 1.0 : -1.0;
+	pm.threads = threads < 1 ? 1 : threads > FIT_MAX_THREADS ? FIT_MAX_THREADS : threads;
+	if (repeats < 1 ||
+	    fit_metric_is_classification(metric) != (m->target.task == FIT_TASK_CLASSIFICATION))
+		return fitd_error_set(err, FITD_EINVAL, "bad_argument",
+				      "repeats must be positive and the metric fit the model");
+	rc = perm_alloc(&pm, nrows);
+	if (rc != FITD_OK) {
+		perm_release(&pm);
+		return fitd_error_set(err, rc, NULL, "out of memory");
+	}
+	rc = perm_load(&pm, frame, rows, nrows, pm.order, err);
+	if (rc == FITD_OK && perm_score(&pm, &base) != FITD_OK)
+		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "undefined_metric",
+				    "%s is undefined on these rows", fit_metric_name(metric));
+	for (size_t j = 0; rc == FITD_OK && j < m->prep.ncols; j++) {
+		double sum = 0.0, ss = 0.0;
+
+		for (unsigned r = 0; rc == FITD_OK && r < repeats; r++) {
+			double s;
+
+			rc = shuffled_score(&pm, j, r, seed, &s);
+			s = sign * (base - s);
+			sum += s;
+			ss += s * s;
+		}
+		importance[j] = sum / repeats;
+		if (stddev != NULL)
+			stddev[j] = sqrt(fmax(ss / repeats - importance[j] * importance[j], 0.0));
+	}
+	if (rc != FITD_OK && err != NULL && err->status != rc)
+		fitd_error_set(err, rc, NULL, "permutation importance failed");
+	perm_release(&pm);
+	return rc;
+}

@@ -1,0 +1,367 @@
+/*
+ * internal.h - names shared between the files of the numeric core (prefix
+ * fit__), not part of its public interface; tests may include it.
+ *
+ * How a fit is put together (train.c drives it):
+ *
+ *   target + preprocessing  fitted on the training rows (prep.c)
+ *   design matrix           float32, row-major, rows padded to FIT__PAD
+ *                           floats with zeros (struct fit__data)
+ *   objective               mean loss and its gradient over any rows, and a
+ *                           Hessian-vector product (linear.c, mlp.c), behind
+ *                           struct fit__objective
+ *   optimizer               gd/sgd/momentum/adam (optim.c), lbfgs (lbfgs.c),
+ *                           trust-region newton (newton.c), which know nothing
+ *                           of models
+ *
+ * Working memory is planned once: every module lays out its buffers with
+ * fit__arena_take() in a *_layout() function that is first run on a counting
+ * arena (which hands out no memory, only adds up sizes), then on the real one.
+ * The same layout code therefore sizes fit_memory_estimate().
+ */
+#ifndef FIT_INTERNAL_H
+#define FIT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker/fit/frame.h"
+#include "worker/fit/model.h"
+#include "worker/fit/params.h"
+#include "worker/fit/status.h"
+
+#define FIT__PAD	8    /* floats: a design-matrix row stride is a multiple of this */
+#define FIT__ALIGN	64   /* bytes: alignment of every arena buffer */
+#define FIT__BLOCK_ROWS 2048 /* rows of a reduction block (grown for huge n, see fit__blocking) */
+#define FIT__MAX_BLOCKS 256  /* at most this many partial sums per pass */
+
+/* ---- sizes and memory ---- */
+
+/* *out = a * b (a + b); 0, or -1 on overflow (then *out is unspecified). */
+int fit__mul(size_t a, size_t b, size_t *out);
+int fit__add(size_t a, size_t b, size_t *out);
+
+/* x rounded up to a multiple of FIT__PAD, or 0 on overflow. */
+size_t fit__pad(size_t x);
+
+/*
+ * A bump allocator over one block. With base NULL it only counts: take()
+ * returns NULL and adds the aligned size to used. overflow is set (and NULL
+ * returned) when a request overflows or does not fit.
+ */
+struct fit__arena {
+	char *base;
+	size_t size;
+	size_t used;
+	int overflow;
+};
+
+void *fit__arena_take(struct fit__arena *a, size_t count, size_t elem);
+
+/* 64-byte aligned allocation of bytes (rounded up); NULL on failure; free with free(). */
+void *fit__alloc(size_t bytes);
+
+/* ---- random numbers: splitmix64 seeding, xoshiro256** streams ---- */
+
+struct fit__rng {
+	uint64_t s[4];
+};
+
+/* A stream for (seed, stream): different streams are independent. */
+void fit__rng_seed(struct fit__rng *r, uint64_t seed, uint64_t stream);
+uint64_t fit__rng_next(struct fit__rng *r);
+/* Uniform in [0, n) without bias (Lemire); n > 0. */
+uint64_t fit__rng_below(struct fit__rng *r, uint64_t n);
+/* Uniform double in [0, 1) with 53 random bits. */
+double fit__rng_uniform(struct fit__rng *r);
+/* Fisher-Yates shuffle of a. */
+void fit__rng_shuffle(struct fit__rng *r, size_t *a, size_t n);
+/* The splitmix64 finalizer: a counter-based hash for order-free random draws. */
+uint64_t fit__hash64(uint64_t x);
+
+/* ---- cancellation ---- */
+
+/*
+ * Polled by the calling thread (OpenMP thread 0 inside a parallel pass); the
+ * other threads only read stop (atomically) and skip their remaining blocks.
+ */
+struct fit__poll {
+	int (*abort)(void *data);
+	void *data;
+	int stop;
+};
+
+/* Calls abort (when set) and latches stop; returns stop. Caller's thread only; p may be NULL. */
+int fit__poll_check(struct fit__poll *p);
+/* stop, read atomically; any thread. */
+int fit__poll_stopped(const struct fit__poll *p);
+
+/* ---- preprocessing (prep.c) ---- */
+
+/* The preprocessing a model holds; cols is the public view, strings owned. */
+struct fit__prep {
+	size_t ncols;
+	struct fit_prep_column *cols;
+	size_t *first; /* first feature of each column */
+	size_t nfeat;  /* features */
+	size_t ld;     /* fit__pad(nfeat) */
+};
+
+/* Fits preprocessing of columns feat[0..nfeat) on rows of frame. */
+int fit__prep_fit(const struct fit_frame *frame, const size_t *feat, size_t nfeat,
+		  const size_t *rows, size_t nrows, const struct fit_params *params,
+		  struct fit__prep *out, struct fitd_error *err);
+
+/* Deep copy of columns (validated) into *out. FITD_EFORMAT when inconsistent. */
+int fit__prep_copy(const struct fit_prep_column *cols, size_t ncols, struct fit__prep *out,
+		   struct fitd_error *err);
+void fit__prep_release(struct fit__prep *p);
+
+/* A frame's columns matched to a preprocessing. */
+struct fit__bind {
+	size_t ncols;
+	const struct fit_column **src; /* per prep column */
+	int32_t **code_map;	       /* categorical: frame code -> feature offset, -1 = none */
+};
+
+int fit__bind_init(const struct fit__prep *p, const struct fit_frame *f, struct fit__bind *b,
+		   struct fitd_error *err);
+void fit__bind_release(struct fit__bind *b);
+
+/* Writes the preprocessed features of rows (NULL = 0..n-1) to x, n x ld. */
+void fit__prep_rows(const struct fit__prep *p, const struct fit__bind *b, const size_t *rows,
+		    size_t n, float *x, int threads);
+
+/* ---- target (target.c) ---- */
+
+struct fit__target {
+	enum fit_task task;
+	size_t nclasses;
+	char **classes;	      /* owned names */
+	double *values;	      /* classes named by numbers: their values, ascending; else NULL */
+	int32_t *value_class; /* the class of each of values */
+	double center, scale; /* regression: the training mean and deviation of the target */
+};
+
+/* Classes (from training rows with a value) or the standardization of a regression target. */
+int fit__target_fit(const struct fit_column *col, enum fit_task task, const size_t *rows, size_t n,
+		    struct fit__target *out, struct fitd_error *err);
+int fit__target_copy(const struct fit_model_desc *d, struct fit__target *out,
+		     struct fitd_error *err);
+void fit__target_release(struct fit__target *t);
+
+/*
+ * For each row of rows: regression y (standardized when standardize) or class
+ * label (-1 when the class is unknown). Rows with a missing target are left
+ * out; *kept receives the count and kept_rows (when not NULL) the rows kept.
+ * y or label may be NULL. FITD_ENOMEM, FITD_EUNPROCESSABLE for a column of
+ * the wrong type.
+ */
+int fit__target_rows(const struct fit__target *t, const struct fit_column *col, const size_t *rows,
+		     size_t n, int standardize, double *y, int32_t *label, size_t *kept_rows,
+		     size_t *kept);
+
+/* ---- the design matrix and the objective interface ---- */
+
+struct fit__data {
+	size_t n;	/* rows */
+	size_t d;	/* features */
+	size_t ld;	/* row stride in floats, fit__pad(d); padding is zero */
+	float *x;	/* n x ld */
+	double *y;	/* regression: standardized target; else NULL */
+	int32_t *label; /* classification: 0..K-1; else NULL */
+};
+
+/*
+ * A smooth objective over parameters w[0..dim): the first npen entries are
+ * penalized weights, the rest intercepts and biases. grad() writes the mean
+ * loss over rows (NULL: every row, in order) to *value and its gradient to g,
+ * penalty excluded; hv() multiplies the Hessian of the mean loss at the
+ * accepted point by s, where accept() makes the point of the last grad() over
+ * every row the accepted one (both NULL when there is no Hessian). grad() and
+ * hv() return 0, FITD_ECANCELLED or FITD_EDIVERGED.
+ */
+struct fit__objective {
+	size_t dim;
+	size_t npen;
+	size_t nrows;
+	double l1, l2; /* penalty * l1_ratio and penalty * (1 - l1_ratio) */
+	int (*grad)(void *ctx, const double *w, const size_t *rows, size_t n, double *value,
+		    double *g);
+	int (*hv)(void *ctx, const double *s, double *hs);
+	void (*accept)(void *ctx); /* hv() from now on at the last full grad() point */
+	void *ctx;
+};
+
+/* grad() plus the L2 term; the L1 term is added to *value only (not to g). */
+int fit__objective_grad(const struct fit__objective *o, const double *w, const size_t *rows,
+			size_t n, double *value, double *g);
+/* hv() plus the L2 term. */
+int fit__objective_hv(const struct fit__objective *o, const double *s, double *hs);
+
+/* ---- optimizers ---- */
+
+/*
+ * What every optimizer shares: the parameters, the callbacks, the report it
+ * fills and a validation scorer (NULL without validation rows; returns 0 or a
+ * status and the score of w in *score).
+ */
+struct fit__run {
+	const struct fit_params *params;
+	const struct fit_callbacks *cb;
+	struct fit__poll *poll;
+	struct fit_report *report;
+	struct fitd_error *err;
+	int (*score)(void *ctx, const double *w, double *score);
+	void *score_ctx;
+	int higher_is_better;
+};
+
+/* Working memory of each optimizer for dim parameters and n rows. */
+void *fit__first_layout(struct fit__arena *a, size_t dim, size_t n, const struct fit_params *p);
+void *fit__lbfgs_layout(struct fit__arena *a, size_t dim);
+void *fit__newton_layout(struct fit__arena *a, size_t dim);
+
+/* Minimize o from w (in place) with gd/sgd/momentum/adam; ws from the layout. */
+int fit__first_run(const struct fit__objective *o, struct fit__run *run, double *w, void *ws);
+int fit__lbfgs_run(const struct fit__objective *o, struct fit__run *run, double *w, void *ws);
+int fit__newton_run(const struct fit__objective *o, struct fit__run *run, double *w, void *ws);
+
+/* Shared by the optimizers: the progress call and the divergence check. */
+int fit__run_epoch_end(struct fit__run *run, unsigned epoch, double loss, const double *w,
+		       size_t dim, double *score);
+int fit__run_diverged(struct fit__run *run, unsigned epoch, const char *what);
+
+/* ---- linear models (linear.c) ---- */
+
+struct fit__linear {
+	const struct fit__data *data;
+	size_t k;   /* outputs */
+	size_t dim; /* k * ld + k */
+	enum fit_loss loss;
+	double delta;
+	int threads;
+	struct fit__poll *poll;
+	size_t block_rows; /* fixed for the fit: fit__blocking(data->n) */
+	double *partial;   /* FIT__MAX_BLOCKS slots of fit__linear_slot(k, dim) doubles */
+	double *curv[2];   /* n x k second-derivative terms: accepted, last full grad(); or NULL */
+};
+
+size_t fit__blocking(size_t n);
+/* Lays out lin's buffers; with_curv for newton. */
+void fit__linear_layout(struct fit__arena *a, struct fit__linear *lin, size_t n, size_t ld,
+			size_t k, int with_curv);
+void fit__linear_objective(struct fit__linear *lin, struct fit__objective *o);
+/* Decision values z (n x k) of rows x (n x ld) for w = [W (k x ld), b (k)]. */
+void fit__linear_scores(size_t k, size_t ld, const double *w, const float *x, size_t n, double *z,
+			int threads);
+
+/* ---- networks (mlp.c) ---- */
+
+#define FIT__MLP_CHUNK 256 /* rows per forward/backward chunk */
+
+/*
+ * The shape of an mlp: nl layers (hidden ones, then the output), sizes[0] =
+ * ld (padded inputs) ... sizes[nl] = outputs; its parameters in one vector,
+ * every layer's weights (sizes[l+1] x sizes[l], row-major) first, then every
+ * layer's biases, at the offsets woff and boff.
+ */
+struct fit__net {
+	size_t nl;
+	size_t sizes[FIT_MAX_HIDDEN + 2];
+	size_t woff[FIT_MAX_HIDDEN + 1];
+	size_t boff[FIT_MAX_HIDDEN + 1];
+	size_t dim;
+	size_t npen;
+	enum fit_activation act;
+};
+
+/* Shapes an mlp of p's hidden layers on ld-wide rows; FITD_ETOOBIG on overflow. */
+int fit__net_shape(struct fit__net *net, size_t ld, size_t kout, const struct fit_params *p);
+/* Floats of scratch fit__net_forward() needs for chunk rows. */
+size_t fit__net_scratch(const struct fit__net *net, size_t chunk);
+/*
+ * Output values z (n x outputs, double) of n <= chunk rows x (n x ld) with
+ * float parameters wf, dropout off; gemm_ws as for fit_gemm().
+ */
+void fit__net_forward(const struct fit__net *net, const float *wf, const float *x, size_t n,
+		      float *scratch, double *z, int threads, void *gemm_ws);
+
+struct fit__mlp;
+
+/* Lays out the training buffers of an mlp of shape net over n rows. */
+struct fit__mlp *fit__mlp_layout(struct fit__arena *a, const struct fit__net *net, size_t n,
+				 const struct fit_params *p);
+void fit__mlp_bind(struct fit__mlp *m, const struct fit__data *data, enum fit_loss loss,
+		   double delta, struct fit__poll *poll);
+void fit__mlp_objective(struct fit__mlp *m, struct fit__objective *o);
+/* Glorot-uniform weights over the nfeat real inputs (padding stays zero), zero biases. */
+void fit__mlp_init(const struct fit__net *net, size_t nfeat, double *w, uint64_t seed);
+/* Output values z (n x outputs) of rows x (n x ld) with parameters w, dropout off. */
+void fit__mlp_scores(struct fit__mlp *m, const double *w, const float *x, size_t n, double *z);
+
+/* ---- vector kernels (kernels.c), ld a multiple of FIT__PAD ---- */
+
+/* x . w over ld values, accumulated in double. */
+double fit__dot(const float *x, const double *w, size_t ld);
+/* g += a * x over ld values. */
+void fit__axpy(double *g, double a, const float *x, size_t ld);
+
+/* ---- losses (linear.c), shared with the networks ---- */
+
+/*
+ * Loss of one row's outputs z[0..k) against y (regression) or label: returns
+ * the loss, writes dloss/dz to dz and, when curv is not NULL, the terms of the
+ * (generalized) Hessian: a diagonal, or the probabilities for softmax.
+ */
+typedef double (*fit__loss_fn)(const double *z, size_t k, double y, int32_t label, double delta,
+			       double *dz, double *curv);
+
+/* The loss function for loss on k outputs (softmax for log with k > 1). */
+fit__loss_fn fit__loss_pick(enum fit_loss loss, size_t k);
+
+/* ---- metrics (metric.c) ---- */
+
+/* Doubles of scratch fit__metric_classification() needs for n rows of nclasses. */
+size_t fit__metric_scratch(size_t n, size_t nclasses);
+/* fit_metric_classification() with caller-provided scratch; no allocation. */
+int fit__metric_classification(enum fit_metric m, size_t n, size_t nclasses, const int32_t *labels,
+			       const double *prob, double *scratch, double *out);
+
+/* ---- models (model.c) ---- */
+
+/* A model: owned fields, the public description pointing into them, and the predictor. */
+struct fit_model {
+	struct fit_model_desc desc; /* public view into the fields below */
+	struct fit__prep prep;
+	struct fit__target target;
+	char *target_name;
+	struct fit_layer_desc layers[FIT_MAX_HIDDEN + 1];
+	double *layer_mem; /* every layer's weights then bias, back to back */
+	size_t kout;
+	struct fit__net net; /* mlp */
+	double *wd;	     /* linear: k x ld weights then k intercepts */
+	float *wf;	     /* mlp: net.dim parameters */
+};
+
+/*
+ * A new model from training results: takes prep and target over (they are
+ * cleared, also on failure) and copies the layers, which must have the shape
+ * params and target call for.
+ */
+int fit__model_assemble(const struct fit_params *p, const char *target_name, struct fit__prep *prep,
+			struct fit__target *target, const struct fit_layer_desc *layers,
+			size_t nlayers, const struct fit_report *rep, struct fit_model **out,
+			struct fitd_error *err);
+
+/* ---- outputs ---- */
+
+/* Outputs per row: 1 for regression and two classes, else nclasses. */
+size_t fit__kout(enum fit_task task, size_t nclasses);
+
+/* Model outputs z (n x kout) to prediction values (see fit_model_predict). */
+void fit__outputs_to_values(enum fit_task task, size_t kout, size_t nclasses, double center,
+			    double scale, const double *z, size_t n, double *values,
+			    int32_t *labels);
+
+#endif

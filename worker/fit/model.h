@@ -1,0 +1,206 @@
+/*
+ * model.h - train a model on rows of a frame, predict with it, score it, and
+ * take it apart into plain fields and back (liblinear's "problem" and "model").
+ *
+ * A trial reads like this:
+ *
+ *   struct fit_problem prob = { frame, target, features, nfeatures,
+ *                               train, ntrain, valid, nvalid, task };
+ *   struct fit_params par;  fit_params_init(&par);  ... set fields ...
+ *   const char *why = fit_params_check(&par, prob.task);   // NULL = fine
+ *   rc = fit_model_train(&prob, &par, &callbacks, &model, &err);
+ *   rc = fit_model_score(model, frame, valid, nvalid, FIT_METRIC_AUC, 2, &auc, &err);
+ *   const struct fit_model_desc *d = fit_model_desc(model);   // serialize d
+ *   ...
+ *   rc = fit_model_rebuild(&parsed_desc, &again, &err);       // predicts bit-identically
+ *   fit_model_free(model);
+ *
+ * The model carries its preprocessing, fitted on the training rows only:
+ * numeric columns get missing values replaced by the training median (plus an
+ * optional 0/1 "missing" feature) and are standardized with the training mean
+ * and standard deviation; categorical columns are one-hot encoded, levels seen
+ * on fewer than min_level_count training rows folded into one "other" feature
+ * that also takes levels never seen in training; a missing categorical value
+ * sets none of its features. Columns are matched by name when predicting, so
+ * any frame with those columns (of the same type) will do.
+ *
+ * Thread-safety: a model is immutable after train or rebuild; predict, score
+ * and explain may run on it from many threads at once. fit_model_train() runs
+ * an OpenMP team of params->threads threads and calls the callbacks from the
+ * calling thread only. Results never depend on the number of threads: every
+ * sum over rows is taken over fixed blocks of rows combined in a fixed order.
+ */
+#ifndef FIT_MODEL_H
+#define FIT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker/fit/frame.h"
+#include "worker/fit/params.h"
+#include "worker/fit/status.h"
+
+/* What to learn from: borrowed pointers, read only, valid during the call. */
+struct fit_problem {
+	const struct fit_frame *frame;
+	size_t target;		/* column index of the target */
+	const size_t *features; /* column indexes of the inputs, nfeatures of them */
+	size_t nfeatures;
+	const size_t *train; /* row indexes to fit on (preprocessing too); ntrain of them */
+	size_t ntrain;
+	const size_t *valid; /* row indexes for the validation score; may be NULL with nvalid 0 */
+	size_t nvalid;
+	enum fit_task task;
+};
+
+struct fit_progress {
+	unsigned epoch;	    /* 1-based epoch (iteration for lbfgs and newton) just finished */
+	double train_loss;  /* mean training loss plus penalty */
+	double valid_score; /* params.metric on the validation rows; NAN without them */
+};
+
+/*
+ * Both callbacks are optional and are called from the thread that called
+ * fit_model_train(), never concurrently. abort is polled at least once per
+ * epoch and about every FIT_POLL_ROWS rows; when it returns nonzero the fit
+ * stops and returns FITD_ECANCELLED. progress is called after every epoch.
+ */
+struct fit_callbacks {
+	int (*abort)(void *data);
+	void (*progress)(void *data, const struct fit_progress *p);
+	void *data;
+};
+
+#define FIT_POLL_ROWS 4096
+
+/* The preprocessing of one input column, as fitted on the training rows. */
+struct fit_prep_column {
+	const char *name;
+	enum fit_col_type type;
+	/* numeric: feature = ((value, or fill when missing) - center) / scale */
+	double fill;   /* the training median */
+	double center; /* the training mean after filling */
+	double scale;  /* the training standard deviation after filling; 1 when it was 0 */
+	int indicator; /* nonzero: one more feature, 1 when the value is missing */
+	/* categorical: one feature per kept level, in this order, then "other" */
+	size_t nlevels;
+	const char *const *levels; /* byte order, unique */
+	int other;		   /* nonzero: a feature for folded and unseen levels */
+};
+
+/*
+ * One affine layer: out = weights * in + bias, weights row-major nout x nin.
+ * The first layer's nin is the number of preprocessed features, in column
+ * order (a numeric column's value then its indicator; a categorical column's
+ * levels then "other"). Linear models have one layer; an mlp has its hidden
+ * layers (followed by the activation) and then the output layer.
+ */
+struct fit_layer_desc {
+	size_t nin;
+	size_t nout;
+	const double *weights;
+	const double *bias;
+};
+
+/* How the fit went; kept with the model, not needed to predict. */
+struct fit_report {
+	unsigned epochs;     /* epochs (iterations) run */
+	unsigned best_epoch; /* the epoch whose weights were kept */
+	double train_loss;   /* of the kept weights' epoch */
+	double valid_score;  /* of the kept weights; NAN without validation rows */
+	uint64_t passes;     /* full passes over the training rows, counted in rows / ntrain */
+	int stopped_early;   /* nonzero when patience ended the fit */
+	int converged;	     /* lbfgs, newton: nonzero when tol was reached */
+};
+
+/*
+ * Everything a model is, as plain fields: fit_model_desc() points into a
+ * model, and fit_model_rebuild() copies one back into a new model. The output
+ * layer has 1 output for regression and binary classification (the positive
+ * class is classes[1]; sigmoid gives its probability) and nclasses outputs
+ * otherwise (softmax). An svm's outputs are decision values: its
+ * "probabilities" are their sigmoid/softmax, a monotone but uncalibrated score.
+ */
+struct fit_model_desc {
+	struct fit_params params; /* as trained, loss and metric resolved */
+	enum fit_task task;
+	const char *target;	    /* the target column's name */
+	size_t nclasses;	    /* classification: >= 2; regression: 0 */
+	const char *const *classes; /* class names; numeric targets print as "%.17g" */
+	double y_center, y_scale;   /* regression: prediction = y_center + y_scale * output */
+	size_t ncolumns;
+	const struct fit_prep_column *columns;
+	size_t nlayers;
+	const struct fit_layer_desc *layers;
+	struct fit_report report;
+};
+
+struct fit_model;
+
+/*
+ * Fits a model. Checks the problem (indexes in range, the target not among the
+ * features, a classification target with at least two classes in training,
+ * rows with a missing target are skipped) and the parameters
+ * (fit_params_check), plans all working memory once, fits, and on success sets
+ * *out to a new model the caller frees with fit_model_free().
+ *
+ * Errors (with *err filled and *out NULL): FITD_EINVAL for bad arguments or
+ * parameters, FITD_EUNPROCESSABLE for data that cannot be fitted (no training
+ * rows, one class, a non-integer numeric class target), FITD_ETOOBIG when the
+ * sizes overflow, FITD_ENOMEM, FITD_ECANCELLED when abort returned nonzero,
+ * FITD_EDIVERGED when the loss or the weights stopped being finite.
+ */
+int fit_model_train(const struct fit_problem *prob, const struct fit_params *params,
+		    const struct fit_callbacks *cb, struct fit_model **out, struct fitd_error *err);
+
+/* The model's fields; valid until fit_model_free(m). */
+const struct fit_model_desc *fit_model_desc(const struct fit_model *m);
+
+/*
+ * A new model from fields (as read back from a saved model): deep-copies and
+ * validates them (sizes consistent, numbers finite, names present) and fails
+ * with FITD_EFORMAT and a reason otherwise. The rebuilt model predicts
+ * exactly as the model that was described.
+ */
+int fit_model_rebuild(const struct fit_model_desc *desc, struct fit_model **out,
+		      struct fitd_error *err);
+
+/* Values per row fit_model_predict() writes: 1 for regression, nclasses otherwise. */
+size_t fit_model_noutputs(const struct fit_model *m);
+
+/*
+ * Predicts rows (NULL: all nrows rows 0..nrows-1) of frame, which must have
+ * the model's input columns by name with the same types. Writes nrows *
+ * fit_model_noutputs(m) values to values (row-major; regression: the
+ * prediction in target units; classification: class probabilities) and, when
+ * labels is not NULL, the most probable class index of each row. Uses
+ * threads OpenMP threads. FITD_EUNPROCESSABLE when a column is absent or of
+ * the wrong type, FITD_EINVAL for a row out of range, FITD_ENOMEM.
+ */
+int fit_model_predict(const struct fit_model *m, const struct fit_frame *frame, const size_t *rows,
+		      size_t nrows, int threads, double *values, int32_t *labels,
+		      struct fitd_error *err);
+
+/*
+ * Scores the model with metric on rows of frame, which must also hold the
+ * target column (rows whose target is missing are skipped; a class the model
+ * never saw counts as a miss). FITD_EUNPROCESSABLE when no row is left.
+ */
+int fit_model_score(const struct fit_model *m, const struct fit_frame *frame, const size_t *rows,
+		    size_t nrows, enum fit_metric metric, int threads, double *score,
+		    struct fitd_error *err);
+
+/* Releases the model; NULL is allowed. */
+void fit_model_free(struct fit_model *m);
+
+/*
+ * An upper estimate of the peak bytes fit_model_train() allocates for a fit of
+ * rows training-plus-validation rows, features preprocessed features (count a
+ * categorical column as its number of levels plus one) and nclasses classes (0
+ * for regression), so the daemon can admit trials against a memory budget.
+ * The frame itself is not counted. FITD_ETOOBIG when the size overflows.
+ */
+int fit_memory_estimate(size_t rows, size_t features, size_t nclasses,
+			const struct fit_params *params, size_t *bytes);
+
+#endif

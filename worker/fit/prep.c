@@ -1,0 +1,517 @@
+/*
+ * prep.c - the preprocessing a model carries: fitted on training rows, then
+ * applied to rows of any frame to make the float32 design matrix.
+ *
+ * Fitting reads each input column over the training rows only (never the
+ * validation or test rows): a numeric column's median (for imputation; by
+ * selection around sampled pivots) and the mean and population standard
+ * deviation of the imputed values; a categorical column's level counts,
+ * keeping levels with at least min_level_count rows and folding the rest into
+ * "other". Columns are fitted in parallel, each by one thread, so the result
+ * does not depend on threads.
+ *
+ * Applying binds a frame first (fit__bind_init: columns found by name, each
+ * frame level mapped to its feature once), then fills rows block by block.
+ */
+#include "worker/fit/internal.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREP_ROW_BLOCK 64 /* rows written per block of fit__prep_rows() */
+
+static long find_column(const struct fit_frame *f, const char *name)
+{
+	for (size_t i = 0; i < f->ncols; i++)
+		if (strcmp(f->cols[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* The k-th smallest of a[0..n) (k < n), reordering a. */
+static double select_kth(double *a, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		double pivot = a[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i <= j) {
+				double t = a[i];
+
+				a[i] = a[j];
+				a[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return a[k];
+	}
+	return a[k];
+}
+
+/* The largest of a[0..n), n > 0. */
+static double max_of(const double *a, size_t n)
+{
+	double m = a[0];
+
+	for (size_t i = 1; i < n; i++)
+		if (a[i] > m)
+			m = a[i];
+	return m;
+}
+
+static int cmp_dbl(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return (a > b) - (a < b);
+}
+
+#define SAMPLE	   1024 /* values sampled for the pivots of a large selection */
+#define SAMPLE_GAP 64	/* sample positions between the pivots and the target (4 sd) */
+
+/* The k-th and (k+1)-th smallest of a[0..n), k + 1 < n, reordering a. */
+static void select_plain(double *a, size_t n, size_t k, double *lo, double *hi)
+{
+	/* Selecting k + 1 leaves the k + 1 smallest in front; their largest is the k-th. */
+	*hi = select_kth(a, n, k + 1);
+	*lo = max_of(a, k + 1);
+}
+
+/*
+ * The k-th and (k+1)-th smallest of a[0..n) for large n, a left as it is: two
+ * pivots from a sorted sample (Floyd and Rivest's idea), one pass that counts
+ * the values below the low pivot and copies those between the pivots to
+ * spare, and a search of that small middle only. Returns -1 when the pivots
+ * missed the target (ties, odd data).
+ */
+static int select_sampled(const double *a, size_t n, size_t k, double *spare, double *lo,
+			  double *hi)
+{
+	double sample[SAMPLE], plo, phi;
+	size_t below = 0, mid = 0, at;
+
+	for (size_t i = 0; i < SAMPLE; i++)
+		sample[i] = a[i * (n / SAMPLE)];
+	qsort(sample, SAMPLE, sizeof(double), cmp_dbl);
+	at = (size_t)((double)k / (double)n * SAMPLE);
+	plo = sample[at > SAMPLE_GAP ? at - SAMPLE_GAP : 0];
+	phi = sample[at + SAMPLE_GAP < SAMPLE ? at + SAMPLE_GAP : SAMPLE - 1];
+	for (size_t i = 0; i < n; i++) { /* branch-free: the test is a coin flip */
+		double v = a[i];
+
+		below += v < plo;
+		spare[mid] = v;
+		mid += (v >= plo) & (v <= phi);
+	}
+	if (!(below <= k && k + 1 < below + mid))
+		return -1;
+	select_plain(spare, mid, k - below, lo, hi);
+	return 0;
+}
+
+/* Median of a[0..n), n > 0, as numpy computes it; may reorder a; spare holds n doubles. */
+static double median(double *a, size_t n, double *spare)
+{
+	size_t k = (n - 1) / 2;
+	double lo, hi;
+
+	if (n == 1)
+		return a[0];
+	if (n < 16 * SAMPLE || select_sampled(a, n, k, spare, &lo, &hi) != 0)
+		select_plain(a, n, k, &lo, &hi);
+	if (n % 2)
+		return lo;
+	return isfinite(lo + hi) ? (lo + hi) / 2 : lo / 2 + hi / 2; /* numpy's mean of the two */
+}
+
+/*
+ * Median, mean and deviation of a numeric column over rows, in two passes:
+ * one gathers the present values and sums them and their squares shifted by
+ * the first one (shifting by a value of the data keeps the subtraction exact
+ * enough), one finds the median; the missing rows' share is added in closed
+ * form: sum (x - c)^2 = sum (v - c)^2 + m (fill - c)^2 over the p present
+ * values v and m missing ones. scratch holds 2 * n doubles.
+ */
+static void fit_numeric(const struct fit_column *col, const size_t *rows, size_t n,
+			const struct fit_params *params, double *scratch,
+			struct fit_prep_column *out)
+{
+	size_t p = 0, missing;
+	double s1 = 0.0, s2 = 0.0, shift = 0.0, sum, c, ss;
+
+	for (size_t i = 0; i < n; i++) {
+		double v = col->num[rows[i]];
+
+		if (isnan(v))
+			continue;
+		if (p == 0)
+			shift = v;
+		scratch[p++] = v;
+		s1 += v - shift;
+		s2 += (v - shift) * (v - shift);
+	}
+	missing = n - p;
+	out->fill = p > 0 ? median(scratch, p, scratch + n) : 0.0;
+	sum = (double)p * shift + s1;
+	c = n > 0 ? (sum + (double)missing * out->fill) / (double)n : 0.0;
+	/* sum (v - c)^2 = s2 - 2 (c - shift) s1 + p (c - shift)^2 */
+	ss = s2 - 2.0 * (c - shift) * s1 + (double)p * (c - shift) * (c - shift) +
+	     (double)missing * (out->fill - c) * (out->fill - c);
+	out->center = c;
+	out->scale = n > 0 && ss > 0.0 ? sqrt(ss / (double)n) : 0.0;
+	if (!(out->scale > 0.0) || !isfinite(out->scale))
+		out->scale = 1.0;
+	out->indicator = params->missing_indicator && missing > 0;
+}
+
+/* Keeps levels with >= min_count training rows; counts has nlevels slots. */
+static int fit_categorical(const struct fit_column *col, const size_t *rows, size_t n,
+			   size_t min_count, size_t *counts, struct fit_prep_column *out)
+{
+	size_t kept = 0;
+	const char **levels;
+
+	memset(counts, 0, col->nlevels * sizeof(*counts));
+	for (size_t i = 0; i < n; i++) {
+		int32_t c = col->cat[rows[i]];
+
+		if (c >= 0 && (size_t)c < col->nlevels)
+			counts[c]++;
+	}
+	if (min_count < 1)
+		min_count = 1;
+	out->other = 0;
+	for (size_t l = 0; l < col->nlevels; l++) {
+		if (counts[l] >= min_count)
+			kept++;
+		else if (counts[l] > 0)
+			out->other = 1;
+	}
+	levels = calloc(kept ? kept : 1, sizeof(*levels));
+	if (levels == NULL)
+		return FITD_ENOMEM;
+	out->levels = levels;
+	out->nlevels = 0;
+	for (size_t l = 0; l < col->nlevels; l++) {
+		if (counts[l] < min_count)
+			continue;
+		levels[out->nlevels] = strdup(col->levels[l]);
+		if (levels[out->nlevels] == NULL)
+			return FITD_ENOMEM;
+		out->nlevels++;
+	}
+	return FITD_OK;
+}
+
+/* Feature offsets and counts from cols; FITD_ETOOBIG on overflow. */
+static int layout_features(struct fit__prep *p)
+{
+	size_t total = 0;
+
+	p->first = calloc(p->ncols ? p->ncols : 1, sizeof(*p->first));
+	if (p->first == NULL)
+		return FITD_ENOMEM;
+	for (size_t i = 0; i < p->ncols; i++) {
+		const struct fit_prep_column *c = &p->cols[i];
+		size_t w = c->type == FIT_COL_NUMERIC ? 1 + !!c->indicator
+						      : c->nlevels + !!c->other;
+
+		p->first[i] = total;
+		if (fit__add(total, w, &total))
+			return FITD_ETOOBIG;
+	}
+	p->nfeat = total;
+	p->ld = fit__pad(total);
+	if (p->ld == 0 && total != 0)
+		return FITD_ETOOBIG;
+	if (p->ld == 0)
+		p->ld = FIT__PAD;
+	return FITD_OK;
+}
+
+static int fit_one(const struct fit_column *col, const size_t *rows, size_t nrows,
+		   const struct fit_params *params, double *scratch, struct fit_prep_column *out)
+{
+	size_t *counts;
+	int rc;
+
+	out->type = col->type;
+	out->name = strdup(col->name);
+	if (out->name == NULL)
+		return FITD_ENOMEM;
+	if (col->type == FIT_COL_NUMERIC) {
+		fit_numeric(col, rows, nrows, params, scratch, out);
+		return FITD_OK;
+	}
+	counts = calloc(col->nlevels ? col->nlevels : 1, sizeof(*counts));
+	if (counts == NULL)
+		return FITD_ENOMEM;
+	rc = fit_categorical(col, rows, nrows, params->min_level_count, counts, out);
+	free(counts);
+	return rc;
+}
+
+int fit__prep_fit(const struct fit_frame *frame, const size_t *feat, size_t nfeat,
+		  const size_t *rows, size_t nrows, const struct fit_params *params,
+		  struct fit__prep *out, struct fitd_error *err)
+{
+	int threads = params->threads, rc = FITD_OK;
+	double *scratch = NULL;
+	size_t bytes;
+
+	memset(out, 0, sizeof(*out));
+	out->ncols = nfeat;
+	out->cols = calloc(nfeat ? nfeat : 1, sizeof(*out->cols));
+	if (fit__mul(nrows ? nrows : 1, (size_t)threads * 2 * sizeof(double), &bytes)) {
+		rc = FITD_ETOOBIG;
+		goto out;
+	}
+	scratch = malloc(bytes);
+	if (out->cols == NULL || scratch == NULL) {
+		rc = FITD_ENOMEM;
+		goto out;
+	}
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+	for (size_t j = 0; j < nfeat; j++) {
+		double *mine = scratch + (size_t)omp_get_thread_num() * 2 * (nrows ? nrows : 1);
+		int r = fit_one(&frame->cols[feat[j]], rows, nrows, params, mine, &out->cols[j]);
+
+		if (r != FITD_OK) {
+#pragma omp critical(fit_prep_error)
+			rc = r;
+		}
+	}
+	if (rc == FITD_OK)
+		rc = layout_features(out);
+out:
+	free(scratch);
+	if (rc != FITD_OK) {
+		fit__prep_release(out);
+		return fitd_error_set(err, rc, NULL, "cannot fit the preprocessing: %s",
+				      fitd_strerror(rc));
+	}
+	return FITD_OK;
+}
+
+static int copy_column(const struct fit_prep_column *src, struct fit_prep_column *dst,
+		       struct fitd_error *err)
+{
+	const char **levels;
+
+	if (src->name == NULL || src->name[0] == '\0')
+		return fitd_error_set(err, FITD_EFORMAT, "bad_model", "a column has no name");
+	dst->type = src->type;
+	dst->name = strdup(src->name);
+	if (dst->name == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	if (src->type == FIT_COL_NUMERIC) {
+		if (!isfinite(src->fill) || !isfinite(src->center) || !(src->scale > 0.0) ||
+		    !isfinite(src->scale))
+			return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+					      "column %s: fill, center and scale must be finite, "
+					      "scale positive",
+					      src->name);
+		dst->fill = src->fill;
+		dst->center = src->center;
+		dst->scale = src->scale;
+		dst->indicator = !!src->indicator;
+		return FITD_OK;
+	}
+	if (src->type != FIT_COL_CATEGORICAL || (src->nlevels > 0 && src->levels == NULL) ||
+	    src->nlevels > ((size_t)1 << 31))
+		return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+				      "column %s: bad type or levels", src->name);
+	levels = calloc(src->nlevels ? src->nlevels : 1, sizeof(*levels));
+	if (levels == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	dst->levels = levels;
+	dst->other = !!src->other;
+	for (size_t l = 0; l < src->nlevels; l++) {
+		if (src->levels[l] == NULL ||
+		    (l > 0 && strcmp(src->levels[l - 1], src->levels[l]) >= 0))
+			return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+					      "column %s: levels must be unique and sorted",
+					      src->name);
+		levels[l] = strdup(src->levels[l]);
+		if (levels[l] == NULL)
+			return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+		dst->nlevels = l + 1;
+	}
+	return FITD_OK;
+}
+
+int fit__prep_copy(const struct fit_prep_column *cols, size_t ncols, struct fit__prep *out,
+		   struct fitd_error *err)
+{
+	int rc = FITD_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (ncols > 0 && cols == NULL)
+		return fitd_error_set(err, FITD_EFORMAT, "bad_model", "columns missing");
+	out->cols = calloc(ncols ? ncols : 1, sizeof(*out->cols));
+	if (out->cols == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	out->ncols = ncols;
+	for (size_t i = 0; i < ncols && rc == FITD_OK; i++)
+		rc = copy_column(&cols[i], &out->cols[i], err);
+	if (rc == FITD_OK) {
+		rc = layout_features(out);
+		if (rc != FITD_OK)
+			fitd_error_set(err, rc, NULL, "too many features");
+	}
+	if (rc != FITD_OK)
+		fit__prep_release(out);
+	return rc;
+}
+
+void fit__prep_release(struct fit__prep *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; p->cols != NULL && i < p->ncols; i++) {
+		struct fit_prep_column *c = &p->cols[i];
+
+		free((char *)c->name);
+		for (size_t l = 0; c->levels != NULL && l < c->nlevels; l++)
+			free((char *)c->levels[l]);
+		free((void *)c->levels);
+	}
+	free(p->cols);
+	free(p->first);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Feature offset of a frame level in prep column c: kept level, "other", or -1. */
+static int32_t map_level(const struct fit_prep_column *c, const char *name)
+{
+	size_t lo = 0, hi = c->nlevels;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(c->levels[mid], name);
+
+		if (cmp == 0)
+			return (int32_t)mid;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return c->other ? (int32_t)c->nlevels : -1;
+}
+
+int fit__bind_init(const struct fit__prep *p, const struct fit_frame *f, struct fit__bind *b,
+		   struct fitd_error *err)
+{
+	memset(b, 0, sizeof(*b));
+	b->src = calloc(p->ncols ? p->ncols : 1, sizeof(*b->src));
+	b->code_map = calloc(p->ncols ? p->ncols : 1, sizeof(*b->code_map));
+	if (b->src == NULL || b->code_map == NULL) {
+		fit__bind_release(b);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	}
+	b->ncols = p->ncols;
+	for (size_t i = 0; i < p->ncols; i++) {
+		const struct fit_prep_column *c = &p->cols[i];
+		long j = find_column(f, c->name);
+		const struct fit_column *fc;
+
+		if (j < 0 || f->cols[j].type != c->type) {
+			fit__bind_release(b);
+			return fitd_error_set(
+			    err, FITD_EUNPROCESSABLE, "missing_column",
+			    "the data has no %s column \"%s\"",
+			    c->type == FIT_COL_NUMERIC ? "numeric" : "categorical", c->name);
+		}
+		fc = &f->cols[j];
+		b->src[i] = fc;
+		if (c->type != FIT_COL_CATEGORICAL)
+			continue;
+		b->code_map[i] = malloc((fc->nlevels ? fc->nlevels : 1) * sizeof(int32_t));
+		if (b->code_map[i] == NULL) {
+			fit__bind_release(b);
+			return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+		}
+		for (size_t l = 0; l < fc->nlevels; l++)
+			b->code_map[i][l] = map_level(c, fc->levels[l]);
+	}
+	return FITD_OK;
+}
+
+void fit__bind_release(struct fit__bind *b)
+{
+	for (size_t i = 0; b->code_map != NULL && i < b->ncols; i++)
+		free(b->code_map[i]);
+	free(b->code_map);
+	free((void *)b->src);
+	memset(b, 0, sizeof(*b));
+}
+
+static void rows_numeric(const struct fit_prep_column *c, const struct fit_column *src,
+			 const size_t *rows, size_t r0, size_t nb, float *x, size_t ld, size_t off)
+{
+	for (size_t i = 0; i < nb; i++) {
+		size_t r = rows != NULL ? rows[r0 + i] : r0 + i;
+		double v = src->num[r];
+		float *xi = x + i * ld + off;
+
+		if (isnan(v)) {
+			v = c->fill;
+			if (c->indicator)
+				xi[1] = 1.0f;
+		}
+		xi[0] = (float)((v - c->center) / c->scale);
+	}
+}
+
+static void rows_categorical(const int32_t *map, const struct fit_column *src, const size_t *rows,
+			     size_t r0, size_t nb, float *x, size_t ld, size_t off)
+{
+	for (size_t i = 0; i < nb; i++) {
+		size_t r = rows != NULL ? rows[r0 + i] : r0 + i;
+		int32_t code = src->cat[r];
+
+		if (code >= 0 && (size_t)code < src->nlevels && map[code] >= 0)
+			x[i * ld + off + (size_t)map[code]] = 1.0f;
+	}
+}
+
+void fit__prep_rows(const struct fit__prep *p, const struct fit__bind *b, const size_t *rows,
+		    size_t n, float *x, int threads)
+{
+	size_t nblocks = (n + PREP_ROW_BLOCK - 1) / PREP_ROW_BLOCK;
+
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8)
+	for (size_t blk = 0; blk < nblocks; blk++) {
+		size_t r0 = blk * PREP_ROW_BLOCK;
+		size_t nb = n - r0 < PREP_ROW_BLOCK ? n - r0 : PREP_ROW_BLOCK;
+		float *xb = x + r0 * p->ld;
+
+		memset(xb, 0, nb * p->ld * sizeof(float));
+		for (size_t j = 0; j < p->ncols; j++) {
+			if (p->cols[j].type == FIT_COL_NUMERIC)
+				rows_numeric(&p->cols[j], b->src[j], rows, r0, nb, xb, p->ld,
+					     p->first[j]);
+			else
+				rows_categorical(b->code_map[j], b->src[j], rows, r0, nb, xb, p->ld,
+						 p->first[j]);
+		}
+	}
+}

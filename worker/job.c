@@ -1,0 +1,397 @@
+/*
+ * job.c - one running job on the scheduler's side: its plan (read from the
+ * normalized spec), its data, its trial history and its searcher.
+ *
+ * Loading rebuilds everything from the store, so a job resumes after a
+ * restart exactly where its committed trials left it: the searcher is fed
+ * the stored history and proposes what it would have proposed before.
+ */
+#include "worker/scheduler.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/log.h"
+#include "worker/fit/metric.h"
+
+/* Effective parallelism: small tables get many one-thread trials, large ones fewer wide ones. */
+#define WIDE_TRIAL_CELLS 2000000
+
+static int plan_error(struct fitd_error *err, const char *field)
+{
+	return fitd_error_set(err, FITD_EFORMAT, "bad_spec", "stored spec: bad or missing %s",
+			      field);
+}
+
+static int64_t opt_int(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static int read_plan(const json_t *spec, struct sched_plan *p, struct fitd_error *err)
+{
+	json_t *val = json_object_get(spec, "validation");
+	json_t *early = json_object_get(spec, "early_stopping");
+	json_t *search = json_object_get(spec, "search");
+	const char *method = json_string_value(json_object_get(val, "method"));
+	const char *task = json_string_value(json_object_get(spec, "task"));
+	const char *metric = json_string_value(json_object_get(spec, "metric"));
+
+	memset(p, 0, sizeof(*p));
+	if (task == NULL || fit_task_parse(task, &p->task) != 0)
+		return plan_error(err, "task");
+	if (metric == NULL || fit_metric_parse(metric, &p->metric) != 0)
+		return plan_error(err, "metric");
+	p->higher_is_better = fit_metric_higher_is_better(p->metric);
+	if (method != NULL && strcmp(method, "cv") == 0) {
+		p->folds = (unsigned)opt_int(val, "folds");
+		if (p->folds < 2 || p->folds > WORKER_MAX_FOLDS)
+			return plan_error(err, "validation.folds");
+	} else if (method != NULL && strcmp(method, "holdout") == 0) {
+		p->holdout = json_number_value(json_object_get(val, "fraction"));
+		if (!(p->holdout > 0 && p->holdout < 1))
+			return plan_error(err, "validation.fraction");
+	} else {
+		return plan_error(err, "validation.method");
+	}
+	if (json_is_object(early))
+		p->patience = (unsigned)opt_int(early, "patience");
+	if (!json_is_object(search))
+		return plan_error(err, "search");
+	p->max_ms = opt_int(search, "max_seconds") * 1000;
+	p->parallel = (unsigned)opt_int(search, "parallel_trials");
+	p->threads_per = (unsigned)opt_int(search, "threads_per_trial");
+	p->seed = (uint64_t)opt_int(search, "seed");
+	return FITD_OK;
+}
+
+static void choose_parallelism(struct sched_job *j)
+{
+	unsigned budget = j->w->opt.threads;
+	double cells = (double)j->data->nall * (double)j->data->nfeatures;
+
+	j->threads_per = j->plan.threads_per;
+	if (j->threads_per == 0)
+		j->threads_per = cells < WIDE_TRIAL_CELLS ? 1 : budget;
+	if (j->threads_per > budget)
+		j->threads_per = budget;
+	j->parallel = j->plan.parallel ? j->plan.parallel : budget / j->threads_per;
+	if (j->parallel * j->threads_per > budget)
+		j->parallel = budget / j->threads_per;
+	if (j->parallel == 0)
+		j->parallel = 1;
+}
+
+struct sched_rec *sched_job_rec(struct sched_job *j, int64_t idx)
+{
+	size_t need = (size_t)idx + 1;
+
+	if (need > j->caprecs) {
+		size_t cap = j->caprecs ? j->caprecs : 64;
+
+		while (cap < need)
+			cap *= 2;
+		j->recs = realloc(j->recs, cap * sizeof(*j->recs));
+		if (j->recs == NULL)
+			abort();
+		memset(j->recs + j->caprecs, 0, (cap - j->caprecs) * sizeof(*j->recs));
+		j->caprecs = cap;
+	}
+	if (need > j->nrecs) {
+		for (size_t i = j->nrecs; i < need; i++)
+			j->recs[i].state = (enum store_trial_state) - 1; /* not created yet */
+		j->nrecs = need;
+	}
+	return &j->recs[idx];
+}
+
+/* The rung scores kept in a trial's result ({"rungs": [...]}). */
+static void read_rungs(const char *result, struct sched_rec *rec)
+{
+	json_t *doc = result ? json_loads(result, 0, NULL) : NULL;
+	json_t *rungs = json_object_get(doc, "rungs");
+
+	rec->nrungs = 0;
+	for (size_t i = 0; i < json_array_size(rungs) && i < WORKER_MAX_RUNGS; i++)
+		rec->rungs[rec->nrungs++] = json_number_value(json_array_get(rungs, i));
+	json_decref(doc);
+}
+
+/* Fills the history from the store's trial rows. */
+static int load_history(struct sched_job *j, struct fitd_error *err)
+{
+	struct store_trial *rows = NULL;
+	size_t n = 0;
+	int rc = store_trial_all(j->w->store, j->id, &rows, &n, err);
+
+	for (size_t i = 0; rc == FITD_OK && i < n; i++) {
+		struct sched_rec *rec = sched_job_rec(j, rows[i].idx);
+		json_error_t jerr;
+
+		rec->state = rows[i].state;
+		rec->params = json_loads(rows[i].params, 0, &jerr);
+		rec->has_score = rows[i].has_score;
+		rec->score = rows[i].score;
+		read_rungs(rows[i].result, rec);
+		if (rec->state == STORE_TRIAL_COMPLETED && rec->has_score &&
+		    (j->best_idx < 0 || (j->plan.higher_is_better ? rec->score > j->best_score
+								  : rec->score < j->best_score))) {
+			j->best_idx = rows[i].idx;
+			j->best_score = rec->score;
+			j->best_duration_ms = rows[i].duration_ms;
+			j->best_epochs = (unsigned)rows[i].epochs;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		store_trial_release(&rows[i]);
+	free(rows);
+	return rc;
+}
+
+static int load_data(struct sched_job *j, const struct store_job *row, struct fitd_error *err)
+{
+	json_t *ex = json_object_get(j->spec_json, "exclude_columns");
+	size_t nex = json_array_size(ex);
+	const char **names = calloc(nex ? nex : 1, sizeof(*names));
+	char path[PATH_MAX];
+	int rc;
+
+	if (names == NULL)
+		abort();
+	for (size_t i = 0; i < nex; i++)
+		names[i] = json_string_value(json_array_get(ex, i));
+	rc = store_dataset_path(j->w->store, row->dataset_id, path, sizeof(path), err);
+	if (rc == FITD_OK)
+		rc = worker_data_new(path, row->target, names, nex, j->plan.task, j->plan.folds,
+				     j->plan.holdout, j->plan.seed, &j->data, err);
+	free(names);
+	return rc;
+}
+
+static int start_if_queued(struct sched_job *j, const struct store_job *row, struct fitd_error *err)
+{
+	char runtime[96];
+
+	snprintf(runtime, sizeof(runtime), "{\"parallel_trials\":%u,\"threads_per_trial\":%u}",
+		 j->parallel, j->threads_per);
+	if (row->state == STORE_JOB_QUEUED)
+		return store_job_start(j->w->store, j->id, runtime, err);
+	return store_job_set_runtime(j->w->store, j->id, runtime, err);
+}
+
+int sched_job_load(struct worker *w, const char *id, struct sched_job **out, struct fitd_error *err)
+{
+	struct sched_job *j = calloc(1, sizeof(*j));
+	struct store_job row = { 0 };
+	json_error_t jerr;
+	int rc;
+
+	*out = NULL;
+	if (j == NULL)
+		abort();
+	j->w = w;
+	j->best_idx = -1;
+	snprintf(j->id, sizeof(j->id), "%s", id);
+	rc = store_job_get(w->store, id, &row, err);
+	if (rc != FITD_OK)
+		goto fail;
+	j->spec_json = json_loads(row.spec_json, 0, &jerr);
+	if (j->spec_json == NULL) {
+		rc = plan_error(err, "JSON");
+		goto fail;
+	}
+	rc = read_plan(j->spec_json, &j->plan, err);
+	if (rc == FITD_OK)
+		rc = worker_spec_from_json(j->spec_json, &j->spec, err);
+	if (rc == FITD_OK)
+		rc = search_new(j->spec, &j->search, err);
+	if (rc == FITD_OK)
+		rc = load_data(j, &row, err);
+	if (rc == FITD_OK)
+		rc = load_history(j, err);
+	if (rc != FITD_OK)
+		goto fail;
+	choose_parallelism(j);
+	rc = start_if_queued(j, &row, err);
+	if (rc != FITD_OK)
+		goto fail;
+	j->elapsed_saved_ms = row.elapsed_ms;
+	j->elapsed_ms = row.elapsed_ms;
+	j->run_mark_ms = sched_now_mono();
+	snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", row.best_model_id);
+	fitd_log_info("job_running", "job=%s trials_done=%lld parallel=%u threads_per_trial=%u",
+		      j->id, (long long)row.trials_done, j->parallel, j->threads_per);
+	store_job_release(&row);
+	*out = j;
+	return FITD_OK;
+fail:
+	store_job_release(&row);
+	sched_job_free(j);
+	return rc;
+}
+
+void sched_job_free(struct sched_job *j)
+{
+	if (j == NULL)
+		return;
+	for (size_t i = 0; i < j->nrecs; i++)
+		json_decref(j->recs[i].params);
+	free(j->recs);
+	free(j->hist);
+	search_free(j->search);
+	worker_spec_free(j->spec);
+	json_decref(j->spec_json);
+	worker_data_unref(j->data);
+	free(j);
+}
+
+int64_t sched_job_elapsed(struct sched_job *j, int64_t now_mono)
+{
+	j->elapsed_ms += now_mono - j->run_mark_ms;
+	j->run_mark_ms = now_mono;
+	return j->elapsed_ms;
+}
+
+static enum search_trial_state search_state(enum store_trial_state st)
+{
+	switch (st) {
+	case STORE_TRIAL_COMPLETED:
+		return SEARCH_TRIAL_COMPLETED;
+	case STORE_TRIAL_PRUNED:
+		return SEARCH_TRIAL_PRUNED;
+	case STORE_TRIAL_FAILED:
+		return SEARCH_TRIAL_FAILED;
+	case STORE_TRIAL_TIMEOUT:
+		return SEARCH_TRIAL_TIMEOUT;
+	case STORE_TRIAL_INTERRUPTED:
+		return SEARCH_TRIAL_INTERRUPTED;
+	default:
+		return SEARCH_TRIAL_PENDING;
+	}
+}
+
+static bool created(const struct sched_rec *rec)
+{
+	return rec->state != (enum store_trial_state) - 1;
+}
+
+/* The searcher's view of the trials below `below`, borrowing from recs into out. */
+static size_t view(const struct sched_job *j, size_t below, struct search_trial *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < below && i < j->nrecs; i++) {
+		const struct sched_rec *rec = &j->recs[i];
+
+		if (!created(rec))
+			continue;
+		out[n++] = (struct search_trial){
+			.idx = i,
+			.state = search_state(rec->state),
+			.params = rec->params,
+			.has_score = rec->has_score && rec->state == STORE_TRIAL_COMPLETED,
+			.score = rec->score,
+			.rungs = rec->rungs,
+			.nrungs = rec->nrungs,
+		};
+	}
+	return n;
+}
+
+/* The whole history, in j->hist (valid until recs change). */
+static struct search_history history(struct sched_job *j)
+{
+	j->hist = realloc(j->hist, (j->nrecs ? j->nrecs : 1) * sizeof(*j->hist));
+	if (j->hist == NULL)
+		abort();
+	return (struct search_history){ j->hist, view(j, j->nrecs, j->hist) };
+}
+
+json_t *sched_job_propose(struct sched_job *j, int64_t idx)
+{
+	struct search_history h = history(j);
+
+	return search_propose(j->search, (size_t)idx, &h);
+}
+
+/* The index of the next new trial, and whether any created trial is still to finish. */
+static size_t next_new(const struct sched_job *j, bool *pending)
+{
+	size_t next = 0;
+
+	*pending = false;
+	for (size_t i = 0; i < j->nrecs && created(&j->recs[i]); i++) {
+		next = i + 1;
+		if (j->recs[i].state == STORE_TRIAL_QUEUED ||
+		    j->recs[i].state == STORE_TRIAL_RUNNING)
+			*pending = true;
+	}
+	return next;
+}
+
+bool sched_job_search_over(struct sched_job *j)
+{
+	struct search_history h = history(j);
+	bool pending;
+	size_t next = next_new(j, &pending);
+
+	return !pending && search_should_stop(j->search, next, &h, NULL);
+}
+
+int64_t sched_job_next_trial(struct sched_job *j)
+{
+	struct search_history h = history(j);
+	bool pending;
+	size_t next = next_new(j, &pending);
+
+	for (size_t i = 0; i < next; i++)
+		if (j->recs[i].state == STORE_TRIAL_QUEUED && j->recs[i].task == NULL)
+			return (int64_t)i;
+	if (search_should_stop(j->search, next, &h, NULL) ||
+	    !search_may_propose(j->search, next, &h))
+		return -1;
+	return (int64_t)next;
+}
+
+struct sched_snapshot *sched_job_snapshot(struct sched_job *j, int64_t idx)
+{
+	size_t below = idx > SEARCH_WINDOW ? (size_t)idx - SEARCH_WINDOW : 0;
+	struct sched_snapshot *s;
+	size_t n;
+
+	if (!search_prunes(j->search))
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		abort();
+	s->search = j->search;
+	s->trials = calloc(below ? below : 1, sizeof(*s->trials));
+	s->rungs = calloc(below ? below : 1, WORKER_MAX_RUNGS * sizeof(double));
+	if (s->trials == NULL || s->rungs == NULL)
+		abort();
+	n = view(j, below, s->trials);
+	for (size_t i = 0; i < n; i++) {
+		double *r = s->rungs + i * WORKER_MAX_RUNGS;
+
+		memcpy(r, s->trials[i].rungs, s->trials[i].nrungs * sizeof(double));
+		s->trials[i].rungs = r;
+		s->trials[i].params = json_incref((json_t *)s->trials[i].params);
+	}
+	s->h = (struct search_history){ s->trials, n };
+	return s;
+}
+
+void sched_snapshot_free(struct sched_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->h.n; i++)
+		json_decref((json_t *)s->trials[i].params);
+	free(s->trials);
+	free(s->rungs);
+	free(s);
+}

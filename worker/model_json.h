@@ -1,0 +1,31 @@
+/*
+ * model_json.h - a trained model as self-contained, versioned JSON and back.
+ *
+ * The document holds everything needed to predict: the parameters, the
+ * preprocessing of every input column, the layers' weights and the class
+ * names, plus the fit report. Doubles are written with 17 significant
+ * digits, so a model read back predicts bit-identically. Callers may add
+ * keys of their own (metrics, explanations, provenance) to the object;
+ * reading ignores keys it does not know.
+ */
+#ifndef WORKER_MODEL_JSON_H
+#define WORKER_MODEL_JSON_H
+
+#include <jansson.h>
+
+#include "worker/fit/model.h"
+
+#define WORKER_MODEL_FORMAT  "fitd-model"
+#define WORKER_MODEL_VERSION 1
+
+/* A new JSON object describing m (the caller owns the reference). */
+json_t *worker_model_to_json(const struct fit_model *m);
+
+/*
+ * Rebuilds a model from a document made by worker_model_to_json(). Fails with
+ * FITD_EFORMAT naming the first bad field, or FITD_EUNPROCESSABLE for a newer
+ * format version.
+ */
+int worker_model_from_json(const json_t *doc, struct fit_model **out, struct fitd_error *err);
+
+#endif

@@ -1,0 +1,922 @@
+/*
+ * scheduler.c - the loop side of the worker: wake-ups, the thread budget,
+ * round-robin slot filling, recording results, cancels and deadlines.
+ *
+ * One pass, schedule(), does everything in order: record finished tasks,
+ * publish throttled progress, pick up new or cancelled jobs, end jobs whose
+ * search is over, then hand free threads to jobs round-robin. It runs on
+ * every wake-up (uv_async_t from trial threads and from the API), on the
+ * deadline timer and on the heartbeat. Every state change is one store
+ * transaction, made before the in-memory state moves on.
+ */
+#include "worker/scheduler.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/log.h"
+#include "worker/params.h"
+#include "worker/pool.h"
+
+#define REFIT_GRACE_MS 1500
+
+static void schedule(struct worker *w);
+static void on_tick(uv_timer_t *h);
+
+int64_t sched_now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sched_emit(struct worker *w, const char *job_id)
+{
+	if (w->on_events != NULL)
+		w->on_events(w->on_events_data, job_id);
+}
+
+/* ---- hooks called on trial threads ---- */
+
+static void push(struct worker *w, struct worker_trial ***arr, size_t *n, size_t *cap,
+		 struct worker_trial *t)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*arr = realloc(*arr, *cap * sizeof(**arr));
+		if (*arr == NULL)
+			abort();
+	}
+	(*arr)[(*n)++] = t;
+	(void)w;
+}
+
+/*
+ * Successive halving, decided on the trial thread at the rung's own epoch so
+ * the trial stops exactly there whatever the loop is doing.
+ */
+static void at_rung(struct worker_trial *t, unsigned epoch, double score)
+{
+	const struct sched_snapshot *snap = t->hook_data;
+	int rung = search_rung_of_epoch(snap->search, epoch);
+
+	if (rung < 0 || (unsigned)rung != t->nrungs || t->nrungs == WORKER_MAX_RUNGS)
+		return;
+	t->rungs[t->nrungs++] = score;
+	if (epoch < t->params.epochs &&
+	    search_should_prune(snap->search, (size_t)t->idx, epoch, score, &snap->h))
+		atomic_store(&t->stop, WORKER_STOP_PRUNE);
+}
+
+static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch, double loss,
+			  double score)
+{
+	struct sched_job *j = t->owner;
+	struct worker *w = j->w;
+
+	if (t->hook_data != NULL && fold == 0 && isfinite(score))
+		at_rung(t, epoch, score);
+	pthread_mutex_lock(&w->lock);
+	t->prog_fold = fold;
+	t->prog_epoch = epoch;
+	t->prog_loss = loss;
+	t->prog_score = score;
+	if (!t->prog_pending) {
+		t->prog_pending = true;
+		push(w, &w->progress, &w->nprogress, &w->capprogress, t);
+	}
+	pthread_mutex_unlock(&w->lock);
+	uv_async_send(&w->wake);
+}
+
+static void hook_done(struct worker_trial *t)
+{
+	struct sched_job *j = t->owner;
+	struct worker *w = j->w;
+
+	pthread_mutex_lock(&w->lock);
+	/* Its last progress is moot now; drop it so nothing points at t once freed. */
+	for (size_t i = 0; t->prog_pending && i < w->nprogress; i++) {
+		if (w->progress[i] == t) {
+			w->progress[i] = w->progress[--w->nprogress];
+			t->prog_pending = false;
+		}
+	}
+	push(w, &w->done, &w->ndone, &w->capdone, t);
+	pthread_mutex_unlock(&w->lock);
+	uv_async_send(&w->wake);
+}
+
+static const struct worker_trial_hooks hooks = { hook_progress, hook_done };
+
+/* ---- recording results ---- */
+
+static void stop_running(struct sched_job *j, enum worker_stop why)
+{
+	for (size_t i = 0; i < j->nrecs; i++)
+		if (j->recs[i].task != NULL)
+			atomic_store(&j->recs[i].task->stop, why);
+	if (j->refit != NULL)
+		atomic_store(&j->refit->stop, why);
+}
+
+static enum store_trial_state state_of(const struct worker_trial *t)
+{
+	if (t->status == FITD_OK)
+		return STORE_TRIAL_COMPLETED;
+	if (t->status != FITD_ECANCELLED)
+		return STORE_TRIAL_FAILED;
+	switch ((enum worker_stop)atomic_load(&t->stop)) {
+	case WORKER_STOP_CANCEL:
+		return STORE_TRIAL_INTERRUPTED;
+	case WORKER_STOP_DEADLINE:
+		return STORE_TRIAL_TIMEOUT;
+	case WORKER_STOP_SHUTDOWN:
+		return STORE_TRIAL_QUEUED;
+	case WORKER_STOP_PRUNE:
+		return STORE_TRIAL_PRUNED;
+	case WORKER_STOP_NONE:
+		break;
+	}
+	return STORE_TRIAL_FAILED;
+}
+
+static bool better(const struct sched_job *j, double score)
+{
+	if (j->best_idx < 0)
+		return true;
+	return j->plan.higher_is_better ? score > j->best_score : score < j->best_score;
+}
+
+/* Writes the model document of t with its provenance; fills id and size. */
+static int publish_model(struct sched_job *j, struct worker_trial *t, char id[STORE_ID_MAX],
+			 int64_t *bytes, struct fitd_error *err)
+{
+	char *text;
+	int rc;
+
+	json_object_set_new(t->model, "job", json_string(j->id));
+	json_object_set_new(t->model, "trial", t->refit ? json_null() : json_integer(t->idx));
+	json_object_set_new(t->model, "refit", json_boolean(t->refit));
+	json_object_set_new(t->model, "metric",
+			    json_pack("{s:s, s:f, s:f}", "name", fit_metric_name(j->plan.metric),
+				      "cv_mean", t->refit ? j->best_score : t->score, "cv_std",
+				      t->score_std));
+	text = json_dumps(t->model, JSON_COMPACT);
+	if (text == NULL)
+		abort();
+	*bytes = (int64_t)strlen(text);
+	rc = store_model_write(j->w->store, text, strlen(text), id, err);
+	free(text);
+	return rc;
+}
+
+static char *trial_event(const struct sched_job *j, const struct worker_trial *t,
+			 enum store_trial_state st)
+{
+	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:I}", "job", j->id, "trial",
+			      (json_int_t)t->idx, "state", store_trial_state_name(st), "epochs",
+			      (json_int_t)t->epochs, "duration_ms", (json_int_t)t->duration_ms);
+	char *text;
+
+	if (st == STORE_TRIAL_COMPLETED) {
+		json_object_set_new(o, "score", json_real(t->score));
+		json_object_set_new(o, "score_std", json_real(t->score_std));
+	}
+	if (st == STORE_TRIAL_FAILED)
+		json_object_set_new(
+		    o, "error",
+		    json_pack("{s:s, s:s}", "code", t->err.code, "message", t->err.message));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+static char *best_event(const struct sched_job *j, int64_t idx, double score, const char *model_id,
+			const json_t *params)
+{
+	json_t *o = json_pack("{s:s, s:I, s:f, s:s, s:O}", "job", j->id, "trial", (json_int_t)idx,
+			      "score", score, "model_id", model_id, "params", params);
+	char *text = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	return text;
+}
+
+static char *result_json(const struct worker_trial *t)
+{
+	json_t *folds = json_array();
+	json_t *rungs = json_array();
+	json_t *doc;
+	char *text;
+
+	for (unsigned i = 0; i < t->nfolds_done; i++)
+		json_array_append_new(folds, json_real(t->fold_scores[i]));
+	for (unsigned i = 0; i < t->nrungs; i++)
+		json_array_append_new(rungs, json_real(t->rungs[i]));
+	doc = json_pack("{s:o, s:o}", "fold_scores", folds, "rungs", rungs);
+	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(doc);
+	return text;
+}
+
+static void record_trial(struct sched_job *j, struct worker_trial *t)
+{
+	struct sched_rec *rec = sched_job_rec(j, t->idx);
+	enum store_trial_state st = state_of(t);
+	struct store_trial_outcome o = { .state = st };
+	char model_id[STORE_ID_MAX] = "";
+	struct fitd_error err = { 0 };
+	char *ev, *best = NULL, *res;
+	int rc = FITD_OK;
+
+	/* A pruned trial shows the score it was stopped on. */
+	o.has_score = st == STORE_TRIAL_COMPLETED || (st == STORE_TRIAL_PRUNED && t->nrungs > 0);
+	o.score = st == STORE_TRIAL_COMPLETED ? t->score
+		  : t->nrungs > 0	      ? t->rungs[t->nrungs - 1]
+					      : NAN;
+	o.score_std = t->score_std;
+	o.epochs = t->epochs;
+	o.duration_ms = t->duration_ms;
+	o.result_json = res = result_json(t);
+	if (st == STORE_TRIAL_FAILED) {
+		o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(t->status);
+		o.error_message = t->err.message;
+	}
+	o.new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
+	if (o.new_best && t->model != NULL) {
+		rc = publish_model(j, t, model_id, &o.model_bytes, &err);
+		if (rc == FITD_OK)
+			o.model_id = model_id;
+		else
+			fitd_log_warn("model_write_failed", "job=%s trial=%lld reason=\"%s\"",
+				      j->id, (long long)t->idx, err.message);
+	}
+	ev = st == STORE_TRIAL_QUEUED ? NULL : trial_event(j, t, st);
+	o.event_json = ev;
+	if (o.new_best)
+		o.best_event_json = best = best_event(j, t->idx, t->score, model_id,
+						      t->params_json);
+	rc = store_trial_finish(j->w->store, j->id, t->idx, t->generation, &o, &err);
+	if (rc == FITD_OK) {
+		rec->state = st;
+		rec->has_score = o.has_score;
+		rec->score = o.score;
+		rec->nrungs = t->nrungs;
+		memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
+		if (o.new_best) {
+			j->best_idx = t->idx;
+			j->best_score = t->score;
+			j->best_duration_ms = t->duration_ms;
+			j->best_epochs = t->epochs;
+			snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
+		}
+	} else {
+		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
+			      (long long)t->idx, err.message);
+		rec->state = STORE_TRIAL_QUEUED;
+	}
+	fitd_log_info("trial_finished", "job=%s trial=%lld state=%s score=%g ms=%lld", j->id,
+		      (long long)t->idx, store_trial_state_name(st), o.score,
+		      (long long)t->duration_ms);
+	free(ev);
+	free(best);
+	free(res);
+}
+
+static void finish_job(struct sched_job *j, enum store_job_state st, const char *code,
+		       const char *message);
+
+static void record_refit(struct sched_job *j, struct worker_trial *t)
+{
+	char model_id[STORE_ID_MAX];
+	struct fitd_error err = { 0 };
+	int64_t bytes = 0;
+	char *ev;
+	int rc = t->status;
+
+	j->refit_done = true;
+	if (rc == FITD_OK)
+		rc = publish_model(j, t, model_id, &bytes, &err);
+	if (rc == FITD_OK) {
+		ev = best_event(j, j->best_idx, j->best_score, model_id, t->params_json);
+		rc = store_job_set_model(j->w->store, j->id, model_id, bytes, ev, &err);
+		free(ev);
+	}
+	if (rc == FITD_OK)
+		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
+	else
+		fitd_log_warn("refit_failed", "job=%s reason=\"%s\" fallback=%s", j->id,
+			      t->status != FITD_OK ? t->err.message : err.message,
+			      j->best_model_id);
+	fitd_log_info("refit_finished", "job=%s model=%s ms=%lld", j->id, j->best_model_id,
+		      (long long)t->duration_ms);
+}
+
+static void record_done(struct worker *w, struct worker_trial *t)
+{
+	struct sched_job *j = t->owner;
+
+	if (t->refit) {
+		record_refit(j, t);
+		j->refit = NULL;
+	} else {
+		record_trial(j, t);
+		sched_job_rec(j, t->idx)->task = NULL;
+		j->running--;
+	}
+	w->threads_busy -= (unsigned)t->params.threads;
+	w->trials_running--;
+	sched_snapshot_free(t->hook_data);
+	worker_trial_release(t);
+	free(t);
+	sched_emit(w, j->id);
+}
+
+static void drain_done(struct worker *w)
+{
+	struct worker_trial **done;
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	done = w->done;
+	n = w->ndone;
+	w->done = NULL;
+	w->ndone = w->capdone = 0;
+	pthread_mutex_unlock(&w->lock);
+	for (size_t i = 0; i < n; i++)
+		record_done(w, done[i]);
+	free(done);
+}
+
+static void publish_progress(struct worker *w, struct worker_trial *t, unsigned fold,
+			     unsigned epoch, double loss, double score)
+{
+	struct sched_job *j = t->owner;
+	struct sched_rec *rec = t->refit ? NULL : sched_job_rec(j, t->idx);
+	int64_t now = sched_now_mono();
+	json_t *o;
+	char *text;
+
+	if (rec == NULL || now - rec->last_progress_ms < w->opt.progress_ms)
+		return;
+	rec->last_progress_ms = now;
+	o = json_pack("{s:s, s:I, s:I, s:I, s:f}", "job", j->id, "trial", (json_int_t)t->idx,
+		      "fold", (json_int_t)fold, "epoch", (json_int_t)epoch, "train_loss",
+		      isfinite(loss) ? loss : 0.0);
+	if (isfinite(score))
+		json_object_set_new(o, "score", json_real(score));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (store_event_add(w->store, j->id, "trial_progress", text, NULL, NULL) == FITD_OK)
+		sched_emit(w, j->id);
+	free(text);
+}
+
+static void drain_progress(struct worker *w)
+{
+	struct worker_trial **list;
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	list = w->progress;
+	n = w->nprogress;
+	w->progress = NULL;
+	w->nprogress = w->capprogress = 0;
+	for (size_t i = 0; i < n; i++)
+		list[i]->prog_pending = false;
+	pthread_mutex_unlock(&w->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct worker_trial *t = list[i];
+		unsigned fold, epoch;
+		double loss, score;
+
+		pthread_mutex_lock(&w->lock);
+		fold = t->prog_fold;
+		epoch = t->prog_epoch;
+		loss = t->prog_loss;
+		score = t->prog_score;
+		pthread_mutex_unlock(&w->lock);
+		publish_progress(w, t, fold, epoch, loss, score);
+	}
+	free(list);
+}
+
+/* ---- ending jobs ---- */
+
+static void save_elapsed(struct worker *w)
+{
+	char(*ids)[STORE_ID_MAX];
+	int64_t *ms, now = sched_now_mono();
+	size_t n = 0, cap = 0;
+
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
+		cap++;
+	if (cap == 0)
+		return;
+	ids = calloc(cap, STORE_ID_MAX);
+	ms = calloc(cap, sizeof(*ms));
+	if (ids == NULL || ms == NULL)
+		abort();
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next) {
+		int64_t total = sched_job_elapsed(j, now);
+
+		memcpy(ids[n], j->id, STORE_ID_MAX);
+		ms[n++] = total - j->elapsed_saved_ms;
+	}
+	if (store_job_add_elapsed(w->store, (const char(*)[STORE_ID_MAX])ids, ms, n, NULL) ==
+	    FITD_OK) {
+		n = 0;
+		for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
+			j->elapsed_saved_ms += ms[n++];
+	}
+	free(ids);
+	free(ms);
+}
+
+static void unlink_job(struct worker *w, struct sched_job *j)
+{
+	for (struct sched_job **p = &w->jobs; *p != NULL; p = &(*p)->next) {
+		if (*p == j) {
+			*p = j->next;
+			break;
+		}
+	}
+	if (w->rr == j)
+		w->rr = j->next;
+}
+
+static void finish_job(struct sched_job *j, enum store_job_state st, const char *code,
+		       const char *message)
+{
+	struct worker *w = j->w;
+	struct fitd_error err = { 0 };
+	int64_t delta = sched_job_elapsed(j, sched_now_mono()) - j->elapsed_saved_ms;
+	const char(*id)[STORE_ID_MAX] = (const char(*)[STORE_ID_MAX])j->id;
+
+	store_job_add_elapsed(w->store, id, &delta, 1, NULL);
+	if (store_job_finish(w->store, j->id, st, code, message, &err) != FITD_OK)
+		fitd_log_warn("job_finish_failed", "job=%s reason=\"%s\"", j->id, err.message);
+	fitd_log_info("job_finished", "job=%s state=%s best_trial=%lld model=%s", j->id,
+		      store_job_state_name(st), (long long)j->best_idx, j->best_model_id);
+	sched_emit(w, j->id);
+	unlink_job(w, j);
+	sched_job_free(j);
+}
+
+/* The running time to keep back for the refit out of a time budget. */
+static int64_t refit_reserve(const struct sched_job *j)
+{
+	unsigned folds = j->plan.folds ? j->plan.folds : 1;
+	int64_t est;
+
+	if (j->best_idx < 0 || j->plan.max_ms == 0)
+		return 0;
+	est = j->best_duration_ms / folds * 2 + 200;
+	return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
+}
+
+static bool start_refit(struct sched_job *j);
+
+/* Moves a job towards its end; may free it. */
+static void check_end(struct sched_job *j, int64_t now)
+{
+	int64_t elapsed = sched_job_elapsed(j, now);
+	bool search_time_up = j->plan.max_ms > 0 && elapsed >= j->plan.max_ms - refit_reserve(j);
+
+	if (j->end == SCHED_END_NONE && j->cancel_seen) {
+		j->end = SCHED_END_CANCEL;
+		stop_running(j, WORKER_STOP_CANCEL);
+	} else if (j->end == SCHED_END_NONE && search_time_up) {
+		j->end = SCHED_END_DEADLINE;
+		stop_running(j, WORKER_STOP_DEADLINE);
+	} else if (j->end == SCHED_END_NONE && j->running == 0 && sched_job_search_over(j)) {
+		j->end = SCHED_END_SEARCH_DONE;
+	}
+	if (j->refit != NULL && j->plan.max_ms > 0 && elapsed >= j->plan.max_ms + REFIT_GRACE_MS)
+		atomic_store(&j->refit->stop, WORKER_STOP_DEADLINE);
+	if (j->end == SCHED_END_NONE || j->running > 0 || j->refit != NULL)
+		return;
+	switch (j->end) {
+	case SCHED_END_CANCEL:
+		finish_job(j, STORE_JOB_CANCELLED, NULL, NULL);
+		return;
+	case SCHED_END_FAILED:
+		finish_job(j, STORE_JOB_FAILED, j->fail_code, j->fail_message);
+		return;
+	default:
+		break;
+	}
+	if (j->best_idx < 0) {
+		finish_job(j, STORE_JOB_FAILED, "no_trial_completed",
+			   "no trial completed: see the trials for their errors");
+		return;
+	}
+	if (!j->refit_done && (j->plan.max_ms == 0 || elapsed < j->plan.max_ms) && start_refit(j))
+		return;
+	finish_job(j, STORE_JOB_SUCCEEDED, NULL, NULL);
+}
+
+/* ---- starting trials ---- */
+
+static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *params,
+				     unsigned threads, struct fitd_error *err)
+{
+	struct worker_fit_context ctx = {
+		.task = j->plan.task,
+		.metric = j->plan.metric,
+		.patience = j->plan.patience,
+		.seed = j->plan.seed,
+		.threads = (int)threads,
+	};
+	struct worker_trial *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		abort();
+	snprintf(t->job_id, sizeof(t->job_id), "%s", j->id);
+	t->idx = idx;
+	t->hooks = &hooks;
+	t->owner = j;
+	t->params_json = json_incref(params);
+	t->data = worker_data_ref(j->data);
+	atomic_init(&t->stop, WORKER_STOP_NONE);
+	t->prog_score = NAN;
+	t->status = worker_params_from_json(params, &ctx, &t->params, err);
+	return t;
+}
+
+static void submit(struct worker *w, struct worker_trial *t)
+{
+	w->threads_busy += (unsigned)t->params.threads;
+	w->trials_running++;
+	worker_pool_submit(w->pool, worker_trial_run, t);
+}
+
+static bool start_refit(struct sched_job *j)
+{
+	struct worker *w = j->w;
+	unsigned free_threads = w->opt.threads - w->threads_busy;
+	unsigned threads = j->threads_per * j->parallel;
+	struct fitd_error err = { 0 };
+	struct worker_trial *t;
+
+	if (threads > free_threads)
+		threads = free_threads;
+	if (threads == 0)
+		return true; /* wait for a thread; check_end comes back */
+	t = new_task(j, j->best_idx, sched_job_rec(j, j->best_idx)->params, threads, &err);
+	if (t->status != FITD_OK) {
+		worker_trial_release(t);
+		free(t);
+		return false;
+	}
+	t->refit = true;
+	t->refit_epochs = j->best_epochs;
+	j->refit = t;
+	fitd_log_info("refit_started", "job=%s trial=%lld threads=%u", j->id,
+		      (long long)j->best_idx, threads);
+	submit(w, t);
+	return true;
+}
+
+/* Claims and submits trial idx; false when nothing could start. */
+static bool start_trial(struct sched_job *j, int64_t idx)
+{
+	struct worker *w = j->w;
+	struct sched_rec *rec = sched_job_rec(j, idx);
+	struct fitd_error err = { 0 };
+	struct worker_trial *t;
+	char *params;
+	int rc;
+
+	if (rec->params == NULL)
+		rec->params = sched_job_propose(j, idx);
+	if (rec->params == NULL)
+		return false;
+	params = json_dumps(rec->params, JSON_COMPACT | JSON_SORT_KEYS);
+	rc = store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
+			       &rec->generation, &err);
+	free(params);
+	if (rc != FITD_OK) {
+		fitd_log_warn("trial_claim_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
+			      (long long)idx, err.message);
+		return false;
+	}
+	rec->state = STORE_TRIAL_RUNNING;
+	rec->last_progress_ms = 0;
+	t = new_task(j, idx, rec->params, j->threads_per, &err);
+	t->generation = rec->generation;
+	if (t->status != FITD_OK) {
+		/* Parameters the core refuses: the trial fails without running. */
+		t->err = err;
+		t->params.threads = 0;
+		record_trial(j, t);
+		worker_trial_release(t);
+		free(t);
+		sched_emit(w, j->id);
+		return true;
+	}
+	t->hook_data = sched_job_snapshot(j, idx);
+	rec->task = t;
+	j->running++;
+	submit(w, t);
+	return true;
+}
+
+/* The job whose turn it is to get free threads, or NULL when none can use them. */
+static bool fill_one(struct worker *w, struct sched_job *j)
+{
+	unsigned free_threads = w->opt.threads - w->threads_busy;
+	int64_t idx;
+
+	if (j->end != SCHED_END_NONE || j->running >= j->parallel || j->threads_per > free_threads)
+		return false;
+	idx = sched_job_next_trial(j);
+	return idx >= 0 && start_trial(j, idx);
+}
+
+/* Hands free threads to jobs one trial at a time, round-robin. */
+static void fill_slots(struct worker *w)
+{
+	bool started = true;
+
+	while (started && !w->stopping && w->threads_busy < w->opt.threads) {
+		struct sched_job *start = w->rr ? w->rr : w->jobs, *j = start;
+
+		started = false;
+		if (j == NULL)
+			return;
+		do {
+			struct sched_job *next = j->next ? j->next : w->jobs;
+
+			if (fill_one(w, j)) {
+				w->rr = next;
+				started = true;
+				break;
+			}
+			j = next;
+		} while (j != start);
+	}
+}
+
+/* ---- picking up jobs ---- */
+
+static struct sched_job *find_job(struct worker *w, const char *id)
+{
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
+		if (strcmp(j->id, id) == 0)
+			return j;
+	return NULL;
+}
+
+static void append_job(struct worker *w, struct sched_job *j)
+{
+	struct sched_job **p = &w->jobs;
+
+	while (*p != NULL)
+		p = &(*p)->next;
+	*p = j;
+}
+
+/* A job that cannot even be loaded fails at once with the reason. */
+static void fail_unloadable(struct worker *w, const char *id, const struct fitd_error *why)
+{
+	struct fitd_error err = { 0 };
+	struct store_job job;
+
+	fitd_log_warn("job_load_failed", "job=%s reason=\"%s\"", id, why->message);
+	if (store_job_get(w->store, id, &job, &err) == FITD_OK) {
+		if (job.state == STORE_JOB_QUEUED)
+			store_job_start(w->store, id, NULL, NULL);
+		store_job_release(&job);
+	}
+	store_job_finish(w->store, id, STORE_JOB_FAILED, why->code[0] ? why->code : "load_failed",
+			 why->message, NULL);
+	sched_emit(w, id);
+}
+
+static void sync_jobs(struct worker *w)
+{
+	char(*ids)[STORE_ID_MAX] = NULL;
+	struct fitd_error err = { 0 };
+	size_t n = 0;
+
+	if (store_job_active(w->store, &ids, &n, &err) != FITD_OK) {
+		fitd_log_warn("job_scan_failed", "reason=\"%s\"", err.message);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sched_job *j = find_job(w, ids[i]);
+		struct store_job row;
+
+		if (j == NULL) {
+			if (sched_job_load(w, ids[i], &j, &err) != FITD_OK) {
+				fail_unloadable(w, ids[i], &err);
+				continue;
+			}
+			append_job(w, j);
+			sched_emit(w, j->id);
+		}
+		if (!j->cancel_seen && store_job_get(w->store, j->id, &row, NULL) == FITD_OK) {
+			j->cancel_seen = row.cancel_requested;
+			store_job_release(&row);
+		}
+	}
+	free(ids);
+}
+
+/* ---- the loop ---- */
+
+static void arm_tick(struct worker *w, int64_t now)
+{
+	int64_t next = -1;
+
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next) {
+		int64_t left;
+
+		if (j->plan.max_ms == 0)
+			continue;
+		left = j->plan.max_ms - refit_reserve(j) - sched_job_elapsed(j, now);
+		if (j->end != SCHED_END_NONE)
+			left += refit_reserve(j) + REFIT_GRACE_MS;
+		if (left < 0)
+			left = 0;
+		if (next < 0 || left < next)
+			next = left;
+	}
+	if (next >= 0)
+		uv_timer_start(&w->tick, on_tick, (uint64_t)next + 5, 0);
+	else
+		uv_timer_stop(&w->tick);
+}
+
+static void schedule(struct worker *w)
+{
+	int64_t now;
+
+	drain_progress(w);
+	drain_done(w);
+	if (w->stopping)
+		return;
+	sync_jobs(w);
+	now = sched_now_mono();
+	for (struct sched_job *j = w->jobs, *next; j != NULL; j = next) {
+		next = j->next;
+		check_end(j, now);
+	}
+	fill_slots(w);
+	arm_tick(w, sched_now_mono());
+}
+
+static void on_wake(uv_async_t *h)
+{
+	schedule(h->data);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+	schedule(h->data);
+}
+
+static void on_heartbeat(uv_timer_t *h)
+{
+	struct worker *w = h->data;
+	struct fitd_error err = { 0 };
+
+	save_elapsed(w);
+	if (w->trials_running > 0 &&
+	    store_trial_heartbeat(w->store, w->owner, w->opt.lease_ms, &err) != FITD_OK)
+		fitd_log_warn("heartbeat_failed", "reason=\"%s\"", err.message);
+	schedule(w);
+}
+
+/* ---- public ---- */
+
+static unsigned default_threads(unsigned reserved)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cores < 1)
+		cores = 1;
+	return cores > (long)reserved ? (unsigned)(cores - (long)reserved) : 1;
+}
+
+int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options *opt,
+	       struct worker **out, struct fitd_error *err)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	char host[64] = "localhost";
+	int rc;
+
+	*out = NULL;
+	if (w == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "worker");
+	w->loop = loop;
+	w->store = store;
+	w->opt = *opt;
+	if (w->opt.threads == 0)
+		w->opt.threads = default_threads(opt->reserved_cores);
+	if (w->opt.lease_ms <= 0)
+		w->opt.lease_ms = 30000;
+	if (w->opt.heartbeat_ms <= 0)
+		w->opt.heartbeat_ms = 2000;
+	if (w->opt.progress_ms <= 0)
+		w->opt.progress_ms = 1000;
+	gethostname(host, sizeof(host) - 1);
+	snprintf(w->owner, sizeof(w->owner), "%s:%ld", host, (long)getpid());
+	pthread_mutex_init(&w->lock, NULL);
+	rc = worker_pool_new(w->opt.threads, &w->pool, err);
+	if (rc != FITD_OK) {
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return rc;
+	}
+	uv_async_init(loop, &w->wake, on_wake);
+	uv_timer_init(loop, &w->heartbeat);
+	uv_timer_init(loop, &w->tick);
+	w->wake.data = w->heartbeat.data = w->tick.data = w;
+	*out = w;
+	return FITD_OK;
+}
+
+void worker_on_events(struct worker *w, worker_events_fn fn, void *data)
+{
+	w->on_events = fn;
+	w->on_events_data = data;
+}
+
+int worker_start(struct worker *w, struct fitd_error *err)
+{
+	int64_t requeued = 0, failed = 0;
+	int rc = store_trial_recover(w->store, &requeued, &failed, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	if (requeued > 0 || failed > 0)
+		fitd_log_info("recovered", "trials_requeued=%lld trials_failed=%lld",
+			      (long long)requeued, (long long)failed);
+	fitd_log_info("worker_started", "threads=%u owner=%s", w->opt.threads, w->owner);
+	uv_timer_start(&w->heartbeat, on_heartbeat, (uint64_t)w->opt.heartbeat_ms,
+		       (uint64_t)w->opt.heartbeat_ms);
+	schedule(w);
+	return FITD_OK;
+}
+
+void worker_notify(struct worker *w)
+{
+	uv_async_send(&w->wake);
+}
+
+void worker_stats(const struct worker *w, struct worker_stats *st)
+{
+	unsigned jobs = 0;
+
+	for (const struct sched_job *j = w->jobs; j != NULL; j = j->next)
+		jobs++;
+	st->threads = w->opt.threads;
+	st->threads_busy = w->threads_busy;
+	st->trials_running = w->trials_running;
+	st->jobs_running = jobs;
+}
+
+void worker_stop(struct worker *w)
+{
+	w->stopping = true;
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
+		stop_running(j, WORKER_STOP_SHUTDOWN);
+	/* Joining the pool waits for every task; their results are then recorded. */
+	worker_pool_free(w->pool);
+	w->pool = NULL;
+	drain_progress(w);
+	drain_done(w);
+	save_elapsed(w);
+	uv_timer_stop(&w->heartbeat);
+	uv_timer_stop(&w->tick);
+}
+
+void worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	if (w->pool != NULL)
+		worker_stop(w);
+	while (w->jobs != NULL) {
+		struct sched_job *j = w->jobs;
+
+		w->jobs = j->next;
+		sched_job_free(j);
+	}
+	uv_close((uv_handle_t *)&w->wake, NULL);
+	uv_close((uv_handle_t *)&w->heartbeat, NULL);
+	uv_close((uv_handle_t *)&w->tick, NULL);
+	uv_run(w->loop, UV_RUN_NOWAIT);
+	pthread_mutex_destroy(&w->lock);
+	free(w->done);
+	free(w->progress);
+	free(w);
+}

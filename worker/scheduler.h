@@ -1,0 +1,161 @@
+/*
+ * scheduler.h - the scheduler's private structures, shared by scheduler.c (the
+ * loop: wake-ups, slots, results) and job.c (one job's plan, history and
+ * end). Nothing outside worker/ includes it.
+ */
+#ifndef WORKER_SCHEDULER_H
+#define WORKER_SCHEDULER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "worker/search/search.h"
+#include "worker/spec.h"
+#include "worker/trial.h"
+#include "worker/worker.h"
+
+/* What the scheduler reads from a job's normalized spec. */
+struct sched_plan {
+	enum fit_task task;
+	enum fit_metric metric;
+	bool higher_is_better;
+	unsigned folds; /* 0: holdout */
+	double holdout;
+	unsigned patience;    /* early stopping inside a fit; 0 = off */
+	int64_t max_ms;	      /* 0: no limit */
+	unsigned parallel;    /* 0: auto */
+	unsigned threads_per; /* 0: auto */
+	uint64_t seed;
+};
+
+/* One trial as the searcher and the scheduler see it. */
+struct sched_rec {
+	enum store_trial_state state;
+	json_t *params;
+	bool has_score;
+	double score;
+	int64_t generation; /* while running */
+	int64_t last_progress_ms;
+	double rungs[WORKER_MAX_RUNGS]; /* fold 0's score at each rung reached */
+	unsigned nrungs;
+	struct worker_trial *task; /* while running here */
+};
+
+/*
+ * What a running trial's thread needs to decide on pruning by itself, at
+ * the very epoch of a rung: the searcher (immutable) and a copy of the
+ * history it may read (the finished trials below idx - SEARCH_WINDOW).
+ */
+struct sched_snapshot {
+	const struct search *search;
+	struct search_history h;
+	struct search_trial *trials;
+	double *rungs;
+};
+
+enum sched_end {
+	SCHED_END_NONE,
+	SCHED_END_SEARCH_DONE, /* budget of trials or a stop rule: refit, then succeed */
+	SCHED_END_DEADLINE,    /* time is up */
+	SCHED_END_CANCEL,
+	SCHED_END_FAILED, /* the job cannot run (data gone, spec unreadable) */
+};
+
+struct sched_job {
+	struct worker *w;
+	char id[STORE_ID_MAX];
+	json_t *spec_json;
+	struct worker_spec *spec;
+	struct search *search;
+	struct sched_plan plan;
+	struct worker_data *data;
+
+	struct sched_rec *recs; /* by trial index */
+	size_t nrecs, caprecs;
+	struct search_trial *hist; /* scratch for the searcher's view of recs */
+	unsigned running;	   /* trials of this job on the pool */
+	unsigned threads_per;	   /* effective */
+	unsigned parallel;	   /* effective */
+
+	int64_t best_idx; /* -1: none yet */
+	double best_score;
+	char best_model_id[STORE_ID_MAX];
+	int64_t best_duration_ms;
+	unsigned best_epochs;
+
+	int64_t elapsed_saved_ms; /* running time committed to the store */
+	int64_t run_mark_ms;	  /* monotonic time up to which elapsed was counted */
+	int64_t elapsed_ms;	  /* total running time, saved or not */
+
+	enum sched_end end;
+	char fail_code[FITD_ERROR_CODE_MAX];
+	char fail_message[FITD_ERROR_MESSAGE_MAX];
+	struct worker_trial *refit; /* while the refit runs */
+	bool refit_done;
+	bool cancel_seen;
+
+	struct sched_job *next;
+};
+
+struct worker {
+	uv_loop_t *loop;
+	struct store *store;
+	struct worker_options opt;
+	struct worker_pool *pool;
+	char owner[96];
+
+	uv_async_t wake;
+	uv_timer_t heartbeat;
+	uv_timer_t tick; /* deadlines: re-armed to the nearest one */
+
+	pthread_mutex_t lock;	    /* guards done and progress below */
+	struct worker_trial **done; /* finished tasks to record */
+	size_t ndone, capdone;
+	struct worker_trial **progress; /* tasks with fresh progress */
+	size_t nprogress, capprogress;
+
+	struct sched_job *jobs; /* running jobs in round-robin order */
+	struct sched_job *rr;	/* where the next slot search starts */
+	unsigned threads_busy;
+	unsigned trials_running;
+	bool stopping;
+
+	worker_events_fn on_events;
+	void *on_events_data;
+};
+
+/* ---- job.c ---- */
+
+/* Loads a job from the store: spec, searcher, data, history. */
+int sched_job_load(struct worker *w, const char *id, struct sched_job **out,
+		   struct fitd_error *err);
+void sched_job_free(struct sched_job *j);
+
+/* Running time of the job so far (ms), counting up to now. */
+int64_t sched_job_elapsed(struct sched_job *j, int64_t now_mono);
+
+/*
+ * The next trial to run: a re-queued one first, else a new one when the
+ * searcher neither stops nor waits (its reproducibility window); or -1.
+ */
+int64_t sched_job_next_trial(struct sched_job *j);
+
+/* The record of idx, growing the table as needed. */
+struct sched_rec *sched_job_rec(struct sched_job *j, int64_t idx);
+
+/* Decides whether the search part is over (trial budget or a stop rule). */
+bool sched_job_search_over(struct sched_job *j);
+
+/* The searcher's parameters for new trial idx (a new reference), or NULL. */
+json_t *sched_job_propose(struct sched_job *j, int64_t idx);
+
+/* The snapshot a pruning trial idx takes to its thread, or NULL when the searcher never prunes. */
+struct sched_snapshot *sched_job_snapshot(struct sched_job *j, int64_t idx);
+void sched_snapshot_free(struct sched_snapshot *s);
+
+/* ---- scheduler.c ---- */
+
+int64_t sched_now_mono(void);
+void sched_emit(struct worker *w, const char *job_id);
+
+#endif

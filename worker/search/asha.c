@@ -1,0 +1,77 @@
+/*
+ * asha.c - asynchronous successive halving (Li et al., "A System for
+ * Massively Parallel Hyperparameter Tuning", 2020) over epochs.
+ *
+ * Rungs are at SEARCH_ASHA_MIN_EPOCHS * SEARCH_ASHA_ETA^i epochs. A trial
+ * reaching a rung continues when it is in the top 1/eta of the rung: among
+ * the rung scores of its peers and itself, fewer than floor(n / eta) peers
+ * score strictly better (ties continue). Its peers are the finished trials
+ * with index < idx - SEARCH_WINDOW that reached the rung; with fewer than
+ * eta peers every trial continues. Because those trials are finished
+ * before idx may even be proposed, the decision is a function of the
+ * history alone: the same at any parallelism, in any finish order and after
+ * a restart. See search.h for the caveat.
+ */
+#include "worker/search/internal.h"
+
+#include <math.h>
+
+#define RUNGS_MAX 20
+
+unsigned search_rung_epochs(unsigned rung)
+{
+	unsigned e = SEARCH_ASHA_MIN_EPOCHS;
+
+	for (unsigned i = 0; i < rung && i < RUNGS_MAX; i++)
+		e *= SEARCH_ASHA_ETA;
+	return e;
+}
+
+int search_rung_of_epoch(const struct search *s, unsigned epoch)
+{
+	if (!s->prunes)
+		return -1;
+	for (unsigned r = 0; r < RUNGS_MAX; r++) {
+		unsigned e = search_rung_epochs(r);
+
+		if (e == epoch)
+			return (int)r;
+		if (e > epoch)
+			break;
+	}
+	return -1;
+}
+
+static bool finished(enum search_trial_state st)
+{
+	return st != SEARCH_TRIAL_PENDING;
+}
+
+bool search_should_prune(const struct search *s, size_t idx, unsigned epoch, double score,
+			 const struct search_history *h)
+{
+	int rung = search_rung_of_epoch(s, epoch);
+	size_t peers = 0, better = 0;
+	double mine;
+
+	if (rung < 0)
+		return false;
+	if (!isfinite(score))
+		return true; /* diverged: nothing to continue */
+	mine = search__norm(s, score);
+	for (size_t i = 0; h != NULL && i < h->n; i++) {
+		const struct search_trial *t = &h->trials[i];
+		double theirs;
+
+		if (t->idx + SEARCH_WINDOW >= idx || !finished(t->state) || t->rungs == NULL ||
+		    t->nrungs <= (size_t)rung || !isfinite(t->rungs[rung]))
+			continue;
+		theirs = search__norm(s, t->rungs[rung]);
+		peers++;
+		if (theirs > mine)
+			better++;
+	}
+	if (peers < SEARCH_ASHA_ETA)
+		return false;
+	return better >= (peers + 1) / SEARCH_ASHA_ETA;
+}

@@ -1,0 +1,120 @@
+/*
+ * internal.h - what the files of worker/search/ share and nothing else
+ * includes: the name tables, the seeded random numbers, the searcher's
+ * structure and the observations the models learn from.
+ */
+#ifndef WORKER_SEARCH_INTERNAL_H
+#define WORKER_SEARCH_INTERNAL_H
+
+#include <stdint.h>
+
+#include "worker/search/search.h"
+#include "worker/search/space.h"
+
+#define BIT(x) (1u << (x))
+
+/* Names of a categorical dimension's values (NULL for a numeric one). */
+const char *const *search__dim_names(enum space_dim d, unsigned *n);
+
+/* The path of a dimension in a spec ("space.mlp.units"). */
+const char *search__dim_path(enum space_dim d);
+
+/*
+ * xoshiro256** seeded through splitmix64 from (seed, trial index, stream),
+ * so every proposal has its own stream that no other trial's draws move.
+ * Never rand(): the numbers must be the same on every run and platform.
+ */
+struct search__rng {
+	uint64_t s[4];
+};
+
+enum search__stream {
+	SEARCH__STREAM_RANDOM = 1,
+	SEARCH__STREAM_TPE = 2,
+	SEARCH__STREAM_PERMUTE = 3,
+};
+
+uint64_t search__mix(uint64_t x);
+void search__rng_init(struct search__rng *r, uint64_t seed, uint64_t idx, uint64_t stream);
+uint64_t search__rng_next(struct search__rng *r);
+double search__rng_uniform(struct search__rng *r);	   /* [0, 1) */
+size_t search__rng_below(struct search__rng *r, size_t n); /* [0, n), n > 0 */
+double search__rng_normal(struct search__rng *r);
+
+/*
+ * Ranges in the samplers' coordinates: log(x) for log ranges; integer
+ * ranges widened by half a step each side. range_from() maps back, rounds
+ * integers and clamps into [min, max].
+ */
+void search__range_bounds(const struct space_values *v, bool integer, double *lo, double *hi);
+double search__range_to(const struct space_values *v, double x);
+double search__range_from(const struct space_values *v, bool integer, double t);
+
+/* Position of i in a seeded permutation of [0, n) (a Feistel network, cycle-walked). */
+uint64_t search__permute(uint64_t i, uint64_t n, uint64_t seed);
+
+/*
+ * Walks the slots in order; at each active one choose() picks a value from
+ * opts (nopts > 0) or, when nopts is 0, from the range of vals. p holds the
+ * earlier slots. The result is always a valid point.
+ */
+typedef double (*search__choose_fn)(void *ctx, const struct space_point *p, enum space_slot slot,
+				    const double *opts, size_t nopts,
+				    const struct space_values *vals);
+void search__walk(const struct search_space *sp, search__choose_fn choose, void *ctx,
+		  struct space_point *out);
+
+/* A uniformly random point for trial idx. */
+void search__random_point(const struct search_space *sp, uint64_t seed, size_t idx,
+			  struct space_point *out);
+
+#define SEARCH__DEFAULTS_MAX 8
+
+struct search {
+	const struct worker_spec *spec;
+	const struct search_space *sp;
+	enum worker_algorithm algorithm; /* as run: auto on a small finite space is grid */
+	bool known_first;		 /* auto: the known configurations first */
+	bool prunes;
+	bool higher_is_better;
+	uint64_t seed;
+	uint64_t size; /* search_space_size() */
+	unsigned max_trials;
+	unsigned patience;
+	bool has_goal;
+	double goal;
+	struct space_point known[SEARCH__DEFAULTS_MAX];
+	size_t nknown;
+};
+
+/* The known configurations of auto, projected into the space and deduplicated. */
+size_t search__known_points(const struct search_space *sp, struct space_point *out, size_t max);
+
+/* A trial the models learn from, ranked best first by (rank_class, key, idx). */
+struct search__obs {
+	size_t idx;
+	int rank_class; /* 0 completed, 1 pruned, 2 failed */
+	double key;	/* smaller is better within a class */
+	double key2;	/* then this */
+	struct space_point p;
+};
+
+/*
+ * The finished trials of h below `below` that the models use, ranked best
+ * first; FITD_ENOMEM. *out is freed by the caller.
+ */
+int search__observations(const struct search *s, size_t below, const struct search_history *h,
+			 struct search__obs **out, size_t *n);
+
+/* A score as "higher is better". */
+double search__norm(const struct search *s, double score);
+
+/*
+ * tpe's proposal for trial idx from ranked observations. FITD_EINVAL when
+ * they hold no good and bad trial to compare (the caller draws at random),
+ * FITD_ENOMEM.
+ */
+int search__tpe_point(const struct search *s, size_t idx, const struct search__obs *obs, size_t n,
+		      struct space_point *out);
+
+#endif

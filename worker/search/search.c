@@ -1,0 +1,406 @@
+/*
+ * search.c - the searcher: building it from a spec, dispatching a proposal
+ * to the algorithm, the known first configurations of auto, the ranked
+ * observations the models learn from, and the job-level stop rules.
+ *
+ * Every function reads the history through the window of search.h: only
+ * trials with index < idx - SEARCH_WINDOW matter for trial idx. The history
+ * is never assumed sorted; whatever is collected is sorted by index (or by
+ * a total order ending in the index) before use, so finish order cannot
+ * leak into a result.
+ */
+#include "worker/search/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the known configurations of auto ---- */
+
+/*
+ * Per task, cheapest first: a linear model by lbfgs with a modest L2
+ * penalty (and its robust or more regularized variant), a linear SVM by
+ * lbfgs, a one-layer mlp of 64 relu units by adam. Numbers left 0 are not
+ * preferred (the middle of the space); every known configuration asks for
+ * 200 epochs.
+ */
+struct known {
+	int model, loss, reg, opt;
+	double learning_rate, batch_size, penalty, huber_delta, C;
+	double units; /* an mlp's one hidden layer */
+};
+
+#define KNOWN_MAX 4
+static const struct known known_configs[2][KNOWN_MAX] = {
+	[0] = {
+		{ SPACE_MODEL_LINEAR, SPACE_LOSS_SQUARED, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		  .penalty = 1e-4 },
+		{ SPACE_MODEL_LINEAR, SPACE_LOSS_HUBER, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		  .penalty = 1e-4, .huber_delta = 1.35 },
+		{ SPACE_MODEL_MLP, SPACE_LOSS_SQUARED, SPACE_REG_L2, SPACE_OPT_ADAM,
+		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 64 },
+		{ -1 },
+	},
+	[1] = {
+		{ SPACE_MODEL_LOGISTIC, SPACE_LOSS_LOG, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		  .penalty = 1e-4 },
+		{ SPACE_MODEL_SVM, SPACE_LOSS_SQUARED_HINGE, SPACE_REG_L2, SPACE_OPT_LBFGS, .C = 1 },
+		{ SPACE_MODEL_LOGISTIC, SPACE_LOSS_LOG, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		  .penalty = 1e-2 },
+		{ SPACE_MODEL_MLP, SPACE_LOSS_LOG, SPACE_REG_L2, SPACE_OPT_ADAM,
+		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 64 },
+	},
+};
+
+/* The preferred value of each slot; NAN: none. */
+static void known_wants(const struct known *k, double *want)
+{
+	for (int s = 0; s < SPACE_SLOT_COUNT; s++)
+		want[s] = NAN;
+	want[SPACE_SLOT_MODEL] = k->model;
+	want[SPACE_SLOT_LOSS] = k->loss;
+	want[SPACE_SLOT_REG] = k->reg;
+	want[SPACE_SLOT_OPT] = k->opt;
+	want[SPACE_SLOT_EPOCHS] = 200;
+	want[SPACE_SLOT_LEARNING_RATE] = k->learning_rate ? k->learning_rate : NAN;
+	want[SPACE_SLOT_BATCH_SIZE] = k->batch_size ? k->batch_size : NAN;
+	want[SPACE_SLOT_PENALTY] = k->penalty ? k->penalty : NAN;
+	want[SPACE_SLOT_HUBER_DELTA] = k->huber_delta ? k->huber_delta : NAN;
+	want[SPACE_SLOT_C] = k->C ? k->C : NAN;
+	if (k->units > 0) {
+		want[SPACE_SLOT_LAYERS] = 1;
+		want[SPACE_SLOT_UNITS1] = k->units;
+		want[SPACE_SLOT_ACTIVATION] = SPACE_ACT_RELU;
+	}
+}
+
+/* When the preferred value is not an option: a second choice, else the first option. */
+static const double second_choice[SPACE_SLOT_COUNT] = {
+	[SPACE_SLOT_MODEL] = -1,
+	[SPACE_SLOT_LOSS] = -1,
+	[SPACE_SLOT_REG] = SPACE_REG_L2,
+	[SPACE_SLOT_OPT] = SPACE_OPT_ADAM,
+	[SPACE_SLOT_ACTIVATION] = SPACE_ACT_RELU,
+};
+
+static double nearest(const double *opts, size_t n, double want)
+{
+	double best = opts[0], bestd = INFINITY;
+
+	for (size_t k = 0; k < n; k++) {
+		double d = opts[k] > 0 && want > 0 ? fabs(log(opts[k]) - log(want))
+						   : fabs(opts[k] - want);
+
+		if (d < bestd) {
+			bestd = d;
+			best = opts[k];
+		}
+	}
+	return best;
+}
+
+static double choose_known(void *ctx, const struct space_point *p, enum space_slot slot,
+			   const double *opts, size_t nopts, const struct space_values *vals)
+{
+	const double *want = ctx;
+	unsigned nn;
+	bool categorical = search__dim_names(search_space_slot_dim(slot), &nn) != NULL;
+	double lo, hi;
+
+	(void)p;
+	if (nopts > 0 && categorical) {
+		for (size_t k = 0; k < nopts; k++)
+			if (opts[k] == want[slot])
+				return opts[k];
+		for (size_t k = 0; k < nopts; k++)
+			if (slot != SPACE_SLOT_MODEL && opts[k] == second_choice[slot])
+				return opts[k];
+		return opts[0];
+	}
+	if (nopts > 0)
+		return isnan(want[slot]) ? opts[0] : nearest(opts, nopts, want[slot]);
+	if (isnan(want[slot])) {
+		search__range_bounds(vals, search_space_slot_integer(slot), &lo, &hi);
+		return search__range_from(vals, search_space_slot_integer(slot), (lo + hi) / 2);
+	}
+	return want[slot] < vals->min ? vals->min : want[slot] > vals->max ? vals->max : want[slot];
+}
+
+size_t search__known_points(const struct search_space *sp, struct space_point *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < KNOWN_MAX && n < max; i++) {
+		const struct known *k = &known_configs[sp->classification][i];
+		double want[SPACE_SLOT_COUNT];
+		struct space_point p;
+		bool dup = false;
+
+		if (k->model < 0)
+			continue;
+		known_wants(k, want);
+		search__walk(sp, choose_known, want, &p);
+		if (p.v[SPACE_SLOT_MODEL] != want[SPACE_SLOT_MODEL])
+			continue; /* the family is not in the space */
+		for (size_t j = 0; j < n; j++)
+			dup = dup || search_space_point_equal(&out[j], &p);
+		if (!dup)
+			out[n++] = p;
+	}
+	return n;
+}
+
+/* ---- building ---- */
+
+int search_new(const struct worker_spec *spec, struct search **out, struct fitd_error *err)
+{
+	const struct worker_search_options *o = worker_spec_search(spec);
+	unsigned budget = o->max_trials ? o->max_trials : WORKER_MAX_TRIALS;
+	struct search *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "search: out of memory");
+	s->spec = spec;
+	s->sp = worker_spec_space(spec);
+	s->algorithm = o->algorithm;
+	s->seed = o->seed;
+	s->max_trials = o->max_trials;
+	s->patience = o->patience;
+	s->has_goal = o->has_goal;
+	s->goal = o->goal;
+	s->higher_is_better = worker_spec_higher_is_better(spec);
+	s->size = search_space_size(s->sp);
+	if (s->algorithm == WORKER_ALGORITHM_AUTO && s->size <= budget)
+		s->algorithm = WORKER_ALGORITHM_GRID; /* small and finite: try it all */
+	if (s->algorithm == WORKER_ALGORITHM_GRID && s->size == UINT64_MAX) {
+		free(s);
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+				      "space: grid search needs lists, not ranges");
+	}
+	if (s->algorithm == WORKER_ALGORITHM_AUTO) {
+		s->known_first = true;
+		s->nknown = search__known_points(s->sp, s->known, SEARCH__DEFAULTS_MAX);
+	}
+	s->prunes = s->algorithm == WORKER_ALGORITHM_AUTO || s->algorithm == WORKER_ALGORITHM_ASHA;
+	*out = s;
+	return FITD_OK;
+}
+
+void search_free(struct search *s)
+{
+	free(s);
+}
+
+uint64_t search_grid_size(const struct search *s)
+{
+	return s->size;
+}
+
+bool search_prunes(const struct search *s)
+{
+	return s->prunes;
+}
+
+const char *search_algorithm_name(const struct search *s)
+{
+	return worker_algorithm_name(s->algorithm);
+}
+
+double search__norm(const struct search *s, double score)
+{
+	return s->higher_is_better ? score : -score;
+}
+
+/* ---- the history ---- */
+
+static size_t window_below(size_t idx)
+{
+	return idx > SEARCH_WINDOW ? idx - SEARCH_WINDOW : 0;
+}
+
+static int cmp_obs(const void *a, const void *b)
+{
+	const struct search__obs *x = a, *y = b;
+
+	if (x->rank_class != y->rank_class)
+		return x->rank_class - y->rank_class;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->key2 != y->key2)
+		return x->key2 < y->key2 ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Ranks one trial; false when the models cannot use it. */
+static bool obs_of(const struct search *s, const struct search_trial *t, struct search__obs *o)
+{
+	o->idx = t->idx;
+	o->key = o->key2 = 0;
+	if (search_space_point_from_json(s->sp, t->params, &o->p) != FITD_OK)
+		return false;
+	if (t->state == SEARCH_TRIAL_COMPLETED && t->has_score && isfinite(t->score)) {
+		o->rank_class = 0;
+		o->key = -search__norm(s, t->score);
+	} else if (t->state == SEARCH_TRIAL_PRUNED && t->nrungs > 0 && t->rungs != NULL &&
+		   isfinite(t->rungs[t->nrungs - 1])) {
+		o->rank_class = 1;
+		o->key = -(double)t->nrungs;
+		o->key2 = -search__norm(s, t->rungs[t->nrungs - 1]);
+	} else if (t->state == SEARCH_TRIAL_FAILED || t->state == SEARCH_TRIAL_COMPLETED ||
+		   t->state == SEARCH_TRIAL_PRUNED) {
+		o->rank_class = 2; /* failed, or finished without a usable score */
+	} else {
+		return false; /* pending, timeout, interrupted: nothing learned */
+	}
+	return true;
+}
+
+int search__observations(const struct search *s, size_t below, const struct search_history *h,
+			 struct search__obs **out, size_t *n)
+{
+	size_t cap = h != NULL ? h->n : 0;
+	struct search__obs *obs = malloc((cap ? cap : 1) * sizeof(*obs));
+
+	*out = NULL;
+	*n = 0;
+	if (obs == NULL)
+		return FITD_ENOMEM;
+	for (size_t i = 0; i < cap; i++)
+		if (h->trials[i].idx < below && obs_of(s, &h->trials[i], &obs[*n]))
+			(*n)++;
+	qsort(obs, *n, sizeof(*obs), cmp_obs);
+	*out = obs;
+	return FITD_OK;
+}
+
+/* ---- proposals ---- */
+
+static int model_point(const struct search *s, size_t idx, const struct search_history *h,
+		       struct space_point *p)
+{
+	struct search__obs *obs = NULL;
+	size_t n = 0;
+	int rc = search__observations(s, window_below(idx), h, &obs, &n);
+
+	if (rc == FITD_OK && n >= SEARCH_TPE_STARTUP)
+		rc = search__tpe_point(s, idx, obs, n, p);
+	else if (rc == FITD_OK)
+		rc = FITD_EINVAL;
+	if (rc == FITD_EINVAL) {
+		search__random_point(s->sp, s->seed, idx, p);
+		rc = FITD_OK;
+	}
+	free(obs);
+	return rc;
+}
+
+json_t *search_propose(const struct search *s, size_t idx, const struct search_history *h)
+{
+	bool finite = s->size != UINT64_MAX;
+	struct space_point p;
+
+	if (finite && idx >= s->size)
+		return NULL;
+	switch (s->algorithm) {
+	case WORKER_ALGORITHM_GRID:
+		search_space_point_at(s->sp, idx, &p);
+		break;
+	case WORKER_ALGORITHM_RANDOM:
+	case WORKER_ALGORITHM_ASHA:
+		if (finite)
+			search_space_point_at(s->sp, search__permute(idx, s->size, s->seed), &p);
+		else
+			search__random_point(s->sp, s->seed, idx, &p);
+		break;
+	default: /* tpe, auto */
+		if (s->known_first && idx < s->nknown)
+			p = s->known[idx];
+		else if (model_point(s, idx, h, &p) != FITD_OK)
+			return NULL;
+		break;
+	}
+	return search_space_point_to_json(s->sp, &p);
+}
+
+bool search_may_propose(const struct search *s, size_t idx, const struct search_history *h)
+{
+	size_t below = window_below(idx), done = 0;
+
+	(void)s;
+	for (size_t i = 0; h != NULL && i < h->n; i++)
+		if (h->trials[i].idx < below && h->trials[i].state != SEARCH_TRIAL_PENDING)
+			done++;
+	return done >= below;
+}
+
+/* ---- stop rules ---- */
+
+static int cmp_trial_ptr(const void *a, const void *b)
+{
+	const struct search_trial *x = *(const struct search_trial *const *)a;
+	const struct search_trial *y = *(const struct search_trial *const *)b;
+
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Goal and patience over the finished trials below `below`, in index order. */
+static enum search_stop rules(const struct search *s, const struct search_trial **t, size_t n)
+{
+	double best = -INFINITY, goal = s->has_goal ? search__norm(s, s->goal) : 0;
+	bool have = false;
+	size_t since = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool scored = t[i]->state == SEARCH_TRIAL_COMPLETED && t[i]->has_score &&
+			      isfinite(t[i]->score);
+		double v = scored ? search__norm(s, t[i]->score) : 0;
+
+		if (scored && s->has_goal && v >= goal)
+			return SEARCH_STOP_GOAL;
+		if (scored && (!have || v > best)) {
+			best = v;
+			have = true;
+			since = 0;
+		} else {
+			since++;
+		}
+	}
+	return s->patience > 0 && since >= s->patience ? SEARCH_STOP_PATIENCE : SEARCH_STOP_NONE;
+}
+
+bool search_should_stop(const struct search *s, size_t idx, const struct search_history *h,
+			enum search_stop *reason)
+{
+	enum search_stop why = SEARCH_STOP_NONE;
+	size_t below = window_below(idx), n = 0;
+	const struct search_trial **t = NULL;
+
+	if (s->max_trials > 0 && idx >= s->max_trials)
+		why = SEARCH_STOP_MAX_TRIALS;
+	else if (s->size != UINT64_MAX && idx >= s->size)
+		why = SEARCH_STOP_EXHAUSTED;
+	else if ((s->patience > 0 || s->has_goal) && h != NULL && h->n > 0 &&
+		 (t = malloc(h->n * sizeof(*t))) != NULL) {
+		for (size_t i = 0; i < h->n; i++)
+			if (h->trials[i].idx < below && h->trials[i].state != SEARCH_TRIAL_PENDING)
+				t[n++] = &h->trials[i];
+		/* Decide only once every trial below the window is in: never on timing. */
+		if (n >= below && n > 0) {
+			qsort(t, n, sizeof(*t), cmp_trial_ptr);
+			why = rules(s, t, n);
+		}
+		free(t);
+	}
+	if (reason != NULL)
+		*reason = why;
+	return why != SEARCH_STOP_NONE;
+}
+
+const char *search_stop_name(enum search_stop reason)
+{
+	static const char *const names[] = { "none", "max_trials", "exhausted", "patience",
+					     "goal" };
+
+	return (unsigned)reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "none";
+}

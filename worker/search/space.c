@@ -1,0 +1,602 @@
+/*
+ * space.c - building a search space from the "space" object of a job spec:
+ * parsing each dimension (one value, a list or a range), filling defaults,
+ * narrowing the lists to what the chosen models can use and refusing what
+ * no chosen model can use; and writing the normalized space back as JSON.
+ *
+ * Each dimension is one row of dims[] (its key, kind and bounds) and of
+ * defaults[] (its default for search and for grid), so adding a setting is
+ * two rows and a slot in space_tree.c. See space.h for the rules.
+ */
+#include "worker/search/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+enum dim_kind {
+	KIND_CAT,
+	KIND_REAL,
+	KIND_INT,
+};
+
+static const char *const model_names[] = { "linear", "logistic", "svm", "mlp" };
+static const char *const loss_names[] = { "squared", "huber", "absolute",
+					  "log",     "hinge", "squared_hinge" };
+static const char *const reg_names[] = { "none", "l1", "l2", "elasticnet", "dropout" };
+static const char *const opt_names[] = { "gd", "sgd", "momentum", "adam", "lbfgs", "newton" };
+static const char *const act_names[] = { "relu", "tanh" };
+
+#define NAMES(a) a, (unsigned)(sizeof(a) / sizeof(a[0]))
+
+struct dim_desc {
+	const char *parent; /* NULL, "svm" or "mlp" */
+	const char *key;
+	const char *path;
+	enum dim_kind kind;
+	const char *const *names;
+	unsigned nnames;
+	double lo, hi; /* allowed values: [lo, hi], (lo, hi] when lo_open */
+	bool lo_open;
+	const char *needs; /* what makes the dimension used, for messages */
+};
+
+static const struct dim_desc dims[SPACE_DIM_COUNT] = {
+	[SPACE_DIM_MODELS] = { NULL, "models", "space.models", KIND_CAT, NAMES(model_names) },
+	[SPACE_DIM_OPTIMIZER] = { NULL, "optimizer", "space.optimizer", KIND_CAT,
+				  NAMES(opt_names) },
+	[SPACE_DIM_LEARNING_RATE] = { NULL, "learning_rate", "space.learning_rate", KIND_REAL, NULL,
+				      0, 0, 10, true, "optimizer gd, sgd, momentum or adam" },
+	[SPACE_DIM_BATCH_SIZE] = { NULL, "batch_size", "space.batch_size", KIND_INT, NULL, 0, 1,
+				   1e6, false, "optimizer sgd, momentum or adam" },
+	[SPACE_DIM_EPOCHS] = { NULL, "epochs", "space.epochs", KIND_INT, NULL, 0, 1, 100000, false,
+			       "" },
+	[SPACE_DIM_REGULARIZATION] = { NULL, "regularization", "space.regularization", KIND_CAT,
+				       NAMES(reg_names) },
+	[SPACE_DIM_PENALTY] = { NULL, "penalty", "space.penalty", KIND_REAL, NULL, 0, 0, 1e4, false,
+				"regularization l1, l2 or elasticnet on linear, logistic or mlp" },
+	[SPACE_DIM_L1_RATIO] = { NULL, "l1_ratio", "space.l1_ratio", KIND_REAL, NULL, 0, 0, 1,
+				 false, "regularization elasticnet" },
+	[SPACE_DIM_LOSS] = { NULL, "loss", "space.loss", KIND_CAT, NAMES(loss_names) },
+	[SPACE_DIM_HUBER_DELTA] = { NULL, "huber_delta", "space.huber_delta", KIND_REAL, NULL, 0, 0,
+				    100, true, "loss huber" },
+	[SPACE_DIM_C] = { "svm", "C", "space.svm.C", KIND_REAL, NULL, 0, 0, 1e6, true,
+			  "model svm" },
+	[SPACE_DIM_HIDDEN_LAYERS] = { "mlp", "hidden_layers", "space.mlp.hidden_layers", KIND_INT,
+				      NULL, 0, 1, 3, false, "model mlp" },
+	[SPACE_DIM_UNITS] = { "mlp", "units", "space.mlp.units", KIND_INT, NULL, 0, 1, 4096, false,
+			      "model mlp" },
+	[SPACE_DIM_ACTIVATION] = { "mlp", "activation", "space.mlp.activation", KIND_CAT,
+				   NAMES(act_names), 0, 0, false, "model mlp" },
+	[SPACE_DIM_DROPOUT] = { "mlp", "dropout", "space.mlp.dropout", KIND_REAL, NULL, 0, 0, 0.9,
+				false, "model mlp with regularization dropout" },
+};
+
+/* Defaults: categorical masks per task [regression, classification]; numbers. */
+struct dim_default {
+	uint32_t mask[2];
+	uint32_t grid_mask[2];
+	bool range;
+	double min, max; /* the range, or min alone as a one-value list */
+	bool log;
+	double second; /* a second list value when nonzero ([1, 2] layers) */
+	double grid;
+};
+
+#define M(x)	    BIT(SPACE_MODEL_##x)
+#define L(x)	    BIT(SPACE_LOSS_##x)
+#define R(x)	    BIT(SPACE_REG_##x)
+#define O(x)	    BIT(SPACE_OPT_##x)
+#define ALL_REGS    (R(NONE) | R(L1) | R(L2) | R(ELASTICNET) | R(DROPOUT))
+#define SEARCH_OPTS (O(SGD) | O(MOMENTUM) | O(ADAM) | O(LBFGS) | O(NEWTON))
+
+static const struct dim_default defaults[SPACE_DIM_COUNT] = {
+	[SPACE_DIM_MODELS] = { { M(LINEAR) | M(MLP), M(LOGISTIC) | M(SVM) | M(MLP) },
+			       { M(LINEAR) | M(MLP), M(LOGISTIC) | M(SVM) | M(MLP) } },
+	[SPACE_DIM_OPTIMIZER] = { { SEARCH_OPTS, SEARCH_OPTS }, { O(ADAM), O(ADAM) } },
+	[SPACE_DIM_LEARNING_RATE] = { { 0 }, { 0 }, true, 1e-4, 1, true, 0, 0.01 },
+	[SPACE_DIM_BATCH_SIZE] = { { 0 }, { 0 }, true, 16, 512, true, 0, 32 },
+	[SPACE_DIM_EPOCHS] = { { 0 }, { 0 }, false, 200, 200, false, 0, 200 },
+	[SPACE_DIM_REGULARIZATION] = { { ALL_REGS, ALL_REGS }, { R(L2), R(L2) } },
+	[SPACE_DIM_PENALTY] = { { 0 }, { 0 }, true, 1e-6, 10, true, 0, 1e-4 },
+	[SPACE_DIM_L1_RATIO] = { { 0 }, { 0 }, true, 0.05, 0.95, false, 0, 0.5 },
+	[SPACE_DIM_LOSS] = { { L(SQUARED) | L(HUBER) | L(ABSOLUTE),
+			       L(LOG) | L(HINGE) | L(SQUARED_HINGE) },
+			     { L(SQUARED), L(LOG) | L(SQUARED_HINGE) } },
+	[SPACE_DIM_HUBER_DELTA] = { { 0 }, { 0 }, true, 0.5, 3, false, 0, 1.35 },
+	[SPACE_DIM_C] = { { 0 }, { 0 }, true, 1e-3, 100, true, 0, 1 },
+	[SPACE_DIM_HIDDEN_LAYERS] = { { 0 }, { 0 }, false, 1, 1, false, 2, 1 },
+	[SPACE_DIM_UNITS] = { { 0 }, { 0 }, true, 16, 256, true, 0, 64 },
+	[SPACE_DIM_ACTIVATION] = { { BIT(SPACE_ACT_RELU) | BIT(SPACE_ACT_TANH),
+				     BIT(SPACE_ACT_RELU) | BIT(SPACE_ACT_TANH) },
+				   { BIT(SPACE_ACT_RELU), BIT(SPACE_ACT_RELU) } },
+	[SPACE_DIM_DROPOUT] = { { 0 }, { 0 }, true, 0.05, 0.5, false, 0, 0.2 },
+};
+
+/* The models each task allows. */
+static const uint32_t task_models[2] = { M(LINEAR) | M(MLP), M(LOGISTIC) | M(SVM) | M(MLP) };
+
+const char *const *search__dim_names(enum space_dim d, unsigned *n)
+{
+	*n = dims[d].nnames;
+	return dims[d].names;
+}
+
+const char *search__dim_path(enum space_dim d)
+{
+	return dims[d].path;
+}
+
+/* ---- parsing one dimension ---- */
+
+static int wrong_type(struct fitd_error *err, const char *path, const char *what)
+{
+	return fitd_error_set(err, FITD_EFORMAT, "wrong_type", "%s: expected %s", path, what);
+}
+
+static int name_index(const struct dim_desc *d, const char *s)
+{
+	for (unsigned i = 0; i < d->nnames; i++)
+		if (strcmp(d->names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int unknown_name(const struct dim_desc *d, const char *path, const char *s,
+			struct fitd_error *err)
+{
+	char list[128] = "";
+	size_t used = 0;
+
+	for (unsigned i = 0; i < d->nnames && used < sizeof(list); i++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+				 d->names[i]);
+		used += w > 0 ? (size_t)w : 0;
+	}
+	return fitd_error_set(err, FITD_EUNPROCESSABLE, "unknown_value",
+			      "%s: unknown value '%.40s' (one of %s)", path, s, list);
+}
+
+static int parse_cat(const struct dim_desc *d, const json_t *j, struct space_values *v,
+		     struct fitd_error *err)
+{
+	char path[96];
+	size_t n = json_is_array(j) ? json_array_size(j) : 1;
+
+	if (!json_is_string(j) && !json_is_array(j))
+		return wrong_type(err, d->path, "a name or a list of names");
+	if (n == 0)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "out_of_range",
+				      "%s: the list is empty", d->path);
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_is_array(j) ? json_array_get(j, i) : j;
+		int k;
+
+		if (json_is_array(j))
+			snprintf(path, sizeof(path), "%s[%zu]", d->path, i);
+		else
+			snprintf(path, sizeof(path), "%s", d->path);
+		if (!json_is_string(e))
+			return wrong_type(err, path, "a name");
+		k = name_index(d, json_string_value(e));
+		if (k < 0)
+			return unknown_name(d, path, json_string_value(e), err);
+		if (v->mask & BIT(k))
+			return fitd_error_set(err, FITD_EUNPROCESSABLE, "duplicate_value",
+					      "%s: '%s' is listed twice", path, d->names[k]);
+		v->mask |= BIT(k);
+	}
+	return FITD_OK;
+}
+
+/* Reads one number of dimension d at path into *x, checking type and bounds. */
+static int parse_number(const struct dim_desc *d, const json_t *j, const char *path, double *x,
+			struct fitd_error *err)
+{
+	if (d->kind == KIND_INT && !json_is_integer(j))
+		return wrong_type(err, path, "an integer");
+	if (!json_is_number(j))
+		return wrong_type(err, path, "a number");
+	*x = json_number_value(j);
+	if (*x > d->hi || *x < d->lo || (d->lo_open && *x == d->lo))
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "out_of_range",
+				      "%s: %g is out of range %c%g, %g]", path, *x,
+				      d->lo_open ? '(' : '[', d->lo, d->hi);
+	return FITD_OK;
+}
+
+static int parse_range(const struct dim_desc *d, const json_t *j, struct space_values *v,
+		       struct fitd_error *err)
+{
+	const char *key;
+	json_t *val, *log;
+	char path[96];
+	int rc = FITD_OK;
+
+	json_object_foreach((json_t *)j, key, val)
+	{
+		if (strcmp(key, "min") != 0 && strcmp(key, "max") != 0 && strcmp(key, "log") != 0)
+			return fitd_error_set(err, FITD_EFORMAT, "unknown_field",
+					      "%s.%.40s: unknown key", d->path, key);
+	}
+	for (int i = 0; i < 2 && rc == FITD_OK; i++) {
+		const char *k = i ? "max" : "min";
+
+		snprintf(path, sizeof(path), "%s.%s", d->path, k);
+		val = json_object_get(j, k);
+		if (val == NULL)
+			return fitd_error_set(err, FITD_EUNPROCESSABLE, "missing_field",
+					      "%s: a range needs min and max", path);
+		rc = parse_number(d, val, path, i ? &v->max : &v->min, err);
+	}
+	if (rc != FITD_OK)
+		return rc;
+	log = json_object_get(j, "log");
+	if (log != NULL && !json_is_boolean(log)) {
+		snprintf(path, sizeof(path), "%s.log", d->path);
+		return wrong_type(err, path, "true or false");
+	}
+	v->range = true;
+	v->log = json_is_true(log);
+	if (v->min > v->max)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "out_of_range",
+				      "%s: min is greater than max", d->path);
+	if (v->log && v->min <= 0)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "out_of_range",
+				      "%s: a log range needs min > 0", d->path);
+	return FITD_OK;
+}
+
+static int parse_num(const struct dim_desc *d, const json_t *j, struct space_values *v,
+		     struct fitd_error *err)
+{
+	char path[96];
+	size_t n;
+
+	if (json_is_object(j))
+		return parse_range(d, j, v, err);
+	if (json_is_number(j)) {
+		v->n = 1;
+		return parse_number(d, j, d->path, &v->list[0], err);
+	}
+	if (!json_is_array(j))
+		return wrong_type(err, d->path,
+				  d->kind == KIND_INT ? "an integer, a list or a range"
+						      : "a number, a list or a range");
+	n = json_array_size(j);
+	if (n == 0 || n > SPACE_LIST_MAX)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "out_of_range",
+				      "%s: a list needs 1 to %d values", d->path, SPACE_LIST_MAX);
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		snprintf(path, sizeof(path), "%s[%zu]", d->path, i);
+		rc = parse_number(d, json_array_get(j, i), path, &v->list[i], err);
+		if (rc != FITD_OK)
+			return rc;
+		for (size_t k = 0; k < i; k++)
+			if (v->list[k] == v->list[i])
+				return fitd_error_set(err, FITD_EUNPROCESSABLE, "duplicate_value",
+						      "%s: %g is listed twice", path, v->list[i]);
+	}
+	v->n = n;
+	return FITD_OK;
+}
+
+static void fill_default(enum space_dim dim, bool cls, bool grid, struct space_values *v)
+{
+	const struct dim_default *def = &defaults[dim];
+
+	if (dims[dim].kind == KIND_CAT) {
+		v->mask = grid ? def->grid_mask[cls] : def->mask[cls];
+		return;
+	}
+	if (grid) {
+		v->n = 1;
+		v->list[0] = def->grid;
+	} else if (def->range) {
+		v->range = true;
+		v->min = def->min;
+		v->max = def->max;
+		v->log = def->log;
+	} else {
+		v->list[v->n++] = def->min;
+		if (def->second != 0)
+			v->list[v->n++] = def->second;
+	}
+}
+
+/* ---- the object's keys ---- */
+
+static int find_dim(const char *parent, const char *key)
+{
+	for (int d = 0; d < SPACE_DIM_COUNT; d++) {
+		bool same_parent = parent == NULL ? dims[d].parent == NULL
+						  : dims[d].parent != NULL &&
+							strcmp(parent, dims[d].parent) == 0;
+
+		if (same_parent && strcmp(dims[d].key, key) == 0)
+			return d;
+	}
+	return -1;
+}
+
+static int check_keys(const json_t *obj, const char *parent, struct fitd_error *err)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach((json_t *)obj, key, val)
+	{
+		bool sub = parent == NULL && (strcmp(key, "svm") == 0 || strcmp(key, "mlp") == 0);
+		int rc;
+
+		if (sub && !json_is_object(val))
+			return fitd_error_set(err, FITD_EFORMAT, "wrong_type",
+					      "space.%s: expected an object", key);
+		if (sub) {
+			rc = check_keys(val, key, err);
+			if (rc != FITD_OK)
+				return rc;
+		} else if (find_dim(parent, key) < 0) {
+			return fitd_error_set(err, FITD_EFORMAT, "unknown_field",
+					      "space.%s%s%.40s: unknown key", parent ? parent : "",
+					      parent ? "." : "", key);
+		}
+	}
+	return FITD_OK;
+}
+
+static const json_t *dim_json(const json_t *space, enum space_dim d)
+{
+	const json_t *obj = space;
+
+	if (space == NULL)
+		return NULL;
+	if (dims[d].parent != NULL)
+		obj = json_object_get(space, dims[d].parent);
+	return obj ? json_object_get(obj, dims[d].key) : NULL;
+}
+
+static int read_dims(const json_t *space, struct search_space *sp, struct fitd_error *err)
+{
+	for (int d = 0; d < SPACE_DIM_COUNT; d++) {
+		const json_t *j = dim_json(space, (enum space_dim)d);
+		struct space_values *v = &sp->dim[d];
+		int rc;
+
+		if (j == NULL) {
+			fill_default((enum space_dim)d, sp->classification, sp->grid, v);
+			continue;
+		}
+		v->given = true;
+		rc = dims[d].kind == KIND_CAT ? parse_cat(&dims[d], j, v, err)
+					      : parse_num(&dims[d], j, v, err);
+		if (rc == FITD_OK && sp->grid && v->range)
+			rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+					    "%s: grid search takes a value or a list, not a range",
+					    dims[d].path);
+		if (rc != FITD_OK)
+			return rc;
+	}
+	return FITD_OK;
+}
+
+/* ---- what the chosen models can use ---- */
+
+struct reach {
+	uint32_t mask[SPACE_DIM_COUNT]; /* categorical values some combination uses */
+	uint32_t used;			/* bit per dimension some combination uses */
+};
+
+static bool first_order(int o)
+{
+	return o <= SPACE_OPT_ADAM;
+}
+
+static void reach_combo(int m, int l, int r, int o, struct reach *re)
+{
+	bool penalized = r == SPACE_REG_L1 || r == SPACE_REG_L2 || r == SPACE_REG_ELASTICNET;
+
+	re->mask[SPACE_DIM_MODELS] |= BIT(m);
+	re->mask[SPACE_DIM_LOSS] |= BIT(l);
+	re->mask[SPACE_DIM_REGULARIZATION] |= BIT(r);
+	re->mask[SPACE_DIM_OPTIMIZER] |= BIT(o);
+	re->used |= BIT(SPACE_DIM_MODELS) | BIT(SPACE_DIM_LOSS) | BIT(SPACE_DIM_REGULARIZATION) |
+		    BIT(SPACE_DIM_OPTIMIZER) | BIT(SPACE_DIM_EPOCHS);
+	if (first_order(o))
+		re->used |= BIT(SPACE_DIM_LEARNING_RATE);
+	if (first_order(o) && o != SPACE_OPT_GD)
+		re->used |= BIT(SPACE_DIM_BATCH_SIZE);
+	if (penalized && m != SPACE_MODEL_SVM)
+		re->used |= BIT(SPACE_DIM_PENALTY);
+	if (r == SPACE_REG_ELASTICNET)
+		re->used |= BIT(SPACE_DIM_L1_RATIO);
+	if (l == SPACE_LOSS_HUBER)
+		re->used |= BIT(SPACE_DIM_HUBER_DELTA);
+	if (m == SPACE_MODEL_SVM)
+		re->used |= BIT(SPACE_DIM_C);
+	if (m == SPACE_MODEL_MLP)
+		re->used |= BIT(SPACE_DIM_HIDDEN_LAYERS) | BIT(SPACE_DIM_UNITS) |
+			    BIT(SPACE_DIM_ACTIVATION);
+	if (m == SPACE_MODEL_MLP && r == SPACE_REG_DROPOUT)
+		re->used |= BIT(SPACE_DIM_DROPOUT);
+}
+
+/* Scans every (model, loss, regularization, optimizer) of the lists. */
+static void reach_scan(const struct search_space *sp, struct reach *re)
+{
+	memset(re, 0, sizeof(*re));
+	re->mask[SPACE_DIM_ACTIVATION] = sp->dim[SPACE_DIM_ACTIVATION].mask;
+	for (int m = 0; m < SPACE_MODEL_COUNT; m++)
+		for (int l = 0; l < SPACE_LOSS_COUNT; l++)
+			for (int r = 0; r < SPACE_REG_COUNT; r++)
+				for (int o = 0; o < SPACE_OPT_COUNT; o++)
+					if ((sp->dim[SPACE_DIM_MODELS].mask & BIT(m)) &&
+					    (sp->dim[SPACE_DIM_LOSS].mask & BIT(l)) &&
+					    (sp->dim[SPACE_DIM_REGULARIZATION].mask & BIT(r)) &&
+					    (sp->dim[SPACE_DIM_OPTIMIZER].mask & BIT(o)) &&
+					    search_space_combo_ok(sp->classification, m, l, r, o))
+						reach_combo(m, l, r, o, re);
+}
+
+/* Says which list leaves model m without an option; the model was named. */
+static int model_unusable(const struct search_space *sp, int m, struct fitd_error *err)
+{
+	static const enum space_dim order[] = { SPACE_DIM_LOSS, SPACE_DIM_REGULARIZATION,
+						SPACE_DIM_OPTIMIZER };
+	struct search_space alone = *sp;
+	struct reach re;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		/* With every other categorical dimension open, is this one empty? */
+		alone = *sp;
+		alone.dim[SPACE_DIM_MODELS].mask = BIT(m);
+		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+			if (k != i)
+				alone.dim[order[k]].mask = 0xffffffffu;
+		reach_scan(&alone, &re);
+		if (re.mask[SPACE_DIM_MODELS] == 0)
+			return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+					      "%s: none of the listed values works with model %s",
+					      dims[order[i]].path, model_names[m]);
+	}
+	return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+			      "space: model %s has no usable combination of the listed loss, "
+			      "regularization and optimizer (lbfgs and newton need a smooth loss "
+			      "and regularization none or l2)",
+			      model_names[m]);
+}
+
+static int check_models(struct search_space *sp, struct fitd_error *err)
+{
+	struct space_values *v = &sp->dim[SPACE_DIM_MODELS];
+	uint32_t task = task_models[sp->classification];
+	struct reach re;
+
+	for (int m = 0; m < SPACE_MODEL_COUNT; m++)
+		if ((v->mask & BIT(m)) && !(task & BIT(m)))
+			return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+					      "space.models: %s does not do %s", model_names[m],
+					      sp->classification ? "classification" : "regression");
+	reach_scan(sp, &re);
+	for (int m = 0; m < SPACE_MODEL_COUNT; m++) {
+		if (!(v->mask & BIT(m)) || (re.mask[SPACE_DIM_MODELS] & BIT(m)))
+			continue;
+		if (v->given)
+			return model_unusable(sp, m, err);
+		v->mask &= ~BIT(m);
+	}
+	if (v->mask == 0)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+				      "space: no model family can use the listed settings");
+	return FITD_OK;
+}
+
+/* Narrows default lists to what is used and refuses named values no model can use. */
+static int check_reach(struct search_space *sp, struct fitd_error *err)
+{
+	struct reach re;
+	int rc = check_models(sp, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	reach_scan(sp, &re);
+	for (int d = 0; d < SPACE_DIM_COUNT; d++) {
+		struct space_values *v = &sp->dim[d];
+		uint32_t extra = v->mask & ~re.mask[d];
+
+		v->active = (re.used & BIT(d)) != 0;
+		if (v->given && !v->active)
+			return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+					      "%s: no chosen combination uses it (it needs %s)",
+					      dims[d].path, dims[d].needs);
+		if (dims[d].kind != KIND_CAT || extra == 0)
+			continue;
+		if (v->given) {
+			int k = __builtin_ctz(extra);
+
+			return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+					      "%s: '%s' works with none of the chosen models and "
+					      "settings",
+					      dims[d].path, dims[d].names[k]);
+		}
+		v->mask &= re.mask[d];
+	}
+	return FITD_OK;
+}
+
+int search_space_build(const json_t *space, bool classification, bool grid,
+		       struct search_space *out, struct fitd_error *err)
+{
+	int rc = FITD_OK;
+
+	memset(out, 0, sizeof(*out));
+	out->classification = classification;
+	out->grid = grid;
+	if (space != NULL && !json_is_object(space))
+		return wrong_type(err, "space", "an object");
+	if (space != NULL)
+		rc = check_keys(space, NULL, err);
+	if (rc == FITD_OK)
+		rc = read_dims(space, out, err);
+	if (rc == FITD_OK)
+		rc = check_reach(out, err);
+	return rc;
+}
+
+/* ---- the normalized space ---- */
+
+static json_t *number_json(const struct dim_desc *d, double x)
+{
+	return d->kind == KIND_INT ? json_integer((json_int_t)x) : json_real(x);
+}
+
+static json_t *values_json(enum space_dim dim, const struct space_values *v)
+{
+	const struct dim_desc *d = &dims[dim];
+	json_t *a;
+
+	if (d->kind == KIND_CAT) {
+		a = json_array();
+		for (unsigned i = 0; a != NULL && i < d->nnames; i++)
+			if (v->mask & BIT(i))
+				json_array_append_new(a, json_string(d->names[i]));
+		return a;
+	}
+	if (v->range)
+		return json_pack("{s:o, s:o, s:b}", "min", number_json(d, v->min), "max",
+				 number_json(d, v->max), "log", v->log);
+	if (v->n == 1)
+		return number_json(d, v->list[0]);
+	a = json_array();
+	for (size_t i = 0; a != NULL && i < v->n; i++)
+		json_array_append_new(a, number_json(d, v->list[i]));
+	return a;
+}
+
+json_t *search_space_to_json(const struct search_space *sp)
+{
+	json_t *obj = json_object();
+
+	for (int d = 0; obj != NULL && d < SPACE_DIM_COUNT; d++) {
+		json_t *parent = obj;
+
+		if (!sp->dim[d].active)
+			continue;
+		if (dims[d].parent != NULL) {
+			parent = json_object_get(obj, dims[d].parent);
+			if (parent == NULL) {
+				parent = json_object();
+				json_object_set_new(obj, dims[d].parent, parent);
+			}
+		}
+		if (parent == NULL ||
+		    json_object_set_new(parent, dims[d].key,
+					values_json((enum space_dim)d, &sp->dim[d])) != 0) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}

@@ -1,0 +1,259 @@
+/*
+ * space.h - the search space of a job: which model families, optimizers,
+ * losses, regularizers and numeric settings a search may try, built from the
+ * "space" object of a job spec, and the points (trials) drawn from it.
+ *
+ * The space is conditional (tree-structured). A trial first picks a model,
+ * then a loss the model accepts, a regularization, an optimizer that works
+ * with both, and then only the numeric settings that this combination uses:
+ *
+ *   model           linear (regression), logistic (classification),
+ *                   svm (classification: a linear SVM, hinge or squared
+ *                   hinge; svm regression is not supported and refused),
+ *                   mlp (both)
+ *   loss            regression: squared, huber, absolute;
+ *                   classification: log (logistic, mlp), hinge and
+ *                   squared_hinge (svm)
+ *   regularization  none, l1, l2, elasticnet for linear and logistic;
+ *                   l1, l2, elasticnet for svm (its strength is C);
+ *                   all of those and dropout for mlp
+ *   optimizer       gd, sgd, momentum, adam for every model; lbfgs and newton
+ *                   for linear, logistic and svm when the loss is smooth
+ *                   (squared, huber, log, squared_hinge) and the
+ *                   regularization is none or l2
+ *   learning_rate   when the optimizer is gd, sgd, momentum or adam
+ *   batch_size      when the optimizer is sgd, momentum or adam
+ *   epochs          always (iterations for lbfgs and newton)
+ *   penalty         linear, logistic, mlp with l1, l2 or elasticnet
+ *   l1_ratio        with elasticnet
+ *   huber_delta     with the huber loss
+ *   svm.C           with svm
+ *   mlp.*           with mlp: hidden_layers, units (of each layer),
+ *                   activation; mlp.dropout with regularization dropout
+ *
+ * Each dimension is given as one value, a list of values, or for numbers a
+ * range {"min", "max", "log"} (integers for integer settings). A list is
+ * intersected with what each model accepts. A value the request names that
+ * no chosen model can use, or a chosen model left with no usable option, is
+ * refused (FITD_EUNPROCESSABLE, "invalid_combination", naming the field).
+ * Dimensions the request leaves out take the defaults below, quietly
+ * narrowed to what the chosen models can use; numeric dimensions no chosen
+ * combination uses are left out of the normalized space.
+ *
+ * The default space, for the random, tpe, asha and auto algorithms (the core
+ * standardizes numeric features and regression targets, so these ranges work
+ * on real tables):
+ *
+ *   models          regression [linear, mlp]; classification
+ *                   [logistic, svm, mlp]
+ *   loss            regression [squared, huber, absolute];
+ *                   classification [log, hinge, squared_hinge]
+ *   optimizer       [sgd, momentum, adam, lbfgs, newton]
+ *   learning_rate   1e-4 .. 1, log
+ *   batch_size      16 .. 512, log
+ *   epochs          200
+ *   regularization  [none, l1, l2, elasticnet, dropout]
+ *   penalty         1e-6 .. 10, log
+ *   l1_ratio        0.05 .. 0.95
+ *   huber_delta     0.5 .. 3 (in standard deviations of the target)
+ *   svm.C           1e-3 .. 100, log
+ *   mlp.hidden_layers [1, 2]
+ *   mlp.units       16 .. 256, log
+ *   mlp.activation  [relu, tanh]
+ *   mlp.dropout     0.05 .. 0.5
+ *
+ * Grid search enumerates lists only, so an explicit range is refused there,
+ * and a dimension the request leaves out takes one default value: the models
+ * of the task, each with its natural loss (squared; log; squared_hinge),
+ * optimizer adam, learning_rate 0.01, batch_size 32, epochs 200,
+ * regularization l2, penalty 1e-4, l1_ratio 0.5, huber_delta 1.35, C 1,
+ * hidden_layers 1, units 64, activation relu, dropout 0.2. The grid spans
+ * exactly what the request lists.
+ *
+ * A struct search_space is a plain value, read-only once built: safe to
+ * share between threads. Nothing in it is heap-allocated.
+ */
+#ifndef WORKER_SEARCH_SPACE_H
+#define WORKER_SEARCH_SPACE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker/fit/status.h"
+
+/* Longest list a dimension accepts. */
+#define SPACE_LIST_MAX 32
+
+/* The dimensions of a space, in the order the normalized space lists them. */
+enum space_dim {
+	SPACE_DIM_MODELS,
+	SPACE_DIM_OPTIMIZER,
+	SPACE_DIM_LEARNING_RATE,
+	SPACE_DIM_BATCH_SIZE,
+	SPACE_DIM_EPOCHS,
+	SPACE_DIM_REGULARIZATION,
+	SPACE_DIM_PENALTY,
+	SPACE_DIM_L1_RATIO,
+	SPACE_DIM_LOSS,
+	SPACE_DIM_HUBER_DELTA,
+	SPACE_DIM_C,
+	SPACE_DIM_HIDDEN_LAYERS,
+	SPACE_DIM_UNITS,
+	SPACE_DIM_ACTIVATION,
+	SPACE_DIM_DROPOUT,
+	SPACE_DIM_COUNT
+};
+
+/* Names of the categorical dimensions; the enum order is the name order. */
+enum space_model {
+	SPACE_MODEL_LINEAR,
+	SPACE_MODEL_LOGISTIC,
+	SPACE_MODEL_SVM,
+	SPACE_MODEL_MLP,
+	SPACE_MODEL_COUNT
+};
+enum space_loss {
+	SPACE_LOSS_SQUARED,
+	SPACE_LOSS_HUBER,
+	SPACE_LOSS_ABSOLUTE,
+	SPACE_LOSS_LOG,
+	SPACE_LOSS_HINGE,
+	SPACE_LOSS_SQUARED_HINGE,
+	SPACE_LOSS_COUNT
+};
+enum space_reg {
+	SPACE_REG_NONE,
+	SPACE_REG_L1,
+	SPACE_REG_L2,
+	SPACE_REG_ELASTICNET,
+	SPACE_REG_DROPOUT,
+	SPACE_REG_COUNT
+};
+enum space_opt {
+	SPACE_OPT_GD,
+	SPACE_OPT_SGD,
+	SPACE_OPT_MOMENTUM,
+	SPACE_OPT_ADAM,
+	SPACE_OPT_LBFGS,
+	SPACE_OPT_NEWTON,
+	SPACE_OPT_COUNT
+};
+enum space_act {
+	SPACE_ACT_RELU,
+	SPACE_ACT_TANH,
+	SPACE_ACT_COUNT
+};
+
+/*
+ * The coordinates of one trial, in the order a trial picks them. Each mlp
+ * layer has its own units slot, all drawn from the units dimension.
+ */
+enum space_slot {
+	SPACE_SLOT_MODEL,
+	SPACE_SLOT_LOSS,
+	SPACE_SLOT_REG,
+	SPACE_SLOT_OPT,
+	SPACE_SLOT_LEARNING_RATE,
+	SPACE_SLOT_BATCH_SIZE,
+	SPACE_SLOT_EPOCHS,
+	SPACE_SLOT_PENALTY,
+	SPACE_SLOT_L1_RATIO,
+	SPACE_SLOT_HUBER_DELTA,
+	SPACE_SLOT_C,
+	SPACE_SLOT_LAYERS,
+	SPACE_SLOT_UNITS1,
+	SPACE_SLOT_UNITS2,
+	SPACE_SLOT_UNITS3,
+	SPACE_SLOT_ACTIVATION,
+	SPACE_SLOT_DROPOUT,
+	SPACE_SLOT_COUNT
+};
+
+/* The values of one dimension. */
+struct space_values {
+	bool given;	 /* named in the request (else a default) */
+	bool active;	 /* some combination of the space uses it */
+	uint32_t mask;	 /* categorical: bit per allowed name */
+	bool range;	 /* numeric: a range, else the list */
+	double min, max; /* range bounds */
+	bool log;	 /* range sampled uniformly in log space */
+	size_t n;	 /* list length, 1..SPACE_LIST_MAX */
+	double list[SPACE_LIST_MAX];
+};
+
+struct search_space {
+	bool classification;
+	bool grid; /* built for grid search: lists only */
+	struct space_values dim[SPACE_DIM_COUNT];
+};
+
+/* One trial: v[slot] holds the enum value of a categorical slot or the number. */
+struct space_point {
+	uint32_t active; /* bit per slot in use */
+	double v[SPACE_SLOT_COUNT];
+};
+
+/*
+ * Builds *out from the "space" member of a spec (NULL or absent: all
+ * defaults) for the task. grid selects grid defaults and refuses ranges.
+ * FITD_EFORMAT for unknown keys ("unknown_field") and wrong JSON types
+ * ("wrong_type"); FITD_EUNPROCESSABLE for values out of range ("out_of_range",
+ * "unknown_value") and unusable combinations ("invalid_combination"). Every
+ * message starts with the field's path ("space.mlp.units.min: ...").
+ */
+int search_space_build(const json_t *space, bool classification, bool grid,
+		       struct search_space *out, struct fitd_error *err);
+
+/* The normalized space: every active dimension, defaults filled in. New reference. */
+json_t *search_space_to_json(const struct search_space *sp);
+
+/* The dimension a slot draws from. */
+enum space_dim search_space_slot_dim(enum space_slot slot);
+
+/* Whether slot is used by the point's earlier slots (model .. layers). */
+bool search_space_slot_active(const struct space_point *p, enum space_slot slot);
+
+/*
+ * The options of a categorical or list slot given the point's earlier
+ * slots: fills opts (room for SPACE_LIST_MAX) with enum values or list
+ * numbers and returns how many; 0 for a range slot. For model, loss and
+ * regularization only options that still leave a usable combination are
+ * given, so a walk through the slots never ends in a dead end.
+ */
+size_t search_space_slot_options(const struct search_space *sp, const struct space_point *p,
+				 enum space_slot slot, double *opts);
+
+/* Whether slot branches the tree (changes which later slots are active). */
+bool search_space_slot_branches(enum space_slot slot);
+
+/* Whether the slot holds an integer setting (batch_size, epochs, layers, units). */
+bool search_space_slot_integer(enum space_slot slot);
+
+/* Rounds x to the slot's kind (integers for integer settings). */
+double search_space_slot_round(enum space_slot slot, double x);
+
+/* The trial-parameters object of a point (see search.h). New reference. */
+json_t *search_space_point_to_json(const struct search_space *sp, const struct space_point *p);
+
+/*
+ * Reads trial parameters back into a point. FITD_EFORMAT when a key is
+ * missing, unknown to this space or inconsistent with the tree; used to
+ * learn from stored history, where such a trial is simply left out.
+ */
+int search_space_point_from_json(const struct search_space *sp, const json_t *params,
+				 struct space_point *out);
+
+bool search_space_point_equal(const struct space_point *a, const struct space_point *b);
+
+/* Number of points when every active dimension is a list; UINT64_MAX otherwise or beyond. */
+uint64_t search_space_size(const struct search_space *sp);
+
+/* Point number i (0 <= i < search_space_size()) in a fixed enumeration order. */
+void search_space_point_at(const struct search_space *sp, uint64_t i, struct space_point *out);
+
+/* Whether loss l, regularization r and optimizer o work together for model m. */
+bool search_space_combo_ok(bool classification, int m, int l, int r, int o);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * trial.c - what runs on a trial thread: cross-validate a setting, or refit
+ * the job's best setting on every training row and explain the result.
+ *
+ * A trial fits one model per fold and scores each on its validation rows;
+ * the trial's score is the mean over folds and the fold-0 model is kept as a
+ * stand-in, in case the job's time runs out before its refit. The refit
+ * first re-fits fold 0 (deterministic: same seed, same model) to measure
+ * permutation importance on rows that model never saw, then fits all rows
+ * for the number of epochs the folds settled on.
+ */
+#include "worker/trial.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "worker/fit/explain.h"
+#include "worker/fit/metric.h"
+#include "worker/model_json.h"
+
+#define IMPORTANCE_MAX_ROWS 5000
+#define IMPORTANCE_REPEATS  3
+
+/* ---- shared job data ---- */
+
+static int find_features(struct worker_data *d, const char *const *exclude, size_t nexclude,
+			 struct fitd_error *err)
+{
+	const struct fit_frame *f = d->frame;
+
+	d->features = calloc(f->ncols, sizeof(*d->features));
+	if (d->features == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "feature list");
+	for (size_t c = 0; c < f->ncols; c++) {
+		bool skip = c == d->target;
+
+		for (size_t e = 0; e < nexclude && !skip; e++)
+			skip = strcmp(f->cols[c].name, exclude[e]) == 0;
+		if (!skip)
+			d->features[d->nfeatures++] = c;
+	}
+	if (d->nfeatures == 0)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_features",
+				      "no input column is left besides the target");
+	return FITD_OK;
+}
+
+static int find_labeled_rows(struct worker_data *d, struct fitd_error *err)
+{
+	const struct fit_column *t = &d->frame->cols[d->target];
+
+	d->all_rows = malloc((d->frame->nrows ? d->frame->nrows : 1) * sizeof(*d->all_rows));
+	if (d->all_rows == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "row list");
+	for (size_t r = 0; r < d->frame->nrows; r++) {
+		bool missing = t->type == FIT_COL_NUMERIC ? isnan(t->num[r]) : t->cat[r] < 0;
+
+		if (!missing)
+			d->all_rows[d->nall++] = r;
+	}
+	return FITD_OK;
+}
+
+int worker_data_new(const char *path, const char *target, const char *const *exclude,
+		    size_t nexclude, enum fit_task task, unsigned folds, double holdout,
+		    uint64_t seed, struct worker_data **out, struct fitd_error *err)
+{
+	struct worker_data *d = calloc(1, sizeof(*d));
+	long t;
+	int rc;
+
+	*out = NULL;
+	if (d == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "job data");
+	atomic_init(&d->refs, 1);
+	d->task = task;
+	rc = fit_frame_load(path, &d->frame, err);
+	if (rc != FITD_OK)
+		goto fail;
+	t = fit_frame_find(d->frame, target);
+	if (t < 0) {
+		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "unknown_column",
+				    "the dataset has no column '%s'", target);
+		goto fail;
+	}
+	d->target = (size_t)t;
+	rc = find_features(d, exclude, nexclude, err);
+	if (rc == FITD_OK)
+		rc = find_labeled_rows(d, err);
+	if (rc == FITD_OK)
+		rc = fit_split_new(d->frame, d->target, task, folds, holdout, seed, &d->split, err);
+	if (rc != FITD_OK)
+		goto fail;
+	*out = d;
+	return FITD_OK;
+fail:
+	worker_data_unref(d);
+	return rc;
+}
+
+struct worker_data *worker_data_ref(struct worker_data *d)
+{
+	atomic_fetch_add(&d->refs, 1);
+	return d;
+}
+
+void worker_data_unref(struct worker_data *d)
+{
+	if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	fit_split_free(d->split);
+	fit_frame_free(d->frame);
+	free(d->features);
+	free(d->all_rows);
+	free(d);
+}
+
+/* ---- fitting ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int on_abort(void *data)
+{
+	struct worker_trial *t = data;
+
+	return atomic_load(&t->stop) != WORKER_STOP_NONE;
+}
+
+static void on_progress(void *data, const struct fit_progress *p)
+{
+	struct worker_trial *t = data;
+
+	if (t->hooks->progress != NULL)
+		t->hooks->progress(t, t->nfolds_done, p->epoch, p->train_loss, p->valid_score);
+}
+
+static int fit_rows(struct worker_trial *t, const struct fit_params *params, const size_t *train,
+		    size_t ntrain, const size_t *valid, size_t nvalid, struct fit_model **model)
+{
+	const struct worker_data *d = t->data;
+	struct fit_problem prob = {
+		.frame = d->frame,
+		.target = d->target,
+		.features = d->features,
+		.nfeatures = d->nfeatures,
+		.train = train,
+		.ntrain = ntrain,
+		.valid = valid,
+		.nvalid = nvalid,
+		.task = d->task,
+	};
+	struct fit_callbacks cb = { .abort = on_abort, .progress = on_progress, .data = t };
+
+	return fit_model_train(&prob, params, &cb, model, &t->err);
+}
+
+/* Adds the coefficients of a linear model in original units: {column, level?, output, value}. */
+static void add_coefficients(json_t *doc, const struct fit_model *m)
+{
+	const struct fit_model_desc *d = fit_model_desc(m);
+	static const char *const kinds[] = { "value", "missing", "level", "other" };
+	struct fit_coefs *c = NULL;
+	json_t *arr, *icpt;
+
+	if (fit_explain_coefficients(m, &c, NULL) != FITD_OK)
+		return;
+	arr = json_array();
+	icpt = json_array();
+	for (size_t i = 0; i < c->n; i++) {
+		const struct fit_coef *k = &c->coef[i];
+		json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f}", "column",
+				      d->columns[k->column].name, "kind", kinds[k->kind], "output",
+				      (json_int_t)k->output, "value", k->original, "standardized",
+				      k->standardized);
+
+		if (k->level != NULL)
+			json_object_set_new(o, "level", json_string(k->level));
+		json_array_append_new(arr, o);
+	}
+	for (size_t i = 0; i < c->noutputs; i++)
+		json_array_append_new(icpt, json_real(c->intercept[i]));
+	json_object_set_new(doc, "coefficients", arr);
+	json_object_set_new(doc, "intercepts", icpt);
+	fit_coefs_free(c);
+}
+
+/* Permutation importance of m on (up to IMPORTANCE_MAX_ROWS of) rows, best first. */
+static json_t *importance(struct worker_trial *t, const struct fit_model *m, const size_t *rows,
+			  size_t nrows)
+{
+	const struct fit_model_desc *d = fit_model_desc(m);
+	double *imp = calloc(d->ncolumns ? d->ncolumns : 1, 2 * sizeof(double));
+	json_t *arr = json_array();
+	size_t n = nrows < IMPORTANCE_MAX_ROWS ? nrows : IMPORTANCE_MAX_ROWS;
+
+	if (imp == NULL)
+		abort();
+	if (fit_explain_permutation(m, t->data->frame, rows, n, t->params.metric,
+				    IMPORTANCE_REPEATS, t->params.seed, t->params.threads, imp,
+				    imp + d->ncolumns, NULL) == FITD_OK) {
+		for (size_t i = 0; i < d->ncolumns; i++)
+			json_array_append_new(arr, json_pack("{s:s, s:f, s:f}", "column",
+							     d->columns[i].name, "importance",
+							     imp[i], "std", imp[d->ncolumns + i]));
+	}
+	free(imp);
+	return arr;
+}
+
+static void run_folds(struct worker_trial *t)
+{
+	unsigned k = fit_split_count(t->data->split);
+	double sum = 0, sq = 0;
+	unsigned epochs = 0;
+
+	for (unsigned i = 0; i < k && i < WORKER_MAX_FOLDS; i++) {
+		const size_t *train, *valid;
+		size_t ntrain, nvalid;
+		struct fit_model *m = NULL;
+		double s;
+
+		fit_split_get(t->data->split, i, &train, &ntrain, &valid, &nvalid);
+		t->status = fit_rows(t, &t->params, train, ntrain, valid, nvalid, &m);
+		if (t->status == FITD_OK)
+			t->status = fit_model_score(m, t->data->frame, valid, nvalid,
+						    t->params.metric, t->params.threads, &s,
+						    &t->err);
+		if (t->status == FITD_OK && !isfinite(s))
+			t->status = fitd_error_set(&t->err, FITD_EDIVERGED, "diverged",
+						   "the validation score is not finite");
+		if (t->status == FITD_OK && i == 0) {
+			t->model = worker_model_to_json(m);
+			add_coefficients(t->model, m);
+		}
+		if (m != NULL)
+			epochs += fit_model_desc(m)->report.best_epoch;
+		fit_model_free(m);
+		if (t->status != FITD_OK)
+			return;
+		t->fold_scores[i] = s;
+		t->nfolds_done = i + 1;
+		sum += s;
+		sq += s * s;
+	}
+	t->score = sum / t->nfolds_done;
+	t->score_std = t->nfolds_done > 1
+			   ? sqrt(fmax(0, (sq - sum * sum / t->nfolds_done) / (t->nfolds_done - 1)))
+			   : 0;
+	t->epochs = (epochs + t->nfolds_done / 2) / t->nfolds_done;
+	if (t->epochs == 0)
+		t->epochs = 1;
+}
+
+static void run_refit(struct worker_trial *t)
+{
+	const size_t *train, *valid;
+	size_t ntrain, nvalid;
+	struct fit_model *m = NULL;
+	struct fit_params all = t->params;
+	json_t *imp = NULL;
+
+	fit_split_get(t->data->split, 0, &train, &ntrain, &valid, &nvalid);
+	t->status = fit_rows(t, &t->params, train, ntrain, valid, nvalid, &m);
+	if (t->status == FITD_OK)
+		imp = importance(t, m, valid, nvalid);
+	fit_model_free(m);
+	m = NULL;
+	if (t->status != FITD_OK)
+		return;
+	all.patience = 0;
+	all.epochs = t->refit_epochs > 0 ? t->refit_epochs : t->params.epochs;
+	t->status = fit_rows(t, &all, t->data->all_rows, t->data->nall, NULL, 0, &m);
+	if (t->status == FITD_OK) {
+		t->model = worker_model_to_json(m);
+		add_coefficients(t->model, m);
+		json_object_set(t->model, "importance", imp);
+		t->epochs = fit_model_desc(m)->report.epochs;
+	}
+	json_decref(imp);
+	fit_model_free(m);
+}
+
+void worker_trial_run(void *arg)
+{
+	struct worker_trial *t = arg;
+	int64_t start = mono_ms();
+
+	fitd_error_clear(&t->err);
+	if (t->refit)
+		run_refit(t);
+	else
+		run_folds(t);
+	if (t->status != FITD_OK) {
+		json_decref(t->model);
+		t->model = NULL;
+	}
+	t->duration_ms = mono_ms() - start;
+	t->hooks->done(t);
+}
+
+void worker_trial_release(struct worker_trial *t)
+{
+	json_decref(t->params_json);
+	json_decref(t->model);
+	worker_data_unref(t->data);
+	t->params_json = NULL;
+	t->model = NULL;
+	t->data = NULL;
+}

@@ -1,0 +1,107 @@
+/*
+ * trial.h - one unit of work on a trial thread: a trial (the parameters
+ * scored by cross-validation or holdout) or the final refit of a job's best
+ * parameters on all training rows.
+ *
+ * The scheduler fills a struct worker_trial on the loop thread, submits
+ * worker_trial_run() to the pool, and reads the results back on the loop
+ * thread after the done callback. While it runs, only `stop` (atomic) is
+ * shared; everything else is either read-only or written only by the trial
+ * thread before `done` is called.
+ */
+#ifndef WORKER_TRIAL_H
+#define WORKER_TRIAL_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/files.h"
+#include "worker/fit/model.h"
+#include "worker/fit/split.h"
+
+/* A job's data, shared read-only by its trials; freed with the last reference. */
+struct worker_data {
+	atomic_int refs;
+	struct fit_frame *frame;
+	size_t target;
+	size_t *features;
+	size_t nfeatures;
+	struct fit_split *split; /* the validation folds, from the job's seed */
+	size_t *all_rows;	 /* rows with a target value: what the refit trains on */
+	size_t nall;
+	enum fit_task task;
+};
+
+/* Loads the dataset file and computes the split. */
+int worker_data_new(const char *path, const char *target, const char *const *exclude,
+		    size_t nexclude, enum fit_task task, unsigned folds, double holdout,
+		    uint64_t seed, struct worker_data **out, struct fitd_error *err);
+struct worker_data *worker_data_ref(struct worker_data *d);
+void worker_data_unref(struct worker_data *d);
+
+enum worker_stop {
+	WORKER_STOP_NONE = 0,
+	WORKER_STOP_CANCEL,   /* the job was cancelled: trial interrupted */
+	WORKER_STOP_DEADLINE, /* the job's time is up: trial timeout */
+	WORKER_STOP_SHUTDOWN, /* the daemon stops: trial given back */
+	WORKER_STOP_PRUNE,    /* the searcher stopped it early: trial pruned */
+};
+
+struct worker_trial;
+
+struct worker_trial_hooks {
+	/* Per epoch of fold `fold`, from the trial thread; must not block. */
+	void (*progress)(struct worker_trial *t, unsigned fold, unsigned epoch, double train_loss,
+			 double score);
+	/* Once, from the trial thread, when the results are written. */
+	void (*done)(struct worker_trial *t);
+};
+
+#define WORKER_MAX_FOLDS 20
+#define WORKER_MAX_RUNGS 8
+
+struct worker_trial {
+	/* set before submit */
+	char job_id[STORE_ID_MAX];
+	int64_t idx; /* -1 for the refit */
+	int64_t generation;
+	struct worker_data *data; /* a reference, released by the scheduler */
+	struct fit_params params;
+	json_t *params_json;
+	bool refit;
+	unsigned refit_epochs; /* refit: epochs to run (no validation rows to stop on) */
+	const struct worker_trial_hooks *hooks;
+	void *owner;	 /* the scheduler's, for the hooks */
+	void *hook_data; /* the scheduler's, read-only while the trial runs */
+
+	atomic_int stop; /* enum worker_stop, set from the loop thread */
+
+	/* the latest progress, guarded by the scheduler's lock */
+	bool prog_pending;
+	unsigned prog_fold, prog_epoch;
+	double prog_loss, prog_score;
+
+	/* fold 0's score at each rung of successive halving, written by the progress hook */
+	double rungs[WORKER_MAX_RUNGS];
+	unsigned nrungs;
+
+	/* results, written by the trial thread before done() */
+	int status;
+	struct fitd_error err;
+	double score, score_std;
+	double fold_scores[WORKER_MAX_FOLDS];
+	unsigned nfolds_done;
+	unsigned epochs; /* mean best epoch over folds: what a refit should run */
+	int64_t duration_ms;
+	json_t *model; /* fold 0's model (a trial) or the final model (the refit) */
+};
+
+/* Runs t on the calling (trial) thread, then calls t->hooks->done(t). */
+void worker_trial_run(void *t);
+
+/* Frees what the results hold and drops the data reference; not t itself. */
+void worker_trial_release(struct worker_trial *t);
+
+#endif

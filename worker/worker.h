@@ -1,0 +1,71 @@
+/*
+ * worker.h - the scheduler: it owns the job queue's in-memory side, asks the
+ * searcher for trials, claims them in the store and runs them on the trial
+ * pool, and turns their results, cancels and deadlines into committed state.
+ *
+ * Everything here runs on the thread of the libuv loop given to
+ * worker_new(), except worker_notify(), which any thread may call. Trial
+ * threads talk back only through locked queues drained on the loop thread
+ * after uv_async_send.
+ *
+ * Parallelism: a job runs up to parallel_trials trials of threads_per_trial
+ * OpenMP threads each, and across all jobs the threads in use never exceed
+ * the budget (worker_options.threads: cores minus reserved cores). Jobs
+ * share free threads round-robin.
+ */
+#ifndef WORKER_WORKER_H
+#define WORKER_WORKER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "store/store.h"
+
+struct worker_options {
+	unsigned threads;	 /* the thread budget for trials; 0: cores - reserved */
+	unsigned reserved_cores; /* kept for the API when threads is 0 */
+	int64_t lease_ms;	 /* trial lease, renewed by the heartbeat; 0: 30000 */
+	int64_t heartbeat_ms;	 /* lease renewal and elapsed-time bookkeeping; 0: 2000 */
+	int64_t progress_ms; /* at most one trial_progress event per trial this often; 0: 1000 */
+};
+
+struct worker;
+
+/* Called on the loop thread after events of job_id were committed. */
+typedef void (*worker_events_fn)(void *data, const char *job_id);
+
+int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options *opt,
+	       struct worker **out, struct fitd_error *err);
+
+/* Sets the hook told about new events (SSE streams resume on it). */
+void worker_on_events(struct worker *w, worker_events_fn fn, void *data);
+
+/*
+ * Recovers what a previous process left running (trials back to queued, or
+ * failed after max_attempts), then starts scheduling.
+ */
+int worker_start(struct worker *w, struct fitd_error *err);
+
+/* Wakes the scheduler: a job was submitted or cancelled. Any thread. */
+void worker_notify(struct worker *w);
+
+struct worker_stats {
+	unsigned threads;      /* the budget */
+	unsigned threads_busy; /* in running trials */
+	unsigned trials_running;
+	unsigned jobs_running;
+};
+
+void worker_stats(const struct worker *w, struct worker_stats *st);
+
+/*
+ * Stops: running trials are aborted and given back to the queue (the
+ * attempt is not counted), elapsed time is saved. Blocks until the trial
+ * threads are idle. Call before closing the loop; then worker_free().
+ */
+void worker_stop(struct worker *w);
+
+/* Closes the libuv handles and frees; runs the loop briefly. NULL is allowed. */
+void worker_free(struct worker *w);
+
+#endif
