@@ -16,6 +16,7 @@
 
 #include "store/csv.h"
 #include "worker/model_json.h"
+#include "worker/predict.h"
 
 struct model_entry {
 	char id[STORE_ID_MAX];
@@ -194,26 +195,6 @@ void api_models_get(struct api_request *req)
 
 /* ---- prediction input ---- */
 
-static int frame_from_csv(struct api_request *req, const struct fit_model_desc *d,
-			  struct fit_frame **out, struct fitd_error *err)
-{
-	struct store_csv_options opt = req->srv->opt.csv;
-	const char **cats = calloc(d->ncolumns + 1, sizeof(*cats));
-	int rc;
-
-	if (cats == NULL)
-		abort();
-	opt.ncategorical = 0;
-	for (size_t i = 0; i < d->ncolumns; i++)
-		if (d->columns[i].type == FIT_COL_CATEGORICAL)
-			cats[opt.ncategorical++] = d->columns[i].name;
-	opt.categorical = cats;
-	opt.max_rows = req->srv->opt.max_predict_rows;
-	rc = store_csv_parse(req->body ? req->body : "", req->body_len, &opt, out, err);
-	free(cats);
-	return rc;
-}
-
 /* Sets one cell from a JSON value; false with err filled when the type is wrong. */
 static bool set_cell(struct fit_frame_builder *b, const struct fit_prep_column *c, size_t col,
 		     size_t row, const json_t *v, struct fitd_error *err)
@@ -295,32 +276,6 @@ static int frame_from_json(struct api_request *req, const struct fit_model_desc 
 	return rc;
 }
 
-static json_t *prediction_json(const struct fit_model_desc *d, const double *values,
-			       const int32_t *labels, size_t nrows)
-{
-	json_t *pred = json_array(), *prob, *out;
-
-	if (d->task == FIT_TASK_REGRESSION) {
-		for (size_t i = 0; i < nrows; i++)
-			json_array_append_new(pred, json_real(values[i]));
-		return json_pack("{s:o}", "predictions", pred);
-	}
-	prob = json_array();
-	for (size_t i = 0; i < nrows; i++) {
-		json_t *row = json_array();
-
-		json_array_append_new(pred, json_string(d->classes[labels[i]]));
-		for (size_t k = 0; k < d->nclasses; k++)
-			json_array_append_new(row, json_real(values[i * d->nclasses + k]));
-		json_array_append_new(prob, row);
-	}
-	out = json_pack("{s:o, s:o, s:o}", "predictions", pred, "classes", json_array(),
-			"probabilities", prob);
-	for (size_t k = 0; k < d->nclasses; k++)
-		json_array_append_new(json_object_get(out, "classes"), json_string(d->classes[k]));
-	return out;
-}
-
 static bool is_json(struct api_request *req)
 {
 	const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
@@ -331,12 +286,11 @@ static bool is_json(struct api_request *req)
 
 void api_models_predict(struct api_request *req)
 {
+	struct store_csv_options csv = req->srv->opt.csv;
 	struct fitd_error err = { 0 };
 	struct fit_frame *frame = NULL;
-	const struct fit_model_desc *d;
 	struct model_entry *e;
-	double *values = NULL;
-	int32_t *labels = NULL;
+	json_t *out = NULL;
 	int rc;
 
 	if (!model_id_param(req))
@@ -346,24 +300,16 @@ void api_models_predict(struct api_request *req)
 		api_reply_error(req, &err);
 		return;
 	}
-	d = fit_model_desc(e->model);
-	rc = is_json(req) ? frame_from_json(req, d, &frame, &err)
-			  : frame_from_csv(req, d, &frame, &err);
-	if (rc == FITD_OK) {
-		values = calloc(frame->nrows * fit_model_noutputs(e->model) + 1, sizeof(*values));
-		labels = calloc(frame->nrows + 1, sizeof(*labels));
-		if (values == NULL || labels == NULL)
-			rc = fitd_error_set(&err, FITD_ENOMEM, NULL, "prediction buffers");
-	}
+	csv.max_rows = req->srv->opt.max_predict_rows;
+	rc = is_json(req)
+		 ? frame_from_json(req, fit_model_desc(e->model), &frame, &err)
+		 : worker_predict_frame_csv(e->model, req->body, req->body_len, &csv, &frame, &err);
 	if (rc == FITD_OK)
-		rc = fit_model_predict(e->model, frame, NULL, frame->nrows, 1, values, labels,
-				       &err);
+		rc = worker_predict(e->model, frame, 1, &out, &err);
 	if (rc == FITD_OK)
-		api_reply_json(req, 200, prediction_json(d, values, labels, frame->nrows));
+		api_reply_json(req, 200, out);
 	else
 		api_reply_error(req, &err);
-	free(values);
-	free(labels);
 	fit_frame_free(frame);
 	model_put(req->srv, e);
 }

@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
+#include "daemon/predict.h"
 #include "fitd_config.h"
 #include "store/log.h"
 #include "store/store.h"
@@ -223,6 +224,8 @@ int main(int argc, char **argv)
 {
 	static struct daemon d;
 
+	if (argc > 1 && strcmp(argv[1], "predict") == 0)
+		return predict_main(argc - 1, argv + 1);
 	switch (config_load(&d.cfg, argc, argv)) {
 	case CONFIG_EXIT:
 		return 0;

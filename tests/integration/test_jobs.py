@@ -4,10 +4,13 @@ and the live event stream (including resume across a restart)."""
 
 import http.client
 import json
+import os
+import subprocess
+import tempfile
 import time
 import unittest
 
-from fitdtest import Daemon, DaemonTest, read_data
+from fitdtest import FITD, Daemon, DaemonTest, read_data
 
 SEED_SPACE = {
     "models": ["linear"], "optimizer": ["sgd"], "learning_rate": [0.01],
@@ -139,6 +142,26 @@ class Search(DaemonTest):
         self.assertError(self.d.request("GET", "/v1/models/mdl_00000000000000000000"),
                          404, "model_not_found")
         self.assertError(self.d.request("GET", "/v1/models/nope"), 400, "invalid_id")
+        # Offline scoring gives the very same answer as the API.
+        status, _, api_pred = self.d.request("POST", "/v1/models/%s/predict" % model_id, body=csv,
+                                             headers={"Content-Type": "text/csv"})
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {n: os.path.join(tmp, n) for n in ("model.json", "iris.csv")}
+            with open(paths["model.json"], "w") as f:
+                json.dump(model, f)
+            with open(paths["iris.csv"], "wb") as f:
+                f.write(csv)
+            cmd = [FITD, "predict", "--model", paths["model.json"], "--input", paths["iris.csv"]]
+            out = subprocess.run(cmd + ["--format", "json"], check=True, capture_output=True)
+            self.assertEqual(json.loads(out.stdout), api_pred)
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            lines = out.stdout.splitlines()
+            self.assertEqual(lines[0], "prediction,p_setosa,p_versicolor,p_virginica")
+            self.assertEqual([l.split(",")[0] for l in lines[1:]], api_pred["predictions"])
+            bad = subprocess.run(cmd[:4] + ["--input", "/nonexistent.csv"], capture_output=True)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"/nonexistent.csv", bad.stderr)
+            self.assertEqual(subprocess.run([FITD, "predict"], capture_output=True).returncode, 2)
         # The model survives a restart.
         self.d.stop()
         self.d.start()

@@ -1,0 +1,184 @@
+/*
+ * predict.c - `fitd predict --model FILE --input FILE.csv [--format csv|json]
+ * [--threads N]`.
+ *
+ * The model file is a model document as GET /v1/models/{id} returns it.
+ * CSV output has one line per input row: the prediction, then for a
+ * classifier one probability column per class ("p_<class>"). Exit status:
+ * 0 on success, 2 for bad arguments, 1 when the model or the input cannot
+ * be used (the reason on stderr).
+ */
+#include "daemon/predict.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "worker/model_json.h"
+#include "worker/predict.h"
+
+static const char usage[] =
+    "usage: fitd predict --model FILE --input FILE.csv [--format csv|json] [--threads N]\n";
+
+static int load_model(const char *path, struct fit_model **out, struct fitd_error *err)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	int rc;
+
+	if (doc == NULL)
+		return fitd_error_set(err, FITD_EFORMAT, "malformed_model", "%s:%d: %s", path,
+				      jerr.line, jerr.text);
+	rc = worker_model_from_json(doc, out, err);
+	json_decref(doc);
+	return rc;
+}
+
+static int load_frame(const struct fit_model *m, const char *path, int threads,
+		      struct fit_frame **out, struct fitd_error *err)
+{
+	struct store_csv_options opt = { .threads = threads };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *map = NULL;
+	int rc;
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = fitd_error_set(err, FITD_EIO, "input", "%s: %m", path);
+		goto out;
+	}
+	if (st.st_size > 0) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			rc = fitd_error_set(err, FITD_EIO, "input", "%s: %m", path);
+			goto out;
+		}
+	}
+	rc = worker_predict_frame_csv(m, map, (size_t)st.st_size, &opt, out, err);
+out:
+	if (map != NULL)
+		munmap(map, (size_t)st.st_size);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Writes s as one CSV field, quoted when it needs to be. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void write_csv(FILE *f, const json_t *res)
+{
+	const json_t *pred = json_object_get(res, "predictions");
+	const json_t *classes = json_object_get(res, "classes");
+	const json_t *prob = json_object_get(res, "probabilities");
+	char name[512];
+
+	fputs("prediction", f);
+	for (size_t k = 0; k < json_array_size(classes); k++) {
+		snprintf(name, sizeof(name), "p_%s", json_string_value(json_array_get(classes, k)));
+		fputc(',', f);
+		csv_field(f, name);
+	}
+	fputs("\n", f);
+	for (size_t i = 0; i < json_array_size(pred); i++) {
+		const json_t *p = json_array_get(pred, i);
+		const json_t *row = json_array_get(prob, i);
+
+		if (json_is_string(p))
+			csv_field(f, json_string_value(p));
+		else
+			fprintf(f, "%.17g", json_number_value(p));
+		for (size_t k = 0; k < json_array_size(row); k++)
+			fprintf(f, ",%.17g", json_number_value(json_array_get(row, k)));
+		fputs("\n", f);
+	}
+}
+
+int predict_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *model_path = NULL, *input = NULL, *format = "csv";
+	struct fitd_error err = { 0 };
+	struct fit_model *m = NULL;
+	struct fit_frame *frame = NULL;
+	json_t *res = NULL;
+	long threads = 1;
+	char *end;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			model_path = optarg;
+			break;
+		case 'i':
+			input = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			break;
+		case 't':
+			threads = strtol(optarg, &end, 10);
+			if (*end != '\0' || threads < 1 || threads > 1024) {
+				fprintf(stderr, "fitd predict: --threads must be 1..1024\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (model_path == NULL || input == NULL || optind != argc ||
+	    (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	rc = load_model(model_path, &m, &err);
+	if (rc == FITD_OK)
+		rc = load_frame(m, input, (int)threads, &frame, &err);
+	if (rc == FITD_OK)
+		rc = worker_predict(m, frame, (int)threads, &res, &err);
+	if (rc == FITD_OK && strcmp(format, "json") == 0)
+		rc = json_dumpf(res, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17)) == 0 ? 0 : 1;
+	else if (rc == FITD_OK)
+		write_csv(stdout, res);
+	if (rc == FITD_OK && (fflush(stdout) != 0 || ferror(stdout)))
+		rc = fitd_error_set(&err, FITD_EIO, "output", "writing the predictions: %m");
+	if (rc != FITD_OK)
+		fprintf(stderr, "fitd predict: %s\n", err.message);
+	json_decref(res);
+	fit_frame_free(frame);
+	fit_model_free(m);
+	return rc == FITD_OK ? 0 : 1;
+}

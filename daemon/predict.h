@@ -1,0 +1,11 @@
+/*
+ * predict.h - `fitd predict`: scores a CSV file offline with a model file,
+ * through the same code as POST /v1/models/{id}/predict.
+ */
+#ifndef DAEMON_PREDICT_H
+#define DAEMON_PREDICT_H
+
+/* argv[0] is "predict". Returns the process exit status. */
+int predict_main(int argc, char **argv);
+
+#endif

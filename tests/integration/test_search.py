@@ -1,0 +1,161 @@
+"""The search as a user sees it: reproducible leaderboards whatever
+parallel_trials is and across kill -9 and restart, the job-level stop rules
+(patience, goal, max_trials), and a strong model from a spec that names only
+the dataset and the target, on every table of tests/data."""
+
+import time
+import unittest
+
+from fitdtest import Daemon, read_data
+
+TARGETS = {"iris": "species", "wine": "cultivar", "breast_cancer": "diagnosis",
+           "digits": "digit", "diabetes": "progression"}
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def upload(d, name):
+    status, _, ds = d.upload(name, read_data(name + ".csv"))
+    assert status == 201, ds
+    return ds["id"]
+
+
+def wait_job(d, job_id, timeout=600):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, _, job = d.request("GET", "/v1/jobs/" + job_id)
+        assert status == 200, job
+        if job["state"] in TERMINAL:
+            return job
+        time.sleep(0.1)
+    raise AssertionError("job %s not done: %s" % (job_id, job))
+
+
+def leaderboard(d, job_id):
+    """Trial index -> (state, params, score, fold scores): what must reproduce."""
+    _, _, board = d.request("GET", "/v1/jobs/%s/trials?limit=1000" % job_id)
+    return {t["trial"]: (t["state"], t["params"], t["score"], t["fold_scores"])
+            for t in board["items"]}
+
+
+class Reproducible(unittest.TestCase):
+    # auto: known defaults, then tpe past its random start-up, with
+    # successive halving pruning some trials; 3-fold CV on breast_cancer.
+    SPEC = {"target": "diagnosis", "validation": {"method": "cv", "folds": 3},
+            "search": {"max_trials": 24, "seed": 11, "threads_per_trial": 1}}
+    KILL_AT = (3, 9, 14, 20)  # trials done
+
+    def run_job(self, parallel, kill=False):
+        d = Daemon(args=("--worker-threads", "2", "--reserved-cores", "0")).start()
+        try:
+            spec = dict(self.SPEC, dataset=upload(d, "breast_cancer"))
+            spec["search"] = dict(spec["search"], parallel_trials=parallel)
+            status, _, job = d.request("POST", "/v1/jobs", body=spec)
+            self.assertEqual(status, 201, job)
+            requeued = 0
+            for at in self.KILL_AT if kill else ():
+                while True:
+                    _, _, j = d.request("GET", "/v1/jobs/" + job["id"])
+                    if j["progress"]["trials_done"] >= at or j["state"] in TERMINAL:
+                        break
+                    time.sleep(0.01)
+                self.assertNotIn(j["state"], TERMINAL, "the job ended before kill %d" % at)
+                d.kill()
+                d.start()
+                with open(d.log_path, errors="replace") as log:
+                    requeued = sum(int(line.split("trials_requeued=")[1].split()[0])
+                                   for line in log if "event=recovered" in line)
+            if kill:
+                self.assertGreater(requeued, 0, "no kill hit a running trial")
+            job = wait_job(d, job["id"])
+            self.assertEqual(job["state"], "succeeded", job)
+            self.assertEqual(job["runtime"]["parallel_trials"], parallel)
+            board = leaderboard(d, job["id"])
+            self.assertEqual(len(board), 24)
+            return board, job["best"]
+        finally:
+            d.cleanup()
+
+    def test_same_leaderboard_at_any_parallelism_and_after_kills(self):
+        one, best1 = self.run_job(1)
+        two, best2 = self.run_job(2)
+        self.assertEqual(one, two)
+        self.assertEqual(best1["trial"], best2["trial"])
+        self.assertEqual(best1["score"], best2["score"])
+        states = {s for s, _, _, _ in one.values()}
+        self.assertEqual(states, {"completed", "pruned"})
+        models = {p["model"] for _, p, _, _ in one.values()}
+        self.assertGreaterEqual(len(models), 3, models)
+        killed, _ = self.run_job(2, kill=True)
+        self.assertEqual(one, killed)
+
+
+class StopRules(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(args=("--worker-threads", "2", "--reserved-cores", "0")).start()
+        cls.iris = upload(cls.d, "iris")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def submit(self, search, space=None):
+        spec = {"dataset": self.iris, "target": "species",
+                "search": dict(search, algorithm="random", seed=1)}
+        if space:
+            spec["space"] = space
+        status, _, job = self.d.request("POST", "/v1/jobs", body=spec)
+        self.assertEqual(status, 201, job)
+        return wait_job(self.d, job["id"])
+
+    def test_max_trials(self):
+        job = self.submit({"max_trials": 7})
+        self.assertEqual(job["progress"]["trials_done"], 7)
+
+    def test_goal_stops_the_search(self):
+        job = self.submit({"max_trials": 200, "goal": 0.9},
+                          {"models": ["logistic"], "optimizer": ["lbfgs"]})
+        self.assertEqual(job["state"], "succeeded")
+        self.assertGreaterEqual(job["best"]["score"], 0.9)
+        # The rule looks only at trials out of the reproducibility window (8).
+        self.assertLess(job["progress"]["trials_done"], 30)
+
+    def test_patience_stops_the_search(self):
+        job = self.submit({"max_trials": 200, "patience": 3},
+                          {"models": ["logistic"], "optimizer": ["lbfgs"]})
+        self.assertEqual(job["state"], "succeeded")
+        self.assertLess(job["progress"]["trials_done"], 60)
+
+
+class Defaults(unittest.TestCase):
+    """Only the dataset and the target: fitd chooses everything else."""
+    # Cross-validated score of the best trial: accuracy, or rmse for diabetes
+    # (its target's standard deviation is 77).
+    GOOD = {"iris": 0.93, "wine": 0.95, "breast_cancer": 0.95, "digits": 0.94, "diabetes": 60}
+
+    def test_strong_model_on_every_table(self):
+        d = Daemon(args=("--worker-threads", "2", "--reserved-cores", "0")).start()
+        try:
+            jobs = {}
+            for name, target in TARGETS.items():
+                status, _, job = d.request("POST", "/v1/jobs", body={
+                    "dataset": upload(d, name), "target": target})
+                self.assertEqual(status, 201, job)
+                jobs[name] = job["id"]
+            for name, job_id in jobs.items():
+                job = wait_job(d, job_id, timeout=900)
+                self.assertEqual(job["state"], "succeeded", job)
+                score = job["best"]["score"]
+                if job["metric"] == "rmse":
+                    self.assertLess(score, self.GOOD[name], (name, job["best"]))
+                else:
+                    self.assertGreater(score, self.GOOD[name], (name, job["best"]))
+                print("%s: %s %.4f after %d trials in %.1f s" % (
+                    name, job["metric"], score, job["progress"]["trials_done"],
+                    job["progress"]["elapsed_s"]))
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
