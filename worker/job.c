@@ -14,59 +14,25 @@
 #include <string.h>
 
 #include "store/log.h"
-#include "worker/fit/metric.h"
 
 /* Effective parallelism: small tables get many one-thread trials, large ones fewer wide ones. */
 #define WIDE_TRIAL_CELLS 2000000
 
-static int plan_error(struct fitd_error *err, const char *field)
+/* The scheduler's copy of what it reads often from the spec. */
+static void read_plan(const struct worker_spec *spec, struct sched_plan *p)
 {
-	return fitd_error_set(err, FITD_EFORMAT, "bad_spec", "stored spec: bad or missing %s",
-			      field);
-}
-
-static int64_t opt_int(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
-static int read_plan(const json_t *spec, struct sched_plan *p, struct fitd_error *err)
-{
-	json_t *val = json_object_get(spec, "validation");
-	json_t *early = json_object_get(spec, "early_stopping");
-	json_t *search = json_object_get(spec, "search");
-	const char *method = json_string_value(json_object_get(val, "method"));
-	const char *task = json_string_value(json_object_get(spec, "task"));
-	const char *metric = json_string_value(json_object_get(spec, "metric"));
+	const struct worker_search_options *search = worker_spec_search(spec);
 
 	memset(p, 0, sizeof(*p));
-	if (task == NULL || fit_task_parse(task, &p->task) != 0)
-		return plan_error(err, "task");
-	if (metric == NULL || fit_metric_parse(metric, &p->metric) != 0)
-		return plan_error(err, "metric");
-	p->higher_is_better = fit_metric_higher_is_better(p->metric);
-	if (method != NULL && strcmp(method, "cv") == 0) {
-		p->folds = (unsigned)opt_int(val, "folds");
-		if (p->folds < 2 || p->folds > WORKER_MAX_FOLDS)
-			return plan_error(err, "validation.folds");
-	} else if (method != NULL && strcmp(method, "holdout") == 0) {
-		p->holdout = json_number_value(json_object_get(val, "fraction"));
-		if (!(p->holdout > 0 && p->holdout < 1))
-			return plan_error(err, "validation.fraction");
-	} else {
-		return plan_error(err, "validation.method");
-	}
-	if (json_is_object(early))
-		p->patience = (unsigned)opt_int(early, "patience");
-	if (!json_is_object(search))
-		return plan_error(err, "search");
-	p->max_ms = opt_int(search, "max_seconds") * 1000;
-	p->parallel = (unsigned)opt_int(search, "parallel_trials");
-	p->threads_per = (unsigned)opt_int(search, "threads_per_trial");
-	p->seed = (uint64_t)opt_int(search, "seed");
-	return FITD_OK;
+	p->task = worker_spec_task(spec);
+	p->metric = worker_spec_metric(spec);
+	p->higher_is_better = worker_spec_higher_is_better(spec);
+	worker_spec_validation(spec, &p->folds, &p->holdout);
+	p->patience = worker_spec_early_patience(spec);
+	p->max_ms = (int64_t)search->max_seconds * 1000;
+	p->parallel = search->parallel_trials;
+	p->threads_per = search->threads_per_trial;
+	p->seed = search->seed;
 }
 
 static void choose_parallelism(struct sched_job *j)
@@ -154,8 +120,7 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 
 static int load_data(struct sched_job *j, const struct store_job *row, struct fitd_error *err)
 {
-	json_t *ex = json_object_get(j->spec_json, "exclude_columns");
-	size_t nex = json_array_size(ex);
+	size_t nex = worker_spec_exclude_count(j->spec);
 	const char **names = calloc(nex ? nex : 1, sizeof(*names));
 	char path[PATH_MAX];
 	int rc;
@@ -163,7 +128,7 @@ static int load_data(struct sched_job *j, const struct store_job *row, struct fi
 	if (names == NULL)
 		abort();
 	for (size_t i = 0; i < nex; i++)
-		names[i] = json_string_value(json_array_get(ex, i));
+		names[i] = worker_spec_exclude(j->spec, i);
 	rc = store_dataset_path(j->w->store, row->dataset_id, path, sizeof(path), err);
 	if (rc == FITD_OK)
 		rc = worker_data_new(path, row->target, names, nex, j->plan.task, j->plan.folds,
@@ -201,14 +166,14 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 		goto fail;
 	j->spec_json = json_loads(row.spec_json, 0, &jerr);
 	if (j->spec_json == NULL) {
-		rc = plan_error(err, "JSON");
+		rc = fitd_error_set(err, FITD_EFORMAT, "bad_spec", "stored spec: %s", jerr.text);
 		goto fail;
 	}
-	rc = read_plan(j->spec_json, &j->plan, err);
-	if (rc == FITD_OK)
-		rc = worker_spec_from_json(j->spec_json, &j->spec, err);
-	if (rc == FITD_OK)
+	rc = worker_spec_from_json(j->spec_json, &j->spec, err);
+	if (rc == FITD_OK) {
+		read_plan(j->spec, &j->plan);
 		rc = search_new(j->spec, &j->search, err);
+	}
 	if (rc == FITD_OK)
 		rc = load_data(j, &row, err);
 	if (rc == FITD_OK)
