@@ -79,6 +79,8 @@ static const struct opt_row opts[] = {
 		"threads for training in all; 0 = cores - reserved-cores (default 0)"),
 	INT_OPT("reserved-cores", reserved_cores, 0, 4096,
 		"cores kept for the API when worker-threads is 0 (default 1)"),
+	INT_OPT("trial-memory-mib", trial_memory_mib, 0, 16777216,
+		"estimated memory of the running trials in MiB; 0 = half the RAM (default 0)"),
 	{ "print-config", OPT_PRINT, 0, 0, 0, NULL, "print the effective configuration and exit" },
 	{ "version", OPT_VERSION, 0, 0, 0, NULL, "print the version and exit" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit" },
@@ -113,6 +115,7 @@ static void set_defaults(struct fitd_config *cfg)
 	cfg->model_cache = 16;
 	cfg->worker_threads = 0;
 	cfg->reserved_cores = 1;
+	cfg->trial_memory_mib = 0;
 }
 
 static bool parse_listen(struct fitd_config *cfg, const char *v, char *why, size_t cap)

@@ -41,6 +41,7 @@ struct fitd_config {
 	int64_t model_cache;
 	int64_t worker_threads;
 	int64_t reserved_cores;
+	int64_t trial_memory_mib;
 };
 
 enum config_result {

@@ -155,6 +155,7 @@ static int open_all(struct daemon *d)
 	struct worker_options wo = {
 		.threads = (unsigned)d->cfg.worker_threads,
 		.reserved_cores = (unsigned)d->cfg.reserved_cores,
+		.memory_mib = (uint64_t)d->cfg.trial_memory_mib,
 	};
 	struct api_options ao;
 	struct fitd_error err = { 0 };

@@ -331,6 +331,7 @@ static void record_done(struct worker *w, struct worker_trial *t)
 		j->running--;
 	}
 	w->threads_busy -= (unsigned)t->params.threads;
+	w->memory_busy -= t->memory;
 	w->trials_running--;
 	sched_snapshot_free(t->hook_data);
 	worker_trial_release(t);
@@ -553,6 +554,7 @@ static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *p
 static void submit(struct worker *w, struct worker_trial *t)
 {
 	w->threads_busy += (unsigned)t->params.threads;
+	w->memory_busy += t->memory;
 	w->trials_running++;
 	worker_pool_submit(w->pool, worker_trial_run, t);
 }
@@ -584,6 +586,25 @@ static bool start_refit(struct sched_job *j)
 	return true;
 }
 
+/*
+ * The estimated peak memory of t; FITD_ETOOBIG when it alone exceeds the
+ * budget. Folds train on fewer rows than the refit, so all rows are counted.
+ */
+static int estimate_memory(struct worker *w, struct worker_trial *t, struct fitd_error *err)
+{
+	const struct worker_data *d = t->data;
+	size_t bytes;
+
+	if (fit_memory_estimate(d->nall, d->width, d->nclasses, &t->params, &bytes) != FITD_OK ||
+	    bytes > w->memory_budget)
+		return fitd_error_set(err, FITD_ETOOBIG, "memory_limit",
+				      "the fit needs an estimated %zu MiB, more than the trial "
+				      "memory budget of %zu MiB",
+				      (bytes >> 20) + 1, w->memory_budget >> 20);
+	t->memory = bytes;
+	return FITD_OK;
+}
+
 /* Claims and submits trial idx; false when nothing could start. */
 static bool start_trial(struct sched_job *j, int64_t idx)
 {
@@ -598,6 +619,15 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 		rec->params = sched_job_propose(j, idx);
 	if (rec->params == NULL)
 		return false;
+	t = new_task(j, idx, rec->params, j->threads_per, &err);
+	if (t->status == FITD_OK)
+		t->status = estimate_memory(w, t, &err);
+	if (t->status == FITD_OK && w->memory_busy + t->memory > w->memory_budget) {
+		/* Wait for running trials to give memory back. */
+		worker_trial_release(t);
+		free(t);
+		return false;
+	}
 	params = json_dumps(rec->params, JSON_COMPACT | JSON_SORT_KEYS);
 	rc = store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
 			       &rec->generation, &err);
@@ -605,16 +635,18 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 	if (rc != FITD_OK) {
 		fitd_log_warn("trial_claim_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)idx, err.message);
+		worker_trial_release(t);
+		free(t);
 		return false;
 	}
 	rec->state = STORE_TRIAL_RUNNING;
 	rec->last_progress_ms = 0;
-	t = new_task(j, idx, rec->params, j->threads_per, &err);
 	t->generation = rec->generation;
 	if (t->status != FITD_OK) {
-		/* Parameters the core refuses: the trial fails without running. */
+		/* Parameters the core refuses or a fit too large: the trial fails without running. */
 		t->err = err;
 		t->params.threads = 0;
+		t->memory = 0;
 		record_trial(j, t);
 		worker_trial_release(t);
 		free(t);
@@ -821,6 +853,10 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 	w->opt = *opt;
 	if (w->opt.threads == 0)
 		w->opt.threads = default_threads(opt->reserved_cores);
+	w->memory_budget = (size_t)w->opt.memory_mib << 20;
+	if (w->memory_budget == 0)
+		w->memory_budget = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE) /
+				   2;
 	if (w->opt.lease_ms <= 0)
 		w->opt.lease_ms = 30000;
 	if (w->opt.heartbeat_ms <= 0)
@@ -860,7 +896,8 @@ int worker_start(struct worker *w, struct fitd_error *err)
 	if (requeued > 0 || failed > 0)
 		fitd_log_info("recovered", "trials_requeued=%lld trials_failed=%lld",
 			      (long long)requeued, (long long)failed);
-	fitd_log_info("worker_started", "threads=%u owner=%s", w->opt.threads, w->owner);
+	fitd_log_info("worker_started", "threads=%u memory_mib=%zu owner=%s", w->opt.threads,
+		      w->memory_budget >> 20, w->owner);
 	uv_timer_start(&w->heartbeat, on_heartbeat, (uint64_t)w->opt.heartbeat_ms,
 		       (uint64_t)w->opt.heartbeat_ms);
 	schedule(w);

@@ -118,6 +118,8 @@ struct worker {
 	struct sched_job *rr;	/* where the next slot search starts */
 	unsigned threads_busy;
 	unsigned trials_running;
+	size_t memory_budget; /* bytes */
+	size_t memory_busy;   /* estimates of the tasks on the pool */
 	bool stopping;
 
 	worker_events_fn on_events;

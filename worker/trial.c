@@ -19,6 +19,7 @@
 #include "worker/fit/explain.h"
 #include "worker/fit/metric.h"
 #include "worker/model_json.h"
+#include "worker/spec.h"
 
 #define IMPORTANCE_MAX_ROWS 5000
 #define IMPORTANCE_REPEATS  3
@@ -38,8 +39,10 @@ static int find_features(struct worker_data *d, const char *const *exclude, size
 
 		for (size_t e = 0; e < nexclude && !skip; e++)
 			skip = strcmp(f->cols[c].name, exclude[e]) == 0;
-		if (!skip)
-			d->features[d->nfeatures++] = c;
+		if (skip)
+			continue;
+		d->features[d->nfeatures++] = c;
+		d->width += f->cols[c].type == FIT_COL_NUMERIC ? 2 : f->cols[c].nlevels + 1;
 	}
 	if (d->nfeatures == 0)
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_features",
@@ -61,6 +64,16 @@ static int find_labeled_rows(struct worker_data *d, struct fitd_error *err)
 			d->all_rows[d->nall++] = r;
 	}
 	return FITD_OK;
+}
+
+static size_t count_classes(const struct fit_column *t, size_t nrows)
+{
+	struct worker_column_info info = { 0 };
+
+	if (t->type == FIT_COL_CATEGORICAL)
+		return t->nlevels;
+	worker_column_numeric_facts(t->num, nrows, &info);
+	return info.distinct;
 }
 
 int worker_data_new(const char *path, const char *target, const char *const *exclude,
@@ -89,6 +102,8 @@ int worker_data_new(const char *path, const char *target, const char *const *exc
 	rc = find_features(d, exclude, nexclude, err);
 	if (rc == FITD_OK)
 		rc = find_labeled_rows(d, err);
+	if (rc == FITD_OK && task == FIT_TASK_CLASSIFICATION)
+		d->nclasses = count_classes(&d->frame->cols[d->target], d->frame->nrows);
 	if (rc == FITD_OK)
 		rc = fit_split_new(d->frame, d->target, task, folds, holdout, seed, &d->split, err);
 	if (rc != FITD_OK)

@@ -32,6 +32,9 @@ struct worker_data {
 	size_t *all_rows;	 /* rows with a target value: what the refit trains on */
 	size_t nall;
 	enum fit_task task;
+	size_t
+	    width; /* preprocessed features: a numeric column counts 2, a categorical one levels + 1 */
+	size_t nclasses; /* an upper bound; 0 for regression */
 };
 
 /* Loads the dataset file and computes the split. */
@@ -75,6 +78,8 @@ struct worker_trial {
 	const struct worker_trial_hooks *hooks;
 	void *owner;	 /* the scheduler's, for the hooks */
 	void *hook_data; /* the scheduler's, read-only while the trial runs */
+
+	size_t memory; /* the estimate admitted against the memory budget */
 
 	atomic_int stop; /* enum worker_stop, set from the loop thread */
 

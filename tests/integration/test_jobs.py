@@ -279,6 +279,27 @@ class CancelAndDeadline(DaemonTest):
         self.assertTrue(states <= {"completed", "timeout"}, states)
 
 
+class MemoryBudget(DaemonTest):
+    daemon_args = ("--trial-memory-mib", "8")
+
+    def test_trials_over_the_budget_fail_and_small_ones_run(self):
+        spec = {"dataset": upload(self.d, "digits"), "target": "digit",
+                "space": {"models": ["mlp"], "optimizer": ["adam"],
+                          "mlp": {"hidden_layers": [2], "units": [512]}},
+                "search": {"max_trials": 2}}
+        _, _, big = submit(self.d, spec)
+        small = dict(spec, space={"models": ["logistic"], "optimizer": ["lbfgs"]})
+        _, _, small = submit(self.d, small)
+        big, small = wait_job(self.d, big["id"]), wait_job(self.d, small["id"])
+        self.assertEqual((big["state"], big["error"]["code"]), ("failed", "no_trial_completed"))
+        _, _, board = self.d.request("GET", "/v1/jobs/%s/trials" % big["id"])
+        for t in board["items"]:
+            self.assertEqual((t["state"], t["error"]["code"]), ("failed", "memory_limit"))
+            self.assertIn("budget of 8 MiB", t["error"]["message"])
+        self.assertEqual(small["state"], "succeeded", small)
+        self.assertEqual(self.d.request("GET", "/healthz")[0], 200)
+
+
 def read_events(port, job_id, last_id=None, stop_after=None, timeout=60):
     """Reads an SSE stream until it ends (or stop_after events); returns [(id, type, data)]."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
