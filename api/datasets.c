@@ -135,13 +135,14 @@ void api_datasets_create(struct api_request *req)
 	int rc;
 
 	rc = store_upload_parse(up, &req->srv->opt.csv, &frame, &err);
-	if (rc != FITD_OK) {
-		api_reply_error(req, &err);
-		return;
+	if (rc == FITD_OK) {
+		cols = columns_json(frame);
+		rc = store_upload_commit(up, api_query(req, "name"), cols, &d, &err);
+		free(cols);
 	}
-	cols = columns_json(frame);
-	rc = store_upload_commit(up, api_query(req, "name"), cols, &d, &err);
-	free(cols);
+	/* The temporary file goes before the answer: a client never sees it. */
+	store_upload_free(up);
+	req->state = NULL;
 	if (rc != FITD_OK) {
 		api_reply_error(req, &err);
 		return;

@@ -169,10 +169,12 @@ int predict_main(int argc, char **argv)
 		rc = load_frame(m, input, (int)threads, &frame, &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(m, frame, (int)threads, &res, &err);
-	if (rc == FITD_OK && strcmp(format, "json") == 0)
-		rc = json_dumpf(res, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17)) == 0 ? 0 : 1;
-	else if (rc == FITD_OK)
+	if (rc == FITD_OK && strcmp(format, "json") == 0) {
+		json_dumpf(res, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		fputc('\n', stdout);
+	} else if (rc == FITD_OK) {
 		write_csv(stdout, res);
+	}
 	if (rc == FITD_OK && (fflush(stdout) != 0 || ferror(stdout)))
 		rc = fitd_error_set(&err, FITD_EIO, "output", "writing the predictions: %m");
 	if (rc != FITD_OK)

@@ -545,17 +545,23 @@ int store__model_insert(sqlite3 *db, const char *model_id, const char *job_id, i
 }
 
 static int set_model_in_tx(sqlite3 *db, const char *job_id, const char *model_id, int64_t bytes,
-			   const char *data, struct fitd_error *err)
+			   int64_t trial, double score, const char *data, struct fitd_error *err)
 {
 	int changed = 0;
 	sqlite3_stmt *st = NULL;
 	int rc = store__model_insert(db, model_id, job_id, -1, bytes, err);
 
 	if (rc == FITD_OK)
-		rc = store__prepare(db, "UPDATE jobs SET best_model_id = ? WHERE id = ?", &st, err);
+		rc = store__prepare(
+		    db,
+		    "UPDATE jobs SET best_model_id = ?, best_trial = ?, best_score = ?"
+		    " WHERE id = ?",
+		    &st, err);
 	if (rc == FITD_OK) {
 		sqlite3_bind_text(st, 1, model_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, trial);
+		sqlite3_bind_double(st, 3, score);
+		sqlite3_bind_text(st, 4, job_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = store__sqlite_error(db, sqlite3_errcode(db), "set model", err);
 		changed = sqlite3_changes(db);
@@ -569,7 +575,8 @@ static int set_model_in_tx(sqlite3 *db, const char *job_id, const char *model_id
 }
 
 int store_job_set_model(struct store *s, const char *job_id, const char *model_id,
-			int64_t model_bytes, const char *data_json, struct fitd_error *err)
+			int64_t model_bytes, int64_t trial, double score, const char *data_json,
+			struct fitd_error *err)
 {
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
@@ -577,5 +584,6 @@ int store_job_set_model(struct store *s, const char *job_id, const char *model_i
 	if (rc != FITD_OK)
 		return rc;
 	return store__write_end(
-	    s, set_model_in_tx(db, job_id, model_id, model_bytes, data_json, err), err);
+	    s, set_model_in_tx(db, job_id, model_id, model_bytes, trial, score, data_json, err),
+	    err);
 }

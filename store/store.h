@@ -226,9 +226,13 @@ int store_job_finish(struct store *s, const char *id, enum store_job_state st, c
 int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			  size_t n, struct fitd_error *err);
 
-/* Points the job at a refit model, with a new_best event carrying data_json. */
+/*
+ * Points the job at a refit model of trial (whose score becomes the job's
+ * best score), with a new_best event carrying data_json.
+ */
 int store_job_set_model(struct store *s, const char *job_id, const char *model_id,
-			int64_t model_bytes, const char *data_json, struct fitd_error *err);
+			int64_t model_bytes, int64_t trial, double score, const char *data_json,
+			struct fitd_error *err);
 
 /* ---- trials ---- */
 

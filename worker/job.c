@@ -27,7 +27,7 @@ static void read_plan(const struct worker_spec *spec, struct sched_plan *p)
 	p->task = worker_spec_task(spec);
 	p->metric = worker_spec_metric(spec);
 	p->higher_is_better = worker_spec_higher_is_better(spec);
-	worker_spec_validation(spec, &p->folds, &p->holdout);
+	worker_spec_validation(spec, &p->folds, &p->repeats, &p->holdout);
 	p->patience = worker_spec_early_patience(spec);
 	p->max_ms = (int64_t)search->max_seconds * 1000;
 	p->parallel = search->parallel_trials;
@@ -102,6 +102,7 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 		rec->params = json_loads(rows[i].params, 0, &jerr);
 		rec->has_score = rows[i].has_score;
 		rec->score = rows[i].score;
+		rec->score_std = rows[i].score_std;
 		read_rungs(rows[i].result, rec);
 		if (rec->state == STORE_TRIAL_COMPLETED && rec->has_score &&
 		    (j->best_idx < 0 || (j->plan.higher_is_better ? rec->score > j->best_score
@@ -109,7 +110,6 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 			j->best_idx = rows[i].idx;
 			j->best_score = rec->score;
 			j->best_duration_ms = rows[i].duration_ms;
-			j->best_epochs = (unsigned)rows[i].epochs;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -132,7 +132,7 @@ static int load_data(struct sched_job *j, const struct store_job *row, struct fi
 	rc = store_dataset_path(j->w->store, row->dataset_id, path, sizeof(path), err);
 	if (rc == FITD_OK)
 		rc = worker_data_new(path, row->target, names, nex, j->plan.task, j->plan.folds,
-				     j->plan.holdout, j->plan.seed, &j->data, err);
+				     j->plan.repeats, j->plan.holdout, j->plan.seed, &j->data, err);
 	free(names);
 	return rc;
 }
@@ -160,6 +160,7 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 		abort();
 	j->w = w;
 	j->best_idx = -1;
+	j->final_idx = -1;
 	snprintf(j->id, sizeof(j->id), "%s", id);
 	rc = store_job_get(w->store, id, &row, err);
 	if (rc != FITD_OK)

@@ -68,8 +68,8 @@ static void at_rung(struct worker_trial *t, unsigned epoch, double score)
 	if (rung < 0 || (unsigned)rung != t->nrungs || t->nrungs == WORKER_MAX_RUNGS)
 		return;
 	t->rungs[t->nrungs++] = score;
-	if (epoch < t->params.epochs &&
-	    search_should_prune(snap->search, (size_t)t->idx, epoch, score, &snap->h))
+	if (epoch < t->params.epochs && search_should_prune(snap->search, (size_t)t->idx,
+							    t->params_json, epoch, score, &snap->h))
 		atomic_store(&t->stop, WORKER_STOP_PRUNE);
 }
 
@@ -267,13 +267,13 @@ static void record_trial(struct sched_job *j, struct worker_trial *t)
 		rec->state = st;
 		rec->has_score = o.has_score;
 		rec->score = o.score;
+		rec->score_std = t->score_std;
 		rec->nrungs = t->nrungs;
 		memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
 		if (o.new_best) {
 			j->best_idx = t->idx;
 			j->best_score = t->score;
 			j->best_duration_ms = t->duration_ms;
-			j->best_epochs = t->epochs;
 			snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
 		}
 	} else {
@@ -304,16 +304,22 @@ static void record_refit(struct sched_job *j, struct worker_trial *t)
 	if (rc == FITD_OK)
 		rc = publish_model(j, t, model_id, &bytes, &err);
 	if (rc == FITD_OK) {
-		ev = best_event(j, j->best_idx, j->best_score, model_id, t->params_json);
-		rc = store_job_set_model(j->w->store, j->id, model_id, bytes, ev, &err);
+		double score = j->recs[j->final_idx].score;
+
+		ev = best_event(j, j->final_idx, score, model_id, t->params_json);
+		rc = store_job_set_model(j->w->store, j->id, model_id, bytes, j->final_idx, score,
+					 ev, &err);
 		free(ev);
 	}
-	if (rc == FITD_OK)
+	if (rc == FITD_OK) {
 		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
-	else
+		j->best_idx = j->final_idx;
+		j->best_score = j->recs[j->final_idx].score;
+	} else {
 		fitd_log_warn("refit_failed", "job=%s reason=\"%s\" fallback=%s", j->id,
 			      t->status != FITD_OK ? t->err.message : err.message,
 			      j->best_model_id);
+	}
 	fitd_log_info("refit_finished", "job=%s model=%s ms=%lld", j->id, j->best_model_id,
 		      (long long)t->duration_ms);
 }
@@ -470,15 +476,20 @@ static void finish_job(struct sched_job *j, enum store_job_state st, const char 
 	sched_job_free(j);
 }
 
+/* Models a trial fits: folds times repeats, or one for a holdout. */
+static unsigned fold_fits(const struct sched_job *j)
+{
+	return j->plan.folds ? j->plan.folds * j->plan.repeats : 1;
+}
+
 /* The running time to keep back for the refit out of a time budget. */
 static int64_t refit_reserve(const struct sched_job *j)
 {
-	unsigned folds = j->plan.folds ? j->plan.folds : 1;
 	int64_t est;
 
 	if (j->best_idx < 0 || j->plan.max_ms == 0)
 		return 0;
-	est = j->best_duration_ms / folds * 2 + 200;
+	est = j->best_duration_ms / fold_fits(j) * 2 + 200;
 	return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
 }
 
@@ -559,6 +570,49 @@ static void submit(struct worker *w, struct worker_trial *t)
 	worker_pool_submit(w->pool, worker_trial_run, t);
 }
 
+/* Simpler models first: linear and logistic, then svm, then mlp. */
+static int complexity(const json_t *params)
+{
+	const char *model = json_string_value(json_object_get(params, "model"));
+
+	if (model == NULL)
+		return 3;
+	return strcmp(model, "mlp") == 0 ? 2 : strcmp(model, "svm") == 0 ? 1 : 0;
+}
+
+/*
+ * The trial to refit, by the one-standard-error rule: of the completed
+ * trials whose score is within one standard error (the fold scores' standard
+ * deviation over the square root of their number) of the best score, the
+ * best one of the simplest model family. After a long search on a small
+ * table the top score is partly luck; a simpler model that is as good
+ * within the noise generalizes better. Ties keep the lower index. Depends
+ * only on the finished trials, so a restart chooses the same one.
+ */
+static int64_t choose_final(const struct sched_job *j)
+{
+	const struct sched_rec *top = &j->recs[j->best_idx];
+	double margin = top->score_std / sqrt((double)fold_fits(j));
+	double bound = j->plan.higher_is_better ? top->score - margin : top->score + margin;
+	int64_t pick = j->best_idx;
+
+	for (size_t i = 0; i < j->nrecs; i++) {
+		const struct sched_rec *r = &j->recs[i];
+		const struct sched_rec *p = &j->recs[pick];
+		int c, cp;
+
+		if (r->state != STORE_TRIAL_COMPLETED || !r->has_score || r->params == NULL ||
+		    (j->plan.higher_is_better ? r->score < bound : r->score > bound))
+			continue;
+		c = complexity(r->params);
+		cp = complexity(p->params);
+		if (c < cp || (c == cp && (j->plan.higher_is_better ? r->score > p->score
+								    : r->score < p->score)))
+			pick = (int64_t)i;
+	}
+	return pick;
+}
+
 static bool start_refit(struct sched_job *j)
 {
 	struct worker *w = j->w;
@@ -571,17 +625,17 @@ static bool start_refit(struct sched_job *j)
 		threads = free_threads;
 	if (threads == 0)
 		return true; /* wait for a thread; check_end comes back */
-	t = new_task(j, j->best_idx, sched_job_rec(j, j->best_idx)->params, threads, &err);
+	j->final_idx = choose_final(j);
+	t = new_task(j, j->final_idx, j->recs[j->final_idx].params, threads, &err);
 	if (t->status != FITD_OK) {
 		worker_trial_release(t);
 		free(t);
 		return false;
 	}
 	t->refit = true;
-	t->refit_epochs = j->best_epochs;
 	j->refit = t;
-	fitd_log_info("refit_started", "job=%s trial=%lld threads=%u", j->id,
-		      (long long)j->best_idx, threads);
+	fitd_log_info("refit_started", "job=%s trial=%lld top_trial=%lld threads=%u", j->id,
+		      (long long)j->final_idx, (long long)j->best_idx, threads);
 	submit(w, t);
 	return true;
 }

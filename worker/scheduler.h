@@ -20,6 +20,7 @@ struct sched_plan {
 	enum fit_metric metric;
 	bool higher_is_better;
 	unsigned folds; /* 0: holdout */
+	unsigned repeats;
 	double holdout;
 	unsigned patience;    /* early stopping inside a fit; 0 = off */
 	int64_t max_ms;	      /* 0: no limit */
@@ -34,6 +35,7 @@ struct sched_rec {
 	json_t *params;
 	bool has_score;
 	double score;
+	double score_std;   /* over the folds (completed trials) */
 	int64_t generation; /* while running */
 	int64_t last_progress_ms;
 	double rungs[WORKER_MAX_RUNGS]; /* fold 0's score at each rung reached */
@@ -81,7 +83,7 @@ struct sched_job {
 	double best_score;
 	char best_model_id[STORE_ID_MAX];
 	int64_t best_duration_ms;
-	unsigned best_epochs;
+	int64_t final_idx; /* the trial the refit runs (choose_final in scheduler.c) */
 
 	int64_t elapsed_saved_ms; /* running time committed to the store */
 	int64_t run_mark_ms;	  /* monotonic time up to which elapsed was counted */

@@ -27,8 +27,11 @@
 
 #define NAME_MAX_LEN	   256
 #define HOLDOUT_ROWS	   10000 /* above this many rows: holdout by default */
-#define AUTO_CLASSES_MAX   20	 /* task auto: at most this many integer values ... */
-#define AUTO_CLASSES_SHARE 20	 /* ... and fewer than rows / this (5%) */
+#define REPEAT_ROWS	   1000	 /* below this many rows: repeated folds by default */
+#define DEFAULT_REPEATS	   3
+#define MAX_REPEATS	   10
+#define AUTO_CLASSES_MAX   20 /* task auto: at most this many integer values ... */
+#define AUTO_CLASSES_SHARE 20 /* ... and fewer than rows / this (5%) */
 #define DEFAULT_TRIALS	   50
 #define DEFAULT_SECONDS	   600
 #define PATIENCE_MAX	   10000
@@ -42,6 +45,7 @@ struct worker_spec {
 	enum fit_metric metric;
 	enum worker_validation validation;
 	unsigned folds;
+	unsigned repeats;
 	double fraction;
 	unsigned early_patience; /* 0: early_stopping false */
 	struct search_space space;
@@ -326,19 +330,27 @@ static int parse_metric(struct parse *ps, const json_t *body)
 
 static int parse_cv(struct parse *ps, const json_t *j)
 {
-	long long folds = 5;
+	long long folds = 5, repeats = 1;
 	int rc;
 
 	if (json_object_get(j, "fraction") != NULL)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
 			    "validation.fraction: applies to method holdout, not cv");
 	rc = get_int(ps, j, "folds", "validation.folds", 2, WORKER_MAX_FOLDS, &folds);
+	if (rc == FITD_OK)
+		rc = get_int(ps, j, "repeats", "validation.repeats", 1, MAX_REPEATS, &repeats);
+	if (rc == FITD_OK && folds * repeats > WORKER_MAX_FOLDS)
+		rc = fail(
+		    ps, FITD_EUNPROCESSABLE, "out_of_range",
+		    "validation.repeats: %lld folds repeated %lld times are more than %d fits",
+		    folds, repeats, WORKER_MAX_FOLDS);
 	if (rc == FITD_OK && ps->cols != NULL && (size_t)folds > ps->rows)
 		rc = fail(ps, FITD_EUNPROCESSABLE, "out_of_range",
 			  "validation.folds: %lld folds need at least %lld rows with a target",
 			  folds, folds);
 	ps->spec->validation = WORKER_VALIDATION_CV;
 	ps->spec->folds = (unsigned)folds;
+	ps->spec->repeats = (unsigned)repeats;
 	return rc;
 }
 
@@ -347,9 +359,10 @@ static int parse_holdout(struct parse *ps, const json_t *j)
 	const json_t *f = json_object_get(j, "fraction");
 	struct worker_spec *sp = ps->spec;
 
-	if (json_object_get(j, "folds") != NULL)
+	if (json_object_get(j, "folds") != NULL || json_object_get(j, "repeats") != NULL)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
-			    "validation.folds: applies to method cv, not holdout");
+			    "validation.%s: applies to method cv, not holdout",
+			    json_object_get(j, "folds") != NULL ? "folds" : "repeats");
 	sp->validation = WORKER_VALIDATION_HOLDOUT;
 	sp->fraction = 0.2;
 	if (f == NULL)
@@ -363,7 +376,10 @@ static int parse_holdout(struct parse *ps, const json_t *j)
 	return FITD_OK;
 }
 
-/* Holdout above HOLDOUT_ROWS rows, else five folds (one per row on a tiny table). */
+/*
+ * Holdout above HOLDOUT_ROWS rows, else five folds (one per row on a tiny
+ * table), repeated below REPEAT_ROWS rows.
+ */
 static void default_validation(struct parse *ps)
 {
 	struct worker_spec *sp = ps->spec;
@@ -374,12 +390,13 @@ static void default_validation(struct parse *ps)
 	} else {
 		sp->validation = WORKER_VALIDATION_CV;
 		sp->folds = ps->rows < 5 ? (unsigned)ps->rows : 5;
+		sp->repeats = ps->rows >= 5 && ps->rows < REPEAT_ROWS ? DEFAULT_REPEATS : 1;
 	}
 }
 
 static int parse_validation(struct parse *ps, const json_t *body)
 {
-	static const char *const keys[] = { "method", "folds", "fraction", NULL };
+	static const char *const keys[] = { "method", "folds", "repeats", "fraction", NULL };
 	const json_t *j = json_object_get(body, "validation");
 	const char *method;
 	int rc;
@@ -719,7 +736,8 @@ json_t *worker_spec_to_json(const struct worker_spec *spec)
 	for (size_t i = 0; exclude != NULL && i < spec->nexclude; i++)
 		json_array_append_new(exclude, json_string(spec->exclude[i]));
 	if (spec->validation == WORKER_VALIDATION_CV)
-		validation = json_pack("{s:s, s:i}", "method", "cv", "folds", (int)spec->folds);
+		validation = json_pack("{s:s, s:i, s:i}", "method", "cv", "folds", (int)spec->folds,
+				       "repeats", (int)spec->repeats);
 	else
 		validation = json_pack("{s:s, s:f}", "method", "holdout", "fraction",
 				       spec->fraction);
@@ -770,10 +788,12 @@ const char *worker_spec_exclude(const struct worker_spec *spec, size_t i)
 }
 
 enum worker_validation worker_spec_validation(const struct worker_spec *spec, unsigned *folds,
-					      double *fraction)
+					      unsigned *repeats, double *fraction)
 {
 	if (folds != NULL)
 		*folds = spec->folds;
+	if (repeats != NULL)
+		*repeats = spec->repeats;
 	if (fraction != NULL)
 		*fraction = spec->fraction;
 	return spec->validation;

@@ -25,8 +25,12 @@
  *               "regression" a numeric one with 2 or more distinct values.
  *   metric      accuracy (classification), rmse (regression)
  *   validation  {"method":"holdout","fraction":0.2} above 10,000 rows with
- *               a target, else {"method":"cv","folds":5} (fewer folds on a
- *               table of 2 to 4 rows, one row per fold); folds 2..20,
+ *               a target, {"method":"cv","folds":5,"repeats":3} below 1,000
+ *               (repeated folds: a long search on a small table would
+ *               otherwise overfit the noise of one split), else
+ *               {"method":"cv","folds":5} (fewer folds on a table of 2 to 4
+ *               rows, one row per fold); folds 2..20, repeats 1..10 (1 when
+ *               the spec gives cv without it) with folds * repeats <= 20,
  *               fraction 0.05..0.5
  *   early_stopping  {"patience":10}; false turns it off, true is the default
  *   space       see worker/search/space.h
@@ -144,9 +148,9 @@ bool worker_spec_higher_is_better(const struct worker_spec *spec);
 size_t worker_spec_exclude_count(const struct worker_spec *spec);
 const char *worker_spec_exclude(const struct worker_spec *spec, size_t i);
 
-/* The method; *folds (cv) or *fraction (holdout) is set, the other zeroed. */
+/* The method; *folds and *repeats (cv) or *fraction (holdout) are set, the others zeroed. */
 enum worker_validation worker_spec_validation(const struct worker_spec *spec, unsigned *folds,
-					      double *fraction);
+					      unsigned *repeats, double *fraction);
 
 /* Early stopping inside a fit: epochs without improvement, 0 when off. */
 unsigned worker_spec_early_patience(const struct worker_spec *spec);

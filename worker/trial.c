@@ -7,7 +7,9 @@
  * stand-in, in case the job's time runs out before its refit. The refit
  * first re-fits fold 0 (deterministic: same seed, same model) to measure
  * permutation importance on rows that model never saw, then fits all rows
- * for the number of epochs the folds settled on.
+ * the way the folds were fitted. Early stopping never watches the rows that
+ * score (see fit_fold), so the cross-validation score estimates the model
+ * the refit makes.
  */
 #include "worker/trial.h"
 
@@ -18,11 +20,14 @@
 
 #include "worker/fit/explain.h"
 #include "worker/fit/metric.h"
+#include "worker/fit/rng.h"
 #include "worker/model_json.h"
 #include "worker/spec.h"
 
 #define IMPORTANCE_MAX_ROWS 5000
 #define IMPORTANCE_REPEATS  3
+#define WATCH_SHARE	    10 /* early stopping watches one training row in this many */
+#define WATCH_MIN	    5  /* ... and at least this many, or it is off */
 
 /* ---- shared job data ---- */
 
@@ -77,8 +82,8 @@ static size_t count_classes(const struct fit_column *t, size_t nrows)
 }
 
 int worker_data_new(const char *path, const char *target, const char *const *exclude,
-		    size_t nexclude, enum fit_task task, unsigned folds, double holdout,
-		    uint64_t seed, struct worker_data **out, struct fitd_error *err)
+		    size_t nexclude, enum fit_task task, unsigned folds, unsigned repeats,
+		    double holdout, uint64_t seed, struct worker_data **out, struct fitd_error *err)
 {
 	struct worker_data *d = calloc(1, sizeof(*d));
 	long t;
@@ -105,7 +110,8 @@ int worker_data_new(const char *path, const char *target, const char *const *exc
 	if (rc == FITD_OK && task == FIT_TASK_CLASSIFICATION)
 		d->nclasses = count_classes(&d->frame->cols[d->target], d->frame->nrows);
 	if (rc == FITD_OK)
-		rc = fit_split_new(d->frame, d->target, task, folds, holdout, seed, &d->split, err);
+		rc = fit_split_new(d->frame, d->target, task, folds, repeats, holdout, seed,
+				   &d->split, err);
 	if (rc != FITD_OK)
 		goto fail;
 	*out = d;
@@ -177,6 +183,48 @@ static int fit_rows(struct worker_trial *t, const struct fit_params *params, con
 	return fit_model_train(&prob, params, &cb, model, &t->err);
 }
 
+/*
+ * Fits a fold: its training rows minus about one in WATCH_SHARE, which early
+ * stopping watches (chosen by a hash of the row and the seed, so the same
+ * for every trial). Early stopping keeps the weights of its best epoch; had
+ * it watched the validation rows that then score the fold, the score would
+ * be the best of many noisy epochs, inflated most for the noisiest settings,
+ * which a search would then prefer. Without early stopping (patience 0, or
+ * lbfgs and newton, which have no epochs to pick) the validation rows are
+ * only reported as progress. rows is scratch for ntrain indexes.
+ */
+static int fit_fold(struct worker_trial *t, const size_t *train, size_t ntrain, const size_t *valid,
+		    size_t nvalid, size_t *rows, struct fit_model **model)
+{
+	struct fit_params p = t->params;
+	uint64_t key = fit_hash64(p.seed ^ 0x77617463680aULL);
+	size_t nfit = 0, nwatch = 0;
+
+	if (p.patience == 0 || p.optimizer == FIT_OPT_LBFGS || p.optimizer == FIT_OPT_NEWTON)
+		return fit_rows(t, &p, train, ntrain, valid, nvalid, model);
+	for (size_t i = 0; i < ntrain; i++)
+		nwatch += fit_hash64(train[i] ^ key) % WATCH_SHARE == 0;
+	if (nwatch < WATCH_MIN || ntrain - nwatch < 2) {
+		p.patience = 0;
+		return fit_rows(t, &p, train, ntrain, valid, nvalid, model);
+	}
+	/* rows: the rows to fit from the front, the watched ones from the back. */
+	for (size_t i = 0, back = ntrain; i < ntrain; i++) {
+		if (fit_hash64(train[i] ^ key) % WATCH_SHARE == 0)
+			rows[--back] = train[i];
+		else
+			rows[nfit++] = train[i];
+	}
+	/* The watched rows came in reverse; the core wants them ascending. */
+	for (size_t i = 0; i < nwatch / 2; i++) {
+		size_t tmp = rows[nfit + i];
+
+		rows[nfit + i] = rows[ntrain - 1 - i];
+		rows[ntrain - 1 - i] = tmp;
+	}
+	return fit_rows(t, &p, rows, nfit, rows + nfit, nwatch, model);
+}
+
 /* Adds the coefficients of a linear model in original units: {column, level?, output, value}. */
 static void add_coefficients(json_t *doc, const struct fit_model *m)
 {
@@ -233,9 +281,14 @@ static json_t *importance(struct worker_trial *t, const struct fit_model *m, con
 static void run_folds(struct worker_trial *t)
 {
 	unsigned k = fit_split_count(t->data->split);
+	size_t *rows = malloc((t->data->nall ? t->data->nall : 1) * sizeof(size_t));
 	double sum = 0, sq = 0;
 	unsigned epochs = 0;
 
+	if (rows == NULL) {
+		t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL, "out of memory");
+		return;
+	}
 	for (unsigned i = 0; i < k && i < WORKER_MAX_FOLDS; i++) {
 		const size_t *train, *valid;
 		size_t ntrain, nvalid;
@@ -243,7 +296,7 @@ static void run_folds(struct worker_trial *t)
 		double s;
 
 		fit_split_get(t->data->split, i, &train, &ntrain, &valid, &nvalid);
-		t->status = fit_rows(t, &t->params, train, ntrain, valid, nvalid, &m);
+		t->status = fit_fold(t, train, ntrain, valid, nvalid, rows, &m);
 		if (t->status == FITD_OK)
 			t->status = fit_model_score(m, t->data->frame, valid, nvalid,
 						    t->params.metric, t->params.threads, &s,
@@ -259,12 +312,15 @@ static void run_folds(struct worker_trial *t)
 			epochs += fit_model_desc(m)->report.best_epoch;
 		fit_model_free(m);
 		if (t->status != FITD_OK)
-			return;
+			break;
 		t->fold_scores[i] = s;
 		t->nfolds_done = i + 1;
 		sum += s;
 		sq += s * s;
 	}
+	free(rows);
+	if (t->status != FITD_OK)
+		return;
 	t->score = sum / t->nfolds_done;
 	t->score_std = t->nfolds_done > 1
 			   ? sqrt(fmax(0, (sq - sum * sum / t->nfolds_done) / (t->nfolds_done - 1)))
@@ -279,20 +335,22 @@ static void run_refit(struct worker_trial *t)
 	const size_t *train, *valid;
 	size_t ntrain, nvalid;
 	struct fit_model *m = NULL;
-	struct fit_params all = t->params;
+	size_t *rows = malloc((t->data->nall ? t->data->nall : 1) * sizeof(size_t));
 	json_t *imp = NULL;
 
+	if (rows == NULL) {
+		t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL, "out of memory");
+		return;
+	}
 	fit_split_get(t->data->split, 0, &train, &ntrain, &valid, &nvalid);
-	t->status = fit_rows(t, &t->params, train, ntrain, valid, nvalid, &m);
+	t->status = fit_fold(t, train, ntrain, valid, nvalid, rows, &m);
 	if (t->status == FITD_OK)
 		imp = importance(t, m, valid, nvalid);
 	fit_model_free(m);
 	m = NULL;
-	if (t->status != FITD_OK)
-		return;
-	all.patience = 0;
-	all.epochs = t->refit_epochs > 0 ? t->refit_epochs : t->params.epochs;
-	t->status = fit_rows(t, &all, t->data->all_rows, t->data->nall, NULL, 0, &m);
+	if (t->status == FITD_OK)
+		t->status = fit_fold(t, t->data->all_rows, t->data->nall, NULL, 0, rows, &m);
+	free(rows);
 	if (t->status == FITD_OK) {
 		t->model = worker_model_to_json(m);
 		add_coefficients(t->model, m);

@@ -20,6 +20,7 @@
 #include "store/files.h"
 #include "worker/fit/model.h"
 #include "worker/fit/split.h"
+#include "worker/spec.h" /* WORKER_MAX_FOLDS */
 
 /* A job's data, shared read-only by its trials; freed with the last reference. */
 struct worker_data {
@@ -39,8 +40,9 @@ struct worker_data {
 
 /* Loads the dataset file and computes the split. */
 int worker_data_new(const char *path, const char *target, const char *const *exclude,
-		    size_t nexclude, enum fit_task task, unsigned folds, double holdout,
-		    uint64_t seed, struct worker_data **out, struct fitd_error *err);
+		    size_t nexclude, enum fit_task task, unsigned folds, unsigned repeats,
+		    double holdout, uint64_t seed, struct worker_data **out,
+		    struct fitd_error *err);
 struct worker_data *worker_data_ref(struct worker_data *d);
 void worker_data_unref(struct worker_data *d);
 
@@ -62,7 +64,6 @@ struct worker_trial_hooks {
 	void (*done)(struct worker_trial *t);
 };
 
-#define WORKER_MAX_FOLDS 20
 #define WORKER_MAX_RUNGS 8
 
 struct worker_trial {
@@ -74,7 +75,6 @@ struct worker_trial {
 	struct fit_params params;
 	json_t *params_json;
 	bool refit;
-	unsigned refit_epochs; /* refit: epochs to run (no validation rows to stop on) */
 	const struct worker_trial_hooks *hooks;
 	void *owner;	 /* the scheduler's, for the hooks */
 	void *hook_data; /* the scheduler's, read-only while the trial runs */

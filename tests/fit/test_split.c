@@ -95,7 +95,7 @@ START_TEST(test_frame_split)
 	size_t t = th_col(f, "species");
 	int seen[150] = { 0 };
 
-	ck_assert_int_eq(fit_split_new(f, t, FIT_TASK_CLASSIFICATION, 5, 0, 3, &s, NULL), 0);
+	ck_assert_int_eq(fit_split_new(f, t, FIT_TASK_CLASSIFICATION, 5, 1, 0, 3, &s, NULL), 0);
 	ck_assert_uint_eq(fit_split_count(s), 5);
 	for (unsigned i = 0; i < 5; i++) {
 		const size_t *tr, *va;
@@ -122,6 +122,45 @@ START_TEST(test_frame_split)
 }
 END_TEST
 
+/* Repeats: each repeat is a whole k-fold split, repeat 0 is the plain split, the others differ. */
+START_TEST(test_frame_repeated_split)
+{
+	struct fit_frame *f = th_csv("iris.csv");
+	struct fit_split *once = NULL, *rep = NULL;
+	size_t t = th_col(f, "species");
+	int differ = 0;
+
+	ck_assert_int_eq(fit_split_new(f, t, FIT_TASK_CLASSIFICATION, 5, 1, 0, 3, &once, NULL), 0);
+	ck_assert_int_eq(fit_split_new(f, t, FIT_TASK_CLASSIFICATION, 5, 3, 0, 3, &rep, NULL), 0);
+	ck_assert_uint_eq(fit_split_count(rep), 15);
+	for (unsigned r = 0; r < 3; r++) {
+		int seen[150] = { 0 };
+
+		for (unsigned k = 0; k < 5; k++) {
+			const size_t *tr, *va, *tr1, *va1;
+			size_t ntr, nva, ntr1, nva1;
+
+			fit_split_get(rep, r * 5 + k, &tr, &ntr, &va, &nva);
+			fit_split_get(once, k, &tr1, &ntr1, &va1, &nva1);
+			ck_assert_uint_eq(ntr + nva, 150);
+			ck_assert_uint_eq(nva, 30);
+			for (size_t j = 0; j < nva; j++)
+				seen[va[j]]++;
+			if (r == 0)
+				ck_assert_mem_eq(va, va1, nva * sizeof(*va));
+			else if (memcmp(va, va1, nva * sizeof(*va)) != 0)
+				differ++;
+		}
+		for (int i = 0; i < 150; i++)
+			ck_assert_int_eq(seen[i], 1);
+	}
+	ck_assert_int_eq(differ, 10);
+	fit_split_free(once);
+	fit_split_free(rep);
+	fit_frame_free(f);
+}
+END_TEST
+
 START_TEST(test_frame_holdout_skips_missing)
 {
 	static const char *names[] = { "x", "y" };
@@ -136,7 +175,7 @@ START_TEST(test_frame_holdout_skips_missing)
 		data[20 + i] = i % 4 == 0 ? NAN : i * 0.5;
 	}
 	f = th_frame_num(20, 2, names, data);
-	ck_assert_int_eq(fit_split_new(f, 1, FIT_TASK_REGRESSION, 0, 0.3, 3, &s, NULL), 0);
+	ck_assert_int_eq(fit_split_new(f, 1, FIT_TASK_REGRESSION, 0, 1, 0.3, 3, &s, NULL), 0);
 	ck_assert_uint_eq(fit_split_count(s), 1);
 	fit_split_get(s, 0, &tr, &ntr, &va, &nva);
 	ck_assert_uint_eq(ntr + nva, 15);
@@ -158,6 +197,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_plain_kfold_and_holdout);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_frame_split);
+	tcase_add_test(tc, test_frame_repeated_split);
 	tcase_add_test(tc, test_frame_holdout_skips_missing);
 	suite_add_tcase(s, tc);
 	return s;

@@ -54,9 +54,12 @@ class Daemon:
         import threading
 
         def pump(src, dst):
-            for line in src:
-                dst.write(line)
-                dst.flush()
+            try:
+                for line in src:
+                    dst.write(line)
+                    dst.flush()
+            except ValueError:  # stop() closed the pipe or the log
+                pass
         threading.Thread(target=pump, args=(self.proc.stderr, self.log), daemon=True).start()
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
@@ -142,6 +145,21 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(body["error"]["code"], code, body)
         self.assertIsInstance(body["error"]["message"], str)
         self.assertTrue(body["error"]["message"])
+
+
+def final_trial(items, higher_is_better, nscores):
+    """The trial fitd refits by the one-standard-error rule, from the whole
+    leaderboard: of the completed trials within one standard error of the
+    top score, the best of the simplest family (linear, logistic < svm <
+    mlp); ties keep the lower index."""
+    done = [t for t in items if t["state"] == "completed"]
+    sign = 1 if higher_is_better else -1
+    top = max(done, key=lambda t: (sign * t["score"], -t["trial"]))
+    bound = sign * top["score"] - top["score_std"] / nscores ** 0.5
+    rank = {"mlp": 2, "svm": 1}
+    near = [t for t in done if sign * t["score"] >= bound]
+    return min(near, key=lambda t: (rank.get(t["params"]["model"], 0), -sign * t["score"],
+                                    t["trial"]))
 
 
 def read_data(name):

@@ -6,7 +6,7 @@ the dataset and the target, on every table of tests/data."""
 import time
 import unittest
 
-from fitdtest import Daemon, read_data
+from fitdtest import Daemon, final_trial, read_data
 
 TARGETS = {"iris": "species", "wine": "cultivar", "breast_cancer": "diagnosis",
            "digits": "digit", "diabetes": "progression"}
@@ -145,6 +145,12 @@ class Defaults(unittest.TestCase):
             for name, job_id in jobs.items():
                 job = wait_job(d, job_id, timeout=900)
                 self.assertEqual(job["state"], "succeeded", job)
+                # The refit trial follows the one-standard-error rule.
+                status, _, board = d.request("GET", "/v1/jobs/%s/trials?limit=1000" % job_id)
+                folds = job["spec"]["validation"]
+                final = final_trial(board["items"], job["metric"] != "rmse",
+                                    folds["folds"] * folds["repeats"])
+                self.assertEqual(job["best"]["trial"], final["trial"], name)
                 score = job["best"]["score"]
                 if job["metric"] == "rmse":
                     self.assertLess(score, self.GOOD[name], (name, job["best"]))

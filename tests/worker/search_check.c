@@ -289,8 +289,9 @@ static void sim_finish(struct sim *s, size_t i, check_objective_fn objective,
 		if (e == epochs)
 			break;
 		now = sim_history(s);
-		prune = search_should_prune(s->search, c->idx, e, score, &now);
-		ck_assert_int_eq(prune, search_should_prune(s->search, c->idx, e, score, at_start));
+		prune = search_should_prune(s->search, c->idx, c->params, e, score, &now);
+		ck_assert_int_eq(
+		    prune, search_should_prune(s->search, c->idx, c->params, e, score, at_start));
 		if (prune) {
 			c->state = SEARCH_TRIAL_PRUNED;
 			c->stopped_at = e;

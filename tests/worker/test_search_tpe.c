@@ -207,9 +207,12 @@ START_TEST(test_asha_rungs)
 	struct worker_spec *tpe = check_spec(
 	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"tpe\"}}", 150);
 	struct search *a = check_search(asha), *t = check_search(tpe);
-	struct search_trial peers[4];
-	double rungs[4][1] = { { 0.9 }, { 0.8 }, { 0.7 }, { 0.6 } };
-	struct search_history h = { peers, 4 };
+	struct search_trial peers[7];
+	double rungs[7][1] = { { 0.9 }, { 0.8 }, { 0.7 }, { 0.6 }, { 0.99 }, { 0.99 }, { 0.99 } };
+	struct search_history h = { peers, 7 };
+	json_t *mlp = json_pack("{s:s, s:s}", "model", "mlp", "optimizer", "adam");
+	json_t *svm = json_pack("{s:s, s:s}", "model", "svm", "optimizer", "sgd");
+	json_t *lbfgs = json_pack("{s:s, s:s}", "model", "mlp", "optimizer", "lbfgs");
 
 	ck_assert_int_eq(search_rung_of_epoch(a, 3), 0);
 	ck_assert_int_eq(search_rung_of_epoch(a, 9), 1);
@@ -217,18 +220,31 @@ START_TEST(test_asha_rungs)
 	ck_assert_int_eq(search_rung_of_epoch(a, 4), -1);
 	ck_assert_int_eq(search_rung_of_epoch(t, 3), -1);
 	ck_assert_uint_eq(search_rung_epochs(3), 81);
-	for (size_t i = 0; i < 4; i++)
-		peers[i] = (struct search_trial){
-			.idx = i, .state = SEARCH_TRIAL_PRUNED, .rungs = rungs[i], .nrungs = 1
-		};
+	for (size_t i = 0; i < 7; i++)
+		peers[i] = (struct search_trial){ .idx = i,
+						  .state = SEARCH_TRIAL_PRUNED,
+						  .params = i < 4 ? mlp : svm,
+						  .rungs = rungs[i],
+						  .nrungs = 1 };
 	/* Five at the rung: keep floor(5/3) = 1, so only a score above 0.9 continues. */
-	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, 3, 0.95, &h));
-	ck_assert(search_should_prune(a, SEARCH_WINDOW + 4, 3, 0.85, &h));
-	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, 3, 0.9, &h)); /* a tie continues */
-	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, 4, 0.1, &h)); /* not a rung */
-	ck_assert(!search_should_prune(t, SEARCH_WINDOW + 4, 3, 0.1, &h)); /* tpe does not prune */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, mlp, 3, 0.95, &h));
+	ck_assert(search_should_prune(a, SEARCH_WINDOW + 4, mlp, 3, 0.85, &h));
+	ck_assert(
+	    !search_should_prune(a, SEARCH_WINDOW + 4, mlp, 3, 0.9, &h)); /* a tie continues */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 4, mlp, 4, 0.1, &h)); /* not a rung */
+	ck_assert(!search_should_prune(t, SEARCH_WINDOW + 4, mlp, 3, 0.1, &h)); /* tpe does not */
 	/* Peers inside the window do not count: two left, too few to prune. */
-	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 2, 3, 0.1, &h));
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 2, mlp, 3, 0.1, &h));
+	/* Only the same family counts: three svms at 0.99 do not stop an mlp at 0.95 ... */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 7, mlp, 3, 0.95, &h));
+	/* ... but with every trial as a peer (no params) they do. */
+	ck_assert(search_should_prune(a, SEARCH_WINDOW + 7, NULL, 3, 0.95, &h));
+	/* They stop an svm; lbfgs is never stopped. */
+	ck_assert(search_should_prune(a, SEARCH_WINDOW + 7, svm, 3, 0.95, &h));
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 7, lbfgs, 3, 0.1, &h));
+	json_decref(mlp);
+	json_decref(svm);
+	json_decref(lbfgs);
 	search_free(a);
 	search_free(t);
 	worker_spec_free(asha);

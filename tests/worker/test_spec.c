@@ -43,7 +43,7 @@ START_TEST(test_defaults_classification)
 
 	assert_json(j, "{\"dataset\":\"ds_1\",\"target\":\"species\",\"task\":\"classification\","
 		       "\"exclude_columns\":[],\"metric\":\"accuracy\","
-		       "\"validation\":{\"method\":\"cv\",\"folds\":5},"
+		       "\"validation\":{\"method\":\"cv\",\"folds\":5,\"repeats\":3},"
 		       "\"early_stopping\":{\"patience\":10},"
 		       "\"space\":{\"models\":[\"logistic\",\"svm\",\"mlp\"],"
 		       "\"optimizer\":[\"sgd\",\"momentum\",\"adam\",\"lbfgs\",\"newton\"],"
@@ -74,7 +74,7 @@ START_TEST(test_defaults_regression)
 	struct worker_spec *spec = check_spec("{\"dataset\":\"ds_1\",\"target\":\"y\"}", 20000);
 	json_t *j = worker_spec_to_json(spec);
 	json_t *space = json_object_get(j, "space");
-	unsigned folds = 9;
+	unsigned folds = 9, repeats = 9;
 	double fraction = 0;
 
 	ck_assert_str_eq(json_string_value(json_object_get(j, "task")), "regression");
@@ -86,9 +86,10 @@ START_TEST(test_defaults_regression)
 		    "{\"min\":0.5,\"max\":3.0,\"log\":false}");
 	ck_assert_ptr_null(json_object_get(space, "svm"));
 	ck_assert(!worker_spec_higher_is_better(spec));
-	ck_assert_int_eq(worker_spec_validation(spec, &folds, &fraction),
+	ck_assert_int_eq(worker_spec_validation(spec, &folds, &repeats, &fraction),
 			 WORKER_VALIDATION_HOLDOUT);
 	ck_assert_uint_eq(folds, 0);
+	ck_assert_uint_eq(repeats, 0);
 	ck_assert(fraction == 0.2);
 	json_decref(j);
 	worker_spec_free(spec);
@@ -253,6 +254,14 @@ static const struct bad_case bad_cases[] = {
 	  "validation.folds:" },
 	{ "{" DT "\"validation\":{\"method\":\"holdout\",\"fraction\":0.9}}", U, "out_of_range",
 	  "validation.fraction:" },
+	{ "{" DT "\"validation\":{\"method\":\"cv\",\"repeats\":0}}", U, "out_of_range",
+	  "validation.repeats:" },
+	{ "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":5,\"repeats\":5}}", U, "out_of_range",
+	  "validation.repeats:" },
+	{ "{" DT "\"validation\":{\"method\":\"holdout\",\"repeats\":2}}", U, "invalid_combination",
+	  "validation.repeats:" },
+	{ "{" DT "\"validation\":{\"method\":\"cv\",\"repeats\":\"2\"}}", F, "wrong_type",
+	  "validation.repeats:" },
 	{ "{" DT "\"validation\":{\"method\":\"holdout\",\"folds\":3}}", U, "invalid_combination",
 	  "validation.folds:" },
 	{ "{" DT "\"validation\":{\"method\":\"cv\",\"fraction\":0.2}}", U, "invalid_combination",
@@ -471,7 +480,7 @@ START_TEST(test_search_options)
 	    "7,\"goal\":0.9,\"max_attempts\":10}}",
 	    150);
 	const struct worker_search_options *o = worker_spec_search(spec);
-	unsigned folds = 0;
+	unsigned folds = 0, repeats = 0;
 	double fraction = 1;
 
 	ck_assert_uint_eq(worker_spec_exclude_count(spec), 2);
@@ -480,8 +489,10 @@ START_TEST(test_search_options)
 	ck_assert_str_eq(worker_spec_dataset(spec), "d");
 	ck_assert_str_eq(worker_spec_target(spec), "species");
 	ck_assert_uint_eq(worker_spec_early_patience(spec), 0);
-	ck_assert_int_eq(worker_spec_validation(spec, &folds, &fraction), WORKER_VALIDATION_CV);
+	ck_assert_int_eq(worker_spec_validation(spec, &folds, &repeats, &fraction),
+			 WORKER_VALIDATION_CV);
 	ck_assert_uint_eq(folds, 3);
+	ck_assert_uint_eq(repeats, 1); /* cv given without repeats: once */
 	ck_assert(fraction == 0);
 	ck_assert_int_eq(o->algorithm, WORKER_ALGORITHM_TPE);
 	ck_assert_uint_eq(o->seed, 9007199254740993ull);
@@ -495,20 +506,40 @@ START_TEST(test_search_options)
 }
 END_TEST
 
-/* Small tables get fewer folds; large ones holdout; early_stopping true is the default. */
+/*
+ * Tiny tables get fewer folds, small ones repeated folds, large ones holdout;
+ * early_stopping true is the default.
+ */
 START_TEST(test_validation_defaults)
 {
 	struct worker_spec *tiny = check_spec("{" DT "\"early_stopping\":true}", 3);
+	struct worker_spec *small = check_spec("{" DT "\"space\":{}}", 999);
 	struct worker_spec *edge = check_spec("{" DT "\"space\":{}}", 10000);
-	unsigned folds = 0;
+	struct worker_spec *given = check_spec(
+	    "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":4,\"repeats\":5}}", 100);
+	unsigned folds = 0, repeats = 0;
 
-	ck_assert_int_eq(worker_spec_validation(tiny, &folds, NULL), WORKER_VALIDATION_CV);
+	ck_assert_int_eq(worker_spec_validation(tiny, &folds, &repeats, NULL),
+			 WORKER_VALIDATION_CV);
 	ck_assert_uint_eq(folds, 3);
+	ck_assert_uint_eq(repeats, 1);
 	ck_assert_uint_eq(worker_spec_early_patience(tiny), 10);
-	ck_assert_int_eq(worker_spec_validation(edge, &folds, NULL), WORKER_VALIDATION_CV);
+	ck_assert_int_eq(worker_spec_validation(small, &folds, &repeats, NULL),
+			 WORKER_VALIDATION_CV);
 	ck_assert_uint_eq(folds, 5);
+	ck_assert_uint_eq(repeats, 3);
+	ck_assert_int_eq(worker_spec_validation(edge, &folds, &repeats, NULL),
+			 WORKER_VALIDATION_CV);
+	ck_assert_uint_eq(folds, 5);
+	ck_assert_uint_eq(repeats, 1);
+	ck_assert_int_eq(worker_spec_validation(given, &folds, &repeats, NULL),
+			 WORKER_VALIDATION_CV);
+	ck_assert_uint_eq(folds, 4);
+	ck_assert_uint_eq(repeats, 5);
 	worker_spec_free(tiny);
+	worker_spec_free(small);
 	worker_spec_free(edge);
+	worker_spec_free(given);
 }
 END_TEST
 

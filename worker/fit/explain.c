@@ -135,15 +135,15 @@ static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed
 {
 	const struct fit__prep *p = &pm->m->prep;
 	size_t w = col_width(p, j), off = p->first[j], ld = p->ld;
-	struct fit__rng rng;
+	struct fit_rng rng;
 	int rc;
 
-	fit__rng_seed(&rng, seed ^ fit__hash64(j), 4 + rep);
+	fit_rng_seed(&rng, seed ^ fit_hash64(j), 4 + rep);
 	for (size_t i = 0; i < pm->n; i++) {
 		pm->order[i] = i;
 		memcpy(pm->saved + i * w, pm->x + i * ld + off, w * sizeof(float));
 	}
-	fit__rng_shuffle(&rng, pm->order, pm->n);
+	fit_rng_shuffle(&rng, pm->order, pm->n);
 	for (size_t i = 0; i < pm->n; i++)
 		memcpy(pm->x + i * ld + off, pm->saved + pm->order[i] * w, w * sizeof(float));
 	rc = perm_score(pm, score);

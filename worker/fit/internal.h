@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "worker/fit/frame.h"
+#include "worker/fit/rng.h"
 #include "worker/fit/model.h"
 #include "worker/fit/params.h"
 #include "worker/fit/status.h"
@@ -60,24 +61,6 @@ void *fit__arena_take(struct fit__arena *a, size_t count, size_t elem);
 
 /* 64-byte aligned allocation of bytes (rounded up); NULL on failure; free with free(). */
 void *fit__alloc(size_t bytes);
-
-/* ---- random numbers: splitmix64 seeding, xoshiro256** streams ---- */
-
-struct fit__rng {
-	uint64_t s[4];
-};
-
-/* A stream for (seed, stream): different streams are independent. */
-void fit__rng_seed(struct fit__rng *r, uint64_t seed, uint64_t stream);
-uint64_t fit__rng_next(struct fit__rng *r);
-/* Uniform in [0, n) without bias (Lemire); n > 0. */
-uint64_t fit__rng_below(struct fit__rng *r, uint64_t n);
-/* Uniform double in [0, 1) with 53 random bits. */
-double fit__rng_uniform(struct fit__rng *r);
-/* Fisher-Yates shuffle of a. */
-void fit__rng_shuffle(struct fit__rng *r, size_t *a, size_t n);
-/* The splitmix64 finalizer: a counter-based hash for order-free random draws. */
-uint64_t fit__hash64(uint64_t x);
 
 /* ---- cancellation ---- */
 
@@ -212,9 +195,15 @@ struct fit__run {
 	struct fit__poll *poll;
 	struct fit_report *report;
 	struct fitd_error *err;
-	int (*score)(void *ctx, const double *w, double *score);
+	/*
+	 * The validation score in the metric's units (reported as progress),
+	 * and in *stop what early stopping minimizes: the log loss when the
+	 * model gives probabilities (the metric may be a coarse count such as
+	 * accuracy), else the metric signed so that lower is better.
+	 */
+	int (*score)(void *ctx, const double *w, double *score, double *stop);
 	void *score_ctx;
-	int higher_is_better;
+	double stop; /* of the last score() */
 };
 
 /* Working memory of each optimizer for dim parameters and n rows. */

@@ -190,9 +190,9 @@ void fit__mlp_bind(struct fit__mlp *m, const struct fit__data *data, enum fit_lo
 
 void fit__mlp_init(const struct fit__net *net, size_t nfeat, double *w, uint64_t seed)
 {
-	struct fit__rng rng;
+	struct fit_rng rng;
 
-	fit__rng_seed(&rng, seed, 2);
+	fit_rng_seed(&rng, seed, 2);
 	memset(w, 0, net->dim * sizeof(double));
 	for (size_t l = 0; l < net->nl; l++) {
 		size_t in = l == 0 ? nfeat : net->sizes[l], out = net->sizes[l + 1];
@@ -201,7 +201,7 @@ void fit__mlp_init(const struct fit__net *net, size_t nfeat, double *w, uint64_t
 		for (size_t o = 0; o < out; o++)
 			for (size_t i = 0; i < in; i++)
 				w[net->woff[l] + o * net->sizes[l] + i] =
-				    (2.0 * fit__rng_uniform(&rng) - 1.0) * bound;
+				    (2.0 * fit_rng_uniform(&rng) - 1.0) * bound;
 	}
 }
 
@@ -215,13 +215,13 @@ static void round_params(struct fit__mlp *m, const double *w)
 static void drop(struct fit__mlp *m, size_t l, size_t r0, size_t n, uint64_t call)
 {
 	size_t width = m->net.sizes[l + 1];
-	uint64_t key = fit__hash64(m->seed ^ fit__hash64(call + 0x5851f42d4c957f2dULL));
+	uint64_t key = fit_hash64(m->seed ^ fit_hash64(call + 0x5851f42d4c957f2dULL));
 	float keep_scale = (float)(1.0 / (1.0 - m->dropout));
 
 	for (size_t i = 0; i < n; i++)
 		for (size_t u = 0; u < width; u++) {
 			uint64_t id = ((r0 + i) * FIT_MAX_HIDDEN + l) * 65537 + u;
-			double r = (double)(fit__hash64(key + id) >> 11) * 0x1.0p-53;
+			double r = (double)(fit_hash64(key + id) >> 11) * 0x1.0p-53;
 			float s = r >= m->dropout ? keep_scale : 0.0f;
 
 			m->mask[l][i * width + u] = s;

@@ -69,7 +69,7 @@ int fit__run_epoch_end(struct fit__run *run, unsigned epoch, double loss, const 
 			return fit__run_diverged(run, epoch, "weights");
 	*score = NAN;
 	if (run->score != NULL) {
-		rc = run->score(run->score_ctx, w, score);
+		rc = run->score(run->score_ctx, w, score, &run->stop);
 		if (rc != FITD_OK)
 			return fitd_error_set(run->err, rc, NULL, "validation failed: %s",
 					      fitd_strerror(rc));
@@ -213,11 +213,12 @@ static int epoch_pass(const struct fit__objective *o, struct fit__run *run, stru
 	return FITD_OK;
 }
 
-static int better(const struct fit__run *run, double score, double best)
+/* Whether an early-stopping value (lower is better) beats the best so far. */
+static int better(double stop, double best)
 {
 	if (isnan(best))
-		return !isnan(score);
-	return run->higher_is_better ? score > best : score < best;
+		return !isnan(stop);
+	return stop < best;
 }
 
 int fit__first_run(const struct fit__objective *o, struct fit__run *run, double *w, void *wsp)
@@ -225,13 +226,13 @@ int fit__first_run(const struct fit__objective *o, struct fit__run *run, double 
 	const struct fit_params *p = run->params;
 	struct first_ws *ws = wsp;
 	struct fit_report *rep = run->report;
-	struct fit__rng rng;
+	struct fit_rng rng;
 	unsigned long t = 0;
 	unsigned bad = 0;
 	double best = NAN, score, loss = NAN;
 	int rc = FITD_OK, keep_best = p->patience > 0 && run->score != NULL;
 
-	fit__rng_seed(&rng, p->seed, 1);
+	fit_rng_seed(&rng, p->seed, 1);
 	for (size_t i = 0; i < o->nrows; i++)
 		ws->perm[i] = i;
 	memset(ws->m, 0, o->dim * sizeof(double));
@@ -243,7 +244,7 @@ int fit__first_run(const struct fit__objective *o, struct fit__run *run, double 
 	}
 	for (unsigned e = 1; e <= p->epochs; e++) {
 		if (p->optimizer != FIT_OPT_GD)
-			fit__rng_shuffle(&rng, ws->perm, o->nrows);
+			fit_rng_shuffle(&rng, ws->perm, o->nrows);
 		rc = epoch_pass(o, run, ws, w, e, &t, &loss);
 		if (rc == FITD_OK)
 			rc = fit__run_epoch_end(run, e, loss, w, o->dim, &score);
@@ -251,8 +252,8 @@ int fit__first_run(const struct fit__objective *o, struct fit__run *run, double 
 			return rc;
 		rep->epochs = e;
 		rep->passes++;
-		if (!keep_best || better(run, score, best)) {
-			best = score;
+		if (!keep_best || better(run->stop, best)) {
+			best = run->stop;
 			bad = 0;
 			rep->best_epoch = e;
 			rep->train_loss = loss;

@@ -147,8 +147,10 @@ struct fit_params {
 	unsigned hidden_units[FIT_MAX_HIDDEN]; /* mlp: units of each hidden layer */
 	enum fit_activation activation;	       /* mlp: of the hidden layers */
 
-	unsigned patience; /* early stopping: epochs without a better validation score; 0 = off */
-	enum fit_metric metric; /* the validation score for progress and early stopping */
+	/* early stopping: epochs without a better validation log loss (classifiers with
+	 * loss log) or score (others); 0 = off */
+	unsigned patience;
+	enum fit_metric metric; /* the validation score for progress (and early stopping) */
 
 	int missing_indicator;	/* nonzero: a 0/1 feature for numeric columns with missing values */
 	size_t min_level_count; /* levels on fewer training rows fold into "other" */

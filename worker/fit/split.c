@@ -36,7 +36,7 @@ static int group_rows(const int32_t *labels, size_t n, uint64_t seed, size_t *or
 		      size_t *group_end, size_t *ngroups)
 {
 	struct lab_row *lr = malloc((n ? n : 1) * sizeof(*lr));
-	struct fit__rng rng;
+	struct fit_rng rng;
 	size_t g = 0, start = 0;
 
 	if (lr == NULL)
@@ -46,11 +46,11 @@ static int group_rows(const int32_t *labels, size_t n, uint64_t seed, size_t *or
 		lr[i].row = i;
 	}
 	qsort(lr, n, sizeof(*lr), cmp_lab_row);
-	fit__rng_seed(&rng, seed, 3);
+	fit_rng_seed(&rng, seed, 3);
 	for (size_t i = 0; i < n; i++) {
 		order[i] = lr[i].row;
 		if (i + 1 == n || lr[i + 1].label != lr[i].label) {
-			fit__rng_shuffle(&rng, order + start, i + 1 - start);
+			fit_rng_shuffle(&rng, order + start, i + 1 - start);
 			group_end[g++] = i + 1;
 			start = i + 1;
 		}
@@ -190,20 +190,20 @@ static int target_labels(const struct fit_column *col, enum fit_task task, size_
 	return FITD_OK;
 }
 
-/* Pair i: rows whose part[] is (or, for train, is not) i, ascending. */
-static int make_pair(struct fit_split *s, unsigned i, const size_t *rows, const uint32_t *part,
-		     size_t n)
+/* Pair i: rows whose part[] is (or, for train, is not) p, ascending. */
+static int make_pair(struct fit_split *s, unsigned i, uint32_t p, const size_t *rows,
+		     const uint32_t *part, size_t n)
 {
 	size_t nv = 0, nt = 0;
 
 	for (size_t j = 0; j < n; j++)
-		nv += part[j] == i;
+		nv += part[j] == p;
 	s->train[i] = malloc((n - nv ? n - nv : 1) * sizeof(size_t));
 	s->valid[i] = malloc((nv ? nv : 1) * sizeof(size_t));
 	if (s->train[i] == NULL || s->valid[i] == NULL)
 		return FITD_ENOMEM;
 	for (size_t j = 0; j < n; j++) {
-		if (part[j] == i)
+		if (part[j] == p)
 			s->valid[i][s->nvalid[i]++] = rows[j];
 		else
 			s->train[i][nt++] = rows[j];
@@ -212,16 +212,49 @@ static int make_pair(struct fit_split *s, unsigned i, const size_t *rows, const 
 	return FITD_OK;
 }
 
+/* The folds of every repeat, or the holdout, into pairs. */
+static int make_pairs(struct fit_split *s, const int32_t *labels, enum fit_task task,
+		      unsigned folds, unsigned repeats, double fraction, uint64_t seed,
+		      const size_t *rows, uint32_t *part, size_t n, struct fitd_error *err)
+{
+	const int32_t *strata = task == FIT_TASK_CLASSIFICATION ? labels : NULL;
+	uint8_t *isv;
+	int rc;
+
+	if (folds < 2) {
+		isv = malloc(n ? n : 1);
+		if (isv == NULL)
+			return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+		rc = fit_split_holdout(strata, n, fraction, seed, isv, err);
+		for (size_t j = 0; rc == FITD_OK && j < n; j++)
+			part[j] = isv[j] ? 0 : 1;
+		free(isv);
+		if (rc == FITD_OK && make_pair(s, 0, 0, rows, part, n) != FITD_OK)
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+		return rc;
+	}
+	for (unsigned r = 0; r < repeats; r++) {
+		rc = fit_split_kfold(strata, n, folds, r == 0 ? seed : fit_hash64(seed + r), part,
+				     err);
+		if (rc != FITD_OK)
+			return rc;
+		for (unsigned f = 0; f < folds; f++)
+			if (make_pair(s, r * folds + f, f, rows, part, n) != FITD_OK)
+				return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	}
+	return FITD_OK;
+}
+
 int fit_split_new(const struct fit_frame *frame, size_t target, enum fit_task task, unsigned folds,
-		  double fraction, uint64_t seed, struct fit_split **out, struct fitd_error *err)
+		  unsigned repeats, double fraction, uint64_t seed, struct fit_split **out,
+		  struct fitd_error *err)
 {
 	size_t nrows = frame->nrows, n = 0;
 	size_t *rows = malloc((nrows ? nrows : 1) * sizeof(size_t));
 	int32_t *labels = malloc((nrows ? nrows : 1) * sizeof(int32_t));
 	uint32_t *part = malloc((nrows ? nrows : 1) * sizeof(uint32_t));
-	uint8_t *isv;
 	struct fit_split *s = calloc(1, sizeof(*s));
-	unsigned count = folds >= 2 ? folds : 1;
+	unsigned count = folds >= 2 ? folds * (repeats ? repeats : 1) : 1;
 	int rc = FITD_OK;
 
 	*out = NULL;
@@ -231,19 +264,6 @@ int fit_split_new(const struct fit_frame *frame, size_t target, enum fit_task ta
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 	else if (target_labels(&frame->cols[target], task, nrows, rows, labels, &n) != FITD_OK)
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
-	else if (folds >= 2)
-		rc = fit_split_kfold(task == FIT_TASK_CLASSIFICATION ? labels : NULL, n, folds,
-				     seed, part, err);
-	else {
-		isv = malloc(n ? n : 1);
-		rc = isv == NULL
-			 ? fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory")
-			 : fit_split_holdout(task == FIT_TASK_CLASSIFICATION ? labels : NULL, n,
-					     fraction, seed, isv, err);
-		for (size_t j = 0; rc == FITD_OK && j < n; j++)
-			part[j] = isv[j] ? 0 : 1;
-		free(isv);
-	}
 	if (rc == FITD_OK) {
 		s->count = count;
 		s->train = calloc(count, sizeof(*s->train));
@@ -252,9 +272,9 @@ int fit_split_new(const struct fit_frame *frame, size_t target, enum fit_task ta
 		s->nvalid = calloc(count, sizeof(size_t));
 		if (!s->train || !s->valid || !s->ntrain || !s->nvalid)
 			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
-		for (unsigned i = 0; rc == FITD_OK && i < count; i++)
-			if (make_pair(s, i, rows, part, n) != FITD_OK)
-				rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+		if (rc == FITD_OK)
+			rc = make_pairs(s, labels, task, folds, repeats ? repeats : 1, fraction,
+					seed, rows, part, n, err);
 	}
 	free(rows);
 	free(labels);

@@ -42,13 +42,17 @@ struct fit_split;
  * Splits the rows of frame whose target column has a value (rows with a
  * missing target are in no fold) into folds >= 2 stratified (classification)
  * or plain (regression) folds, or, with folds = 0, into one holdout of
- * fraction. A classification target is its level (categorical) or its value
- * (numeric). On success *out is freed with fit_split_free().
+ * fraction. With repeats > 1 the k-fold split is made that many times, each
+ * from its own shuffle (repeat 0 is the split of repeats = 1), and pair
+ * r * folds + f is fold f of repeat r. A classification target is its level
+ * (categorical) or its value (numeric). On success *out is freed with
+ * fit_split_free().
  */
 int fit_split_new(const struct fit_frame *frame, size_t target, enum fit_task task, unsigned folds,
-		  double fraction, uint64_t seed, struct fit_split **out, struct fitd_error *err);
+		  unsigned repeats, double fraction, uint64_t seed, struct fit_split **out,
+		  struct fitd_error *err);
 
-/* Number of train/validation pairs: folds, or 1 for a holdout. */
+/* Number of train/validation pairs: folds * repeats, or 1 for a holdout. */
 unsigned fit_split_count(const struct fit_split *s);
 
 /* Rows of pair i (< fit_split_count()), ascending; pointers valid until fit_split_free(). */

@@ -149,9 +149,10 @@ static void set_penalty(const struct fit_params *p, size_t n, struct fit__object
 	}
 }
 
-static int score_valid(void *ctx, const double *w, double *score)
+static int score_valid(void *ctx, const double *w, double *score, double *stop)
 {
 	struct plan *pl = ctx;
+	int rc;
 
 	if (pl->p->model == FIT_MODEL_MLP)
 		fit__mlp_scores(pl->mlp, w, pl->valid.x, pl->nv, pl->zv);
@@ -161,10 +162,16 @@ static int score_valid(void *ctx, const double *w, double *score)
 	fit__outputs_to_values(pl->task, pl->kout, pl->nclasses, pl->target->center,
 			       pl->target->scale, pl->zv, pl->nv, pl->vals, NULL);
 	if (pl->task == FIT_TASK_REGRESSION)
-		return fit_metric_regression(pl->p->metric, pl->nv, pl->valid.y, pl->vals, score,
-					     NULL);
-	return fit__metric_classification(pl->p->metric, pl->nv, pl->nclasses, pl->valid.label,
-					  pl->vals, pl->mscratch, score);
+		rc = fit_metric_regression(pl->p->metric, pl->nv, pl->valid.y, pl->vals, score,
+					   NULL);
+	else
+		rc = fit__metric_classification(pl->p->metric, pl->nv, pl->nclasses,
+						pl->valid.label, pl->vals, pl->mscratch, score);
+	*stop = fit_metric_higher_is_better(pl->p->metric) ? -*score : *score;
+	if (rc == FITD_OK && pl->task == FIT_TASK_CLASSIFICATION && pl->p->loss == FIT_LOSS_LOG)
+		rc = fit__metric_classification(FIT_METRIC_LOG_LOSS, pl->nv, pl->nclasses,
+						pl->valid.label, pl->vals, pl->mscratch, stop);
+	return rc;
 }
 
 /* Builds the objective and runs the optimizer on pl->w. */
@@ -174,7 +181,7 @@ static int optimize(struct plan *pl, const struct fit_callbacks *cb, struct fit_
 	const struct fit_params *p = pl->p;
 	struct fit__poll poll = { cb ? cb->abort : NULL, cb ? cb->data : NULL, 0 };
 	struct fit__objective o;
-	struct fit__run run = { p, cb, &poll, rep, err, NULL, NULL, 0 };
+	struct fit__run run = { p, cb, &poll, rep, err, NULL, NULL, NAN };
 
 	if (p->model == FIT_MODEL_MLP) {
 		fit__mlp_bind(pl->mlp, &pl->train, p->loss, p->huber_delta, &poll);
@@ -193,7 +200,6 @@ static int optimize(struct plan *pl, const struct fit_callbacks *cb, struct fit_
 	if (pl->nv > 0) {
 		run.score = score_valid;
 		run.score_ctx = pl;
-		run.higher_is_better = fit_metric_higher_is_better(p->metric);
 	}
 	rep->valid_score = NAN;
 	if (p->optimizer == FIT_OPT_LBFGS)

@@ -1,10 +1,6 @@
 /*
  * util.c - the small pieces every file of the core uses: overflow-checked
- * sizes, the planning arena, the seeded random generator and cancellation.
- *
- * The generator is xoshiro256** (Blackman and Vigna) seeded through
- * splitmix64, so a (seed, stream) pair gives the same numbers on every
- * machine; there is no global generator state anywhere in the core.
+ * sizes, the planning arena and cancellation.
  */
 #include "worker/fit/internal.h"
 
@@ -75,80 +71,6 @@ void *fit__alloc(size_t bytes)
 	madvise(p, n, MADV_HUGEPAGE);
 #endif
 	return p;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-uint64_t fit__hash64(uint64_t x)
-{
-	return splitmix64(&x);
-}
-
-void fit__rng_seed(struct fit__rng *r, uint64_t seed, uint64_t stream)
-{
-	uint64_t st = seed ^ fit__hash64(stream + 0x632be59bd9b4e019ULL);
-
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&st);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t fit__rng_next(struct fit__rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-uint64_t fit__rng_below(struct fit__rng *r, uint64_t n)
-{
-	unsigned __int128 m = (unsigned __int128)fit__rng_next(r) * n;
-	uint64_t low = (uint64_t)m;
-
-	if (low < n) {
-		uint64_t threshold = -n % n;
-
-		while (low < threshold) {
-			m = (unsigned __int128)fit__rng_next(r) * n;
-			low = (uint64_t)m;
-		}
-	}
-	return (uint64_t)(m >> 64);
-}
-
-double fit__rng_uniform(struct fit__rng *r)
-{
-	return (double)(fit__rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-void fit__rng_shuffle(struct fit__rng *r, size_t *a, size_t n)
-{
-	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)fit__rng_below(r, i);
-		size_t t = a[i - 1];
-
-		a[i - 1] = a[j];
-		a[j] = t;
-	}
 }
 
 int fit__poll_check(struct fit__poll *p)

@@ -6,8 +6,14 @@
  * reaching a rung continues when it is in the top 1/eta of the rung: among
  * the rung scores of its peers and itself, fewer than floor(n / eta) peers
  * score strictly better (ties continue). Its peers are the finished trials
- * with index < idx - SEARCH_WINDOW that reached the rung; with fewer than
- * eta peers every trial continues. Because those trials are finished
+ * with index < idx - SEARCH_WINDOW that reached the rung and learn the same
+ * way: the same model family with a first-order optimizer. An epoch of adam
+ * and an iteration of lbfgs are different budgets, and a linear model
+ * reaches its level in a few epochs that a network needs dozens for, so
+ * comparing across them would stop every network early. lbfgs and newton
+ * trials are never stopped: they converge in a few cheap iterations and
+ * their scores on the way are no learning curve. With fewer than eta peers
+ * every trial continues. Because those trials are finished
  * before idx may even be proposed, the decision is a function of the
  * history alone: the same at any parallelism, in any finish order and after
  * a restart. See search.h for the caveat.
@@ -15,6 +21,7 @@
 #include "worker/search/internal.h"
 
 #include <math.h>
+#include <string.h>
 
 #define RUNGS_MAX 20
 
@@ -47,14 +54,30 @@ static bool finished(enum search_trial_state st)
 	return st != SEARCH_TRIAL_PENDING;
 }
 
-bool search_should_prune(const struct search *s, size_t idx, unsigned epoch, double score,
-			 const struct search_history *h)
+static bool second_order(const json_t *params)
+{
+	const char *opt = json_string_value(json_object_get(params, "optimizer"));
+
+	return opt != NULL && (strcmp(opt, "lbfgs") == 0 || strcmp(opt, "newton") == 0);
+}
+
+/* Whether a trial with params b is a peer of one with params a (NULL a: every trial). */
+static bool peer(const json_t *a, const json_t *b)
+{
+	if (a == NULL)
+		return true;
+	return b != NULL && json_equal(json_object_get(a, "model"), json_object_get(b, "model")) &&
+	       !second_order(b);
+}
+
+bool search_should_prune(const struct search *s, size_t idx, const json_t *params, unsigned epoch,
+			 double score, const struct search_history *h)
 {
 	int rung = search_rung_of_epoch(s, epoch);
 	size_t peers = 0, better = 0;
 	double mine;
 
-	if (rung < 0)
+	if (rung < 0 || second_order(params))
 		return false;
 	if (!isfinite(score))
 		return true; /* diverged: nothing to continue */
@@ -64,7 +87,8 @@ bool search_should_prune(const struct search *s, size_t idx, unsigned epoch, dou
 		double theirs;
 
 		if (t->idx + SEARCH_WINDOW >= idx || !finished(t->state) || t->rungs == NULL ||
-		    t->nrungs <= (size_t)rung || !isfinite(t->rungs[rung]))
+		    t->nrungs <= (size_t)rung || !isfinite(t->rungs[rung]) ||
+		    !peer(params, t->params))
 			continue;
 		theirs = search__norm(s, t->rungs[rung]);
 		peers++;

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "worker/fit/rng.h"
 #include "worker/search/search.h"
 #include "worker/search/space.h"
 
@@ -20,26 +21,16 @@ const char *const *search__dim_names(enum space_dim d, unsigned *n);
 const char *search__dim_path(enum space_dim d);
 
 /*
- * xoshiro256** seeded through splitmix64 from (seed, trial index, stream),
- * so every proposal has its own stream that no other trial's draws move.
- * Never rand(): the numbers must be the same on every run and platform.
+ * Every proposal has its own random stream, seeded from (seed, trial index,
+ * stream), that no other trial's draws move.
  */
-struct search__rng {
-	uint64_t s[4];
-};
-
 enum search__stream {
 	SEARCH__STREAM_RANDOM = 1,
 	SEARCH__STREAM_TPE = 2,
 	SEARCH__STREAM_PERMUTE = 3,
 };
 
-uint64_t search__mix(uint64_t x);
-void search__rng_init(struct search__rng *r, uint64_t seed, uint64_t idx, uint64_t stream);
-uint64_t search__rng_next(struct search__rng *r);
-double search__rng_uniform(struct search__rng *r);	   /* [0, 1) */
-size_t search__rng_below(struct search__rng *r, size_t n); /* [0, n), n > 0 */
-double search__rng_normal(struct search__rng *r);
+void search__rng_init(struct fit_rng *r, uint64_t seed, uint64_t idx, uint64_t stream);
 
 /*
  * Ranges in the samplers' coordinates: log(x) for log ranges; integer

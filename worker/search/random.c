@@ -1,8 +1,8 @@
 /*
  * random.c - the seeded random numbers of the searchers and random search.
  *
- * Every proposal draws from its own xoshiro256** stream, seeded through
- * splitmix64 from (job seed, trial index, purpose), so what trial k draws
+ * Every proposal draws from its own xoshiro256** stream (worker/fit/rng.h),
+ * seeded from (job seed, trial index, purpose), so what trial k draws
  * never depends on how many numbers another trial drew, on the thread that
  * asks, or on the time. Ranges are sampled in the samplers' coordinates:
  * log of the value for log ranges, and integers widened by half a step on
@@ -12,68 +12,16 @@
 
 #include <math.h>
 
-uint64_t search__mix(uint64_t x)
+void search__rng_init(struct fit_rng *r, uint64_t seed, uint64_t idx, uint64_t stream)
 {
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-void search__rng_init(struct search__rng *r, uint64_t seed, uint64_t idx, uint64_t stream)
-{
-	uint64_t x = search__mix(search__mix(search__mix(seed) ^ idx) ^ stream);
+	uint64_t x = fit_hash64(fit_hash64(fit_hash64(seed) ^ idx) ^ stream);
 
 	for (int i = 0; i < 4; i++) {
-		x = search__mix(x);
+		x = fit_hash64(x);
 		r->s[i] = x;
 	}
 	if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0)
 		r->s[0] = 1; /* the one state xoshiro cannot leave */
-}
-
-uint64_t search__rng_next(struct search__rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t out = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-double search__rng_uniform(struct search__rng *r)
-{
-	return (double)(search__rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-size_t search__rng_below(struct search__rng *r, size_t n)
-{
-	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-	uint64_t x;
-
-	do
-		x = search__rng_next(r);
-	while (x >= limit);
-	return (size_t)(x % n);
-}
-
-double search__rng_normal(struct search__rng *r)
-{
-	double u1 = 1.0 - search__rng_uniform(r); /* (0, 1] */
-	double u2 = search__rng_uniform(r);
-
-	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
 /* One bijection of [0, 4^half) : four Feistel rounds on two half-words. */
@@ -83,7 +31,7 @@ static uint64_t feistel(uint64_t x, unsigned half, uint64_t key)
 	uint64_t l = x >> half, r = x & mask;
 
 	for (uint64_t round = 0; round < 4; round++) {
-		uint64_t f = search__mix(r ^ key ^ (round * 0xd6e8feb86659fd93ull)) & mask;
+		uint64_t f = fit_hash64(r ^ key ^ (round * 0xd6e8feb86659fd93ull)) & mask;
 		uint64_t next = l ^ f;
 
 		l = r;
@@ -95,7 +43,7 @@ static uint64_t feistel(uint64_t x, unsigned half, uint64_t key)
 uint64_t search__permute(uint64_t i, uint64_t n, uint64_t seed)
 {
 	unsigned bits = 2;
-	uint64_t key = search__mix(seed ^ SEARCH__STREAM_PERMUTE);
+	uint64_t key = fit_hash64(seed ^ SEARCH__STREAM_PERMUTE);
 
 	while (bits < 62 && (1ull << bits) < n)
 		bits += 2;
@@ -134,21 +82,21 @@ double search__range_from(const struct space_values *v, bool integer, double t)
 static double choose_uniform(void *ctx, const struct space_point *p, enum space_slot slot,
 			     const double *opts, size_t nopts, const struct space_values *vals)
 {
-	struct search__rng *r = ctx;
+	struct fit_rng *r = ctx;
 	bool integer = search_space_slot_integer(slot);
 	double lo, hi;
 
 	(void)p;
 	if (nopts > 0)
-		return opts[search__rng_below(r, nopts)];
+		return opts[(size_t)fit_rng_below(r, nopts)];
 	search__range_bounds(vals, integer, &lo, &hi);
-	return search__range_from(vals, integer, lo + search__rng_uniform(r) * (hi - lo));
+	return search__range_from(vals, integer, lo + fit_rng_uniform(r) * (hi - lo));
 }
 
 void search__random_point(const struct search_space *sp, uint64_t seed, size_t idx,
 			  struct space_point *out)
 {
-	struct search__rng r;
+	struct fit_rng r;
 
 	search__rng_init(&r, seed, idx, SEARCH__STREAM_RANDOM);
 	search__walk(sp, choose_uniform, &r, out);

@@ -180,12 +180,13 @@ int search_rung_of_epoch(const struct search *s, unsigned epoch);
 unsigned search_rung_epochs(unsigned rung);
 
 /*
- * Whether running trial idx, having scored score after epoch epochs, stops
- * here (state pruned). False except at rungs of a pruning searcher. The
- * caller does not ask after the trial's last epoch.
+ * Whether running trial idx with params (as proposed; NULL compares it with
+ * every trial), having scored score after epoch epochs, stops here (state
+ * pruned). False except at rungs of a pruning searcher, and for lbfgs and
+ * newton (see asha.c). The caller does not ask after the trial's last epoch.
  */
-bool search_should_prune(const struct search *s, size_t idx, unsigned epoch, double score,
-			 const struct search_history *h);
+bool search_should_prune(const struct search *s, size_t idx, const json_t *params, unsigned epoch,
+			 double score, const struct search_history *h);
 
 /* Points of a finite space; UINT64_MAX when a dimension is a range. */
 uint64_t search_grid_size(const struct search *s);

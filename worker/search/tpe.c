@@ -41,7 +41,7 @@ struct tpe {
 	const struct search_space *sp;
 	double lo[SPACE_SLOT_COUNT], hi[SPACE_SLOT_COUNT]; /* range slots, samplers' coordinates */
 	struct tpe_est est[2][SPACE_MODEL_COUNT][SPACE_SLOT_COUNT]; /* [good, bad] */
-	struct search__rng rng;
+	struct fit_rng rng;
 	double score;
 };
 
@@ -199,13 +199,13 @@ static double est_logpdf(const struct tpe_est *e, double lo, double hi, double x
 	return log(sum > 1e-300 ? sum : 1e-300);
 }
 
-static double est_sample(const struct tpe_est *e, double lo, double hi, struct search__rng *r)
+static double est_sample(const struct tpe_est *e, double lo, double hi, struct fit_rng *r)
 {
-	size_t i = search__rng_below(r, e->k);
+	size_t i = (size_t)fit_rng_below(r, e->k);
 	double x = e->mu[i];
 
 	for (int tries = 0; tries < 32; tries++) {
-		x = e->mu[i] + e->sigma[i] * search__rng_normal(r);
+		x = e->mu[i] + e->sigma[i] * fit_rng_normal(r);
 		if (x >= lo && x <= hi)
 			return x;
 	}
@@ -226,7 +226,7 @@ static double choose_options(struct tpe *t, const struct tpe_est *good, const st
 		suml += wl[k];
 		sumg += wg[k];
 	}
-	u = search__rng_uniform(&t->rng) * suml;
+	u = fit_rng_uniform(&t->rng) * suml;
 	for (k = 0; k + 1 < n && u >= wl[k]; k++)
 		u -= wl[k];
 	t->score += log(wl[k] / suml) - log(wg[k] / sumg);
