@@ -16,6 +16,8 @@
 #include "store/store.h"
 #include "worker/fit/status.h"
 
+struct fitd_metrics;
+
 struct api_options {
 	const char *host;	    /* numeric or resolvable; "127.0.0.1" */
 	uint16_t port;		    /* 0 picks a free port; see api_server_port() */
@@ -34,6 +36,7 @@ struct api_options {
 	void *notify_data;
 	unsigned worker_threads;      /* the trial thread budget, for status */
 	struct store_csv_options csv; /* column, field and row limits of uploads */
+	struct fitd_metrics *metrics; /* the store's and worker's figures for /metrics; may be NULL */
 };
 
 struct api_server;

@@ -15,6 +15,7 @@
  */
 #include "api/internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct api_stream {
 	char *buf; /* formatted events not yet handed to MHD */
 	size_t len, off, cap;
 	bool ended;	/* the terminal job_state event is in buf */
+	bool was_done;	/* the job was terminal when the stream opened: no events will come */
 	bool dirty;	/* new events may exist; guarded by hub.lock */
 	bool suspended; /* guarded by hub.lock */
 	bool beat;	/* a heartbeat comment is due; guarded by hub.lock */
@@ -118,6 +120,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 		pthread_mutex_unlock(&hub->lock);
 		if (fetch(s) > 0)
 			continue;
+		if (s->was_done) /* resumed past the terminal event */
+			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (beat) {
 			buf_append(s, ": keepalive\n\n", 13);
 			continue;
@@ -220,8 +224,9 @@ static bool resume_point(struct api_request *req, int64_t *last)
 	*last = 0;
 	if (v == NULL || v[0] == '\0')
 		return true;
+	errno = 0;
 	n = strtoll(v, &end, 10);
-	if (v[0] < '0' || v[0] > '9' || *end != '\0' || n < 0)
+	if (v[0] < '0' || v[0] > '9' || *end != '\0' || n < 0 || errno == ERANGE)
 		return false;
 	*last = n;
 	return true;
@@ -234,7 +239,7 @@ void api_events_get(struct api_request *req)
 	struct api_stream *s;
 	struct fitd_error err;
 	int64_t last;
-	bool full;
+	bool full, done;
 
 	if (!api_job_id_param(req))
 		return;
@@ -247,6 +252,8 @@ void api_events_get(struct api_request *req)
 		api_reply_error(req, &err);
 		return;
 	}
+	done = job.state == STORE_JOB_SUCCEEDED || job.state == STORE_JOB_FAILED ||
+	       job.state == STORE_JOB_CANCELLED;
 	store_job_release(&job);
 	pthread_mutex_lock(&hub->lock);
 	full = hub->count >= req->srv->opt.max_streams;
@@ -264,6 +271,7 @@ void api_events_get(struct api_request *req)
 	s->srv = req->srv;
 	s->conn = req->conn;
 	s->last_id = last;
+	s->was_done = done;
 	snprintf(s->job_id, sizeof(s->job_id), "%s", req->params[0]);
 	buf_append(s, "retry: 2000\n\n", 13);
 	pthread_mutex_lock(&hub->lock);

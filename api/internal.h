@@ -13,6 +13,7 @@
 #include "api/api.h"
 
 #define API_MAX_PARAMS 4
+#define API_ROUTES_MAX 24 /* entries of the routing table; sizes the request counters */
 
 struct api_stream;
 
@@ -25,11 +26,13 @@ struct api_hub {
 };
 
 struct api_model_cache;
+struct api_metrics;
 
 struct api_server {
 	struct api_options opt;
 	struct api_hub hub;
 	struct api_model_cache *models;
+	struct api_metrics *http; /* request counters and durations; see metrics.c */
 	struct store *store;
 	struct MHD_Daemon *mhd;
 	uint16_t port;
@@ -66,6 +69,7 @@ struct api_request {
 	struct api_server *srv;
 	struct MHD_Connection *conn;
 	const struct api_route *route;
+	const struct api_route *path_route; /* first route of the path under any method, or NULL */
 	const char *method;
 	char *path;
 	const char *params[API_MAX_PARAMS]; /* point into params_buf */
@@ -97,7 +101,8 @@ enum api_match {
 /*
  * Finds the route for method and path; on API_MATCH_FOUND fills the captured
  * params into req. On API_MATCH_WRONG_METHOD writes the allowed methods,
- * comma separated, into allow.
+ * comma separated, into allow. Either way req->path_route is the first
+ * route whose pattern matches the path (the metrics' route label).
  */
 enum api_match api_route_match(const char *method, const char *path, struct api_request *req,
 			       char *allow, size_t allow_cap);
@@ -142,10 +147,19 @@ void api__events_close(struct api_server *srv);
 int api__models_new(unsigned capacity, struct api_model_cache **out);
 void api__models_free(struct api_model_cache *c);
 
+/* ---- request metrics (metrics.c) ---- */
+
+int api__metrics_new(struct api_metrics **out);
+void api__metrics_free(struct api_metrics *m);
+
+/* Counts a reply as it is queued, ns after the request began. Any MHD thread, lock-free. */
+void api__metrics_request(struct api_request *req, int64_t ns);
+
 /* ---- handlers ---- */
 
 void api_health_get(struct api_request *req);
 void api_ready_get(struct api_request *req);
+void api_metrics_get(struct api_request *req);
 
 int api_datasets_begin(struct api_request *req);
 int api_datasets_chunk(struct api_request *req, const char *data, size_t len);

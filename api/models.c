@@ -224,8 +224,8 @@ static bool set_cell(struct fit_frame_builder *b, const struct fit_prep_column *
 		fit_frame_builder_set_cat(b, col, row, num, (size_t)n);
 		return true;
 	}
-	fitd_error_set(err, FITD_EUNPROCESSABLE, "wrong_type", "rows[%zu].%s must be %s or null",
-		       row, c->name, c->type == FIT_COL_NUMERIC ? "a number" : "a string");
+	fitd_error_set(err, FITD_EFORMAT, "wrong_type", "rows[%zu].%s must be %s or null", row,
+		       c->name, c->type == FIT_COL_NUMERIC ? "a number" : "a string");
 	return false;
 }
 
@@ -256,16 +256,18 @@ static int frame_from_json(struct api_request *req, const struct fit_model_desc 
 		rc = fit_frame_builder_column(b, c, d->columns[c].name, d->columns[c].type);
 	for (size_t r = 0; rc == FITD_OK && r < n; r++) {
 		json_t *row = json_array_get(rows, r);
+		int ok = 1;
 
 		if (!json_is_object(row)) {
 			rc = fitd_error_set(err, FITD_EFORMAT, "wrong_type",
 					    "rows[%zu] is not an object", r);
 			break;
 		}
-		for (size_t c = 0; rc == FITD_OK && c < d->ncolumns; c++)
-			if (!set_cell(b, &d->columns[c], c, r,
-				      json_object_get(row, d->columns[c].name), err))
-				rc = FITD_EUNPROCESSABLE;
+		for (size_t c = 0; ok && c < d->ncolumns; c++)
+			ok = set_cell(b, &d->columns[c], c, r,
+				      json_object_get(row, d->columns[c].name), err);
+		if (!ok)
+			rc = FITD_EFORMAT;
 	}
 	if (rc == FITD_OK) {
 		rc = fit_frame_builder_finish(b, out);
@@ -276,12 +278,21 @@ static int frame_from_json(struct api_request *req, const struct fit_model_desc 
 	return rc;
 }
 
-static bool is_json(struct api_request *req)
+/* The body's media type: JSON, CSV (text/csv, or none given), or neither. */
+enum body_type {
+	BODY_JSON,
+	BODY_CSV,
+	BODY_OTHER
+};
+
+static enum body_type body_type(struct api_request *req)
 {
 	const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
 
-	return type != NULL && strncmp(type, "application/json", 16) == 0;
+	if (type == NULL || strncmp(type, "text/csv", 8) == 0)
+		return BODY_CSV;
+	return strncmp(type, "application/json", 16) == 0 ? BODY_JSON : BODY_OTHER;
 }
 
 void api_models_predict(struct api_request *req)
@@ -295,15 +306,25 @@ void api_models_predict(struct api_request *req)
 
 	if (!model_id_param(req))
 		return;
+	if (body_type(req) == BODY_OTHER) {
+		api_reply_fail(req, 415, "unsupported_media_type",
+			       "the body must be text/csv or application/json");
+		return;
+	}
 	e = model_get(req->srv, req->params[0], &err);
 	if (e == NULL) {
 		api_reply_error(req, &err);
 		return;
 	}
 	csv.max_rows = req->srv->opt.max_predict_rows;
-	rc = is_json(req)
-		 ? frame_from_json(req, fit_model_desc(e->model), &frame, &err)
-		 : worker_predict_frame_csv(e->model, req->body, req->body_len, &csv, &frame, &err);
+	if (req->body_len == 0)
+		rc = fitd_error_set(&err, FITD_EFORMAT, "empty_body",
+				    "the body is empty; send CSV rows or {\"rows\": [...]}");
+	else if (body_type(req) == BODY_JSON)
+		rc = frame_from_json(req, fit_model_desc(e->model), &frame, &err);
+	else
+		rc = worker_predict_frame_csv(e->model, req->body, req->body_len, &csv, &frame,
+					      &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);
 	if (rc == FITD_OK)

@@ -14,6 +14,7 @@
 static const struct api_route routes[] = {
 	{ "GET", "/healthz", API_BODY_NONE, false, api_health_get, NULL, NULL },
 	{ "GET", "/readyz", API_BODY_NONE, false, api_ready_get, NULL, NULL },
+	{ "GET", "/metrics", API_BODY_NONE, false, api_metrics_get, NULL, NULL },
 	{ "POST", "/v1/datasets", API_BODY_STREAM, true, api_datasets_create, api_datasets_begin,
 	  api_datasets_chunk },
 	{ "GET", "/v1/datasets", API_BODY_NONE, true, api_datasets_list, NULL, NULL },
@@ -28,6 +29,9 @@ static const struct api_route routes[] = {
 	{ "GET", "/v1/models/{id}", API_BODY_NONE, true, api_models_get, NULL, NULL },
 	{ "POST", "/v1/models/{id}/predict", API_BODY_LARGE, true, api_models_predict, NULL, NULL },
 };
+
+_Static_assert(sizeof(routes) / sizeof(routes[0]) <= API_ROUTES_MAX,
+	       "raise API_ROUTES_MAX: the request counters are sized by it");
 
 const struct api_route *api_routes(size_t *n)
 {
@@ -116,6 +120,8 @@ enum api_match api_route_match(const char *method, const char *path, struct api_
 
 		if (n < 0)
 			continue;
+		if (req->path_route == NULL)
+			req->path_route = &routes[i];
 		if (strcmp(routes[i].method, method) == 0) {
 			req->route = &routes[i];
 			capture(req, path, caps, n);

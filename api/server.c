@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,21 +59,64 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
-/* Parses Content-Length; false when present but not a plain decimal number. */
+static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const char *key,
+				   size_t key_size, const char *value, size_t value_size)
+{
+	unsigned *n = cls;
+
+	(void)kind;
+	(void)value;
+	(void)value_size;
+	if (key_size == strlen(MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+	    strncasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH, key_size) == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
+/*
+ * Parses Content-Length; false when present but not a plain decimal number,
+ * or present twice (which value a proxy in front used is anyone's guess).
+ */
 static bool read_content_length(struct api_request *req)
 {
 	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned copies = 0;
 	char *end;
 
 	if (v == NULL)
 		return true;
+	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, count_value, &copies);
+	if (copies > 1)
+		return false;
 	if (v[0] < '0' || v[0] > '9')
 		return false;
 	errno = 0;
 	req->content_length = strtoull(v, &end, 10);
 	req->has_content_length = true;
 	return errno == 0 && *end == '\0';
+}
+
+static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+				size_t key_size, const char *value, size_t value_size)
+{
+	bool *clean = cls;
+
+	(void)kind;
+	if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
+		*clean = false;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* False when a query key or value hides a NUL byte that C strings would cut at. */
+static bool query_clean(struct api_request *req)
+{
+	bool clean = true;
+
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, find_nul, &clean);
+	return clean;
 }
 
 static size_t body_limit(const struct api_request *req);
@@ -88,7 +132,13 @@ static bool check_headers(struct api_request *req)
 		return false;
 	}
 	if (!read_content_length(req)) {
-		api_reply_fail(req, 400, "bad_content_length", "Content-Length is not a number");
+		api_reply_fail(req, 400, "bad_content_length",
+			       "Content-Length must be given once, as a decimal number");
+		return false;
+	}
+	if (!query_clean(req)) {
+		api_reply_fail(req, 400, "invalid_parameter",
+			       "a query parameter contains a NUL byte (%%00)");
 		return false;
 	}
 	if (r->body == API_BODY_STREAM) {
@@ -178,7 +228,7 @@ static bool take_body(struct api_request *req, const char *data, size_t len)
 
 static enum MHD_Result send_reply(struct api_request *req)
 {
-	int64_t us = (now_ns() - req->started_ns) / 1000;
+	int64_t ns = now_ns() - req->started_ns, us = ns / 1000;
 	int level = req->status >= 500					    ? FITD_LOG_WARN
 		    : req->status >= 400 || strcmp(req->method, "GET") != 0 ? FITD_LOG_INFO
 									    : FITD_LOG_DEBUG;
@@ -186,6 +236,7 @@ static enum MHD_Result send_reply(struct api_request *req)
 
 	fitd_log(level, "request", "method=%s path=\"%s\" status=%u us=%lld", req->method,
 		 req->path, req->status, (long long)us);
+	api__metrics_request(req, ns);
 	ret = MHD_queue_response(req->conn, req->status, req->response);
 	MHD_destroy_response(req->response);
 	req->response = NULL;
@@ -287,6 +338,11 @@ int api_server_start(const struct api_options *opt, struct store *store, struct 
 		free(srv);
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "model cache");
 	}
+	if (api__metrics_new(&srv->http) != FITD_OK) {
+		api__models_free(srv->models);
+		free(srv);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "request metrics");
+	}
 	srv->mhd = MHD_start_daemon(
 	    flags, opt->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
 	    srv, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
@@ -295,6 +351,7 @@ int api_server_start(const struct api_options *opt, struct store *store, struct 
 	    MHD_OPTION_CONNECTION_TIMEOUT, opt->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    opt->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
+		api__metrics_free(srv->http);
 		api__models_free(srv->models);
 		free(srv);
 		return fitd_error_set(err, FITD_EIO, "listen_failed", "cannot listen on %s:%u: %s",
@@ -335,6 +392,7 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 		usleep(20 * 1000);
 	}
 	MHD_stop_daemon(srv->mhd);
+	api__metrics_free(srv->http);
 	api__models_free(srv->models);
 	pthread_mutex_destroy(&srv->hub.lock);
 	free(srv);

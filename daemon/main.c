@@ -25,6 +25,7 @@
 #include "daemon/predict.h"
 #include "fitd_config.h"
 #include "store/log.h"
+#include "store/metrics.h"
 #include "store/store.h"
 #include "worker/worker.h"
 
@@ -33,6 +34,7 @@
 
 struct daemon {
 	struct fitd_config cfg;
+	struct fitd_metrics *metrics; /* outlives the store, the worker and the API */
 	struct store *store;
 	struct api_server *api;
 	struct worker *worker;
@@ -80,6 +82,7 @@ static void api_options_from_config(struct daemon *d, struct api_options *o)
 	o->csv.threads = 2;
 	o->notify = notify_worker;
 	o->notify_data = d;
+	o->metrics = d->metrics;
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -160,6 +163,11 @@ static int open_all(struct daemon *d)
 	struct api_options ao;
 	struct fitd_error err = { 0 };
 
+	if (fitd_metrics_new(&d->metrics) != FITD_OK) {
+		fitd_log_error("metrics_failed", "reason=\"out of memory\"");
+		return -1;
+	}
+	so.metrics = wo.metrics = d->metrics;
 	if (store_open(&so, &d->store, &err) != FITD_OK) {
 		fitd_log_error("store_open_failed", "state_dir=\"%s\" reason=\"%s\"",
 			       d->cfg.state_dir, err.message);
@@ -202,6 +210,7 @@ static void close_all(struct daemon *d)
 		uv_loop_close(&d->loop);
 	}
 	store_close(d->store);
+	fitd_metrics_free(d->metrics);
 }
 
 static int run(struct daemon *d)

@@ -8,7 +8,8 @@ pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlit
 libuv1-dev check libsystemd-dev"
 case "$level" in
 test | bench)
-	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev" ;;
+	# prometheus for its promtool, which checks GET /metrics (test_metrics.py)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus" ;;
 esac
 case "$level" in
 bench)

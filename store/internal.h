@@ -22,8 +22,10 @@ struct store {
 	char *models_dir;
 	char *tmp_dir;
 
-	pthread_mutex_t writer_lock; /* held for the whole of each write transaction */
-	sqlite3 *writer;	     /* guarded by writer_lock */
+	pthread_mutex_t writer_lock;  /* held for the whole of each write transaction */
+	sqlite3 *writer;	      /* guarded by writer_lock */
+	int64_t write_start_ns;	      /* the open transaction's start; guarded by writer_lock */
+	struct fitd_metrics *metrics; /* may be NULL */
 
 	pthread_mutex_t readers_lock;
 	pthread_cond_t readers_free;

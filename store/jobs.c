@@ -19,6 +19,9 @@ static const char *const job_states[] = {
 	[STORE_JOB_CANCELLED] = "cancelled",
 };
 
+_Static_assert(sizeof(job_states) / sizeof(job_states[0]) == STORE_JOB_NSTATES,
+	       "STORE_JOB_NSTATES must count the job states");
+
 const char *store_job_state_name(enum store_job_state st)
 {
 	return (unsigned)st < sizeof(job_states) / sizeof(job_states[0]) ? job_states[st]

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "store/log.h"
+#include "store/metrics.h"
 
 int64_t store_now_ms(void)
 {
@@ -24,6 +25,14 @@ int64_t store_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int store__sqlite_error(sqlite3 *db, int sqlrc, const char *what, struct fitd_error *err)
@@ -73,6 +82,8 @@ int store__write_begin(struct store *s, sqlite3 **db, struct fitd_error *err)
 	int rc;
 
 	pthread_mutex_lock(&s->writer_lock);
+	/* Timed from here: waiting for the lock is queueing, not the transaction. */
+	s->write_start_ns = now_ns();
 	rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		rc = store__sqlite_error(s->writer, rc, "begin", err);
@@ -94,6 +105,7 @@ int store__write_end(struct store *s, int rc, struct fitd_error *err)
 	}
 	if (rc != FITD_OK && sqlite3_get_autocommit(s->writer) == 0)
 		sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
+	fitd_metrics_store_write(s->metrics, now_ns() - s->write_start_ns);
 	pthread_mutex_unlock(&s->writer_lock);
 	return rc;
 }
@@ -212,6 +224,7 @@ int store_open(const struct store_options *opt, struct store **out, struct fitd_
 	pthread_mutex_init(&s->readers_lock, NULL);
 	pthread_cond_init(&s->readers_free, NULL);
 	s->busy_timeout_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
+	s->metrics = opt->metrics;
 	s->state_dir = strdup(opt->state_dir);
 	if (s->state_dir == NULL)
 		abort();

@@ -31,11 +31,13 @@
 #define STORE_SCHEMA_VERSION 1
 
 struct store;
+struct fitd_metrics;
 
 struct store_options {
-	const char *state_dir; /* created if missing */
-	int readers;	       /* read-only connections; 0 means 4 */
-	int busy_timeout_ms;   /* 0 means 5000 */
+	const char *state_dir;	      /* created if missing */
+	int readers;		      /* read-only connections; 0 means 4 */
+	int busy_timeout_ms;	      /* 0 means 5000 */
+	struct fitd_metrics *metrics; /* times each write transaction; NULL: none */
 };
 
 /*
@@ -136,6 +138,8 @@ enum store_job_state {
 	STORE_JOB_CANCELLED,
 };
 
+#define STORE_JOB_NSTATES 5
+
 const char *store_job_state_name(enum store_job_state st);
 /* Returns the state or -1 for an unknown name. */
 int store_job_state_parse(const char *name);
@@ -222,6 +226,10 @@ int store_job_set_runtime(struct store *s, const char *id, const char *runtime_j
 int store_job_finish(struct store *s, const char *id, enum store_job_state st, const char *code,
 		     const char *message, struct fitd_error *err);
 
+/* The number of jobs in each state, indexed by enum store_job_state (read-only connection). */
+int store_job_count_by_state(struct store *s, int64_t counts[STORE_JOB_NSTATES],
+			     struct fitd_error *err);
+
 /* Adds running time to jobs (one transaction for all). */
 int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			  size_t n, struct fitd_error *err);
@@ -245,6 +253,8 @@ enum store_trial_state {
 	STORE_TRIAL_TIMEOUT,
 	STORE_TRIAL_INTERRUPTED,
 };
+
+#define STORE_TRIAL_NSTATES 7
 
 const char *store_trial_state_name(enum store_trial_state st);
 int store_trial_state_parse(const char *name);
@@ -318,6 +328,10 @@ int store_trial_all(struct store *s, const char *job_id, struct store_trial **ou
 int store_trial_board(struct store *s, const char *job_id, bool higher_is_better, size_t offset,
 		      size_t limit, struct store_trial **out, size_t *n, bool *more,
 		      struct fitd_error *err);
+
+/* The number of trials in each state, indexed by enum store_trial_state (read-only connection). */
+int store_trial_count_by_state(struct store *s, int64_t counts[STORE_TRIAL_NSTATES],
+			       struct fitd_error *err);
 
 /* Extends the lease of every running trial owned by owner. */
 int store_trial_heartbeat(struct store *s, const char *owner, int64_t lease_ms,

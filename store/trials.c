@@ -23,6 +23,9 @@ static const char *const trial_states[] = {
 	[STORE_TRIAL_INTERRUPTED] = "interrupted",
 };
 
+_Static_assert(sizeof(trial_states) / sizeof(trial_states[0]) == STORE_TRIAL_NSTATES,
+	       "STORE_TRIAL_NSTATES must count the trial states");
+
 const char *store_trial_state_name(enum store_trial_state st)
 {
 	return (unsigned)st < sizeof(trial_states) / sizeof(trial_states[0]) ? trial_states[st]

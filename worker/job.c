@@ -323,6 +323,27 @@ int64_t sched_job_next_trial(struct sched_job *j)
 	return (int64_t)next;
 }
 
+unsigned sched_job_ready(struct sched_job *j)
+{
+	struct search_history h;
+	unsigned slots = j->parallel > j->running ? j->parallel - j->running : 0;
+	unsigned ready = 0;
+	bool pending;
+	size_t next;
+
+	if (j->end != SCHED_END_NONE || slots == 0)
+		return 0;
+	h = history(j);
+	next = next_new(j, &pending);
+	for (size_t i = 0; i < next; i++)
+		if (j->recs[i].state == STORE_TRIAL_QUEUED && j->recs[i].task == NULL)
+			ready++;
+	if (!search_should_stop(j->search, next, &h, NULL) &&
+	    search_may_propose(j->search, next, &h))
+		ready++;
+	return ready < slots ? ready : slots;
+}
+
 struct sched_snapshot *sched_job_snapshot(struct sched_job *j, int64_t idx)
 {
 	size_t below = idx > SEARCH_WINDOW ? (size_t)idx - SEARCH_WINDOW : 0;

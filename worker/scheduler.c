@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store/log.h"
+#include "store/metrics.h"
 #include "worker/params.h"
 #include "worker/pool.h"
 
@@ -332,6 +333,9 @@ static void record_done(struct worker *w, struct worker_trial *t)
 		record_refit(j, t);
 		j->refit = NULL;
 	} else {
+		/* Given back at shutdown is not finished; a refit is not a trial. */
+		if (state_of(t) != STORE_TRIAL_QUEUED)
+			fitd_metrics_trial_finished(w->opt.metrics, t->duration_ms);
 		record_trial(j, t);
 		sched_job_rec(j, t->idx)->task = NULL;
 		j->running--;
@@ -818,6 +822,18 @@ static void sync_jobs(struct worker *w)
 
 /* ---- the loop ---- */
 
+/* Publishes the thread and queue gauges; the loop thread owns what they count. */
+static void publish_gauges(struct worker *w)
+{
+	unsigned depth = 0;
+
+	if (w->opt.metrics == NULL)
+		return;
+	for (struct sched_job *j = w->jobs; j != NULL && !w->stopping; j = j->next)
+		depth += sched_job_ready(j);
+	fitd_metrics_set_worker(w->opt.metrics, w->opt.threads, w->threads_busy, depth);
+}
+
 static void arm_tick(struct worker *w, int64_t now)
 {
 	int64_t next = -1;
@@ -857,6 +873,7 @@ static void schedule(struct worker *w)
 	}
 	fill_slots(w);
 	arm_tick(w, sched_now_mono());
+	publish_gauges(w);
 }
 
 static void on_wake(uv_async_t *h)
@@ -930,6 +947,7 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 	uv_timer_init(loop, &w->heartbeat);
 	uv_timer_init(loop, &w->tick);
 	w->wake.data = w->heartbeat.data = w->tick.data = w;
+	publish_gauges(w);
 	*out = w;
 	return FITD_OK;
 }
@@ -986,6 +1004,7 @@ void worker_stop(struct worker *w)
 	drain_progress(w);
 	drain_done(w);
 	save_elapsed(w);
+	publish_gauges(w);
 	uv_timer_stop(&w->heartbeat);
 	uv_timer_stop(&w->tick);
 }

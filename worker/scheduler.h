@@ -144,6 +144,13 @@ int64_t sched_job_elapsed(struct sched_job *j, int64_t now_mono);
  */
 int64_t sched_job_next_trial(struct sched_job *j);
 
+/*
+ * How many trials the job would start now given threads and memory: its
+ * re-queued trials plus one new one when the searcher would propose it,
+ * at most its free parallel slots; 0 once the job is ending.
+ */
+unsigned sched_job_ready(struct sched_job *j);
+
 /* The record of idx, growing the table as needed. */
 struct sched_rec *sched_job_rec(struct sched_job *j, int64_t idx);
 

@@ -21,6 +21,8 @@
 
 #include "store/store.h"
 
+struct fitd_metrics;
+
 struct worker_options {
 	unsigned threads;	 /* the thread budget for trials; 0: cores - reserved */
 	unsigned reserved_cores; /* kept for the API when threads is 0 */
@@ -28,6 +30,7 @@ struct worker_options {
 	int64_t lease_ms;	 /* trial lease, renewed by the heartbeat; 0: 30000 */
 	int64_t heartbeat_ms;	 /* lease renewal and elapsed-time bookkeeping; 0: 2000 */
 	int64_t progress_ms; /* at most one trial_progress event per trial this often; 0: 1000 */
+	struct fitd_metrics *metrics; /* trial durations, threads, queue depth; NULL: none */
 };
 
 struct worker;

@@ -134,7 +134,7 @@ class Search(DaemonTest):
         self.assertEqual((status, pred["predictions"]), (200, ["setosa"]))
         # Bad prediction inputs.
         self.assertError(self.d.request("POST", "/v1/models/%s/predict" % model_id,
-                                        body={"rows": [{"sepal_length": "x"}]}), 422, "wrong_type")
+                                        body={"rows": [{"sepal_length": "x"}]}), 400, "wrong_type")
         self.assertError(self.d.request("POST", "/v1/models/%s/predict" % model_id,
                                         body={"nope": 1}), 400, "wrong_type")
         self.assertError(self.d.request("POST", "/v1/models/%s/predict" % model_id,
@@ -356,6 +356,11 @@ class Events(unittest.TestCase):
             # A full replay from the start equals what was seen in two parts.
             again = read_events(d.port, job["id"])
             self.assertEqual([e[0] for e in again], ids)
+            # Resuming at or past the end of a finished job's stream ends it at once.
+            for last in (ids[-1], ids[-1] + 1000):
+                t0 = time.time()
+                self.assertEqual(read_events(d.port, job["id"], last_id=last, timeout=10), [])
+                self.assertLess(time.time() - t0, 5)
         finally:
             d.cleanup()
 

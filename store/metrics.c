@@ -1,0 +1,215 @@
+/*
+ * metrics.c - lock-free histograms and gauges, and the Prometheus text
+ * format; see metrics.h.
+ */
+#include "store/metrics.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "worker/fit/status.h"
+
+/* Trials run from milliseconds (iris) to the 10 minute default budget. */
+static const double trial_bounds[] = { 0.01, 0.1, 1, 10, 60, 600 };
+
+/* A commit fsyncs (synchronous=FULL): about a millisecond on SSDs, more on disks. */
+static const double write_bounds[] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1
+};
+
+#define NBOUNDS(a) (sizeof(a) / sizeof((a)[0]))
+
+void fitd_histogram_init(struct fitd_histogram *h, const double *bounds, size_t nbounds)
+{
+	h->bounds = bounds;
+	h->nbounds = nbounds < FITD_HISTOGRAM_MAX_BOUNDS ? nbounds : FITD_HISTOGRAM_MAX_BOUNDS;
+	for (size_t i = 0; i <= FITD_HISTOGRAM_MAX_BOUNDS; i++)
+		atomic_init(&h->counts[i], 0);
+	atomic_init(&h->sum_ns, 0);
+}
+
+void fitd_histogram_observe(struct fitd_histogram *h, int64_t ns)
+{
+	double s;
+	size_t i = 0;
+
+	if (ns < 0)
+		ns = 0;
+	s = (double)ns / 1e9;
+	while (i < h->nbounds && s > h->bounds[i])
+		i++;
+	atomic_fetch_add_explicit(&h->counts[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ns, (uint64_t)ns, memory_order_relaxed);
+}
+
+uint64_t fitd_histogram_count(const struct fitd_histogram *h)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i <= h->nbounds; i++)
+		n += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
+	return n;
+}
+
+/* ---- text ---- */
+
+/* Room for more bytes plus the NUL; false (and overflow) past FITD_TEXT_MAX. */
+static bool text_reserve(struct fitd_text *t, size_t more)
+{
+	size_t cap = t->cap ? t->cap : 4096;
+
+	if (t->overflow || more > FITD_TEXT_MAX - t->len) {
+		t->overflow = true;
+		return false;
+	}
+	if (t->len + more < t->cap)
+		return true;
+	while (cap <= t->len + more)
+		cap *= 2;
+	t->buf = realloc(t->buf, cap);
+	if (t->buf == NULL)
+		abort();
+	t->cap = cap;
+	return true;
+}
+
+void fitd_text_printf(struct fitd_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	/* Measure, then write: a scrape is a few hundred short lines. */
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		t->overflow = true;
+	if (n < 0 || !text_reserve(t, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+void fitd_text_release(struct fitd_text *t)
+{
+	free(t->buf);
+	t->buf = NULL;
+	t->len = t->cap = 0;
+	t->overflow = false;
+}
+
+void fitd_text_family(struct fitd_text *t, const char *name, const char *type, const char *help)
+{
+	fitd_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Seconds from nanoseconds, exactly: integer part, then nine decimals. */
+static void print_seconds(struct fitd_text *t, uint64_t ns)
+{
+	fitd_text_printf(t, "%" PRIu64 ".%09" PRIu64 "\n", ns / 1000000000u, ns % 1000000000u);
+}
+
+void fitd_text_histogram(struct fitd_text *t, const char *name, const char *labels,
+			 const struct fitd_histogram *h)
+{
+	const char *sep = labels[0] ? "," : "";
+	uint64_t total = 0;
+
+	for (size_t i = 0; i <= h->nbounds; i++) {
+		total += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
+		if (i < h->nbounds)
+			fitd_text_printf(t, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels,
+					 sep, h->bounds[i], total);
+		else
+			fitd_text_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name,
+					 labels, sep, total);
+	}
+	if (labels[0])
+		fitd_text_printf(t, "%s_sum{%s} ", name, labels);
+	else
+		fitd_text_printf(t, "%s_sum ", name);
+	print_seconds(t, atomic_load_explicit(&h->sum_ns, memory_order_relaxed));
+	if (labels[0])
+		fitd_text_printf(t, "%s_count{%s} %" PRIu64 "\n", name, labels, total);
+	else
+		fitd_text_printf(t, "%s_count %" PRIu64 "\n", name, total);
+}
+
+/* ---- the registry ---- */
+
+int fitd_metrics_new(struct fitd_metrics **out)
+{
+	struct fitd_metrics *m = calloc(1, sizeof(*m));
+
+	*out = NULL;
+	if (m == NULL)
+		return FITD_ENOMEM;
+	fitd_histogram_init(&m->trial_duration, trial_bounds, NBOUNDS(trial_bounds));
+	fitd_histogram_init(&m->store_write, write_bounds, NBOUNDS(write_bounds));
+	atomic_init(&m->trial_threads, 0);
+	atomic_init(&m->trial_threads_busy, 0);
+	atomic_init(&m->queue_depth, 0);
+	*out = m;
+	return FITD_OK;
+}
+
+void fitd_metrics_free(struct fitd_metrics *m)
+{
+	free(m);
+}
+
+void fitd_metrics_trial_finished(struct fitd_metrics *m, int64_t duration_ms)
+{
+	if (m != NULL)
+		fitd_histogram_observe(&m->trial_duration, duration_ms * 1000000);
+}
+
+void fitd_metrics_store_write(struct fitd_metrics *m, int64_t ns)
+{
+	if (m != NULL)
+		fitd_histogram_observe(&m->store_write, ns);
+}
+
+void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned busy,
+			     unsigned queue_depth)
+{
+	if (m == NULL)
+		return;
+	atomic_store_explicit(&m->trial_threads, threads, memory_order_relaxed);
+	atomic_store_explicit(&m->trial_threads_busy, busy, memory_order_relaxed);
+	atomic_store_explicit(&m->queue_depth, queue_depth, memory_order_relaxed);
+}
+
+void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_text *t)
+{
+	unsigned threads = atomic_load_explicit(&m->trial_threads, memory_order_relaxed);
+	unsigned busy = atomic_load_explicit(&m->trial_threads_busy, memory_order_relaxed);
+
+	/* Both are stored together on the loop thread; a scrape in between must not underflow. */
+	if (busy > threads)
+		busy = threads;
+	fitd_text_family(t, "fitd_trial_duration_seconds", "histogram",
+			 "Running time of trials that ran on a trial thread and finished "
+			 "(completed, pruned, failed, timeout or interrupted); refits are not "
+			 "counted.");
+	fitd_text_histogram(t, "fitd_trial_duration_seconds", "", &m->trial_duration);
+	fitd_text_family(t, "fitd_queue_depth", "gauge",
+			 "Trials ready to start that wait for a free trial thread or memory: "
+			 "re-queued trials plus the next new trial of each running job, within "
+			 "its parallel_trials. Sampled after each scheduler pass.");
+	fitd_text_printf(t, "fitd_queue_depth %u\n",
+			 atomic_load_explicit(&m->queue_depth, memory_order_relaxed));
+	fitd_text_family(t, "fitd_trial_threads", "gauge",
+			 "The trial thread budget (cores for trials), busy in running trials "
+			 "and refits or idle.");
+	fitd_text_printf(t, "fitd_trial_threads{state=\"busy\"} %u\n", busy);
+	fitd_text_printf(t, "fitd_trial_threads{state=\"idle\"} %u\n", threads - busy);
+	fitd_text_family(t, "fitd_store_write_duration_seconds", "histogram",
+			 "Time of each write transaction on the single writer connection, from "
+			 "BEGIN IMMEDIATE to COMMIT (with its fsync) or ROLLBACK.");
+	fitd_text_histogram(t, "fitd_store_write_duration_seconds", "", &m->store_write);
+}

@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""Writes the bad-input corpus: one JSON file per case under cases/.
+
+Each case is {"name", "method", "path", "headers"?, "body"? (a string),
+"json"? (an object sent as JSON), "body_hex"? (bytes), "body_parts"? (a
+list of [text, times] joined: large bodies stay small here), "raw"? (the
+whole request, for what an HTTP client refuses to send), "expect": {"status", "code"}}. In paths and
+bodies "{DS}" stands for an uploaded iris dataset, "{JOB}" for a finished
+job on it and "{MODEL}" for its model (tests/integration/test_corpus.py).
+
+Run it from anywhere after adding cases; the files are committed.
+"""
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = []
+
+
+def case(name, method, path, expect, code, **kw):
+    CASES.append(dict(name=name, method=method, path=path,
+                      expect={"status": expect, "code": code}, **kw))
+
+
+def job(name, spec, expect, code):
+    body = {"dataset": "{DS}", "target": "species"}
+    body.update(spec)
+    case("job-" + name, "POST", "/v1/jobs", expect, code, json=body)
+
+
+def job_raw(name, body, expect, code):
+    case("job-" + name, "POST", "/v1/jobs", expect, code, body=body,
+         headers={"Content-Type": "application/json"})
+
+
+# ---- job specs: malformed JSON ----
+for i, body in enumerate(["{", "[", "null", "1", '"x"', '{"dataset":}', '{} x', "{'a':1}",
+                          '{"dataset":"{DS}","target":"species",}', '{"a":1 "b":2}',
+                          '{"dataset":"{DS}","dataset":"{DS}","target":"species"}',
+                          '{"dataset":"{DS}","target":"spe\\u0000cies"}',
+                          '{"dataset":"{DS}","target":"species","search":{"max_trials":1e400}}',
+                          '{"dataset":"{DS}","target":"species","search":{"max_trials":'
+                          '99999999999999999999999}}',
+                          "[" * 5000 + "]" * 5000,
+                          '{"a":' * 3000 + "1" + "}" * 3000,
+                          '{"dataset":"{DS}","target":"\\ud800"}', "\ufeff{}"]):
+    job_raw("malformed-%02d" % i, body, 400, "malformed_json")
+job_raw("empty-body", "", 400, "empty_body")
+case("job-invalid-utf8", "POST", "/v1/jobs", 400, "malformed_json",
+     body_hex=("{\"dataset\":\"{DS}\",\"target\":\"sp\xff\xfeecies\"}").encode("latin-1").hex(),
+     headers={"Content-Type": "application/json"})
+case("job-body-too-large", "POST", "/v1/jobs", 413, "payload_too_large",
+     body_parts=[['{"dataset":"{DS}","target":"species","exclude_columns":["', 1],
+                 ["x", 1100 * 1024], ['"]}', 1]],
+     headers={"Content-Type": "application/json"})
+
+# ---- job specs: required fields, unknown keys ----
+case("job-missing-dataset", "POST", "/v1/jobs", 422, "missing_field", json={"target": "species"})
+case("job-missing-target", "POST", "/v1/jobs", 422, "missing_field", json={"dataset": "{DS}"})
+case("job-empty-object", "POST", "/v1/jobs", 422, "missing_field", json={})
+for where, spec in [("top", {"foo": 1}), ("search", {"search": {"foo": 1}}),
+                    ("space", {"space": {"foo": 1}}),
+                    ("validation", {"validation": {"method": "cv", "foo": 1}}),
+                    ("early-stopping", {"early_stopping": {"foo": 1}}),
+                    ("space-mlp", {"space": {"mlp": {"foo": 1}}}),
+                    ("space-svm", {"space": {"svm": {"foo": 1}}}),
+                    ("range", {"space": {"learning_rate": {"min": 0.1, "max": 1, "step": 2}}}),
+                    ("case", {"Dataset": "x"}), ("empty-key", {"": 1})]:
+    job("unknown-" + where, spec, 400, "unknown_field")
+
+# ---- job specs: wrong types ----
+WRONG = {
+    "dataset": [1, None, [], {}], "target": [1, [], True], "task": [5, ["auto"]],
+    "exclude_columns": ["x", [1], {}], "metric": [1, ["accuracy"]],
+    "validation": ["cv", 5, []], "early_stopping": ["yes", 1.5, []],
+    "space": [[], "auto", 1], "search": [1, "tpe", []],
+}
+for field, values in WRONG.items():
+    for i, v in enumerate(values):
+        job("type-%s-%d" % (field.replace("_", "-"), i), {field: v}, 400, "wrong_type")
+SEARCH_WRONG = {
+    "max_trials": ["5", 1.5, True], "max_seconds": ["5", True, [1]],
+    "parallel_trials": [1.5, []], "threads_per_trial": [2.5, True],
+    "seed": ["1", 1.5], "algorithm": [3, ["tpe"]], "patience": ["x", 2.5],
+    "goal": ["x", [1]], "max_attempts": [2.5, "3"],
+}
+for field, values in SEARCH_WRONG.items():
+    for i, v in enumerate(values):
+        job("type-search-%s-%d" % (field.replace("_", "-"), i), {"search": {field: v}}, 400,
+            "wrong_type")
+SPACE_WRONG = {
+    "models": [True, [1]], "optimizer": [1, [True]], "learning_rate": ["0.1", [None]],
+    "batch_size": ["32", [1.5]], "epochs": ["10", 1.5], "regularization": [1, [2]],
+    "penalty": ["x"], "loss": [0, [0]], "mlp": [1, "x"], "svm": [1],
+}
+for field, values in SPACE_WRONG.items():
+    for i, v in enumerate(values):
+        job("type-space-%s-%d" % (field.replace("_", "-"), i), {"space": {field: v}}, 400,
+            "wrong_type")
+job("type-validation-folds", {"validation": {"method": "cv", "folds": "5"}}, 400, "wrong_type")
+job("type-validation-repeats", {"validation": {"method": "cv", "repeats": 1.5}}, 400,
+    "wrong_type")
+job("type-validation-fraction", {"validation": {"method": "holdout", "fraction": "0.2"}}, 400,
+    "wrong_type")
+job("type-validation-method", {"validation": {"method": 1}}, 400, "wrong_type")
+job("type-patience", {"early_stopping": {"patience": "10"}}, 400, "wrong_type")
+
+# ---- job specs: out of range ----
+RANGE = [("search", "max_trials", [0, 10001, -1]), ("search", "max_seconds", [0, 604801, -5]),
+         ("search", "parallel_trials", [0, 257]), ("search", "threads_per_trial", [0, 257]),
+         ("search", "max_attempts", [0, 11]), ("search", "patience", [0, 10001])]
+for obj, field, values in RANGE:
+    for v in values:
+        job("range-%s-%s-%s" % (obj, field.replace("_", "-"), v), {obj: {field: v}}, 422,
+            "out_of_range")
+for name, v in [("folds-1", {"method": "cv", "folds": 1}), ("folds-21", {"method": "cv", "folds": 21}),
+                ("folds-200", {"method": "cv", "folds": 200}),
+                ("repeats-0", {"method": "cv", "repeats": 0}),
+                ("repeats-11", {"method": "cv", "repeats": 11}),
+                ("folds-times-repeats", {"method": "cv", "folds": 10, "repeats": 3}),
+                ("fraction-small", {"method": "holdout", "fraction": 0.01}),
+                ("fraction-large", {"method": "holdout", "fraction": 0.9}),
+                ("fraction-negative", {"method": "holdout", "fraction": -0.2})]:
+    job("range-validation-" + name, {"validation": v}, 422, "out_of_range")
+job("range-patience-0", {"early_stopping": {"patience": 0}}, 422, "out_of_range")
+job("range-patience-big", {"early_stopping": {"patience": 10001}}, 422, "out_of_range")
+for name, sp in [("lr-zero", {"learning_rate": [0]}), ("lr-negative", {"learning_rate": [-0.1]}),
+                 ("lr-range-inverted", {"learning_rate": {"min": 1, "max": 0.1}}),
+                 ("lr-log-from-zero", {"learning_rate": {"min": 0, "max": 1, "log": True}}),
+                 ("batch-zero", {"batch_size": [0]}), ("epochs-zero", {"epochs": 0}),
+                 ("epochs-huge", {"epochs": 10000000}), ("penalty-negative", {"penalty": [-1]}),
+                 ("hidden-layers-4", {"mlp": {"hidden_layers": [4]}}),
+                 ("hidden-layers-0", {"mlp": {"hidden_layers": [0]}}),
+                 ("units-zero", {"mlp": {"units": [0]}}),
+                 ("dropout-one", {"mlp": {"dropout": [1.0]}}),
+                 ("svm-c-zero", {"svm": {"C": [0]}}),
+                 ("l1-ratio-two", {"l1_ratio": [2]})]:
+    job("range-space-" + name, {"space": sp}, 422, "out_of_range")
+
+# ---- job specs: unknown values ----
+for name, spec in [("task", {"task": "clustering"}), ("metric", {"metric": "precision"}),
+                   ("algorithm", {"search": {"algorithm": "bayes"}}),
+                   ("method", {"validation": {"method": "bootstrap"}}),
+                   ("model", {"space": {"models": ["tree"]}}),
+                   ("optimizer", {"space": {"optimizer": ["rmsprop"]}}),
+                   ("regularization", {"space": {"regularization": ["l3"]}}),
+                   ("loss", {"space": {"loss": ["cross"]}}),
+                   ("activation", {"space": {"mlp": {"activation": ["gelu"]}}}),
+                   ("parallel-word", {"search": {"parallel_trials": "max"}}),
+                   ("threads-word", {"search": {"threads_per_trial": "all"}}),
+                   ("model-case", {"space": {"models": ["Logistic"]}})]:
+    job("value-" + name, spec, 422, "unknown_value")
+job("value-duplicate-model", {"space": {"models": ["logistic", "logistic"]}}, 422,
+    "duplicate_value")
+
+# ---- job specs: references and combinations ----
+job("dataset-unknown", {"dataset": "ds_00000000000000000000"}, 404, "dataset_not_found")
+job("dataset-malformed", {"dataset": "../../etc/passwd"}, 404, "dataset_not_found")
+job("target-unknown", {"target": "nope"}, 422, "unknown_column")
+job("target-empty", {"target": ""}, 422, "out_of_range")
+job("exclude-unknown", {"exclude_columns": ["nope"]}, 422, "unknown_column")
+job("exclude-target", {"exclude_columns": ["species"]}, 422, "invalid_combination")
+job("exclude-everything", {"exclude_columns": ["sepal_length", "sepal_width", "petal_length",
+                                               "petal_width"]}, 422, "invalid_combination")
+job("metric-rmse-classification", {"metric": "rmse"}, 422, "invalid_combination")
+job("task-regression-categorical", {"task": "regression"}, 422, "invalid_combination")
+job("loss-hinge-logistic", {"space": {"models": ["logistic"], "loss": ["hinge"]}}, 422,
+    "invalid_combination")
+job("loss-squared-classification", {"space": {"loss": ["squared"]}}, 422, "invalid_combination")
+job("model-linear-classification", {"space": {"models": ["linear"]}}, 422, "invalid_combination")
+job("dropout-logistic", {"space": {"models": ["logistic"], "regularization": ["dropout"]}}, 422,
+    "invalid_combination")
+job("newton-mlp", {"space": {"models": ["mlp"], "optimizer": ["newton"]}}, 422,
+    "invalid_combination")
+job("grid-too-large", {"search": {"algorithm": "grid", "max_trials": 2},
+                       "space": {"models": ["logistic"], "optimizer": ["lbfgs"],
+                                 "regularization": ["l2"], "penalty": [0.1, 1, 10]}}, 422,
+    "grid_too_large")
+job("budgets-both-null", {"search": {"max_trials": None, "max_seconds": None}}, 422,
+    "invalid_combination")
+job("fraction-with-cv", {"validation": {"method": "cv", "fraction": 0.2}}, 422,
+    "invalid_combination")
+job("folds-with-holdout", {"validation": {"method": "holdout", "folds": 5}}, 422,
+    "invalid_combination")
+job("method-missing", {"validation": {"folds": 5}}, 422, "missing_field")
+case("job-idempotency-key-space", "POST", "/v1/jobs", 400, "invalid_idempotency_key",
+     json={"dataset": "{DS}", "target": "species"}, headers={"Idempotency-Key": "a b"})
+case("job-idempotency-key-long", "POST", "/v1/jobs", 400, "invalid_idempotency_key",
+     json={"dataset": "{DS}", "target": "species"}, headers={"Idempotency-Key": "k" * 300})
+case("job-idempotency-key-nonascii", "POST", "/v1/jobs", 400, "invalid_idempotency_key",
+     json={"dataset": "{DS}", "target": "species"}, headers={"Idempotency-Key": "caf\u00e9"})
+
+# ---- datasets ----
+BAD_CSV = [("empty", "", 400, "empty_body"), ("header-only", "a,b\n", 422, "no_rows"),
+           ("ragged-short", "a,b\n1,2\n3\n", 400, "ragged_row"),
+           ("ragged-long", "a,b\n1,2,3\n", 400, "ragged_row"),
+           ("unterminated-quote", 'a,b\n1,"open\n', 400, "unterminated_quote"),
+           ("quote-in-field", 'a,b\n1,x"y\n', 400, "bad_quote"),
+           ("text-after-quote", 'a,b\n1,"x"y\n', 400, "bad_quote"),
+           ("duplicate-column", "a,a\n1,2\n", 422, "duplicate_column"),
+           ("empty-column-name", "a,,c\n1,2,3\n", 422, "empty_column_name"),
+           ("only-newlines", "\n\n\n", 400, "empty_body"),
+           ("blank-header", "a,b\n", 422, "no_rows")]
+for name, csv, status, code in BAD_CSV:
+    case("dataset-" + name, "POST", "/v1/datasets?name=bad", status, code, body=csv,
+         headers={"Content-Type": "text/csv"})
+for name, raw, status, code in [("nul-byte", b"a,b\n1,\x002\n", 400, "nul_byte"),
+                                ("invalid-utf8", b"a,b\n1,\xff\xfe\n", 400, "invalid_utf8"),
+                                ("overlong-utf8", b"a,b\n1,\xc0\xaf\n", 400, "invalid_utf8"),
+                                ("surrogate-utf8", b"a,b\n1,\xed\xa0\x80\n", 400, "invalid_utf8"),
+                                ("truncated-utf8", b"a,b\n1,\xe2\x82\n", 400, "invalid_utf8"),
+                                ("nul-in-header", b"a\x00,b\n1,2\n", 400, "nul_byte")]:
+    case("dataset-" + name, "POST", "/v1/datasets?name=bad", status, code, body_hex=raw.hex(),
+         headers={"Content-Type": "text/csv"})
+case("dataset-too-many-columns", "POST", "/v1/datasets?name=wide", 422, "too_many_columns",
+     body_parts=[["c,", 9999], ["c\n", 1], ["1,", 9999], ["1\n", 1]],
+     headers={"Content-Type": "text/csv"})
+case("dataset-field-too-long", "POST", "/v1/datasets?name=long", 422, "field_too_long",
+     body_parts=[["a,b\n1,", 1], ["x", 70000], ["\n", 1]], headers={"Content-Type": "text/csv"})
+case("dataset-header-field-too-long", "POST", "/v1/datasets?name=long", 422, "field_too_long",
+     body_parts=[["a", 70000], ["\n1\n", 1]], headers={"Content-Type": "text/csv"})
+case("dataset-multipart", "POST", "/v1/datasets?name=m", 415, "unsupported_media_type",
+     body="--x\r\n\r\na\n1\n--x--\r\n", headers={"Content-Type": "multipart/form-data; boundary=x"})
+for name, query in [("missing", ""), ("empty", "?name="), ("long", "?name=" + "n" * 300),
+                    ("control", "?name=a%01b"), ("newline", "?name=a%0Ab"),
+                    ("invalid-utf8", "?name=%FF%FE"), ("nul", "?name=a%00b")]:
+    case("dataset-name-" + name, "POST", "/v1/datasets" + query, 400,
+         "invalid_parameter" if name == "nul" else "invalid_name",
+         body="a,b\n1,2\n", headers={"Content-Type": "text/csv"})
+case("dataset-no-length", "POST", "/v1/datasets?name=x", 411, "length_required",
+     raw="POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\na,b\n\r\n0\r\n\r\n")
+case("dataset-duplicate-length", "POST", "/v1/datasets?name=x", 400, "bad_content_length",
+     raw="POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+         "Content-Length: 8\r\nContent-Length: 9\r\nConnection: close\r\n\r\na,b\n1,2\n")
+case("dataset-length-huge", "POST", "/v1/datasets?name=x", 413, "payload_too_large",
+     raw="POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+         "Content-Length: 99999999999999\r\nConnection: close\r\n\r\na,b\n1,2\n")
+
+# ---- paths and methods ----
+for name, path in [("root", "/"), ("v2", "/v2/jobs"),
+                   ("dataset-traversal", "/v1/datasets/..%2F..%2Fetc%2Fpasswd"), ("singular", "/v1/job"),
+                   ("deep", "/v1/jobs/{JOB}/trials/1/x"), ("double-slash", "//v1/jobs"),
+                   ("traversal", "/v1/../etc/passwd"), ("encoded-traversal", "/v1/%2e%2e/etc"),
+                   ("trailing-slash", "/v1/jobs/"), ("datasets-slash", "/v1/datasets/"),
+                   ("case", "/V1/jobs"), ("models-list", "/v1/models"),
+                   ("metrics-typo", "/metricz"), ("healthz-sub", "/healthz/x"),
+                   ("query-only", "/?a=b"), ("long", "/v1/" + "a" * 2000)]:
+    case("path-" + name, "GET", path, 404, "not_found")
+for name, path in [("dataset-short", "/v1/datasets/ds_123"),
+                   ("dataset-upper", "/v1/datasets/ds_ABCDEF0123456789ABCD"),
+                   ("dataset-prefix", "/v1/datasets/job_00000000000000000000"),
+                   ("dataset-nul", "/v1/datasets/ds_%00"),
+                   ("job-short", "/v1/jobs/job_1"), ("job-long", "/v1/jobs/job_" + "0" * 21),
+                   ("job-prefix", "/v1/jobs/ds_00000000000000000000"),
+                   ("trials-bad-id", "/v1/jobs/x/trials"), ("events-bad-id", "/v1/jobs/x/events"),
+                   ("model-bad-id", "/v1/models/mdl_x"), ("model-prefix", "/v1/models/{JOB}")]:
+    case("id-" + name, "GET", path, 400, "invalid_id")
+case("id-cancel-bad", "POST", "/v1/jobs/nope/cancel", 400, "invalid_id")
+case("id-delete-bad", "DELETE", "/v1/datasets/nope", 400, "invalid_id")
+case("id-predict-bad", "POST", "/v1/models/nope/predict", 400, "invalid_id",
+     json={"rows": []})
+for name, path, code in [("dataset", "/v1/datasets/ds_00000000000000000000", "dataset_not_found"),
+                         ("job", "/v1/jobs/job_00000000000000000000", "job_not_found"),
+                         ("trials", "/v1/jobs/job_00000000000000000000/trials", "job_not_found"),
+                         ("events", "/v1/jobs/job_00000000000000000000/events", "job_not_found"),
+                         ("model", "/v1/models/mdl_00000000000000000000", "model_not_found")]:
+    case("missing-" + name, "GET", path, 404, code)
+case("missing-cancel", "POST", "/v1/jobs/job_00000000000000000000/cancel", 404, "job_not_found")
+case("missing-delete", "DELETE", "/v1/datasets/ds_00000000000000000000", 404, "dataset_not_found")
+case("missing-predict", "POST", "/v1/models/mdl_00000000000000000000/predict", 404,
+     "model_not_found", json={"rows": [{"x": 1}]})
+for method, path in [("DELETE", "/v1/jobs"), ("PUT", "/v1/datasets"), ("PATCH", "/healthz"),
+                     ("POST", "/healthz"), ("POST", "/readyz"), ("DELETE", "/v1/jobs/{JOB}"),
+                     ("PUT", "/v1/jobs/{JOB}"), ("GET", "/v1/jobs/{JOB}/cancel"),
+                     ("POST", "/v1/jobs/{JOB}/trials"), ("POST", "/v1/jobs/{JOB}/events"),
+                     ("DELETE", "/v1/models/{MODEL}"), ("GET", "/v1/models/{MODEL}/predict"),
+                     ("POST", "/v1/datasets/{DS}"), ("PUT", "/v1/models/{MODEL}")]:
+    case("method-%s-%s" % (method.lower(), path.strip("/").replace("/", "-").replace("{", "")
+                           .replace("}", "").lower()), method, path, 405, "method_not_allowed")
+case("cancel-finished", "POST", "/v1/jobs/{JOB}/cancel", 409, "job_finished")
+case("delete-used-dataset", "DELETE", "/v1/datasets/{DS}", 409, "dataset_in_use")
+
+# ---- query strings ----
+for route in ("/v1/datasets", "/v1/jobs", "/v1/jobs/{JOB}/trials"):
+    slug = route.strip("/").replace("/", "-").replace("{", "").replace("}", "").lower()
+    for name, q in [("limit-zero", "limit=0"), ("limit-negative", "limit=-1"),
+                    ("limit-big", "limit=1001"), ("limit-word", "limit=abc"),
+                    ("limit-float", "limit=1.5"), ("limit-exp", "limit=1e3"),
+                    ("limit-empty", "limit="), ("limit-overflow", "limit=99999999999999999999999")]:
+        case("query-%s-%s" % (slug, name), "GET", route + "?" + q, 400, "invalid_parameter")
+for name, q in [("bad", "after=nope"), ("other-kind", "after=job_00000000000000000000")]:
+    case("query-datasets-after-" + name, "GET", "/v1/datasets?" + q, 400, "invalid_cursor")
+case("query-jobs-after-bad", "GET", "/v1/jobs?after=nope", 400, "invalid_cursor")
+for name, q in [("unknown", "state=done"), ("empty", "state="), ("case", "state=RUNNING")]:
+    case("query-jobs-state-" + name, "GET", "/v1/jobs?" + q, 400, "invalid_parameter")
+for name, q in [("negative", "offset=-1"), ("word", "offset=x"), ("float", "offset=2.5")]:
+    case("query-trials-offset-" + name, "GET", "/v1/jobs/{JOB}/trials?" + q, 400,
+         "invalid_parameter")
+for name, v in [("word", "abc"), ("negative", "-1"), ("float", "1.5"), ("huge", "9" * 30)]:
+    case("events-last-id-" + name, "GET", "/v1/jobs/{JOB}/events", 400, "invalid_event_id",
+         headers={"Last-Event-ID": v})
+
+# ---- predictions ----
+PRED = "/v1/models/{MODEL}/predict"
+for name, body in [("malformed", "{"), ("array", "[]"), ("rows-object", '{"rows":{}}'),
+                   ("rows-string", '{"rows":"x"}'), ("row-array", '{"rows":[[1,2]]}'),
+                   ("row-number", '{"rows":[1]}'), ("no-rows", '{"data":[]}'),
+                   ("duplicate-key", '{"rows":[],"rows":[]}')]:
+    case("predict-json-" + name, "POST", PRED, 400,
+         "malformed_json" if name in ("malformed", "duplicate-key") else
+         "wrong_type",
+         body=body, headers={"Content-Type": "application/json"})
+case("predict-value-type", "POST", PRED, 400, "wrong_type",
+     json={"rows": [{"sepal_length": [1]}]})
+case("predict-empty-body", "POST", PRED, 400, "empty_body", body="",
+     headers={"Content-Type": "application/json"})
+case("predict-csv-ragged", "POST", PRED, 400, "ragged_row",
+     body="sepal_length,sepal_width\n1\n", headers={"Content-Type": "text/csv"})
+case("predict-csv-nul", "POST", PRED, 400, "nul_byte",
+     body_hex=b"sepal_length\n1\x00\n".hex(), headers={"Content-Type": "text/csv"})
+case("predict-csv-bad-quote", "POST", PRED, 400, "unterminated_quote",
+     body='sepal_length\n"1\n', headers={"Content-Type": "text/csv"})
+case("predict-media-type", "POST", PRED, 415, "unsupported_media_type",
+     body="x", headers={"Content-Type": "application/xml"})
+
+
+def main():
+    out = os.path.join(HERE, "cases")
+    os.makedirs(out, exist_ok=True)
+    for f in os.listdir(out):
+        os.unlink(os.path.join(out, f))
+    names = set()
+    for i, c in enumerate(CASES):
+        assert c["name"] not in names, c["name"]
+        names.add(c["name"])
+        with open(os.path.join(out, "%03d-%s.json" % (i, c["name"])), "w") as f:
+            json.dump(c, f, indent=1, ensure_ascii=True)
+            f.write("\n")
+    print("%d cases in %s" % (len(CASES), out))
+
+
+if __name__ == "__main__":
+    main()
