@@ -34,6 +34,8 @@
 
 struct daemon {
 	struct fitd_config cfg;
+	int argc; /* for reloads */
+	char **argv;
 	struct fitd_metrics *metrics; /* outlives the store, the worker and the API */
 	struct store *store;
 	struct api_server *api;
@@ -93,11 +95,57 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 	uv_stop(&d->loop);
 }
 
+/* The effective configuration as config-file lines (malloc'd; NULL when out of memory). */
+static char *config_text(const struct fitd_config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return NULL;
+	config_print(cfg, f);
+	fclose(f);
+	return text;
+}
+
+/*
+ * SIGHUP: reads the configuration again (file, then the same flags) and
+ * applies what can change while serving, the log level; other changed keys
+ * are named in the log and wait for a restart. A configuration that no
+ * longer parses is refused whole: fitd goes on with the one it has.
+ */
 static void on_sighup(uv_signal_t *h, int signum)
 {
-	(void)h;
+	struct daemon *d = h->data;
+	struct fitd_config fresh;
+	char *before, *after, *was, *now, *s1 = NULL, *s2 = NULL;
+
 	(void)signum;
-	fitd_log_info("signal", "signal=hangup action=none");
+	if (config_load(&fresh, d->argc, d->argv) != CONFIG_RUN) {
+		fitd_log_warn("reload_failed", "reason=\"invalid configuration (see above)\" "
+					       "kept=previous");
+		return;
+	}
+	if (fresh.log_level != d->cfg.log_level) {
+		fitd_log_info("reloaded", "key=log-level old=%s new=%s",
+			      fitd_log_level_name(d->cfg.log_level),
+			      fitd_log_level_name(fresh.log_level));
+		d->cfg.log_level = fresh.log_level;
+		fitd_log_set_level(fresh.log_level);
+	}
+	/* config_print writes the keys in one order: compare line by line. */
+	before = config_text(&d->cfg);
+	after = config_text(&fresh);
+	was = before && after ? strtok_r(before, "\n", &s1) : NULL;
+	now = was ? strtok_r(after, "\n", &s2) : NULL;
+	for (; was && now; was = strtok_r(NULL, "\n", &s1), now = strtok_r(NULL, "\n", &s2))
+		if (strcmp(was, now) != 0)
+			fitd_log_warn("reload_needs_restart", "setting=\"%s\" running=\"%s\"", now,
+				      was);
+	free(before);
+	free(after);
+	fitd_log_info("signal", "signal=hangup action=reload");
 }
 
 static void on_watchdog(uv_timer_t *t)
@@ -244,6 +292,8 @@ int main(int argc, char **argv)
 	case CONFIG_RUN:
 		break;
 	}
+	d.argc = argc;
+	d.argv = argv;
 	fitd_log_set_level(d.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	return run(&d);

@@ -206,6 +206,46 @@ class Crash(unittest.TestCase):
             self.assertEqual(r.returncode, 2, args)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
+    def test_sighup_reloads_the_log_level(self):
+        import tempfile
+        conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        conf.write("log-level = info\nmax-columns = 4096\n")
+        conf.close()
+        d = Daemon(args=("--config", conf.name)).start()
+
+        def log_after(mark, needle, timeout=10):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                with open(d.log_path, "rb") as f:
+                    text = f.read()[mark:].decode()
+                if needle in text:
+                    return text
+                time.sleep(0.05)
+            self.fail("no %r in the log" % needle)
+
+        try:
+            # GET requests are logged at debug level only.
+            with open(conf.name, "w") as f:
+                f.write("log-level = debug\nmax-columns = 100\n")
+            mark = os.path.getsize(d.log_path)
+            d.proc.send_signal(signal.SIGHUP)
+            text = log_after(mark, "action=reload")
+            self.assertIn("event=reloaded key=log-level old=info new=debug", text)
+            self.assertIn('setting="max-columns = 100" running="max-columns = 4096"', text)
+            self.assertEqual(d.request("GET", "/healthz")[0], 200)
+            log_after(mark, 'event=request method=GET path="/healthz"')
+            # A file that no longer parses changes nothing.
+            with open(conf.name, "w") as f:
+                f.write("log-level = loud\n")
+            mark = os.path.getsize(d.log_path)
+            d.proc.send_signal(signal.SIGHUP)
+            log_after(mark, "event=reload_failed")
+            self.assertEqual(d.request("GET", "/healthz")[0], 200)
+            log_after(mark, 'event=request method=GET path="/healthz"')
+        finally:
+            d.cleanup()
+            os.unlink(conf.name)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -364,6 +364,43 @@ class Events(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_many_streams_with_reconnects(self):
+        """100 clients follow one job at once; each drops its connection after
+        a few events and resumes with Last-Event-ID. Every client ends with
+        the same ids as a full replay: none missed, none twice."""
+        import threading
+        d = Daemon(args=("--worker-threads", "1")).start()
+        try:
+            _, _, ds = d.upload("iris", read_data("iris.csv"))
+            _, _, job = submit(d, {
+                "dataset": ds["id"], "target": "species",
+                "space": {"models": ["logistic"], "optimizer": ["adam"], "epochs": 1000},
+                "early_stopping": False,
+                "search": {"algorithm": "random", "max_trials": 8, "seed": 9}})
+            results, errors = [None] * 100, []
+
+            def follow(k):
+                try:
+                    first = read_events(d.port, job["id"], stop_after=2 + k % 5)
+                    rest = read_events(d.port, job["id"], last_id=first[-1][0], timeout=120)
+                    results[k] = [e[0] for e in first + rest]
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append("client %d: %r" % (k, e))
+
+            threads = [threading.Thread(target=follow, args=(k,)) for k in range(100)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(180)
+            self.assertEqual(errors, [])
+            full = [e[0] for e in read_events(d.port, job["id"])]
+            self.assertEqual(full[-1], max(full))
+            for k, ids in enumerate(results):
+                self.assertEqual(ids, full, "client %d" % k)
+            self.assertEqual(wait_job(d, job["id"])["state"], "succeeded")
+        finally:
+            d.cleanup()
+
     def test_progress_events_are_throttled(self):
         d = Daemon(args=("--worker-threads", "1")).start()
         try:
