@@ -81,6 +81,11 @@ static const struct opt_row opts[] = {
 		"cores kept for the API when worker-threads is 0 (default 1)"),
 	INT_OPT("trial-memory-mib", trial_memory_mib, 0, 16777216,
 		"estimated memory of the running trials in MiB; 0 = half the RAM (default 0)"),
+	INT_OPT("max-running-jobs", max_running_jobs, 1, 4096,
+		"jobs that run at once; later ones wait queued, in order (default 8)"),
+	INT_OPT("watchdog-stall-s", watchdog_stall_s, 0, 86400,
+		"stop the systemd watchdog pings while a trial has not finished an epoch for this "
+		"long; 0 = never (default 600)"),
 	{ "print-config", OPT_PRINT, 0, 0, 0, NULL, "print the effective configuration and exit" },
 	{ "version", OPT_VERSION, 0, 0, 0, NULL, "print the version and exit" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit" },
@@ -116,6 +121,8 @@ static void set_defaults(struct fitd_config *cfg)
 	cfg->worker_threads = 0;
 	cfg->reserved_cores = 1;
 	cfg->trial_memory_mib = 0;
+	cfg->max_running_jobs = 8;
+	cfg->watchdog_stall_s = 600;
 }
 
 static bool parse_listen(struct fitd_config *cfg, const char *v, char *why, size_t cap)

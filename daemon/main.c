@@ -44,6 +44,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog, sse, status;
 	bool loop_ready;
+	bool stalled; /* the watchdog pings are withheld */
 };
 
 static void notify_worker(void *data)
@@ -148,10 +149,26 @@ static void on_sighup(uv_signal_t *h, int signum)
 	fitd_log_info("signal", "signal=hangup action=reload");
 }
 
+/*
+ * The watchdog is pinged from the loop that runs the scheduler, so a stuck
+ * loop stops the pings; and only while the trials make progress: a trial
+ * that has not finished an epoch for watchdog-stall-s means a stuck trial
+ * thread, and systemd then restarts fitd (the trial is re-queued).
+ */
 static void on_watchdog(uv_timer_t *t)
 {
-	(void)t;
-	daemon_notify("WATCHDOG=1");
+	struct daemon *d = t->data;
+	int64_t quiet = worker_longest_silence_ms(d->worker);
+	bool stalled = d->cfg.watchdog_stall_s > 0 && quiet > d->cfg.watchdog_stall_s * 1000;
+
+	if (stalled != d->stalled)
+		fitd_log(stalled ? FITD_LOG_WARN : FITD_LOG_INFO,
+			    stalled ? "watchdog_withheld" : "watchdog_resumed",
+			    "trial_silent_ms=%lld limit_s=%lld", (long long)quiet,
+			    (long long)d->cfg.watchdog_stall_s);
+	d->stalled = stalled;
+	if (!stalled)
+		daemon_notify("WATCHDOG=1");
 }
 
 static void on_sse_heartbeat(uv_timer_t *t)
@@ -164,12 +181,21 @@ static void on_sse_heartbeat(uv_timer_t *t)
 static void on_status(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	struct worker_stats st;
+	struct api_status st;
+	struct fitd_error err = { 0 };
 
-	worker_stats(d->worker, &st);
-	daemon_notify("STATUS=serving on %s:%u; %u job(s) running, %u trial(s), %u/%u threads busy",
-		      d->cfg.listen_host, api_server_port(d->api), st.jobs_running,
-		      st.trials_running, st.threads_busy, st.threads);
+	if (api_server_status(d->api, &st, &err) != FITD_OK) {
+		daemon_notify("STATUS=store unavailable: %s", err.message);
+		return;
+	}
+	/* The words of GET /readyz, in its order. */
+	daemon_notify("STATUS=%s on %s:%u; jobs %lld queued, %lld running; trials %lld queued, "
+		      "%lld running; queue depth %u; trial threads %u busy of %u; "
+		      "event streams %u",
+		      st.ready ? "ready" : "starting", d->cfg.listen_host, api_server_port(d->api),
+		      (long long)st.jobs_queued, (long long)st.jobs_running,
+		      (long long)st.trials_queued, (long long)st.trials_running, st.queue_depth,
+		      st.trial_threads_busy, st.trial_threads, st.event_streams);
 }
 
 static void start_loop_handles(struct daemon *d)
@@ -207,6 +233,7 @@ static int open_all(struct daemon *d)
 		.threads = (unsigned)d->cfg.worker_threads,
 		.reserved_cores = (unsigned)d->cfg.reserved_cores,
 		.memory_mib = (uint64_t)d->cfg.trial_memory_mib,
+		.max_jobs = (unsigned)d->cfg.max_running_jobs,
 	};
 	struct api_options ao;
 	struct fitd_error err = { 0 };
@@ -268,8 +295,8 @@ static int run(struct daemon *d)
 	if (rc == 0) {
 		start_loop_handles(d);
 		api_server_set_ready(d->api, true);
-		daemon_notify("READY=1\nSTATUS=serving on %s:%u", d->cfg.listen_host,
-			      api_server_port(d->api));
+		daemon_notify("READY=1");
+		on_status(&d->status);
 		fitd_log_info("ready", NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
