@@ -272,6 +272,9 @@ static void close_all(struct daemon *d)
 {
 	daemon_notify("STOPPING=1\nSTATUS=stopping");
 	if (d->api != NULL) {
+		/* The worker records its last trials after the server is gone. */
+		if (d->worker != NULL)
+			worker_on_events(d->worker, NULL, NULL);
 		api_server_set_ready(d->api, false);
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
 	}

@@ -8,12 +8,13 @@ pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlit
 libuv1-dev check libsystemd-dev"
 case "$level" in
 test | bench)
-	# prometheus for its promtool, which checks GET /metrics (test_metrics.py)
-	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus" ;;
+	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);
+	# wrk for the load test (test_load.py)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus wrk" ;;
 esac
 case "$level" in
 bench)
-	pkgs="$pkgs python3-pandas python3-sklearn liblinear-tools wrk" ;;
+	pkgs="$pkgs python3-pandas python3-sklearn liblinear-tools" ;;
 esac
 
 missing=""
