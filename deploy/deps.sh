@@ -8,8 +8,11 @@ pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlit
 libuv1-dev check libsystemd-dev"
 case "$level" in
 test | bench)
-	# prometheus for its promtool, which checks GET /metrics (test_metrics.py)
-	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus" ;;
+	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);
+	# groff-base and mandoc check the man page, systemd-container boots a
+	# container to test deploy/install.sh under systemd (tests/deploy)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus groff-base mandoc
+systemd-container" ;;
 esac
 case "$level" in
 bench)
