@@ -104,7 +104,7 @@ do_uninstall() {
 if [ $build = 1 ]; then
 	deploy/deps.sh build
 	[ -d "$builddir" ] ||
-		meson setup "$builddir" --buildtype=release --prefix=/usr/local --sysconfdir=/etc
+		meson setup "$builddir" --buildtype=release --prefix=/usr/local --sysconfdir=/etc -Dtests=disabled
 	meson compile -C "$builddir"
 fi
 
