@@ -140,7 +140,8 @@ mkdir -p "$root/$(dirname "$manifest")"
 (cd "$stage" && sha256sum "${installed[@]}") >"$root/$manifest"
 
 $systemctl daemon-reload
-$systemctl enable --now fitd.service
+$systemctl enable --now fitd.service ||
+	die "fitd.service did not start; see: systemctl status fitd; journalctl -u fitd -e"
 [ $was_active = 0 ] || $systemctl restart fitd.service
 
 # Wait for GET /readyz on the address the config file listens on.

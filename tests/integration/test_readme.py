@@ -14,7 +14,6 @@ is an event sent, and `CSV: a,b,…` starts the real header."""
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import unittest
 
