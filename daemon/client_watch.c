@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,7 +91,8 @@ static double elapsed(const struct watch *w)
 static void draw(const struct watch *w)
 {
 	double e = elapsed(w), frac = 0;
-	char bar[BAR_WIDTH + 1], text[256];
+	char bar[BAR_WIDTH + 1], text[256], line[320];
+	struct winsize ws;
 	size_t n = 0;
 
 	if (w->total > 0)
@@ -116,7 +118,12 @@ static void draw(const struct watch *w)
 				      w->best);
 	if (w->trial >= 0 && !is_terminal(w->state))
 		snprintf(text + n, sizeof(text) - n, "  trial %lld", w->trial);
-	printf("\r[%s] %s  %s\033[K", bar, text, w->state);
+	snprintf(line, sizeof(line), "[%s] %s  %s", bar, text, w->state);
+	/* A line longer than the terminal would wrap, and '\r' redraws only its last row. */
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+	    strlen(line) >= ws.ws_col)
+		line[ws.ws_col - 1] = '\0';
+	printf("\r%s\033[K", line);
 	fflush(stdout);
 }
 

@@ -158,6 +158,15 @@ class Client(DaemonTest):
         self.assertIn("[" + "#" * 30 + "]", text)  # full at the end
         self.assertIn("best model: mdl_", text)
 
+    def test_follow_on_a_terminal_shows_time_over_the_time_budget(self):
+        code, out = run_tty(["submit", IRIS, "--target", "species", "--max-seconds", "3",
+                             "--follow"], self.url)
+        text = out.decode()
+        self.assertEqual(code, 0, text)
+        self.assertIn("/3 s", text)
+        self.assertNotIn("/50 trials", text)  # no trial budget: the count alone
+        self.assertIn("best accuracy 0.", text)
+
     def test_json_outputs_parse(self):
         p = self.fitd("submit", IRIS, "--target", "species", "--max-trials", "2", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -271,6 +280,9 @@ class Client(DaemonTest):
             p = run(args, url=closed)
             self.assertEqual(p.returncode, 3, (args, p.stderr))
             self.assertIn("cannot reach the daemon", p.stderr)
+        p = self.fitd("watch", "job_" + "0" * 20)
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("job_not_found", p.stderr)
         p = self.fitd("status", "job_" + "0" * 20)
         self.assertEqual(p.returncode, 4)
         self.assertIn("job_not_found", p.stderr)
