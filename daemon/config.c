@@ -277,7 +277,13 @@ static void print_help(FILE *out)
 			 opts[i].arg ? opts[i].arg : "");
 		fprintf(out, "  %-28s %s\n", flag, opts[i].help);
 	}
-	fprintf(out, "\nConfig file keys are the flag names: 'max-columns = 2048'.\n");
+	fprintf(out, "\nConfig file keys are the flag names: 'max-columns = 2048'.\n"
+		     "\nThe client (see 'fitd COMMAND --help'):\n"
+		     "  fitd submit FILE.csv --target COL [--follow]   upload, train, watch\n"
+		     "  fitd status [JOB]                              jobs, or one job\n"
+		     "  fitd watch JOB                                 follow a job to its end\n"
+		     "  fitd cancel JOB                                cancel a job\n"
+		     "  fitd predict --model FILE|ID --input FILE.csv  score a table\n");
 }
 
 static void build_longopts(struct option *lo)

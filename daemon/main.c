@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "daemon/client.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
 #include "daemon/predict.h"
@@ -308,12 +309,23 @@ static int run(struct daemon *d)
 	return rc == 0 ? 0 : 1;
 }
 
+/* `fitd NAME …` runs a subcommand; fitd with flags only is the daemon. */
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} subcommands[] = {
+	{ "predict", predict_main },	  { "submit", client_submit_main },
+	{ "status", client_status_main }, { "watch", client_watch_main },
+	{ "cancel", client_cancel_main },
+};
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
 
-	if (argc > 1 && strcmp(argv[1], "predict") == 0)
-		return predict_main(argc - 1, argv + 1);
+	for (size_t i = 0; argc > 1 && i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].main(argc - 1, argv + 1);
 	switch (config_load(&d.cfg, argc, argv)) {
 	case CONFIG_EXIT:
 		return 0;
