@@ -20,7 +20,7 @@ import unittest
 from fitdtest import FITD, Daemon
 
 # The README sections whose sh blocks are walks, in order.
-WALKS = ["A walk with curl"]
+WALKS = ["A walk with curl", "The client"]
 
 SOURCE = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 README = os.path.join(SOURCE, "README.md")
