@@ -8,8 +8,11 @@ pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlit
 libuv1-dev check libsystemd-dev"
 case "$level" in
 test | bench)
-	# prometheus for its promtool, which checks GET /metrics (test_metrics.py)
-	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus" ;;
+	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);
+	# nodejs and npm for the OpenAPI validator (test_openapi.py)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus nodejs"
+	# A nodejs package that ships npm itself (NodeSource's) conflicts with Debian's npm.
+	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 esac
 case "$level" in
 bench)
