@@ -361,7 +361,8 @@ class LiveTest(DaemonTest):
                   {"Idempotency-Key": "openapi-1"})
         self.call("POST", "/v1/jobs", dict(spec, colour="red"))
         self.call("POST", "/v1/jobs", dict(spec, target="nope"))
-        self.call("DELETE", "/v1/datasets/" + iris["id"])  # 409 while the job lives
+        long = self.call("POST", "/v1/jobs", dict(spec, search={"max_trials": 1000}))
+        self.call("DELETE", "/v1/datasets/" + iris["id"])  # 409 while a job uses it
         events = self.d.request("GET", "/v1/jobs/%s/events" % job["id"], timeout=600)
         self.conform("GET", "/v1/jobs/%s/events" % job["id"], events)
         self.check_events(events[2].decode())
@@ -392,10 +393,9 @@ class LiveTest(DaemonTest):
         self.call("POST", "/v1/jobs/%s/cancel" % lin["id"])
         self.call("DELETE", "/v1/datasets/" + seed["id"])
 
-        long = self.call("POST", "/v1/jobs", dict(spec, search={"max_trials": 1000}))
         self.assertEqual(self.call("POST", "/v1/jobs/%s/cancel" % long["id"])["cancel_requested"],
                          True)
-        self.wait(long["id"])
+        self.assertEqual(self.wait(long["id"])["state"], "cancelled")
 
         for op in [("GET", "/healthz", 200), ("POST", "/v1/datasets", 201),
                    ("GET", "/v1/jobs/{id}", 200), ("GET", "/v1/jobs/{id}/trials", 200),
