@@ -72,8 +72,8 @@ def known_keywords(schema, where):
     unknown = set(schema) - KEYWORDS
     if unknown:
         raise AssertionError("%s: keywords the checker does not know: %s" % (where, unknown))
-    subs = list(schema.get("properties", {}).items()) + [
-        ("items", schema.get("items")), ("additionalProperties", schema.get("additionalProperties"))]
+    subs = list(schema.get("properties", {}).items())
+    subs += [(k, schema.get(k)) for k in ("items", "additionalProperties")]
     subs += [("oneOf[%d]" % i, s) for i, s in enumerate(schema.get("oneOf", []))]
     for name, sub in subs:
         if isinstance(sub, dict):
