@@ -160,6 +160,7 @@ void api__metrics_request(struct api_request *req, int64_t ns);
 void api_health_get(struct api_request *req);
 void api_ready_get(struct api_request *req);
 void api_metrics_get(struct api_request *req);
+void api_openapi_get(struct api_request *req);
 
 int api_datasets_begin(struct api_request *req);
 int api_datasets_chunk(struct api_request *req, const char *data, size_t len);

@@ -15,6 +15,7 @@ static const struct api_route routes[] = {
 	{ "GET", "/healthz", API_BODY_NONE, false, api_health_get, NULL, NULL },
 	{ "GET", "/readyz", API_BODY_NONE, false, api_ready_get, NULL, NULL },
 	{ "GET", "/metrics", API_BODY_NONE, false, api_metrics_get, NULL, NULL },
+	{ "GET", "/v1/openapi.json", API_BODY_NONE, false, api_openapi_get, NULL, NULL },
 	{ "POST", "/v1/datasets", API_BODY_STREAM, true, api_datasets_create, api_datasets_begin,
 	  api_datasets_chunk },
 	{ "GET", "/v1/datasets", API_BODY_NONE, true, api_datasets_list, NULL, NULL },

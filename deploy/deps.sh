@@ -11,9 +11,12 @@ test | bench)
 	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);
 	# wrk for the load test (test_load.py); groff-base and mandoc check the man
 	# page, systemd-container boots a container to test deploy/install.sh
-	# under systemd (tests/deploy)
+	# under systemd (tests/deploy); nodejs and npm for the OpenAPI validator
+	# (test_openapi.py)
 	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus wrk groff-base
-mandoc systemd-container" ;;
+mandoc systemd-container nodejs"
+	# A nodejs package that ships npm itself (NodeSource's) conflicts with Debian's npm.
+	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 esac
 case "$level" in
 bench)

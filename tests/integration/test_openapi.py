@@ -1,0 +1,427 @@
+"""The OpenAPI document (api/openapi.json) against the code: the routing
+table, the auth contract, the bad-input corpus, a standard validator, and
+real answers of a live daemon checked against the document's schemas."""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import unittest
+
+from fitdtest import DaemonTest, read_data
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+DOC_PATH = os.path.join(ROOT, "api", "openapi.json")
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+WRITES = {("POST", "/v1/datasets"), ("DELETE", "/v1/datasets/{id}"), ("POST", "/v1/jobs"),
+          ("POST", "/v1/jobs/{id}/cancel")}
+OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json")}
+
+
+def load_doc():
+    with open(DOC_PATH, "rb") as f:
+        return json.loads(f.read())
+
+
+def router_routes():
+    """(METHOD, pattern) of each row of the routing table in api/router.c."""
+    with open(os.path.join(ROOT, "api", "router.c")) as f:
+        text = f.read()
+    table = re.search(r"routes\[\]\s*=\s*\{(.*?)\n\};", text, re.S).group(1)
+    return re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)"', table)
+
+
+def operations(doc):
+    for path, item in doc["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield method.upper(), path, item[method]
+
+
+def resolve(doc, node):
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), ref
+        node = doc
+        for part in ref[2:].split("/"):
+            node = node[part]
+    return node
+
+
+def type_ok(kind, v):
+    return {"null": v is None, "boolean": isinstance(v, bool), "object": isinstance(v, dict),
+            "array": isinstance(v, list), "string": isinstance(v, str),
+            "number": isinstance(v, (int, float)) and not isinstance(v, bool),
+            "integer": (isinstance(v, int) and not isinstance(v, bool))
+            or (isinstance(v, float) and v.is_integer())}[kind]
+
+
+# The JSON Schema keywords the document may use: check() knows each one, and
+# known_keywords() fails on any other, so none is silently ignored.
+KEYWORDS = {"description", "default", "format", "type", "enum", "const", "properties",
+            "required", "additionalProperties", "items", "minItems", "maxItems", "uniqueItems",
+            "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern", "oneOf",
+            "$ref"}
+
+
+def known_keywords(schema, where):
+    """Raises on a keyword check() does not know, here or in a subschema."""
+    unknown = set(schema) - KEYWORDS
+    if unknown:
+        raise AssertionError("%s: keywords the checker does not know: %s" % (where, unknown))
+    subs = list(schema.get("properties", {}).items())
+    subs += [(k, schema.get(k)) for k in ("items", "additionalProperties")]
+    subs += [("oneOf[%d]" % i, s) for i, s in enumerate(schema.get("oneOf", []))]
+    for name, sub in subs:
+        if isinstance(sub, dict):
+            known_keywords(sub, where + "." + name)
+
+
+def check(doc, schema, v, where="$"):
+    """The JSON Schema (2020-12 subset) errors of value v, as a list of strings."""
+    schema = resolve(doc, schema)
+    errs = []
+    kinds = schema.get("type")
+    if kinds is not None:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not any(type_ok(k, v) for k in kinds):
+            return ["%s: %r is not %s" % (where, v, "/".join(kinds))]
+    if "enum" in schema and v not in schema["enum"]:
+        errs.append("%s: %r not in %s" % (where, v, schema["enum"]))
+    if "const" in schema and (v != schema["const"] or type(v) is not type(schema["const"])):
+        errs.append("%s: %r is not %r" % (where, v, schema["const"]))
+    if "oneOf" in schema:
+        n = sum(1 for s in schema["oneOf"] if not check(doc, s, v, where))
+        if n != 1:
+            errs.append("%s: %r matches %d of the oneOf schemas" % (where, v, n))
+    if isinstance(v, dict):
+        props = schema.get("properties", {})
+        errs += ["%s: %s is missing" % (where, k) for k in schema.get("required", []) if k not in v]
+        for k, x in v.items():
+            sub = props.get(k, schema.get("additionalProperties", True))
+            if sub is False:
+                errs.append("%s: unexpected key %s" % (where, k))
+            elif sub is not True:
+                errs += check(doc, sub, x, "%s.%s" % (where, k))
+    if isinstance(v, list):
+        if len(v) < schema.get("minItems", 0) or len(v) > schema.get("maxItems", len(v)):
+            errs.append("%s: %d items is out of bounds" % (where, len(v)))
+        if schema.get("uniqueItems") and len({json.dumps(x) for x in v}) != len(v):
+            errs.append("%s: items repeat" % where)
+        if "items" in schema:
+            for i, x in enumerate(v):
+                errs += check(doc, schema["items"], x, "%s[%d]" % (where, i))
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if v < schema.get("minimum", v) or v > schema.get("maximum", v):
+            errs.append("%s: %r is out of range" % (where, v))
+        if "exclusiveMinimum" in schema and v <= schema["exclusiveMinimum"]:
+            errs.append("%s: %r is not above %r" % (where, v, schema["exclusiveMinimum"]))
+    if isinstance(v, str):
+        if len(v) < schema.get("minLength", 0) or len(v) > schema.get("maxLength", len(v)):
+            errs.append("%s: length %d is out of bounds" % (where, len(v)))
+        if "pattern" in schema and not re.search(schema["pattern"], v):
+            errs.append("%s: %r does not match %s" % (where, v, schema["pattern"]))
+    return errs
+
+
+def walk_schemas(node, where="$"):
+    """Every top-level schema in the document (media types, parameters,
+    components, x-events), with where it is."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "schema" or where.endswith(".schemas") or where.endswith(".x-events"):
+                yield v, "%s.%s" % (where, k)
+            yield from walk_schemas(v, "%s.%s" % (where, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from walk_schemas(v, "%s[%d]" % (where, i))
+
+
+def examples(doc):
+    """(schema, example value, where) of every example of a media type or parameter."""
+    for method, path, op in operations(doc):
+        targets = [resolve(doc, p) for p in op.get("parameters", [])]
+        body = op.get("requestBody", {}).get("content", {})
+        targets += list(body.values())
+        for status, resp in op["responses"].items():
+            targets += list(resolve(doc, resp).get("content", {}).values())
+        for t in targets:
+            where = "%s %s %s" % (method, path, t.get("name", ""))
+            if "example" in t:
+                yield t["schema"], t["example"], where
+            for name, ex in t.get("examples", {}).items():
+                yield t["schema"], ex["value"], where + " " + name
+
+
+def route_of(doc, method, url):
+    """The document's (pattern, operation) for a request path."""
+    path = url.split("?")[0]
+    for pattern, item in doc["paths"].items():
+        rx = "^" + re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(pattern)) + "$"
+        if re.match(rx, path) and method.lower() in item:
+            return pattern, item[method.lower()]
+    return None, None
+
+
+class DocumentTest(unittest.TestCase):
+    """The document alone, against the code and the contract."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.doc = load_doc()
+
+    def test_routes_are_the_routing_table(self):
+        table = set(router_routes())
+        documented = {(m, p) for m, p, _ in operations(self.doc)}
+        self.assertGreaterEqual(len(table), 16)
+        self.assertEqual(table - documented, set(), "routes missing from api/openapi.json")
+        self.assertEqual(documented - table, set(), "documented routes not in api/router.c")
+
+    def test_operation_ids_are_unique(self):
+        ids = [op["operationId"] for _, _, op in operations(self.doc)]
+        self.assertEqual(len(ids), len(set(ids)), ids)
+
+    def test_path_parameters_are_declared(self):
+        for method, path, op in operations(self.doc):
+            declared = {resolve(self.doc, p)["name"] for p in op.get("parameters", [])
+                        if resolve(self.doc, p)["in"] == "path"}
+            self.assertEqual(declared, set(re.findall(r"\{([a-z_]+)\}", path)), (method, path))
+
+    def test_security_follows_the_auth_contract(self):
+        scheme = self.doc["components"]["securitySchemes"]["bearerAuth"]
+        self.assertEqual((scheme["type"], scheme["scheme"]), ("http", "bearer"))
+        for method, path, op in operations(self.doc):
+            key = (method, path)
+            if key in OPEN:
+                want = []
+            elif path == "/metrics":
+                want = [{"bearerAuth": ["admin"]}]
+            elif key in WRITES:
+                want = [{"bearerAuth": ["write"]}]
+            else:
+                want = [{"bearerAuth": ["read"]}]
+            self.assertEqual(op.get("security"), want, key)
+            codes = set(op["responses"])
+            for status in ("401", "403", "429"):
+                self.assertEqual(status in codes, key not in OPEN, (key, status))
+            self.assertEqual("507" in codes, key in WRITES, key)
+
+    def test_every_error_response_is_the_error_object(self):
+        for method, path, op in operations(self.doc):
+            for status, resp in op["responses"].items():
+                resp = resolve(self.doc, resp)
+                if status >= "400" and (method, path) != ("GET", "/readyz"):
+                    self.assertEqual(resp["content"]["application/json"]["schema"],
+                                     {"$ref": "#/components/schemas/Error"}, (method, path, status))
+
+    def test_schemas_use_only_known_keywords(self):
+        n = 0
+        for schema, where in walk_schemas(self.doc):
+            known_keywords(schema, where)
+            n += 1
+        self.assertGreater(n, 50)
+
+    def test_examples_match_their_schemas(self):
+        n = 0
+        for schema, value, where in examples(self.doc):
+            self.assertEqual(check(self.doc, schema, value), [], where)
+            n += 1
+        self.assertGreater(n, 25)
+
+    def test_checker_rejects_what_it_should(self):
+        job = self.doc["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]
+        spec = job["examples"]["everything"]["value"]
+        bad = [dict(spec, folds=3), dict(spec, task="clustering"),
+               dict(spec, search=dict(spec["search"], max_attempts=11)),
+               dict(spec, validation={"method": "cv", "fraction": 0.2}),
+               dict(spec, space=dict(spec["space"], learning_rate=0)),
+               {k: v for k, v in spec.items() if k != "target"}]
+        for b in bad:
+            self.assertNotEqual(check(self.doc, job["schema"], b), [], b)
+
+    def test_corpus_statuses_and_codes_are_documented(self):
+        n = 0
+        for name in sorted(glob.glob(os.path.join(ROOT, "tests", "corpus", "cases", "*.json"))):
+            with open(name) as f:
+                case = json.load(f)
+            pattern, op = route_of(self.doc, case["method"], case["path"])
+            status, code = case["expect"]["status"], case["expect"].get("code")
+            if op is None or status in (404, 405) and code in ("not_found", "method_not_allowed"):
+                continue  # not an operation of the document: the general 404 and 405
+            resp = resolve(self.doc, op["responses"].get(str(status), {}))
+            self.assertIn("description", resp, (name, pattern, status))
+            if code is not None:
+                self.assertIn("`%s`" % code, resp["description"], (name, pattern, status))
+            n += 1
+        self.assertGreater(n, 200)
+
+    def test_version_is_the_project_version(self):
+        with open(os.path.join(ROOT, "meson.build")) as f:
+            version = re.search(r"version:\s*'([^']+)'", f.read()).group(1)
+        self.assertEqual(self.doc["info"]["version"], version)
+
+
+class ValidatorTest(unittest.TestCase):
+    """A standard validator from npm, its version pinned in tests/openapi/."""
+
+    def test_document_passes_the_openapi_validator(self):
+        npm = shutil.which("npm")
+        self.assertIsNotNone(npm, "npm is needed: deploy/deps.sh test installs it")
+        src = os.path.join(ROOT, "tests", "openapi")
+        cache = os.environ.get("FITD_NPM_DIR") or os.path.join(ROOT, "build", "openapi-npm")
+        os.makedirs(cache, exist_ok=True)
+        for name in ("package.json", "package-lock.json", "check.mjs"):
+            shutil.copyfile(os.path.join(src, name), os.path.join(cache, name))
+        stamp = os.path.join(cache, "node_modules", ".package-lock.json")
+        with open(os.path.join(src, "package-lock.json")) as f:
+            lock = json.load(f)["packages"]
+        try:
+            with open(stamp) as f:
+                installed = json.load(f)["packages"]
+        except (OSError, ValueError, KeyError):
+            installed = None
+        if installed != {k: v for k, v in lock.items() if k}:
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=cache,
+                           check=True, timeout=600)
+        out = subprocess.run(["node", "check.mjs", DOC_PATH], cwd=cache, capture_output=True,
+                             text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("valid OpenAPI 3.1", out.stdout)
+
+
+class LiveTest(DaemonTest):
+    """Real answers of the daemon against the document."""
+
+    def setUp(self):
+        super().setUp()
+        self.doc = load_doc()
+        self.seen = set()
+
+    def conform(self, method, url, resp):
+        """Asserts that resp (from fitdtest) is documented and matches its schema."""
+        status, headers, body = resp
+        pattern, op = route_of(self.doc, method, url)
+        self.assertIsNotNone(op, (method, url))
+        self.assertIn(str(status), op["responses"], (method, url, status, body))
+        content = resolve(self.doc, op["responses"][str(status)])["content"]
+        ctype = headers.get("content-type")
+        self.assertIn(ctype, content, (method, url, status))
+        schema = content[ctype]["schema"]
+        if isinstance(body, bytes):
+            body = body.decode()
+        self.assertEqual(check(self.doc, schema, body), [], (method, url, status))
+        self.seen.add((method, pattern, status))
+        return body
+
+    def call(self, method, url, body=None, headers=None):
+        return self.conform(method, url, self.d.request(method, url, body, headers))
+
+    def wait(self, job_id):
+        for _ in range(600):
+            job = self.call("GET", "/v1/jobs/" + job_id)
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.1)
+        self.fail("job %s did not end" % job_id)
+
+    def test_served_document_is_the_file(self):
+        with open(DOC_PATH, "rb") as f:
+            raw = f.read()
+        status, headers, body = self.d.request("GET", "/v1/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+        self.assertEqual(body, json.loads(raw))
+        got = self.d.raw(b"GET /v1/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertEqual(got.split(b"\r\n\r\n", 1)[1], raw)
+        self.assertIn(b"\r\nContent-Length: %d\r\n" % len(raw), got)
+
+    def test_answers_match_the_document(self):
+        self.call("GET", "/healthz")
+        self.call("GET", "/readyz")
+        self.call("GET", "/v1/openapi.json")
+        self.call("GET", "/metrics")
+        iris = self.call("POST", "/v1/datasets?name=iris", read_data("iris.csv"),
+                         {"Content-Type": "text/csv"})
+        seed = self.call("POST", "/v1/datasets?name=seed", read_data("seed_linear.csv"),
+                         {"Content-Type": "text/csv"})
+        self.call("POST", "/v1/datasets?name=bad", b"a,b\n1\n", {"Content-Type": "text/csv"})
+        self.call("GET", "/v1/datasets?limit=1")
+        self.call("GET", "/v1/datasets?limit=0")
+        self.call("GET", "/v1/datasets/" + iris["id"])
+        self.call("GET", "/v1/datasets/ds_00000000000000000000")
+        self.call("GET", "/v1/datasets/nope")
+
+        spec = {"dataset": iris["id"], "target": "species", "search": {"max_trials": 4}}
+        job = self.call("POST", "/v1/jobs", spec, {"Idempotency-Key": "openapi-1"})
+        self.call("POST", "/v1/jobs", spec, {"Idempotency-Key": "openapi-1"})
+        self.call("POST", "/v1/jobs", dict(spec, search={"max_trials": 5}),
+                  {"Idempotency-Key": "openapi-1"})
+        self.call("POST", "/v1/jobs", dict(spec, colour="red"))
+        self.call("POST", "/v1/jobs", dict(spec, target="nope"))
+        long = self.call("POST", "/v1/jobs", dict(spec, search={"max_trials": 1000}))
+        self.call("DELETE", "/v1/datasets/" + iris["id"])  # 409 while a job uses it
+        events = self.d.request("GET", "/v1/jobs/%s/events" % job["id"], timeout=600)
+        self.conform("GET", "/v1/jobs/%s/events" % job["id"], events)
+        self.check_events(events[2].decode())
+        done = self.wait(job["id"])
+        self.assertEqual(done["state"], "succeeded", done)
+        self.call("GET", "/v1/jobs?state=succeeded&limit=1")
+        self.call("GET", "/v1/jobs?state=done")
+        self.call("GET", "/v1/jobs/%s/trials?limit=2" % job["id"])
+        self.call("GET", "/v1/jobs/%s/trials?limit=2&offset=2" % job["id"])
+        self.call("POST", "/v1/jobs/%s/cancel" % job["id"])
+        model = done["best"]["model_id"]
+        self.call("GET", "/v1/models/" + model)
+        self.call("GET", "/v1/models/mdl_00000000000000000000")
+        self.call("POST", "/v1/models/%s/predict" % model,
+                  b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n",
+                  {"Content-Type": "text/csv"})
+        self.call("POST", "/v1/models/%s/predict" % model, {"rows": [{"sepal_length": 5.1}]})
+        self.call("POST", "/v1/models/%s/predict" % model, b"x\n1\n", {"Content-Type": "text/csv"})
+        self.call("POST", "/v1/models/%s/predict" % model, b"<a/>", {"Content-Type": "text/xml"})
+
+        fixed = {"dataset": seed["id"], "target": "y", "early_stopping": False,
+                 "space": {"models": ["linear"], "optimizer": ["sgd"], "learning_rate": [0.01],
+                           "batch_size": [32], "epochs": 100, "regularization": ["none"],
+                           "loss": ["squared"]}, "search": {"max_trials": 1}}
+        lin = self.wait(self.call("POST", "/v1/jobs", fixed)["id"])
+        self.call("GET", "/v1/models/" + lin["best"]["model_id"])
+        self.call("POST", "/v1/models/%s/predict" % lin["best"]["model_id"], {"rows": [{"x": 1}]})
+        self.call("POST", "/v1/jobs/%s/cancel" % lin["id"])
+        self.call("DELETE", "/v1/datasets/" + seed["id"])
+
+        self.assertEqual(self.call("POST", "/v1/jobs/%s/cancel" % long["id"])["cancel_requested"],
+                         True)
+        self.assertEqual(self.wait(long["id"])["state"], "cancelled")
+
+        for op in [("GET", "/healthz", 200), ("POST", "/v1/datasets", 201),
+                   ("GET", "/v1/jobs/{id}", 200), ("GET", "/v1/jobs/{id}/trials", 200),
+                   ("GET", "/v1/models/{id}", 200), ("POST", "/v1/models/{id}/predict", 200),
+                   ("POST", "/v1/models/{id}/predict", 422), ("POST", "/v1/jobs", 422),
+                   ("POST", "/v1/jobs", 409), ("DELETE", "/v1/datasets/{id}", 409),
+                   ("POST", "/v1/jobs/{id}/cancel", 202), ("GET", "/v1/datasets", 400)]:
+            self.assertIn(op, self.seen)
+
+    def check_events(self, text):
+        """Each event's data against the schema of its type (x-events)."""
+        media = self.doc["paths"]["/v1/jobs/{id}/events"]["get"]["responses"]["200"]["content"]
+        types = media["text/event-stream"]["x-events"]
+        seen = set()
+        for block in text.split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line
+                          and not line.startswith(":"))
+            if "event" not in fields:
+                continue
+            self.assertRegex(fields["id"], r"^[0-9]+$")
+            self.assertIn(fields["event"], types)
+            data = json.loads(fields["data"])
+            self.assertEqual(check(self.doc, types[fields["event"]], data), [], block)
+            seen.add(fields["event"])
+        self.assertEqual(seen - {"trial_progress"}, set(types) - {"trial_progress"})
+
+
+if __name__ == "__main__":
+    unittest.main()
