@@ -352,7 +352,8 @@ static enum config_result scan_flags(struct fitd_config *cfg, int argc, char **a
 	return CONFIG_RUN;
 }
 
-bool config_host_is_loopback(const char *host)
+/* True for "localhost", 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static bool host_is_loopback(const char *host)
 {
 	struct in6_addr a6;
 	struct in_addr a4;
@@ -379,8 +380,7 @@ enum config_result config_load(struct fitd_config *cfg, int argc, char **argv)
 	if (cfg->config_file[0] != '\0' && !load_file(cfg, cfg->config_file))
 		return CONFIG_ERROR;
 	r = scan_flags(cfg, argc, argv, true, &print);
-	if (r == CONFIG_RUN && cfg->token_file[0] == '\0' &&
-	    !config_host_is_loopback(cfg->listen_host)) {
+	if (r == CONFIG_RUN && cfg->token_file[0] == '\0' && !host_is_loopback(cfg->listen_host)) {
 		fprintf(stderr,
 			"fitd: listening on %s needs a token-file: without one every route is "
 			"open, which is allowed on a loopback address only\n",

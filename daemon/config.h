@@ -64,9 +64,6 @@ enum config_result {
  */
 enum config_result config_load(struct fitd_config *cfg, int argc, char **argv);
 
-/* True for "localhost", 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
-bool config_host_is_loopback(const char *host);
-
 /* Prints the effective configuration as config-file lines. */
 void config_print(const struct fitd_config *cfg, FILE *out);
 

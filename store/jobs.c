@@ -225,7 +225,6 @@ static int job_insert(sqlite3 *db, const struct store_job_new *in, const char *i
 	if (rc != FITD_OK)
 		return rc;
 	rc = store__prepare(db, "SELECT 1 FROM datasets WHERE id = ?", &st, err);
-
 	if (rc != FITD_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, in->dataset_id, -1, SQLITE_STATIC);

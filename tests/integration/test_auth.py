@@ -169,6 +169,8 @@ class Scopes(TempDirTest):
             call(self.d, "POST", "/v1/jobs", {"dataset": NO_DS, "target": "x"}, token=token)
             call(self.d, "GET", "/v1/jobs", token=token + "x")
             call(self.d, "GET", "/v1/jobs", headers={"Authorization": "Basic " + token})
+            # A token in the query string is not accepted, and the query is not logged.
+            self.assertUnauthorized(call(self.d, "GET", "/v1/jobs?access_token=" + token), REALM)
         self.d.stop()
         log = read_log(self.d)
         self.assertIn("event=tokens_loaded", log)
