@@ -74,6 +74,19 @@ void api_events_heartbeat(struct api_server *srv);
 
 unsigned api_events_open_streams(struct api_server *srv);
 
+/* What fitd is doing: GET /readyz and systemd's STATUS= report these, read as /metrics reads them. */
+struct api_status {
+	bool ready;
+	int64_t jobs_queued, jobs_running;
+	int64_t trials_queued, trials_running;
+	unsigned trial_threads, trial_threads_busy;
+	unsigned queue_depth; /* trials ready to start that wait for a thread or memory */
+	unsigned event_streams;
+};
+
+/* Any thread; reads the store's state counts (a read connection, never the writer). */
+int api_server_status(struct api_server *srv, struct api_status *st, struct fitd_error *err);
+
 /*
  * Stops accepting connections, lets in-flight requests finish for up to
  * grace_ms, then closes what remains and frees the server; NULL is allowed.

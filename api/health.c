@@ -1,21 +1,67 @@
 /*
- * health.c - liveness and readiness.
+ * health.c - liveness, readiness and the status facts.
  *
  * /healthz answers 200 while the process serves at all; /readyz only once
  * the store is open and recovery is done (the daemon flips the flag), so a
  * load balancer or systemd can tell "alive" from "able to take work".
+ * /readyz also tells what fitd is doing, from api_server_status(): the same
+ * function feeds systemd's STATUS= line, and it reads the very sources
+ * GET /metrics renders (the store's state counts, the scheduler's gauges,
+ * the open streams), so the three never disagree.
  */
 #include "api/internal.h"
+
+#include <string.h>
+
+#include "store/metrics.h"
 
 void api_health_get(struct api_request *req)
 {
 	api_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+int api_server_status(struct api_server *srv, struct api_status *st, struct fitd_error *err)
+{
+	const struct fitd_metrics *m = srv->opt.metrics;
+	int64_t jobs[STORE_JOB_NSTATES], trials[STORE_TRIAL_NSTATES];
+	int rc = store_job_count_by_state(srv->store, jobs, err);
+
+	if (rc == FITD_OK)
+		rc = store_trial_count_by_state(srv->store, trials, err);
+	if (rc != FITD_OK)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->ready = atomic_load(&srv->ready);
+	st->jobs_queued = jobs[STORE_JOB_QUEUED];
+	st->jobs_running = jobs[STORE_JOB_RUNNING];
+	st->trials_queued = trials[STORE_TRIAL_QUEUED];
+	st->trials_running = trials[STORE_TRIAL_RUNNING];
+	st->event_streams = api_events_open_streams(srv);
+	if (m != NULL) {
+		st->trial_threads = atomic_load_explicit(&m->trial_threads, memory_order_relaxed);
+		st->trial_threads_busy =
+		    atomic_load_explicit(&m->trial_threads_busy, memory_order_relaxed);
+		st->queue_depth = atomic_load_explicit(&m->queue_depth, memory_order_relaxed);
+	}
+	return FITD_OK;
+}
+
 void api_ready_get(struct api_request *req)
 {
-	if (atomic_load(&req->srv->ready))
-		api_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
-	else
-		api_reply_json(req, 503, json_pack("{s:s}", "status", "starting"));
+	struct api_status st;
+	struct fitd_error err = { 0 };
+
+	if (api_server_status(req->srv, &st, &err) != FITD_OK) {
+		api_reply_json(req, 503, json_pack("{s:s, s:s}", "status", "unavailable", "reason",
+						   err.message));
+		return;
+	}
+	api_reply_json(req, st.ready ? 200 : 503,
+		       json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:i, s:{s:i, s:i}, s:i}",
+				 "status", st.ready ? "ready" : "starting", "jobs", "queued",
+				 (json_int_t)st.jobs_queued, "running", (json_int_t)st.jobs_running,
+				 "trials", "queued", (json_int_t)st.trials_queued, "running",
+				 (json_int_t)st.trials_running, "queue_depth", (int)st.queue_depth,
+				 "trial_threads", "busy", (int)st.trial_threads_busy, "total",
+				 (int)st.trial_threads, "event_streams", (int)st.event_streams));
 }

@@ -133,7 +133,7 @@ static bool check_headers(struct api_request *req)
 	const struct api_route *r = req->route;
 
 	if (r->needs_store && !atomic_load(&srv->ready)) {
-		api_reply_fail(req, 503, "not_ready", "fitd is starting; retry shortly");
+		api_reply_fail(req, 503, "not_ready", "fitd is starting or stopping; retry shortly");
 		return false;
 	}
 	if (!read_content_length(req)) {

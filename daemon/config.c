@@ -85,6 +85,11 @@ static const struct opt_row opts[] = {
 		"cores kept for the API when worker-threads is 0 (default 1)"),
 	INT_OPT("trial-memory-mib", trial_memory_mib, 0, 16777216,
 		"estimated memory of the running trials in MiB; 0 = half the RAM (default 0)"),
+	INT_OPT("max-running-jobs", max_running_jobs, 1, 4096,
+		"jobs that run at once; later ones wait queued, in order (default 8)"),
+	INT_OPT("watchdog-stall-s", watchdog_stall_s, 0, 86400,
+		"stop the systemd watchdog pings while a trial has not finished an epoch for this "
+		"long; 0 = never (default 600)"),
 	INT_OPT("rate-limit-token", rate_limit_token, 0, 1000000,
 		"requests a second per token; 0 = no limit (default 50)"),
 	INT_OPT("rate-burst-token", rate_burst_token, 1, 1000000,
@@ -132,6 +137,8 @@ static void set_defaults(struct fitd_config *cfg)
 	cfg->worker_threads = 0;
 	cfg->reserved_cores = 1;
 	cfg->trial_memory_mib = 0;
+	cfg->max_running_jobs = 8;
+	cfg->watchdog_stall_s = 600;
 	cfg->rate_limit_token = 50;
 	cfg->rate_burst_token = 500;
 	cfg->rate_limit_ip = 100;
@@ -292,7 +299,13 @@ static void print_help(FILE *out)
 			 opts[i].arg ? opts[i].arg : "");
 		fprintf(out, "  %-28s %s\n", flag, opts[i].help);
 	}
-	fprintf(out, "\nConfig file keys are the flag names: 'max-columns = 2048'.\n");
+	fprintf(out, "\nConfig file keys are the flag names: 'max-columns = 2048'.\n"
+		     "\nThe client (see 'fitd COMMAND --help'):\n"
+		     "  fitd submit FILE.csv --target COL [--follow]   upload, train, watch\n"
+		     "  fitd status [JOB]                              jobs, or one job\n"
+		     "  fitd watch JOB                                 follow a job to its end\n"
+		     "  fitd cancel JOB                                cancel a job\n"
+		     "  fitd predict --model FILE|ID --input FILE.csv  score a table\n");
 }
 
 static void build_longopts(struct option *lo)

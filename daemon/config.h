@@ -43,6 +43,8 @@ struct fitd_config {
 	int64_t worker_threads;
 	int64_t reserved_cores;
 	int64_t trial_memory_mib;
+	int64_t max_running_jobs;
+	int64_t watchdog_stall_s;
 	int64_t rate_limit_token;
 	int64_t rate_burst_token;
 	int64_t rate_limit_ip;

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "daemon/client.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
 #include "daemon/predict.h"
@@ -45,6 +46,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog, sse, status;
 	bool loop_ready;
+	bool stalled; /* the watchdog pings are withheld */
 };
 
 static void notify_worker(void *data)
@@ -180,10 +182,26 @@ static void on_sighup(uv_signal_t *h, int signum)
 	fitd_log_info("signal", "signal=hangup action=reload");
 }
 
+/*
+ * The watchdog is pinged from the loop that runs the scheduler, so a stuck
+ * loop stops the pings; and only while the trials make progress: a trial
+ * that has not finished an epoch for watchdog-stall-s means a stuck trial
+ * thread, and systemd then restarts fitd (the trial is re-queued).
+ */
 static void on_watchdog(uv_timer_t *t)
 {
-	(void)t;
-	daemon_notify("WATCHDOG=1");
+	struct daemon *d = t->data;
+	int64_t quiet = worker_longest_silence_ms(d->worker);
+	bool stalled = d->cfg.watchdog_stall_s > 0 && quiet > d->cfg.watchdog_stall_s * 1000;
+
+	if (stalled != d->stalled)
+		fitd_log(stalled ? FITD_LOG_WARN : FITD_LOG_INFO,
+			    stalled ? "watchdog_withheld" : "watchdog_resumed",
+			    "trial_silent_ms=%lld limit_s=%lld", (long long)quiet,
+			    (long long)d->cfg.watchdog_stall_s);
+	d->stalled = stalled;
+	if (!stalled)
+		daemon_notify("WATCHDOG=1");
 }
 
 static void on_sse_heartbeat(uv_timer_t *t)
@@ -196,12 +214,21 @@ static void on_sse_heartbeat(uv_timer_t *t)
 static void on_status(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	struct worker_stats st;
+	struct api_status st;
+	struct fitd_error err = { 0 };
 
-	worker_stats(d->worker, &st);
-	daemon_notify("STATUS=serving on %s:%u; %u job(s) running, %u trial(s), %u/%u threads busy",
-		      d->cfg.listen_host, api_server_port(d->api), st.jobs_running,
-		      st.trials_running, st.threads_busy, st.threads);
+	if (api_server_status(d->api, &st, &err) != FITD_OK) {
+		daemon_notify("STATUS=store unavailable: %s", err.message);
+		return;
+	}
+	/* The words of GET /readyz, in its order. */
+	daemon_notify("STATUS=%s on %s:%u; jobs %lld queued, %lld running; trials %lld queued, "
+		      "%lld running; queue depth %u; trial threads %u busy of %u; "
+		      "event streams %u",
+		      st.ready ? "ready" : "starting", d->cfg.listen_host, api_server_port(d->api),
+		      (long long)st.jobs_queued, (long long)st.jobs_running,
+		      (long long)st.trials_queued, (long long)st.trials_running, st.queue_depth,
+		      st.trial_threads_busy, st.trial_threads, st.event_streams);
 }
 
 static void start_loop_handles(struct daemon *d)
@@ -239,6 +266,7 @@ static int open_all(struct daemon *d)
 		.threads = (unsigned)d->cfg.worker_threads,
 		.reserved_cores = (unsigned)d->cfg.reserved_cores,
 		.memory_mib = (uint64_t)d->cfg.trial_memory_mib,
+		.max_jobs = (unsigned)d->cfg.max_running_jobs,
 	};
 	struct api_options ao;
 	struct fitd_error err = { 0 };
@@ -278,6 +306,9 @@ static void close_all(struct daemon *d)
 {
 	daemon_notify("STOPPING=1\nSTATUS=stopping");
 	if (d->api != NULL) {
+		/* The worker records its last trials after the server is gone. */
+		if (d->worker != NULL)
+			worker_on_events(d->worker, NULL, NULL);
 		api_server_set_ready(d->api, false);
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
 	}
@@ -302,8 +333,8 @@ static int run(struct daemon *d)
 	if (rc == 0) {
 		start_loop_handles(d);
 		api_server_set_ready(d->api, true);
-		daemon_notify("READY=1\nSTATUS=serving on %s:%u", d->cfg.listen_host,
-			      api_server_port(d->api));
+		daemon_notify("READY=1");
+		on_status(&d->status);
 		fitd_log_info("ready", NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
@@ -328,12 +359,23 @@ static int load_tokens(struct daemon *d)
 	return 0;
 }
 
+/* `fitd NAME …` runs a subcommand; fitd with flags only is the daemon. */
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} subcommands[] = {
+	{ "predict", predict_main },	  { "submit", client_submit_main },
+	{ "status", client_status_main }, { "watch", client_watch_main },
+	{ "cancel", client_cancel_main },
+};
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
 
-	if (argc > 1 && strcmp(argv[1], "predict") == 0)
-		return predict_main(argc - 1, argv + 1);
+	for (size_t i = 0; argc > 1 && i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].main(argc - 1, argv + 1);
 	switch (config_load(&d.cfg, argc, argv)) {
 	case CONFIG_EXIT:
 		return 0;

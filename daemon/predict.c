@@ -7,6 +7,9 @@
  * classifier one probability column per class ("p_<class>"). Exit status:
  * 0 on success, 2 for bad arguments, 1 when the model or the input cannot
  * be used (the reason on stderr).
+ *
+ * When --model is a model id (mdl_…) and no file has that name, the daemon
+ * scores the input instead (client.c), with the client's exit statuses.
  */
 #include "daemon/predict.h"
 
@@ -19,11 +22,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/client.h"
 #include "worker/model_json.h"
 #include "worker/predict.h"
 
 static const char usage[] =
-    "usage: fitd predict --model FILE --input FILE.csv [--format csv|json] [--threads N]\n";
+    "usage: fitd predict --model FILE|ID --input FILE.csv [--format csv|json] [--threads N]\n"
+    "                    [--url URL] [--token TOKEN] [--json]\n"
+    "Scores FILE.csv with a model file offline, or with the daemon's model ID (mdl_…)\n"
+    "when no file has that name. CSV output: prediction, then p_<class> columns.\n\n"
+    "  --format csv|json  output format (--json is --format json)\n"
+    "  --threads N        parsing and scoring threads offline (default 1)\n" CLIENT_COMMON_HELP
+    "Offline, 1 means the model or the input cannot be used.\n";
 
 static int load_model(const char *path, struct fit_model **out, struct fitd_error *err)
 {
@@ -85,7 +95,7 @@ static void csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void write_csv(FILE *f, const json_t *res)
+void predict_write_csv(FILE *f, const json_t *res)
 {
 	const json_t *pred = json_object_get(res, "predictions");
 	const json_t *classes = json_object_get(res, "classes");
@@ -120,9 +130,10 @@ int predict_main(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "threads", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
+		CLIENT_COMMON_OPTIONS,
 		{ 0 },
 	};
+	struct client_args remote = { 0 };
 	const char *model_path = NULL, *input = NULL, *format = "csv";
 	struct fitd_error err = { 0 };
 	struct fit_model *m = NULL;
@@ -155,15 +166,22 @@ int predict_main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		default:
+			if (client_args_take(&remote, c, optarg))
+				break;
 			fputs(usage, stderr);
 			return 2;
 		}
 	}
+	if (remote.json)
+		format = "json";
 	if (model_path == NULL || input == NULL || optind != argc ||
 	    (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (strncmp(model_path, "mdl_", 4) == 0 && access(model_path, F_OK) != 0)
+		return client_predict_remote(&remote, model_path, input,
+					     strcmp(format, "json") == 0);
 	rc = load_model(model_path, &m, &err);
 	if (rc == FITD_OK)
 		rc = load_frame(m, input, (int)threads, &frame, &err);
@@ -173,7 +191,7 @@ int predict_main(int argc, char **argv)
 		json_dumpf(res, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
 		fputc('\n', stdout);
 	} else if (rc == FITD_OK) {
-		write_csv(stdout, res);
+		predict_write_csv(stdout, res);
 	}
 	if (rc == FITD_OK && (fflush(stdout) != 0 || ferror(stdout)))
 		rc = fitd_error_set(&err, FITD_EIO, "output", "writing the predictions: %m");

@@ -5,15 +5,19 @@ set -eu
 
 level=${1:-build}
 pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
-libuv1-dev check libsystemd-dev"
+libuv1-dev check libsystemd-dev libcurl4-openssl-dev"
 case "$level" in
 test | bench)
-	# prometheus for its promtool, which checks GET /metrics (test_metrics.py)
-	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus" ;;
+	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);
+	# wrk for the load test (test_load.py); groff-base and mandoc check the man
+	# page, systemd-container boots a container to test deploy/install.sh
+	# under systemd (tests/deploy)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus wrk groff-base
+mandoc systemd-container" ;;
 esac
 case "$level" in
 bench)
-	pkgs="$pkgs python3-pandas python3-sklearn liblinear-tools wrk" ;;
+	pkgs="$pkgs python3-pandas python3-sklearn liblinear-tools" ;;
 esac
 
 missing=""

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what is missing, builds fitd with warnings as errors and runs the
 # whole test suite twice: a normal build, then under ASan and UBSan; then the
-# trial pool's tests under TSan.
+# trial pool and the scheduler under TSan.
 set -eu
 cd "$(dirname "$0")/.."
 deploy/deps.sh test
@@ -18,9 +18,10 @@ run_suite build-ci
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite build-ci-asan -Db_sanitize=address,undefined -Db_lundef=false
 
-# TSan: the pool's threads, queue and shutdown. (The daemon itself does not
-# start under TSan on Debian 12: a TSan-instrumented binary linking
-# libsystemd crashes in the dynamic loader before main.)
+# TSan: the trial pool's tests, then the daemon itself with several jobs,
+# event streams, a cancel, a reload and a restart (test_races.py). OpenMP
+# regions are suppressed (tests/tsan.supp says why).
 [ -d build-ci-tsan ] || meson setup build-ci-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
-meson compile -C build-ci-tsan tests/worker/test_pool
-TSAN_OPTIONS=halt_on_error=1 meson test -C build-ci-tsan --no-rebuild --print-errorlogs -v worker_pool
+meson compile -C build-ci-tsan
+TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan.supp" \
+	meson test -C build-ci-tsan --no-rebuild --print-errorlogs -v worker_pool integration-races

@@ -408,17 +408,23 @@ int store_job_cancel(struct store *s, const char *id, struct store_job *out, str
 	return store__write_end(s, cancel_in_tx(db, id, out, err), err);
 }
 
-int store_job_active(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct fitd_error *err)
+int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
+		     struct fitd_error *err)
 {
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	size_t cap = 16, count = 0;
 	char(*list)[STORE_ID_MAX] = malloc(cap * STORE_ID_MAX);
 	int rc = store__prepare(
-	    db, "SELECT id FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq", &st, err);
+	    db,
+	    "SELECT id FROM jobs WHERE state IN ('queued', 'running') "
+	    "ORDER BY state <> 'running', seq LIMIT ?",
+	    &st, err);
 
 	if (list == NULL)
 		abort();
+	if (rc == FITD_OK)
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
 	while (rc == FITD_OK && sqlite3_step(st) == SQLITE_ROW) {
 		if (count == cap) {
 			cap *= 2;

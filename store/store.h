@@ -207,8 +207,11 @@ int store_job_list(struct store *s, int state, const char *after, size_t limit,
 int store_job_cancel(struct store *s, const char *id, struct store_job *out,
 		     struct fitd_error *err);
 
-/* The ids of queued and running jobs, oldest first; a heap array of n ids to free(). */
-int store_job_active(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
+/*
+ * The ids of running jobs, then of queued ones, each oldest first, at most
+ * limit of them; a heap array of n ids to free().
+ */
+int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
 		     struct fitd_error *err);
 
 /*

@@ -83,6 +83,7 @@ static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch,
 	if (t->hook_data != NULL && fold == 0 && isfinite(score))
 		at_rung(t, epoch, score);
 	pthread_mutex_lock(&w->lock);
+	t->sign_ms = sched_now_mono();
 	t->prog_fold = fold;
 	t->prog_epoch = epoch;
 	t->prog_loss = loss;
@@ -101,6 +102,7 @@ static void hook_done(struct worker_trial *t)
 	struct worker *w = j->w;
 
 	pthread_mutex_lock(&w->lock);
+	t->sign_ms = sched_now_mono();
 	/* Its last progress is moot now; drop it so nothing points at t once freed. */
 	for (size_t i = 0; t->prog_pending && i < w->nprogress; i++) {
 		if (w->progress[i] == t) {
@@ -571,6 +573,7 @@ static void submit(struct worker *w, struct worker_trial *t)
 	w->threads_busy += (unsigned)t->params.threads;
 	w->memory_busy += t->memory;
 	w->trials_running++;
+	t->sign_ms = sched_now_mono(); /* the pool thread has not seen t yet */
 	worker_pool_submit(w->pool, worker_trial_run, t);
 }
 
@@ -796,7 +799,7 @@ static void sync_jobs(struct worker *w)
 	struct fitd_error err = { 0 };
 	size_t n = 0;
 
-	if (store_job_active(w->store, &ids, &n, &err) != FITD_OK) {
+	if (store_job_active(w->store, w->opt.max_jobs, &ids, &n, &err) != FITD_OK) {
 		fitd_log_warn("job_scan_failed", "reason=\"%s\"", err.message);
 		return;
 	}
@@ -934,6 +937,8 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 		w->opt.heartbeat_ms = 2000;
 	if (w->opt.progress_ms <= 0)
 		w->opt.progress_ms = 1000;
+	if (w->opt.max_jobs == 0)
+		w->opt.max_jobs = 8;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->owner, sizeof(w->owner), "%s:%ld", host, (long)getpid());
 	pthread_mutex_init(&w->lock, NULL);
@@ -981,16 +986,33 @@ void worker_notify(struct worker *w)
 	uv_async_send(&w->wake);
 }
 
-void worker_stats(const struct worker *w, struct worker_stats *st)
+static int64_t silence_of(struct worker *w, const struct worker_trial *t, int64_t now)
 {
-	unsigned jobs = 0;
+	int64_t quiet;
 
-	for (const struct sched_job *j = w->jobs; j != NULL; j = j->next)
-		jobs++;
-	st->threads = w->opt.threads;
-	st->threads_busy = w->threads_busy;
-	st->trials_running = w->trials_running;
-	st->jobs_running = jobs;
+	if (t == NULL)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	quiet = now - t->sign_ms;
+	pthread_mutex_unlock(&w->lock);
+	return quiet;
+}
+
+int64_t worker_longest_silence_ms(struct worker *w)
+{
+	int64_t now = sched_now_mono(), longest = 0;
+
+	for (const struct sched_job *j = w->jobs; j != NULL; j = j->next) {
+		int64_t quiet = silence_of(w, j->refit, now);
+
+		for (size_t i = 0; i < j->nrecs; i++) {
+			int64_t q = silence_of(w, j->recs[i].task, now);
+
+			quiet = q > quiet ? q : quiet;
+		}
+		longest = quiet > longest ? quiet : longest;
+	}
+	return longest;
 }
 
 void worker_stop(struct worker *w)

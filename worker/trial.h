@@ -84,6 +84,7 @@ struct worker_trial {
 	atomic_int stop; /* enum worker_stop, set from the loop thread */
 
 	/* the latest progress, guarded by the scheduler's lock */
+	int64_t sign_ms; /* monotonic ms of the start or the last epoch: the watchdog's view */
 	bool prog_pending;
 	unsigned prog_fold, prog_epoch;
 	double prog_loss, prog_score;

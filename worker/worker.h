@@ -30,6 +30,7 @@ struct worker_options {
 	int64_t lease_ms;	 /* trial lease, renewed by the heartbeat; 0: 30000 */
 	int64_t heartbeat_ms;	 /* lease renewal and elapsed-time bookkeeping; 0: 2000 */
 	int64_t progress_ms; /* at most one trial_progress event per trial this often; 0: 1000 */
+	unsigned max_jobs;   /* jobs running at once (the others wait queued); 0: 8 */
 	struct fitd_metrics *metrics; /* trial durations, threads, queue depth; NULL: none */
 };
 
@@ -53,14 +54,12 @@ int worker_start(struct worker *w, struct fitd_error *err);
 /* Wakes the scheduler: a job was submitted or cancelled. Any thread. */
 void worker_notify(struct worker *w);
 
-struct worker_stats {
-	unsigned threads;      /* the budget */
-	unsigned threads_busy; /* in running trials */
-	unsigned trials_running;
-	unsigned jobs_running;
-};
-
-void worker_stats(const struct worker *w, struct worker_stats *st);
+/*
+ * The longest time any running trial or refit has gone without finishing an
+ * epoch (or starting), in ms; 0 when nothing runs. An epoch is the unit of
+ * progress, so a long silence means a trial thread is stuck. Loop thread.
+ */
+int64_t worker_longest_silence_ms(struct worker *w);
 
 /*
  * Stops: running trials are aborted and given back to the queue (the

@@ -20,8 +20,9 @@ DATA = os.environ.get("FITD_TEST_DATA", os.path.join(os.path.dirname(__file__), 
 class Daemon:
     """One fitd process. The state directory outlives restarts."""
 
-    def __init__(self, state_dir=None, args=(), token=None):
+    def __init__(self, state_dir=None, args=(), env=None, token=None):
         self.own_state = state_dir is None
+        self.env = env  # extra environment variables
         self.token = token  # sent as a bearer token by request() unless headers say otherwise
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="fitd-test-")
         self.args = list(args)
@@ -33,7 +34,8 @@ class Daemon:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [FITD, "--listen", "127.0.0.1:0", "--state-dir", self.state_dir] + self.args,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=dict(os.environ, **self.env) if self.env else None)
         deadline = time.time() + timeout
         while time.time() < deadline:
             line = self.proc.stderr.readline()

@@ -259,6 +259,27 @@ class CancelAndDeadline(DaemonTest):
         self.d.request("POST", "/v1/jobs/%s/cancel" % first["id"])
         self.assertEqual(wait_job(self.d, first["id"])["state"], "cancelled")
 
+    def test_jobs_beyond_the_running_cap_wait_queued_in_order(self):
+        self.d.cleanup()
+        self.d = Daemon(args=("--worker-threads", "1", "--max-running-jobs", "2")).start()
+        ds = upload(self.d, "digits")
+        slow = {"dataset": ds, "target": "digit", "space": SLOW_SPACE, "early_stopping": False,
+                "search": {"max_trials": 1}}
+        jobs = [submit(self.d, slow)[2] for _ in range(3)]
+        quick = submit(self.d, {"dataset": ds, "target": "digit",
+                                "space": {"models": ["logistic"]}, "search": {"max_trials": 1}})[2]
+        wait_job(self.d, jobs[1]["id"], states=("running",))
+        time.sleep(1)
+        states = [self.d.request("GET", "/v1/jobs/" + j["id"])[2]["state"] for j in jobs + [quick]]
+        self.assertEqual(states, ["running", "running", "queued", "queued"])
+        # A slot frees: the oldest queued job takes it, the next still waits.
+        self.d.request("POST", "/v1/jobs/%s/cancel" % jobs[0]["id"])
+        wait_job(self.d, jobs[2]["id"], states=("running",), timeout=10)
+        self.assertEqual(self.d.request("GET", "/v1/jobs/" + quick["id"])[2]["state"], "queued")
+        for j in jobs[1:]:
+            self.d.request("POST", "/v1/jobs/%s/cancel" % j["id"])
+        self.assertEqual(wait_job(self.d, quick["id"])["state"], "succeeded")
+
     def test_deadline_ends_job_and_keeps_finished_trials(self):
         ds = upload(self.d, "iris")
         t0 = time.time()

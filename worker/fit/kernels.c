@@ -13,7 +13,9 @@
  */
 #include "worker/fit/internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
+/* Not under TSan: the resolvers target_clones makes are instrumented, and run before its runtime. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute) && \
+    !defined(__SANITIZE_THREAD__)
 #if __has_attribute(target_clones) && __has_attribute(ifunc)
 #define HAVE_AVX512_PATH 1
 #include <immintrin.h>

@@ -311,7 +311,7 @@ static int mlp_grad(void *ctx, const double *w, const size_t *rows, size_t n, do
 		    double *g)
 {
 	struct fit__mlp *m = ctx;
-	size_t ld = m->data->ld, since_poll = 0;
+	size_t ld = m->data->ld;
 	uint64_t call = m->calls++;
 	double loss = 0.0;
 
@@ -329,12 +329,8 @@ static int mlp_grad(void *ctx, const double *w, const size_t *rows, size_t n, do
 		}
 		loss += forward(m, x, rows, s, cnt, call);
 		backward(m, x, cnt, g);
-		since_poll += cnt;
-		if (since_poll >= FIT_POLL_ROWS) {
-			since_poll = 0;
-			if (fit__poll_check(m->poll))
-				return FITD_ECANCELLED;
-		}
+		if (fit__poll_check(m->poll))
+			return FITD_ECANCELLED;
 	}
 	*value = loss / (double)n;
 	for (size_t j = 0; j < m->net.dim; j++)

@@ -61,9 +61,10 @@ struct fit_progress {
 
 /*
  * Both callbacks are optional and are called from the thread that called
- * fit_model_train(), never concurrently. abort is polled at least once per
- * epoch and about every FIT_POLL_ROWS rows; when it returns nonzero the fit
- * stops and returns FITD_ECANCELLED. progress is called after every epoch.
+ * fit_model_train(), never concurrently. abort is polled after every
+ * mini-batch (and every chunk of rows of a full pass), so it must be cheap;
+ * when it returns nonzero the fit stops and returns FITD_ECANCELLED.
+ * progress is called after every epoch.
  */
 struct fit_callbacks {
 	int (*abort)(void *data);
@@ -71,7 +72,6 @@ struct fit_callbacks {
 	void *data;
 };
 
-#define FIT_POLL_ROWS 4096
 
 /* The preprocessing of one input column, as fitted on the training rows. */
 struct fit_prep_column {

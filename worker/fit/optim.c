@@ -183,7 +183,7 @@ static int epoch_pass(const struct fit__objective *o, struct fit__run *run, stru
 		      double *w, unsigned epoch, unsigned long *t, double *loss)
 {
 	const struct fit_params *p = run->params;
-	size_t n = o->nrows, batch = p->batch_size, since_poll = 0;
+	size_t n = o->nrows, batch = p->batch_size;
 	double lr = p->learning_rate / (1.0 + p->lr_decay * (double)(epoch - 1)), sum = 0.0;
 	int full;
 
@@ -201,13 +201,9 @@ static int epoch_pass(const struct fit__objective *o, struct fit__run *run, stru
 			return fitd_error_set(run->err, rc, NULL, "the fit was cancelled");
 		sum += f * (double)nb;
 		step(o, p, ws, w, lr, ++*t, !full);
-		since_poll += nb;
-		if (since_poll >= FIT_POLL_ROWS) {
-			since_poll = 0;
-			if (fit__poll_check(run->poll))
-				return fitd_error_set(run->err, FITD_ECANCELLED, NULL,
-						      "the fit was cancelled");
-		}
+		if (fit__poll_check(run->poll))
+			return fitd_error_set(run->err, FITD_ECANCELLED, NULL,
+					      "the fit was cancelled");
 	}
 	*loss = sum / (double)n;
 	return FITD_OK;

@@ -1,0 +1,322 @@
+/*
+ * client.c - `fitd status`, `fitd cancel`, `fitd predict` with a model id,
+ * and the aligned tables the client prints.
+ *
+ * Ids given on the command line are escaped into the path; the daemon says
+ * whether they are well-formed and whether they exist.
+ */
+#include "daemon/client.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon/predict.h"
+
+#define LIST_PAGE 100
+
+void client_table_init(struct client_table *t, size_t cols)
+{
+	memset(t, 0, sizeof(*t));
+	t->cols = cols;
+}
+
+void client_table_row(struct client_table *t, ...)
+{
+	va_list ap;
+
+	if (t->rows == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->cell = realloc(t->cell, t->cap * t->cols * sizeof(*t->cell));
+		if (t->cell == NULL)
+			abort();
+	}
+	va_start(ap, t);
+	for (size_t j = 0; j < t->cols; j++) {
+		const char *s = va_arg(ap, const char *);
+
+		t->cell[t->rows * t->cols + j] = strdup(s ? s : "");
+		if (t->cell[t->rows * t->cols + j] == NULL)
+			abort();
+	}
+	va_end(ap);
+	t->rows++;
+}
+
+void client_table_print(const struct client_table *t, FILE *f)
+{
+	size_t width[16] = { 0 };
+
+	for (size_t i = 0; i < t->rows; i++)
+		for (size_t j = 0; j < t->cols && j < 16; j++) {
+			size_t n = strlen(t->cell[i * t->cols + j]);
+
+			if (n > width[j])
+				width[j] = n;
+		}
+	for (size_t i = 0; i < t->rows; i++) {
+		for (size_t j = 0; j < t->cols; j++) {
+			const char *s = t->cell[i * t->cols + j];
+
+			if (j + 1 == t->cols)
+				fprintf(f, "%s\n", s);
+			else
+				fprintf(f, "%-*s  ", (int)width[j < 16 ? j : 15], s);
+		}
+	}
+}
+
+void client_table_release(struct client_table *t)
+{
+	for (size_t i = 0; i < t->rows * t->cols; i++)
+		free(t->cell[i]);
+	free(t->cell);
+	memset(t, 0, sizeof(*t));
+}
+
+static void print_json(const json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	fputc('\n', stdout);
+}
+
+/* "/v1/jobs/<escaped id><suffix>", malloc'd. */
+static char *job_path(struct client *c, const char *id, const char *suffix)
+{
+	char *esc = curl_easy_escape(c->curl, id, 0);
+	char *path;
+
+	if (esc == NULL || asprintf(&path, "/v1/jobs/%s%s", esc, suffix) < 0)
+		abort();
+	curl_free(esc);
+	return path;
+}
+
+int client_parse(int argc, char **argv, const char *usage, struct client_args *a, const char **pos,
+		 int min_pos, int max_pos)
+{
+	static const struct option opts[] = { CLIENT_COMMON_OPTIONS, { 0 } };
+	int c, n;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage, stdout);
+			return CLIENT_OK;
+		}
+		if (!client_args_take(a, c, optarg)) {
+			fputs(usage, stderr);
+			return CLIENT_USAGE;
+		}
+	}
+	n = argc - optind;
+	if (n < min_pos || n > max_pos) {
+		fputs(usage, stderr);
+		return CLIENT_USAGE;
+	}
+	for (int i = 0; i < n; i++)
+		pos[i] = argv[optind + i];
+	return -1;
+}
+
+static const char *str(const json_t *obj, const char *key, const char *none)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : none;
+}
+
+/* "5/50" or "5" trials. */
+static void trials_text(const json_t *job, char *out, size_t cap)
+{
+	const json_t *p = json_object_get(job, "progress");
+	const json_t *total = json_object_get(p, "trials_total");
+
+	if (json_is_integer(total))
+		snprintf(out, cap, "%lld/%lld",
+			 json_integer_value(json_object_get(p, "trials_done")),
+			 json_integer_value(total));
+	else
+		snprintf(out, cap, "%lld", json_integer_value(json_object_get(p, "trials_done")));
+}
+
+static void score_text(const json_t *job, char *out, size_t cap)
+{
+	const json_t *score = json_object_get(json_object_get(job, "best"), "score");
+
+	if (json_is_number(score))
+		snprintf(out, cap, "%.4f", json_number_value(score));
+	else
+		snprintf(out, cap, "-");
+}
+
+static int status_list(struct client *c)
+{
+	struct client_table t;
+	json_t *all = json_array(), *page = NULL;
+	char path[128], trials[64], score[64];
+	const char *next;
+	int rc;
+
+	client_table_init(&t, 7);
+	client_table_row(&t, "JOB", "STATE", "TARGET", "METRIC", "TRIALS", "BEST", "CREATED");
+	snprintf(path, sizeof(path), "/v1/jobs?limit=%d", LIST_PAGE);
+	while ((rc = client_call(c, "GET", path, NULL, &page)) == CLIENT_OK) {
+		json_array_extend(all, json_object_get(page, "items"));
+		next = json_string_value(json_object_get(page, "next_after"));
+		if (next == NULL || strlen(next) > 64)
+			break;
+		snprintf(path, sizeof(path), "/v1/jobs?limit=%d&after=%s", LIST_PAGE, next);
+		json_decref(page);
+		page = NULL;
+	}
+	json_decref(page);
+	for (size_t i = 0; rc == CLIENT_OK && i < json_array_size(all); i++) {
+		const json_t *job = json_array_get(all, i);
+
+		trials_text(job, trials, sizeof(trials));
+		score_text(job, score, sizeof(score));
+		client_table_row(&t, str(job, "id", ""), str(job, "state", ""),
+				 str(job, "target", ""), str(job, "metric", ""), trials, score,
+				 str(job, "created_at", ""));
+	}
+	if (rc == CLIENT_OK && c->json) {
+		json_t *doc = json_pack("{s:O}", "items", all);
+
+		print_json(doc);
+		json_decref(doc);
+	} else if (rc == CLIENT_OK) {
+		client_table_print(&t, stdout);
+	}
+	client_table_release(&t);
+	json_decref(all);
+	return rc;
+}
+
+static void status_print_job(const json_t *job)
+{
+	const json_t *p = json_object_get(job, "progress");
+	const json_t *best = json_object_get(job, "best");
+	const json_t *err = json_object_get(job, "error");
+	char trials[64], score[64];
+
+	trials_text(job, trials, sizeof(trials));
+	score_text(job, score, sizeof(score));
+	printf("job       %s\n", str(job, "id", ""));
+	printf("state     %s\n", str(job, "state", ""));
+	printf("dataset   %s\n", str(job, "dataset", ""));
+	printf("target    %s (%s, %s)\n", str(job, "target", ""), str(job, "task", ""),
+	       str(job, "metric", ""));
+	printf("progress  %s trials done, %lld running, %.1f s\n", trials,
+	       json_integer_value(json_object_get(p, "trials_running")),
+	       json_number_value(json_object_get(p, "elapsed_s")));
+	if (json_is_object(best))
+		printf("best      %s (trial %lld)\n", score,
+		       json_integer_value(json_object_get(best, "trial")));
+	else
+		printf("best      -\n");
+	printf("model     %s\n", str(best, "model_id", "-"));
+	if (json_is_object(err))
+		printf("error     %s: %s\n", str(err, "code", ""), str(err, "message", ""));
+	else
+		printf("error     -\n");
+}
+
+int client_status_main(int argc, char **argv)
+{
+	static const char usage[] =
+	    "usage: fitd status [JOB] [--url URL] [--token TOKEN] [--json]\n"
+	    "Without JOB, a table of the jobs; with JOB, its state, progress, best score,\n"
+	    "model id and error.\n\n" CLIENT_COMMON_HELP;
+	struct client_args a = { 0 };
+	const char *job_id = NULL;
+	struct client c;
+	json_t *job = NULL;
+	char *path;
+	int rc = client_parse(argc, argv, usage, &a, &job_id, 0, 1);
+
+	if (rc >= 0)
+		return rc;
+	rc = client_open(&c, &a);
+	if (rc == CLIENT_OK && job_id == NULL) {
+		rc = status_list(&c);
+	} else if (rc == CLIENT_OK) {
+		path = job_path(&c, job_id, "");
+		rc = client_call(&c, "GET", path, NULL, &job);
+		free(path);
+		if (rc == CLIENT_OK && c.json)
+			print_json(job);
+		else if (rc == CLIENT_OK)
+			status_print_job(job);
+		json_decref(job);
+	}
+	client_close(&c);
+	return rc;
+}
+
+int client_cancel_main(int argc, char **argv)
+{
+	static const char usage[] = "usage: fitd cancel JOB [--url URL] [--token TOKEN] [--json]\n"
+				    "Asks the daemon to cancel the job; running trials stop within "
+				    "a second.\n\n" CLIENT_COMMON_HELP;
+	struct client_args a = { 0 };
+	const char *job_id = NULL;
+	struct client c;
+	json_t *job = NULL;
+	char *path;
+	int rc = client_parse(argc, argv, usage, &a, &job_id, 1, 1);
+
+	if (rc >= 0)
+		return rc;
+	rc = client_open(&c, &a);
+	if (rc == CLIENT_OK) {
+		path = job_path(&c, job_id, "/cancel");
+		rc = client_call(&c, "POST", path, NULL, &job);
+		free(path);
+	}
+	if (rc == CLIENT_OK && c.json)
+		print_json(job);
+	else if (rc == CLIENT_OK)
+		printf("%s: cancel requested\n", str(job, "id", job_id));
+	json_decref(job);
+	client_close(&c);
+	return rc;
+}
+
+int client_predict_remote(const struct client_args *a, const char *model_id, const char *input,
+			  bool json)
+{
+	struct client_body body = { .type = "text/csv" };
+	struct client c;
+	struct stat st;
+	json_t *res = NULL;
+	char *esc, *path;
+	int rc;
+
+	body.file = fopen(input, "rb");
+	if (body.file == NULL || fstat(fileno(body.file), &st) != 0) {
+		fprintf(stderr, "fitd predict: %s: %m\n", input);
+		if (body.file != NULL)
+			fclose(body.file);
+		return CLIENT_USAGE;
+	}
+	body.size = st.st_size;
+	rc = client_open(&c, a);
+	if (rc == CLIENT_OK) {
+		esc = curl_easy_escape(c.curl, model_id, 0);
+		if (esc == NULL || asprintf(&path, "/v1/models/%s/predict", esc) < 0)
+			abort();
+		curl_free(esc);
+		rc = client_call(&c, "POST", path, &body, &res);
+		free(path);
+	}
+	if (rc == CLIENT_OK && json)
+		print_json(res);
+	else if (rc == CLIENT_OK)
+		predict_write_csv(stdout, res);
+	json_decref(res);
+	fclose(body.file);
+	client_close(&c);
+	return rc;
+}
