@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/auth.h"
 #include "store/store.h"
 #include "worker/fit/status.h"
 
@@ -37,6 +38,11 @@ struct api_options {
 	unsigned worker_threads;      /* the trial thread budget, for status */
 	struct store_csv_options csv; /* column, field and row limits of uploads */
 	struct fitd_metrics *metrics; /* the store's and worker's figures for /metrics; may be NULL */
+	struct api_tokens *tokens;    /* taken by a successful start; NULL: every route is open */
+	unsigned rate_ip, burst_ip;   /* requests a second and burst per client address; 0: off */
+	unsigned rate_token, burst_token; /* the same per token */
+	unsigned max_jobs_per_token;	  /* queued and running jobs of one token; 0: no cap */
+	unsigned max_streams_per_token;	  /* open event streams of one token; 0: no cap */
 };
 
 struct api_server;
@@ -53,6 +59,12 @@ int api_server_start(const struct api_options *opt, struct store *store, struct 
 uint16_t api_server_port(const struct api_server *srv);
 
 void api_server_set_ready(struct api_server *srv, bool ready);
+
+/*
+ * Replaces the token table (taken) at once for every later request; the
+ * old one is freed here, once no request is looking at it. Any thread.
+ */
+void api_server_set_tokens(struct api_server *srv, struct api_tokens *tokens);
 
 /* Tells the event streams of job_id that it has new events. Any thread. */
 void api_events_notify(struct api_server *srv, const char *job_id);

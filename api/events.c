@@ -9,6 +9,11 @@
  * for a comment line, which also finds clients that went away. A slow
  * client only delays itself: the scheduler never waits for streams.
  *
+ * Open streams are capped in all (503) and per token (429): both are
+ * checked and the stream linked under hub.lock, so racing requests cannot
+ * pass a cap. The per-token count walks the list, which the global cap
+ * keeps short.
+ *
  * Locking: hub.lock guards the list of streams and each stream's flags
  * (dirty, suspended, beat). A stream is unlinked under the lock in its
  * free callback, so a notification never touches a freed stream.
@@ -27,6 +32,7 @@ struct api_stream {
 	struct api_server *srv;
 	struct MHD_Connection *conn;
 	char job_id[STORE_ID_MAX];
+	char owner[API_TOKEN_NAME_MAX + 1]; /* the token's name; "" without a token file */
 	int64_t last_id;
 	char *buf; /* formatted events not yet handed to MHD */
 	size_t len, off, cap;
@@ -232,14 +238,54 @@ static bool resume_point(struct api_request *req, int64_t *last)
 	return true;
 }
 
-void api_events_get(struct api_request *req)
+/* Streams of the hub opened with the token named owner; hub.lock held. */
+static unsigned owned_streams(const struct api_hub *hub, const char *owner)
+{
+	unsigned n = 0;
+
+	for (const struct api_stream *s = hub->streams; s != NULL; s = s->next)
+		n += strcmp(s->owner, owner) == 0;
+	return n;
+}
+
+/*
+ * Links s into the hub unless that would pass the cap on streams in all
+ * (503) or on the streams of its token (429); false after replying.
+ * Checking and linking under one lock keeps racing requests within the caps.
+ */
+static bool admit(struct api_request *req, struct api_stream *s)
 {
 	struct api_hub *hub = &req->srv->hub;
+	unsigned max = req->srv->opt.max_streams, per_token = req->srv->opt.max_streams_per_token;
+	bool full, token_full = false;
+
+	pthread_mutex_lock(&hub->lock);
+	full = hub->count >= max;
+	if (!full && s->owner[0] != '\0' && per_token > 0)
+		token_full = owned_streams(hub, s->owner) >= per_token;
+	if (!full && !token_full) {
+		hub->count++;
+		s->next = hub->streams;
+		hub->streams = s;
+	}
+	pthread_mutex_unlock(&hub->lock);
+	if (full)
+		api_reply_fail(req, 503, "too_many_streams",
+			       "%u event streams are open; retry later", max);
+	else if (token_full)
+		api_reply_fail(req, 429, "too_many_streams",
+			       "token '%s' has %u event streams open, the most it may have",
+			       s->owner, per_token);
+	return !full && !token_full;
+}
+
+void api_events_get(struct api_request *req)
+{
 	struct store_job job;
 	struct api_stream *s;
 	struct fitd_error err;
 	int64_t last;
-	bool full, done;
+	bool done;
 
 	if (!api_job_id_param(req))
 		return;
@@ -255,16 +301,6 @@ void api_events_get(struct api_request *req)
 	done = job.state == STORE_JOB_SUCCEEDED || job.state == STORE_JOB_FAILED ||
 	       job.state == STORE_JOB_CANCELLED;
 	store_job_release(&job);
-	pthread_mutex_lock(&hub->lock);
-	full = hub->count >= req->srv->opt.max_streams;
-	if (!full)
-		hub->count++;
-	pthread_mutex_unlock(&hub->lock);
-	if (full) {
-		api_reply_fail(req, 503, "too_many_streams",
-			       "%u event streams are open; retry later", req->srv->opt.max_streams);
-		return;
-	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		abort();
@@ -273,11 +309,13 @@ void api_events_get(struct api_request *req)
 	s->last_id = last;
 	s->was_done = done;
 	snprintf(s->job_id, sizeof(s->job_id), "%s", req->params[0]);
+	snprintf(s->owner, sizeof(s->owner), "%s", req->token);
 	buf_append(s, "retry: 2000\n\n", 13);
-	pthread_mutex_lock(&hub->lock);
-	s->next = hub->streams;
-	hub->streams = s;
-	pthread_mutex_unlock(&hub->lock);
+	if (!admit(req, s)) {
+		free(s->buf);
+		free(s);
+		return;
+	}
 	req->response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, s,
 							  stream_free);
 	if (req->response == NULL)

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 
 #define API_MAX_PARAMS 4
 #define API_ROUTES_MAX 24 /* entries of the routing table; sizes the request counters */
@@ -29,8 +30,12 @@ struct api_model_cache;
 struct api_metrics;
 
 struct api_server {
-	struct api_options opt;
+	struct api_options opt; /* opt.tokens is moved to tokens */
 	struct api_hub hub;
+	pthread_rwlock_t tokens_lock;
+	struct api_tokens *tokens;	/* guarded by tokens_lock; NULL: no token file, all open */
+	struct api_ratelimit *ip_limit; /* per client address; NULL: no limit */
+	struct api_ratelimit *token_limit; /* per token name; NULL: no limit */
 	struct api_model_cache *models;
 	struct api_metrics *http; /* request counters and durations; see metrics.c */
 	struct store *store;
@@ -57,7 +62,8 @@ enum api_body {
 
 struct api_route {
 	const char *method;
-	const char *pattern; /* "/v1/datasets/{id}": {name} matches one segment */
+	const char *pattern;  /* "/v1/datasets/{id}": {name} matches one segment */
+	enum api_scope scope; /* what the token needs; API_OPEN: no token, no rate limit */
 	enum api_body body;
 	bool needs_store; /* 503 not_ready until the server is ready */
 	api_handler_fn handler;
@@ -72,6 +78,7 @@ struct api_request {
 	const struct api_route *path_route; /* first route of the path under any method, or NULL */
 	const char *method;
 	char *path;
+	char token[API_TOKEN_NAME_MAX + 1]; /* the name of the token presented; "" when none */
 	const char *params[API_MAX_PARAMS]; /* point into params_buf */
 	size_t nparams;
 	char *params_buf;
@@ -108,6 +115,16 @@ enum api_match api_route_match(const char *method, const char *path, struct api_
 			       char *allow, size_t allow_cap);
 
 const struct api_route *api_routes(size_t *n);
+
+/* ---- access (access.c) ---- */
+
+/*
+ * Runs before the route: the client address's rate limit (except on open
+ * routes), then, on a matched route that is not open, the bearer token,
+ * its scope and its rate limit. Sets req->token. Returns false when it set
+ * a reply (401, 403 or 429).
+ */
+bool api__access_check(struct api_request *req);
 
 /* ---- replies (reply.c) ---- */
 

@@ -204,12 +204,15 @@ void api_jobs_create(struct api_request *req)
 		in.max_attempts = json_integer_value(
 		    json_object_get(json_object_get(normalized, "search"), "max_attempts"));
 		in.spec_json = spec_text;
+		in.owner = req->token[0] ? req->token : NULL;
+		in.max_owner_active = req->srv->opt.max_jobs_per_token;
 		rc = store_job_create(req->srv->store, &in, &job, &existed, &err);
 	}
 	if (rc == FITD_OK) {
 		if (!existed)
-			fitd_log_info("job_created", "id=%s dataset=%s target=\"%s\"", job.id,
-				      job.dataset_id, job.target);
+			fitd_log_info("job_created", "id=%s dataset=%s target=\"%s\"%s%s", job.id,
+				      job.dataset_id, job.target, in.owner ? " owner=" : "",
+				      in.owner ? in.owner : "");
 		api_reply_json(req, 201, job_json(&job));
 		if (existed)
 			MHD_add_response_header(req->response, "Idempotent-Replayed", "true");

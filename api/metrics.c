@@ -31,8 +31,8 @@ static const char *const methods[] = { "GET",	 "HEAD",  "POST",    "PUT",
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 
 /* The statuses fitd answers with (see reply.c); the last slot is "other". */
-static const unsigned statuses[] = { 200, 201, 202, 400, 404, 405, 409, 411,
-				     413, 415, 422, 500, 503, 504, 507 };
+static const unsigned statuses[] = { 200, 201, 202, 400, 401, 403, 404, 405, 409,
+				     411, 413, 415, 422, 429, 500, 503, 504, 507 };
 #define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]) + 1)
 
 /* From interactive reads (sub-millisecond) to large uploads and predictions. */

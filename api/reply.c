@@ -30,6 +30,7 @@ static const unsigned http_of_status[FITD__IDX_COUNT] = {
 	[FITD__IDX_ESTORE] = 500,
 	[FITD__IDX_ESCHEMA] = 500,
 	[FITD__IDX_EUNAVAILABLE] = 503,
+	[FITD__IDX_ELIMIT] = 429,
 	[FITD__IDX_EINTERNAL] = 500,
 };
 

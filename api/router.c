@@ -5,6 +5,12 @@
  * written {name} matches any one non-empty segment and is captured. A path
  * that matches a pattern under another method gets 405 with an Allow header;
  * a path that matches nothing gets 404.
+ *
+ * Each route names the scope a token needs to call it (api/auth.h): read
+ * for what only looks (every GET under /v1, and predictions), write for
+ * what changes state, admin for the operator's /metrics. API_OPEN routes
+ * are answered without a token and without rate limits, so health checks
+ * and the API's description always work.
  */
 #include "api/internal.h"
 
@@ -12,23 +18,28 @@
 #include <string.h>
 
 static const struct api_route routes[] = {
-	{ "GET", "/healthz", API_BODY_NONE, false, api_health_get, NULL, NULL },
-	{ "GET", "/readyz", API_BODY_NONE, false, api_ready_get, NULL, NULL },
-	{ "GET", "/metrics", API_BODY_NONE, false, api_metrics_get, NULL, NULL },
-	{ "GET", "/v1/openapi.json", API_BODY_NONE, false, api_openapi_get, NULL, NULL },
-	{ "POST", "/v1/datasets", API_BODY_STREAM, true, api_datasets_create, api_datasets_begin,
-	  api_datasets_chunk },
-	{ "GET", "/v1/datasets", API_BODY_NONE, true, api_datasets_list, NULL, NULL },
-	{ "GET", "/v1/datasets/{id}", API_BODY_NONE, true, api_datasets_get, NULL, NULL },
-	{ "DELETE", "/v1/datasets/{id}", API_BODY_NONE, true, api_datasets_delete, NULL, NULL },
-	{ "POST", "/v1/jobs", API_BODY_JSON, true, api_jobs_create, NULL, NULL },
-	{ "GET", "/v1/jobs", API_BODY_NONE, true, api_jobs_list, NULL, NULL },
-	{ "GET", "/v1/jobs/{id}", API_BODY_NONE, true, api_jobs_get, NULL, NULL },
-	{ "POST", "/v1/jobs/{id}/cancel", API_BODY_NONE, true, api_jobs_cancel, NULL, NULL },
-	{ "GET", "/v1/jobs/{id}/trials", API_BODY_NONE, true, api_jobs_trials, NULL, NULL },
-	{ "GET", "/v1/jobs/{id}/events", API_BODY_NONE, true, api_events_get, NULL, NULL },
-	{ "GET", "/v1/models/{id}", API_BODY_NONE, true, api_models_get, NULL, NULL },
-	{ "POST", "/v1/models/{id}/predict", API_BODY_LARGE, true, api_models_predict, NULL, NULL },
+	{ "GET", "/healthz", API_OPEN, API_BODY_NONE, false, api_health_get, NULL, NULL },
+	{ "GET", "/readyz", API_OPEN, API_BODY_NONE, false, api_ready_get, NULL, NULL },
+	{ "GET", "/metrics", API_ADMIN, API_BODY_NONE, false, api_metrics_get, NULL, NULL },
+	{ "GET", "/v1/openapi.json", API_OPEN, API_BODY_NONE, false, api_openapi_get, NULL, NULL },
+	{ "POST", "/v1/datasets", API_WRITE, API_BODY_STREAM, true, api_datasets_create,
+	  api_datasets_begin, api_datasets_chunk },
+	{ "GET", "/v1/datasets", API_READ, API_BODY_NONE, true, api_datasets_list, NULL, NULL },
+	{ "GET", "/v1/datasets/{id}", API_READ, API_BODY_NONE, true, api_datasets_get, NULL, NULL },
+	{ "DELETE", "/v1/datasets/{id}", API_WRITE, API_BODY_NONE, true, api_datasets_delete, NULL,
+	  NULL },
+	{ "POST", "/v1/jobs", API_WRITE, API_BODY_JSON, true, api_jobs_create, NULL, NULL },
+	{ "GET", "/v1/jobs", API_READ, API_BODY_NONE, true, api_jobs_list, NULL, NULL },
+	{ "GET", "/v1/jobs/{id}", API_READ, API_BODY_NONE, true, api_jobs_get, NULL, NULL },
+	{ "POST", "/v1/jobs/{id}/cancel", API_WRITE, API_BODY_NONE, true, api_jobs_cancel, NULL,
+	  NULL },
+	{ "GET", "/v1/jobs/{id}/trials", API_READ, API_BODY_NONE, true, api_jobs_trials, NULL,
+	  NULL },
+	{ "GET", "/v1/jobs/{id}/events", API_READ, API_BODY_NONE, true, api_events_get, NULL,
+	  NULL },
+	{ "GET", "/v1/models/{id}", API_READ, API_BODY_NONE, true, api_models_get, NULL, NULL },
+	{ "POST", "/v1/models/{id}/predict", API_READ, API_BODY_LARGE, true, api_models_predict,
+	  NULL, NULL },
 };
 
 _Static_assert(sizeof(routes) / sizeof(routes[0]) <= API_ROUTES_MAX,

@@ -3,11 +3,12 @@
  * and the access handler that routes, reads bodies and sends replies.
  *
  * MHD calls the access handler several times per request: once when the
- * headers are in (we route and check the body's length then, so a 404, 405,
- * 411 or 413 goes out before any body is read), once per piece of body, and
- * once more when the body is complete (the route's handler runs then). The
- * request is freed by the completion callback, whatever happened, which is
- * also where an unfinished upload is removed.
+ * headers are in (we route, check access (access.c) and the body's length
+ * then, so a 401, 404, 405, 411, 413 or 429 goes out before any body is
+ * read), once per piece of body, and once more when the body is complete
+ * (the route's handler runs then). The request is freed by the completion
+ * callback, whatever happened, which is also where an unfinished upload is
+ * removed.
  */
 #include "api/internal.h"
 
@@ -22,6 +23,10 @@
 #include <unistd.h>
 
 #include "store/log.h"
+
+/* Buckets of the rate limits: fixed tables whatever the number of clients (ratelimit.h). */
+#define IP_LIMIT_SLOTS	  4096
+#define TOKEN_LIMIT_SLOTS 1024
 
 static int64_t now_ns(void)
 {
@@ -169,8 +174,11 @@ static bool check_headers(struct api_request *req)
 static void start_request(struct api_request *req, const char *method)
 {
 	char allow[64];
+	enum api_match match = api_route_match(method, req->path, req, allow, sizeof(allow));
 
-	switch (api_route_match(method, req->path, req, allow, sizeof(allow))) {
+	if (!api__access_check(req))
+		return;
+	switch (match) {
 	case API_MATCH_FOUND:
 		check_headers(req);
 		break;
@@ -234,8 +242,8 @@ static enum MHD_Result send_reply(struct api_request *req)
 									    : FITD_LOG_DEBUG;
 	enum MHD_Result ret;
 
-	fitd_log(level, "request", "method=%s path=\"%s\" status=%u us=%lld", req->method,
-		 req->path, req->status, (long long)us);
+	fitd_log(level, "request", "method=%s path=\"%s\" status=%u us=%lld%s%s", req->method,
+		 req->path, req->status, (long long)us, req->token[0] ? " token=" : "", req->token);
 	api__metrics_request(req, ns);
 	ret = MHD_queue_response(req->conn, req->status, req->response);
 	MHD_destroy_response(req->response);
@@ -311,6 +319,19 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 	return FITD_OK;
 }
 
+/* Frees what api_server_start made, once MHD is stopped. */
+static void server_free(struct api_server *srv)
+{
+	api_tokens_free(srv->tokens);
+	api_ratelimit_free(srv->token_limit);
+	api_ratelimit_free(srv->ip_limit);
+	api__metrics_free(srv->http);
+	api__models_free(srv->models);
+	pthread_rwlock_destroy(&srv->tokens_lock);
+	pthread_mutex_destroy(&srv->hub.lock);
+	free(srv);
+}
+
 int api_server_start(const struct api_options *opt, struct store *store, struct api_server **out,
 		     struct fitd_error *err)
 {
@@ -332,16 +353,20 @@ int api_server_start(const struct api_options *opt, struct store *store, struct 
 	if (srv == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "server");
 	srv->opt = *opt;
+	srv->opt.tokens = NULL;
+	srv->tokens = opt->tokens; /* before the first request can arrive */
 	srv->store = store;
 	pthread_mutex_init(&srv->hub.lock, NULL);
-	if (api__models_new(opt->model_cache, &srv->models) != FITD_OK) {
-		free(srv);
-		return fitd_error_set(err, FITD_ENOMEM, NULL, "model cache");
-	}
-	if (api__metrics_new(&srv->http) != FITD_OK) {
-		api__models_free(srv->models);
-		free(srv);
-		return fitd_error_set(err, FITD_ENOMEM, NULL, "request metrics");
+	pthread_rwlock_init(&srv->tokens_lock, NULL);
+	if (api__models_new(opt->model_cache, &srv->models) != FITD_OK ||
+	    api__metrics_new(&srv->http) != FITD_OK ||
+	    api_ratelimit_new(opt->rate_ip, opt->burst_ip, IP_LIMIT_SLOTS, &srv->ip_limit) !=
+		FITD_OK ||
+	    api_ratelimit_new(opt->rate_token, opt->burst_token, TOKEN_LIMIT_SLOTS,
+			      &srv->token_limit) != FITD_OK) {
+		srv->tokens = NULL;
+		server_free(srv);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "server tables");
 	}
 	srv->mhd = MHD_start_daemon(
 	    flags, opt->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
@@ -351,11 +376,11 @@ int api_server_start(const struct api_options *opt, struct store *store, struct 
 	    MHD_OPTION_CONNECTION_TIMEOUT, opt->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    opt->connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		api__metrics_free(srv->http);
-		api__models_free(srv->models);
-		free(srv);
-		return fitd_error_set(err, FITD_EIO, "listen_failed", "cannot listen on %s:%u: %s",
-				      opt->host, opt->port, strerror(errno));
+		srv->tokens = NULL; /* still the caller's */
+		rc = fitd_error_set(err, FITD_EIO, "listen_failed", "cannot listen on %s:%u: %s",
+				    opt->host, opt->port, strerror(errno));
+		server_free(srv);
+		return rc;
 	}
 	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = info ? info->port : opt->port;
@@ -371,6 +396,17 @@ uint16_t api_server_port(const struct api_server *srv)
 void api_server_set_ready(struct api_server *srv, bool ready)
 {
 	atomic_store(&srv->ready, ready);
+}
+
+void api_server_set_tokens(struct api_server *srv, struct api_tokens *tokens)
+{
+	struct api_tokens *old;
+
+	pthread_rwlock_wrlock(&srv->tokens_lock);
+	old = srv->tokens;
+	srv->tokens = tokens;
+	pthread_rwlock_unlock(&srv->tokens_lock);
+	api_tokens_free(old);
 }
 
 void api_server_stop(struct api_server *srv, unsigned grace_ms)
@@ -392,8 +428,5 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 		usleep(20 * 1000);
 	}
 	MHD_stop_daemon(srv->mhd);
-	api__metrics_free(srv->http);
-	api__models_free(srv->models);
-	pthread_mutex_destroy(&srv->hub.lock);
-	free(srv);
+	server_free(srv);
 }

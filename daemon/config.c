@@ -8,6 +8,7 @@
  */
 #include "daemon/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
@@ -50,6 +51,9 @@ static const struct opt_row opts[] = {
 	  "./fitd-state)" },
 	{ "config", OPT_CONFIG, 0, 0, 0, "FILE", "read options from FILE; flags override it" },
 	{ "log-level", OPT_LEVEL, 0, 0, 0, "LEVEL", "error, warn, info (default) or debug" },
+	{ "token-file", OPT_PATH, offsetof(struct fitd_config, token_file), 0, 0, "FILE",
+	  "bearer tokens ('<sha256 hex> <scopes> <name>' lines); without it every route is "
+	  "open, and only a loopback listen host is allowed" },
 	INT_OPT("http-threads", http_threads, 1, 64, "HTTP event threads (default 2)"),
 	INT_OPT("connection-limit", connection_limit, 1, 100000,
 		"open HTTP connections in all (default 1024)"),
@@ -86,6 +90,18 @@ static const struct opt_row opts[] = {
 	INT_OPT("watchdog-stall-s", watchdog_stall_s, 0, 86400,
 		"stop the systemd watchdog pings while a trial has not finished an epoch for this "
 		"long; 0 = never (default 600)"),
+	INT_OPT("rate-limit-token", rate_limit_token, 0, 1000000,
+		"requests a second per token; 0 = no limit (default 50)"),
+	INT_OPT("rate-burst-token", rate_burst_token, 1, 1000000,
+		"requests a token may send at once before its rate applies (default 500)"),
+	INT_OPT("rate-limit-ip", rate_limit_ip, 0, 1000000,
+		"requests a second per client address (IPv6: per /64); 0 = no limit (default 100)"),
+	INT_OPT("rate-burst-ip", rate_burst_ip, 1, 1000000,
+		"requests an address may send at once before its rate applies (default 1000)"),
+	INT_OPT("max-jobs-per-token", max_jobs_per_token, 0, 1000000,
+		"queued and running jobs of one token; 0 = no cap (default 100)"),
+	INT_OPT("max-streams-per-token", max_streams_per_token, 0, 100000,
+		"open event streams of one token; 0 = no cap (default 64)"),
 	{ "print-config", OPT_PRINT, 0, 0, 0, NULL, "print the effective configuration and exit" },
 	{ "version", OPT_VERSION, 0, 0, 0, NULL, "print the version and exit" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit" },
@@ -123,6 +139,12 @@ static void set_defaults(struct fitd_config *cfg)
 	cfg->trial_memory_mib = 0;
 	cfg->max_running_jobs = 8;
 	cfg->watchdog_stall_s = 600;
+	cfg->rate_limit_token = 50;
+	cfg->rate_burst_token = 500;
+	cfg->rate_limit_ip = 100;
+	cfg->rate_burst_ip = 1000;
+	cfg->max_jobs_per_token = 100;
+	cfg->max_streams_per_token = 64;
 }
 
 static bool parse_listen(struct fitd_config *cfg, const char *v, char *why, size_t cap)
@@ -343,6 +365,22 @@ static enum config_result scan_flags(struct fitd_config *cfg, int argc, char **a
 	return CONFIG_RUN;
 }
 
+/* True for "localhost", 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+static bool host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
 enum config_result config_load(struct fitd_config *cfg, int argc, char **argv)
 {
 	enum config_result r;
@@ -355,6 +393,13 @@ enum config_result config_load(struct fitd_config *cfg, int argc, char **argv)
 	if (cfg->config_file[0] != '\0' && !load_file(cfg, cfg->config_file))
 		return CONFIG_ERROR;
 	r = scan_flags(cfg, argc, argv, true, &print);
+	if (r == CONFIG_RUN && cfg->token_file[0] == '\0' && !host_is_loopback(cfg->listen_host)) {
+		fprintf(stderr,
+			"fitd: listening on %s needs a token-file: without one every route is "
+			"open, which is allowed on a loopback address only\n",
+			cfg->listen_host);
+		return CONFIG_ERROR;
+	}
 	if (r == CONFIG_RUN && print) {
 		config_print(cfg, stdout);
 		return CONFIG_EXIT;
@@ -370,6 +415,10 @@ void config_print(const struct fitd_config *cfg, FILE *out)
 		cfg->listen_port);
 	fprintf(out, "state-dir = %s\n", cfg->state_dir);
 	fprintf(out, "log-level = %s\n", fitd_log_level_name(cfg->log_level));
+	if (cfg->token_file[0] != '\0')
+		fprintf(out, "token-file = %s\n", cfg->token_file);
+	else
+		fprintf(out, "# token-file: none, every route is open\n");
 	for (size_t i = 0; i < NOPTS; i++)
 		if (opts[i].type == OPT_INT)
 			fprintf(out, "%s = %lld\n", opts[i].name,

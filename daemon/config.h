@@ -22,6 +22,7 @@ struct fitd_config {
 	uint16_t listen_port;
 	char state_dir[PATH_MAX];
 	char config_file[PATH_MAX];
+	char token_file[PATH_MAX]; /* "" for none: then the listen host must be loopback */
 	int log_level;
 
 	int64_t http_threads;
@@ -44,6 +45,12 @@ struct fitd_config {
 	int64_t trial_memory_mib;
 	int64_t max_running_jobs;
 	int64_t watchdog_stall_s;
+	int64_t rate_limit_token;
+	int64_t rate_burst_token;
+	int64_t rate_limit_ip;
+	int64_t rate_burst_ip;
+	int64_t max_jobs_per_token;
+	int64_t max_streams_per_token;
 };
 
 enum config_result {
@@ -52,7 +59,11 @@ enum config_result {
 	CONFIG_ERROR, /* a one-line reason was printed to stderr: exit 2 */
 };
 
-/* Fills cfg from defaults, the config file (if --config is given) and argv. */
+/*
+ * Fills cfg from defaults, the config file (if --config is given) and argv.
+ * Refuses (CONFIG_ERROR) to listen on a host that is not loopback without
+ * a token file.
+ */
 enum config_result config_load(struct fitd_config *cfg, int argc, char **argv);
 
 /* Prints the effective configuration as config-file lines. */

@@ -38,6 +38,7 @@ struct daemon {
 	int argc; /* for reloads */
 	char **argv;
 	struct fitd_metrics *metrics; /* outlives the store, the worker and the API */
+	struct api_tokens *tokens;    /* loaded at start, until the API takes them */
 	struct store *store;
 	struct api_server *api;
 	struct worker *worker;
@@ -87,6 +88,13 @@ static void api_options_from_config(struct daemon *d, struct api_options *o)
 	o->notify = notify_worker;
 	o->notify_data = d;
 	o->metrics = d->metrics;
+	o->tokens = d->tokens;
+	o->rate_token = (unsigned)cfg->rate_limit_token;
+	o->burst_token = (unsigned)cfg->rate_burst_token;
+	o->rate_ip = (unsigned)cfg->rate_limit_ip;
+	o->burst_ip = (unsigned)cfg->rate_burst_ip;
+	o->max_jobs_per_token = (unsigned)cfg->max_jobs_per_token;
+	o->max_streams_per_token = (unsigned)cfg->max_streams_per_token;
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -112,10 +120,33 @@ static char *config_text(const struct fitd_config *cfg)
 }
 
 /*
+ * Reads the token file again and swaps it in; a file that does not parse
+ * is refused and the tables in use stay. Turning tokens on or off (a
+ * token-file set or removed) waits for a restart, like other keys.
+ */
+static void reload_tokens(struct daemon *d, const struct fitd_config *fresh)
+{
+	struct api_tokens *tokens = NULL;
+	struct fitd_error err = { 0 };
+
+	if (d->cfg.token_file[0] == '\0' || fresh->token_file[0] == '\0')
+		return;
+	if (api_tokens_load(fresh->token_file, &tokens, &err) != FITD_OK) {
+		fitd_log_warn("reload_failed", "key=token-file reason=\"%s\" kept=previous",
+			      err.message);
+		return;
+	}
+	fitd_log_info("reloaded", "key=token-file tokens=%zu", api_tokens_count(tokens));
+	api_server_set_tokens(d->api, tokens);
+	memcpy(d->cfg.token_file, fresh->token_file, sizeof(d->cfg.token_file));
+}
+
+/*
  * SIGHUP: reads the configuration again (file, then the same flags) and
- * applies what can change while serving, the log level; other changed keys
- * are named in the log and wait for a restart. A configuration that no
- * longer parses is refused whole: fitd goes on with the one it has.
+ * applies what can change while serving, the log level and the token
+ * file; other changed keys are named in the log and wait for a restart. A
+ * configuration that no longer parses is refused whole: fitd goes on with
+ * the one it has.
  */
 static void on_sighup(uv_signal_t *h, int signum)
 {
@@ -136,6 +167,7 @@ static void on_sighup(uv_signal_t *h, int signum)
 		d->cfg.log_level = fresh.log_level;
 		fitd_log_set_level(fresh.log_level);
 	}
+	reload_tokens(d, &fresh);
 	/* config_print writes the keys in one order: compare line by line. */
 	before = config_text(&d->cfg);
 	after = config_text(&fresh);
@@ -259,6 +291,7 @@ static int open_all(struct daemon *d)
 		fitd_log_error("listen_failed", "reason=\"%s\"", err.message);
 		return -1;
 	}
+	d->tokens = NULL; /* the server has them */
 	worker_on_events(d->worker, forward_events, d);
 	fitd_log_info("listening", "addr=%s:%u state_dir=\"%s\" version=%s", d->cfg.listen_host,
 		      api_server_port(d->api), d->cfg.state_dir, FITD_VERSION);
@@ -290,6 +323,7 @@ static void close_all(struct daemon *d)
 	}
 	store_close(d->store);
 	fitd_metrics_free(d->metrics);
+	api_tokens_free(d->tokens);
 }
 
 static int run(struct daemon *d)
@@ -307,6 +341,22 @@ static int run(struct daemon *d)
 	close_all(d);
 	fitd_log_info("stopped", NULL);
 	return rc == 0 ? 0 : 1;
+}
+
+/* The token file named by the config, if any; a bad one stops fitd with a one-line reason. */
+static int load_tokens(struct daemon *d)
+{
+	struct fitd_error err = { 0 };
+
+	if (d->cfg.token_file[0] == '\0')
+		return 0;
+	if (api_tokens_load(d->cfg.token_file, &d->tokens, &err) != FITD_OK) {
+		fprintf(stderr, "fitd: %s\n", err.message);
+		return -1;
+	}
+	fitd_log_info("tokens_loaded", "file=\"%s\" tokens=%zu", d->cfg.token_file,
+		      api_tokens_count(d->tokens));
+	return 0;
 }
 
 /* `fitd NAME …` runs a subcommand; fitd with flags only is the daemon. */
@@ -337,6 +387,8 @@ int main(int argc, char **argv)
 	d.argc = argc;
 	d.argv = argv;
 	fitd_log_set_level(d.cfg.log_level);
+	if (load_tokens(&d) != 0)
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	return run(&d);
 }

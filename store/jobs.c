@@ -189,12 +189,42 @@ static int job_by_key(sqlite3 *db, const char *key, char id[STORE_ID_MAX], char 
 	return rc;
 }
 
+/* FITD_ELIMIT when the job's owner has its cap of live jobs already. */
+static int owner_cap(sqlite3 *db, const struct store_job_new *in, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t live = 0;
+	int rc;
+
+	if (in->owner == NULL || in->max_owner_active <= 0)
+		return FITD_OK;
+	rc = store__prepare(db,
+			    "SELECT count(*) FROM jobs WHERE owner = ?"
+			    " AND state IN ('queued','running')",
+			    &st, err);
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, in->owner, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		live = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (live >= in->max_owner_active)
+		return fitd_error_set(err, FITD_ELIMIT, "too_many_jobs",
+				      "token '%s' has %lld queued or running jobs, the most it may "
+				      "have; wait for one to end or cancel one",
+				      in->owner, (long long)live);
+	return FITD_OK;
+}
+
 static int job_insert(sqlite3 *db, const struct store_job_new *in, const char *id,
 		      struct fitd_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store__prepare(db, "SELECT 1 FROM datasets WHERE id = ?", &st, err);
+	int rc = owner_cap(db, in, err);
 
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__prepare(db, "SELECT 1 FROM datasets WHERE id = ?", &st, err);
 	if (rc != FITD_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, in->dataset_id, -1, SQLITE_STATIC);
@@ -206,8 +236,8 @@ static int job_insert(sqlite3 *db, const struct store_job_new *in, const char *i
 		return rc;
 	rc = store__prepare(db,
 			    "INSERT INTO jobs (id, dataset_id, state, target, task, metric, spec,"
-			    " idempotency_key, max_attempts, created_at)"
-			    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+			    " idempotency_key, max_attempts, created_at, owner)"
+			    " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)",
 			    &st, err);
 	if (rc != FITD_OK)
 		return rc;
@@ -220,6 +250,7 @@ static int job_insert(sqlite3 *db, const struct store_job_new *in, const char *i
 	sqlite3_bind_text(st, 7, in->idempotency_key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, in->max_attempts > 0 ? in->max_attempts : 3);
 	sqlite3_bind_int64(st, 9, store_now_ms());
+	sqlite3_bind_text(st, 10, in->owner, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = store__sqlite_error(db, sqlite3_errcode(db), "insert job", err);
 	sqlite3_finalize(st);

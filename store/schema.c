@@ -85,6 +85,9 @@ static const char *const migrations[] = {
 	"  trial_idx INTEGER,"
 	"  bytes INTEGER NOT NULL,"
 	"  created_at INTEGER NOT NULL);",
+	/* 2: the name of the token that submitted a job, for the per-token cap */
+	"ALTER TABLE jobs ADD COLUMN owner TEXT;"
+	"CREATE INDEX jobs_by_owner ON jobs (owner, state);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -28,7 +28,7 @@
 #include "worker/fit/status.h"
 
 /* The newest schema this binary knows; a database at a higher version is refused. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 struct fitd_metrics;
@@ -179,13 +179,16 @@ struct store_job_new {
 	const char *spec_json;
 	const char *idempotency_key; /* NULL for none */
 	int64_t max_attempts;	     /* claims a trial may take before it is failed */
+	const char *owner;	     /* the token's name; NULL when no token file is used */
+	int64_t max_owner_active;    /* with owner: cap on its queued and running jobs; 0: none */
 };
 
 /*
  * Inserts a queued job and its first job_state event in one transaction.
  * With an idempotency key already used for the same spec, returns that job
  * with *existed true; for another spec, FITD_ECONFLICT. FITD_ENOTFOUND when
- * the dataset no longer exists.
+ * the dataset no longer exists; FITD_ELIMIT (code too_many_jobs) when the
+ * owner already has max_owner_active queued or running jobs.
  */
 int store_job_create(struct store *s, const struct store_job_new *in, struct store_job *out,
 		     bool *existed, struct fitd_error *err);

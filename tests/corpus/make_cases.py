@@ -8,6 +8,11 @@ whole request, for what an HTTP client refuses to send), "expect": {"status", "c
 bodies "{DS}" stands for an uploaded iris dataset, "{JOB}" for a finished
 job on it and "{MODEL}" for its model (tests/integration/test_corpus.py).
 
+The corpus daemon runs with a token file. A case is sent with a token of
+every scope unless it has its own Authorization header or "auth": "none";
+in headers and raw requests "{TOKEN}" stands for that token, and
+"{TOKEN_READ}", "{TOKEN_WRITE}", "{TOKEN_ADMIN}" for tokens of one scope.
+
 Run it from anywhere after adding cases; the files are committed.
 """
 import json
@@ -20,6 +25,12 @@ CASES = []
 def case(name, method, path, expect, code, **kw):
     CASES.append(dict(name=name, method=method, path=path,
                       expect={"status": expect, "code": code}, **kw))
+
+
+def raw_with_token(raw):
+    """A raw request with the full token's header after its request line."""
+    line, rest = raw.split("\r\n", 1)
+    return line + "\r\nAuthorization: Bearer {TOKEN}\r\n" + rest
 
 
 def job(name, spec, expect, code):
@@ -228,14 +239,14 @@ for name, query in [("missing", ""), ("empty", "?name="), ("long", "?name=" + "n
          "invalid_parameter" if name == "nul" else "invalid_name",
          body="a,b\n1,2\n", headers={"Content-Type": "text/csv"})
 case("dataset-no-length", "POST", "/v1/datasets?name=x", 411, "length_required",
-     raw="POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
-         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\na,b\n\r\n0\r\n\r\n")
+     raw=raw_with_token("POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\na,b\n\r\n0\r\n\r\n"))
 case("dataset-duplicate-length", "POST", "/v1/datasets?name=x", 400, "bad_content_length",
-     raw="POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
-         "Content-Length: 8\r\nContent-Length: 9\r\nConnection: close\r\n\r\na,b\n1,2\n")
+     raw=raw_with_token("POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+         "Content-Length: 8\r\nContent-Length: 9\r\nConnection: close\r\n\r\na,b\n1,2\n"))
 case("dataset-length-huge", "POST", "/v1/datasets?name=x", 413, "payload_too_large",
-     raw="POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
-         "Content-Length: 99999999999999\r\nConnection: close\r\n\r\na,b\n1,2\n")
+     raw=raw_with_token("POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
+         "Content-Length: 99999999999999\r\nConnection: close\r\n\r\na,b\n1,2\n"))
 
 # ---- paths and methods ----
 for name, path in [("root", "/"), ("v2", "/v2/jobs"),
@@ -323,6 +334,53 @@ case("predict-csv-bad-quote", "POST", PRED, 400, "unterminated_quote",
      body='sepal_length\n"1\n', headers={"Content-Type": "text/csv"})
 case("predict-media-type", "POST", PRED, 415, "unsupported_media_type",
      body="x", headers={"Content-Type": "application/xml"})
+
+# ---- access: no token, a bad credential, a token without the route's scope ----
+CSV_HEADERS = {"Content-Type": "text/csv"}
+for name, method, path, kw in [
+        ("datasets-list", "GET", "/v1/datasets", {}),
+        ("upload", "POST", "/v1/datasets?name=x", dict(body="a,b\n1,2\n", headers=CSV_HEADERS)),
+        ("delete", "DELETE", "/v1/datasets/{DS}", {}),
+        ("job-create", "POST", "/v1/jobs", dict(json={"dataset": "{DS}", "target": "species"})),
+        ("events", "GET", "/v1/jobs/{JOB}/events", {}),
+        ("predict", "POST", PRED, dict(json={"rows": [{"sepal_length": 1}]})),
+        ("metrics", "GET", "/metrics", {}),
+        ("token-in-query", "GET", "/v1/jobs?access_token={TOKEN}", {})]:
+    case("auth-none-" + name, method, path, 401, "unauthorized", auth="none", **kw)
+for name, value in [("basic", "Basic dXNlcjpwYXNz"), ("digest", 'Digest username="fitd"'),
+                    ("token-scheme", "Token {TOKEN}"), ("no-space", "Bearer{TOKEN}"),
+                    ("tab", "Bearer\t{TOKEN}"), ("empty", "Bearer"), ("blank", "Bearer    "),
+                    ("unknown", "Bearer not-a-token"), ("longer", "Bearer {TOKEN}x"),
+                    ("shorter", "Bearer x{TOKEN}"), ("space-inside", "Bearer {TOKEN} x"),
+                    ("nul", "Bearer x\u0000{TOKEN}"), ("control", "Bearer \u0001{TOKEN}"),
+                    ("very-long", "Bearer " + "A" * 8000), ("hash-not-token", "Bearer " + "0" * 64)]:
+    case("auth-bad-" + name, "GET", "/v1/jobs", 401, "unauthorized",
+         headers={"Authorization": value})
+case("auth-bad-two-headers", "GET", "/v1/jobs", 401, "unauthorized",
+     raw="GET /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n"
+         "Authorization: Bearer {TOKEN_READ}\r\nConnection: close\r\n\r\n")
+for scope, method, path, kw in [
+        ("READ", "POST", "/v1/datasets?name=x", dict(body="a,b\n1,2\n", headers=CSV_HEADERS)),
+        ("READ", "DELETE", "/v1/datasets/{DS}", {}),
+        ("READ", "POST", "/v1/jobs", dict(json={"dataset": "{DS}", "target": "species"})),
+        ("READ", "POST", "/v1/jobs/{JOB}/cancel", {}),
+        ("READ", "GET", "/metrics", {}),
+        ("WRITE", "GET", "/v1/datasets", {}), ("WRITE", "GET", "/v1/datasets/{DS}", {}),
+        ("WRITE", "GET", "/v1/jobs/{JOB}", {}), ("WRITE", "GET", "/v1/jobs/{JOB}/trials", {}),
+        ("WRITE", "GET", "/v1/jobs/{JOB}/events", {}), ("WRITE", "GET", "/v1/models/{MODEL}", {}),
+        ("WRITE", "POST", PRED, dict(json={"rows": [{"sepal_length": 1}]})),
+        ("WRITE", "GET", "/metrics", {}),
+        ("ADMIN", "GET", "/v1/jobs", {}), ("ADMIN", "POST", "/v1/jobs/{JOB}/cancel", {})]:
+    slug = path.split("?")[0].strip("/").replace("/", "-").replace("{", "").replace("}", "")
+    headers = dict(kw.pop("headers", {}), Authorization="Bearer {TOKEN_%s}" % scope)
+    case("auth-scope-%s-%s-%s" % (scope.lower(), method.lower(), slug.lower()), method, path, 403,
+         "insufficient_scope", headers=headers, **kw)
+# The scheme is case-insensitive: these tokens are recognized, then lack the scope.
+case("auth-scheme-lowercase", "POST", "/v1/jobs", 403, "insufficient_scope",
+     json={"dataset": "{DS}", "target": "species"},
+     headers={"Authorization": "bearer {TOKEN_READ}"})
+case("auth-scheme-uppercase", "GET", "/v1/jobs", 403, "insufficient_scope",
+     headers={"Authorization": "BEARER   {TOKEN_WRITE}"})
 
 
 def main():

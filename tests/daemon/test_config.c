@@ -50,6 +50,9 @@ START_TEST(defaults)
 	ck_assert_str_eq(cfg.state_dir, "./fitd-state");
 	ck_assert_int_eq(cfg.log_level, FITD_LOG_INFO);
 	ck_assert_int_eq(cfg.max_columns, 4096);
+	ck_assert_str_eq(cfg.token_file, "");
+	ck_assert_int_eq(cfg.rate_limit_ip, 100);
+	ck_assert_int_eq(cfg.max_jobs_per_token, 100);
 }
 END_TEST
 
@@ -85,7 +88,7 @@ START_TEST(file_then_flags_override)
 {
 	struct fitd_config cfg;
 	char *path = write_temp("# comment\n\nlisten = 0.0.0.0:7000\nmax-columns = 99\n"
-				"  log-level = warn  \n");
+				"  log-level = warn  \ntoken-file = /etc/fitd/tokens\n");
 	const char *args[] = { "--config", path, "--max-columns", "7", NULL };
 
 	ck_assert_int_eq(load(&cfg, args), CONFIG_RUN);
@@ -93,7 +96,33 @@ START_TEST(file_then_flags_override)
 	ck_assert_uint_eq(cfg.listen_port, 7000);
 	ck_assert_int_eq(cfg.max_columns, 7);
 	ck_assert_int_eq(cfg.log_level, FITD_LOG_WARN);
+	ck_assert_str_eq(cfg.token_file, "/etc/fitd/tokens");
 	unlink(path);
+}
+END_TEST
+
+/* Without a token file every route is open: only a loopback address may listen. */
+START_TEST(open_api_only_on_loopback)
+{
+	static const char *const loopback[] = { "127.0.0.1:1", "127.9.8.7:1", "[::1]:1",
+						"localhost:1", "[::ffff:127.0.0.2]:1" };
+	static const char *const exposed[] = { "0.0.0.0:1",	     "[::]:1",	      "10.0.0.1:1",
+					       "128.0.0.1:1",	     "example.com:1", "[::2]:1",
+					       "[::ffff:10.0.0.1]:1" };
+	struct fitd_config cfg;
+
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		const char *args[] = { "--listen", loopback[i], NULL };
+
+		ck_assert_msg(load(&cfg, args) == CONFIG_RUN, "%s refused", loopback[i]);
+	}
+	for (size_t i = 0; i < sizeof(exposed) / sizeof(exposed[0]); i++) {
+		const char *open_args[] = { "--listen", exposed[i], NULL };
+		const char *token_args[] = { "--listen", exposed[i], "--token-file", "/t", NULL };
+
+		ck_assert_msg(load(&cfg, open_args) == CONFIG_ERROR, "%s accepted", exposed[i]);
+		ck_assert_msg(load(&cfg, token_args) == CONFIG_RUN, "%s refused", exposed[i]);
+	}
 }
 END_TEST
 
@@ -145,6 +174,7 @@ int main(void)
 	tcase_add_test(tc, state_directory_from_systemd);
 	tcase_add_test(tc, flags);
 	tcase_add_test(tc, file_then_flags_override);
+	tcase_add_test(tc, open_api_only_on_loopback);
 	tcase_add_test(tc, bad_values_refused);
 	tcase_add_test(tc, bad_file_refused);
 	suite_add_tcase(s, tc);

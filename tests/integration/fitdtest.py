@@ -1,6 +1,7 @@
 """Helpers for fitd's integration tests: start the real binary on a free
 port with a temporary state directory and talk HTTP to it (stdlib only)."""
 
+import hashlib
 import http.client
 import json
 import os
@@ -19,9 +20,10 @@ DATA = os.environ.get("FITD_TEST_DATA", os.path.join(os.path.dirname(__file__), 
 class Daemon:
     """One fitd process. The state directory outlives restarts."""
 
-    def __init__(self, state_dir=None, args=(), env=None):
+    def __init__(self, state_dir=None, args=(), env=None, token=None):
         self.own_state = state_dir is None
         self.env = env  # extra environment variables
+        self.token = token  # sent as a bearer token by request() unless headers say otherwise
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="fitd-test-")
         self.args = list(args)
         self.proc = None
@@ -91,6 +93,8 @@ class Daemon:
         """Returns (status, headers dict, parsed JSON or raw bytes)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         hdrs = dict(headers or {})
+        if self.token is not None and not any(k.lower() == "authorization" for k in hdrs):
+            hdrs["Authorization"] = "Bearer " + self.token
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
@@ -162,6 +166,15 @@ def final_trial(items, higher_is_better, nscores):
     near = [t for t in done if sign * t["score"] >= bound]
     return min(near, key=lambda t: (rank.get(t["params"]["model"], 0), -sign * t["score"],
                                     t["trial"]))
+
+
+def write_tokens(path, tokens):
+    """Writes a token file: tokens maps a name to (token, scopes)."""
+    with open(path, "w") as f:
+        f.write("# sha256 of the token, scopes, name\n")
+        for name, (token, scopes) in tokens.items():
+            f.write("%s %s %s\n" % (hashlib.sha256(token.encode()).hexdigest(), scopes, name))
+    return path
 
 
 def read_data(name):

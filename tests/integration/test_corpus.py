@@ -1,16 +1,20 @@
 #!/usr/bin/python3
 """The bad-input corpus (tests/corpus/cases/, written by make_cases.py): every
 case gets exactly its expected 4xx with the JSON error format, none gets a
-5xx, and the daemon keeps serving with what was stored before intact."""
+5xx, and the daemon keeps serving with what was stored before intact. The
+daemon runs with a token file; cases carry a token of every scope unless
+they test access themselves."""
 import glob
 import json
 import os
 import re
+import secrets
 import socket
+import tempfile
 import time
 import unittest
 
-from fitdtest import Daemon, read_data
+from fitdtest import Daemon, read_data, write_tokens
 
 CASES = os.path.join(os.path.dirname(__file__), "..", "corpus", "cases")
 
@@ -88,8 +92,17 @@ class Corpus(unittest.TestCase):
     def test_every_case(self):
         cases = load_cases()
         self.assertGreaterEqual(len(cases), 250)
+        tokens = {"{TOKEN%s}" % suffix: secrets.token_urlsafe(32)
+                  for suffix in ("", "_READ", "_WRITE", "_ADMIN")}
+        token_dir = tempfile.TemporaryDirectory(prefix="fitd-corpus-")
+        token_file = write_tokens(os.path.join(token_dir.name, "tokens"), {
+            "full": (tokens["{TOKEN}"], "read,write,admin"),
+            "reader": (tokens["{TOKEN_READ}"], "read"),
+            "writer": (tokens["{TOKEN_WRITE}"], "write"),
+            "operator": (tokens["{TOKEN_ADMIN}"], "admin")})
         d = Daemon(args=("--max-json-kib", "1024", "--max-upload-mib", "64",
-                         "--max-columns", "4096", "--max-field-bytes", "65536")).start()
+                         "--max-columns", "4096", "--max-field-bytes", "65536",
+                         "--token-file", token_file), token=tokens["{TOKEN}"]).start()
         try:
             status, _, ds = d.upload("iris", read_data("iris.csv"))
             self.assertEqual(status, 201, ds)
@@ -112,9 +125,11 @@ class Corpus(unittest.TestCase):
                 "early_stopping": False, "search": {"max_trials": 1}})
             self.assertEqual(status, 201, busy)
             ids = {"{DS}": ds["id"], "{JOB}": job["id"], "{MODEL}": job["best"]["model_id"]}
+            ids.update(tokens)
 
             def subst(text):
-                return re.sub(r"\{DS\}|\{JOB\}|\{MODEL\}", lambda m: ids[m.group(0)], text)
+                return re.sub(r"\{(DS|JOB|MODEL|TOKEN(_READ|_WRITE|_ADMIN)?)\}",
+                              lambda m: ids[m.group(0)], text)
 
             failures = []
             for c in cases:
@@ -122,7 +137,9 @@ class Corpus(unittest.TestCase):
                 if "raw" in c:
                     status, ctype, body = raw_status(d, subst(c["raw"]).encode("latin-1"))
                 else:
-                    headers = dict(c.get("headers", {}))
+                    headers = {k: subst(v) for k, v in c.get("headers", {}).items()}
+                    if c.get("auth") != "none" and "Authorization" not in headers:
+                        headers["Authorization"] = "Bearer " + tokens["{TOKEN}"]
                     if "json" in c:
                         headers.setdefault("Content-Type", "application/json")
                     status, ctype, body = send(d, c["method"], path, body_of(c, subst), headers)
@@ -153,6 +170,7 @@ class Corpus(unittest.TestCase):
             print("%d cases, each with its expected 4xx" % len(cases))
         finally:
             d.cleanup()
+            token_dir.cleanup()
 
 
 if __name__ == "__main__":

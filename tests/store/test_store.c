@@ -1,7 +1,7 @@
 /*
  * test_store.c - the store: layout, migrations and the refusal of a newer
- * schema, ids, and the dataset lifecycle through an upload (stream, parse,
- * commit, read back, list, delete, reopen).
+ * schema, ids, the dataset lifecycle through an upload (stream, parse,
+ * commit, read back, list, delete, reopen) and the cap on a token's jobs.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -254,6 +254,62 @@ START_TEST(pagination)
 }
 END_TEST
 
+/* Creates a job on dataset ds for owner (NULL: none) with a cap of 2; returns the status. */
+static int create_job(struct store *s, const char *ds, const char *owner, const char *key,
+		      struct store_job *job, bool *existed, struct fitd_error *err)
+{
+	struct store_job_new in = { .dataset_id = ds,
+				    .target = "y",
+				    .task = "regression",
+				    .metric = "rmse",
+				    .spec_json = "{}",
+				    .idempotency_key = key,
+				    .owner = owner,
+				    .max_owner_active = 2 };
+
+	return store_job_create(s, &in, job, existed, err);
+}
+
+START_TEST(jobs_capped_per_owner)
+{
+	struct store_dataset d = { 0 };
+	struct fitd_error err = { 0 };
+	struct store_job job, first;
+	struct store *s;
+	bool existed;
+
+	make_state();
+	s = open_store();
+	ck_assert_int_eq(upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
+	ck_assert_int_eq(create_job(s, d.id, "alice", "k1", &first, &existed, &err), FITD_OK);
+	ck_assert_int_eq(create_job(s, d.id, "alice", NULL, &job, &existed, &err), FITD_OK);
+	store_job_release(&job);
+	ck_assert_int_eq(create_job(s, d.id, "alice", NULL, &job, &existed, &err), FITD_ELIMIT);
+	ck_assert_str_eq(err.code, "too_many_jobs");
+	/* A replay is not a new job; other owners and jobs without one are not counted. */
+	ck_assert_int_eq(create_job(s, d.id, "alice", "k1", &job, &existed, &err), FITD_OK);
+	ck_assert(existed);
+	ck_assert_str_eq(job.id, first.id);
+	store_job_release(&job);
+	ck_assert_int_eq(create_job(s, d.id, "bob", NULL, &job, &existed, &err), FITD_OK);
+	store_job_release(&job);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(create_job(s, d.id, NULL, NULL, &job, &existed, &err), FITD_OK);
+		store_job_release(&job);
+	}
+	/* A job that ends frees its place. */
+	ck_assert_int_eq(store_job_cancel(s, first.id, &job, &err), FITD_OK);
+	ck_assert_int_eq(job.state, STORE_JOB_CANCELLED);
+	store_job_release(&job);
+	ck_assert_int_eq(create_job(s, d.id, "alice", NULL, &job, &existed, &err), FITD_OK);
+	store_job_release(&job);
+	store_job_release(&first);
+	store_dataset_release(&d);
+	store_close(s);
+	remove_state();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store");
@@ -268,6 +324,7 @@ int main(void)
 	tcase_add_test(tc, dataset_lifecycle);
 	tcase_add_test(tc, failed_parse_commits_nothing);
 	tcase_add_test(tc, pagination);
+	tcase_add_test(tc, jobs_capped_per_owner);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -36,7 +36,8 @@
 	X(ESTORE, "store_error", "database error")                               \
 	X(ESCHEMA, "schema_too_new", "the database was written by a newer fitd") \
 	X(EUNAVAILABLE, "unavailable", "temporarily unavailable")                \
-	X(EINTERNAL, "internal_error", "internal error")
+	X(EINTERNAL, "internal_error", "internal error")                         \
+	X(ELIMIT, "limit_reached", "a limit is reached; retry later")
 
 enum fitd__status_index {
 	FITD__IDX_OK,
