@@ -11,9 +11,10 @@ test | bench)
 	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);
 	# wrk for the load test (test_load.py); groff-base and mandoc check the man
 	# page, systemd-container boots a container to test deploy/install.sh
-	# under systemd (tests/deploy)
-	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus wrk groff-base
-mandoc systemd-container" ;;
+	# under systemd (tests/deploy); clang, its libFuzzer and its OpenMP build
+	# the fuzzers (tests/fuzz/)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev libomp-dev prometheus wrk
+groff-base mandoc systemd-container" ;;
 esac
 case "$level" in
 bench)
