@@ -91,58 +91,76 @@ static bool ref_id_valid(const char *prefix, const char *s)
 	return true;
 }
 
+/*
+ * The reference answer for method and path: the route found (or NULL), the
+ * first route of the path under any method, the params' count and the
+ * Allow list.
+ */
+static const struct api_route *ref_route(const char *method, const char *path,
+					 const struct api_route **first, int *nparams,
+					 char allow[64])
+{
+	size_t nroutes;
+	const struct api_route *routes = api_routes(&nroutes);
+
+	*first = NULL;
+	allow[0] = '\0';
+	for (size_t i = 0; i < nroutes; i++) {
+		size_t used = strlen(allow);
+
+		if (!ref_match(routes[i].pattern, path, nparams))
+			continue;
+		if (*first == NULL)
+			*first = &routes[i];
+		if (strcmp(routes[i].method, method) == 0)
+			return &routes[i];
+		if (strstr(allow, routes[i].method) == NULL)
+			snprintf(allow + used, 64 - used, "%s%s", used ? ", " : "",
+				 routes[i].method);
+	}
+	return NULL;
+}
+
+/* Checks a FOUND match's params against the path and their id checks. */
+static void check_params(const struct api_request *req, const char *path)
+{
+	const char *prefix = id_prefix(req->route->pattern);
+
+	for (size_t i = 0; i < req->nparams; i++) {
+		const char *p = req->params[i];
+
+		FUZZ_CHECK(p[0] != '\0' && strchr(p, '/') == NULL && strstr(path, p) != NULL,
+			   "param %zu '%s' of %s", i, p, path);
+		FUZZ_CHECK(store_id_valid(prefix, p) == ref_id_valid(prefix, p), "id '%s'", p);
+	}
+}
+
+/* Matches as server.c does, replying 404 or 405 the same way, and checks the result. */
 static void check_match(const char *method, const char *path)
 {
 	struct api_request req = { 0 };
-	const struct api_route *routes, *first = NULL, *found = NULL;
-	char allow[64], want_allow[64] = "";
-	size_t nroutes;
-	enum api_match m = api_route_match(method, path, &req, allow, sizeof(allow));
+	const struct api_route *first, *found;
+	char allow[64], want_allow[64];
 	int nparams = 0;
+	enum api_match m = api_route_match(method, path, &req, allow, sizeof(allow));
 
-	routes = api_routes(&nroutes);
-	for (size_t i = 0; i < nroutes; i++) {
-		int n;
-
-		if (!ref_match(routes[i].pattern, path, &n))
-			continue;
-		if (first == NULL)
-			first = &routes[i];
-		if (found == NULL && strcmp(routes[i].method, method) == 0) {
-			found = &routes[i];
-			nparams = n;
-		}
-		if (found == NULL && strstr(want_allow, routes[i].method) == NULL)
-			snprintf(want_allow + strlen(want_allow),
-				 sizeof(want_allow) - strlen(want_allow), "%s%s",
-				 want_allow[0] ? ", " : "", routes[i].method);
-	}
+	found = ref_route(method, path, &first, &nparams, want_allow);
 	FUZZ_CHECK(req.path_route == first, "path route of %s", path);
-	FUZZ_CHECK(m == (found	 ? API_MATCH_FOUND
-			 : first ? API_MATCH_WRONG_METHOD
-				 : API_MATCH_NO_PATH),
-		   "%s %s: match %d", method, path, (int)m);
-	if (m == API_MATCH_FOUND) {
-		FUZZ_CHECK(req.route == found && req.nparams == (size_t)nparams, "%s %s", method,
-			   path);
-		for (size_t i = 0; i < req.nparams; i++) {
-			FUZZ_CHECK(req.params[i][0] != '\0' && strchr(req.params[i], '/') == NULL &&
-				       strstr(path, req.params[i]) != NULL,
-				   "param %zu '%s' of %s", i, req.params[i], path);
-			FUZZ_CHECK(store_id_valid(id_prefix(found->pattern), req.params[i]) ==
-				       ref_id_valid(id_prefix(found->pattern), req.params[i]),
-				   "id '%s'", req.params[i]);
-		}
-	} else if (m == API_MATCH_WRONG_METHOD) {
+	if (found != NULL) {
+		FUZZ_CHECK(m == API_MATCH_FOUND && req.route == found, "%s %s", method, path);
+		FUZZ_CHECK(req.nparams == (size_t)nparams, "%s %s", method, path);
+		check_params(&req, path);
+	} else if (first != NULL) {
+		FUZZ_CHECK(m == API_MATCH_WRONG_METHOD, "%s %s: %d", method, path, (int)m);
 		FUZZ_CHECK(strcmp(allow, want_allow) == 0, "Allow '%s', want '%s'", allow,
 			   want_allow);
 		api_reply_fail(&req, 405, "method_not_allowed", "%s is not allowed on %s", method,
 			       path);
 		MHD_add_response_header(req.response, MHD_HTTP_HEADER_ALLOW, allow);
 	} else {
+		FUZZ_CHECK(m == API_MATCH_NO_PATH, "%s %s: %d", method, path, (int)m);
 		api_reply_fail(&req, 404, "not_found", "no such path: %s", path);
 	}
-	FUZZ_CHECK((m == API_MATCH_FOUND) == (req.response == NULL), "reply");
 	if (req.response != NULL)
 		MHD_destroy_response(req.response);
 	free(req.params_buf);

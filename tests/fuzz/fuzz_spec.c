@@ -12,16 +12,20 @@
  * can send (valid UTF-8); an accepted spec survives the trip through the
  * stored text unchanged (the normalized JSON, dumped as api/jobs.c stores
  * it, read back with worker_spec_from_json(), gives the same normalized
- * JSON and the same grid size). The body is also read as if it were a stored spec, which
- * must not crash either.
+ * JSON and the same grid size), and its searcher starts and proposes
+ * points of its space. The body is also read as if it were a stored spec,
+ * which must not crash either.
  */
 #include "tests/fuzz/fuzz.h"
 
 #include <jansson.h>
 #include <string.h>
 
+#include "worker/search/search.h"
 #include "worker/search/space.h"
 #include "worker/spec.h"
+
+#define PROPOSALS 4 /* proposals checked per accepted spec */
 
 /* Iris's columns (the corpus of tests/corpus/ names them) and harder ones. */
 static struct worker_column_info cols[] = {
@@ -86,6 +90,28 @@ static void check_round_trip(const struct worker_spec *spec)
 	json_decref(first);
 }
 
+/* The searcher of an accepted spec starts, and its first proposals are points of the space. */
+static void check_search(const struct worker_spec *spec)
+{
+	const struct search_history none = { NULL, 0 };
+	struct fitd_error err = { 0 };
+	struct search *s = NULL;
+	int rc = search_new(spec, &s, &err);
+
+	FUZZ_CHECK(rc == FITD_OK, "search_new: %s: %s", err.code, err.message);
+	for (size_t idx = 0; idx < PROPOSALS; idx++) {
+		json_t *params = search_propose(s, idx, &none);
+		struct space_point point;
+
+		if (params == NULL) /* a finite space is exhausted */
+			break;
+		rc = search_space_point_from_json(worker_spec_space(spec), params, &point);
+		FUZZ_CHECK(rc == FITD_OK, "proposal %zu is not a point of the space", idx);
+		json_decref(params);
+	}
+	search_free(s);
+}
+
 static void validate(const json_t *body, size_t nrows)
 {
 	struct worker_spec *spec = NULL;
@@ -95,10 +121,12 @@ static void validate(const json_t *body, size_t nrows)
 	cols[NCOLS - 1].missing = nrows;
 	rc = worker_spec_parse(body, cols, NCOLS, nrows, &spec, &err);
 	FUZZ_CHECK((rc == FITD_OK) == (spec != NULL), "rc %d", rc);
-	if (rc == FITD_OK)
+	if (rc == FITD_OK) {
 		check_round_trip(spec);
-	else
+		check_search(spec);
+	} else {
 		check_refusal(rc, &err);
+	}
 	worker_spec_free(spec);
 }
 
