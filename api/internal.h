@@ -126,6 +126,16 @@ const struct api_route *api_routes(size_t *n);
  */
 bool api__access_check(struct api_request *req);
 
+/*
+ * Two checks server.c makes before any body, outside it so that the router's
+ * fuzz harness can call them too. A Content-Length value must be a plain
+ * decimal number that fits in *out; a query argument (as libmicrohttpd hands
+ * it over: unescaped, with its length) must hide no NUL byte that C strings
+ * would cut at.
+ */
+bool api__content_length_parse(const char *v, uint64_t *out);
+bool api__query_arg_clean(const char *key, size_t key_size, const char *value, size_t value_size);
+
 /* ---- replies (reply.c) ---- */
 
 /* Sets the reply to status with the JSON body (takes the reference). */

@@ -93,6 +93,7 @@ void api_reply_fail(struct api_request *req, unsigned http_status, const char *c
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	fitd_utf8_scrub(message);
 	reply_error_body(req, http_status, code, message);
 }
 

@@ -78,6 +78,17 @@ static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const cha
 	return MHD_YES;
 }
 
+bool api__content_length_parse(const char *v, uint64_t *out)
+{
+	char *end;
+
+	if (v[0] < '0' || v[0] > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
 /*
  * Parses Content-Length; false when present but not a plain decimal number,
  * or present twice (which value a proxy in front used is anyone's guess).
@@ -87,19 +98,19 @@ static bool read_content_length(struct api_request *req)
 	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	unsigned copies = 0;
-	char *end;
 
 	if (v == NULL)
 		return true;
 	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, count_value, &copies);
 	if (copies > 1)
 		return false;
-	if (v[0] < '0' || v[0] > '9')
-		return false;
-	errno = 0;
-	req->content_length = strtoull(v, &end, 10);
-	req->has_content_length = true;
-	return errno == 0 && *end == '\0';
+	req->has_content_length = api__content_length_parse(v, &req->content_length);
+	return req->has_content_length;
+}
+
+bool api__query_arg_clean(const char *key, size_t key_size, const char *value, size_t value_size)
+{
+	return strlen(key) == key_size && (value == NULL || strlen(value) == value_size);
 }
 
 static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -108,7 +119,7 @@ static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *
 	bool *clean = cls;
 
 	(void)kind;
-	if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
+	if (!api__query_arg_clean(key, key_size, value, value_size)) {
 		*clean = false;
 		return MHD_NO;
 	}

@@ -12,9 +12,10 @@ test | bench)
 	# wrk for the load test (test_load.py); groff-base and mandoc check the man
 	# page, systemd-container boots a container to test deploy/install.sh
 	# under systemd (tests/deploy); nodejs and npm for the OpenAPI validator
-	# (test_openapi.py)
-	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev prometheus wrk groff-base
-mandoc systemd-container nodejs"
+	# (test_openapi.py); clang, its libFuzzer and its OpenMP build the fuzzers
+	# (tests/fuzz/)
+	pkgs="$pkgs python3 sqlite3 systemd curl clang libclang-rt-14-dev libomp-dev prometheus wrk
+groff-base mandoc systemd-container nodejs"
 	# A nodejs package that ships npm itself (NodeSource's) conflicts with Debian's npm.
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 esac

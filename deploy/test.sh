@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what is missing, builds fitd with warnings as errors and runs the
 # whole test suite twice: a normal build, then under ASan and UBSan; then the
-# trial pool and the scheduler under TSan.
+# trial pool and the scheduler under TSan; then the parsers' fuzzers for 50 s
+# each.
 set -eu
 cd "$(dirname "$0")/.."
 deploy/deps.sh test
@@ -25,3 +26,19 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 meson compile -C build-ci-tsan
 TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan.supp" \
 	meson test -C build-ci-tsan --no-rebuild --print-errorlogs -v worker_pool integration-races
+
+# libFuzzer: each parser's harness (tests/fuzz/) for 50 s under ASan and
+# UBSan, on a copy of its seed corpus; a crash, leak, sanitizer report or
+# timeout fails the run and leaves the input in build-ci-fuzz/run/. (The
+# seeds and past crashes are also replayed by the suites above.)
+[ -d build-ci-fuzz ] || CC=clang meson setup build-ci-fuzz -Dfuzz=enabled -Dtests=disabled \
+	-Db_sanitize=address,undefined -Db_lundef=false
+meson compile -C build-ci-fuzz tests/fuzz/fuzz_csv tests/fuzz/fuzz_spec tests/fuzz/fuzz_router
+rm -rf build-ci-fuzz/run
+for h in csv spec router; do
+	mkdir -p build-ci-fuzz/run/$h
+	cp tests/fuzz/corpus/$h/* build-ci-fuzz/run/$h/
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-ci-fuzz/tests/fuzz/fuzz_$h \
+		-dict=tests/fuzz/$h.dict -max_total_time=50 -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix=build-ci-fuzz/run/ build-ci-fuzz/run/$h
+done

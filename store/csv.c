@@ -289,7 +289,7 @@ void store__csv_run(struct store__csv_parse *ps, size_t n,
 	struct task tasks[STORE_CSV_MAX_THREADS];
 	bool started[STORE_CSV_MAX_THREADS] = { false };
 
-	for (size_t i = 1; i < n; i++) {
+	for (size_t i = 1; i < n && !ps->serial; i++) {
 		tasks[i] = (struct task){ fn, ps, i };
 		started[i] = pthread_create(&th[i], NULL, task_main, &tasks[i]) == 0;
 	}
@@ -403,8 +403,8 @@ static int plan_chunks(struct store__csv_parse *ps)
 	size_t quotes = 0, newlines = 0, walked = 0, start_walked = 0;
 	int rc = FITD_OK;
 
-	if (want > blen / MIN_CHUNK)
-		want = blen / MIN_CHUNK ? blen / MIN_CHUNK : 1;
+	if (want > blen / ps->min_chunk)
+		want = blen / ps->min_chunk ? blen / ps->min_chunk : 1;
 	ps->ranges[0] = ps->body;
 	for (size_t i = 1; i < want; i++)
 		ps->ranges[i] = utf8_boundary(ps->body + blen / want * i, ps->ranges[i - 1], end);
@@ -590,10 +590,10 @@ static void release(struct store__csv_parse *ps)
 		freelocale(ps->x.c_locale);
 }
 
-int store_csv_parse(const char *data, size_t len, const struct store_csv_options *opt,
-		    struct fit_frame **out, struct fitd_error *err)
+static int parse(const char *data, size_t len, const struct store_csv_options *opt,
+		 size_t min_chunk, bool serial, struct fit_frame **out, struct fitd_error *err)
 {
-	struct store__csv_parse ps = { .err = err };
+	struct store__csv_parse ps = { .err = err, .min_chunk = min_chunk, .serial = serial };
 	int rc;
 
 	*out = NULL;
@@ -614,6 +614,18 @@ int store_csv_parse(const char *data, size_t len, const struct store_csv_options
 		rc = parse_all(&ps, opt, out);
 	release(&ps);
 	return rc;
+}
+
+int store_csv_parse(const char *data, size_t len, const struct store_csv_options *opt,
+		    struct fit_frame **out, struct fitd_error *err)
+{
+	return parse(data, len, opt, MIN_CHUNK, false, out, err);
+}
+
+int store__csv_parse_chunked(const char *data, size_t len, const struct store_csv_options *opt,
+			     size_t min_chunk, struct fit_frame **out, struct fitd_error *err)
+{
+	return parse(data, len, opt, min_chunk ? min_chunk : 1, true, out, err);
 }
 
 int store_csv_parse_file(const char *path, const struct store_csv_options *opt,

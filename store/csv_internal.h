@@ -176,6 +176,8 @@ struct store__csv_parse {
 	size_t max_columns;
 	size_t max_rows; /* 0: no limit */
 	int threads;
+	size_t min_chunk; /* body bytes per chunk at least */
+	bool serial;	  /* run the chunks one after another on the calling thread */
 	char **names;	  /* ncols column names */
 	uint8_t *forced;  /* ncols flags: named in options.categorical */
 	const char *body; /* the first byte after the header row */
@@ -194,7 +196,19 @@ struct store__csv_parse {
 	struct fitd_error *err;
 };
 
-/* Runs fn(ps, i) for each i < n, i = 0 on this thread; a thread that fails to start runs here. */
+/*
+ * store_csv_parse() cutting the body into chunks of at least min_chunk bytes
+ * (not 64 KiB) that run one after another on the calling thread, however
+ * many threads opt asks for. For tests: a small input gets as many chunks
+ * as a large one would, without the cost of threads.
+ */
+int store__csv_parse_chunked(const char *data, size_t len, const struct store_csv_options *opt,
+			     size_t min_chunk, struct fit_frame **out, struct fitd_error *err);
+
+/*
+ * Runs fn(ps, i) for each i < n, i = 0 on this thread; a thread that fails
+ * to start runs here, and so does every i when ps->serial.
+ */
 void store__csv_run(struct store__csv_parse *ps, size_t n,
 		    void (*fn)(struct store__csv_parse *, size_t));
 

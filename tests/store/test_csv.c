@@ -289,6 +289,15 @@ START_TEST(error_ragged_row)
 }
 END_TEST
 
+START_TEST(error_names_cut_whole)
+{
+	/* The message quotes 40 bytes of a name: a character across the cut is left out. */
+	expect_error("b,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9\n1,2\n1\n", FITD_EFORMAT,
+		     "ragged_row",
+		     NEEDLES("column 2 ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa') is missing"));
+}
+END_TEST
+
 START_TEST(error_unterminated_quote)
 {
 	expect_error("a,b\n1,2\n3,\"oops\n4,5\n", FITD_EFORMAT, "unterminated_quote",
@@ -435,6 +444,7 @@ static Suite *csv_suite(void)
 	tcase_add_test(err, error_empty_body);
 	tcase_add_test(err, error_no_rows);
 	tcase_add_test(err, error_ragged_row);
+	tcase_add_test(err, error_names_cut_whole);
 	tcase_add_test(err, error_unterminated_quote);
 	tcase_add_test(err, error_bad_quote);
 	tcase_add_test(err, error_nul_byte);

@@ -373,6 +373,22 @@ START_TEST(test_errors)
 }
 END_TEST
 
+START_TEST(test_error_names_cut_whole)
+{
+	/* The message quotes 64 bytes of the name: a character across the cut is left out. */
+	static const char body[] =
+	    "{\"dataset\":\"d\",\"target\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9\"}";
+	struct worker_spec *spec = NULL;
+	struct fitd_error err = { 0 };
+
+	ck_assert_int_eq(parse(body, 150, &spec, &err), FITD_EUNPROCESSABLE);
+	ck_assert_str_eq(err.message,
+			 "target: no column named "
+			 "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'");
+}
+END_TEST
+
 /* ---- task inference ---- */
 
 struct task_case {
@@ -577,6 +593,7 @@ static Suite *spec_suite(void)
 	tcase_add_loop_test(tc, test_round_trip, 0,
 			    (int)(sizeof(round_trips) / sizeof(round_trips[0])));
 	tcase_add_test(tc, test_from_json_needs_resolved);
+	tcase_add_test(tc, test_error_names_cut_whole);
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_loop_test(tc, test_task_inference, 0,
 			    (int)(sizeof(task_cases) / sizeof(task_cases[0])));

@@ -72,10 +72,19 @@ const char *fitd_strerror(int status);
 /*
  * Fills *err (when not NULL) and returns status, so a failure reads
  * `rc = fitd_error_set(err, FITD_EFORMAT, "ragged_row", "row %zu has ...", row);`.
- * A NULL code uses fitd_status_code(status). The message is truncated to fit.
+ * A NULL code uses fitd_status_code(status). The message is truncated to fit
+ * and scrubbed with fitd_utf8_scrub(), so a name cut short by a precision
+ * ('%.40s') or by the truncation still leaves a message JSON can carry.
  */
 int fitd_error_set(struct fitd_error *err, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Removes in place every byte of the NUL-terminated s that is not part of a
+ * valid UTF-8 character (a character cut in two, a stray byte), leaving
+ * valid UTF-8.
+ */
+void fitd_utf8_scrub(char *s);
 
 /* Clears *err to FITD_OK with empty code and message; NULL is allowed. */
 void fitd_error_clear(struct fitd_error *err);
