@@ -96,6 +96,7 @@ enum api_match {
 	API_MATCH_FOUND,
 	API_MATCH_NO_PATH,
 	API_MATCH_WRONG_METHOD,
+	API_MATCH_NO_MEMORY, /* found, but its params could not be captured */
 };
 
 /*
@@ -111,8 +112,19 @@ const struct api_route *api_routes(size_t *n);
 
 /* ---- replies (reply.c) ---- */
 
-/* Sets the reply to status with the JSON body (takes the reference). */
+/*
+ * Sets the reply to status with the JSON body (takes the reference). A NULL
+ * body, or running out of memory on the way, gives the 503 out_of_memory
+ * reply instead.
+ */
 void api_reply_json(struct api_request *req, unsigned status, json_t *body);
+
+/*
+ * Sets the reply to 503 {"error":{"code":"out_of_memory",...}} from a static
+ * body. req->status is set even when not even the response could be made;
+ * the connection is then closed without an answer.
+ */
+void api_reply_oom(struct api_request *req);
 
 /* Sets a JSON error reply; the HTTP status comes from the status table. */
 void api_reply_error(struct api_request *req, const struct fitd_error *err);

@@ -170,7 +170,7 @@ static int publish_model(struct sched_job *j, struct worker_trial *t, char id[ST
 				      t->score_std));
 	text = json_dumps(t->model, JSON_COMPACT);
 	if (text == NULL)
-		abort();
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "model file: out of memory");
 	*bytes = (int64_t)strlen(text);
 	rc = store_model_write(j->w->store, text, strlen(text), id, err);
 	free(text);
