@@ -37,6 +37,7 @@ struct api_server {
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	atomic_bool ready;
+	atomic_bool stopping; /* api_server_stop() began: 503 shutting_down, connections close */
 };
 
 struct api_request;

@@ -127,6 +127,10 @@ static bool check_headers(struct api_request *req)
 	struct api_server *srv = req->srv;
 	const struct api_route *r = req->route;
 
+	if (r->needs_store && atomic_load(&srv->stopping)) {
+		api_reply_fail(req, 503, "shutting_down", "fitd is stopping; retry shortly");
+		return false;
+	}
 	if (r->needs_store && !atomic_load(&srv->ready)) {
 		api_reply_fail(req, 503, "not_ready", "fitd is starting; retry shortly");
 		return false;
@@ -249,6 +253,9 @@ static enum MHD_Result send_reply(struct api_request *req)
 	/* Not even the static out-of-memory reply could be made: close the connection. */
 	if (req->response == NULL)
 		return MHD_NO;
+	/* While stopping, keep-alive connections end with their answer. */
+	if (atomic_load(&req->srv->stopping))
+		MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(req->conn, req->status, req->response);
 	MHD_destroy_response(req->response);
 	req->response = NULL;
@@ -392,6 +399,7 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 
 	if (srv == NULL)
 		return;
+	atomic_store(&srv->stopping, true);
 	listener = MHD_quiesce_daemon(srv->mhd);
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);
