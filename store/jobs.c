@@ -251,6 +251,7 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 {
 	char id[STORE_ID_MAX];
 	char *old_spec = NULL;
+	bool filled;
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
@@ -277,7 +278,11 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 	}
 	if (rc == FITD_OK)
 		rc = job_read(db, id, out, err);
-	return store__write_end(s, rc, err);
+	filled = rc == FITD_OK;
+	rc = store__write_end(s, rc, err);
+	if (rc != FITD_OK && filled) /* the commit failed after the read */
+		store_job_release(out);
+	return rc;
 }
 
 int store_job_list(struct store *s, int state, const char *after, size_t limit,
@@ -400,10 +405,16 @@ int store_job_cancel(struct store *s, const char *id, struct store_job *out, str
 {
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
+	bool filled;
 
 	if (rc != FITD_OK)
 		return rc;
-	return store__write_end(s, cancel_in_tx(db, id, out, err), err);
+	rc = cancel_in_tx(db, id, out, err);
+	filled = rc == FITD_OK;
+	rc = store__write_end(s, rc, err);
+	if (rc != FITD_OK && filled) /* the commit failed after the read */
+		store_job_release(out);
+	return rc;
 }
 
 int store_job_active(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct fitd_error *err)

@@ -261,13 +261,16 @@ static int add_coefficients(json_t *doc, const struct fit_model *m, struct fitd_
 	for (size_t i = 0; i < c->noutputs && icpt != NULL; i++)
 		icpt = worker_json_append(icpt, json_real(c->intercept[i]));
 	fit_coefs_free(c);
-	if (arr == NULL || icpt == NULL || json_object_set_new(doc, "coefficients", arr) != 0) {
+	/* json_object_set_new() takes the reference even when it fails. */
+	if (arr == NULL || icpt == NULL) {
+		json_decref(arr);
 		json_decref(icpt);
-		return fitd_error_set(err, FITD_ENOMEM, NULL, "coefficients: out of memory");
+	} else if (json_object_set_new(doc, "coefficients", arr) != 0) {
+		json_decref(icpt);
+	} else if (json_object_set_new(doc, "intercepts", icpt) == 0) {
+		return FITD_OK;
 	}
-	if (json_object_set_new(doc, "intercepts", icpt) != 0)
-		return fitd_error_set(err, FITD_ENOMEM, NULL, "coefficients: out of memory");
-	return FITD_OK;
+	return fitd_error_set(err, FITD_ENOMEM, NULL, "coefficients: out of memory");
 }
 
 /* The model document of m with its coefficients, or status FITD_ENOMEM. */
