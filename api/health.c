@@ -17,7 +17,8 @@ void api_ready_get(struct api_request *req)
 	if (atomic_load(&req->srv->ready))
 		api_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
 	else
-		api_reply_json(req, 503,
-			       json_pack("{s:s}", "status",
-					 atomic_load(&req->srv->stopping) ? "stopping" : "starting"));
+		api_reply_json(
+		    req, 503,
+		    json_pack("{s:s}", "status",
+			      atomic_load(&req->srv->stopping) ? "stopping" : "starting"));
 }

@@ -48,7 +48,7 @@ void api_reply_oom(struct api_request *req)
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	req->response = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
-							 MHD_RESPMEM_PERSISTENT);
+							MHD_RESPMEM_PERSISTENT);
 	if (req->response != NULL)
 		MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE,
 					"application/json");

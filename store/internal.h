@@ -62,6 +62,9 @@ int store__sqlite_error(sqlite3 *db, int sqlrc, const char *what, struct fitd_er
  */
 char *store__column_strdup(sqlite3_stmt *st, int col);
 
+/* A copy of the text of column col, NULL for SQL NULL; sets *oom when memory runs out. */
+char *store__column_text_or_null(sqlite3_stmt *st, int col, bool *oom);
+
 /*
  * Steps st: FITD_OK on a row, FITD_ENOTFOUND (err untouched) when there are
  * no more rows, otherwise SQLite's failure mapped with the message "what".

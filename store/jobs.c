@@ -50,18 +50,6 @@ int store_job_state_parse(const char *name)
 	" (SELECT count(*) FROM trials t WHERE t.job_id = j.id), j.runtime"                     \
 	" FROM jobs j"
 
-/* A copy of the text, NULL for SQL NULL; sets *oom when memory runs out. */
-static char *strdup_or_null(sqlite3_stmt *st, int col, bool *oom)
-{
-	char *copy;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return NULL;
-	copy = store__column_strdup(st, col);
-	*oom |= copy == NULL;
-	return copy;
-}
-
 static void copy_id(char dst[STORE_ID_MAX], sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -72,17 +60,18 @@ static void copy_id(char dst[STORE_ID_MAX], sqlite3_stmt *st, int col)
 /* FITD_ENOMEM (with *j released) when a string cannot be copied. */
 static int job_from_row(sqlite3_stmt *st, struct store_job *j, struct fitd_error *err)
 {
-	bool oom = false;
+	bool oom;
 
 	memset(j, 0, sizeof(*j));
 	copy_id(j->id, st, 0);
 	copy_id(j->dataset_id, st, 1);
 	j->state = (enum store_job_state)store_job_state_parse(
 	    (const char *)sqlite3_column_text(st, 2));
-	j->target = strdup_or_null(st, 3, &oom);
-	j->task = strdup_or_null(st, 4, &oom);
-	j->metric = strdup_or_null(st, 5, &oom);
-	j->spec_json = strdup_or_null(st, 6, &oom);
+	j->target = store__column_strdup(st, 3);
+	j->task = store__column_strdup(st, 4);
+	j->metric = store__column_strdup(st, 5);
+	j->spec_json = store__column_strdup(st, 6);
+	oom = !j->target || !j->task || !j->metric || !j->spec_json;
 	j->cancel_requested = sqlite3_column_int(st, 7) != 0;
 	j->created_at = sqlite3_column_int64(st, 8);
 	j->started_at = sqlite3_column_int64(st, 9);
@@ -92,13 +81,13 @@ static int job_from_row(sqlite3_stmt *st, struct store_job *j, struct fitd_error
 								   : sqlite3_column_int64(st, 12);
 	j->best_score = sqlite3_column_double(st, 13);
 	copy_id(j->best_model_id, st, 14);
-	j->best_params = strdup_or_null(st, 15, &oom);
-	j->error_code = strdup_or_null(st, 16, &oom);
-	j->error_message = strdup_or_null(st, 17, &oom);
+	j->best_params = store__column_text_or_null(st, 15, &oom);
+	j->error_code = store__column_text_or_null(st, 16, &oom);
+	j->error_message = store__column_text_or_null(st, 17, &oom);
 	j->trials_done = sqlite3_column_int64(st, 18);
 	j->trials_running = sqlite3_column_int64(st, 19);
 	j->trials_total = sqlite3_column_int64(st, 20);
-	j->runtime_json = strdup_or_null(st, 21, &oom);
+	j->runtime_json = store__column_text_or_null(st, 21, &oom);
 	if (oom) {
 		store_job_release(j);
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "job row");

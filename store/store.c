@@ -77,6 +77,17 @@ char *store__column_strdup(sqlite3_stmt *st, int col)
 	return strdup(text ? (const char *)text : "");
 }
 
+char *store__column_text_or_null(sqlite3_stmt *st, int col, bool *oom)
+{
+	char *copy;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	copy = store__column_strdup(st, col);
+	*oom |= copy == NULL;
+	return copy;
+}
+
 int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd_error *err)
 {
 	int rc = sqlite3_step(st);

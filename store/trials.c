@@ -44,29 +44,18 @@ int store_trial_state_parse(const char *name)
 	"job_id, idx, state, params, attempt, generation, score, score_std, epochs," \
 	" duration_ms, result, error_code, error_message, started_at, finished_at"
 
-/* A copy of the text, NULL for SQL NULL; sets *oom when memory runs out. */
-static char *text_or_null(sqlite3_stmt *st, int col, bool *oom)
-{
-	char *copy;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return NULL;
-	copy = store__column_strdup(st, col);
-	*oom |= copy == NULL;
-	return copy;
-}
-
 /* False (with *t released) when a string cannot be copied. */
 static bool trial_from_row(sqlite3_stmt *st, struct store_trial *t)
 {
-	bool oom = false;
+	bool oom;
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->job_id, sizeof(t->job_id), "%s", (const char *)sqlite3_column_text(st, 0));
 	t->idx = sqlite3_column_int64(st, 1);
 	t->state = (enum store_trial_state)store_trial_state_parse(
 	    (const char *)sqlite3_column_text(st, 2));
-	t->params = text_or_null(st, 3, &oom);
+	t->params = store__column_strdup(st, 3);
+	oom = t->params == NULL;
 	t->attempt = sqlite3_column_int64(st, 4);
 	t->generation = sqlite3_column_int64(st, 5);
 	t->has_score = sqlite3_column_type(st, 6) != SQLITE_NULL;
@@ -74,9 +63,9 @@ static bool trial_from_row(sqlite3_stmt *st, struct store_trial *t)
 	t->score_std = sqlite3_column_double(st, 7);
 	t->epochs = sqlite3_column_int64(st, 8);
 	t->duration_ms = sqlite3_column_int64(st, 9);
-	t->result = text_or_null(st, 10, &oom);
-	t->error_code = text_or_null(st, 11, &oom);
-	t->error_message = text_or_null(st, 12, &oom);
+	t->result = store__column_text_or_null(st, 10, &oom);
+	t->error_code = store__column_text_or_null(st, 11, &oom);
+	t->error_message = store__column_text_or_null(st, 12, &oom);
 	t->started_at = sqlite3_column_int64(st, 13);
 	t->finished_at = sqlite3_column_int64(st, 14);
 	if (oom)
@@ -280,8 +269,8 @@ int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t
 }
 
 /* Collects every row of st into a heap array; on error nothing is left allocated. */
-static int collect(sqlite3 *db, sqlite3_stmt *st, size_t limit, struct store_trial **out,
-		   size_t *n, bool *more, struct fitd_error *err)
+static int collect(sqlite3 *db, sqlite3_stmt *st, size_t limit, struct store_trial **out, size_t *n,
+		   bool *more, struct fitd_error *err)
 {
 	size_t cap = 16, count = 0;
 	struct store_trial *items = malloc(cap * sizeof(*items)), *grown;

@@ -102,11 +102,11 @@ json_t *worker_model_to_json(const struct fit_model *m)
 	for (size_t i = 0; i < d->nlayers && layers != NULL; i++) {
 		const struct fit_layer_desc *l = &d->layers[i];
 
-		layers = worker_json_append(layers,
-				      json_pack("{s:I, s:I, s:o, s:o}", "nin", (json_int_t)l->nin,
-						"nout", (json_int_t)l->nout, "weights",
-						doubles(l->weights, l->nin * l->nout), "bias",
-						doubles(l->bias, l->nout)));
+		layers = worker_json_append(layers, json_pack("{s:I, s:I, s:o, s:o}", "nin",
+							      (json_int_t)l->nin, "nout",
+							      (json_int_t)l->nout, "weights",
+							      doubles(l->weights, l->nin * l->nout),
+							      "bias", doubles(l->bias, l->nout)));
 	}
 	return json_pack("{s:s, s:i, s:s, s:s, s:o, s:f, s:f, s:o, s:o, s:o, s:o}", "format",
 			 WORKER_MODEL_FORMAT, "version", WORKER_MODEL_VERSION, "task",
@@ -124,14 +124,12 @@ struct arena {
 	size_t n, cap;
 };
 
-
 static void arena_release(struct arena *a)
 {
 	for (size_t i = 0; i < a->n; i++)
 		free(a->blocks[i]);
 	free(a->blocks);
 }
-
 
 struct reader {
 	struct arena arena;

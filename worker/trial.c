@@ -293,11 +293,11 @@ static json_t *importance(struct worker_trial *t, const struct fit_model *m, con
 	double *imp = calloc(d->ncolumns ? d->ncolumns : 1, 2 * sizeof(double));
 	json_t *arr = json_array();
 	size_t n = nrows < IMPORTANCE_MAX_ROWS ? nrows : IMPORTANCE_MAX_ROWS;
-	int rc = imp == NULL ? FITD_ENOMEM
-			     : fit_explain_permutation(m, t->data->frame, rows, n, t->params.metric,
-						       IMPORTANCE_REPEATS, t->params.seed,
-						       t->params.threads, imp, imp + d->ncolumns,
-						       NULL);
+	int rc = imp == NULL
+		     ? FITD_ENOMEM
+		     : fit_explain_permutation(m, t->data->frame, rows, n, t->params.metric,
+					       IMPORTANCE_REPEATS, t->params.seed,
+					       t->params.threads, imp, imp + d->ncolumns, NULL);
 
 	if (rc == FITD_ENOMEM) {
 		json_decref(arr);
@@ -389,7 +389,8 @@ static void run_refit(struct worker_trial *t)
 	if (t->status == FITD_OK)
 		t->status = model_document(t, m);
 	if (t->status == FITD_OK && json_object_set(t->model, "importance", imp) != 0)
-		t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL, "model document: out of memory");
+		t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL,
+					   "model document: out of memory");
 	if (t->status == FITD_OK)
 		t->epochs = fit_model_desc(m)->report.epochs;
 	json_decref(imp);

@@ -484,8 +484,7 @@ static void check_stored(void)
 	ck_assert_str_eq(d.columns_json, fx.ds.columns_json);
 	ck_assert(d.rows == fx.ds.rows && d.cols == fx.ds.cols && d.bytes == fx.ds.bytes);
 	store_dataset_release(&d);
-	ck_assert_int_eq(store_dataset_path(fx.store, fx.ds.id, path, sizeof(path), NULL),
-			 FITD_OK);
+	ck_assert_int_eq(store_dataset_path(fx.store, fx.ds.id, path, sizeof(path), NULL), FITD_OK);
 	bytes = read_file(path, &len);
 	ck_assert(len == fx.ds_file_len && memcmp(bytes, fx.ds_file, len) == 0);
 	free(bytes);
@@ -536,8 +535,7 @@ static void setup(void)
 	ck_assert_msg(upload(fx.store, "iris", &fx.ds, &err) == FITD_OK, "%s", err.message);
 	ck_assert_msg(submit(fx.store, fx.ds.id, &fx.job, &err) == FITD_OK, "%s", err.message);
 	ck_assert_msg(trial(fx.store, &fx.model_text, &err) == FITD_OK, "%s", err.message);
-	ck_assert_int_eq(store_dataset_path(fx.store, fx.ds.id, path, sizeof(path), NULL),
-			 FITD_OK);
+	ck_assert_int_eq(store_dataset_path(fx.store, fx.ds.id, path, sizeof(path), NULL), FITD_OK);
 	fx.ds_file = read_file(path, &fx.ds_file_len);
 }
 
