@@ -90,6 +90,11 @@ int api_server_status(struct api_server *srv, struct api_status *st, struct fitd
 /*
  * Stops accepting connections, lets in-flight requests finish for up to
  * grace_ms, then closes what remains and frees the server; NULL is allowed.
+ * Meanwhile a new request on an open keep-alive connection that needs the
+ * store gets 503 shutting_down, and every answer closes its connection, so
+ * clients go elsewhere and the wait ends as soon as the requests are done.
+ * Connections still open when grace_ms runs out are closed by
+ * libmicrohttpd, even in the middle of an answer.
  */
 void api_server_stop(struct api_server *srv, unsigned grace_ms);
 

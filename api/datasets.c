@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/log.h"
+#include "worker/model_json.h"
 
 #define NAME_MAX_BYTES 256
 #define LEVELS_SHOWN   100
@@ -91,10 +92,13 @@ static json_t *column_json(const struct fit_column *c)
 	if (col == NULL || c->type != FIT_COL_CATEGORICAL)
 		return col;
 	levels = json_array();
-	for (size_t i = 0; i < c->nlevels && i < LEVELS_SHOWN; i++)
-		json_array_append_new(levels, json_string(c->levels[i]));
-	json_object_set_new(col, "levels", levels);
-	json_object_set_new(col, "n_levels", json_integer((json_int_t)c->nlevels));
+	for (size_t i = 0; i < c->nlevels && i < LEVELS_SHOWN && levels != NULL; i++)
+		levels = worker_json_append(levels, json_string(c->levels[i]));
+	if (json_object_set_new(col, "levels", levels) != 0 ||
+	    json_object_set_new(col, "n_levels", json_integer((json_int_t)c->nlevels)) != 0) {
+		json_decref(col);
+		return NULL;
+	}
 	return col;
 }
 
@@ -103,12 +107,10 @@ static char *columns_json(const struct fit_frame *frame)
 	json_t *cols = json_array();
 	char *text;
 
-	for (size_t i = 0; i < frame->ncols; i++)
-		json_array_append_new(cols, column_json(&frame->cols[i]));
+	for (size_t i = 0; i < frame->ncols && cols != NULL; i++)
+		cols = worker_json_append(cols, column_json(&frame->cols[i]));
 	text = json_dumps(cols, JSON_COMPACT);
 	json_decref(cols);
-	if (text == NULL)
-		abort();
 	return text;
 }
 
@@ -137,7 +139,8 @@ void api_datasets_create(struct api_request *req)
 	rc = store_upload_parse(up, &req->srv->opt.csv, &frame, &err);
 	if (rc == FITD_OK) {
 		cols = columns_json(frame);
-		rc = store_upload_commit(up, api_query(req, "name"), cols, &d, &err);
+		rc = cols ? store_upload_commit(up, api_query(req, "name"), cols, &d, &err)
+			  : fitd_error_set(&err, FITD_ENOMEM, NULL, "column description");
 		free(cols);
 	}
 	/* The temporary file goes before the answer: a client never sees it. */

@@ -302,8 +302,13 @@ void api_events_get(struct api_request *req)
 	       job.state == STORE_JOB_CANCELLED;
 	store_job_release(&job);
 	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		abort();
+	if (s == NULL) {
+		pthread_mutex_lock(&hub->lock);
+		hub->count--;
+		pthread_mutex_unlock(&hub->lock);
+		api_reply_oom(req);
+		return;
+	}
 	s->srv = req->srv;
 	s->conn = req->conn;
 	s->last_id = last;
@@ -318,8 +323,11 @@ void api_events_get(struct api_request *req)
 	}
 	req->response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, s,
 							  stream_free);
-	if (req->response == NULL)
-		abort();
+	if (req->response == NULL) {
+		stream_free(s); /* unlinks it and gives back its slot */
+		api_reply_oom(req);
+		return;
+	}
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	MHD_add_response_header(req->response, "X-Accel-Buffering", "no");

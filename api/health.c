@@ -46,6 +46,13 @@ int api_server_status(struct api_server *srv, struct api_status *st, struct fitd
 	return FITD_OK;
 }
 
+static const char *ready_word(struct api_server *srv, bool ready)
+{
+	if (ready)
+		return "ready";
+	return atomic_load(&srv->stopping) ? "stopping" : "starting";
+}
+
 void api_ready_get(struct api_request *req)
 {
 	struct api_status st;
@@ -58,7 +65,7 @@ void api_ready_get(struct api_request *req)
 	}
 	api_reply_json(req, st.ready ? 200 : 503,
 		       json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:i, s:{s:i, s:i}, s:i}",
-				 "status", st.ready ? "ready" : "starting", "jobs", "queued",
+				 "status", ready_word(req->srv, st.ready), "jobs", "queued",
 				 (json_int_t)st.jobs_queued, "running", (json_int_t)st.jobs_running,
 				 "trials", "queued", (json_int_t)st.trials_queued, "running",
 				 (json_int_t)st.trials_running, "queue_depth", (int)st.queue_depth,

@@ -42,6 +42,7 @@ struct api_server {
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	atomic_bool ready;
+	atomic_bool stopping; /* api_server_stop() began: 503 shutting_down, connections close */
 };
 
 struct api_request;
@@ -103,6 +104,7 @@ enum api_match {
 	API_MATCH_FOUND,
 	API_MATCH_NO_PATH,
 	API_MATCH_WRONG_METHOD,
+	API_MATCH_NO_MEMORY, /* found, but its params could not be captured */
 };
 
 /*
@@ -138,8 +140,19 @@ bool api__query_arg_clean(const char *key, size_t key_size, const char *value, s
 
 /* ---- replies (reply.c) ---- */
 
-/* Sets the reply to status with the JSON body (takes the reference). */
+/*
+ * Sets the reply to status with the JSON body (takes the reference). A NULL
+ * body, or running out of memory on the way, gives the 503 out_of_memory
+ * reply instead.
+ */
 void api_reply_json(struct api_request *req, unsigned status, json_t *body);
+
+/*
+ * Sets the reply to 503 {"error":{"code":"out_of_memory",...}} from a static
+ * body. req->status is set even when not even the response could be made;
+ * the connection is then closed without an answer.
+ */
+void api_reply_oom(struct api_request *req);
 
 /* Sets a JSON error reply; the HTTP status comes from the status table. */
 void api_reply_error(struct api_request *req, const struct fitd_error *err);

@@ -32,6 +32,10 @@ json_t *api_body_object(struct api_request *req)
 		return NULL;
 	}
 	doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL && json_error_code(&jerr) == json_error_out_of_memory) {
+		api_reply_oom(req);
+		return NULL;
+	}
 	if (doc == NULL) {
 		api_reply_fail(req, 400, "malformed_json", "line %d column %d: %s", jerr.line,
 			       jerr.column, jerr.text);
@@ -197,6 +201,10 @@ void api_jobs_create(struct api_request *req)
 	if (rc == FITD_OK) {
 		normalized = worker_spec_to_json(spec);
 		spec_text = json_dumps(normalized, JSON_COMPACT | JSON_SORT_KEYS);
+		if (spec_text == NULL)
+			rc = fitd_error_set(&err, FITD_ENOMEM, NULL, "normalized spec");
+	}
+	if (rc == FITD_OK) {
 		in.dataset_id = json_string_value(json_object_get(normalized, "dataset"));
 		in.target = json_string_value(json_object_get(normalized, "target"));
 		in.task = json_string_value(json_object_get(normalized, "task"));
@@ -214,7 +222,7 @@ void api_jobs_create(struct api_request *req)
 				      job.dataset_id, job.target, in.owner ? " owner=" : "",
 				      in.owner ? in.owner : "");
 		api_reply_json(req, 201, job_json(&job));
-		if (existed)
+		if (existed && req->response != NULL)
 			MHD_add_response_header(req->response, "Idempotent-Replayed", "true");
 		store_job_release(&job);
 		if (req->srv->opt.notify != NULL)

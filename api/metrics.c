@@ -235,8 +235,11 @@ void api_metrics_get(struct api_request *req)
 		MHD_destroy_response(req->response);
 	/* MHD frees the buffer with free() once sent. */
 	req->response = MHD_create_response_from_buffer(t.len, t.buf, MHD_RESPMEM_MUST_FREE);
-	if (req->response == NULL)
-		abort();
+	if (req->response == NULL) {
+		fitd_text_release(&t);
+		api_reply_oom(req);
+		return;
+	}
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
 	req->status = 200;
 }

@@ -116,11 +116,19 @@ static struct model_entry *load(struct api_server *srv, const char *id, struct f
 	if (store_model_read(srv->store, id, &text, &len, err) != FITD_OK)
 		return NULL;
 	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		abort();
+	if (e == NULL) {
+		free(text);
+		fitd_error_set(err, FITD_ENOMEM, NULL, "model %s: out of memory", id);
+		return NULL;
+	}
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	e->doc = json_loadb(text, len, 0, &jerr);
 	free(text);
+	if (e->doc == NULL && json_error_code(&jerr) == json_error_out_of_memory) {
+		fitd_error_set(err, FITD_ENOMEM, NULL, "model %s: out of memory", id);
+		entry_free(e);
+		return NULL;
+	}
 	if (e->doc == NULL) {
 		fitd_error_set(err, FITD_EIO, "model_unreadable", "model %s: %s", id, jerr.text);
 		entry_free(e);
@@ -240,7 +248,9 @@ static int frame_from_json(struct api_request *req, const struct fit_model_desc 
 	size_t n = json_array_size(rows);
 	int rc = FITD_OK;
 
-	if (doc == NULL)
+	if (doc == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "rows: out of memory");
+	else if (doc == NULL)
 		rc = fitd_error_set(err, FITD_EFORMAT, "malformed_json", "line %d: %s", jerr.line,
 				    jerr.text);
 	else if (!json_is_array(rows) || n == 0)

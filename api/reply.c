@@ -41,28 +41,48 @@ unsigned api_http_status(int status)
 	return http_of_status[-status];
 }
 
+static const char oom_body[] = "{\"error\":{\"code\":\"out_of_memory\","
+			       "\"message\":\"out of memory; retry later\"}}\n";
+
+void api_reply_oom(struct api_request *req)
+{
+	if (req->response != NULL)
+		MHD_destroy_response(req->response);
+	req->response = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
+							MHD_RESPMEM_PERSISTENT);
+	if (req->response != NULL)
+		MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/json");
+	req->status = 503;
+}
+
 void api_reply_json(struct api_request *req, unsigned status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = json_dumps(body, JSON_COMPACT), *grown;
 	size_t len;
 
 	json_decref(body);
-	if (text == NULL)
-		abort();
+	if (text == NULL) /* body is NULL when building it ran out of memory */
+		goto oom;
 	len = strlen(text);
 	/* A trailing newline keeps curl output readable; JSON parsers ignore it. */
-	text = realloc(text, len + 2);
-	if (text == NULL)
-		abort();
+	grown = realloc(text, len + 2);
+	if (grown == NULL)
+		goto oom;
+	text = grown;
 	text[len++] = '\n';
 	text[len] = '\0';
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	req->response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (req->response == NULL)
-		abort();
+		goto oom;
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	req->status = status;
+	return;
+oom:
+	free(text);
+	api_reply_oom(req);
 }
 
 static void reply_error_body(struct api_request *req, unsigned status, const char *code,

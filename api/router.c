@@ -88,7 +88,8 @@ static int match_pattern(const char *pattern, const char *path, size_t caps[][2]
 	return *p == '\0' && *s == '\0' ? nparams : -1;
 }
 
-static void capture(struct api_request *req, const char *path, size_t caps[][2], int n)
+/* Copies the params into req; false when memory runs out. */
+static bool capture(struct api_request *req, const char *path, size_t caps[][2], int n)
 {
 	size_t total = 0, off = 0;
 
@@ -96,7 +97,7 @@ static void capture(struct api_request *req, const char *path, size_t caps[][2],
 		total += caps[i][1] + 1;
 	req->params_buf = malloc(total + 1);
 	if (req->params_buf == NULL)
-		abort();
+		return false;
 	for (int i = 0; i < n; i++) {
 		memcpy(req->params_buf + off, path + caps[i][0], caps[i][1]);
 		req->params_buf[off + caps[i][1]] = '\0';
@@ -104,6 +105,7 @@ static void capture(struct api_request *req, const char *path, size_t caps[][2],
 		off += caps[i][1] + 1;
 	}
 	req->nparams = (size_t)n;
+	return true;
 }
 
 static void allow_add(char *allow, size_t cap, const char *method)
@@ -136,8 +138,7 @@ enum api_match api_route_match(const char *method, const char *path, struct api_
 			req->path_route = &routes[i];
 		if (strcmp(routes[i].method, method) == 0) {
 			req->route = &routes[i];
-			capture(req, path, caps, n);
-			return API_MATCH_FOUND;
+			return capture(req, path, caps, n) ? API_MATCH_FOUND : API_MATCH_NO_MEMORY;
 		}
 		path_known = true;
 		allow_add(allow, allow_cap, routes[i].method);

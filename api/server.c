@@ -143,6 +143,10 @@ static bool check_headers(struct api_request *req)
 	struct api_server *srv = req->srv;
 	const struct api_route *r = req->route;
 
+	if (r->needs_store && atomic_load(&srv->stopping)) {
+		api_reply_fail(req, 503, "shutting_down", "fitd is stopping; retry shortly");
+		return false;
+	}
 	if (r->needs_store && !atomic_load(&srv->ready)) {
 		api_reply_fail(req, 503, "not_ready", "fitd is starting or stopping; retry shortly");
 		return false;
@@ -196,10 +200,14 @@ static void start_request(struct api_request *req, const char *method)
 	case API_MATCH_WRONG_METHOD:
 		api_reply_fail(req, 405, "method_not_allowed", "%s is not allowed on %s", method,
 			       req->path);
-		MHD_add_response_header(req->response, MHD_HTTP_HEADER_ALLOW, allow);
+		if (req->response != NULL)
+			MHD_add_response_header(req->response, MHD_HTTP_HEADER_ALLOW, allow);
 		break;
 	case API_MATCH_NO_PATH:
 		api_reply_fail(req, 404, "not_found", "no such path: %s", req->path);
+		break;
+	case API_MATCH_NO_MEMORY:
+		api_reply_oom(req);
 		break;
 	}
 }
@@ -232,11 +240,16 @@ static bool take_body(struct api_request *req, const char *data, size_t len)
 	if (req->body_len + len + 1 > req->body_cap) {
 		size_t cap = req->body_cap ? req->body_cap : 4096;
 
+		char *grown;
+
 		while (cap < req->body_len + len + 1)
 			cap *= 2;
-		req->body = realloc(req->body, cap);
-		if (req->body == NULL)
-			abort();
+		grown = realloc(req->body, cap);
+		if (grown == NULL) {
+			api_reply_oom(req);
+			return false;
+		}
+		req->body = grown;
 		req->body_cap = cap;
 	}
 	memcpy(req->body + req->body_len, data, len);
@@ -254,8 +267,14 @@ static enum MHD_Result send_reply(struct api_request *req)
 	enum MHD_Result ret;
 
 	fitd_log(level, "request", "method=%s path=\"%s\" status=%u us=%lld%s%s", req->method,
-		 req->path, req->status, (long long)us, req->token[0] ? " token=" : "", req->token);
+		 req->path ? req->path : "", req->status, (long long)us, req->token[0] ? " token=" : "", req->token);
 	api__metrics_request(req, ns);
+	/* Not even the static out-of-memory reply could be made: close the connection. */
+	if (req->response == NULL)
+		return MHD_NO;
+	/* While stopping, keep-alive connections end with their answer. */
+	if (atomic_load(&req->srv->stopping))
+		MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(req->conn, req->status, req->response);
 	MHD_destroy_response(req->response);
 	req->response = NULL;
@@ -278,24 +297,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->method = method;
 		req->started_ns = now_ns();
 		req->path = strdup(url);
-		if (req->path == NULL)
-			abort();
 		*req_cls = req;
-		start_request(req, method);
+		if (req->path == NULL)
+			api_reply_oom(req);
+		else
+			start_request(req, method);
 		/* An early reply is sent at once; MHD then skips the body. */
-		return req->response != NULL ? send_reply(req) : MHD_YES;
+		return req->status != 0 ? send_reply(req) : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (req->response == NULL && !take_body(req, upload_data, *upload_data_size)) {
+		if (req->status == 0 && !take_body(req, upload_data, *upload_data_size)) {
 			*upload_data_size = 0;
 			return send_reply(req);
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (req->response == NULL)
+	if (req->status == 0)
 		req->route->handler(req);
-	if (req->response == NULL)
+	if (req->status == 0)
 		api_reply_fail(req, 500, "internal_error", "the handler produced no reply");
 	return send_reply(req);
 }
@@ -426,6 +446,7 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 
 	if (srv == NULL)
 		return;
+	atomic_store(&srv->stopping, true);
 	listener = MHD_quiesce_daemon(srv->mhd);
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);

@@ -60,7 +60,9 @@ static void forward_events(void *data, const char *job_id)
 {
 	struct daemon *d = data;
 
-	api_events_notify(d->api, job_id);
+	/* NULL once the API stopped: worker_stop() still records given-back trials. */
+	if (d->api != NULL)
+		api_events_notify(d->api, job_id);
 }
 
 static void api_options_from_config(struct daemon *d, struct api_options *o)
@@ -306,11 +308,9 @@ static void close_all(struct daemon *d)
 {
 	daemon_notify("STOPPING=1\nSTATUS=stopping");
 	if (d->api != NULL) {
-		/* The worker records its last trials after the server is gone. */
-		if (d->worker != NULL)
-			worker_on_events(d->worker, NULL, NULL);
 		api_server_set_ready(d->api, false);
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
+		d->api = NULL;
 	}
 	if (d->worker != NULL) {
 		worker_stop(d->worker);

@@ -97,7 +97,9 @@ static int build_columns(struct store__csv_parse *ps)
 {
 	int rc = fit_frame_builder_new(ps->nrows, ps->x.ncols, &ps->b);
 
-	if (rc == FITD_OK && ps->block != NULL)
+	if (rc != FITD_OK)
+		free(ps->block);
+	else if (ps->block != NULL)
 		rc = fit_frame_builder_own(ps->b, ps->block);
 	ps->block = NULL; /* the builder's now, or freed */
 	ps->catcols = malloc(ps->x.ncols * sizeof(*ps->catcols));

@@ -43,7 +43,8 @@ void store_dataset_release(struct store_dataset *d)
 	d->columns_json = NULL;
 }
 
-static void dataset_from_row(sqlite3_stmt *st, struct store_dataset *d)
+/* FITD_ENOMEM (with *d released) when a string cannot be copied. */
+static int dataset_from_row(sqlite3_stmt *st, struct store_dataset *d, struct fitd_error *err)
 {
 	snprintf(d->id, sizeof(d->id), "%s", (const char *)sqlite3_column_text(st, 0));
 	d->name = store__column_strdup(st, 1);
@@ -53,6 +54,11 @@ static void dataset_from_row(sqlite3_stmt *st, struct store_dataset *d)
 	snprintf(d->sha256, sizeof(d->sha256), "%s", (const char *)sqlite3_column_text(st, 5));
 	d->columns_json = store__column_strdup(st, 6);
 	d->created_at = sqlite3_column_int64(st, 7);
+	if (d->name == NULL || d->columns_json == NULL) {
+		store_dataset_release(d);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "dataset row");
+	}
+	return FITD_OK;
 }
 
 int store_dataset_get(struct store *s, const char *id, struct store_dataset *out,
@@ -66,9 +72,10 @@ int store_dataset_get(struct store *s, const char *id, struct store_dataset *out
 	if (rc != FITD_OK)
 		goto out;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		dataset_from_row(st, out);
-	else
+	rc = store__step_row(db, st, "read dataset", err);
+	if (rc == FITD_OK)
+		rc = dataset_from_row(st, out, err);
+	else if (rc == FITD_ENOTFOUND)
 		rc = fitd_error_set(err, FITD_ENOTFOUND, "dataset_not_found",
 				    "no dataset with id '%s'", id);
 out:
@@ -103,7 +110,8 @@ int store_dataset_list(struct store *s, const char *after, size_t limit, struct 
 		if (rc != FITD_OK)
 			goto out;
 		sqlite3_bind_text(chk, 1, after, -1, SQLITE_STATIC);
-		if (sqlite3_step(chk) != SQLITE_ROW)
+		rc = store__step_row(db, chk, "read cursor", err);
+		if (rc == FITD_ENOTFOUND)
 			rc = fitd_error_set(err, FITD_EINVAL, "invalid_cursor",
 					    "'after' names no dataset: '%s'", after);
 		sqlite3_finalize(chk);
@@ -117,12 +125,22 @@ int store_dataset_list(struct store *s, const char *after, size_t limit, struct 
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "dataset list");
 		goto out;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = store__step_row(db, st, "list datasets", err)) == FITD_OK) {
 		if (count == limit) {
 			*more = true;
 			break;
 		}
-		dataset_from_row(st, &items[count++]);
+		rc = dataset_from_row(st, &items[count], err);
+		if (rc != FITD_OK)
+			break;
+		count++;
+	}
+	if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	if (rc != FITD_OK) {
+		while (count > 0)
+			store_dataset_release(&items[--count]);
+		goto out;
 	}
 	*out = items;
 	*n = count;
@@ -319,31 +337,35 @@ int store_upload_commit(struct store_upload *up, const char *name, const char *c
 	sqlite3 *db;
 	int rc;
 
+	/* Copied first: once the row is committed nothing may fail. */
+	d.name = strdup(name);
+	d.columns_json = strdup(columns_json);
+	if (d.name == NULL || d.columns_json == NULL) {
+		store_dataset_release(&d);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "dataset description");
+	}
 	store_id_new("ds", d.id);
-	d.name = (char *)name;
 	d.rows = (int64_t)up->frame->nrows;
 	d.cols = (int64_t)up->frame->ncols;
 	d.bytes = (int64_t)up->received;
 	store_sha256_final_hex(&up->sha, d.sha256);
-	d.columns_json = (char *)columns_json;
 	d.created_at = store_now_ms();
 
 	rc = write_dataset_file(up, d.id, err);
-	if (rc != FITD_OK)
+	if (rc != FITD_OK) {
+		store_dataset_release(&d);
 		return rc;
+	}
 	rc = store__write_begin(up->store, &db, err);
 	if (rc == FITD_OK)
 		rc = store__write_end(up->store, insert_row(db, &d, err), err);
 	if (rc != FITD_OK) {
 		if (store_dataset_path(up->store, d.id, path, sizeof(path), NULL) == FITD_OK)
 			unlink(path);
+		store_dataset_release(&d);
 		return rc;
 	}
 	*out = d;
-	out->name = strdup(name);
-	out->columns_json = strdup(columns_json);
-	if (out->name == NULL || out->columns_json == NULL)
-		abort();
 	return FITD_OK;
 }
 

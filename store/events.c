@@ -51,13 +51,25 @@ int store_event_list(struct store *s, const char *job_id, int64_t after_id, size
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
 	items = calloc(limit ? limit : 1, sizeof(*items));
 	if (items == NULL)
-		abort();
-	while (count < limit && sqlite3_step(st) == SQLITE_ROW) {
-		items[count].id = sqlite3_column_int64(st, 0);
-		items[count].type = store__column_strdup(st, 1);
-		items[count].data = store__column_strdup(st, 2);
-		items[count].created_at = sqlite3_column_int64(st, 3);
-		count++;
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "event list");
+	while (rc == FITD_OK && count < limit &&
+	       (rc = store__step_row(db, st, "list events", err)) == FITD_OK) {
+		struct store_event *e = &items[count++];
+
+		e->id = sqlite3_column_int64(st, 0);
+		e->type = store__column_strdup(st, 1);
+		e->data = store__column_strdup(st, 2);
+		e->created_at = sqlite3_column_int64(st, 3);
+		if (e->type == NULL || e->data == NULL)
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "event row");
+	}
+	if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	if (rc != FITD_OK) {
+		while (count > 0)
+			store_event_release(&items[--count]);
+		free(items);
+		goto out;
 	}
 	*out = items;
 	*n = count;

@@ -56,8 +56,20 @@ int store__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, struct fitd_
 /* Maps a failed SQLite result code to a fitd status with a message. */
 int store__sqlite_error(sqlite3 *db, int sqlrc, const char *what, struct fitd_error *err);
 
-/* Duplicates column col of the current row as a heap string ("" for NULL). */
+/*
+ * Duplicates column col of the current row as a heap string ("" for SQL
+ * NULL); NULL only when memory runs out.
+ */
 char *store__column_strdup(sqlite3_stmt *st, int col);
+
+/* A copy of the text of column col, NULL for SQL NULL; sets *oom when memory runs out. */
+char *store__column_text_or_null(sqlite3_stmt *st, int col, bool *oom);
+
+/*
+ * Steps st: FITD_OK on a row, FITD_ENOTFOUND (err untouched) when there are
+ * no more rows, otherwise SQLite's failure mapped with the message "what".
+ */
+int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd_error *err);
 
 /* Executes sql (no rows expected). */
 int store__exec(sqlite3 *db, const char *sql, struct fitd_error *err);

@@ -50,11 +50,6 @@ int store_job_state_parse(const char *name)
 	" (SELECT count(*) FROM trials t WHERE t.job_id = j.id), j.runtime"                     \
 	" FROM jobs j"
 
-static char *strdup_or_null(sqlite3_stmt *st, int col)
-{
-	return sqlite3_column_type(st, col) == SQLITE_NULL ? NULL : store__column_strdup(st, col);
-}
-
 static void copy_id(char dst[STORE_ID_MAX], sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -62,8 +57,11 @@ static void copy_id(char dst[STORE_ID_MAX], sqlite3_stmt *st, int col)
 	snprintf(dst, STORE_ID_MAX, "%s", t ? (const char *)t : "");
 }
 
-static void job_from_row(sqlite3_stmt *st, struct store_job *j)
+/* FITD_ENOMEM (with *j released) when a string cannot be copied. */
+static int job_from_row(sqlite3_stmt *st, struct store_job *j, struct fitd_error *err)
 {
+	bool oom;
+
 	memset(j, 0, sizeof(*j));
 	copy_id(j->id, st, 0);
 	copy_id(j->dataset_id, st, 1);
@@ -73,6 +71,7 @@ static void job_from_row(sqlite3_stmt *st, struct store_job *j)
 	j->task = store__column_strdup(st, 4);
 	j->metric = store__column_strdup(st, 5);
 	j->spec_json = store__column_strdup(st, 6);
+	oom = !j->target || !j->task || !j->metric || !j->spec_json;
 	j->cancel_requested = sqlite3_column_int(st, 7) != 0;
 	j->created_at = sqlite3_column_int64(st, 8);
 	j->started_at = sqlite3_column_int64(st, 9);
@@ -82,13 +81,18 @@ static void job_from_row(sqlite3_stmt *st, struct store_job *j)
 								   : sqlite3_column_int64(st, 12);
 	j->best_score = sqlite3_column_double(st, 13);
 	copy_id(j->best_model_id, st, 14);
-	j->best_params = strdup_or_null(st, 15);
-	j->error_code = strdup_or_null(st, 16);
-	j->error_message = strdup_or_null(st, 17);
+	j->best_params = store__column_text_or_null(st, 15, &oom);
+	j->error_code = store__column_text_or_null(st, 16, &oom);
+	j->error_message = store__column_text_or_null(st, 17, &oom);
 	j->trials_done = sqlite3_column_int64(st, 18);
 	j->trials_running = sqlite3_column_int64(st, 19);
 	j->trials_total = sqlite3_column_int64(st, 20);
-	j->runtime_json = strdup_or_null(st, 21);
+	j->runtime_json = store__column_text_or_null(st, 21, &oom);
+	if (oom) {
+		store_job_release(j);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "job row");
+	}
+	return FITD_OK;
 }
 
 void store_job_release(struct store_job *j)
@@ -115,9 +119,10 @@ static int job_read(sqlite3 *db, const char *id, struct store_job *out, struct f
 	if (rc != FITD_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		job_from_row(st, out);
-	else
+	rc = store__step_row(db, st, "read job", err);
+	if (rc == FITD_OK)
+		rc = job_from_row(st, out, err);
+	else if (rc == FITD_ENOTFOUND)
 		rc = fitd_error_set(err, FITD_ENOTFOUND, "job_not_found", "no job with id '%s'",
 				    id);
 	sqlite3_finalize(st);
@@ -179,11 +184,12 @@ static int job_by_key(sqlite3 *db, const char *key, char id[STORE_ID_MAX], char 
 	if (rc != FITD_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	rc = store__step_row(db, st, "read idempotency key", err);
+	if (rc == FITD_OK) {
 		copy_id(id, st, 0);
 		*spec = store__column_strdup(st, 1);
-	} else {
-		rc = FITD_ENOTFOUND;
+		if (*spec == NULL)
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "idempotent job");
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -228,7 +234,8 @@ static int job_insert(sqlite3 *db, const struct store_job_new *in, const char *i
 	if (rc != FITD_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, in->dataset_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	rc = store__step_row(db, st, "read dataset", err);
+	if (rc == FITD_ENOTFOUND)
 		rc = fitd_error_set(err, FITD_ENOTFOUND, "dataset_not_found",
 				    "no dataset with id '%s'", in->dataset_id);
 	sqlite3_finalize(st);
@@ -264,6 +271,7 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 {
 	char id[STORE_ID_MAX];
 	char *old_spec = NULL;
+	bool filled;
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
@@ -290,7 +298,11 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 	}
 	if (rc == FITD_OK)
 		rc = job_read(db, id, out, err);
-	return store__write_end(s, rc, err);
+	filled = rc == FITD_OK;
+	rc = store__write_end(s, rc, err);
+	if (rc != FITD_OK && filled) /* the commit failed after the read */
+		store_job_release(out);
+	return rc;
 }
 
 int store_job_list(struct store *s, int state, const char *after, size_t limit,
@@ -310,7 +322,8 @@ int store_job_list(struct store *s, int state, const char *after, size_t limit,
 		if (rc != FITD_OK)
 			goto out;
 		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_ROW)
+		rc = store__step_row(db, st, "read cursor", err);
+		if (rc == FITD_ENOTFOUND)
 			rc = fitd_error_set(err, FITD_EINVAL, "invalid_cursor",
 					    "'after' names no job: '%s'", after);
 		sqlite3_finalize(st);
@@ -335,12 +348,22 @@ int store_job_list(struct store *s, int state, const char *after, size_t limit,
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "job list");
 		goto out;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = store__step_row(db, st, "list jobs", err)) == FITD_OK) {
 		if (count == limit) {
 			*more = true;
 			break;
 		}
-		job_from_row(st, &items[count++]);
+		rc = job_from_row(st, &items[count], err);
+		if (rc != FITD_OK)
+			break;
+		count++;
+	}
+	if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	if (rc != FITD_OK) {
+		while (count > 0)
+			store_job_release(&items[--count]);
+		goto out;
 	}
 	*out = items;
 	*n = count;
@@ -402,10 +425,16 @@ int store_job_cancel(struct store *s, const char *id, struct store_job *out, str
 {
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
+	bool filled;
 
 	if (rc != FITD_OK)
 		return rc;
-	return store__write_end(s, cancel_in_tx(db, id, out, err), err);
+	rc = cancel_in_tx(db, id, out, err);
+	filled = rc == FITD_OK;
+	rc = store__write_end(s, rc, err);
+	if (rc != FITD_OK && filled) /* the commit failed after the read */
+		store_job_release(out);
+	return rc;
 }
 
 int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
@@ -414,26 +443,31 @@ int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], 
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	size_t cap = 16, count = 0;
-	char(*list)[STORE_ID_MAX] = malloc(cap * STORE_ID_MAX);
+	char(*list)[STORE_ID_MAX] = malloc(cap * STORE_ID_MAX), (*grown)[STORE_ID_MAX];
 	int rc = store__prepare(
 	    db,
 	    "SELECT id FROM jobs WHERE state IN ('queued', 'running') "
 	    "ORDER BY state <> 'running', seq LIMIT ?",
 	    &st, err);
 
-	if (list == NULL)
-		abort();
+	if (rc == FITD_OK && list == NULL)
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "active jobs");
 	if (rc == FITD_OK)
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
-	while (rc == FITD_OK && sqlite3_step(st) == SQLITE_ROW) {
+	while (rc == FITD_OK && (rc = store__step_row(db, st, "active jobs", err)) == FITD_OK) {
 		if (count == cap) {
+			grown = realloc(list, 2 * cap * STORE_ID_MAX);
+			if (grown == NULL) {
+				rc = fitd_error_set(err, FITD_ENOMEM, NULL, "active jobs");
+				break;
+			}
+			list = grown;
 			cap *= 2;
-			list = realloc(list, cap * STORE_ID_MAX);
-			if (list == NULL)
-				abort();
 		}
 		copy_id(list[count++], st, 0);
 	}
+	if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
 	sqlite3_finalize(st);
 	store__read_end(s, db);
 	if (rc != FITD_OK) {

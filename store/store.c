@@ -70,11 +70,33 @@ int store__exec(sqlite3 *db, const char *sql, struct fitd_error *err)
 char *store__column_strdup(sqlite3_stmt *st, int col)
 {
 	const unsigned char *text = sqlite3_column_text(st, col);
-	char *copy = strdup(text ? (const char *)text : "");
 
-	if (copy == NULL)
-		abort();
+	/* NULL text from a non-NULL value means SQLite ran out of memory converting it. */
+	if (text == NULL && sqlite3_column_type(st, col) != SQLITE_NULL)
+		return NULL;
+	return strdup(text ? (const char *)text : "");
+}
+
+char *store__column_text_or_null(sqlite3_stmt *st, int col, bool *oom)
+{
+	char *copy;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	copy = store__column_strdup(st, col);
+	*oom |= copy == NULL;
 	return copy;
+}
+
+int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd_error *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return FITD_OK;
+	if (rc == SQLITE_DONE)
+		return FITD_ENOTFOUND;
+	return store__sqlite_error(db, rc, what, err);
 }
 
 int store__write_begin(struct store *s, sqlite3 **db, struct fitd_error *err)
@@ -103,7 +125,8 @@ int store__write_end(struct store *s, int rc, struct fitd_error *err)
 		if (sqlrc != SQLITE_OK)
 			rc = store__sqlite_error(s->writer, sqlrc, "commit", err);
 	}
-	if (rc != FITD_OK && sqlite3_get_autocommit(s->writer) == 0)
+	/* A ROLLBACK that could not even be prepared (out of memory) is tried again. */
+	for (int i = 0; i < 3 && rc != FITD_OK && sqlite3_get_autocommit(s->writer) == 0; i++)
 		sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
 	fitd_metrics_store_write(s->metrics, now_ns() - s->write_start_ns);
 	pthread_mutex_unlock(&s->writer_lock);
@@ -144,9 +167,8 @@ static char *path_join(const char *dir, const char *name)
 	size_t len = strlen(dir) + strlen(name) + 2;
 	char *p = malloc(len);
 
-	if (p == NULL)
-		abort();
-	snprintf(p, len, "%s/%s", dir, name);
+	if (p != NULL)
+		snprintf(p, len, "%s/%s", dir, name);
 	return p;
 }
 
@@ -226,14 +248,16 @@ int store_open(const struct store_options *opt, struct store **out, struct fitd_
 	s->busy_timeout_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
 	s->metrics = opt->metrics;
 	s->state_dir = strdup(opt->state_dir);
-	if (s->state_dir == NULL)
-		abort();
 	s->db_path = path_join(opt->state_dir, "fitd.db");
 	s->datasets_dir = path_join(opt->state_dir, "datasets");
 	s->models_dir = path_join(opt->state_dir, "models");
 	s->tmp_dir = path_join(opt->state_dir, "tmp");
 
-	rc = make_layout(s, err);
+	if (s->state_dir == NULL || s->db_path == NULL || s->datasets_dir == NULL ||
+	    s->models_dir == NULL || s->tmp_dir == NULL)
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "store paths");
+	else
+		rc = make_layout(s, err);
 	if (rc == FITD_OK)
 		rc = open_db(s, false, &s->writer, err);
 	if (rc == FITD_OK)

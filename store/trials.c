@@ -44,19 +44,18 @@ int store_trial_state_parse(const char *name)
 	"job_id, idx, state, params, attempt, generation, score, score_std, epochs," \
 	" duration_ms, result, error_code, error_message, started_at, finished_at"
 
-static char *text_or_null(sqlite3_stmt *st, int col)
+/* False (with *t released) when a string cannot be copied. */
+static bool trial_from_row(sqlite3_stmt *st, struct store_trial *t)
 {
-	return sqlite3_column_type(st, col) == SQLITE_NULL ? NULL : store__column_strdup(st, col);
-}
+	bool oom;
 
-static void trial_from_row(sqlite3_stmt *st, struct store_trial *t)
-{
 	memset(t, 0, sizeof(*t));
 	snprintf(t->job_id, sizeof(t->job_id), "%s", (const char *)sqlite3_column_text(st, 0));
 	t->idx = sqlite3_column_int64(st, 1);
 	t->state = (enum store_trial_state)store_trial_state_parse(
 	    (const char *)sqlite3_column_text(st, 2));
 	t->params = store__column_strdup(st, 3);
+	oom = t->params == NULL;
 	t->attempt = sqlite3_column_int64(st, 4);
 	t->generation = sqlite3_column_int64(st, 5);
 	t->has_score = sqlite3_column_type(st, 6) != SQLITE_NULL;
@@ -64,11 +63,14 @@ static void trial_from_row(sqlite3_stmt *st, struct store_trial *t)
 	t->score_std = sqlite3_column_double(st, 7);
 	t->epochs = sqlite3_column_int64(st, 8);
 	t->duration_ms = sqlite3_column_int64(st, 9);
-	t->result = text_or_null(st, 10);
-	t->error_code = text_or_null(st, 11);
-	t->error_message = text_or_null(st, 12);
+	t->result = store__column_text_or_null(st, 10, &oom);
+	t->error_code = store__column_text_or_null(st, 11, &oom);
+	t->error_message = store__column_text_or_null(st, 12, &oom);
 	t->started_at = sqlite3_column_int64(st, 13);
 	t->finished_at = sqlite3_column_int64(st, 14);
+	if (oom)
+		store_trial_release(t);
+	return !oom;
 }
 
 void store_trial_release(struct store_trial *t)
@@ -100,7 +102,7 @@ static int started_event(sqlite3 *db, const char *job_id, int64_t idx, int64_t a
 
 	if (asprintf(&data, "{\"job\":\"%s\",\"trial\":%lld,\"attempt\":%lld,\"params\":%s}",
 		     job_id, (long long)idx, (long long)attempt, params) < 0)
-		abort();
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "trial_started event");
 	rc = store__event_insert(db, job_id, "trial_started", data, NULL, err);
 	free(data);
 	return rc;
@@ -130,6 +132,8 @@ static int claim_in_tx(sqlite3 *db, const char *job_id, int64_t idx, const char 
 		attempt = sqlite3_column_int64(st, 1) + 1;
 		gen = sqlite3_column_int64(st, 2) + 1;
 		stored_params = store__column_strdup(st, 3);
+		if (stored_params == NULL && rc == FITD_OK)
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial params");
 	}
 	sqlite3_finalize(st);
 	if (rc == FITD_OK)
@@ -264,29 +268,43 @@ int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t
 	return store__write_end(s, finish_in_tx(db, job_id, idx, generation, o, err), err);
 }
 
-/* Collects every row of st into a heap array. */
-static int collect(sqlite3_stmt *st, size_t limit, struct store_trial **out, size_t *n, bool *more)
+/* Collects every row of st into a heap array; on error nothing is left allocated. */
+static int collect(sqlite3 *db, sqlite3_stmt *st, size_t limit, struct store_trial **out, size_t *n,
+		   bool *more, struct fitd_error *err)
 {
 	size_t cap = 16, count = 0;
-	struct store_trial *items = malloc(cap * sizeof(*items));
+	struct store_trial *items = malloc(cap * sizeof(*items)), *grown;
+	int rc = items ? FITD_OK : fitd_error_set(err, FITD_ENOMEM, NULL, "trial list");
 
-	if (items == NULL)
-		abort();
 	if (more != NULL)
 		*more = false;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (rc == FITD_OK && (rc = store__step_row(db, st, "list trials", err)) == FITD_OK) {
 		if (count == limit) {
 			if (more != NULL)
 				*more = true;
 			break;
 		}
 		if (count == cap) {
+			grown = realloc(items, 2 * cap * sizeof(*items));
+			if (grown == NULL) {
+				rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial list");
+				break;
+			}
+			items = grown;
 			cap *= 2;
-			items = realloc(items, cap * sizeof(*items));
-			if (items == NULL)
-				abort();
 		}
-		trial_from_row(st, &items[count++]);
+		if (!trial_from_row(st, &items[count]))
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial row");
+		else
+			count++;
+	}
+	if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	if (rc != FITD_OK) {
+		while (count > 0)
+			store_trial_release(&items[--count]);
+		free(items);
+		return rc;
 	}
 	*out = items;
 	*n = count;
@@ -303,7 +321,7 @@ int store_trial_all(struct store *s, const char *job_id, struct store_trial **ou
 
 	if (rc == FITD_OK) {
 		sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
-		rc = collect(st, SIZE_MAX, out, n, NULL);
+		rc = collect(db, st, SIZE_MAX, out, n, NULL, err);
 	}
 	sqlite3_finalize(st);
 	store__read_end(s, db);
@@ -328,7 +346,7 @@ int store_trial_board(struct store *s, const char *job_id, bool higher_is_better
 		sqlite3_bind_int(st, 2, higher_is_better);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
-		rc = collect(st, limit, out, n, more);
+		rc = collect(db, st, limit, out, n, more, err);
 	}
 	sqlite3_finalize(st);
 	store__read_end(s, db);

@@ -15,12 +15,25 @@
 
 /* ---- writing ---- */
 
+/*
+ * Every builder returns NULL when memory runs out, never a document with a
+ * piece missing: a model file short of a weight would be wrong, not absent.
+ */
+
+json_t *worker_json_append(json_t *a, json_t *v)
+{
+	if (json_array_append_new(a, v) == 0)
+		return a;
+	json_decref(a);
+	return NULL;
+}
+
 static json_t *doubles(const double *v, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(v[i]));
+	for (size_t i = 0; i < n && a != NULL; i++)
+		a = worker_json_append(a, json_real(v[i]));
 	return a;
 }
 
@@ -28,8 +41,8 @@ static json_t *strings(const char *const *v, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
+	for (size_t i = 0; i < n && a != NULL; i++)
+		a = worker_json_append(a, json_string(v[i]));
 	return a;
 }
 
@@ -37,8 +50,8 @@ static json_t *params_json(const struct fit_params *p)
 {
 	json_t *hidden = json_array();
 
-	for (unsigned i = 0; i < p->hidden_layers && i < FIT_MAX_HIDDEN; i++)
-		json_array_append_new(hidden, json_integer(p->hidden_units[i]));
+	for (unsigned i = 0; i < p->hidden_layers && i < FIT_MAX_HIDDEN && hidden != NULL; i++)
+		hidden = worker_json_append(hidden, json_integer(p->hidden_units[i]));
 	return json_pack(
 	    "{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:s, s:f, s:f, s:f,"
 	    " s:f, s:f, s:o, s:s, s:I, s:s, s:b, s:I, s:I}",
@@ -71,8 +84,11 @@ static json_t *report_json(const struct fit_report *r)
 			      "passes", (json_int_t)r->passes, "stopped_early", r->stopped_early,
 			      "converged", r->converged);
 
-	if (o != NULL && isfinite(r->valid_score))
-		json_object_set_new(o, "valid_score", json_real(r->valid_score));
+	if (o != NULL && isfinite(r->valid_score) &&
+	    json_object_set_new(o, "valid_score", json_real(r->valid_score)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -81,16 +97,16 @@ json_t *worker_model_to_json(const struct fit_model *m)
 	const struct fit_model_desc *d = fit_model_desc(m);
 	json_t *cols = json_array(), *layers = json_array();
 
-	for (size_t i = 0; i < d->ncolumns; i++)
-		json_array_append_new(cols, column_json(&d->columns[i]));
-	for (size_t i = 0; i < d->nlayers; i++) {
+	for (size_t i = 0; i < d->ncolumns && cols != NULL; i++)
+		cols = worker_json_append(cols, column_json(&d->columns[i]));
+	for (size_t i = 0; i < d->nlayers && layers != NULL; i++) {
 		const struct fit_layer_desc *l = &d->layers[i];
 
-		json_array_append_new(layers,
-				      json_pack("{s:I, s:I, s:o, s:o}", "nin", (json_int_t)l->nin,
-						"nout", (json_int_t)l->nout, "weights",
-						doubles(l->weights, l->nin * l->nout), "bias",
-						doubles(l->bias, l->nout)));
+		layers = worker_json_append(layers, json_pack("{s:I, s:I, s:o, s:o}", "nin",
+							      (json_int_t)l->nin, "nout",
+							      (json_int_t)l->nout, "weights",
+							      doubles(l->weights, l->nin * l->nout),
+							      "bias", doubles(l->bias, l->nout)));
 	}
 	return json_pack("{s:s, s:i, s:s, s:s, s:o, s:f, s:f, s:o, s:o, s:o, s:o}", "format",
 			 WORKER_MODEL_FORMAT, "version", WORKER_MODEL_VERSION, "task",
@@ -108,25 +124,6 @@ struct arena {
 	size_t n, cap;
 };
 
-static void *arena_alloc(struct arena *a, size_t count, size_t size)
-{
-	void *p;
-
-	if (count == 0)
-		count = 1;
-	p = calloc(count, size);
-	if (p == NULL)
-		abort();
-	if (a->n == a->cap) {
-		a->cap = a->cap ? 2 * a->cap : 16;
-		a->blocks = realloc(a->blocks, a->cap * sizeof(*a->blocks));
-		if (a->blocks == NULL)
-			abort();
-	}
-	a->blocks[a->n++] = p;
-	return p;
-}
-
 static void arena_release(struct arena *a)
 {
 	for (size_t i = 0; i < a->n; i++)
@@ -139,6 +136,30 @@ struct reader {
 	struct fitd_error *err;
 	int rc;
 };
+
+/* Zeroed memory freed with the arena; NULL with r->rc set when memory runs out. */
+static void *arena_alloc(struct reader *r, size_t count, size_t size)
+{
+	struct arena *a = &r->arena;
+	void *p, **grown;
+
+	if (a->n == a->cap) {
+		grown = realloc(a->blocks, (a->cap ? 2 * a->cap : 16) * sizeof(*a->blocks));
+		if (grown == NULL)
+			goto oom;
+		a->blocks = grown;
+		a->cap = a->cap ? 2 * a->cap : 16;
+	}
+	p = calloc(count ? count : 1, size);
+	if (p == NULL)
+		goto oom;
+	a->blocks[a->n++] = p;
+	return p;
+oom:
+	if (r->rc == FITD_OK)
+		r->rc = fitd_error_set(r->err, FITD_ENOMEM, NULL, "model: out of memory");
+	return NULL;
+}
 
 static bool bad(struct reader *r, const char *field, const char *why)
 {
@@ -196,8 +217,8 @@ static const char *const *get_strings(struct reader *r, const json_t *a, const c
 		return NULL;
 	}
 	*n = json_array_size(a);
-	v = arena_alloc(&r->arena, *n, sizeof(*v));
-	for (size_t i = 0; i < *n; i++) {
+	v = arena_alloc(r, *n, sizeof(*v));
+	for (size_t i = 0; v != NULL && i < *n; i++) {
 		v[i] = json_string_value(json_array_get(a, i));
 		if (v[i] == NULL) {
 			bad(r, key, "holds a non-string");
@@ -215,8 +236,8 @@ static const double *get_doubles(struct reader *r, const json_t *a, const char *
 		bad(r, key, "not an array of the layer's size");
 		return NULL;
 	}
-	v = arena_alloc(&r->arena, n, sizeof(*v));
-	for (size_t i = 0; i < n; i++) {
+	v = arena_alloc(r, n, sizeof(*v));
+	for (size_t i = 0; v != NULL && i < n; i++) {
 		json_t *x = json_array_get(a, i);
 
 		if (!json_is_number(x)) {
@@ -338,11 +359,11 @@ static void read_desc(struct reader *r, const json_t *doc, struct fit_model_desc
 		return;
 	}
 	d->ncolumns = json_array_size(cols);
-	d->columns = c = arena_alloc(&r->arena, d->ncolumns, sizeof(*c));
+	d->columns = c = arena_alloc(r, d->ncolumns, sizeof(*c));
 	for (size_t i = 0; i < d->ncolumns && r->rc == FITD_OK; i++)
 		read_column(r, json_array_get(cols, i), &c[i]);
 	d->nlayers = json_array_size(layers);
-	d->layers = l = arena_alloc(&r->arena, d->nlayers, sizeof(*l));
+	d->layers = l = arena_alloc(r, d->nlayers, sizeof(*l));
 	for (size_t i = 0; i < d->nlayers && r->rc == FITD_OK; i++)
 		read_layer(r, json_array_get(layers, i), &l[i]);
 	if (get_uint(r, report, "epochs", &u))

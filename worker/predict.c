@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include "worker/model_json.h"
+
 int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t len,
 			     const struct store_csv_options *opt, struct fit_frame **out,
 			     struct fitd_error *err)
@@ -27,28 +29,29 @@ int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t 
 	return rc;
 }
 
+/* The answer, or NULL when memory runs out (never one with rows missing). */
 static json_t *to_json(const struct fit_model_desc *d, const double *values, const int32_t *labels,
 		       size_t nrows)
 {
 	json_t *pred = json_array(), *prob, *classes;
 
 	if (d->task == FIT_TASK_REGRESSION) {
-		for (size_t i = 0; i < nrows; i++)
-			json_array_append_new(pred, json_real(values[i]));
+		for (size_t i = 0; i < nrows && pred != NULL; i++)
+			pred = worker_json_append(pred, json_real(values[i]));
 		return json_pack("{s:o}", "predictions", pred);
 	}
 	prob = json_array();
 	classes = json_array();
-	for (size_t i = 0; i < nrows; i++) {
+	for (size_t i = 0; i < nrows && pred != NULL && prob != NULL; i++) {
 		json_t *row = json_array();
 
-		json_array_append_new(pred, json_string(d->classes[labels[i]]));
-		for (size_t k = 0; k < d->nclasses; k++)
-			json_array_append_new(row, json_real(values[i * d->nclasses + k]));
-		json_array_append_new(prob, row);
+		pred = worker_json_append(pred, json_string(d->classes[labels[i]]));
+		for (size_t k = 0; k < d->nclasses && row != NULL; k++)
+			row = worker_json_append(row, json_real(values[i * d->nclasses + k]));
+		prob = worker_json_append(prob, row);
 	}
-	for (size_t k = 0; k < d->nclasses; k++)
-		json_array_append_new(classes, json_string(d->classes[k]));
+	for (size_t k = 0; k < d->nclasses && classes != NULL; k++)
+		classes = worker_json_append(classes, json_string(d->classes[k]));
 	return json_pack("{s:o, s:o, s:o}", "predictions", pred, "classes", classes,
 			 "probabilities", prob);
 }
@@ -65,8 +68,11 @@ int worker_predict(const struct fit_model *m, const struct fit_frame *frame, int
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "prediction buffers");
 	if (rc == FITD_OK)
 		rc = fit_model_predict(m, frame, NULL, frame->nrows, threads, values, labels, err);
-	if (rc == FITD_OK)
+	if (rc == FITD_OK) {
 		*out = to_json(fit_model_desc(m), values, labels, frame->nrows);
+		if (*out == NULL)
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "predictions: out of memory");
+	}
 	free(values);
 	free(labels);
 	return rc;

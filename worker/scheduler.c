@@ -172,7 +172,7 @@ static int publish_model(struct sched_job *j, struct worker_trial *t, char id[ST
 				      t->score_std));
 	text = json_dumps(t->model, JSON_COMPACT);
 	if (text == NULL)
-		abort();
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "model file: out of memory");
 	*bytes = (int64_t)strlen(text);
 	rc = store_model_write(j->w->store, text, strlen(text), id, err);
 	free(text);
@@ -228,6 +228,20 @@ static char *result_json(const struct worker_trial *t)
 	return text;
 }
 
+/*
+ * A model file could not be written (the state directory's disk is full, or
+ * failing): the job ends failed with that reason once its running trials
+ * are back, instead of searching on into trials whose models are lost too.
+ */
+static void end_for_model(struct sched_job *j, const struct fitd_error *err)
+{
+	j->end = SCHED_END_FAILED;
+	snprintf(j->fail_code, sizeof(j->fail_code), "%s",
+		 err->code[0] ? err->code : fitd_status_code(err->status));
+	snprintf(j->fail_message, sizeof(j->fail_message), "model file not written: %.200s",
+		 err->message);
+}
+
 static void record_trial(struct sched_job *j, struct worker_trial *t)
 {
 	struct sched_rec *rec = sched_job_rec(j, t->idx);
@@ -254,11 +268,21 @@ static void record_trial(struct sched_job *j, struct worker_trial *t)
 	o.new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
 	if (o.new_best && t->model != NULL) {
 		rc = publish_model(j, t, model_id, &o.model_bytes, &err);
-		if (rc == FITD_OK)
+		if (rc == FITD_OK) {
 			o.model_id = model_id;
-		else
+		} else {
+			/* Without its model the trial cannot be the best: it failed. */
 			fitd_log_warn("model_write_failed", "job=%s trial=%lld reason=\"%s\"",
 				      j->id, (long long)t->idx, err.message);
+			t->status = rc;
+			t->err = err;
+			st = o.state = STORE_TRIAL_FAILED;
+			o.has_score = o.new_best = false;
+			o.score = NAN;
+			o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(rc);
+			o.error_message = t->err.message;
+			end_for_model(j, &err);
+		}
 	}
 	ev = st == STORE_TRIAL_QUEUED ? NULL : trial_event(j, t, st);
 	o.event_json = ev;
@@ -322,6 +346,9 @@ static void record_refit(struct sched_job *j, struct worker_trial *t)
 		fitd_log_warn("refit_failed", "job=%s reason=\"%s\" fallback=%s", j->id,
 			      t->status != FITD_OK ? t->err.message : err.message,
 			      j->best_model_id);
+		/* With no trial model to fall back on, a lost model file fails the job. */
+		if (t->status == FITD_OK && j->best_model_id[0] == '\0')
+			end_for_model(j, &err);
 	}
 	fitd_log_info("refit_finished", "job=%s model=%s ms=%lld", j->id, j->best_model_id,
 		      (long long)t->duration_ms);

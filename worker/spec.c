@@ -154,15 +154,6 @@ static const struct worker_column_info *find_column(const struct parse *ps, cons
 	return NULL;
 }
 
-static char *dup_string(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		abort(); /* small and bounded by NAME_MAX_LEN */
-	return d;
-}
-
 /* ---- dataset, target, exclude_columns ---- */
 
 static int parse_data(struct parse *ps, const json_t *body)
@@ -182,8 +173,10 @@ static int parse_data(struct parse *ps, const json_t *body)
 				    "target: no column named '%.64s'", target);
 		ps->rows -= ps->target->missing < ps->rows ? ps->target->missing : ps->rows;
 	}
-	sp->dataset = dup_string(dataset);
-	sp->target = dup_string(target);
+	sp->dataset = strdup(dataset);
+	sp->target = strdup(target);
+	if (sp->dataset == NULL || sp->target == NULL)
+		return fail(ps, FITD_ENOMEM, NULL, "dataset, target: out of memory");
 	return FITD_OK;
 }
 
@@ -227,8 +220,10 @@ static int parse_exclude(struct parse *ps, const json_t *body)
 		rc = check_exclude(ps, json_string_value(e), path, i);
 		if (rc != FITD_OK)
 			return rc;
-		sp->exclude[i] = dup_string(json_string_value(e));
+		sp->exclude[i] = strdup(json_string_value(e));
 		sp->nexclude = i + 1;
+		if (sp->exclude[i] == NULL)
+			return fail(ps, FITD_ENOMEM, NULL, "%s: out of memory", path);
 	}
 	/* The names are distinct columns other than the target. */
 	if (ps->cols != NULL && ps->ncols < n + 2)

@@ -225,37 +225,67 @@ static int fit_fold(struct worker_trial *t, const size_t *train, size_t ntrain, 
 	return fit_rows(t, &p, rows, nfit, rows + nfit, nwatch, model);
 }
 
-/* Adds the coefficients of a linear model in original units: {column, level?, output, value}. */
-static void add_coefficients(json_t *doc, const struct fit_model *m)
+/*
+ * Adds the coefficients of a linear model in original units: {column, level?,
+ * output, value}. FITD_ENOMEM when memory runs out; a model without
+ * coefficients (a network) is fine.
+ */
+static int add_coefficients(json_t *doc, const struct fit_model *m, struct fitd_error *err)
 {
 	const struct fit_model_desc *d = fit_model_desc(m);
 	static const char *const kinds[] = { "value", "missing", "level", "other" };
 	struct fit_coefs *c = NULL;
 	json_t *arr, *icpt;
+	int rc = fit_explain_coefficients(m, &c, NULL);
 
-	if (fit_explain_coefficients(m, &c, NULL) != FITD_OK)
-		return;
+	if (rc == FITD_ENOMEM)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "coefficients: out of memory");
+	if (rc != FITD_OK)
+		return FITD_OK;
 	arr = json_array();
 	icpt = json_array();
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; i < c->n && arr != NULL; i++) {
 		const struct fit_coef *k = &c->coef[i];
 		json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f}", "column",
 				      d->columns[k->column].name, "kind", kinds[k->kind], "output",
 				      (json_int_t)k->output, "value", k->original, "standardized",
 				      k->standardized);
 
-		if (k->level != NULL)
-			json_object_set_new(o, "level", json_string(k->level));
-		json_array_append_new(arr, o);
+		if (o != NULL && k->level != NULL &&
+		    json_object_set_new(o, "level", json_string(k->level)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		arr = worker_json_append(arr, o);
 	}
-	for (size_t i = 0; i < c->noutputs; i++)
-		json_array_append_new(icpt, json_real(c->intercept[i]));
-	json_object_set_new(doc, "coefficients", arr);
-	json_object_set_new(doc, "intercepts", icpt);
+	for (size_t i = 0; i < c->noutputs && icpt != NULL; i++)
+		icpt = worker_json_append(icpt, json_real(c->intercept[i]));
 	fit_coefs_free(c);
+	/* json_object_set_new() takes the reference even when it fails. */
+	if (arr == NULL || icpt == NULL) {
+		json_decref(arr);
+		json_decref(icpt);
+	} else if (json_object_set_new(doc, "coefficients", arr) != 0) {
+		json_decref(icpt);
+	} else if (json_object_set_new(doc, "intercepts", icpt) == 0) {
+		return FITD_OK;
+	}
+	return fitd_error_set(err, FITD_ENOMEM, NULL, "coefficients: out of memory");
 }
 
-/* Permutation importance of m on (up to IMPORTANCE_MAX_ROWS of) rows, best first. */
+/* The model document of m with its coefficients, or status FITD_ENOMEM. */
+static int model_document(struct worker_trial *t, const struct fit_model *m)
+{
+	t->model = worker_model_to_json(m);
+	if (t->model == NULL)
+		return fitd_error_set(&t->err, FITD_ENOMEM, NULL, "model document: out of memory");
+	return add_coefficients(t->model, m, &t->err);
+}
+
+/*
+ * Permutation importance of m on (up to IMPORTANCE_MAX_ROWS of) rows, best
+ * first; an empty list when it cannot be measured, NULL when memory runs out.
+ */
 static json_t *importance(struct worker_trial *t, const struct fit_model *m, const size_t *rows,
 			  size_t nrows)
 {
@@ -263,17 +293,20 @@ static json_t *importance(struct worker_trial *t, const struct fit_model *m, con
 	double *imp = calloc(d->ncolumns ? d->ncolumns : 1, 2 * sizeof(double));
 	json_t *arr = json_array();
 	size_t n = nrows < IMPORTANCE_MAX_ROWS ? nrows : IMPORTANCE_MAX_ROWS;
+	int rc = imp == NULL
+		     ? FITD_ENOMEM
+		     : fit_explain_permutation(m, t->data->frame, rows, n, t->params.metric,
+					       IMPORTANCE_REPEATS, t->params.seed,
+					       t->params.threads, imp, imp + d->ncolumns, NULL);
 
-	if (imp == NULL)
-		abort();
-	if (fit_explain_permutation(m, t->data->frame, rows, n, t->params.metric,
-				    IMPORTANCE_REPEATS, t->params.seed, t->params.threads, imp,
-				    imp + d->ncolumns, NULL) == FITD_OK) {
-		for (size_t i = 0; i < d->ncolumns; i++)
-			json_array_append_new(arr, json_pack("{s:s, s:f, s:f}", "column",
-							     d->columns[i].name, "importance",
-							     imp[i], "std", imp[d->ncolumns + i]));
+	if (rc == FITD_ENOMEM) {
+		json_decref(arr);
+		arr = NULL;
 	}
+	for (size_t i = 0; rc == FITD_OK && i < d->ncolumns && arr != NULL; i++)
+		arr = worker_json_append(arr, json_pack("{s:s, s:f, s:f}", "column",
+							d->columns[i].name, "importance", imp[i],
+							"std", imp[d->ncolumns + i]));
 	free(imp);
 	return arr;
 }
@@ -304,10 +337,8 @@ static void run_folds(struct worker_trial *t)
 		if (t->status == FITD_OK && !isfinite(s))
 			t->status = fitd_error_set(&t->err, FITD_EDIVERGED, "diverged",
 						   "the validation score is not finite");
-		if (t->status == FITD_OK && i == 0) {
-			t->model = worker_model_to_json(m);
-			add_coefficients(t->model, m);
-		}
+		if (t->status == FITD_OK && i == 0)
+			t->status = model_document(t, m);
 		if (m != NULL)
 			epochs += fit_model_desc(m)->report.best_epoch;
 		fit_model_free(m);
@@ -344,19 +375,24 @@ static void run_refit(struct worker_trial *t)
 	}
 	fit_split_get(t->data->split, 0, &train, &ntrain, &valid, &nvalid);
 	t->status = fit_fold(t, train, ntrain, valid, nvalid, rows, &m);
-	if (t->status == FITD_OK)
+	if (t->status == FITD_OK) {
 		imp = importance(t, m, valid, nvalid);
+		if (imp == NULL)
+			t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL,
+						   "importance: out of memory");
+	}
 	fit_model_free(m);
 	m = NULL;
 	if (t->status == FITD_OK)
 		t->status = fit_fold(t, t->data->all_rows, t->data->nall, NULL, 0, rows, &m);
 	free(rows);
-	if (t->status == FITD_OK) {
-		t->model = worker_model_to_json(m);
-		add_coefficients(t->model, m);
-		json_object_set(t->model, "importance", imp);
+	if (t->status == FITD_OK)
+		t->status = model_document(t, m);
+	if (t->status == FITD_OK && json_object_set(t->model, "importance", imp) != 0)
+		t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL,
+					   "model document: out of memory");
+	if (t->status == FITD_OK)
 		t->epochs = fit_model_desc(m)->report.epochs;
-	}
 	json_decref(imp);
 	fit_model_free(m);
 }
