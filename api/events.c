@@ -303,9 +303,6 @@ void api_events_get(struct api_request *req)
 	store_job_release(&job);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		pthread_mutex_lock(&hub->lock);
-		hub->count--;
-		pthread_mutex_unlock(&hub->lock);
 		api_reply_oom(req);
 		return;
 	}
