@@ -3,8 +3,9 @@
  * before its route runs, in this order:
  *
  *   1. the client address's token bucket (429 rate_limited), for every
- *      request except those of open routes, so a flood of bad tokens or
- *      unknown paths is slowed like any other;
+ *      request but health checks, so a flood of bad tokens, unknown paths
+ *      or open requests that cost something (/readyz counts the store's
+ *      rows, /v1/openapi.json is large) is slowed like any other;
  *   2. the bearer token (401 unauthorized) and the route's scope (403
  *      insufficient_scope), when a token file is configured;
  *   3. the token's own bucket (429 rate_limited).
@@ -193,11 +194,11 @@ bool api__access_check(struct api_request *req)
 {
 	unsigned wait;
 
-	if (req->route != NULL && req->route->scope == API_OPEN)
+	if (req->route != NULL && req->route->handler == api_health_get)
 		return true;
 	if (!limit_ip(req))
 		return false;
-	if (req->route == NULL) /* 404 or 405 follows */
+	if (req->route == NULL || req->route->scope == API_OPEN) /* or 404, 405 follows */
 		return true;
 	if (!authenticate(req))
 		return false;

@@ -225,7 +225,7 @@ int api_tokens_load(const char *path, struct api_tokens **out, struct fitd_error
 	struct stat st;
 	char *text = NULL;
 	ssize_t got = 0;
-	int rc;
+	int rc, read_errno = 0;
 
 	*out = NULL;
 	if (fd < 0)
@@ -245,6 +245,8 @@ int api_tokens_load(const char *path, struct api_tokens **out, struct fitd_error
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0)
+			read_errno = errno;
 		if (n <= 0)
 			break;
 		got += n;
@@ -252,7 +254,7 @@ int api_tokens_load(const char *path, struct api_tokens **out, struct fitd_error
 	if (got != st.st_size) {
 		rc = fitd_error_set(err, FITD_EINVAL, "invalid_token_file",
 				    "token file %s: cannot read: %s", path,
-				    got < 0 ? strerror(errno) : "it changed while read");
+				    read_errno ? strerror(read_errno) : "it changed while read");
 		goto out;
 	}
 	rc = api_tokens_parse(text, (size_t)got, path, out, err);

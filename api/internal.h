@@ -64,7 +64,7 @@ enum api_body {
 struct api_route {
 	const char *method;
 	const char *pattern;  /* "/v1/datasets/{id}": {name} matches one segment */
-	enum api_scope scope; /* what the token needs; API_OPEN: no token, no rate limit */
+	enum api_scope scope; /* what the token needs; API_OPEN: none */
 	enum api_body body;
 	bool needs_store; /* 503 not_ready until the server is ready */
 	api_handler_fn handler;

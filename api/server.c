@@ -148,7 +148,7 @@ static bool check_headers(struct api_request *req)
 		return false;
 	}
 	if (r->needs_store && !atomic_load(&srv->ready)) {
-		api_reply_fail(req, 503, "not_ready", "fitd is starting or stopping; retry shortly");
+		api_reply_fail(req, 503, "not_ready", "fitd is starting; retry shortly");
 		return false;
 	}
 	if (!read_content_length(req)) {
@@ -446,7 +446,8 @@ void api_server_stop(struct api_server *srv, unsigned grace_ms)
 
 	if (srv == NULL)
 		return;
-	atomic_store(&srv->stopping, true);
+	atomic_store(&srv->stopping, true); /* before ready: never "starting" while stopping */
+	atomic_store(&srv->ready, false);
 	listener = MHD_quiesce_daemon(srv->mhd);
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);

@@ -101,9 +101,10 @@ typedef bool (*client_event_fn)(void *arg, const char *id, const char *event, co
 /*
  * GET path as an event stream, sending Last-Event-ID: last_id when it is
  * not empty, until the daemon ends it or fn returns false (both
- * CLIENT_OK). A refused, dropped or dead connection is CLIENT_UNREACHABLE
+ * CLIENT_OK). A refused, dropped or dead connection, and a 503 or 429
+ * answer (a daemon stopping, starting or limiting), are CLIENT_UNREACHABLE
  * with the reason in c->error and nothing printed (the caller may resume);
- * an error answer is reported as in client_call.
+ * another error answer is reported as in client_call.
  */
 int client_stream(struct client *c, const char *path, const char *last_id, client_event_fn fn,
 		  void *arg);

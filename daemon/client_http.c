@@ -304,9 +304,13 @@ int client_stream(struct client *c, const char *path, const char *last_id, clien
 	curl_slist_free_all(h);
 	if (s.status == 0)
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &s.status);
-	if (s.status != 0 && s.status != 200)
+	if (s.status == 503 || s.status == 429) {
+		/* Stopping, starting after a restart, or rate limited: worth another try. */
+		snprintf(c->error, sizeof(c->error), "the daemon answered HTTP %ld", s.status);
+		ret = CLIENT_UNREACHABLE;
+	} else if (s.status != 0 && s.status != 200) {
 		ret = answered_error(s.status, s.errbody.data);
-	else if (rc != CURLE_OK && !s.stopped) {
+	} else if (rc != CURLE_OK && !s.stopped) {
 		if (c->error[0] == '\0')
 			copy_field(c->error, sizeof(c->error), curl_easy_strerror(rc));
 		ret = CLIENT_UNREACHABLE;

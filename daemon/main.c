@@ -308,7 +308,6 @@ static void close_all(struct daemon *d)
 {
 	daemon_notify("STOPPING=1\nSTATUS=stopping");
 	if (d->api != NULL) {
-		api_server_set_ready(d->api, false);
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
 		d->api = NULL;
 	}

@@ -211,9 +211,12 @@ static int owner_cap(sqlite3 *db, const struct store_job_new *in, struct fitd_er
 	if (rc != FITD_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, in->owner, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	rc = store__step_row(db, st, "count the owner's jobs", err);
+	if (rc == FITD_OK)
 		live = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	if (rc != FITD_OK && rc != FITD_ENOTFOUND)
+		return rc;
 	if (live >= in->max_owner_active)
 		return fitd_error_set(err, FITD_ELIMIT, "too_many_jobs",
 				      "token '%s' has %lld queued or running jobs, the most it may "

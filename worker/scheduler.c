@@ -83,7 +83,6 @@ static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch,
 	if (t->hook_data != NULL && fold == 0 && isfinite(score))
 		at_rung(t, epoch, score);
 	pthread_mutex_lock(&w->lock);
-	t->sign_ms = sched_now_mono();
 	t->prog_fold = fold;
 	t->prog_epoch = epoch;
 	t->prog_loss = loss;
@@ -102,7 +101,7 @@ static void hook_done(struct worker_trial *t)
 	struct worker *w = j->w;
 
 	pthread_mutex_lock(&w->lock);
-	t->sign_ms = sched_now_mono();
+	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
 	/* Its last progress is moot now; drop it so nothing points at t once freed. */
 	for (size_t i = 0; t->prog_pending && i < w->nprogress; i++) {
 		if (w->progress[i] == t) {
@@ -600,7 +599,7 @@ static void submit(struct worker *w, struct worker_trial *t)
 	w->threads_busy += (unsigned)t->params.threads;
 	w->memory_busy += t->memory;
 	w->trials_running++;
-	t->sign_ms = sched_now_mono(); /* the pool thread has not seen t yet */
+	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
 	worker_pool_submit(w->pool, worker_trial_run, t);
 }
 
@@ -1013,16 +1012,9 @@ void worker_notify(struct worker *w)
 	uv_async_send(&w->wake);
 }
 
-static int64_t silence_of(struct worker *w, const struct worker_trial *t, int64_t now)
+static int64_t silence_of(const struct worker_trial *t, int64_t now)
 {
-	int64_t quiet;
-
-	if (t == NULL)
-		return 0;
-	pthread_mutex_lock(&w->lock);
-	quiet = now - t->sign_ms;
-	pthread_mutex_unlock(&w->lock);
-	return quiet;
+	return t ? now - atomic_load_explicit(&t->sign_ms, memory_order_relaxed) : 0;
 }
 
 int64_t worker_longest_silence_ms(struct worker *w)
@@ -1030,10 +1022,10 @@ int64_t worker_longest_silence_ms(struct worker *w)
 	int64_t now = sched_now_mono(), longest = 0;
 
 	for (const struct sched_job *j = w->jobs; j != NULL; j = j->next) {
-		int64_t quiet = silence_of(w, j->refit, now);
+		int64_t quiet = silence_of(j->refit, now);
 
 		for (size_t i = 0; i < j->nrecs; i++) {
-			int64_t q = silence_of(w, j->recs[i].task, now);
+			int64_t q = silence_of(j->recs[i].task, now);
 
 			quiet = q > quiet ? q : quiet;
 		}

@@ -152,6 +152,8 @@ static int on_abort(void *data)
 {
 	struct worker_trial *t = data;
 
+	/* Polled after every mini-batch: the watchdog's sign of progress. */
+	atomic_store_explicit(&t->sign_ms, mono_ms(), memory_order_relaxed);
 	return atomic_load(&t->stop) != WORKER_STOP_NONE;
 }
 

@@ -84,7 +84,8 @@ struct worker_trial {
 	atomic_int stop; /* enum worker_stop, set from the loop thread */
 
 	/* the latest progress, guarded by the scheduler's lock */
-	int64_t sign_ms; /* monotonic ms of the start or the last epoch: the watchdog's view */
+	/* monotonic ms of the start or the last mini-batch, epoch or end: the watchdog's view */
+	atomic_int_least64_t sign_ms;
 	bool prog_pending;
 	unsigned prog_fold, prog_epoch;
 	double prog_loss, prog_score;

@@ -55,9 +55,10 @@ int worker_start(struct worker *w, struct fitd_error *err);
 void worker_notify(struct worker *w);
 
 /*
- * The longest time any running trial or refit has gone without finishing an
- * epoch (or starting), in ms; 0 when nothing runs. An epoch is the unit of
- * progress, so a long silence means a trial thread is stuck. Loop thread.
+ * The longest time any running trial or refit has gone without a sign of
+ * progress (its start, a mini-batch or a chunk of rows polling for a stop,
+ * its end), in ms; 0 when nothing runs. Those come every few seconds at
+ * most, so a long silence means a trial thread is stuck. Loop thread.
  */
 int64_t worker_longest_silence_ms(struct worker *w);
 

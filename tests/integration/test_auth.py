@@ -255,8 +255,9 @@ class RateLimits(TempDirTest):
         try:
             resp = self.first_refusal(lambda: call(d, "GET", "/v1/jobs"))
             self.assertRateLimited(resp, "address")
-            # Unknown paths count too; health checks never do.
+            # Unknown paths and open routes count too; health checks never do.
             self.assertRateLimited(call(d, "GET", "/nowhere"), "address")
+            self.assertRateLimited(call(d, "GET", "/readyz"), "address")
             for _ in range(5):
                 self.assertEqual(call(d, "GET", "/healthz")[0], 200)
         finally:
