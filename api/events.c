@@ -111,19 +111,20 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct api_stream *s = cls;
 	struct api_hub *hub = &s->srv->hub;
-	bool beat;
+	bool beat, closing;
 
 	(void)pos;
 	for (;;) {
 		if (s->len > s->off)
 			return drain(s, out, max);
-		if (s->ended || hub->closing)
-			return MHD_CONTENT_READER_END_OF_STREAM;
 		pthread_mutex_lock(&hub->lock);
+		closing = hub->closing;
 		s->dirty = false;
 		beat = s->beat;
 		s->beat = false;
 		pthread_mutex_unlock(&hub->lock);
+		if (s->ended || closing)
+			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (fetch(s) > 0)
 			continue;
 		if (s->was_done) /* resumed past the terminal event */
