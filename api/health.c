@@ -39,8 +39,8 @@ int api_server_status(struct api_server *srv, struct api_status *st, struct fitd
 	st->event_streams = api_events_open_streams(srv);
 	if (m != NULL) {
 		st->trial_threads = atomic_load_explicit(&m->trial_threads, memory_order_relaxed);
-		st->trial_threads_busy =
-		    atomic_load_explicit(&m->trial_threads_busy, memory_order_relaxed);
+		st->trial_threads_busy = atomic_load_explicit(&m->trial_threads_busy,
+							      memory_order_relaxed);
 		st->queue_depth = atomic_load_explicit(&m->queue_depth, memory_order_relaxed);
 	}
 	return FITD_OK;
@@ -59,8 +59,9 @@ void api_ready_get(struct api_request *req)
 	struct fitd_error err = { 0 };
 
 	if (api_server_status(req->srv, &st, &err) != FITD_OK) {
-		api_reply_json(req, 503, json_pack("{s:s, s:s}", "status", "unavailable", "reason",
-						   err.message));
+		api_reply_json(
+		    req, 503,
+		    json_pack("{s:s, s:s}", "status", "unavailable", "reason", err.message));
 		return;
 	}
 	api_reply_json(req, st.ready ? 200 : 503,

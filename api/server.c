@@ -267,7 +267,8 @@ static enum MHD_Result send_reply(struct api_request *req)
 	enum MHD_Result ret;
 
 	fitd_log(level, "request", "method=%s path=\"%s\" status=%u us=%lld%s%s", req->method,
-		 req->path ? req->path : "", req->status, (long long)us, req->token[0] ? " token=" : "", req->token);
+		 req->path ? req->path : "", req->status, (long long)us,
+		 req->token[0] ? " token=" : "", req->token);
 	api__metrics_request(req, ns);
 	/* Not even the static out-of-memory reply could be made: close the connection. */
 	if (req->response == NULL)

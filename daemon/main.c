@@ -198,9 +198,9 @@ static void on_watchdog(uv_timer_t *t)
 
 	if (stalled != d->stalled)
 		fitd_log(stalled ? FITD_LOG_WARN : FITD_LOG_INFO,
-			    stalled ? "watchdog_withheld" : "watchdog_resumed",
-			    "trial_silent_ms=%lld limit_s=%lld", (long long)quiet,
-			    (long long)d->cfg.watchdog_stall_s);
+			 stalled ? "watchdog_withheld" : "watchdog_resumed",
+			 "trial_silent_ms=%lld limit_s=%lld", (long long)quiet,
+			 (long long)d->cfg.watchdog_stall_s);
 	d->stalled = stalled;
 	if (!stalled)
 		daemon_notify("WATCHDOG=1");

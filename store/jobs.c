@@ -447,11 +447,10 @@ int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], 
 	sqlite3_stmt *st = NULL;
 	size_t cap = 16, count = 0;
 	char(*list)[STORE_ID_MAX] = malloc(cap * STORE_ID_MAX), (*grown)[STORE_ID_MAX];
-	int rc = store__prepare(
-	    db,
-	    "SELECT id FROM jobs WHERE state IN ('queued', 'running') "
-	    "ORDER BY state <> 'running', seq LIMIT ?",
-	    &st, err);
+	int rc = store__prepare(db,
+				"SELECT id FROM jobs WHERE state IN ('queued', 'running') "
+				"ORDER BY state <> 'running', seq LIMIT ?",
+				&st, err);
 
 	if (rc == FITD_OK && list == NULL)
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "active jobs");

@@ -72,7 +72,6 @@ struct fit_callbacks {
 	void *data;
 };
 
-
 /* The preprocessing of one input column, as fitted on the training rows. */
 struct fit_prep_column {
 	const char *name;
