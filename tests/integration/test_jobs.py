@@ -322,8 +322,11 @@ class MemoryBudget(DaemonTest):
         self.assertEqual(self.d.request("GET", "/healthz")[0], 200)
 
 
-def read_events(port, job_id, last_id=None, stop_after=None, timeout=60):
-    """Reads an SSE stream until it ends (or stop_after events); returns [(id, type, data)]."""
+def read_events(port, job_id, last_id=None, stop_after=None, timeout=60, until_id=None,
+                broken_ok=False):
+    """Reads an SSE stream until it ends, stop_after events or an id >= until_id;
+    returns [(id, type, data)]. With broken_ok, a connection the daemon drops
+    (it was killed) ends the stream instead of failing."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
     conn.request("GET", "/v1/jobs/%s/events" % job_id, headers=headers)
@@ -332,7 +335,12 @@ def read_events(port, job_id, last_id=None, stop_after=None, timeout=60):
     assert resp.getheader("Content-Type") == "text/event-stream"
     events, cur = [], {}
     while True:
-        line = resp.readline()
+        try:
+            line = resp.readline()
+        except (ConnectionError, http.client.IncompleteRead):
+            if not broken_ok:
+                raise
+            break
         if not line:
             break
         line = line.decode().rstrip("\n")
@@ -340,6 +348,8 @@ def read_events(port, job_id, last_id=None, stop_after=None, timeout=60):
             if "id" in cur:
                 events.append((int(cur["id"]), cur["event"], json.loads(cur["data"])))
                 if stop_after is not None and len(events) >= stop_after:
+                    break
+                if until_id is not None and events[-1][0] >= until_id:
                     break
             cur = {}
         elif not line.startswith(":"):
@@ -419,6 +429,49 @@ class Events(unittest.TestCase):
             for k, ids in enumerate(results):
                 self.assertEqual(ids, full, "client %d" % k)
             self.assertEqual(wait_job(d, job["id"])["state"], "succeeded")
+        finally:
+            d.cleanup()
+
+    def test_events_seen_live_survive_kills(self):
+        """Whatever a stream has sent was committed: SIGKILL the daemon at
+        random moments while a client follows the job live, restart it, and
+        every event seen live must be in the replay with the same content."""
+        import random
+        import threading
+        rng = random.Random(11)
+        d = Daemon(args=("--worker-threads", "2")).start()
+        try:
+            _, _, ds = d.upload("iris", read_data("iris.csv"))
+            _, _, job = submit(d, {
+                "dataset": ds["id"], "target": "species",
+                "space": {"models": ["logistic", "mlp"], "optimizer": ["adam"], "epochs": 300,
+                          "mlp": {"hidden_layers": [1], "units": [16]}},
+                "early_stopping": False,
+                "search": {"algorithm": "random", "max_trials": 40, "parallel_trials": 2,
+                           "seed": 4}})
+            seen = {}
+            for _ in range(8):
+                live = []
+                reader = threading.Thread(target=lambda: live.extend(
+                    read_events(d.port, job["id"], broken_ok=True)))
+                reader.start()
+                time.sleep(rng.uniform(0.3, 1.5))
+                d.kill()
+                reader.join(30)
+                self.assertFalse(reader.is_alive())
+                d.start()
+                if not live:
+                    continue
+                replay = {e[0]: e for e in read_events(d.port, job["id"],
+                                                       until_id=max(e[0] for e in live))}
+                for e in live:
+                    self.assertEqual(replay.get(e[0]), e, "event %d seen live" % e[0])
+                seen.update((e[0], e) for e in live)
+            final = {e[0]: e for e in read_events(d.port, job["id"], timeout=600)}
+            for k, e in seen.items():
+                self.assertEqual(final.get(k), e)
+            self.assertEqual(final[max(final)][2]["state"], "succeeded")
+            print("events seen live across 8 kills: %d, all in the replay" % len(seen))
         finally:
             d.cleanup()
 
