@@ -146,7 +146,11 @@ class RealSystemd(unittest.TestCase):
     def setUpClass(cls):
         if os.geteuid() != 0 or not (shutil.which("systemd-nspawn") and shutil.which("nsenter")):
             raise unittest.SkipTest("needs root, systemd-nspawn and nsenter")
-        cls.paths = meson_dirs()
+        # Where the README says install.sh puts everything.
+        cls.paths = {"sbin": "/usr/local/sbin/fitd",
+                     "unit": "/usr/local/lib/systemd/system/fitd.service",
+                     "conf": "/etc/fitd/fitd.conf",
+                     "man": "/usr/local/share/man/man8/fitd.8"}
         cls.tmp = tempfile.mkdtemp(prefix="fitd-nspawn-", dir="/var/tmp")
         cls.mounts = []
         cls.ns = None
@@ -203,26 +207,31 @@ class RealSystemd(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
-    def sh(cls, script):
+    def sh(cls, script, timeout=300):
         """Runs a bash script inside the container, from the source tree."""
         return subprocess.run(
             ["nsenter", "--target", str(cls.leader), "--all", "--root", "--wd",
              "env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "bash", "-c", "cd %s && %s" % (SOURCE, script)], capture_output=True, text=True, timeout=300)
+             "bash", "-c", "cd %s && %s" % (SOURCE, script)], capture_output=True, text=True,
+            timeout=timeout)
 
-    def check(self, script):
-        r = self.sh(script)
+    def check(self, script, timeout=300):
+        r = self.sh(script, timeout)
         self.assertEqual(r.returncode, 0, "%s\n%s%s" % (script, r.stdout, r.stderr))
         return r.stdout.strip()
 
     def test_install_reinstall_reload_uninstall_purge(self):
-        install = "deploy/install.sh --builddir %s --no-build" % BUILD
-        out = self.check(install)
+        # The README's commands as written: the first builds build-release/.
+        install = "deploy/install.sh"
+        out = self.check(install, timeout=1500)
         self.assertIn("fitd is running and ready on http://127.0.0.1:8080", out)
         self.assertEqual(self.check("systemctl is-enabled fitd; systemctl is-active fitd"),
                          "enabled\nactive")
         self.assertEqual(self.check("systemctl show -p FragmentPath --value fitd"),
                          self.paths["unit"])
+        for key in ("sbin", "conf", "man"):
+            self.check("test -f " + self.paths[key])
+        self.check("test -x build-release/daemon/fitd")
         main_pid = self.check("systemctl show -p MainPID --value fitd")
         # DynamicUser: not root.
         self.assertNotEqual(self.check("ps -o user= -p " + main_pid), "root")
