@@ -7,7 +7,8 @@
  * half-configured: the daemon refuses to start, and a reload keeps the
  * table it has. Names and hashes must be unique: a name is a token's
  * identity for limits and job ownership, and one token under two names
- * would make its scopes ambiguous.
+ * would make its scopes ambiguous. Running out of memory is refused the
+ * same way (FITD_ENOMEM): nothing is half-built, nothing leaks.
  */
 #include "api/auth.h"
 
@@ -170,10 +171,14 @@ static int parse_line(const struct parser *p, char *line, struct api_tokens *t)
 	if (rc != FITD_OK)
 		return rc;
 	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 8;
-		t->items = realloc(t->items, t->cap * sizeof(*t->items));
-		if (t->items == NULL)
-			abort();
+		size_t cap = t->cap ? 2 * t->cap : 8;
+		struct api_token *grown = realloc(t->items, cap * sizeof(*t->items));
+
+		if (grown == NULL)
+			return fitd_error_set(p->err, FITD_ENOMEM, NULL,
+					      "token file %s: out of memory", p->origin);
+		t->items = grown;
+		t->cap = cap;
 	}
 	t->items[t->n++] = e;
 	return FITD_OK;
@@ -188,8 +193,10 @@ int api_tokens_parse(const char *text, size_t len, const char *origin, struct ap
 	int rc = FITD_OK;
 
 	*out = NULL;
-	if (t == NULL || copy == NULL)
-		abort();
+	if (t == NULL || copy == NULL) {
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "token file %s: out of memory", origin);
+		goto out;
+	}
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	while (rc == FITD_OK && line < copy + len) {
@@ -210,6 +217,7 @@ int api_tokens_parse(const char *text, size_t len, const char *origin, struct ap
 			rc = parse_line(&p, s, t);
 		line = end + 1;
 	}
+out:
 	free(copy);
 	if (rc != FITD_OK) {
 		api_tokens_free(t);
@@ -238,8 +246,10 @@ int api_tokens_load(const char *path, struct api_tokens **out, struct fitd_error
 		goto out;
 	}
 	text = malloc((size_t)st.st_size + 1);
-	if (text == NULL)
-		abort();
+	if (text == NULL) {
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "token file %s: out of memory", path);
+		goto out;
+	}
 	while (got < st.st_size) {
 		ssize_t n = read(fd, text + got, (size_t)(st.st_size - got));
 

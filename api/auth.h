@@ -37,13 +37,17 @@ struct api_tokens;
 /*
  * Parses a token file's text (len bytes, NULs refused). origin names it in
  * errors, which read "token file ORIGIN:LINE: reason". On error *out is
- * NULL and err has code "invalid_token_file". An empty table (only comments)
- * is valid: then only open routes can be called.
+ * NULL and err has code "invalid_token_file" (FITD_EINVAL), or
+ * "out_of_memory" (FITD_ENOMEM) when the table cannot be allocated. An
+ * empty table (only comments) is valid: then only open routes can be called.
  */
 int api_tokens_parse(const char *text, size_t len, const char *origin, struct api_tokens **out,
 		     struct fitd_error *err);
 
-/* Reads and parses the file at path (at most API_TOKEN_FILE_MAX bytes). */
+/*
+ * Reads and parses the file at path (at most API_TOKEN_FILE_MAX bytes);
+ * errors as api_tokens_parse's.
+ */
 int api_tokens_load(const char *path, struct api_tokens **out, struct fitd_error *err);
 
 /* NULL is allowed. */

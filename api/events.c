@@ -9,6 +9,13 @@
  * for a comment line, which also finds clients that went away. A slow
  * client only delays itself: the scheduler never waits for streams.
  *
+ * An event that cannot be buffered (out of memory) or read from the store
+ * ends the stream after the events already complete in the buffer, with
+ * an error ending (the chunked body is cut, not closed): a client then
+ * resumes with Last-Event-ID and misses nothing. A clean end would not do:
+ * `fitd watch`, seeing a clean end that brought no event on a job that has
+ * ended, rightly takes it that there is nothing more to read.
+ *
  * Open streams are capped in all (503) and per token (429): both are
  * checked and the stream linked under hub.lock, so racing requests cannot
  * pass a cap. The per-token count walks the list, which the global cap
@@ -37,6 +44,7 @@ struct api_stream {
 	char *buf; /* formatted events not yet handed to MHD */
 	size_t len, off, cap;
 	bool ended;	/* the terminal job_state event is in buf */
+	bool failed;	/* the next events could not be read or buffered: end in error */
 	bool was_done;	/* the job was terminal when the stream opened: no events will come */
 	bool dirty;	/* new events may exist; guarded by hub.lock */
 	bool suspended; /* guarded by hub.lock */
@@ -44,20 +52,38 @@ struct api_stream {
 	struct api_stream *next;
 };
 
-static void buf_append(struct api_stream *s, const char *text, size_t n)
+/* Appends n bytes; false, with buf unchanged, when it cannot grow. */
+static bool buf_append(struct api_stream *s, const char *text, size_t n)
 {
 	if (s->len + n > s->cap) {
 		size_t cap = s->cap ? s->cap : 4096;
+		char *grown;
 
 		while (cap < s->len + n)
 			cap *= 2;
-		s->buf = realloc(s->buf, cap);
-		if (s->buf == NULL)
-			abort();
+		grown = realloc(s->buf, cap);
+		if (grown == NULL)
+			return false;
+		s->buf = grown;
 		s->cap = cap;
 	}
 	memcpy(s->buf + s->len, text, n);
 	s->len += n;
+	return true;
+}
+
+/* Appends one whole event or, when memory runs out, nothing. */
+static bool buf_append_event(struct api_stream *s, const struct store_event *e)
+{
+	size_t len = s->len;
+	char head[96];
+	int k = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", e->id, e->type);
+
+	if (buf_append(s, head, (size_t)k) && buf_append(s, e->data, strlen(e->data)) &&
+	    buf_append(s, "\n\n", 2))
+		return true;
+	s->len = len;
+	return false;
 }
 
 static bool is_terminal(const struct store_event *e)
@@ -67,30 +93,34 @@ static bool is_terminal(const struct store_event *e)
 		strstr(e->data, "\"cancelled\""));
 }
 
-/* Appends events after last_id; returns how many. */
+/*
+ * Appends whole events after last_id; returns how many. Sets failed when
+ * the store cannot list them or one cannot be buffered: last_id is then
+ * the id of the last event in buf, where the client will resume.
+ */
 static size_t fetch(struct api_stream *s)
 {
 	struct store_event *ev = NULL;
-	size_t n = 0;
-	char head[96];
+	size_t n = 0, added = 0;
 
 	if (store_event_list(s->srv->store, s->job_id, s->last_id, EVENT_BATCH, &ev, &n, NULL) !=
-	    FITD_OK)
+	    FITD_OK) {
+		s->failed = true;
 		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
-		int k = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", ev[i].id,
-				 ev[i].type);
-
-		buf_append(s, head, (size_t)k);
-		buf_append(s, ev[i].data, strlen(ev[i].data));
-		buf_append(s, "\n\n", 2);
-		s->last_id = ev[i].id;
-		if (is_terminal(&ev[i]))
-			s->ended = true;
+		if (!s->failed && !buf_append_event(s, &ev[i]))
+			s->failed = true;
+		if (!s->failed) {
+			s->last_id = ev[i].id;
+			if (is_terminal(&ev[i]))
+				s->ended = true;
+			added++;
+		}
 		store_event_release(&ev[i]);
 	}
 	free(ev);
-	return n;
+	return added;
 }
 
 /* Moves buffered bytes to MHD; 0 when the buffer is empty. */
@@ -123,14 +153,16 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 		beat = s->beat;
 		s->beat = false;
 		pthread_mutex_unlock(&hub->lock);
+		if (s->failed)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (s->ended || closing)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (fetch(s) > 0)
+		if (fetch(s) > 0 || s->failed)
 			continue;
 		if (s->was_done) /* resumed past the terminal event */
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (beat) {
-			buf_append(s, ": keepalive\n\n", 13);
+			s->failed = !buf_append(s, ": keepalive\n\n", 13);
 			continue;
 		}
 		pthread_mutex_lock(&hub->lock);
@@ -313,7 +345,11 @@ void api_events_get(struct api_request *req)
 	s->was_done = done;
 	snprintf(s->job_id, sizeof(s->job_id), "%s", req->params[0]);
 	snprintf(s->owner, sizeof(s->owner), "%s", req->token);
-	buf_append(s, "retry: 2000\n\n", 13);
+	if (!buf_append(s, "retry: 2000\n\n", 13)) {
+		free(s);
+		api_reply_oom(req);
+		return;
+	}
 	if (!admit(req, s)) {
 		free(s->buf);
 		free(s);

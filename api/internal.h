@@ -154,6 +154,12 @@ void api_reply_json(struct api_request *req, unsigned status, json_t *body);
  */
 void api_reply_oom(struct api_request *req);
 
+/*
+ * Queues the same 503 on conn at once, for a request that could not even
+ * get its struct api_request; MHD_NO (close) when that fails too.
+ */
+enum MHD_Result api__reply_oom_now(struct MHD_Connection *conn);
+
 /* Sets a JSON error reply; the HTTP status comes from the status table. */
 void api_reply_error(struct api_request *req, const struct fitd_error *err);
 

@@ -225,6 +225,17 @@ void api_metrics_get(struct api_request *req)
 	if (srv->opt.metrics != NULL)
 		fitd_metrics_write(srv->opt.metrics, &t);
 	write_rss(&t);
+	/*
+	 * A scrape that ran out of memory is refused whole (503 out_of_memory)
+	 * rather than sent without the series it could not write: Prometheus
+	 * would take missing series for gone ones and a counter seen again
+	 * later for a reset, where a failed scrape is only a gap in the graphs.
+	 */
+	if (t.nomem) {
+		fitd_text_release(&t);
+		api_reply_oom(req);
+		return;
+	}
 	if (t.overflow) {
 		fitd_text_release(&t);
 		api_reply_fail(req, 500, "internal_error", "the metrics exceed %u bytes",

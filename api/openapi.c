@@ -6,8 +6,6 @@
  */
 #include "api/internal.h"
 
-#include <stdlib.h>
-
 extern const unsigned char api__openapi_json[];
 extern const size_t api__openapi_json_len;
 
@@ -17,8 +15,10 @@ void api_openapi_get(struct api_request *req)
 		MHD_destroy_response(req->response);
 	req->response = MHD_create_response_from_buffer(
 	    api__openapi_json_len, (void *)api__openapi_json, MHD_RESPMEM_PERSISTENT);
-	if (req->response == NULL)
-		abort();
+	if (req->response == NULL) {
+		api_reply_oom(req);
+		return;
+	}
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	req->status = 200;
 }

@@ -56,6 +56,20 @@ void api_reply_oom(struct api_request *req)
 	req->status = 503;
 }
 
+enum MHD_Result api__reply_oom_now(struct MHD_Connection *conn)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    sizeof(oom_body) - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(conn, 503, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 void api_reply_json(struct api_request *req, unsigned status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT), *grown;

@@ -291,8 +291,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	if (req == NULL) {
 		req = calloc(1, sizeof(*req));
-		if (req == NULL)
-			return MHD_NO;
+		if (req == NULL) {
+			fitd_log_warn("request",
+				      "method=%s path=\"%s\" status=503 detail=out_of_memory",
+				      method, url);
+			return api__reply_oom_now(conn);
+		}
 		req->srv = cls;
 		req->conn = conn;
 		req->method = method;

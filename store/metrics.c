@@ -55,12 +55,19 @@ uint64_t fitd_histogram_count(const struct fitd_histogram *h)
 
 /* ---- text ---- */
 
-/* Room for more bytes plus the NUL; false (and overflow) past FITD_TEXT_MAX. */
+/*
+ * Room for more bytes plus the NUL; false past FITD_TEXT_MAX (overflow) or
+ * when the buffer cannot grow (nomem). Either mark sticks, so the writers
+ * need not check each line: the caller looks once at the end.
+ */
 static bool text_reserve(struct fitd_text *t, size_t more)
 {
 	size_t cap = t->cap ? t->cap : 4096;
+	char *grown;
 
-	if (t->overflow || more > FITD_TEXT_MAX - t->len) {
+	if (t->overflow || t->nomem)
+		return false;
+	if (more > FITD_TEXT_MAX - t->len) {
 		t->overflow = true;
 		return false;
 	}
@@ -68,9 +75,12 @@ static bool text_reserve(struct fitd_text *t, size_t more)
 		return true;
 	while (cap <= t->len + more)
 		cap *= 2;
-	t->buf = realloc(t->buf, cap);
-	if (t->buf == NULL)
-		abort();
+	grown = realloc(t->buf, cap);
+	if (grown == NULL) {
+		t->nomem = true;
+		return false;
+	}
+	t->buf = grown;
 	t->cap = cap;
 	return true;
 }
@@ -99,7 +109,7 @@ void fitd_text_release(struct fitd_text *t)
 	free(t->buf);
 	t->buf = NULL;
 	t->len = t->cap = 0;
-	t->overflow = false;
+	t->overflow = t->nomem = false;
 }
 
 void fitd_text_family(struct fitd_text *t, const char *name, const char *type, const char *help)

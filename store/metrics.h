@@ -52,6 +52,7 @@ struct fitd_text {
 	char *buf;
 	size_t len, cap;
 	bool overflow; /* a write would have passed FITD_TEXT_MAX: the text is unusable */
+	bool nomem;    /* the buffer could not grow: the text is incomplete, unusable */
 };
 
 void fitd_text_printf(struct fitd_text *t, const char *fmt, ...)

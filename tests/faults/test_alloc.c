@@ -9,6 +9,16 @@
  * PRAGMA integrity_check and the dataset and the job stored before the
  * loop read back identical.
  *
+ * The API flows (an event stream read to its end, GET /metrics, GET
+ * /v1/openapi.json) run through a real server on a loopback port, started
+ * before each run and stopped after it; their answer must be the full
+ * success or 503 out_of_memory in the JSON error format. An event stream
+ * cut by a failure must resume with Last-Event-ID and give every event of
+ * the job exactly once, in order; one that ends cleanly must have given
+ * them all, since a client takes a clean end on an ended job as the last
+ * word. The token file flow loads a file of 20 tokens, as the daemon does
+ * at start-up and on SIGHUP: the table whole, or a clean error and no table.
+ *
  * The counting allocator sees three kinds of allocation: fitd's own
  * (linked with -Wl,--wrap for malloc, calloc, realloc, strdup, strndup,
  * aligned_alloc and posix_memalign; our libraries are static, so every call
@@ -19,16 +29,30 @@
  * buffer growth and then trips its own assert(0) on the truncated token, a
  * library bug no caller can handle, so the parser is run with the
  * injection paused (its callers' handling of a NULL result is still tested:
- * the document built afterwards fails instead).
+ * the document built afterwards fails instead). libmicrohttpd allocates
+ * inside its own shared library, out of reach of --wrap; making a response
+ * (MHD_create_response_from_buffer and _from_callback) counts as one
+ * allocation instead.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include "api/api.h"
+#include "store/log.h"
+#include "store/metrics.h"
+#include "store/sha256.h"
 #include "store/store.h"
 #include "worker/fit/frame.h"
 #include "worker/model_json.h"
@@ -132,6 +156,36 @@ json_t *__wrap_json_loadb(const char *buffer, size_t buflen, size_t flags, json_
 	return doc;
 }
 
+struct MHD_Response *__real_MHD_create_response_from_buffer(size_t size, void *buffer,
+							    enum MHD_ResponseMemoryMode mode);
+struct MHD_Response *__real_MHD_create_response_from_callback(uint64_t size, size_t block_size,
+							      MHD_ContentReaderCallback crc,
+							      void *crc_cls,
+							      MHD_ContentReaderFreeCallback crfc);
+struct MHD_Response *__wrap_MHD_create_response_from_buffer(size_t size, void *buffer,
+							    enum MHD_ResponseMemoryMode mode);
+struct MHD_Response *__wrap_MHD_create_response_from_callback(uint64_t size, size_t block_size,
+							      MHD_ContentReaderCallback crc,
+							      void *crc_cls,
+							      MHD_ContentReaderFreeCallback crfc);
+
+/* On failure the caller keeps the buffer, as with libmicrohttpd's own failures. */
+struct MHD_Response *__wrap_MHD_create_response_from_buffer(size_t size, void *buffer,
+							    enum MHD_ResponseMemoryMode mode)
+{
+	return fail_now() ? NULL : __real_MHD_create_response_from_buffer(size, buffer, mode);
+}
+
+struct MHD_Response *__wrap_MHD_create_response_from_callback(uint64_t size, size_t block_size,
+							      MHD_ContentReaderCallback crc,
+							      void *crc_cls,
+							      MHD_ContentReaderFreeCallback crfc)
+{
+	return fail_now()
+		   ? NULL
+		   : __real_MHD_create_response_from_callback(size, block_size, crc, crc_cls, crfc);
+}
+
 static void *json_alloc(size_t n)
 {
 	return fail_now() ? NULL : __real_malloc(n);
@@ -216,6 +270,13 @@ struct fixture {
 	char *ds_file;		 /* the dataset file's bytes */
 	size_t ds_file_len;
 	char *model_text; /* a trial's model, for predict */
+	struct fitd_metrics *metrics;
+	struct api_server *api; /* during a run of an API flow */
+	uint16_t port;
+	char events_job[STORE_ID_MAX]; /* an ended job with many events */
+	struct store_event *events;    /* its events, as stored */
+	size_t nevents;
+	char token_path[128];
 };
 
 static struct fixture fx;
@@ -450,6 +511,285 @@ static int flow_predict(struct fitd_error *err)
 	return rc;
 }
 
+/* ---- the API flows, over HTTP on a loopback port ---- */
+
+extern const unsigned char api__openapi_json[];
+extern const size_t api__openapi_json_len;
+
+/*
+ * ck_assert for the flows: Check allocates for each passing assertion
+ * (fork mode sends where the test got to), so the count is paused.
+ */
+#define require(cond, ...)                        \
+	do {                                      \
+		paused++;                         \
+		ck_assert_msg(cond, __VA_ARGS__); \
+		paused--;                         \
+	} while (0)
+
+#define NTOKENS 20
+#define NEVENTS 100
+
+struct http_reply {
+	int status;
+	char type[96]; /* Content-Type */
+	char *body;    /* into http_buf, NUL-terminated */
+	size_t len;
+	bool whole; /* the body ended as announced (a last chunk, or Content-Length reached) */
+};
+
+static char http_buf[1 << 20]; /* one answer; static, so the client allocates nothing */
+
+/* The value of header name (with its colon) in head, or "". */
+static void header_value(const char *head, const char *name, char *out, size_t cap)
+{
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, n) == 0) {
+			const char *v = p + 2 + n + strspn(p + 2 + n, " ");
+
+			snprintf(out, cap, "%.*s", (int)strcspn(v, "\r"), v);
+			return;
+		}
+	}
+}
+
+/* Joins a chunked body in place; whole when its last chunk came. */
+static void unchunk(struct http_reply *r)
+{
+	char *in = r->body, *end = r->body + r->len, *out = r->body;
+
+	r->whole = false;
+	while (in < end) {
+		char *line_end = strstr(in, "\r\n");
+		unsigned long n;
+
+		if (line_end == NULL)
+			break;
+		n = strtoul(in, NULL, 16);
+		if (n == 0) {
+			r->whole = true;
+			break;
+		}
+		if ((size_t)(end - line_end) < 2 + n + 2)
+			break;
+		memmove(out, line_end + 2, n);
+		out += n;
+		in = line_end + 2 + n + 2;
+	}
+	r->len = (size_t)(out - r->body);
+	*out = '\0';
+}
+
+/* GET path (with extra header lines) and read the answer to the connection's end. */
+static void http_get(const char *path, const char *extra, struct http_reply *r)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(fx.port) };
+	struct timeval tv = { .tv_sec = 120 };
+	char req[512], value[32], *head_end;
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	require(fd >= 0, "socket");
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	require(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "timeout");
+	require(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
+	n = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n", path,
+		     extra);
+	require(write(fd, req, (size_t)n) == n, "write");
+	while ((n = read(fd, http_buf + got, sizeof(http_buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	require(n == 0, "GET %s: no end of connection", path);
+	close(fd);
+	http_buf[got] = '\0';
+	head_end = strstr(http_buf, "\r\n\r\n");
+	require(head_end != NULL && sscanf(http_buf, "HTTP/1.1 %d ", &r->status) == 1,
+		"GET %s: no answer (%zu bytes)", path, got);
+	*head_end = '\0';
+	r->body = head_end + 4;
+	r->len = got - (size_t)(r->body - http_buf);
+	header_value(http_buf, "Content-Type:", r->type, sizeof(r->type));
+	header_value(http_buf, "Transfer-Encoding:", value, sizeof(value));
+	if (strcasecmp(value, "chunked") == 0) {
+		unchunk(r);
+		return;
+	}
+	header_value(http_buf, "Content-Length:", value, sizeof(value));
+	r->whole = value[0] != '\0' && strtoull(value, NULL, 10) == r->len;
+}
+
+/* A failed answer must be 503 out_of_memory as JSON; it becomes the run's error. */
+static int http_error(const char *path, const struct http_reply *r, struct fitd_error *err)
+{
+	json_t *doc = json_loads(r->body, 0, NULL), *e = json_object_get(doc, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *message = json_string_value(json_object_get(e, "message"));
+
+	require(r->status == 503 && r->whole && strcmp(r->type, "application/json") == 0 &&
+		    code != NULL && strcmp(code, "out_of_memory") == 0 && message != NULL &&
+		    message[0] != '\0',
+		"GET %s: %d '%s' %s", path, r->status, r->type, r->body);
+	fitd_error_set(err, FITD_ENOMEM, code, "GET %s: %s", path, message);
+	json_decref(doc);
+	return FITD_ENOMEM;
+}
+
+/*
+ * Checks the events of an SSE body against the stored ones from *next on;
+ * returns the id of the last, or last when none came. A body holds only
+ * whole events.
+ */
+static int64_t take_events(const char *body, size_t *next, int64_t last)
+{
+	const char *p = body;
+
+	while (*p != '\0') {
+		const char *end = strstr(p, "\n\n");
+		const struct store_event *want;
+		char expect[1024];
+
+		require(end != NULL, "a cut event: '%s'", p);
+		if (strncmp(p, "retry: ", 7) != 0) {
+			require(*next < fx.nevents, "more events than stored");
+			want = &fx.events[*next];
+			snprintf(expect, sizeof(expect), "id: %lld\nevent: %s\ndata: %s",
+				 (long long)want->id, want->type, want->data);
+			require(strlen(expect) == (size_t)(end - p) &&
+				    strncmp(p, expect, strlen(expect)) == 0,
+				"event %zu: got '%.*s', want '%s'", *next, (int)(end - p), p,
+				expect);
+			last = want->id;
+			(*next)++;
+		}
+		p = end + 2;
+	}
+	return last;
+}
+
+/* As a client following an ended job: read, and resume with Last-Event-ID when cut. */
+static int flow_events(struct fitd_error *err)
+{
+	char path[128], extra[64] = "";
+	size_t next = 0;
+	int64_t last = 0;
+
+	snprintf(path, sizeof(path), "/v1/jobs/%s/events", fx.events_job);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct http_reply r;
+
+		http_get(path, extra, &r);
+		if (r.status != 200)
+			return http_error(path, &r, err);
+		require(strcmp(r.type, "text/event-stream") == 0, "%s", r.type);
+		last = take_events(r.body, &next, last);
+		if (r.whole) {
+			require(next == fx.nevents,
+				"the stream ended cleanly after %zu of %zu events", next,
+				fx.nevents);
+			return FITD_OK;
+		}
+		if (last > 0)
+			snprintf(extra, sizeof(extra), "Last-Event-ID: %lld\r\n", (long long)last);
+	}
+	require(false, "the stream was still cut after 3 tries");
+	return FITD_EINTERNAL;
+}
+
+static int flow_metrics(struct fitd_error *err)
+{
+	static const char *const families[] = {
+		"fitd_jobs{state=\"queued\"} ",
+		"fitd_trials{state=\"queued\"} ",
+		"fitd_http_requests_total",
+		"fitd_http_request_duration_seconds",
+		"fitd_event_streams 0\n",
+		"fitd_trial_duration_seconds_count 0\n",
+		"fitd_store_write_duration_seconds",
+		"process_resident_memory_bytes",
+	};
+	struct http_reply r;
+
+	http_get("/metrics", "", &r);
+	if (r.status != 200)
+		return http_error("/metrics", &r, err);
+	require(r.whole && r.len > 0 && r.body[r.len - 1] == '\n', "a cut scrape");
+	require(strcmp(r.type, "text/plain; version=0.0.4; charset=utf-8") == 0, "%s", r.type);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		require(strstr(r.body, families[i]) != NULL, "no %s in the scrape", families[i]);
+	return FITD_OK;
+}
+
+static int flow_openapi(struct fitd_error *err)
+{
+	struct http_reply r;
+
+	http_get("/v1/openapi.json", "", &r);
+	if (r.status != 200)
+		return http_error("/v1/openapi.json", &r, err);
+	require(r.whole && r.len == api__openapi_json_len &&
+		    memcmp(r.body, api__openapi_json, r.len) == 0,
+		"a different document of %zu bytes", r.len);
+	require(strcmp(r.type, "application/json") == 0, "%s", r.type);
+	return FITD_OK;
+}
+
+/* As the daemon at start-up and on SIGHUP: the whole table or a clean error and none. */
+static int flow_tokens(struct fitd_error *err)
+{
+	struct api_tokens *t = (struct api_tokens *)&fx; /* must become NULL on error */
+	char name[API_TOKEN_NAME_MAX + 1], token[32], want[32];
+	unsigned scopes;
+	int rc = api_tokens_load(fx.token_path, &t, err);
+
+	if (rc != FITD_OK) {
+		require(t == NULL, "a table left after an error");
+		return rc;
+	}
+	require(api_tokens_count(t) == NTOKENS, "%zu tokens", api_tokens_count(t));
+	for (int i = 0; i < NTOKENS; i++) {
+		snprintf(token, sizeof(token), "token-%d", i);
+		snprintf(want, sizeof(want), "t%d", i);
+		require(api_tokens_find(t, token, strlen(token), name, &scopes) &&
+			    strcmp(name, want) == 0 && scopes == (API_READ | API_WRITE),
+			"%s not found as %s", token, want);
+	}
+	api_tokens_free(t);
+	return FITD_OK;
+}
+
+/* Before a run of an API flow: a server on the store as it is now. */
+static void serve(void)
+{
+	struct api_options opt = { .host = "127.0.0.1",
+				   .threads = 1,
+				   .connection_limit = 16,
+				   .idle_timeout_s = 60,
+				   .connection_memory = 128 * 1024,
+				   .max_upload_bytes = 1 << 20,
+				   .max_json_bytes = 64 * 1024,
+				   .max_predict_bytes = 1 << 20,
+				   .max_streams = 4,
+				   .max_predict_rows = 100,
+				   .model_cache = 2,
+				   .metrics = fx.metrics };
+	struct fitd_error err = { 0 };
+
+	ck_assert_msg(api_server_start(&opt, fx.store, &fx.api, &err) == FITD_OK, "%s",
+		      err.message);
+	fx.port = api_server_port(fx.api);
+	api_server_set_ready(fx.api, true);
+}
+
+static void unserve(void)
+{
+	api_server_stop(fx.api, 5000);
+	fx.api = NULL;
+}
+
 /* ---- the checks after each run ---- */
 
 static void check_integrity(void)
@@ -497,8 +837,11 @@ static void check_stored(void)
 	store_job_release(&j);
 }
 
-/* Runs flow with allocation 1, 2, ... failing; returns the points exercised. */
-static long torture(const char *name, int (*flow)(struct fitd_error *err))
+/*
+ * Runs flow with allocation 1, 2, ... failing, with a server around each
+ * run when http; returns the points exercised.
+ */
+static long torture(const char *name, int (*flow)(struct fitd_error *err), bool http)
 {
 	long n;
 
@@ -506,9 +849,13 @@ static long torture(const char *name, int (*flow)(struct fitd_error *err))
 		struct fitd_error err = { 0 };
 		int rc;
 
+		if (http)
+			serve();
 		arm(n);
 		rc = flow(&err);
 		disarm();
+		if (http)
+			unserve();
 		if (!atomic_load(&injected)) {
 			ck_assert_msg(rc == FITD_OK, "%s without failures: %s", name, err.message);
 			break;
@@ -537,6 +884,60 @@ static void setup(void)
 	ck_assert_msg(trial(fx.store, &fx.model_text, &err) == FITD_OK, "%s", err.message);
 	ck_assert_int_eq(store_dataset_path(fx.store, fx.ds.id, path, sizeof(path), NULL), FITD_OK);
 	fx.ds_file = read_file(path, &fx.ds_file_len);
+	ck_assert_int_eq(fitd_metrics_new(&fx.metrics), FITD_OK);
+}
+
+/* A job that ran and succeeded, with NEVENTS trial events in between; fx.events lists them all. */
+static void make_events_job(void)
+{
+	struct fitd_error err = { 0 };
+	struct store_job j;
+	char data[160];
+	size_t n = 0;
+
+	ck_assert_msg(submit(fx.store, fx.ds.id, &j, &err) == FITD_OK, "%s", err.message);
+	snprintf(fx.events_job, sizeof(fx.events_job), "%s", j.id);
+	store_job_release(&j);
+	ck_assert_int_eq(store_job_start(fx.store, fx.events_job, "{}", &err), FITD_OK);
+	for (int i = 0; i < NEVENTS; i++) {
+		snprintf(data, sizeof(data),
+			 "{\"trial\":%d,\"state\":\"completed\",\"score\":0.%04d,"
+			 "\"params\":{\"model\":\"logistic\",\"optimizer\":\"lbfgs\"}}",
+			 i, 9000 + i);
+		ck_assert_int_eq(
+		    store_event_add(fx.store, fx.events_job, "trial_finished", data, NULL, &err),
+		    FITD_OK);
+	}
+	ck_assert_int_eq(
+	    store_job_finish(fx.store, fx.events_job, STORE_JOB_SUCCEEDED, NULL, NULL, &err),
+	    FITD_OK);
+	ck_assert_int_eq(store_event_list(fx.store, fx.events_job, 0, 10 * NEVENTS, &fx.events,
+					  &fx.nevents, &err),
+			 FITD_OK);
+	ck_assert_uint_gt(fx.nevents, NEVENTS);
+	for (size_t i = 0; i < fx.nevents; i++)
+		n += strlen(fx.events[i].data);
+	ck_assert_uint_gt(n, 4096); /* the stream's buffer has to grow */
+}
+
+static void make_token_file(void)
+{
+	struct store_sha256 ctx;
+	char token[32], hex[STORE_SHA256_HEX];
+	FILE *f;
+
+	snprintf(fx.token_path, sizeof(fx.token_path), "%s/tokens", fx.state);
+	f = fopen(fx.token_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# the test's tokens\n");
+	for (int i = 0; i < NTOKENS; i++) {
+		snprintf(token, sizeof(token), "token-%d", i);
+		store_sha256_init(&ctx);
+		store_sha256_update(&ctx, token, strlen(token));
+		store_sha256_final_hex(&ctx, hex);
+		fprintf(f, "%s read,write t%d\n", hex, i);
+	}
+	ck_assert_int_eq(fclose(f), 0);
 }
 
 static void teardown(void)
@@ -548,31 +949,61 @@ static void teardown(void)
 	store_job_release(&fx.job);
 	free(fx.ds_file);
 	free(fx.model_text);
+	fitd_metrics_free(fx.metrics);
+	for (size_t i = 0; i < fx.nevents; i++)
+		store_event_release(&fx.events[i]);
+	free(fx.events);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.state);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
 START_TEST(upload_survives)
 {
-	ck_assert_int_gt(torture("upload", flow_upload), 10);
+	ck_assert_int_gt(torture("upload", flow_upload, false), 10);
 }
 END_TEST
 
 START_TEST(submit_survives)
 {
-	ck_assert_int_gt(torture("submit", flow_submit), 10);
+	ck_assert_int_gt(torture("submit", flow_submit, false), 10);
 }
 END_TEST
 
 START_TEST(trial_survives)
 {
-	ck_assert_int_gt(torture("trial", flow_trial), 10);
+	ck_assert_int_gt(torture("trial", flow_trial, false), 10);
 }
 END_TEST
 
 START_TEST(predict_survives)
 {
-	ck_assert_int_gt(torture("predict", flow_predict), 10);
+	ck_assert_int_gt(torture("predict", flow_predict, false), 10);
+}
+END_TEST
+
+START_TEST(events_survive)
+{
+	make_events_job();
+	ck_assert_int_gt(torture("events", flow_events, true), 10);
+}
+END_TEST
+
+START_TEST(metrics_survive)
+{
+	ck_assert_int_gt(torture("metrics", flow_metrics, true), 10);
+}
+END_TEST
+
+START_TEST(openapi_survives)
+{
+	ck_assert_int_gt(torture("openapi", flow_openapi, true), 3);
+}
+END_TEST
+
+START_TEST(tokens_survive)
+{
+	make_token_file();
+	ck_assert_int_gt(torture("tokens", flow_tokens, false), 3);
 }
 END_TEST
 
@@ -587,11 +1018,16 @@ int main(void)
 		fprintf(stderr, "SQLite refused the counting allocator\n");
 		return EXIT_FAILURE;
 	}
+	fitd_log_set_level(FITD_LOG_ERROR); /* not a warning per failed request */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, upload_survives);
 	tcase_add_test(tc, submit_survives);
 	tcase_add_test(tc, trial_survives);
 	tcase_add_test(tc, predict_survives);
+	tcase_add_test(tc, events_survive);
+	tcase_add_test(tc, metrics_survive);
+	tcase_add_test(tc, openapi_survives);
+	tcase_add_test(tc, tokens_survive);
 	suite_add_tcase(suite, tc);
 	sr = srunner_create(suite);
 	srunner_run_all(sr, CK_VERBOSE);
