@@ -18,6 +18,7 @@
 
 #include "store/log.h"
 #include "store/metrics.h"
+#include "worker/fit/clock.h"
 
 int64_t store_now_ms(void)
 {
@@ -25,14 +26,6 @@ int64_t store_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int store__sqlite_error(sqlite3 *db, int sqlrc, const char *what, struct fitd_error *err)
@@ -105,7 +98,7 @@ int store__write_begin(struct store *s, sqlite3 **db, struct fitd_error *err)
 
 	pthread_mutex_lock(&s->writer_lock);
 	/* Timed from here: waiting for the lock is queueing, not the transaction. */
-	s->write_start_ns = now_ns();
+	s->write_start_ns = fit_clock_ns();
 	rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		rc = store__sqlite_error(s->writer, rc, "begin", err);
@@ -128,7 +121,7 @@ int store__write_end(struct store *s, int rc, struct fitd_error *err)
 	/* A ROLLBACK that could not even be prepared (out of memory) is tried again. */
 	for (int i = 0; i < 3 && rc != FITD_OK && sqlite3_get_autocommit(s->writer) == 0; i++)
 		sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
-	fitd_metrics_store_write(s->metrics, now_ns() - s->write_start_ns);
+	fitd_metrics_store_write(s->metrics, fit_clock_ns() - s->write_start_ns);
 	pthread_mutex_unlock(&s->writer_lock);
 	return rc;
 }
