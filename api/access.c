@@ -197,7 +197,8 @@ bool api__access_check(struct api_request *req)
 		return false;
 	if (req->token[0] == '\0')
 		return true;
-	wait = api_ratelimit_take(req->srv->token_limit, req->token, strlen(req->token), fit_clock_ns());
+	wait = api_ratelimit_take(req->srv->token_limit, req->token, strlen(req->token),
+				  fit_clock_ns());
 	if (wait == 0)
 		return true;
 	reply_rate_limited(req, wait, "token");

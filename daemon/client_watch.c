@@ -319,13 +319,10 @@ static int stream(struct client *c, struct watch *w, const char *path)
 int client_follow(struct client *c, const char *job_id)
 {
 	struct watch w = { .job_id = job_id, .json = c->json, .trial = -1 };
-	char *esc = curl_easy_escape(c->curl, job_id, 0), *path;
+	char *path = client_path(c, "/v1/jobs/", job_id, "");
 	json_t *job = NULL;
 	int rc;
 
-	if (esc == NULL || asprintf(&path, "/v1/jobs/%s", esc) < 0)
-		abort();
-	curl_free(esc);
 	w.tty = isatty(STDOUT_FILENO);
 	rc = client_call(c, "GET", path, NULL, &job);
 	if (rc == CLIENT_OK) {
