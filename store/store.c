@@ -92,6 +92,61 @@ int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd
 	return store__sqlite_error(db, rc, what, err);
 }
 
+static int cursor_check(sqlite3 *db, const struct store__list_kind *kind, const char *after,
+			struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db, kind->cursor_sql, &st, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+	rc = store__step_row(db, st, "read cursor", err);
+	if (rc == FITD_ENOTFOUND)
+		rc = fitd_error_set(err, FITD_EINVAL, "invalid_cursor", "'after' names no %s: '%s'",
+				    kind->noun, after);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store__list(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *st,
+		const char *after, size_t limit, void **out, size_t *n, bool *more,
+		struct fitd_error *err)
+{
+	char *items = NULL;
+	size_t count = 0;
+	bool past = false;
+	int rc = after != NULL ? cursor_check(db, kind, after, err) : FITD_OK;
+
+	if (rc != FITD_OK)
+		return rc;
+	items = calloc(limit + 1, kind->size);
+	if (items == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "%s", kind->what);
+	while ((rc = store__step_row(db, st, kind->what, err)) == FITD_OK) {
+		if (count == limit) {
+			past = true;
+			break;
+		}
+		rc = kind->from_row(st, items + count * kind->size, err);
+		if (rc != FITD_OK)
+			break;
+		count++;
+	}
+	if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	if (rc != FITD_OK) {
+		while (count > 0)
+			kind->release(items + --count * kind->size);
+		free(items);
+		return rc;
+	}
+	*out = items;
+	*n = count;
+	*more = past;
+	return FITD_OK;
+}
+
 int store__write_begin(struct store *s, sqlite3 **db, struct fitd_error *err)
 {
 	int rc;
