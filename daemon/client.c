@@ -183,26 +183,19 @@ static int status_list(struct client *c)
 }
 
 /*
- * A subcommand on one job: method on /v1/jobs/JOB<suffix>, the answer
- * printed as JSON with --json, else by print. Only status takes no JOB
- * (min_ids 0), and then lists the jobs.
+ * A subcommand on one job: parses argv (min_ids..1 job ids), sends method to
+ * /v1/jobs/JOB<suffix> and prints the answer, as JSON with --json, else by
+ * print. Only status takes no JOB (min_ids 0), and then lists the jobs.
  */
-struct job_command {
-	const char *usage;
-	int min_ids;
-	const char *method;
-	const char *suffix;
-	void (*print)(const json_t *job, const char *job_id);
-};
-
-static int job_command_run(const struct job_command *cmd, int argc, char **argv)
+static int job_command(int argc, char **argv, const char *usage, int min_ids, const char *method,
+		       const char *suffix, void (*print)(const json_t *job, const char *job_id))
 {
 	struct client_args a = { 0 };
 	const char *job_id = NULL;
 	struct client c;
 	json_t *job = NULL;
 	char *path;
-	int rc = client_parse(argc, argv, cmd->usage, &a, &job_id, cmd->min_ids, 1);
+	int rc = client_parse(argc, argv, usage, &a, &job_id, min_ids, 1);
 
 	if (rc >= 0)
 		return rc;
@@ -210,13 +203,13 @@ static int job_command_run(const struct job_command *cmd, int argc, char **argv)
 	if (rc == CLIENT_OK && job_id == NULL) {
 		rc = status_list(&c);
 	} else if (rc == CLIENT_OK) {
-		path = client_path(&c, "/v1/jobs/", job_id, cmd->suffix);
-		rc = client_call(&c, cmd->method, path, NULL, &job);
+		path = client_path(&c, "/v1/jobs/", job_id, suffix);
+		rc = client_call(&c, method, path, NULL, &job);
 		free(path);
 		if (rc == CLIENT_OK && c.json)
 			print_json(job);
 		else if (rc == CLIENT_OK)
-			cmd->print(job, job_id);
+			print(job, job_id);
 		json_decref(job);
 	}
 	client_close(&c);
@@ -259,15 +252,8 @@ int client_status_main(int argc, char **argv)
 	    "usage: fitd status [JOB] [--url URL] [--token TOKEN] [--json]\n"
 	    "Without JOB, a table of the jobs; with JOB, its state, progress, best score,\n"
 	    "model id and error.\n\n" CLIENT_COMMON_HELP;
-	static const struct job_command cmd = {
-		.usage = usage,
-		.min_ids = 0,
-		.method = "GET",
-		.suffix = "",
-		.print = status_print_job,
-	};
 
-	return job_command_run(&cmd, argc, argv);
+	return job_command(argc, argv, usage, 0, "GET", "", status_print_job);
 }
 
 static void cancel_print(const json_t *job, const char *job_id)
@@ -280,15 +266,8 @@ int client_cancel_main(int argc, char **argv)
 	static const char usage[] = "usage: fitd cancel JOB [--url URL] [--token TOKEN] [--json]\n"
 				    "Asks the daemon to cancel the job; running trials stop within "
 				    "a second.\n\n" CLIENT_COMMON_HELP;
-	static const struct job_command cmd = {
-		.usage = usage,
-		.min_ids = 1,
-		.method = "POST",
-		.suffix = "/cancel",
-		.print = cancel_print,
-	};
 
-	return job_command_run(&cmd, argc, argv);
+	return job_command(argc, argv, usage, 1, "POST", "/cancel", cancel_print);
 }
 
 int client_predict_remote(const struct client_args *a, const char *model_id, const char *input,

@@ -63,6 +63,11 @@ static int dataset_from_row(sqlite3_stmt *st, void *item, struct fitd_error *err
 	return FITD_OK;
 }
 
+static void dataset_release_item(void *item)
+{
+	store_dataset_release(item);
+}
+
 int store_dataset_get(struct store *s, const char *id, struct store_dataset *out,
 		      struct fitd_error *err)
 {
@@ -84,11 +89,6 @@ out:
 	sqlite3_finalize(st);
 	store__read_end(s, db);
 	return rc;
-}
-
-static void dataset_release_item(void *item)
-{
-	store_dataset_release(item);
 }
 
 static const struct store__list_kind dataset_list = {

@@ -96,6 +96,11 @@ static int job_from_row(sqlite3_stmt *st, void *item, struct fitd_error *err)
 	return FITD_OK;
 }
 
+static void job_release_item(void *item)
+{
+	store_job_release(item);
+}
+
 void store_job_release(struct store_job *j)
 {
 	if (j == NULL)
@@ -307,11 +312,6 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 	if (rc != FITD_OK && filled) /* the commit failed after the read */
 		store_job_release(out);
 	return rc;
-}
-
-static void job_release_item(void *item)
-{
-	store_job_release(item);
 }
 
 static const struct store__list_kind job_list = {
