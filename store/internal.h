@@ -87,8 +87,9 @@ struct store__list_kind {
  * a row, then reads the rows of st, prepared and bound by the caller to
  * give at most limit + 1 rows after the cursor. On success *out is a
  * malloc'd array of *n items, for the caller to release one by one and
- * then free, and *more says whether a row past limit exists. On error *out, *n and *more are untouched and nothing is
- * left allocated; an unknown cursor is FITD_EINVAL "invalid_cursor".
+ * then free, and *more says whether a row past limit exists. On error
+ * *out, *n and *more are untouched and nothing is left allocated; an
+ * unknown cursor is FITD_EINVAL "invalid_cursor".
  */
 int store__list(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *st,
 		const char *after, size_t limit, void **out, size_t *n, bool *more,
