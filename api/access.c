@@ -23,17 +23,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+
+#include "worker/fit/clock.h"
 
 #define REALM "Bearer realm=\"fitd\""
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void reply_rate_limited(struct api_request *req, unsigned wait, const char *who)
 {
@@ -81,7 +74,7 @@ static bool limit_ip(struct api_request *req)
 {
 	unsigned char key[9];
 	size_t len = client_key(req->conn, key);
-	unsigned wait = api_ratelimit_take(req->srv->ip_limit, key, len, now_ns());
+	unsigned wait = api_ratelimit_take(req->srv->ip_limit, key, len, fit_clock_ns());
 
 	if (wait == 0)
 		return true;
@@ -204,7 +197,8 @@ bool api__access_check(struct api_request *req)
 		return false;
 	if (req->token[0] == '\0')
 		return true;
-	wait = api_ratelimit_take(req->srv->token_limit, req->token, strlen(req->token), now_ns());
+	wait = api_ratelimit_take(req->srv->token_limit, req->token, strlen(req->token),
+				  fit_clock_ns());
 	if (wait == 0)
 		return true;
 	reply_rate_limited(req, wait, "token");

@@ -19,22 +19,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/log.h"
+#include "worker/fit/clock.h"
 
 /* Buckets of the rate limits: fixed tables whatever the number of clients (ratelimit.h). */
 #define IP_LIMIT_SLOTS	  4096
 #define TOKEN_LIMIT_SLOTS 1024
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void request_free(struct api_request *req)
 {
@@ -260,7 +252,7 @@ static bool take_body(struct api_request *req, const char *data, size_t len)
 
 static enum MHD_Result send_reply(struct api_request *req)
 {
-	int64_t ns = now_ns() - req->started_ns, us = ns / 1000;
+	int64_t ns = fit_clock_ns() - req->started_ns, us = ns / 1000;
 	int level = req->status >= 500					    ? FITD_LOG_WARN
 		    : req->status >= 400 || strcmp(req->method, "GET") != 0 ? FITD_LOG_INFO
 									    : FITD_LOG_DEBUG;
@@ -300,7 +292,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->srv = cls;
 		req->conn = conn;
 		req->method = method;
-		req->started_ns = now_ns();
+		req->started_ns = fit_clock_ns();
 		req->path = strdup(url);
 		*req_cls = req;
 		if (req->path == NULL)

@@ -81,18 +81,6 @@ static void print_json(const json_t *doc)
 	fputc('\n', stdout);
 }
 
-/* "/v1/jobs/<escaped id><suffix>", malloc'd. */
-static char *job_path(struct client *c, const char *id, const char *suffix)
-{
-	char *esc = curl_easy_escape(c->curl, id, 0);
-	char *path;
-
-	if (esc == NULL || asprintf(&path, "/v1/jobs/%s%s", esc, suffix) < 0)
-		abort();
-	curl_free(esc);
-	return path;
-}
-
 int client_parse(int argc, char **argv, const char *usage, struct client_args *a, const char **pos,
 		 int min_pos, int max_pos)
 {
@@ -194,13 +182,48 @@ static int status_list(struct client *c)
 	return rc;
 }
 
-static void status_print_job(const json_t *job)
+/*
+ * A subcommand on one job: parses argv (min_ids..1 job ids), sends method to
+ * /v1/jobs/JOB<suffix> and prints the answer, as JSON with --json, else by
+ * print. Only status takes no JOB (min_ids 0), and then lists the jobs.
+ */
+static int job_command(int argc, char **argv, const char *usage, int min_ids, const char *method,
+		       const char *suffix, void (*print)(const json_t *job, const char *job_id))
+{
+	struct client_args a = { 0 };
+	const char *job_id = NULL;
+	struct client c;
+	json_t *job = NULL;
+	char *path;
+	int rc = client_parse(argc, argv, usage, &a, &job_id, min_ids, 1);
+
+	if (rc >= 0)
+		return rc;
+	rc = client_open(&c, &a);
+	if (rc == CLIENT_OK && job_id == NULL) {
+		rc = status_list(&c);
+	} else if (rc == CLIENT_OK) {
+		path = client_path(&c, "/v1/jobs/", job_id, suffix);
+		rc = client_call(&c, method, path, NULL, &job);
+		free(path);
+		if (rc == CLIENT_OK && c.json)
+			print_json(job);
+		else if (rc == CLIENT_OK)
+			print(job, job_id);
+		json_decref(job);
+	}
+	client_close(&c);
+	return rc;
+}
+
+static void status_print_job(const json_t *job, const char *job_id)
 {
 	const json_t *p = json_object_get(job, "progress");
 	const json_t *best = json_object_get(job, "best");
 	const json_t *err = json_object_get(job, "error");
 	char trials[64], score[64];
 
+	(void)job_id; /* the answer names it */
 	trials_text(job, trials, sizeof(trials));
 	score_text(job, score, sizeof(score));
 	printf("job       %s\n", str(job, "id", ""));
@@ -229,30 +252,13 @@ int client_status_main(int argc, char **argv)
 	    "usage: fitd status [JOB] [--url URL] [--token TOKEN] [--json]\n"
 	    "Without JOB, a table of the jobs; with JOB, its state, progress, best score,\n"
 	    "model id and error.\n\n" CLIENT_COMMON_HELP;
-	struct client_args a = { 0 };
-	const char *job_id = NULL;
-	struct client c;
-	json_t *job = NULL;
-	char *path;
-	int rc = client_parse(argc, argv, usage, &a, &job_id, 0, 1);
 
-	if (rc >= 0)
-		return rc;
-	rc = client_open(&c, &a);
-	if (rc == CLIENT_OK && job_id == NULL) {
-		rc = status_list(&c);
-	} else if (rc == CLIENT_OK) {
-		path = job_path(&c, job_id, "");
-		rc = client_call(&c, "GET", path, NULL, &job);
-		free(path);
-		if (rc == CLIENT_OK && c.json)
-			print_json(job);
-		else if (rc == CLIENT_OK)
-			status_print_job(job);
-		json_decref(job);
-	}
-	client_close(&c);
-	return rc;
+	return job_command(argc, argv, usage, 0, "GET", "", status_print_job);
+}
+
+static void cancel_print(const json_t *job, const char *job_id)
+{
+	printf("%s: cancel requested\n", str(job, "id", job_id));
 }
 
 int client_cancel_main(int argc, char **argv)
@@ -260,28 +266,8 @@ int client_cancel_main(int argc, char **argv)
 	static const char usage[] = "usage: fitd cancel JOB [--url URL] [--token TOKEN] [--json]\n"
 				    "Asks the daemon to cancel the job; running trials stop within "
 				    "a second.\n\n" CLIENT_COMMON_HELP;
-	struct client_args a = { 0 };
-	const char *job_id = NULL;
-	struct client c;
-	json_t *job = NULL;
-	char *path;
-	int rc = client_parse(argc, argv, usage, &a, &job_id, 1, 1);
 
-	if (rc >= 0)
-		return rc;
-	rc = client_open(&c, &a);
-	if (rc == CLIENT_OK) {
-		path = job_path(&c, job_id, "/cancel");
-		rc = client_call(&c, "POST", path, NULL, &job);
-		free(path);
-	}
-	if (rc == CLIENT_OK && c.json)
-		print_json(job);
-	else if (rc == CLIENT_OK)
-		printf("%s: cancel requested\n", str(job, "id", job_id));
-	json_decref(job);
-	client_close(&c);
-	return rc;
+	return job_command(argc, argv, usage, 1, "POST", "/cancel", cancel_print);
 }
 
 int client_predict_remote(const struct client_args *a, const char *model_id, const char *input,
@@ -291,7 +277,7 @@ int client_predict_remote(const struct client_args *a, const char *model_id, con
 	struct client c;
 	struct stat st;
 	json_t *res = NULL;
-	char *esc, *path;
+	char *path;
 	int rc;
 
 	body.file = fopen(input, "rb");
@@ -304,10 +290,7 @@ int client_predict_remote(const struct client_args *a, const char *model_id, con
 	body.size = st.st_size;
 	rc = client_open(&c, a);
 	if (rc == CLIENT_OK) {
-		esc = curl_easy_escape(c.curl, model_id, 0);
-		if (esc == NULL || asprintf(&path, "/v1/models/%s/predict", esc) < 0)
-			abort();
-		curl_free(esc);
+		path = client_path(&c, "/v1/models/", model_id, "/predict");
 		rc = client_call(&c, "POST", path, &body, &res);
 		free(path);
 	}

@@ -74,6 +74,12 @@ struct client {
 int client_open(struct client *c, const struct client_args *a);
 void client_close(struct client *c);
 
+/*
+ * prefix, then id URL-escaped, then suffix: client_path(c, "/v1/jobs/", id,
+ * "/cancel"). malloc'd, for the caller to free; c must be open.
+ */
+char *client_path(struct client *c, const char *prefix, const char *id, const char *suffix);
+
 /* A request body: data/len in memory, or the open file with size bytes. */
 struct client_body {
 	const char *type; /* Content-Type */

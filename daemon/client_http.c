@@ -105,6 +105,17 @@ void client_close(struct client *c)
 	memset(c, 0, sizeof(*c));
 }
 
+char *client_path(struct client *c, const char *prefix, const char *id, const char *suffix)
+{
+	char *esc = curl_easy_escape(c->curl, id, 0);
+	char *path;
+
+	if (esc == NULL || asprintf(&path, "%s%s%s", prefix, esc, suffix) < 0)
+		abort();
+	curl_free(esc);
+	return path;
+}
+
 /* Resets the handle for a request to path; returns the header list to free after it. */
 static struct curl_slist *prepare(struct client *c, const char *path, const char *extra)
 {

@@ -227,7 +227,7 @@ static char *dataset_name(const char *path)
 static int upload(struct client *c, const char *csv, char **id)
 {
 	struct client_body body = { .type = "text/csv" };
-	char *name = dataset_name(csv), *esc, *path;
+	char *name = dataset_name(csv), *path;
 	json_t *ds = NULL;
 	struct stat st;
 	int rc;
@@ -239,10 +239,7 @@ static int upload(struct client *c, const char *csv, char **id)
 		goto out;
 	}
 	body.size = st.st_size;
-	esc = curl_easy_escape(c->curl, name, 0);
-	if (esc == NULL || asprintf(&path, "/v1/datasets?name=%s", esc) < 0)
-		abort();
-	curl_free(esc);
+	path = client_path(c, "/v1/datasets?name=", name, "");
 	rc = client_call(c, "POST", path, &body, &ds);
 	free(path);
 	if (rc == CLIENT_OK && !json_is_string(json_object_get(ds, "id"))) {

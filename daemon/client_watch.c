@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "worker/fit/clock.h"
 
 #define RETRIES	    30 /* reconnections in a row that bring no event before giving up */
 #define RETRY_SLEEP 1  /* seconds between them */
@@ -34,7 +35,7 @@ struct watch {
 	long long done, total, trial; /* total -1: no trial budget; trial -1: none running */
 	double max_seconds;	      /* 0: no time budget */
 	double elapsed0;	      /* elapsed_s when t0 was taken */
-	double t0;		      /* now_s() when elapsed0 was taken */
+	double t0;		      /* fit_clock_s() when elapsed0 was taken */
 	bool has_best;
 	double best;
 	char metric[32];
@@ -53,14 +54,6 @@ static bool is_terminal(const char *state)
 	       strcmp(state, "cancelled") == 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Takes the job object's state, progress, budgets and best score. */
 static void take_job(struct watch *w, const json_t *job)
 {
@@ -75,7 +68,7 @@ static void take_job(struct watch *w, const json_t *job)
 	w->total = json_is_integer(total) ? json_integer_value(total) : -1;
 	w->max_seconds = json_number_value(json_object_get(search, "max_seconds"));
 	w->elapsed0 = json_number_value(json_object_get(p, "elapsed_s"));
-	w->t0 = now_s();
+	w->t0 = fit_clock_s();
 	w->has_best = json_is_number(json_object_get(best, "score"));
 	w->best = json_number_value(json_object_get(best, "score"));
 }
@@ -84,7 +77,7 @@ static double elapsed(const struct watch *w)
 {
 	if (strcmp(w->state, "running") != 0)
 		return w->elapsed0;
-	return w->elapsed0 + now_s() - w->t0;
+	return w->elapsed0 + fit_clock_s() - w->t0;
 }
 
 /* Redraws the progress line. */
@@ -173,7 +166,7 @@ static void take_event(struct watch *w, const char *event, const json_t *d)
 		const char *state = str(d, "state", "");
 
 		if (strcmp(state, "running") == 0 && strcmp(w->state, "running") != 0)
-			w->t0 = now_s();
+			w->t0 = fit_clock_s();
 		snprintf(w->state, sizeof(w->state), "%s", state);
 		w->terminal = is_terminal(state);
 	} else if (strcmp(event, "trial_started") == 0) {
@@ -326,13 +319,10 @@ static int stream(struct client *c, struct watch *w, const char *path)
 int client_follow(struct client *c, const char *job_id)
 {
 	struct watch w = { .job_id = job_id, .json = c->json, .trial = -1 };
-	char *esc = curl_easy_escape(c->curl, job_id, 0), *path;
+	char *path = client_path(c, "/v1/jobs/", job_id, "");
 	json_t *job = NULL;
 	int rc;
 
-	if (esc == NULL || asprintf(&path, "/v1/jobs/%s", esc) < 0)
-		abort();
-	curl_free(esc);
 	w.tty = isatty(STDOUT_FILENO);
 	rc = client_call(c, "GET", path, NULL, &job);
 	if (rc == CLIENT_OK) {

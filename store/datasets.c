@@ -44,8 +44,10 @@ void store_dataset_release(struct store_dataset *d)
 }
 
 /* FITD_ENOMEM (with *d released) when a string cannot be copied. */
-static int dataset_from_row(sqlite3_stmt *st, struct store_dataset *d, struct fitd_error *err)
+static int dataset_from_row(sqlite3_stmt *st, void *item, struct fitd_error *err)
 {
+	struct store_dataset *d = item;
+
 	snprintf(d->id, sizeof(d->id), "%s", (const char *)sqlite3_column_text(st, 0));
 	d->name = store__column_strdup(st, 1);
 	d->rows = sqlite3_column_int64(st, 2);
@@ -59,6 +61,11 @@ static int dataset_from_row(sqlite3_stmt *st, struct store_dataset *d, struct fi
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "dataset row");
 	}
 	return FITD_OK;
+}
+
+static void dataset_release_item(void *item)
+{
+	store_dataset_release(item);
 }
 
 int store_dataset_get(struct store *s, const char *id, struct store_dataset *out,
@@ -84,13 +91,21 @@ out:
 	return rc;
 }
 
+static const struct store__list_kind dataset_list = {
+	.cursor_sql = "SELECT 1 FROM datasets WHERE id = ?",
+	.noun = "dataset",
+	.what = "list datasets",
+	.size = sizeof(struct store_dataset),
+	.from_row = dataset_from_row,
+	.release = dataset_release_item,
+};
+
 int store_dataset_list(struct store *s, const char *after, size_t limit, struct store_dataset **out,
 		       size_t *n, bool *more, struct fitd_error *err)
 {
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
-	struct store_dataset *items = NULL;
-	size_t count = 0;
+	void *items = NULL;
 	int rc;
 
 	*out = NULL;
@@ -101,52 +116,12 @@ int store_dataset_list(struct store *s, const char *after, size_t limit, struct 
 			    " WHERE ?1 IS NULL OR seq > (SELECT seq FROM datasets WHERE id = ?1)"
 			    " ORDER BY seq LIMIT ?2",
 			    &st, err);
-	if (rc != FITD_OK)
-		goto out;
-	if (after != NULL) {
-		sqlite3_stmt *chk = NULL;
-
-		rc = store__prepare(db, "SELECT 1 FROM datasets WHERE id = ?", &chk, err);
-		if (rc != FITD_OK)
-			goto out;
-		sqlite3_bind_text(chk, 1, after, -1, SQLITE_STATIC);
-		rc = store__step_row(db, chk, "read cursor", err);
-		if (rc == FITD_ENOTFOUND)
-			rc = fitd_error_set(err, FITD_EINVAL, "invalid_cursor",
-					    "'after' names no dataset: '%s'", after);
-		sqlite3_finalize(chk);
-		if (rc != FITD_OK)
-			goto out;
+	if (rc == FITD_OK) {
+		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+		rc = store__list(db, &dataset_list, st, after, limit, &items, n, more, err);
+		*out = items;
 	}
-	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
-	items = calloc(limit + 1, sizeof(*items));
-	if (items == NULL) {
-		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "dataset list");
-		goto out;
-	}
-	while ((rc = store__step_row(db, st, "list datasets", err)) == FITD_OK) {
-		if (count == limit) {
-			*more = true;
-			break;
-		}
-		rc = dataset_from_row(st, &items[count], err);
-		if (rc != FITD_OK)
-			break;
-		count++;
-	}
-	if (rc == FITD_ENOTFOUND)
-		rc = FITD_OK;
-	if (rc != FITD_OK) {
-		while (count > 0)
-			store_dataset_release(&items[--count]);
-		goto out;
-	}
-	*out = items;
-	*n = count;
-	items = NULL;
-out:
-	free(items);
 	sqlite3_finalize(st);
 	store__read_end(s, db);
 	return rc;

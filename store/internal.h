@@ -71,6 +71,30 @@ char *store__column_text_or_null(sqlite3_stmt *st, int col, bool *oom);
  */
 int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd_error *err);
 
+/* What store__list needs to know of the rows it lists. */
+struct store__list_kind {
+	const char *cursor_sql; /* finds the cursor's row: "SELECT 1 FROM jobs WHERE id = ?" */
+	const char *noun;	/* "job", in the invalid_cursor message */
+	const char *what;	/* "list jobs", in the other messages */
+	size_t size;		/* of one item */
+	/* Fills item from the current row; on failure leaves nothing allocated. */
+	int (*from_row)(sqlite3_stmt *st, void *item, struct fitd_error *err);
+	void (*release)(void *item);
+};
+
+/*
+ * One page of a list read by cursor: checks that after (may be NULL) names
+ * a row, then reads the rows of st, prepared and bound by the caller to
+ * give at most limit + 1 rows after the cursor. On success *out is a
+ * malloc'd array of *n items, for the caller to release one by one and
+ * then free, and *more says whether a row past limit exists. On error
+ * *out, *n and *more are untouched and nothing is left allocated; an
+ * unknown cursor is FITD_EINVAL "invalid_cursor".
+ */
+int store__list(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *st,
+		const char *after, size_t limit, void **out, size_t *n, bool *more,
+		struct fitd_error *err);
+
 /* Executes sql (no rows expected). */
 int store__exec(sqlite3 *db, const char *sql, struct fitd_error *err);
 

@@ -58,8 +58,9 @@ static void copy_id(char dst[STORE_ID_MAX], sqlite3_stmt *st, int col)
 }
 
 /* FITD_ENOMEM (with *j released) when a string cannot be copied. */
-static int job_from_row(sqlite3_stmt *st, struct store_job *j, struct fitd_error *err)
+static int job_from_row(sqlite3_stmt *st, void *item, struct fitd_error *err)
 {
+	struct store_job *j = item;
 	bool oom;
 
 	memset(j, 0, sizeof(*j));
@@ -93,6 +94,11 @@ static int job_from_row(sqlite3_stmt *st, struct store_job *j, struct fitd_error
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "job row");
 	}
 	return FITD_OK;
+}
+
+static void job_release_item(void *item)
+{
+	store_job_release(item);
 }
 
 void store_job_release(struct store_job *j)
@@ -308,71 +314,40 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 	return rc;
 }
 
+static const struct store__list_kind job_list = {
+	.cursor_sql = "SELECT 1 FROM jobs WHERE id = ?",
+	.noun = "job",
+	.what = "list jobs",
+	.size = sizeof(struct store_job),
+	.from_row = job_from_row,
+	.release = job_release_item,
+};
+
 int store_job_list(struct store *s, int state, const char *after, size_t limit,
 		   struct store_job **out, size_t *n, bool *more, struct fitd_error *err)
 {
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
-	struct store_job *items = NULL;
-	size_t count = 0;
+	void *items = NULL;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	*more = false;
-	if (after != NULL) {
-		rc = store__prepare(db, "SELECT 1 FROM jobs WHERE id = ?", &st, err);
-		if (rc != FITD_OK)
-			goto out;
-		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
-		rc = store__step_row(db, st, "read cursor", err);
-		if (rc == FITD_ENOTFOUND)
-			rc = fitd_error_set(err, FITD_EINVAL, "invalid_cursor",
-					    "'after' names no job: '%s'", after);
-		sqlite3_finalize(st);
-		st = NULL;
-		if (rc != FITD_OK)
-			goto out;
-	}
 	rc = store__prepare(db,
 			    JOB_SELECT
 			    " WHERE (?1 IS NULL OR j.seq > (SELECT seq FROM jobs WHERE id = ?1))"
 			    " AND (?2 IS NULL OR j.state = ?2) ORDER BY j.seq LIMIT ?3",
 			    &st, err);
-	if (rc != FITD_OK)
-		goto out;
-	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
-	if (state >= 0)
-		sqlite3_bind_text(st, 2, store_job_state_name((enum store_job_state)state), -1,
-				  SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
-	items = calloc(limit + 1, sizeof(*items));
-	if (items == NULL) {
-		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "job list");
-		goto out;
+	if (rc == FITD_OK) {
+		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+		if (state >= 0)
+			sqlite3_bind_text(st, 2, store_job_state_name((enum store_job_state)state),
+					  -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
+		rc = store__list(db, &job_list, st, after, limit, &items, n, more, err);
+		*out = items;
 	}
-	while ((rc = store__step_row(db, st, "list jobs", err)) == FITD_OK) {
-		if (count == limit) {
-			*more = true;
-			break;
-		}
-		rc = job_from_row(st, &items[count], err);
-		if (rc != FITD_OK)
-			break;
-		count++;
-	}
-	if (rc == FITD_ENOTFOUND)
-		rc = FITD_OK;
-	if (rc != FITD_OK) {
-		while (count > 0)
-			store_job_release(&items[--count]);
-		goto out;
-	}
-	*out = items;
-	*n = count;
-	items = NULL;
-out:
-	free(items);
 	sqlite3_finalize(st);
 	store__read_end(s, db);
 	return rc;

@@ -18,6 +18,7 @@
 
 #include "store/log.h"
 #include "store/metrics.h"
+#include "worker/fit/clock.h"
 
 int64_t store_now_ms(void)
 {
@@ -25,14 +26,6 @@ int64_t store_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int store__sqlite_error(sqlite3 *db, int sqlrc, const char *what, struct fitd_error *err)
@@ -99,13 +92,68 @@ int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd
 	return store__sqlite_error(db, rc, what, err);
 }
 
+static int cursor_check(sqlite3 *db, const struct store__list_kind *kind, const char *after,
+			struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db, kind->cursor_sql, &st, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+	rc = store__step_row(db, st, "read cursor", err);
+	if (rc == FITD_ENOTFOUND)
+		rc = fitd_error_set(err, FITD_EINVAL, "invalid_cursor", "'after' names no %s: '%s'",
+				    kind->noun, after);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store__list(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *st,
+		const char *after, size_t limit, void **out, size_t *n, bool *more,
+		struct fitd_error *err)
+{
+	char *items = NULL;
+	size_t count = 0;
+	bool past = false;
+	int rc = after != NULL ? cursor_check(db, kind, after, err) : FITD_OK;
+
+	if (rc != FITD_OK)
+		return rc;
+	items = calloc(limit + 1, kind->size);
+	if (items == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "%s", kind->what);
+	while ((rc = store__step_row(db, st, kind->what, err)) == FITD_OK) {
+		if (count == limit) {
+			past = true;
+			break;
+		}
+		rc = kind->from_row(st, items + count * kind->size, err);
+		if (rc != FITD_OK)
+			break;
+		count++;
+	}
+	if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	if (rc != FITD_OK) {
+		while (count > 0)
+			kind->release(items + --count * kind->size);
+		free(items);
+		return rc;
+	}
+	*out = items;
+	*n = count;
+	*more = past;
+	return FITD_OK;
+}
+
 int store__write_begin(struct store *s, sqlite3 **db, struct fitd_error *err)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->writer_lock);
 	/* Timed from here: waiting for the lock is queueing, not the transaction. */
-	s->write_start_ns = now_ns();
+	s->write_start_ns = fit_clock_ns();
 	rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		rc = store__sqlite_error(s->writer, rc, "begin", err);
@@ -128,7 +176,7 @@ int store__write_end(struct store *s, int rc, struct fitd_error *err)
 	/* A ROLLBACK that could not even be prepared (out of memory) is tried again. */
 	for (int i = 0; i < 3 && rc != FITD_OK && sqlite3_get_autocommit(s->writer) == 0; i++)
 		sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
-	fitd_metrics_store_write(s->metrics, now_ns() - s->write_start_ns);
+	fitd_metrics_store_write(s->metrics, fit_clock_ns() - s->write_start_ns);
 	pthread_mutex_unlock(&s->writer_lock);
 	return rc;
 }

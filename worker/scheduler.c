@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/log.h"
 #include "store/metrics.h"
+#include "worker/fit/clock.h"
 #include "worker/params.h"
 #include "worker/pool.h"
 
@@ -30,10 +30,7 @@ static void on_tick(uv_timer_t *h);
 
 int64_t sched_now_mono(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return fit_clock_ms();
 }
 
 void sched_emit(struct worker *w, const char *job_id)

@@ -16,8 +16,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "worker/fit/clock.h"
 #include "worker/fit/explain.h"
 #include "worker/fit/metric.h"
 #include "worker/fit/rng.h"
@@ -140,20 +140,12 @@ void worker_data_unref(struct worker_data *d)
 
 /* ---- fitting ---- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int on_abort(void *data)
 {
 	struct worker_trial *t = data;
 
 	/* Polled after every mini-batch: the watchdog's sign of progress. */
-	atomic_store_explicit(&t->sign_ms, mono_ms(), memory_order_relaxed);
+	atomic_store_explicit(&t->sign_ms, fit_clock_ms(), memory_order_relaxed);
 	return atomic_load(&t->stop) != WORKER_STOP_NONE;
 }
 
@@ -402,7 +394,7 @@ static void run_refit(struct worker_trial *t)
 void worker_trial_run(void *arg)
 {
 	struct worker_trial *t = arg;
-	int64_t start = mono_ms();
+	int64_t start = fit_clock_ms();
 
 	fitd_error_clear(&t->err);
 	if (t->refit)
@@ -413,7 +405,7 @@ void worker_trial_run(void *arg)
 		json_decref(t->model);
 		t->model = NULL;
 	}
-	t->duration_ms = mono_ms() - start;
+	t->duration_ms = fit_clock_ms() - start;
 	t->hooks->done(t);
 }
 

@@ -9,17 +9,9 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "store/csv.h"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "worker/fit/clock.h"
 
 int main(int argc, char **argv)
 {
@@ -39,13 +31,13 @@ int main(int argc, char **argv)
 	if (argc > 3)
 		repeats = (int)strtol(argv[3], NULL, 10);
 	for (int i = 0; i < repeats; i++) {
-		double t0 = now(), dt;
+		double t0 = fit_clock_s(), dt;
 
 		if (store_csv_parse_file(argv[1], &opt, &frame, &err) != FITD_OK) {
 			fprintf(stderr, "csvbench: %s: %s\n", err.code, err.message);
 			return 1;
 		}
-		dt = now() - t0;
+		dt = fit_clock_s() - t0;
 		best = dt < best ? dt : best;
 		rows = frame->nrows;
 		cols = frame->ncols;

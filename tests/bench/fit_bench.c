@@ -21,21 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "worker/fit/clock.h"
 #include "worker/fit/gemm.h"
 #include "worker/fit/internal.h"
 #include "worker/fit/model.h"
 
 #define THREADS 2
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int stream(void)
 {
@@ -49,7 +41,7 @@ static int stream(void)
 	for (size_t i = 0; i < n; i++)
 		a[i] = (float)(i & 7);
 	for (int r = 0; r < 5; r++) {
-		double t0 = now(), s = 0.0;
+		double t0 = fit_clock_s(), s = 0.0;
 
 #pragma omp parallel for num_threads(THREADS) schedule(static) reduction(+ : s)
 		for (size_t i = 0; i < n; i += 16) {
@@ -60,8 +52,8 @@ static int stream(void)
 			s += x;
 		}
 		sink += s;
-		if (now() - t0 < best)
-			best = now() - t0;
+		if (fit_clock_s() - t0 < best)
+			best = fit_clock_s() - t0;
 	}
 	printf("stream_read_gbs %.2f\n", (double)n * sizeof(float) / best / 1e9);
 	free(a);
@@ -141,13 +133,13 @@ static struct fit_model *train(const struct fit_problem *prob, const struct fit_
 {
 	struct fit_model *m = NULL;
 	struct fitd_error err = { 0 };
-	double t0 = now();
+	double t0 = fit_clock_s();
 
 	if (fit_model_train(prob, p, NULL, &m, &err) != 0) {
 		fprintf(stderr, "fit_bench: %s\n", err.message);
 		exit(1);
 	}
-	*seconds = now() - t0;
+	*seconds = fit_clock_s() - t0;
 	return m;
 }
 
@@ -156,7 +148,7 @@ static double prep_seconds(const struct fit_problem *prob, const struct fit_para
 {
 	struct fit__prep prep;
 	struct fit__bind bind;
-	double t0 = now(), t;
+	double t0 = fit_clock_s(), t;
 	float *x;
 
 	if (fit__prep_fit(prob->frame, prob->features, prob->nfeatures, prob->train, prob->ntrain,
@@ -165,7 +157,7 @@ static double prep_seconds(const struct fit_problem *prob, const struct fit_para
 		exit(1);
 	x = fit__alloc(prob->ntrain * prep.ld * sizeof(float));
 	fit__prep_rows(&prep, &bind, prob->train, prob->ntrain, x, p->threads);
-	t = now() - t0;
+	t = fit_clock_s() - t0;
 	free(x);
 	fit__bind_release(&bind);
 	fit__prep_release(&prep);

@@ -15,6 +15,7 @@ import unittest
 
 FITD = os.environ.get("FITD_BIN", "build/daemon/fitd")
 DATA = os.environ.get("FITD_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
+TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 class Daemon:
@@ -151,6 +152,25 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(body["error"]["code"], code, body)
         self.assertIsInstance(body["error"]["message"], str)
         self.assertTrue(body["error"]["message"])
+
+
+def wait_job(d, job_id, timeout=120, states=TERMINAL, until=None, check=None):
+    """Polls GET /v1/jobs/ID on daemon d until the job is in one of states
+    and until(job), when given, holds; returns the job. check, when given,
+    sees every answer (status, headers, body) first. Raises AssertionError
+    on an answer other than 200 or when timeout seconds pass first."""
+    deadline = time.time() + timeout
+    job = None
+    while time.time() < deadline:
+        resp = d.request("GET", "/v1/jobs/" + job_id)
+        if check is not None:
+            check(resp)
+        status, _, job = resp
+        assert status == 200, job
+        if job["state"] in states and (until is None or until(job)):
+            return job
+        time.sleep(0.1)
+    raise AssertionError("job %s not in %s after %s s: %s" % (job_id, states, timeout, job))
 
 
 def final_trial(items, higher_is_better, nscores):

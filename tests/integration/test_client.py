@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from fitdtest import FITD, DATA, Daemon, DaemonTest
+from fitdtest import FITD, DATA, Daemon, DaemonTest, wait_job
 
 IRIS = os.path.join(DATA, "iris.csv")
 
@@ -75,15 +75,6 @@ class Client(DaemonTest):
         status, _, job = self.d.request("GET", "/v1/jobs/" + job_id)
         self.assertEqual(status, 200, job)
         return job
-
-    def wait_state(self, job_id, states, timeout=120):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            job = self.job(job_id)
-            if job["state"] in states:
-                return job
-            time.sleep(0.1)
-        self.fail("job %s never reached %s" % (job_id, states))
 
     def test_submit_prints_the_id_of_a_stored_job_with_the_flags(self):
         p = self.submit("--max-trials", "3", "--seed", "7", "--models", "logistic,svm",
@@ -195,8 +186,8 @@ class Client(DaemonTest):
     def test_status_lists_jobs_and_shows_one(self):
         a = self.submit("--max-trials", "2").stdout.strip()
         b = self.submit("--max-trials", "2").stdout.strip()
-        self.wait_state(a, ("succeeded",))
-        self.wait_state(b, ("succeeded",))
+        wait_job(self.d, a, states=("succeeded",))
+        wait_job(self.d, b, states=("succeeded",))
         p = self.fitd("status")
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.splitlines()
@@ -217,7 +208,7 @@ class Client(DaemonTest):
 
     def test_watch_of_a_finished_job(self):
         job_id = self.submit("--max-trials", "3").stdout.strip()
-        job = self.wait_state(job_id, ("succeeded",))
+        job = wait_job(self.d, job_id, states=("succeeded",))
         p = self.fitd("watch", job_id)
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.splitlines()
@@ -227,7 +218,7 @@ class Client(DaemonTest):
 
     def test_cancel_of_a_running_job(self):
         job_id = self.submit("--max-seconds", "300", "--models", "mlp").stdout.strip()
-        self.wait_state(job_id, ("running",))
+        wait_job(self.d, job_id, states=("running",))
         p = self.fitd("cancel", job_id)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.strip(), "%s: cancel requested" % job_id)
@@ -241,7 +232,7 @@ class Client(DaemonTest):
 
     def test_predict_by_id_equals_offline_predict_by_file(self):
         job_id = self.submit("--max-trials", "3").stdout.strip()
-        model = self.wait_state(job_id, ("succeeded",))["best"]["model_id"]
+        model = wait_job(self.d, job_id, states=("succeeded",))["best"]["model_id"]
         _, _, doc = self.d.request("GET", "/v1/models/" + model)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(doc, f)

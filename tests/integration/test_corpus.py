@@ -11,10 +11,9 @@ import re
 import secrets
 import socket
 import tempfile
-import time
 import unittest
 
-from fitdtest import Daemon, read_data, write_tokens
+from fitdtest import Daemon, read_data, wait_job, write_tokens
 
 CASES = os.path.join(os.path.dirname(__file__), "..", "corpus", "cases")
 
@@ -111,11 +110,7 @@ class Corpus(unittest.TestCase):
                 "space": {"models": ["logistic"], "optimizer": ["lbfgs"]},
                 "search": {"max_trials": 1}})
             self.assertEqual(status, 201, job)
-            deadline = time.time() + 120
-            while job["state"] not in ("succeeded", "failed", "cancelled"):
-                self.assertLess(time.time(), deadline)
-                time.sleep(0.1)
-                _, _, job = d.request("GET", "/v1/jobs/" + job["id"])
+            job = wait_job(d, job["id"], timeout=120)
             self.assertEqual(job["state"], "succeeded", job)
             # A second job that stays queued keeps the dataset in use.
             status, _, busy = d.request("POST", "/v1/jobs", body={

@@ -17,12 +17,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
-from fitdtest import Daemon, read_data
+from fitdtest import Daemon, read_data, wait_job
 
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def mount_tmpfs(path, size):
@@ -83,16 +81,6 @@ class DiskFull(unittest.TestCase):
         self.d.cleanup()
         self.cleanup_mounts()
 
-    def wait_job(self, job_id, timeout=180):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            status, _, job = self.d.request("GET", "/v1/jobs/" + job_id)
-            self.assertEqual(status, 200, job)
-            if job["state"] in TERMINAL:
-                return job
-            time.sleep(0.2)
-        self.fail("job %s did not end" % job_id)
-
     def submit(self, ds):
         return self.d.request("POST", "/v1/jobs", body={
             "dataset": ds, "target": "species",
@@ -152,7 +140,7 @@ class DiskFull(unittest.TestCase):
         fill(model_filler)
         status, _, job = self.submit(stored[0][0])
         self.assertEqual(status, 201, job)
-        job = self.wait_job(job["id"])
+        job = wait_job(self.d, job["id"], timeout=180)
         self.assertEqual(job["state"], "failed", job)
         self.assertEqual(job["error"]["code"], "insufficient_storage", job)
         self.assertIsNone(job["best"], job)
@@ -171,7 +159,7 @@ class DiskFull(unittest.TestCase):
         stored.append((ds["id"], digits))
         status, _, job = self.submit(stored[0][0])
         self.assertEqual(status, 201, job)
-        job = self.wait_job(job["id"])
+        job = wait_job(self.d, job["id"], timeout=180)
         self.assertEqual(job["state"], "succeeded", job)
         status, _, pred = self.d.request(
             "POST", "/v1/models/%s/predict" % job["best"]["model_id"],

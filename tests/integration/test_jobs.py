@@ -10,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from fitdtest import FITD, Daemon, DaemonTest, final_trial, read_data
+from fitdtest import FITD, Daemon, DaemonTest, final_trial, read_data, wait_job
 
 SEED_SPACE = {
     "models": ["linear"], "optimizer": ["sgd"], "learning_rate": [0.01],
@@ -21,17 +21,6 @@ SLOW_SPACE = {
     "models": ["mlp"], "optimizer": ["sgd"], "learning_rate": [0.001], "batch_size": [16],
     "epochs": 100000, "mlp": {"hidden_layers": [2], "units": [256]},
 }
-
-
-def wait_job(d, job_id, timeout=120, states=("succeeded", "failed", "cancelled")):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, _, job = d.request("GET", "/v1/jobs/" + job_id)
-        assert status == 200, job
-        if job["state"] in states:
-            return job
-        time.sleep(0.1)
-    raise AssertionError("job %s not done: %s" % (job_id, job))
 
 
 def upload(d, name):

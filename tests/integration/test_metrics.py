@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from fitdtest import DaemonTest, read_data
+from fitdtest import DaemonTest, read_data, wait_job
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -102,17 +102,6 @@ class MetricsTest(DaemonTest):
         self.assertEqual(status, 201, job)
         return job
 
-    def wait_job(self, job_id, states=("succeeded", "failed", "cancelled"), timeout=120,
-                 until=None):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            status, _, job = self.d.request("GET", "/v1/jobs/" + job_id)
-            self.assertEqual(status, 200, job)
-            if job["state"] in states and (until is None or until(job)):
-                return job
-            time.sleep(0.05)
-        self.fail("job %s not in %s: %s" % (job_id, states, job))
-
     def check_families(self, s):
         for name, kind in FAMILIES.items():
             self.assertIn(name, s.help, "no HELP for " + name)
@@ -175,7 +164,7 @@ class MetricsTest(DaemonTest):
             "space": {"models": ["logistic"], "optimizer": ["lbfgs"], "epochs": 100},
             "search": {"algorithm": "random", "max_trials": 3, "seed": 1},
             "validation": {"method": "cv", "folds": 3}})
-        job = self.wait_job(job["id"])
+        job = wait_job(self.d, job["id"])
         self.assertEqual(job["state"], "succeeded", job)
         ran = job["progress"]["trials_done"]
         self.assertEqual(ran, 3)
@@ -234,11 +223,11 @@ class MetricsTest(DaemonTest):
         spec = {"dataset": ds, "target": "digit", "space": SLOW_SPACE, "early_stopping": False,
                 "search": {"algorithm": "random", "max_trials": 5}}
         first = self.submit(spec)
-        self.wait_job(first["id"], states=("running",),
+        wait_job(self.d, first["id"], states=("running",),
                       until=lambda j: j["progress"]["trials_running"] == 2)
         # Both threads are taken: the second job's next trial waits in the queue.
         second = self.submit(spec)
-        self.wait_job(second["id"], states=("running",))
+        wait_job(self.d, second["id"], states=("running",))
         conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=30)
         try:
             conn.request("GET", "/v1/jobs/%s/events" % first["id"])
@@ -260,7 +249,7 @@ class MetricsTest(DaemonTest):
                 status, _, j = self.d.request("POST", "/v1/jobs/%s/cancel" % job["id"])
                 self.assertEqual(status, 202, j)
             for job in (first, second):
-                self.assertEqual(self.wait_job(job["id"], timeout=30)["state"], "cancelled")
+                self.assertEqual(wait_job(self.d, job["id"], timeout=30)["state"], "cancelled")
             resp.read()  # the stream ends after the terminal event
         finally:
             conn.close()

@@ -8,10 +8,9 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import unittest
 
-from fitdtest import DaemonTest, read_data
+from fitdtest import DaemonTest, read_data, wait_job
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 DOC_PATH = os.path.join(ROOT, "api", "openapi.json")
@@ -322,12 +321,9 @@ class LiveTest(DaemonTest):
         return self.conform(method, url, self.d.request(method, url, body, headers))
 
     def wait(self, job_id):
-        for _ in range(600):
-            job = self.call("GET", "/v1/jobs/" + job_id)
-            if job["state"] in ("succeeded", "failed", "cancelled"):
-                return job
-            time.sleep(0.1)
-        self.fail("job %s did not end" % job_id)
+        path = "/v1/jobs/" + job_id
+        return wait_job(self.d, job_id, timeout=60,
+                        check=lambda resp: self.conform("GET", path, resp))
 
     def test_served_document_is_the_file(self):
         with open(DOC_PATH, "rb") as f:

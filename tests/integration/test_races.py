@@ -14,8 +14,8 @@ import threading
 import time
 import unittest
 
-from fitdtest import Daemon
-from test_jobs import submit, upload, wait_job
+from fitdtest import Daemon, wait_job
+from test_jobs import submit, upload
 
 TIMEOUT = 900  # TSan builds run trials many times slower
 

@@ -6,28 +6,16 @@ the dataset and the target, on every table of tests/data."""
 import time
 import unittest
 
-from fitdtest import Daemon, final_trial, read_data
+from fitdtest import TERMINAL, Daemon, final_trial, read_data, wait_job
 
 TARGETS = {"iris": "species", "wine": "cultivar", "breast_cancer": "diagnosis",
            "digits": "digit", "diabetes": "progression"}
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def upload(d, name):
     status, _, ds = d.upload(name, read_data(name + ".csv"))
     assert status == 201, ds
     return ds["id"]
-
-
-def wait_job(d, job_id, timeout=600):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, _, job = d.request("GET", "/v1/jobs/" + job_id)
-        assert status == 200, job
-        if job["state"] in TERMINAL:
-            return job
-        time.sleep(0.1)
-    raise AssertionError("job %s not done: %s" % (job_id, job))
 
 
 def leaderboard(d, job_id):
@@ -66,7 +54,7 @@ class Reproducible(unittest.TestCase):
                                    for line in log if "event=recovered" in line)
             if kill:
                 self.assertGreater(requeued, 0, "no kill hit a running trial")
-            job = wait_job(d, job["id"])
+            job = wait_job(d, job["id"], timeout=600)
             self.assertEqual(job["state"], "succeeded", job)
             self.assertEqual(job["runtime"]["parallel_trials"], parallel)
             board = leaderboard(d, job["id"])
@@ -106,7 +94,7 @@ class StopRules(unittest.TestCase):
             spec["space"] = space
         status, _, job = self.d.request("POST", "/v1/jobs", body=spec)
         self.assertEqual(status, 201, job)
-        return wait_job(self.d, job["id"])
+        return wait_job(self.d, job["id"], timeout=600)
 
     def test_max_trials(self):
         job = self.submit({"max_trials": 7})

@@ -20,7 +20,7 @@ import threading
 import time
 import unittest
 
-from fitdtest import Daemon, read_data
+from fitdtest import Daemon, read_data, wait_job
 from test_crash import snapshot
 
 GRACE_MS = 3000
@@ -165,7 +165,7 @@ class Sigterm(unittest.TestCase):
                 d.start()
                 status, _, page = d.request("GET", "/v1/datasets")
                 self.assertEqual([ds["id"] for ds in page["items"]], [iris["id"]])
-            job = wait_terminal(d, search)
+            job = wait_job(d, search, timeout=900)
             self.assertEqual(job["state"], "succeeded", job)
             self.assertEqual(job["progress"]["trials_done"], TRIALS, job)
             _, _, trials = d.request("GET", "/v1/jobs/%s/trials?limit=1000" % search)
@@ -188,16 +188,6 @@ def running_trials(state_dir):
         return db.execute("SELECT count(*) FROM trials WHERE state = 'running'").fetchone()[0]
     finally:
         db.close()
-
-
-def wait_terminal(d, job_id, timeout=900):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        _, _, job = d.request("GET", "/v1/jobs/" + job_id)
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.5)
-    raise AssertionError("job %s did not end" % job_id)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import threading
 import time
 import unittest
 
-from fitdtest import Daemon
-from test_jobs import submit, upload, wait_job
+from fitdtest import Daemon, wait_job
+from test_jobs import submit, upload
 from test_metrics import Scrape
 
 # A trial's sign of progress is its poll for a stop, once per chunk of 256
