@@ -179,17 +179,23 @@ static int state_event(sqlite3 *db, const char *job_id, enum store_job_state st,
 	return store__event_insert(db, job_id, "job_state", data, NULL, err);
 }
 
-/* The job holding an idempotency key, or FITD_ENOTFOUND. */
-static int job_by_key(sqlite3 *db, const char *key, char id[STORE_ID_MAX], char **spec,
-		      struct fitd_error *err)
+/*
+ * The job in which owner (NULL: none) used an idempotency key, or
+ * FITD_ENOTFOUND. The ifnull matches index jobs_by_key.
+ */
+static int job_by_key(sqlite3 *db, const char *owner, const char *key, char id[STORE_ID_MAX],
+		      char **spec, struct fitd_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = store__prepare(db, "SELECT id, spec FROM jobs WHERE idempotency_key = ?", &st,
-				err);
+	int rc = store__prepare(db,
+				"SELECT id, spec FROM jobs"
+				" WHERE ifnull(owner, '') = ifnull(?, '') AND idempotency_key = ?",
+				&st, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	rc = store__step_row(db, st, "read idempotency key", err);
 	if (rc == FITD_OK) {
 		copy_id(id, st, 0);
@@ -288,7 +294,7 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 	if (rc != FITD_OK)
 		return rc;
 	if (in->idempotency_key != NULL) {
-		rc = job_by_key(db, in->idempotency_key, id, &old_spec, err);
+		rc = job_by_key(db, in->owner, in->idempotency_key, id, &old_spec, err);
 		if (rc == FITD_OK) {
 			*existed = true;
 			if (strcmp(old_spec, in->spec_json) != 0)

@@ -7,6 +7,11 @@
  * intact. A database at a version above STORE_SCHEMA_VERSION was written by a
  * newer fitd and is refused rather than guessed at.
  *
+ * Migrations run with foreign keys off, as SQLite's way of changing a
+ * table's constraints (create a new table, copy, drop the old, rename) must
+ * not let the drop cascade to the rows pointing at it; each migration's
+ * transaction checks every foreign key before it commits instead.
+ *
  * Migrations are append-only: never edit one that has shipped.
  */
 #include "store/internal.h"
@@ -88,6 +93,48 @@ static const char *const migrations[] = {
 	/* 2: the name of the token that submitted a job, for the per-token cap */
 	"ALTER TABLE jobs ADD COLUMN owner TEXT;"
 	"CREATE INDEX jobs_by_owner ON jobs (owner, state);",
+	/*
+	 * 3: an idempotency key is unique per owner, not across all of them, so
+	 * one token can neither read nor block another's job through a key.
+	 * SQLite cannot drop a column's UNIQUE in place, so jobs is rebuilt
+	 * (create, copy, drop, rename) with the columns of 1 and 2 in their
+	 * order, carrying over its AUTOINCREMENT high-water mark. ifnull makes
+	 * the jobs of no owner (no token file) one owner, as NULLs are
+	 * distinct in a UNIQUE index; a token's name is never empty.
+	 */
+	"CREATE TABLE jobs_new ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  dataset_id TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN"
+	"    ('queued','running','succeeded','failed','cancelled')),"
+	"  target TEXT NOT NULL,"
+	"  task TEXT NOT NULL,"
+	"  metric TEXT NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  idempotency_key TEXT,"
+	"  cancel_requested INTEGER NOT NULL DEFAULT 0,"
+	"  max_attempts INTEGER NOT NULL DEFAULT 3,"
+	"  runtime TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  elapsed_ms INTEGER NOT NULL DEFAULT 0,"
+	"  best_trial INTEGER,"
+	"  best_score REAL,"
+	"  best_model_id TEXT,"
+	"  error_code TEXT,"
+	"  error_message TEXT,"
+	"  owner TEXT);"
+	"INSERT INTO jobs_new SELECT * FROM jobs;"
+	"DELETE FROM sqlite_sequence WHERE name = 'jobs_new';"
+	"UPDATE sqlite_sequence SET name = 'jobs_new' WHERE name = 'jobs';"
+	"DROP TABLE jobs;"
+	"ALTER TABLE jobs_new RENAME TO jobs;"
+	"CREATE INDEX jobs_by_state ON jobs (state, seq);"
+	"CREATE INDEX jobs_by_dataset ON jobs (dataset_id, state);"
+	"CREATE INDEX jobs_by_owner ON jobs (owner, state);"
+	"CREATE UNIQUE INDEX jobs_by_key ON jobs (ifnull(owner, ''), idempotency_key);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -106,6 +153,26 @@ static int read_version(sqlite3 *db, int *version, struct fitd_error *err)
 	return FITD_OK;
 }
 
+/* FITD_ESCHEMA when a row points at a row that does not exist. */
+static int check_foreign_keys(sqlite3 *db, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db, "PRAGMA foreign_key_check", &st, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__step_row(db, st, "check foreign keys", err);
+	if (rc == FITD_OK)
+		rc = fitd_error_set(err, FITD_ESCHEMA, NULL,
+				    "a row of %s points at a missing row of %s",
+				    (const char *)sqlite3_column_text(st, 0),
+				    (const char *)sqlite3_column_text(st, 2));
+	else if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int apply(struct store *s, int target, struct fitd_error *err)
 {
 	sqlite3 *db;
@@ -115,6 +182,8 @@ static int apply(struct store *s, int target, struct fitd_error *err)
 	if (rc != FITD_OK)
 		return rc;
 	rc = store__exec(db, migrations[target - 1], err);
+	if (rc == FITD_OK)
+		rc = check_foreign_keys(db, err);
 	if (rc == FITD_OK) {
 		snprintf(bump, sizeof(bump), "UPDATE schema_version SET version = %d", target);
 		rc = store__exec(db, bump, err);
@@ -141,8 +210,11 @@ int store__migrate(struct store *s, struct fitd_error *err)
 				      "database %s is at schema version %d but this fitd knows "
 				      "only up to %d; run a newer fitd or restore a backup",
 				      s->db_path, version, STORE_SCHEMA_VERSION);
+	rc = store__exec(s->writer, "PRAGMA foreign_keys=OFF", err);
 	for (int v = version + 1; v <= NMIGRATIONS && rc == FITD_OK; v++)
 		rc = apply(s, v, err);
+	if (rc == FITD_OK)
+		rc = store__exec(s->writer, "PRAGMA foreign_keys=ON", err);
 	return rc;
 }
 

@@ -28,7 +28,7 @@
 #include "worker/fit/status.h"
 
 /* The newest schema this binary knows; a database at a higher version is refused. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 struct fitd_metrics;
@@ -185,8 +185,9 @@ struct store_job_new {
 
 /*
  * Inserts a queued job and its first job_state event in one transaction.
- * With an idempotency key already used for the same spec, returns that job
- * with *existed true; for another spec, FITD_ECONFLICT. FITD_ENOTFOUND when
+ * With an idempotency key the same owner (or, for NULL, no owner) already
+ * used for the same spec, returns that job with *existed true; for another
+ * spec, FITD_ECONFLICT. Other owners' keys are never seen. FITD_ENOTFOUND when
  * the dataset no longer exists; FITD_ELIMIT (code too_many_jobs) when the
  * owner already has max_owner_active queued or running jobs.
  */

@@ -2,10 +2,11 @@
 """Access control against the real binary: bearer tokens and their scopes on
 every route, the exact 401 and 403 challenges, open routes, tokens kept out
 of the logs, the loopback rule, rate limits per token and per address, the
-per-token caps on jobs and event streams, and reloading the token file on
-SIGHUP."""
+per-token caps on jobs and event streams, idempotency keys scoped per token,
+and reloading the token file on SIGHUP."""
 
 import http.client
+import json
 import os
 import secrets
 import shutil
@@ -283,11 +284,12 @@ class Caps(TempDirTest):
         self.d.cleanup()
         super().tearDown()
 
-    def submit(self, token_name, key=None):
+    def submit(self, token_name, key=None, spec=None):
         headers = {"Authorization": "Bearer " + self.tokens[token_name][0]}
         if key:
             headers["Idempotency-Key"] = key
-        status, hdrs, job = self.d.request("POST", "/v1/jobs", body=self.spec, headers=headers)
+        status, hdrs, job = self.d.request("POST", "/v1/jobs", body=spec or self.spec,
+                                           headers=headers)
         if status == 201:
             self.jobs.append(job["id"])
         return status, hdrs, job
@@ -310,6 +312,38 @@ class Caps(TempDirTest):
         self.assertTrue(wait_until(lambda: self.d.request(
             "GET", "/v1/jobs/" + first[2]["id"])[2]["state"] == "cancelled"))
         self.assertEqual(self.submit("a")[0], 201)
+
+    def test_idempotency_keys_per_token(self):
+        other = dict(self.spec, search={"max_trials": 1, "seed": 12345})
+        status, _, a = self.submit("a", key="k")
+        self.assertEqual(status, 201, a)
+        status, _, a2 = self.submit("a", key="k2")
+        self.assertEqual(status, 201, a2)
+        # Another token's keys are not seen: under them b gets jobs of its own, whatever the
+        # spec, and nothing of a's.
+        status, headers, b = self.submit("b", key="k", spec=other)
+        self.assertEqual(status, 201, b)
+        self.assertNotIn("idempotent-replayed", headers)
+        self.assertEqual(b["spec"]["search"]["seed"], 12345)
+        status, headers, b2 = self.submit("b", key="k2")
+        self.assertEqual(status, 201, b2)
+        self.assertNotIn("idempotent-replayed", headers)
+        self.assertEqual(len({a["id"], a2["id"], b["id"], b2["id"]}), 4)
+        for answer in (b, b2):
+            self.assertNotIn(a["id"], json.dumps(answer))
+            self.assertNotIn(a2["id"], json.dumps(answer))
+        # Each token replays its own jobs, and only its own spec matches its key.
+        for token, key, spec, job in (("a", "k", None, a), ("a", "k2", None, a2),
+                                      ("b", "k", other, b), ("b", "k2", None, b2)):
+            with self.subTest(token=token, key=key):
+                status, headers, again = self.submit(token, key=key, spec=spec)
+                self.assertEqual((status, again["id"]), (201, job["id"]))
+                self.assertEqual(headers.get("idempotent-replayed"), "true")
+        status, _, body = self.submit("a", key="k", spec=other)
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["error"]["code"], "idempotency_key_reused")
+        self.assertIn(a["id"], body["error"]["message"])
+        self.assertNotIn(b["id"], body["error"]["message"])
 
     def open_stream(self, job, token_name):
         conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)

@@ -1,7 +1,8 @@
 /*
  * test_store.c - the store: layout, migrations and the refusal of a newer
  * schema, ids, the dataset lifecycle through an upload (stream, parse,
- * commit, read back, list, delete, reopen) and the cap on a token's jobs.
+ * commit, read back, list, delete, reopen), the cap on a token's jobs,
+ * idempotency keys scoped per owner, and the migration that scoped them.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -254,20 +255,27 @@ START_TEST(pagination)
 }
 END_TEST
 
-/* Creates a job on dataset ds for owner (NULL: none) with a cap of 2; returns the status. */
-static int create_job(struct store *s, const char *ds, const char *owner, const char *key,
-		      struct store_job *job, bool *existed, struct fitd_error *err)
+/* Creates a job of spec on dataset ds for owner (NULL: none), capped at 2; returns the status. */
+static int create_spec(struct store *s, const char *ds, const char *owner, const char *key,
+		       const char *spec, struct store_job *job, bool *existed,
+		       struct fitd_error *err)
 {
 	struct store_job_new in = { .dataset_id = ds,
 				    .target = "y",
 				    .task = "regression",
 				    .metric = "rmse",
-				    .spec_json = "{}",
+				    .spec_json = spec,
 				    .idempotency_key = key,
 				    .owner = owner,
 				    .max_owner_active = 2 };
 
 	return store_job_create(s, &in, job, existed, err);
+}
+
+static int create_job(struct store *s, const char *ds, const char *owner, const char *key,
+		      struct store_job *job, bool *existed, struct fitd_error *err)
+{
+	return create_spec(s, ds, owner, key, "{}", job, existed, err);
 }
 
 START_TEST(jobs_capped_per_owner)
@@ -310,6 +318,183 @@ START_TEST(jobs_capped_per_owner)
 }
 END_TEST
 
+/*
+ * Submits key with spec as owner and checks the answer: a replay of job
+ * `want` when it is not NULL, else a new job, whose id is copied to got.
+ */
+static void submit_keyed(struct store *s, const char *ds, const char *owner, const char *key,
+			 const char *spec, const char *want, char got[STORE_ID_MAX])
+{
+	struct fitd_error err = { 0 };
+	struct store_job job;
+	bool existed;
+
+	ck_assert_msg(create_spec(s, ds, owner, key, spec, &job, &existed, &err) == FITD_OK, "%s",
+		      err.message);
+	ck_assert_int_eq(existed, want != NULL);
+	if (want != NULL)
+		ck_assert_str_eq(job.id, want);
+	ck_assert_str_eq(job.spec_json, spec);
+	if (got != NULL)
+		memcpy(got, job.id, STORE_ID_MAX);
+	store_job_release(&job);
+}
+
+/* Checks that owner's key is taken by another spec. */
+static void key_conflicts(struct store *s, const char *ds, const char *owner, const char *key)
+{
+	struct fitd_error err = { 0 };
+	struct store_job job;
+	bool existed;
+
+	ck_assert_int_eq(create_spec(s, ds, owner, key, "{\"other\":1}", &job, &existed, &err),
+			 FITD_ECONFLICT);
+	ck_assert_str_eq(err.code, "idempotency_key_reused");
+}
+
+START_TEST(idempotency_keys_per_owner)
+{
+	char alice[STORE_ID_MAX], bob[STORE_ID_MAX], nobody[STORE_ID_MAX];
+	struct store_dataset d = { 0 };
+	struct fitd_error err = { 0 };
+	struct store *s;
+
+	make_state();
+	s = open_store();
+	ck_assert_int_eq(upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
+	submit_keyed(s, d.id, "alice", "k", "{}", NULL, alice);
+	submit_keyed(s, d.id, "alice", "k", "{}", alice, NULL);
+	key_conflicts(s, d.id, "alice", "k");
+	/* Another owner, or none, with the same key and spec gets a job of its own. */
+	submit_keyed(s, d.id, "bob", "k", "{}", NULL, bob);
+	ck_assert_str_ne(bob, alice);
+	submit_keyed(s, d.id, NULL, "k", "{}", NULL, nobody);
+	ck_assert_str_ne(nobody, alice);
+	ck_assert_str_ne(nobody, bob);
+	/* Each replays its own, and is free to use another owner's key with another spec. */
+	submit_keyed(s, d.id, "bob", "k", "{}", bob, NULL);
+	submit_keyed(s, d.id, NULL, "k", "{}", nobody, NULL);
+	submit_keyed(s, d.id, "bob", "k2", "{\"n\":1}", NULL, NULL);
+	submit_keyed(s, d.id, "alice", "k2", "{\"n\":2}", NULL, NULL);
+	key_conflicts(s, d.id, NULL, "k");
+	store_dataset_release(&d);
+	store_close(s);
+	remove_state();
+}
+END_TEST
+
+/*
+ * Runs one statement on the state's database, outside the store; returns
+ * what sqlite3_step did, with the first column of a first row in *value.
+ */
+static int db_step(const char *sql, int64_t *value)
+{
+	sqlite3_stmt *st;
+	char path[128];
+	sqlite3 *db;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/fitd.db", state);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s",
+		      sqlite3_errmsg(db));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && value != NULL)
+		*value = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+static int64_t db_int(const char *sql)
+{
+	int64_t v = -1;
+
+	ck_assert_int_eq(db_step(sql, &v), SQLITE_ROW);
+	return v;
+}
+
+/* Copies job c1 (no owner, key k3) as job id for owner (an SQL literal). */
+#define COPY_C1(id, owner)                                                                      \
+	"INSERT INTO jobs (id, dataset_id, state, target, task, metric, spec, idempotency_key," \
+	" created_at, owner) SELECT '" id "', dataset_id, state, target, task, metric, spec,"   \
+	" idempotency_key, created_at, " owner " FROM jobs WHERE id = 'job_000000000000000000c1'"
+
+/* Makes the state's database from the dump tests/data/name. */
+static void load_dump(const char *name)
+{
+	char path[512], *sql, *msg = NULL;
+	struct stat st;
+	sqlite3 *db;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", getenv("FITD_TEST_DATA"), name);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s", path);
+	ck_assert_int_eq(fstat(fileno(f), &st), 0);
+	sql = calloc(1, (size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(sql);
+	ck_assert_uint_eq(fread(sql, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/fitd.db", state);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
+	sqlite3_close(db);
+	free(sql);
+}
+
+START_TEST(migration_scopes_keys_per_owner)
+{
+	static const char ds[] = "ds_00000000000000000001";
+	struct fitd_error err = { 0 };
+	char fresh[STORE_ID_MAX], sql[128];
+	struct store_job job;
+	struct store *s;
+	int version = 0;
+
+	make_state();
+	load_dump("store_v2.sql");
+	s = open_store();
+	ck_assert_int_eq(store_schema_version(s, &version, NULL), FITD_OK);
+	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
+	/* Every job is still there, and still finds its trial. */
+	ck_assert_int_eq(store_job_get(s, "job_000000000000000000a1", &job, &err), FITD_OK);
+	ck_assert_int_eq(job.state, STORE_JOB_SUCCEEDED);
+	ck_assert_str_eq(job.best_model_id, "mdl_000000000000000000a1");
+	ck_assert_int_eq(job.trials_total, 1);
+	store_job_release(&job);
+	ck_assert_int_eq(store_job_get(s, "job_000000000000000000a2", &job, &err), FITD_OK);
+	ck_assert_int_eq(job.state, STORE_JOB_CANCELLED);
+	store_job_release(&job);
+	/* Keys made before the migration replay for their owner only. */
+	submit_keyed(s, ds, "alice", "k1", "{\"n\":1}", "job_000000000000000000a1", NULL);
+	submit_keyed(s, ds, "bob", "k2", "{\"n\":2}", "job_000000000000000000b1", NULL);
+	submit_keyed(s, ds, NULL, "k3", "{\"n\":3}", "job_000000000000000000c1", NULL);
+	key_conflicts(s, ds, "bob", "k2");
+	submit_keyed(s, ds, "bob", "k1", "{\"n\":1}", NULL, fresh);
+	submit_keyed(s, ds, NULL, "k1", "{\"n\":1}", NULL, NULL);
+	submit_keyed(s, ds, "alice", "k3", "{\"n\":3}", NULL, NULL);
+	store_close(s);
+
+	/* The rows pointing at jobs survived the rebuild, and still point somewhere. */
+	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 7);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM trials"), 1);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM events WHERE job_id ="
+				" 'job_000000000000000000a1'"),
+			 2);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM models"), 1);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	/* Sequence numbers go on from the old table's high-water mark. */
+	snprintf(sql, sizeof(sql), "SELECT seq FROM jobs WHERE id = '%s'", fresh);
+	ck_assert_int_eq(db_int(sql), 11);
+	/* The index itself allows one (owner, key), also for no owner. */
+	ck_assert_int_eq(db_step(COPY_C1("job_copy1", "NULL"), NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(db_step(COPY_C1("job_copy2", "'carol'"), NULL), SQLITE_DONE);
+	ck_assert_int_eq(db_step(COPY_C1("job_copy3", "'carol'"), NULL), SQLITE_CONSTRAINT);
+	remove_state();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store");
@@ -325,6 +510,8 @@ int main(void)
 	tcase_add_test(tc, failed_parse_commits_nothing);
 	tcase_add_test(tc, pagination);
 	tcase_add_test(tc, jobs_capped_per_owner);
+	tcase_add_test(tc, idempotency_keys_per_owner);
+	tcase_add_test(tc, migration_scopes_keys_per_owner);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
