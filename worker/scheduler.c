@@ -1,10 +1,11 @@
 /*
  * scheduler.c - the loop side of the worker: wake-ups, the thread budget,
- * round-robin slot filling, recording results, cancels and deadlines.
+ * round-robin slot filling, cancels, deadlines and the refit. What trials
+ * report back is queued and recorded by record.c.
  *
- * One pass, schedule(), does everything in order: record finished tasks,
- * publish throttled progress, pick up new or cancelled jobs, end jobs whose
- * search is over, then hand free threads to jobs round-robin. It runs on
+ * One pass, schedule(), does everything in order: publish throttled
+ * progress, record finished tasks, pick up new or cancelled jobs, end jobs
+ * whose search is over, then hand free threads to jobs round-robin. It runs on
  * every wake-up (uv_async_t from trial threads and from the API), on the
  * deadline timer and on the heartbeat. Every state change is one store
  * transaction, made before the in-memory state moves on.
@@ -37,410 +38,6 @@ void sched_emit(struct worker *w, const char *job_id)
 {
 	if (w->on_events != NULL)
 		w->on_events(w->on_events_data, job_id);
-}
-
-/* ---- hooks called on trial threads ---- */
-
-static void push(struct worker *w, struct worker_trial ***arr, size_t *n, size_t *cap,
-		 struct worker_trial *t)
-{
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 16;
-		*arr = realloc(*arr, *cap * sizeof(**arr));
-		if (*arr == NULL)
-			abort();
-	}
-	(*arr)[(*n)++] = t;
-	(void)w;
-}
-
-/*
- * Successive halving, decided on the trial thread at the rung's own epoch so
- * the trial stops exactly there whatever the loop is doing.
- */
-static void at_rung(struct worker_trial *t, unsigned epoch, double score)
-{
-	const struct sched_snapshot *snap = t->hook_data;
-	int rung = search_rung_of_epoch(snap->search, epoch);
-
-	if (rung < 0 || (unsigned)rung != t->nrungs || t->nrungs == WORKER_MAX_RUNGS)
-		return;
-	t->rungs[t->nrungs++] = score;
-	if (epoch < t->params.epochs && search_should_prune(snap->search, (size_t)t->idx,
-							    t->params_json, epoch, score, &snap->h))
-		atomic_store(&t->stop, WORKER_STOP_PRUNE);
-}
-
-static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch, double loss,
-			  double score)
-{
-	struct sched_job *j = t->owner;
-	struct worker *w = j->w;
-
-	if (t->hook_data != NULL && fold == 0 && isfinite(score))
-		at_rung(t, epoch, score);
-	pthread_mutex_lock(&w->lock);
-	t->prog_fold = fold;
-	t->prog_epoch = epoch;
-	t->prog_loss = loss;
-	t->prog_score = score;
-	if (!t->prog_pending) {
-		t->prog_pending = true;
-		push(w, &w->progress, &w->nprogress, &w->capprogress, t);
-	}
-	pthread_mutex_unlock(&w->lock);
-	uv_async_send(&w->wake);
-}
-
-static void hook_done(struct worker_trial *t)
-{
-	struct sched_job *j = t->owner;
-	struct worker *w = j->w;
-
-	pthread_mutex_lock(&w->lock);
-	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
-	/* Its last progress is moot now; drop it so nothing points at t once freed. */
-	for (size_t i = 0; t->prog_pending && i < w->nprogress; i++) {
-		if (w->progress[i] == t) {
-			w->progress[i] = w->progress[--w->nprogress];
-			t->prog_pending = false;
-		}
-	}
-	push(w, &w->done, &w->ndone, &w->capdone, t);
-	pthread_mutex_unlock(&w->lock);
-	uv_async_send(&w->wake);
-}
-
-static const struct worker_trial_hooks hooks = { hook_progress, hook_done };
-
-/* ---- recording results ---- */
-
-static void stop_running(struct sched_job *j, enum worker_stop why)
-{
-	for (size_t i = 0; i < j->nrecs; i++)
-		if (j->recs[i].task != NULL)
-			atomic_store(&j->recs[i].task->stop, why);
-	if (j->refit != NULL)
-		atomic_store(&j->refit->stop, why);
-}
-
-static enum store_trial_state state_of(const struct worker_trial *t)
-{
-	if (t->status == FITD_OK)
-		return STORE_TRIAL_COMPLETED;
-	if (t->status != FITD_ECANCELLED)
-		return STORE_TRIAL_FAILED;
-	switch ((enum worker_stop)atomic_load(&t->stop)) {
-	case WORKER_STOP_CANCEL:
-		return STORE_TRIAL_INTERRUPTED;
-	case WORKER_STOP_DEADLINE:
-		return STORE_TRIAL_TIMEOUT;
-	case WORKER_STOP_SHUTDOWN:
-		return STORE_TRIAL_QUEUED;
-	case WORKER_STOP_PRUNE:
-		return STORE_TRIAL_PRUNED;
-	case WORKER_STOP_NONE:
-		break;
-	}
-	return STORE_TRIAL_FAILED;
-}
-
-static bool better(const struct sched_job *j, double score)
-{
-	if (j->best_idx < 0)
-		return true;
-	return j->plan.higher_is_better ? score > j->best_score : score < j->best_score;
-}
-
-/* Writes the model document of t with its provenance; fills id and size. */
-static int publish_model(struct sched_job *j, struct worker_trial *t, char id[STORE_ID_MAX],
-			 int64_t *bytes, struct fitd_error *err)
-{
-	char *text;
-	int rc;
-
-	json_object_set_new(t->model, "job", json_string(j->id));
-	json_object_set_new(t->model, "trial", t->refit ? json_null() : json_integer(t->idx));
-	json_object_set_new(t->model, "refit", json_boolean(t->refit));
-	json_object_set_new(t->model, "metric",
-			    json_pack("{s:s, s:f, s:f}", "name", fit_metric_name(j->plan.metric),
-				      "cv_mean", t->refit ? j->best_score : t->score, "cv_std",
-				      t->score_std));
-	text = json_dumps(t->model, JSON_COMPACT);
-	if (text == NULL)
-		return fitd_error_set(err, FITD_ENOMEM, NULL, "model file: out of memory");
-	*bytes = (int64_t)strlen(text);
-	rc = store_model_write(j->w->store, text, strlen(text), id, err);
-	free(text);
-	return rc;
-}
-
-static char *trial_event(const struct sched_job *j, const struct worker_trial *t,
-			 enum store_trial_state st)
-{
-	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:I}", "job", j->id, "trial",
-			      (json_int_t)t->idx, "state", store_trial_state_name(st), "epochs",
-			      (json_int_t)t->epochs, "duration_ms", (json_int_t)t->duration_ms);
-	char *text;
-
-	if (st == STORE_TRIAL_COMPLETED) {
-		json_object_set_new(o, "score", json_real(t->score));
-		json_object_set_new(o, "score_std", json_real(t->score_std));
-	}
-	if (st == STORE_TRIAL_FAILED)
-		json_object_set_new(
-		    o, "error",
-		    json_pack("{s:s, s:s}", "code", t->err.code, "message", t->err.message));
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
-}
-
-static char *best_event(const struct sched_job *j, int64_t idx, double score, const char *model_id,
-			const json_t *params)
-{
-	json_t *o = json_pack("{s:s, s:I, s:f, s:s, s:O}", "job", j->id, "trial", (json_int_t)idx,
-			      "score", score, "model_id", model_id, "params", params);
-	char *text = json_dumps(o, JSON_COMPACT);
-
-	json_decref(o);
-	return text;
-}
-
-static char *result_json(const struct worker_trial *t)
-{
-	json_t *folds = json_array();
-	json_t *rungs = json_array();
-	json_t *doc;
-	char *text;
-
-	for (unsigned i = 0; i < t->nfolds_done; i++)
-		json_array_append_new(folds, json_real(t->fold_scores[i]));
-	for (unsigned i = 0; i < t->nrungs; i++)
-		json_array_append_new(rungs, json_real(t->rungs[i]));
-	doc = json_pack("{s:o, s:o}", "fold_scores", folds, "rungs", rungs);
-	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
-	json_decref(doc);
-	return text;
-}
-
-/*
- * A model file could not be written (the state directory's disk is full, or
- * failing): the job ends failed with that reason once its running trials
- * are back, instead of searching on into trials whose models are lost too.
- */
-static void end_for_model(struct sched_job *j, const struct fitd_error *err)
-{
-	j->end = SCHED_END_FAILED;
-	snprintf(j->fail_code, sizeof(j->fail_code), "%s",
-		 err->code[0] ? err->code : fitd_status_code(err->status));
-	snprintf(j->fail_message, sizeof(j->fail_message), "model file not written: %.200s",
-		 err->message);
-}
-
-static void record_trial(struct sched_job *j, struct worker_trial *t)
-{
-	struct sched_rec *rec = sched_job_rec(j, t->idx);
-	enum store_trial_state st = state_of(t);
-	struct store_trial_outcome o = { .state = st };
-	char model_id[STORE_ID_MAX] = "";
-	struct fitd_error err = { 0 };
-	char *ev, *best = NULL, *res;
-	int rc = FITD_OK;
-
-	/* A pruned trial shows the score it was stopped on. */
-	o.has_score = st == STORE_TRIAL_COMPLETED || (st == STORE_TRIAL_PRUNED && t->nrungs > 0);
-	o.score = st == STORE_TRIAL_COMPLETED ? t->score
-		  : t->nrungs > 0	      ? t->rungs[t->nrungs - 1]
-					      : NAN;
-	o.score_std = t->score_std;
-	o.epochs = t->epochs;
-	o.duration_ms = t->duration_ms;
-	o.result_json = res = result_json(t);
-	if (st == STORE_TRIAL_FAILED) {
-		o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(t->status);
-		o.error_message = t->err.message;
-	}
-	o.new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
-	if (o.new_best && t->model != NULL) {
-		rc = publish_model(j, t, model_id, &o.model_bytes, &err);
-		if (rc == FITD_OK) {
-			o.model_id = model_id;
-		} else {
-			/* Without its model the trial cannot be the best: it failed. */
-			fitd_log_warn("model_write_failed", "job=%s trial=%lld reason=\"%s\"",
-				      j->id, (long long)t->idx, err.message);
-			t->status = rc;
-			t->err = err;
-			st = o.state = STORE_TRIAL_FAILED;
-			o.has_score = o.new_best = false;
-			o.score = NAN;
-			o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(rc);
-			o.error_message = t->err.message;
-			end_for_model(j, &err);
-		}
-	}
-	ev = st == STORE_TRIAL_QUEUED ? NULL : trial_event(j, t, st);
-	o.event_json = ev;
-	if (o.new_best)
-		o.best_event_json = best = best_event(j, t->idx, t->score, model_id,
-						      t->params_json);
-	rc = store_trial_finish(j->w->store, j->id, t->idx, t->generation, &o, &err);
-	if (rc == FITD_OK) {
-		rec->state = st;
-		rec->has_score = o.has_score;
-		rec->score = o.score;
-		rec->score_std = t->score_std;
-		rec->nrungs = t->nrungs;
-		memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
-		if (o.new_best) {
-			j->best_idx = t->idx;
-			j->best_score = t->score;
-			j->best_duration_ms = t->duration_ms;
-			snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
-		}
-	} else {
-		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
-			      (long long)t->idx, err.message);
-		rec->state = STORE_TRIAL_QUEUED;
-	}
-	fitd_log_info("trial_finished", "job=%s trial=%lld state=%s score=%g ms=%lld", j->id,
-		      (long long)t->idx, store_trial_state_name(st), o.score,
-		      (long long)t->duration_ms);
-	free(ev);
-	free(best);
-	free(res);
-}
-
-static void finish_job(struct sched_job *j, enum store_job_state st, const char *code,
-		       const char *message);
-
-static void record_refit(struct sched_job *j, struct worker_trial *t)
-{
-	char model_id[STORE_ID_MAX];
-	struct fitd_error err = { 0 };
-	int64_t bytes = 0;
-	char *ev;
-	int rc = t->status;
-
-	j->refit_done = true;
-	if (rc == FITD_OK)
-		rc = publish_model(j, t, model_id, &bytes, &err);
-	if (rc == FITD_OK) {
-		double score = j->recs[j->final_idx].score;
-
-		ev = best_event(j, j->final_idx, score, model_id, t->params_json);
-		rc = store_job_set_model(j->w->store, j->id, model_id, bytes, j->final_idx, score,
-					 ev, &err);
-		free(ev);
-	}
-	if (rc == FITD_OK) {
-		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
-		j->best_idx = j->final_idx;
-		j->best_score = j->recs[j->final_idx].score;
-	} else {
-		fitd_log_warn("refit_failed", "job=%s reason=\"%s\" fallback=%s", j->id,
-			      t->status != FITD_OK ? t->err.message : err.message,
-			      j->best_model_id);
-		/* With no trial model to fall back on, a lost model file fails the job. */
-		if (t->status == FITD_OK && j->best_model_id[0] == '\0')
-			end_for_model(j, &err);
-	}
-	fitd_log_info("refit_finished", "job=%s model=%s ms=%lld", j->id, j->best_model_id,
-		      (long long)t->duration_ms);
-}
-
-static void record_done(struct worker *w, struct worker_trial *t)
-{
-	struct sched_job *j = t->owner;
-
-	if (t->refit) {
-		record_refit(j, t);
-		j->refit = NULL;
-	} else {
-		/* Given back at shutdown is not finished; a refit is not a trial. */
-		if (state_of(t) != STORE_TRIAL_QUEUED)
-			fitd_metrics_trial_finished(w->opt.metrics, t->duration_ms);
-		record_trial(j, t);
-		sched_job_rec(j, t->idx)->task = NULL;
-		j->running--;
-	}
-	w->threads_busy -= (unsigned)t->params.threads;
-	w->memory_busy -= t->memory;
-	w->trials_running--;
-	sched_snapshot_free(t->hook_data);
-	worker_trial_release(t);
-	free(t);
-	sched_emit(w, j->id);
-}
-
-static void drain_done(struct worker *w)
-{
-	struct worker_trial **done;
-	size_t n;
-
-	pthread_mutex_lock(&w->lock);
-	done = w->done;
-	n = w->ndone;
-	w->done = NULL;
-	w->ndone = w->capdone = 0;
-	pthread_mutex_unlock(&w->lock);
-	for (size_t i = 0; i < n; i++)
-		record_done(w, done[i]);
-	free(done);
-}
-
-static void publish_progress(struct worker *w, struct worker_trial *t, unsigned fold,
-			     unsigned epoch, double loss, double score)
-{
-	struct sched_job *j = t->owner;
-	struct sched_rec *rec = t->refit ? NULL : sched_job_rec(j, t->idx);
-	int64_t now = sched_now_mono();
-	json_t *o;
-	char *text;
-
-	if (rec == NULL || now - rec->last_progress_ms < w->opt.progress_ms)
-		return;
-	rec->last_progress_ms = now;
-	o = json_pack("{s:s, s:I, s:I, s:I, s:f}", "job", j->id, "trial", (json_int_t)t->idx,
-		      "fold", (json_int_t)fold, "epoch", (json_int_t)epoch, "train_loss",
-		      isfinite(loss) ? loss : 0.0);
-	if (isfinite(score))
-		json_object_set_new(o, "score", json_real(score));
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (store_event_add(w->store, j->id, "trial_progress", text, NULL, NULL) == FITD_OK)
-		sched_emit(w, j->id);
-	free(text);
-}
-
-static void drain_progress(struct worker *w)
-{
-	struct worker_trial **list;
-	size_t n;
-
-	pthread_mutex_lock(&w->lock);
-	list = w->progress;
-	n = w->nprogress;
-	w->progress = NULL;
-	w->nprogress = w->capprogress = 0;
-	for (size_t i = 0; i < n; i++)
-		list[i]->prog_pending = false;
-	pthread_mutex_unlock(&w->lock);
-	for (size_t i = 0; i < n; i++) {
-		struct worker_trial *t = list[i];
-		unsigned fold, epoch;
-		double loss, score;
-
-		pthread_mutex_lock(&w->lock);
-		fold = t->prog_fold;
-		epoch = t->prog_epoch;
-		loss = t->prog_loss;
-		score = t->prog_score;
-		pthread_mutex_unlock(&w->lock);
-		publish_progress(w, t, fold, epoch, loss, score);
-	}
-	free(list);
 }
 
 /* ---- ending jobs ---- */
@@ -532,10 +129,10 @@ static void check_end(struct sched_job *j, int64_t now)
 
 	if (j->end == SCHED_END_NONE && j->cancel_seen) {
 		j->end = SCHED_END_CANCEL;
-		stop_running(j, WORKER_STOP_CANCEL);
+		sched_stop_running(j, WORKER_STOP_CANCEL);
 	} else if (j->end == SCHED_END_NONE && search_time_up) {
 		j->end = SCHED_END_DEADLINE;
-		stop_running(j, WORKER_STOP_DEADLINE);
+		sched_stop_running(j, WORKER_STOP_DEADLINE);
 	} else if (j->end == SCHED_END_NONE && j->running == 0 && sched_job_search_over(j)) {
 		j->end = SCHED_END_SEARCH_DONE;
 	}
@@ -581,7 +178,7 @@ static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *p
 		abort();
 	snprintf(t->job_id, sizeof(t->job_id), "%s", j->id);
 	t->idx = idx;
-	t->hooks = &hooks;
+	t->hooks = &sched_hooks;
 	t->owner = j;
 	t->params_json = json_incref(params);
 	t->data = worker_data_ref(j->data);
@@ -731,7 +328,7 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 		t->err = err;
 		t->params.threads = 0;
 		t->memory = 0;
-		record_trial(j, t);
+		sched_record_trial(j, t);
 		worker_trial_release(t);
 		free(t);
 		sched_emit(w, j->id);
@@ -887,8 +484,8 @@ static void schedule(struct worker *w)
 {
 	int64_t now;
 
-	drain_progress(w);
-	drain_done(w);
+	sched_drain_progress(w);
+	sched_drain_done(w);
 	if (w->stopping)
 		return;
 	sync_jobs(w);
@@ -1035,12 +632,12 @@ void worker_stop(struct worker *w)
 {
 	w->stopping = true;
 	for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
-		stop_running(j, WORKER_STOP_SHUTDOWN);
+		sched_stop_running(j, WORKER_STOP_SHUTDOWN);
 	/* Joining the pool waits for every task; their results are then recorded. */
 	worker_pool_free(w->pool);
 	w->pool = NULL;
-	drain_progress(w);
-	drain_done(w);
+	sched_drain_progress(w);
+	sched_drain_done(w);
 	save_elapsed(w);
 	publish_gauges(w);
 	uv_timer_stop(&w->heartbeat);

@@ -1,7 +1,8 @@
 /*
  * scheduler.h - the scheduler's private structures, shared by scheduler.c (the
- * loop: wake-ups, slots, results) and job.c (one job's plan, history and
- * end). Nothing outside worker/ includes it.
+ * loop: wake-ups, slots, job ends), record.c (the trial hooks and the
+ * recording of results) and job.c (one job's plan and history). Nothing
+ * outside worker/ includes it.
  */
 #ifndef WORKER_SCHEDULER_H
 #define WORKER_SCHEDULER_H
@@ -168,5 +169,22 @@ void sched_snapshot_free(struct sched_snapshot *s);
 
 int64_t sched_now_mono(void);
 void sched_emit(struct worker *w, const char *job_id);
+
+/* ---- record.c ---- */
+
+/* What a trial thread calls: queues progress and the end, and wakes the loop. */
+extern const struct worker_trial_hooks sched_hooks;
+
+/* Asks every running trial and the refit of j to stop, for why. */
+void sched_stop_running(struct sched_job *j, enum worker_stop why);
+
+/* Commits the outcome of trial t (not a refit) and moves its record on; t stays the caller's. */
+void sched_record_trial(struct sched_job *j, struct worker_trial *t);
+
+/* Publishes the queued progress, at most one event per trial per progress_ms. Loop thread. */
+void sched_drain_progress(struct worker *w);
+
+/* Records every finished task queued by the hooks and frees it. Loop thread. */
+void sched_drain_done(struct worker *w);
 
 #endif
