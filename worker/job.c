@@ -58,12 +58,14 @@ struct sched_rec *sched_job_rec(struct sched_job *j, int64_t idx)
 
 	if (need > j->caprecs) {
 		size_t cap = j->caprecs ? j->caprecs : 64;
+		struct sched_rec *grown;
 
 		while (cap < need)
 			cap *= 2;
-		j->recs = realloc(j->recs, cap * sizeof(*j->recs));
-		if (j->recs == NULL)
-			abort();
+		grown = realloc(j->recs, cap * sizeof(*j->recs));
+		if (grown == NULL)
+			return NULL;
+		j->recs = grown;
 		memset(j->recs + j->caprecs, 0, (cap - j->caprecs) * sizeof(*j->recs));
 		j->caprecs = cap;
 	}
@@ -98,6 +100,10 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 		struct sched_rec *rec = sched_job_rec(j, rows[i].idx);
 		json_error_t jerr;
 
+		if (rec == NULL) {
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial history");
+			break;
+		}
 		rec->state = rows[i].state;
 		rec->params = json_loads(rows[i].params, 0, &jerr);
 		rec->has_score = rows[i].has_score;
@@ -126,7 +132,7 @@ static int load_data(struct sched_job *j, const struct store_job *row, struct fi
 	int rc;
 
 	if (names == NULL)
-		abort();
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "excluded columns");
 	for (size_t i = 0; i < nex; i++)
 		names[i] = worker_spec_exclude(j->spec, i);
 	rc = store_dataset_path(j->w->store, row->dataset_id, path, sizeof(path), err);
@@ -157,7 +163,7 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 
 	*out = NULL;
 	if (j == NULL)
-		abort();
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "job");
 	j->w = w;
 	j->best_idx = -1;
 	j->final_idx = -1;
@@ -268,20 +274,23 @@ static size_t view(const struct sched_job *j, size_t below, struct search_trial 
 	return n;
 }
 
-/* The whole history, in j->hist (valid until recs change). */
-static struct search_history history(struct sched_job *j)
+/* The whole history, in j->hist (valid until recs change); false when out of memory. */
+static bool history(struct sched_job *j, struct search_history *h)
 {
-	j->hist = realloc(j->hist, (j->nrecs ? j->nrecs : 1) * sizeof(*j->hist));
-	if (j->hist == NULL)
-		abort();
-	return (struct search_history){ j->hist, view(j, j->nrecs, j->hist) };
+	struct search_trial *grown = realloc(j->hist, (j->nrecs ? j->nrecs : 1) * sizeof(*j->hist));
+
+	if (grown == NULL)
+		return false;
+	j->hist = grown;
+	*h = (struct search_history){ j->hist, view(j, j->nrecs, j->hist) };
+	return true;
 }
 
 json_t *sched_job_propose(struct sched_job *j, int64_t idx)
 {
-	struct search_history h = history(j);
+	struct search_history h;
 
-	return search_propose(j->search, (size_t)idx, &h);
+	return history(j, &h) ? search_propose(j->search, (size_t)idx, &h) : NULL;
 }
 
 /* The index of the next new trial, and whether any created trial is still to finish. */
@@ -301,19 +310,21 @@ static size_t next_new(const struct sched_job *j, bool *pending)
 
 bool sched_job_search_over(struct sched_job *j)
 {
-	struct search_history h = history(j);
+	struct search_history h;
 	bool pending;
 	size_t next = next_new(j, &pending);
 
-	return !pending && search_should_stop(j->search, next, &h, NULL);
+	return !pending && history(j, &h) && search_should_stop(j->search, next, &h, NULL);
 }
 
 int64_t sched_job_next_trial(struct sched_job *j)
 {
-	struct search_history h = history(j);
+	struct search_history h;
 	bool pending;
 	size_t next = next_new(j, &pending);
 
+	if (!history(j, &h))
+		return -1;
 	for (size_t i = 0; i < next; i++)
 		if (j->recs[i].state == STORE_TRIAL_QUEUED && j->recs[i].task == NULL)
 			return (int64_t)i;
@@ -331,9 +342,8 @@ unsigned sched_job_ready(struct sched_job *j)
 	bool pending;
 	size_t next;
 
-	if (j->end != SCHED_END_NONE || slots == 0)
+	if (j->end != SCHED_END_NONE || slots == 0 || !history(j, &h))
 		return 0;
-	h = history(j);
 	next = next_new(j, &pending);
 	for (size_t i = 0; i < next; i++)
 		if (j->recs[i].state == STORE_TRIAL_QUEUED && j->recs[i].task == NULL)
@@ -344,22 +354,25 @@ unsigned sched_job_ready(struct sched_job *j)
 	return ready < slots ? ready : slots;
 }
 
-struct sched_snapshot *sched_job_snapshot(struct sched_job *j, int64_t idx)
+int sched_job_snapshot(struct sched_job *j, int64_t idx, struct sched_snapshot **out)
 {
 	size_t below = idx > SEARCH_WINDOW ? (size_t)idx - SEARCH_WINDOW : 0;
 	struct sched_snapshot *s;
 	size_t n;
 
+	*out = NULL;
 	if (!search_prunes(j->search))
-		return NULL;
+		return FITD_OK;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		abort();
+		return FITD_ENOMEM;
 	s->search = j->search;
 	s->trials = calloc(below ? below : 1, sizeof(*s->trials));
 	s->rungs = calloc(below ? below : 1, WORKER_MAX_RUNGS * sizeof(double));
-	if (s->trials == NULL || s->rungs == NULL)
-		abort();
+	if (s->trials == NULL || s->rungs == NULL) {
+		sched_snapshot_free(s);
+		return FITD_ENOMEM;
+	}
 	n = view(j, below, s->trials);
 	for (size_t i = 0; i < n; i++) {
 		double *r = s->rungs + i * WORKER_MAX_RUNGS;
@@ -369,7 +382,8 @@ struct sched_snapshot *sched_job_snapshot(struct sched_job *j, int64_t idx)
 		s->trials[i].params = json_incref((json_t *)s->trials[i].params);
 	}
 	s->h = (struct search_history){ s->trials, n };
-	return s;
+	*out = s;
+	return FITD_OK;
 }
 
 void sched_snapshot_free(struct sched_snapshot *s)

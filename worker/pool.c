@@ -7,18 +7,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-struct pool_task {
-	worker_task_fn fn;
-	void *arg;
-	struct pool_task *next;
-};
-
 struct worker_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	struct pool_task *head, *tail; /* guarded by lock */
-	unsigned busy;		       /* guarded by lock */
-	bool stopping;		       /* guarded by lock */
+	struct worker_pool_task *head, *tail; /* guarded by lock */
+	unsigned busy;			      /* guarded by lock */
+	bool stopping;			      /* guarded by lock */
 	unsigned nthreads;
 	pthread_t *threads;
 };
@@ -29,7 +23,9 @@ static void *pool_main(void *p)
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
-		struct pool_task *t;
+		struct worker_pool_task *t;
+		worker_task_fn fn;
+		void *arg;
 
 		while (pool->head == NULL && !pool->stopping)
 			pthread_cond_wait(&pool->wake, &pool->lock);
@@ -40,9 +36,10 @@ static void *pool_main(void *p)
 		if (pool->head == NULL)
 			pool->tail = NULL;
 		pool->busy++;
+		fn = t->fn;
+		arg = t->arg;
 		pthread_mutex_unlock(&pool->lock);
-		t->fn(t->arg);
-		free(t);
+		fn(arg); /* may free t */
 		pthread_mutex_lock(&pool->lock);
 		pool->busy--;
 	}
@@ -77,12 +74,9 @@ int worker_pool_new(unsigned nthreads, struct worker_pool **out, struct fitd_err
 	return FITD_OK;
 }
 
-void worker_pool_submit(struct worker_pool *pool, worker_task_fn fn, void *arg)
+void worker_pool_submit(struct worker_pool *pool, struct worker_pool_task *t, worker_task_fn fn,
+			void *arg)
 {
-	struct pool_task *t = malloc(sizeof(*t));
-
-	if (t == NULL)
-		abort();
 	t->fn = fn;
 	t->arg = arg;
 	t->next = NULL;

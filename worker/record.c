@@ -7,7 +7,10 @@
  * scheduling pass. Every finished trial is one store transaction (its state,
  * score, events and, for a new best, its model file), made before the
  * in-memory history moves on. Progress is throttled per trial and may be
- * dropped; a finished trial never is.
+ * dropped (when its queue cannot grow); a finished trial never is: the done
+ * queue is linked through the tasks themselves, so queueing cannot fail,
+ * and a result the store refuses stays with its task, which keeps its slot
+ * and is committed again on the next heartbeat.
  */
 #include "worker/scheduler.h"
 
@@ -21,17 +24,20 @@
 
 /* ---- hooks called on trial threads ---- */
 
-static void push(struct worker *w, struct worker_trial ***arr, size_t *n, size_t *cap,
-		 struct worker_trial *t)
+/* Queues t's progress under w->lock; false when the queue cannot grow (the epoch is not shown). */
+static bool push_progress(struct worker *w, struct worker_trial *t)
 {
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 16;
-		*arr = realloc(*arr, *cap * sizeof(**arr));
-		if (*arr == NULL)
-			abort();
+	if (w->nprogress == w->capprogress) {
+		size_t cap = w->capprogress ? 2 * w->capprogress : 16;
+		struct worker_trial **grown = realloc(w->progress, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return false;
+		w->progress = grown;
+		w->capprogress = cap;
 	}
-	(*arr)[(*n)++] = t;
-	(void)w;
+	w->progress[w->nprogress++] = t;
+	return true;
 }
 
 /*
@@ -64,10 +70,8 @@ static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch,
 	t->prog_epoch = epoch;
 	t->prog_loss = loss;
 	t->prog_score = score;
-	if (!t->prog_pending) {
-		t->prog_pending = true;
-		push(w, &w->progress, &w->nprogress, &w->capprogress, t);
-	}
+	if (!t->prog_pending)
+		t->prog_pending = push_progress(w, t);
 	pthread_mutex_unlock(&w->lock);
 	uv_async_send(&w->wake);
 }
@@ -86,7 +90,12 @@ static void hook_done(struct worker_trial *t)
 			t->prog_pending = false;
 		}
 	}
-	push(w, &w->done, &w->ndone, &w->capdone, t);
+	t->done_next = NULL;
+	if (w->done_last != NULL)
+		w->done_last->done_next = t;
+	else
+		w->done = t;
+	w->done_last = t;
 	pthread_mutex_unlock(&w->lock);
 	uv_async_send(&w->wake);
 }
@@ -218,7 +227,12 @@ static void end_for_model(struct sched_job *j, const struct fitd_error *err)
 		 err->message);
 }
 
-void sched_record_trial(struct sched_job *j, struct worker_trial *t)
+/*
+ * Commits the outcome of trial t (not a refit) and moves its record on; t
+ * stays the caller's. False when the store refused it for a reason other
+ * than a stale claim: the record is left running, to be tried again.
+ */
+static bool record_trial(struct sched_job *j, struct worker_trial *t)
 {
 	struct sched_rec *rec = sched_job_rec(j, t->idx);
 	enum store_trial_state st = state_of(t);
@@ -242,7 +256,12 @@ void sched_record_trial(struct sched_job *j, struct worker_trial *t)
 		o.error_message = t->err.message;
 	}
 	o.new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
-	if (o.new_best && t->model != NULL) {
+	if (o.new_best && rec->model_id[0] != '\0') {
+		/* Written by an earlier try that the store refused. */
+		snprintf(model_id, sizeof(model_id), "%s", rec->model_id);
+		o.model_id = model_id;
+		o.model_bytes = rec->model_bytes;
+	} else if (o.new_best && t->model != NULL) {
 		rc = publish_model(j, t, model_id, &o.model_bytes, &err);
 		if (rc == FITD_OK) {
 			o.model_id = model_id;
@@ -279,17 +298,26 @@ void sched_record_trial(struct sched_job *j, struct worker_trial *t)
 			j->best_duration_ms = t->duration_ms;
 			snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
 		}
-	} else {
+		rec->model_id[0] = '\0';
+	} else if (rc == FITD_ECONFLICT) {
+		/* Claimed again elsewhere since: this outcome is not ours to record. */
 		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)t->idx, err.message);
 		rec->state = STORE_TRIAL_QUEUED;
+	} else {
+		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\" retry=true",
+			      j->id, (long long)t->idx, err.message);
+		snprintf(rec->model_id, sizeof(rec->model_id), "%s", model_id);
+		rec->model_bytes = o.model_bytes;
 	}
-	fitd_log_info("trial_finished", "job=%s trial=%lld state=%s score=%g ms=%lld", j->id,
-		      (long long)t->idx, store_trial_state_name(st), o.score,
-		      (long long)t->duration_ms);
+	if (rc == FITD_OK || rc == FITD_ECONFLICT)
+		fitd_log_info("trial_finished", "job=%s trial=%lld state=%s score=%g ms=%lld",
+			      j->id, (long long)t->idx, store_trial_state_name(st), o.score,
+			      (long long)t->duration_ms);
 	free(ev);
 	free(best);
 	free(res);
+	return rc == FITD_OK || rc == FITD_ECONFLICT;
 }
 
 static void record_refit(struct sched_job *j, struct worker_trial *t)
@@ -327,18 +355,12 @@ static void record_refit(struct sched_job *j, struct worker_trial *t)
 		      (long long)t->duration_ms);
 }
 
-static void record_done(struct worker *w, struct worker_trial *t)
+/* Gives back the slot, threads and memory of finished task t and frees it. */
+static void free_task(struct worker *w, struct worker_trial *t)
 {
 	struct sched_job *j = t->owner;
 
-	if (t->refit) {
-		record_refit(j, t);
-		j->refit = NULL;
-	} else {
-		/* Given back at shutdown is not finished; a refit is not a trial. */
-		if (state_of(t) != STORE_TRIAL_QUEUED)
-			fitd_metrics_trial_finished(w->opt.metrics, t->duration_ms);
-		sched_record_trial(j, t);
+	if (!t->refit) {
 		sched_job_rec(j, t->idx)->task = NULL;
 		j->running--;
 	}
@@ -351,20 +373,68 @@ static void record_done(struct worker *w, struct worker_trial *t)
 	sched_emit(w, j->id);
 }
 
+/* Records t and frees it; false when the store refused a trial's outcome (t is kept). */
+static bool record_done(struct worker *w, struct worker_trial *t)
+{
+	struct sched_job *j = t->owner;
+
+	if (t->refit) {
+		record_refit(j, t);
+		j->refit = NULL;
+	} else {
+		if (!record_trial(j, t))
+			return false;
+		/*
+		 * Given back at shutdown is not finished, one that failed before
+		 * running had no thread, and a refit is not a trial.
+		 */
+		if (state_of(t) != STORE_TRIAL_QUEUED && t->params.threads > 0)
+			fitd_metrics_trial_finished(w->opt.metrics, t->duration_ms);
+	}
+	free_task(w, t);
+	return true;
+}
+
+void sched_finish_task(struct worker *w, struct worker_trial *t)
+{
+	if (record_done(w, t))
+		return;
+	/* Still running as far as the job and the watchdog go, until the store takes it. */
+	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
+	t->done_next = w->unrecorded;
+	w->unrecorded = t;
+}
+
 void sched_drain_done(struct worker *w)
 {
-	struct worker_trial **done;
-	size_t n;
+	struct worker_trial *t;
 
 	pthread_mutex_lock(&w->lock);
-	done = w->done;
-	n = w->ndone;
-	w->done = NULL;
-	w->ndone = w->capdone = 0;
+	t = w->done;
+	w->done = w->done_last = NULL;
 	pthread_mutex_unlock(&w->lock);
-	for (size_t i = 0; i < n; i++)
-		record_done(w, done[i]);
-	free(done);
+	while (t != NULL) {
+		struct worker_trial *next = t->done_next;
+
+		sched_finish_task(w, t);
+		t = next;
+	}
+}
+
+void sched_retry_unrecorded(struct worker *w, bool last)
+{
+	struct worker_trial *t = w->unrecorded;
+
+	w->unrecorded = NULL;
+	while (t != NULL) {
+		struct worker_trial *next = t->done_next;
+
+		if (!last)
+			sched_finish_task(w, t);
+		else if (!record_done(w, t))
+			free_task(w, t); /* its row stays running: the next start requeues it */
+		t = next;
+	}
 }
 
 static void publish_progress(struct worker *w, struct worker_trial *t, unsigned fold,

@@ -42,6 +42,7 @@ void sched_emit(struct worker *w, const char *job_id)
 
 /* ---- ending jobs ---- */
 
+/* Commits the running time of every job; skipped for this heartbeat when out of memory. */
 static void save_elapsed(struct worker *w)
 {
 	char(*ids)[STORE_ID_MAX];
@@ -55,7 +56,7 @@ static void save_elapsed(struct worker *w)
 	ids = calloc(cap, STORE_ID_MAX);
 	ms = calloc(cap, sizeof(*ms));
 	if (ids == NULL || ms == NULL)
-		abort();
+		goto out;
 	for (struct sched_job *j = w->jobs; j != NULL; j = j->next) {
 		int64_t total = sched_job_elapsed(j, now);
 
@@ -68,6 +69,7 @@ static void save_elapsed(struct worker *w)
 		for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
 			j->elapsed_saved_ms += ms[n++];
 	}
+out:
 	free(ids);
 	free(ms);
 }
@@ -162,6 +164,7 @@ static void check_end(struct sched_job *j, int64_t now)
 
 /* ---- starting trials ---- */
 
+/* A task for trial idx (or the refit), its status set from the parameters; NULL when out of memory. */
 static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *params,
 				     unsigned threads, struct fitd_error *err)
 {
@@ -175,7 +178,7 @@ static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *p
 	struct worker_trial *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
-		abort();
+		return NULL;
 	snprintf(t->job_id, sizeof(t->job_id), "%s", j->id);
 	t->idx = idx;
 	t->hooks = &sched_hooks;
@@ -194,7 +197,7 @@ static void submit(struct worker *w, struct worker_trial *t)
 	w->memory_busy += t->memory;
 	w->trials_running++;
 	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
-	worker_pool_submit(w->pool, worker_trial_run, t);
+	worker_pool_submit(w->pool, &t->pool_task, worker_trial_run, t);
 }
 
 /* Simpler models first: linear and logistic, then svm, then mlp. */
@@ -254,6 +257,8 @@ static bool start_refit(struct sched_job *j)
 		return true; /* wait for a thread; check_end comes back */
 	j->final_idx = choose_final(j);
 	t = new_task(j, j->final_idx, j->recs[j->final_idx].params, threads, &err);
+	if (t == NULL)
+		return true; /* out of memory: the next pass tries again */
 	if (t->status != FITD_OK) {
 		worker_trial_release(t);
 		free(t);
@@ -286,29 +291,49 @@ static int estimate_memory(struct worker *w, struct worker_trial *t, struct fitd
 	return FITD_OK;
 }
 
-/* Claims and submits trial idx; false when nothing could start. */
+/* Frees a task that was never submitted. */
+static void discard_task(struct worker_trial *t)
+{
+	sched_snapshot_free(t->hook_data);
+	worker_trial_release(t);
+	free(t);
+}
+
+/*
+ * Claims and submits trial idx; false when nothing could start. Whatever
+ * can fail for lack of memory comes before the claim, so such a trial is
+ * not started and stays as it was (queued, or not created yet) for the next
+ * pass; once claimed, starting it cannot fail.
+ */
 static bool start_trial(struct sched_job *j, int64_t idx)
 {
 	struct worker *w = j->w;
 	struct sched_rec *rec = sched_job_rec(j, idx);
+	struct sched_snapshot *snap = NULL;
 	struct fitd_error err = { 0 };
 	struct worker_trial *t;
 	char *params;
 	int rc;
 
-	if (rec->params == NULL)
+	if (rec != NULL && rec->params == NULL)
 		rec->params = sched_job_propose(j, idx);
-	if (rec->params == NULL)
+	if (rec == NULL || rec->params == NULL)
 		return false;
 	t = new_task(j, idx, rec->params, j->threads_per, &err);
+	if (t == NULL)
+		return false;
 	if (t->status == FITD_OK)
 		t->status = estimate_memory(w, t, &err);
 	if (t->status == FITD_OK && w->memory_busy + t->memory > w->memory_budget) {
 		/* Wait for running trials to give memory back. */
-		worker_trial_release(t);
-		free(t);
+		discard_task(t);
 		return false;
 	}
+	if (t->status == FITD_OK && sched_job_snapshot(j, idx, &snap) != FITD_OK) {
+		discard_task(t);
+		return false;
+	}
+	t->hook_data = snap;
 	params = json_dumps(rec->params, JSON_COMPACT | JSON_SORT_KEYS);
 	rc = store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
 			       &rec->generation, &err);
@@ -316,27 +341,27 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 	if (rc != FITD_OK) {
 		fitd_log_warn("trial_claim_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)idx, err.message);
-		worker_trial_release(t);
-		free(t);
+		discard_task(t);
 		return false;
 	}
 	rec->state = STORE_TRIAL_RUNNING;
 	rec->last_progress_ms = 0;
 	t->generation = rec->generation;
+	rec->task = t;
+	j->running++;
 	if (t->status != FITD_OK) {
-		/* Parameters the core refuses or a fit too large: the trial fails without running. */
+		/*
+		 * Parameters the core refuses or a fit too large: the trial fails
+		 * without running, recorded like a finished one (so an outcome the
+		 * store refuses is tried again).
+		 */
 		t->err = err;
 		t->params.threads = 0;
 		t->memory = 0;
-		sched_record_trial(j, t);
-		worker_trial_release(t);
-		free(t);
-		sched_emit(w, j->id);
+		w->trials_running++;
+		sched_finish_task(w, t);
 		return true;
 	}
-	t->hook_data = sched_job_snapshot(j, idx);
-	rec->task = t;
-	j->running++;
 	submit(w, t);
 	return true;
 }
@@ -428,7 +453,15 @@ static void sync_jobs(struct worker *w)
 		struct store_job row;
 
 		if (j == NULL) {
-			if (sched_job_load(w, ids[i], &j, &err) != FITD_OK) {
+			int rc = sched_job_load(w, ids[i], &j, &err);
+
+			if (rc == FITD_ENOMEM) {
+				/* Out of memory for now: the job stays as it is until a later pass. */
+				fitd_log_warn("job_load_deferred", "job=%s reason=\"%s\"", ids[i],
+					      err.message);
+				continue;
+			}
+			if (rc != FITD_OK) {
 				fail_unloadable(w, ids[i], &err);
 				continue;
 			}
@@ -515,6 +548,7 @@ static void on_heartbeat(uv_timer_t *h)
 	struct fitd_error err = { 0 };
 
 	save_elapsed(w);
+	sched_retry_unrecorded(w, false);
 	if (w->trials_running > 0 &&
 	    store_trial_heartbeat(w->store, w->owner, w->opt.lease_ms, &err) != FITD_OK)
 		fitd_log_warn("heartbeat_failed", "reason=\"%s\"", err.message);
@@ -638,6 +672,7 @@ void worker_stop(struct worker *w)
 	w->pool = NULL;
 	sched_drain_progress(w);
 	sched_drain_done(w);
+	sched_retry_unrecorded(w, true);
 	save_elapsed(w);
 	publish_gauges(w);
 	uv_timer_stop(&w->heartbeat);
@@ -661,7 +696,6 @@ void worker_free(struct worker *w)
 	uv_close((uv_handle_t *)&w->tick, NULL);
 	uv_run(w->loop, UV_RUN_NOWAIT);
 	pthread_mutex_destroy(&w->lock);
-	free(w->done);
 	free(w->progress);
 	free(w);
 }

@@ -42,6 +42,9 @@ struct sched_rec {
 	double rungs[WORKER_MAX_RUNGS]; /* fold 0's score at each rung reached */
 	unsigned nrungs;
 	struct worker_trial *task; /* while running here */
+	/* the model file of an outcome the store refused, reused by the next try */
+	char model_id[STORE_ID_MAX];
+	int64_t model_bytes;
 };
 
 /*
@@ -111,11 +114,13 @@ struct worker {
 	uv_timer_t heartbeat;
 	uv_timer_t tick; /* deadlines: re-armed to the nearest one */
 
-	pthread_mutex_t lock;	    /* guards done and progress below */
-	struct worker_trial **done; /* finished tasks to record */
-	size_t ndone, capdone;
+	pthread_mutex_t lock; /* guards done and progress below */
+	/* finished tasks to record, oldest first, linked by done_next */
+	struct worker_trial *done, *done_last;
 	struct worker_trial **progress; /* tasks with fresh progress */
 	size_t nprogress, capprogress;
+	/* finished tasks whose outcome the store refused, linked by done_next; loop thread */
+	struct worker_trial *unrecorded;
 
 	struct sched_job *jobs; /* running jobs in round-robin order */
 	struct sched_job *rr;	/* where the next slot search starts */
@@ -141,7 +146,8 @@ int64_t sched_job_elapsed(struct sched_job *j, int64_t now_mono);
 
 /*
  * The next trial to run: a re-queued one first, else a new one when the
- * searcher neither stops nor waits (its reproducibility window); or -1.
+ * searcher neither stops nor waits (its reproducibility window); or -1
+ * (also when out of memory: the next pass asks again).
  */
 int64_t sched_job_next_trial(struct sched_job *j);
 
@@ -152,17 +158,23 @@ int64_t sched_job_next_trial(struct sched_job *j);
  */
 unsigned sched_job_ready(struct sched_job *j);
 
-/* The record of idx, growing the table as needed. */
+/*
+ * The record of idx, growing the table as needed; NULL when it cannot grow,
+ * so never for an idx below j->nrecs (a trial already seen).
+ */
 struct sched_rec *sched_job_rec(struct sched_job *j, int64_t idx);
 
-/* Decides whether the search part is over (trial budget or a stop rule). */
+/* Decides whether the search part is over (trial budget or a stop rule); not yet when out of memory. */
 bool sched_job_search_over(struct sched_job *j);
 
 /* The searcher's parameters for new trial idx (a new reference), or NULL. */
 json_t *sched_job_propose(struct sched_job *j, int64_t idx);
 
-/* The snapshot a pruning trial idx takes to its thread, or NULL when the searcher never prunes. */
-struct sched_snapshot *sched_job_snapshot(struct sched_job *j, int64_t idx);
+/*
+ * The snapshot a pruning trial idx takes to its thread in *out (NULL when
+ * the searcher never prunes); FITD_ENOMEM with nothing allocated.
+ */
+int sched_job_snapshot(struct sched_job *j, int64_t idx, struct sched_snapshot **out);
 void sched_snapshot_free(struct sched_snapshot *s);
 
 /* ---- scheduler.c ---- */
@@ -178,13 +190,23 @@ extern const struct worker_trial_hooks sched_hooks;
 /* Asks every running trial and the refit of j to stop, for why. */
 void sched_stop_running(struct sched_job *j, enum worker_stop why);
 
-/* Commits the outcome of trial t (not a refit) and moves its record on; t stays the caller's. */
-void sched_record_trial(struct sched_job *j, struct worker_trial *t);
+/*
+ * Records finished task t and frees it with its slot; when the store refuses
+ * a trial's outcome, t keeps its slot and waits in w->unrecorded. Loop thread.
+ */
+void sched_finish_task(struct worker *w, struct worker_trial *t);
 
 /* Publishes the queued progress, at most one event per trial per progress_ms. Loop thread. */
 void sched_drain_progress(struct worker *w);
 
-/* Records every finished task queued by the hooks and frees it. Loop thread. */
+/* Finishes every task queued by the done hook (sched_finish_task). Loop thread. */
 void sched_drain_done(struct worker *w);
+
+/*
+ * Tries again the outcomes the store refused (on the heartbeat). With last
+ * (the worker stops) the ones still refused are let go: their rows stay
+ * running and the next start puts them back in the queue. Loop thread.
+ */
+void sched_retry_unrecorded(struct worker *w, bool last);
 
 #endif

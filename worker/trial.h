@@ -20,6 +20,7 @@
 #include "store/files.h"
 #include "worker/fit/model.h"
 #include "worker/fit/split.h"
+#include "worker/pool.h"
 #include "worker/spec.h" /* WORKER_MAX_FOLDS */
 
 /* A job's data, shared read-only by its trials; freed with the last reference. */
@@ -76,8 +77,10 @@ struct worker_trial {
 	json_t *params_json;
 	bool refit;
 	const struct worker_trial_hooks *hooks;
-	void *owner;	 /* the scheduler's, for the hooks */
-	void *hook_data; /* the scheduler's, read-only while the trial runs */
+	void *owner;			   /* the scheduler's, for the hooks */
+	void *hook_data;		   /* the scheduler's, read-only while the trial runs */
+	struct worker_pool_task pool_task; /* the pool's while queued */
+	struct worker_trial *done_next;	   /* the scheduler's queue of finished tasks */
 
 	size_t memory; /* the estimate admitted against the memory budget */
 

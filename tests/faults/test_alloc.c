@@ -1,6 +1,7 @@
 /*
  * test_alloc.c - allocation failure: each main flow (upload, submit, a
- * trial and its model file, predict) is run again and again with
+ * trial and its model file, predict, and a whole search through the
+ * scheduler) is run again and again with
  * allocation number N failing, N = 1, 2, ... until a run completes without
  * reaching N. Every run must end with FITD_OK or a clean error (a status
  * and a message), never a crash or an abort; under ASan, LeakSanitizer
@@ -33,6 +34,12 @@
  * inside its own shared library, out of reach of --wrap; making a response
  * (MHD_create_response_from_buffer and _from_callback) counts as one
  * allocation instead.
+ *
+ * The search flow runs the real worker (scheduler, trial threads, pool) on a
+ * job of several trials, two at a time, until the job ends. After any one
+ * failed allocation the job must still end (a finished trial is never
+ * forgotten, a trial that could not start is started later) and the store
+ * must stay whole.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -46,8 +53,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "api/api.h"
 #include "store/log.h"
@@ -60,19 +70,22 @@
 #include "worker/predict.h"
 #include "worker/spec.h"
 #include "worker/trial.h"
+#include "worker/worker.h"
 
 /* ---- the counting allocator ---- */
 
 static atomic_bool armed;
-static _Thread_local int paused; /* inside jansson's parser */
+static _Thread_local int paused; /* inside jansson's parser, or the test's own work */
 static atomic_long counted;
 static long fail_at;
 static atomic_bool injected;
+static bool spare_others; /* other threads' than the test's neither counted nor failed */
+static _Thread_local bool test_thread;
 
 /* True when this allocation is the one to fail. */
 static bool fail_now(void)
 {
-	if (!atomic_load(&armed) || paused)
+	if (!atomic_load(&armed) || paused || (spare_others && !test_thread))
 		return false;
 	if (atomic_fetch_add(&counted, 1) + 1 != fail_at)
 		return false;
@@ -256,6 +269,12 @@ static const char spec_fmt[] =
     "\"space\":{\"models\":[\"logistic\"],\"optimizer\":[\"lbfgs\"],\"epochs\":20},"
     "\"search\":{\"max_trials\":3}}";
 
+/* Several trials, two at a time, with successive halving (so trials take the searcher's snapshot). */
+static const char search_fmt[] =
+    "{\"dataset\":\"%s\",\"target\":\"species\",\"validation\":{\"method\":\"cv\",\"folds\":2},"
+    "\"space\":{\"models\":[\"logistic\"],\"optimizer\":[\"adam\"],\"epochs\":9},"
+    "\"search\":{\"algorithm\":\"asha\",\"max_trials\":4,\"parallel_trials\":2,\"seed\":3}}";
+
 static const char params_json[] = "{\"model\":\"logistic\",\"optimizer\":\"lbfgs\",\"epochs\":20,"
 				  "\"regularization\":\"l2\",\"penalty\":0.01,\"loss\":\"log\"}";
 
@@ -351,8 +370,8 @@ static int flow_upload(struct fitd_error *err)
 	return rc;
 }
 
-/* As POST /v1/jobs: parse, describe the columns, validate, store. */
-static int submit(struct store *s, const char *dataset, struct store_job *out,
+/* As POST /v1/jobs: parse, describe the columns, validate, store; the search job or the small one. */
+static int submit(struct store *s, bool search, const char *dataset, struct store_job *out,
 		  struct fitd_error *err)
 {
 	char body[1024], path[4096];
@@ -366,7 +385,7 @@ static int submit(struct store *s, const char *dataset, struct store_job *out,
 	bool existed;
 	int rc;
 
-	snprintf(body, sizeof(body), spec_fmt, dataset);
+	snprintf(body, sizeof(body), search ? search_fmt : spec_fmt, dataset);
 	doc = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "parse: %s", jerr.text);
@@ -414,7 +433,7 @@ static int submit(struct store *s, const char *dataset, struct store_job *out,
 static int flow_submit(struct fitd_error *err)
 {
 	struct store_job j;
-	int rc = submit(fx.store, fx.ds.id, &j, err);
+	int rc = submit(fx.store, false, fx.ds.id, &j, err);
 
 	if (rc == FITD_OK)
 		store_job_release(&j);
@@ -790,15 +809,124 @@ static void unserve(void)
 	fx.api = NULL;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The state of job id, read with the injection paused; -1 when unreadable. */
+static int job_state(struct store *s, const char *id, struct store_job *out)
+{
+	struct store_job j;
+	int state = -1;
+
+	paused++;
+	if (store_job_get(s, id, &j, NULL) == FITD_OK) {
+		state = (int)j.state;
+		if (out != NULL)
+			*out = j;
+		else
+			store_job_release(&j);
+	}
+	paused--;
+	return state;
+}
+
+static bool ended(int state)
+{
+	return state == STORE_JOB_SUCCEEDED || state == STORE_JOB_FAILED ||
+	       state == STORE_JOB_CANCELLED;
+}
+
+/*
+ * Runs a worker on the store until job id ends; FITD_OK, or why the worker
+ * could not start. A job that does not end within a minute is stuck: the
+ * test fails.
+ */
+static int run_worker(struct store *s, const char *id, struct fitd_error *err)
+{
+	struct worker_options opt = { .threads = 2, .heartbeat_ms = 20 };
+	int64_t give_up = now_ms() + 60000;
+	struct worker *w = NULL;
+	uv_loop_t loop;
+	int rc;
+
+	paused++; /* Check's own asserts allocate */
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	paused--;
+	rc = worker_new(&loop, s, &opt, &w, err);
+	if (rc == FITD_OK)
+		rc = worker_start(w, err);
+	while (rc == FITD_OK && !ended(job_state(s, id, NULL))) {
+		if (now_ms() >= give_up) {
+			paused++;
+			ck_abort_msg("job %s did not end after allocation %ld failed", id, fail_at);
+		}
+		uv_run(&loop, UV_RUN_ONCE);
+	}
+	worker_free(w);
+	paused++;
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	paused--;
+	return rc;
+}
+
+static void check_integrity(const char *state);
+
+/*
+ * As the daemon: a job of several trials through the scheduler, from queued
+ * to its end, in a store of its own (so each run costs the same).
+ */
+static int flow_search(struct fitd_error *err)
+{
+	struct store_options opt = { .state_dir = NULL };
+	struct fitd_error ignored = { 0 };
+	struct store_dataset ds;
+	struct store_job job, done;
+	struct store *s = NULL;
+	char state[sizeof(fx.state) + 8], cmd[sizeof(state) + 16];
+	int rc;
+
+	paused++; /* the upload and the submission have their own flows */
+	snprintf(state, sizeof(state), "%s-search", fx.state);
+	ck_assert_int_eq(mkdir(state, 0700), 0);
+	opt.state_dir = state;
+	ck_assert_int_eq(store_open(&opt, &s, &ignored), FITD_OK);
+	ck_assert_int_eq(upload(s, "iris", &ds, &ignored), FITD_OK);
+	ck_assert_int_eq(submit(s, true, ds.id, &job, &ignored), FITD_OK);
+	paused--;
+	rc = run_worker(s, job.id, err);
+	paused++;
+	/* When the worker did not start, one that does finishes the job. */
+	if (rc != FITD_OK)
+		ck_assert_int_eq(run_worker(s, job.id, &ignored), FITD_OK);
+	ck_assert(ended(job_state(s, job.id, &done)));
+	if (rc == FITD_OK && done.state != STORE_JOB_SUCCEEDED && !atomic_load(&injected))
+		rc = fitd_error_set(err, FITD_EINTERNAL, "job_failed", "job %s: %s", job.id,
+				    done.error_message ? done.error_message : "not succeeded");
+	store_job_release(&done);
+	store_job_release(&job);
+	store_dataset_release(&ds);
+	store_close(s);
+	check_integrity(state);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+	ck_assert_int_eq(system(cmd), 0);
+	paused--;
+	return rc;
+}
+
 /* ---- the checks after each run ---- */
 
-static void check_integrity(void)
+static void check_integrity(const char *state)
 {
 	char path[128];
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 
-	snprintf(path, sizeof(path), "%s/fitd.db", fx.state);
+	snprintf(path, sizeof(path), "%s/fitd.db", state);
 	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
 			 SQLITE_OK);
@@ -838,14 +966,15 @@ static void check_stored(void)
 }
 
 /*
- * Runs flow with allocation 1, 2, ... failing, with a server around each
- * run when http; returns the points exercised.
+ * Runs flow with allocation 1, 1 + step, 1 + 2 step, ... failing until a
+ * run needs fewer, with a server around each run when http; returns the
+ * number of runs with a failure.
  */
-static long torture(const char *name, int (*flow)(struct fitd_error *err), bool http)
+static long torture(const char *name, int (*flow)(struct fitd_error *err), bool http, long step)
 {
-	long n;
+	long n, runs = 0;
 
-	for (n = 1;; n++) {
+	for (n = 1;; n += step) {
 		struct fitd_error err = { 0 };
 		int rc;
 
@@ -861,14 +990,15 @@ static long torture(const char *name, int (*flow)(struct fitd_error *err), bool 
 			break;
 		}
 		check_outcome(name, n, rc, &err);
+		runs++;
 		store_close(fx.store);
-		check_integrity();
+		check_integrity(fx.state);
 		open_store();
 		check_stored();
 	}
-	printf("%s: %ld allocation points exercised\n", name, n - 1);
+	printf("%s: %ld allocation points exercised (every %ld of %ld)\n", name, runs, step, n - 1);
 	fflush(stdout);
-	return n - 1;
+	return runs;
 }
 
 static void setup(void)
@@ -876,11 +1006,14 @@ static void setup(void)
 	struct fitd_error err = { 0 };
 	char path[4096];
 
-	snprintf(fx.state, sizeof(fx.state), "/tmp/fitd-alloc-XXXXXX");
+	/* tmpfs when there is one: thousands of runs, each committing many times */
+	snprintf(fx.state, sizeof(fx.state), "%s/fitd-alloc-XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(fx.state));
 	open_store();
 	ck_assert_msg(upload(fx.store, "iris", &fx.ds, &err) == FITD_OK, "%s", err.message);
-	ck_assert_msg(submit(fx.store, fx.ds.id, &fx.job, &err) == FITD_OK, "%s", err.message);
+	ck_assert_msg(submit(fx.store, false, fx.ds.id, &fx.job, &err) == FITD_OK, "%s",
+		      err.message);
 	ck_assert_msg(trial(fx.store, &fx.model_text, &err) == FITD_OK, "%s", err.message);
 	ck_assert_int_eq(store_dataset_path(fx.store, fx.ds.id, path, sizeof(path), NULL), FITD_OK);
 	fx.ds_file = read_file(path, &fx.ds_file_len);
@@ -895,7 +1028,7 @@ static void make_events_job(void)
 	char data[160];
 	size_t n = 0;
 
-	ck_assert_msg(submit(fx.store, fx.ds.id, &j, &err) == FITD_OK, "%s", err.message);
+	ck_assert_msg(submit(fx.store, false, fx.ds.id, &j, &err) == FITD_OK, "%s", err.message);
 	snprintf(fx.events_job, sizeof(fx.events_job), "%s", j.id);
 	store_job_release(&j);
 	ck_assert_int_eq(store_job_start(fx.store, fx.events_job, "{}", &err), FITD_OK);
@@ -959,51 +1092,64 @@ static void teardown(void)
 
 START_TEST(upload_survives)
 {
-	ck_assert_int_gt(torture("upload", flow_upload, false), 10);
+	ck_assert_int_gt(torture("upload", flow_upload, false, 1), 10);
 }
 END_TEST
 
 START_TEST(submit_survives)
 {
-	ck_assert_int_gt(torture("submit", flow_submit, false), 10);
+	ck_assert_int_gt(torture("submit", flow_submit, false, 1), 10);
 }
 END_TEST
 
 START_TEST(trial_survives)
 {
-	ck_assert_int_gt(torture("trial", flow_trial, false), 10);
+	ck_assert_int_gt(torture("trial", flow_trial, false, 1), 10);
+}
+END_TEST
+
+START_TEST(search_survives)
+{
+	/*
+	 * The fits on trial threads are the trial flow's part: here the loop
+	 * thread's allocations fail (job loading, the scheduler, the store).
+	 */
+	test_thread = true;
+	spare_others = true;
+	/* Some 6,000 points, each a whole job: every third keeps the run to a few minutes. */
+	ck_assert_int_gt(torture("search", flow_search, false, 3), 10);
 }
 END_TEST
 
 START_TEST(predict_survives)
 {
-	ck_assert_int_gt(torture("predict", flow_predict, false), 10);
+	ck_assert_int_gt(torture("predict", flow_predict, false, 1), 10);
 }
 END_TEST
 
 START_TEST(events_survive)
 {
 	make_events_job();
-	ck_assert_int_gt(torture("events", flow_events, true), 10);
+	ck_assert_int_gt(torture("events", flow_events, true, 1), 10);
 }
 END_TEST
 
 START_TEST(metrics_survive)
 {
-	ck_assert_int_gt(torture("metrics", flow_metrics, true), 10);
+	ck_assert_int_gt(torture("metrics", flow_metrics, true, 1), 10);
 }
 END_TEST
 
 START_TEST(openapi_survives)
 {
-	ck_assert_int_gt(torture("openapi", flow_openapi, true), 3);
+	ck_assert_int_gt(torture("openapi", flow_openapi, true, 1), 3);
 }
 END_TEST
 
 START_TEST(tokens_survive)
 {
 	make_token_file();
-	ck_assert_int_gt(torture("tokens", flow_tokens, false), 3);
+	ck_assert_int_gt(torture("tokens", flow_tokens, false, 1), 3);
 }
 END_TEST
 
@@ -1018,7 +1164,7 @@ int main(void)
 		fprintf(stderr, "SQLite refused the counting allocator\n");
 		return EXIT_FAILURE;
 	}
-	fitd_log_set_level(FITD_LOG_ERROR); /* not a warning per failed request */
+	fitd_log_set_level(FITD_LOG_ERROR); /* not a warning per failed request or trial */
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, upload_survives);
 	tcase_add_test(tc, submit_survives);
@@ -1028,6 +1174,7 @@ int main(void)
 	tcase_add_test(tc, metrics_survive);
 	tcase_add_test(tc, openapi_survives);
 	tcase_add_test(tc, tokens_survive);
+	tcase_add_test(tc, search_survives);
 	suite_add_tcase(suite, tc);
 	sr = srunner_create(suite);
 	srunner_run_all(sr, CK_VERBOSE);

@@ -33,13 +33,14 @@ static void task(void *arg)
 START_TEST(every_task_runs_once_within_the_thread_budget)
 {
 	struct counter c = { 0 };
+	struct worker_pool_task tasks[60];
 	struct worker_pool *pool;
 	struct fitd_error err = { 0 };
 
 	ck_assert_int_eq(worker_pool_new(3, &pool, &err), FITD_OK);
 	ck_assert_uint_eq(worker_pool_size(pool), 3);
 	for (int i = 0; i < 60; i++)
-		worker_pool_submit(pool, task, &c);
+		worker_pool_submit(pool, &tasks[i], task, &c);
 	worker_pool_free(pool); /* waits for all 60 */
 	ck_assert_int_eq(atomic_load(&c.runs), 60);
 	ck_assert_int_le(atomic_load(&c.max_inside), 3);
@@ -68,12 +69,13 @@ static void wait_gate(void *arg)
 START_TEST(busy_counts_running_tasks)
 {
 	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct worker_pool_task tasks[3];
 	struct worker_pool *pool;
 
 	ck_assert_int_eq(worker_pool_new(2, &pool, NULL), FITD_OK);
 	ck_assert_uint_eq(worker_pool_busy(pool), 0);
 	for (int i = 0; i < 3; i++)
-		worker_pool_submit(pool, wait_gate, &g);
+		worker_pool_submit(pool, &tasks[i], wait_gate, &g);
 	while (atomic_load(&g.started) < 2)
 		usleep(1000);
 	usleep(20000);

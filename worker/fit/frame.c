@@ -518,20 +518,22 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Column names are unique. */
-static bool names_unique(const struct fit_frame *f)
+/* FITD_OK when the column names are unique, FITD_EFORMAT when not, or FITD_ENOMEM. */
+static int check_names(const struct fit_frame *f)
 {
 	const char **names = malloc((f->ncols ? f->ncols : 1) * sizeof(*names));
-	bool ok = names != NULL;
+	int rc = FITD_OK;
 
-	for (size_t i = 0; ok && i < f->ncols; i++)
+	if (names == NULL)
+		return FITD_ENOMEM;
+	for (size_t i = 0; i < f->ncols; i++)
 		names[i] = f->cols[i].name;
-	if (ok)
-		qsort(names, f->ncols, sizeof(*names), name_cmp);
-	for (size_t i = 1; ok && i < f->ncols; i++)
-		ok = strcmp(names[i - 1], names[i]) != 0;
+	qsort(names, f->ncols, sizeof(*names), name_cmp);
+	for (size_t i = 1; rc == FITD_OK && i < f->ncols; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			rc = FITD_EFORMAT;
 	free(names);
-	return ok;
+	return rc;
 }
 
 /* Total levels over all descriptors, bounded by the file size. */
@@ -578,8 +580,11 @@ static int bind_frame(const struct frame_file *ff, const char *path, struct fit_
 		}
 		levels += d.nlevels;
 	}
-	if (pos != ff->size || !names_unique(f)) {
+	rc = pos != ff->size ? FITD_EFORMAT : check_names(f);
+	if (rc != FITD_OK) {
 		fit_frame_free(f);
+		if (rc == FITD_ENOMEM)
+			return fitd_error_set(err, FITD_ENOMEM, NULL, "loading %s", path);
 		return bad(err, path, pos != ff->size ? "wrong size" : "duplicate column names");
 	}
 	*out = f;
