@@ -1116,8 +1116,11 @@ START_TEST(search_survives)
 	 */
 	test_thread = true;
 	spare_others = true;
-	/* Some 6,000 points, each a whole job: every third keeps the run to a few minutes. */
-	ck_assert_int_gt(torture("search", flow_search, false, 3), 10);
+	/*
+	 * Some 6,000 points, each a whole job: every eighth keeps the run to a
+	 * minute, a few under the sanitizers.
+	 */
+	ck_assert_int_gt(torture("search", flow_search, false, 8), 10);
 }
 END_TEST
 
@@ -1157,6 +1160,7 @@ int main(void)
 {
 	Suite *suite = suite_create("alloc");
 	TCase *tc = tcase_create("flows");
+	TCase *search = tcase_create("search");
 	SRunner *sr;
 	int failed;
 
@@ -1174,8 +1178,11 @@ int main(void)
 	tcase_add_test(tc, metrics_survive);
 	tcase_add_test(tc, openapi_survives);
 	tcase_add_test(tc, tokens_survive);
-	tcase_add_test(tc, search_survives);
 	suite_add_tcase(suite, tc);
+	tcase_add_checked_fixture(search, setup, teardown);
+	tcase_set_timeout(search, 600);
+	tcase_add_test(search, search_survives);
+	suite_add_tcase(suite, search);
 	sr = srunner_create(suite);
 	srunner_run_all(sr, CK_VERBOSE);
 	failed = srunner_ntests_failed(sr);
