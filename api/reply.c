@@ -44,27 +44,32 @@ unsigned api_http_status(int status)
 static const char oom_body[] = "{\"error\":{\"code\":\"out_of_memory\","
 			       "\"message\":\"out of memory; retry later\"}}\n";
 
+/* The 503 out_of_memory answer, from static memory; NULL when even that fails. */
+static struct MHD_Response *oom_response(void)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    sizeof(oom_body) - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
+
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	return r;
+}
+
 void api_reply_oom(struct api_request *req)
 {
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
-	req->response = MHD_create_response_from_buffer(sizeof(oom_body) - 1, (void *)oom_body,
-							MHD_RESPMEM_PERSISTENT);
-	if (req->response != NULL)
-		MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/json");
+	req->response = oom_response();
 	req->status = 503;
 }
 
 enum MHD_Result api__reply_oom_now(struct MHD_Connection *conn)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-	    sizeof(oom_body) - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r = oom_response();
 	enum MHD_Result ret;
 
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	ret = MHD_queue_response(conn, 503, r);
 	MHD_destroy_response(r);
 	return ret;

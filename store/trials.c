@@ -115,7 +115,6 @@ static int claim_in_tx(sqlite3 *db, const char *job_id, int64_t idx, const char 
 	sqlite3_stmt *st = NULL;
 	int64_t now = store_now_ms(), attempt = 1, gen = 1;
 	char *stored_params = NULL;
-	int sqlrc;
 	int rc = store__prepare(db,
 				"SELECT state, attempt, generation, params FROM trials"
 				" WHERE job_id = ? AND idx = ?",
@@ -125,11 +124,11 @@ static int claim_in_tx(sqlite3 *db, const char *job_id, int64_t idx, const char 
 		return rc;
 	sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, idx);
-	sqlrc = sqlite3_step(st);
 	/* A failed read (out of memory) may have ended the transaction: stop here. */
-	if (sqlrc != SQLITE_ROW && sqlrc != SQLITE_DONE)
-		rc = store__sqlite_error(db, sqlrc, "read trial", err);
-	if (sqlrc == SQLITE_ROW) {
+	rc = store__step_row(db, st, "read trial", err);
+	if (rc == FITD_ENOTFOUND) {
+		rc = FITD_OK; /* a new trial */
+	} else if (rc == FITD_OK) {
 		if (strcmp((const char *)sqlite3_column_text(st, 0), "queued") != 0)
 			rc = fitd_error_set(err, FITD_ESTATE, "trial_not_queued",
 					    "trial %lld of %s is %s", (long long)idx, job_id,

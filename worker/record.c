@@ -24,6 +24,19 @@
 
 /* ---- hooks called on trial threads ---- */
 
+/*
+ * The first reason to stop a task is the one it keeps: a later one (a
+ * shutdown after a cancel, a cancel after a prune) must not change how a
+ * finished task whose outcome waits for the store is recorded.
+ */
+static void stop_task(struct worker_trial *t, enum worker_stop why)
+{
+	int none = WORKER_STOP_NONE;
+
+	if (t != NULL)
+		atomic_compare_exchange_strong(&t->stop, &none, (int)why);
+}
+
 /* Queues t's progress under w->lock; false when the queue cannot grow (the epoch is not shown). */
 static bool push_progress(struct worker *w, struct worker_trial *t)
 {
@@ -54,7 +67,7 @@ static void at_rung(struct worker_trial *t, unsigned epoch, double score)
 	t->rungs[t->nrungs++] = score;
 	if (epoch < t->params.epochs && search_should_prune(snap->search, (size_t)t->idx,
 							    t->params_json, epoch, score, &snap->h))
-		atomic_store(&t->stop, WORKER_STOP_PRUNE);
+		stop_task(t, WORKER_STOP_PRUNE);
 }
 
 static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch, double loss,
@@ -107,10 +120,8 @@ const struct worker_trial_hooks sched_hooks = { hook_progress, hook_done };
 void sched_stop_running(struct sched_job *j, enum worker_stop why)
 {
 	for (size_t i = 0; i < j->nrecs; i++)
-		if (j->recs[i].task != NULL)
-			atomic_store(&j->recs[i].task->stop, why);
-	if (j->refit != NULL)
-		atomic_store(&j->refit->stop, why);
+		stop_task(j->recs[i].task, why);
+	stop_task(j->refit, why);
 }
 
 static enum store_trial_state state_of(const struct worker_trial *t)
@@ -256,11 +267,11 @@ static bool record_trial(struct sched_job *j, struct worker_trial *t)
 		o.error_message = t->err.message;
 	}
 	o.new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
-	if (o.new_best && rec->model_id[0] != '\0') {
+	if (o.new_best && t->refused_model_id[0] != '\0') {
 		/* Written by an earlier try that the store refused. */
-		snprintf(model_id, sizeof(model_id), "%s", rec->model_id);
+		snprintf(model_id, sizeof(model_id), "%s", t->refused_model_id);
 		o.model_id = model_id;
-		o.model_bytes = rec->model_bytes;
+		o.model_bytes = t->refused_model_bytes;
 	} else if (o.new_best && t->model != NULL) {
 		rc = publish_model(j, t, model_id, &o.model_bytes, &err);
 		if (rc == FITD_OK) {
@@ -298,7 +309,6 @@ static bool record_trial(struct sched_job *j, struct worker_trial *t)
 			j->best_duration_ms = t->duration_ms;
 			snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
 		}
-		rec->model_id[0] = '\0';
 	} else if (rc == FITD_ECONFLICT) {
 		/* Claimed again elsewhere since: this outcome is not ours to record. */
 		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
@@ -307,8 +317,8 @@ static bool record_trial(struct sched_job *j, struct worker_trial *t)
 	} else {
 		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\" retry=true",
 			      j->id, (long long)t->idx, err.message);
-		snprintf(rec->model_id, sizeof(rec->model_id), "%s", model_id);
-		rec->model_bytes = o.model_bytes;
+		snprintf(t->refused_model_id, sizeof(t->refused_model_id), "%s", model_id);
+		t->refused_model_bytes = o.model_bytes;
 	}
 	if (rc == FITD_OK || rc == FITD_ECONFLICT)
 		fitd_log_info("trial_finished", "job=%s trial=%lld state=%s score=%g ms=%lld",

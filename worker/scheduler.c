@@ -243,6 +243,14 @@ static int64_t choose_final(const struct sched_job *j)
 	return pick;
 }
 
+/* Frees a task that was never submitted. */
+static void discard_task(struct worker_trial *t)
+{
+	sched_snapshot_free(t->hook_data);
+	worker_trial_release(t);
+	free(t);
+}
+
 static bool start_refit(struct sched_job *j)
 {
 	struct worker *w = j->w;
@@ -260,8 +268,7 @@ static bool start_refit(struct sched_job *j)
 	if (t == NULL)
 		return true; /* out of memory: the next pass tries again */
 	if (t->status != FITD_OK) {
-		worker_trial_release(t);
-		free(t);
+		discard_task(t);
 		return false;
 	}
 	t->refit = true;
@@ -289,14 +296,6 @@ static int estimate_memory(struct worker *w, struct worker_trial *t, struct fitd
 				      (bytes >> 20) + 1, w->memory_budget >> 20);
 	t->memory = bytes;
 	return FITD_OK;
-}
-
-/* Frees a task that was never submitted. */
-static void discard_task(struct worker_trial *t)
-{
-	sched_snapshot_free(t->hook_data);
-	worker_trial_release(t);
-	free(t);
 }
 
 /*
@@ -335,6 +334,10 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 	}
 	t->hook_data = snap;
 	params = json_dumps(rec->params, JSON_COMPACT | JSON_SORT_KEYS);
+	if (params == NULL) {
+		discard_task(t);
+		return false;
+	}
 	rc = store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
 			       &rec->generation, &err);
 	free(params);
@@ -453,12 +456,19 @@ static void sync_jobs(struct worker *w)
 		struct store_job row;
 
 		if (j == NULL) {
-			int rc = sched_job_load(w, ids[i], &j, &err);
+			int rc;
 
+			if (sched_now_mono() < w->load_after_ms)
+				continue;
+			rc = sched_job_load(w, ids[i], &j, &err);
 			if (rc == FITD_ENOMEM) {
-				/* Out of memory for now: the job stays as it is until a later pass. */
+				/*
+				 * Out of memory for now: the job stays as it is, and
+				 * loading waits a heartbeat rather than retry every pass.
+				 */
 				fitd_log_warn("job_load_deferred", "job=%s reason=\"%s\"", ids[i],
 					      err.message);
+				w->load_after_ms = sched_now_mono() + w->opt.heartbeat_ms;
 				continue;
 			}
 			if (rc != FITD_OK) {

@@ -42,9 +42,6 @@ struct sched_rec {
 	double rungs[WORKER_MAX_RUNGS]; /* fold 0's score at each rung reached */
 	unsigned nrungs;
 	struct worker_trial *task; /* while running here */
-	/* the model file of an outcome the store refused, reused by the next try */
-	char model_id[STORE_ID_MAX];
-	int64_t model_bytes;
 };
 
 /*
@@ -124,6 +121,7 @@ struct worker {
 
 	struct sched_job *jobs; /* running jobs in round-robin order */
 	struct sched_job *rr;	/* where the next slot search starts */
+	int64_t load_after_ms;	/* after a job could not be loaded for memory: no load before */
 	unsigned threads_busy;
 	unsigned trials_running;
 	size_t memory_budget; /* bytes */

@@ -81,14 +81,18 @@ struct worker_trial {
 	void *hook_data;		   /* the scheduler's, read-only while the trial runs */
 	struct worker_pool_task pool_task; /* the pool's while queued */
 	struct worker_trial *done_next;	   /* the scheduler's queue of finished tasks */
+	/* the model file of an outcome the store refused, reused by the next try */
+	char refused_model_id[STORE_ID_MAX];
+	int64_t refused_model_bytes;
 
 	size_t memory; /* the estimate admitted against the memory budget */
 
 	atomic_int stop; /* enum worker_stop, set from the loop thread */
 
-	/* the latest progress, guarded by the scheduler's lock */
 	/* monotonic ms of the start or the last mini-batch, epoch or end: the watchdog's view */
 	atomic_int_least64_t sign_ms;
+
+	/* the latest progress, guarded by the scheduler's lock */
 	bool prog_pending;
 	unsigned prog_fold, prog_epoch;
 	double prog_loss, prog_score;

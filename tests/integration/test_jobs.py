@@ -212,13 +212,8 @@ class CancelAndDeadline(DaemonTest):
                                          "early_stopping": False,
                                          "search": {"max_trials": 3}})
         self.assertEqual(status, 201, job)
-        wait_job(self.d, job["id"], states=("running",))
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            _, _, j = self.d.request("GET", "/v1/jobs/" + job["id"])
-            if j["progress"]["trials_running"] > 0:
-                break
-            time.sleep(0.05)
+        wait_job(self.d, job["id"], states=("running",),
+                 until=lambda j: j["progress"]["trials_running"] > 0)
         time.sleep(0.5)
         t0 = time.time()
         status, _, j = self.d.request("POST", "/v1/jobs/%s/cancel" % job["id"])
