@@ -24,7 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "worker/fit/clock.h"
+#include "daemon/base/clock.h"
 
 #define REALM "Bearer realm=\"fitd\""
 
@@ -74,7 +74,7 @@ static bool limit_ip(struct api_request *req)
 {
 	unsigned char key[9];
 	size_t len = client_key(req->conn, key);
-	unsigned wait = api_ratelimit_take(req->srv->ip_limit, key, len, fit_clock_ns());
+	unsigned wait = api_ratelimit_take(req->srv->ip_limit, key, len, fitd_clock_ns());
 
 	if (wait == 0)
 		return true;
@@ -198,7 +198,7 @@ bool api__access_check(struct api_request *req)
 	if (req->token[0] == '\0')
 		return true;
 	wait = api_ratelimit_take(req->srv->token_limit, req->token, strlen(req->token),
-				  fit_clock_ns());
+				  fitd_clock_ns());
 	if (wait == 0)
 		return true;
 	reply_rate_limited(req, wait, "token");

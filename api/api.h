@@ -15,7 +15,7 @@
 
 #include "api/auth.h"
 #include "store/store.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 struct fitd_metrics;
 

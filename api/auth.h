@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /* What a route needs and what a token may do; a token's scopes are a mask of these. */
 enum api_scope {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/log.h"
+#include "daemon/base/log.h"
 #include "worker/model_json.h"
 
 #define NAME_MAX_BYTES 256

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "store/metrics.h"
+#include "daemon/base/metrics.h"
 
 void api_health_get(struct api_request *req)
 {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/log.h"
+#include "daemon/base/log.h"
 #include "worker/fit/metric.h"
 #include "worker/spec.h"
 

@@ -4,7 +4,7 @@
  *
  * A scrape reads the job and trial counts from the store (one GROUP BY
  * each on a read-only connection), the open event streams from the hub,
- * the figures the store and the scheduler publish (store/metrics.h) and
+ * the figures the store and the scheduler publish (daemon/base/metrics.h) and
  * the resident memory from /proc; nothing is cached between scrapes.
  *
  * Requests are counted by route, method and status in a fixed table of
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/metrics.h"
+#include "daemon/base/metrics.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -117,12 +117,12 @@ void api__metrics_request(struct api_request *req, int64_t ns)
 
 /* ---- the scrape ---- */
 
-static void write_states(struct fitd_text *t, const char *family, const char *help,
+static void write_states(struct fitd_buf *t, const char *family, const char *help,
 			 const int64_t *counts, size_t n, const char *(*name)(size_t))
 {
-	fitd_text_family(t, family, "gauge", help);
+	fitd_prom_family(t, family, "gauge", help);
 	for (size_t i = 0; i < n; i++)
-		fitd_text_printf(t, "%s{state=\"%s\"} %" PRId64 "\n", family, name(i), counts[i]);
+		fitd_buf_printf(t, "%s{state=\"%s\"} %" PRId64 "\n", family, name(i), counts[i]);
 }
 
 static const char *job_state(size_t i)
@@ -135,18 +135,18 @@ static const char *trial_state(size_t i)
 	return store_trial_state_name((enum store_trial_state)i);
 }
 
-static void write_status(struct fitd_text *t, size_t s)
+static void write_status(struct fitd_buf *t, size_t s)
 {
 	if (s < NSTATUSES - 1)
-		fitd_text_printf(t, "%u", statuses[s]);
+		fitd_buf_printf(t, "%u", statuses[s]);
 	else
-		fitd_text_printf(t, "other");
+		fitd_buf_printf(t, "other");
 }
 
 /* Only the series seen so far: most (route, method, status) triples never happen. */
-static void write_requests(struct fitd_text *t, const struct api_metrics *m)
+static void write_requests(struct fitd_buf *t, const struct api_metrics *m)
 {
-	fitd_text_family(t, "fitd_http_requests_total", "counter",
+	fitd_prom_family(t, "fitd_http_requests_total", "counter",
 			 "HTTP requests answered, by route pattern (other: no route matched), "
 			 "method and status.");
 	for (size_t r = 0; r < m->nlabels; r++) {
@@ -157,34 +157,34 @@ static void write_requests(struct fitd_text *t, const struct api_metrics *m)
 
 				if (v == 0)
 					continue;
-				fitd_text_printf(t,
+				fitd_buf_printf(t,
 						 "fitd_http_requests_total{route=\"%s\","
 						 "method=\"%s\",status=\"",
 						 m->labels[r], methods[i]);
 				write_status(t, s);
-				fitd_text_printf(t, "\"} %" PRIu64 "\n", v);
+				fitd_buf_printf(t, "\"} %" PRIu64 "\n", v);
 			}
 		}
 	}
 }
 
-static void write_durations(struct fitd_text *t, const struct api_metrics *m)
+static void write_durations(struct fitd_buf *t, const struct api_metrics *m)
 {
 	char labels[96];
 
-	fitd_text_family(t, "fitd_http_request_duration_seconds", "histogram",
+	fitd_prom_family(t, "fitd_http_request_duration_seconds", "histogram",
 			 "Time from a request's headers to its reply being queued, by route "
 			 "pattern (an event stream counts until its first byte).");
 	for (size_t r = 0; r < m->nlabels; r++) {
 		if (fitd_histogram_count(&m->duration[r]) == 0)
 			continue;
 		snprintf(labels, sizeof(labels), "route=\"%s\"", m->labels[r]);
-		fitd_text_histogram(t, "fitd_http_request_duration_seconds", labels,
+		fitd_prom_histogram(t, "fitd_http_request_duration_seconds", labels,
 				    &m->duration[r]);
 	}
 }
 
-static void write_rss(struct fitd_text *t)
+static void write_rss(struct fitd_buf *t)
 {
 	FILE *f = fopen("/proc/self/statm", "r");
 	unsigned long long size, resident;
@@ -192,10 +192,10 @@ static void write_rss(struct fitd_text *t)
 
 	if (f != NULL)
 		fclose(f);
-	fitd_text_family(t, "process_resident_memory_bytes", "gauge",
+	fitd_prom_family(t, "process_resident_memory_bytes", "gauge",
 			 "Resident memory of the fitd process, from /proc/self/statm.");
 	if (ok)
-		fitd_text_printf(t, "process_resident_memory_bytes %llu\n",
+		fitd_buf_printf(t, "process_resident_memory_bytes %llu\n",
 				 resident * (unsigned long long)sysconf(_SC_PAGESIZE));
 }
 
@@ -204,9 +204,10 @@ void api_metrics_get(struct api_request *req)
 	struct api_server *srv = req->srv;
 	int64_t jobs[STORE_JOB_NSTATES], trials[STORE_TRIAL_NSTATES];
 	struct fitd_error err = { 0 };
-	struct fitd_text t = { 0 };
+	struct fitd_buf t;
 	int rc = store_job_count_by_state(srv->store, jobs, &err);
 
+	fitd_buf_init(&t, FITD_TEXT_MAX);
 	if (rc == FITD_OK)
 		rc = store_trial_count_by_state(srv->store, trials, &err);
 	if (rc != FITD_OK) {
@@ -219,9 +220,9 @@ void api_metrics_get(struct api_request *req)
 		     STORE_TRIAL_NSTATES, trial_state);
 	write_requests(&t, srv->http);
 	write_durations(&t, srv->http);
-	fitd_text_family(&t, "fitd_event_streams", "gauge",
+	fitd_prom_family(&t, "fitd_event_streams", "gauge",
 			 "Open Server-Sent Events streams of job events.");
-	fitd_text_printf(&t, "fitd_event_streams %u\n", api_events_open_streams(srv));
+	fitd_buf_printf(&t, "fitd_event_streams %u\n", api_events_open_streams(srv));
 	if (srv->opt.metrics != NULL)
 		fitd_metrics_write(srv->opt.metrics, &t);
 	write_rss(&t);
@@ -231,13 +232,13 @@ void api_metrics_get(struct api_request *req)
 	 * would take missing series for gone ones and a counter seen again
 	 * later for a reset, where a failed scrape is only a gap in the graphs.
 	 */
-	if (t.nomem) {
-		fitd_text_release(&t);
+	if (fitd_buf_status(&t) == FITD_ENOMEM) {
+		fitd_buf_release(&t);
 		api_reply_oom(req);
 		return;
 	}
-	if (t.overflow) {
-		fitd_text_release(&t);
+	if (fitd_buf_status(&t) != FITD_OK) {
+		fitd_buf_release(&t);
 		api_reply_fail(req, 500, "internal_error", "the metrics exceed %u bytes",
 			       FITD_TEXT_MAX);
 		return;
@@ -245,9 +246,9 @@ void api_metrics_get(struct api_request *req)
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	/* MHD frees the buffer with free() once sent. */
-	req->response = MHD_create_response_from_buffer(t.len, t.buf, MHD_RESPMEM_MUST_FREE);
+	req->response = MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);
 	if (req->response == NULL) {
-		fitd_text_release(&t);
+		fitd_buf_release(&t);
 		api_reply_oom(req);
 		return;
 	}

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 #define WAYS 8 /* slots a key may occupy */
 

@@ -21,8 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "store/log.h"
-#include "worker/fit/clock.h"
+#include "daemon/base/log.h"
+#include "daemon/base/clock.h"
 
 /* Buckets of the rate limits: fixed tables whatever the number of clients (ratelimit.h). */
 #define IP_LIMIT_SLOTS	  4096
@@ -252,7 +252,7 @@ static bool take_body(struct api_request *req, const char *data, size_t len)
 
 static enum MHD_Result send_reply(struct api_request *req)
 {
-	int64_t ns = fit_clock_ns() - req->started_ns, us = ns / 1000;
+	int64_t ns = fitd_clock_ns() - req->started_ns, us = ns / 1000;
 	int level = req->status >= 500					    ? FITD_LOG_WARN
 		    : req->status >= 400 || strcmp(req->method, "GET") != 0 ? FITD_LOG_INFO
 									    : FITD_LOG_DEBUG;
@@ -292,7 +292,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->srv = cls;
 		req->conn = conn;
 		req->method = method;
-		req->started_ns = fit_clock_ns();
+		req->started_ns = fitd_clock_ns();
 		req->path = strdup(url);
 		*req_cls = req;
 		if (req->path == NULL)

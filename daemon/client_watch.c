@@ -19,7 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "worker/fit/clock.h"
+#include "daemon/base/clock.h"
 
 #define RETRIES	    30 /* reconnections in a row that bring no event before giving up */
 #define RETRY_SLEEP 1  /* seconds between them */
@@ -35,7 +35,7 @@ struct watch {
 	long long done, total, trial; /* total -1: no trial budget; trial -1: none running */
 	double max_seconds;	      /* 0: no time budget */
 	double elapsed0;	      /* elapsed_s when t0 was taken */
-	double t0;		      /* fit_clock_s() when elapsed0 was taken */
+	double t0;		      /* fitd_clock_s() when elapsed0 was taken */
 	bool has_best;
 	double best;
 	char metric[32];
@@ -68,7 +68,7 @@ static void take_job(struct watch *w, const json_t *job)
 	w->total = json_is_integer(total) ? json_integer_value(total) : -1;
 	w->max_seconds = json_number_value(json_object_get(search, "max_seconds"));
 	w->elapsed0 = json_number_value(json_object_get(p, "elapsed_s"));
-	w->t0 = fit_clock_s();
+	w->t0 = fitd_clock_s();
 	w->has_best = json_is_number(json_object_get(best, "score"));
 	w->best = json_number_value(json_object_get(best, "score"));
 }
@@ -77,7 +77,7 @@ static double elapsed(const struct watch *w)
 {
 	if (strcmp(w->state, "running") != 0)
 		return w->elapsed0;
-	return w->elapsed0 + fit_clock_s() - w->t0;
+	return w->elapsed0 + fitd_clock_s() - w->t0;
 }
 
 /* Redraws the progress line. */
@@ -166,7 +166,7 @@ static void take_event(struct watch *w, const char *event, const json_t *d)
 		const char *state = str(d, "state", "");
 
 		if (strcmp(state, "running") == 0 && strcmp(w->state, "running") != 0)
-			w->t0 = fit_clock_s();
+			w->t0 = fitd_clock_s();
 		snprintf(w->state, sizeof(w->state), "%s", state);
 		w->terminal = is_terminal(state);
 	} else if (strcmp(event, "trial_started") == 0) {

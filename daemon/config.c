@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "fitd_config.h"
-#include "store/log.h"
+#include "daemon/base/log.h"
 
 enum opt_type {
 	OPT_LISTEN,

@@ -25,8 +25,8 @@
 #include "daemon/notify.h"
 #include "daemon/predict.h"
 #include "fitd_config.h"
-#include "store/log.h"
-#include "store/metrics.h"
+#include "daemon/base/log.h"
+#include "daemon/base/metrics.h"
 #include "store/store.h"
 #include "worker/worker.h"
 

@@ -45,7 +45,7 @@
 #include <stddef.h>
 
 #include "worker/fit/frame.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 #define STORE_CSV_MAX_COLUMNS 4096  /* default of max_columns */
 #define STORE_CSV_MAX_FIELD   65536 /* default of max_field_bytes */

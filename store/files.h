@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /* "ds_" + 20 lowercase hex digits + NUL, and the same shape for other kinds. */
 #define STORE_ID_MAX 32

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/log.h"
-#include "store/metrics.h"
-#include "worker/fit/clock.h"
+#include "daemon/base/log.h"
+#include "daemon/base/metrics.h"
+#include "daemon/base/clock.h"
 
 int64_t store_now_ms(void)
 {
@@ -153,7 +153,7 @@ int store__write_begin(struct store *s, sqlite3 **db, struct fitd_error *err)
 
 	pthread_mutex_lock(&s->writer_lock);
 	/* Timed from here: waiting for the lock is queueing, not the transaction. */
-	s->write_start_ns = fit_clock_ns();
+	s->write_start_ns = fitd_clock_ns();
 	rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		rc = store__sqlite_error(s->writer, rc, "begin", err);
@@ -176,7 +176,7 @@ int store__write_end(struct store *s, int rc, struct fitd_error *err)
 	/* A ROLLBACK that could not even be prepared (out of memory) is tried again. */
 	for (int i = 0; i < 3 && rc != FITD_OK && sqlite3_get_autocommit(s->writer) == 0; i++)
 		sqlite3_exec(s->writer, "ROLLBACK", NULL, NULL, NULL);
-	fitd_metrics_store_write(s->metrics, fit_clock_ns() - s->write_start_ns);
+	fitd_metrics_store_write(s->metrics, fitd_clock_ns() - s->write_start_ns);
 	pthread_mutex_unlock(&s->writer_lock);
 	return rc;
 }

@@ -25,7 +25,7 @@
 #include "store/csv.h"
 #include "store/files.h"
 #include "worker/fit/frame.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /* The newest schema this binary knows; a database at a higher version is refused. */
 #define STORE_SCHEMA_VERSION 3

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/log.h"
+#include "daemon/base/log.h"
 
 /* Effective parallelism: small tables get many one-thread trials, large ones fewer wide ones. */
 #define WIDE_TRIAL_CELLS 2000000

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "worker/fit/params.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 struct worker_fit_context {
 	enum fit_task task;

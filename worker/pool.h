@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 struct worker_pool;
 

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/log.h"
-#include "store/metrics.h"
+#include "daemon/base/log.h"
+#include "daemon/base/metrics.h"
 
 /* ---- hooks called on trial threads ---- */
 

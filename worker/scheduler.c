@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/log.h"
-#include "store/metrics.h"
-#include "worker/fit/clock.h"
+#include "daemon/base/log.h"
+#include "daemon/base/metrics.h"
+#include "daemon/base/clock.h"
 #include "worker/params.h"
 #include "worker/pool.h"
 
@@ -31,7 +31,7 @@ static void on_tick(uv_timer_t *h);
 
 int64_t sched_now_mono(void)
 {
-	return fit_clock_ms();
+	return fitd_clock_ms();
 }
 
 void sched_emit(struct worker *w, const char *job_id)

@@ -54,7 +54,7 @@
 #include <stdint.h>
 
 #include "worker/fit/params.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 struct search_space;
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/fit/clock.h"
+#include "daemon/base/clock.h"
 #include "worker/fit/explain.h"
 #include "worker/fit/metric.h"
 #include "worker/fit/rng.h"
@@ -145,7 +145,7 @@ static int on_abort(void *data)
 	struct worker_trial *t = data;
 
 	/* Polled after every mini-batch: the watchdog's sign of progress. */
-	atomic_store_explicit(&t->sign_ms, fit_clock_ms(), memory_order_relaxed);
+	atomic_store_explicit(&t->sign_ms, fitd_clock_ms(), memory_order_relaxed);
 	return atomic_load(&t->stop) != WORKER_STOP_NONE;
 }
 
@@ -394,7 +394,7 @@ static void run_refit(struct worker_trial *t)
 void worker_trial_run(void *arg)
 {
 	struct worker_trial *t = arg;
-	int64_t start = fit_clock_ms();
+	int64_t start = fitd_clock_ms();
 
 	fitd_error_clear(&t->err);
 	if (t->refit)
@@ -405,7 +405,7 @@ void worker_trial_run(void *arg)
 		json_decref(t->model);
 		t->model = NULL;
 	}
-	t->duration_ms = fit_clock_ms() - start;
+	t->duration_ms = fitd_clock_ms() - start;
 	t->hooks->done(t);
 }
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "store/csv.h"
-#include "worker/fit/clock.h"
+#include "daemon/base/clock.h"
 
 int main(int argc, char **argv)
 {
@@ -31,13 +31,13 @@ int main(int argc, char **argv)
 	if (argc > 3)
 		repeats = (int)strtol(argv[3], NULL, 10);
 	for (int i = 0; i < repeats; i++) {
-		double t0 = fit_clock_s(), dt;
+		double t0 = fitd_clock_s(), dt;
 
 		if (store_csv_parse_file(argv[1], &opt, &frame, &err) != FITD_OK) {
 			fprintf(stderr, "csvbench: %s: %s\n", err.code, err.message);
 			return 1;
 		}
-		dt = fit_clock_s() - t0;
+		dt = fitd_clock_s() - t0;
 		best = dt < best ? dt : best;
 		rows = frame->nrows;
 		cols = frame->ncols;

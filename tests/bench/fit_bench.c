@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/fit/clock.h"
+#include "daemon/base/clock.h"
 #include "worker/fit/gemm.h"
 #include "worker/fit/internal.h"
 #include "worker/fit/model.h"
@@ -41,7 +41,7 @@ static int stream(void)
 	for (size_t i = 0; i < n; i++)
 		a[i] = (float)(i & 7);
 	for (int r = 0; r < 5; r++) {
-		double t0 = fit_clock_s(), s = 0.0;
+		double t0 = fitd_clock_s(), s = 0.0;
 
 #pragma omp parallel for num_threads(THREADS) schedule(static) reduction(+ : s)
 		for (size_t i = 0; i < n; i += 16) {
@@ -52,8 +52,8 @@ static int stream(void)
 			s += x;
 		}
 		sink += s;
-		if (fit_clock_s() - t0 < best)
-			best = fit_clock_s() - t0;
+		if (fitd_clock_s() - t0 < best)
+			best = fitd_clock_s() - t0;
 	}
 	printf("stream_read_gbs %.2f\n", (double)n * sizeof(float) / best / 1e9);
 	free(a);
@@ -133,13 +133,13 @@ static struct fit_model *train(const struct fit_problem *prob, const struct fit_
 {
 	struct fit_model *m = NULL;
 	struct fitd_error err = { 0 };
-	double t0 = fit_clock_s();
+	double t0 = fitd_clock_s();
 
 	if (fit_model_train(prob, p, NULL, &m, &err) != 0) {
 		fprintf(stderr, "fit_bench: %s\n", err.message);
 		exit(1);
 	}
-	*seconds = fit_clock_s() - t0;
+	*seconds = fitd_clock_s() - t0;
 	return m;
 }
 
@@ -148,7 +148,7 @@ static double prep_seconds(const struct fit_problem *prob, const struct fit_para
 {
 	struct fit__prep prep;
 	struct fit__bind bind;
-	double t0 = fit_clock_s(), t;
+	double t0 = fitd_clock_s(), t;
 	float *x;
 
 	if (fit__prep_fit(prob->frame, prob->features, prob->nfeatures, prob->train, prob->ntrain,
@@ -157,7 +157,7 @@ static double prep_seconds(const struct fit_problem *prob, const struct fit_para
 		exit(1);
 	x = fit__alloc(prob->ntrain * prep.ld * sizeof(float));
 	fit__prep_rows(&prep, &bind, prob->train, prob->ntrain, x, p->threads);
-	t = fit_clock_s() - t0;
+	t = fitd_clock_s() - t0;
 	free(x);
 	fit__bind_release(&bind);
 	fit__prep_release(&prep);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "store/log.h"
+#include "daemon/base/log.h"
 
 static enum config_result load(struct fitd_config *cfg, const char *const *args)
 {

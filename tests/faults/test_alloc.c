@@ -60,8 +60,8 @@
 #include <uv.h>
 
 #include "api/api.h"
-#include "store/log.h"
-#include "store/metrics.h"
+#include "daemon/base/log.h"
+#include "daemon/base/metrics.h"
 #include "store/sha256.h"
 #include "store/store.h"
 #include "worker/fit/frame.h"

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 enum fit_col_type {
 	FIT_COL_NUMERIC = 0,

@@ -29,7 +29,7 @@
 #include "worker/fit/rng.h"
 #include "worker/fit/model.h"
 #include "worker/fit/params.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 #define FIT__PAD	8    /* floats: a design-matrix row stride is a multiple of this */
 #define FIT__ALIGN	64   /* bytes: alignment of every arena buffer */

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "worker/fit/params.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /* 1 when a larger score is better (accuracy, auc, r2, ...), 0 for losses and errors. */
 int fit_metric_higher_is_better(enum fit_metric m);

@@ -38,7 +38,7 @@
 
 #include "worker/fit/frame.h"
 #include "worker/fit/params.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /* What to learn from: borrowed pointers, read only, valid during the call. */
 struct fit_problem {

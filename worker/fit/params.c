@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 #define BIT(x) (1u << (x))
 

@@ -17,7 +17,7 @@
 
 #include "worker/fit/frame.h"
 #include "worker/fit/params.h"
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /*
  * Writes the fold (0..k-1) of each of n rows to fold. labels (class per row,

@@ -92,7 +92,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 #include "worker/spec.h"
 
 #define SEARCH_WINDOW	       8  /* see "Reproducibility" above */

@@ -81,7 +81,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /* Longest list a dimension accepts. */
 #define SPACE_LIST_MAX 32

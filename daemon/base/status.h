@@ -4,8 +4,8 @@
  * Every library returns an int: 0 (FITD_OK) or a negative FITD_E* code from
  * the table below. The table gives each code a snake_case name, used as the
  * "code" of an HTTP error when nothing more precise is known, and a message.
- * It lives in the numeric core because that is the one library every other
- * library links; it needs nothing but libc.
+ * It lives in daemon/base/, the library every other one links; it needs
+ * nothing but libc.
  *
  * A struct fitd_error carries the detail of a failure to the caller: a more
  * precise snake_case code ("ragged_row") and a human message naming the row,

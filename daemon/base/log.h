@@ -6,8 +6,8 @@
  * left out, since the journal keeps its own. Control characters in a line
  * are escaped so a value from a client can never split a line.
  *
- * It lives in store/, the lowest library of the daemon side, so that api/,
- * worker/ and daemon/ share it; the numeric core never logs.
+ * It lives in daemon/base/, which every library may use; the numeric core
+ * never logs.
  *
  * The level is the one piece of mutable process state besides the config:
  * it is read and written atomically, so SIGHUP can change it while other

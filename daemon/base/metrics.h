@@ -2,8 +2,8 @@
  * metrics.h - the figures the store and the scheduler publish for GET
  * /metrics, and the Prometheus text format (0.0.4) they are written in.
  *
- * It lives in store/, the lowest library of the daemon side (like log.h),
- * so the writer and the scheduler can publish without depending on api/.
+ * It lives in daemon/base/, which every library may use, so the writer
+ * and the scheduler can publish without depending on api/.
  * api/ keeps what only it sees (HTTP requests, event streams), reads the
  * job and trial counts from the store at scrape time and renders it all.
  * There is no global registry: the daemon makes one struct fitd_metrics
@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "daemon/base/buf.h"
 
 #define FITD_HISTOGRAM_MAX_BOUNDS 12
 
@@ -44,35 +46,21 @@ uint64_t fitd_histogram_count(const struct fitd_histogram *h);
 
 /* ---- the text of a scrape ---- */
 
-/* Hard cap of one scrape; past it the text is marked overflowed. */
+/* Hard cap of one scrape, for the struct fitd_buf it is written into. */
 #define FITD_TEXT_MAX (4u << 20)
-
-/* A growable, NUL-terminated buffer; zero-initialize, then fitd_text_release(). */
-struct fitd_text {
-	char *buf;
-	size_t len, cap;
-	bool overflow; /* a write would have passed FITD_TEXT_MAX: the text is unusable */
-	bool nomem;    /* the buffer could not grow: the text is incomplete, unusable */
-};
-
-void fitd_text_printf(struct fitd_text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Frees the buffer; the struct may be reused. */
-void fitd_text_release(struct fitd_text *t);
 
 /*
  * The HELP and TYPE lines of a family. help must hold no backslash or
  * newline (the callers pass fixed sentences).
  */
-void fitd_text_family(struct fitd_text *t, const char *name, const char *type, const char *help);
+void fitd_prom_family(struct fitd_buf *t, const char *name, const char *type, const char *help);
 
 /*
  * The _bucket, _sum and _count samples of h under name, with labels ("" or
  * already escaped pairs such as route="/healthz"). The buckets are read
  * once and _count is their total, so le="+Inf" always equals _count.
  */
-void fitd_text_histogram(struct fitd_text *t, const char *name, const char *labels,
+void fitd_prom_histogram(struct fitd_buf *t, const char *name, const char *labels,
 			 const struct fitd_histogram *h);
 
 /* ---- what store/ and worker/ publish ---- */
@@ -105,6 +93,6 @@ void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned 
 			     unsigned queue_depth);
 
 /* Appends the families above (trial durations, threads, queue, store writes). */
-void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_text *t);
+void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t);
 
 #endif

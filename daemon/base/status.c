@@ -2,7 +2,7 @@
  * status.c - names and messages of the fitd status codes, from the table in
  * status.h, and the struct fitd_error helpers.
  */
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
 /*
  * clock.c - the monotonic clock (clock.h).
  */
-#include "worker/fit/clock.h"
+#include "daemon/base/clock.h"
 
 #include <time.h>
 
-int64_t fit_clock_ns(void)
+int64_t fitd_clock_ns(void)
 {
 	struct timespec ts;
 
@@ -13,12 +13,12 @@ int64_t fit_clock_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t fit_clock_ms(void)
+int64_t fitd_clock_ms(void)
 {
-	return fit_clock_ns() / 1000000;
+	return fitd_clock_ns() / 1000000;
 }
 
-double fit_clock_s(void)
+double fitd_clock_s(void)
 {
-	return (double)fit_clock_ns() * 1e-9;
+	return (double)fitd_clock_ns() * 1e-9;
 }

@@ -1,7 +1,7 @@
 /*
  * log.c - logfmt lines on stderr; see log.h.
  */
-#include "store/log.h"
+#include "daemon/base/log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>

@@ -2,14 +2,14 @@
  * metrics.c - lock-free histograms and gauges, and the Prometheus text
  * format; see metrics.h.
  */
-#include "store/metrics.h"
+#include "daemon/base/metrics.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "worker/fit/status.h"
+#include "daemon/base/status.h"
 
 /* Trials run from milliseconds (iris) to the 10 minute default budget. */
 static const double trial_bounds[] = { 0.01, 0.1, 1, 10, 60, 600 };
@@ -55,75 +55,18 @@ uint64_t fitd_histogram_count(const struct fitd_histogram *h)
 
 /* ---- text ---- */
 
-/*
- * Room for more bytes plus the NUL; false past FITD_TEXT_MAX (overflow) or
- * when the buffer cannot grow (nomem). Either mark sticks, so the writers
- * need not check each line: the caller looks once at the end.
- */
-static bool text_reserve(struct fitd_text *t, size_t more)
+void fitd_prom_family(struct fitd_buf *t, const char *name, const char *type, const char *help)
 {
-	size_t cap = t->cap ? t->cap : 4096;
-	char *grown;
-
-	if (t->overflow || t->nomem)
-		return false;
-	if (more > FITD_TEXT_MAX - t->len) {
-		t->overflow = true;
-		return false;
-	}
-	if (t->len + more < t->cap)
-		return true;
-	while (cap <= t->len + more)
-		cap *= 2;
-	grown = realloc(t->buf, cap);
-	if (grown == NULL) {
-		t->nomem = true;
-		return false;
-	}
-	t->buf = grown;
-	t->cap = cap;
-	return true;
-}
-
-void fitd_text_printf(struct fitd_text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	/* Measure, then write: a scrape is a few hundred short lines. */
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		t->overflow = true;
-	if (n < 0 || !text_reserve(t, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len += (size_t)n;
-}
-
-void fitd_text_release(struct fitd_text *t)
-{
-	free(t->buf);
-	t->buf = NULL;
-	t->len = t->cap = 0;
-	t->overflow = t->nomem = false;
-}
-
-void fitd_text_family(struct fitd_text *t, const char *name, const char *type, const char *help)
-{
-	fitd_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	fitd_buf_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* Seconds from nanoseconds, exactly: integer part, then nine decimals. */
-static void print_seconds(struct fitd_text *t, uint64_t ns)
+static void print_seconds(struct fitd_buf *t, uint64_t ns)
 {
-	fitd_text_printf(t, "%" PRIu64 ".%09" PRIu64 "\n", ns / 1000000000u, ns % 1000000000u);
+	fitd_buf_printf(t, "%" PRIu64 ".%09" PRIu64 "\n", ns / 1000000000u, ns % 1000000000u);
 }
 
-void fitd_text_histogram(struct fitd_text *t, const char *name, const char *labels,
+void fitd_prom_histogram(struct fitd_buf *t, const char *name, const char *labels,
 			 const struct fitd_histogram *h)
 {
 	const char *sep = labels[0] ? "," : "";
@@ -132,21 +75,21 @@ void fitd_text_histogram(struct fitd_text *t, const char *name, const char *labe
 	for (size_t i = 0; i <= h->nbounds; i++) {
 		total += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
 		if (i < h->nbounds)
-			fitd_text_printf(t, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels,
+			fitd_buf_printf(t, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels,
 					 sep, h->bounds[i], total);
 		else
-			fitd_text_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name,
+			fitd_buf_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name,
 					 labels, sep, total);
 	}
 	if (labels[0])
-		fitd_text_printf(t, "%s_sum{%s} ", name, labels);
+		fitd_buf_printf(t, "%s_sum{%s} ", name, labels);
 	else
-		fitd_text_printf(t, "%s_sum ", name);
+		fitd_buf_printf(t, "%s_sum ", name);
 	print_seconds(t, atomic_load_explicit(&h->sum_ns, memory_order_relaxed));
 	if (labels[0])
-		fitd_text_printf(t, "%s_count{%s} %" PRIu64 "\n", name, labels, total);
+		fitd_buf_printf(t, "%s_count{%s} %" PRIu64 "\n", name, labels, total);
 	else
-		fitd_text_printf(t, "%s_count %" PRIu64 "\n", name, total);
+		fitd_buf_printf(t, "%s_count %" PRIu64 "\n", name, total);
 }
 
 /* ---- the registry ---- */
@@ -194,7 +137,7 @@ void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned 
 	atomic_store_explicit(&m->queue_depth, queue_depth, memory_order_relaxed);
 }
 
-void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_text *t)
+void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t)
 {
 	unsigned threads = atomic_load_explicit(&m->trial_threads, memory_order_relaxed);
 	unsigned busy = atomic_load_explicit(&m->trial_threads_busy, memory_order_relaxed);
@@ -202,24 +145,24 @@ void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_text *t)
 	/* Both are stored together on the loop thread; a scrape in between must not underflow. */
 	if (busy > threads)
 		busy = threads;
-	fitd_text_family(t, "fitd_trial_duration_seconds", "histogram",
+	fitd_prom_family(t, "fitd_trial_duration_seconds", "histogram",
 			 "Running time of trials that ran on a trial thread and finished "
 			 "(completed, pruned, failed, timeout or interrupted); refits are not "
 			 "counted.");
-	fitd_text_histogram(t, "fitd_trial_duration_seconds", "", &m->trial_duration);
-	fitd_text_family(t, "fitd_queue_depth", "gauge",
+	fitd_prom_histogram(t, "fitd_trial_duration_seconds", "", &m->trial_duration);
+	fitd_prom_family(t, "fitd_queue_depth", "gauge",
 			 "Trials ready to start that wait for a free trial thread or memory: "
 			 "re-queued trials plus the next new trial of each running job, within "
 			 "its parallel_trials. Sampled after each scheduler pass.");
-	fitd_text_printf(t, "fitd_queue_depth %u\n",
+	fitd_buf_printf(t, "fitd_queue_depth %u\n",
 			 atomic_load_explicit(&m->queue_depth, memory_order_relaxed));
-	fitd_text_family(t, "fitd_trial_threads", "gauge",
+	fitd_prom_family(t, "fitd_trial_threads", "gauge",
 			 "The trial thread budget (cores for trials), busy in running trials "
 			 "and refits or idle.");
-	fitd_text_printf(t, "fitd_trial_threads{state=\"busy\"} %u\n", busy);
-	fitd_text_printf(t, "fitd_trial_threads{state=\"idle\"} %u\n", threads - busy);
-	fitd_text_family(t, "fitd_store_write_duration_seconds", "histogram",
+	fitd_buf_printf(t, "fitd_trial_threads{state=\"busy\"} %u\n", busy);
+	fitd_buf_printf(t, "fitd_trial_threads{state=\"idle\"} %u\n", threads - busy);
+	fitd_prom_family(t, "fitd_store_write_duration_seconds", "histogram",
 			 "Time of each write transaction on the single writer connection, from "
 			 "BEGIN IMMEDIATE to COMMIT (with its fsync) or ROLLBACK.");
-	fitd_text_histogram(t, "fitd_store_write_duration_seconds", "", &m->store_write);
+	fitd_prom_histogram(t, "fitd_store_write_duration_seconds", "", &m->store_write);
 }
