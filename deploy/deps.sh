@@ -21,7 +21,11 @@ groff-base mandoc systemd-container nodejs"
 esac
 case "$level" in
 bench)
-	pkgs="$pkgs python3-pandas python3-sklearn liblinear-tools" ;;
+	# The peers the benchmarks compare with, as their users have them:
+	# NumPy on OpenBLAS (as every pip wheel ships it), scikit-learn,
+	# XGBoost, Optuna and liblinear (its tools and its Python module).
+	pkgs="$pkgs python3-pandas python3-sklearn python3-xgboost python3-optuna
+python3-liblinear liblinear-tools libopenblas0-pthread" ;;
 esac
 
 missing=""

@@ -36,10 +36,14 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# The peers, installed as the README's dependency script installs them; a
+# peer still missing afterwards is printed as missing.
+"$ROOT/deploy/deps.sh" bench || echo "fit_bench: could not install every peer" >&2
+
 mkdir -p "$OUT"
 CC=${CC:-cc}
 $CC -O3 -std=gnu11 -D_GNU_SOURCE -fopenmp -I"$ROOT" -o "$OUT/fit_bench" \
-    "$ROOT/tests/bench/fit_bench.c" "$ROOT"/worker/fit/*.c -lm
+    "$ROOT/tests/bench/fit_bench.c" "$ROOT"/worker/fit/*.c "$ROOT"/daemon/base/*.c -lm
 $CC -O2 -o "$OUT/gentable" "$ROOT/tests/bench/gentable.c" -lm
 DATA=$OUT/cls_${ROWS}x${COLS}.csv
 [ -s "$DATA" ] || "$OUT/gentable" --rows "$ROWS" --cols "$COLS" --task classification \
@@ -52,12 +56,27 @@ read_kv() {
         printf -v "${prefix}_$k" '%s' "$v"
     done
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-gap() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2e", (a - b) / b }'; }
+# Figures a missing peer left unset print as "missing", ratios with them too.
+secs() {
+    case "$1" in *[!0-9.e+-]* | "") echo missing; return ;; esac
+    printf '%.3f' "$1"
+}
+ratio() {
+    case "$1$2" in *[!0-9.e+-]* | "") echo missing; return ;; esac
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'
+}
+gap() {
+    case "$1$2" in *[!0-9.e+-]* | "") echo missing; return ;; esac
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2e", (a - b) / b }'
+}
 
 read_kv bw < <("$OUT/fit_bench" stream)
 read_kv fd < <("$OUT/fit_bench" logistic "$DATA" "$OUT/fitd_weights.txt" newton 1e-3 5)
-read_kv py < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" logistic "$DATA" "$OUT/fitd_weights.txt")
+py_sklearn_seconds=missing py_sklearn_objective=missing py_sklearn_pipeline_seconds=missing
+py_liblinear_seconds=missing py_liblinear_objective=missing py_fitd_objective=missing
+py_optimum_objective=missing pm_sklearn_epoch_seconds=missing
+read_kv py < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" logistic "$DATA" "$OUT/fitd_weights.txt" ||
+    echo "scikit-learn missing" >&2)
 
 echo "== machine: $(nproc) cores, stream read bandwidth $bw_stream_read_gbs GB/s (2 threads)"
 echo
@@ -67,10 +86,10 @@ printf '%-28s %10.3f %12s %12s\n' "fitd newton, total" "$fd_fit_seconds" "$py_fi
     "$(gap "$py_fitd_objective" "$py_optimum_objective")"
 printf '%-28s %10.3f\n' "  of which preprocessing" "$fd_prep_seconds"
 printf '%-28s %10.3f\n' "  of which solver" "$fd_solver_seconds"
-printf '%-28s %10.3f %12s %12s\n' "scikit-learn lbfgs" "$py_sklearn_seconds" \
+printf '%-28s %10s %12s %12s\n' "scikit-learn lbfgs" "$(secs "$py_sklearn_seconds")" \
     "$py_sklearn_objective" "$(gap "$py_sklearn_objective" "$py_optimum_objective")"
-printf '%-28s %10.3f\n' "scikit-learn scaler + lbfgs" "$py_sklearn_pipeline_seconds"
-printf '%-28s %10.3f %12s %12s\n' "liblinear -s 0" "$py_liblinear_seconds" \
+printf '%-28s %10s\n' "scikit-learn scaler + lbfgs" "$(secs "$py_sklearn_pipeline_seconds")"
+printf '%-28s %10s %12s %12s\n' "liblinear -s 0" "$(secs "$py_liblinear_seconds")" \
     "$py_liblinear_objective" "$(gap "$py_liblinear_objective" "$py_optimum_objective")"
 echo "optimum (lbfgs, tol 1e-12): $py_optimum_objective"
 echo "fitd: $fd_iterations Newton iterations, $fd_passes passes over the $fd_matrix_mb MB float32" \
@@ -82,9 +101,10 @@ echo "ratio fitd total  / liblinear                   $(ratio "$fd_fit_seconds" 
 echo
 
 read_kv fm < <("$OUT/fit_bench" mlp "$DATA" "$EPOCHS")
-read_kv pm < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" mlp "$DATA" "$SK_EPOCHS")
+read_kv pm < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" mlp "$DATA" "$SK_EPOCHS" ||
+    echo "scikit-learn missing" >&2)
 echo "== mlp 100-256-1, relu, adam, batch 256, $ROWS rows (fitd $EPOCHS epochs, scikit-learn $SK_EPOCHS)"
 printf '%-28s %10s\n' "" "s/epoch"
 printf '%-28s %10.3f   %s GFLOP/s (gemm kernel %s)\n' "fitd" "$fm_epoch_seconds" "$fm_gflops" "$fm_gemm_kernel"
-printf '%-28s %10.3f\n' "scikit-learn MLPClassifier" "$pm_sklearn_epoch_seconds"
+printf '%-28s %10s\n' "scikit-learn MLPClassifier" "$(secs "$pm_sklearn_epoch_seconds")"
 echo "ratio fitd / scikit-learn per epoch           $(ratio "$fm_epoch_seconds" "$pm_sklearn_epoch_seconds")  (target <= 0.33)"

@@ -76,7 +76,8 @@ def logistic(path, fitd_weights):
     try:
         import liblinearutil as ll
     except ImportError:
-        out["liblinear_seconds"] = "nan"
+        out["liblinear_seconds"] = "missing"
+        out["liblinear_objective"] = "missing"
         return out
     prob = ll.problem(y.tolist(), xs.tolist())
     param = ll.parameter("-s 0 -c 1 -B 1 -q")
