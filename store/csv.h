@@ -14,7 +14,8 @@
  *
  * Missing values: a field that is empty or, once the spaces and tabs around
  * it are trimmed, is one of  NA  N/A  n/a  #N/A  ?  NaN  nan  NULL  null.
- * ("None" is not on the list: it is a real level in many tables.)
+ * ("None" is not on the list: it is a real level in many tables.) README.md
+ * lists the same tokens; integration-datasets checks that they agree.
  *
  * Types: a column is numeric when every value that is not missing is a
  * finite decimal number ([+-] digits [. digits] [e[+-]digits], with digits

@@ -2,6 +2,7 @@
 them back, list, delete, restart, and every bad input of the contract."""
 
 import os
+import re
 import signal
 import socket
 import time
@@ -107,6 +108,28 @@ class Upload(DaemonTest):
         self.assertEqual((cols["a"]["type"], cols["a"]["missing"]), ("numeric", 1))
         self.assertEqual((cols["b"]["type"], cols["b"]["missing"]), ("categorical", 1))
         self.assertEqual(cols["c, with comma"]["levels"], ['say "hi"', "two\nlines"])
+
+    def test_missing_tokens_are_the_readmes(self):
+        # The README lists the missing-value tokens; the parser must agree
+        # both ways over the spellings tables use: every listed token reads
+        # as missing, every other spelling keeps its column categorical.
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+            readme = f.read()
+        m = re.search(r"Missing values are empty fields and these\s+tokens.*?:(.*?)\.\s",
+                      readme, re.S)
+        self.assertIsNotNone(m, "README lost its list of missing-value tokens")
+        listed = re.findall(r"`([^`]+)`", m.group(1))
+        candidates = set(listed) | {"None", "none", "na", "NAN", "N.A.", "-", "--", "#NA",
+                                    "NA ", " null", "nil", "NaT", "missing", "."}
+        for token in sorted(candidates):
+            csv = ("x\n1\n%s\n3\n" % token).encode()
+            status, _, ds = self.d.upload("tok", csv)
+            self.assertEqual(status, 201, ds)
+            col = ds["columns"][0]
+            if token.strip(" ") in listed:
+                self.assertEqual((col["type"], col["missing"]), ("numeric", 1), repr(token))
+            else:
+                self.assertEqual((col["type"], col["missing"]), ("categorical", 0), repr(token))
 
     def test_pagination_parameters(self):
         self.assertError(self.d.request("GET", "/v1/datasets?limit=0"), 400, "invalid_parameter")
