@@ -18,6 +18,8 @@
 # several runs; on a machine shared with other work expect noise.
 #
 #   tests/bench/fit_bench.sh [--rows N] [--mlp-epochs E] [--sklearn-mlp-epochs E]
+bench_name=fit
+. "$(dirname "$0")/results.sh"
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

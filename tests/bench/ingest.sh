@@ -8,6 +8,8 @@
 # build). The table is kept in tests/bench/out/ (or $FITD_BENCH_DIR) and
 # reused. ROWS and COLS override the shape; MIN_RATIO (default 3) is the
 # speed-up below which the script exits 1.
+bench_name=ingest
+. "$(dirname "$0")/results.sh"
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)

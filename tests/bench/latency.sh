@@ -19,6 +19,8 @@
 #
 # Without an argument it builds fitd in build-bench/ (a release build).
 # DURATION overrides the seconds per measurement.
+bench_name=latency
+. "$(dirname "$0")/results.sh"
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

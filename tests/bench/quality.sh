@@ -31,6 +31,8 @@
 # $FITD_BENCH_DIR/quality). BUDGET (seconds per table and side, default 30)
 # and CORES (default 2) override. Exits 0 whatever K is, 1 if something
 # failed to run.
+bench_name=quality
+. "$(dirname "$0")/results.sh"
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
