@@ -1,9 +1,11 @@
 /*
- * params.c - trial parameters JSON -> struct fit_params; see params.h.
+ * params.c - trial parameters JSON -> struct fit_params; see params.h. The
+ * names are the core's (fit_*_parse()) and whether the combination works is
+ * the core's fit_params_check(): nothing here knows which goes with which.
  */
 #include "worker/params.h"
 
-#include <string.h>
+#include <stddef.h>
 
 struct num_key {
 	const char *key;
@@ -55,24 +57,19 @@ ENUM_ADAPTER(fit_activation_parse, enum fit_activation)
 
 static int read_reg(const json_t *params, struct fit_params *p, struct fitd_error *err)
 {
-	const char *reg = json_string_value(json_object_get(params, "regularization"));
+	const json_t *j = json_object_get(params, "regularization");
 	enum fit_reg r;
 
-	if (json_object_get(params, "regularization") == NULL)
+	if (j == NULL)
 		return FITD_OK;
-	if (reg == NULL)
+	if (!json_is_string(j))
 		return bad(err, "regularization", "not a string");
-	/* Dropout is not a penalty: the rate is in "dropout" and no weight penalty applies. */
-	if (strcmp(reg, "dropout") == 0) {
-		p->reg = FIT_REG_NONE;
-		p->penalty = 0;
-		return FITD_OK;
-	}
-	if (fit_reg_parse(reg, &r) != 0)
+	if (fit_reg_parse(json_string_value(j), &r) != 0)
 		return bad(err, "regularization", "unknown name");
-	p->reg = r;
-	if (r == FIT_REG_NONE)
+	/* A regularizer without a weight penalty (none, dropout) has penalty 0. */
+	if (!(fit_reg_settings(r) & FIT_BIT(FIT_SET_PENALTY)))
 		p->penalty = 0;
+	p->reg = r;
 	return FITD_OK;
 }
 
@@ -165,6 +162,13 @@ int worker_params_from_json(const json_t *params, const struct worker_fit_contex
 	why = fit_params_check(&p, ctx->task);
 	if (why != NULL)
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_params", "%s", why);
+	/*
+	 * Dropout trains exactly as none with its rate (in "dropout"); the model
+	 * document names the weight penalty (none, l1, l2, elasticnet in
+	 * api/openapi.json), so once checked the trainer is given none.
+	 */
+	if (p.reg == FIT_REG_DROPOUT)
+		p.reg = FIT_REG_NONE;
 	*out = p;
 	return FITD_OK;
 }

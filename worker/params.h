@@ -2,11 +2,14 @@
  * params.h - a trial's parameters, as proposed by the searcher in JSON, turned
  * into the numeric core's struct fit_params.
  *
- * The JSON object holds only the keys that apply: model, optimizer,
- * learning_rate, batch_size, epochs, regularization (none, l1, l2,
- * elasticnet, dropout), penalty, l1_ratio, loss, huber_delta, C,
- * hidden_layers (an array of unit counts), activation and dropout.
- * Everything else (metric, patience, seed, threads) comes from the job.
+ * The JSON object holds only the keys that apply (search.h): model,
+ * optimizer, learning_rate, batch_size, epochs, regularization (a fit_reg
+ * name: none, l1, l2, elasticnet, dropout), penalty, l1_ratio, loss,
+ * huber_delta, C, hidden_layers (an array of unit counts), activation and
+ * dropout. Everything else (metric, patience, seed, threads) comes from the
+ * job. Regularization dropout is given to the trainer as none with the
+ * rate, the same fit, so that the model document names only weight
+ * penalties.
  */
 #ifndef WORKER_PARAMS_H
 #define WORKER_PARAMS_H

@@ -280,10 +280,11 @@ static int parse_task(struct parse *ps, const json_t *body)
 	const json_t *j = json_object_get(body, "task");
 	const char *t = j ? json_string_value(j) : "auto";
 
+	enum fit_task task;
+
 	if (j != NULL && !json_is_string(j))
 		return wrong_type(ps, "task", "a string");
-	if (strcmp(t, "auto") != 0 && strcmp(t, "classification") != 0 &&
-	    strcmp(t, "regression") != 0)
+	if (strcmp(t, "auto") != 0 && fit_task_parse(t, &task) != 0)
 		return fail(ps, FITD_EUNPROCESSABLE, "unknown_value",
 			    "task: unknown value '%.40s' (one of auto, classification, regression)",
 			    t);
@@ -292,13 +293,31 @@ static int parse_task(struct parse *ps, const json_t *body)
 	if (strcmp(t, "auto") == 0)
 		return fail(ps, FITD_EUNPROCESSABLE, "missing_field",
 			    "task: a stored spec names its task");
-	return fit_task_parse(t, &ps->spec->task) == 0 ? FITD_OK : FITD_EINTERNAL;
+	ps->spec->task = task;
+	return FITD_OK;
+}
+
+/* "accuracy, balanced_accuracy, ...": the core's metric names but auto, in buf. */
+static const char *metric_names(char *buf, size_t cap)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < FIT_METRIC_COUNT && used < cap; i++) {
+		int w = i == FIT_METRIC_AUTO ? 0
+					     : snprintf(buf + used, cap - used, "%s%s",
+							used ? ", " : "", fit_metric_names[i]);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
+	return buf;
 }
 
 static int parse_metric(struct parse *ps, const json_t *body)
 {
 	const json_t *j = json_object_get(body, "metric");
 	bool cls = ps->spec->task == FIT_TASK_CLASSIFICATION;
+	char names[160];
 	enum fit_metric m;
 
 	if (j == NULL) {
@@ -308,11 +327,9 @@ static int parse_metric(struct parse *ps, const json_t *body)
 	if (!json_is_string(j))
 		return wrong_type(ps, "metric", "a string");
 	if (fit_metric_parse(json_string_value(j), &m) != 0 || m == FIT_METRIC_AUTO)
-		return fail(
-		    ps, FITD_EUNPROCESSABLE, "unknown_value",
-		    "metric: unknown value '%.40s' (one of accuracy, balanced_accuracy, f1, "
-		    "log_loss, auc, rmse, mae, r2)",
-		    json_string_value(j));
+		return fail(ps, FITD_EUNPROCESSABLE, "unknown_value",
+			    "metric: unknown value '%.40s' (one of %s)", json_string_value(j),
+			    metric_names(names, sizeof(names)));
 	if ((fit_metric_is_classification(m) != 0) != cls)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
 			    "metric: %s is a %s metric; the task is %s", fit_metric_name(m),

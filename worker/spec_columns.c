@@ -2,7 +2,10 @@
  * spec_columns.c - the facts about a numeric column that the job spec's
  * validator needs to infer the task: whether every value is an integer and
  * how many distinct values it has (counted up to WORKER_DISTINCT_CAP). See
- * spec.h. The caller computes them once per dataset.
+ * spec.h. Nothing keeps them: each caller computes them when it needs them,
+ * one sort of a copy of the column each time (the API for every numeric
+ * column of the dataset on each job it validates, the worker for the target
+ * when it loads a job's data).
  */
 #include "worker/spec.h"
 

@@ -1,9 +1,13 @@
 /*
  * test_params.c - defaults, the checks of fit_params_check() (one table row
- * per rule), resolving AUTO, the name tables, and fit_model_train() refusing
- * bad parameters and bad problems before doing any work.
+ * per rule), the family table and its queries (which combinations go
+ * together, what each reads), resolving AUTO, the name tables, and
+ * fit_model_train() refusing bad parameters and bad problems before doing
+ * any work. That the searcher proposes exactly what the core accepts is
+ * tests/worker/test_search_rules.c.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +71,15 @@ static const struct {
 	  "differentiable" },
 	{ FIT_MODEL_LOGISTIC, REG, FIT_REG_L1 + 1000 * FIT_OPT_LBFGS, FIT_TASK_CLASSIFICATION,
 	  "first-order" },
-	{ FIT_MODEL_MLP, OPT, FIT_OPT_NEWTON, FIT_TASK_CLASSIFICATION, "mlp needs" },
+	{ FIT_MODEL_MLP, OPT, FIT_OPT_NEWTON, FIT_TASK_CLASSIFICATION, "optimizer does not go" },
+	{ FIT_MODEL_SVM, REG, FIT_REG_NONE, FIT_TASK_CLASSIFICATION, "regularization does not go" },
+	{ FIT_MODEL_LINEAR, REG, FIT_REG_DROPOUT, FIT_TASK_REGRESSION,
+	  "regularization does not go" },
+	{ FIT_MODEL_MLP, REG, FIT_REG_DROPOUT + 1000 * FIT_OPT_LBFGS, FIT_TASK_REGRESSION,
+	  "optimizer does not go" },
+	{ FIT_MODEL_LINEAR, REG, FIT_REG_ELASTICNET + 1000 * FIT_OPT_NEWTON, FIT_TASK_REGRESSION,
+	  "first-order" },
+	{ FIT_MODEL_LINEAR, REG, FIT_REG_COUNT, FIT_TASK_REGRESSION, "unknown regularization" },
 	{ FIT_MODEL_LINEAR, LR, 0.0, FIT_TASK_REGRESSION, "learning_rate" },
 	{ FIT_MODEL_LINEAR, LR, -1.0, FIT_TASK_REGRESSION, "learning_rate" },
 	{ FIT_MODEL_LINEAR, EPOCHS, 0, FIT_TASK_REGRESSION, "epochs" },
@@ -136,6 +148,118 @@ START_TEST(test_bad_params)
 	why = fit_params_check(&p, bad[_i].task);
 	ck_assert_msg(why != NULL && strstr(why, bad[_i].says) != NULL, "row %d: %s", _i,
 		      why ? why : "(accepted)");
+}
+END_TEST
+
+/* Rules that are not one bad value: dropout as a regularizer, elasticnet at l1_ratio 0. */
+START_TEST(test_combo_rules)
+{
+	struct fit_params p;
+
+	fit_params_init(&p);
+	p.model = FIT_MODEL_MLP;
+	p.reg = FIT_REG_DROPOUT;
+	p.dropout = 0.2;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_REGRESSION));
+	p.reg = FIT_REG_L2; /* a rate with a penalty: still an mlp setting */
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	p.model = FIT_MODEL_LOGISTIC;
+	ck_assert_ptr_nonnull(strstr(fit_params_check(&p, FIT_TASK_CLASSIFICATION), "mlp"));
+	/* Elasticnet is never smooth, whatever its l1_ratio: lbfgs and newton refuse it. */
+	fit_params_init(&p);
+	p.model = FIT_MODEL_LINEAR;
+	p.reg = FIT_REG_ELASTICNET;
+	p.l1_ratio = 0.0;
+	p.optimizer = FIT_OPT_LBFGS;
+	ck_assert_ptr_nonnull(strstr(fit_params_check(&p, FIT_TASK_REGRESSION), "first-order"));
+	p.optimizer = FIT_OPT_SGD;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_REGRESSION));
+	/* A second-order optimizer reads no learning rate; a first-order one must have one. */
+	p.learning_rate = 0.0;
+	ck_assert_ptr_nonnull(fit_params_check(&p, FIT_TASK_REGRESSION));
+	p.reg = FIT_REG_L2;
+	p.optimizer = FIT_OPT_NEWTON;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_REGRESSION));
+}
+END_TEST
+
+/* What a combination reads, from the tables: one row per case. */
+static const struct {
+	enum fit_model_kind m;
+	enum fit_loss l;
+	enum fit_reg r;
+	enum fit_optimizer o;
+	unsigned settings;
+} reads[] = {
+	{ FIT_MODEL_LINEAR, FIT_LOSS_SQUARED, FIT_REG_NONE, FIT_OPT_LBFGS,
+	  FIT_BIT(FIT_SET_EPOCHS) },
+	{ FIT_MODEL_LINEAR, FIT_LOSS_HUBER, FIT_REG_ELASTICNET, FIT_OPT_GD,
+	  FIT_BIT(FIT_SET_EPOCHS) | FIT_BIT(FIT_SET_LEARNING_RATE) | FIT_BIT(FIT_SET_PENALTY) |
+	      FIT_BIT(FIT_SET_L1_RATIO) | FIT_BIT(FIT_SET_HUBER_DELTA) },
+	{ FIT_MODEL_SVM, FIT_LOSS_HINGE, FIT_REG_L2, FIT_OPT_ADAM,
+	  FIT_BIT(FIT_SET_EPOCHS) | FIT_BIT(FIT_SET_LEARNING_RATE) | FIT_BIT(FIT_SET_BATCH_SIZE) |
+	      FIT_BIT(FIT_SET_C) },
+	{ FIT_MODEL_MLP, FIT_LOSS_LOG, FIT_REG_DROPOUT, FIT_OPT_SGD,
+	  FIT_BIT(FIT_SET_EPOCHS) | FIT_BIT(FIT_SET_LEARNING_RATE) | FIT_BIT(FIT_SET_BATCH_SIZE) |
+	      FIT_BIT(FIT_SET_HIDDEN_LAYERS) | FIT_BIT(FIT_SET_UNITS) |
+	      FIT_BIT(FIT_SET_ACTIVATION) | FIT_BIT(FIT_SET_DROPOUT) },
+	{ FIT_MODEL_COUNT, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_SGD, 0 },
+};
+
+START_TEST(test_combo_settings)
+{
+	ck_assert_uint_eq(fit_combo_settings(reads[_i].m, reads[_i].l, reads[_i].r, reads[_i].o),
+			  reads[_i].settings);
+}
+END_TEST
+
+/*
+ * The family table holds together: a family's natural loss is one it takes
+ * for the task, AUTO is never listed, and fit_combo_check() says yes exactly
+ * to what the masks list (a second-order optimizer also needing a smooth
+ * loss and regularizer).
+ */
+START_TEST(test_family_table)
+{
+	for (int m = 0; m < FIT_MODEL_COUNT; m++) {
+		enum fit_model_kind f = (enum fit_model_kind)m;
+
+		for (int t = 0; t < FIT_TASK_COUNT; t++) {
+			unsigned losses = fit_family_losses(f, (enum fit_task)t);
+
+			ck_assert(!(losses & FIT_BIT(FIT_LOSS_AUTO)));
+			if (losses == 0) {
+				ck_assert_int_eq(fit_family_natural_loss(f, (enum fit_task)t),
+						 FIT_LOSS_AUTO);
+				continue;
+			}
+			ck_assert(losses & FIT_BIT(fit_family_natural_loss(f, (enum fit_task)t)));
+			for (int l = 1; l < FIT_LOSS_COUNT; l++)
+				for (int r = 0; r < FIT_REG_COUNT; r++)
+					for (int o = 0; o < FIT_OPT_COUNT; o++) {
+						bool listed = (losses & FIT_BIT(l)) &&
+							      (fit_family_regs(f) & FIT_BIT(r)) &&
+							      (fit_family_optimizers(f) &
+							       FIT_BIT(o));
+						bool ok = fit_combo_check(
+							      (enum fit_task)t, f, (enum fit_loss)l,
+							      (enum fit_reg)r,
+							      (enum fit_optimizer)o) == NULL;
+
+						if (!listed)
+							ck_assert(!ok);
+						else if (!fit_optimizer_second_order(o))
+							ck_assert(ok);
+					}
+		}
+		ck_assert_uint_ne(fit_family_regs(f), 0);
+		ck_assert(fit_family_uses(f) & FIT_BIT(FIT_SET_EPOCHS));
+	}
+	ck_assert_uint_eq(fit_family_losses(FIT_MODEL_COUNT, FIT_TASK_REGRESSION), 0);
+	ck_assert_ptr_nonnull(fit_combo_check(FIT_TASK_COUNT, FIT_MODEL_LINEAR, FIT_LOSS_AUTO,
+					      FIT_REG_NONE, FIT_OPT_GD));
+	ck_assert_ptr_null(fit_combo_check(FIT_TASK_REGRESSION, FIT_MODEL_LINEAR, FIT_LOSS_AUTO,
+					   FIT_REG_NONE, FIT_OPT_NEWTON));
 }
 END_TEST
 
@@ -214,6 +338,9 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_loop_test(tc, test_bad_params, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_combo_rules);
+	tcase_add_loop_test(tc, test_combo_settings, 0, sizeof(reads) / sizeof(reads[0]));
+	tcase_add_test(tc, test_family_table);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_train_refuses);
 	suite_add_tcase(s, tc);

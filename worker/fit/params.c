@@ -1,53 +1,218 @@
 /*
- * params.c - defaults, validation and name tables of struct fit_params.
+ * params.c - defaults, validation and name tables of struct fit_params, and
+ * the rules of which model, loss, regularizer and optimizer go together.
  *
- * Which loss goes with which model and task is one table (loss_table) rather
- * than nested switches, so adding a loss is one row. Everything here is pure.
+ * The rules are tables, not code: families[] has a row per model family,
+ * losses[], regs[] and optimizers[] a row per value with the settings it
+ * brings and whether it is smooth. fit_combo_check() reads them in one
+ * place, and the searcher and the job spec's validator call it rather than
+ * keep rules of their own (see params.h for how to add a row). Everything
+ * here is pure.
  */
 #include "worker/fit/params.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "daemon/base/status.h"
+#include "worker/fit/metric.h"
 
-#define BIT(x) (1u << (x))
+#define L(x) FIT_BIT(FIT_LOSS_##x)
+#define R(x) FIT_BIT(FIT_REG_##x)
+#define O(x) FIT_BIT(FIT_OPT_##x)
+#define S(x) FIT_BIT(FIT_SET_##x)
 
-/* Losses each model accepts, per task; 0 = the model does not do the task. */
-static const unsigned loss_table[FIT_MODEL_COUNT][FIT_TASK_COUNT] = {
+struct family {
+	unsigned losses[FIT_TASK_COUNT];       /* 0: the family does not do the task */
+	enum fit_loss natural[FIT_TASK_COUNT]; /* what AUTO stands for */
+	unsigned regs;
+	unsigned optimizers; /* 0: fits without one */
+	unsigned uses;	     /* settings read whatever else is chosen */
+	unsigned ignores;    /* settings its choices bring that it does without */
+};
+
+#define REGRESSION_LOSSES (L(SQUARED) | L(HUBER) | L(ABSOLUTE))
+#define PENALTIES	  (R(L1) | R(L2) | R(ELASTICNET))
+#define FIRST_ORDER	  (O(GD) | O(SGD) | O(MOMENTUM) | O(ADAM))
+#define SECOND_ORDER	  (O(LBFGS) | O(NEWTON))
+
+static const struct family families[FIT_MODEL_COUNT] = {
 	[FIT_MODEL_LINEAR] = {
-		[FIT_TASK_REGRESSION] = BIT(FIT_LOSS_SQUARED) | BIT(FIT_LOSS_HUBER) |
-					BIT(FIT_LOSS_ABSOLUTE),
+		.losses = { [FIT_TASK_REGRESSION] = REGRESSION_LOSSES },
+		.natural = { [FIT_TASK_REGRESSION] = FIT_LOSS_SQUARED },
+		.regs = R(NONE) | PENALTIES,
+		.optimizers = FIRST_ORDER | SECOND_ORDER,
+		.uses = S(EPOCHS),
 	},
 	[FIT_MODEL_LOGISTIC] = {
-		[FIT_TASK_CLASSIFICATION] = BIT(FIT_LOSS_LOG),
+		.losses = { [FIT_TASK_CLASSIFICATION] = L(LOG) },
+		.natural = { [FIT_TASK_CLASSIFICATION] = FIT_LOSS_LOG },
+		.regs = R(NONE) | PENALTIES,
+		.optimizers = FIRST_ORDER | SECOND_ORDER,
+		.uses = S(EPOCHS),
 	},
+	/* A linear SVM: always penalized, with C as the strength. */
 	[FIT_MODEL_SVM] = {
-		[FIT_TASK_CLASSIFICATION] = BIT(FIT_LOSS_HINGE) | BIT(FIT_LOSS_SQUARED_HINGE),
+		.losses = { [FIT_TASK_CLASSIFICATION] = L(HINGE) | L(SQUARED_HINGE) },
+		.natural = { [FIT_TASK_CLASSIFICATION] = FIT_LOSS_SQUARED_HINGE },
+		.regs = PENALTIES,
+		.optimizers = FIRST_ORDER | SECOND_ORDER,
+		.uses = S(EPOCHS) | S(C),
+		.ignores = S(PENALTY),
 	},
 	[FIT_MODEL_MLP] = {
-		[FIT_TASK_REGRESSION] = BIT(FIT_LOSS_SQUARED) | BIT(FIT_LOSS_HUBER) |
-					BIT(FIT_LOSS_ABSOLUTE),
-		[FIT_TASK_CLASSIFICATION] = BIT(FIT_LOSS_LOG),
+		.losses = { [FIT_TASK_REGRESSION] = REGRESSION_LOSSES,
+			    [FIT_TASK_CLASSIFICATION] = L(LOG) },
+		.natural = { [FIT_TASK_REGRESSION] = FIT_LOSS_SQUARED,
+			     [FIT_TASK_CLASSIFICATION] = FIT_LOSS_LOG },
+		.regs = R(NONE) | PENALTIES | R(DROPOUT),
+		.optimizers = FIRST_ORDER,
+		.uses = S(EPOCHS) | S(HIDDEN_LAYERS) | S(UNITS) | S(ACTIVATION),
 	},
 };
 
-/* The loss AUTO stands for, per model and task. */
-static const enum fit_loss auto_loss[FIT_MODEL_COUNT][FIT_TASK_COUNT] = {
-	[FIT_MODEL_LINEAR] = { FIT_LOSS_SQUARED, FIT_LOSS_SQUARED },
-	[FIT_MODEL_LOGISTIC] = { FIT_LOSS_LOG, FIT_LOSS_LOG },
-	[FIT_MODEL_SVM] = { FIT_LOSS_SQUARED_HINGE, FIT_LOSS_SQUARED_HINGE },
-	[FIT_MODEL_MLP] = { FIT_LOSS_SQUARED, FIT_LOSS_LOG },
+/*
+ * A loss, regularizer or optimizer: the settings it brings. smooth: a loss
+ * or regularizer with a (generalized) second derivative; an optimizer that
+ * needs one (lbfgs, newton), for the rule that spans families.
+ */
+struct choice {
+	unsigned settings;
+	bool smooth;
 };
 
-/* Losses with a (generalized) second derivative: what lbfgs and newton need. */
-static const unsigned smooth_losses = BIT(FIT_LOSS_SQUARED) | BIT(FIT_LOSS_HUBER) |
-				      BIT(FIT_LOSS_LOG) | BIT(FIT_LOSS_SQUARED_HINGE);
+static const struct choice losses[FIT_LOSS_COUNT] = {
+	[FIT_LOSS_SQUARED] = { 0, true },   [FIT_LOSS_HUBER] = { S(HUBER_DELTA), true },
+	[FIT_LOSS_ABSOLUTE] = { 0, false }, [FIT_LOSS_LOG] = { 0, true },
+	[FIT_LOSS_HINGE] = { 0, false },    [FIT_LOSS_SQUARED_HINGE] = { 0, true },
+};
 
-static const unsigned classification_metrics = BIT(FIT_METRIC_ACCURACY) |
-					       BIT(FIT_METRIC_BALANCED_ACCURACY) |
-					       BIT(FIT_METRIC_F1) | BIT(FIT_METRIC_LOG_LOSS) |
-					       BIT(FIT_METRIC_AUC);
+static const struct choice regs[FIT_REG_COUNT] = {
+	[FIT_REG_NONE] = { 0, true },
+	[FIT_REG_L1] = { S(PENALTY), false },
+	[FIT_REG_L2] = { S(PENALTY), true },
+	[FIT_REG_ELASTICNET] = { S(PENALTY) | S(L1_RATIO), false },
+	[FIT_REG_DROPOUT] = { S(DROPOUT), false },
+};
+
+static const struct choice optimizers[FIT_OPT_COUNT] = {
+	[FIT_OPT_GD] = { S(LEARNING_RATE), false },
+	[FIT_OPT_SGD] = { S(LEARNING_RATE) | S(BATCH_SIZE), false },
+	[FIT_OPT_MOMENTUM] = { S(LEARNING_RATE) | S(BATCH_SIZE), false },
+	[FIT_OPT_ADAM] = { S(LEARNING_RATE) | S(BATCH_SIZE), false },
+	[FIT_OPT_LBFGS] = { 0, true },
+	[FIT_OPT_NEWTON] = { 0, true },
+};
+
+/* ---- the family table's queries ---- */
+
+static const struct family *family_of(enum fit_model_kind m)
+{
+	static const struct family none;
+
+	return (unsigned)m < FIT_MODEL_COUNT ? &families[m] : &none;
+}
+
+unsigned fit_family_losses(enum fit_model_kind m, enum fit_task task)
+{
+	return (unsigned)task < FIT_TASK_COUNT ? family_of(m)->losses[task] : 0;
+}
+
+enum fit_loss fit_family_natural_loss(enum fit_model_kind m, enum fit_task task)
+{
+	return (unsigned)task < FIT_TASK_COUNT ? family_of(m)->natural[task] : FIT_LOSS_AUTO;
+}
+
+unsigned fit_family_regs(enum fit_model_kind m)
+{
+	return family_of(m)->regs;
+}
+
+unsigned fit_family_optimizers(enum fit_model_kind m)
+{
+	return family_of(m)->optimizers;
+}
+
+unsigned fit_family_uses(enum fit_model_kind m)
+{
+	return family_of(m)->uses;
+}
+
+unsigned fit_family_ignores(enum fit_model_kind m)
+{
+	return family_of(m)->ignores;
+}
+
+int fit_optimizer_second_order(enum fit_optimizer o)
+{
+	return (unsigned)o < FIT_OPT_COUNT && optimizers[o].smooth;
+}
+
+unsigned fit_loss_settings(enum fit_loss l)
+{
+	return (unsigned)l < FIT_LOSS_COUNT ? losses[l].settings : 0;
+}
+
+unsigned fit_reg_settings(enum fit_reg r)
+{
+	return (unsigned)r < FIT_REG_COUNT ? regs[r].settings : 0;
+}
+
+unsigned fit_optimizer_settings(enum fit_optimizer o)
+{
+	return (unsigned)o < FIT_OPT_COUNT ? optimizers[o].settings : 0;
+}
+
+const char *fit_combo_check(enum fit_task task, enum fit_model_kind m, enum fit_loss l,
+			    enum fit_reg r, enum fit_optimizer o)
+{
+	const struct family *f = family_of(m);
+
+	if ((unsigned)task >= FIT_TASK_COUNT)
+		return "unknown task";
+	if ((unsigned)m >= FIT_MODEL_COUNT)
+		return "unknown model";
+	if ((unsigned)l >= FIT_LOSS_COUNT)
+		return "unknown loss";
+	if ((unsigned)r >= FIT_REG_COUNT)
+		return "unknown regularization";
+	if (f->optimizers != 0 && (unsigned)o >= FIT_OPT_COUNT)
+		return "unknown optimizer";
+	if (l == FIT_LOSS_AUTO)
+		l = f->natural[task];
+	if (f->losses[task] == 0)
+		return task == FIT_TASK_REGRESSION ? "this model does classification only"
+						   : "this model does regression only";
+	if (!(f->losses[task] & FIT_BIT(l)))
+		return "this loss does not go with this model and task";
+	if (!(f->regs & FIT_BIT(r)))
+		return "this regularization does not go with this model";
+	if (f->optimizers == 0)
+		return NULL;
+	if (!(f->optimizers & FIT_BIT(o)))
+		return "this optimizer does not go with this model";
+	if (optimizers[o].smooth && !losses[l].smooth)
+		return "lbfgs and newton need a differentiable loss (not absolute or hinge)";
+	if (optimizers[o].smooth && !regs[r].smooth)
+		return "l1 and elasticnet need a first-order optimizer (gd, sgd, momentum, adam)";
+	return NULL;
+}
+
+unsigned fit_combo_settings(enum fit_model_kind m, enum fit_loss l, enum fit_reg r,
+			    enum fit_optimizer o)
+{
+	const struct family *f = family_of(m);
+	unsigned brought = fit_loss_settings(l) | fit_reg_settings(r);
+
+	if ((unsigned)m >= FIT_MODEL_COUNT)
+		return 0;
+	if (f->optimizers != 0)
+		brought |= fit_optimizer_settings(o);
+	return f->uses | (brought & ~f->ignores);
+}
+
+/* ---- struct fit_params ---- */
 
 void fit_params_init(struct fit_params *p)
 {
@@ -85,9 +250,8 @@ void fit_params_init(struct fit_params *p)
 
 void fit_params_resolve(struct fit_params *p, enum fit_task task)
 {
-	if (p->loss == FIT_LOSS_AUTO && (unsigned)p->model < FIT_MODEL_COUNT &&
-	    (unsigned)task < FIT_TASK_COUNT)
-		p->loss = auto_loss[p->model][task];
+	if (p->loss == FIT_LOSS_AUTO)
+		p->loss = fit_family_natural_loss(p->model, task);
 	if (p->metric == FIT_METRIC_AUTO)
 		p->metric = task == FIT_TASK_CLASSIFICATION ? FIT_METRIC_ACCURACY : FIT_METRIC_RMSE;
 }
@@ -97,13 +261,12 @@ static int in_unit(double x)
 	return x >= 0.0 && x < 1.0;
 }
 
-static const char *check_schedule(const struct fit_params *p)
+/* used: the settings the combination reads (fit_combo_settings()). */
+static const char *check_schedule(const struct fit_params *p, unsigned used)
 {
-	int second_order = p->optimizer == FIT_OPT_LBFGS || p->optimizer == FIT_OPT_NEWTON;
-
 	if (p->epochs < 1 || p->epochs > 1000000)
 		return "epochs must be between 1 and 1000000";
-	if (!second_order && !(isfinite(p->learning_rate) && p->learning_rate > 0.0))
+	if ((used & S(LEARNING_RATE)) && !(isfinite(p->learning_rate) && p->learning_rate > 0.0))
 		return "learning_rate must be a positive number";
 	if (!(isfinite(p->lr_decay) && p->lr_decay >= 0.0))
 		return "lr_decay must be zero or positive";
@@ -120,8 +283,6 @@ static const char *check_schedule(const struct fit_params *p)
 
 static const char *check_regularization(const struct fit_params *p)
 {
-	if ((unsigned)p->reg >= FIT_REG_COUNT)
-		return "unknown regularization";
 	if (!(isfinite(p->penalty) && p->penalty >= 0.0))
 		return "penalty must be zero or positive";
 	if (!(p->l1_ratio >= 0.0 && p->l1_ratio <= 1.0))
@@ -130,21 +291,18 @@ static const char *check_regularization(const struct fit_params *p)
 		return "svm_c must be zero or positive";
 	if (!(isfinite(p->huber_delta) && p->huber_delta > 0.0))
 		return "huber_delta must be positive";
-	if ((p->optimizer == FIT_OPT_LBFGS || p->optimizer == FIT_OPT_NEWTON) &&
-	    (p->reg == FIT_REG_L1 || (p->reg == FIT_REG_ELASTICNET && p->l1_ratio > 0.0)))
-		return "l1 and elasticnet need a first-order optimizer (gd, sgd, momentum, adam)";
 	return NULL;
 }
 
+/* A dropout rate only on a family that takes regularization dropout; a network's shape. */
 static const char *check_network(const struct fit_params *p)
 {
-	if (p->model != FIT_MODEL_MLP) {
-		if (p->dropout != 0.0)
-			return "dropout applies to mlp models only";
-		return NULL;
-	}
+	if (!(fit_family_regs(p->model) & R(DROPOUT)) && p->dropout != 0.0)
+		return "dropout applies to mlp models only";
 	if (!in_unit(p->dropout))
 		return "dropout must be in [0, 1)";
+	if (!(fit_family_uses(p->model) & S(HIDDEN_LAYERS)))
+		return NULL;
 	if (p->hidden_layers < 1 || p->hidden_layers > FIT_MAX_HIDDEN)
 		return "hidden_layers must be 1, 2 or 3";
 	for (unsigned i = 0; i < p->hidden_layers; i++)
@@ -152,8 +310,6 @@ static const char *check_network(const struct fit_params *p)
 			return "hidden_units must be between 1 and 65536";
 	if ((unsigned)p->activation >= FIT_ACT_COUNT)
 		return "unknown activation";
-	if (p->optimizer == FIT_OPT_LBFGS || p->optimizer == FIT_OPT_NEWTON)
-		return "mlp needs gd, sgd, momentum or adam";
 	return NULL;
 }
 
@@ -161,33 +317,18 @@ const char *fit_params_check(const struct fit_params *p, enum fit_task task)
 {
 	struct fit_params r = *p;
 	const char *msg;
-	unsigned allowed;
 
-	if ((unsigned)task >= FIT_TASK_COUNT)
-		return "unknown task";
-	if ((unsigned)p->model >= FIT_MODEL_COUNT)
-		return "unknown model";
-	if ((unsigned)p->loss >= FIT_LOSS_COUNT)
-		return "unknown loss";
-	if ((unsigned)p->optimizer >= FIT_OPT_COUNT)
-		return "unknown optimizer";
+	fit_params_resolve(&r, task);
+	msg = fit_combo_check(task, r.model, r.loss, r.reg, r.optimizer);
+	if (msg != NULL)
+		return msg;
 	if ((unsigned)p->metric >= FIT_METRIC_COUNT)
 		return "unknown metric";
 	if (p->threads < 1 || p->threads > FIT_MAX_THREADS)
 		return "threads must be between 1 and 256";
-	fit_params_resolve(&r, task);
-	allowed = loss_table[r.model][task];
-	if (allowed == 0)
-		return task == FIT_TASK_REGRESSION ? "this model does classification only"
-						   : "this model does regression only";
-	if (!(allowed & BIT(r.loss)))
-		return "this loss does not go with this model and task";
-	if ((r.optimizer == FIT_OPT_LBFGS || r.optimizer == FIT_OPT_NEWTON) &&
-	    !(smooth_losses & BIT(r.loss)))
-		return "lbfgs and newton need a differentiable loss (not absolute or hinge)";
-	if ((task == FIT_TASK_CLASSIFICATION) != !!(classification_metrics & BIT(r.metric)))
+	if ((task == FIT_TASK_CLASSIFICATION) != (fit_metric_is_classification(r.metric) != 0))
 		return "this metric does not go with the task";
-	msg = check_schedule(p);
+	msg = check_schedule(p, fit_combo_settings(r.model, r.loss, r.reg, r.optimizer));
 	if (msg == NULL)
 		msg = check_regularization(p);
 	if (msg == NULL)
@@ -200,7 +341,7 @@ const char *fit_params_check(const struct fit_params *p, enum fit_task task)
 /* One lookup pair per enum, over the X-macro tables of params.h. */
 #define NAME_ROW(n, s) s,
 #define DEFINE_NAMES(type, fn, map, count)                            \
-	static const char *const fn##_names[] = { map(NAME_ROW) };    \
+	const char *const fn##_names[count] = { map(NAME_ROW) };      \
 	const char *fn##_name(enum type v)                            \
 	{                                                             \
 		return (unsigned)v < (count) ? fn##_names[v] : "?";   \

@@ -1,7 +1,9 @@
 /*
  * params.h - what a trial asks the numeric core to do: the model family, its
  * loss, the optimizer and its schedule, regularization, the network shape and
- * the validation metric, in one plain struct (liblinear's "parameter").
+ * the validation metric, in one plain struct (liblinear's "parameter"); and
+ * the rules of which of them go together, kept here once for the whole
+ * daemon.
  *
  * A struct fit_params is a value: copy it freely. fit_params_init() fills the
  * defaults; fit_params_check() says, before any work is done, whether the
@@ -9,6 +11,40 @@
  * Every enum has a name table so that the daemon can write and read the
  * settings as JSON strings ("adam", "squared_hinge") without a switch of its
  * own. Everything here is pure and thread-safe.
+ *
+ * The rules are the family table in params.c: a row per model family with
+ * the tasks it does and the losses it takes for each, its natural loss (what
+ * AUTO stands for), the regularizers and optimizers it takes (none at all for
+ * a family that fits without an optimizer) and the settings it reads; plus a
+ * row per loss, regularizer and optimizer with the settings it brings and
+ * whether it is smooth (second-order), for the one rule that spans families:
+ * lbfgs and newton need a smooth loss and regularization none or l2. The
+ * fit_family_*() and fit_combo_*() queries below read that table; the core's
+ * fit_params_check(), the job spec's validator and the searcher
+ * (worker/search/) all ask them and keep no copy of their own.
+ *
+ * Adding a model family:
+ *   1. a row X(NAME, "name") in FIT_MODEL_MAP below (the enum and the name
+ *      the job spec and the model document use);
+ *   2. its row in the family table of params.c: the losses per task, the
+ *      natural loss per task, the regularizers, the optimizers (0 for none),
+ *      the settings it always reads (uses) and those its choices bring that
+ *      it does without (ignores);
+ *   3. if it reads settings of its own, a FIT_SET_* value for each below, a
+ *      field in struct fit_params, its range check in fit_params_check(),
+ *      its key in the trainer's reading of trial parameters
+ *      (worker/params.c), and a dimension for each in the search space: a
+ *      row of dims[] and defaults[] in worker/search/space.c (its group,
+ *      "gbdt" for "space.gbdt.*", is the row's parent) and a slot in
+ *      space_tree.c;
+ *   4. its code: fit, predict, explain and serialize.
+ * The searcher offers the new family by default for every task it does and
+ * every combination the table allows; nothing else names the families.
+ *
+ * Adding a loss, a regularizer or an optimizer: a row in its X-macro map
+ * below, a row in its rule table of params.c (the settings it brings, and
+ * whether it is smooth or second-order), the families that take it in the
+ * family table, and its code (linear.c's loss table, optim.c, train.c).
  */
 #ifndef FIT_PARAMS_H
 #define FIT_PARAMS_H
@@ -47,11 +83,18 @@
 	X(LBFGS, "lbfgs")       \
 	X(NEWTON, "newton")
 
-#define FIT_REG_MAP(X)  \
-	X(NONE, "none") \
-	X(L1, "l1")     \
-	X(L2, "l2")     \
-	X(ELASTICNET, "elasticnet")
+/*
+ * The regularizers a family may take. All but dropout are the weight penalty
+ * R(w) below. Dropout puts no penalty on the weights: the network's hidden
+ * units are dropped at the rate of the dropout setting instead, so it trains
+ * exactly as none does with that rate.
+ */
+#define FIT_REG_MAP(X)              \
+	X(NONE, "none")             \
+	X(L1, "l1")                 \
+	X(L2, "l2")                 \
+	X(ELASTICNET, "elasticnet") \
+	X(DROPOUT, "dropout")
 
 #define FIT_ACTIVATION_MAP(X) \
 	X(RELU, "relu")       \
@@ -106,6 +149,29 @@ enum fit_metric {
 #undef FIT__ENUM_METRIC
 
 /*
+ * The settings a combination reads besides its family, loss, regularizer and
+ * optimizer, one bit each (FIT_BIT) in the masks of the queries below. Each
+ * names fields of struct fit_params and is one dimension of the search space.
+ */
+enum fit_setting {
+	FIT_SET_EPOCHS,	       /* epochs */
+	FIT_SET_LEARNING_RATE, /* learning_rate (and lr_decay) */
+	FIT_SET_BATCH_SIZE,    /* batch_size */
+	FIT_SET_PENALTY,       /* penalty: the strength of R(w) */
+	FIT_SET_L1_RATIO,      /* l1_ratio */
+	FIT_SET_HUBER_DELTA,   /* huber_delta */
+	FIT_SET_C,	       /* svm_c: an svm's strength of R(w) */
+	FIT_SET_HIDDEN_LAYERS, /* hidden_layers */
+	FIT_SET_UNITS,	       /* hidden_units */
+	FIT_SET_ACTIVATION,    /* activation */
+	FIT_SET_DROPOUT,       /* dropout */
+	FIT_SET_COUNT
+};
+
+/* The bit of an enum value in a mask of the queries below. */
+#define FIT_BIT(x) (1u << (x))
+
+/*
  * The objective of every model is
  *
  *   F(w) = (1/n) sum_i loss(f(x_i; w), y_i) + penalty * R(w)
@@ -136,14 +202,14 @@ struct fit_params {
 	double epsilon;	      /* adam: denominator guard, 1e-8 */
 	double tol;	      /* lbfgs, newton: stop when |grad| <= tol * |grad at start| */
 
-	enum fit_reg reg;
+	enum fit_reg reg;   /* none, l1, l2, elasticnet; or dropout, R(w) = 0 */
 	double penalty;	    /* the strength of R(w) above; >= 0 */
 	double l1_ratio;    /* elasticnet: the L1 share in [0, 1] */
 	double svm_c;	    /* svm, logistic: C; when > 0 it sets the penalty as described above */
 	double huber_delta; /* huber: where the loss turns linear, in target deviations */
 
-	double dropout;			       /* mlp: drop probability of hidden units, [0, 1) */
-	unsigned hidden_layers;		       /* mlp: 1..FIT_MAX_HIDDEN */
+	double dropout;		/* mlp: drop probability of hidden units, [0, 1): dropout's rate */
+	unsigned hidden_layers; /* mlp: 1..FIT_MAX_HIDDEN */
 	unsigned hidden_units[FIT_MAX_HIDDEN]; /* mlp: units of each hidden layer */
 	enum fit_activation activation;	       /* mlp: of the hidden layers */
 
@@ -166,21 +232,84 @@ void fit_params_init(struct fit_params *p);
 
 /*
  * Replaces the AUTO loss and metric by what they mean for the model and task:
- * loss linear -> squared, logistic -> log, svm -> squared_hinge, mlp -> log or
- * squared; metric classification -> accuracy, regression -> rmse.
+ * the loss by the family's natural loss for the task (left AUTO when the
+ * family does not do the task), the metric by accuracy for classification
+ * and rmse for regression.
  */
 void fit_params_resolve(struct fit_params *p, enum fit_task task);
 
 /*
  * NULL when p is usable for task, else a static sentence naming the problem
- * ("newton needs a twice-differentiable loss: ..."). Checks ranges, the model
- * against the task, the loss against the model and task, the optimizer against
- * the loss and regularizer, and the metric against the task.
+ * ("lbfgs and newton need a differentiable loss ..."). Checks the combination
+ * with fit_combo_check(), then the metric against the task and the ranges of
+ * the settings.
  */
 const char *fit_params_check(const struct fit_params *p, enum fit_task task);
 
-/* Name tables: *_name() never returns NULL ("?" when out of range); *_parse()
- * returns 0 and sets *out, or FITD_EINVAL for an unknown name. */
+/*
+ * The family table. Each mask has a bit (FIT_BIT) per enum value allowed; an
+ * out-of-range family or task gives 0 (FIT_LOSS_AUTO for the natural loss).
+ *
+ * fit_family_losses: the losses family m takes for task (never AUTO); 0 when
+ *   it does not do the task.
+ * fit_family_natural_loss: what loss AUTO stands for; AUTO when m does not do
+ *   the task.
+ * fit_family_regs, fit_family_optimizers: the regularizers and optimizers m
+ *   takes; no optimizer at all (0) for a family that fits without one.
+ * fit_family_uses: the settings (enum fit_setting) m reads whatever else is
+ *   chosen.
+ * fit_family_ignores: the settings its loss, regularizer or optimizer would
+ *   bring that m does without (an svm's strength is C, not penalty).
+ */
+unsigned fit_family_losses(enum fit_model_kind m, enum fit_task task);
+enum fit_loss fit_family_natural_loss(enum fit_model_kind m, enum fit_task task);
+unsigned fit_family_regs(enum fit_model_kind m);
+unsigned fit_family_optimizers(enum fit_model_kind m);
+unsigned fit_family_uses(enum fit_model_kind m);
+unsigned fit_family_ignores(enum fit_model_kind m);
+
+/*
+ * 1 for an optimizer that uses second derivatives (lbfgs, newton): it needs a
+ * smooth loss and regularizer, and its epochs are iterations; else 0.
+ */
+int fit_optimizer_second_order(enum fit_optimizer o);
+
+/* The settings a loss, regularizer or optimizer brings to a family that takes it. */
+unsigned fit_loss_settings(enum fit_loss l);
+unsigned fit_reg_settings(enum fit_reg r);
+unsigned fit_optimizer_settings(enum fit_optimizer o);
+
+/*
+ * NULL when family m does task with loss l (AUTO: its natural loss),
+ * regularizer r and optimizer o, else a static sentence why not. The
+ * optimizer of a family that takes none is not looked at. This is the whole
+ * of which choices go together; the settings' values are fit_params_check()'s.
+ */
+const char *fit_combo_check(enum fit_task task, enum fit_model_kind m, enum fit_loss l,
+			    enum fit_reg r, enum fit_optimizer o);
+
+/*
+ * The settings (bit per enum fit_setting) a combination reads: those the
+ * family uses, and those its loss, regularizer and optimizer (if it takes
+ * one) bring, less those the family ignores; 0 for an out-of-range family.
+ * Meaningful for a combination fit_combo_check() accepts.
+ */
+unsigned fit_combo_settings(enum fit_model_kind m, enum fit_loss l, enum fit_reg r,
+			    enum fit_optimizer o);
+
+/*
+ * Name tables: *_name() never returns NULL ("?" when out of range); *_parse()
+ * returns 0 and sets *out, or FITD_EINVAL for an unknown name. The arrays
+ * fit_*_names[] are the tables themselves, indexed by enum value, for a
+ * caller that lists or looks up names of its own.
+ */
+extern const char *const fit_task_names[FIT_TASK_COUNT];
+extern const char *const fit_model_kind_names[FIT_MODEL_COUNT];
+extern const char *const fit_loss_names[FIT_LOSS_COUNT];
+extern const char *const fit_optimizer_names[FIT_OPT_COUNT];
+extern const char *const fit_reg_names[FIT_REG_COUNT];
+extern const char *const fit_activation_names[FIT_ACT_COUNT];
+extern const char *const fit_metric_names[FIT_METRIC_COUNT];
 const char *fit_task_name(enum fit_task v);
 int fit_task_parse(const char *s, enum fit_task *out);
 const char *fit_model_kind_name(enum fit_model_kind v);

@@ -10,9 +10,10 @@
  * way: the same model family with a first-order optimizer. An epoch of adam
  * and an iteration of lbfgs are different budgets, and a linear model
  * reaches its level in a few epochs that a network needs dozens for, so
- * comparing across them would stop every network early. lbfgs and newton
- * trials are never stopped: they converge in a few cheap iterations and
- * their scores on the way are no learning curve. With fewer than eta peers
+ * comparing across them would stop every network early. Trials of a
+ * second-order optimizer (lbfgs, newton; fit_optimizer_second_order()) are
+ * never stopped: they converge in a few cheap iterations and their scores
+ * on the way are no learning curve. With fewer than eta peers
  * every trial continues. Because those trials are finished
  * before idx may even be proposed, the decision is a function of the
  * history alone: the same at any parallelism, in any finish order and after
@@ -21,7 +22,6 @@
 #include "worker/search/internal.h"
 
 #include <math.h>
-#include <string.h>
 
 #define RUNGS_MAX 20
 
@@ -54,11 +54,13 @@ static bool finished(enum search_trial_state st)
 	return st != SEARCH_TRIAL_PENDING;
 }
 
+/* Whether params name a second-order optimizer (the core's table). */
 static bool second_order(const json_t *params)
 {
-	const char *opt = json_string_value(json_object_get(params, "optimizer"));
+	const char *name = json_string_value(json_object_get(params, "optimizer"));
+	enum fit_optimizer o;
 
-	return opt != NULL && (strcmp(opt, "lbfgs") == 0 || strcmp(opt, "newton") == 0);
+	return name != NULL && fit_optimizer_parse(name, &o) == 0 && fit_optimizer_second_order(o);
 }
 
 /* Whether a trial with params b is a peer of one with params a (NULL a: every trial). */

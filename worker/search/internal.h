@@ -1,7 +1,8 @@
 /*
  * internal.h - what the files of worker/search/ share and nothing else
- * includes: the name tables, the seeded random numbers, the searcher's
- * structure and the observations the models learn from.
+ * includes: the dimensions' names and the core's combination rules as the
+ * space sees them, the seeded random numbers, the searcher's structure and
+ * the observations the models learn from.
  */
 #ifndef WORKER_SEARCH_INTERNAL_H
 #define WORKER_SEARCH_INTERNAL_H
@@ -12,10 +13,39 @@
 #include "worker/search/search.h"
 #include "worker/search/space.h"
 
-#define BIT(x) (1u << (x))
+#define BIT(x) FIT_BIT(x)
 
-/* Names of a categorical dimension's values (NULL for a numeric one). */
+/*
+ * Names of a categorical dimension's values, the core's name table indexed
+ * by enum value (NULL for a numeric one); *n is its length.
+ */
 const char *const *search__dim_names(enum space_dim d, unsigned *n);
+
+/*
+ * The enum value named s in categorical dimension d, or -1 when s is not a
+ * value the spec may name there (a loss of "auto", an unknown name).
+ */
+int search__dim_lookup(enum space_dim d, const char *s);
+
+/* The task of a space. */
+enum fit_task search__task(const struct search_space *sp);
+
+/*
+ * Whether model m, loss l, regularization r and optimizer o go together for
+ * the space's task: the core's fit_combo_check(). The optimizer of a family
+ * that takes none is not looked at.
+ */
+bool search__combo_ok(const struct search_space *sp, int m, int l, int r, int o);
+
+/*
+ * The optimizers to try with model m: the listed ones, or when the family
+ * takes none the single bit SEARCH__NO_OPT (o is then not looked at).
+ */
+#define SEARCH__NO_OPT FIT_BIT(0)
+uint32_t search__opt_choices(const struct search_space *sp, int m);
+
+/* The core setting a numeric (or activation) dimension stands for; FIT_SET_COUNT: none. */
+enum fit_setting search__dim_setting(enum space_dim d);
 
 /* The path of a dimension in a spec ("space.mlp.units"). */
 const char *search__dim_path(enum space_dim d);

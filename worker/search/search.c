@@ -33,21 +33,21 @@ struct known {
 #define KNOWN_MAX 4
 static const struct known known_configs[2][KNOWN_MAX] = {
 	[0] = {
-		{ SPACE_MODEL_LINEAR, SPACE_LOSS_SQUARED, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		{ FIT_MODEL_LINEAR, FIT_LOSS_SQUARED, FIT_REG_L2, FIT_OPT_LBFGS,
 		  .penalty = 1e-4 },
-		{ SPACE_MODEL_LINEAR, SPACE_LOSS_HUBER, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		{ FIT_MODEL_LINEAR, FIT_LOSS_HUBER, FIT_REG_L2, FIT_OPT_LBFGS,
 		  .penalty = 1e-4, .huber_delta = 1.35 },
-		{ SPACE_MODEL_MLP, SPACE_LOSS_SQUARED, SPACE_REG_L2, SPACE_OPT_ADAM,
+		{ FIT_MODEL_MLP, FIT_LOSS_SQUARED, FIT_REG_L2, FIT_OPT_ADAM,
 		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 64 },
 		{ -1 },
 	},
 	[1] = {
-		{ SPACE_MODEL_LOGISTIC, SPACE_LOSS_LOG, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		{ FIT_MODEL_LOGISTIC, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_LBFGS,
 		  .penalty = 1e-4 },
-		{ SPACE_MODEL_SVM, SPACE_LOSS_SQUARED_HINGE, SPACE_REG_L2, SPACE_OPT_LBFGS, .C = 1 },
-		{ SPACE_MODEL_LOGISTIC, SPACE_LOSS_LOG, SPACE_REG_L2, SPACE_OPT_LBFGS,
+		{ FIT_MODEL_SVM, FIT_LOSS_SQUARED_HINGE, FIT_REG_L2, FIT_OPT_LBFGS, .C = 1 },
+		{ FIT_MODEL_LOGISTIC, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_LBFGS,
 		  .penalty = 1e-2 },
-		{ SPACE_MODEL_MLP, SPACE_LOSS_LOG, SPACE_REG_L2, SPACE_OPT_ADAM,
+		{ FIT_MODEL_MLP, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_ADAM,
 		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 64 },
 	},
 };
@@ -70,7 +70,7 @@ static void known_wants(const struct known *k, double *want)
 	if (k->units > 0) {
 		want[SPACE_SLOT_LAYERS] = 1;
 		want[SPACE_SLOT_UNITS1] = k->units;
-		want[SPACE_SLOT_ACTIVATION] = SPACE_ACT_RELU;
+		want[SPACE_SLOT_ACTIVATION] = FIT_ACT_RELU;
 	}
 }
 
@@ -78,9 +78,9 @@ static void known_wants(const struct known *k, double *want)
 static const double second_choice[SPACE_SLOT_COUNT] = {
 	[SPACE_SLOT_MODEL] = -1,
 	[SPACE_SLOT_LOSS] = -1,
-	[SPACE_SLOT_REG] = SPACE_REG_L2,
-	[SPACE_SLOT_OPT] = SPACE_OPT_ADAM,
-	[SPACE_SLOT_ACTIVATION] = SPACE_ACT_RELU,
+	[SPACE_SLOT_REG] = FIT_REG_L2,
+	[SPACE_SLOT_OPT] = FIT_OPT_ADAM,
+	[SPACE_SLOT_ACTIVATION] = FIT_ACT_RELU,
 };
 
 static double nearest(const double *opts, size_t n, double want)

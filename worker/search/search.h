@@ -59,7 +59,10 @@
  * map: queued and running are SEARCH_TRIAL_PENDING.
  *
  * Trial parameters (the contract with the trainer): a JSON object holding
- * only the keys that apply,
+ * model, loss and regularization, the optimizer when the family takes one,
+ * and of the settings only those the combination reads (the core's
+ * fit_combo_settings(), worker/fit/params.h); names are the core's. With
+ * today's family table that is
  *
  *   model           "linear" | "logistic" | "svm" | "mlp"            always
  *   optimizer       "gd" | "sgd" | "momentum" | "adam" | "lbfgs" | "newton"
@@ -75,7 +78,7 @@
  *   C               number            svm (its regularization's strength)
  *   hidden_layers   [units, ...]      mlp, 1 to 3 integers
  *   activation      "relu" | "tanh"   mlp
- *   dropout         number            mlp with regularization "dropout"
+ *   dropout         number            regularization "dropout" (mlp)
  *
  * An mlp has one regularizer per trial: a weight penalty (l1, l2,
  * elasticnet with "penalty"), dropout (regularization "dropout" with the

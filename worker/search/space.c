@@ -4,9 +4,11 @@
  * narrowing the lists to what the chosen models can use and refusing what
  * no chosen model can use; and writing the normalized space back as JSON.
  *
- * Each dimension is one row of dims[] (its key, kind and bounds) and of
- * defaults[] (its default for search and for grid), so adding a setting is
- * two rows and a slot in space_tree.c. See space.h for the rules.
+ * Each dimension is one row of dims[] (its key, kind, bounds and the core
+ * setting it stands for) and of defaults[] (its default for search and for
+ * grid), so adding a setting is two rows and a slot in space_tree.c. What
+ * goes together, the names and the default models and losses of a task are
+ * the numeric core's family table (worker/fit/params.h). See space.h.
  */
 #include "worker/search/internal.h"
 
@@ -20,59 +22,58 @@ enum dim_kind {
 	KIND_INT,
 };
 
-static const char *const model_names[] = { "linear", "logistic", "svm", "mlp" };
-static const char *const loss_names[] = { "squared", "huber", "absolute",
-					  "log",     "hinge", "squared_hinge" };
-static const char *const reg_names[] = { "none", "l1", "l2", "elasticnet", "dropout" };
-static const char *const opt_names[] = { "gd", "sgd", "momentum", "adam", "lbfgs", "newton" };
-static const char *const act_names[] = { "relu", "tanh" };
-
-#define NAMES(a) a, (unsigned)(sizeof(a) / sizeof(a[0]))
+#define NO_SETTING FIT_SET_COUNT
 
 struct dim_desc {
-	const char *parent; /* NULL, "svm" or "mlp" */
+	const char *parent; /* NULL, or a family's group of settings: "svm", "mlp" */
 	const char *key;
 	const char *path;
 	enum dim_kind kind;
-	const char *const *names;
+	const char *const *names; /* categorical: the core's name table */
 	unsigned nnames;
 	double lo, hi; /* allowed values: [lo, hi], (lo, hi] when lo_open */
 	bool lo_open;
-	const char *needs; /* what makes the dimension used, for messages */
+	enum fit_setting setting; /* the core setting it stands for; NO_SETTING: a choice */
+	uint32_t unnamed;	  /* categorical: values the spec does not name */
 };
 
 static const struct dim_desc dims[SPACE_DIM_COUNT] = {
-	[SPACE_DIM_MODELS] = { NULL, "models", "space.models", KIND_CAT, NAMES(model_names) },
+	[SPACE_DIM_MODELS] = { NULL, "models", "space.models", KIND_CAT, fit_model_kind_names,
+			       FIT_MODEL_COUNT, 0, 0, false, NO_SETTING },
 	[SPACE_DIM_OPTIMIZER] = { NULL, "optimizer", "space.optimizer", KIND_CAT,
-				  NAMES(opt_names) },
+				  fit_optimizer_names, FIT_OPT_COUNT, 0, 0, false, NO_SETTING },
 	[SPACE_DIM_LEARNING_RATE] = { NULL, "learning_rate", "space.learning_rate", KIND_REAL, NULL,
-				      0, 0, 10, true, "optimizer gd, sgd, momentum or adam" },
+				      0, 0, 10, true, FIT_SET_LEARNING_RATE },
 	[SPACE_DIM_BATCH_SIZE] = { NULL, "batch_size", "space.batch_size", KIND_INT, NULL, 0, 1,
-				   1e6, false, "optimizer sgd, momentum or adam" },
+				   1e6, false, FIT_SET_BATCH_SIZE },
 	[SPACE_DIM_EPOCHS] = { NULL, "epochs", "space.epochs", KIND_INT, NULL, 0, 1, 100000, false,
-			       "" },
+			       FIT_SET_EPOCHS },
 	[SPACE_DIM_REGULARIZATION] = { NULL, "regularization", "space.regularization", KIND_CAT,
-				       NAMES(reg_names) },
+				       fit_reg_names, FIT_REG_COUNT, 0, 0, false, NO_SETTING },
 	[SPACE_DIM_PENALTY] = { NULL, "penalty", "space.penalty", KIND_REAL, NULL, 0, 0, 1e4, false,
-				"regularization l1, l2 or elasticnet on linear, logistic or mlp" },
+				FIT_SET_PENALTY },
 	[SPACE_DIM_L1_RATIO] = { NULL, "l1_ratio", "space.l1_ratio", KIND_REAL, NULL, 0, 0, 1,
-				 false, "regularization elasticnet" },
-	[SPACE_DIM_LOSS] = { NULL, "loss", "space.loss", KIND_CAT, NAMES(loss_names) },
+				 false, FIT_SET_L1_RATIO },
+	[SPACE_DIM_LOSS] = { NULL, "loss", "space.loss", KIND_CAT, fit_loss_names, FIT_LOSS_COUNT,
+			     0, 0, false, NO_SETTING, BIT(FIT_LOSS_AUTO) },
 	[SPACE_DIM_HUBER_DELTA] = { NULL, "huber_delta", "space.huber_delta", KIND_REAL, NULL, 0, 0,
-				    100, true, "loss huber" },
-	[SPACE_DIM_C] = { "svm", "C", "space.svm.C", KIND_REAL, NULL, 0, 0, 1e6, true,
-			  "model svm" },
+				    100, true, FIT_SET_HUBER_DELTA },
+	[SPACE_DIM_C] = { "svm", "C", "space.svm.C", KIND_REAL, NULL, 0, 0, 1e6, true, FIT_SET_C },
 	[SPACE_DIM_HIDDEN_LAYERS] = { "mlp", "hidden_layers", "space.mlp.hidden_layers", KIND_INT,
-				      NULL, 0, 1, 3, false, "model mlp" },
+				      NULL, 0, 1, 3, false, FIT_SET_HIDDEN_LAYERS },
 	[SPACE_DIM_UNITS] = { "mlp", "units", "space.mlp.units", KIND_INT, NULL, 0, 1, 4096, false,
-			      "model mlp" },
+			      FIT_SET_UNITS },
 	[SPACE_DIM_ACTIVATION] = { "mlp", "activation", "space.mlp.activation", KIND_CAT,
-				   NAMES(act_names), 0, 0, false, "model mlp" },
+				   fit_activation_names, FIT_ACT_COUNT, 0, 0, false,
+				   FIT_SET_ACTIVATION },
 	[SPACE_DIM_DROPOUT] = { "mlp", "dropout", "space.mlp.dropout", KIND_REAL, NULL, 0, 0, 0.9,
-				false, "model mlp with regularization dropout" },
+				false, FIT_SET_DROPOUT },
 };
 
-/* Defaults: categorical masks per task [regression, classification]; numbers. */
+/*
+ * Defaults: categorical masks per task [regression, classification]; numbers.
+ * The models and losses of a task come from the family table (task_mask()).
+ */
 struct dim_default {
 	uint32_t mask[2];
 	uint32_t grid_mask[2];
@@ -83,16 +84,12 @@ struct dim_default {
 	double grid;
 };
 
-#define M(x)	    BIT(SPACE_MODEL_##x)
-#define L(x)	    BIT(SPACE_LOSS_##x)
-#define R(x)	    BIT(SPACE_REG_##x)
-#define O(x)	    BIT(SPACE_OPT_##x)
-#define ALL_REGS    (R(NONE) | R(L1) | R(L2) | R(ELASTICNET) | R(DROPOUT))
+#define R(x)	    BIT(FIT_REG_##x)
+#define O(x)	    BIT(FIT_OPT_##x)
+#define ALL_REGS    (BIT(FIT_REG_COUNT) - 1)
 #define SEARCH_OPTS (O(SGD) | O(MOMENTUM) | O(ADAM) | O(LBFGS) | O(NEWTON))
 
 static const struct dim_default defaults[SPACE_DIM_COUNT] = {
-	[SPACE_DIM_MODELS] = { { M(LINEAR) | M(MLP), M(LOGISTIC) | M(SVM) | M(MLP) },
-			       { M(LINEAR) | M(MLP), M(LOGISTIC) | M(SVM) | M(MLP) } },
 	[SPACE_DIM_OPTIMIZER] = { { SEARCH_OPTS, SEARCH_OPTS }, { O(ADAM), O(ADAM) } },
 	[SPACE_DIM_LEARNING_RATE] = { { 0 }, { 0 }, true, 1e-4, 1, true, 0, 0.01 },
 	[SPACE_DIM_BATCH_SIZE] = { { 0 }, { 0 }, true, 16, 512, true, 0, 32 },
@@ -100,26 +97,56 @@ static const struct dim_default defaults[SPACE_DIM_COUNT] = {
 	[SPACE_DIM_REGULARIZATION] = { { ALL_REGS, ALL_REGS }, { R(L2), R(L2) } },
 	[SPACE_DIM_PENALTY] = { { 0 }, { 0 }, true, 1e-6, 10, true, 0, 1e-4 },
 	[SPACE_DIM_L1_RATIO] = { { 0 }, { 0 }, true, 0.05, 0.95, false, 0, 0.5 },
-	[SPACE_DIM_LOSS] = { { L(SQUARED) | L(HUBER) | L(ABSOLUTE),
-			       L(LOG) | L(HINGE) | L(SQUARED_HINGE) },
-			     { L(SQUARED), L(LOG) | L(SQUARED_HINGE) } },
 	[SPACE_DIM_HUBER_DELTA] = { { 0 }, { 0 }, true, 0.5, 3, false, 0, 1.35 },
 	[SPACE_DIM_C] = { { 0 }, { 0 }, true, 1e-3, 100, true, 0, 1 },
 	[SPACE_DIM_HIDDEN_LAYERS] = { { 0 }, { 0 }, false, 1, 1, false, 2, 1 },
 	[SPACE_DIM_UNITS] = { { 0 }, { 0 }, true, 16, 256, true, 0, 64 },
-	[SPACE_DIM_ACTIVATION] = { { BIT(SPACE_ACT_RELU) | BIT(SPACE_ACT_TANH),
-				     BIT(SPACE_ACT_RELU) | BIT(SPACE_ACT_TANH) },
-				   { BIT(SPACE_ACT_RELU), BIT(SPACE_ACT_RELU) } },
+	[SPACE_DIM_ACTIVATION] = { { BIT(FIT_ACT_RELU) | BIT(FIT_ACT_TANH),
+				     BIT(FIT_ACT_RELU) | BIT(FIT_ACT_TANH) },
+				   { BIT(FIT_ACT_RELU), BIT(FIT_ACT_RELU) } },
 	[SPACE_DIM_DROPOUT] = { { 0 }, { 0 }, true, 0.05, 0.5, false, 0, 0.2 },
 };
 
-/* The models each task allows. */
-static const uint32_t task_models[2] = { M(LINEAR) | M(MLP), M(LOGISTIC) | M(SVM) | M(MLP) };
+/*
+ * From the family table, for a task: dim models, the families that do it;
+ * dim loss, every loss they take (grid: their natural losses).
+ */
+static uint32_t task_mask(enum space_dim dim, enum fit_task task, bool grid)
+{
+	uint32_t mask = 0;
+
+	for (int m = 0; m < FIT_MODEL_COUNT; m++) {
+		unsigned losses = fit_family_losses((enum fit_model_kind)m, task);
+
+		if (losses == 0)
+			continue;
+		if (dim == SPACE_DIM_MODELS)
+			mask |= BIT(m);
+		else if (grid)
+			mask |= BIT(fit_family_natural_loss((enum fit_model_kind)m, task));
+		else
+			mask |= losses;
+	}
+	return mask;
+}
 
 const char *const *search__dim_names(enum space_dim d, unsigned *n)
 {
 	*n = dims[d].nnames;
 	return dims[d].names;
+}
+
+int search__dim_lookup(enum space_dim d, const char *s)
+{
+	for (unsigned i = 0; i < dims[d].nnames; i++)
+		if (!(dims[d].unnamed & BIT(i)) && strcmp(dims[d].names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+enum fit_setting search__dim_setting(enum space_dim d)
+{
+	return dims[d].setting;
 }
 
 const char *search__dim_path(enum space_dim d)
@@ -134,14 +161,6 @@ static int wrong_type(struct fitd_error *err, const char *path, const char *what
 	return fitd_error_set(err, FITD_EFORMAT, "wrong_type", "%s: expected %s", path, what);
 }
 
-static int name_index(const struct dim_desc *d, const char *s)
-{
-	for (unsigned i = 0; i < d->nnames; i++)
-		if (strcmp(d->names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
 static int unknown_name(const struct dim_desc *d, const char *path, const char *s,
 			struct fitd_error *err)
 {
@@ -149,17 +168,20 @@ static int unknown_name(const struct dim_desc *d, const char *path, const char *
 	size_t used = 0;
 
 	for (unsigned i = 0; i < d->nnames && used < sizeof(list); i++) {
-		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-				 d->names[i]);
+		int w = d->unnamed & BIT(i) ? 0
+					    : snprintf(list + used, sizeof(list) - used, "%s%s",
+						       used ? ", " : "", d->names[i]);
+
 		used += w > 0 ? (size_t)w : 0;
 	}
 	return fitd_error_set(err, FITD_EUNPROCESSABLE, "unknown_value",
 			      "%s: unknown value '%.40s' (one of %s)", path, s, list);
 }
 
-static int parse_cat(const struct dim_desc *d, const json_t *j, struct space_values *v,
+static int parse_cat(enum space_dim dim, const json_t *j, struct space_values *v,
 		     struct fitd_error *err)
 {
+	const struct dim_desc *d = &dims[dim];
 	char path[96];
 	size_t n = json_is_array(j) ? json_array_size(j) : 1;
 
@@ -178,7 +200,7 @@ static int parse_cat(const struct dim_desc *d, const json_t *j, struct space_val
 			snprintf(path, sizeof(path), "%s", d->path);
 		if (!json_is_string(e))
 			return wrong_type(err, path, "a name");
-		k = name_index(d, json_string_value(e));
+		k = search__dim_lookup(dim, json_string_value(e));
 		if (k < 0)
 			return unknown_name(d, path, json_string_value(e), err);
 		if (v->mask & BIT(k))
@@ -287,6 +309,10 @@ static void fill_default(enum space_dim dim, bool cls, bool grid, struct space_v
 {
 	const struct dim_default *def = &defaults[dim];
 
+	if (dim == SPACE_DIM_MODELS || dim == SPACE_DIM_LOSS) {
+		v->mask = task_mask(dim, cls ? FIT_TASK_CLASSIFICATION : FIT_TASK_REGRESSION, grid);
+		return;
+	}
 	if (dims[dim].kind == KIND_CAT) {
 		v->mask = grid ? def->grid_mask[cls] : def->mask[cls];
 		return;
@@ -321,6 +347,15 @@ static int find_dim(const char *parent, const char *key)
 	return -1;
 }
 
+/* Whether key names a family's group of settings ("svm", "mlp"): some dimension's parent. */
+static bool is_group(const char *key)
+{
+	for (int d = 0; d < SPACE_DIM_COUNT; d++)
+		if (dims[d].parent != NULL && strcmp(dims[d].parent, key) == 0)
+			return true;
+	return false;
+}
+
 static int check_keys(const json_t *obj, const char *parent, struct fitd_error *err)
 {
 	const char *key;
@@ -328,7 +363,7 @@ static int check_keys(const json_t *obj, const char *parent, struct fitd_error *
 
 	json_object_foreach((json_t *)obj, key, val)
 	{
-		bool sub = parent == NULL && (strcmp(key, "svm") == 0 || strcmp(key, "mlp") == 0);
+		bool sub = parent == NULL && is_group(key);
 		int rc;
 
 		if (sub && !json_is_object(val))
@@ -370,7 +405,7 @@ static int read_dims(const json_t *space, struct search_space *sp, struct fitd_e
 			continue;
 		}
 		v->given = true;
-		rc = dims[d].kind == KIND_CAT ? parse_cat(&dims[d], j, v, err)
+		rc = dims[d].kind == KIND_CAT ? parse_cat((enum space_dim)d, j, v, err)
 					      : parse_num(&dims[d], j, v, err);
 		if (rc == FITD_OK && sp->grid && v->range)
 			rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
@@ -389,38 +424,46 @@ struct reach {
 	uint32_t used;			/* bit per dimension some combination uses */
 };
 
-static bool first_order(int o)
+/* Every value of categorical dimension d that the spec may name. */
+static uint32_t all_named(enum space_dim d)
 {
-	return o <= SPACE_OPT_ADAM;
+	return (BIT(dims[d].nnames) - 1) & ~dims[d].unnamed;
 }
 
 static void reach_combo(int m, int l, int r, int o, struct reach *re)
 {
-	bool penalized = r == SPACE_REG_L1 || r == SPACE_REG_L2 || r == SPACE_REG_ELASTICNET;
+	unsigned used = fit_combo_settings((enum fit_model_kind)m, (enum fit_loss)l,
+					   (enum fit_reg)r, (enum fit_optimizer)o);
 
 	re->mask[SPACE_DIM_MODELS] |= BIT(m);
 	re->mask[SPACE_DIM_LOSS] |= BIT(l);
 	re->mask[SPACE_DIM_REGULARIZATION] |= BIT(r);
-	re->mask[SPACE_DIM_OPTIMIZER] |= BIT(o);
-	re->used |= BIT(SPACE_DIM_MODELS) | BIT(SPACE_DIM_LOSS) | BIT(SPACE_DIM_REGULARIZATION) |
-		    BIT(SPACE_DIM_OPTIMIZER) | BIT(SPACE_DIM_EPOCHS);
-	if (first_order(o))
-		re->used |= BIT(SPACE_DIM_LEARNING_RATE);
-	if (first_order(o) && o != SPACE_OPT_GD)
-		re->used |= BIT(SPACE_DIM_BATCH_SIZE);
-	if (penalized && m != SPACE_MODEL_SVM)
-		re->used |= BIT(SPACE_DIM_PENALTY);
-	if (r == SPACE_REG_ELASTICNET)
-		re->used |= BIT(SPACE_DIM_L1_RATIO);
-	if (l == SPACE_LOSS_HUBER)
-		re->used |= BIT(SPACE_DIM_HUBER_DELTA);
-	if (m == SPACE_MODEL_SVM)
-		re->used |= BIT(SPACE_DIM_C);
-	if (m == SPACE_MODEL_MLP)
-		re->used |= BIT(SPACE_DIM_HIDDEN_LAYERS) | BIT(SPACE_DIM_UNITS) |
-			    BIT(SPACE_DIM_ACTIVATION);
-	if (m == SPACE_MODEL_MLP && r == SPACE_REG_DROPOUT)
-		re->used |= BIT(SPACE_DIM_DROPOUT);
+	re->used |= BIT(SPACE_DIM_MODELS) | BIT(SPACE_DIM_LOSS) | BIT(SPACE_DIM_REGULARIZATION);
+	if (fit_family_optimizers((enum fit_model_kind)m) != 0) {
+		re->mask[SPACE_DIM_OPTIMIZER] |= BIT(o);
+		re->used |= BIT(SPACE_DIM_OPTIMIZER);
+	}
+	for (int d = 0; d < SPACE_DIM_COUNT; d++)
+		if (dims[d].setting != NO_SETTING && (used & BIT(dims[d].setting)))
+			re->used |= BIT(d);
+}
+
+/* Scans every (loss, regularization, optimizer) of the lists for model m. */
+static void reach_model(const struct search_space *sp, int m, struct reach *re)
+{
+	uint32_t opts = search__opt_choices(sp, m);
+
+	for (int l = 0; l < FIT_LOSS_COUNT; l++) {
+		if (!(sp->dim[SPACE_DIM_LOSS].mask & BIT(l)))
+			continue;
+		for (int r = 0; r < FIT_REG_COUNT; r++) {
+			if (!(sp->dim[SPACE_DIM_REGULARIZATION].mask & BIT(r)))
+				continue;
+			for (int o = 0; o < FIT_OPT_COUNT; o++)
+				if ((opts & BIT(o)) && search__combo_ok(sp, m, l, r, o))
+					reach_combo(m, l, r, o, re);
+		}
+	}
 }
 
 /* Scans every (model, loss, regularization, optimizer) of the lists. */
@@ -428,16 +471,34 @@ static void reach_scan(const struct search_space *sp, struct reach *re)
 {
 	memset(re, 0, sizeof(*re));
 	re->mask[SPACE_DIM_ACTIVATION] = sp->dim[SPACE_DIM_ACTIVATION].mask;
-	for (int m = 0; m < SPACE_MODEL_COUNT; m++)
-		for (int l = 0; l < SPACE_LOSS_COUNT; l++)
-			for (int r = 0; r < SPACE_REG_COUNT; r++)
-				for (int o = 0; o < SPACE_OPT_COUNT; o++)
-					if ((sp->dim[SPACE_DIM_MODELS].mask & BIT(m)) &&
-					    (sp->dim[SPACE_DIM_LOSS].mask & BIT(l)) &&
-					    (sp->dim[SPACE_DIM_REGULARIZATION].mask & BIT(r)) &&
-					    (sp->dim[SPACE_DIM_OPTIMIZER].mask & BIT(o)) &&
-					    search_space_combo_ok(sp->classification, m, l, r, o))
-						reach_combo(m, l, r, o, re);
+	for (int m = 0; m < FIT_MODEL_COUNT; m++)
+		if (sp->dim[SPACE_DIM_MODELS].mask & BIT(m))
+			reach_model(sp, m, re);
+}
+
+/*
+ * The core's reason why model m goes with no combination of the listed
+ * loss, regularization and optimizer when each list has a value it takes.
+ */
+static const char *combo_refusal(const struct search_space *sp, int m)
+{
+	enum fit_model_kind f = (enum fit_model_kind)m;
+	uint32_t losses = sp->dim[SPACE_DIM_LOSS].mask & fit_family_losses(f, search__task(sp));
+	uint32_t regs = sp->dim[SPACE_DIM_REGULARIZATION].mask & fit_family_regs(f);
+	uint32_t opts = search__opt_choices(sp, m);
+	const char *why = NULL;
+
+	if (fit_family_optimizers(f) != 0)
+		opts &= fit_family_optimizers(f);
+
+	for (int l = 0; why == NULL && l < FIT_LOSS_COUNT; l++)
+		for (int r = 0; why == NULL && r < FIT_REG_COUNT; r++)
+			for (int o = 0; why == NULL && o < FIT_OPT_COUNT; o++)
+				if ((losses & BIT(l)) && (regs & BIT(r)) && (opts & BIT(o)))
+					why = fit_combo_check(search__task(sp), f, (enum fit_loss)l,
+							      (enum fit_reg)r,
+							      (enum fit_optimizer)o);
+	return why != NULL ? why : "none goes together";
 }
 
 /* Says which list leaves model m without an option; the model was named. */
@@ -454,33 +515,33 @@ static int model_unusable(const struct search_space *sp, int m, struct fitd_erro
 		alone.dim[SPACE_DIM_MODELS].mask = BIT(m);
 		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
 			if (k != i)
-				alone.dim[order[k]].mask = 0xffffffffu;
+				alone.dim[order[k]].mask = all_named(order[k]);
 		reach_scan(&alone, &re);
 		if (re.mask[SPACE_DIM_MODELS] == 0)
 			return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
 					      "%s: none of the listed values works with model %s",
-					      dims[order[i]].path, model_names[m]);
+					      dims[order[i]].path, fit_model_kind_names[m]);
 	}
 	return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
 			      "space: model %s has no usable combination of the listed loss, "
-			      "regularization and optimizer (lbfgs and newton need a smooth loss "
-			      "and regularization none or l2)",
-			      model_names[m]);
+			      "regularization and optimizer (%s)",
+			      fit_model_kind_names[m], combo_refusal(sp, m));
 }
 
 static int check_models(struct search_space *sp, struct fitd_error *err)
 {
 	struct space_values *v = &sp->dim[SPACE_DIM_MODELS];
-	uint32_t task = task_models[sp->classification];
+	uint32_t task = task_mask(SPACE_DIM_MODELS, search__task(sp), false);
 	struct reach re;
 
-	for (int m = 0; m < SPACE_MODEL_COUNT; m++)
+	for (int m = 0; m < FIT_MODEL_COUNT; m++)
 		if ((v->mask & BIT(m)) && !(task & BIT(m)))
 			return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
-					      "space.models: %s does not do %s", model_names[m],
-					      sp->classification ? "classification" : "regression");
+					      "space.models: %s does not do %s",
+					      fit_model_kind_names[m],
+					      fit_task_name(search__task(sp)));
 	reach_scan(sp, &re);
-	for (int m = 0; m < SPACE_MODEL_COUNT; m++) {
+	for (int m = 0; m < FIT_MODEL_COUNT; m++) {
 		if (!(v->mask & BIT(m)) || (re.mask[SPACE_DIM_MODELS] & BIT(m)))
 			continue;
 		if (v->given)
@@ -491,6 +552,104 @@ static int check_models(struct search_space *sp, struct fitd_error *err)
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
 				      "space: no model family can use the listed settings");
 	return FITD_OK;
+}
+
+/* ---- saying what a setting needs ---- */
+
+/* Appends text to buf (cap bytes, *at used); a text that does not fit fills it. */
+static void say(char *buf, size_t cap, size_t *at, const char *text)
+{
+	int w = snprintf(buf + *at, cap - *at, "%s", text);
+
+	if (w > 0)
+		*at = (size_t)w < cap - *at ? *at + (size_t)w : cap - 1;
+}
+
+/* Appends what, then the names of mask as " a, b or c". */
+static void say_names(char *buf, size_t cap, size_t *at, const char *what, const char *const *names,
+		      unsigned n, uint32_t mask)
+{
+	unsigned count = (unsigned)__builtin_popcount(mask), said = 0;
+
+	say(buf, cap, at, what);
+	for (unsigned i = 0; i < n; i++) {
+		if (!(mask & BIT(i)))
+			continue;
+		say(buf, cap, at, said == 0 ? " " : said + 1 == count ? " or " : ", ");
+		say(buf, cap, at, names[i]);
+		said++;
+	}
+}
+
+/* What value v of a choice (loss, regularization, optimizer) brings. */
+static unsigned brings(enum space_dim choice, unsigned v)
+{
+	return choice == SPACE_DIM_LOSS		    ? fit_loss_settings((enum fit_loss)v)
+	       : choice == SPACE_DIM_REGULARIZATION ? fit_reg_settings((enum fit_reg)v)
+						    : fit_optimizer_settings((enum fit_optimizer)v);
+}
+
+/* Whether family m takes a value of mask of a choice, for some task. */
+static bool takes(enum space_dim choice, int m, uint32_t mask)
+{
+	enum fit_model_kind f = (enum fit_model_kind)m;
+
+	if (choice == SPACE_DIM_LOSS)
+		return ((fit_family_losses(f, FIT_TASK_REGRESSION) |
+			 fit_family_losses(f, FIT_TASK_CLASSIFICATION)) &
+			mask) != 0;
+	return ((choice == SPACE_DIM_REGULARIZATION ? fit_family_regs(f)
+						    : fit_family_optimizers(f)) &
+		mask) != 0;
+}
+
+/*
+ * "model svm", "optimizer sgd, momentum or adam", "regularization l1, l2 or
+ * elasticnet on linear, logistic or mlp": the choices that make the core
+ * read setting s, from its tables.
+ */
+static void say_needs(enum fit_setting s, char *buf, size_t cap)
+{
+	static const enum space_dim choices[] = { SPACE_DIM_OPTIMIZER, SPACE_DIM_REGULARIZATION,
+						  SPACE_DIM_LOSS };
+	uint32_t users = 0;
+	size_t at = 0;
+
+	for (int m = 0; m < FIT_MODEL_COUNT; m++)
+		users |= fit_family_uses((enum fit_model_kind)m) & BIT(s) ? BIT(m) : 0;
+	if (users != 0)
+		say_names(buf, cap, &at, "model", fit_model_kind_names, FIT_MODEL_COUNT, users);
+	for (size_t c = 0; c < sizeof(choices) / sizeof(choices[0]); c++) {
+		const struct dim_desc *d = &dims[choices[c]];
+		uint32_t vals = 0, takers = 0, readers = 0;
+
+		for (unsigned v = 0; v < d->nnames; v++)
+			vals |= brings(choices[c], v) & BIT(s) ? BIT(v) : 0;
+		for (int m = 0; vals != 0 && m < FIT_MODEL_COUNT; m++) {
+			bool reads = !(fit_family_ignores((enum fit_model_kind)m) & BIT(s));
+
+			takers |= takes(choices[c], m, vals) ? BIT(m) : 0;
+			readers |= takes(choices[c], m, vals) && reads ? BIT(m) : 0;
+		}
+		if (vals == 0)
+			continue;
+		say(buf, cap, &at, at ? " or " : "");
+		say_names(buf, cap, &at, d->key, d->names, d->nnames, vals);
+		if (readers != takers)
+			say_names(buf, cap, &at, " on", fit_model_kind_names, FIT_MODEL_COUNT,
+				  readers);
+	}
+}
+
+/* A dimension the request named that no chosen combination uses. */
+static int unused(enum space_dim d, struct fitd_error *err)
+{
+	char needs[160] = "";
+
+	say_needs(dims[d].setting, needs, sizeof(needs));
+	return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+			      "%s: no chosen combination uses it (it needs %s)", dims[d].path,
+			      needs);
 }
 
 /* Narrows default lists to what is used and refuses named values no model can use. */
@@ -508,9 +667,7 @@ static int check_reach(struct search_space *sp, struct fitd_error *err)
 
 		v->active = (re.used & BIT(d)) != 0;
 		if (v->given && !v->active)
-			return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
-					      "%s: no chosen combination uses it (it needs %s)",
-					      dims[d].path, dims[d].needs);
+			return unused((enum space_dim)d, err);
 		if (dims[d].kind != KIND_CAT || extra == 0)
 			continue;
 		if (v->given) {

@@ -4,55 +4,46 @@
  * "space" object of a job spec, and the points (trials) drawn from it.
  *
  * The space is conditional (tree-structured). A trial first picks a model,
- * then a loss the model accepts, a regularization, an optimizer that works
- * with both, and then only the numeric settings that this combination uses:
+ * then a loss the model takes for the task, a regularization, an optimizer
+ * that works with all three (none for a family that fits without one), and
+ * then only the numeric settings that this combination reads.
  *
- *   model           linear (regression), logistic (classification),
- *                   svm (classification: a linear SVM, hinge or squared
- *                   hinge; svm regression is not supported and refused),
- *                   mlp (both)
- *   loss            regression: squared, huber, absolute;
- *                   classification: log (logistic, mlp), hinge and
- *                   squared_hinge (svm)
- *   regularization  none, l1, l2, elasticnet for linear and logistic;
- *                   l1, l2, elasticnet for svm (its strength is C);
- *                   all of those and dropout for mlp
- *   optimizer       gd, sgd, momentum, adam for every model; lbfgs and newton
- *                   for linear, logistic and svm when the loss is smooth
- *                   (squared, huber, log, squared_hinge) and the
- *                   regularization is none or l2
- *   learning_rate   when the optimizer is gd, sgd, momentum or adam
- *   batch_size      when the optimizer is sgd, momentum or adam
- *   epochs          always (iterations for lbfgs and newton)
- *   penalty         linear, logistic, mlp with l1, l2 or elasticnet
- *   l1_ratio        with elasticnet
- *   huber_delta     with the huber loss
- *   svm.C           with svm
- *   mlp.*           with mlp: hidden_layers, units (of each layer),
- *                   activation; mlp.dropout with regularization dropout
+ * Which of them go together, and which settings a combination reads, is not
+ * written here: it is the numeric core's family table (worker/fit/params.h,
+ * fit_combo_check() and fit_combo_settings()), the same one the trainer's
+ * fit_params_check() obeys, and the categorical values are the core's enums
+ * and names (enum fit_model_kind, fit_loss, fit_reg, fit_optimizer,
+ * fit_activation; a loss of "auto" is not part of the spec). The searcher
+ * adds only what a search needs: the dimensions below, each tied to one core
+ * setting (enum fit_setting), their ranges and their defaults. So a point's
+ * categorical slots hold core enum values, and the searcher proposes exactly
+ * the combinations the core accepts.
  *
  * Each dimension is given as one value, a list of values, or for numbers a
  * range {"min", "max", "log"} (integers for integer settings). A list is
  * intersected with what each model accepts. A value the request names that
  * no chosen model can use, or a chosen model left with no usable option, is
- * refused (FITD_EUNPROCESSABLE, "invalid_combination", naming the field).
- * Dimensions the request leaves out take the defaults below, quietly
- * narrowed to what the chosen models can use; numeric dimensions no chosen
- * combination uses are left out of the normalized space.
+ * refused (FITD_EUNPROCESSABLE, "invalid_combination", naming the field;
+ * the message says which choices would use a setting, or the core's reason
+ * a model has no usable combination). Dimensions the request leaves out
+ * take the defaults below, quietly narrowed to what the chosen models can
+ * use; numeric dimensions no chosen combination uses are left out of the
+ * normalized space.
  *
  * The default space, for the random, tpe, asha and auto algorithms (the core
  * standardizes numeric features and regression targets, so these ranges work
  * on real tables):
  *
- *   models          regression [linear, mlp]; classification
- *                   [logistic, svm, mlp]
- *   loss            regression [squared, huber, absolute];
- *                   classification [log, hinge, squared_hinge]
+ *   models          every family that does the task (today regression
+ *                   [linear, mlp], classification [logistic, svm, mlp])
+ *   loss            every loss those families take for the task (today
+ *                   regression [squared, huber, absolute], classification
+ *                   [log, hinge, squared_hinge])
  *   optimizer       [sgd, momentum, adam, lbfgs, newton]
  *   learning_rate   1e-4 .. 1, log
  *   batch_size      16 .. 512, log
  *   epochs          200
- *   regularization  [none, l1, l2, elasticnet, dropout]
+ *   regularization  every regularizer: [none, l1, l2, elasticnet, dropout]
  *   penalty         1e-6 .. 10, log
  *   l1_ratio        0.05 .. 0.95
  *   huber_delta     0.5 .. 3 (in standard deviations of the target)
@@ -64,7 +55,8 @@
  *
  * Grid search enumerates lists only, so an explicit range is refused there,
  * and a dimension the request leaves out takes one default value: the models
- * of the task, each with its natural loss (squared; log; squared_hinge),
+ * of the task, each with its natural loss (the family table's; today
+ * squared for regression, log and squared_hinge for classification),
  * optimizer adam, learning_rate 0.01, batch_size 32, epochs 200,
  * regularization l2, penalty 1e-4, l1_ratio 0.5, huber_delta 1.35, C 1,
  * hidden_layers 1, units 64, activation relu, dropout 0.2. The grid spans
@@ -82,6 +74,7 @@
 #include <stdint.h>
 
 #include "daemon/base/status.h"
+#include "worker/fit/params.h"
 
 /* Longest list a dimension accepts. */
 #define SPACE_LIST_MAX 32
@@ -104,46 +97,6 @@ enum space_dim {
 	SPACE_DIM_ACTIVATION,
 	SPACE_DIM_DROPOUT,
 	SPACE_DIM_COUNT
-};
-
-/* Names of the categorical dimensions; the enum order is the name order. */
-enum space_model {
-	SPACE_MODEL_LINEAR,
-	SPACE_MODEL_LOGISTIC,
-	SPACE_MODEL_SVM,
-	SPACE_MODEL_MLP,
-	SPACE_MODEL_COUNT
-};
-enum space_loss {
-	SPACE_LOSS_SQUARED,
-	SPACE_LOSS_HUBER,
-	SPACE_LOSS_ABSOLUTE,
-	SPACE_LOSS_LOG,
-	SPACE_LOSS_HINGE,
-	SPACE_LOSS_SQUARED_HINGE,
-	SPACE_LOSS_COUNT
-};
-enum space_reg {
-	SPACE_REG_NONE,
-	SPACE_REG_L1,
-	SPACE_REG_L2,
-	SPACE_REG_ELASTICNET,
-	SPACE_REG_DROPOUT,
-	SPACE_REG_COUNT
-};
-enum space_opt {
-	SPACE_OPT_GD,
-	SPACE_OPT_SGD,
-	SPACE_OPT_MOMENTUM,
-	SPACE_OPT_ADAM,
-	SPACE_OPT_LBFGS,
-	SPACE_OPT_NEWTON,
-	SPACE_OPT_COUNT
-};
-enum space_act {
-	SPACE_ACT_RELU,
-	SPACE_ACT_TANH,
-	SPACE_ACT_COUNT
 };
 
 /*
@@ -175,7 +128,7 @@ enum space_slot {
 struct space_values {
 	bool given;	 /* named in the request (else a default) */
 	bool active;	 /* some combination of the space uses it */
-	uint32_t mask;	 /* categorical: bit per allowed name */
+	uint32_t mask;	 /* categorical: bit (FIT_BIT) per allowed enum value */
 	bool range;	 /* numeric: a range, else the list */
 	double min, max; /* range bounds */
 	bool log;	 /* range sampled uniformly in log space */
@@ -189,7 +142,11 @@ struct search_space {
 	struct space_values dim[SPACE_DIM_COUNT];
 };
 
-/* One trial: v[slot] holds the enum value of a categorical slot or the number. */
+/*
+ * One trial: v[slot] holds the core's enum value of a categorical slot
+ * (enum fit_model_kind, fit_loss, fit_reg, fit_optimizer, fit_activation)
+ * or the number.
+ */
 struct space_point {
 	uint32_t active; /* bit per slot in use */
 	double v[SPACE_SLOT_COUNT];
@@ -212,15 +169,20 @@ json_t *search_space_to_json(const struct search_space *sp);
 /* The dimension a slot draws from. */
 enum space_dim search_space_slot_dim(enum space_slot slot);
 
-/* Whether slot is used by the point's earlier slots (model .. layers). */
+/*
+ * Whether slot is used by the point's earlier slots (model .. layers): the
+ * optimizer when the family takes one, a numeric setting when the
+ * combination reads it (fit_combo_settings()).
+ */
 bool search_space_slot_active(const struct space_point *p, enum space_slot slot);
 
 /*
  * The options of a categorical or list slot given the point's earlier
  * slots: fills opts (room for SPACE_LIST_MAX) with enum values or list
  * numbers and returns how many; 0 for a range slot. For model, loss and
- * regularization only options that still leave a usable combination are
- * given, so a walk through the slots never ends in a dead end.
+ * regularization only options that still leave a combination the core
+ * accepts are given, and for the optimizer only those the core accepts, so
+ * a walk through the slots never ends in a dead end.
  */
 size_t search_space_slot_options(const struct search_space *sp, const struct space_point *p,
 				 enum space_slot slot, double *opts);
@@ -252,8 +214,5 @@ uint64_t search_space_size(const struct search_space *sp);
 
 /* Point number i (0 <= i < search_space_size()) in a fixed enumeration order. */
 void search_space_point_at(const struct search_space *sp, uint64_t i, struct space_point *out);
-
-/* Whether loss l, regularization r and optimizer o work together for model m. */
-bool search_space_combo_ok(bool classification, int m, int l, int r, int o);
 
 #endif

@@ -1,11 +1,12 @@
 /*
- * space_tree.c - the conditional structure of a search space: which loss,
- * regularization and optimizer go together for each model, which slots a
+ * space_tree.c - the conditional structure of a search space: which slots a
  * partial point uses, what each slot may take there, and the trial
  * parameters of a point as JSON (the contract with the trainer, search.h).
  *
- * The compatibility rules are three bit tables and one rule for the
- * second-order optimizers; the slots are one table with a predicate each.
+ * Which model, loss, regularization and optimizer go together, and which
+ * settings a combination reads, is the numeric core's family table
+ * (worker/fit/params.h): the slots are one table, and a numeric slot is
+ * used when the core says its combination reads the dimension's setting.
  * Everything here is pure.
  */
 #include "worker/search/internal.h"
@@ -13,51 +14,22 @@
 #include <math.h>
 #include <string.h>
 
-#define M(x) BIT(SPACE_MODEL_##x)
-#define L(x) BIT(SPACE_LOSS_##x)
-#define R(x) BIT(SPACE_REG_##x)
-#define O(x) BIT(SPACE_OPT_##x)
-
-/* Losses per model and task [regression, classification]. */
-static const uint32_t model_losses[SPACE_MODEL_COUNT][2] = {
-	[SPACE_MODEL_LINEAR] = { L(SQUARED) | L(HUBER) | L(ABSOLUTE), 0 },
-	[SPACE_MODEL_LOGISTIC] = { 0, L(LOG) },
-	[SPACE_MODEL_SVM] = { 0, L(HINGE) | L(SQUARED_HINGE) },
-	[SPACE_MODEL_MLP] = { L(SQUARED) | L(HUBER) | L(ABSOLUTE), L(LOG) },
-};
-
-#define PENALTIES (R(L1) | R(L2) | R(ELASTICNET))
-static const uint32_t model_regs[SPACE_MODEL_COUNT] = {
-	[SPACE_MODEL_LINEAR] = R(NONE) | PENALTIES,
-	[SPACE_MODEL_LOGISTIC] = R(NONE) | PENALTIES,
-	[SPACE_MODEL_SVM] = PENALTIES, /* C is the strength */
-	[SPACE_MODEL_MLP] = R(NONE) | PENALTIES | R(DROPOUT),
-};
-
-#define FIRST_ORDER  (O(GD) | O(SGD) | O(MOMENTUM) | O(ADAM))
-#define SECOND_ORDER (O(LBFGS) | O(NEWTON))
-static const uint32_t model_opts[SPACE_MODEL_COUNT] = {
-	[SPACE_MODEL_LINEAR] = FIRST_ORDER | SECOND_ORDER,
-	[SPACE_MODEL_LOGISTIC] = FIRST_ORDER | SECOND_ORDER,
-	[SPACE_MODEL_SVM] = FIRST_ORDER | SECOND_ORDER,
-	[SPACE_MODEL_MLP] = FIRST_ORDER,
-};
-
-/* lbfgs and newton need a (generalized) second derivative. */
-#define SMOOTH_LOSSES	  (L(SQUARED) | L(HUBER) | L(LOG) | L(SQUARED_HINGE))
-#define SECOND_ORDER_REGS (R(NONE) | R(L2))
-
-bool search_space_combo_ok(bool classification, int m, int l, int r, int o)
+enum fit_task search__task(const struct search_space *sp)
 {
-	if (m < 0 || m >= SPACE_MODEL_COUNT || l < 0 || l >= SPACE_LOSS_COUNT || r < 0 ||
-	    r >= SPACE_REG_COUNT || o < 0 || o >= SPACE_OPT_COUNT)
-		return false;
-	if (!(model_losses[m][classification] & BIT(l)) || !(model_regs[m] & BIT(r)) ||
-	    !(model_opts[m] & BIT(o)))
-		return false;
-	if (SECOND_ORDER & BIT(o))
-		return (SMOOTH_LOSSES & BIT(l)) && (SECOND_ORDER_REGS & BIT(r));
-	return true;
+	return sp->classification ? FIT_TASK_CLASSIFICATION : FIT_TASK_REGRESSION;
+}
+
+bool search__combo_ok(const struct search_space *sp, int m, int l, int r, int o)
+{
+	return fit_combo_check(search__task(sp), (enum fit_model_kind)m, (enum fit_loss)l,
+			       (enum fit_reg)r, (enum fit_optimizer)o) == NULL;
+}
+
+uint32_t search__opt_choices(const struct search_space *sp, int m)
+{
+	return fit_family_optimizers((enum fit_model_kind)m) != 0
+		   ? sp->dim[SPACE_DIM_OPTIMIZER].mask
+		   : SEARCH__NO_OPT;
 }
 
 /* ---- slots ---- */
@@ -67,91 +39,61 @@ static int cat(const struct space_point *p, enum space_slot s)
 	return (int)p->v[s];
 }
 
-static bool always(const struct space_point *p)
-{
-	(void)p;
-	return true;
-}
-
-static bool uses_lr(const struct space_point *p)
-{
-	return (FIRST_ORDER & BIT(cat(p, SPACE_SLOT_OPT))) != 0;
-}
-
-static bool uses_batch(const struct space_point *p)
-{
-	return uses_lr(p) && cat(p, SPACE_SLOT_OPT) != SPACE_OPT_GD;
-}
-
-static bool uses_penalty(const struct space_point *p)
-{
-	return cat(p, SPACE_SLOT_MODEL) != SPACE_MODEL_SVM &&
-	       (PENALTIES & BIT(cat(p, SPACE_SLOT_REG)));
-}
-
-static bool uses_l1_ratio(const struct space_point *p)
-{
-	return cat(p, SPACE_SLOT_REG) == SPACE_REG_ELASTICNET;
-}
-
-static bool uses_huber(const struct space_point *p)
-{
-	return cat(p, SPACE_SLOT_LOSS) == SPACE_LOSS_HUBER;
-}
-
-static bool is_svm(const struct space_point *p)
-{
-	return cat(p, SPACE_SLOT_MODEL) == SPACE_MODEL_SVM;
-}
-
-static bool is_mlp(const struct space_point *p)
-{
-	return cat(p, SPACE_SLOT_MODEL) == SPACE_MODEL_MLP;
-}
-
-static bool layer2(const struct space_point *p)
-{
-	return is_mlp(p) && p->v[SPACE_SLOT_LAYERS] >= 2;
-}
-
-static bool layer3(const struct space_point *p)
-{
-	return is_mlp(p) && p->v[SPACE_SLOT_LAYERS] >= 3;
-}
-
-static bool uses_dropout(const struct space_point *p)
-{
-	return is_mlp(p) && cat(p, SPACE_SLOT_REG) == SPACE_REG_DROPOUT;
-}
+struct slot_desc;
+typedef bool (*slot_active_fn)(const struct slot_desc *d, const struct space_point *p);
 
 struct slot_desc {
 	enum space_dim dim;
 	const char *key; /* in the trial parameters; units live in hidden_layers */
 	bool integer;
-	bool branches; /* later slots depend on it */
-	bool (*active)(const struct space_point *p);
+	bool branches;	       /* later slots depend on it */
+	slot_active_fn active; /* whether the point's earlier slots use it */
+	unsigned layers;       /* units: the hidden layers the slot needs */
 };
+
+static bool always(const struct slot_desc *d, const struct space_point *p)
+{
+	(void)d;
+	(void)p;
+	return true;
+}
+
+static bool has_optimizer(const struct slot_desc *d, const struct space_point *p)
+{
+	(void)d;
+	return fit_family_optimizers((enum fit_model_kind)cat(p, SPACE_SLOT_MODEL)) != 0;
+}
+
+/* Whether the point's combination reads the core setting of the slot's dimension. */
+static bool reads(const struct slot_desc *d, const struct space_point *p)
+{
+	unsigned used = fit_combo_settings(
+	    (enum fit_model_kind)cat(p, SPACE_SLOT_MODEL), (enum fit_loss)cat(p, SPACE_SLOT_LOSS),
+	    (enum fit_reg)cat(p, SPACE_SLOT_REG), (enum fit_optimizer)cat(p, SPACE_SLOT_OPT));
+
+	return (used & FIT_BIT(search__dim_setting(d->dim))) &&
+	       p->v[SPACE_SLOT_LAYERS] >= d->layers;
+}
 
 static const struct slot_desc slots[SPACE_SLOT_COUNT] = {
 	[SPACE_SLOT_MODEL] = { SPACE_DIM_MODELS, "model", false, true, always },
 	[SPACE_SLOT_LOSS] = { SPACE_DIM_LOSS, "loss", false, true, always },
 	[SPACE_SLOT_REG] = { SPACE_DIM_REGULARIZATION, "regularization", false, true, always },
-	[SPACE_SLOT_OPT] = { SPACE_DIM_OPTIMIZER, "optimizer", false, true, always },
+	[SPACE_SLOT_OPT] = { SPACE_DIM_OPTIMIZER, "optimizer", false, true, has_optimizer },
 	[SPACE_SLOT_LEARNING_RATE] = { SPACE_DIM_LEARNING_RATE, "learning_rate", false, false,
-				       uses_lr },
-	[SPACE_SLOT_BATCH_SIZE] = { SPACE_DIM_BATCH_SIZE, "batch_size", true, false, uses_batch },
-	[SPACE_SLOT_EPOCHS] = { SPACE_DIM_EPOCHS, "epochs", true, false, always },
-	[SPACE_SLOT_PENALTY] = { SPACE_DIM_PENALTY, "penalty", false, false, uses_penalty },
-	[SPACE_SLOT_L1_RATIO] = { SPACE_DIM_L1_RATIO, "l1_ratio", false, false, uses_l1_ratio },
-	[SPACE_SLOT_HUBER_DELTA] = { SPACE_DIM_HUBER_DELTA, "huber_delta", false, false,
-				     uses_huber },
-	[SPACE_SLOT_C] = { SPACE_DIM_C, "C", false, false, is_svm },
-	[SPACE_SLOT_LAYERS] = { SPACE_DIM_HIDDEN_LAYERS, "hidden_layers", true, true, is_mlp },
-	[SPACE_SLOT_UNITS1] = { SPACE_DIM_UNITS, NULL, true, false, is_mlp },
-	[SPACE_SLOT_UNITS2] = { SPACE_DIM_UNITS, NULL, true, false, layer2 },
-	[SPACE_SLOT_UNITS3] = { SPACE_DIM_UNITS, NULL, true, false, layer3 },
-	[SPACE_SLOT_ACTIVATION] = { SPACE_DIM_ACTIVATION, "activation", false, false, is_mlp },
-	[SPACE_SLOT_DROPOUT] = { SPACE_DIM_DROPOUT, "dropout", false, false, uses_dropout },
+				       reads },
+	[SPACE_SLOT_BATCH_SIZE] = { SPACE_DIM_BATCH_SIZE, "batch_size", true, false, reads },
+	[SPACE_SLOT_EPOCHS] = { SPACE_DIM_EPOCHS, "epochs", true, false, reads },
+	[SPACE_SLOT_PENALTY] = { SPACE_DIM_PENALTY, "penalty", false, false, reads },
+	[SPACE_SLOT_L1_RATIO] = { SPACE_DIM_L1_RATIO, "l1_ratio", false, false, reads },
+	[SPACE_SLOT_HUBER_DELTA] = { SPACE_DIM_HUBER_DELTA, "huber_delta", false, false, reads },
+	[SPACE_SLOT_C] = { SPACE_DIM_C, "C", false, false, reads },
+	[SPACE_SLOT_LAYERS] = { SPACE_DIM_HIDDEN_LAYERS, "hidden_layers", true, true, reads },
+	[SPACE_SLOT_UNITS1] = { SPACE_DIM_UNITS, NULL, true, false, reads, 1 },
+	[SPACE_SLOT_UNITS2] = { SPACE_DIM_UNITS, NULL, true, false, reads, 2 },
+	[SPACE_SLOT_UNITS3] = { SPACE_DIM_UNITS, NULL, true, false, reads, 3 },
+	[SPACE_SLOT_ACTIVATION] = { SPACE_DIM_ACTIVATION, "activation", false, false, reads },
+	[SPACE_SLOT_DROPOUT] = { SPACE_DIM_DROPOUT, "dropout", false, false, reads },
 };
 
 enum space_dim search_space_slot_dim(enum space_slot slot)
@@ -161,7 +103,7 @@ enum space_dim search_space_slot_dim(enum space_slot slot)
 
 bool search_space_slot_active(const struct space_point *p, enum space_slot slot)
 {
-	return slots[slot].active(p);
+	return slots[slot].active(&slots[slot], p);
 }
 
 bool search_space_slot_branches(enum space_slot slot)
@@ -182,16 +124,17 @@ double search_space_slot_round(enum space_slot slot, double x)
 /* Whether some combination completes model m, loss l (or any: -1), regularization r (or any). */
 static bool completes(const struct search_space *sp, int m, int l, int r)
 {
-	for (int li = 0; li < SPACE_LOSS_COUNT; li++) {
+	uint32_t opts = search__opt_choices(sp, m);
+
+	for (int li = 0; li < FIT_LOSS_COUNT; li++) {
 		if ((l >= 0 && li != l) || !(sp->dim[SPACE_DIM_LOSS].mask & BIT(li)))
 			continue;
-		for (int ri = 0; ri < SPACE_REG_COUNT; ri++) {
+		for (int ri = 0; ri < FIT_REG_COUNT; ri++) {
 			if ((r >= 0 && ri != r) ||
 			    !(sp->dim[SPACE_DIM_REGULARIZATION].mask & BIT(ri)))
 				continue;
-			for (int o = 0; o < SPACE_OPT_COUNT; o++)
-				if ((sp->dim[SPACE_DIM_OPTIMIZER].mask & BIT(o)) &&
-				    search_space_combo_ok(sp->classification, m, li, ri, o))
+			for (int o = 0; o < FIT_OPT_COUNT; o++)
+				if ((opts & BIT(o)) && search__combo_ok(sp, m, li, ri, o))
 					return true;
 		}
 	}
@@ -211,8 +154,7 @@ static bool option_ok(const struct search_space *sp, const struct space_point *p
 	case SPACE_SLOT_REG:
 		return completes(sp, m, cat(p, SPACE_SLOT_LOSS), k);
 	case SPACE_SLOT_OPT:
-		return search_space_combo_ok(sp->classification, m, cat(p, SPACE_SLOT_LOSS),
-					     cat(p, SPACE_SLOT_REG), k);
+		return search__combo_ok(sp, m, cat(p, SPACE_SLOT_LOSS), cat(p, SPACE_SLOT_REG), k);
 	default:
 		return true;
 	}
@@ -246,7 +188,7 @@ void search__walk(const struct search_space *sp, search__choose_fn choose, void 
 	for (int s = 0; s < SPACE_SLOT_COUNT; s++) {
 		size_t n;
 
-		if (!slots[s].active(out))
+		if (!search_space_slot_active(out, (enum space_slot)s))
 			continue;
 		n = search_space_slot_options(sp, out, (enum space_slot)s, opts);
 		out->v[s] = search_space_slot_round(
@@ -310,7 +252,6 @@ static bool slot_read(const json_t *params, int s, struct space_point *p)
 {
 	const json_t *h = json_object_get(params, "hidden_layers");
 	unsigned nnames;
-	const char *const *names = search__dim_names(slots[s].dim, &nnames);
 	const json_t *j;
 
 	if (s == SPACE_SLOT_LAYERS) {
@@ -321,14 +262,12 @@ static bool slot_read(const json_t *params, int s, struct space_point *p)
 	}
 	j = slots[s].key ? json_object_get(params, slots[s].key)
 			 : json_array_get(h, (size_t)(s - SPACE_SLOT_UNITS1));
-	if (names != NULL) {
-		for (unsigned k = 0; json_is_string(j) && k < nnames; k++) {
-			if (strcmp(json_string_value(j), names[k]) == 0) {
-				p->v[s] = k;
-				return true;
-			}
-		}
-		return false;
+	if (search__dim_names(slots[s].dim, &nnames) != NULL) {
+		int k = json_is_string(j) ? search__dim_lookup(slots[s].dim, json_string_value(j))
+					  : -1;
+
+		p->v[s] = k;
+		return k >= 0;
 	}
 	if (slots[s].integer ? !json_is_integer(j) : !json_is_number(j))
 		return false;
@@ -343,15 +282,15 @@ int search_space_point_from_json(const struct search_space *sp, const json_t *pa
 	if (!json_is_object(params))
 		return FITD_EFORMAT;
 	for (int s = 0; s < SPACE_SLOT_COUNT; s++) {
-		if (!slots[s].active(out))
-			continue;
-		if (!slot_read(params, s, out))
-			return FITD_EFORMAT;
-		out->active |= BIT(s);
+		if (search_space_slot_active(out, (enum space_slot)s)) {
+			if (!slot_read(params, s, out))
+				return FITD_EFORMAT;
+			out->active |= BIT(s);
+		}
+		/* Once the four choices are read: a combination the core accepts. */
 		if (s == SPACE_SLOT_OPT &&
-		    !search_space_combo_ok(sp->classification, cat(out, SPACE_SLOT_MODEL),
-					   cat(out, SPACE_SLOT_LOSS), cat(out, SPACE_SLOT_REG),
-					   cat(out, SPACE_SLOT_OPT)))
+		    !search__combo_ok(sp, cat(out, SPACE_SLOT_MODEL), cat(out, SPACE_SLOT_LOSS),
+				      cat(out, SPACE_SLOT_REG), cat(out, SPACE_SLOT_OPT)))
 			return FITD_EFORMAT;
 	}
 	return FITD_OK;

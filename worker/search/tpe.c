@@ -40,7 +40,7 @@ struct tpe_est {
 struct tpe {
 	const struct search_space *sp;
 	double lo[SPACE_SLOT_COUNT], hi[SPACE_SLOT_COUNT]; /* range slots, samplers' coordinates */
-	struct tpe_est est[2][SPACE_MODEL_COUNT][SPACE_SLOT_COUNT]; /* [good, bad] */
+	struct tpe_est est[2][FIT_MODEL_COUNT][SPACE_SLOT_COUNT]; /* [good, bad] */
 	struct fit_rng rng;
 	double score;
 };
@@ -141,7 +141,7 @@ static int tpe_build(struct tpe *t, const struct search__obs *obs, size_t n, siz
 			break;
 		/* Counting pass done: allocate; the categorical counts restart. */
 		for (int g = 0; g < 2; g++) {
-			for (int m = 0; m < SPACE_MODEL_COUNT; m++) {
+			for (int m = 0; m < FIT_MODEL_COUNT; m++) {
 				for (int s = 0; s < SPACE_SLOT_COUNT; s++) {
 					struct tpe_est *e = &t->est[g][m][s];
 
@@ -157,7 +157,7 @@ static int tpe_build(struct tpe *t, const struct search__obs *obs, size_t n, siz
 		}
 	}
 	for (int g = 0; g < 2; g++)
-		for (int m = 0; m < SPACE_MODEL_COUNT; m++)
+		for (int m = 0; m < FIT_MODEL_COUNT; m++)
 			for (int s = 0; s < SPACE_SLOT_COUNT; s++)
 				if (t->est[g][m][s].mu != NULL)
 					est_finish(&t->est[g][m][s], t->lo[s], t->hi[s]);
@@ -167,7 +167,7 @@ static int tpe_build(struct tpe *t, const struct search__obs *obs, size_t n, siz
 static void tpe_release(struct tpe *t)
 {
 	for (int g = 0; g < 2; g++) {
-		for (int m = 0; m < SPACE_MODEL_COUNT; m++) {
+		for (int m = 0; m < FIT_MODEL_COUNT; m++) {
 			for (int s = 0; s < SPACE_SLOT_COUNT; s++) {
 				free(t->est[g][m][s].mu);
 				free(t->est[g][m][s].sigma);
