@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "daemon/base/log.h"
-#include "worker/model_json.h"
+#include "worker/json.h"
 
 #define NAME_MAX_BYTES 256
 #define LEVELS_SHOWN   100
