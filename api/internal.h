@@ -167,8 +167,15 @@ void api_reply_error(struct api_request *req, const struct fitd_error *err);
 void api_reply_fail(struct api_request *req, unsigned http_status, const char *code,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* The HTTP status of a fitd status. */
+/*
+ * The HTTP status of a fitd status, from the one table in reply.c: 200 for
+ * FITD_OK, a 4xx or 5xx for each FITD_E*, and 500 for any other value or
+ * for a status the table has no row for. Never 0.
+ */
 unsigned api_http_status(int status);
+
+/* The table's row for status: its HTTP status, or 0 when it has none (what the tests check). */
+unsigned api__http_status_row(int status);
 
 /* A query parameter, or NULL. */
 const char *api_query(struct api_request *req, const char *name);

@@ -11,6 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * The HTTP status of each fitd status, indexed by -status. A row left out
+ * reads 0, which api_http_status() answers as 500; tests/api/test_reply.c
+ * walks FITD_STATUS_MAP and fails on a status without a row, or with a
+ * row that is not a 4xx or 5xx.
+ */
 static const unsigned http_of_status[FITD__IDX_COUNT] = {
 	[FITD__IDX_OK] = 200,
 	[FITD__IDX_EINVAL] = 400,
@@ -34,11 +40,19 @@ static const unsigned http_of_status[FITD__IDX_COUNT] = {
 	[FITD__IDX_EINTERNAL] = 500,
 };
 
+unsigned api__http_status_row(int status)
+{
+	if (status > 0 || status <= -FITD__IDX_COUNT) /* not -status: INT_MIN has no negation */
+		return 0;
+	return http_of_status[-status];
+}
+
 unsigned api_http_status(int status)
 {
-	if (status > 0 || -status >= FITD__IDX_COUNT)
-		return 500;
-	return http_of_status[-status];
+	unsigned http = api__http_status_row(status);
+
+	/* A value outside the map, or a status added to it without a row here: never HTTP 0. */
+	return http != 0 ? http : 500;
 }
 
 static const char oom_body[] = "{\"error\":{\"code\":\"out_of_memory\","
