@@ -9,10 +9,13 @@
  * for a comment line, which also finds clients that went away. A slow
  * client only delays itself: the scheduler never waits for streams.
  *
- * An event that cannot be buffered (out of memory) or read from the store
- * ends the stream after the events already complete in the buffer, with
- * an error ending (the chunked body is cut, not closed): a client then
- * resumes with Last-Event-ID and misses nothing. A clean end would not do:
+ * Events are formatted into one struct fitd_buf per stream, at most one
+ * batch and STREAM_BUF_MAX bytes at a time, and handed to MHD from there.
+ * An event that cannot be buffered (out of memory, or alone larger than the
+ * cap) or read from the store ends the stream after the events already
+ * complete in the buffer, with an error ending (the chunked body is cut,
+ * not closed): a client then resumes with Last-Event-ID and misses
+ * nothing. A clean end would not do:
  * `fitd watch`, seeing a clean end that brought no event on a job that has
  * ended, rightly takes it that there is nothing more to read.
  *
@@ -29,11 +32,19 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EVENT_BATCH 64
+/*
+ * Bytes of formatted events a stream holds: a batch stops early at this cap
+ * (the rest follows once the buffer is drained), so memory stays bounded
+ * per stream; only a single event larger than the cap ends the stream in
+ * error. Events are a few hundred bytes.
+ */
+#define STREAM_BUF_MAX ((size_t)1 << 20)
 
 struct api_stream {
 	struct api_server *srv;
@@ -41,8 +52,8 @@ struct api_stream {
 	char job_id[STORE_ID_MAX];
 	char owner[API_TOKEN_NAME_MAX + 1]; /* the token's name; "" without a token file */
 	int64_t last_id;
-	char *buf; /* formatted events not yet handed to MHD */
-	size_t len, off, cap;
+	struct fitd_buf buf; /* formatted events; those from off on are not yet handed to MHD */
+	size_t off;
 	bool ended;	/* the terminal job_state event is in buf */
 	bool failed;	/* the next events could not be read or buffered: end in error */
 	bool was_done;	/* the job was terminal when the stream opened: no events will come */
@@ -52,38 +63,26 @@ struct api_stream {
 	struct api_stream *next;
 };
 
-/* Appends n bytes; false, with buf unchanged, when it cannot grow. */
-static bool buf_append(struct api_stream *s, const char *text, size_t n)
+/*
+ * Appends one whole event or, when it does not fit (FITD_ETOOBIG) or memory
+ * runs out (FITD_ENOMEM), nothing: the event is made room for at once.
+ */
+static int append_event(struct api_stream *s, const struct store_event *e)
 {
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		char *grown;
+	static const char fmt[] = "id: %" PRId64 "\nevent: %s\ndata: ";
+	int head = snprintf(NULL, 0, fmt, e->id, e->type);
+	size_t data = strlen(e->data);
+	char *at;
 
-		while (cap < s->len + n)
-			cap *= 2;
-		grown = realloc(s->buf, cap);
-		if (grown == NULL)
-			return false;
-		s->buf = grown;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, text, n);
-	s->len += n;
-	return true;
-}
-
-/* Appends one whole event or, when memory runs out, nothing. */
-static bool buf_append_event(struct api_stream *s, const struct store_event *e)
-{
-	size_t len = s->len;
-	char head[96];
-	int k = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", e->id, e->type);
-
-	if (buf_append(s, head, (size_t)k) && buf_append(s, e->data, strlen(e->data)) &&
-	    buf_append(s, "\n\n", 2))
-		return true;
-	s->len = len;
-	return false;
+	if (head < 0 || data > SIZE_MAX - (size_t)head - 2)
+		return FITD_ETOOBIG;
+	at = fitd_buf_grow(&s->buf, (size_t)head + data + 2);
+	if (at == NULL)
+		return fitd_buf_status(&s->buf);
+	snprintf(at, (size_t)head + 1, fmt, e->id, e->type); /* its NUL is overwritten next */
+	memcpy(at + head, e->data, data);
+	memcpy(at + head + data, "\n\n", 2);
+	return FITD_OK;
 }
 
 static bool is_terminal(const struct store_event *e)
@@ -94,14 +93,17 @@ static bool is_terminal(const struct store_event *e)
 }
 
 /*
- * Appends whole events after last_id; returns how many. Sets failed when
- * the store cannot list them or one cannot be buffered: last_id is then
- * the id of the last event in buf, where the client will resume.
+ * Appends whole events after last_id, while they fit under STREAM_BUF_MAX;
+ * returns how many. Sets failed when the store cannot list them, memory
+ * runs out, or a single event is larger than the cap: last_id is then the
+ * id of the last event in buf, where the client will resume. Called with
+ * the buffer empty.
  */
 static size_t fetch(struct api_stream *s)
 {
 	struct store_event *ev = NULL;
 	size_t n = 0, added = 0;
+	bool full = false;
 
 	if (store_event_list(s->srv->store, s->job_id, s->last_id, EVENT_BATCH, &ev, &n, NULL) !=
 	    FITD_OK) {
@@ -109,13 +111,17 @@ static size_t fetch(struct api_stream *s)
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!s->failed && !buf_append_event(s, &ev[i]))
-			s->failed = true;
-		if (!s->failed) {
-			s->last_id = ev[i].id;
-			if (is_terminal(&ev[i]))
-				s->ended = true;
-			added++;
+		if (!s->failed && !full) {
+			int rc = append_event(s, &ev[i]);
+
+			full = rc == FITD_ETOOBIG && added > 0; /* the rest after the drain */
+			s->failed = rc != FITD_OK && !full;
+			if (rc == FITD_OK) {
+				s->last_id = ev[i].id;
+				if (is_terminal(&ev[i]))
+					s->ended = true;
+				added++;
+			}
 		}
 		store_event_release(&ev[i]);
 	}
@@ -123,17 +129,23 @@ static size_t fetch(struct api_stream *s)
 	return added;
 }
 
-/* Moves buffered bytes to MHD; 0 when the buffer is empty. */
+/*
+ * Moves buffered bytes to MHD; 0 when the buffer is empty. A drained buffer
+ * is released: a suspended stream holds no memory but its struct, and the
+ * next fill starts afresh (also from a full buffer's sticky FITD_ETOOBIG).
+ */
 static ssize_t drain(struct api_stream *s, char *out, size_t max)
 {
-	size_t n = s->len - s->off;
+	size_t n = s->buf.len - s->off;
 
 	if (n > max)
 		n = max;
-	memcpy(out, s->buf + s->off, n);
+	memcpy(out, s->buf.data + s->off, n);
 	s->off += n;
-	if (s->off == s->len)
-		s->off = s->len = 0;
+	if (s->off == s->buf.len) {
+		fitd_buf_release(&s->buf);
+		s->off = 0;
+	}
 	return (ssize_t)n;
 }
 
@@ -145,7 +157,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 
 	(void)pos;
 	for (;;) {
-		if (s->len > s->off)
+		if (s->buf.len > s->off)
 			return drain(s, out, max);
 		pthread_mutex_lock(&hub->lock);
 		closing = hub->closing;
@@ -162,7 +174,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 		if (s->was_done) /* resumed past the terminal event */
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (beat) {
-			s->failed = !buf_append(s, ": keepalive\n\n", 13);
+			s->failed = fitd_buf_add(&s->buf, ": keepalive\n\n", 13) != FITD_OK;
 			continue;
 		}
 		pthread_mutex_lock(&hub->lock);
@@ -191,7 +203,7 @@ static void stream_free(void *cls)
 	}
 	hub->count--;
 	pthread_mutex_unlock(&hub->lock);
-	free(s->buf);
+	fitd_buf_release(&s->buf);
 	free(s);
 }
 
@@ -345,13 +357,14 @@ void api_events_get(struct api_request *req)
 	s->was_done = done;
 	snprintf(s->job_id, sizeof(s->job_id), "%s", req->params[0]);
 	snprintf(s->owner, sizeof(s->owner), "%s", req->token);
-	if (!buf_append(s, "retry: 2000\n\n", 13)) {
+	fitd_buf_init(&s->buf, STREAM_BUF_MAX);
+	if (fitd_buf_add(&s->buf, "retry: 2000\n\n", 13) != FITD_OK) {
 		free(s);
 		api_reply_oom(req);
 		return;
 	}
 	if (!admit(req, s)) {
-		free(s->buf);
+		fitd_buf_release(&s->buf);
 		free(s);
 		return;
 	}

@@ -12,9 +12,11 @@
 
 #include "api/api.h"
 #include "api/ratelimit.h"
+#include "daemon/base/buf.h"
 
 #define API_MAX_PARAMS 4
 #define API_ROUTES_MAX 24 /* entries of the routing table; sizes the request counters */
+#define API_REPLY_MAX  ((size_t)1 << 30) /* bytes of one JSON answer; the client reads as many */
 
 struct api_stream;
 
@@ -86,9 +88,8 @@ struct api_request {
 
 	uint64_t content_length;
 	bool has_content_length;
-	char *body; /* API_BODY_JSON: NUL-terminated, body_len bytes */
-	size_t body_len;
-	size_t body_cap;
+	struct fitd_buf
+	    body; /* API_BODY_JSON, _LARGE: capped at the route's limit; data NULL if empty */
 
 	void *state; /* the route's own, freed by cleanup */
 	void (*cleanup)(void *state);
@@ -143,7 +144,8 @@ bool api__query_arg_clean(const char *key, size_t key_size, const char *value, s
 /*
  * Sets the reply to status with the JSON body (takes the reference). A NULL
  * body, or running out of memory on the way, gives the 503 out_of_memory
- * reply instead.
+ * reply instead; a body whose text would pass API_REPLY_MAX bytes, a 500
+ * internal_error.
  */
 void api_reply_json(struct api_request *req, unsigned status, json_t *body);
 

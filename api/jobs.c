@@ -27,11 +27,11 @@ json_t *api_body_object(struct api_request *req)
 	json_error_t jerr;
 	json_t *doc;
 
-	if (req->body_len == 0) {
+	if (req->body.len == 0) {
 		api_reply_fail(req, 400, "empty_body", "the body must be a JSON object");
 		return NULL;
 	}
-	doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	doc = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL && json_error_code(&jerr) == json_error_out_of_memory) {
 		api_reply_oom(req);
 		return NULL;

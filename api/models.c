@@ -241,8 +241,8 @@ static int frame_from_json(struct api_request *req, const struct fit_model_desc 
 			   struct fit_frame **out, struct fitd_error *err)
 {
 	json_error_t jerr;
-	json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
-				 &jerr);
+	json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len,
+				 JSON_REJECT_DUPLICATES, &jerr);
 	json_t *rows = json_object_get(doc, "rows");
 	struct fit_frame_builder *b = NULL;
 	size_t n = json_array_size(rows);
@@ -327,13 +327,13 @@ void api_models_predict(struct api_request *req)
 		return;
 	}
 	csv.max_rows = req->srv->opt.max_predict_rows;
-	if (req->body_len == 0)
+	if (req->body.len == 0)
 		rc = fitd_error_set(&err, FITD_EFORMAT, "empty_body",
 				    "the body is empty; send CSV rows or {\"rows\": [...]}");
 	else if (body_type(req) == BODY_JSON)
 		rc = frame_from_json(req, fit_model_desc(e->model), &frame, &err);
 	else
-		rc = worker_predict_frame_csv(e->model, req->body, req->body_len, &csv, &frame,
+		rc = worker_predict_frame_csv(e->model, req->body.data, req->body.len, &csv, &frame,
 					      &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);

@@ -1,6 +1,9 @@
 /*
  * reply.c - JSON replies, the JSON error format and the one table that maps
  * fitd statuses to HTTP statuses.
+ *
+ * A reply's text is dumped straight into one struct fitd_buf capped at
+ * API_REPLY_MAX, which libmicrohttpd then owns and frees.
  */
 #include "api/internal.h"
 
@@ -10,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "daemon/base/buf.h"
 
 /*
  * The HTTP status of each fitd status, indexed by -status. A row left out
@@ -89,32 +94,56 @@ enum MHD_Result api__reply_oom_now(struct MHD_Connection *conn)
 	return ret;
 }
 
+/* jansson's dump callback: appends to a struct fitd_buf, and stops at its first failure. */
+static int dump_to_buf(const char *p, size_t n, void *buf)
+{
+	return fitd_buf_add(buf, p, n) == FITD_OK ? 0 : -1;
+}
+
+/*
+ * body as compact JSON and a newline (it keeps curl output readable; JSON
+ * parsers ignore it) into text, capped at API_REPLY_MAX. FITD_OK,
+ * FITD_ETOOBIG or FITD_ENOMEM (also for a NULL body: building it ran out).
+ */
+static int dump_body(const json_t *body, struct fitd_buf *text)
+{
+	if (body != NULL && json_dump_callback(body, dump_to_buf, text, JSON_COMPACT) == 0)
+		return fitd_buf_add(text, "\n", 1);
+	/* jansson fails on its own too: its loop check allocates. */
+	return fitd_buf_status(text) != FITD_OK ? fitd_buf_status(text) : FITD_ENOMEM;
+}
+
 void api_reply_json(struct api_request *req, unsigned status, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT), *grown;
+	struct fitd_buf text;
 	size_t len;
+	char *data;
+	int rc;
 
+	fitd_buf_init(&text, API_REPLY_MAX);
+	rc = dump_body(body, &text);
 	json_decref(body);
-	if (text == NULL) /* body is NULL when building it ran out of memory */
+	len = text.len;
+	data = rc == FITD_OK ? fitd_buf_take(&text) : NULL;
+	fitd_buf_release(&text);
+	if (rc == FITD_ETOOBIG) {
+		api_reply_fail(req, 500, "internal_error",
+			       "the answer would pass the limit of %zu bytes of one reply",
+			       (size_t)API_REPLY_MAX);
+		return;
+	}
+	if (data == NULL)
 		goto oom;
-	len = strlen(text);
-	/* A trailing newline keeps curl output readable; JSON parsers ignore it. */
-	grown = realloc(text, len + 2);
-	if (grown == NULL)
-		goto oom;
-	text = grown;
-	text[len++] = '\n';
-	text[len] = '\0';
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
-	req->response = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	req->response = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	if (req->response == NULL)
 		goto oom;
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	req->status = status;
 	return;
 oom:
-	free(text);
+	free(data);
 	api_reply_oom(req);
 }
 

@@ -6,7 +6,10 @@
  * headers are in (we route, check access (access.c) and the body's length
  * then, so a 401, 404, 405, 411, 413 or 429 goes out before any body is
  * read), once per piece of body, and once more when the body is complete
- * (the route's handler runs then). The request is freed by the completion
+ * (the route's handler runs then). A buffered body goes into one struct
+ * fitd_buf capped at the route's limit; a reply decided on a piece of body
+ * (a body without Content-Length past that limit) is sent once the body
+ * has ended, since MHD takes no response in between. The request is freed by the completion
  * callback, whatever happened, which is also where an unfinished upload is
  * removed.
  */
@@ -36,7 +39,7 @@ static void request_free(struct api_request *req)
 		MHD_destroy_response(req->response);
 	free(req->params_buf);
 	free(req->path);
-	free(req->body);
+	fitd_buf_release(&req->body);
 	free(req);
 }
 
@@ -168,6 +171,7 @@ static bool check_headers(struct api_request *req)
 		}
 		return r->begin(req) == FITD_OK;
 	}
+	fitd_buf_init(&req->body, body_limit(req));
 	if ((r->body == API_BODY_JSON || r->body == API_BODY_LARGE) && req->has_content_length &&
 	    req->content_length > body_limit(req)) {
 		api_reply_fail(req, 413, "payload_too_large",
@@ -204,17 +208,16 @@ static void start_request(struct api_request *req, const char *method)
 	}
 }
 
-/* Takes a piece of body; false when the request must stop with the reply set. */
+/* The cap on a buffered body: max_predict_bytes for API_BODY_LARGE, else max_json_bytes. */
 static size_t body_limit(const struct api_request *req)
 {
 	return req->route->body == API_BODY_LARGE ? req->srv->opt.max_predict_bytes
 						  : req->srv->opt.max_json_bytes;
 }
 
+/* Takes a piece of body; false when the request must stop, with the reply set. */
 static bool take_body(struct api_request *req, const char *data, size_t len)
 {
-	size_t max = body_limit(req);
-
 	switch (req->route->body) {
 	case API_BODY_NONE:
 		return true;
@@ -224,30 +227,17 @@ static bool take_body(struct api_request *req, const char *data, size_t len)
 	case API_BODY_LARGE:
 		break;
 	}
-	if (len > max - req->body_len) {
+	switch (fitd_buf_add(&req->body, data, len)) {
+	case FITD_OK:
+		return true;
+	case FITD_ETOOBIG: /* a body without Content-Length (chunked) that outgrew the limit */
 		api_reply_fail(req, 413, "payload_too_large", "body exceeds the limit of %zu bytes",
-			       max);
+			       req->body.max);
+		return false;
+	default:
+		api_reply_oom(req);
 		return false;
 	}
-	if (req->body_len + len + 1 > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 4096;
-
-		char *grown;
-
-		while (cap < req->body_len + len + 1)
-			cap *= 2;
-		grown = realloc(req->body, cap);
-		if (grown == NULL) {
-			api_reply_oom(req);
-			return false;
-		}
-		req->body = grown;
-		req->body_cap = cap;
-	}
-	memcpy(req->body + req->body_len, data, len);
-	req->body_len += len;
-	req->body[req->body_len] = '\0';
-	return true;
 }
 
 static enum MHD_Result send_reply(struct api_request *req)
@@ -303,10 +293,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return req->status != 0 ? send_reply(req) : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (req->status == 0 && !take_body(req, upload_data, *upload_data_size)) {
-			*upload_data_size = 0;
-			return send_reply(req);
-		}
+		/*
+		 * libmicrohttpd takes a response only before the body or after
+		 * it: a reply decided on a piece of body (a chunked body past
+		 * its limit, a failed write) waits, and the rest is dropped.
+		 */
+		if (req->status == 0)
+			take_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

@@ -175,6 +175,46 @@ START_TEST(refuses_malformed_lines_with_their_number)
 }
 END_TEST
 
+/*
+ * A token file of n tokens named tNNNNN, each line LINE_BYTES long, whose
+ * hashes are the line's index in hex; malloc'd, n * LINE_BYTES bytes.
+ */
+#define LINE_BYTES (64 + sizeof(" read t00000\n") - 1)
+
+static char *many_tokens(size_t n)
+{
+	char *text = malloc(n * LINE_BYTES + 1);
+
+	ck_assert_ptr_nonnull(text);
+	for (size_t i = 0; i < n; i++)
+		snprintf(text + i * LINE_BYTES, LINE_BYTES + 1, "%064zx read t%05zu\n", i, i);
+	return text;
+}
+
+START_TEST(table_holds_up_to_the_cap)
+{
+	char *text = many_tokens(API_TOKENS_MAX + 1), want[80];
+	struct api_tokens *t = NULL;
+	struct fitd_error err = { 0 };
+
+	/* API_TOKENS_MAX lines: all kept. */
+	ck_assert_msg(api_tokens_parse(text, API_TOKENS_MAX * LINE_BYTES, "t", &t, &err) == FITD_OK,
+		      "%s", err.message);
+	ck_assert_uint_eq(api_tokens_count(t), API_TOKENS_MAX);
+	api_tokens_free(t);
+	/* One more is refused, naming its line, and no table is left. */
+	t = (struct api_tokens *)1;
+	ck_assert_int_eq(api_tokens_parse(text, (API_TOKENS_MAX + 1) * LINE_BYTES, "t", &t, &err),
+			 FITD_EINVAL);
+	ck_assert_ptr_null(t);
+	ck_assert_str_eq(err.code, "invalid_token_file");
+	snprintf(want, sizeof(want), "token file t:%d: more than %d tokens", API_TOKENS_MAX + 1,
+		 API_TOKENS_MAX);
+	ck_assert_str_eq(err.message, want);
+	free(text);
+}
+END_TEST
+
 START_TEST(loads_a_file)
 {
 	char path[] = "/tmp/fitd-tokens-XXXXXX";
@@ -322,6 +362,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, uppercase_hash_and_empty_file);
 	tcase_add_test(tc, refuses_malformed_lines_with_their_number);
 	tcase_add_test(tc, loads_a_file);
+	tcase_add_test(tc, table_holds_up_to_the_cap);
 	tcase_add_test(tc, every_route_has_the_contract_scope);
 	tcase_add_test(tc, bucket_burst_then_rate);
 	tcase_add_test(tc, bucket_retry_after_rounds_up);
