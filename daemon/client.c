@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "daemon/base/status.h"
-#include "daemon/predict.h"
+#include "daemon/offline_predict.h"
 
 #define LIST_PAGE 100
 
@@ -308,7 +308,7 @@ int client_predict_remote(const struct client_args *a, const char *model_id, con
 	if (rc == CLIENT_OK && json)
 		print_json(res);
 	else if (rc == CLIENT_OK)
-		predict_write_csv(stdout, res);
+		offline_predict_write_csv(stdout, res);
 	json_decref(res);
 	fclose(body.file);
 	client_close(&c);

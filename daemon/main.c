@@ -23,7 +23,7 @@
 #include "daemon/client.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
-#include "daemon/predict.h"
+#include "daemon/offline_predict.h"
 #include "fitd_config.h"
 #include "daemon/base/log.h"
 #include "daemon/base/metrics.h"
@@ -363,8 +363,8 @@ static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
 } subcommands[] = {
-	{ "predict", predict_main },	  { "submit", client_submit_main },
-	{ "status", client_status_main }, { "watch", client_watch_main },
+	{ "predict", offline_predict_main }, { "submit", client_submit_main },
+	{ "status", client_status_main },    { "watch", client_watch_main },
 	{ "cancel", client_cancel_main },
 };
 
