@@ -26,7 +26,8 @@
 #include "daemon/base/buf.h"
 #include "store/sha256.h"
 
-struct api_token {
+/* One line of the token file as kept in memory: the hash, never the token. */
+struct token_entry {
 	unsigned char hash[STORE_SHA256_BYTES];
 	unsigned scopes;
 	unsigned line;
@@ -34,13 +35,13 @@ struct api_token {
 };
 
 struct api_tokens {
-	struct fitd_buf items; /* n struct api_token records, at most API_TOKENS_MAX */
+	struct fitd_buf items; /* n struct token_entry records, at most API_TOKENS_MAX */
 	size_t n;
 };
 
-static struct api_token *token_at(const struct api_tokens *t, size_t i)
+static struct token_entry *token_at(const struct api_tokens *t, size_t i)
 {
-	return (struct api_token *)t->items.data + i;
+	return (struct token_entry *)t->items.data + i;
 }
 
 static const struct {
@@ -143,10 +144,10 @@ static int check_name(const struct parser *p, const char *s)
 
 /* Refuses a name or hash already listed on an earlier line. */
 static int check_unique(const struct parser *p, const struct api_tokens *t,
-			const struct api_token *e)
+			const struct token_entry *e)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		const struct api_token *o = token_at(t, i);
+		const struct token_entry *o = token_at(t, i);
 
 		if (strcmp(o->name, e->name) == 0)
 			return fail(p, "the name is already used on line %u", o->line);
@@ -159,7 +160,7 @@ static int check_unique(const struct parser *p, const struct api_tokens *t,
 static int parse_line(const struct parser *p, char *line, struct api_tokens *t)
 {
 	char *fields[4], *save = NULL;
-	struct api_token e = { .line = p->line };
+	struct token_entry e = { .line = p->line };
 	size_t n = 0;
 	void *slot;
 	int rc;
@@ -203,7 +204,7 @@ int api_tokens_parse(const char *text, size_t len, const char *origin, struct ap
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "token file %s: out of memory", origin);
 		goto out;
 	}
-	fitd_buf_init(&t->items, API_TOKENS_MAX * sizeof(struct api_token));
+	fitd_buf_init(&t->items, API_TOKENS_MAX * sizeof(struct token_entry));
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	while (rc == FITD_OK && line < copy + len) {

@@ -46,7 +46,7 @@
  */
 #define STREAM_BUF_MAX ((size_t)1 << 20)
 
-struct api_stream {
+struct api__stream {
 	struct api_server *srv;
 	struct MHD_Connection *conn;
 	char job_id[STORE_ID_MAX];
@@ -60,14 +60,14 @@ struct api_stream {
 	bool dirty;	/* new events may exist; guarded by hub.lock */
 	bool suspended; /* guarded by hub.lock */
 	bool beat;	/* a heartbeat comment is due; guarded by hub.lock */
-	struct api_stream *next;
+	struct api__stream *next;
 };
 
 /*
  * Appends one whole event or, when it does not fit (FITD_ETOOBIG) or memory
  * runs out (FITD_ENOMEM), nothing: the event is made room for at once.
  */
-static int append_event(struct api_stream *s, const struct store_event *e)
+static int append_event(struct api__stream *s, const struct store_event *e)
 {
 	static const char fmt[] = "id: %" PRId64 "\nevent: %s\ndata: ";
 	int head = snprintf(NULL, 0, fmt, e->id, e->type);
@@ -99,7 +99,7 @@ static bool is_terminal(const struct store_event *e)
  * id of the last event in buf, where the client will resume. Called with
  * the buffer empty.
  */
-static size_t fetch(struct api_stream *s)
+static size_t fetch(struct api__stream *s)
 {
 	struct store_event *ev = NULL;
 	size_t n = 0, added = 0;
@@ -134,7 +134,7 @@ static size_t fetch(struct api_stream *s)
  * is released: a suspended stream holds no memory but its struct, and the
  * next fill starts afresh (also from a full buffer's sticky FITD_ETOOBIG).
  */
-static ssize_t drain(struct api_stream *s, char *out, size_t max)
+static ssize_t drain(struct api__stream *s, char *out, size_t max)
 {
 	size_t n = s->buf.len - s->off;
 
@@ -151,8 +151,8 @@ static ssize_t drain(struct api_stream *s, char *out, size_t max)
 
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
-	struct api_stream *s = cls;
-	struct api_hub *hub = &s->srv->hub;
+	struct api__stream *s = cls;
+	struct api__hub *hub = &s->srv->hub;
 	bool beat, closing;
 
 	(void)pos;
@@ -191,11 +191,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 
 static void stream_free(void *cls)
 {
-	struct api_stream *s = cls;
-	struct api_hub *hub = &s->srv->hub;
+	struct api__stream *s = cls;
+	struct api__hub *hub = &s->srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	for (struct api_stream **p = &hub->streams; *p != NULL; p = &(*p)->next) {
+	for (struct api__stream **p = &hub->streams; *p != NULL; p = &(*p)->next) {
 		if (*p == s) {
 			*p = s->next;
 			break;
@@ -208,7 +208,7 @@ static void stream_free(void *cls)
 }
 
 /* Resumes s if suspended; hub.lock held. */
-static void wake(struct api_stream *s)
+static void wake(struct api__stream *s)
 {
 	if (s->suspended) {
 		s->suspended = false;
@@ -218,10 +218,10 @@ static void wake(struct api_stream *s)
 
 void api_events_notify(struct api_server *srv, const char *job_id)
 {
-	struct api_hub *hub = &srv->hub;
+	struct api__hub *hub = &srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	for (struct api_stream *s = hub->streams; s != NULL; s = s->next) {
+	for (struct api__stream *s = hub->streams; s != NULL; s = s->next) {
 		if (strcmp(s->job_id, job_id) == 0) {
 			s->dirty = true;
 			wake(s);
@@ -232,10 +232,10 @@ void api_events_notify(struct api_server *srv, const char *job_id)
 
 void api_events_heartbeat(struct api_server *srv)
 {
-	struct api_hub *hub = &srv->hub;
+	struct api__hub *hub = &srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	for (struct api_stream *s = hub->streams; s != NULL; s = s->next) {
+	for (struct api__stream *s = hub->streams; s != NULL; s = s->next) {
 		s->beat = true;
 		wake(s);
 	}
@@ -244,11 +244,11 @@ void api_events_heartbeat(struct api_server *srv)
 
 void api__events_close(struct api_server *srv)
 {
-	struct api_hub *hub = &srv->hub;
+	struct api__hub *hub = &srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
 	hub->closing = true;
-	for (struct api_stream *s = hub->streams; s != NULL; s = s->next)
+	for (struct api__stream *s = hub->streams; s != NULL; s = s->next)
 		wake(s);
 	pthread_mutex_unlock(&hub->lock);
 }
@@ -264,14 +264,14 @@ unsigned api_events_open_streams(struct api_server *srv)
 }
 
 /* Last-Event-ID (or ?after=) as a non-negative integer; false when malformed. */
-static bool resume_point(struct api_request *req, int64_t *last)
+static bool resume_point(struct api__request *req, int64_t *last)
 {
 	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
 	char *end;
 	long long n;
 
 	if (v == NULL)
-		v = api_query(req, "after");
+		v = api__query(req, "after");
 	*last = 0;
 	if (v == NULL || v[0] == '\0')
 		return true;
@@ -284,11 +284,11 @@ static bool resume_point(struct api_request *req, int64_t *last)
 }
 
 /* Streams of the hub opened with the token named owner; hub.lock held. */
-static unsigned owned_streams(const struct api_hub *hub, const char *owner)
+static unsigned owned_streams(const struct api__hub *hub, const char *owner)
 {
 	unsigned n = 0;
 
-	for (const struct api_stream *s = hub->streams; s != NULL; s = s->next)
+	for (const struct api__stream *s = hub->streams; s != NULL; s = s->next)
 		n += strcmp(s->owner, owner) == 0;
 	return n;
 }
@@ -298,9 +298,9 @@ static unsigned owned_streams(const struct api_hub *hub, const char *owner)
  * (503) or on the streams of its token (429); false after replying.
  * Checking and linking under one lock keeps racing requests within the caps.
  */
-static bool admit(struct api_request *req, struct api_stream *s)
+static bool admit(struct api__request *req, struct api__stream *s)
 {
-	struct api_hub *hub = &req->srv->hub;
+	struct api__hub *hub = &req->srv->hub;
 	unsigned max = req->srv->opt.max_streams, per_token = req->srv->opt.max_streams_per_token;
 	bool full, token_full = false;
 
@@ -315,32 +315,32 @@ static bool admit(struct api_request *req, struct api_stream *s)
 	}
 	pthread_mutex_unlock(&hub->lock);
 	if (full)
-		api_reply_fail(req, 503, "too_many_streams",
-			       "%u event streams are open; retry later", max);
+		api__reply_fail(req, 503, "too_many_streams",
+				"%u event streams are open; retry later", max);
 	else if (token_full)
-		api_reply_fail(req, 429, "too_many_streams",
-			       "token '%s' has %u event streams open, the most it may have",
-			       s->owner, per_token);
+		api__reply_fail(req, 429, "too_many_streams",
+				"token '%s' has %u event streams open, the most it may have",
+				s->owner, per_token);
 	return !full && !token_full;
 }
 
-void api_events_get(struct api_request *req)
+void api__events_get(struct api__request *req)
 {
 	struct store_job job;
-	struct api_stream *s;
+	struct api__stream *s;
 	struct fitd_error err;
 	int64_t last;
 	bool done;
 
-	if (!api_job_id_param(req))
+	if (!api__job_id_param(req))
 		return;
 	if (!resume_point(req, &last)) {
-		api_reply_fail(req, 400, "invalid_event_id",
-			       "Last-Event-ID must be a non-negative integer");
+		api__reply_fail(req, 400, "invalid_event_id",
+				"Last-Event-ID must be a non-negative integer");
 		return;
 	}
 	if (store_job_get(req->srv->store, req->params[0], &job, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	done = job.state == STORE_JOB_SUCCEEDED || job.state == STORE_JOB_FAILED ||
@@ -348,7 +348,7 @@ void api_events_get(struct api_request *req)
 	store_job_release(&job);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	s->srv = req->srv;
@@ -360,7 +360,7 @@ void api_events_get(struct api_request *req)
 	fitd_buf_init(&s->buf, STREAM_BUF_MAX);
 	if (fitd_buf_add(&s->buf, "retry: 2000\n\n", 13) != FITD_OK) {
 		free(s);
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	if (!admit(req, s)) {
@@ -372,7 +372,7 @@ void api_events_get(struct api_request *req)
 							  stream_free);
 	if (req->response == NULL) {
 		stream_free(s); /* unlinks it and gives back its slot */
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");

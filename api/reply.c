@@ -3,7 +3,7 @@
  * fitd statuses to HTTP statuses.
  *
  * A reply's text is dumped straight into one struct fitd_buf capped at
- * API_REPLY_MAX, which libmicrohttpd then owns and frees.
+ * API__REPLY_MAX, which libmicrohttpd then owns and frees.
  */
 #include "api/internal.h"
 
@@ -18,7 +18,7 @@
 
 /*
  * The HTTP status of each fitd status, indexed by -status. A row left out
- * reads 0, which api_http_status() answers as 500; tests/api/test_reply.c
+ * reads 0, which api__http_status() answers as 500; tests/api/test_reply.c
  * walks FITD_STATUS_MAP and fails on a status without a row, or with a
  * row that is not a 4xx or 5xx.
  */
@@ -52,7 +52,7 @@ unsigned api__http_status_row(int status)
 	return http_of_status[-status];
 }
 
-unsigned api_http_status(int status)
+unsigned api__http_status(int status)
 {
 	unsigned http = api__http_status_row(status);
 
@@ -74,7 +74,7 @@ static struct MHD_Response *oom_response(void)
 	return r;
 }
 
-void api_reply_oom(struct api_request *req)
+void api__reply_oom(struct api__request *req)
 {
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
@@ -102,7 +102,7 @@ static int dump_to_buf(const char *p, size_t n, void *buf)
 
 /*
  * body as compact JSON and a newline (it keeps curl output readable; JSON
- * parsers ignore it) into text, capped at API_REPLY_MAX. FITD_OK,
+ * parsers ignore it) into text, capped at API__REPLY_MAX. FITD_OK,
  * FITD_ETOOBIG or FITD_ENOMEM (also for a NULL body: building it ran out).
  */
 static int dump_body(const json_t *body, struct fitd_buf *text)
@@ -113,23 +113,23 @@ static int dump_body(const json_t *body, struct fitd_buf *text)
 	return fitd_buf_status(text) != FITD_OK ? fitd_buf_status(text) : FITD_ENOMEM;
 }
 
-void api_reply_json(struct api_request *req, unsigned status, json_t *body)
+void api__reply_json(struct api__request *req, unsigned status, json_t *body)
 {
 	struct fitd_buf text;
 	size_t len;
 	char *data;
 	int rc;
 
-	fitd_buf_init(&text, API_REPLY_MAX);
+	fitd_buf_init(&text, API__REPLY_MAX);
 	rc = dump_body(body, &text);
 	json_decref(body);
 	len = text.len;
 	data = rc == FITD_OK ? fitd_buf_take(&text) : NULL;
 	fitd_buf_release(&text);
 	if (rc == FITD_ETOOBIG) {
-		api_reply_fail(req, 500, "internal_error",
-			       "the answer would pass the limit of %zu bytes of one reply",
-			       (size_t)API_REPLY_MAX);
+		api__reply_fail(req, 500, "internal_error",
+				"the answer would pass the limit of %zu bytes of one reply",
+				(size_t)API__REPLY_MAX);
 		return;
 	}
 	if (data == NULL)
@@ -144,30 +144,30 @@ void api_reply_json(struct api_request *req, unsigned status, json_t *body)
 	return;
 oom:
 	free(data);
-	api_reply_oom(req);
+	api__reply_oom(req);
 }
 
-static void reply_error_body(struct api_request *req, unsigned status, const char *code,
+static void reply_error_body(struct api__request *req, unsigned status, const char *code,
 			     const char *message)
 {
 	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
 
 	if (body == NULL) /* message was not valid UTF-8: keep the code, drop the text */
 		body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", code);
-	api_reply_json(req, status, body);
+	api__reply_json(req, status, body);
 }
 
-void api_reply_error(struct api_request *req, const struct fitd_error *err)
+void api__reply_error(struct api__request *req, const struct fitd_error *err)
 {
-	unsigned status = api_http_status(err->status);
+	unsigned status = api__http_status(err->status);
 	const char *code = err->code[0] ? err->code : fitd_status_code(err->status);
 	const char *message = err->message[0] ? err->message : fitd_strerror(err->status);
 
 	reply_error_body(req, status, code, message);
 }
 
-void api_reply_fail(struct api_request *req, unsigned http_status, const char *code,
-		    const char *fmt, ...)
+void api__reply_fail(struct api__request *req, unsigned http_status, const char *code,
+		     const char *fmt, ...)
 {
 	char message[FITD_ERROR_MESSAGE_MAX];
 	va_list ap;
@@ -179,36 +179,36 @@ void api_reply_fail(struct api_request *req, unsigned http_status, const char *c
 	reply_error_body(req, http_status, code, message);
 }
 
-const char *api_query(struct api_request *req, const char *name)
+const char *api__query(struct api__request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-bool api_page_params(struct api_request *req, size_t *limit, const char **after)
+bool api__page_params(struct api__request *req, size_t *limit, const char **after)
 {
-	const char *text = api_query(req, "limit");
+	const char *text = api__query(req, "limit");
 
 	*limit = 50;
-	*after = api_query(req, "after");
+	*after = api__query(req, "after");
 	if (text != NULL) {
 		char *end;
 		unsigned long v = strtoul(text, &end, 10);
 
 		if (text[0] < '0' || text[0] > '9' || *end != '\0' || v < 1 || v > 1000) {
-			api_reply_fail(req, 400, "invalid_parameter",
-				       "limit must be an integer from 1 to 1000");
+			api__reply_fail(req, 400, "invalid_parameter",
+					"limit must be an integer from 1 to 1000");
 			return false;
 		}
 		*limit = v;
 	}
 	if (*after != NULL && (*after)[0] == '\0') {
-		api_reply_fail(req, 400, "invalid_parameter", "after must not be empty");
+		api__reply_fail(req, 400, "invalid_parameter", "after must not be empty");
 		return false;
 	}
 	return true;
 }
 
-void api_format_time(int64_t ms, char buf[32])
+void api__format_time(int64_t ms, char buf[32])
 {
 	time_t sec = (time_t)(ms / 1000);
 	struct tm tm;

@@ -4,7 +4,7 @@
  * exit statuses, and a Server-Sent Events reader.
  *
  * Answers are buffered up to REPLY_MAX bytes, as much as the daemon sends
- * (API_REPLY_MAX); event lines and an event's data up to EVENT_LINE_MAX,
+ * (API__REPLY_MAX); event lines and an event's data up to EVENT_LINE_MAX,
  * each in one struct fitd_buf. A buffer that reaches its cap or runs out
  * of memory stops the transfer, and the message says which.
  *

@@ -20,7 +20,7 @@ static void check_row(int status, const char *name)
 		      row);
 	ck_assert_msg(MHD_get_reason_phrase_len_for(row) > 0,
 		      "FITD_%s maps to HTTP %u, not a known status", name, row);
-	ck_assert_uint_eq(api_http_status(status), row);
+	ck_assert_uint_eq(api__http_status(status), row);
 }
 
 START_TEST(every_status_has_an_error_row)
@@ -41,7 +41,7 @@ END_TEST
 
 START_TEST(ok_is_200)
 {
-	ck_assert_uint_eq(api_http_status(FITD_OK), 200);
+	ck_assert_uint_eq(api__http_status(FITD_OK), 200);
 }
 END_TEST
 
@@ -53,8 +53,8 @@ START_TEST(unknown_values_are_500)
 
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		ck_assert_msg(api__http_status_row(unknown[i]) == 0, "%d has a row", unknown[i]);
-		ck_assert_msg(api_http_status(unknown[i]) == 500, "%d maps to HTTP %u", unknown[i],
-			      api_http_status(unknown[i]));
+		ck_assert_msg(api__http_status(unknown[i]) == 500, "%d maps to HTTP %u", unknown[i],
+			      api__http_status(unknown[i]));
 	}
 }
 END_TEST
@@ -62,12 +62,12 @@ END_TEST
 /* An error reply of err's status; its HTTP status, with the response checked and freed. */
 static unsigned reply_status(int status)
 {
-	struct api_request req = { 0 };
+	struct api__request req = { 0 };
 	struct fitd_error err = { 0 };
 	unsigned http;
 
 	fitd_error_set(&err, status, NULL, "a test failure");
-	api_reply_error(&req, &err);
+	api__reply_error(&req, &err);
 	ck_assert_ptr_nonnull(req.response);
 	http = req.status;
 	MHD_destroy_response(req.response);
