@@ -97,8 +97,8 @@ struct api__request {
 
 	uint64_t content_length;
 	bool has_content_length;
-	struct fitd_buf
-	    body; /* API__BODY_JSON, _LARGE: capped at the route's limit; data NULL if empty */
+	/* API__BODY_JSON and _LARGE: capped at the route's limit; body.data is NULL while empty */
+	struct fitd_buf body;
 
 	void *state; /* the route's own, freed by cleanup */
 	void (*cleanup)(void *state);
