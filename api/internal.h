@@ -191,7 +191,10 @@ unsigned api__http_status_row(int status);
 /* A query parameter, or NULL. */
 const char *api__query(struct api__request *req, const char *name);
 
-/* Reads limit (1..1000, default 50) and after from the query; replies 400 and returns false on bad values. */
+/*
+ * Reads limit (1..1000, default 50) and after from the query; replies 400
+ * and returns false on bad values.
+ */
 bool api__page_params(struct api__request *req, size_t *limit, const char **after);
 
 /* RFC 3339 UTC text of a time in ms since the epoch, into buf (32 bytes). */

@@ -9,9 +9,9 @@
  * (the route's handler runs then). A buffered body goes into one struct
  * fitd_buf capped at the route's limit; a reply decided on a piece of body
  * (a body without Content-Length past that limit) is sent once the body
- * has ended, since MHD takes no response in between. The request is freed by the completion
- * callback, whatever happened, which is also where an unfinished upload is
- * removed.
+ * has ended, since MHD takes no response in between. The request is freed
+ * by the completion callback, whatever happened, which is also where an
+ * unfinished upload is removed.
  */
 #include "api/internal.h"
 
