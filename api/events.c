@@ -10,7 +10,7 @@
  * client only delays itself: the scheduler never waits for streams.
  *
  * Events are formatted into one struct fitd_buf per stream, at most one
- * batch and STREAM_BUF_MAX bytes at a time, and handed to MHD from there.
+ * batch and API__STREAM_BUF_MAX bytes at a time, and handed to MHD from there.
  * An event that cannot be buffered (out of memory, or alone larger than the
  * cap) or read from the store ends the stream after the events already
  * complete in the buffer, with an error ending (the chunked body is cut,
@@ -38,13 +38,6 @@
 #include <string.h>
 
 #define EVENT_BATCH 64
-/*
- * Bytes of formatted events a stream holds: a batch stops early at this cap
- * (the rest follows once the buffer is drained), so memory stays bounded
- * per stream; only a single event larger than the cap ends the stream in
- * error. Events are a few hundred bytes.
- */
-#define STREAM_BUF_MAX ((size_t)1 << 20)
 
 struct api__stream {
 	struct api_server *srv;
@@ -93,7 +86,7 @@ static bool is_terminal(const struct store_event *e)
 }
 
 /*
- * Appends whole events after last_id, while they fit under STREAM_BUF_MAX;
+ * Appends whole events after last_id, while they fit under API__STREAM_BUF_MAX;
  * returns how many. Sets failed when the store cannot list them, memory
  * runs out, or a single event is larger than the cap: last_id is then the
  * id of the last event in buf, where the client will resume. Called with
@@ -357,7 +350,7 @@ void api__events_get(struct api__request *req)
 	s->was_done = done;
 	snprintf(s->job_id, sizeof(s->job_id), "%s", req->params[0]);
 	snprintf(s->owner, sizeof(s->owner), "%s", req->token);
-	fitd_buf_init(&s->buf, STREAM_BUF_MAX);
+	fitd_buf_init(&s->buf, API__STREAM_BUF_MAX);
 	if (fitd_buf_add(&s->buf, "retry: 2000\n\n", 13) != FITD_OK) {
 		free(s);
 		api__reply_oom(req);

@@ -26,6 +26,13 @@
 #define API__MAX_PARAMS 4
 #define API__ROUTES_MAX 24 /* entries of the routing table; sizes the request counters */
 #define API__REPLY_MAX	((size_t)1 << 30) /* bytes of one JSON answer; the client reads as many */
+/*
+ * Bytes of formatted events an event stream holds (events.c): a batch stops
+ * early at this cap and the rest follows once the buffer is drained, so
+ * memory stays bounded per stream; only a single event larger than the
+ * cap ends the stream in error. Events are a few hundred bytes.
+ */
+#define API__STREAM_BUF_MAX ((size_t)1 << 20)
 
 struct api__stream;
 

@@ -22,13 +22,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "api/api.h"
+#include "api/internal.h"
 #include "daemon/base/buf.h"
 #include "store/store.h"
 
 #define JSON_MAX    4096
 #define PREDICT_MAX (64 * 1024)
-#define STREAM_CAP  ((size_t)1 << 20) /* STREAM_BUF_MAX of api/events.c */
 
 struct fixture {
 	char state[64];
@@ -389,7 +388,7 @@ START_TEST(stream_batch_larger_than_its_buffer_comes_whole)
 	stored_events(job, &ev, &nev);
 	for (size_t i = 0; i < nev; i++)
 		bytes += strlen(ev[i].data);
-	ck_assert_uint_gt(bytes, 3 * STREAM_CAP);
+	ck_assert_uint_gt(bytes, 3 * API__STREAM_BUF_MAX);
 	snprintf(path, sizeof(path), "/v1/jobs/%s/events", job);
 	get(path, "", &r);
 	ck_assert_int_eq(r.status, 200);
@@ -411,7 +410,7 @@ START_TEST(event_larger_than_the_buffer_cuts_the_stream)
 
 	new_job(job);
 	add_event(job, 0, 1000);
-	big_id = add_event(job, 1, STREAM_CAP + 1);
+	big_id = add_event(job, 1, API__STREAM_BUF_MAX + 1);
 	ck_assert_int_eq(store_job_finish(fx.store, job, STORE_JOB_SUCCEEDED, NULL, NULL, &err),
 			 FITD_OK);
 	stored_events(job, &ev, &nev);
