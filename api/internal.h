@@ -9,7 +9,8 @@
  * api/ share only among themselves: everything declared here and in
  * ratelimit.h, types included. Names used by one file only are static and
  * carry no prefix. So a reader knows from the name alone whether it may
- * leave api/, and `grep -rn '\bapi_[a-z]' api` lists the public interface.
+ * leave api/, and `grep -rn '\bapi_[a-z]' api --include='*.[ch]'` finds
+ * only the public interface.
  */
 #ifndef API_INTERNAL_H
 #define API_INTERNAL_H
