@@ -28,12 +28,12 @@
 
 #define REALM "Bearer realm=\"fitd\""
 
-static void reply_rate_limited(struct api_request *req, unsigned wait, const char *who)
+static void reply_rate_limited(struct api__request *req, unsigned wait, const char *who)
 {
 	char seconds[16];
 
-	api_reply_fail(req, 429, "rate_limited", "too many requests from this %s; retry in %u s",
-		       who, wait);
+	api__reply_fail(req, 429, "rate_limited", "too many requests from this %s; retry in %u s",
+			who, wait);
 	snprintf(seconds, sizeof(seconds), "%u", wait);
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
 }
@@ -70,11 +70,11 @@ static size_t client_key(struct MHD_Connection *conn, unsigned char key[9])
 	return 0;
 }
 
-static bool limit_ip(struct api_request *req)
+static bool limit_ip(struct api__request *req)
 {
 	unsigned char key[9];
 	size_t len = client_key(req->conn, key);
-	unsigned wait = api_ratelimit_take(req->srv->ip_limit, key, len, fitd_clock_ns());
+	unsigned wait = api__ratelimit_take(req->srv->ip_limit, key, len, fitd_clock_ns());
 
 	if (wait == 0)
 		return true;
@@ -96,9 +96,9 @@ static enum MHD_Result count_authorization(void *cls, enum MHD_ValueKind kind, c
 	return MHD_YES;
 }
 
-static void reply_unauthorized(struct api_request *req, bool token_sent, const char *message)
+static void reply_unauthorized(struct api__request *req, bool token_sent, const char *message)
 {
-	api_reply_fail(req, 401, "unauthorized", "%s", message);
+	api__reply_fail(req, 401, "unauthorized", "%s", message);
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 				token_sent ? REALM ", error=\"invalid_token\"" : REALM);
 }
@@ -110,7 +110,7 @@ enum credential {
 };
 
 /* Finds the bearer token: *token and *len for CRED_OK, else the reason in *why. */
-static enum credential bearer_token(struct api_request *req, const char **token, size_t *len,
+static enum credential bearer_token(struct api__request *req, const char **token, size_t *len,
 				    const char **why)
 {
 	const char *v = NULL;
@@ -147,7 +147,7 @@ static enum credential bearer_token(struct api_request *req, const char **token,
 }
 
 /* 401 or 403 unless the request's token has the route's scope; sets req->token. */
-static bool authenticate(struct api_request *req)
+static bool authenticate(struct api__request *req)
 {
 	struct api_server *srv = req->srv;
 	enum api_scope need = req->route->scope;
@@ -171,9 +171,9 @@ static bool authenticate(struct api_request *req)
 		return false;
 	}
 	if ((scopes & (unsigned)need) == 0) {
-		api_reply_fail(req, 403, "insufficient_scope",
-			       "token '%s' lacks the '%s' scope that %s %s needs", req->token,
-			       api_scope_name(need), req->method, req->route->pattern);
+		api__reply_fail(req, 403, "insufficient_scope",
+				"token '%s' lacks the '%s' scope that %s %s needs", req->token,
+				api_scope_name(need), req->method, req->route->pattern);
 		snprintf(challenge, sizeof(challenge),
 			 REALM ", error=\"insufficient_scope\", scope=\"%s\"",
 			 api_scope_name(need));
@@ -183,11 +183,11 @@ static bool authenticate(struct api_request *req)
 	return true;
 }
 
-bool api__access_check(struct api_request *req)
+bool api__access_check(struct api__request *req)
 {
 	unsigned wait;
 
-	if (req->route != NULL && req->route->handler == api_health_get)
+	if (req->route != NULL && req->route->handler == api__health_get)
 		return true;
 	if (!limit_ip(req))
 		return false;
@@ -197,8 +197,8 @@ bool api__access_check(struct api_request *req)
 		return false;
 	if (req->token[0] == '\0')
 		return true;
-	wait = api_ratelimit_take(req->srv->token_limit, req->token, strlen(req->token),
-				  fitd_clock_ns());
+	wait = api__ratelimit_take(req->srv->token_limit, req->token, strlen(req->token),
+				   fitd_clock_ns());
 	if (wait == 0)
 		return true;
 	reply_rate_limited(req, wait, "token");

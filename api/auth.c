@@ -8,7 +8,8 @@
  * table it has. Names and hashes must be unique: a name is a token's
  * identity for limits and job ownership, and one token under two names
  * would make its scopes ambiguous. Running out of memory is refused the
- * same way (FITD_ENOMEM): nothing is half-built, nothing leaks.
+ * same way (FITD_ENOMEM): nothing is half-built, nothing leaks. The table
+ * is one struct fitd_buf of records, capped at API_TOKENS_MAX.
  */
 #include "api/auth.h"
 
@@ -22,9 +23,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/base/buf.h"
 #include "store/sha256.h"
 
-struct api_token {
+/* One line of the token file as kept in memory: the hash, never the token. */
+struct token_entry {
 	unsigned char hash[STORE_SHA256_BYTES];
 	unsigned scopes;
 	unsigned line;
@@ -32,9 +35,14 @@ struct api_token {
 };
 
 struct api_tokens {
-	struct api_token *items;
-	size_t n, cap;
+	struct fitd_buf items; /* n struct token_entry records, at most API_TOKENS_MAX */
+	size_t n;
 };
+
+static struct token_entry *token_at(const struct api_tokens *t, size_t i)
+{
+	return (struct token_entry *)t->items.data + i;
+}
 
 static const struct {
 	const char *name;
@@ -136,14 +144,15 @@ static int check_name(const struct parser *p, const char *s)
 
 /* Refuses a name or hash already listed on an earlier line. */
 static int check_unique(const struct parser *p, const struct api_tokens *t,
-			const struct api_token *e)
+			const struct token_entry *e)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		if (strcmp(t->items[i].name, e->name) == 0)
-			return fail(p, "the name is already used on line %u", t->items[i].line);
-		if (memcmp(t->items[i].hash, e->hash, sizeof(e->hash)) == 0)
-			return fail(p, "the same token is already listed on line %u",
-				    t->items[i].line);
+		const struct token_entry *o = token_at(t, i);
+
+		if (strcmp(o->name, e->name) == 0)
+			return fail(p, "the name is already used on line %u", o->line);
+		if (memcmp(o->hash, e->hash, sizeof(e->hash)) == 0)
+			return fail(p, "the same token is already listed on line %u", o->line);
 	}
 	return FITD_OK;
 }
@@ -151,8 +160,9 @@ static int check_unique(const struct parser *p, const struct api_tokens *t,
 static int parse_line(const struct parser *p, char *line, struct api_tokens *t)
 {
 	char *fields[4], *save = NULL;
-	struct api_token e = { .line = p->line };
+	struct token_entry e = { .line = p->line };
 	size_t n = 0;
+	void *slot;
 	int rc;
 
 	for (char *f = strtok_r(line, " \t", &save); f && n < 4; f = strtok_r(NULL, " \t", &save))
@@ -170,17 +180,14 @@ static int parse_line(const struct parser *p, char *line, struct api_tokens *t)
 	rc = check_unique(p, t, &e);
 	if (rc != FITD_OK)
 		return rc;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 8;
-		struct api_token *grown = realloc(t->items, cap * sizeof(*t->items));
-
-		if (grown == NULL)
-			return fitd_error_set(p->err, FITD_ENOMEM, NULL,
-					      "token file %s: out of memory", p->origin);
-		t->items = grown;
-		t->cap = cap;
-	}
-	t->items[t->n++] = e;
+	slot = fitd_buf_grow(&t->items, sizeof(e));
+	if (slot == NULL && fitd_buf_status(&t->items) == FITD_ETOOBIG)
+		return fail(p, "more than %d tokens", API_TOKENS_MAX);
+	if (slot == NULL)
+		return fitd_error_set(p->err, FITD_ENOMEM, NULL, "token file %s: out of memory",
+				      p->origin);
+	memcpy(slot, &e, sizeof(e));
+	t->n++;
 	return FITD_OK;
 }
 
@@ -197,6 +204,7 @@ int api_tokens_parse(const char *text, size_t len, const char *origin, struct ap
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "token file %s: out of memory", origin);
 		goto out;
 	}
+	fitd_buf_init(&t->items, API_TOKENS_MAX * sizeof(struct token_entry));
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	while (rc == FITD_OK && line < copy + len) {
@@ -278,7 +286,7 @@ void api_tokens_free(struct api_tokens *t)
 {
 	if (t == NULL)
 		return;
-	free(t->items);
+	fitd_buf_release(&t->items);
 	free(t);
 }
 
@@ -302,13 +310,13 @@ bool api_tokens_find(const struct api_tokens *t, const char *token, size_t len,
 		unsigned diff = 0;
 
 		for (size_t k = 0; k < STORE_SHA256_BYTES; k++)
-			diff |= (unsigned)(h[k] ^ t->items[i].hash[k]);
+			diff |= (unsigned)(h[k] ^ token_at(t, i)->hash[k]);
 		/* (diff - 1) >> 31 is 1 exactly when diff is 0 (diff < 256). */
 		hit |= ((size_t)0 - (size_t)((diff - 1u) >> 31)) & (i + 1);
 	}
 	if (hit == 0)
 		return false;
-	snprintf(name, API_TOKEN_NAME_MAX + 1, "%s", t->items[hit - 1].name);
-	*scopes = t->items[hit - 1].scopes;
+	snprintf(name, API_TOKEN_NAME_MAX + 1, "%s", token_at(t, hit - 1)->name);
+	*scopes = token_at(t, hit - 1)->scopes;
 	return true;
 }

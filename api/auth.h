@@ -31,15 +31,22 @@ enum api_scope {
 
 #define API_TOKEN_NAME_MAX 64	   /* characters of a token's name: A-Z a-z 0-9 . _ - */
 #define API_TOKEN_FILE_MAX 1048576 /* bytes of a token file */
+/*
+ * Tokens in one table. A token's line takes at least 71 bytes (64 hex
+ * digits, a scope, a name and two separators), so a token file of
+ * API_TOKEN_FILE_MAX bytes never reaches it.
+ */
+#define API_TOKENS_MAX 16384
 
 struct api_tokens;
 
 /*
  * Parses a token file's text (len bytes, NULs refused). origin names it in
  * errors, which read "token file ORIGIN:LINE: reason". On error *out is
- * NULL and err has code "invalid_token_file" (FITD_EINVAL), or
- * "out_of_memory" (FITD_ENOMEM) when the table cannot be allocated. An
- * empty table (only comments) is valid: then only open routes can be called.
+ * NULL and err has code "invalid_token_file" (FITD_EINVAL; also for more
+ * than API_TOKENS_MAX tokens), or "out_of_memory" (FITD_ENOMEM) when the
+ * table cannot be allocated. An empty table (only comments) is valid: then
+ * only open routes can be called.
  */
 int api_tokens_parse(const char *text, size_t len, const char *origin, struct api_tokens **out,
 		     struct fitd_error *err);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "daemon/base/log.h"
-#include "worker/model_json.h"
+#include "worker/json.h"
 
 #define NAME_MAX_BYTES 256
 #define LEVELS_SHOWN   100
@@ -36,9 +36,9 @@ static bool name_ok(const char *name)
 	return probe != NULL;
 }
 
-int api_datasets_begin(struct api_request *req)
+int api__datasets_begin(struct api__request *req)
 {
-	const char *name = api_query(req, "name");
+	const char *name = api__query(req, "name");
 	const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
 	struct store_upload *up;
@@ -46,25 +46,25 @@ int api_datasets_begin(struct api_request *req)
 	int rc;
 
 	if (name == NULL || !name_ok(name)) {
-		api_reply_fail(req, 400, "invalid_name",
-			       "give ?name= of 1 to %d bytes of UTF-8 without control characters",
-			       NAME_MAX_BYTES);
+		api__reply_fail(req, 400, "invalid_name",
+				"give ?name= of 1 to %d bytes of UTF-8 without control characters",
+				NAME_MAX_BYTES);
 		return FITD_EINVAL;
 	}
 	if (type != NULL && strncmp(type, "multipart/", 10) == 0) {
-		api_reply_fail(req, 415, "unsupported_media_type",
-			       "send the raw CSV as the body (curl --data-binary @file.csv "
-			       "-H 'Content-Type: text/csv'), not a multipart form");
+		api__reply_fail(req, 415, "unsupported_media_type",
+				"send the raw CSV as the body (curl --data-binary @file.csv "
+				"-H 'Content-Type: text/csv'), not a multipart form");
 		return FITD_EINVAL;
 	}
 	if (req->content_length == 0) {
-		api_reply_fail(req, 400, "empty_body",
-			       "the body is empty; send a CSV with a header row");
+		api__reply_fail(req, 400, "empty_body",
+				"the body is empty; send a CSV with a header row");
 		return FITD_EINVAL;
 	}
 	rc = store_upload_begin(req->srv->store, req->content_length, &up, &err);
 	if (rc != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return rc;
 	}
 	req->state = up;
@@ -72,13 +72,13 @@ int api_datasets_begin(struct api_request *req)
 	return FITD_OK;
 }
 
-int api_datasets_chunk(struct api_request *req, const char *data, size_t len)
+int api__datasets_chunk(struct api__request *req, const char *data, size_t len)
 {
 	struct fitd_error err;
 	int rc = store_upload_write(req->state, data, len, &err);
 
 	if (rc != FITD_OK)
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 	return rc;
 }
 
@@ -120,14 +120,14 @@ static json_t *dataset_json(const struct store_dataset *d)
 	json_error_t jerr;
 	json_t *columns = json_loads(d->columns_json, 0, &jerr);
 
-	api_format_time(d->created_at, created);
+	api__format_time(d->created_at, created);
 	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:o}", "id", d->id, "name", d->name,
 			 "rows", (json_int_t)d->rows, "cols", (json_int_t)d->cols, "bytes",
 			 (json_int_t)d->bytes, "sha256", d->sha256, "created_at", created,
 			 "columns", columns ? columns : json_array());
 }
 
-void api_datasets_create(struct api_request *req)
+void api__datasets_create(struct api__request *req)
 {
 	struct store_upload *up = req->state;
 	struct store_dataset d;
@@ -139,7 +139,7 @@ void api_datasets_create(struct api_request *req)
 	rc = store_upload_parse(up, &req->srv->opt.csv, &frame, &err);
 	if (rc == FITD_OK) {
 		cols = columns_json(frame);
-		rc = cols ? store_upload_commit(up, api_query(req, "name"), cols, &d, &err)
+		rc = cols ? store_upload_commit(up, api__query(req, "name"), cols, &d, &err)
 			  : fitd_error_set(&err, FITD_ENOMEM, NULL, "column description");
 		free(cols);
 	}
@@ -147,26 +147,26 @@ void api_datasets_create(struct api_request *req)
 	store_upload_free(up);
 	req->state = NULL;
 	if (rc != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	fitd_log_info("dataset_created", "id=%s rows=%lld cols=%lld bytes=%lld", d.id,
 		      (long long)d.rows, (long long)d.cols, (long long)d.bytes);
-	api_reply_json(req, 201, dataset_json(&d));
+	api__reply_json(req, 201, dataset_json(&d));
 	store_dataset_release(&d);
 }
 
 /* Replies 400 and returns false unless the {id} param is a dataset id. */
-static bool dataset_id_param(struct api_request *req)
+static bool dataset_id_param(struct api__request *req)
 {
 	if (store_id_valid("ds", req->params[0]))
 		return true;
-	api_reply_fail(req, 400, "invalid_id",
-		       "'%.64s' is not a dataset id (ds_ and 20 hex digits)", req->params[0]);
+	api__reply_fail(req, 400, "invalid_id",
+			"'%.64s' is not a dataset id (ds_ and 20 hex digits)", req->params[0]);
 	return false;
 }
 
-void api_datasets_get(struct api_request *req)
+void api__datasets_get(struct api__request *req)
 {
 	struct store_dataset d;
 	struct fitd_error err;
@@ -174,14 +174,14 @@ void api_datasets_get(struct api_request *req)
 	if (!dataset_id_param(req))
 		return;
 	if (store_dataset_get(req->srv->store, req->params[0], &d, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
-	api_reply_json(req, 200, dataset_json(&d));
+	api__reply_json(req, 200, dataset_json(&d));
 	store_dataset_release(&d);
 }
 
-void api_datasets_list(struct api_request *req)
+void api__datasets_list(struct api__request *req)
 {
 	struct store_dataset *items;
 	struct fitd_error err;
@@ -190,10 +190,10 @@ void api_datasets_list(struct api_request *req)
 	bool more;
 	json_t *arr;
 
-	if (!api_page_params(req, &limit, &after))
+	if (!api__page_params(req, &limit, &after))
 		return;
 	if (store_dataset_list(req->srv->store, after, limit, &items, &n, &more, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	arr = json_array();
@@ -201,22 +201,22 @@ void api_datasets_list(struct api_request *req)
 		json_array_append_new(arr, dataset_json(&items[i]));
 		store_dataset_release(&items[i]);
 	}
-	api_reply_json(req, 200,
-		       json_pack("{s:o, s:o}", "items", arr, "next_after",
-				 more && n > 0 ? json_string(items[n - 1].id) : json_null()));
+	api__reply_json(req, 200,
+			json_pack("{s:o, s:o}", "items", arr, "next_after",
+				  more && n > 0 ? json_string(items[n - 1].id) : json_null()));
 	free(items);
 }
 
-void api_datasets_delete(struct api_request *req)
+void api__datasets_delete(struct api__request *req)
 {
 	struct fitd_error err;
 
 	if (!dataset_id_param(req))
 		return;
 	if (store_dataset_delete(req->srv->store, req->params[0], &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	fitd_log_info("dataset_deleted", "id=%s", req->params[0]);
-	api_reply_json(req, 200, json_pack("{s:s, s:b}", "id", req->params[0], "deleted", 1));
+	api__reply_json(req, 200, json_pack("{s:s, s:b}", "id", req->params[0], "deleted", 1));
 }

@@ -9,10 +9,13 @@
  * for a comment line, which also finds clients that went away. A slow
  * client only delays itself: the scheduler never waits for streams.
  *
- * An event that cannot be buffered (out of memory) or read from the store
- * ends the stream after the events already complete in the buffer, with
- * an error ending (the chunked body is cut, not closed): a client then
- * resumes with Last-Event-ID and misses nothing. A clean end would not do:
+ * Events are formatted into one struct fitd_buf per stream, at most one
+ * batch and API__STREAM_BUF_MAX bytes at a time, and handed to MHD from there.
+ * An event that cannot be buffered (out of memory, or alone larger than the
+ * cap) or read from the store ends the stream after the events already
+ * complete in the buffer, with an error ending (the chunked body is cut,
+ * not closed): a client then resumes with Last-Event-ID and misses
+ * nothing. A clean end would not do:
  * `fitd watch`, seeing a clean end that brought no event on a job that has
  * ended, rightly takes it that there is nothing more to read.
  *
@@ -29,61 +32,50 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EVENT_BATCH 64
 
-struct api_stream {
+struct api__stream {
 	struct api_server *srv;
 	struct MHD_Connection *conn;
 	char job_id[STORE_ID_MAX];
 	char owner[API_TOKEN_NAME_MAX + 1]; /* the token's name; "" without a token file */
 	int64_t last_id;
-	char *buf; /* formatted events not yet handed to MHD */
-	size_t len, off, cap;
+	struct fitd_buf buf; /* formatted events; those from off on are not yet handed to MHD */
+	size_t off;
 	bool ended;	/* the terminal job_state event is in buf */
 	bool failed;	/* the next events could not be read or buffered: end in error */
 	bool was_done;	/* the job was terminal when the stream opened: no events will come */
 	bool dirty;	/* new events may exist; guarded by hub.lock */
 	bool suspended; /* guarded by hub.lock */
 	bool beat;	/* a heartbeat comment is due; guarded by hub.lock */
-	struct api_stream *next;
+	struct api__stream *next;
 };
 
-/* Appends n bytes; false, with buf unchanged, when it cannot grow. */
-static bool buf_append(struct api_stream *s, const char *text, size_t n)
+/*
+ * Appends one whole event or, when it does not fit (FITD_ETOOBIG) or memory
+ * runs out (FITD_ENOMEM), nothing: the event is made room for at once.
+ */
+static int append_event(struct api__stream *s, const struct store_event *e)
 {
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		char *grown;
+	static const char fmt[] = "id: %" PRId64 "\nevent: %s\ndata: ";
+	int head = snprintf(NULL, 0, fmt, e->id, e->type);
+	size_t data = strlen(e->data);
+	char *at;
 
-		while (cap < s->len + n)
-			cap *= 2;
-		grown = realloc(s->buf, cap);
-		if (grown == NULL)
-			return false;
-		s->buf = grown;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, text, n);
-	s->len += n;
-	return true;
-}
-
-/* Appends one whole event or, when memory runs out, nothing. */
-static bool buf_append_event(struct api_stream *s, const struct store_event *e)
-{
-	size_t len = s->len;
-	char head[96];
-	int k = snprintf(head, sizeof(head), "id: %" PRId64 "\nevent: %s\ndata: ", e->id, e->type);
-
-	if (buf_append(s, head, (size_t)k) && buf_append(s, e->data, strlen(e->data)) &&
-	    buf_append(s, "\n\n", 2))
-		return true;
-	s->len = len;
-	return false;
+	if (head < 0 || data > SIZE_MAX - (size_t)head - 2)
+		return FITD_ETOOBIG;
+	at = fitd_buf_grow(&s->buf, (size_t)head + data + 2);
+	if (at == NULL)
+		return fitd_buf_status(&s->buf);
+	snprintf(at, (size_t)head + 1, fmt, e->id, e->type); /* its NUL is overwritten next */
+	memcpy(at + head, e->data, data);
+	memcpy(at + head + data, "\n\n", 2);
+	return FITD_OK;
 }
 
 static bool is_terminal(const struct store_event *e)
@@ -94,14 +86,17 @@ static bool is_terminal(const struct store_event *e)
 }
 
 /*
- * Appends whole events after last_id; returns how many. Sets failed when
- * the store cannot list them or one cannot be buffered: last_id is then
- * the id of the last event in buf, where the client will resume.
+ * Appends whole events after last_id, while they fit under API__STREAM_BUF_MAX;
+ * returns how many. Sets failed when the store cannot list them, memory
+ * runs out, or a single event is larger than the cap: last_id is then the
+ * id of the last event in buf, where the client will resume. Called with
+ * the buffer empty.
  */
-static size_t fetch(struct api_stream *s)
+static size_t fetch(struct api__stream *s)
 {
 	struct store_event *ev = NULL;
 	size_t n = 0, added = 0;
+	bool full = false;
 
 	if (store_event_list(s->srv->store, s->job_id, s->last_id, EVENT_BATCH, &ev, &n, NULL) !=
 	    FITD_OK) {
@@ -109,13 +104,17 @@ static size_t fetch(struct api_stream *s)
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!s->failed && !buf_append_event(s, &ev[i]))
-			s->failed = true;
-		if (!s->failed) {
-			s->last_id = ev[i].id;
-			if (is_terminal(&ev[i]))
-				s->ended = true;
-			added++;
+		if (!s->failed && !full) {
+			int rc = append_event(s, &ev[i]);
+
+			full = rc == FITD_ETOOBIG && added > 0; /* the rest after the drain */
+			s->failed = rc != FITD_OK && !full;
+			if (rc == FITD_OK) {
+				s->last_id = ev[i].id;
+				if (is_terminal(&ev[i]))
+					s->ended = true;
+				added++;
+			}
 		}
 		store_event_release(&ev[i]);
 	}
@@ -123,29 +122,35 @@ static size_t fetch(struct api_stream *s)
 	return added;
 }
 
-/* Moves buffered bytes to MHD; 0 when the buffer is empty. */
-static ssize_t drain(struct api_stream *s, char *out, size_t max)
+/*
+ * Moves buffered bytes to MHD; 0 when the buffer is empty. A drained buffer
+ * is released: a suspended stream holds no memory but its struct, and the
+ * next fill starts afresh (also from a full buffer's sticky FITD_ETOOBIG).
+ */
+static ssize_t drain(struct api__stream *s, char *out, size_t max)
 {
-	size_t n = s->len - s->off;
+	size_t n = s->buf.len - s->off;
 
 	if (n > max)
 		n = max;
-	memcpy(out, s->buf + s->off, n);
+	memcpy(out, s->buf.data + s->off, n);
 	s->off += n;
-	if (s->off == s->len)
-		s->off = s->len = 0;
+	if (s->off == s->buf.len) {
+		fitd_buf_release(&s->buf);
+		s->off = 0;
+	}
 	return (ssize_t)n;
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
-	struct api_stream *s = cls;
-	struct api_hub *hub = &s->srv->hub;
+	struct api__stream *s = cls;
+	struct api__hub *hub = &s->srv->hub;
 	bool beat, closing;
 
 	(void)pos;
 	for (;;) {
-		if (s->len > s->off)
+		if (s->buf.len > s->off)
 			return drain(s, out, max);
 		pthread_mutex_lock(&hub->lock);
 		closing = hub->closing;
@@ -162,7 +167,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 		if (s->was_done) /* resumed past the terminal event */
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (beat) {
-			s->failed = !buf_append(s, ": keepalive\n\n", 13);
+			s->failed = fitd_buf_add(&s->buf, ": keepalive\n\n", 13) != FITD_OK;
 			continue;
 		}
 		pthread_mutex_lock(&hub->lock);
@@ -179,11 +184,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 
 static void stream_free(void *cls)
 {
-	struct api_stream *s = cls;
-	struct api_hub *hub = &s->srv->hub;
+	struct api__stream *s = cls;
+	struct api__hub *hub = &s->srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	for (struct api_stream **p = &hub->streams; *p != NULL; p = &(*p)->next) {
+	for (struct api__stream **p = &hub->streams; *p != NULL; p = &(*p)->next) {
 		if (*p == s) {
 			*p = s->next;
 			break;
@@ -191,12 +196,12 @@ static void stream_free(void *cls)
 	}
 	hub->count--;
 	pthread_mutex_unlock(&hub->lock);
-	free(s->buf);
+	fitd_buf_release(&s->buf);
 	free(s);
 }
 
 /* Resumes s if suspended; hub.lock held. */
-static void wake(struct api_stream *s)
+static void wake(struct api__stream *s)
 {
 	if (s->suspended) {
 		s->suspended = false;
@@ -206,10 +211,10 @@ static void wake(struct api_stream *s)
 
 void api_events_notify(struct api_server *srv, const char *job_id)
 {
-	struct api_hub *hub = &srv->hub;
+	struct api__hub *hub = &srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	for (struct api_stream *s = hub->streams; s != NULL; s = s->next) {
+	for (struct api__stream *s = hub->streams; s != NULL; s = s->next) {
 		if (strcmp(s->job_id, job_id) == 0) {
 			s->dirty = true;
 			wake(s);
@@ -220,10 +225,10 @@ void api_events_notify(struct api_server *srv, const char *job_id)
 
 void api_events_heartbeat(struct api_server *srv)
 {
-	struct api_hub *hub = &srv->hub;
+	struct api__hub *hub = &srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	for (struct api_stream *s = hub->streams; s != NULL; s = s->next) {
+	for (struct api__stream *s = hub->streams; s != NULL; s = s->next) {
 		s->beat = true;
 		wake(s);
 	}
@@ -232,11 +237,11 @@ void api_events_heartbeat(struct api_server *srv)
 
 void api__events_close(struct api_server *srv)
 {
-	struct api_hub *hub = &srv->hub;
+	struct api__hub *hub = &srv->hub;
 
 	pthread_mutex_lock(&hub->lock);
 	hub->closing = true;
-	for (struct api_stream *s = hub->streams; s != NULL; s = s->next)
+	for (struct api__stream *s = hub->streams; s != NULL; s = s->next)
 		wake(s);
 	pthread_mutex_unlock(&hub->lock);
 }
@@ -252,14 +257,14 @@ unsigned api_events_open_streams(struct api_server *srv)
 }
 
 /* Last-Event-ID (or ?after=) as a non-negative integer; false when malformed. */
-static bool resume_point(struct api_request *req, int64_t *last)
+static bool resume_point(struct api__request *req, int64_t *last)
 {
 	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
 	char *end;
 	long long n;
 
 	if (v == NULL)
-		v = api_query(req, "after");
+		v = api__query(req, "after");
 	*last = 0;
 	if (v == NULL || v[0] == '\0')
 		return true;
@@ -272,11 +277,11 @@ static bool resume_point(struct api_request *req, int64_t *last)
 }
 
 /* Streams of the hub opened with the token named owner; hub.lock held. */
-static unsigned owned_streams(const struct api_hub *hub, const char *owner)
+static unsigned owned_streams(const struct api__hub *hub, const char *owner)
 {
 	unsigned n = 0;
 
-	for (const struct api_stream *s = hub->streams; s != NULL; s = s->next)
+	for (const struct api__stream *s = hub->streams; s != NULL; s = s->next)
 		n += strcmp(s->owner, owner) == 0;
 	return n;
 }
@@ -286,9 +291,9 @@ static unsigned owned_streams(const struct api_hub *hub, const char *owner)
  * (503) or on the streams of its token (429); false after replying.
  * Checking and linking under one lock keeps racing requests within the caps.
  */
-static bool admit(struct api_request *req, struct api_stream *s)
+static bool admit(struct api__request *req, struct api__stream *s)
 {
-	struct api_hub *hub = &req->srv->hub;
+	struct api__hub *hub = &req->srv->hub;
 	unsigned max = req->srv->opt.max_streams, per_token = req->srv->opt.max_streams_per_token;
 	bool full, token_full = false;
 
@@ -303,32 +308,32 @@ static bool admit(struct api_request *req, struct api_stream *s)
 	}
 	pthread_mutex_unlock(&hub->lock);
 	if (full)
-		api_reply_fail(req, 503, "too_many_streams",
-			       "%u event streams are open; retry later", max);
+		api__reply_fail(req, 503, "too_many_streams",
+				"%u event streams are open; retry later", max);
 	else if (token_full)
-		api_reply_fail(req, 429, "too_many_streams",
-			       "token '%s' has %u event streams open, the most it may have",
-			       s->owner, per_token);
+		api__reply_fail(req, 429, "too_many_streams",
+				"token '%s' has %u event streams open, the most it may have",
+				s->owner, per_token);
 	return !full && !token_full;
 }
 
-void api_events_get(struct api_request *req)
+void api__events_get(struct api__request *req)
 {
 	struct store_job job;
-	struct api_stream *s;
+	struct api__stream *s;
 	struct fitd_error err;
 	int64_t last;
 	bool done;
 
-	if (!api_job_id_param(req))
+	if (!api__job_id_param(req))
 		return;
 	if (!resume_point(req, &last)) {
-		api_reply_fail(req, 400, "invalid_event_id",
-			       "Last-Event-ID must be a non-negative integer");
+		api__reply_fail(req, 400, "invalid_event_id",
+				"Last-Event-ID must be a non-negative integer");
 		return;
 	}
 	if (store_job_get(req->srv->store, req->params[0], &job, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	done = job.state == STORE_JOB_SUCCEEDED || job.state == STORE_JOB_FAILED ||
@@ -336,7 +341,7 @@ void api_events_get(struct api_request *req)
 	store_job_release(&job);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	s->srv = req->srv;
@@ -345,13 +350,14 @@ void api_events_get(struct api_request *req)
 	s->was_done = done;
 	snprintf(s->job_id, sizeof(s->job_id), "%s", req->params[0]);
 	snprintf(s->owner, sizeof(s->owner), "%s", req->token);
-	if (!buf_append(s, "retry: 2000\n\n", 13)) {
+	fitd_buf_init(&s->buf, API__STREAM_BUF_MAX);
+	if (fitd_buf_add(&s->buf, "retry: 2000\n\n", 13) != FITD_OK) {
 		free(s);
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	if (!admit(req, s)) {
-		free(s->buf);
+		fitd_buf_release(&s->buf);
 		free(s);
 		return;
 	}
@@ -359,7 +365,7 @@ void api_events_get(struct api_request *req)
 							  stream_free);
 	if (req->response == NULL) {
 		stream_free(s); /* unlinks it and gives back its slot */
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");

@@ -15,9 +15,9 @@
 
 #include "daemon/base/metrics.h"
 
-void api_health_get(struct api_request *req)
+void api__health_get(struct api__request *req)
 {
-	api_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+	api__reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 int api_server_status(struct api_server *srv, struct api_status *st, struct fitd_error *err)
@@ -53,23 +53,24 @@ static const char *ready_word(struct api_server *srv, bool ready)
 	return atomic_load(&srv->stopping) ? "stopping" : "starting";
 }
 
-void api_ready_get(struct api_request *req)
+void api__ready_get(struct api__request *req)
 {
 	struct api_status st;
 	struct fitd_error err = { 0 };
 
 	if (api_server_status(req->srv, &st, &err) != FITD_OK) {
-		api_reply_json(
+		api__reply_json(
 		    req, 503,
 		    json_pack("{s:s, s:s}", "status", "unavailable", "reason", err.message));
 		return;
 	}
-	api_reply_json(req, st.ready ? 200 : 503,
-		       json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:i, s:{s:i, s:i}, s:i}",
-				 "status", ready_word(req->srv, st.ready), "jobs", "queued",
-				 (json_int_t)st.jobs_queued, "running", (json_int_t)st.jobs_running,
-				 "trials", "queued", (json_int_t)st.trials_queued, "running",
-				 (json_int_t)st.trials_running, "queue_depth", (int)st.queue_depth,
-				 "trial_threads", "busy", (int)st.trial_threads_busy, "total",
-				 (int)st.trial_threads, "event_streams", (int)st.event_streams));
+	api__reply_json(req, st.ready ? 200 : 503,
+			json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:i, s:{s:i, s:i}, s:i}",
+				  "status", ready_word(req->srv, st.ready), "jobs", "queued",
+				  (json_int_t)st.jobs_queued, "running",
+				  (json_int_t)st.jobs_running, "trials", "queued",
+				  (json_int_t)st.trials_queued, "running",
+				  (json_int_t)st.trials_running, "queue_depth", (int)st.queue_depth,
+				  "trial_threads", "busy", (int)st.trial_threads_busy, "total",
+				  (int)st.trial_threads, "event_streams", (int)st.event_streams));
 }

@@ -22,39 +22,39 @@
 
 #define IDEMPOTENCY_KEY_MAX 255
 
-json_t *api_body_object(struct api_request *req)
+json_t *api__body_object(struct api__request *req)
 {
 	json_error_t jerr;
 	json_t *doc;
 
-	if (req->body_len == 0) {
-		api_reply_fail(req, 400, "empty_body", "the body must be a JSON object");
+	if (req->body.len == 0) {
+		api__reply_fail(req, 400, "empty_body", "the body must be a JSON object");
 		return NULL;
 	}
-	doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	doc = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL && json_error_code(&jerr) == json_error_out_of_memory) {
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return NULL;
 	}
 	if (doc == NULL) {
-		api_reply_fail(req, 400, "malformed_json", "line %d column %d: %s", jerr.line,
-			       jerr.column, jerr.text);
+		api__reply_fail(req, 400, "malformed_json", "line %d column %d: %s", jerr.line,
+				jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(doc)) {
 		json_decref(doc);
-		api_reply_fail(req, 400, "wrong_type", "the body must be a JSON object");
+		api__reply_fail(req, 400, "wrong_type", "the body must be a JSON object");
 		return NULL;
 	}
 	return doc;
 }
 
-bool api_job_id_param(struct api_request *req)
+bool api__job_id_param(struct api__request *req)
 {
 	if (store_id_valid("job", req->params[0]))
 		return true;
-	api_reply_fail(req, 400, "invalid_id", "'%.64s' is not a job id (job_ and 20 hex digits)",
-		       req->params[0]);
+	api__reply_fail(req, 400, "invalid_id", "'%.64s' is not a job id (job_ and 20 hex digits)",
+			req->params[0]);
 	return false;
 }
 
@@ -64,7 +64,7 @@ static json_t *time_or_null(int64_t ms)
 
 	if (ms <= 0)
 		return json_null();
-	api_format_time(ms, buf);
+	api__format_time(ms, buf);
 	return json_string(buf);
 }
 
@@ -130,7 +130,7 @@ static int describe_columns(const struct fit_frame *f, struct worker_column_info
 }
 
 /* Validates body against the dataset; *normalized is the spec with defaults. */
-static int validate(struct api_request *req, json_t *body, struct worker_spec **spec,
+static int validate(struct api__request *req, json_t *body, struct worker_spec **spec,
 		    struct fitd_error *err)
 {
 	const char *ds = json_string_value(json_object_get(body, "dataset"));
@@ -160,7 +160,7 @@ static int validate(struct api_request *req, json_t *body, struct worker_spec **
 	return rc;
 }
 
-static bool idempotency_key(struct api_request *req, const char **key)
+static bool idempotency_key(struct api__request *req, const char **key)
 {
 	*key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
 	if (*key == NULL)
@@ -168,20 +168,20 @@ static bool idempotency_key(struct api_request *req, const char **key)
 	for (const char *p = *key; *p; p++) {
 		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e ||
 		    p - *key >= IDEMPOTENCY_KEY_MAX) {
-			api_reply_fail(req, 400, "invalid_idempotency_key",
-				       "Idempotency-Key must be 1 to %d visible ASCII characters",
-				       IDEMPOTENCY_KEY_MAX);
+			api__reply_fail(req, 400, "invalid_idempotency_key",
+					"Idempotency-Key must be 1 to %d visible ASCII characters",
+					IDEMPOTENCY_KEY_MAX);
 			return false;
 		}
 	}
 	if ((*key)[0] == '\0') {
-		api_reply_fail(req, 400, "invalid_idempotency_key", "Idempotency-Key is empty");
+		api__reply_fail(req, 400, "invalid_idempotency_key", "Idempotency-Key is empty");
 		return false;
 	}
 	return true;
 }
 
-void api_jobs_create(struct api_request *req)
+void api__jobs_create(struct api__request *req)
 {
 	struct worker_spec *spec = NULL;
 	struct fitd_error err = { 0 };
@@ -194,7 +194,7 @@ void api_jobs_create(struct api_request *req)
 
 	if (!idempotency_key(req, &in.idempotency_key))
 		return;
-	body = api_body_object(req);
+	body = api__body_object(req);
 	if (body == NULL)
 		return;
 	rc = validate(req, body, &spec, &err);
@@ -221,14 +221,14 @@ void api_jobs_create(struct api_request *req)
 			fitd_log_info("job_created", "id=%s dataset=%s target=\"%s\"%s%s", job.id,
 				      job.dataset_id, job.target, in.owner ? " owner=" : "",
 				      in.owner ? in.owner : "");
-		api_reply_json(req, 201, job_json(&job));
+		api__reply_json(req, 201, job_json(&job));
 		if (existed && req->response != NULL)
 			MHD_add_response_header(req->response, "Idempotent-Replayed", "true");
 		store_job_release(&job);
 		if (req->srv->opt.notify != NULL)
 			req->srv->opt.notify(req->srv->opt.notify_data);
 	} else {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 	}
 	free(spec_text);
 	json_decref(normalized);
@@ -236,24 +236,24 @@ void api_jobs_create(struct api_request *req)
 	worker_spec_free(spec);
 }
 
-void api_jobs_get(struct api_request *req)
+void api__jobs_get(struct api__request *req)
 {
 	struct fitd_error err = { 0 };
 	struct store_job job;
 
-	if (!api_job_id_param(req))
+	if (!api__job_id_param(req))
 		return;
 	if (store_job_get(req->srv->store, req->params[0], &job, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
-	api_reply_json(req, 200, job_json(&job));
+	api__reply_json(req, 200, job_json(&job));
 	store_job_release(&job);
 }
 
-void api_jobs_list(struct api_request *req)
+void api__jobs_list(struct api__request *req)
 {
-	const char *state = api_query(req, "state");
+	const char *state = api__query(req, "state");
 	struct store_job *items = NULL;
 	struct fitd_error err = { 0 };
 	const char *after;
@@ -262,41 +262,41 @@ void api_jobs_list(struct api_request *req)
 	bool more;
 	json_t *arr;
 
-	if (!api_page_params(req, &limit, &after))
+	if (!api__page_params(req, &limit, &after))
 		return;
 	if (state != NULL && (st = store_job_state_parse(state)) < 0) {
-		api_reply_fail(req, 400, "invalid_parameter",
-			       "state must be queued, running, succeeded, failed or cancelled");
+		api__reply_fail(req, 400, "invalid_parameter",
+				"state must be queued, running, succeeded, failed or cancelled");
 		return;
 	}
 	if (store_job_list(req->srv->store, st, after, limit, &items, &n, &more, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, job_json(&items[i]));
-	api_reply_json(req, 200,
-		       json_pack("{s:o, s:o}", "items", arr, "next_after",
-				 more && n > 0 ? json_string(items[n - 1].id) : json_null()));
+	api__reply_json(req, 200,
+			json_pack("{s:o, s:o}", "items", arr, "next_after",
+				  more && n > 0 ? json_string(items[n - 1].id) : json_null()));
 	for (size_t i = 0; i < n; i++)
 		store_job_release(&items[i]);
 	free(items);
 }
 
-void api_jobs_cancel(struct api_request *req)
+void api__jobs_cancel(struct api__request *req)
 {
 	struct fitd_error err = { 0 };
 	struct store_job job;
 
-	if (!api_job_id_param(req))
+	if (!api__job_id_param(req))
 		return;
 	if (store_job_cancel(req->srv->store, req->params[0], &job, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	fitd_log_info("job_cancel_requested", "id=%s", job.id);
-	api_reply_json(req, 202, job_json(&job));
+	api__reply_json(req, 202, job_json(&job));
 	store_job_release(&job);
 	if (req->srv->opt.notify != NULL)
 		req->srv->opt.notify(req->srv->opt.notify_data);
@@ -328,9 +328,9 @@ static json_t *trial_json(const struct store_trial *t)
 }
 
 /* ?offset= as a count of entries to skip; false after replying 400. */
-static bool offset_param(struct api_request *req, size_t *offset)
+static bool offset_param(struct api__request *req, size_t *offset)
 {
-	const char *v = api_query(req, "offset");
+	const char *v = api__query(req, "offset");
 	char *end;
 	unsigned long long n;
 
@@ -339,14 +339,14 @@ static bool offset_param(struct api_request *req, size_t *offset)
 		return true;
 	n = strtoull(v, &end, 10);
 	if (v[0] < '0' || v[0] > '9' || *end != '\0' || n > 100000000) {
-		api_reply_fail(req, 400, "invalid_parameter", "offset must be an integer >= 0");
+		api__reply_fail(req, 400, "invalid_parameter", "offset must be an integer >= 0");
 		return false;
 	}
 	*offset = (size_t)n;
 	return true;
 }
 
-void api_jobs_trials(struct api_request *req)
+void api__jobs_trials(struct api__request *req)
 {
 	struct store_trial *items = NULL;
 	struct fitd_error err = { 0 };
@@ -357,18 +357,18 @@ void api_jobs_trials(struct api_request *req)
 	bool more;
 	json_t *arr;
 
-	if (!api_job_id_param(req) || !api_page_params(req, &limit, &after) ||
+	if (!api__job_id_param(req) || !api__page_params(req, &limit, &after) ||
 	    !offset_param(req, &offset))
 		return;
 	if (store_job_get(req->srv->store, req->params[0], &job, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	fit_metric_parse(job.metric, &metric);
 	store_job_release(&job);
 	if (store_trial_board(req->srv->store, req->params[0], fit_metric_higher_is_better(metric),
 			      offset, limit, &items, &n, &more, &err) != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	arr = json_array();
@@ -380,7 +380,7 @@ void api_jobs_trials(struct api_request *req)
 		store_trial_release(&items[i]);
 	}
 	free(items);
-	api_reply_json(req, 200,
-		       json_pack("{s:o, s:o}", "items", arr, "next_offset",
-				 more ? json_integer((json_int_t)(offset + n)) : json_null()));
+	api__reply_json(req, 200,
+			json_pack("{s:o, s:o}", "items", arr, "next_offset",
+				  more ? json_integer((json_int_t)(offset + n)) : json_null()));
 }

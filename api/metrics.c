@@ -39,26 +39,26 @@ static const unsigned statuses[] = { 200, 201, 202, 400, 401, 403, 404, 405, 409
 static const double duration_bounds[] = { 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60 };
 
 /* A route label per distinct pattern (GET and POST /v1/jobs share one), then "other". */
-#define NLABELS (API_ROUTES_MAX + 1)
+#define NLABELS (API__ROUTES_MAX + 1)
 
-struct api_metrics {
+struct api__metrics {
 	const char *labels[NLABELS]; /* the patterns, then "other" at nlabels - 1 */
 	size_t nlabels;
-	unsigned char label_of[API_ROUTES_MAX]; /* routing table index -> labels index */
-	const struct api_route *table;
+	unsigned char label_of[API__ROUTES_MAX]; /* routing table index -> labels index */
+	const struct api__route *table;
 	atomic_uint_least64_t requests[NLABELS][NMETHODS][NSTATUSES];
 	struct fitd_histogram duration[NLABELS];
 };
 
-int api__metrics_new(struct api_metrics **out)
+int api__metrics_new(struct api__metrics **out)
 {
-	struct api_metrics *m = calloc(1, sizeof(*m));
+	struct api__metrics *m = calloc(1, sizeof(*m));
 	size_t n;
 
 	*out = NULL;
 	if (m == NULL)
 		return FITD_ENOMEM;
-	m->table = api_routes(&n);
+	m->table = api__routes(&n);
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
 
@@ -80,7 +80,7 @@ int api__metrics_new(struct api_metrics **out)
 	return FITD_OK;
 }
 
-void api__metrics_free(struct api_metrics *m)
+void api__metrics_free(struct api__metrics *m)
 {
 	free(m);
 }
@@ -103,10 +103,10 @@ static size_t status_index(unsigned status)
 	return i;
 }
 
-void api__metrics_request(struct api_request *req, int64_t ns)
+void api__metrics_request(struct api__request *req, int64_t ns)
 {
-	struct api_metrics *m = req->srv->http;
-	const struct api_route *r = req->route ? req->route : req->path_route;
+	struct api__metrics *m = req->srv->http;
+	const struct api__route *r = req->route ? req->route : req->path_route;
 	size_t label = r ? m->label_of[r - m->table] : m->nlabels - 1;
 
 	atomic_fetch_add_explicit(
@@ -144,7 +144,7 @@ static void write_status(struct fitd_buf *t, size_t s)
 }
 
 /* Only the series seen so far: most (route, method, status) triples never happen. */
-static void write_requests(struct fitd_buf *t, const struct api_metrics *m)
+static void write_requests(struct fitd_buf *t, const struct api__metrics *m)
 {
 	fitd_prom_family(t, "fitd_http_requests_total", "counter",
 			 "HTTP requests answered, by route pattern (other: no route matched), "
@@ -158,9 +158,9 @@ static void write_requests(struct fitd_buf *t, const struct api_metrics *m)
 				if (v == 0)
 					continue;
 				fitd_buf_printf(t,
-						 "fitd_http_requests_total{route=\"%s\","
-						 "method=\"%s\",status=\"",
-						 m->labels[r], methods[i]);
+						"fitd_http_requests_total{route=\"%s\","
+						"method=\"%s\",status=\"",
+						m->labels[r], methods[i]);
 				write_status(t, s);
 				fitd_buf_printf(t, "\"} %" PRIu64 "\n", v);
 			}
@@ -168,7 +168,7 @@ static void write_requests(struct fitd_buf *t, const struct api_metrics *m)
 	}
 }
 
-static void write_durations(struct fitd_buf *t, const struct api_metrics *m)
+static void write_durations(struct fitd_buf *t, const struct api__metrics *m)
 {
 	char labels[96];
 
@@ -196,10 +196,10 @@ static void write_rss(struct fitd_buf *t)
 			 "Resident memory of the fitd process, from /proc/self/statm.");
 	if (ok)
 		fitd_buf_printf(t, "process_resident_memory_bytes %llu\n",
-				 resident * (unsigned long long)sysconf(_SC_PAGESIZE));
+				resident * (unsigned long long)sysconf(_SC_PAGESIZE));
 }
 
-void api_metrics_get(struct api_request *req)
+void api__metrics_get(struct api__request *req)
 {
 	struct api_server *srv = req->srv;
 	int64_t jobs[STORE_JOB_NSTATES], trials[STORE_TRIAL_NSTATES];
@@ -211,7 +211,7 @@ void api_metrics_get(struct api_request *req)
 	if (rc == FITD_OK)
 		rc = store_trial_count_by_state(srv->store, trials, &err);
 	if (rc != FITD_OK) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	write_states(&t, "fitd_jobs", "Jobs in each state, counted in the store.", jobs,
@@ -234,13 +234,13 @@ void api_metrics_get(struct api_request *req)
 	 */
 	if (fitd_buf_status(&t) == FITD_ENOMEM) {
 		fitd_buf_release(&t);
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	if (fitd_buf_status(&t) != FITD_OK) {
 		fitd_buf_release(&t);
-		api_reply_fail(req, 500, "internal_error", "the metrics exceed %u bytes",
-			       FITD_TEXT_MAX);
+		api__reply_fail(req, 500, "internal_error", "the metrics exceed %u bytes",
+				FITD_TEXT_MAX);
 		return;
 	}
 	if (req->response != NULL)
@@ -249,7 +249,7 @@ void api_metrics_get(struct api_request *req)
 	req->response = MHD_create_response_from_buffer(t.len, t.data, MHD_RESPMEM_MUST_FREE);
 	if (req->response == NULL) {
 		fitd_buf_release(&t);
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);

@@ -26,16 +26,16 @@ struct model_entry {
 	uint64_t used; /* guarded by the cache lock */
 };
 
-struct api_model_cache {
+struct api__model_cache {
 	pthread_mutex_t lock;
 	struct model_entry **entries;
 	unsigned n, cap;
 	uint64_t clock;
 };
 
-int api__models_new(unsigned capacity, struct api_model_cache **out)
+int api__models_new(unsigned capacity, struct api__model_cache **out)
 {
-	struct api_model_cache *c = calloc(1, sizeof(*c));
+	struct api__model_cache *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return FITD_ENOMEM;
@@ -57,7 +57,7 @@ static void entry_free(struct model_entry *e)
 	free(e);
 }
 
-void api__models_free(struct api_model_cache *c)
+void api__models_free(struct api__model_cache *c)
 {
 	if (c == NULL)
 		return;
@@ -68,7 +68,7 @@ void api__models_free(struct api_model_cache *c)
 	free(c);
 }
 
-static struct model_entry *cache_find(struct api_model_cache *c, const char *id)
+static struct model_entry *cache_find(struct api__model_cache *c, const char *id)
 {
 	for (unsigned i = 0; i < c->n; i++) {
 		if (strcmp(c->entries[i]->id, id) == 0) {
@@ -81,7 +81,7 @@ static struct model_entry *cache_find(struct api_model_cache *c, const char *id)
 }
 
 /* Inserts e (or returns the entry another thread inserted first); lock held. */
-static struct model_entry *cache_insert(struct api_model_cache *c, struct model_entry *e)
+static struct model_entry *cache_insert(struct api__model_cache *c, struct model_entry *e)
 {
 	struct model_entry *old = cache_find(c, e->id);
 	unsigned victim = c->n;
@@ -144,7 +144,7 @@ static struct model_entry *load(struct api_server *srv, const char *id, struct f
 
 static struct model_entry *model_get(struct api_server *srv, const char *id, struct fitd_error *err)
 {
-	struct api_model_cache *c = srv->models;
+	struct api__model_cache *c = srv->models;
 	struct model_entry *e;
 
 	pthread_mutex_lock(&c->lock);
@@ -163,7 +163,7 @@ static struct model_entry *model_get(struct api_server *srv, const char *id, str
 
 static void model_put(struct api_server *srv, struct model_entry *e)
 {
-	struct api_model_cache *c = srv->models;
+	struct api__model_cache *c = srv->models;
 	bool cached = false;
 
 	pthread_mutex_lock(&c->lock);
@@ -176,16 +176,16 @@ static void model_put(struct api_server *srv, struct model_entry *e)
 		entry_free(e);
 }
 
-static bool model_id_param(struct api_request *req)
+static bool model_id_param(struct api__request *req)
 {
 	if (store_id_valid("mdl", req->params[0]))
 		return true;
-	api_reply_fail(req, 400, "invalid_id", "'%.64s' is not a model id (mdl_ and 20 hex digits)",
-		       req->params[0]);
+	api__reply_fail(req, 400, "invalid_id",
+			"'%.64s' is not a model id (mdl_ and 20 hex digits)", req->params[0]);
 	return false;
 }
 
-void api_models_get(struct api_request *req)
+void api__models_get(struct api__request *req)
 {
 	struct fitd_error err = { 0 };
 	struct model_entry *e;
@@ -194,10 +194,10 @@ void api_models_get(struct api_request *req)
 		return;
 	e = model_get(req->srv, req->params[0], &err);
 	if (e == NULL) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
-	api_reply_json(req, 200, json_incref(e->doc));
+	api__reply_json(req, 200, json_incref(e->doc));
 	model_put(req->srv, e);
 }
 
@@ -237,12 +237,12 @@ static bool set_cell(struct fit_frame_builder *b, const struct fit_prep_column *
 	return false;
 }
 
-static int frame_from_json(struct api_request *req, const struct fit_model_desc *d,
+static int frame_from_json(struct api__request *req, const struct fit_model_desc *d,
 			   struct fit_frame **out, struct fitd_error *err)
 {
 	json_error_t jerr;
-	json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
-				 &jerr);
+	json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len,
+				 JSON_REJECT_DUPLICATES, &jerr);
 	json_t *rows = json_object_get(doc, "rows");
 	struct fit_frame_builder *b = NULL;
 	size_t n = json_array_size(rows);
@@ -295,7 +295,7 @@ enum body_type {
 	BODY_OTHER
 };
 
-static enum body_type body_type(struct api_request *req)
+static enum body_type body_type(struct api__request *req)
 {
 	const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -305,7 +305,7 @@ static enum body_type body_type(struct api_request *req)
 	return strncmp(type, "application/json", 16) == 0 ? BODY_JSON : BODY_OTHER;
 }
 
-void api_models_predict(struct api_request *req)
+void api__models_predict(struct api__request *req)
 {
 	struct store_csv_options csv = req->srv->opt.csv;
 	struct fitd_error err = { 0 };
@@ -317,30 +317,30 @@ void api_models_predict(struct api_request *req)
 	if (!model_id_param(req))
 		return;
 	if (body_type(req) == BODY_OTHER) {
-		api_reply_fail(req, 415, "unsupported_media_type",
-			       "the body must be text/csv or application/json");
+		api__reply_fail(req, 415, "unsupported_media_type",
+				"the body must be text/csv or application/json");
 		return;
 	}
 	e = model_get(req->srv, req->params[0], &err);
 	if (e == NULL) {
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 		return;
 	}
 	csv.max_rows = req->srv->opt.max_predict_rows;
-	if (req->body_len == 0)
+	if (req->body.len == 0)
 		rc = fitd_error_set(&err, FITD_EFORMAT, "empty_body",
 				    "the body is empty; send CSV rows or {\"rows\": [...]}");
 	else if (body_type(req) == BODY_JSON)
 		rc = frame_from_json(req, fit_model_desc(e->model), &frame, &err);
 	else
-		rc = worker_predict_frame_csv(e->model, req->body, req->body_len, &csv, &frame,
+		rc = worker_predict_frame_csv(e->model, req->body.data, req->body.len, &csv, &frame,
 					      &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);
 	if (rc == FITD_OK)
-		api_reply_json(req, 200, out);
+		api__reply_json(req, 200, out);
 	else
-		api_reply_error(req, &err);
+		api__reply_error(req, &err);
 	fit_frame_free(frame);
 	model_put(req->srv, e);
 }

@@ -9,14 +9,14 @@
 extern const unsigned char api__openapi_json[];
 extern const size_t api__openapi_json_len;
 
-void api_openapi_get(struct api_request *req)
+void api__openapi_get(struct api__request *req)
 {
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	req->response = MHD_create_response_from_buffer(
 	    api__openapi_json_len, (void *)api__openapi_json, MHD_RESPMEM_PERSISTENT);
 	if (req->response == NULL) {
-		api_reply_oom(req);
+		api__reply_oom(req);
 		return;
 	}
 	MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");

@@ -20,12 +20,12 @@
 #define WAYS 8 /* slots a key may occupy */
 
 struct slot {
-	unsigned char key[API_RATELIMIT_KEY_MAX];
+	unsigned char key[API__RATELIMIT_KEY_MAX];
 	unsigned char keylen; /* 0: free */
-	struct api_bucket bucket;
+	struct api__bucket bucket;
 };
 
-struct api_ratelimit {
+struct api__ratelimit {
 	pthread_mutex_t lock; /* guards slots */
 	unsigned rate, burst;
 	uint64_t seed;
@@ -33,13 +33,13 @@ struct api_ratelimit {
 	struct slot *slots;
 };
 
-void api_bucket_init(struct api_bucket *b, unsigned burst, int64_t now_ns)
+void api__bucket_init(struct api__bucket *b, unsigned burst, int64_t now_ns)
 {
 	b->tokens = burst;
 	b->last_ns = now_ns;
 }
 
-unsigned api_bucket_take(struct api_bucket *b, unsigned rate, unsigned burst, int64_t now_ns)
+unsigned api__bucket_take(struct api__bucket *b, unsigned rate, unsigned burst, int64_t now_ns)
 {
 	double wait;
 
@@ -57,9 +57,9 @@ unsigned api_bucket_take(struct api_bucket *b, unsigned rate, unsigned burst, in
 	return wait < 1.0 ? 1 : (unsigned)wait;
 }
 
-int api_ratelimit_new(unsigned rate, unsigned burst, size_t slots, struct api_ratelimit **out)
+int api__ratelimit_new(unsigned rate, unsigned burst, size_t slots, struct api__ratelimit **out)
 {
-	struct api_ratelimit *rl;
+	struct api__ratelimit *rl;
 	size_t n = WAYS;
 
 	*out = NULL;
@@ -82,7 +82,7 @@ int api_ratelimit_new(unsigned rate, unsigned burst, size_t slots, struct api_ra
 	return FITD_OK;
 }
 
-void api_ratelimit_free(struct api_ratelimit *rl)
+void api__ratelimit_free(struct api__ratelimit *rl)
 {
 	if (rl == NULL)
 		return;
@@ -104,7 +104,7 @@ static uint64_t hash(uint64_t seed, const unsigned char *key, size_t len)
 }
 
 /* The slot of key in its set: its own, else a free one, else the least recently used. */
-static struct slot *find_slot(struct api_ratelimit *rl, const unsigned char *key, size_t len,
+static struct slot *find_slot(struct api__ratelimit *rl, const unsigned char *key, size_t len,
 			      bool *fresh)
 {
 	size_t set = (size_t)hash(rl->seed, key, len) & rl->mask & ~(size_t)(WAYS - 1);
@@ -128,8 +128,8 @@ static struct slot *find_slot(struct api_ratelimit *rl, const unsigned char *key
 	return free_slot ? free_slot : oldest;
 }
 
-unsigned api_ratelimit_take(struct api_ratelimit *rl, const void *key, size_t keylen,
-			    int64_t now_ns)
+unsigned api__ratelimit_take(struct api__ratelimit *rl, const void *key, size_t keylen,
+			     int64_t now_ns)
 {
 	struct slot *s;
 	unsigned wait;
@@ -137,8 +137,8 @@ unsigned api_ratelimit_take(struct api_ratelimit *rl, const void *key, size_t ke
 
 	if (rl == NULL)
 		return 0;
-	if (keylen > API_RATELIMIT_KEY_MAX)
-		keylen = API_RATELIMIT_KEY_MAX;
+	if (keylen > API__RATELIMIT_KEY_MAX)
+		keylen = API__RATELIMIT_KEY_MAX;
 	if (keylen == 0) { /* an empty key shares one bucket with the key "\0" */
 		key = "";
 		keylen = 1;
@@ -148,9 +148,9 @@ unsigned api_ratelimit_take(struct api_ratelimit *rl, const void *key, size_t ke
 	if (fresh) {
 		memcpy(s->key, key, keylen);
 		s->keylen = (unsigned char)keylen;
-		api_bucket_init(&s->bucket, rl->burst, now_ns);
+		api__bucket_init(&s->bucket, rl->burst, now_ns);
 	}
-	wait = api_bucket_take(&s->bucket, rl->rate, rl->burst, now_ns);
+	wait = api__bucket_take(&s->bucket, rl->rate, rl->burst, now_ns);
 	pthread_mutex_unlock(&rl->lock);
 	return wait;
 }

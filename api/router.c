@@ -17,35 +17,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct api_route routes[] = {
-	{ "GET", "/healthz", API_OPEN, API_BODY_NONE, false, api_health_get, NULL, NULL },
-	{ "GET", "/readyz", API_OPEN, API_BODY_NONE, false, api_ready_get, NULL, NULL },
-	{ "GET", "/metrics", API_ADMIN, API_BODY_NONE, false, api_metrics_get, NULL, NULL },
-	{ "GET", "/v1/openapi.json", API_OPEN, API_BODY_NONE, false, api_openapi_get, NULL, NULL },
-	{ "POST", "/v1/datasets", API_WRITE, API_BODY_STREAM, true, api_datasets_create,
-	  api_datasets_begin, api_datasets_chunk },
-	{ "GET", "/v1/datasets", API_READ, API_BODY_NONE, true, api_datasets_list, NULL, NULL },
-	{ "GET", "/v1/datasets/{id}", API_READ, API_BODY_NONE, true, api_datasets_get, NULL, NULL },
-	{ "DELETE", "/v1/datasets/{id}", API_WRITE, API_BODY_NONE, true, api_datasets_delete, NULL,
+static const struct api__route routes[] = {
+	{ "GET", "/healthz", API_OPEN, API__BODY_NONE, false, api__health_get, NULL, NULL },
+	{ "GET", "/readyz", API_OPEN, API__BODY_NONE, false, api__ready_get, NULL, NULL },
+	{ "GET", "/metrics", API_ADMIN, API__BODY_NONE, false, api__metrics_get, NULL, NULL },
+	{ "GET", "/v1/openapi.json", API_OPEN, API__BODY_NONE, false, api__openapi_get, NULL,
 	  NULL },
-	{ "POST", "/v1/jobs", API_WRITE, API_BODY_JSON, true, api_jobs_create, NULL, NULL },
-	{ "GET", "/v1/jobs", API_READ, API_BODY_NONE, true, api_jobs_list, NULL, NULL },
-	{ "GET", "/v1/jobs/{id}", API_READ, API_BODY_NONE, true, api_jobs_get, NULL, NULL },
-	{ "POST", "/v1/jobs/{id}/cancel", API_WRITE, API_BODY_NONE, true, api_jobs_cancel, NULL,
+	{ "POST", "/v1/datasets", API_WRITE, API__BODY_STREAM, true, api__datasets_create,
+	  api__datasets_begin, api__datasets_chunk },
+	{ "GET", "/v1/datasets", API_READ, API__BODY_NONE, true, api__datasets_list, NULL, NULL },
+	{ "GET", "/v1/datasets/{id}", API_READ, API__BODY_NONE, true, api__datasets_get, NULL,
 	  NULL },
-	{ "GET", "/v1/jobs/{id}/trials", API_READ, API_BODY_NONE, true, api_jobs_trials, NULL,
+	{ "DELETE", "/v1/datasets/{id}", API_WRITE, API__BODY_NONE, true, api__datasets_delete,
+	  NULL, NULL },
+	{ "POST", "/v1/jobs", API_WRITE, API__BODY_JSON, true, api__jobs_create, NULL, NULL },
+	{ "GET", "/v1/jobs", API_READ, API__BODY_NONE, true, api__jobs_list, NULL, NULL },
+	{ "GET", "/v1/jobs/{id}", API_READ, API__BODY_NONE, true, api__jobs_get, NULL, NULL },
+	{ "POST", "/v1/jobs/{id}/cancel", API_WRITE, API__BODY_NONE, true, api__jobs_cancel, NULL,
 	  NULL },
-	{ "GET", "/v1/jobs/{id}/events", API_READ, API_BODY_NONE, true, api_events_get, NULL,
+	{ "GET", "/v1/jobs/{id}/trials", API_READ, API__BODY_NONE, true, api__jobs_trials, NULL,
 	  NULL },
-	{ "GET", "/v1/models/{id}", API_READ, API_BODY_NONE, true, api_models_get, NULL, NULL },
-	{ "POST", "/v1/models/{id}/predict", API_READ, API_BODY_LARGE, true, api_models_predict,
+	{ "GET", "/v1/jobs/{id}/events", API_READ, API__BODY_NONE, true, api__events_get, NULL,
+	  NULL },
+	{ "GET", "/v1/models/{id}", API_READ, API__BODY_NONE, true, api__models_get, NULL, NULL },
+	{ "POST", "/v1/models/{id}/predict", API_READ, API__BODY_LARGE, true, api__models_predict,
 	  NULL, NULL },
 };
 
-_Static_assert(sizeof(routes) / sizeof(routes[0]) <= API_ROUTES_MAX,
-	       "raise API_ROUTES_MAX: the request counters are sized by it");
+_Static_assert(sizeof(routes) / sizeof(routes[0]) <= API__ROUTES_MAX,
+	       "raise API__ROUTES_MAX: the request counters are sized by it");
 
-const struct api_route *api_routes(size_t *n)
+const struct api__route *api__routes(size_t *n)
 {
 	*n = sizeof(routes) / sizeof(routes[0]);
 	return routes;
@@ -72,7 +74,7 @@ static int match_pattern(const char *pattern, const char *path, size_t caps[][2]
 		size_t plen = seg_len(++p), slen = seg_len(++s);
 
 		if (p[0] == '{') {
-			if (slen == 0 || nparams == API_MAX_PARAMS)
+			if (slen == 0 || nparams == API__MAX_PARAMS)
 				return -1;
 			if (caps != NULL) {
 				caps[nparams][0] = (size_t)(s - path);
@@ -89,7 +91,7 @@ static int match_pattern(const char *pattern, const char *path, size_t caps[][2]
 }
 
 /* Copies the params into req; false when memory runs out. */
-static bool capture(struct api_request *req, const char *path, size_t caps[][2], int n)
+static bool capture(struct api__request *req, const char *path, size_t caps[][2], int n)
 {
 	size_t total = 0, off = 0;
 
@@ -122,10 +124,10 @@ static void allow_add(char *allow, size_t cap, const char *method)
 		memcpy(allow + len, method, strlen(method) + 1);
 }
 
-enum api_match api_route_match(const char *method, const char *path, struct api_request *req,
-			       char *allow, size_t allow_cap)
+enum api__match api__route_match(const char *method, const char *path, struct api__request *req,
+				 char *allow, size_t allow_cap)
 {
-	size_t caps[API_MAX_PARAMS][2];
+	size_t caps[API__MAX_PARAMS][2];
 	bool path_known = false;
 
 	allow[0] = '\0';
@@ -138,10 +140,11 @@ enum api_match api_route_match(const char *method, const char *path, struct api_
 			req->path_route = &routes[i];
 		if (strcmp(routes[i].method, method) == 0) {
 			req->route = &routes[i];
-			return capture(req, path, caps, n) ? API_MATCH_FOUND : API_MATCH_NO_MEMORY;
+			return capture(req, path, caps, n) ? API__MATCH_FOUND
+							   : API__MATCH_NO_MEMORY;
 		}
 		path_known = true;
 		allow_add(allow, allow_cap, routes[i].method);
 	}
-	return path_known ? API_MATCH_WRONG_METHOD : API_MATCH_NO_PATH;
+	return path_known ? API__MATCH_WRONG_METHOD : API__MATCH_NO_PATH;
 }

@@ -6,9 +6,12 @@
  * headers are in (we route, check access (access.c) and the body's length
  * then, so a 401, 404, 405, 411, 413 or 429 goes out before any body is
  * read), once per piece of body, and once more when the body is complete
- * (the route's handler runs then). The request is freed by the completion
- * callback, whatever happened, which is also where an unfinished upload is
- * removed.
+ * (the route's handler runs then). A buffered body goes into one struct
+ * fitd_buf capped at the route's limit; a reply decided on a piece of body
+ * (a body without Content-Length past that limit) is sent once the body
+ * has ended, since MHD takes no response in between. The request is freed
+ * by the completion callback, whatever happened, which is also where an
+ * unfinished upload is removed.
  */
 #include "api/internal.h"
 
@@ -28,7 +31,7 @@
 #define IP_LIMIT_SLOTS	  4096
 #define TOKEN_LIMIT_SLOTS 1024
 
-static void request_free(struct api_request *req)
+static void request_free(struct api__request *req)
 {
 	if (req->cleanup != NULL)
 		req->cleanup(req->state);
@@ -36,14 +39,14 @@ static void request_free(struct api_request *req)
 		MHD_destroy_response(req->response);
 	free(req->params_buf);
 	free(req->path);
-	free(req->body);
+	fitd_buf_release(&req->body);
 	free(req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct api_request *req = *req_cls;
+	struct api__request *req = *req_cls;
 
 	(void)cls;
 	(void)conn;
@@ -85,7 +88,7 @@ bool api__content_length_parse(const char *v, uint64_t *out)
  * Parses Content-Length; false when present but not a plain decimal number,
  * or present twice (which value a proxy in front used is anyone's guess).
  */
-static bool read_content_length(struct api_request *req)
+static bool read_content_length(struct api__request *req)
 {
 	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -119,7 +122,7 @@ static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *
 }
 
 /* False when a query key or value hides a NUL byte that C strings would cut at. */
-static bool query_clean(struct api_request *req)
+static bool query_clean(struct api__request *req)
 {
 	bool clean = true;
 
@@ -127,130 +130,117 @@ static bool query_clean(struct api_request *req)
 	return clean;
 }
 
-static size_t body_limit(const struct api_request *req);
+static size_t body_limit(const struct api__request *req);
 
 /* Checks what can be checked from the headers; false when a reply was set. */
-static bool check_headers(struct api_request *req)
+static bool check_headers(struct api__request *req)
 {
 	struct api_server *srv = req->srv;
-	const struct api_route *r = req->route;
+	const struct api__route *r = req->route;
 
 	if (r->needs_store && atomic_load(&srv->stopping)) {
-		api_reply_fail(req, 503, "shutting_down", "fitd is stopping; retry shortly");
+		api__reply_fail(req, 503, "shutting_down", "fitd is stopping; retry shortly");
 		return false;
 	}
 	if (r->needs_store && !atomic_load(&srv->ready)) {
-		api_reply_fail(req, 503, "not_ready", "fitd is starting; retry shortly");
+		api__reply_fail(req, 503, "not_ready", "fitd is starting; retry shortly");
 		return false;
 	}
 	if (!read_content_length(req)) {
-		api_reply_fail(req, 400, "bad_content_length",
-			       "Content-Length must be given once, as a decimal number");
+		api__reply_fail(req, 400, "bad_content_length",
+				"Content-Length must be given once, as a decimal number");
 		return false;
 	}
 	if (!query_clean(req)) {
-		api_reply_fail(req, 400, "invalid_parameter",
-			       "a query parameter contains a NUL byte (%%00)");
+		api__reply_fail(req, 400, "invalid_parameter",
+				"a query parameter contains a NUL byte (%%00)");
 		return false;
 	}
-	if (r->body == API_BODY_STREAM) {
+	if (r->body == API__BODY_STREAM) {
 		if (!req->has_content_length) {
-			api_reply_fail(req, 411, "length_required",
-				       "send the body with a Content-Length header");
+			api__reply_fail(req, 411, "length_required",
+					"send the body with a Content-Length header");
 			return false;
 		}
 		if (req->content_length > srv->opt.max_upload_bytes) {
-			api_reply_fail(req, 413, "payload_too_large",
-				       "body of %llu bytes exceeds the limit of %llu bytes",
-				       (unsigned long long)req->content_length,
-				       (unsigned long long)srv->opt.max_upload_bytes);
+			api__reply_fail(req, 413, "payload_too_large",
+					"body of %llu bytes exceeds the limit of %llu bytes",
+					(unsigned long long)req->content_length,
+					(unsigned long long)srv->opt.max_upload_bytes);
 			return false;
 		}
 		return r->begin(req) == FITD_OK;
 	}
-	if ((r->body == API_BODY_JSON || r->body == API_BODY_LARGE) && req->has_content_length &&
+	fitd_buf_init(&req->body, body_limit(req));
+	if ((r->body == API__BODY_JSON || r->body == API__BODY_LARGE) && req->has_content_length &&
 	    req->content_length > body_limit(req)) {
-		api_reply_fail(req, 413, "payload_too_large",
-			       "body of %llu bytes exceeds the limit of %zu bytes",
-			       (unsigned long long)req->content_length, body_limit(req));
+		api__reply_fail(req, 413, "payload_too_large",
+				"body of %llu bytes exceeds the limit of %zu bytes",
+				(unsigned long long)req->content_length, body_limit(req));
 		return false;
 	}
 	return true;
 }
 
-static void start_request(struct api_request *req, const char *method)
+static void start_request(struct api__request *req, const char *method)
 {
 	char allow[64];
-	enum api_match match = api_route_match(method, req->path, req, allow, sizeof(allow));
+	enum api__match match = api__route_match(method, req->path, req, allow, sizeof(allow));
 
 	if (!api__access_check(req))
 		return;
 	switch (match) {
-	case API_MATCH_FOUND:
+	case API__MATCH_FOUND:
 		check_headers(req);
 		break;
-	case API_MATCH_WRONG_METHOD:
-		api_reply_fail(req, 405, "method_not_allowed", "%s is not allowed on %s", method,
-			       req->path);
+	case API__MATCH_WRONG_METHOD:
+		api__reply_fail(req, 405, "method_not_allowed", "%s is not allowed on %s", method,
+				req->path);
 		if (req->response != NULL)
 			MHD_add_response_header(req->response, MHD_HTTP_HEADER_ALLOW, allow);
 		break;
-	case API_MATCH_NO_PATH:
-		api_reply_fail(req, 404, "not_found", "no such path: %s", req->path);
+	case API__MATCH_NO_PATH:
+		api__reply_fail(req, 404, "not_found", "no such path: %s", req->path);
 		break;
-	case API_MATCH_NO_MEMORY:
-		api_reply_oom(req);
+	case API__MATCH_NO_MEMORY:
+		api__reply_oom(req);
 		break;
 	}
 }
 
-/* Takes a piece of body; false when the request must stop with the reply set. */
-static size_t body_limit(const struct api_request *req)
+/* The cap on a buffered body: max_predict_bytes for API__BODY_LARGE, else max_json_bytes. */
+static size_t body_limit(const struct api__request *req)
 {
-	return req->route->body == API_BODY_LARGE ? req->srv->opt.max_predict_bytes
-						  : req->srv->opt.max_json_bytes;
+	return req->route->body == API__BODY_LARGE ? req->srv->opt.max_predict_bytes
+						   : req->srv->opt.max_json_bytes;
 }
 
-static bool take_body(struct api_request *req, const char *data, size_t len)
+/* Takes a piece of body; false when the request must stop, with the reply set. */
+static bool take_body(struct api__request *req, const char *data, size_t len)
 {
-	size_t max = body_limit(req);
-
 	switch (req->route->body) {
-	case API_BODY_NONE:
+	case API__BODY_NONE:
 		return true;
-	case API_BODY_STREAM:
+	case API__BODY_STREAM:
 		return req->route->chunk(req, data, len) == FITD_OK;
-	case API_BODY_JSON:
-	case API_BODY_LARGE:
+	case API__BODY_JSON:
+	case API__BODY_LARGE:
 		break;
 	}
-	if (len > max - req->body_len) {
-		api_reply_fail(req, 413, "payload_too_large", "body exceeds the limit of %zu bytes",
-			       max);
+	switch (fitd_buf_add(&req->body, data, len)) {
+	case FITD_OK:
+		return true;
+	case FITD_ETOOBIG: /* a body without Content-Length (chunked) that outgrew the limit */
+		api__reply_fail(req, 413, "payload_too_large",
+				"body exceeds the limit of %zu bytes", req->body.max);
+		return false;
+	default:
+		api__reply_oom(req);
 		return false;
 	}
-	if (req->body_len + len + 1 > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 4096;
-
-		char *grown;
-
-		while (cap < req->body_len + len + 1)
-			cap *= 2;
-		grown = realloc(req->body, cap);
-		if (grown == NULL) {
-			api_reply_oom(req);
-			return false;
-		}
-		req->body = grown;
-		req->body_cap = cap;
-	}
-	memcpy(req->body + req->body_len, data, len);
-	req->body_len += len;
-	req->body[req->body_len] = '\0';
-	return true;
 }
 
-static enum MHD_Result send_reply(struct api_request *req)
+static enum MHD_Result send_reply(struct api__request *req)
 {
 	int64_t ns = fitd_clock_ns() - req->started_ns, us = ns / 1000;
 	int level = req->status >= 500					    ? FITD_LOG_WARN
@@ -278,7 +268,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
 {
-	struct api_request *req = *req_cls;
+	struct api__request *req = *req_cls;
 
 	(void)version;
 	if (req == NULL) {
@@ -296,24 +286,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->path = strdup(url);
 		*req_cls = req;
 		if (req->path == NULL)
-			api_reply_oom(req);
+			api__reply_oom(req);
 		else
 			start_request(req, method);
 		/* An early reply is sent at once; MHD then skips the body. */
 		return req->status != 0 ? send_reply(req) : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (req->status == 0 && !take_body(req, upload_data, *upload_data_size)) {
-			*upload_data_size = 0;
-			return send_reply(req);
-		}
+		/*
+		 * libmicrohttpd takes a response only before the body or after
+		 * it: a reply decided on a piece of body (a chunked body past
+		 * its limit, a failed write) waits, and the rest is dropped.
+		 */
+		if (req->status == 0)
+			take_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (req->status == 0)
 		req->route->handler(req);
 	if (req->status == 0)
-		api_reply_fail(req, 500, "internal_error", "the handler produced no reply");
+		api__reply_fail(req, 500, "internal_error", "the handler produced no reply");
 	return send_reply(req);
 }
 
@@ -351,8 +344,8 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 static void server_free(struct api_server *srv)
 {
 	api_tokens_free(srv->tokens);
-	api_ratelimit_free(srv->token_limit);
-	api_ratelimit_free(srv->ip_limit);
+	api__ratelimit_free(srv->token_limit);
+	api__ratelimit_free(srv->ip_limit);
 	api__metrics_free(srv->http);
 	api__models_free(srv->models);
 	pthread_rwlock_destroy(&srv->tokens_lock);
@@ -388,10 +381,10 @@ int api_server_start(const struct api_options *opt, struct store *store, struct 
 	pthread_rwlock_init(&srv->tokens_lock, NULL);
 	if (api__models_new(opt->model_cache, &srv->models) != FITD_OK ||
 	    api__metrics_new(&srv->http) != FITD_OK ||
-	    api_ratelimit_new(opt->rate_ip, opt->burst_ip, IP_LIMIT_SLOTS, &srv->ip_limit) !=
+	    api__ratelimit_new(opt->rate_ip, opt->burst_ip, IP_LIMIT_SLOTS, &srv->ip_limit) !=
 		FITD_OK ||
-	    api_ratelimit_new(opt->rate_token, opt->burst_token, TOKEN_LIMIT_SLOTS,
-			      &srv->token_limit) != FITD_OK) {
+	    api__ratelimit_new(opt->rate_token, opt->burst_token, TOKEN_LIMIT_SLOTS,
+			       &srv->token_limit) != FITD_OK) {
 		srv->tokens = NULL;
 		server_free(srv);
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "server tables");

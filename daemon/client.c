@@ -12,7 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "daemon/predict.h"
+#include "daemon/base/status.h"
+#include "daemon/offline_predict.h"
 
 #define LIST_PAGE 100
 
@@ -20,24 +21,31 @@ void client_table_init(struct client_table *t, size_t cols)
 {
 	memset(t, 0, sizeof(*t));
 	t->cols = cols;
+	fitd_buf_init(&t->cells, CLIENT_TABLE_ROWS_MAX * cols * sizeof(char *));
+}
+
+static char *table_cell(const struct client_table *t, size_t row, size_t col)
+{
+	return ((char **)t->cells.data)[row * t->cols + col];
 }
 
 void client_table_row(struct client_table *t, ...)
 {
+	char **cell = fitd_buf_grow(&t->cells, t->cols * sizeof(*cell));
 	va_list ap;
 
-	if (t->rows == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 16;
-		t->cell = realloc(t->cell, t->cap * t->cols * sizeof(*t->cell));
-		if (t->cell == NULL)
-			abort();
+	if (cell == NULL && fitd_buf_status(&t->cells) == FITD_ETOOBIG) {
+		t->dropped++;
+		return;
 	}
+	if (cell == NULL)
+		abort();
 	va_start(ap, t);
 	for (size_t j = 0; j < t->cols; j++) {
 		const char *s = va_arg(ap, const char *);
 
-		t->cell[t->rows * t->cols + j] = strdup(s ? s : "");
-		if (t->cell[t->rows * t->cols + j] == NULL)
+		cell[j] = strdup(s ? s : "");
+		if (cell[j] == NULL)
 			abort();
 	}
 	va_end(ap);
@@ -50,14 +58,14 @@ void client_table_print(const struct client_table *t, FILE *f)
 
 	for (size_t i = 0; i < t->rows; i++)
 		for (size_t j = 0; j < t->cols && j < 16; j++) {
-			size_t n = strlen(t->cell[i * t->cols + j]);
+			size_t n = strlen(table_cell(t, i, j));
 
 			if (n > width[j])
 				width[j] = n;
 		}
 	for (size_t i = 0; i < t->rows; i++) {
 		for (size_t j = 0; j < t->cols; j++) {
-			const char *s = t->cell[i * t->cols + j];
+			const char *s = table_cell(t, i, j);
 
 			if (j + 1 == t->cols)
 				fprintf(f, "%s\n", s);
@@ -65,13 +73,16 @@ void client_table_print(const struct client_table *t, FILE *f)
 				fprintf(f, "%-*s  ", (int)width[j < 16 ? j : 15], s);
 		}
 	}
+	if (t->dropped > 0)
+		fprintf(f, "... %zu more rows not shown (--json lists them all)\n", t->dropped);
 }
 
 void client_table_release(struct client_table *t)
 {
-	for (size_t i = 0; i < t->rows * t->cols; i++)
-		free(t->cell[i]);
-	free(t->cell);
+	for (size_t i = 0; i < t->rows; i++)
+		for (size_t j = 0; j < t->cols; j++)
+			free(table_cell(t, i, j));
+	fitd_buf_release(&t->cells);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -297,7 +308,7 @@ int client_predict_remote(const struct client_args *a, const char *model_id, con
 	if (rc == CLIENT_OK && json)
 		print_json(res);
 	else if (rc == CLIENT_OK)
-		predict_write_csv(stdout, res);
+		offline_predict_write_csv(stdout, res);
 	json_decref(res);
 	fclose(body.file);
 	client_close(&c);

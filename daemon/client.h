@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "daemon/base/buf.h"
+
 enum client_exit {
 	CLIENT_OK = 0,		/* done; for submit --follow and watch: the job succeeded */
 	CLIENT_JOB_FAILED = 1,	/* the job failed or was cancelled */
@@ -118,14 +120,23 @@ int client_stream(struct client *c, const char *path, const char *last_id, clien
 /* The job's events until it ends, then its leaderboard; the exit status (client_watch.c). */
 int client_follow(struct client *c, const char *job_id);
 
-/* An aligned text table of strings (client.c). */
+/*
+ * An aligned text table of strings (client.c) of at most
+ * CLIENT_TABLE_ROWS_MAX rows, the header row included. Rows past the cap
+ * are counted, not kept, and the printed table ends with a line saying how
+ * many were left out (--json gives them all). Running out of memory
+ * aborts: the client may.
+ */
+#define CLIENT_TABLE_ROWS_MAX 100000
+
 struct client_table {
-	size_t cols, rows, cap;
-	char **cell; /* rows × cols, each malloc'd */
+	size_t cols, rows;
+	size_t dropped;	       /* rows past CLIENT_TABLE_ROWS_MAX */
+	struct fitd_buf cells; /* rows × cols char *, each malloc'd */
 };
 
 void client_table_init(struct client_table *t, size_t cols);
-/* Appends a row of t->cols strings (copied). */
+/* Appends a row of t->cols strings (copied; NULL is ""), or counts it past the cap. */
 void client_table_row(struct client_table *t, ...);
 void client_table_print(const struct client_table *t, FILE *f);
 void client_table_release(struct client_table *t);

@@ -3,7 +3,11 @@
  * command, JSON requests and answers, the daemon's JSON errors turned into
  * exit statuses, and a Server-Sent Events reader.
  *
- * Answers are buffered up to REPLY_MAX bytes; event lines up to EVENT_LINE_MAX.
+ * Answers are buffered up to REPLY_MAX bytes, as much as the daemon sends
+ * (API__REPLY_MAX); event lines and an event's data up to EVENT_LINE_MAX,
+ * each in one struct fitd_buf. A buffer that reaches its cap or runs out
+ * of memory stops the transfer, and the message says which.
+ *
  * No request has an overall timeout (an upload may take long, a stream
  * lasts as long as its job); a stream that receives nothing for
  * STREAM_SILENCE_S seconds, three missed heartbeats, is treated as dropped.
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/status.h"
 #include "fitd_config.h"
 
 #define DEFAULT_URL	  "http://127.0.0.1:8080"
@@ -21,35 +26,20 @@
 #define CONNECT_TIMEOUT_S 10L
 #define STREAM_SILENCE_S  45L
 
-struct buf {
-	char *data;
-	size_t len, cap, max;
-};
-
-/* Appends n bytes; false past b->max. Keeps data NUL-terminated. */
-static bool buf_add(struct buf *b, const char *p, size_t n)
+static size_t on_body(char *p, size_t size, size_t n, void *buf)
 {
-	if (n > b->max - b->len)
-		return false;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->data = realloc(b->data, cap);
-		if (b->data == NULL)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return true;
+	return fitd_buf_add(buf, p, size * n) == FITD_OK ? size * n : 0;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+/* After a transfer failed: when b stopped it, says why in c->error. */
+static void buffer_reason(struct client *c, const struct fitd_buf *b, const char *what)
 {
-	return buf_add(arg, p, size * n) ? size * n : 0;
+	if (fitd_buf_status(b) == FITD_ETOOBIG)
+		snprintf(c->error, sizeof(c->error), "%s passed the limit of %zu bytes", what,
+			 b->max);
+	else if (fitd_buf_status(b) != FITD_OK)
+		snprintf(c->error, sizeof(c->error), "%s: %s", what,
+			 fitd_strerror(fitd_buf_status(b)));
 }
 
 bool client_args_take(struct client_args *a, int c, const char *arg)
@@ -166,7 +156,7 @@ static int answered_error(long status, const char *text)
 int client_call(struct client *c, const char *method, const char *path,
 		const struct client_body *body, json_t **out)
 {
-	struct buf reply = { .max = REPLY_MAX };
+	struct fitd_buf reply;
 	char type[128];
 	struct curl_slist *h;
 	json_error_t jerr;
@@ -175,6 +165,7 @@ int client_call(struct client *c, const char *method, const char *path,
 	CURLcode rc;
 	int ret;
 
+	fitd_buf_init(&reply, REPLY_MAX);
 	snprintf(type, sizeof(type), "Content-Type: %s", body ? body->type : "");
 	h = prepare(c, path, body ? type : NULL);
 	if (strcmp(method, "POST") == 0) {
@@ -193,6 +184,7 @@ int client_call(struct client *c, const char *method, const char *path,
 	rc = curl_easy_perform(c->curl);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK) {
+		buffer_reason(c, &reply, "the answer");
 		ret = unreachable(c, rc);
 		goto out;
 	}
@@ -211,7 +203,7 @@ int client_call(struct client *c, const char *method, const char *path,
 		*out = doc;
 	ret = CLIENT_OK;
 out:
-	free(reply.data);
+	fitd_buf_release(&reply);
 	return ret;
 }
 
@@ -219,10 +211,10 @@ struct sse {
 	client_event_fn fn;
 	void *arg;
 	CURL *curl;
-	long status;	    /* 0 until the first bytes came */
-	struct buf line;    /* the line being received */
-	struct buf data;    /* the event's data lines, joined with '\n' */
-	struct buf errbody; /* an error answer's body */
+	long status;		 /* 0 until the first bytes came */
+	struct fitd_buf line;	 /* the line being received */
+	struct fitd_buf data;	 /* the event's data lines, joined with '\n' */
+	struct fitd_buf errbody; /* an error answer's body */
 	char id[64], event[64];
 	bool stopped; /* fn asked to close */
 };
@@ -242,9 +234,7 @@ static void sse_line(struct sse *s, char *line)
 			s->stopped = !s->fn(s->arg, s->id, s->event[0] ? s->event : "message",
 					    s->data.data ? s->data.data : "");
 		s->event[0] = '\0';
-		s->data.len = 0;
-		if (s->data.data != NULL)
-			s->data.data[0] = '\0';
+		fitd_buf_release(&s->data);
 		return;
 	}
 	if (value == line) /* a comment: the heartbeat */
@@ -261,10 +251,21 @@ static void sse_line(struct sse *s, char *line)
 	} else if (strcmp(line, "event") == 0) {
 		copy_field(s->event, sizeof(s->event), value);
 	} else if (strcmp(line, "data") == 0) {
-		if ((s->data.len > 0 && !buf_add(&s->data, "\n", 1)) ||
-		    !buf_add(&s->data, value, strlen(value)))
-			s->stopped = true;
+		if (s->data.len > 0)
+			fitd_buf_add(&s->data, "\n", 1);
+		fitd_buf_add(&s->data, value, strlen(value)); /* a failure sticks: checked below */
 	}
+}
+
+/* Hands the line received to sse_line, without its CR, and empties it. */
+static void sse_line_end(struct sse *s)
+{
+	char *line = s->line.data ? s->line.data : (char[]){ '\0' };
+
+	if (s->line.len > 0 && line[s->line.len - 1] == '\r')
+		line[s->line.len - 1] = '\0';
+	sse_line(s, line);
+	fitd_buf_release(&s->line);
 }
 
 static size_t on_events(char *p, size_t size, size_t n, void *arg)
@@ -275,19 +276,19 @@ static size_t on_events(char *p, size_t size, size_t n, void *arg)
 	if (s->status == 0)
 		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
 	if (s->status != 200)
-		return buf_add(&s->errbody, p, len) ? len : 0;
-	for (size_t i = 0; i < len && !s->stopped; i++) {
-		if (p[i] != '\n') {
-			if (!buf_add(&s->line, &p[i], 1))
-				return 0;
-			continue;
-		}
-		if (s->line.len > 0 && s->line.data[s->line.len - 1] == '\r')
-			s->line.data[--s->line.len] = '\0';
-		sse_line(s, s->line.data ? s->line.data : (char[]){ '\0' });
-		s->line.len = 0;
-		if (s->line.data != NULL)
-			s->line.data[0] = '\0';
+		return fitd_buf_add(&s->errbody, p, len) == FITD_OK ? len : 0;
+	for (size_t i = 0; i < len && !s->stopped;) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		size_t k = nl ? (size_t)(nl - (p + i)) : len - i;
+
+		if (k > 0 && fitd_buf_add(&s->line, p + i, k) != FITD_OK)
+			return 0; /* a line past EVENT_LINE_MAX */
+		if (nl == NULL)
+			break;
+		sse_line_end(s);
+		if (fitd_buf_status(&s->data) != FITD_OK)
+			return 0; /* an event's data past EVENT_LINE_MAX */
+		i += k + 1;
 	}
 	return s->stopped ? 0 : len;
 }
@@ -301,8 +302,9 @@ int client_stream(struct client *c, const char *path, const char *last_id, clien
 	CURLcode rc;
 	int ret = CLIENT_OK;
 
-	s.line.max = s.data.max = EVENT_LINE_MAX;
-	s.errbody.max = REPLY_MAX;
+	fitd_buf_init(&s.line, EVENT_LINE_MAX);
+	fitd_buf_init(&s.data, EVENT_LINE_MAX);
+	fitd_buf_init(&s.errbody, REPLY_MAX);
 	snprintf(resume, sizeof(resume), "Last-Event-ID: %s", last_id ? last_id : "");
 	h = prepare(c, path, last_id && last_id[0] ? resume : NULL);
 	h = curl_slist_append(h, "Accept: text/event-stream");
@@ -322,12 +324,14 @@ int client_stream(struct client *c, const char *path, const char *last_id, clien
 	} else if (s.status != 0 && s.status != 200) {
 		ret = answered_error(s.status, s.errbody.data);
 	} else if (rc != CURLE_OK && !s.stopped) {
+		buffer_reason(c, &s.line, "an event line");
+		buffer_reason(c, &s.data, "an event's data");
 		if (c->error[0] == '\0')
 			copy_field(c->error, sizeof(c->error), curl_easy_strerror(rc));
 		ret = CLIENT_UNREACHABLE;
 	}
-	free(s.line.data);
-	free(s.data.data);
-	free(s.errbody.data);
+	fitd_buf_release(&s.line);
+	fitd_buf_release(&s.data);
+	fitd_buf_release(&s.errbody);
 	return ret;
 }

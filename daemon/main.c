@@ -23,7 +23,7 @@
 #include "daemon/client.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
-#include "daemon/predict.h"
+#include "daemon/offline_predict.h"
 #include "fitd_config.h"
 #include "daemon/base/log.h"
 #include "daemon/base/metrics.h"
@@ -65,7 +65,8 @@ static void forward_events(void *data, const char *job_id)
 		api_events_notify(d->api, job_id);
 }
 
-static void api_options_from_config(struct daemon *d, struct api_options *o)
+/* The HTTP server's options, from the config and what the daemon wires in. */
+static void server_options_from_config(struct daemon *d, struct api_options *o)
 {
 	const struct fitd_config *cfg = &d->cfg;
 
@@ -288,7 +289,7 @@ static int open_all(struct daemon *d)
 		fitd_log_error("worker_failed", "reason=\"%s\"", err.message);
 		return -1;
 	}
-	api_options_from_config(d, &ao);
+	server_options_from_config(d, &ao);
 	if (api_server_start(&ao, d->store, &d->api, &err) != FITD_OK) {
 		fitd_log_error("listen_failed", "reason=\"%s\"", err.message);
 		return -1;
@@ -363,8 +364,8 @@ static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
 } subcommands[] = {
-	{ "predict", predict_main },	  { "submit", client_submit_main },
-	{ "status", client_status_main }, { "watch", client_watch_main },
+	{ "predict", offline_predict_main }, { "submit", client_submit_main },
+	{ "status", client_status_main },    { "watch", client_watch_main },
 	{ "cancel", client_cancel_main },
 };
 

@@ -13,20 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker/json.h"
+
 /* ---- writing ---- */
 
 /*
  * Every builder returns NULL when memory runs out, never a document with a
  * piece missing: a model file short of a weight would be wrong, not absent.
  */
-
-json_t *worker_json_append(json_t *a, json_t *v)
-{
-	if (json_array_append_new(a, v) == 0)
-		return a;
-	json_decref(a);
-	return NULL;
-}
 
 static json_t *doubles(const double *v, size_t n)
 {

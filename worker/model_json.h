@@ -22,13 +22,6 @@
 json_t *worker_model_to_json(const struct fit_model *m);
 
 /*
- * Appends v (the reference is stolen) to the array a and returns a; when
- * that fails, frees a and returns NULL, so a loop of appends ends with the
- * whole array or nothing: `a = worker_json_append(a, json_real(x));`.
- */
-json_t *worker_json_append(json_t *a, json_t *v);
-
-/*
  * Rebuilds a model from a document made by worker_model_to_json(). Fails with
  * FITD_EFORMAT naming the first bad field, or FITD_EUNPROCESSABLE for a newer
  * format version.

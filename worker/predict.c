@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-#include "worker/model_json.h"
+#include "worker/json.h"
 
 int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t len,
 			     const struct store_csv_options *opt, struct fit_frame **out,

@@ -21,6 +21,7 @@
 #include "worker/fit/explain.h"
 #include "worker/fit/metric.h"
 #include "worker/fit/rng.h"
+#include "worker/json.h"
 #include "worker/model_json.h"
 #include "worker/spec.h"
 

@@ -175,6 +175,46 @@ START_TEST(refuses_malformed_lines_with_their_number)
 }
 END_TEST
 
+/*
+ * A token file of n tokens named tNNNNN, each line LINE_BYTES long, whose
+ * hashes are the line's index in hex; malloc'd, n * LINE_BYTES bytes.
+ */
+#define LINE_BYTES (64 + sizeof(" read t00000\n") - 1)
+
+static char *many_tokens(size_t n)
+{
+	char *text = malloc(n * LINE_BYTES + 1);
+
+	ck_assert_ptr_nonnull(text);
+	for (size_t i = 0; i < n; i++)
+		snprintf(text + i * LINE_BYTES, LINE_BYTES + 1, "%064zx read t%05zu\n", i, i);
+	return text;
+}
+
+START_TEST(table_holds_up_to_the_cap)
+{
+	char *text = many_tokens(API_TOKENS_MAX + 1), want[80];
+	struct api_tokens *t = NULL;
+	struct fitd_error err = { 0 };
+
+	/* API_TOKENS_MAX lines: all kept. */
+	ck_assert_msg(api_tokens_parse(text, API_TOKENS_MAX * LINE_BYTES, "t", &t, &err) == FITD_OK,
+		      "%s", err.message);
+	ck_assert_uint_eq(api_tokens_count(t), API_TOKENS_MAX);
+	api_tokens_free(t);
+	/* One more is refused, naming its line, and no table is left. */
+	t = (struct api_tokens *)1;
+	ck_assert_int_eq(api_tokens_parse(text, (API_TOKENS_MAX + 1) * LINE_BYTES, "t", &t, &err),
+			 FITD_EINVAL);
+	ck_assert_ptr_null(t);
+	ck_assert_str_eq(err.code, "invalid_token_file");
+	snprintf(want, sizeof(want), "token file t:%d: more than %d tokens", API_TOKENS_MAX + 1,
+		 API_TOKENS_MAX);
+	ck_assert_str_eq(err.message, want);
+	free(text);
+}
+END_TEST
+
 START_TEST(loads_a_file)
 {
 	char path[] = "/tmp/fitd-tokens-XXXXXX";
@@ -204,7 +244,7 @@ END_TEST
 START_TEST(every_route_has_the_contract_scope)
 {
 	size_t n;
-	const struct api_route *r = api_routes(&n);
+	const struct api__route *r = api__routes(&n);
 
 	ck_assert_uint_gt(n, 10);
 	for (size_t i = 0; i < n; i++) {
@@ -228,87 +268,87 @@ END_TEST
 
 START_TEST(bucket_burst_then_rate)
 {
-	struct api_bucket b;
+	struct api__bucket b;
 	int64_t t = 1000 * SEC;
 
-	api_bucket_init(&b, 3, t);
+	api__bucket_init(&b, 3, t);
 	for (int i = 0; i < 3; i++)
-		ck_assert_uint_eq(api_bucket_take(&b, 2, 3, t), 0);
+		ck_assert_uint_eq(api__bucket_take(&b, 2, 3, t), 0);
 	/* Empty: at 2 a second the next token comes in 0.5 s, rounded up to 1. */
-	ck_assert_uint_eq(api_bucket_take(&b, 2, 3, t), 1);
-	ck_assert_uint_eq(api_bucket_take(&b, 2, 3, t + SEC / 4), 1);
-	ck_assert_uint_eq(api_bucket_take(&b, 2, 3, t + SEC / 2), 0);
-	ck_assert_uint_eq(api_bucket_take(&b, 2, 3, t + SEC / 2), 1);
+	ck_assert_uint_eq(api__bucket_take(&b, 2, 3, t), 1);
+	ck_assert_uint_eq(api__bucket_take(&b, 2, 3, t + SEC / 4), 1);
+	ck_assert_uint_eq(api__bucket_take(&b, 2, 3, t + SEC / 2), 0);
+	ck_assert_uint_eq(api__bucket_take(&b, 2, 3, t + SEC / 2), 1);
 	/* A long pause refills up to the burst, not beyond. */
 	t += 3600 * SEC;
 	for (int i = 0; i < 3; i++)
-		ck_assert_uint_eq(api_bucket_take(&b, 2, 3, t), 0);
-	ck_assert_uint_ne(api_bucket_take(&b, 2, 3, t), 0);
+		ck_assert_uint_eq(api__bucket_take(&b, 2, 3, t), 0);
+	ck_assert_uint_ne(api__bucket_take(&b, 2, 3, t), 0);
 }
 END_TEST
 
 START_TEST(bucket_retry_after_rounds_up)
 {
-	struct api_bucket b;
+	struct api__bucket b;
 	int64_t t = 5 * SEC;
 
 	/* One request a second, no burst: the wait after it is the whole second. */
-	api_bucket_init(&b, 1, t);
-	ck_assert_uint_eq(api_bucket_take(&b, 1, 1, t), 0);
-	ck_assert_uint_eq(api_bucket_take(&b, 1, 1, t), 1);
+	api__bucket_init(&b, 1, t);
+	ck_assert_uint_eq(api__bucket_take(&b, 1, 1, t), 0);
+	ck_assert_uint_eq(api__bucket_take(&b, 1, 1, t), 1);
 	/* A clock that steps back refills nothing and does not underflow. */
-	ck_assert_uint_eq(api_bucket_take(&b, 1, 1, t - 10 * SEC), 1);
-	ck_assert_uint_eq(api_bucket_take(&b, 1, 1, t + SEC), 0);
+	ck_assert_uint_eq(api__bucket_take(&b, 1, 1, t - 10 * SEC), 1);
+	ck_assert_uint_eq(api__bucket_take(&b, 1, 1, t + SEC), 0);
 	/* At 1 a second from empty, a refused request waits ceil(1 - tokens) seconds. */
-	ck_assert_uint_eq(api_bucket_take(&b, 1, 1, t + SEC + SEC / 10), 1);
+	ck_assert_uint_eq(api__bucket_take(&b, 1, 1, t + SEC + SEC / 10), 1);
 }
 END_TEST
 
 START_TEST(table_keys_are_separate_and_bounded)
 {
-	struct api_ratelimit *rl = NULL;
+	struct api__ratelimit *rl = NULL;
 	int64_t t = 10 * SEC;
 	char key[32];
 
-	ck_assert_int_eq(api_ratelimit_new(0, 5, 64, &rl), FITD_OK);
+	ck_assert_int_eq(api__ratelimit_new(0, 5, 64, &rl), FITD_OK);
 	ck_assert_ptr_null(rl); /* rate 0: no limit */
-	ck_assert_uint_eq(api_ratelimit_take(rl, "a", 1, t), 0);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "a", 1, t), 0);
 
-	ck_assert_int_eq(api_ratelimit_new(1, 2, 64, &rl), FITD_OK);
-	ck_assert_uint_eq(api_ratelimit_take(rl, "alice", 5, t), 0);
-	ck_assert_uint_eq(api_ratelimit_take(rl, "alice", 5, t), 0);
-	ck_assert_uint_eq(api_ratelimit_take(rl, "alice", 5, t), 1);
-	ck_assert_uint_eq(api_ratelimit_take(rl, "bob", 3, t), 0);
-	ck_assert_uint_eq(api_ratelimit_take(rl, "alic", 4, t), 0);
-	ck_assert_uint_eq(api_ratelimit_take(rl, "alice", 5, t), 1);
+	ck_assert_int_eq(api__ratelimit_new(1, 2, 64, &rl), FITD_OK);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "alice", 5, t), 0);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "alice", 5, t), 0);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "alice", 5, t), 1);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "bob", 3, t), 0);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "alic", 4, t), 0);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "alice", 5, t), 1);
 	/* 10,000 other keys pass through 64 slots; each is a fresh full bucket. */
 	for (int i = 0; i < 10000; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		ck_assert_uint_eq(api_ratelimit_take(rl, key, strlen(key), t + i), 0);
+		ck_assert_uint_eq(api__ratelimit_take(rl, key, strlen(key), t + i), 0);
 	}
 	/* alice was used least recently, so evicted: she starts again full. */
-	ck_assert_uint_eq(api_ratelimit_take(rl, "alice", 5, t + SEC / 2), 0);
-	api_ratelimit_free(rl);
-	api_ratelimit_free(NULL);
+	ck_assert_uint_eq(api__ratelimit_take(rl, "alice", 5, t + SEC / 2), 0);
+	api__ratelimit_free(rl);
+	api__ratelimit_free(NULL);
 }
 END_TEST
 
 START_TEST(keys_of_one_set_coexist)
 {
-	struct api_ratelimit *rl = NULL;
+	struct api__ratelimit *rl = NULL;
 	int64_t t = 10 * SEC;
 	char key[32];
 	int refused = 0;
 
 	/* Eight slots are one set: six keys share it without evicting each other. */
-	ck_assert_int_eq(api_ratelimit_new(1, 1000, 8, &rl), FITD_OK);
+	ck_assert_int_eq(api__ratelimit_new(1, 1000, 8, &rl), FITD_OK);
 	for (int i = 0; i < 2000; i++) {
 		snprintf(key, sizeof(key), "other%d", i % 5);
-		api_ratelimit_take(rl, key, strlen(key), t + i);
-		refused += api_ratelimit_take(rl, "busy", 4, t + i) != 0;
+		api__ratelimit_take(rl, key, strlen(key), t + i);
+		refused += api__ratelimit_take(rl, "busy", 4, t + i) != 0;
 	}
 	ck_assert_int_eq(refused, 1000);
-	api_ratelimit_free(rl);
+	api__ratelimit_free(rl);
 }
 END_TEST
 
@@ -322,6 +362,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, uppercase_hash_and_empty_file);
 	tcase_add_test(tc, refuses_malformed_lines_with_their_number);
 	tcase_add_test(tc, loads_a_file);
+	tcase_add_test(tc, table_holds_up_to_the_cap);
 	tcase_add_test(tc, every_route_has_the_contract_scope);
 	tcase_add_test(tc, bucket_burst_then_rate);
 	tcase_add_test(tc, bucket_retry_after_rounds_up);

@@ -96,12 +96,12 @@ static bool ref_id_valid(const char *prefix, const char *s)
  * first route of the path under any method, the params' count and the
  * Allow list.
  */
-static const struct api_route *ref_route(const char *method, const char *path,
-					 const struct api_route **first, int *nparams,
-					 char allow[64])
+static const struct api__route *ref_route(const char *method, const char *path,
+					  const struct api__route **first, int *nparams,
+					  char allow[64])
 {
 	size_t nroutes;
-	const struct api_route *routes = api_routes(&nroutes);
+	const struct api__route *routes = api__routes(&nroutes);
 
 	*first = NULL;
 	allow[0] = '\0';
@@ -122,7 +122,7 @@ static const struct api_route *ref_route(const char *method, const char *path,
 }
 
 /* Checks a FOUND match's params against the path and their id checks. */
-static void check_params(const struct api_request *req, const char *path)
+static void check_params(const struct api__request *req, const char *path)
 {
 	const char *prefix = id_prefix(req->route->pattern);
 
@@ -138,28 +138,28 @@ static void check_params(const struct api_request *req, const char *path)
 /* Matches as server.c does, replying 404 or 405 the same way, and checks the result. */
 static void check_match(const char *method, const char *path)
 {
-	struct api_request req = { 0 };
-	const struct api_route *first, *found;
+	struct api__request req = { 0 };
+	const struct api__route *first, *found;
 	char allow[64], want_allow[64];
 	int nparams = 0;
-	enum api_match m = api_route_match(method, path, &req, allow, sizeof(allow));
+	enum api__match m = api__route_match(method, path, &req, allow, sizeof(allow));
 
 	found = ref_route(method, path, &first, &nparams, want_allow);
 	FUZZ_CHECK(req.path_route == first, "path route of %s", path);
 	if (found != NULL) {
-		FUZZ_CHECK(m == API_MATCH_FOUND && req.route == found, "%s %s", method, path);
+		FUZZ_CHECK(m == API__MATCH_FOUND && req.route == found, "%s %s", method, path);
 		FUZZ_CHECK(req.nparams == (size_t)nparams, "%s %s", method, path);
 		check_params(&req, path);
 	} else if (first != NULL) {
-		FUZZ_CHECK(m == API_MATCH_WRONG_METHOD, "%s %s: %d", method, path, (int)m);
+		FUZZ_CHECK(m == API__MATCH_WRONG_METHOD, "%s %s: %d", method, path, (int)m);
 		FUZZ_CHECK(strcmp(allow, want_allow) == 0, "Allow '%s', want '%s'", allow,
 			   want_allow);
-		api_reply_fail(&req, 405, "method_not_allowed", "%s is not allowed on %s", method,
-			       path);
+		api__reply_fail(&req, 405, "method_not_allowed", "%s is not allowed on %s", method,
+				path);
 		MHD_add_response_header(req.response, MHD_HTTP_HEADER_ALLOW, allow);
 	} else {
-		FUZZ_CHECK(m == API_MATCH_NO_PATH, "%s %s: %d", method, path, (int)m);
-		api_reply_fail(&req, 404, "not_found", "no such path: %s", path);
+		FUZZ_CHECK(m == API__MATCH_NO_PATH, "%s %s: %d", method, path, (int)m);
+		api__reply_fail(&req, 404, "not_found", "no such path: %s", path);
 	}
 	if (req.response != NULL)
 		MHD_destroy_response(req.response);

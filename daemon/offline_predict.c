@@ -1,6 +1,7 @@
 /*
- * predict.c - `fitd predict --model FILE --input FILE.csv [--format csv|json]
- * [--threads N]`.
+ * offline_predict.c - `fitd predict --model FILE --input FILE.csv
+ * [--format csv|json] [--threads N]`: scoring without a daemon, through
+ * the same code (worker/predict.h) as POST /v1/models/{id}/predict.
  *
  * The model file is a model document as GET /v1/models/{id} returns it.
  * CSV output has one line per input row: the prediction, then for a
@@ -11,7 +12,7 @@
  * When --model is a model id (mdl_…) and no file has that name, the daemon
  * scores the input instead (client.c), with the client's exit statuses.
  */
-#include "daemon/predict.h"
+#include "daemon/offline_predict.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -95,7 +96,7 @@ static void csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void predict_write_csv(FILE *f, const json_t *res)
+void offline_predict_write_csv(FILE *f, const json_t *res)
 {
 	const json_t *pred = json_object_get(res, "predictions");
 	const json_t *classes = json_object_get(res, "classes");
@@ -123,7 +124,7 @@ void predict_write_csv(FILE *f, const json_t *res)
 	}
 }
 
-int predict_main(int argc, char **argv)
+int offline_predict_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, 'm' },
@@ -191,7 +192,7 @@ int predict_main(int argc, char **argv)
 		json_dumpf(res, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
 		fputc('\n', stdout);
 	} else if (rc == FITD_OK) {
-		predict_write_csv(stdout, res);
+		offline_predict_write_csv(stdout, res);
 	}
 	if (rc == FITD_OK && (fflush(stdout) != 0 || ferror(stdout)))
 		rc = fitd_error_set(&err, FITD_EIO, "output", "writing the predictions: %m");
