@@ -13,29 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const job_states[] = {
-	[STORE_JOB_QUEUED] = "queued",	     [STORE_JOB_RUNNING] = "running",
-	[STORE_JOB_SUCCEEDED] = "succeeded", [STORE_JOB_FAILED] = "failed",
-	[STORE_JOB_CANCELLED] = "cancelled",
-};
-
-_Static_assert(sizeof(job_states) / sizeof(job_states[0]) == STORE_JOB_NSTATES,
-	       "STORE_JOB_NSTATES must count the job states");
-
-const char *store_job_state_name(enum store_job_state st)
-{
-	return (unsigned)st < sizeof(job_states) / sizeof(job_states[0]) ? job_states[st]
-									 : "unknown";
-}
-
-int store_job_state_parse(const char *name)
-{
-	for (size_t i = 0; i < sizeof(job_states) / sizeof(job_states[0]); i++)
-		if (strcmp(job_states[i], name) == 0)
-			return (int)i;
-	return -1;
-}
-
 #define TERMINAL_TRIALS "('completed','pruned','failed','timeout','interrupted')"
 
 #define JOB_SELECT                                                                              \

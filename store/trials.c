@@ -16,30 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const trial_states[] = {
-	[STORE_TRIAL_QUEUED] = "queued",	   [STORE_TRIAL_RUNNING] = "running",
-	[STORE_TRIAL_COMPLETED] = "completed",	   [STORE_TRIAL_PRUNED] = "pruned",
-	[STORE_TRIAL_FAILED] = "failed",	   [STORE_TRIAL_TIMEOUT] = "timeout",
-	[STORE_TRIAL_INTERRUPTED] = "interrupted",
-};
-
-_Static_assert(sizeof(trial_states) / sizeof(trial_states[0]) == STORE_TRIAL_NSTATES,
-	       "STORE_TRIAL_NSTATES must count the trial states");
-
-const char *store_trial_state_name(enum store_trial_state st)
-{
-	return (unsigned)st < sizeof(trial_states) / sizeof(trial_states[0]) ? trial_states[st]
-									     : "unknown";
-}
-
-int store_trial_state_parse(const char *name)
-{
-	for (size_t i = 0; i < sizeof(trial_states) / sizeof(trial_states[0]); i++)
-		if (name != NULL && strcmp(trial_states[i], name) == 0)
-			return (int)i;
-	return -1;
-}
-
 #define TRIAL_COLUMNS                                                                \
 	"job_id, idx, state, params, attempt, generation, score, score_std, epochs," \
 	" duration_ms, result, error_code, error_message, started_at, finished_at"
@@ -129,10 +105,12 @@ static int claim_in_tx(sqlite3 *db, const char *job_id, int64_t idx, const char 
 	if (rc == FITD_ENOTFOUND) {
 		rc = FITD_OK; /* a new trial */
 	} else if (rc == FITD_OK) {
-		if (strcmp((const char *)sqlite3_column_text(st, 0), "queued") != 0)
+		const char *state = (const char *)sqlite3_column_text(st, 0);
+
+		if (store_trial_state_parse(state) != STORE_TRIAL_QUEUED)
 			rc = fitd_error_set(err, FITD_ESTATE, "trial_not_queued",
 					    "trial %lld of %s is %s", (long long)idx, job_id,
-					    (const char *)sqlite3_column_text(st, 0));
+					    state ? state : "unreadable");
 		attempt = sqlite3_column_int64(st, 1) + 1;
 		gen = sqlite3_column_int64(st, 2) + 1;
 		stored_params = store__column_strdup(st, 3);
