@@ -295,6 +295,11 @@ void fit__mlp_scores(struct fit__mlp *m, const double *w, const float *x, size_t
 double fit__dot(const float *x, const double *w, size_t ld);
 /* g += a * x over ld values. */
 void fit__axpy(double *g, double a, const float *x, size_t ld);
+/*
+ * a . b over n doubles, any n, summed in index order: the optimizers'
+ * vector algebra, kept plain so a fit's result does not depend on the CPU.
+ */
+double fit__ddot(const double *a, const double *b, size_t n);
 
 /* ---- losses (linear.c), shared with the networks ---- */
 
