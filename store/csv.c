@@ -572,7 +572,7 @@ static void release(struct store__csv_parse *ps)
 		struct store__csv_chunk *c = &ps->chunks[i];
 
 		for (size_t k = 0; c->interns && k < ps->ncat; k++)
-			store__csv_intern_release(&c->interns[k]);
+			fitd_intern_release(&c->interns[k]);
 		free(c->interns);
 		free(c->row_off);
 		free(c->cat);

@@ -453,7 +453,7 @@ static bool row_pass2(struct store__csv_chunk *c, const char *p, const char *end
 			if (f.escaped || !store__csv_missing(f.start, f.stop)) {
 				s = field_value(c, &f, &len);
 				if (s == NULL ||
-				    !store__csv_intern_add(&c->interns[k], s, len, &code))
+				    fitd_intern_add(&c->interns[k], s, len, &code) != FITD_OK)
 					return false;
 			}
 			codes[k][at] = code;
