@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/base/buf.h"
 #include "daemon/base/intern.h"
 #include "store/csv.h"
 
@@ -74,8 +75,7 @@ struct store__csv_chunk {
 	enum store__csv_fault_kind text_kind;
 	struct store__csv_fault fault;
 	struct fitd_intern *interns; /* pass 2: a column's distinct values, per categorical column */
-	char *scratch;		     /* pass 2: unescaped values */
-	size_t scratch_cap;
+	struct fitd_buf scratch; /* pass 2: an unescaped value; len is its room, max_field at most */
 };
 
 /* Whether q is at a field terminator: ',', '\n', "\r\n", a '\r' that ends the input, or the end. */
