@@ -37,20 +37,20 @@ static void stop_task(struct worker_trial *t, enum worker_stop why)
 		atomic_compare_exchange_strong(&t->stop, &none, (int)why);
 }
 
-/* Queues t's progress under w->lock; false when the queue cannot grow (the epoch is not shown). */
+/*
+ * Queues t's progress under w->lock; false when the queue cannot grow (the
+ * epoch is not shown). The queue's failure sticks until the next drain.
+ */
 static bool push_progress(struct worker *w, struct worker_trial *t)
 {
-	if (w->nprogress == w->capprogress) {
-		size_t cap = w->capprogress ? 2 * w->capprogress : 16;
-		struct worker_trial **grown = realloc(w->progress, cap * sizeof(*grown));
+	return fitd_buf_add(&w->progress, &t, sizeof(t)) == FITD_OK;
+}
 
-		if (grown == NULL)
-			return false;
-		w->progress = grown;
-		w->capprogress = cap;
-	}
-	w->progress[w->nprogress++] = t;
-	return true;
+/* The progress queue's tasks, as an array of *n. */
+static struct worker_trial **progress_tasks(const struct fitd_buf *q, size_t *n)
+{
+	*n = q->len / sizeof(struct worker_trial *);
+	return (struct worker_trial **)q->data;
 }
 
 /*
@@ -94,12 +94,16 @@ static void hook_done(struct worker_trial *t)
 	struct sched_job *j = t->owner;
 	struct worker *w = j->w;
 
+	struct worker_trial **queued;
+	size_t n;
+
 	pthread_mutex_lock(&w->lock);
 	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
 	/* Its last progress is moot now; drop it so nothing points at t once freed. */
-	for (size_t i = 0; t->prog_pending && i < w->nprogress; i++) {
-		if (w->progress[i] == t) {
-			w->progress[i] = w->progress[--w->nprogress];
+	queued = progress_tasks(&w->progress, &n);
+	for (size_t i = 0; t->prog_pending && i < n; i++) {
+		if (queued[i] == t) {
+			queued[i] = NULL;
 			t->prog_pending = false;
 		}
 	}
@@ -474,21 +478,25 @@ static void publish_progress(struct worker *w, struct worker_trial *t, unsigned 
 void sched_drain_progress(struct worker *w)
 {
 	struct worker_trial **list;
+	struct fitd_buf queue;
 	size_t n;
 
+	/* The queue is ours now; an empty one (its failure cleared) takes its place. */
 	pthread_mutex_lock(&w->lock);
-	list = w->progress;
-	n = w->nprogress;
-	w->progress = NULL;
-	w->nprogress = w->capprogress = 0;
+	queue = w->progress;
+	fitd_buf_init(&w->progress, queue.max);
+	list = progress_tasks(&queue, &n);
 	for (size_t i = 0; i < n; i++)
-		list[i]->prog_pending = false;
+		if (list[i] != NULL)
+			list[i]->prog_pending = false;
 	pthread_mutex_unlock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
 		struct worker_trial *t = list[i];
 		unsigned fold, epoch;
 		double loss, score;
 
+		if (t == NULL)
+			continue;
 		pthread_mutex_lock(&w->lock);
 		fold = t->prog_fold;
 		epoch = t->prog_epoch;
@@ -497,5 +505,5 @@ void sched_drain_progress(struct worker *w)
 		pthread_mutex_unlock(&w->lock);
 		publish_progress(w, t, fold, epoch, loss, score);
 	}
-	free(list);
+	fitd_buf_release(&queue);
 }

@@ -24,7 +24,8 @@
 #include "worker/params.h"
 #include "worker/pool.h"
 
-#define REFIT_GRACE_MS 1500
+#define REFIT_GRACE_MS	    1500
+#define PROGRESS_PER_THREAD 16 /* room in the progress queue per trial thread */
 
 static void schedule(struct worker *w);
 static void on_tick(uv_timer_t *h);
@@ -603,6 +604,8 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 		w->opt.progress_ms = 1000;
 	if (w->opt.max_jobs == 0)
 		w->opt.max_jobs = 8;
+	/* Each running task at most once, and those finished since the last drain. */
+	fitd_buf_init(&w->progress, PROGRESS_PER_THREAD * w->opt.threads * sizeof(void *));
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->owner, sizeof(w->owner), "%s:%ld", host, (long)getpid());
 	pthread_mutex_init(&w->lock, NULL);
@@ -706,6 +709,6 @@ void worker_free(struct worker *w)
 	uv_close((uv_handle_t *)&w->tick, NULL);
 	uv_run(w->loop, UV_RUN_NOWAIT);
 	pthread_mutex_destroy(&w->lock);
-	free(w->progress);
+	fitd_buf_release(&w->progress);
 	free(w);
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "daemon/base/buf.h"
 #include "worker/search/search.h"
 #include "worker/spec.h"
 #include "worker/trial.h"
@@ -75,10 +76,10 @@ struct sched_job {
 
 	struct sched_rec *recs; /* by trial index */
 	size_t nrecs, caprecs;
-	struct search_trial *hist; /* scratch for the searcher's view of recs */
-	unsigned running;	   /* trials of this job on the pool */
-	unsigned threads_per;	   /* effective */
-	unsigned parallel;	   /* effective */
+	struct fitd_buf hist; /* scratch for the searcher's view of recs (search_trial) */
+	unsigned running;     /* trials of this job on the pool */
+	unsigned threads_per; /* effective */
+	unsigned parallel;    /* effective */
 
 	int64_t best_idx; /* -1: none yet */
 	double best_score;
@@ -114,8 +115,12 @@ struct worker {
 	pthread_mutex_t lock; /* guards done and progress below */
 	/* finished tasks to record, oldest first, linked by done_next */
 	struct worker_trial *done, *done_last;
-	struct worker_trial **progress; /* tasks with fresh progress */
-	size_t nprogress, capprogress;
+	/*
+	 * struct worker_trial * of each task with fresh progress, NULL for one
+	 * that finished since; capped (see worker_new): past it an epoch is
+	 * not shown, as when memory runs out
+	 */
+	struct fitd_buf progress;
 	/* finished tasks whose outcome the store refused, linked by done_next; loop thread */
 	struct worker_trial *unrecorded;
 
