@@ -1,5 +1,5 @@
 /*
- * record.c - results coming back from trial threads: the hooks a trial
+ * record.c - results coming back from trial threads: the hooks a task
  * calls on its own thread, and the loop side that records what they queued.
  *
  * A trial thread queues its progress and, once, its end under the worker's
@@ -29,7 +29,7 @@
  * shutdown after a cancel, a cancel after a prune) must not change how a
  * finished task whose outcome waits for the store is recorded.
  */
-static void stop_task(struct worker_trial *t, enum worker_stop why)
+static void stop_task(struct worker_task *t, enum worker_stop why)
 {
 	int none = WORKER_STOP_NONE;
 
@@ -41,23 +41,23 @@ static void stop_task(struct worker_trial *t, enum worker_stop why)
  * Queues t's progress under w->lock; false when the queue cannot grow (the
  * epoch is not shown). The queue's failure sticks until the next drain.
  */
-static bool push_progress(struct worker *w, struct worker_trial *t)
+static bool push_progress(struct worker *w, struct worker_task *t)
 {
 	return fitd_buf_add(&w->progress, &t, sizeof(t)) == FITD_OK;
 }
 
 /* The progress queue's tasks, as an array of *n. */
-static struct worker_trial **progress_tasks(const struct fitd_buf *q, size_t *n)
+static struct worker_task **progress_tasks(const struct fitd_buf *q, size_t *n)
 {
-	*n = q->len / sizeof(struct worker_trial *);
-	return (struct worker_trial **)q->data;
+	*n = q->len / sizeof(struct worker_task *);
+	return (struct worker_task **)q->data;
 }
 
 /*
  * Successive halving, decided on the trial thread at the rung's own epoch so
  * the trial stops exactly there whatever the loop is doing.
  */
-static void at_rung(struct worker_trial *t, unsigned epoch, double score)
+static void at_rung(struct worker_task *t, unsigned epoch, double score)
 {
 	const struct sched_snapshot *snap = t->hook_data;
 	int rung = search_rung_of_epoch(snap->search, epoch);
@@ -70,7 +70,7 @@ static void at_rung(struct worker_trial *t, unsigned epoch, double score)
 		stop_task(t, WORKER_STOP_PRUNE);
 }
 
-static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch, double loss,
+static void hook_progress(struct worker_task *t, unsigned fold, unsigned epoch, double loss,
 			  double score)
 {
 	struct sched_job *j = t->owner;
@@ -89,12 +89,12 @@ static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch,
 	uv_async_send(&w->wake);
 }
 
-static void hook_done(struct worker_trial *t)
+static void hook_done(struct worker_task *t)
 {
 	struct sched_job *j = t->owner;
 	struct worker *w = j->w;
 
-	struct worker_trial **queued;
+	struct worker_task **queued;
 	size_t n;
 
 	pthread_mutex_lock(&w->lock);
@@ -117,7 +117,7 @@ static void hook_done(struct worker_trial *t)
 	uv_async_send(&w->wake);
 }
 
-const struct worker_trial_hooks sched_hooks = { hook_progress, hook_done };
+const struct worker_task_hooks sched_hooks = { hook_progress, hook_done };
 
 /* ---- recording results ---- */
 
@@ -128,7 +128,7 @@ void sched_stop_running(struct sched_job *j, enum worker_stop why)
 	stop_task(j->refit, why);
 }
 
-static enum store_trial_state state_of(const struct worker_trial *t)
+static enum store_trial_state state_of(const struct worker_task *t)
 {
 	if (t->status == FITD_OK)
 		return STORE_TRIAL_COMPLETED;
@@ -157,7 +157,7 @@ static bool better(const struct sched_job *j, double score)
 }
 
 /* Writes the model document of t with its provenance; fills id and size. */
-static int publish_model(struct sched_job *j, struct worker_trial *t, char id[STORE_ID_MAX],
+static int publish_model(struct sched_job *j, struct worker_task *t, char id[STORE_ID_MAX],
 			 int64_t *bytes, struct fitd_error *err)
 {
 	char *text;
@@ -179,7 +179,7 @@ static int publish_model(struct sched_job *j, struct worker_trial *t, char id[ST
 	return rc;
 }
 
-static char *trial_event(const struct sched_job *j, const struct worker_trial *t,
+static char *trial_event(const struct sched_job *j, const struct worker_task *t,
 			 enum store_trial_state st)
 {
 	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:I}", "job", j->id, "trial",
@@ -211,7 +211,7 @@ static char *best_event(const struct sched_job *j, int64_t idx, double score, co
 	return text;
 }
 
-static char *result_json(const struct worker_trial *t)
+static char *result_json(const struct worker_task *t)
 {
 	json_t *folds = json_array();
 	json_t *rungs = json_array();
@@ -247,7 +247,7 @@ static void end_for_model(struct sched_job *j, const struct fitd_error *err)
  * stays the caller's. False when the store refused it for a reason other
  * than a stale claim: the record is left running, to be tried again.
  */
-static bool record_trial(struct sched_job *j, struct worker_trial *t)
+static bool record_trial(struct sched_job *j, struct worker_task *t)
 {
 	struct sched_rec *rec = sched_job_rec(j, t->idx);
 	enum store_trial_state st = state_of(t);
@@ -334,7 +334,7 @@ static bool record_trial(struct sched_job *j, struct worker_trial *t)
 	return rc == FITD_OK || rc == FITD_ECONFLICT;
 }
 
-static void record_refit(struct sched_job *j, struct worker_trial *t)
+static void record_refit(struct sched_job *j, struct worker_task *t)
 {
 	char model_id[STORE_ID_MAX];
 	struct fitd_error err = { 0 };
@@ -370,7 +370,7 @@ static void record_refit(struct sched_job *j, struct worker_trial *t)
 }
 
 /* Gives back the slot, threads and memory of finished task t and frees it. */
-static void free_task(struct worker *w, struct worker_trial *t)
+static void free_task(struct worker *w, struct worker_task *t)
 {
 	struct sched_job *j = t->owner;
 
@@ -380,15 +380,15 @@ static void free_task(struct worker *w, struct worker_trial *t)
 	}
 	w->threads_busy -= (unsigned)t->params.threads;
 	w->memory_busy -= t->memory;
-	w->trials_running--;
+	w->tasks_running--;
 	sched_snapshot_free(t->hook_data);
-	worker_trial_release(t);
+	worker_task_release(t);
 	free(t);
 	sched_emit(w, j->id);
 }
 
 /* Records t and frees it; false when the store refused a trial's outcome (t is kept). */
-static bool record_done(struct worker *w, struct worker_trial *t)
+static bool record_done(struct worker *w, struct worker_task *t)
 {
 	struct sched_job *j = t->owner;
 
@@ -409,7 +409,7 @@ static bool record_done(struct worker *w, struct worker_trial *t)
 	return true;
 }
 
-void sched_finish_task(struct worker *w, struct worker_trial *t)
+void sched_finish_task(struct worker *w, struct worker_task *t)
 {
 	if (record_done(w, t))
 		return;
@@ -421,14 +421,14 @@ void sched_finish_task(struct worker *w, struct worker_trial *t)
 
 void sched_drain_done(struct worker *w)
 {
-	struct worker_trial *t;
+	struct worker_task *t;
 
 	pthread_mutex_lock(&w->lock);
 	t = w->done;
 	w->done = w->done_last = NULL;
 	pthread_mutex_unlock(&w->lock);
 	while (t != NULL) {
-		struct worker_trial *next = t->done_next;
+		struct worker_task *next = t->done_next;
 
 		sched_finish_task(w, t);
 		t = next;
@@ -437,11 +437,11 @@ void sched_drain_done(struct worker *w)
 
 void sched_retry_unrecorded(struct worker *w, bool last)
 {
-	struct worker_trial *t = w->unrecorded;
+	struct worker_task *t = w->unrecorded;
 
 	w->unrecorded = NULL;
 	while (t != NULL) {
-		struct worker_trial *next = t->done_next;
+		struct worker_task *next = t->done_next;
 
 		if (!last)
 			sched_finish_task(w, t);
@@ -451,8 +451,8 @@ void sched_retry_unrecorded(struct worker *w, bool last)
 	}
 }
 
-static void publish_progress(struct worker *w, struct worker_trial *t, unsigned fold,
-			     unsigned epoch, double loss, double score)
+static void publish_progress(struct worker *w, struct worker_task *t, unsigned fold, unsigned epoch,
+			     double loss, double score)
 {
 	struct sched_job *j = t->owner;
 	struct sched_rec *rec = t->refit ? NULL : sched_job_rec(j, t->idx);
@@ -477,7 +477,7 @@ static void publish_progress(struct worker *w, struct worker_trial *t, unsigned 
 
 void sched_drain_progress(struct worker *w)
 {
-	struct worker_trial **list;
+	struct worker_task **list;
 	struct fitd_buf queue;
 	size_t n;
 
@@ -491,7 +491,7 @@ void sched_drain_progress(struct worker *w)
 			list[i]->prog_pending = false;
 	pthread_mutex_unlock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
-		struct worker_trial *t = list[i];
+		struct worker_task *t = list[i];
 		unsigned fold, epoch;
 		double loss, score;
 

@@ -166,8 +166,8 @@ static void check_end(struct sched_job *j, int64_t now)
 /* ---- starting trials ---- */
 
 /* A task for trial idx (or the refit), its status set from the parameters; NULL when out of memory. */
-static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *params,
-				     unsigned threads, struct fitd_error *err)
+static struct worker_task *new_task(struct sched_job *j, int64_t idx, json_t *params,
+				    unsigned threads, struct fitd_error *err)
 {
 	struct worker_fit_context ctx = {
 		.task = j->plan.task,
@@ -176,7 +176,7 @@ static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *p
 		.seed = j->plan.seed,
 		.threads = (int)threads,
 	};
-	struct worker_trial *t = calloc(1, sizeof(*t));
+	struct worker_task *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
@@ -192,13 +192,13 @@ static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *p
 	return t;
 }
 
-static void submit(struct worker *w, struct worker_trial *t)
+static void submit(struct worker *w, struct worker_task *t)
 {
 	w->threads_busy += (unsigned)t->params.threads;
 	w->memory_busy += t->memory;
-	w->trials_running++;
+	w->tasks_running++;
 	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
-	worker_pool_submit(w->pool, &t->pool_task, worker_trial_run, t);
+	worker_pool_submit(w->pool, &t->pool_task, worker_task_run, t);
 }
 
 /* Simpler models first: linear and logistic, then svm, then mlp. */
@@ -245,10 +245,10 @@ static int64_t choose_final(const struct sched_job *j)
 }
 
 /* Frees a task that was never submitted. */
-static void discard_task(struct worker_trial *t)
+static void discard_task(struct worker_task *t)
 {
 	sched_snapshot_free(t->hook_data);
-	worker_trial_release(t);
+	worker_task_release(t);
 	free(t);
 }
 
@@ -258,7 +258,7 @@ static bool start_refit(struct sched_job *j)
 	unsigned free_threads = w->opt.threads - w->threads_busy;
 	unsigned threads = j->threads_per * j->parallel;
 	struct fitd_error err = { 0 };
-	struct worker_trial *t;
+	struct worker_task *t;
 
 	if (threads > free_threads)
 		threads = free_threads;
@@ -284,7 +284,7 @@ static bool start_refit(struct sched_job *j)
  * The estimated peak memory of t; FITD_ETOOBIG when it alone exceeds the
  * budget. Folds train on fewer rows than the refit, so all rows are counted.
  */
-static int estimate_memory(struct worker *w, struct worker_trial *t, struct fitd_error *err)
+static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_error *err)
 {
 	const struct worker_data *d = t->data;
 	size_t bytes;
@@ -311,7 +311,7 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 	struct sched_rec *rec = sched_job_rec(j, idx);
 	struct sched_snapshot *snap = NULL;
 	struct fitd_error err = { 0 };
-	struct worker_trial *t;
+	struct worker_task *t;
 	char *params;
 	int rc;
 
@@ -362,7 +362,7 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 		t->err = err;
 		t->params.threads = 0;
 		t->memory = 0;
-		w->trials_running++;
+		w->tasks_running++;
 		sched_finish_task(w, t);
 		return true;
 	}
@@ -560,7 +560,7 @@ static void on_heartbeat(uv_timer_t *h)
 
 	save_elapsed(w);
 	sched_retry_unrecorded(w, false);
-	if (w->trials_running > 0 &&
+	if (w->tasks_running > 0 &&
 	    store_trial_heartbeat(w->store, w->owner, w->opt.lease_ms, &err) != FITD_OK)
 		fitd_log_warn("heartbeat_failed", "reason=\"%s\"", err.message);
 	schedule(w);
@@ -653,7 +653,7 @@ void worker_notify(struct worker *w)
 	uv_async_send(&w->wake);
 }
 
-static int64_t silence_of(const struct worker_trial *t, int64_t now)
+static int64_t silence_of(const struct worker_task *t, int64_t now)
 {
 	return t ? now - atomic_load_explicit(&t->sign_ms, memory_order_relaxed) : 0;
 }

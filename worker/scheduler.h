@@ -1,6 +1,6 @@
 /*
  * scheduler.h - the scheduler's private structures, shared by scheduler.c (the
- * loop: wake-ups, slots, job ends), record.c (the trial hooks and the
+ * loop: wake-ups, slots, job ends), record.c (the task hooks and the
  * recording of results) and job.c (one job's plan and history). Nothing
  * outside worker/ includes it.
  */
@@ -13,7 +13,7 @@
 #include "daemon/base/buf.h"
 #include "worker/search/search.h"
 #include "worker/spec.h"
-#include "worker/trial.h"
+#include "worker/task.h"
 #include "worker/worker.h"
 
 /* What the scheduler reads from a job's normalized spec. */
@@ -42,7 +42,7 @@ struct sched_rec {
 	int64_t last_progress_ms;
 	double rungs[WORKER_MAX_RUNGS]; /* fold 0's score at each rung reached */
 	unsigned nrungs;
-	struct worker_trial *task; /* while running here */
+	struct worker_task *task; /* while running here */
 };
 
 /*
@@ -94,7 +94,7 @@ struct sched_job {
 	enum sched_end end;
 	char fail_code[FITD_ERROR_CODE_MAX];
 	char fail_message[FITD_ERROR_MESSAGE_MAX];
-	struct worker_trial *refit; /* while the refit runs */
+	struct worker_task *refit; /* while the refit runs */
 	bool refit_done;
 	bool cancel_seen;
 
@@ -114,21 +114,21 @@ struct worker {
 
 	pthread_mutex_t lock; /* guards done and progress below */
 	/* finished tasks to record, oldest first, linked by done_next */
-	struct worker_trial *done, *done_last;
+	struct worker_task *done, *done_last;
 	/*
-	 * struct worker_trial * of each task with fresh progress, NULL for one
+	 * struct worker_task * of each task with fresh progress, NULL for one
 	 * that finished since; capped (see worker_new): past it an epoch is
 	 * not shown, as when memory runs out
 	 */
 	struct fitd_buf progress;
 	/* finished tasks whose outcome the store refused, linked by done_next; loop thread */
-	struct worker_trial *unrecorded;
+	struct worker_task *unrecorded;
 
 	struct sched_job *jobs; /* running jobs in round-robin order */
 	struct sched_job *rr;	/* where the next slot search starts */
 	int64_t load_after_ms;	/* after a job could not be loaded for memory: no load before */
 	unsigned threads_busy;
-	unsigned trials_running;
+	unsigned tasks_running;
 	size_t memory_budget; /* bytes */
 	size_t memory_busy;   /* estimates of the tasks on the pool */
 	bool stopping;
@@ -188,7 +188,7 @@ void sched_emit(struct worker *w, const char *job_id);
 /* ---- record.c ---- */
 
 /* What a trial thread calls: queues progress and the end, and wakes the loop. */
-extern const struct worker_trial_hooks sched_hooks;
+extern const struct worker_task_hooks sched_hooks;
 
 /* Asks every running trial and the refit of j to stop, for why. */
 void sched_stop_running(struct sched_job *j, enum worker_stop why);
@@ -197,7 +197,7 @@ void sched_stop_running(struct sched_job *j, enum worker_stop why);
  * Records finished task t and frees it with its slot; when the store refuses
  * a trial's outcome, t keeps its slot and waits in w->unrecorded. Loop thread.
  */
-void sched_finish_task(struct worker *w, struct worker_trial *t);
+void sched_finish_task(struct worker *w, struct worker_task *t);
 
 /* Publishes the queued progress, at most one event per trial per progress_ms. Loop thread. */
 void sched_drain_progress(struct worker *w);
