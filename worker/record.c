@@ -242,6 +242,117 @@ static void end_for_model(struct sched_job *j, const struct fitd_error *err)
 		 err->message);
 }
 
+/* A trial's outcome as the store takes it, and the text it points into. */
+struct outcome {
+	struct store_trial_outcome o;
+	char model_id[STORE_ID_MAX]; /* "" without a model file */
+	char *event;		     /* trial_finished data; NULL for a trial given back */
+	char *best_event;	     /* new_best data, with o.new_best */
+	char *result;		     /* fold scores and rungs */
+};
+
+static void outcome_release(struct outcome *out)
+{
+	free(out->event);
+	free(out->best_event);
+	free(out->result);
+}
+
+/* Turns the outcome into t's failure with rc and err (t's status and error follow). */
+static void outcome_fail(struct outcome *out, struct worker_task *t, int rc,
+			 const struct fitd_error *err)
+{
+	t->status = rc;
+	t->err = *err;
+	out->o.state = STORE_TRIAL_FAILED;
+	out->o.has_score = out->o.new_best = false;
+	out->o.score = NAN;
+	out->o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(rc);
+	out->o.error_message = t->err.message;
+}
+
+/*
+ * The model file of a new best: the one an earlier try wrote (whose outcome
+ * the store refused), or a new one. Without it the trial cannot be the
+ * best: it fails, and the job with it (end_for_model).
+ */
+static void outcome_model(struct sched_job *j, struct worker_task *t, struct outcome *out)
+{
+	struct fitd_error err = { 0 };
+	int rc;
+
+	if (t->refused_model_id[0] != '\0') {
+		snprintf(out->model_id, sizeof(out->model_id), "%s", t->refused_model_id);
+		out->o.model_bytes = t->refused_model_bytes;
+	} else if (t->model != NULL) {
+		rc = publish_model(j, t, out->model_id, &out->o.model_bytes, &err);
+		if (rc != FITD_OK) {
+			fitd_log_warn("model_write_failed", "job=%s trial=%lld reason=\"%s\"",
+				      j->id, (long long)t->idx, err.message);
+			out->model_id[0] = '\0';
+			outcome_fail(out, t, rc, &err);
+			end_for_model(j, &err);
+			return;
+		}
+	}
+	if (out->model_id[0] != '\0')
+		out->o.model_id = out->model_id;
+}
+
+/*
+ * The outcome of finished trial t (not a refit): its state, score and
+ * texts and, for a new best, its model file, written here. out is the
+ * caller's to release.
+ */
+static void outcome_build(struct sched_job *j, struct worker_task *t, struct outcome *out)
+{
+	struct store_trial_outcome *o = &out->o;
+	enum store_trial_state st = state_of(t);
+
+	*out = (struct outcome){ .o.state = st };
+	/* A pruned trial shows the score it was stopped on. */
+	o->has_score = st == STORE_TRIAL_COMPLETED || (st == STORE_TRIAL_PRUNED && t->nrungs > 0);
+	o->score = st == STORE_TRIAL_COMPLETED ? t->score
+		   : t->nrungs > 0	       ? t->rungs[t->nrungs - 1]
+					       : NAN;
+	o->score_std = t->score_std;
+	o->epochs = t->epochs;
+	o->duration_ms = t->duration_ms;
+	o->result_json = out->result = result_json(t);
+	if (st == STORE_TRIAL_FAILED) {
+		o->error_code = t->err.code[0] ? t->err.code : fitd_status_code(t->status);
+		o->error_message = t->err.message;
+	}
+	o->new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
+	if (o->new_best)
+		outcome_model(j, t, out);
+	if (o->state != STORE_TRIAL_QUEUED)
+		o->event_json = out->event = trial_event(j, t, o->state);
+	if (o->new_best)
+		o->best_event_json = out->best_event = best_event(j, t->idx, t->score,
+								  out->model_id, t->params_json);
+}
+
+/* After the store committed out: t's record and, for a new best, the job's best follow. */
+static void outcome_apply(struct sched_job *j, const struct worker_task *t,
+			  const struct outcome *out)
+{
+	struct sched_rec *rec = sched_job_rec(j, t->idx);
+
+	rec->state = out->o.state;
+	rec->has_score = out->o.has_score;
+	rec->score = out->o.score;
+	rec->score_std = t->score_std;
+	rec->nrungs = t->nrungs;
+	memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
+	if (!out->o.new_best)
+		return;
+	j->best_idx = t->idx;
+	j->best_score = t->score;
+	j->best_duration_ms = t->duration_ms;
+	snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", out->model_id);
+}
+
 /*
  * Commits the outcome of trial t (not a refit) and moves its record on; t
  * stays the caller's. False when the store refused it for a reason other
@@ -249,88 +360,31 @@ static void end_for_model(struct sched_job *j, const struct fitd_error *err)
  */
 static bool record_trial(struct sched_job *j, struct worker_task *t)
 {
-	struct sched_rec *rec = sched_job_rec(j, t->idx);
-	enum store_trial_state st = state_of(t);
-	struct store_trial_outcome o = { .state = st };
-	char model_id[STORE_ID_MAX] = "";
 	struct fitd_error err = { 0 };
-	char *ev, *best = NULL, *res;
-	int rc = FITD_OK;
+	struct outcome out;
+	int rc;
 
-	/* A pruned trial shows the score it was stopped on. */
-	o.has_score = st == STORE_TRIAL_COMPLETED || (st == STORE_TRIAL_PRUNED && t->nrungs > 0);
-	o.score = st == STORE_TRIAL_COMPLETED ? t->score
-		  : t->nrungs > 0	      ? t->rungs[t->nrungs - 1]
-					      : NAN;
-	o.score_std = t->score_std;
-	o.epochs = t->epochs;
-	o.duration_ms = t->duration_ms;
-	o.result_json = res = result_json(t);
-	if (st == STORE_TRIAL_FAILED) {
-		o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(t->status);
-		o.error_message = t->err.message;
-	}
-	o.new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
-	if (o.new_best && t->refused_model_id[0] != '\0') {
-		/* Written by an earlier try that the store refused. */
-		snprintf(model_id, sizeof(model_id), "%s", t->refused_model_id);
-		o.model_id = model_id;
-		o.model_bytes = t->refused_model_bytes;
-	} else if (o.new_best && t->model != NULL) {
-		rc = publish_model(j, t, model_id, &o.model_bytes, &err);
-		if (rc == FITD_OK) {
-			o.model_id = model_id;
-		} else {
-			/* Without its model the trial cannot be the best: it failed. */
-			fitd_log_warn("model_write_failed", "job=%s trial=%lld reason=\"%s\"",
-				      j->id, (long long)t->idx, err.message);
-			t->status = rc;
-			t->err = err;
-			st = o.state = STORE_TRIAL_FAILED;
-			o.has_score = o.new_best = false;
-			o.score = NAN;
-			o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(rc);
-			o.error_message = t->err.message;
-			end_for_model(j, &err);
-		}
-	}
-	ev = st == STORE_TRIAL_QUEUED ? NULL : trial_event(j, t, st);
-	o.event_json = ev;
-	if (o.new_best)
-		o.best_event_json = best = best_event(j, t->idx, t->score, model_id,
-						      t->params_json);
-	rc = store_trial_finish(j->w->store, j->id, t->idx, t->generation, &o, &err);
+	outcome_build(j, t, &out);
+	rc = store_trial_finish(j->w->store, j->id, t->idx, t->generation, &out.o, &err);
 	if (rc == FITD_OK) {
-		rec->state = st;
-		rec->has_score = o.has_score;
-		rec->score = o.score;
-		rec->score_std = t->score_std;
-		rec->nrungs = t->nrungs;
-		memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
-		if (o.new_best) {
-			j->best_idx = t->idx;
-			j->best_score = t->score;
-			j->best_duration_ms = t->duration_ms;
-			snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
-		}
+		outcome_apply(j, t, &out);
 	} else if (rc == FITD_ECONFLICT) {
 		/* Claimed again elsewhere since: this outcome is not ours to record. */
 		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)t->idx, err.message);
-		rec->state = STORE_TRIAL_QUEUED;
+		sched_job_rec(j, t->idx)->state = STORE_TRIAL_QUEUED;
 	} else {
 		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\" retry=true",
 			      j->id, (long long)t->idx, err.message);
-		snprintf(t->refused_model_id, sizeof(t->refused_model_id), "%s", model_id);
-		t->refused_model_bytes = o.model_bytes;
+		/* The next try reuses the model file instead of writing another. */
+		snprintf(t->refused_model_id, sizeof(t->refused_model_id), "%s", out.model_id);
+		t->refused_model_bytes = out.o.model_bytes;
 	}
 	if (rc == FITD_OK || rc == FITD_ECONFLICT)
 		fitd_log_info("trial_finished", "job=%s trial=%lld state=%s score=%g ms=%lld",
-			      j->id, (long long)t->idx, store_trial_state_name(st), o.score,
-			      (long long)t->duration_ms);
-	free(ev);
-	free(best);
-	free(res);
+			      j->id, (long long)t->idx, store_trial_state_name(out.o.state),
+			      out.o.score, (long long)t->duration_ms);
+	outcome_release(&out);
 	return rc == FITD_OK || rc == FITD_ECONFLICT;
 }
 

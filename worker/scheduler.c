@@ -244,9 +244,11 @@ static int64_t choose_final(const struct sched_job *j)
 	return pick;
 }
 
-/* Frees a task that was never submitted. */
+/* Frees a task that was never submitted; NULL is allowed. */
 static void discard_task(struct worker_task *t)
 {
+	if (t == NULL)
+		return;
 	sched_snapshot_free(t->hook_data);
 	worker_task_release(t);
 	free(t);
@@ -300,7 +302,34 @@ static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_
 }
 
 /*
- * Claims and submits trial idx; false when nothing could start. Whatever
+ * Trial idx is claimed (rec is its record): t runs on the pool or, refused
+ * before running (parameters the core rejects, a fit too large, with why in
+ * err), is recorded as failed like a finished trial, so an outcome the
+ * store refuses is tried again.
+ */
+static void run_claimed(struct sched_job *j, struct sched_rec *rec, struct worker_task *t,
+			const struct fitd_error *err)
+{
+	struct worker *w = j->w;
+
+	rec->state = STORE_TRIAL_RUNNING;
+	rec->last_progress_ms = 0;
+	t->generation = rec->generation;
+	rec->task = t;
+	j->running++;
+	if (t->status == FITD_OK) {
+		submit(w, t);
+		return;
+	}
+	t->err = *err;
+	t->params.threads = 0;
+	t->memory = 0;
+	w->tasks_running++;
+	sched_finish_task(w, t);
+}
+
+/*
+ * Claims and starts trial idx; false when nothing could start. Whatever
  * can fail for lack of memory comes before the claim, so such a trial is
  * not started and stays as it was (queued, or not created yet) for the next
  * pass; once claimed, starting it cannot fail.
@@ -311,63 +340,41 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 	struct sched_rec *rec = sched_job_rec(j, idx);
 	struct sched_snapshot *snap = NULL;
 	struct fitd_error err = { 0 };
-	struct worker_task *t;
-	char *params;
-	int rc;
+	struct worker_task *t = NULL;
+	char *params = NULL;
+	bool started = false;
 
 	if (rec != NULL && rec->params == NULL)
 		rec->params = sched_job_propose(j, idx);
 	if (rec == NULL || rec->params == NULL)
-		return false;
+		goto out;
 	t = new_task(j, idx, rec->params, j->threads_per, &err);
 	if (t == NULL)
-		return false;
+		goto out;
 	if (t->status == FITD_OK)
 		t->status = estimate_memory(w, t, &err);
-	if (t->status == FITD_OK && w->memory_busy + t->memory > w->memory_budget) {
-		/* Wait for running trials to give memory back. */
-		discard_task(t);
-		return false;
-	}
-	if (t->status == FITD_OK && sched_job_snapshot(j, idx, &snap) != FITD_OK) {
-		discard_task(t);
-		return false;
-	}
+	/* Too big for the memory left: wait for running trials to give some back. */
+	if (t->status == FITD_OK && w->memory_busy + t->memory > w->memory_budget)
+		goto out;
+	if (t->status == FITD_OK && sched_job_snapshot(j, idx, &snap) != FITD_OK)
+		goto out;
 	t->hook_data = snap;
 	params = json_dumps(rec->params, JSON_COMPACT | JSON_SORT_KEYS);
-	if (params == NULL) {
-		discard_task(t);
-		return false;
-	}
-	rc = store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
-			       &rec->generation, &err);
-	free(params);
-	if (rc != FITD_OK) {
+	if (params == NULL)
+		goto out;
+	if (store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
+			      &rec->generation, &err) != FITD_OK) {
 		fitd_log_warn("trial_claim_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)idx, err.message);
-		discard_task(t);
-		return false;
+		goto out;
 	}
-	rec->state = STORE_TRIAL_RUNNING;
-	rec->last_progress_ms = 0;
-	t->generation = rec->generation;
-	rec->task = t;
-	j->running++;
-	if (t->status != FITD_OK) {
-		/*
-		 * Parameters the core refuses or a fit too large: the trial fails
-		 * without running, recorded like a finished one (so an outcome the
-		 * store refuses is tried again).
-		 */
-		t->err = err;
-		t->params.threads = 0;
-		t->memory = 0;
-		w->tasks_running++;
-		sched_finish_task(w, t);
-		return true;
-	}
-	submit(w, t);
-	return true;
+	run_claimed(j, rec, t, &err);
+	t = NULL; /* the pool's, or recorded */
+	started = true;
+out:
+	free(params);
+	discard_task(t);
+	return started;
 }
 
 /* The job whose turn it is to get free threads, or NULL when none can use them. */
