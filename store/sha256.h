@@ -31,7 +31,7 @@ void store_sha256_init(struct store_sha256 *s);
 /* Hashes len bytes at data; data may be NULL when len is 0. */
 void store_sha256_update(struct store_sha256 *s, const void *data, size_t len);
 
-/* Finishes the digest into out; the context must be init()ed again before reuse. */
+/* Finishes the digest into out; store_sha256_init() starts the context again. */
 void store_sha256_final(struct store_sha256 *s, unsigned char out[STORE_SHA256_BYTES]);
 
 /* final() written as 64 lowercase hex digits and a NUL. */

@@ -379,8 +379,9 @@ int store_event_list(struct store *s, const char *job_id, int64_t after_id, size
 
 /*
  * Writes a model file durably (temp, fsync, rename, fsync dir) under a new
- * id; the row that makes it visible is committed later by trial_finish or
- * job_set_model. A file never committed is removed at the next start.
+ * id; the row that makes it visible is committed later by
+ * store_trial_finish() or store_job_set_model(). A file never committed is
+ * removed at the next start.
  */
 int store_model_write(struct store *s, const char *text, size_t len, char id[STORE_ID_MAX],
 		      struct fitd_error *err);

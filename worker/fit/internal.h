@@ -232,7 +232,7 @@ struct fit__linear {
 	int threads;
 	struct fit__poll *poll;
 	size_t block_rows; /* fixed for the fit: fit__blocking(data->n) */
-	double *partial;   /* FIT__MAX_BLOCKS slots of fit__linear_slot(k, dim) doubles */
+	double *partial;   /* FIT__MAX_BLOCKS slots of slot_size(k, dim) doubles (linear.c) */
 	double *curv[2];   /* n x k second-derivative terms: accepted, last full grad(); or NULL */
 };
 
