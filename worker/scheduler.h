@@ -128,9 +128,9 @@ struct worker {
 	struct sched_job *rr;	/* where the next slot search starts */
 	int64_t load_after_ms;	/* after a job could not be loaded for memory: no load before */
 	unsigned threads_busy;
-	unsigned tasks_running;
-	size_t memory_budget; /* bytes */
-	size_t memory_busy;   /* estimates of the tasks on the pool */
+	unsigned tasks_running; /* tasks (trials, refits) started and not yet freed */
+	size_t memory_budget;	/* bytes */
+	size_t memory_busy;	/* estimates of the tasks on the pool */
 	bool stopping;
 
 	worker_events_fn on_events;
