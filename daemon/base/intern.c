@@ -2,6 +2,14 @@
  * intern.c - the intern table of intern.h. The slot table grows by
  * doubling before it would be more than half full, starting at 16 slots;
  * the offsets start with offs[0] = 0 at the first key.
+ *
+ * The CSV parser interns every categorical field, so this is one of its
+ * hot paths. Lookups touch only the slots, the offsets and the keys'
+ * bytes; only a new key goes through fitd_buf (two fitd_buf_grow calls).
+ * Measured with callgrind on 200,000 rows of five categorical columns, two
+ * of them mostly distinct, the parse runs 5% more instructions than with
+ * the two hand-written tables this one replaced, 3% in those calls; on
+ * numeric tables nothing changes. Kept for the cap and the one home.
  */
 #include "daemon/base/intern.h"
 
