@@ -21,6 +21,7 @@
  * pass 1 writes into.
  */
 #include "store/csv_internal.h"
+#include "daemon/base/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,30 +136,28 @@ static size_t header_col(const size_t *starts, size_t n, size_t offset)
 }
 
 /*
- * Lexes the header row at p: its field starts (up to max_columns + 1, in
- * *starts, grown as needed) and total count; *next is the start of the body. Reports syntax and text
- * errors, whichever comes first.
+ * Lexes the header row at p: the offsets where its fields start (the first
+ * max_columns + 1 of them, as size_t in starts) and their total count;
+ * *next is the start of the body. Reports syntax and text errors,
+ * whichever comes first.
  */
-static int lex_header(struct store__csv_parse *ps, const char *p, const char *end, size_t **starts,
-		      size_t *count, const char **next)
+static int lex_header(struct store__csv_parse *ps, const char *p, const char *end,
+		      struct fitd_buf *starts, size_t *count, const char **next)
 {
 	const char *hstart = p, *bad = NULL;
 	enum store__csv_fault_kind k = STORE__CSV_OK, tk;
 	struct store__csv_field f;
 	bool row_end = false;
-	size_t n = 0, tbad, cap = 64;
+	size_t n = 0, tbad, *at;
 
 	while (!row_end) {
-		if (n <= ps->max_columns && n == cap) {
-			size_t *grown = realloc(*starts, 2 * cap * sizeof(**starts));
-
-			if (grown == NULL)
-				return fitd_error_set(ps->err, FITD_ENOMEM, NULL, "CSV header");
-			*starts = grown;
-			cap *= 2;
+		if (n <= ps->max_columns) {
+			at = fitd_buf_grow(starts, sizeof(size_t));
+			if (at == NULL)
+				return fitd_error_set(ps->err, fitd_buf_status(starts), NULL,
+						      "CSV header");
+			*at = (size_t)(p - ps->x.data);
 		}
-		if (n <= ps->max_columns)
-			(*starts)[n] = (size_t)(p - ps->x.data);
 		k = store__csv_lex(p, end, &f, &bad);
 		if (k != STORE__CSV_OK)
 			break;
@@ -173,7 +172,8 @@ static int lex_header(struct store__csv_parse *ps, const char *p, const char *en
 
 		if (known > ps->max_columns + 1)
 			known = ps->max_columns + 1;
-		return report(ps, tk, 0, off, header_col(*starts, known, off), 0);
+		return report(ps, tk, 0, off, header_col((const size_t *)starts->data, known, off),
+			      0);
 	}
 	if (k != STORE__CSV_OK)
 		return report(ps, k, 0, (size_t)(bad - ps->x.data), n, 0);
@@ -247,12 +247,14 @@ static int take_names(struct store__csv_parse *ps, const size_t *starts)
 
 static int parse_header(struct store__csv_parse *ps, const char *p, const char *end)
 {
-	size_t *starts = malloc(64 * sizeof(*starts));
+	struct fitd_buf starts;
 	size_t count = 0;
 	int rc;
 
-	if (starts == NULL)
-		return fitd_error_set(ps->err, FITD_ENOMEM, NULL, "CSV header");
+	/* Only the first max_columns + 1 starts are kept: one more says there are too many. */
+	fitd_buf_init(&starts, ps->max_columns < SIZE_MAX / sizeof(size_t) - 1
+				   ? (ps->max_columns + 1) * sizeof(size_t)
+				   : SIZE_MAX);
 	rc = lex_header(ps, p, end, &starts, &count, &ps->body);
 	if (rc == FITD_OK && count > ps->max_columns)
 		rc = fitd_error_set(ps->err, FITD_EUNPROCESSABLE, "too_many_columns",
@@ -260,9 +262,9 @@ static int parse_header(struct store__csv_parse *ps, const char *p, const char *
 				    ps->max_columns);
 	if (rc == FITD_OK) {
 		ps->x.ncols = count;
-		rc = take_names(ps, starts);
+		rc = take_names(ps, (const size_t *)starts.data);
 	}
-	free(starts);
+	fitd_buf_release(&starts);
 	return rc;
 }
 
@@ -362,6 +364,7 @@ static int add_chunk(struct store__csv_parse *ps, const char *begin, const char 
 	c->cap = newlines + 1 < by_size ? newlines + 1 : by_size;
 	c->slot = ps->total_cap;
 	c->text_bad = NO_OFFSET;
+	fitd_buf_init(&c->scratch, ps->x.max_field);
 	ps->total_cap += c->cap;
 	c->row_off = malloc(c->cap * sizeof(*c->row_off));
 	c->cat = malloc(ps->x.ncols);
@@ -572,11 +575,11 @@ static void release(struct store__csv_parse *ps)
 		struct store__csv_chunk *c = &ps->chunks[i];
 
 		for (size_t k = 0; c->interns && k < ps->ncat; k++)
-			store__csv_intern_release(&c->interns[k]);
+			fitd_intern_release(&c->interns[k]);
 		free(c->interns);
 		free(c->row_off);
 		free(c->cat);
-		free(c->scratch);
+		fitd_buf_release(&c->scratch);
 	}
 	free(ps->block);
 	free(ps->names);

@@ -126,14 +126,16 @@ static int build_columns(struct store__csv_parse *ps)
 /* Maps chunk i's local codes of categorical column k to the builder's codes. */
 static int merge_chunk(struct store__csv_parse *ps, size_t k, size_t i, size_t base)
 {
-	const struct store__csv_intern *t = &ps->chunks[i].interns[k];
+	const struct fitd_intern *t = &ps->chunks[i].interns[k];
 	int32_t *map = malloc((t->n ? t->n : 1) * sizeof(*map)), *codes = ps->codes[k];
-	size_t end = base + ps->chunks[i].nrows;
+	size_t end = base + ps->chunks[i].nrows, len;
 	int rc = map ? FITD_OK : FITD_ENOMEM;
 
-	for (size_t l = 0; rc == FITD_OK && l < t->n; l++)
-		rc = fit_frame_builder_level(ps->b, ps->catcols[k], t->buf + t->off[l],
-					     t->off[l + 1] - t->off[l], &map[l]);
+	for (size_t l = 0; rc == FITD_OK && l < t->n; l++) {
+		const char *level = fitd_intern_key(t, (int32_t)l, &len);
+
+		rc = fit_frame_builder_level(ps->b, ps->catcols[k], level, len, &map[l]);
+	}
 	for (size_t r = base; rc == FITD_OK && r < end; r++)
 		if (codes[r] >= 0)
 			codes[r] = map[codes[r]];
@@ -146,9 +148,14 @@ static int categorical_pass(struct store__csv_parse *ps)
 	int rc = FITD_OK;
 
 	for (size_t i = 0; i < ps->nchunks; i++) {
-		ps->chunks[i].interns = calloc(ps->ncat, sizeof(*ps->chunks[i].interns));
-		if (ps->chunks[i].interns == NULL)
+		struct store__csv_chunk *c = &ps->chunks[i];
+
+		c->interns = calloc(ps->ncat, sizeof(*c->interns));
+		if (c->interns == NULL)
 			return fitd_error_set(ps->err, FITD_ENOMEM, NULL, "CSV levels");
+		/* A chunk's distinct values, each with a NUL, fit in its bytes plus one. */
+		for (size_t k = 0; k < ps->ncat; k++)
+			fitd_intern_init(&c->interns[k], (size_t)(c->end - c->begin) + 1);
 	}
 	store__csv_run(ps, ps->nchunks, pass2_task);
 	for (size_t i = 0; i < ps->nchunks; i++)

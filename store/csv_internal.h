@@ -4,7 +4,7 @@
  *   csv.c       the API: options, header, chunks, threads, errors
  *   csv_frame.c the frame: numeric columns adopted, categorical ones merged
  *   csv_scan.c  the hot loops: fields, numbers, the two passes over rows
- *   csv_text.c  byte counting, UTF-8 validation, missing tokens, interning
+ *   csv_text.c  byte counting, UTF-8 validation, missing tokens
  *
  * The input is cut into chunks that start and end at row boundaries, one
  * per thread. Pass 1 reads every row of a chunk, parses the numbers of
@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/base/buf.h"
+#include "daemon/base/intern.h"
 #include "store/csv.h"
 
 /* What went wrong at a place in the text; the order is not significant. */
@@ -61,18 +63,6 @@ struct store__csv_ctx {
 	locale_t c_locale; /* for strtod_l on numbers off the fast path */
 };
 
-/* A chunk's distinct values of one categorical column, in order of first appearance. */
-struct store__csv_intern {
-	char *buf; /* the values, back to back */
-	size_t used;
-	size_t bufcap;
-	size_t *off; /* level i is buf[off[i] .. off[i + 1]) */
-	size_t n;
-	size_t offcap;
-	uint32_t *slots; /* hash table of level + 1; 0 is empty */
-	size_t nslots;
-};
-
 struct store__csv_chunk {
 	const char *begin; /* [begin, end) holds whole rows */
 	const char *end;
@@ -84,9 +74,8 @@ struct store__csv_chunk {
 	size_t text_bad; /* offset of the first NUL or bad UTF-8 byte, or (size_t)-1 */
 	enum store__csv_fault_kind text_kind;
 	struct store__csv_fault fault;
-	struct store__csv_intern *interns; /* pass 2: one per categorical column */
-	char *scratch;			   /* pass 2: unescaped values */
-	size_t scratch_cap;
+	struct fitd_intern *interns; /* pass 2: a column's distinct values, per categorical column */
+	struct fitd_buf scratch; /* pass 2: an unescaped value; len is its room, max_field at most */
 };
 
 /* Whether q is at a field terminator: ',', '\n', "\r\n", a '\r' that ends the input, or the end. */
@@ -161,10 +150,6 @@ void store__csv_survey(const char *p, size_t n, struct store__csv_survey *sv);
 
 /* Whether [s, e) is a missing-value token. */
 bool store__csv_missing(const char *s, const char *e);
-
-/* Interns len bytes at s; *code gets its level. Returns false when memory runs out. */
-bool store__csv_intern_add(struct store__csv_intern *t, const char *s, size_t len, int32_t *code);
-void store__csv_intern_release(struct store__csv_intern *t);
 
 /* ---- csv.c and csv_frame.c: one parse ---- */
 

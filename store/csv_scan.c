@@ -408,7 +408,12 @@ void store__csv_pass1(const struct store__csv_ctx *x, struct store__csv_chunk *c
 
 /* ---- pass 2 ---- */
 
-/* The value of f, unescaped into c->scratch when needed; NULL when memory runs out. */
+/*
+ * The value of f, unescaped into c->scratch when needed; NULL when memory
+ * runs out. The scratch is reused for every value: it only grows, to the
+ * longest one so far (as written, so at most max_field bytes), and its len
+ * is the room it has, not the length of the value in it.
+ */
 static const char *field_value(struct store__csv_chunk *c, const struct store__csv_field *f,
 			       size_t *len)
 {
@@ -418,21 +423,15 @@ static const char *field_value(struct store__csv_chunk *c, const struct store__c
 		*len = n;
 		return f->start;
 	}
-	if (n > c->scratch_cap) {
-		char *grown = realloc(c->scratch, n);
-
-		if (grown == NULL)
-			return NULL;
-		c->scratch = grown;
-		c->scratch_cap = n;
-	}
+	if (n > c->scratch.len && fitd_buf_grow(&c->scratch, n - c->scratch.len) == NULL)
+		return NULL;
 	for (const char *s = f->start; s < f->stop; s++) {
-		c->scratch[j++] = *s;
+		c->scratch.data[j++] = *s;
 		if (*s == '"')
 			s++; /* the second quote of a pair */
 	}
 	*len = j;
-	return c->scratch;
+	return c->scratch.data;
 }
 
 /* Interns the categorical fields of the row at p; false when memory runs out. */
@@ -453,7 +452,7 @@ static bool row_pass2(struct store__csv_chunk *c, const char *p, const char *end
 			if (f.escaped || !store__csv_missing(f.start, f.stop)) {
 				s = field_value(c, &f, &len);
 				if (s == NULL ||
-				    !store__csv_intern_add(&c->interns[k], s, len, &code))
+				    fitd_intern_add(&c->interns[k], s, len, &code) != FITD_OK)
 					return false;
 			}
 			codes[k][at] = code;

@@ -1,7 +1,7 @@
 /*
  * csv_text.c - byte-level helpers of the CSV parser: counting a byte,
- * validating UTF-8 (and refusing NUL), recognising missing-value tokens,
- * and the per-chunk intern table of categorical values.
+ * validating UTF-8 (and refusing NUL) and recognising missing-value
+ * tokens. (Categorical values are interned by daemon/base/intern.h.)
  *
  * Counting and validation work eight bytes at a time on plain integers
  * (SWAR), so they run at memory speed without machine-specific code: a
@@ -10,7 +10,6 @@
  */
 #include "store/csv_internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define ONES  0x0101010101010101ULL
@@ -169,99 +168,4 @@ bool store__csv_missing(const char *s, const char *e)
 	default:
 		return false;
 	}
-}
-
-/* ---- the intern table ---- */
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t n = *cap ? *cap : 16;
-	void *q;
-
-	while (n < need)
-		n *= 2;
-	if (n == *cap)
-		return true;
-	q = realloc(*p, n * elem);
-	if (q == NULL)
-		return false;
-	*p = q;
-	*cap = n;
-	return true;
-}
-
-static bool rehash(struct store__csv_intern *t)
-{
-	size_t n = t->nslots ? 2 * t->nslots : 64;
-	uint32_t *slots = calloc(n, sizeof(*slots));
-
-	if (slots == NULL)
-		return false;
-	for (size_t l = 0; l < t->n; l++) {
-		size_t i = hash_bytes(t->buf + t->off[l], t->off[l + 1] - t->off[l]) & (n - 1);
-
-		while (slots[i] != 0)
-			i = (i + 1) & (n - 1);
-		slots[i] = (uint32_t)l + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = n;
-	return true;
-}
-
-static bool append(struct store__csv_intern *t, const char *s, size_t len)
-{
-	if (!grow((void **)&t->buf, &t->bufcap, t->used + len + 1, 1) ||
-	    !grow((void **)&t->off, &t->offcap, t->n + 2, sizeof(*t->off)))
-		return false;
-	if (t->n == 0)
-		t->off[0] = 0;
-	memcpy(t->buf + t->used, s, len);
-	t->used += len;
-	t->off[++t->n] = t->used;
-	return true;
-}
-
-bool store__csv_intern_add(struct store__csv_intern *t, const char *s, size_t len, int32_t *code)
-{
-	uint64_t h = hash_bytes(s, len);
-	size_t i;
-
-	if (t->nslots < 2 * (t->n + 1) && !rehash(t))
-		return false;
-	for (i = h & (t->nslots - 1); t->slots[i] != 0; i = (i + 1) & (t->nslots - 1)) {
-		size_t l = t->slots[i] - 1;
-
-		if (t->off[l + 1] - t->off[l] == len && memcmp(t->buf + t->off[l], s, len) == 0) {
-			*code = (int32_t)l;
-			return true;
-		}
-	}
-	if (t->n >= INT32_MAX - 1 || !append(t, s, len))
-		return false;
-	t->slots[i] = (uint32_t)t->n;
-	*code = (int32_t)(t->n - 1);
-	return true;
-}
-
-void store__csv_intern_release(struct store__csv_intern *t)
-{
-	if (t == NULL)
-		return;
-	free(t->buf);
-	free(t->off);
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
 }

@@ -8,33 +8,11 @@
  * an SSE client replaying events sees exactly the committed history.
  */
 #include "store/internal.h"
+#include "daemon/base/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const job_states[] = {
-	[STORE_JOB_QUEUED] = "queued",	     [STORE_JOB_RUNNING] = "running",
-	[STORE_JOB_SUCCEEDED] = "succeeded", [STORE_JOB_FAILED] = "failed",
-	[STORE_JOB_CANCELLED] = "cancelled",
-};
-
-_Static_assert(sizeof(job_states) / sizeof(job_states[0]) == STORE_JOB_NSTATES,
-	       "STORE_JOB_NSTATES must count the job states");
-
-const char *store_job_state_name(enum store_job_state st)
-{
-	return (unsigned)st < sizeof(job_states) / sizeof(job_states[0]) ? job_states[st]
-									 : "unknown";
-}
-
-int store_job_state_parse(const char *name)
-{
-	for (size_t i = 0; i < sizeof(job_states) / sizeof(job_states[0]); i++)
-		if (strcmp(job_states[i], name) == 0)
-			return (int)i;
-	return -1;
-}
 
 #define TERMINAL_TRIALS "('completed','pruned','failed','timeout','interrupted')"
 
@@ -426,40 +404,33 @@ int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], 
 {
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
-	size_t cap = 16, count = 0;
-	char(*list)[STORE_ID_MAX] = malloc(cap * STORE_ID_MAX), (*grown)[STORE_ID_MAX];
+	struct fitd_buf list;
+	char *id;
 	int rc = store__prepare(db,
 				"SELECT id FROM jobs WHERE state IN ('queued', 'running') "
 				"ORDER BY state <> 'running', seq LIMIT ?",
 				&st, err);
 
-	if (rc == FITD_OK && list == NULL)
-		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "active jobs");
+	fitd_buf_init(&list, limit < SIZE_MAX / STORE_ID_MAX ? limit * STORE_ID_MAX : SIZE_MAX);
 	if (rc == FITD_OK)
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
 	while (rc == FITD_OK && (rc = store__step_row(db, st, "active jobs", err)) == FITD_OK) {
-		if (count == cap) {
-			grown = realloc(list, 2 * cap * STORE_ID_MAX);
-			if (grown == NULL) {
-				rc = fitd_error_set(err, FITD_ENOMEM, NULL, "active jobs");
-				break;
-			}
-			list = grown;
-			cap *= 2;
-		}
-		copy_id(list[count++], st, 0);
+		id = fitd_buf_grow(&list, STORE_ID_MAX);
+		if (id == NULL)
+			rc = fitd_error_set(err, fitd_buf_status(&list), NULL, "active jobs");
+		else
+			copy_id(id, st, 0);
 	}
 	if (rc == FITD_ENOTFOUND)
 		rc = FITD_OK;
 	sqlite3_finalize(st);
 	store__read_end(s, db);
-	if (rc != FITD_OK) {
-		free(list);
-		return rc;
+	if (rc == FITD_OK) {
+		*n = list.len / STORE_ID_MAX;
+		*ids = (char(*)[STORE_ID_MAX])fitd_buf_take(&list);
 	}
-	*ids = list;
-	*n = count;
-	return FITD_OK;
+	fitd_buf_release(&list);
+	return rc;
 }
 
 /* Sets runtime (?3) and, for a start, the state; ?1 id, ?2 now. */

@@ -3,7 +3,7 @@
  * that points at them is committed, read back whole for serving.
  *
  * A model file whose row never committed (a crash between the two steps, or
- * a trial result fenced off as stale) is an orphan; store_models_sweep()
+ * a trial result fenced off as stale) is an orphan; store__models_sweep()
  * removes orphans at start.
  */
 #include "store/internal.h"

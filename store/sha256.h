@@ -1,51 +1,37 @@
 /*
  * sha256.h - incremental SHA-256 (FIPS 180-4), used to fingerprint uploads
- * chunk by chunk as they arrive.
+ * chunk by chunk as they arrive, and to hash bearer tokens.
  *
- * A struct store_sha256 is a plain value: embed it, init it, feed it with
+ * A thin layer over nettle's sha256 (Debian: nettle-dev), which picks the
+ * x86-64 SHA extensions (SHA-NI) at run time when the CPU has them. A
+ * struct store_sha256 is a plain value: embed it, init it, feed it with
  * update() any number of times in any chunk sizes, then final() once. It
- * allocates nothing and has no global state, so separate contexts may be
- * used from separate threads. init() picks the SHA-NI instructions when the
- * CPU has them and a portable implementation otherwise; both give the same
- * digest.
+ * allocates nothing, cannot fail and has no global state, so separate
+ * contexts may be used from separate threads.
  */
 #ifndef STORE_SHA256_H
 #define STORE_SHA256_H
 
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
+
+#include <nettle/sha2.h>
 
 #define STORE_SHA256_BYTES 32
 #define STORE_SHA256_HEX   65 /* 64 lowercase hex digits and a NUL */
 
-enum store_sha256_impl {
-	STORE_SHA256_PORTABLE = 0,
-	STORE_SHA256_SHANI = 1, /* x86-64 SHA extensions */
-};
+_Static_assert(STORE_SHA256_BYTES == SHA256_DIGEST_SIZE, "a SHA-256 digest is 32 bytes");
 
 struct store_sha256 {
-	uint32_t state[8];
-	uint64_t bytes;	       /* message length so far */
-	unsigned char buf[64]; /* a partial block */
-	size_t nbuf;	       /* bytes in buf */
-	enum store_sha256_impl impl;
+	struct sha256_ctx ctx;
 };
 
-/* Starts a digest with the fastest implementation this CPU supports. */
+/* Starts a digest. */
 void store_sha256_init(struct store_sha256 *s);
-
-/*
- * Switches an initialised context to impl before any update(); returns
- * false (and changes nothing) when the CPU lacks it. For tests and
- * benchmarks.
- */
-bool store_sha256_use(struct store_sha256 *s, enum store_sha256_impl impl);
 
 /* Hashes len bytes at data; data may be NULL when len is 0. */
 void store_sha256_update(struct store_sha256 *s, const void *data, size_t len);
 
-/* Finishes the digest into out; the context must be init()ed again before reuse. */
+/* Finishes the digest into out; store_sha256_init() starts the context again. */
 void store_sha256_final(struct store_sha256 *s, unsigned char out[STORE_SHA256_BYTES]);
 
 /* final() written as 64 lowercase hex digits and a NUL. */

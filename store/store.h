@@ -210,7 +210,7 @@ int store_job_cancel(struct store *s, const char *id, struct store_job *out,
 
 /*
  * The ids of running jobs, then of queued ones, each oldest first, at most
- * limit of them; a heap array of n ids to free().
+ * limit of them; a heap array of n ids to free() (NULL when n is 0).
  */
 int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
 		     struct fitd_error *err);
@@ -324,13 +324,17 @@ struct store_trial_outcome {
 int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t generation,
 		       const struct store_trial_outcome *o, struct fitd_error *err);
 
-/* Every trial of a job in index order (the searcher's history). */
+/*
+ * Every trial of a job in index order (the searcher's history): a heap
+ * array of *n trials to release one by one, then free() (NULL when *n is 0).
+ */
 int store_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,
 		    struct fitd_error *err);
 
 /*
  * The leaderboard: completed trials best first (higher_is_better says which
- * way), then the others by index; paginated by offset.
+ * way), then the others by index; paginated by offset. *out as for
+ * store_trial_all(); *more tells whether rows remain.
  */
 int store_trial_board(struct store *s, const char *job_id, bool higher_is_better, size_t offset,
 		      size_t limit, struct store_trial **out, size_t *n, bool *more,
@@ -375,8 +379,9 @@ int store_event_list(struct store *s, const char *job_id, int64_t after_id, size
 
 /*
  * Writes a model file durably (temp, fsync, rename, fsync dir) under a new
- * id; the row that makes it visible is committed later by trial_finish or
- * job_set_model. A file never committed is removed at the next start.
+ * id; the row that makes it visible is committed later by
+ * store_trial_finish() or store_job_set_model(). A file never committed is
+ * removed at the next start.
  */
 int store_model_write(struct store *s, const char *text, size_t len, char id[STORE_ID_MAX],
 		      struct fitd_error *err);

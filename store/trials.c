@@ -11,34 +11,11 @@
  * newer one. Same seed, same result, so running a trial twice is harmless.
  */
 #include "store/internal.h"
+#include "daemon/base/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const trial_states[] = {
-	[STORE_TRIAL_QUEUED] = "queued",	   [STORE_TRIAL_RUNNING] = "running",
-	[STORE_TRIAL_COMPLETED] = "completed",	   [STORE_TRIAL_PRUNED] = "pruned",
-	[STORE_TRIAL_FAILED] = "failed",	   [STORE_TRIAL_TIMEOUT] = "timeout",
-	[STORE_TRIAL_INTERRUPTED] = "interrupted",
-};
-
-_Static_assert(sizeof(trial_states) / sizeof(trial_states[0]) == STORE_TRIAL_NSTATES,
-	       "STORE_TRIAL_NSTATES must count the trial states");
-
-const char *store_trial_state_name(enum store_trial_state st)
-{
-	return (unsigned)st < sizeof(trial_states) / sizeof(trial_states[0]) ? trial_states[st]
-									     : "unknown";
-}
-
-int store_trial_state_parse(const char *name)
-{
-	for (size_t i = 0; i < sizeof(trial_states) / sizeof(trial_states[0]); i++)
-		if (name != NULL && strcmp(trial_states[i], name) == 0)
-			return (int)i;
-	return -1;
-}
 
 #define TRIAL_COLUMNS                                                                \
 	"job_id, idx, state, params, attempt, generation, score, score_std, epochs," \
@@ -129,10 +106,12 @@ static int claim_in_tx(sqlite3 *db, const char *job_id, int64_t idx, const char 
 	if (rc == FITD_ENOTFOUND) {
 		rc = FITD_OK; /* a new trial */
 	} else if (rc == FITD_OK) {
-		if (strcmp((const char *)sqlite3_column_text(st, 0), "queued") != 0)
+		const char *state = (const char *)sqlite3_column_text(st, 0);
+
+		if (store_trial_state_parse(state) != STORE_TRIAL_QUEUED)
 			rc = fitd_error_set(err, FITD_ESTATE, "trial_not_queued",
 					    "trial %lld of %s is %s", (long long)idx, job_id,
-					    (const char *)sqlite3_column_text(st, 0));
+					    state ? state : "unreadable");
 		attempt = sqlite3_column_int64(st, 1) + 1;
 		gen = sqlite3_column_int64(st, 2) + 1;
 		stored_params = store__column_strdup(st, 3);
@@ -272,14 +251,20 @@ int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t
 	return store__write_end(s, finish_in_tx(db, job_id, idx, generation, o, err), err);
 }
 
-/* Collects every row of st into a heap array; on error nothing is left allocated. */
+/*
+ * Collects up to limit rows of st into a heap array (NULL when there are
+ * none); *more says whether st had another. On error nothing is left
+ * allocated.
+ */
 static int collect(sqlite3 *db, sqlite3_stmt *st, size_t limit, struct store_trial **out, size_t *n,
 		   bool *more, struct fitd_error *err)
 {
-	size_t cap = 16, count = 0;
-	struct store_trial *items = malloc(cap * sizeof(*items)), *grown;
-	int rc = items ? FITD_OK : fitd_error_set(err, FITD_ENOMEM, NULL, "trial list");
+	struct fitd_buf items;
+	struct store_trial *t;
+	size_t count = 0;
+	int rc = FITD_OK;
 
+	fitd_buf_init(&items, limit < SIZE_MAX / sizeof(*t) ? limit * sizeof(*t) : SIZE_MAX);
 	if (more != NULL)
 		*more = false;
 	while (rc == FITD_OK && (rc = store__step_row(db, st, "list trials", err)) == FITD_OK) {
@@ -288,31 +273,26 @@ static int collect(sqlite3 *db, sqlite3_stmt *st, size_t limit, struct store_tri
 				*more = true;
 			break;
 		}
-		if (count == cap) {
-			grown = realloc(items, 2 * cap * sizeof(*items));
-			if (grown == NULL) {
-				rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial list");
-				break;
-			}
-			items = grown;
-			cap *= 2;
-		}
-		if (!trial_from_row(st, &items[count]))
+		t = fitd_buf_grow(&items, sizeof(*t));
+		if (t == NULL)
+			rc = fitd_error_set(err, fitd_buf_status(&items), NULL, "trial list");
+		else if (!trial_from_row(st, t))
 			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial row");
 		else
 			count++;
 	}
 	if (rc == FITD_ENOTFOUND)
 		rc = FITD_OK;
-	if (rc != FITD_OK) {
-		while (count > 0)
-			store_trial_release(&items[--count]);
-		free(items);
-		return rc;
+	if (rc == FITD_OK) {
+		*out = (struct store_trial *)fitd_buf_take(&items);
+		*n = count;
+		return FITD_OK;
 	}
-	*out = items;
-	*n = count;
-	return FITD_OK;
+	t = (struct store_trial *)items.data;
+	while (count > 0)
+		store_trial_release(&t[--count]);
+	fitd_buf_release(&items);
+	return rc;
 }
 
 int store_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,

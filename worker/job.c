@@ -52,6 +52,11 @@ static void choose_parallelism(struct sched_job *j)
 		j->parallel = 1;
 }
 
+/*
+ * The records grow by hand rather than as a fitd_buf: a fitd_buf's failure
+ * sticks, and a job must be able to grow its records on a later pass after
+ * memory ran out once (the trial it could not start is started then).
+ */
 struct sched_rec *sched_job_rec(struct sched_job *j, int64_t idx)
 {
 	size_t need = (size_t)idx + 1;
@@ -165,6 +170,7 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 	if (j == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "job");
 	j->w = w;
+	fitd_buf_init(&j->hist, SIZE_MAX); /* as many as there are records */
 	j->best_idx = -1;
 	j->final_idx = -1;
 	snprintf(j->id, sizeof(j->id), "%s", id);
@@ -213,7 +219,7 @@ void sched_job_free(struct sched_job *j)
 	for (size_t i = 0; i < j->nrecs; i++)
 		json_decref(j->recs[i].params);
 	free(j->recs);
-	free(j->hist);
+	fitd_buf_release(&j->hist);
 	search_free(j->search);
 	worker_spec_free(j->spec);
 	json_decref(j->spec_json);
@@ -274,15 +280,22 @@ static size_t view(const struct sched_job *j, size_t below, struct search_trial 
 	return n;
 }
 
-/* The whole history, in j->hist (valid until recs change); false when out of memory. */
+/*
+ * The whole history, in j->hist (valid until recs change); false when out
+ * of memory. The scratch only grows, to room for every record (its len is
+ * that room); after a failure it is dropped, so the next call starts afresh.
+ */
 static bool history(struct sched_job *j, struct search_history *h)
 {
-	struct search_trial *grown = realloc(j->hist, (j->nrecs ? j->nrecs : 1) * sizeof(*j->hist));
+	size_t need = (j->nrecs ? j->nrecs : 1) * sizeof(struct search_trial);
+	struct search_trial *hist;
 
-	if (grown == NULL)
+	if (need > j->hist.len && fitd_buf_grow(&j->hist, need - j->hist.len) == NULL) {
+		fitd_buf_release(&j->hist);
 		return false;
-	j->hist = grown;
-	*h = (struct search_history){ j->hist, view(j, j->nrecs, j->hist) };
+	}
+	hist = (struct search_trial *)j->hist.data;
+	*h = (struct search_history){ hist, view(j, j->nrecs, hist) };
 	return true;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/buf.h"
 #include "worker/json.h"
 
 /* ---- writing ---- */
@@ -112,17 +113,18 @@ json_t *worker_model_to_json(const struct fit_model *m)
 
 /* ---- reading ---- */
 
-/* Heap blocks made while reading, freed together once the model is rebuilt. */
+/* Heap blocks made while reading (void * each), freed together once the model is rebuilt. */
 struct arena {
-	void **blocks;
-	size_t n, cap;
+	struct fitd_buf blocks;
 };
 
 static void arena_release(struct arena *a)
 {
-	for (size_t i = 0; i < a->n; i++)
-		free(a->blocks[i]);
-	free(a->blocks);
+	void **blocks = (void **)a->blocks.data;
+
+	for (size_t i = 0; i < a->blocks.len / sizeof(void *); i++)
+		free(blocks[i]);
+	fitd_buf_release(&a->blocks);
 }
 
 struct reader {
@@ -134,22 +136,11 @@ struct reader {
 /* Zeroed memory freed with the arena; NULL with r->rc set when memory runs out. */
 static void *arena_alloc(struct reader *r, size_t count, size_t size)
 {
-	struct arena *a = &r->arena;
-	void *p, **grown;
+	void *p = calloc(count ? count : 1, size);
 
-	if (a->n == a->cap) {
-		grown = realloc(a->blocks, (a->cap ? 2 * a->cap : 16) * sizeof(*a->blocks));
-		if (grown == NULL)
-			goto oom;
-		a->blocks = grown;
-		a->cap = a->cap ? 2 * a->cap : 16;
-	}
-	p = calloc(count ? count : 1, size);
-	if (p == NULL)
-		goto oom;
-	a->blocks[a->n++] = p;
-	return p;
-oom:
+	if (p != NULL && fitd_buf_add(&r->arena.blocks, &p, sizeof(p)) == FITD_OK)
+		return p;
+	free(p);
 	if (r->rc == FITD_OK)
 		r->rc = fitd_error_set(r->err, FITD_ENOMEM, NULL, "model: out of memory");
 	return NULL;
@@ -383,6 +374,8 @@ int worker_model_from_json(const json_t *doc, struct fit_model **out, struct fit
 
 	*out = NULL;
 	memset(&d, 0, sizeof(d));
+	/* One block per array the document holds: the document is the bound. */
+	fitd_buf_init(&r.arena.blocks, SIZE_MAX);
 	if (format == NULL || strcmp(format, WORKER_MODEL_FORMAT) != 0 || !json_is_integer(version))
 		return fitd_error_set(err, FITD_EFORMAT, "bad_model",
 				      "not a fitd model (format \"%s\" version 1 expected)",

@@ -24,7 +24,7 @@ static void *pool_main(void *p)
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
 		struct worker_pool_task *t;
-		worker_task_fn fn;
+		worker_pool_fn fn;
 		void *arg;
 
 		while (pool->head == NULL && !pool->stopping)
@@ -74,7 +74,7 @@ int worker_pool_new(unsigned nthreads, struct worker_pool **out, struct fitd_err
 	return FITD_OK;
 }
 
-void worker_pool_submit(struct worker_pool *pool, struct worker_pool_task *t, worker_task_fn fn,
+void worker_pool_submit(struct worker_pool *pool, struct worker_pool_task *t, worker_pool_fn fn,
 			void *arg)
 {
 	t->fn = fn;

@@ -17,11 +17,11 @@
 
 struct worker_pool;
 
-typedef void (*worker_task_fn)(void *arg);
+typedef void (*worker_pool_fn)(void *arg);
 
 /* A queued task: the caller's memory, usually a field of what arg points to. */
 struct worker_pool_task {
-	worker_task_fn fn;
+	worker_pool_fn fn;
 	void *arg;
 	struct worker_pool_task *next; /* guarded by the pool's lock */
 };
@@ -35,7 +35,7 @@ int worker_pool_new(unsigned nthreads, struct worker_pool **out, struct fitd_err
  * fails; the scheduler keeps the number of queued tasks within its thread
  * budget.
  */
-void worker_pool_submit(struct worker_pool *pool, struct worker_pool_task *task, worker_task_fn fn,
+void worker_pool_submit(struct worker_pool *pool, struct worker_pool_task *task, worker_pool_fn fn,
 			void *arg);
 
 /* Threads currently running a task. */

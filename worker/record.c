@@ -1,5 +1,5 @@
 /*
- * record.c - results coming back from trial threads: the hooks a trial
+ * record.c - results coming back from trial threads: the hooks a task
  * calls on its own thread, and the loop side that records what they queued.
  *
  * A trial thread queues its progress and, once, its end under the worker's
@@ -29,7 +29,7 @@
  * shutdown after a cancel, a cancel after a prune) must not change how a
  * finished task whose outcome waits for the store is recorded.
  */
-static void stop_task(struct worker_trial *t, enum worker_stop why)
+static void stop_task(struct worker_task *t, enum worker_stop why)
 {
 	int none = WORKER_STOP_NONE;
 
@@ -37,27 +37,27 @@ static void stop_task(struct worker_trial *t, enum worker_stop why)
 		atomic_compare_exchange_strong(&t->stop, &none, (int)why);
 }
 
-/* Queues t's progress under w->lock; false when the queue cannot grow (the epoch is not shown). */
-static bool push_progress(struct worker *w, struct worker_trial *t)
+/*
+ * Queues t's progress under w->lock; false when the queue cannot grow (the
+ * epoch is not shown). The queue's failure sticks until the next drain.
+ */
+static bool push_progress(struct worker *w, struct worker_task *t)
 {
-	if (w->nprogress == w->capprogress) {
-		size_t cap = w->capprogress ? 2 * w->capprogress : 16;
-		struct worker_trial **grown = realloc(w->progress, cap * sizeof(*grown));
+	return fitd_buf_add(&w->progress, &t, sizeof(t)) == FITD_OK;
+}
 
-		if (grown == NULL)
-			return false;
-		w->progress = grown;
-		w->capprogress = cap;
-	}
-	w->progress[w->nprogress++] = t;
-	return true;
+/* The progress queue's tasks, as an array of *n. */
+static struct worker_task **progress_tasks(const struct fitd_buf *q, size_t *n)
+{
+	*n = q->len / sizeof(struct worker_task *);
+	return (struct worker_task **)q->data;
 }
 
 /*
  * Successive halving, decided on the trial thread at the rung's own epoch so
  * the trial stops exactly there whatever the loop is doing.
  */
-static void at_rung(struct worker_trial *t, unsigned epoch, double score)
+static void at_rung(struct worker_task *t, unsigned epoch, double score)
 {
 	const struct sched_snapshot *snap = t->hook_data;
 	int rung = search_rung_of_epoch(snap->search, epoch);
@@ -70,7 +70,7 @@ static void at_rung(struct worker_trial *t, unsigned epoch, double score)
 		stop_task(t, WORKER_STOP_PRUNE);
 }
 
-static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch, double loss,
+static void hook_progress(struct worker_task *t, unsigned fold, unsigned epoch, double loss,
 			  double score)
 {
 	struct sched_job *j = t->owner;
@@ -89,17 +89,21 @@ static void hook_progress(struct worker_trial *t, unsigned fold, unsigned epoch,
 	uv_async_send(&w->wake);
 }
 
-static void hook_done(struct worker_trial *t)
+static void hook_done(struct worker_task *t)
 {
 	struct sched_job *j = t->owner;
 	struct worker *w = j->w;
 
+	struct worker_task **queued;
+	size_t n;
+
 	pthread_mutex_lock(&w->lock);
 	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
 	/* Its last progress is moot now; drop it so nothing points at t once freed. */
-	for (size_t i = 0; t->prog_pending && i < w->nprogress; i++) {
-		if (w->progress[i] == t) {
-			w->progress[i] = w->progress[--w->nprogress];
+	queued = progress_tasks(&w->progress, &n);
+	for (size_t i = 0; t->prog_pending && i < n; i++) {
+		if (queued[i] == t) {
+			queued[i] = NULL;
 			t->prog_pending = false;
 		}
 	}
@@ -113,7 +117,7 @@ static void hook_done(struct worker_trial *t)
 	uv_async_send(&w->wake);
 }
 
-const struct worker_trial_hooks sched_hooks = { hook_progress, hook_done };
+const struct worker_task_hooks sched_hooks = { hook_progress, hook_done };
 
 /* ---- recording results ---- */
 
@@ -124,7 +128,7 @@ void sched_stop_running(struct sched_job *j, enum worker_stop why)
 	stop_task(j->refit, why);
 }
 
-static enum store_trial_state state_of(const struct worker_trial *t)
+static enum store_trial_state state_of(const struct worker_task *t)
 {
 	if (t->status == FITD_OK)
 		return STORE_TRIAL_COMPLETED;
@@ -153,7 +157,7 @@ static bool better(const struct sched_job *j, double score)
 }
 
 /* Writes the model document of t with its provenance; fills id and size. */
-static int publish_model(struct sched_job *j, struct worker_trial *t, char id[STORE_ID_MAX],
+static int publish_model(struct sched_job *j, struct worker_task *t, char id[STORE_ID_MAX],
 			 int64_t *bytes, struct fitd_error *err)
 {
 	char *text;
@@ -175,7 +179,7 @@ static int publish_model(struct sched_job *j, struct worker_trial *t, char id[ST
 	return rc;
 }
 
-static char *trial_event(const struct sched_job *j, const struct worker_trial *t,
+static char *trial_event(const struct sched_job *j, const struct worker_task *t,
 			 enum store_trial_state st)
 {
 	json_t *o = json_pack("{s:s, s:I, s:s, s:I, s:I}", "job", j->id, "trial",
@@ -207,7 +211,7 @@ static char *best_event(const struct sched_job *j, int64_t idx, double score, co
 	return text;
 }
 
-static char *result_json(const struct worker_trial *t)
+static char *result_json(const struct worker_task *t)
 {
 	json_t *folds = json_array();
 	json_t *rungs = json_array();
@@ -238,99 +242,153 @@ static void end_for_model(struct sched_job *j, const struct fitd_error *err)
 		 err->message);
 }
 
+/* A trial's outcome as the store takes it, and the text it points into. */
+struct outcome {
+	struct store_trial_outcome o;
+	char model_id[STORE_ID_MAX]; /* "" without a model file */
+	char *event;		     /* trial_finished data; NULL for a trial given back */
+	char *best_event;	     /* new_best data, with o.new_best */
+	char *result;		     /* fold scores and rungs */
+};
+
+static void outcome_release(struct outcome *out)
+{
+	free(out->event);
+	free(out->best_event);
+	free(out->result);
+}
+
+/* Turns the outcome into t's failure with rc and err (t's status and error follow). */
+static void outcome_fail(struct outcome *out, struct worker_task *t, int rc,
+			 const struct fitd_error *err)
+{
+	t->status = rc;
+	t->err = *err;
+	out->o.state = STORE_TRIAL_FAILED;
+	out->o.has_score = out->o.new_best = false;
+	out->o.score = NAN;
+	out->o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(rc);
+	out->o.error_message = t->err.message;
+}
+
+/*
+ * The model file of a new best: the one an earlier try wrote (whose outcome
+ * the store refused), or a new one. Without it the trial cannot be the
+ * best: it fails, and the job with it (end_for_model).
+ */
+static void outcome_model(struct sched_job *j, struct worker_task *t, struct outcome *out)
+{
+	struct fitd_error err = { 0 };
+	int rc;
+
+	if (t->refused_model_id[0] != '\0') {
+		snprintf(out->model_id, sizeof(out->model_id), "%s", t->refused_model_id);
+		out->o.model_bytes = t->refused_model_bytes;
+	} else if (t->model != NULL) {
+		rc = publish_model(j, t, out->model_id, &out->o.model_bytes, &err);
+		if (rc != FITD_OK) {
+			fitd_log_warn("model_write_failed", "job=%s trial=%lld reason=\"%s\"",
+				      j->id, (long long)t->idx, err.message);
+			out->model_id[0] = '\0';
+			outcome_fail(out, t, rc, &err);
+			end_for_model(j, &err);
+			return;
+		}
+	}
+	if (out->model_id[0] != '\0')
+		out->o.model_id = out->model_id;
+}
+
+/*
+ * The outcome of finished trial t (not a refit): its state, score and
+ * texts and, for a new best, its model file, written here. out is the
+ * caller's to release.
+ */
+static void outcome_build(struct sched_job *j, struct worker_task *t, struct outcome *out)
+{
+	struct store_trial_outcome *o = &out->o;
+	enum store_trial_state st = state_of(t);
+
+	*out = (struct outcome){ .o.state = st };
+	/* A pruned trial shows the score it was stopped on. */
+	o->has_score = st == STORE_TRIAL_COMPLETED || (st == STORE_TRIAL_PRUNED && t->nrungs > 0);
+	o->score = st == STORE_TRIAL_COMPLETED ? t->score
+		   : t->nrungs > 0	       ? t->rungs[t->nrungs - 1]
+					       : NAN;
+	o->score_std = t->score_std;
+	o->epochs = t->epochs;
+	o->duration_ms = t->duration_ms;
+	o->result_json = out->result = result_json(t);
+	if (st == STORE_TRIAL_FAILED) {
+		o->error_code = t->err.code[0] ? t->err.code : fitd_status_code(t->status);
+		o->error_message = t->err.message;
+	}
+	o->new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
+	if (o->new_best)
+		outcome_model(j, t, out);
+	if (o->state != STORE_TRIAL_QUEUED)
+		o->event_json = out->event = trial_event(j, t, o->state);
+	if (o->new_best)
+		o->best_event_json = out->best_event = best_event(j, t->idx, t->score,
+								  out->model_id, t->params_json);
+}
+
+/* After the store committed out: t's record and, for a new best, the job's best follow. */
+static void outcome_apply(struct sched_job *j, const struct worker_task *t,
+			  const struct outcome *out)
+{
+	struct sched_rec *rec = sched_job_rec(j, t->idx);
+
+	rec->state = out->o.state;
+	rec->has_score = out->o.has_score;
+	rec->score = out->o.score;
+	rec->score_std = t->score_std;
+	rec->nrungs = t->nrungs;
+	memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
+	if (!out->o.new_best)
+		return;
+	j->best_idx = t->idx;
+	j->best_score = t->score;
+	j->best_duration_ms = t->duration_ms;
+	snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", out->model_id);
+}
+
 /*
  * Commits the outcome of trial t (not a refit) and moves its record on; t
  * stays the caller's. False when the store refused it for a reason other
  * than a stale claim: the record is left running, to be tried again.
  */
-static bool record_trial(struct sched_job *j, struct worker_trial *t)
+static bool record_trial(struct sched_job *j, struct worker_task *t)
 {
-	struct sched_rec *rec = sched_job_rec(j, t->idx);
-	enum store_trial_state st = state_of(t);
-	struct store_trial_outcome o = { .state = st };
-	char model_id[STORE_ID_MAX] = "";
 	struct fitd_error err = { 0 };
-	char *ev, *best = NULL, *res;
-	int rc = FITD_OK;
+	struct outcome out;
+	int rc;
 
-	/* A pruned trial shows the score it was stopped on. */
-	o.has_score = st == STORE_TRIAL_COMPLETED || (st == STORE_TRIAL_PRUNED && t->nrungs > 0);
-	o.score = st == STORE_TRIAL_COMPLETED ? t->score
-		  : t->nrungs > 0	      ? t->rungs[t->nrungs - 1]
-					      : NAN;
-	o.score_std = t->score_std;
-	o.epochs = t->epochs;
-	o.duration_ms = t->duration_ms;
-	o.result_json = res = result_json(t);
-	if (st == STORE_TRIAL_FAILED) {
-		o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(t->status);
-		o.error_message = t->err.message;
-	}
-	o.new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
-	if (o.new_best && t->refused_model_id[0] != '\0') {
-		/* Written by an earlier try that the store refused. */
-		snprintf(model_id, sizeof(model_id), "%s", t->refused_model_id);
-		o.model_id = model_id;
-		o.model_bytes = t->refused_model_bytes;
-	} else if (o.new_best && t->model != NULL) {
-		rc = publish_model(j, t, model_id, &o.model_bytes, &err);
-		if (rc == FITD_OK) {
-			o.model_id = model_id;
-		} else {
-			/* Without its model the trial cannot be the best: it failed. */
-			fitd_log_warn("model_write_failed", "job=%s trial=%lld reason=\"%s\"",
-				      j->id, (long long)t->idx, err.message);
-			t->status = rc;
-			t->err = err;
-			st = o.state = STORE_TRIAL_FAILED;
-			o.has_score = o.new_best = false;
-			o.score = NAN;
-			o.error_code = t->err.code[0] ? t->err.code : fitd_status_code(rc);
-			o.error_message = t->err.message;
-			end_for_model(j, &err);
-		}
-	}
-	ev = st == STORE_TRIAL_QUEUED ? NULL : trial_event(j, t, st);
-	o.event_json = ev;
-	if (o.new_best)
-		o.best_event_json = best = best_event(j, t->idx, t->score, model_id,
-						      t->params_json);
-	rc = store_trial_finish(j->w->store, j->id, t->idx, t->generation, &o, &err);
+	outcome_build(j, t, &out);
+	rc = store_trial_finish(j->w->store, j->id, t->idx, t->generation, &out.o, &err);
 	if (rc == FITD_OK) {
-		rec->state = st;
-		rec->has_score = o.has_score;
-		rec->score = o.score;
-		rec->score_std = t->score_std;
-		rec->nrungs = t->nrungs;
-		memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
-		if (o.new_best) {
-			j->best_idx = t->idx;
-			j->best_score = t->score;
-			j->best_duration_ms = t->duration_ms;
-			snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
-		}
+		outcome_apply(j, t, &out);
 	} else if (rc == FITD_ECONFLICT) {
 		/* Claimed again elsewhere since: this outcome is not ours to record. */
 		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)t->idx, err.message);
-		rec->state = STORE_TRIAL_QUEUED;
+		sched_job_rec(j, t->idx)->state = STORE_TRIAL_QUEUED;
 	} else {
 		fitd_log_warn("trial_record_failed", "job=%s trial=%lld reason=\"%s\" retry=true",
 			      j->id, (long long)t->idx, err.message);
-		snprintf(t->refused_model_id, sizeof(t->refused_model_id), "%s", model_id);
-		t->refused_model_bytes = o.model_bytes;
+		/* The next try reuses the model file instead of writing another. */
+		snprintf(t->refused_model_id, sizeof(t->refused_model_id), "%s", out.model_id);
+		t->refused_model_bytes = out.o.model_bytes;
 	}
 	if (rc == FITD_OK || rc == FITD_ECONFLICT)
 		fitd_log_info("trial_finished", "job=%s trial=%lld state=%s score=%g ms=%lld",
-			      j->id, (long long)t->idx, store_trial_state_name(st), o.score,
-			      (long long)t->duration_ms);
-	free(ev);
-	free(best);
-	free(res);
+			      j->id, (long long)t->idx, store_trial_state_name(out.o.state),
+			      out.o.score, (long long)t->duration_ms);
+	outcome_release(&out);
 	return rc == FITD_OK || rc == FITD_ECONFLICT;
 }
 
-static void record_refit(struct sched_job *j, struct worker_trial *t)
+static void record_refit(struct sched_job *j, struct worker_task *t)
 {
 	char model_id[STORE_ID_MAX];
 	struct fitd_error err = { 0 };
@@ -366,7 +424,7 @@ static void record_refit(struct sched_job *j, struct worker_trial *t)
 }
 
 /* Gives back the slot, threads and memory of finished task t and frees it. */
-static void free_task(struct worker *w, struct worker_trial *t)
+static void free_task(struct worker *w, struct worker_task *t)
 {
 	struct sched_job *j = t->owner;
 
@@ -376,15 +434,15 @@ static void free_task(struct worker *w, struct worker_trial *t)
 	}
 	w->threads_busy -= (unsigned)t->params.threads;
 	w->memory_busy -= t->memory;
-	w->trials_running--;
+	w->tasks_running--;
 	sched_snapshot_free(t->hook_data);
-	worker_trial_release(t);
+	worker_task_release(t);
 	free(t);
 	sched_emit(w, j->id);
 }
 
 /* Records t and frees it; false when the store refused a trial's outcome (t is kept). */
-static bool record_done(struct worker *w, struct worker_trial *t)
+static bool record_done(struct worker *w, struct worker_task *t)
 {
 	struct sched_job *j = t->owner;
 
@@ -405,7 +463,7 @@ static bool record_done(struct worker *w, struct worker_trial *t)
 	return true;
 }
 
-void sched_finish_task(struct worker *w, struct worker_trial *t)
+void sched_finish_task(struct worker *w, struct worker_task *t)
 {
 	if (record_done(w, t))
 		return;
@@ -417,14 +475,14 @@ void sched_finish_task(struct worker *w, struct worker_trial *t)
 
 void sched_drain_done(struct worker *w)
 {
-	struct worker_trial *t;
+	struct worker_task *t;
 
 	pthread_mutex_lock(&w->lock);
 	t = w->done;
 	w->done = w->done_last = NULL;
 	pthread_mutex_unlock(&w->lock);
 	while (t != NULL) {
-		struct worker_trial *next = t->done_next;
+		struct worker_task *next = t->done_next;
 
 		sched_finish_task(w, t);
 		t = next;
@@ -433,11 +491,11 @@ void sched_drain_done(struct worker *w)
 
 void sched_retry_unrecorded(struct worker *w, bool last)
 {
-	struct worker_trial *t = w->unrecorded;
+	struct worker_task *t = w->unrecorded;
 
 	w->unrecorded = NULL;
 	while (t != NULL) {
-		struct worker_trial *next = t->done_next;
+		struct worker_task *next = t->done_next;
 
 		if (!last)
 			sched_finish_task(w, t);
@@ -447,8 +505,8 @@ void sched_retry_unrecorded(struct worker *w, bool last)
 	}
 }
 
-static void publish_progress(struct worker *w, struct worker_trial *t, unsigned fold,
-			     unsigned epoch, double loss, double score)
+static void publish_progress(struct worker *w, struct worker_task *t, unsigned fold, unsigned epoch,
+			     double loss, double score)
 {
 	struct sched_job *j = t->owner;
 	struct sched_rec *rec = t->refit ? NULL : sched_job_rec(j, t->idx);
@@ -473,22 +531,26 @@ static void publish_progress(struct worker *w, struct worker_trial *t, unsigned 
 
 void sched_drain_progress(struct worker *w)
 {
-	struct worker_trial **list;
+	struct worker_task **list;
+	struct fitd_buf queue;
 	size_t n;
 
+	/* The queue is ours now; an empty one (its failure cleared) takes its place. */
 	pthread_mutex_lock(&w->lock);
-	list = w->progress;
-	n = w->nprogress;
-	w->progress = NULL;
-	w->nprogress = w->capprogress = 0;
+	queue = w->progress;
+	fitd_buf_init(&w->progress, queue.max);
+	list = progress_tasks(&queue, &n);
 	for (size_t i = 0; i < n; i++)
-		list[i]->prog_pending = false;
+		if (list[i] != NULL)
+			list[i]->prog_pending = false;
 	pthread_mutex_unlock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
-		struct worker_trial *t = list[i];
+		struct worker_task *t = list[i];
 		unsigned fold, epoch;
 		double loss, score;
 
+		if (t == NULL)
+			continue;
 		pthread_mutex_lock(&w->lock);
 		fold = t->prog_fold;
 		epoch = t->prog_epoch;
@@ -497,5 +559,5 @@ void sched_drain_progress(struct worker *w)
 		pthread_mutex_unlock(&w->lock);
 		publish_progress(w, t, fold, epoch, loss, score);
 	}
-	free(list);
+	fitd_buf_release(&queue);
 }

@@ -24,7 +24,8 @@
 #include "worker/params.h"
 #include "worker/pool.h"
 
-#define REFIT_GRACE_MS 1500
+#define REFIT_GRACE_MS	    1500
+#define PROGRESS_PER_THREAD 16 /* room in the progress queue per trial thread */
 
 static void schedule(struct worker *w);
 static void on_tick(uv_timer_t *h);
@@ -165,8 +166,8 @@ static void check_end(struct sched_job *j, int64_t now)
 /* ---- starting trials ---- */
 
 /* A task for trial idx (or the refit), its status set from the parameters; NULL when out of memory. */
-static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *params,
-				     unsigned threads, struct fitd_error *err)
+static struct worker_task *new_task(struct sched_job *j, int64_t idx, json_t *params,
+				    unsigned threads, struct fitd_error *err)
 {
 	struct worker_fit_context ctx = {
 		.task = j->plan.task,
@@ -175,7 +176,7 @@ static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *p
 		.seed = j->plan.seed,
 		.threads = (int)threads,
 	};
-	struct worker_trial *t = calloc(1, sizeof(*t));
+	struct worker_task *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
@@ -191,13 +192,13 @@ static struct worker_trial *new_task(struct sched_job *j, int64_t idx, json_t *p
 	return t;
 }
 
-static void submit(struct worker *w, struct worker_trial *t)
+static void submit(struct worker *w, struct worker_task *t)
 {
 	w->threads_busy += (unsigned)t->params.threads;
 	w->memory_busy += t->memory;
-	w->trials_running++;
+	w->tasks_running++;
 	atomic_store_explicit(&t->sign_ms, sched_now_mono(), memory_order_relaxed);
-	worker_pool_submit(w->pool, &t->pool_task, worker_trial_run, t);
+	worker_pool_submit(w->pool, &t->pool_task, worker_task_run, t);
 }
 
 /* Simpler models first: linear and logistic, then svm, then mlp. */
@@ -243,11 +244,13 @@ static int64_t choose_final(const struct sched_job *j)
 	return pick;
 }
 
-/* Frees a task that was never submitted. */
-static void discard_task(struct worker_trial *t)
+/* Frees a task that was never submitted; NULL is allowed. */
+static void discard_task(struct worker_task *t)
 {
+	if (t == NULL)
+		return;
 	sched_snapshot_free(t->hook_data);
-	worker_trial_release(t);
+	worker_task_release(t);
 	free(t);
 }
 
@@ -257,7 +260,7 @@ static bool start_refit(struct sched_job *j)
 	unsigned free_threads = w->opt.threads - w->threads_busy;
 	unsigned threads = j->threads_per * j->parallel;
 	struct fitd_error err = { 0 };
-	struct worker_trial *t;
+	struct worker_task *t;
 
 	if (threads > free_threads)
 		threads = free_threads;
@@ -283,7 +286,7 @@ static bool start_refit(struct sched_job *j)
  * The estimated peak memory of t; FITD_ETOOBIG when it alone exceeds the
  * budget. Folds train on fewer rows than the refit, so all rows are counted.
  */
-static int estimate_memory(struct worker *w, struct worker_trial *t, struct fitd_error *err)
+static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_error *err)
 {
 	const struct worker_data *d = t->data;
 	size_t bytes;
@@ -299,7 +302,34 @@ static int estimate_memory(struct worker *w, struct worker_trial *t, struct fitd
 }
 
 /*
- * Claims and submits trial idx; false when nothing could start. Whatever
+ * Trial idx is claimed (rec is its record): t runs on the pool or, refused
+ * before running (parameters the core rejects, a fit too large, with why in
+ * err), is recorded as failed like a finished trial, so an outcome the
+ * store refuses is tried again.
+ */
+static void run_claimed(struct sched_job *j, struct sched_rec *rec, struct worker_task *t,
+			const struct fitd_error *err)
+{
+	struct worker *w = j->w;
+
+	rec->state = STORE_TRIAL_RUNNING;
+	rec->last_progress_ms = 0;
+	t->generation = rec->generation;
+	rec->task = t;
+	j->running++;
+	if (t->status == FITD_OK) {
+		submit(w, t);
+		return;
+	}
+	t->err = *err;
+	t->params.threads = 0;
+	t->memory = 0;
+	w->tasks_running++;
+	sched_finish_task(w, t);
+}
+
+/*
+ * Claims and starts trial idx; false when nothing could start. Whatever
  * can fail for lack of memory comes before the claim, so such a trial is
  * not started and stays as it was (queued, or not created yet) for the next
  * pass; once claimed, starting it cannot fail.
@@ -310,63 +340,41 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 	struct sched_rec *rec = sched_job_rec(j, idx);
 	struct sched_snapshot *snap = NULL;
 	struct fitd_error err = { 0 };
-	struct worker_trial *t;
-	char *params;
-	int rc;
+	struct worker_task *t = NULL;
+	char *params = NULL;
+	bool started = false;
 
 	if (rec != NULL && rec->params == NULL)
 		rec->params = sched_job_propose(j, idx);
 	if (rec == NULL || rec->params == NULL)
-		return false;
+		goto out;
 	t = new_task(j, idx, rec->params, j->threads_per, &err);
 	if (t == NULL)
-		return false;
+		goto out;
 	if (t->status == FITD_OK)
 		t->status = estimate_memory(w, t, &err);
-	if (t->status == FITD_OK && w->memory_busy + t->memory > w->memory_budget) {
-		/* Wait for running trials to give memory back. */
-		discard_task(t);
-		return false;
-	}
-	if (t->status == FITD_OK && sched_job_snapshot(j, idx, &snap) != FITD_OK) {
-		discard_task(t);
-		return false;
-	}
+	/* Too big for the memory left: wait for running trials to give some back. */
+	if (t->status == FITD_OK && w->memory_busy + t->memory > w->memory_budget)
+		goto out;
+	if (t->status == FITD_OK && sched_job_snapshot(j, idx, &snap) != FITD_OK)
+		goto out;
 	t->hook_data = snap;
 	params = json_dumps(rec->params, JSON_COMPACT | JSON_SORT_KEYS);
-	if (params == NULL) {
-		discard_task(t);
-		return false;
-	}
-	rc = store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
-			       &rec->generation, &err);
-	free(params);
-	if (rc != FITD_OK) {
+	if (params == NULL)
+		goto out;
+	if (store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
+			      &rec->generation, &err) != FITD_OK) {
 		fitd_log_warn("trial_claim_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)idx, err.message);
-		discard_task(t);
-		return false;
+		goto out;
 	}
-	rec->state = STORE_TRIAL_RUNNING;
-	rec->last_progress_ms = 0;
-	t->generation = rec->generation;
-	rec->task = t;
-	j->running++;
-	if (t->status != FITD_OK) {
-		/*
-		 * Parameters the core refuses or a fit too large: the trial fails
-		 * without running, recorded like a finished one (so an outcome the
-		 * store refuses is tried again).
-		 */
-		t->err = err;
-		t->params.threads = 0;
-		t->memory = 0;
-		w->trials_running++;
-		sched_finish_task(w, t);
-		return true;
-	}
-	submit(w, t);
-	return true;
+	run_claimed(j, rec, t, &err);
+	t = NULL; /* the pool's, or recorded */
+	started = true;
+out:
+	free(params);
+	discard_task(t);
+	return started;
 }
 
 /* The job whose turn it is to get free threads, or NULL when none can use them. */
@@ -559,7 +567,7 @@ static void on_heartbeat(uv_timer_t *h)
 
 	save_elapsed(w);
 	sched_retry_unrecorded(w, false);
-	if (w->trials_running > 0 &&
+	if (w->tasks_running > 0 &&
 	    store_trial_heartbeat(w->store, w->owner, w->opt.lease_ms, &err) != FITD_OK)
 		fitd_log_warn("heartbeat_failed", "reason=\"%s\"", err.message);
 	schedule(w);
@@ -603,6 +611,8 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 		w->opt.progress_ms = 1000;
 	if (w->opt.max_jobs == 0)
 		w->opt.max_jobs = 8;
+	/* Each running task at most once, and those finished since the last drain. */
+	fitd_buf_init(&w->progress, PROGRESS_PER_THREAD * w->opt.threads * sizeof(void *));
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w->owner, sizeof(w->owner), "%s:%ld", host, (long)getpid());
 	pthread_mutex_init(&w->lock, NULL);
@@ -650,7 +660,7 @@ void worker_notify(struct worker *w)
 	uv_async_send(&w->wake);
 }
 
-static int64_t silence_of(const struct worker_trial *t, int64_t now)
+static int64_t silence_of(const struct worker_task *t, int64_t now)
 {
 	return t ? now - atomic_load_explicit(&t->sign_ms, memory_order_relaxed) : 0;
 }
@@ -706,6 +716,6 @@ void worker_free(struct worker *w)
 	uv_close((uv_handle_t *)&w->tick, NULL);
 	uv_run(w->loop, UV_RUN_NOWAIT);
 	pthread_mutex_destroy(&w->lock);
-	free(w->progress);
+	fitd_buf_release(&w->progress);
 	free(w);
 }

@@ -1,6 +1,6 @@
 /*
  * scheduler.h - the scheduler's private structures, shared by scheduler.c (the
- * loop: wake-ups, slots, job ends), record.c (the trial hooks and the
+ * loop: wake-ups, slots, job ends), record.c (the task hooks and the
  * recording of results) and job.c (one job's plan and history). Nothing
  * outside worker/ includes it.
  */
@@ -10,9 +10,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "daemon/base/buf.h"
 #include "worker/search/search.h"
 #include "worker/spec.h"
-#include "worker/trial.h"
+#include "worker/task.h"
 #include "worker/worker.h"
 
 /* What the scheduler reads from a job's normalized spec. */
@@ -41,7 +42,7 @@ struct sched_rec {
 	int64_t last_progress_ms;
 	double rungs[WORKER_MAX_RUNGS]; /* fold 0's score at each rung reached */
 	unsigned nrungs;
-	struct worker_trial *task; /* while running here */
+	struct worker_task *task; /* while running here */
 };
 
 /*
@@ -75,10 +76,10 @@ struct sched_job {
 
 	struct sched_rec *recs; /* by trial index */
 	size_t nrecs, caprecs;
-	struct search_trial *hist; /* scratch for the searcher's view of recs */
-	unsigned running;	   /* trials of this job on the pool */
-	unsigned threads_per;	   /* effective */
-	unsigned parallel;	   /* effective */
+	struct fitd_buf hist; /* scratch for the searcher's view of recs (search_trial) */
+	unsigned running;     /* trials of this job on the pool */
+	unsigned threads_per; /* effective */
+	unsigned parallel;    /* effective */
 
 	int64_t best_idx; /* -1: none yet */
 	double best_score;
@@ -93,7 +94,7 @@ struct sched_job {
 	enum sched_end end;
 	char fail_code[FITD_ERROR_CODE_MAX];
 	char fail_message[FITD_ERROR_MESSAGE_MAX];
-	struct worker_trial *refit; /* while the refit runs */
+	struct worker_task *refit; /* while the refit runs */
 	bool refit_done;
 	bool cancel_seen;
 
@@ -113,19 +114,23 @@ struct worker {
 
 	pthread_mutex_t lock; /* guards done and progress below */
 	/* finished tasks to record, oldest first, linked by done_next */
-	struct worker_trial *done, *done_last;
-	struct worker_trial **progress; /* tasks with fresh progress */
-	size_t nprogress, capprogress;
+	struct worker_task *done, *done_last;
+	/*
+	 * struct worker_task * of each task with fresh progress, NULL for one
+	 * that finished since; capped (see worker_new): past it an epoch is
+	 * not shown, as when memory runs out
+	 */
+	struct fitd_buf progress;
 	/* finished tasks whose outcome the store refused, linked by done_next; loop thread */
-	struct worker_trial *unrecorded;
+	struct worker_task *unrecorded;
 
 	struct sched_job *jobs; /* running jobs in round-robin order */
 	struct sched_job *rr;	/* where the next slot search starts */
 	int64_t load_after_ms;	/* after a job could not be loaded for memory: no load before */
 	unsigned threads_busy;
-	unsigned trials_running;
-	size_t memory_budget; /* bytes */
-	size_t memory_busy;   /* estimates of the tasks on the pool */
+	unsigned tasks_running; /* tasks (trials, refits) started and not yet freed */
+	size_t memory_budget;	/* bytes */
+	size_t memory_busy;	/* estimates of the tasks on the pool */
 	bool stopping;
 
 	worker_events_fn on_events;
@@ -183,7 +188,7 @@ void sched_emit(struct worker *w, const char *job_id);
 /* ---- record.c ---- */
 
 /* What a trial thread calls: queues progress and the end, and wakes the loop. */
-extern const struct worker_trial_hooks sched_hooks;
+extern const struct worker_task_hooks sched_hooks;
 
 /* Asks every running trial and the refit of j to stop, for why. */
 void sched_stop_running(struct sched_job *j, enum worker_stop why);
@@ -192,7 +197,7 @@ void sched_stop_running(struct sched_job *j, enum worker_stop why);
  * Records finished task t and frees it with its slot; when the store refuses
  * a trial's outcome, t keeps its slot and waits in w->unrecorded. Loop thread.
  */
-void sched_finish_task(struct worker *w, struct worker_trial *t);
+void sched_finish_task(struct worker *w, struct worker_task *t);
 
 /* Publishes the queued progress, at most one event per trial per progress_ms. Loop thread. */
 void sched_drain_progress(struct worker *w);

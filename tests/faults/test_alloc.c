@@ -69,7 +69,7 @@
 #include "worker/params.h"
 #include "worker/predict.h"
 #include "worker/spec.h"
-#include "worker/trial.h"
+#include "worker/task.h"
 #include "worker/worker.h"
 
 /* ---- the counting allocator ---- */
@@ -440,12 +440,12 @@ static int flow_submit(struct fitd_error *err)
 	return rc;
 }
 
-static void trial_done(struct worker_trial *t)
+static void task_done(struct worker_task *t)
 {
 	(void)t;
 }
 
-static const struct worker_trial_hooks hooks = { .done = trial_done };
+static const struct worker_task_hooks hooks = { .done = task_done };
 
 /* As a trial thread: load the data, cross-validate, refit, write the model file. */
 static int trial(struct store *s, char **model_text, struct fitd_error *err)
@@ -454,7 +454,7 @@ static int trial(struct store *s, char **model_text, struct fitd_error *err)
 					  .metric = FIT_METRIC_ACCURACY,
 					  .seed = 7,
 					  .threads = 1 };
-	struct worker_trial t = { .idx = 0, .hooks = &hooks };
+	struct worker_task t = { .idx = 0, .hooks = &hooks };
 	struct worker_data *data = NULL;
 	char path[4096], id[STORE_ID_MAX];
 	json_t *params = json_loads(params_json, 0, NULL);
@@ -472,7 +472,7 @@ static int trial(struct store *s, char **model_text, struct fitd_error *err)
 	for (int refit = 0; refit < 2 && rc == FITD_OK; refit++) {
 		t.refit = refit;
 		t.data = worker_data_ref(data);
-		worker_trial_run(&t);
+		worker_task_run(&t);
 		rc = t.status;
 		if (rc != FITD_OK)
 			*err = t.err;
@@ -481,7 +481,7 @@ static int trial(struct store *s, char **model_text, struct fitd_error *err)
 			if (text == NULL)
 				rc = fitd_error_set(err, FITD_ENOMEM, NULL, "model text");
 		}
-		worker_trial_release(&t);
+		worker_task_release(&t);
 	}
 	if (rc == FITD_OK)
 		rc = store_model_write(s, text, strlen(text), id, err);

@@ -14,39 +14,14 @@
 #include <unistd.h>
 
 #include "store/store.h"
-
-static char state[64];
-
-static void make_state(void)
-{
-	snprintf(state, sizeof(state), "/tmp/fitd-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(state));
-}
-
-static void remove_state(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static struct store *open_store(void)
-{
-	struct store_options opt = { .state_dir = state };
-	struct fitd_error err = { 0 };
-	struct store *s = NULL;
-
-	ck_assert_msg(store_open(&opt, &s, &err) == FITD_OK, "%s", err.message);
-	return s;
-}
+#include "tests/store/store_check.h"
 
 static bool exists(const char *sub)
 {
 	char path[256];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", state, sub);
+	snprintf(path, sizeof(path), "%s/%s", store_check_state(), sub);
 	return stat(path, &st) == 0;
 }
 
@@ -55,32 +30,32 @@ START_TEST(layout_and_schema)
 	struct store *s;
 	int version = -1;
 
-	make_state();
-	s = open_store();
+	store_check_state_new();
+	s = store_check_open();
 	ck_assert(exists("fitd.db") && exists("datasets") && exists("models") && exists("tmp"));
 	ck_assert_int_eq(store_schema_version(s, &version, NULL), FITD_OK);
 	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
 	store_close(s);
 	/* Reopening applies nothing twice. */
-	s = open_store();
+	s = store_check_open();
 	ck_assert_int_eq(store_schema_version(s, &version, NULL), FITD_OK);
 	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
 	store_close(s);
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
 
 START_TEST(newer_schema_refused)
 {
-	struct store_options opt = { .state_dir = state };
+	struct store_options opt = { .state_dir = store_check_state() };
 	struct fitd_error err = { 0 };
 	struct store *s;
 	char path[128];
 	sqlite3 *db;
 
-	make_state();
-	store_close(open_store());
-	snprintf(path, sizeof(path), "%s/fitd.db", state);
+	store_check_state_new();
+	store_close(store_check_open());
+	snprintf(path, sizeof(path), "%s/fitd.db", store_check_state());
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "UPDATE schema_version SET version = 999", 0, 0, 0),
 			 SQLITE_OK);
@@ -88,7 +63,7 @@ START_TEST(newer_schema_refused)
 	ck_assert_int_eq(store_open(&opt, &s, &err), FITD_ESCHEMA);
 	ck_assert_ptr_null(s);
 	ck_assert_ptr_nonnull(strstr(err.message, "999"));
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
 
@@ -97,15 +72,15 @@ START_TEST(tmp_cleared_at_open)
 	char path[128];
 	int fd;
 
-	make_state();
-	store_close(open_store());
-	snprintf(path, sizeof(path), "%s/tmp/upload_leftover.csv", state);
+	store_check_state_new();
+	store_close(store_check_open());
+	snprintf(path, sizeof(path), "%s/tmp/upload_leftover.csv", store_check_state());
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	store_close(open_store());
+	store_close(store_check_open());
 	ck_assert(!exists("tmp/upload_leftover.csv"));
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
 
@@ -127,27 +102,6 @@ START_TEST(id_format)
 }
 END_TEST
 
-static int upload(struct store *s, const char *csv, const char *name, struct store_dataset *d,
-		  struct fitd_error *err)
-{
-	struct store_upload *up = NULL;
-	const struct fit_frame *frame;
-	struct store_csv_options opt = { 0 };
-	size_t len = strlen(csv), half = len / 2;
-	int rc = store_upload_begin(s, len, &up, err);
-
-	if (rc == FITD_OK)
-		rc = store_upload_write(up, csv, half, err);
-	if (rc == FITD_OK)
-		rc = store_upload_write(up, csv + half, len - half, err);
-	if (rc == FITD_OK)
-		rc = store_upload_parse(up, &opt, &frame, err);
-	if (rc == FITD_OK)
-		rc = store_upload_commit(up, name, "[]", d, err);
-	store_upload_free(up);
-	return rc;
-}
-
 START_TEST(dataset_lifecycle)
 {
 	static const char csv[] = "x,y,label\n1,2,a\n3,4,b\n5,NA,a\n";
@@ -159,9 +113,9 @@ START_TEST(dataset_lifecycle)
 	size_t n;
 	bool more;
 
-	make_state();
-	s = open_store();
-	ck_assert_msg(upload(s, csv, "small", &d, &err) == FITD_OK, "%s", err.message);
+	store_check_state_new();
+	s = store_check_open();
+	ck_assert_msg(store_check_upload(s, csv, "small", &d, &err) == FITD_OK, "%s", err.message);
 	ck_assert(store_id_valid("ds", d.id));
 	ck_assert_int_eq(d.rows, 3);
 	ck_assert_int_eq(d.cols, 3);
@@ -189,7 +143,7 @@ START_TEST(dataset_lifecycle)
 	free(items);
 
 	store_close(s);
-	s = open_store();
+	s = store_check_open();
 	ck_assert_int_eq(store_dataset_get(s, d.id, &got, &err), FITD_OK);
 	store_dataset_release(&got);
 	ck_assert_int_eq(store_dataset_delete(s, d.id, &err), FITD_OK);
@@ -198,7 +152,7 @@ START_TEST(dataset_lifecycle)
 	ck_assert_int_eq(store_dataset_delete(s, d.id, &err), FITD_ENOTFOUND);
 	store_dataset_release(&d);
 	store_close(s);
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
 
@@ -210,16 +164,16 @@ START_TEST(failed_parse_commits_nothing)
 	size_t n;
 	bool more;
 
-	make_state();
-	s = open_store();
-	ck_assert_int_eq(upload(s, "a,b\n1,2\n3\n", "ragged", &d, &err), FITD_EFORMAT);
+	store_check_state_new();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, "a,b\n1,2\n3\n", "ragged", &d, &err), FITD_EFORMAT);
 	ck_assert_str_eq(err.code, "ragged_row");
 	ck_assert_int_eq(store_dataset_list(s, NULL, 10, &items, &n, &more, &err), FITD_OK);
 	ck_assert_uint_eq(n, 0);
 	free(items);
 	store_close(s);
 	ck_assert(exists("tmp"));
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
 
@@ -232,10 +186,10 @@ START_TEST(pagination)
 	size_t n;
 	bool more;
 
-	make_state();
-	s = open_store();
+	store_check_state_new();
+	s = store_check_open();
 	for (int i = 0; i < 5; i++) {
-		ck_assert_int_eq(upload(s, "a\n1\n", "t", &d, &err), FITD_OK);
+		ck_assert_int_eq(store_check_upload(s, "a\n1\n", "t", &d, &err), FITD_OK);
 		memcpy(ids[i], d.id, STORE_ID_MAX);
 		store_dataset_release(&d);
 	}
@@ -251,7 +205,7 @@ START_TEST(pagination)
 	    store_dataset_list(s, "ds_00000000000000000000", 2, &items, &n, &more, &err),
 	    FITD_EINVAL);
 	store_close(s);
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
 
@@ -286,9 +240,9 @@ START_TEST(jobs_capped_per_owner)
 	struct store *s;
 	bool existed;
 
-	make_state();
-	s = open_store();
-	ck_assert_int_eq(upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
+	store_check_state_new();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
 	ck_assert_int_eq(create_job(s, d.id, "alice", "k1", &first, &existed, &err), FITD_OK);
 	ck_assert_int_eq(create_job(s, d.id, "alice", NULL, &job, &existed, &err), FITD_OK);
 	store_job_release(&job);
@@ -314,7 +268,7 @@ START_TEST(jobs_capped_per_owner)
 	store_job_release(&first);
 	store_dataset_release(&d);
 	store_close(s);
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
 
@@ -359,9 +313,9 @@ START_TEST(idempotency_keys_per_owner)
 	struct fitd_error err = { 0 };
 	struct store *s;
 
-	make_state();
-	s = open_store();
-	ck_assert_int_eq(upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
+	store_check_state_new();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
 	submit_keyed(s, d.id, "alice", "k", "{}", NULL, alice);
 	submit_keyed(s, d.id, "alice", "k", "{}", alice, NULL);
 	key_conflicts(s, d.id, "alice", "k");
@@ -379,40 +333,9 @@ START_TEST(idempotency_keys_per_owner)
 	key_conflicts(s, d.id, NULL, "k");
 	store_dataset_release(&d);
 	store_close(s);
-	remove_state();
+	store_check_state_remove();
 }
 END_TEST
-
-/*
- * Runs one statement on the state's database, outside the store; returns
- * what sqlite3_step did, with the first column of a first row in *value.
- */
-static int db_step(const char *sql, int64_t *value)
-{
-	sqlite3_stmt *st;
-	char path[128];
-	sqlite3 *db;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/fitd.db", state);
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s",
-		      sqlite3_errmsg(db));
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && value != NULL)
-		*value = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return rc;
-}
-
-static int64_t db_int(const char *sql)
-{
-	int64_t v = -1;
-
-	ck_assert_int_eq(db_step(sql, &v), SQLITE_ROW);
-	return v;
-}
 
 /* Copies job c1 (no owner, key k3) as job id for owner (an SQL literal). */
 #define COPY_C1(id, owner)                                                                      \
@@ -436,7 +359,7 @@ static void load_dump(const char *name)
 	ck_assert_ptr_nonnull(sql);
 	ck_assert_uint_eq(fread(sql, 1, (size_t)st.st_size, f), (size_t)st.st_size);
 	fclose(f);
-	snprintf(path, sizeof(path), "%s/fitd.db", state);
+	snprintf(path, sizeof(path), "%s/fitd.db", store_check_state());
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
 	sqlite3_close(db);
@@ -452,9 +375,9 @@ START_TEST(migration_scopes_keys_per_owner)
 	struct store *s;
 	int version = 0;
 
-	make_state();
+	store_check_state_new();
 	load_dump("store_v2.sql");
-	s = open_store();
+	s = store_check_open();
 	ck_assert_int_eq(store_schema_version(s, &version, NULL), FITD_OK);
 	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
 	/* Every job is still there, and still finds its trial. */
@@ -477,21 +400,21 @@ START_TEST(migration_scopes_keys_per_owner)
 	store_close(s);
 
 	/* The rows pointing at jobs survived the rebuild, and still point somewhere. */
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 7);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM trials"), 1);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM events WHERE job_id ="
-				" 'job_000000000000000000a1'"),
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM jobs"), 7);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM trials"), 1);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM events WHERE job_id ="
+					     " 'job_000000000000000000a1'"),
 			 2);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM models"), 1);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM models"), 1);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	/* Sequence numbers go on from the old table's high-water mark. */
 	snprintf(sql, sizeof(sql), "SELECT seq FROM jobs WHERE id = '%s'", fresh);
-	ck_assert_int_eq(db_int(sql), 11);
+	ck_assert_int_eq(store_check_sql_int(sql), 11);
 	/* The index itself allows one (owner, key), also for no owner. */
-	ck_assert_int_eq(db_step(COPY_C1("job_copy1", "NULL"), NULL), SQLITE_CONSTRAINT);
-	ck_assert_int_eq(db_step(COPY_C1("job_copy2", "'carol'"), NULL), SQLITE_DONE);
-	ck_assert_int_eq(db_step(COPY_C1("job_copy3", "'carol'"), NULL), SQLITE_CONSTRAINT);
-	remove_state();
+	ck_assert_int_eq(store_check_sql(COPY_C1("job_copy1", "NULL"), NULL), SQLITE_CONSTRAINT);
+	ck_assert_int_eq(store_check_sql(COPY_C1("job_copy2", "'carol'"), NULL), SQLITE_DONE);
+	ck_assert_int_eq(store_check_sql(COPY_C1("job_copy3", "'carol'"), NULL), SQLITE_CONSTRAINT);
+	store_check_state_remove();
 }
 END_TEST
 

@@ -99,7 +99,8 @@ int fit_frame_builder_set_cat(struct fit_frame_builder *b, size_t col, size_t ro
 /*
  * Bulk loading, for parsers that fill whole columns.
  * own hands the builder a malloc() block to free with the frame (or with
- * the builder, if it is never finished); when own fails it frees block.
+ * the builder, if it is never finished), at most ncols + 1 of them
+ * (FITD_ETOOBIG beyond); when own fails it frees block.
  * adopt_num declares col numeric with the nrows values at values, which the
  * caller keeps valid for the frame's life: memory inside a block given to
  * own. level interns a level of categorical column col and gives its code;

@@ -2,15 +2,15 @@
  * frame_build.c - the frame builder: assembles a heap frame in memory.
  *
  * Each column gets its storage when it is declared, filled with "missing".
- * A categorical column interns its strings in an open-addressing hash table
- * whose keys live in the builder's string arena (blocks of at least
- * 64 KiB), so a column of a million distinct strings costs a handful of
- * allocations. Codes are handed out in order of first appearance; finish
- * sorts the levels in byte order and renumbers the codes, so a frame's codes
- * do not depend on the order rows were set in. finish then moves every block
- * (names, values, arena, blocks handed over with _own()) into the frame,
- * which frees them in fit_frame_free(). Columns adopted with _adopt_num()
- * point into such a block and are not freed on their own.
+ * A categorical column interns its strings in an intern table
+ * (daemon/base/intern.h), which keeps them back to back in one buffer, so
+ * a column of a million distinct strings costs a few dozen allocations.
+ * Codes are handed out in order of first appearance; finish sorts the
+ * levels in byte order and renumbers the codes, so a frame's codes do not
+ * depend on the order rows were set in. finish then moves every block
+ * (names, values, level strings, blocks handed over with _own()) into the
+ * frame, which frees them in fit_frame_free(). Columns adopted with
+ * _adopt_num() point into such a block and are not freed on their own.
  */
 #include "worker/fit/frame_priv.h"
 
@@ -19,36 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_BLOCK (64 * 1024)
-#define FIRST_SLOTS 16
-
-struct build_level {
-	const char *s; /* in the arena, NUL-terminated */
-	size_t len;
-};
+#include "daemon/base/intern.h"
 
 struct build_col {
 	char *name; /* NULL until declared */
 	enum fit_col_type type;
-	double *num;		    /* numeric: nrows values */
-	bool own_num;		    /* num was allocated here (not adopted) */
-	int32_t *cat;		    /* categorical: nrows codes */
-	struct build_level *levels; /* categorical: by code */
-	size_t nlevels;
-	size_t lcap;
-	uint32_t *slots; /* hash table of code + 1; 0 is empty */
-	size_t nslots;	 /* a power of two, > 2 * nlevels */
+	double *num;		   /* numeric: nrows values */
+	bool own_num;		   /* num was allocated here (not adopted) */
+	int32_t *cat;		   /* categorical: nrows codes */
+	struct fitd_intern levels; /* categorical: the level strings, by code */
 };
 
 struct fit_frame_builder {
 	size_t nrows;
 	size_t ncols;
 	struct build_col *cols;
-	char **arena; /* string blocks, and blocks handed over by _own() */
-	size_t narena;
-	size_t arena_cap;
-	char *arena_cur; /* free space in the newest block */
-	size_t arena_left;
+	struct fitd_buf owned; /* void * per block handed over by _own(), at most ncols + 1 */
 };
 
 int fit_frame_builder_new(size_t nrows, size_t ncols, struct fit_frame_builder **out)
@@ -68,6 +54,7 @@ int fit_frame_builder_new(size_t nrows, size_t ncols, struct fit_frame_builder *
 	}
 	b->nrows = nrows;
 	b->ncols = ncols;
+	fitd_buf_init(&b->owned, (ncols + 1) * sizeof(void *));
 	*out = b;
 	return FITD_OK;
 }
@@ -78,19 +65,29 @@ static void col_release(struct build_col *c)
 	if (c->own_num)
 		free(c->num);
 	free(c->cat);
-	free(c->levels);
-	free(c->slots);
+	fitd_intern_release(&c->levels);
+}
+
+/* The blocks handed over by _own(), as an array of n. */
+static void **owned_blocks(const struct fit_frame_builder *b, size_t *n)
+{
+	*n = b->owned.len / sizeof(void *);
+	return (void **)b->owned.data;
 }
 
 void fit_frame_builder_free(struct fit_frame_builder *b)
 {
+	size_t nowned;
+	void **owned;
+
 	if (b == NULL)
 		return;
+	owned = owned_blocks(b, &nowned);
 	for (size_t i = 0; i < b->ncols; i++)
 		col_release(&b->cols[i]);
-	for (size_t i = 0; i < b->narena; i++)
-		free(b->arena[i]);
-	free(b->arena);
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	fitd_buf_release(&b->owned);
 	free(b->cols);
 	free(b);
 }
@@ -133,10 +130,10 @@ static int alloc_storage(struct fit_frame_builder *b, struct build_col *c)
 		return FITD_OK;
 	}
 	c->cat = malloc(n * sizeof(int32_t));
-	c->slots = calloc(FIRST_SLOTS, sizeof(*c->slots));
-	if (c->cat == NULL || c->slots == NULL)
+	if (c->cat == NULL)
 		return FITD_ENOMEM;
-	c->nslots = FIRST_SLOTS;
+	/* No cap of its own: the strings come from an input its caller capped (an upload, a body). */
+	fitd_intern_init(&c->levels, SIZE_MAX);
 	memset(c->cat, 0xff, n * sizeof(int32_t));
 	return FITD_OK;
 }
@@ -175,140 +172,16 @@ int fit_frame_builder_set_num(struct fit_frame_builder *b, size_t col, size_t ro
 	return FITD_OK;
 }
 
-/* ---- interning ---- */
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-/* Adds block to the list freed with the builder or the frame; false when memory runs out. */
-static bool keep_block(struct fit_frame_builder *b, void *block)
-{
-	if (b->narena == b->arena_cap) {
-		size_t cap = b->arena_cap ? 2 * b->arena_cap : 8;
-		char **grown = realloc(b->arena, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return false;
-		b->arena = grown;
-		b->arena_cap = cap;
-	}
-	b->arena[b->narena++] = block;
-	return true;
-}
+/* ---- levels and blocks ---- */
 
 int fit_frame_builder_own(struct fit_frame_builder *b, void *block)
 {
-	if (b == NULL || block == NULL || !keep_block(b, block)) {
-		free(block);
-		return b == NULL || block == NULL ? FITD_EINVAL : FITD_ENOMEM;
-	}
-	return FITD_OK;
-}
+	int rc = b == NULL || block == NULL ? FITD_EINVAL
+					    : fitd_buf_add(&b->owned, &block, sizeof(block));
 
-/* A copy of s in the arena, NUL-terminated; NULL when memory runs out. */
-static const char *arena_copy(struct fit_frame_builder *b, const char *s, size_t len)
-{
-	char *dst;
-
-	if (len >= b->arena_left) {
-		size_t size = len >= ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
-		char *blk = malloc(size);
-
-		if (blk == NULL || !keep_block(b, blk)) {
-			free(blk);
-			return NULL;
-		}
-		b->arena_cur = blk;
-		b->arena_left = size;
-	}
-	dst = b->arena_cur;
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	b->arena_cur += len + 1;
-	b->arena_left -= len + 1;
-	return dst;
-}
-
-static int grow_slots(struct build_col *c)
-{
-	size_t n = c->nslots * 2;
-	uint32_t *slots = calloc(n, sizeof(*slots));
-
-	if (slots == NULL)
-		return FITD_ENOMEM;
-	for (size_t code = 0; code < c->nlevels; code++) {
-		size_t i = hash_bytes(c->levels[code].s, c->levels[code].len) & (n - 1);
-
-		while (slots[i] != 0)
-			i = (i + 1) & (n - 1);
-		slots[i] = (uint32_t)code + 1;
-	}
-	free(c->slots);
-	c->slots = slots;
-	c->nslots = n;
-	return FITD_OK;
-}
-
-static int add_level(struct fit_frame_builder *b, struct build_col *c, const char *s, size_t len)
-{
-	const char *copy;
-
-	if (c->nlevels >= INT32_MAX)
-		return FITD_ETOOBIG;
-	if (c->nlevels == c->lcap) {
-		size_t cap = c->lcap ? 2 * c->lcap : 16;
-		struct build_level *grown = realloc(c->levels, cap * sizeof(*grown));
-
-		if (grown == NULL)
-			return FITD_ENOMEM;
-		c->levels = grown;
-		c->lcap = cap;
-	}
-	copy = arena_copy(b, s, len);
-	if (copy == NULL)
-		return FITD_ENOMEM;
-	c->levels[c->nlevels].s = copy;
-	c->levels[c->nlevels].len = len;
-	c->nlevels++;
-	return FITD_OK;
-}
-
-static int intern(struct fit_frame_builder *b, struct build_col *c, const char *s, size_t len,
-		  int32_t *code)
-{
-	size_t mask = c->nslots - 1, i = hash_bytes(s, len) & mask;
-	int rc;
-
-	for (; c->slots[i] != 0; i = (i + 1) & mask) {
-		const struct build_level *l = &c->levels[c->slots[i] - 1];
-
-		if (l->len == len && memcmp(l->s, s, len) == 0) {
-			*code = (int32_t)(c->slots[i] - 1);
-			return FITD_OK;
-		}
-	}
-	if (2 * (c->nlevels + 1) > c->nslots) {
-		rc = grow_slots(c);
-		if (rc != FITD_OK)
-			return rc;
-		mask = c->nslots - 1;
-		for (i = hash_bytes(s, len) & mask; c->slots[i] != 0; i = (i + 1) & mask)
-			;
-	}
-	rc = add_level(b, c, s, len);
 	if (rc != FITD_OK)
-		return rc;
-	c->slots[i] = (uint32_t)c->nlevels;
-	*code = (int32_t)(c->nlevels - 1);
-	return FITD_OK;
+		free(block);
+	return rc;
 }
 
 int fit_frame_builder_level(struct fit_frame_builder *b, size_t col, const char *s, size_t len,
@@ -318,7 +191,7 @@ int fit_frame_builder_level(struct fit_frame_builder *b, size_t col, const char 
 
 	if (c == NULL || s == NULL || memchr(s, '\0', len) != NULL)
 		return FITD_EINVAL;
-	return intern(b, c, s, len, code);
+	return fitd_intern_add(&c->levels, s, len, code);
 }
 
 int fit_frame_builder_set_cat(struct fit_frame_builder *b, size_t col, size_t row, const char *s,
@@ -364,10 +237,13 @@ static int level_cmp(const void *pa, const void *pb)
 	return (a->len > b->len) - (a->len < b->len);
 }
 
-/* Sorts the levels of c into a new array of names and renumbers its codes. */
+/*
+ * Sorts the levels of c into a new array of names (pointing into the intern
+ * table's keys) and renumbers its codes.
+ */
 static int finish_levels(struct fit_frame_builder *b, struct build_col *c, const char ***out)
 {
-	size_t n = c->nlevels ? c->nlevels : 1;
+	size_t nlevels = c->levels.n, n = nlevels ? nlevels : 1;
 	struct sort_level *sorted = malloc(n * sizeof(*sorted));
 	int32_t *remap = malloc(n * sizeof(*remap));
 	const char **names = malloc(n * sizeof(*names));
@@ -375,10 +251,12 @@ static int finish_levels(struct fit_frame_builder *b, struct build_col *c, const
 
 	if (sorted == NULL || remap == NULL || names == NULL)
 		goto out;
-	for (size_t i = 0; i < c->nlevels; i++)
-		sorted[i] = (struct sort_level){ c->levels[i].s, c->levels[i].len, (int32_t)i };
-	qsort(sorted, c->nlevels, sizeof(*sorted), level_cmp);
-	for (size_t i = 0; i < c->nlevels; i++) {
+	for (size_t i = 0; i < nlevels; i++) {
+		sorted[i].s = fitd_intern_key(&c->levels, (int32_t)i, &sorted[i].len);
+		sorted[i].old = (int32_t)i;
+	}
+	qsort(sorted, nlevels, sizeof(*sorted), level_cmp);
+	for (size_t i = 0; i < nlevels; i++) {
 		remap[sorted[i].old] = (int32_t)i;
 		names[i] = sorted[i].s;
 	}
@@ -421,9 +299,10 @@ static int finish_col(struct fit_frame_builder *b, struct build_col *c, struct f
 			missing += c->cat[r] < 0;
 		dst->cat = c->cat;
 		dst->levels = levels;
-		dst->nlevels = c->nlevels;
+		dst->nlevels = c->levels.n;
 		fit__frame_own(f, c->cat);
 		fit__frame_own(f, levels);
+		fit__frame_own(f, fitd_intern_take_keys(&c->levels)); /* what levels point into */
 		c->cat = NULL;
 	}
 	dst->missing = missing;
@@ -462,20 +341,24 @@ static int check_columns(const struct fit_frame_builder *b)
 int fit_frame_builder_finish(struct fit_frame_builder *b, struct fit_frame **out)
 {
 	struct fit_frame *f = NULL;
+	size_t nowned;
+	void **owned;
 	int rc;
 
 	*out = NULL;
 	if (b == NULL)
 		return FITD_EINVAL;
 	rc = check_columns(b);
+	owned = owned_blocks(b, &nowned);
+	/* Per column its name, and its values or its codes, level names and level strings. */
 	if (rc == FITD_OK)
-		rc = fit__frame_alloc(b->nrows, b->ncols, 3 * b->ncols + b->narena, &f);
+		rc = fit__frame_alloc(b->nrows, b->ncols, 4 * b->ncols + nowned, &f);
 	for (size_t i = 0; rc == FITD_OK && i < b->ncols; i++)
 		rc = finish_col(b, &b->cols[i], f, fit__frame_col(f, i));
 	if (rc == FITD_OK) {
-		for (size_t i = 0; i < b->narena; i++)
-			fit__frame_own(f, b->arena[i]);
-		b->narena = 0;
+		for (size_t i = 0; i < nowned; i++)
+			fit__frame_own(f, owned[i]);
+		fitd_buf_release(&b->owned);
 		*out = f;
 		f = NULL;
 	}

@@ -232,7 +232,7 @@ struct fit__linear {
 	int threads;
 	struct fit__poll *poll;
 	size_t block_rows; /* fixed for the fit: fit__blocking(data->n) */
-	double *partial;   /* FIT__MAX_BLOCKS slots of fit__linear_slot(k, dim) doubles */
+	double *partial;   /* FIT__MAX_BLOCKS slots of slot_size(k, dim) doubles (linear.c) */
 	double *curv[2];   /* n x k second-derivative terms: accepted, last full grad(); or NULL */
 };
 
@@ -295,6 +295,11 @@ void fit__mlp_scores(struct fit__mlp *m, const double *w, const float *x, size_t
 double fit__dot(const float *x, const double *w, size_t ld);
 /* g += a * x over ld values. */
 void fit__axpy(double *g, double a, const float *x, size_t ld);
+/*
+ * a . b over n doubles, any n, summed in index order: the optimizers'
+ * vector algebra, kept plain so a fit's result does not depend on the CPU.
+ */
+double fit__ddot(const double *a, const double *b, size_t n);
 
 /* ---- losses (linear.c), shared with the networks ---- */
 

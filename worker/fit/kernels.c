@@ -10,6 +10,10 @@
  * floats with zeros, so there is no remainder loop. Callers walk rows one at a
  * time: reading four rows interleaved (to share the weight loads) halves the
  * bandwidth, as the hardware prefetcher then sees four streams.
+ *
+ * The optimizers' dot product of two double vectors (fit__ddot, for lbfgs.c
+ * and newton.c) is one plain loop on every machine: its vectors are short
+ * (the parameters), and a fixed summation order keeps fits reproducible.
  */
 #include "worker/fit/internal.h"
 
@@ -55,6 +59,15 @@ CLONES void GENERIC(fit__axpy)(double *g, double a, const float *x, size_t ld)
 {
 	for (size_t j = 0; j < ld; j += 8)
 		STORE_D(g + j, LOAD_D(g + j) + a * LOAD_F(x + j));
+}
+
+double fit__ddot(const double *a, const double *b, size_t n)
+{
+	double s = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
 }
 
 #if HAVE_AVX512_PATH

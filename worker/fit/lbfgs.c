@@ -45,15 +45,6 @@ void *fit__lbfgs_layout(struct fit__arena *a, size_t dim)
 	return ws;
 }
 
-static double dot(const double *a, const double *b, size_t n)
-{
-	double s = 0.0;
-
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
 /* d = -H g over the stored pairs, oldest first in slot order (start, count). */
 static void direction(struct lbfgs_ws *ws, size_t dim, unsigned start, unsigned count)
 {
@@ -65,14 +56,14 @@ static void direction(struct lbfgs_ws *ws, size_t dim, unsigned start, unsigned 
 		unsigned k = (start + q) % LBFGS_M;
 		double *s = ws->s + k * dim, *y = ws->y + k * dim;
 
-		ws->alpha[k] = ws->rho[k] * dot(s, d, dim);
+		ws->alpha[k] = ws->rho[k] * fit__ddot(s, d, dim);
 		for (size_t i = 0; i < dim; i++)
 			d[i] -= ws->alpha[k] * y[i];
 	}
 	if (count > 0) {
 		unsigned k = (start + count - 1) % LBFGS_M;
 		double *y = ws->y + k * dim;
-		double gamma = 1.0 / (ws->rho[k] * dot(y, y, dim));
+		double gamma = 1.0 / (ws->rho[k] * fit__ddot(y, y, dim));
 
 		for (size_t i = 0; i < dim; i++)
 			d[i] *= gamma;
@@ -80,7 +71,7 @@ static void direction(struct lbfgs_ws *ws, size_t dim, unsigned start, unsigned 
 	for (unsigned q = 0; q < count; q++) {
 		unsigned k = (start + q) % LBFGS_M;
 		double *s = ws->s + k * dim, *y = ws->y + k * dim;
-		double beta = ws->rho[k] * dot(y, d, dim);
+		double beta = ws->rho[k] * fit__ddot(y, d, dim);
 
 		for (size_t i = 0; i < dim; i++)
 			d[i] += (ws->alpha[k] - beta) * s[i];
@@ -127,19 +118,19 @@ int fit__lbfgs_run(const struct fit__objective *o, struct fit__run *run, double 
 		return fitd_error_set(run->err, rc, NULL, "the fit was cancelled");
 	if (rc != FITD_OK)
 		return fit__run_diverged(run, 0, "loss");
-	g0 = sqrt(dot(ws->g, ws->g, dim));
+	g0 = sqrt(fit__ddot(ws->g, ws->g, dim));
 	rep->train_loss = f;
 	for (unsigned it = 1; it <= run->params->epochs && g0 > 0.0; it++) {
 		double gd, t, fnew, ys;
 
 		direction(ws, dim, start, count);
-		gd = dot(ws->g, ws->d, dim);
+		gd = fit__ddot(ws->g, ws->d, dim);
 		if (!(gd < 0.0)) { /* not a descent direction: forget the pairs */
 			count = 0;
 			direction(ws, dim, start, count);
-			gd = dot(ws->g, ws->d, dim);
+			gd = fit__ddot(ws->g, ws->d, dim);
 		}
-		t = count == 0 ? fmin(1.0, 1.0 / sqrt(dot(ws->g, ws->g, dim))) : 1.0;
+		t = count == 0 ? fmin(1.0, 1.0 / sqrt(fit__ddot(ws->g, ws->g, dim))) : 1.0;
 		rc = line_search(o, run, ws, w, f, gd, &t, &fnew);
 		if (rc == FITD_ECANCELLED)
 			return fitd_error_set(run->err, rc, NULL, "the fit was cancelled");
@@ -153,8 +144,8 @@ int fit__lbfgs_run(const struct fit__objective *o, struct fit__run *run, double 
 				s[i] = ws->wnew[i] - w[i];
 				y[i] = ws->gnew[i] - ws->g[i];
 			}
-			ys = dot(y, s, dim);
-			if (ys > 1e-10 * dot(y, y, dim)) {
+			ys = fit__ddot(y, s, dim);
+			if (ys > 1e-10 * fit__ddot(y, y, dim)) {
 				ws->rho[k] = 1.0 / ys;
 				if (count < LBFGS_M)
 					count++;
@@ -173,7 +164,7 @@ int fit__lbfgs_run(const struct fit__objective *o, struct fit__run *run, double 
 		rep->epochs = rep->best_epoch = it;
 		rep->train_loss = fnew;
 		rep->valid_score = score;
-		if (sqrt(dot(ws->g, ws->g, dim)) <= run->params->tol * g0) {
+		if (sqrt(fit__ddot(ws->g, ws->g, dim)) <= run->params->tol * g0) {
 			rep->converged = 1;
 			break;
 		}

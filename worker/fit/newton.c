@@ -49,15 +49,6 @@ void *fit__newton_layout(struct fit__arena *a, size_t dim)
 	return ws;
 }
 
-static double dot(const double *a, const double *b, size_t n)
-{
-	double s = 0.0;
-
-	for (size_t i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
 static void axpy(double *y, double a, const double *x, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -67,7 +58,7 @@ static void axpy(double *y, double a, const double *x, size_t n)
 /* The tau >= 0 with |s + tau d| = delta. */
 static double to_boundary(const double *s, const double *d, size_t n, double delta)
 {
-	double std = dot(s, d, n), sts = dot(s, s, n), dtd = dot(d, d, n);
+	double std = fit__ddot(s, d, n), sts = fit__ddot(s, s, n), dtd = fit__ddot(d, d, n);
 	double dsq = delta * delta, rad = sqrt(fmax(std * std + dtd * (dsq - sts), 0.0));
 
 	if (dtd == 0.0)
@@ -80,14 +71,14 @@ static int trcg(const struct fit__objective *o, struct fit__run *run, struct new
 		double delta)
 {
 	size_t n = o->dim;
-	double cgtol = CG_REL_TOL * sqrt(dot(ws->g, ws->g, n)), rtr;
+	double cgtol = CG_REL_TOL * sqrt(fit__ddot(ws->g, ws->g, n)), rtr;
 
 	for (size_t i = 0; i < n; i++) {
 		ws->s[i] = 0.0;
 		ws->r[i] = -ws->g[i];
 		ws->d[i] = ws->r[i];
 	}
-	rtr = dot(ws->r, ws->r, n);
+	rtr = fit__ddot(ws->r, ws->r, n);
 	for (int it = 0; it < CG_MAX_ITER && sqrt(rtr) > cgtol; it++) {
 		double dhd, alpha, rnew;
 		int rc = fit__objective_hv(o, ws->d, ws->hd);
@@ -95,11 +86,11 @@ static int trcg(const struct fit__objective *o, struct fit__run *run, struct new
 		run->report->passes++;
 		if (rc != FITD_OK)
 			return rc;
-		dhd = dot(ws->d, ws->hd, n);
+		dhd = fit__ddot(ws->d, ws->hd, n);
 		alpha = rtr / dhd;
 		if (dhd > 0.0)
 			axpy(ws->s, alpha, ws->d, n);
-		if (!(dhd > 0.0) || sqrt(dot(ws->s, ws->s, n)) > delta) {
+		if (!(dhd > 0.0) || sqrt(fit__ddot(ws->s, ws->s, n)) > delta) {
 			/* no curvature along d, or outside the region: stop on its edge */
 			if (dhd > 0.0)
 				axpy(ws->s, -alpha, ws->d, n);
@@ -109,7 +100,7 @@ static int trcg(const struct fit__objective *o, struct fit__run *run, struct new
 			break;
 		}
 		axpy(ws->r, -alpha, ws->hd, n);
-		rnew = dot(ws->r, ws->r, n);
+		rnew = fit__ddot(ws->r, ws->r, n);
 		for (size_t i = 0; i < n; i++)
 			ws->d[i] = ws->r[i] + rnew / rtr * ws->d[i];
 		rtr = rnew;
@@ -150,7 +141,7 @@ int fit__newton_run(const struct fit__objective *o, struct fit__run *run, double
 		return cancelled(run, rc);
 	o->accept(o->ctx);
 	rep->train_loss = f;
-	g0 = delta = sqrt(dot(ws->g, ws->g, n));
+	g0 = delta = sqrt(fit__ddot(ws->g, ws->g, n));
 	if (g0 == 0.0)
 		rep->converged = 1;
 	while (it <= run->params->epochs && !rep->converged) {
@@ -161,8 +152,8 @@ int fit__newton_run(const struct fit__objective *o, struct fit__run *run, double
 			return cancelled(run, rc);
 		for (size_t i = 0; i < n; i++)
 			ws->wnew[i] = w[i] + ws->s[i];
-		gs = dot(ws->g, ws->s, n);
-		prered = -0.5 * (gs - dot(ws->s, ws->r, n));
+		gs = fit__ddot(ws->g, ws->s, n);
+		prered = -0.5 * (gs - fit__ddot(ws->s, ws->r, n));
 		rc = fit__objective_grad(o, ws->wnew, NULL, o->nrows, &fnew, ws->gnew);
 		rep->passes++;
 		if (rc == FITD_ECANCELLED)
@@ -170,7 +161,7 @@ int fit__newton_run(const struct fit__objective *o, struct fit__run *run, double
 		if (rc != FITD_OK)
 			fnew = INFINITY; /* overflowed: reject and shrink */
 		actred = f - fnew;
-		snorm = sqrt(dot(ws->s, ws->s, n));
+		snorm = sqrt(fit__ddot(ws->s, ws->s, n));
 		if (it == 1)
 			delta = fmin(delta, snorm);
 		alpha = fnew - f - gs <= 0 ? SIGMA3 : fmax(SIGMA1, -0.5 * (gs / (fnew - f - gs)));
@@ -187,7 +178,7 @@ int fit__newton_run(const struct fit__objective *o, struct fit__run *run, double
 			rep->train_loss = f;
 			rep->valid_score = score;
 			it++;
-			if (sqrt(dot(ws->g, ws->g, n)) <= run->params->tol * g0)
+			if (sqrt(fit__ddot(ws->g, ws->g, n)) <= run->params->tol * g0)
 				rep->converged = 1;
 		}
 		if ((actred <= 0 && prered <= 0) ||

@@ -1,6 +1,7 @@
 /*
- * trial.c - what runs on a trial thread: cross-validate a setting, or refit
- * the job's best setting on every training row and explain the result.
+ * task.c - what runs on a trial thread, a task: cross-validate a setting
+ * (a trial), or refit the job's best setting on every training row and
+ * explain the result.
  *
  * A trial fits one model per fold and scores each on its validation rows;
  * the trial's score is the mean over folds and the fold-0 model is kept as a
@@ -11,7 +12,7 @@
  * score (see fit_fold), so the cross-validation score estimates the model
  * the refit makes.
  */
-#include "worker/trial.h"
+#include "worker/task.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -143,7 +144,7 @@ void worker_data_unref(struct worker_data *d)
 
 static int on_abort(void *data)
 {
-	struct worker_trial *t = data;
+	struct worker_task *t = data;
 
 	/* Polled after every mini-batch: the watchdog's sign of progress. */
 	atomic_store_explicit(&t->sign_ms, fitd_clock_ms(), memory_order_relaxed);
@@ -152,13 +153,13 @@ static int on_abort(void *data)
 
 static void on_progress(void *data, const struct fit_progress *p)
 {
-	struct worker_trial *t = data;
+	struct worker_task *t = data;
 
 	if (t->hooks->progress != NULL)
 		t->hooks->progress(t, t->nfolds_done, p->epoch, p->train_loss, p->valid_score);
 }
 
-static int fit_rows(struct worker_trial *t, const struct fit_params *params, const size_t *train,
+static int fit_rows(struct worker_task *t, const struct fit_params *params, const size_t *train,
 		    size_t ntrain, const size_t *valid, size_t nvalid, struct fit_model **model)
 {
 	const struct worker_data *d = t->data;
@@ -188,7 +189,7 @@ static int fit_rows(struct worker_trial *t, const struct fit_params *params, con
  * lbfgs and newton, which have no epochs to pick) the validation rows are
  * only reported as progress. rows is scratch for ntrain indexes.
  */
-static int fit_fold(struct worker_trial *t, const size_t *train, size_t ntrain, const size_t *valid,
+static int fit_fold(struct worker_task *t, const size_t *train, size_t ntrain, const size_t *valid,
 		    size_t nvalid, size_t *rows, struct fit_model **model)
 {
 	struct fit_params p = t->params;
@@ -269,7 +270,7 @@ static int add_coefficients(json_t *doc, const struct fit_model *m, struct fitd_
 }
 
 /* The model document of m with its coefficients, or status FITD_ENOMEM. */
-static int model_document(struct worker_trial *t, const struct fit_model *m)
+static int model_document(struct worker_task *t, const struct fit_model *m)
 {
 	t->model = worker_model_to_json(m);
 	if (t->model == NULL)
@@ -281,7 +282,7 @@ static int model_document(struct worker_trial *t, const struct fit_model *m)
  * Permutation importance of m on (up to IMPORTANCE_MAX_ROWS of) rows, best
  * first; an empty list when it cannot be measured, NULL when memory runs out.
  */
-static json_t *importance(struct worker_trial *t, const struct fit_model *m, const size_t *rows,
+static json_t *importance(struct worker_task *t, const struct fit_model *m, const size_t *rows,
 			  size_t nrows)
 {
 	const struct fit_model_desc *d = fit_model_desc(m);
@@ -306,7 +307,7 @@ static json_t *importance(struct worker_trial *t, const struct fit_model *m, con
 	return arr;
 }
 
-static void run_folds(struct worker_trial *t)
+static void run_folds(struct worker_task *t)
 {
 	unsigned k = fit_split_count(t->data->split);
 	size_t *rows = malloc((t->data->nall ? t->data->nall : 1) * sizeof(size_t));
@@ -356,7 +357,7 @@ static void run_folds(struct worker_trial *t)
 		t->epochs = 1;
 }
 
-static void run_refit(struct worker_trial *t)
+static void run_refit(struct worker_task *t)
 {
 	const size_t *train, *valid;
 	size_t ntrain, nvalid;
@@ -392,9 +393,9 @@ static void run_refit(struct worker_trial *t)
 	fit_model_free(m);
 }
 
-void worker_trial_run(void *arg)
+void worker_task_run(void *arg)
 {
-	struct worker_trial *t = arg;
+	struct worker_task *t = arg;
 	int64_t start = fitd_clock_ms();
 
 	fitd_error_clear(&t->err);
@@ -410,7 +411,7 @@ void worker_trial_run(void *arg)
 	t->hooks->done(t);
 }
 
-void worker_trial_release(struct worker_trial *t)
+void worker_task_release(struct worker_task *t)
 {
 	json_decref(t->params_json);
 	json_decref(t->model);

@@ -1,16 +1,16 @@
 /*
- * trial.h - one unit of work on a trial thread: a trial (the parameters
- * scored by cross-validation or holdout) or the final refit of a job's best
- * parameters on all training rows.
+ * task.h - one unit of work on a trial thread, a task: a trial (the
+ * parameters scored by cross-validation or holdout) or the final refit of a
+ * job's best parameters on all training rows.
  *
- * The scheduler fills a struct worker_trial on the loop thread, submits
- * worker_trial_run() to the pool, and reads the results back on the loop
+ * The scheduler fills a struct worker_task on the loop thread, submits
+ * worker_task_run() to the pool, and reads the results back on the loop
  * thread after the done callback. While it runs, only `stop` (atomic) is
  * shared; everything else is either read-only or written only by the trial
  * thread before `done` is called.
  */
-#ifndef WORKER_TRIAL_H
-#define WORKER_TRIAL_H
+#ifndef WORKER_TASK_H
+#define WORKER_TASK_H
 
 #include <jansson.h>
 #include <stdatomic.h>
@@ -55,19 +55,19 @@ enum worker_stop {
 	WORKER_STOP_PRUNE,    /* the searcher stopped it early: trial pruned */
 };
 
-struct worker_trial;
+struct worker_task;
 
-struct worker_trial_hooks {
+struct worker_task_hooks {
 	/* Per epoch of fold `fold`, from the trial thread; must not block. */
-	void (*progress)(struct worker_trial *t, unsigned fold, unsigned epoch, double train_loss,
+	void (*progress)(struct worker_task *t, unsigned fold, unsigned epoch, double train_loss,
 			 double score);
 	/* Once, from the trial thread, when the results are written. */
-	void (*done)(struct worker_trial *t);
+	void (*done)(struct worker_task *t);
 };
 
 #define WORKER_MAX_RUNGS 8
 
-struct worker_trial {
+struct worker_task {
 	/* set before submit */
 	char job_id[STORE_ID_MAX];
 	int64_t idx; /* -1 for the refit */
@@ -76,11 +76,11 @@ struct worker_trial {
 	struct fit_params params;
 	json_t *params_json;
 	bool refit;
-	const struct worker_trial_hooks *hooks;
+	const struct worker_task_hooks *hooks;
 	void *owner;			   /* the scheduler's, for the hooks */
 	void *hook_data;		   /* the scheduler's, read-only while the trial runs */
 	struct worker_pool_task pool_task; /* the pool's while queued */
-	struct worker_trial *done_next;	   /* the scheduler's queue of finished tasks */
+	struct worker_task *done_next;	   /* the scheduler's queue of finished tasks */
 	/* the model file of an outcome the store refused, reused by the next try */
 	char refused_model_id[STORE_ID_MAX];
 	int64_t refused_model_bytes;
@@ -113,9 +113,9 @@ struct worker_trial {
 };
 
 /* Runs t on the calling (trial) thread, then calls t->hooks->done(t). */
-void worker_trial_run(void *t);
+void worker_task_run(void *t);
 
 /* Frees what the results hold and drops the data reference; not t itself. */
-void worker_trial_release(struct worker_trial *t);
+void worker_task_release(struct worker_task *t);
 
 #endif

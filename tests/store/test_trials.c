@@ -1,0 +1,360 @@
+/*
+ * test_trials.c - the durability rules of trial rows (DESIGN.md, rules 2
+ * and 3), checked exactly on the database:
+ *
+ *   fencing: a completion that presents a stale generation (the trial was
+ *   claimed again since, or already finished) gets FITD_ECONFLICT and
+ *   leaves every row as it was (the trial, the job, the events, the
+ *   models), whatever the outcome it carries; the heartbeat is fenced by
+ *   owner, so a stale owner's renews nothing;
+ *
+ *   recovery at start: a running trial below its job's max_attempts goes
+ *   back to the queue, one that has used them all fails with
+ *   max_attempts and a trial_finished event, anything not running is left
+ *   alone, and a trial given back at a graceful stop has its attempt
+ *   returned.
+ */
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "tests/store/store_check.h"
+
+struct fixture {
+	struct store *s;
+	struct store_dataset d;
+	struct store_job job;
+};
+
+/* A store with one dataset and one job whose trials may be claimed max_attempts times. */
+static void setup(struct fixture *fx, int64_t max_attempts)
+{
+	struct store_job_new in = { .target = "y",
+				    .task = "regression",
+				    .metric = "rmse",
+				    .spec_json = "{}",
+				    .max_attempts = max_attempts };
+	struct fitd_error err = { 0 };
+	bool existed;
+
+	store_check_state_new();
+	fx->s = store_check_open();
+	ck_assert_int_eq(store_check_upload(fx->s, "x,y\n1,2\n3,4\n", "t", &fx->d, &err), FITD_OK);
+	in.dataset_id = fx->d.id;
+	ck_assert_msg(store_job_create(fx->s, &in, &fx->job, &existed, &err) == FITD_OK, "%s",
+		      err.message);
+}
+
+static void teardown(struct fixture *fx)
+{
+	store_job_release(&fx->job);
+	store_dataset_release(&fx->d);
+	store_close(fx->s);
+	store_check_state_remove();
+}
+
+static int64_t claim(struct fixture *fx, int64_t idx, const char *owner)
+{
+	struct fitd_error err = { 0 };
+	int64_t gen = -1;
+
+	ck_assert_msg(store_trial_claim(fx->s, fx->job.id, idx, "{\"model\":\"linear\"}", owner,
+					60000, &gen, &err) == FITD_OK,
+		      "%s", err.message);
+	return gen;
+}
+
+static void recover(struct fixture *fx, int64_t requeued, int64_t failed)
+{
+	struct fitd_error err = { 0 };
+	int64_t r = -1, f = -1;
+
+	ck_assert_int_eq(store_trial_recover(fx->s, &r, &f, &err), FITD_OK);
+	ck_assert_int_eq(r, requeued);
+	ck_assert_int_eq(f, failed);
+}
+
+/* Every row of every table a trial's completion may write, as text. */
+static char *snapshot(void)
+{
+	static const char *const queries[] = {
+		"SELECT * FROM trials ORDER BY job_id, idx",
+		"SELECT * FROM jobs ORDER BY seq",
+		"SELECT * FROM events ORDER BY id",
+		"SELECT * FROM models ORDER BY id",
+	};
+	char *all = NULL, *rows;
+	size_t len = 0;
+	FILE *f = open_memstream(&all, &len);
+
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		rows = store_check_rows(queries[i]);
+		fprintf(f, "-- %s\n%s", queries[i], rows);
+		free(rows);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	return all;
+}
+
+/* The outcomes a completion may carry; a stale one must be refused whichever it is. */
+enum {
+	OUT_COMPLETED_BEST,
+	OUT_FAILED,
+	OUT_PRUNED,
+	OUT_GIVEN_BACK,
+	NOUTCOMES
+};
+
+static struct store_trial_outcome outcome(int kind, const char *model_id)
+{
+	struct store_trial_outcome o = { .epochs = 7, .duration_ms = 120 };
+
+	switch (kind) {
+	case OUT_COMPLETED_BEST:
+		o.state = STORE_TRIAL_COMPLETED;
+		o.has_score = true;
+		o.score = 0.25;
+		o.score_std = 0.01;
+		o.result_json = "{\"fold_scores\":[0.25]}";
+		o.event_json = "{\"trial\":0,\"state\":\"completed\"}";
+		o.new_best = true;
+		o.model_id = model_id;
+		o.model_bytes = 2;
+		o.best_event_json = "{\"trial\":0}";
+		break;
+	case OUT_FAILED:
+		o.state = STORE_TRIAL_FAILED;
+		o.error_code = "bad_params";
+		o.error_message = "refused";
+		o.event_json = "{\"trial\":0,\"state\":\"failed\"}";
+		break;
+	case OUT_PRUNED:
+		o.state = STORE_TRIAL_PRUNED;
+		o.has_score = true;
+		o.score = 0.5;
+		o.event_json = "{\"trial\":0,\"state\":\"pruned\"}";
+		break;
+	default:
+		o.state = STORE_TRIAL_QUEUED; /* given back at a graceful stop */
+		break;
+	}
+	return o;
+}
+
+/* Finishes trial 0 presenting gen with outcome kind and expects a refusal that changes nothing. */
+static void expect_fenced(struct fixture *fx, int64_t gen, int kind)
+{
+	char model_id[STORE_ID_MAX];
+	struct fitd_error err = { 0 };
+	struct store_trial_outcome o;
+	char *before, *after;
+
+	ck_assert_int_eq(store_model_write(fx->s, "{}", 2, model_id, &err), FITD_OK);
+	o = outcome(kind, model_id);
+	before = snapshot();
+	ck_assert_int_eq(store_trial_finish(fx->s, fx->job.id, 0, gen, &o, &err), FITD_ECONFLICT);
+	ck_assert_str_eq(err.code, "stale_generation");
+	after = snapshot();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+}
+
+/* Run once per outcome kind (_i). */
+START_TEST(stale_generation_changes_nothing)
+{
+	struct fixture fx;
+	int64_t old, now;
+
+	setup(&fx, 3);
+	old = claim(&fx, 0, "host:1");
+	recover(&fx, 1, 0); /* the daemon restarted: the trial is queued again */
+	now = claim(&fx, 0, "host:2");
+	ck_assert_int_eq(now, old + 1);
+	/* The old claim's result, whatever it says, and a made-up newer one. */
+	expect_fenced(&fx, old, _i);
+	expect_fenced(&fx, now + 1, _i);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(finished_trial_takes_no_second_result)
+{
+	struct store_trial_outcome o = outcome(OUT_FAILED, NULL);
+	struct fitd_error err = { 0 };
+	struct fixture fx;
+	int64_t gen;
+
+	setup(&fx, 3);
+	gen = claim(&fx, 0, "host:1");
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err), FITD_OK);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM trials WHERE state = 'failed'"),
+			 1);
+	/* The same generation again (a retried commit that had gone through) is refused too. */
+	for (int kind = 0; kind < NOUTCOMES; kind++)
+		expect_fenced(&fx, gen, kind);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(current_generation_is_taken)
+{
+	struct fitd_error err = { 0 };
+	char model_id[STORE_ID_MAX];
+	struct store_trial_outcome o;
+	struct store_job job;
+	struct fixture fx;
+	int64_t gen;
+
+	setup(&fx, 3);
+	claim(&fx, 0, "host:1");
+	recover(&fx, 1, 0);
+	gen = claim(&fx, 0, "host:2");
+	ck_assert_int_eq(store_model_write(fx.s, "{}", 2, model_id, &err), FITD_OK);
+	o = outcome(OUT_COMPLETED_BEST, model_id);
+	ck_assert_msg(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err) == FITD_OK, "%s",
+		      err.message);
+	ck_assert_int_eq(store_job_get(fx.s, fx.job.id, &job, &err), FITD_OK);
+	ck_assert_int_eq(job.best_trial, 0);
+	ck_assert_str_eq(job.best_model_id, model_id);
+	store_job_release(&job);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM models"), 1);
+	ck_assert_int_eq(store_check_sql_int("SELECT owner IS NULL AND lease_until IS NULL"
+					     " AND attempt = 2 FROM trials"),
+			 1);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(stale_owner_heartbeat_renews_nothing)
+{
+	struct fitd_error err = { 0 };
+	struct fixture fx;
+	char *before, *after;
+
+	setup(&fx, 3);
+	claim(&fx, 0, "host:1");
+	recover(&fx, 1, 0);
+	claim(&fx, 0, "host:2");
+	ck_assert_int_eq(store_check_sql("UPDATE trials SET lease_until = 5", NULL), SQLITE_DONE);
+	before = snapshot();
+	ck_assert_int_eq(store_trial_heartbeat(fx.s, "host:1", 60000, &err), FITD_OK);
+	after = snapshot();
+	ck_assert_str_eq(after, before);
+	/* The owner of the claim renews its lease. */
+	ck_assert_int_eq(store_trial_heartbeat(fx.s, "host:2", 60000, &err), FITD_OK);
+	ck_assert_int_gt(store_check_sql_int("SELECT lease_until FROM trials"), store_now_ms());
+	free(before);
+	free(after);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(recovery_fails_a_trial_at_max_attempts)
+{
+	struct fixture fx;
+	int64_t gen;
+
+	setup(&fx, 2);
+	gen = claim(&fx, 0, "host:1");
+	recover(&fx, 1, 0); /* attempt 1 of 2: queued again */
+	ck_assert_int_eq(store_check_sql_int("SELECT state = 'queued' AND attempt = 1 AND"
+					     " owner IS NULL AND lease_until IS NULL FROM trials"),
+			 1);
+	ck_assert_int_eq(claim(&fx, 0, "host:2"), gen + 1);
+	recover(&fx, 0, 1); /* attempt 2 of 2: failed, not retried */
+	ck_assert_int_eq(
+	    store_check_sql_int("SELECT state = 'failed' AND attempt = 2 AND"
+				" error_code = 'max_attempts' AND owner IS NULL AND"
+				" lease_until IS NULL AND finished_at > 0 FROM trials"),
+	    1);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM events WHERE"
+					     " type = 'trial_finished' AND"
+					     " json_extract(data, '$.trial') = 0 AND"
+					     " json_extract(data, '$.state') = 'failed' AND"
+					     " json_extract(data, '$.error') = 'max_attempts'"),
+			 1);
+	/* A failed trial is not claimed again, and a later start finds nothing to do. */
+	ck_assert_int_eq(store_trial_claim(fx.s, fx.job.id, 0, "{}", "host:3", 1000, &gen, NULL),
+			 FITD_ESTATE);
+	recover(&fx, 0, 0);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(recovery_sorts_each_running_trial)
+{
+	struct store_trial_outcome done = outcome(OUT_PRUNED, NULL);
+	struct store_trial_outcome back = outcome(OUT_GIVEN_BACK, NULL);
+	struct fitd_error err = { 0 };
+	struct fixture fx;
+	int64_t gen;
+	char *rows;
+
+	setup(&fx, 2);
+	/* Trial 0 on its last attempt, trial 1 on its first, trial 2 finished, trial 3 queued. */
+	claim(&fx, 0, "host:1");
+	recover(&fx, 1, 0);
+	claim(&fx, 0, "host:2");
+	claim(&fx, 1, "host:2");
+	gen = claim(&fx, 2, "host:2");
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 2, gen, &done, &err), FITD_OK);
+	gen = claim(&fx, 3, "host:2");
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 3, gen, &back, &err), FITD_OK);
+	recover(&fx, 1, 1);
+	rows = store_check_rows("SELECT idx, state, attempt FROM trials ORDER BY idx");
+	ck_assert_str_eq(rows, "0|failed|2\n1|queued|1\n2|pruned|1\n3|queued|0\n");
+	free(rows);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(given_back_attempt_is_not_counted)
+{
+	struct store_trial_outcome back = outcome(OUT_GIVEN_BACK, NULL);
+	struct fitd_error err = { 0 };
+	struct fixture fx;
+	int64_t gen;
+
+	setup(&fx, 1);
+	/* A graceful stop gives the trial back: the attempt is returned, the trial stays eligible. */
+	for (int i = 0; i < 3; i++) {
+		gen = claim(&fx, 0, "host:1");
+		ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &back, &err), FITD_OK);
+		ck_assert_int_eq(store_check_sql_int("SELECT state = 'queued' AND attempt = 0 AND"
+						     " owner IS NULL FROM trials"),
+				 1);
+	}
+	ck_assert_int_eq(store_check_sql_int("SELECT generation FROM trials"), 3);
+	recover(&fx, 0, 0);
+	claim(&fx, 0, "host:1");
+	recover(&fx, 0, 1); /* the one real attempt of max_attempts 1 */
+	teardown(&fx);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("trials");
+	TCase *tc = tcase_create("trials");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, stale_generation_changes_nothing, 0, NOUTCOMES);
+	tcase_add_test(tc, finished_trial_takes_no_second_result);
+	tcase_add_test(tc, current_generation_is_taken);
+	tcase_add_test(tc, stale_owner_heartbeat_renews_nothing);
+	tcase_add_test(tc, recovery_fails_a_trial_at_max_attempts);
+	tcase_add_test(tc, recovery_sorts_each_running_trial);
+	tcase_add_test(tc, given_back_attempt_is_not_counted);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
