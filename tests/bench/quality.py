@@ -300,6 +300,7 @@ def run_job(c, out, name, spec, budget):
     """Submits spec, polls until the job ends, predicts test.csv."""
     t0 = time.perf_counter()
     status, job = c.request("POST", "/v1/jobs", spec)
+    submit_s = time.perf_counter() - t0
     if status != 201:
         raise FitdError("submit", spec, status, job)
     limit = 3 * budget + 120 if budget else 1800
@@ -316,7 +317,7 @@ def run_job(c, out, name, spec, budget):
     if job["state"] != "succeeded" or not job.get("best") or not job["best"].get("model_id"):
         raise FitdError(f"job ended {job['state']}", spec, 200, job)
     model = job["best"]["model_id"]
-    res = {"wall_s": wall, "elapsed_s": job["progress"].get("elapsed_s"),
+    res = {"wall_s": wall, "submit_s": submit_s, "elapsed_s": job["progress"].get("elapsed_s"),
            "trials": job["progress"]["trials_done"], "job": job["id"], "model": model,
            "cv_score": job["best"]["score"], "params": job["best"].get("params")}
     res.update(predict_test(c, out, name, model))
@@ -546,7 +547,7 @@ def table(out, budget):
         if f:
             b = f.get("budget", budget_of(name, budget))
             over = f["wall_s"] - b
-            overruns.append((name, b, f["wall_s"], f.get("elapsed_s"), over))
+            overruns.append((name, b, f["wall_s"], f.get("elapsed_s"), over, f.get("submit_s")))
         mm = "acc" if metric == "accuracy" else "rmse"
         sfmt = ".4f" if metric == "accuracy" else ".5g"
 
@@ -575,9 +576,10 @@ def table(out, budget):
         print(f"every fitd job within max_seconds + 1 s: {'yes' if not late else 'NO'}"
               f" (worst: {worst[0]} {worst[2]:.1f} s for {worst[1]} s, overrun {worst[4]:+.1f} s;"
               " wall = submit to the poll that saw it end, 0.1 s polls)")
-        for name, b, wall, el, over in late:
-            print(f"  overrun {name}: wall {wall:.1f} s, job elapsed_s {el:.1f}, budget {b} s, "
-                  f"{over:+.1f} s")
+        for name, b, wall, el, over, sub in late:
+            print(f"  overrun {name}: wall {wall:.1f} s for a budget of {b} s ({over:+.1f} s);"
+                  f" the job's progress.elapsed_s {el:.1f} s"
+                  + (f"; POST /v1/jobs answered after {sub:.1f} s" if sub is not None else ""))
     if failed:
         print("fitd failures (request, answer):")
         failures(out, [(nm, "fitd.json") for nm in failed])

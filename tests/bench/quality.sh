@@ -78,7 +78,9 @@ fi
 state=$(mktemp -d "${TMPDIR:-/tmp}/fitd-quality-XXXXXX")
 trap 'stop_daemon; rm -rf "$state"' EXIT
 trap 'exit 1' INT TERM HUP
-start_daemon "$state" "$out/fitd.log" "$cores"
+log=$out/fitd.log
+[ -n "${BUDGETS:-}" ] && log=$out/fitd-sweep.log  # keep the full run's log apart
+start_daemon "$state" "$log" "$cores"
 
 fitd_rc=0
 if [ -n "${BUDGETS:-}" ]; then
