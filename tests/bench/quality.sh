@@ -1,37 +1,53 @@
 #!/bin/sh
 # quality.sh - how good are fitd's models for a fixed time budget? fitd
-# against Optuna TPE driving scikit-learn, side by side, on iris, wine,
-# breast_cancer, digits and diabetes (tests/data/):
+# against Optuna TPE driving scikit-learn and against XGBoost's defaults,
+# side by side, on 18 public tables (150 to 100,000 rows; regression,
+# binary and multi-class; numeric, categorical and missing values: the
+# five of tests/data/ and tests/bench/quality_data/, whose SOURCES.md says
+# where each comes from) and one generated 1,000,000 x 28 binary table with
+# interactions ("large", 60 s):
 #
-#   1. every table is split once, 80/20, seed 0 (stratified for the
-#      classification ones) into OUT/NAME/train.csv and test.csv
-#   2. fitd: one daemon (temporary state directory, 127.0.0.1:0, all CORES
-#      given to training); per table, upload train.csv and submit
-#      {"dataset","target","metric","search":{"max_seconds":BUDGET,"seed":0}},
-#      poll until the job ends, then predict test.csv with the best model
-#   3. optuna: TPESampler(seed=0) choosing among LogisticRegression /
-#      LinearSVC / MLPClassifier (Ridge / LinearSVR / MLPRegressor for
-#      regression), each after a StandardScaler, scored by mean 3-fold CV,
-#      study.optimize(timeout=BUDGET, n_jobs=CORES); the best is refit on the
-#      whole train split and predicts test.csv (tests/bench/quality_peer.py)
-#   4. both sets of test predictions are scored by the same code (accuracy,
-#      or RMSE for diabetes) and printed as one table, ending with
-#      "fitd >= optuna on K of 5 datasets"
+#   1. every table is split once, 80/20, seed 0 (stratified for
+#      classification) into OUT/NAME/train.csv and test.csv (quality.py)
+#   2. fitd: one daemon (temporary state directory, 127.0.0.1:0, CORES
+#      worker threads); per table, upload train.csv (raw: fitd types the
+#      columns, encodes categoricals and fills missing values itself) and
+#      submit {"dataset","target","task","metric","search":{"max_seconds":
+#      BUDGET,"seed":0}}, poll until the job ends, predict test.csv
+#   3. optuna: TPESampler(seed=0) over LogisticRegression / LinearSVC /
+#      MLPClassifier / HistGradientBoostingClassifier (Ridge / LinearSVR /
+#      MLPRegressor / HistGradientBoostingRegressor), each after imputation,
+#      scaling and one-hot encoding, mean 3-fold CV, study.optimize(timeout=
+#      BUDGET, n_jobs=CORES), best refit on the train split
+#   4. xgboost: XGBClassifier() / XGBRegressor() defaults, tree_method
+#      "hist", n_jobs=CORES, categorical columns one-hot encoded
+#   5. one table: per dataset the held-out score of each side (scored by one
+#      function: accuracy, with AUC for binary tasks, or RMSE), trials, wall
+#      times and who wins against each peer (ties: within one test row for
+#      accuracy, within 0.5% relative for RMSE); then "fitd >= optuna on K
+#      of N; fitd >= xgboost on M of N" and whether every fitd job ended
+#      within max_seconds + 1 s
 #
-# The two sides run one after the other, never together, so each has the
-# cores to itself. fitd's wall time runs from the submit to the job's end;
-# optuna's from the study's start through the refit. fitd's trials are the
-# job's progress.trials_done (completed and pruned), optuna's its completed
-# trials.
+# The sides run one after the other, never together, each with the same
+# CORES; the machine may be shared, so every table's line and the progress
+# lines carry /proc/loadavg. quality_peer.py says how each peer is set up.
 #
 #   tests/bench/quality.sh [FITD]
+#   BUDGETS="10 30 60" tests/bench/quality.sh [FITD]
+#
+# The second form is the budgets sweep: fitd alone on the small tables
+# (under 1,000 training rows) at each budget, seed 0, printing the held-out
+# score per budget and flagging a table where a larger budget scores worse
+# by more than one test row's worth; it records its run as quality_budgets.
 #
 # Without an argument it builds the daemon in build-bench/ (a release build;
 # FITD_BENCH_BUILD overrides). Output goes to tests/bench/out/quality/ (or
-# $FITD_BENCH_DIR/quality). BUDGET (seconds per table and side, default 30)
-# and CORES (default 2) override. Exits 0 whatever K is, 1 if something
-# failed to run.
+# $FITD_BENCH_DIR/quality). BUDGET (seconds per table and side, default 30),
+# LARGE_BUDGET (default 60), CORES (default 2) and QUALITY_TABLES (names,
+# default all) override. Exits 0 whoever wins, 1 if fitd failed on a table
+# or something failed to run (a missing peer prints as missing).
 bench_name=quality
+[ -n "${BUDGETS:-}" ] && bench_name=quality_budgets
 . "$(dirname "$0")/results.sh"
 set -eu
 
@@ -40,56 +56,45 @@ root=$(cd "$here/../.." && pwd)
 budget=${BUDGET:-30}
 cores=${CORES:-2}
 python=/usr/bin/python3
+start=$(date +%s)
+. "$here/fitd_daemon.sh"
+fitd_bin "$@"
 
-if [ $# -ge 1 ]; then
-    fitd=$1
-else
-    build=${FITD_BENCH_BUILD:-$root/build-bench}
-    [ -d "$build" ] || meson setup "$build" "$root" --buildtype=release >/dev/null
-    meson compile -C "$build" daemon/fitd >/dev/null
-    fitd=$build/daemon/fitd
-fi
+# The peers, installed as the README's dependency script installs them.
+"$root/deploy/deps.sh" bench >/dev/null 2>&1 || echo "quality: could not install every peer" >&2
 
 out=${FITD_BENCH_DIR:-$here/out}/quality
 mkdir -p "$out"
-echo "budget ${budget} s per table and side, ${cores} cores; output in $out"
+if [ -n "${BUDGETS:-}" ]; then
+	echo "budgets sweep: fitd at $BUDGETS s on the small tables, $cores cores; output in $out"
+else
+	echo "budget ${budget} s per table and side (large: ${LARGE_BUDGET:-60} s), $cores cores; output in $out"
+fi
 
 # 1. the splits
-"$python" "$here/quality.py" split "$root/tests/data" "$out"
+"$python" "$here/quality.py" split "$out"
 
 # 2. fitd. The trap stops the daemon and removes its state on any exit.
 state=$(mktemp -d "${TMPDIR:-/tmp}/fitd-quality-XXXXXX")
-log=$out/fitd.log
-pid=
-stop_daemon() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        pid=
-    fi
-}
 trap 'stop_daemon; rm -rf "$state"' EXIT
 trap 'exit 1' INT TERM HUP
-
-"$fitd" --listen 127.0.0.1:0 --state-dir "$state" --worker-threads "$cores" 2>"$log" &
-pid=$!
-
-# Wait for event=ready; the port is in the event=listening line.
-addr=
-tries=0
-while ! grep -q 'event=ready' "$log"; do
-    if ! kill -0 "$pid" 2>/dev/null || [ "$tries" -ge 200 ]; then
-        echo "fitd did not become ready; its log:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    tries=$((tries + 1))
-    sleep 0.1
-done
-addr=$(sed -n 's/.*event=listening.* addr=\([^ ]*\).*/\1/p' "$log" | head -n 1)
-echo "fitd $fitd on $addr (log $log)"
+log=$out/fitd.log
+[ -n "${BUDGETS:-}" ] && log=$out/fitd-sweep.log  # keep the full run's log apart
+start_daemon "$state" "$log" "$cores"
 
 fitd_rc=0
+if [ -n "${BUDGETS:-}" ]; then
+	for b in $BUDGETS; do
+		echo "== fitd, budget $b s"
+		"$python" "$here/quality.py" fitd "http://$addr" "$out" "$b" "$b" || fitd_rc=$?
+	done
+	stop_daemon
+	echo
+	# shellcheck disable=SC2086
+	"$python" "$here/quality.py" sweep "$out" $BUDGETS || fitd_rc=1
+	echo "total $(($(date +%s) - start)) s"
+	exit "$fitd_rc"
+fi
 "$python" "$here/quality.py" fitd "http://$addr" "$out" "$budget" || fitd_rc=$?
 stop_daemon
 
@@ -97,9 +102,14 @@ stop_daemon
 # and OpenMP inside scikit-learn must not start their own.
 peer_rc=0
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-    "$python" "$here/quality_peer.py" "$out" "$budget" "$cores" || peer_rc=$?
+	"$python" "$here/quality_peer.py" optuna "$out" "$budget" "$cores" || peer_rc=$?
 
-# 4. the table; quality.py exits 1 if a result is missing
+# 4. xgboost, CORES threads of its own
+"$python" "$here/quality_peer.py" xgboost "$out" "$cores" || peer_rc=$?
+
+# 5. the table; quality.py exits 1 if fitd has no result for a table
+echo
 table_rc=0
-"$python" "$here/quality.py" table "$out" || table_rc=$?
+"$python" "$here/quality.py" table "$out" "$budget" || table_rc=$?
+echo "total $(($(date +%s) - start)) s"
 [ "$fitd_rc" -eq 0 ] && [ "$peer_rc" -eq 0 ] && [ "$table_rc" -eq 0 ]
