@@ -336,6 +336,9 @@ static void print_help(FILE *out)
 		     "  fitd status [JOB]                              jobs, or one job\n"
 		     "  fitd watch JOB                                 follow a job to its end\n"
 		     "  fitd cancel JOB                                cancel a job\n"
+		     "  fitd delete JOB                                delete a finished job\n"
+		     "  fitd alias [NAME [MODEL]] [--delete]           list, show, set or delete "
+		     "aliases\n"
 		     "  fitd predict --model FILE|ID --input FILE.csv  score a table\n");
 }
 

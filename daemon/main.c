@@ -393,7 +393,8 @@ static const struct {
 } subcommands[] = {
 	{ "predict", offline_predict_main }, { "submit", client_submit_main },
 	{ "status", client_status_main },    { "watch", client_watch_main },
-	{ "cancel", client_cancel_main },
+	{ "cancel", client_cancel_main },    { "delete", client_delete_main },
+	{ "alias", client_alias_main },
 };
 
 int main(int argc, char **argv)
