@@ -378,6 +378,9 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 					      &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);
+	/* The frame builder returns a status without detail: never answer it as 200 "ok". */
+	if (rc != FITD_OK && err.status == FITD_OK)
+		fitd_error_set(&err, rc, NULL, "rows: %s", fitd_strerror(rc));
 	if (rc == FITD_OK && extra != NULL && json_object_update(out, (json_t *)extra) != 0) {
 		json_decref(out);
 		rc = fitd_error_set(&err, FITD_ENOMEM, NULL, "prediction: out of memory");
