@@ -198,6 +198,7 @@ void store__model_files_remove(struct store *s, const char (*ids)[STORE_ID_MAX],
 /* FITD_ECONFLICT model_in_use when an alias or a job's best holds model id. */
 static int model_free_to_go(sqlite3 *db, const char *id, struct fitd_error *err)
 {
+	const char *kind, *holder;
 	sqlite3_stmt *st = NULL;
 	int rc = store__prepare(db,
 				"SELECT 'alias', name FROM aliases WHERE model_id = ?1"
@@ -209,17 +210,18 @@ static int model_free_to_go(sqlite3 *db, const char *id, struct fitd_error *err)
 		return rc;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = store__step_row(db, st, "model holders", err);
-	if (rc == FITD_OK && strcmp((const char *)sqlite3_column_text(st, 0), "alias") == 0)
+	kind = rc == FITD_OK ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	holder = rc == FITD_OK ? (const char *)sqlite3_column_text(st, 1) : NULL;
+	if (rc == FITD_OK && kind != NULL && strcmp(kind, "alias") == 0)
 		rc = fitd_error_set(err, FITD_ECONFLICT, "model_in_use",
 				    "model %s is held by alias '%s'; point the alias at another "
 				    "model or delete it first",
-				    id, (const char *)sqlite3_column_text(st, 1));
+				    id, holder ? holder : "?");
 	else if (rc == FITD_OK)
 		rc = fitd_error_set(err, FITD_ECONFLICT, "model_in_use",
 				    "model %s is the best model of job %s (%s); deleting the job "
 				    "removes it",
-				    id, (const char *)sqlite3_column_text(st, 1),
-				    (const char *)sqlite3_column_text(st, 0));
+				    id, holder ? holder : "?", kind ? kind : "?");
 	else if (rc == FITD_ENOTFOUND)
 		rc = FITD_OK;
 	sqlite3_finalize(st);
