@@ -10,6 +10,14 @@
  *      insufficient_scope), when a token file is configured;
  *   3. the token's own bucket (429 rate_limited).
  *
+ * The routes that score rows (POST /v1/models/{id}/predict and
+ * /v1/aliases/{name}/predict) take their tokens from buckets of their own,
+ * per address and per token, at rate-limit-predict: a serving path answers
+ * in well under a millisecond, and the general limits, sized for uploads
+ * and status polls, would turn a busy client into a stream of 429s. Each
+ * request takes from one set of buckets only, so predictions neither use
+ * up nor are held back by the general ones.
+ *
  * The WWW-Authenticate headers follow RFC 6750: a request without a
  * bearer token (none, or another scheme) gets the challenge alone; a wrong
  * token adds error="invalid_token"; a missing scope adds
@@ -70,11 +78,23 @@ static size_t client_key(struct MHD_Connection *conn, unsigned char key[9])
 	return 0;
 }
 
+/* The buckets of the request's route: the prediction routes have their own (see above). */
+static struct api__ratelimit *ip_table(const struct api__request *req)
+{
+	return api__route_predicts(req->route) ? req->srv->predict_ip_limit : req->srv->ip_limit;
+}
+
+static struct api__ratelimit *token_table(const struct api__request *req)
+{
+	return api__route_predicts(req->route) ? req->srv->predict_token_limit
+					       : req->srv->token_limit;
+}
+
 static bool limit_ip(struct api__request *req)
 {
 	unsigned char key[9];
 	size_t len = client_key(req->conn, key);
-	unsigned wait = api__ratelimit_take(req->srv->ip_limit, key, len, fitd_clock_ns());
+	unsigned wait = api__ratelimit_take(ip_table(req), key, len, fitd_clock_ns());
 
 	if (wait == 0)
 		return true;
@@ -197,7 +217,7 @@ bool api__access_check(struct api__request *req)
 		return false;
 	if (req->token[0] == '\0')
 		return true;
-	wait = api__ratelimit_take(req->srv->token_limit, req->token, strlen(req->token),
+	wait = api__ratelimit_take(token_table(req), req->token, strlen(req->token),
 				   fitd_clock_ns());
 	if (wait == 0)
 		return true;

@@ -41,8 +41,10 @@ struct api_options {
 	struct api_tokens *tokens;    /* taken by a successful start; NULL: every route is open */
 	unsigned rate_ip, burst_ip;   /* requests a second and burst per client address; 0: off */
 	unsigned rate_token, burst_token; /* the same per token */
-	unsigned max_jobs_per_token;	  /* queued and running jobs of one token; 0: no cap */
-	unsigned max_streams_per_token;	  /* open event streams of one token; 0: no cap */
+	/* the prediction routes' own, per address and per token, in place of the two above */
+	unsigned rate_predict, burst_predict;
+	unsigned max_jobs_per_token;	/* queued and running jobs of one token; 0: no cap */
+	unsigned max_streams_per_token; /* open event streams of one token; 0: no cap */
 };
 
 struct api_server;
@@ -82,6 +84,7 @@ struct api_status {
 	unsigned trial_threads, trial_threads_busy;
 	unsigned queue_depth; /* trials ready to start that wait for a thread or memory */
 	unsigned event_streams;
+	struct store_disk disk; /* bytes of the state directory, by kind */
 };
 
 /* Any thread; reads the store's state counts (a read connection, never the writer). */

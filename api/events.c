@@ -19,6 +19,13 @@
  * `fitd watch`, seeing a clean end that brought no event on a job that has
  * ended, rightly takes it that there is nothing more to read.
  *
+ * A job is deleted only once it has ended, so a stream sees its job go
+ * while it still replays the history (or, in principle, while it waits):
+ * when a wake-up, a heartbeat or the end of a finished job's history finds
+ * no event, the stream asks whether the job still exists, and if not sends
+ * a last event, job_deleted, and ends cleanly. DELETE /v1/jobs/{id} and
+ * retention notify the job's streams.
+ *
  * Open streams are capped in all (503) and per token (429): both are
  * checked and the stream linked under hub.lock, so racing requests cannot
  * pass a cap. The per-token count walks the list, which the global cap
@@ -142,11 +149,36 @@ static ssize_t drain(struct api__stream *s, char *out, size_t max)
 	return (ssize_t)n;
 }
 
+/*
+ * Whether the job was deleted: then buf gets a last event, job_deleted
+ * (without an id: there is nothing to resume), and the stream ends cleanly
+ * after it. A failed read ends the stream in error.
+ */
+static bool deleted(struct api__stream *s)
+{
+	char data[STORE_ID_MAX + 16];
+	bool exists = true;
+	int n;
+
+	if (store_job_exists(s->srv->store, s->job_id, &exists, NULL) != FITD_OK) {
+		s->failed = true;
+		return true;
+	}
+	if (exists)
+		return false;
+	n = snprintf(data, sizeof(data), "{\"job\":\"%s\"}", s->job_id);
+	s->failed = fitd_buf_add(&s->buf, "event: job_deleted\ndata: ", 25) != FITD_OK ||
+		    fitd_buf_add(&s->buf, data, (size_t)n) != FITD_OK ||
+		    fitd_buf_add(&s->buf, "\n\n", 2) != FITD_OK;
+	s->ended = true;
+	return true;
+}
+
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct api__stream *s = cls;
 	struct api__hub *hub = &s->srv->hub;
-	bool beat, closing;
+	bool beat, closing, dirty;
 
 	(void)pos;
 	for (;;) {
@@ -154,6 +186,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 			return drain(s, out, max);
 		pthread_mutex_lock(&hub->lock);
 		closing = hub->closing;
+		dirty = s->dirty;
 		s->dirty = false;
 		beat = s->beat;
 		s->beat = false;
@@ -163,6 +196,9 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 		if (s->ended || closing)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (fetch(s) > 0 || s->failed)
+			continue;
+		/* Nothing new where something was expected: the job may be gone. */
+		if ((s->was_done || dirty || beat) && deleted(s))
 			continue;
 		if (s->was_done) /* resumed past the terminal event */
 			return MHD_CONTENT_READER_END_OF_STREAM;

@@ -7,7 +7,8 @@
  * /readyz also tells what fitd is doing, from api_server_status(): the same
  * function feeds systemd's STATUS= line, and it reads the very sources
  * GET /metrics renders (the store's state counts, the scheduler's gauges,
- * the open streams), so the three never disagree.
+ * the open streams, the state directory's bytes), so the three never
+ * disagree.
  */
 #include "api/internal.h"
 
@@ -37,6 +38,7 @@ int api_server_status(struct api_server *srv, struct api_status *st, struct fitd
 	st->trials_queued = trials[STORE_TRIAL_QUEUED];
 	st->trials_running = trials[STORE_TRIAL_RUNNING];
 	st->event_streams = api_events_open_streams(srv);
+	store_disk_usage(srv->store, &st->disk);
 	if (m != NULL) {
 		st->trial_threads = atomic_load_explicit(&m->trial_threads, memory_order_relaxed);
 		st->trial_threads_busy = atomic_load_explicit(&m->trial_threads_busy,
@@ -64,13 +66,16 @@ void api__ready_get(struct api__request *req)
 		    json_pack("{s:s, s:s}", "status", "unavailable", "reason", err.message));
 		return;
 	}
-	api__reply_json(req, st.ready ? 200 : 503,
-			json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:i, s:{s:i, s:i}, s:i}",
-				  "status", ready_word(req->srv, st.ready), "jobs", "queued",
-				  (json_int_t)st.jobs_queued, "running",
-				  (json_int_t)st.jobs_running, "trials", "queued",
-				  (json_int_t)st.trials_queued, "running",
-				  (json_int_t)st.trials_running, "queue_depth", (int)st.queue_depth,
-				  "trial_threads", "busy", (int)st.trial_threads_busy, "total",
-				  (int)st.trial_threads, "event_streams", (int)st.event_streams));
+	api__reply_json(
+	    req, st.ready ? 200 : 503,
+	    json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:i, s:{s:i, s:i}, s:i,"
+		      " s:{s:I, s:I, s:I}}",
+		      "status", ready_word(req->srv, st.ready), "jobs", "queued",
+		      (json_int_t)st.jobs_queued, "running", (json_int_t)st.jobs_running, "trials",
+		      "queued", (json_int_t)st.trials_queued, "running",
+		      (json_int_t)st.trials_running, "queue_depth", (int)st.queue_depth,
+		      "trial_threads", "busy", (int)st.trial_threads_busy, "total",
+		      (int)st.trial_threads, "event_streams", (int)st.event_streams, "disk",
+		      "database", (json_int_t)st.disk.database, "datasets",
+		      (json_int_t)st.disk.datasets, "models", (json_int_t)st.disk.models));
 }

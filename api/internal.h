@@ -25,7 +25,7 @@
 #include "daemon/base/buf.h"
 
 #define API__MAX_PARAMS 4
-#define API__ROUTES_MAX 24 /* entries of the routing table; sizes the request counters */
+#define API__ROUTES_MAX 32 /* entries of the routing table; sizes the request counters */
 #define API__REPLY_MAX	((size_t)1 << 30) /* bytes of one JSON answer; the client reads as many */
 /*
  * Bytes of formatted events an event stream holds (events.c): a batch stops
@@ -55,6 +55,8 @@ struct api_server {
 	struct api_tokens *tokens;	 /* guarded by tokens_lock; NULL: no token file, all open */
 	struct api__ratelimit *ip_limit; /* per client address; NULL: no limit */
 	struct api__ratelimit *token_limit; /* per token name; NULL: no limit */
+	/* The prediction routes' own buckets, per address and per token (access.c); NULL: none */
+	struct api__ratelimit *predict_ip_limit, *predict_token_limit;
 	struct api__model_cache *models;
 	struct api__metrics *http; /* request counters and durations; see metrics.c */
 	struct store *store;
@@ -221,10 +223,23 @@ bool api__job_id_param(struct api__request *req);
 /* Resumes every suspended stream so it ends; before the daemon stops. */
 void api__events_close(struct api_server *srv);
 
-/* ---- the model cache (models.c) ---- */
+/* ---- the model cache and predictions (models.c) ---- */
 
 int api__models_new(unsigned capacity, struct api__model_cache **out);
 void api__models_free(struct api__model_cache *c);
+
+/*
+ * Answers a prediction request (the body as POST /v1/models/{id}/predict
+ * takes it) with model id, whose id also goes out in a Fitd-Model header.
+ * With retry set, a model that does not exist (deleted since the caller
+ * read its id) leaves no reply and returns FITD_ENOTFOUND, so an alias can
+ * be read again; otherwise every outcome is replied and FITD_OK returned.
+ * extra, when not NULL, adds its fields to a 200 answer (borrowed).
+ */
+int api__predict_with(struct api__request *req, const char *id, bool retry, const json_t *extra);
+
+/* True for the routes that score rows (access.c gives them their own rate limit). */
+bool api__route_predicts(const struct api__route *r);
 
 /* ---- request metrics (metrics.c) ---- */
 
@@ -255,7 +270,16 @@ void api__jobs_cancel(struct api__request *req);
 void api__jobs_trials(struct api__request *req);
 void api__events_get(struct api__request *req);
 
+void api__jobs_delete(struct api__request *req);
+
 void api__models_get(struct api__request *req);
+void api__models_delete(struct api__request *req);
 void api__models_predict(struct api__request *req);
+
+void api__aliases_list(struct api__request *req);
+void api__aliases_get(struct api__request *req);
+void api__aliases_put(struct api__request *req);
+void api__aliases_delete(struct api__request *req);
+void api__aliases_predict(struct api__request *req);
 
 #endif

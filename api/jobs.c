@@ -1,5 +1,5 @@
 /*
- * jobs.c - POST/GET /v1/jobs, cancel and the trial leaderboard.
+ * jobs.c - POST/GET /v1/jobs, cancel, delete and the trial leaderboard.
  *
  * A submission is validated completely before anything is written: the
  * body must be a JSON object, the dataset must exist, and the spec is
@@ -383,4 +383,30 @@ void api__jobs_trials(struct api__request *req)
 	api__reply_json(req, 200,
 			json_pack("{s:o, s:o}", "items", arr, "next_offset",
 				  more ? json_integer((json_int_t)(offset + n)) : json_null()));
+}
+
+void api__jobs_delete(struct api__request *req)
+{
+	struct store_job_deletion del = { 0 };
+	struct fitd_error err = { 0 };
+	json_t *kept;
+
+	if (!api__job_id_param(req))
+		return;
+	if (store_job_delete(req->srv->store, req->params[0], &del, &err) != FITD_OK) {
+		api__reply_error(req, &err);
+		return;
+	}
+	fitd_log_info("job_deleted", "id=%s models_deleted=%zu models_kept=%zu", req->params[0],
+		      del.models_deleted, del.nkept);
+	/* Event streams still replaying the job end now (events.c). */
+	api_events_notify(req->srv, req->params[0]);
+	kept = json_array();
+	for (size_t i = 0; i < del.nkept; i++)
+		json_array_append_new(kept, json_string(del.kept[i]));
+	api__reply_json(req, 200,
+			json_pack("{s:s, s:b, s:I, s:o}", "id", req->params[0], "deleted", 1,
+				  "models_deleted", (json_int_t)del.models_deleted, "models_kept",
+				  kept));
+	store_job_deletion_release(&del);
 }

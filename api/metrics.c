@@ -3,7 +3,8 @@
  * HTTP request counters and durations it reports.
  *
  * A scrape reads the job and trial counts from the store (one GROUP BY
- * each on a read-only connection), the open event streams from the hub,
+ * each on a read-only connection), the state directory's bytes the store
+ * keeps (two stat() calls), the open event streams from the hub,
  * the figures the store and the scheduler publish (daemon/base/metrics.h) and
  * the resident memory from /proc; nothing is cached between scrapes.
  *
@@ -184,6 +185,22 @@ static void write_durations(struct fitd_buf *t, const struct api__metrics *m)
 	}
 }
 
+/* The state directory's bytes by kind, as the store keeps them (no directory walk). */
+static void write_disk(struct fitd_buf *t, struct store *store)
+{
+	struct store_disk d;
+
+	store_disk_usage(store, &d);
+	fitd_prom_family(t, "fitd_state_bytes", "gauge",
+			 "Bytes of the state directory: the database with its WAL, the dataset "
+			 "files, the model files.");
+	fitd_buf_printf(t,
+			"fitd_state_bytes{kind=\"database\"} %" PRId64 "\n"
+			"fitd_state_bytes{kind=\"datasets\"} %" PRId64 "\n"
+			"fitd_state_bytes{kind=\"models\"} %" PRId64 "\n",
+			d.database, d.datasets, d.models);
+}
+
 static void write_rss(struct fitd_buf *t)
 {
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -223,6 +240,7 @@ void api__metrics_get(struct api__request *req)
 	fitd_prom_family(&t, "fitd_event_streams", "gauge",
 			 "Open Server-Sent Events streams of job events.");
 	fitd_buf_printf(&t, "fitd_event_streams %u\n", api_events_open_streams(srv));
+	write_disk(&t, srv->store);
 	if (srv->opt.metrics != NULL)
 		fitd_metrics_write(srv->opt.metrics, &t);
 	write_rss(&t);

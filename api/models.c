@@ -1,9 +1,15 @@
 /*
- * models.c - GET /v1/models/{id} and POST /v1/models/{id}/predict.
+ * models.c - GET and DELETE /v1/models/{id} and POST /v1/models/{id}/predict,
+ * and the prediction the alias route shares (api__predict_with()).
  *
  * Models are read from their files, parsed and rebuilt once, then kept in a
  * small cache (least recently used out) shared by the HTTP threads; an entry
  * in use is reference-counted so eviction never frees a model mid-predict.
+ * A deleted model must not be served from the cache: the store counts the
+ * deletions of model rows (store_model_deletions()), and a lookup that sees
+ * the count move empties the cache first (entries in use are freed by
+ * their last user). A model loaded across a deletion is served to its
+ * request but not cached. Deletions are rare; a reload costs a file read.
  * Prediction input is CSV (text/csv) or JSON {"rows": [{column: value}]};
  * columns are matched by name, extra ones ignored, absent ones missing.
  */
@@ -14,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/log.h"
 #include "store/csv.h"
 #include "worker/model_json.h"
 #include "worker/predict.h"
@@ -24,6 +31,7 @@ struct model_entry {
 	json_t *doc;
 	unsigned refs; /* guarded by the cache lock */
 	uint64_t used; /* guarded by the cache lock */
+	bool in_table; /* guarded by the cache lock; false: freed by its last user */
 };
 
 struct api__model_cache {
@@ -31,6 +39,7 @@ struct api__model_cache {
 	struct model_entry **entries;
 	unsigned n, cap;
 	uint64_t clock;
+	uint64_t deletions; /* store_model_deletions() when the table was last known good */
 };
 
 int api__models_new(unsigned capacity, struct api__model_cache **out)
@@ -55,6 +64,17 @@ static void entry_free(struct model_entry *e)
 	fit_model_free(e->model);
 	json_decref(e->doc);
 	free(e);
+}
+
+/* Takes every entry out of the table; those in use are freed by their last model_put(). Lock held. */
+static void cache_flush(struct api__model_cache *c)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		c->entries[i]->in_table = false;
+		if (c->entries[i]->refs == 0)
+			entry_free(c->entries[i]);
+	}
+	c->n = 0;
 }
 
 void api__models_free(struct api__model_cache *c)
@@ -90,6 +110,7 @@ static struct model_entry *cache_insert(struct api__model_cache *c, struct model
 		entry_free(e);
 		return old;
 	}
+	e->refs = 1;
 	if (c->n == c->cap) {
 		for (unsigned i = 0; i < c->n; i++)
 			if (c->entries[i]->refs == 0 &&
@@ -100,8 +121,8 @@ static struct model_entry *cache_insert(struct api__model_cache *c, struct model
 		entry_free(c->entries[victim]);
 		c->entries[victim] = c->entries[--c->n];
 	}
-	e->refs = 1;
 	e->used = ++c->clock;
+	e->in_table = true;
 	c->entries[c->n++] = e;
 	return e;
 }
@@ -146,8 +167,14 @@ static struct model_entry *model_get(struct api_server *srv, const char *id, str
 {
 	struct api__model_cache *c = srv->models;
 	struct model_entry *e;
+	uint64_t seen;
 
 	pthread_mutex_lock(&c->lock);
+	seen = store_model_deletions(srv->store);
+	if (seen != c->deletions) {
+		cache_flush(c);
+		c->deletions = seen;
+	}
 	e = cache_find(c, id);
 	pthread_mutex_unlock(&c->lock);
 	if (e != NULL)
@@ -156,7 +183,10 @@ static struct model_entry *model_get(struct api_server *srv, const char *id, str
 	if (e == NULL)
 		return NULL;
 	pthread_mutex_lock(&c->lock);
-	e = cache_insert(c, e);
+	if (store_model_deletions(srv->store) == seen)
+		e = cache_insert(c, e);
+	else
+		e->refs = 1; /* a deletion ran meanwhile: this one request only */
 	pthread_mutex_unlock(&c->lock);
 	return e;
 }
@@ -164,15 +194,12 @@ static struct model_entry *model_get(struct api_server *srv, const char *id, str
 static void model_put(struct api_server *srv, struct model_entry *e)
 {
 	struct api__model_cache *c = srv->models;
-	bool cached = false;
+	bool last;
 
 	pthread_mutex_lock(&c->lock);
-	for (unsigned i = 0; i < c->n; i++)
-		cached |= c->entries[i] == e;
-	if (cached)
-		e->refs--;
+	last = --e->refs == 0 && !e->in_table;
 	pthread_mutex_unlock(&c->lock);
-	if (!cached)
+	if (last)
 		entry_free(e);
 }
 
@@ -183,6 +210,20 @@ static bool model_id_param(struct api__request *req)
 	api__reply_fail(req, 400, "invalid_id",
 			"'%.64s' is not a model id (mdl_ and 20 hex digits)", req->params[0]);
 	return false;
+}
+
+void api__models_delete(struct api__request *req)
+{
+	struct fitd_error err = { 0 };
+
+	if (!model_id_param(req))
+		return;
+	if (store_model_delete(req->srv->store, req->params[0], &err) != FITD_OK) {
+		api__reply_error(req, &err);
+		return;
+	}
+	fitd_log_info("model_deleted", "id=%s", req->params[0]);
+	api__reply_json(req, 200, json_pack("{s:s, s:b}", "id", req->params[0], "deleted", 1));
 }
 
 void api__models_get(struct api__request *req)
@@ -305,7 +346,7 @@ static enum body_type body_type(struct api__request *req)
 	return strncmp(type, "application/json", 16) == 0 ? BODY_JSON : BODY_OTHER;
 }
 
-void api__models_predict(struct api__request *req)
+int api__predict_with(struct api__request *req, const char *id, bool retry, const json_t *extra)
 {
 	struct store_csv_options csv = req->srv->opt.csv;
 	struct fitd_error err = { 0 };
@@ -314,17 +355,17 @@ void api__models_predict(struct api__request *req)
 	json_t *out = NULL;
 	int rc;
 
-	if (!model_id_param(req))
-		return;
 	if (body_type(req) == BODY_OTHER) {
 		api__reply_fail(req, 415, "unsupported_media_type",
 				"the body must be text/csv or application/json");
-		return;
+		return FITD_OK;
 	}
-	e = model_get(req->srv, req->params[0], &err);
+	e = model_get(req->srv, id, &err);
+	if (e == NULL && retry && err.status == FITD_ENOTFOUND)
+		return FITD_ENOTFOUND;
 	if (e == NULL) {
 		api__reply_error(req, &err);
-		return;
+		return FITD_OK;
 	}
 	csv.max_rows = req->srv->opt.max_predict_rows;
 	if (req->body.len == 0)
@@ -337,10 +378,26 @@ void api__models_predict(struct api__request *req)
 					      &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);
+	/* The frame builder returns a status without detail: never answer it as 200 "ok". */
+	if (rc != FITD_OK && err.status == FITD_OK)
+		fitd_error_set(&err, rc, NULL, "rows: %s", fitd_strerror(rc));
+	if (rc == FITD_OK && extra != NULL && json_object_update(out, (json_t *)extra) != 0) {
+		json_decref(out);
+		rc = fitd_error_set(&err, FITD_ENOMEM, NULL, "prediction: out of memory");
+	}
 	if (rc == FITD_OK)
 		api__reply_json(req, 200, out);
 	else
 		api__reply_error(req, &err);
+	if (rc == FITD_OK && req->response != NULL)
+		MHD_add_response_header(req->response, "Fitd-Model", id);
 	fit_frame_free(frame);
 	model_put(req->srv, e);
+	return FITD_OK;
+}
+
+void api__models_predict(struct api__request *req)
+{
+	if (model_id_param(req))
+		api__predict_with(req, req->params[0], false, NULL);
 }

@@ -7,10 +7,11 @@
  * a path that matches nothing gets 404.
  *
  * Each route names the scope a token needs to call it (api/auth.h): read
- * for what only looks (every GET under /v1, and predictions), write for
- * what changes state, admin for the operator's /metrics. API_OPEN routes
- * are answered without a token and without rate limits, so health checks
- * and the API's description always work.
+ * for what only looks (every GET under /v1, and predictions, through a
+ * model or an alias), write for what changes state (deletes and alias
+ * switches too), admin for the operator's /metrics. API_OPEN routes are
+ * answered without a token and without rate limits, so health checks and
+ * the API's description always work.
  */
 #include "api/internal.h"
 
@@ -33,6 +34,8 @@ static const struct api__route routes[] = {
 	{ "POST", "/v1/jobs", API_WRITE, API__BODY_JSON, true, api__jobs_create, NULL, NULL },
 	{ "GET", "/v1/jobs", API_READ, API__BODY_NONE, true, api__jobs_list, NULL, NULL },
 	{ "GET", "/v1/jobs/{id}", API_READ, API__BODY_NONE, true, api__jobs_get, NULL, NULL },
+	{ "DELETE", "/v1/jobs/{id}", API_WRITE, API__BODY_NONE, true, api__jobs_delete, NULL,
+	  NULL },
 	{ "POST", "/v1/jobs/{id}/cancel", API_WRITE, API__BODY_NONE, true, api__jobs_cancel, NULL,
 	  NULL },
 	{ "GET", "/v1/jobs/{id}/trials", API_READ, API__BODY_NONE, true, api__jobs_trials, NULL,
@@ -40,12 +43,29 @@ static const struct api__route routes[] = {
 	{ "GET", "/v1/jobs/{id}/events", API_READ, API__BODY_NONE, true, api__events_get, NULL,
 	  NULL },
 	{ "GET", "/v1/models/{id}", API_READ, API__BODY_NONE, true, api__models_get, NULL, NULL },
+	{ "DELETE", "/v1/models/{id}", API_WRITE, API__BODY_NONE, true, api__models_delete, NULL,
+	  NULL },
 	{ "POST", "/v1/models/{id}/predict", API_READ, API__BODY_LARGE, true, api__models_predict,
 	  NULL, NULL },
+	{ "GET", "/v1/aliases", API_READ, API__BODY_NONE, true, api__aliases_list, NULL, NULL },
+	{ "GET", "/v1/aliases/{name}", API_READ, API__BODY_NONE, true, api__aliases_get, NULL,
+	  NULL },
+	{ "PUT", "/v1/aliases/{name}", API_WRITE, API__BODY_JSON, true, api__aliases_put, NULL,
+	  NULL },
+	{ "DELETE", "/v1/aliases/{name}", API_WRITE, API__BODY_NONE, true, api__aliases_delete,
+	  NULL, NULL },
+	{ "POST", "/v1/aliases/{name}/predict", API_READ, API__BODY_LARGE, true,
+	  api__aliases_predict, NULL, NULL },
 };
 
 _Static_assert(sizeof(routes) / sizeof(routes[0]) <= API__ROUTES_MAX,
 	       "raise API__ROUTES_MAX: the request counters are sized by it");
+
+bool api__route_predicts(const struct api__route *r)
+{
+	return r != NULL &&
+	       (r->handler == api__models_predict || r->handler == api__aliases_predict);
+}
 
 const struct api__route *api__routes(size_t *n)
 {

@@ -346,6 +346,8 @@ static void server_free(struct api_server *srv)
 	api_tokens_free(srv->tokens);
 	api__ratelimit_free(srv->token_limit);
 	api__ratelimit_free(srv->ip_limit);
+	api__ratelimit_free(srv->predict_token_limit);
+	api__ratelimit_free(srv->predict_ip_limit);
 	api__metrics_free(srv->http);
 	api__models_free(srv->models);
 	pthread_rwlock_destroy(&srv->tokens_lock);
@@ -384,7 +386,11 @@ int api_server_start(const struct api_options *opt, struct store *store, struct 
 	    api__ratelimit_new(opt->rate_ip, opt->burst_ip, IP_LIMIT_SLOTS, &srv->ip_limit) !=
 		FITD_OK ||
 	    api__ratelimit_new(opt->rate_token, opt->burst_token, TOKEN_LIMIT_SLOTS,
-			       &srv->token_limit) != FITD_OK) {
+			       &srv->token_limit) != FITD_OK ||
+	    api__ratelimit_new(opt->rate_predict, opt->burst_predict, IP_LIMIT_SLOTS,
+			       &srv->predict_ip_limit) != FITD_OK ||
+	    api__ratelimit_new(opt->rate_predict, opt->burst_predict, TOKEN_LIMIT_SLOTS,
+			       &srv->predict_token_limit) != FITD_OK) {
 		srv->tokens = NULL;
 		server_free(srv);
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "server tables");

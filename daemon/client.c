@@ -1,6 +1,6 @@
 /*
- * client.c - `fitd status`, `fitd cancel`, `fitd predict` with a model id,
- * and the aligned tables the client prints.
+ * client.c - `fitd status`, `fitd cancel`, `fitd delete`, `fitd alias`,
+ * `fitd predict` with a model id, and the aligned tables the client prints.
  *
  * Ids given on the command line are escaped into the path; the daemon says
  * whether they are well-formed and whether they exist.
@@ -279,6 +279,149 @@ int client_cancel_main(int argc, char **argv)
 				    "a second.\n\n" CLIENT_COMMON_HELP;
 
 	return job_command(argc, argv, usage, 1, "POST", "/cancel", cancel_print);
+}
+
+static void delete_print(const json_t *gone, const char *job_id)
+{
+	const json_t *kept = json_object_get(gone, "models_kept");
+
+	printf("%s: deleted with %lld model(s)", str(gone, "id", job_id),
+	       json_integer_value(json_object_get(gone, "models_deleted")));
+	for (size_t i = 0; i < json_array_size(kept); i++)
+		printf("%s %s", i == 0 ? "; kept for an alias:" : ",",
+		       json_string_value(json_array_get(kept, i)));
+	putchar('\n');
+}
+
+int client_delete_main(int argc, char **argv)
+{
+	static const char usage[] =
+	    "usage: fitd delete JOB [--url URL] [--token TOKEN] [--json]\n"
+	    "Deletes a finished job with its trials, events and models (a model an alias\n"
+	    "holds stays). A queued or running job is refused: cancel it "
+	    "first.\n\n" CLIENT_COMMON_HELP;
+
+	return job_command(argc, argv, usage, 1, "DELETE", "", delete_print);
+}
+
+/* ---- fitd alias ---- */
+
+static int alias_list(struct client *c)
+{
+	struct client_table t;
+	json_t *all = json_array(), *page = NULL;
+	char path[160];
+	const char *next;
+	int rc;
+
+	client_table_init(&t, 3);
+	client_table_row(&t, "ALIAS", "MODEL", "UPDATED");
+	snprintf(path, sizeof(path), "/v1/aliases?limit=%d", LIST_PAGE);
+	while ((rc = client_call(c, "GET", path, NULL, &page)) == CLIENT_OK) {
+		json_array_extend(all, json_object_get(page, "items"));
+		next = json_string_value(json_object_get(page, "next_after"));
+		if (next == NULL || strlen(next) > 64)
+			break;
+		snprintf(path, sizeof(path), "/v1/aliases?limit=%d&after=%s", LIST_PAGE, next);
+		json_decref(page);
+		page = NULL;
+	}
+	json_decref(page);
+	for (size_t i = 0; rc == CLIENT_OK && i < json_array_size(all); i++) {
+		const json_t *a = json_array_get(all, i);
+
+		client_table_row(&t, str(a, "name", ""), str(a, "model", ""),
+				 str(a, "updated_at", ""));
+	}
+	if (rc == CLIENT_OK && c->json) {
+		json_t *doc = json_pack("{s:O}", "items", all);
+
+		print_json(doc);
+		json_decref(doc);
+	} else if (rc == CLIENT_OK) {
+		client_table_print(&t, stdout);
+	}
+	client_table_release(&t);
+	json_decref(all);
+	return rc;
+}
+
+/* One alias: shown (model NULL), pointed at model, or deleted; the answer printed. */
+static int alias_one(struct client *c, const char *name, const char *model, bool del)
+{
+	char *path = client_path(c, "/v1/aliases/", name, "");
+	struct client_body body = { .type = "application/json" };
+	json_t *req = model ? json_pack("{s:s}", "model", model) : NULL, *out = NULL;
+	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	int rc;
+
+	if (model != NULL && text == NULL)
+		abort();
+	body.data = text;
+	body.len = text ? strlen(text) : 0;
+	rc = client_call(c,
+			 del	 ? "DELETE"
+			 : model ? "PUT"
+				 : "GET",
+			 path, model ? &body : NULL, &out);
+	if (rc == CLIENT_OK && c->json)
+		print_json(out);
+	else if (rc == CLIENT_OK && del)
+		printf("%s: deleted (it pointed at %s)\n", name, str(out, "model", "-"));
+	else if (rc == CLIENT_OK && model != NULL)
+		printf("%s -> %s (was %s)\n", name, str(out, "model", "-"),
+		       str(out, "previous", "none"));
+	else if (rc == CLIENT_OK)
+		printf("%s -> %s (since %s)\n", name, str(out, "model", "-"),
+		       str(out, "updated_at", "-"));
+	json_decref(out);
+	json_decref(req);
+	free(text);
+	free(path);
+	return rc;
+}
+
+int client_alias_main(int argc, char **argv)
+{
+	static const char usage[] =
+	    "usage: fitd alias [NAME [MODEL]] [--delete] [--url URL] [--token TOKEN] [--json]\n"
+	    "Without NAME, a table of the aliases; with NAME, the model it points at; with\n"
+	    "NAME MODEL, points the alias at the model (created or switched at once);\n"
+	    "with NAME --delete, deletes the alias. Names: 1 to 64 of a-z 0-9 . _ "
+	    "-.\n\n" CLIENT_COMMON_HELP;
+	static const struct option opts[] = { CLIENT_COMMON_OPTIONS,
+					      { "delete", no_argument, NULL, 'D' },
+					      { 0 } };
+	struct client_args a = { 0 };
+	struct client c;
+	bool del = false;
+	int ch, n, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage, stdout);
+			return CLIENT_OK;
+		}
+		if (ch == 'D')
+			del = true;
+		else if (!client_args_take(&a, ch, optarg)) {
+			fputs(usage, stderr);
+			return CLIENT_USAGE;
+		}
+	}
+	n = argc - optind;
+	if (n > 2 || (del && n != 1)) {
+		fputs(usage, stderr);
+		return CLIENT_USAGE;
+	}
+	rc = client_open(&c, &a);
+	if (rc == CLIENT_OK && n == 0)
+		rc = alias_list(&c);
+	else if (rc == CLIENT_OK)
+		rc = alias_one(&c, argv[optind], n == 2 ? argv[optind + 1] : NULL, del);
+	client_close(&c);
+	return rc;
 }
 
 int client_predict_remote(const struct client_args *a, const char *model_id, const char *input,

@@ -1,7 +1,7 @@
 /*
  * client.h - the command-line client inside the fitd binary: `fitd submit`,
- * `status`, `watch`, `cancel`, and `fitd predict` with a model id. It talks
- * to a running daemon over HTTP with libcurl.
+ * `status`, `watch`, `cancel`, `delete`, `alias`, and `fitd predict` with a
+ * model id. It talks to a running daemon over HTTP with libcurl.
  *
  * Every subcommand takes --url URL (or $FITD_URL, default
  * http://127.0.0.1:8080), --token T (or $FITD_TOKEN, sent as
@@ -92,7 +92,8 @@ struct client_body {
 };
 
 /*
- * One request. method is "GET" or "POST"; body may be NULL. On a 2xx answer
+ * One request. method is "GET", "POST", "PUT" or "DELETE"; body (may be
+ * NULL) goes with POST and PUT. On a 2xx answer
  * *out (when out is not NULL) receives the parsed JSON, owned by the caller.
  * Otherwise the reason goes to stderr (the daemon's error code and message)
  * and the result is CLIENT_UNREACHABLE, CLIENT_API_ERROR or CLIENT_AUTH.
@@ -146,6 +147,8 @@ int client_submit_main(int argc, char **argv);
 int client_status_main(int argc, char **argv);
 int client_watch_main(int argc, char **argv);
 int client_cancel_main(int argc, char **argv);
+int client_delete_main(int argc, char **argv);
+int client_alias_main(int argc, char **argv);
 
 /*
  * `fitd predict --model mdl_…`: scores input on the daemon and prints the

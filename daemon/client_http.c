@@ -168,7 +168,9 @@ int client_call(struct client *c, const char *method, const char *path,
 	fitd_buf_init(&reply, REPLY_MAX);
 	snprintf(type, sizeof(type), "Content-Type: %s", body ? body->type : "");
 	h = prepare(c, path, body ? type : NULL);
-	if (strcmp(method, "POST") == 0) {
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
 		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
 		if (body != NULL && body->file != NULL) {
 			curl_easy_setopt(c->curl, CURLOPT_READDATA, body->file);

@@ -23,6 +23,7 @@ enum opt_type {
 	OPT_PATH,
 	OPT_LEVEL,
 	OPT_INT,
+	OPT_NUM, /* a decimal number (double) within min..max */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -32,7 +33,7 @@ enum opt_type {
 struct opt_row {
 	const char *name;
 	enum opt_type type;
-	size_t offset; /* into struct fitd_config, for OPT_PATH and OPT_INT */
+	size_t offset; /* into struct fitd_config, for OPT_PATH, OPT_INT and OPT_NUM */
 	int64_t min, max;
 	const char *arg;
 	const char *help;
@@ -102,6 +103,14 @@ static const struct opt_row opts[] = {
 		"queued and running jobs of one token; 0 = no cap (default 100)"),
 	INT_OPT("max-streams-per-token", max_streams_per_token, 0, 100000,
 		"open event streams of one token; 0 = no cap (default 64)"),
+	INT_OPT("rate-limit-predict", rate_limit_predict, 0, 10000000,
+		"predictions a second per address and per token, in place of the limits above; "
+		"0 = no limit (default 2000)"),
+	INT_OPT("rate-burst-predict", rate_burst_predict, 1, 10000000,
+		"predictions an address or a token may send at once (default 4000)"),
+	{ "retention-days", OPT_NUM, offsetof(struct fitd_config, retention_days), 0, 36500, "DAYS",
+	  "delete finished jobs (trials, events, models but those an alias holds) this long "
+	  "after they ended; decimals allowed (0.5 = 12 hours); 0 = keep them (default 0)" },
 	{ "print-config", OPT_PRINT, 0, 0, 0, NULL, "print the effective configuration and exit" },
 	{ "version", OPT_VERSION, 0, 0, 0, NULL, "print the version and exit" },
 	{ "help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit" },
@@ -145,6 +154,9 @@ static void set_defaults(struct fitd_config *cfg)
 	cfg->rate_burst_ip = 1000;
 	cfg->max_jobs_per_token = 100;
 	cfg->max_streams_per_token = 64;
+	cfg->rate_limit_predict = 2000;
+	cfg->rate_burst_predict = 4000;
+	cfg->retention_days = 0;
 }
 
 static bool parse_listen(struct fitd_config *cfg, const char *v, char *why, size_t cap)
@@ -194,6 +206,23 @@ static bool parse_int(const struct opt_row *row, const char *v, int64_t *out, ch
 	return true;
 }
 
+static bool parse_num(const struct opt_row *row, const char *v, double *out, char *why, size_t cap)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(v, &end);
+	if (v[0] == '\0' || *end != '\0' || errno != 0 || !(x >= (double)row->min) ||
+	    !(x <= (double)row->max)) {
+		snprintf(why, cap, "%s must be a number from %lld to %lld, got '%s'", row->name,
+			 (long long)row->min, (long long)row->max, v);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
 /* Applies one option value; false with a reason in why. */
 static bool opt_set(struct fitd_config *cfg, const struct opt_row *row, const char *v, char *why,
 		    size_t cap)
@@ -222,6 +251,8 @@ static bool opt_set(struct fitd_config *cfg, const struct opt_row *row, const ch
 		return true;
 	case OPT_INT:
 		return parse_int(row, v, (int64_t *)(void *)field, why, cap);
+	case OPT_NUM:
+		return parse_num(row, v, (double *)(void *)field, why, cap);
 	default:
 		snprintf(why, cap, "%s cannot be set here", row->name);
 		return false;
@@ -305,6 +336,9 @@ static void print_help(FILE *out)
 		     "  fitd status [JOB]                              jobs, or one job\n"
 		     "  fitd watch JOB                                 follow a job to its end\n"
 		     "  fitd cancel JOB                                cancel a job\n"
+		     "  fitd delete JOB                                delete a finished job\n"
+		     "  fitd alias [NAME [MODEL]] [--delete]           list, show, set or delete "
+		     "aliases\n"
 		     "  fitd predict --model FILE|ID --input FILE.csv  score a table\n");
 }
 
@@ -419,9 +453,13 @@ void config_print(const struct fitd_config *cfg, FILE *out)
 		fprintf(out, "token-file = %s\n", cfg->token_file);
 	else
 		fprintf(out, "# token-file: none, every route is open\n");
-	for (size_t i = 0; i < NOPTS; i++)
+	for (size_t i = 0; i < NOPTS; i++) {
+		const void *field = (const char *)cfg + opts[i].offset;
+
 		if (opts[i].type == OPT_INT)
 			fprintf(out, "%s = %lld\n", opts[i].name,
-				(long long)*(const int64_t *)(const void *)((const char *)cfg +
-									    opts[i].offset));
+				(long long)*(const int64_t *)field);
+		else if (opts[i].type == OPT_NUM)
+			fprintf(out, "%s = %.15g\n", opts[i].name, *(const double *)field);
+	}
 }

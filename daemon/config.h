@@ -51,6 +51,9 @@ struct fitd_config {
 	int64_t rate_burst_ip;
 	int64_t max_jobs_per_token;
 	int64_t max_streams_per_token;
+	int64_t rate_limit_predict;
+	int64_t rate_burst_predict;
+	double retention_days; /* finished jobs older than this are deleted; 0: never */
 };
 
 enum config_result {

@@ -28,6 +28,7 @@
 #include "daemon/base/log.h"
 #include "daemon/base/metrics.h"
 #include "store/store.h"
+#include "worker/retention.h"
 #include "worker/worker.h"
 
 #define SSE_HEARTBEAT_MS 15000
@@ -42,6 +43,7 @@ struct daemon {
 	struct store *store;
 	struct api_server *api;
 	struct worker *worker;
+	struct worker_retention *retention; /* on the loop: expired jobs out, free pages back */
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog, sse, status;
@@ -98,6 +100,8 @@ static void server_options_from_config(struct daemon *d, struct api_options *o)
 	o->burst_ip = (unsigned)cfg->rate_burst_ip;
 	o->max_jobs_per_token = (unsigned)cfg->max_jobs_per_token;
 	o->max_streams_per_token = (unsigned)cfg->max_streams_per_token;
+	o->rate_predict = (unsigned)cfg->rate_limit_predict;
+	o->burst_predict = (unsigned)cfg->rate_burst_predict;
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -227,11 +231,14 @@ static void on_status(uv_timer_t *t)
 	/* The words of GET /readyz, in its order. */
 	daemon_notify("STATUS=%s on %s:%u; jobs %lld queued, %lld running; trials %lld queued, "
 		      "%lld running; queue depth %u; trial threads %u busy of %u; "
-		      "event streams %u",
+		      "event streams %u; disk %.1f MiB database, %.1f MiB datasets, "
+		      "%.1f MiB models",
 		      st.ready ? "ready" : "starting", d->cfg.listen_host, api_server_port(d->api),
 		      (long long)st.jobs_queued, (long long)st.jobs_running,
 		      (long long)st.trials_queued, (long long)st.trials_running, st.queue_depth,
-		      st.trial_threads_busy, st.trial_threads, st.event_streams);
+		      st.trial_threads_busy, st.trial_threads, st.event_streams,
+		      (double)st.disk.database / 1048576, (double)st.disk.datasets / 1048576,
+		      (double)st.disk.models / 1048576);
 }
 
 static void start_loop_handles(struct daemon *d)
@@ -260,6 +267,25 @@ static void close_walk(uv_handle_t *h, void *arg)
 	(void)arg;
 	if (!uv_is_closing(h))
 		uv_close(h, NULL);
+}
+
+/* The retention timer on the loop; retention-days of 0 keeps jobs but still vacuums. */
+static int start_retention(struct daemon *d)
+{
+	struct worker_retention_options ro = { 0 };
+	struct fitd_error err = { 0 };
+
+	if (d->cfg.retention_days > 0) {
+		ro.retention_ms = (int64_t)(d->cfg.retention_days * 86400000.0);
+		if (ro.retention_ms < 1)
+			ro.retention_ms = 1;
+	}
+	if (worker_retention_new(&d->loop, d->store, &ro, forward_events, d, &d->retention, &err) !=
+	    FITD_OK) {
+		fitd_log_error("retention_failed", "reason=\"%s\"", err.message);
+		return -1;
+	}
+	return 0;
 }
 
 static int open_all(struct daemon *d)
@@ -302,7 +328,7 @@ static int open_all(struct daemon *d)
 		fitd_log_error("recovery_failed", "reason=\"%s\"", err.message);
 		return -1;
 	}
-	return 0;
+	return start_retention(d);
 }
 
 static void close_all(struct daemon *d)
@@ -312,6 +338,7 @@ static void close_all(struct daemon *d)
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
 		d->api = NULL;
 	}
+	worker_retention_free(d->retention);
 	if (d->worker != NULL) {
 		worker_stop(d->worker);
 		worker_free(d->worker);
@@ -366,7 +393,8 @@ static const struct {
 } subcommands[] = {
 	{ "predict", offline_predict_main }, { "submit", client_submit_main },
 	{ "status", client_status_main },    { "watch", client_watch_main },
-	{ "cancel", client_cancel_main },
+	{ "cancel", client_cancel_main },    { "delete", client_delete_main },
+	{ "alias", client_alias_main },
 };
 
 int main(int argc, char **argv)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/sha256.h"
@@ -137,6 +138,25 @@ int store_dataset_path(const struct store *s, const char *id, char *buf, size_t 
 	return FITD_OK;
 }
 
+/* The size of the file at path, 0 when it cannot be read. */
+static int64_t file_bytes(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/* Removes a dataset file and takes it off the count of datasets/; false when it was not there. */
+static bool remove_file(struct store *s, const char *path)
+{
+	int64_t bytes = file_bytes(path);
+
+	if (unlink(path) != 0)
+		return false;
+	store__disk_add(s, 'd', -bytes);
+	return true;
+}
+
 static int delete_row(sqlite3 *db, const char *id, struct fitd_error *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -183,7 +203,7 @@ int store_dataset_delete(struct store *s, const char *id, struct fitd_error *err
 	if (rc != FITD_OK)
 		return rc;
 	/* The row is gone, so the file is unreachable: a failure here only leaks space. */
-	if (unlink(path) == 0)
+	if (remove_file(s, path))
 		store_files_sync_dir(s->datasets_dir, NULL);
 	return FITD_OK;
 }
@@ -298,6 +318,8 @@ static int write_dataset_file(struct store_upload *up, const char *id, struct fi
 	rc = fit_frame_write(up->frame, fd, err);
 	if (rc == FITD_OK)
 		rc = store_files_publish(fd, tmp, final, err);
+	if (rc == FITD_OK)
+		store__disk_add(up->store, 'd', file_bytes(final));
 	close(fd);
 	if (rc != FITD_OK)
 		unlink(tmp);
@@ -336,7 +358,7 @@ int store_upload_commit(struct store_upload *up, const char *name, const char *c
 		rc = store__write_end(up->store, insert_row(db, &d, err), err);
 	if (rc != FITD_OK) {
 		if (store_dataset_path(up->store, d.id, path, sizeof(path), NULL) == FITD_OK)
-			unlink(path);
+			remove_file(up->store, path);
 		store_dataset_release(&d);
 		return rc;
 	}

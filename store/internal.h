@@ -7,8 +7,10 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "store/store.h"
+#include "daemon/base/buf.h"
 
 struct store_reader {
 	sqlite3 *db;
@@ -33,6 +35,11 @@ struct store {
 	struct store_reader *free_reader; /* guarded by readers_lock */
 	int nreaders;
 	int busy_timeout_ms;
+
+	/* Bytes of the files of datasets/ and models/, kept as they come and go (disk.c). */
+	_Atomic int64_t datasets_bytes;
+	_Atomic int64_t models_bytes;
+	atomic_uint_least64_t model_deletions; /* see store_model_deletions() */
 };
 
 /* Locks the writer and begins an IMMEDIATE transaction; *db is the writer. */
@@ -108,6 +115,33 @@ int store__model_insert(sqlite3 *db, const char *model_id, const char *job_id, i
 
 /* Removes model files no committed row points at; runs at open. */
 int store__models_sweep(struct store *s, struct fitd_error *err);
+
+/*
+ * Appends the first column (an id) of each row of st to ids, a struct
+ * fitd_buf of char[STORE_ID_MAX] records; FITD_ENOMEM or the step's error.
+ */
+int store__collect_ids(sqlite3 *db, sqlite3_stmt *st, struct fitd_buf *ids, struct fitd_error *err);
+
+/*
+ * Inside the caller's write transaction: deletes model id when it has no
+ * job and no alias holds it (an alias letting go of a model whose job was
+ * deleted); *dropped tells whether it did.
+ */
+int store__model_drop_orphan(sqlite3 *db, const char *id, bool *dropped, struct fitd_error *err);
+
+/*
+ * After the commit that deleted their rows: counts the deletions (see
+ * store_model_deletions()), then removes the n model files and fsyncs the
+ * directory. A file that cannot be removed only leaks space until the next
+ * store_open() sweeps it.
+ */
+void store__model_files_remove(struct store *s, const char (*ids)[STORE_ID_MAX], size_t n);
+
+/* Adds delta bytes to the count of datasets/ (which 'd') or models/ ('m'). */
+void store__disk_add(struct store *s, char which, int64_t delta);
+
+/* Measures datasets/ and models/ once (at open, after the sweep). */
+int store__disk_measure(struct store *s, struct fitd_error *err);
 
 /* Brings the database up to STORE_SCHEMA_VERSION; runs on the writer. */
 int store__migrate(struct store *s, struct fitd_error *err);

@@ -615,3 +615,21 @@ int store_job_set_model(struct store *s, const char *job_id, const char *model_i
 	    s, set_model_in_tx(db, job_id, model_id, model_bytes, trial, score, data_json, err),
 	    err);
 }
+
+int store_job_exists(struct store *s, const char *id, bool *exists, struct fitd_error *err)
+{
+	sqlite3 *db = store__read_begin(s);
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db, "SELECT 1 FROM jobs WHERE id = ?", &st, err);
+
+	if (rc == FITD_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		rc = store__step_row(db, st, "read job", err);
+		*exists = rc == FITD_OK;
+		if (rc == FITD_ENOTFOUND)
+			rc = FITD_OK;
+	}
+	sqlite3_finalize(st);
+	store__read_end(s, db);
+	return rc;
+}

@@ -1,10 +1,12 @@
 /*
  * models.c - model files: written durably under a new id before the row
- * that points at them is committed, read back whole for serving.
+ * that points at them is committed, read back whole for serving, and
+ * deleted the other way round: the row first, then the file.
  *
  * A model file whose row never committed (a crash between the two steps, or
- * a trial result fenced off as stale) is an orphan; store__models_sweep()
- * removes orphans at start.
+ * a trial result fenced off as stale) or whose row was deleted (a crash
+ * before the file went) is an orphan; store__models_sweep() removes
+ * orphans at start.
  */
 #include "store/internal.h"
 
@@ -46,6 +48,8 @@ int store_model_write(struct store *s, const char *text, size_t len, char id[STO
 	close(fd);
 	if (rc != FITD_OK)
 		unlink(tmp);
+	else
+		store__disk_add(s, 'm', (int64_t)len);
 	return rc;
 }
 
@@ -128,4 +132,135 @@ int store__models_sweep(struct store *s, struct fitd_error *err)
 	}
 	closedir(d);
 	return FITD_OK;
+}
+
+uint64_t store_model_deletions(struct store *s)
+{
+	return atomic_load_explicit(&s->model_deletions, memory_order_acquire);
+}
+
+int store__collect_ids(sqlite3 *db, sqlite3_stmt *st, struct fitd_buf *ids, struct fitd_error *err)
+{
+	const unsigned char *text;
+	char *id;
+	int rc;
+
+	while ((rc = store__step_row(db, st, "read ids", err)) == FITD_OK) {
+		id = fitd_buf_grow(ids, STORE_ID_MAX);
+		if (id == NULL)
+			return fitd_error_set(err, fitd_buf_status(ids), NULL, "model ids");
+		text = sqlite3_column_text(st, 0);
+		snprintf(id, STORE_ID_MAX, "%s", text ? (const char *)text : "");
+	}
+	return rc == FITD_ENOTFOUND ? FITD_OK : rc;
+}
+
+int store__model_drop_orphan(sqlite3 *db, const char *id, bool *dropped, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db,
+				"DELETE FROM models WHERE id = ?1 AND job_id IS NULL"
+				" AND NOT EXISTS (SELECT 1 FROM aliases WHERE model_id = ?1)",
+				&st, err);
+
+	*dropped = false;
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store__sqlite_error(db, sqlite3_errcode(db), "delete model", err);
+	else
+		*dropped = sqlite3_changes(db) > 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void store__model_files_remove(struct store *s, const char (*ids)[STORE_ID_MAX], size_t n)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	size_t removed = 0;
+
+	if (n == 0)
+		return;
+	atomic_fetch_add_explicit(&s->model_deletions, 1, memory_order_release);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->models_dir, ids[i]);
+		if (stat(path, &sb) != 0 || unlink(path) != 0)
+			continue;
+		store__disk_add(s, 'm', -(int64_t)sb.st_size);
+		removed++;
+	}
+	if (removed > 0)
+		store_files_sync_dir(s->models_dir, NULL);
+}
+
+/* FITD_ECONFLICT model_in_use when an alias or a job's best holds model id. */
+static int model_free_to_go(sqlite3 *db, const char *id, struct fitd_error *err)
+{
+	const char *kind, *holder;
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db,
+				"SELECT 'alias', name FROM aliases WHERE model_id = ?1"
+				" UNION ALL SELECT state, id FROM jobs WHERE best_model_id = ?1"
+				" LIMIT 1",
+				&st, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = store__step_row(db, st, "model holders", err);
+	kind = rc == FITD_OK ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	holder = rc == FITD_OK ? (const char *)sqlite3_column_text(st, 1) : NULL;
+	if (rc == FITD_OK && kind != NULL && strcmp(kind, "alias") == 0)
+		rc = fitd_error_set(err, FITD_ECONFLICT, "model_in_use",
+				    "model %s is held by alias '%s'; point the alias at another "
+				    "model or delete it first",
+				    id, holder ? holder : "?");
+	else if (rc == FITD_OK)
+		rc = fitd_error_set(err, FITD_ECONFLICT, "model_in_use",
+				    "model %s is the best model of job %s (%s); deleting the job "
+				    "removes it",
+				    id, holder ? holder : "?", kind ? kind : "?");
+	else if (rc == FITD_ENOTFOUND)
+		rc = FITD_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int model_delete_row(sqlite3 *db, const char *id, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = model_free_to_go(db, id, err);
+
+	if (rc == FITD_OK)
+		rc = store__prepare(db, "DELETE FROM models WHERE id = ?", &st, err);
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store__sqlite_error(db, sqlite3_errcode(db), "delete model", err);
+	else if (sqlite3_changes(db) == 0)
+		rc = fitd_error_set(err, FITD_ENOTFOUND, "model_not_found", "no model with id '%s'",
+				    id);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_model_delete(struct store *s, const char *id, struct fitd_error *err)
+{
+	char ids[1][STORE_ID_MAX];
+	sqlite3 *db;
+	int rc;
+
+	if (!store_id_valid("mdl", id))
+		return fitd_error_set(err, FITD_ENOTFOUND, "model_not_found",
+				      "no model with id '%.64s'", id);
+	snprintf(ids[0], sizeof(ids[0]), "%s", id);
+	rc = store__write_begin(s, &db, err);
+	if (rc == FITD_OK)
+		rc = store__write_end(s, model_delete_row(db, id, err), err);
+	if (rc == FITD_OK)
+		store__model_files_remove(s, (const char(*)[STORE_ID_MAX])ids, 1);
+	return rc;
 }

@@ -18,6 +18,9 @@
 
 #include <stdio.h>
 
+#include "daemon/base/clock.h"
+#include "daemon/base/log.h"
+
 static const char *const migrations[] = {
 	/* 1: datasets, jobs, trials, events, models */
 	"CREATE TABLE datasets ("
@@ -135,6 +138,36 @@ static const char *const migrations[] = {
 	"CREATE INDEX jobs_by_dataset ON jobs (dataset_id, state);"
 	"CREATE INDEX jobs_by_owner ON jobs (owner, state);"
 	"CREATE UNIQUE INDEX jobs_by_key ON jobs (ifnull(owner, ''), idempotency_key);",
+	/*
+	 * 4: deleting. A model an alias holds outlives its job, so models.job_id
+	 * becomes nullable and is set NULL when the job goes (SQLite cannot
+	 * change a foreign key in place: models is rebuilt as jobs was in 3).
+	 * aliases name models; the foreign key keeps a model an alias points
+	 * at from being deleted under it. jobs_by_finished finds the jobs
+	 * retention removes without a scan. Turning incremental auto-vacuum
+	 * on cannot be done in a transaction; store_open() does it once
+	 * after the migrations (auto_vacuum() below).
+	 */
+	"CREATE TABLE models_new ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  job_id TEXT REFERENCES jobs (id) ON DELETE SET NULL,"
+	"  trial_idx INTEGER,"
+	"  bytes INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"INSERT INTO models_new SELECT * FROM models;"
+	"DELETE FROM sqlite_sequence WHERE name = 'models_new';"
+	"UPDATE sqlite_sequence SET name = 'models_new' WHERE name = 'models';"
+	"DROP TABLE models;"
+	"ALTER TABLE models_new RENAME TO models;"
+	"CREATE INDEX models_by_job ON models (job_id);"
+	"CREATE TABLE aliases ("
+	"  name TEXT PRIMARY KEY,"
+	"  model_id TEXT NOT NULL REFERENCES models (id),"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX aliases_by_model ON aliases (model_id);"
+	"CREATE INDEX jobs_by_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -191,6 +224,36 @@ static int apply(struct store *s, int target, struct fitd_error *err)
 	return store__write_end(s, rc, err);
 }
 
+/*
+ * Incremental auto-vacuum lets store_vacuum() give freed pages back to the
+ * file system. A new database has it from the pragma store.c sets before
+ * the first write; one made before schema 4 gets it from a VACUUM, which
+ * rewrites the file once and needs about its size free meanwhile. A
+ * failure is logged, not fatal: the store works without it (deleting then
+ * only reuses pages) and the next open tries again.
+ */
+static void auto_vacuum(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int mode = -1, rc;
+	int64_t t0;
+
+	if (store__prepare(s->writer, "PRAGMA auto_vacuum", &st, NULL) == FITD_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		mode = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (mode == 2) /* incremental */
+		return;
+	t0 = fitd_clock_ns();
+	rc = sqlite3_exec(s->writer, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		fitd_log_info("vacuumed", "reason=auto_vacuum ms=%lld",
+			      (long long)((fitd_clock_ns() - t0) / 1000000));
+	else
+		fitd_log_warn("vacuum_skipped", "reason=\"%s\" retry=next_start",
+			      sqlite3_errmsg(s->writer));
+}
+
 int store__migrate(struct store *s, struct fitd_error *err)
 {
 	int version = 0;
@@ -215,6 +278,8 @@ int store__migrate(struct store *s, struct fitd_error *err)
 		rc = apply(s, v, err);
 	if (rc == FITD_OK)
 		rc = store__exec(s->writer, "PRAGMA foreign_keys=ON", err);
+	if (rc == FITD_OK)
+		auto_vacuum(s);
 	return rc;
 }
 

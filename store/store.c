@@ -224,10 +224,17 @@ static int open_db(struct store *s, bool readonly, sqlite3 **out, struct fitd_er
 {
 	int flags = SQLITE_OPEN_NOMUTEX |
 		    (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	static const char writer_pragmas[] = "PRAGMA journal_mode=WAL;"
+	/*
+	 * auto_vacuum before journal_mode: on a new file only the first write
+	 * fixes it. journal_size_limit truncates a WAL grown past 64 MiB (a
+	 * large deletion, a vacuum) back to that once it has been checkpointed.
+	 */
+	static const char writer_pragmas[] = "PRAGMA auto_vacuum=INCREMENTAL;"
+					     "PRAGMA journal_mode=WAL;"
 					     "PRAGMA synchronous=FULL;"
 					     "PRAGMA foreign_keys=ON;"
-					     "PRAGMA wal_autocheckpoint=1000;";
+					     "PRAGMA wal_autocheckpoint=1000;"
+					     "PRAGMA journal_size_limit=67108864;";
 	static const char reader_pragmas[] = "PRAGMA foreign_keys=ON;"
 					     "PRAGMA wal_autocheckpoint=0;";
 	sqlite3 *db = NULL;
@@ -314,6 +321,8 @@ int store_open(const struct store_options *opt, struct store **out, struct fitd_
 		rc = open_readers(s, opt->readers > 0 ? opt->readers : 4, err);
 	if (rc == FITD_OK)
 		rc = store__models_sweep(s, err);
+	if (rc == FITD_OK)
+		rc = store__disk_measure(s, err);
 	if (rc != FITD_OK) {
 		store_close(s);
 		return rc;

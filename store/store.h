@@ -2,7 +2,7 @@
  * store.h - fitd's durable state: one SQLite database in WAL mode plus the
  * dataset and model files beside it, under the state directory:
  *
- *   STATE/fitd.db        datasets, jobs, trials, events, models
+ *   STATE/fitd.db        datasets, jobs, trials, events, models, aliases
  *   STATE/datasets/ID    dataset files (worker/fit/frame.h format)
  *   STATE/models/ID      model files
  *   STATE/tmp/           uploads in progress; emptied at every start
@@ -28,7 +28,7 @@
 #include "daemon/base/status.h"
 
 /* The newest schema this binary knows; a database at a higher version is refused. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 struct fitd_metrics;
@@ -44,6 +44,13 @@ struct store_options {
  * Creates the state directory layout, opens the database, applies pending
  * migrations and clears tmp/. Fails with FITD_ESCHEMA when the database was
  * written by a newer fitd. On error *out is NULL and nothing stays open.
+ *
+ * A database made without incremental auto-vacuum (by a fitd before
+ * schema 4) is rewritten once with VACUUM to switch it on, which needs
+ * free space about its size for a while; when that fails the store opens
+ * all the same (logged as event=vacuum_skipped) and tries again at the
+ * next open. Then the dataset and model files are measured once for
+ * store_disk_usage().
  */
 int store_open(const struct store_options *opt, struct store **out, struct fitd_error *err);
 
@@ -195,6 +202,9 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 		     bool *existed, struct fitd_error *err);
 
 int store_job_get(struct store *s, const char *id, struct store_job *out, struct fitd_error *err);
+
+/* Whether a job with this id exists (one indexed read; read-only connection). */
+int store_job_exists(struct store *s, const char *id, bool *exists, struct fitd_error *err);
 
 /* Like store_dataset_list, optionally only jobs in state (pass -1 for all). */
 int store_job_list(struct store *s, int state, const char *after, size_t limit,
@@ -389,5 +399,139 @@ int store_model_write(struct store *s, const char *text, size_t len, char id[STO
 /* Reads a committed model file; *text is a NUL-terminated heap string. */
 int store_model_read(struct store *s, const char *id, char **text, size_t *len,
 		     struct fitd_error *err);
+
+/*
+ * Counts the deletions of model rows so far (any cause: a model, a job,
+ * retention, an alias letting go). It only grows; a cache of parsed models
+ * that saw another value must look again before it serves one. Bumped after
+ * the commit and before the files go, so a caller that sees the old value
+ * after a delete returned cannot exist. Lock-free, any thread.
+ */
+uint64_t store_model_deletions(struct store *s);
+
+/* ---- deleting jobs and models ---- */
+
+/* What store_job_delete() removed and what it kept. */
+struct store_job_deletion {
+	size_t models_deleted;	    /* rows, then files, removed */
+	char (*kept)[STORE_ID_MAX]; /* models an alias holds, which stay; heap, NULL when none */
+	size_t nkept;
+};
+
+void store_job_deletion_release(struct store_job_deletion *d);
+
+/*
+ * Deletes a finished job with its trials, events and models in one
+ * transaction, then removes the model files (a crash between the two
+ * leaves orphan files that the next store_open() removes). A model that
+ * an alias holds stays, readable by id, without a job; it goes when no
+ * alias holds it any more (store_alias_set(), store_alias_delete()).
+ * FITD_ENOTFOUND (job_not_found) when there is no such job; FITD_ECONFLICT
+ * (job_not_finished) while it is queued or running. On success *out (when
+ * not NULL) tells what happened, for the caller to release.
+ */
+int store_job_delete(struct store *s, const char *id, struct store_job_deletion *out,
+		     struct fitd_error *err);
+
+/*
+ * Deletes a model's row, then its file. FITD_ENOTFOUND (model_not_found);
+ * FITD_ECONFLICT (model_in_use, the message naming the holder) while an
+ * alias points at it or while it is a job's best model (deleting the job
+ * removes it).
+ */
+int store_model_delete(struct store *s, const char *id, struct fitd_error *err);
+
+/*
+ * Jobs that ended (succeeded, failed or cancelled) before finished_before
+ * (ms since the epoch), oldest first, at most limit of them: a heap array
+ * of *n ids to free() (NULL when *n is 0), with when each ended in
+ * *finished_at (same length; NULL allowed). Read-only connection.
+ */
+int store_job_expired(struct store *s, int64_t finished_before, size_t limit,
+		      char (**ids)[STORE_ID_MAX], int64_t **finished_at, size_t *n,
+		      struct fitd_error *err);
+
+/* ---- aliases: names that point at a model, switched atomically ---- */
+
+#define STORE_ALIAS_NAME_MAX 64	   /* bytes of a name */
+#define STORE_ALIASES_MAX    10000 /* aliases in all */
+
+/*
+ * True for a valid alias name: 1 to STORE_ALIAS_NAME_MAX characters of
+ * a-z 0-9 . _ -, the first a letter or digit ([a-z0-9][a-z0-9._-]{0,63}).
+ */
+bool store_alias_name_valid(const char *name);
+
+struct store_alias {
+	char name[STORE_ALIAS_NAME_MAX + 1];
+	char model_id[STORE_ID_MAX];
+	int64_t created_at;
+	int64_t updated_at; /* the last time it was pointed at a model */
+};
+
+/*
+ * Points alias name at model_id, creating it or switching it in one
+ * transaction, so every later read sees either the old model or the new
+ * one. *created tells which; previous receives the model it pointed at
+ * before ("" when created). A model it let go of that has no job any more
+ * (store_job_delete() kept it for the alias) and no other alias is
+ * deleted, row then file. FITD_EINVAL (invalid_name) for a bad name,
+ * FITD_ENOTFOUND (model_not_found) for an unknown model,
+ * FITD_EUNPROCESSABLE (too_many_aliases) for a new alias past
+ * STORE_ALIASES_MAX. Fills *out with the alias as stored.
+ */
+int store_alias_set(struct store *s, const char *name, const char *model_id,
+		    struct store_alias *out, bool *created, char previous[STORE_ID_MAX],
+		    struct fitd_error *err);
+
+/* FITD_ENOTFOUND (alias_not_found); FITD_EINVAL (invalid_name). Read-only connection. */
+int store_alias_get(struct store *s, const char *name, struct store_alias *out,
+		    struct fitd_error *err);
+
+/*
+ * Up to limit aliases in name order after the alias named after (NULL:
+ * from the first); *out a heap array of *n to free(), *more whether more
+ * remain. FITD_EINVAL (invalid_cursor) when after names no alias.
+ */
+int store_alias_list(struct store *s, const char *after, size_t limit, struct store_alias **out,
+		     size_t *n, bool *more, struct fitd_error *err);
+
+/*
+ * Deletes an alias; *out (when not NULL) receives it as it was. The model
+ * it let go of goes too when it has no job and no other alias, as for
+ * store_alias_set(). FITD_ENOTFOUND (alias_not_found), FITD_EINVAL
+ * (invalid_name).
+ */
+int store_alias_delete(struct store *s, const char *name, struct store_alias *out,
+		       struct fitd_error *err);
+
+/* ---- disk use and giving space back ---- */
+
+/* Bytes the state directory holds, by kind (file sizes, as ls -l shows them). */
+struct store_disk {
+	int64_t database; /* fitd.db and its WAL */
+	int64_t datasets; /* the files of datasets/ */
+	int64_t models;	  /* the files of models/ */
+};
+
+/*
+ * The state's sizes without walking a directory: the database's two files
+ * are stat()ed, the dataset and model files counted as the store writes and
+ * removes them (measured once at open; uploads in progress in tmp/ are not
+ * counted). Lock-free but for the stat() calls; any thread.
+ */
+void store_disk_usage(struct store *s, struct store_disk *out);
+
+/*
+ * Gives free pages of the database back to the file system: PRAGMA
+ * incremental_vacuum of at most max_pages pages (0: all) on the writer,
+ * then a passive checkpoint so the file itself shrinks once no reader
+ * holds the old pages. *freed (may be NULL) receives the pages given back,
+ * and *left those still free, so a caller can go on in steps that leave
+ * the writer to others between them. A database without auto-vacuum
+ * (store_open() could not switch it on) gives nothing back.
+ */
+int store_vacuum(struct store *s, int64_t max_pages, int64_t *freed, int64_t *left,
+		 struct fitd_error *err);
 
 #endif

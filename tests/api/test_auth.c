@@ -239,8 +239,8 @@ START_TEST(loads_a_file)
 }
 END_TEST
 
-/* The contract's scopes: read for GETs under /v1 and predictions, write for changes, admin for
- * /metrics, open for health and the API description. */
+/* The contract's scopes: read for GETs under /v1 and predictions (by model or alias), write for
+ * changes, admin for /metrics, open for health and the API description. */
 START_TEST(every_route_has_the_contract_scope)
 {
 	size_t n;
@@ -256,13 +256,18 @@ START_TEST(every_route_has_the_contract_scope)
 			want = API_OPEN;
 		else if (strcmp(p, "/metrics") == 0)
 			want = API_ADMIN;
-		else if (strcmp(m, "GET") == 0 || strcmp(p, "/v1/models/{id}/predict") == 0)
+		else if (strcmp(m, "GET") == 0 || strcmp(p, "/v1/models/{id}/predict") == 0 ||
+			 strcmp(p, "/v1/aliases/{name}/predict") == 0)
 			want = API_READ;
 		else
 			want = API_WRITE;
 		ck_assert_msg(r[i].scope == want, "%s %s needs %s, has %s", m, p,
 			      api_scope_name(want), api_scope_name(r[i].scope));
+		/* The routes with the predict rate limit are exactly the two that score rows. */
+		ck_assert_msg(api__route_predicts(&r[i]) == (strstr(p, "/predict") != NULL),
+			      "%s %s", m, p);
 	}
+	ck_assert(!api__route_predicts(NULL));
 }
 END_TEST
 

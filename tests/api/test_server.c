@@ -8,7 +8,8 @@
  * event stream whose batch of events does not fit its buffer's cap still
  * gives every event once, in order, and ends cleanly; a single event larger
  * than the cap cuts the stream after the events before it, so the client
- * resumes rather than taking a clean end for the last word.
+ * resumes rather than taking a clean end for the last word. A stream whose
+ * job is deleted while it replays ends cleanly with a job_deleted event.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -50,7 +51,8 @@ struct reply {
 
 /* ---- a small HTTP/1.1 client ---- */
 
-static int dial(void)
+/* A connection to the server; rcvbuf > 0 sets a small receive buffer first (a slow reader). */
+static int dial_with(int rcvbuf)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(fx.port) };
 	struct timeval tv = { .tv_sec = 60 };
@@ -59,8 +61,15 @@ static int dial(void)
 	ck_assert_int_ge(fd, 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	if (rcvbuf > 0)
+		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
+}
+
+static int dial(void)
+{
+	return dial_with(0);
 }
 
 static void send_all(int fd, const char *p, size_t n)
@@ -103,17 +112,24 @@ static void unchunk(struct reply *r, char *in, char *end)
 	*out = '\0';
 }
 
-/* Reads the answer on fd to the connection's end into r. */
-static void receive(int fd, struct reply *r)
+/* Reads from fd into r->raw (initialized) until it holds at least until bytes or the connection ends. */
+static void read_until(int fd, struct reply *r, size_t until)
 {
-	char chunk[65536], *head_end;
-	const char *te;
-	ssize_t n;
+	char chunk[65536];
+	ssize_t n = 1;
 
-	fitd_buf_init(&r->raw, (size_t)64 << 20);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+	while (r->raw.len < until && (n = read(fd, chunk, sizeof(chunk))) > 0)
 		ck_assert_int_eq(fitd_buf_add(&r->raw, chunk, (size_t)n), FITD_OK);
-	ck_assert_msg(n == 0, "no end of connection");
+	ck_assert_msg(n >= 0, "no end of connection");
+}
+
+/* Reads the rest of the answer on fd to the connection's end into r, and parses it. */
+static void receive_rest(int fd, struct reply *r)
+{
+	char *head_end;
+	const char *te;
+
+	read_until(fd, r, SIZE_MAX);
 	close(fd);
 	ck_assert_ptr_nonnull(r->raw.data);
 	r->copy = malloc(r->raw.len + 1);
@@ -131,6 +147,13 @@ static void receive(int fd, struct reply *r)
 	r->body = head_end + 4;
 	r->len = r->raw.len - (size_t)(r->body - r->copy);
 	r->whole = true;
+}
+
+/* Reads the answer on fd to the connection's end into r. */
+static void receive(int fd, struct reply *r)
+{
+	fitd_buf_init(&r->raw, (size_t)64 << 20);
+	receive_rest(fd, r);
 }
 
 static void reply_release(struct reply *r)
@@ -435,6 +458,53 @@ START_TEST(event_larger_than_the_buffer_cuts_the_stream)
 }
 END_TEST
 
+/*
+ * A job deleted while a slow client still reads its history: the stream
+ * gives whole events up to where it was, then a last job_deleted event,
+ * and ends cleanly (the history is gone; there is nothing to resume).
+ */
+START_TEST(stream_of_a_deleted_job_ends_cleanly)
+{
+	struct fitd_error err = { 0 };
+	struct store_event *ev = NULL;
+	char job[STORE_ID_MAX], path[128], head[256], last[128];
+	size_t nev = 0, next = 0, came, tail;
+	struct reply r;
+	int fd, k;
+
+	new_job(job);
+	/* 80 events of 100 KB: 8 MB, far more than the stream's buffer and the sockets hold. */
+	for (int i = 0; i < 80; i++)
+		add_event(job, i, 100 * 1000);
+	ck_assert_int_eq(store_job_finish(fx.store, job, STORE_JOB_SUCCEEDED, NULL, NULL, &err),
+			 FITD_OK);
+	stored_events(job, &ev, &nev);
+	snprintf(path, sizeof(path), "/v1/jobs/%s/events", job);
+	fd = dial_with(16 * 1024);
+	k = snprintf(head, sizeof(head),
+		     "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+	send_all(fd, head, (size_t)k);
+	fitd_buf_init(&r.raw, (size_t)64 << 20);
+	read_until(fd, &r, 300 * 1000);
+	ck_assert_int_eq(store_job_delete(fx.store, job, NULL, &err), FITD_OK);
+	api_events_notify(fx.api, job);
+	receive_rest(fd, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(r.whole, "the stream did not end cleanly");
+	k = snprintf(last, sizeof(last), "event: job_deleted\ndata: {\"job\":\"%s\"}\n\n", job);
+	ck_assert_uint_gt(r.len, (size_t)k);
+	tail = r.len - (size_t)k;
+	ck_assert_msg(strcmp(r.body + tail, last) == 0, "the stream ends with '%.80s'",
+		      r.body + (r.len > 80 ? r.len - 80 : 0));
+	((char *)r.body)[tail] = '\0';
+	came = check_events(r.body, ev, nev, &next);
+	ck_assert_uint_ge(came, 2);
+	ck_assert_uint_lt(came, nev); /* not the job's end: it was deleted first */
+	reply_release(&r);
+	free_events(ev, nev);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api_server");
@@ -448,6 +518,7 @@ int main(void)
 	tcase_add_test(tc, predict_body_has_its_own_limit);
 	tcase_add_test(tc, stream_batch_larger_than_its_buffer_comes_whole);
 	tcase_add_test(tc, event_larger_than_the_buffer_cuts_the_stream);
+	tcase_add_test(tc, stream_of_a_deleted_job_ends_cleanly);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

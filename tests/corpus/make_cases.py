@@ -6,7 +6,8 @@ Each case is {"name", "method", "path", "headers"?, "body"? (a string),
 list of [text, times] joined: large bodies stay small here), "raw"? (the
 whole request, for what an HTTP client refuses to send), "expect": {"status", "code"}}. In paths and
 bodies "{DS}" stands for an uploaded iris dataset, "{JOB}" for a finished
-job on it and "{MODEL}" for its model (tests/integration/test_corpus.py).
+job on it, "{MODEL}" for its model, "{BUSY}" for a job that stays queued or
+running and "{ALIAS}" for an alias of {MODEL} (tests/integration/test_corpus.py).
 
 The corpus daemon runs with a token file. A case is sent with a token of
 every scope unless it has its own Authorization header or "auth": "none";
@@ -282,10 +283,10 @@ case("missing-delete", "DELETE", "/v1/datasets/ds_00000000000000000000", 404, "d
 case("missing-predict", "POST", "/v1/models/mdl_00000000000000000000/predict", 404,
      "model_not_found", json={"rows": [{"x": 1}]})
 for method, path in [("DELETE", "/v1/jobs"), ("PUT", "/v1/datasets"), ("PATCH", "/healthz"),
-                     ("POST", "/healthz"), ("POST", "/readyz"), ("DELETE", "/v1/jobs/{JOB}"),
+                     ("POST", "/healthz"), ("POST", "/readyz"), ("PATCH", "/v1/jobs/{JOB}"),
                      ("PUT", "/v1/jobs/{JOB}"), ("GET", "/v1/jobs/{JOB}/cancel"),
                      ("POST", "/v1/jobs/{JOB}/trials"), ("POST", "/v1/jobs/{JOB}/events"),
-                     ("DELETE", "/v1/models/{MODEL}"), ("GET", "/v1/models/{MODEL}/predict"),
+                     ("PATCH", "/v1/models/{MODEL}"), ("GET", "/v1/models/{MODEL}/predict"),
                      ("POST", "/v1/datasets/{DS}"), ("PUT", "/v1/models/{MODEL}")]:
     case("method-%s-%s" % (method.lower(), path.strip("/").replace("/", "-").replace("{", "")
                            .replace("}", "").lower()), method, path, 405, "method_not_allowed")
@@ -381,6 +382,99 @@ case("auth-scheme-lowercase", "POST", "/v1/jobs", 403, "insufficient_scope",
      headers={"Authorization": "bearer {TOKEN_READ}"})
 case("auth-scheme-uppercase", "GET", "/v1/jobs", 403, "insufficient_scope",
      headers={"Authorization": "BEARER   {TOKEN_WRITE}"})
+
+# ---- deleting jobs and models ----
+case("delete-job-bad-id", "DELETE", "/v1/jobs/nope", 400, "invalid_id")
+case("delete-job-prefix", "DELETE", "/v1/jobs/{MODEL}", 400, "invalid_id")
+case("delete-job-missing", "DELETE", "/v1/jobs/job_00000000000000000000", 404, "job_not_found")
+case("delete-job-live", "DELETE", "/v1/jobs/{BUSY}", 409, "job_not_finished")
+case("delete-model-bad-id", "DELETE", "/v1/models/mdl_x", 400, "invalid_id")
+case("delete-model-missing", "DELETE", "/v1/models/mdl_00000000000000000000", 404,
+     "model_not_found")
+case("delete-model-best", "DELETE", "/v1/models/{MODEL}", 409, "model_in_use")
+
+# ---- aliases: names, bodies, lookups ----
+ALIAS_NAMES = [("upper", "Prod"), ("dash-first", "-x"), ("dot-first", ".x"),
+               ("underscore-first", "_x"), ("long", "x" * 65), ("space", "a%20b"),
+               ("utf8", "caf%C3%A9"), ("bang", "a!"), ("id", "MDL_1")]
+for name, alias in ALIAS_NAMES:
+    case("alias-name-get-" + name, "GET", "/v1/aliases/" + alias, 400, "invalid_name")
+for name, alias in ALIAS_NAMES[:4]:
+    case("alias-name-put-" + name, "PUT", "/v1/aliases/" + alias, 400, "invalid_name",
+         json={"model": "{MODEL}"})
+    case("alias-name-delete-" + name, "DELETE", "/v1/aliases/" + alias, 400, "invalid_name")
+    case("alias-name-predict-" + name, "POST", "/v1/aliases/%s/predict" % alias, 400,
+         "invalid_name", json={"rows": [{"sepal_length": 1}]})
+case("alias-missing-get", "GET", "/v1/aliases/nope", 404, "alias_not_found")
+case("alias-missing-delete", "DELETE", "/v1/aliases/nope", 404, "alias_not_found")
+case("alias-missing-predict", "POST", "/v1/aliases/nope/predict", 404, "alias_not_found",
+     json={"rows": [{"sepal_length": 1}]})
+ALIAS_PUT = "/v1/aliases/corpus-new"
+for name, body, status, code in [
+        ("malformed", "{", 400, "malformed_json"), ("array", "[]", 400, "wrong_type"),
+        ("string", '"mdl_x"', 400, "malformed_json"),
+        ("empty-object", "{}", 422, "missing_field"),
+        ("model-number", '{"model":1}', 400, "wrong_type"),
+        ("model-null", '{"model":null}', 400, "wrong_type"),
+        ("model-array", '{"model":["{MODEL}"]}', 400, "wrong_type"),
+        ("unknown-field", '{"model":"{MODEL}","note":"x"}', 400, "unknown_field"),
+        ("duplicate-key", '{"model":"{MODEL}","model":"{MODEL}"}', 400, "malformed_json"),
+        ("model-missing", '{"model":"mdl_00000000000000000000"}', 404, "model_not_found"),
+        ("model-malformed", '{"model":"../../fitd.db"}', 404, "model_not_found"),
+        ("model-job-id", '{"model":"{JOB}"}', 404, "model_not_found")]:
+    case("alias-put-" + name, "PUT", ALIAS_PUT, status, code, body=body,
+         headers={"Content-Type": "application/json"})
+case("alias-put-empty-body", "PUT", ALIAS_PUT, 400, "empty_body", body="",
+     headers={"Content-Type": "application/json"})
+case("alias-put-too-large", "PUT", ALIAS_PUT, 413, "payload_too_large",
+     body_parts=[['{"model":"', 1], ["x", 1100 * 1024], ['"}', 1]],
+     headers={"Content-Type": "application/json"})
+for name, q, code in [("limit-zero", "limit=0", "invalid_parameter"),
+                      ("limit-word", "limit=x", "invalid_parameter"),
+                      ("after-missing", "after=nope", "invalid_cursor"),
+                      ("after-bad-name", "after=Bad", "invalid_cursor")]:
+    case("query-aliases-" + name, "GET", "/v1/aliases?" + q, 400, code)
+APRED = "/v1/aliases/{ALIAS}/predict"
+for name, body, code in [("malformed", "{", "malformed_json"), ("rows-object", '{"rows":{}}',
+                                                                  "wrong_type"),
+                         ("row-number", '{"rows":[1]}', "wrong_type")]:
+    case("alias-predict-json-" + name, "POST", APRED, 400, code, body=body,
+         headers={"Content-Type": "application/json"})
+case("alias-predict-empty-body", "POST", APRED, 400, "empty_body", body="",
+     headers={"Content-Type": "application/json"})
+case("alias-predict-csv-ragged", "POST", APRED, 400, "ragged_row",
+     body="sepal_length,sepal_width\n1\n", headers={"Content-Type": "text/csv"})
+case("alias-predict-media-type", "POST", APRED, 415, "unsupported_media_type",
+     body="x", headers={"Content-Type": "application/xml"})
+for method, path in [("POST", "/v1/aliases"), ("PUT", "/v1/aliases"), ("PATCH", "/v1/aliases/x"),
+                     ("POST", "/v1/aliases/x"), ("GET", "/v1/aliases/x/predict"),
+                     ("PUT", "/v1/jobs/{JOB}/cancel")]:
+    case("method-%s-%s" % (method.lower(), path.strip("/").replace("/", "-").replace("{", "")
+                           .replace("}", "").lower()), method, path, 405, "method_not_allowed")
+for name, path in [("aliases-slash", "/v1/aliases/"), ("alias-deep", "/v1/aliases/x/predict/y"),
+                   ("alias-singular", "/v1/alias/x")]:
+    case("path-" + name, "GET", path, 404, "not_found")
+
+# ---- access to the new routes ----
+for name, method, path, kw in [
+        ("aliases-list", "GET", "/v1/aliases", {}),
+        ("alias-put", "PUT", "/v1/aliases/x", dict(json={"model": "{MODEL}"})),
+        ("alias-predict", "POST", APRED, dict(json={"rows": [{"sepal_length": 1}]})),
+        ("job-delete", "DELETE", "/v1/jobs/{JOB}", {}),
+        ("model-delete", "DELETE", "/v1/models/{MODEL}", {})]:
+    case("auth-none-" + name, method, path, 401, "unauthorized", auth="none", **kw)
+for scope, method, path, kw in [
+        ("READ", "DELETE", "/v1/jobs/{JOB}", {}), ("READ", "DELETE", "/v1/models/{MODEL}", {}),
+        ("READ", "PUT", "/v1/aliases/{ALIAS}", dict(json={"model": "{MODEL}"})),
+        ("READ", "DELETE", "/v1/aliases/{ALIAS}", {}),
+        ("WRITE", "GET", "/v1/aliases", {}), ("WRITE", "GET", "/v1/aliases/{ALIAS}", {}),
+        ("WRITE", "POST", APRED, dict(json={"rows": [{"sepal_length": 1}]})),
+        ("ADMIN", "PUT", "/v1/aliases/{ALIAS}", dict(json={"model": "{MODEL}"})),
+        ("ADMIN", "DELETE", "/v1/jobs/{JOB}", {})]:
+    slug = path.strip("/").replace("/", "-").replace("{", "").replace("}", "")
+    headers = dict(kw.pop("headers", {}), Authorization="Bearer {TOKEN_%s}" % scope)
+    case("auth-scope-%s-%s-%s" % (scope.lower(), method.lower(), slug.lower()), method, path, 403,
+         "insufficient_scope", headers=headers, **kw)
 
 
 def main():

@@ -53,6 +53,40 @@ START_TEST(defaults)
 	ck_assert_str_eq(cfg.token_file, "");
 	ck_assert_int_eq(cfg.rate_limit_ip, 100);
 	ck_assert_int_eq(cfg.max_jobs_per_token, 100);
+	ck_assert_int_eq(cfg.rate_limit_predict, 2000);
+	ck_assert_int_eq(cfg.rate_burst_predict, 4000);
+	ck_assert(cfg.retention_days == 0);
+}
+END_TEST
+
+/* retention-days takes decimals (a test runs it at 2 s), and prints back as it was given. */
+START_TEST(retention_days_decimal)
+{
+	static const char *const bad[] = { "-1", "36501", "nan", "inf", "", "1d", "0x" };
+	char *path = write_temp("retention-days = 0.5\nrate-limit-predict = 5000\n");
+	const char *file_args[] = { "--config", path, NULL };
+	const char *flag_args[] = { "--retention-days", "0.00002", NULL };
+	struct fitd_config cfg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_int_eq(load(&cfg, file_args), CONFIG_RUN);
+	ck_assert(cfg.retention_days == 0.5);
+	ck_assert_int_eq(cfg.rate_limit_predict, 5000);
+	unlink(path);
+	ck_assert_int_eq(load(&cfg, flag_args), CONFIG_RUN);
+	ck_assert(cfg.retention_days == 0.00002);
+	f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "\nretention-days = 2e-05\n"));
+	free(text);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = { "--retention-days", bad[i], NULL };
+
+		ck_assert_msg(load(&cfg, args) == CONFIG_ERROR, "'%s' accepted", bad[i]);
+	}
 }
 END_TEST
 
@@ -171,6 +205,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, retention_days_decimal);
 	tcase_add_test(tc, state_directory_from_systemd);
 	tcase_add_test(tc, flags);
 	tcase_add_test(tc, file_then_flags_override);

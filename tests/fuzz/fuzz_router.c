@@ -14,7 +14,8 @@
  *
  * Properties checked besides the sanitizers': the match agrees with a
  * segment-by-segment matcher written here (route, params, Allow list and
- * the metrics' path route), and each check agrees with a reference.
+ * the metrics' path route), and each check (ids, alias names, query
+ * arguments, Content-Length) agrees with a reference.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -69,9 +70,11 @@ static bool ref_match(const char *pattern, const char *path, int *nparams)
 	return true;
 }
 
-/* The id prefix the handlers of a route require of its {id}. */
+/* The id prefix the handlers of a route require of its {id}; NULL for an alias's {name}. */
 static const char *id_prefix(const char *pattern)
 {
+	if (strncmp(pattern, "/v1/aliases/", 12) == 0)
+		return NULL;
 	if (strncmp(pattern, "/v1/datasets/", 13) == 0)
 		return "ds";
 	if (strncmp(pattern, "/v1/jobs/", 9) == 0)
@@ -89,6 +92,16 @@ static bool ref_id_valid(const char *prefix, const char *s)
 		if (strchr("0123456789abcdef", s[i]) == NULL)
 			return false;
 	return true;
+}
+
+/* The alias name rule, written apart: [a-z0-9][a-z0-9._-]{0,63}. */
+static bool ref_alias_valid(const char *s)
+{
+	static const char first[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t len = strlen(s);
+
+	return len >= 1 && len <= STORE_ALIAS_NAME_MAX && strchr(first, s[0]) != NULL &&
+	       strspn(s + 1, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len - 1;
 }
 
 /*
@@ -131,7 +144,12 @@ static void check_params(const struct api__request *req, const char *path)
 
 		FUZZ_CHECK(p[0] != '\0' && strchr(p, '/') == NULL && strstr(path, p) != NULL,
 			   "param %zu '%s' of %s", i, p, path);
-		FUZZ_CHECK(store_id_valid(prefix, p) == ref_id_valid(prefix, p), "id '%s'", p);
+		if (prefix == NULL)
+			FUZZ_CHECK(store_alias_name_valid(p) == ref_alias_valid(p), "alias '%s'",
+				   p);
+		else
+			FUZZ_CHECK(store_id_valid(prefix, p) == ref_id_valid(prefix, p), "id '%s'",
+				   p);
 	}
 }
 

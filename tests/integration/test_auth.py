@@ -34,8 +34,15 @@ ROUTES = [
     ("POST", "/v1/jobs/%s/cancel" % NO_JOB, None, "write"),
     ("GET", "/v1/jobs/%s/trials" % NO_JOB, None, "read"),
     ("GET", "/v1/jobs/%s/events" % NO_JOB, None, "read"),
+    ("DELETE", "/v1/jobs/" + NO_JOB, None, "write"),
     ("GET", "/v1/models/" + NO_MODEL, None, "read"),
+    ("DELETE", "/v1/models/" + NO_MODEL, None, "write"),
     ("POST", "/v1/models/%s/predict" % NO_MODEL, {"rows": [{"a": 1}]}, "read"),
+    ("GET", "/v1/aliases", None, "read"),
+    ("GET", "/v1/aliases/x", None, "read"),
+    ("PUT", "/v1/aliases/x", {"model": NO_MODEL}, "write"),
+    ("DELETE", "/v1/aliases/x", None, "write"),
+    ("POST", "/v1/aliases/x/predict", {"rows": [{"a": 1}]}, "read"),
     ("GET", "/metrics", None, "admin"),
 ]
 # A job that trains far longer than any test waits (cancelled at the end).

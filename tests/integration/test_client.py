@@ -1,4 +1,4 @@
-"""The command-line client (`fitd submit|status|watch|cancel|predict`)
+"""The command-line client (`fitd submit|status|watch|cancel|delete|alias|predict`)
 against the real daemon: outputs, the progress bar on a terminal, JSON
 modes, and the exit statuses scripts rely on."""
 
@@ -253,6 +253,46 @@ class Client(DaemonTest):
         self.assertEqual(p.returncode, 4)
         self.assertIn("model_not_found", p.stderr)
 
+    def test_delete_and_aliases(self):
+        job_id = self.submit("--max-trials", "2", "--models", "logistic").stdout.strip()
+        model = wait_job(self.d, job_id, states=("succeeded",))["best"]["model_id"]
+        status, _, slow = self.d.request("POST", "/v1/jobs", body={
+            "dataset": self.job(job_id)["dataset"], "target": "species", "early_stopping": False,
+            "space": {"models": ["mlp"], "optimizer": ["sgd"], "epochs": 100000,
+                      "learning_rate": [0.0001], "batch_size": [16]},
+            "search": {"max_trials": 1}})
+        self.assertEqual(status, 201, slow)
+        p = self.fitd("delete", slow["id"])
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("job_not_finished", p.stderr)
+        self.assertEqual(self.d.request("POST", "/v1/jobs/%s/cancel" % slow["id"])[0], 202)
+        p = self.fitd("alias", "prod", model)
+        self.assertEqual((p.returncode, p.stdout), (0, "prod -> %s (was none)\n" % model))
+        p = self.fitd("alias")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines()[0].split(), ["ALIAS", "MODEL", "UPDATED"])
+        self.assertEqual(p.stdout.splitlines()[1].split()[:2], ["prod", model])
+        p = self.fitd("alias", "--json")
+        self.assertEqual([a["name"] for a in json.loads(p.stdout)["items"]], ["prod"])
+        p = self.fitd("alias", "prod")
+        self.assertTrue(p.stdout.startswith("prod -> %s (since " % model), p.stdout)
+        p = self.fitd("delete", job_id)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"^%s: deleted with \d+ model\(s\); kept for an alias: %s\n$"
+                         % (job_id, model))
+        self.assertEqual(self.d.request("GET", "/v1/jobs/" + job_id)[0], 404)
+        self.assertEqual(self.fitd("delete", job_id).returncode, 4)
+        p = self.fitd("alias", "prod", "--delete")
+        self.assertEqual((p.returncode, p.stdout), (0, "prod: deleted (it pointed at %s)\n" % model))
+        self.assertEqual(self.d.request("GET", "/v1/models/" + model)[0], 404)
+        p = self.fitd("alias", "Prod")
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("invalid_name", p.stderr)
+        for args in (["alias", "a", "b", "c"], ["alias", "--delete"], ["alias", "a", "b",
+                                                                       "--delete"],
+                     ["delete"], ["delete", "a", "b"]):
+            self.assertEqual(self.fitd(*args).returncode, 2, args)
+
     def test_exit_statuses(self):
         for args in (["submit", IRIS], ["submit"], ["status", "a", "b"], ["watch"],
                      ["cancel", "--bogus", "x"], ["submit", IRIS, "--target", "y",
@@ -261,7 +301,7 @@ class Client(DaemonTest):
                      ["submit", "/nonexistent.csv", "--target", "y"]):
             p = self.fitd(*args)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
-        for sub in ("submit", "status", "watch", "cancel", "predict"):
+        for sub in ("submit", "status", "watch", "cancel", "delete", "alias", "predict"):
             p = self.fitd(sub, "--help")
             self.assertEqual(p.returncode, 0, sub)
             self.assertIn("usage: fitd " + sub, p.stdout)

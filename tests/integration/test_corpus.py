@@ -119,11 +119,15 @@ class Corpus(unittest.TestCase):
                           "learning_rate": [0.0001], "batch_size": [16]},
                 "early_stopping": False, "search": {"max_trials": 1}})
             self.assertEqual(status, 201, busy)
-            ids = {"{DS}": ds["id"], "{JOB}": job["id"], "{MODEL}": job["best"]["model_id"]}
+            status, _, alias = d.request("PUT", "/v1/aliases/corpus",
+                                         body={"model": job["best"]["model_id"]})
+            self.assertEqual(status, 201, alias)
+            ids = {"{DS}": ds["id"], "{JOB}": job["id"], "{MODEL}": job["best"]["model_id"],
+                   "{BUSY}": busy["id"], "{ALIAS}": "corpus"}
             ids.update(tokens)
 
             def subst(text):
-                return re.sub(r"\{(DS|JOB|MODEL|TOKEN(_READ|_WRITE|_ADMIN)?)\}",
+                return re.sub(r"\{(DS|JOB|MODEL|BUSY|ALIAS|TOKEN(_READ|_WRITE|_ADMIN)?)\}",
                               lambda m: ids[m.group(0)], text)
 
             failures = []
@@ -160,6 +164,12 @@ class Corpus(unittest.TestCase):
             self.assertEqual([x["id"] for x in page["items"]], [ds["id"]])
             status, _, model = d.request("GET", "/v1/models/" + ids["{MODEL}"])
             self.assertEqual(status, 200)
+            status, _, again = d.request("GET", "/v1/jobs/" + job["id"])
+            self.assertEqual((status, again["best"]["model_id"]), (200, ids["{MODEL}"]))
+            status, _, alias = d.request("GET", "/v1/aliases/corpus")
+            self.assertEqual((status, alias["model"]), (200, ids["{MODEL}"]))
+            status, _, page = d.request("GET", "/v1/aliases")
+            self.assertEqual([a["name"] for a in page["items"]], ["corpus"])
             status, _, health = d.request("GET", "/healthz")
             self.assertEqual((status, health), (200, {"status": "ok"}))
             print("%d cases, each with its expected 4xx" % len(cases))

@@ -26,6 +26,7 @@ FAMILIES = {
     "fitd_http_request_duration_seconds": "histogram",
     "fitd_event_streams": "gauge",
     "fitd_store_write_duration_seconds": "histogram",
+    "fitd_state_bytes": "gauge",
     "process_resident_memory_bytes": "gauge",
 }
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -116,6 +117,9 @@ class MetricsTest(DaemonTest):
         for name in ("fitd_queue_depth", "fitd_event_streams", "process_resident_memory_bytes"):
             self.assertIsNotNone(s.value(name), name)
         self.assertGreater(s.value("process_resident_memory_bytes"), 1 << 20)
+        for kind in ("database", "datasets", "models"):
+            self.assertIsNotNone(s.value("fitd_state_bytes", kind=kind), kind)
+        self.assertGreater(s.value("fitd_state_bytes", kind="database"), 0)
 
     def check_histograms(self, s):
         """Every histogram series: le ascending, counts cumulative, +Inf last and = _count."""

@@ -16,7 +16,9 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 DOC_PATH = os.path.join(ROOT, "api", "openapi.json")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 WRITES = {("POST", "/v1/datasets"), ("DELETE", "/v1/datasets/{id}"), ("POST", "/v1/jobs"),
-          ("POST", "/v1/jobs/{id}/cancel")}
+          ("POST", "/v1/jobs/{id}/cancel"), ("DELETE", "/v1/jobs/{id}"),
+          ("DELETE", "/v1/models/{id}"), ("PUT", "/v1/aliases/{name}"),
+          ("DELETE", "/v1/aliases/{name}")}
 OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json")}
 
 
@@ -390,6 +392,7 @@ class LiveTest(DaemonTest):
         self.call("POST", "/v1/models/%s/predict" % lin["best"]["model_id"], {"rows": [{"x": 1}]})
         self.call("POST", "/v1/jobs/%s/cancel" % lin["id"])
         self.call("DELETE", "/v1/datasets/" + seed["id"])
+        self.check_deleting_and_aliases(done, lin, long)
 
         self.assertEqual(self.call("POST", "/v1/jobs/%s/cancel" % long["id"])["cancel_requested"],
                          True)
@@ -400,8 +403,48 @@ class LiveTest(DaemonTest):
                    ("GET", "/v1/models/{id}", 200), ("POST", "/v1/models/{id}/predict", 200),
                    ("POST", "/v1/models/{id}/predict", 422), ("POST", "/v1/jobs", 422),
                    ("POST", "/v1/jobs", 409), ("DELETE", "/v1/datasets/{id}", 409),
-                   ("POST", "/v1/jobs/{id}/cancel", 202), ("GET", "/v1/datasets", 400)]:
+                   ("POST", "/v1/jobs/{id}/cancel", 202), ("GET", "/v1/datasets", 400),
+                   ("PUT", "/v1/aliases/{name}", 201), ("PUT", "/v1/aliases/{name}", 200),
+                   ("GET", "/v1/aliases", 200), ("GET", "/v1/aliases/{name}", 200),
+                   ("POST", "/v1/aliases/{name}/predict", 200),
+                   ("DELETE", "/v1/aliases/{name}", 200), ("DELETE", "/v1/jobs/{id}", 200),
+                   ("DELETE", "/v1/jobs/{id}", 409), ("DELETE", "/v1/models/{id}", 409),
+                   ("DELETE", "/v1/models/{id}", 200)]:
             self.assertIn(op, self.seen)
+
+    def check_deleting_and_aliases(self, iris_job, linear_job, running):
+        """The routes of deleting and aliases, on the jobs the walk above made."""
+        model, linear = iris_job["best"]["model_id"], linear_job["best"]["model_id"]
+        self.call("PUT", "/v1/aliases/churn-prod", {"model": model})
+        self.call("PUT", "/v1/aliases/churn-prod", {"model": linear})
+        self.call("PUT", "/v1/aliases/seed-linear", {"model": linear})
+        self.call("PUT", "/v1/aliases/Bad", {"model": model})
+        self.call("PUT", "/v1/aliases/x", {})
+        self.call("PUT", "/v1/aliases/x", {"model": "mdl_00000000000000000000"})
+        self.call("GET", "/v1/aliases?limit=1")
+        self.call("GET", "/v1/aliases?after=nope")
+        self.call("GET", "/v1/aliases/churn-prod")
+        self.call("GET", "/v1/aliases/nope")
+        self.call("POST", "/v1/aliases/churn-prod/predict", {"rows": [{"x": 1}]})
+        self.call("POST", "/v1/aliases/nope/predict", {"rows": [{"x": 1}]})
+        self.call("DELETE", "/v1/models/" + linear)  # 409: an alias and a job hold it
+        self.call("DELETE", "/v1/jobs/" + running["id"])  # 409 while it runs
+        self.call("DELETE", "/v1/aliases/seed-linear")
+        self.call("DELETE", "/v1/aliases/seed-linear")
+        # A model that is no job's best: an earlier best of the iris search.
+        bests = {self.call("GET", "/v1/jobs/" + j["id"])["best"]["model_id"]
+                 for j in (iris_job, linear_job, running)
+                 if self.call("GET", "/v1/jobs/" + j["id"])["best"]}
+        others = [f for f in os.listdir(os.path.join(self.d.state_dir, "models"))
+                  if f.startswith("mdl_") and f not in bests]
+        self.assertTrue(others, "the iris search made only its best model")
+        self.call("DELETE", "/v1/models/" + others[0])
+        self.call("DELETE", "/v1/jobs/" + linear_job["id"])  # its model stays for churn-prod
+        self.call("DELETE", "/v1/jobs/" + iris_job["id"])
+        self.call("DELETE", "/v1/jobs/" + iris_job["id"])
+        self.call("DELETE", "/v1/models/mdl_00000000000000000000")
+        self.call("DELETE", "/v1/aliases/churn-prod")
+        self.call("GET", "/readyz")
 
     def check_events(self, text):
         """Each event's data against the schema of its type (x-events)."""
@@ -413,12 +456,14 @@ class LiveTest(DaemonTest):
                           and not line.startswith(":"))
             if "event" not in fields:
                 continue
-            self.assertRegex(fields["id"], r"^[0-9]+$")
+            if fields["event"] != "job_deleted":  # the one event without an id
+                self.assertRegex(fields["id"], r"^[0-9]+$")
             self.assertIn(fields["event"], types)
             data = json.loads(fields["data"])
             self.assertEqual(check(self.doc, types[fields["event"]], data), [], block)
             seen.add(fields["event"])
-        self.assertEqual(seen - {"trial_progress"}, set(types) - {"trial_progress"})
+        rare = {"trial_progress", "job_deleted"}  # job_deleted: only on a deleted job
+        self.assertEqual(seen - rare, set(types) - rare)
 
 
 if __name__ == "__main__":

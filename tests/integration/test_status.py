@@ -1,5 +1,5 @@
 """What fitd tells systemd: READY=1, STATUS= with the same facts as GET
-/readyz and GET /metrics, and watchdog pings that stop while a trial is
+/readyz and GET /metrics (the disk use too), and watchdog pings that stop while a trial is
 stuck. The test plays systemd's side of the notify socket."""
 
 import os
@@ -23,7 +23,14 @@ STUCK_SPACE = {
 }
 STATUS_RE = re.compile(
     r"STATUS=(\w+) on [\d.]+:\d+; jobs (\d+) queued, (\d+) running; trials (\d+) queued, "
-    r"(\d+) running; queue depth (\d+); trial threads (\d+) busy of (\d+); event streams (\d+)$")
+    r"(\d+) running; queue depth (\d+); trial threads (\d+) busy of (\d+); event streams (\d+); "
+    r"disk [\d.]+ MiB database, ([\d.]+) MiB datasets, ([\d.]+) MiB models$")
+
+
+def mib(n):
+    """Bytes as STATUS= writes them: MiB with one decimal (the database's, which grows
+    with every write, is not compared)."""
+    return "%.1f" % (float(n) / 1048576)
 
 
 class NotifySocket:
@@ -90,7 +97,8 @@ class Status(unittest.TestCase):
         self.assertEqual(status, 200, r)
         return (r["status"], r["jobs"]["queued"], r["jobs"]["running"], r["trials"]["queued"],
                 r["trials"]["running"], r["queue_depth"], r["trial_threads"]["busy"],
-                r["trial_threads"]["total"], r["event_streams"])
+                r["trial_threads"]["total"], r["event_streams"], mib(r["disk"]["datasets"]),
+                mib(r["disk"]["models"]))
 
     def metrics_facts(self):
         """The same facts from GET /metrics."""
@@ -103,7 +111,9 @@ class Status(unittest.TestCase):
                 int(s.value("fitd_trials", state="queued")),
                 int(s.value("fitd_trials", state="running")), int(s.value("fitd_queue_depth")),
                 busy, busy + int(s.value("fitd_trial_threads", state="idle")),
-                int(s.value("fitd_event_streams")))
+                int(s.value("fitd_event_streams")),
+                mib(s.value("fitd_state_bytes", kind="datasets")),
+                mib(s.value("fitd_state_bytes", kind="models")))
 
     def status_agrees(self, since):
         """Some STATUS= line sent after `since` equals /readyz and /metrics
@@ -113,7 +123,7 @@ class Status(unittest.TestCase):
             t, line = self.notify.wait("STATUS=", since)
             m = STATUS_RE.match(line)
             self.assertIsNotNone(m, line)
-            got = (m.group(1),) + tuple(int(g) for g in m.groups()[1:])
+            got = (m.group(1),) + tuple(int(g) for g in m.groups()[1:-2]) + m.groups()[-2:]
             ready, metrics = self.facts(), self.metrics_facts()
             if got == ready == metrics:
                 return got
@@ -124,7 +134,7 @@ class Status(unittest.TestCase):
     def test_status_readyz_and_metrics_agree_and_the_watchdog_follows_progress(self):
         start = self.notify.wait("READY=1")[0]
         idle = self.status_agrees(start)
-        self.assertEqual(idle, ("ready", 0, 0, 0, 0, 0, 0, 1, 0))
+        self.assertEqual(idle, ("ready", 0, 0, 0, 0, 0, 0, 1, 0, "0.0", "0.0"))
         self.notify.wait("WATCHDOG=1", start)
 
         ds = upload(self.d, "digits")

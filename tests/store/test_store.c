@@ -2,7 +2,8 @@
  * test_store.c - the store: layout, migrations and the refusal of a newer
  * schema, ids, the dataset lifecycle through an upload (stream, parse,
  * commit, read back, list, delete, reopen), the cap on a token's jobs,
- * idempotency keys scoped per owner, and the migration that scoped them.
+ * idempotency keys scoped per owner, the migration that scoped them, and
+ * the one that lets a job go while an alias keeps its model (schema 4).
  */
 #include <check.h>
 #include <fcntl.h>
@@ -418,6 +419,41 @@ START_TEST(migration_scopes_keys_per_owner)
 }
 END_TEST
 
+START_TEST(migration_allows_deleting)
+{
+	static const char job[] = "job_000000000000000000a1", model[] = "mdl_000000000000000000a1";
+	struct store_job_deletion del = { 0 };
+	struct fitd_error err = { 0 };
+	char previous[STORE_ID_MAX];
+	struct store_alias alias;
+	struct store *s;
+	bool created;
+
+	store_check_state_new();
+	load_dump("store_v2.sql");
+	ck_assert_int_eq(store_check_sql_int("PRAGMA auto_vacuum"), 0);
+	s = store_check_open();
+	/* The database was rewritten once to give freed pages back. */
+	ck_assert_int_eq(store_check_sql_int("PRAGMA auto_vacuum"), 2);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM models"), 1);
+	/* A model made before the migration can be held by an alias past its job. */
+	ck_assert_int_eq(store_alias_set(s, "prod", model, &alias, &created, previous, &err),
+			 FITD_OK);
+	ck_assert_int_eq(store_job_delete(s, job, &del, &err), FITD_OK);
+	ck_assert_uint_eq(del.nkept, 1);
+	store_job_deletion_release(&del);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM models WHERE job_id IS NULL"),
+			 1);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_close(s);
+	/* Reopening vacuums nothing again. */
+	s = store_check_open();
+	ck_assert_int_eq(store_check_sql_int("PRAGMA auto_vacuum"), 2);
+	store_close(s);
+	store_check_state_remove();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store");
@@ -435,6 +471,7 @@ int main(void)
 	tcase_add_test(tc, jobs_capped_per_owner);
 	tcase_add_test(tc, idempotency_keys_per_owner);
 	tcase_add_test(tc, migration_scopes_keys_per_owner);
+	tcase_add_test(tc, migration_allows_deleting);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
