@@ -34,6 +34,21 @@
  * cap ends the stream in error. Events are a few hundred bytes.
  */
 #define API__STREAM_BUF_MAX ((size_t)1 << 20)
+/*
+ * A reply decided before its request's body is in (a 413 from the
+ * Content-Length, a 401, a 404, a 400 on the query) waits while the body is
+ * read and dropped, then goes out: a client that sends its whole body
+ * before it reads (Python's urllib and requests do) reads the answer
+ * instead of a reset connection. The drain is bounded: a body declared
+ * larger than API__DRAIN_MAX bytes is answered at once and the connection
+ * closed (a client that reads while it sends, as curl does, still sees the
+ * answer), and one that keeps coming past API__DRAIN_MAX bytes or
+ * API__DRAIN_NS after the decision is cut without an answer. A request
+ * with "Expect: 100-continue" is answered at once: its client waits and
+ * sends no body.
+ */
+#define API__DRAIN_MAX ((uint64_t)64 << 20)
+#define API__DRAIN_NS  ((int64_t)30 * 1000 * 1000 * 1000)
 
 struct api__stream;
 
@@ -114,6 +129,9 @@ struct api__request {
 	struct MHD_Response *response; /* the reply, once decided */
 	unsigned status;
 	int64_t started_ns;
+	/* A reply decided before the body ended: body bytes dropped since, and until when */
+	uint64_t drained;
+	int64_t drain_until_ns;
 };
 
 /* ---- routing (router.c) ---- */

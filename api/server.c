@@ -3,14 +3,21 @@
  * and the access handler that routes, reads bodies and sends replies.
  *
  * MHD calls the access handler several times per request: once when the
- * headers are in (we route, check access (access.c) and the body's length
- * then, so a 401, 404, 405, 411, 413 or 429 goes out before any body is
- * read), once per piece of body, and once more when the body is complete
- * (the route's handler runs then). A buffered body goes into one struct
- * fitd_buf capped at the route's limit; a reply decided on a piece of body
- * (a body without Content-Length past that limit) is sent once the body
- * has ended, since MHD takes no response in between. The request is freed
- * by the completion callback, whatever happened, which is also where an
+ * headers are in (we route, check access (access.c), the query and the
+ * body's length then, so a 400, 401, 404, 405, 411, 413 or 429 is decided
+ * before any body is read), once per piece of body, and once more when the
+ * body is complete (the route's handler runs then). A buffered body goes
+ * into one struct fitd_buf capped at the route's limit.
+ *
+ * MHD takes a response only before the body or after it. A reply decided
+ * before the body ended (at the headers, or on a piece of body: a chunked
+ * body past its limit, a failed upload write) is sent once the body has
+ * been read and dropped, within the bounds of API__DRAIN_MAX (internal.h):
+ * a reply sent at the headers makes MHD close the connection with the
+ * body unread, which resets it under a client still sending. Only a body
+ * declared past the bound, or a client that asked with Expect:
+ * 100-continue, gets its answer at once. The request is freed by the
+ * completion callback, whatever happened, which is also where an
  * unfinished upload is removed.
  */
 #include "api/internal.h"
@@ -240,6 +247,44 @@ static bool take_body(struct api__request *req, const char *data, size_t len)
 	}
 }
 
+/*
+ * Whether a reply decided with the headers waits for the body to be read
+ * and dropped (see API__DRAIN_MAX): when a body comes (chunked, or a valid
+ * Content-Length above 0 and within the bound) and the client did not ask
+ * with Expect: 100-continue, which it answers by sending no body.
+ */
+static bool drain_first(struct api__request *req)
+{
+	const char *expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_EXPECT);
+
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
+		return false;
+	if (MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return true; /* chunked: of unknown size, cut by the bound if need be */
+	return read_content_length(req) && req->has_content_length && req->content_length > 0 &&
+	       req->content_length <= API__DRAIN_MAX;
+}
+
+/*
+ * Drops len bytes of a body whose reply is decided; false (close the
+ * connection unanswered) once the drain passes its bounds.
+ */
+static bool drain(struct api__request *req, size_t len)
+{
+	int64_t now = fitd_clock_ns();
+
+	if (req->drain_until_ns == 0)
+		req->drain_until_ns = now + API__DRAIN_NS;
+	req->drained += len;
+	if (req->drained <= API__DRAIN_MAX && now <= req->drain_until_ns)
+		return true;
+	fitd_log_info("request_cut", "method=%s path=\"%s\" status=%u drained=%llu", req->method,
+		      req->path ? req->path : "", req->status, (unsigned long long)req->drained);
+	return false;
+}
+
 static enum MHD_Result send_reply(struct api__request *req)
 {
 	int64_t ns = fitd_clock_ns() - req->started_ns, us = ns / 1000;
@@ -289,19 +334,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			api__reply_oom(req);
 		else
 			start_request(req, method);
-		/* An early reply is sent at once; MHD then skips the body. */
-		return req->status != 0 ? send_reply(req) : MHD_YES;
+		/* A reply decided now goes at once (MHD then closes), or after the body. */
+		if (req->status != 0 && !drain_first(req))
+			return send_reply(req);
+		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		/*
-		 * libmicrohttpd takes a response only before the body or after
-		 * it: a reply decided on a piece of body (a chunked body past
-		 * its limit, a failed write) waits, and the rest is dropped.
-		 */
-		if (req->status == 0)
-			take_body(req, upload_data, *upload_data_size);
+		size_t len = *upload_data_size;
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		if (req->status == 0) {
+			take_body(req, upload_data, len);
+			return MHD_YES;
+		}
+		return drain(req, len) ? MHD_YES : MHD_NO;
 	}
 	if (req->status == 0)
 		req->route->handler(req);

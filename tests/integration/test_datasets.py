@@ -1,12 +1,15 @@
 """Datasets over HTTP against the real binary: upload the real tables, read
 them back, list, delete, restart, and every bad input of the contract."""
 
+import json
 import os
 import re
 import signal
 import socket
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from fitdtest import Daemon, DaemonTest, read_data
 
@@ -192,6 +195,40 @@ class BadUploads(DaemonTest):
         self.assertError(self.d.request("GET", "/v1/datasets/..%2F..%2Fetc"), 404, "not_found")
         self.assertError(self.d.request("GET", "/v1/datasets/ds_00000000000000000000"),
                          404, "dataset_not_found")
+
+
+class EveryClientReads(DaemonTest):
+    """Clients that send their whole body before reading (Python's urllib and
+    requests do) read fitd's early answers, not a reset connection: the
+    refused body is read and dropped before the answer goes out."""
+    daemon_args = ("--max-upload-mib", "1")
+
+    def urlopen(self, path, body, ctype):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.d.port, path), data=body,
+                                     headers={"Content-Type": ctype}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, resp.headers, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, json.loads(e.read())
+
+    def test_job_spec_over_the_json_limit(self):
+        body = json.dumps({"dataset": "ds_00000000000000000000", "target": "y",
+                           "exclude_columns": ["x" * (16 << 20)]}).encode()
+        status, headers, answer = self.urlopen("/v1/jobs", body, "application/json")
+        self.assertEqual(status, 413, answer)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(answer["error"]["code"], "payload_too_large")
+
+    def test_upload_over_max_upload_mib(self):
+        body = b"a,b\n" + b"1,2\n" * (4 << 20)
+        status, headers, answer = self.urlopen("/v1/datasets?name=big", body, "text/csv")
+        self.assertEqual(status, 413, answer)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(answer["error"]["code"], "payload_too_large")
+        # The connection was kept in step: the next upload works.
+        status, _, ds = self.urlopen("/v1/datasets?name=small", b"a,b\n1,2\n", "text/csv")
+        self.assertEqual((status, ds["rows"]), (201, 1))
 
 
 class Crash(unittest.TestCase):
