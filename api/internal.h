@@ -104,6 +104,7 @@ struct api__route {
 	api__handler_fn handler;
 	api__begin_fn begin;
 	api__chunk_fn chunk;
+	const char *params; /* the query parameters it takes, separated by spaces; NULL: none */
 };
 
 struct api__request {
@@ -153,6 +154,13 @@ enum api__match api__route_match(const char *method, const char *path, struct ap
 				 char *allow, size_t allow_cap);
 
 const struct api__route *api__routes(size_t *n);
+
+/*
+ * Whether route r takes the query parameter name (compared byte for byte:
+ * names are case-sensitive). A request naming any other is refused with
+ * 400 unknown_parameter before its handler runs (server.c).
+ */
+bool api__route_takes(const struct api__route *r, const char *name);
 
 /* ---- access (access.c) ---- */
 

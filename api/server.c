@@ -115,26 +115,51 @@ bool api__query_arg_clean(const char *key, size_t key_size, const char *value, s
 	return strlen(key) == key_size && (value == NULL || strlen(value) == value_size);
 }
 
-static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
-				size_t key_size, const char *value, size_t value_size)
+/* What a walk over the query arguments finds. */
+struct query_check {
+	const struct api__route *route;
+	bool clean;	     /* no key or value hides a NUL byte */
+	const char *unknown; /* the first key the route does not take, or NULL */
+};
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
 {
-	bool *clean = cls;
+	struct query_check *q = cls;
 
 	(void)kind;
 	if (!api__query_arg_clean(key, key_size, value, value_size)) {
-		*clean = false;
+		q->clean = false;
 		return MHD_NO;
 	}
+	if (q->unknown == NULL && !api__route_takes(q->route, key))
+		q->unknown = key;
 	return MHD_YES;
 }
 
-/* False when a query key or value hides a NUL byte that C strings would cut at. */
-static bool query_clean(struct api__request *req)
+/*
+ * Checks the query: 400 invalid_parameter when a key or value hides a NUL
+ * byte that C strings would cut at, 400 unknown_parameter when a key is not
+ * one the route takes. False when a reply was set.
+ */
+static bool check_query(struct api__request *req)
 {
-	bool clean = true;
+	struct query_check q = { .route = req->route, .clean = true };
 
-	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, find_nul, &clean);
-	return clean;
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+	if (!q.clean) {
+		api__reply_fail(req, 400, "invalid_parameter",
+				"a query parameter contains a NUL byte (%%00)");
+		return false;
+	}
+	if (q.unknown != NULL) {
+		api__reply_fail(req, 400, "unknown_parameter",
+				"'%.64s' is not a query parameter of %s %s (it takes: %s)",
+				q.unknown, req->route->method, req->route->pattern,
+				req->route->params ? req->route->params : "none");
+		return false;
+	}
+	return true;
 }
 
 static size_t body_limit(const struct api__request *req);
@@ -158,11 +183,8 @@ static bool check_headers(struct api__request *req)
 				"Content-Length must be given once, as a decimal number");
 		return false;
 	}
-	if (!query_clean(req)) {
-		api__reply_fail(req, 400, "invalid_parameter",
-				"a query parameter contains a NUL byte (%%00)");
+	if (!check_query(req))
 		return false;
-	}
 	if (r->body == API__BODY_STREAM) {
 		if (!req->has_content_length) {
 			api__reply_fail(req, 411, "length_required",

@@ -293,6 +293,7 @@ case("cancel-finished", "POST", "/v1/jobs/{JOB}/cancel", 409, "job_finished")
 case("delete-used-dataset", "DELETE", "/v1/datasets/{DS}", 409, "dataset_in_use")
 
 # ---- query strings ----
+PRED = "/v1/models/{MODEL}/predict"
 for route in ("/v1/datasets", "/v1/jobs", "/v1/jobs/{JOB}/trials"):
     slug = route.strip("/").replace("/", "-").replace("{", "").replace("}", "").lower()
     for name, q in [("limit-zero", "limit=0"), ("limit-negative", "limit=-1"),
@@ -308,6 +309,27 @@ for name, q in [("unknown", "state=done"), ("empty", "state="), ("case", "state=
 for name, q in [("negative", "offset=-1"), ("word", "offset=x"), ("float", "offset=2.5")]:
     case("query-trials-offset-" + name, "GET", "/v1/jobs/{JOB}/trials?" + q, 400,
          "invalid_parameter")
+# A parameter the route does not take, on every route: refused, named.
+for method, path, arg, kw in [
+        ("GET", "/healthz", "verbose=1", {}), ("GET", "/readyz", "x", {}),
+        ("GET", "/metrics", "format=json", {}), ("GET", "/v1/openapi.json", "v=2", {}),
+        ("POST", "/v1/datasets?name=x", "delim=tab", dict(body="a,b\n1,2\n",
+                                                          headers={"Content-Type": "text/csv"})),
+        ("GET", "/v1/datasets", "offset=1", {}), ("GET", "/v1/datasets/{DS}", "limit=1", {}),
+        ("DELETE", "/v1/datasets/{DS}", "force=1", {}),
+        ("POST", "/v1/jobs", "dataset={DS}", dict(json={"dataset": "{DS}", "target": "species"})),
+        ("GET", "/v1/jobs", "State=running", {}), ("GET", "/v1/jobs/{JOB}", "fields=id", {}),
+        ("POST", "/v1/jobs/{JOB}/cancel", "reason=x", {}),
+        ("GET", "/v1/jobs/{JOB}/trials", "after=1", {}),
+        ("GET", "/v1/jobs/{JOB}/events", "last_event_id=1", {}),
+        ("GET", "/v1/models/{MODEL}", "format=onnx", {}),
+        ("POST", PRED, "delimiter=tab", dict(body="sepal_length\n1\n",
+                                             headers={"Content-Type": "text/csv"}))]:
+    slug = path.split("?")[0].strip("/").replace("/", "-").replace("{", "").replace("}", "")
+    case("query-unknown-%s-%s" % (method.lower(), slug.lower().replace(".", "-")), method,
+         path + ("&" if "?" in path else "?") + arg, 400, "unknown_parameter", **kw)
+case("query-unknown-empty-key", "GET", "/v1/jobs?=1", 400, "unknown_parameter")
+case("query-unknown-misspelt-limit", "GET", "/v1/datasets?limt=5", 400, "unknown_parameter")
 for name, v in [("word", "abc"), ("negative", "-1"), ("float", "1.5"), ("huge", "9" * 30)]:
     case("events-last-id-" + name, "GET", "/v1/jobs/{JOB}/events", 400, "invalid_event_id",
          headers={"Last-Event-ID": v})

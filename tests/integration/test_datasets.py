@@ -44,6 +44,43 @@ class Health(DaemonTest):
         self.assertError(self.d.request("POST", "/healthz"), 405, "method_not_allowed")
 
 
+class QueryParameters(DaemonTest):
+    """Every route refuses a query parameter it does not take, naming it, before
+    anything else about the request; the ones it takes still work."""
+
+    NO = "00000000000000000000"
+    # method, path with the parameters the route needs, the parameters it takes
+    ROUTES = [("GET", "/healthz", ()), ("GET", "/readyz", ()), ("GET", "/metrics", ()),
+              ("GET", "/v1/openapi.json", ()),
+              ("POST", "/v1/datasets?name=x", ("name", "delimiter")),
+              ("GET", "/v1/datasets", ("limit", "after")),
+              ("GET", "/v1/datasets/ds_" + NO, ()), ("DELETE", "/v1/datasets/ds_" + NO, ()),
+              ("POST", "/v1/jobs", ()), ("GET", "/v1/jobs", ("state", "limit", "after")),
+              ("GET", "/v1/jobs/job_" + NO, ()), ("POST", "/v1/jobs/job_%s/cancel" % NO, ()),
+              ("GET", "/v1/jobs/job_%s/trials" % NO, ("limit", "offset")),
+              ("GET", "/v1/jobs/job_%s/events" % NO, ("after",)),
+              ("GET", "/v1/models/mdl_" + NO, ()),
+              ("POST", "/v1/models/mdl_%s/predict" % NO, ())]
+
+    def test_every_route_refuses_an_unknown_parameter(self):
+        for method, path, takes in self.ROUTES:
+            for key, arg in (("nope", "nope=1"), ("Limit", "Limit=5"), ("name", "name=x"),
+                             ("delimiter", "delimiter=tab"), ("after", "after"), ("", "=1")):
+                if key in takes or (key and key in path):
+                    continue
+                target = path + ("&" if "?" in path else "?") + arg
+                resp = self.d.request(method, target,
+                                      body=b"a,b\n1,2\n" if method == "POST" else None)
+                self.assertError(resp, 400, "unknown_parameter")
+                self.assertIn("'%s'" % key, resp[2]["error"]["message"], target)
+
+    def test_known_parameters_still_work(self):
+        self.assertEqual(self.d.request("GET", "/v1/datasets?limit=5")[0], 200)
+        self.assertEqual(self.d.request("GET", "/v1/jobs?state=running&limit=2")[0], 200)
+        status, _, ds = self.d.upload("named", b"a,b\n1,2\n")
+        self.assertEqual(status, 201, ds)
+
+
 class Upload(DaemonTest):
     def test_real_tables_round_trip(self):
         ids = {}
