@@ -13,6 +13,10 @@
  * before it parsed cleanly), and the error reported is the first one in the
  * text: the same as a single thread would find.
  *
+ * The delimiter is one of four (the table below); the lexer stops at it
+ * through a table of bytes set per parse (csv_scan.c). When the text seems
+ * separated by another one, the errors that shows in say so (hint()).
+ *
  * Before that, one parallel read of equal ranges of the body counts their
  * newlines and quotes and finds the first NUL or invalid UTF-8 byte (ranges
  * start on a UTF-8 character boundary). The quote counts give the parity
@@ -37,6 +41,104 @@
 #define NO_OFFSET ((size_t)-1)
 #define NO_COL	  ((size_t)-1)
 
+/* ---- delimiters ---- */
+
+static const struct {
+	char d;
+	const char *name;
+	const char *shown; /* in messages */
+} delimiters[] = {
+	{ ',', "comma", "','" },
+	{ ';', "semicolon", "';'" },
+	{ '\t', "tab", "a tab" },
+	{ '|', "pipe", "'|'" },
+};
+
+#define NDELIMITERS (sizeof(delimiters) / sizeof(delimiters[0]))
+
+char store_csv_delimiter_parse(const char *text)
+{
+	for (size_t i = 0; i < NDELIMITERS; i++)
+		if ((text[0] == delimiters[i].d && text[1] == '\0') ||
+		    strcmp(text, delimiters[i].name) == 0)
+			return delimiters[i].d;
+	return 0;
+}
+
+const char *store_csv_delimiter_name(char d)
+{
+	for (size_t i = 0; i < NDELIMITERS; i++)
+		if (delimiters[i].d == d)
+			return delimiters[i].name;
+	return NULL;
+}
+
+/* The row of the delimiter table of d; d is one of them. */
+static size_t delimiter_row(char d)
+{
+	size_t i = 0;
+
+	while (i + 1 < NDELIMITERS && delimiters[i].d != d)
+		i++;
+	return i;
+}
+
+/*
+ * The delimiter other than the parse's that the header's first line holds
+ * most (the first of the table on a tie), its row into *row and its count
+ * into *times; false when the line holds none.
+ */
+static bool other_delimiter(const struct store__csv_parse *ps, size_t *row, size_t *times)
+{
+	const char *end = ps->x.data + ps->len, *nl;
+	size_t len;
+
+	if (ps->header == NULL)
+		return false;
+	nl = memchr(ps->header, '\n', (size_t)(end - ps->header));
+	len = (size_t)((nl ? nl : end) - ps->header);
+	*times = 0;
+	for (size_t i = 0; i < NDELIMITERS; i++) {
+		size_t n = delimiters[i].d == ps->x.sep
+			       ? 0
+			       : store__csv_count(ps->header, len, (unsigned char)delimiters[i].d);
+
+		if (n > *times) {
+			*times = n;
+			*row = i;
+		}
+	}
+	return *times > 0;
+}
+
+/* "pass ?delimiter=NAME" when the caller said how, else "set the delimiter to NAME". */
+static void how_to_set(const struct store__csv_parse *ps, size_t row, char *buf, size_t cap)
+{
+	if (ps->delimiter_param != NULL)
+		snprintf(buf, cap, "pass %s%s", ps->delimiter_param, delimiters[row].name);
+	else
+		snprintf(buf, cap, "set the delimiter to %s", delimiters[row].name);
+}
+
+/*
+ * Appends to err's message which other delimiter the header holds, when
+ * it holds one: the likely reason of a ragged first row or a quote error
+ * at the start of the text.
+ */
+static void hint(const struct store__csv_parse *ps)
+{
+	char how[96];
+	size_t row, times, used;
+
+	if (ps->err == NULL || !other_delimiter(ps, &row, &times))
+		return;
+	how_to_set(ps, row, how, sizeof(how));
+	used = strlen(ps->err->message);
+	snprintf(ps->err->message + used, sizeof(ps->err->message) - used,
+		 "; the header holds %s %zu time%s: if that is the separator, %s",
+		 delimiters[row].shown, times, times == 1 ? "" : "s", how);
+}
+
 /* ---- reporting ---- */
 
 static size_t line_of(const struct store__csv_parse *ps, size_t offset)
@@ -60,9 +162,10 @@ static void place(const struct store__csv_parse *ps, size_t row, size_t offset, 
 		snprintf(buf + n, cap - (size_t)n, ", column %zu", col + 1);
 }
 
-static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, size_t row,
-		  size_t offset, size_t col, size_t nfields)
+static int report_kind(struct store__csv_parse *ps, enum store__csv_fault_kind kind, size_t row,
+		       size_t offset, size_t col, size_t nfields)
 {
+	const char *sep = delimiters[delimiter_row(ps->x.sep)].shown;
 	char at[160];
 
 	place(ps, row, offset, kind == STORE__CSV_RAGGED ? NO_COL : col, at, sizeof(at));
@@ -83,9 +186,9 @@ static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, 
 				      "%s: the quoted field that starts here is never closed", at);
 	case STORE__CSV_BAD_QUOTE:
 		return fitd_error_set(ps->err, FITD_EFORMAT, "bad_quote",
-				      "%s: a closing quote is followed by something other than a "
-				      "comma or the end of the line",
-				      at);
+				      "%s: a closing quote is followed by something other than %s "
+				      "or the end of the line",
+				      at, sep);
 	case STORE__CSV_STRAY_QUOTE:
 		return fitd_error_set(ps->err, FITD_EFORMAT, "bad_quote",
 				      "%s: a quote inside an unquoted field (quote the whole field "
@@ -104,6 +207,18 @@ static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, 
 	default:
 		return fitd_error_set(ps->err, FITD_ENOMEM, NULL, "%s: out of memory", at);
 	}
+}
+
+/* Reports a fault; one at the start of the text may be a wrong delimiter, and says so. */
+static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, size_t row,
+		  size_t offset, size_t col, size_t nfields)
+{
+	int rc = report_kind(ps, kind, row, offset, col, nfields);
+	bool quote = kind == STORE__CSV_BAD_QUOTE || kind == STORE__CSV_STRAY_QUOTE;
+
+	if ((kind == STORE__CSV_RAGGED && row == 1) || (quote && row <= 1))
+		hint(ps);
+	return rc;
 }
 
 /* ---- the header ---- */
@@ -158,11 +273,11 @@ static int lex_header(struct store__csv_parse *ps, const char *p, const char *en
 						      "CSV header");
 			*at = (size_t)(p - ps->x.data);
 		}
-		k = store__csv_lex(p, end, &f, &bad);
+		k = store__csv_lex(&ps->x, p, end, &f, &bad);
 		if (k != STORE__CSV_OK)
 			break;
 		n++;
-		p = store__csv_skip_term(f.term, end, &row_end);
+		p = store__csv_skip_term(f.term, end, ps->x.sep, &row_end);
 	}
 	tbad = store__csv_check_text(hstart, (size_t)((k ? bad : p) - hstart), &tk);
 	if (tbad < (size_t)((k ? bad : p) - hstart)) {
@@ -230,7 +345,7 @@ static int take_names(struct store__csv_parse *ps, const size_t *starts)
 	if (ps->names == NULL)
 		return fitd_error_set(ps->err, FITD_ENOMEM, NULL, "CSV header");
 	for (size_t i = 0; i < ps->x.ncols; i++) {
-		store__csv_lex(ps->x.data + starts[i], end, &f, &bad);
+		store__csv_lex(&ps->x, ps->x.data + starts[i], end, &f, &bad);
 		if ((size_t)(f.stop - f.start) > ps->x.max_field)
 			return report(ps, STORE__CSV_FIELD_TOO_LONG, 0, starts[i], i, 0);
 		ps->names[i] = field_dup(&f);
@@ -243,6 +358,27 @@ static int take_names(struct store__csv_parse *ps, const size_t *starts)
 			    line_of(ps, starts[i]), i + 1);
 	}
 	return check_duplicates(ps, starts);
+}
+
+/*
+ * A header of one unquoted name that holds another delimiter: the file is
+ * most likely separated by that one (a TSV read with commas is one column
+ * named "a\tb\ty", its rows one value each). Refused, since a table of one
+ * column cannot train anything anyway; a quoted name is kept, as meant.
+ */
+static int check_one_column(struct store__csv_parse *ps)
+{
+	char how[96];
+	size_t row, times;
+
+	if (ps->x.ncols != 1 || *ps->header == '"' || !other_delimiter(ps, &row, &times))
+		return FITD_OK;
+	how_to_set(ps, row, how, sizeof(how));
+	return fitd_error_set(ps->err, FITD_EFORMAT, "wrong_delimiter",
+			      "header (line %zu): the only column, '%.40s', holds %s: if that "
+			      "is the separator, %s; to keep one column, quote its name",
+			      line_of(ps, (size_t)(ps->header - ps->x.data)), ps->names[0],
+			      delimiters[row].shown, how);
 }
 
 static int parse_header(struct store__csv_parse *ps, const char *p, const char *end)
@@ -264,6 +400,8 @@ static int parse_header(struct store__csv_parse *ps, const char *p, const char *
 		ps->x.ncols = count;
 		rc = take_names(ps, (const size_t *)starts.data);
 	}
+	if (rc == FITD_OK)
+		rc = check_one_column(ps);
 	fitd_buf_release(&starts);
 	return rc;
 }
@@ -467,9 +605,9 @@ static void locate(const struct store__csv_parse *ps, const struct store__csv_ch
 	}
 	*row = lo;
 	p = ps->x.data + c->row_off[lo];
-	while (store__csv_lex(p, c->end, &f, &bad) == STORE__CSV_OK &&
+	while (store__csv_lex(&ps->x, p, c->end, &f, &bad) == STORE__CSV_OK &&
 	       (size_t)(f.term - ps->x.data) <= offset) {
-		p = store__csv_skip_term(f.term, c->end, &row_end);
+		p = store__csv_skip_term(f.term, c->end, ps->x.sep, &row_end);
 		if (row_end)
 			break;
 		(*col)++;
@@ -551,6 +689,7 @@ static int parse_all(struct store__csv_parse *ps, const struct store_csv_options
 	if (p == end)
 		return fitd_error_set(ps->err, FITD_EFORMAT, "empty_body",
 				      "the body is empty: expected a CSV header row");
+	ps->header = p;
 	rc = parse_header(ps, p, end);
 	if (rc == FITD_OK)
 		rc = mark_forced(ps, opt);
@@ -597,11 +736,17 @@ static int parse(const char *data, size_t len, const struct store_csv_options *o
 		 size_t min_chunk, bool serial, struct fit_frame **out, struct fitd_error *err)
 {
 	struct store__csv_parse ps = { .err = err, .min_chunk = min_chunk, .serial = serial };
+	char sep = opt && opt->delimiter ? opt->delimiter : ',';
 	int rc;
 
 	*out = NULL;
 	if (data == NULL && len > 0)
 		return fitd_error_set(err, FITD_EINVAL, NULL, "no CSV data");
+	if (store_csv_delimiter_name(sep) == NULL)
+		return fitd_error_set(err, FITD_EINVAL, "invalid_delimiter",
+				      "the delimiter must be ',', ';', a tab or '|'");
+	store__csv_ctx_set_sep(&ps.x, sep);
+	ps.delimiter_param = opt ? opt->delimiter_param : NULL;
 	ps.x.data = data ? data : "";
 	ps.len = len;
 	ps.x.max_field = opt && opt->max_field_bytes ? opt->max_field_bytes : STORE_CSV_MAX_FIELD;
