@@ -242,6 +242,35 @@ json_t *api__body_object(struct api__request *req);
 /* Replies 400 and returns false unless the {id} param is a job id. */
 bool api__job_id_param(struct api__request *req);
 
+/* ---- gzip request bodies (gzip.c) ---- */
+
+struct api__gunzip;
+
+/* Takes len inflated bytes at data; a status (with err filled) stops the inflating. */
+typedef int (*api__gunzip_sink)(void *ctx, const char *data, size_t len, struct fitd_error *err);
+
+/*
+ * Starts inflating a gzip body (one member, or several one after the
+ * other) whose inflated size may reach max bytes; *out is freed with
+ * api__gunzip_free() (NULL-safe). FITD_ENOMEM when memory runs out.
+ */
+int api__gunzip_new(uint64_t max, struct api__gunzip **out);
+void api__gunzip_free(struct api__gunzip *g);
+
+/*
+ * Inflates the next len bytes of the body, handing the output to sink as
+ * it comes, at most 64 KiB at a time. Errors: FITD_EFORMAT bad_encoding
+ * (not gzip, corrupt, a bad checksum, bytes after a member that are not
+ * another one), FITD_ETOOBIG payload_too_large (the output would pass
+ * max; nothing past max reaches the sink), FITD_ENOMEM, or what the sink
+ * returned. After an error, g may only be freed.
+ */
+int api__gunzip_feed(struct api__gunzip *g, const char *data, size_t len, api__gunzip_sink sink,
+		     void *ctx, struct fitd_error *err);
+
+/* Once the body has ended: FITD_OK when it ended with a whole member, else bad_encoding. */
+int api__gunzip_finish(struct api__gunzip *g, struct fitd_error *err);
+
 /* ---- event streams (events.c) ---- */
 
 /* Resumes every suspended stream so it ends; before the daemon stops. */

@@ -28,7 +28,7 @@ static const struct api__route routes[] = {
 	{ "GET", "/v1/openapi.json", API_OPEN, API__BODY_NONE, false, api__openapi_get, NULL,
 	  NULL },
 	{ "POST", "/v1/datasets", API_WRITE, API__BODY_STREAM, true, api__datasets_create,
-	  api__datasets_begin, api__datasets_chunk, "name" },
+	  api__datasets_begin, api__datasets_chunk, "name delimiter" },
 	{ "GET", "/v1/datasets", API_READ, API__BODY_NONE, true, api__datasets_list, NULL, NULL,
 	  "limit after" },
 	{ "GET", "/v1/datasets/{id}", API_READ, API__BODY_NONE, true, api__datasets_get, NULL,

@@ -16,9 +16,10 @@
  * a reply sent at the headers makes MHD close the connection with the
  * body unread, which resets it under a client still sending. Only a body
  * declared past the bound, or a client that asked with Expect:
- * 100-continue, gets its answer at once. The request is freed by the
- * completion callback, whatever happened, which is also where an
- * unfinished upload is removed.
+ * 100-continue, gets its answer at once. The route's state (an upload's
+ * temporary file) goes as soon as such a reply is decided, before the
+ * answer; the request is freed by the completion callback, whatever
+ * happened, which is also where an upload cut short is removed.
  */
 #include "api/internal.h"
 
@@ -38,10 +39,22 @@
 #define IP_LIMIT_SLOTS	  4096
 #define TOKEN_LIMIT_SLOTS 1024
 
-static void request_free(struct api__request *req)
+/*
+ * Frees the route's state (an upload's temporary file) once a reply is
+ * decided before the handler: it goes before the answer, which may wait
+ * for the body to be drained, so a client never sees it.
+ */
+static void drop_state(struct api__request *req)
 {
 	if (req->cleanup != NULL)
 		req->cleanup(req->state);
+	req->cleanup = NULL;
+	req->state = NULL;
+}
+
+static void request_free(struct api__request *req)
+{
+	drop_state(req);
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	free(req->params_buf);
@@ -356,17 +369,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			api__reply_oom(req);
 		else
 			start_request(req, method);
+		if (req->status == 0)
+			return MHD_YES;
 		/* A reply decided now goes at once (MHD then closes), or after the body. */
-		if (req->status != 0 && !drain_first(req))
-			return send_reply(req);
-		return MHD_YES;
+		drop_state(req);
+		return drain_first(req) ? MHD_YES : send_reply(req);
 	}
 	if (*upload_data_size > 0) {
 		size_t len = *upload_data_size;
 
 		*upload_data_size = 0;
 		if (req->status == 0) {
-			take_body(req, upload_data, len);
+			if (!take_body(req, upload_data, len))
+				drop_state(req);
 			return MHD_YES;
 		}
 		return drain(req, len) ? MHD_YES : MHD_NO;

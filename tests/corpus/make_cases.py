@@ -15,6 +15,7 @@ in headers and raw requests "{TOKEN}" stands for that token, and
 
 Run it from anywhere after adding cases; the files are committed.
 """
+import gzip
 import json
 import os
 
@@ -238,6 +239,37 @@ for name, query in [("missing", ""), ("empty", "?name="), ("long", "?name=" + "n
     case("dataset-name-" + name, "POST", "/v1/datasets" + query, 400,
          "invalid_parameter" if name == "nul" else "invalid_name",
          body="a,b\n1,2\n", headers={"Content-Type": "text/csv"})
+# ---- datasets: delimiters and encodings ----
+TSV_HEADERS = {"Content-Type": "text/tab-separated-values"}
+for name, value in [("word", "colon"), ("two", ",;"), ("empty", ""), ("space", "%20"),
+                    ("case", "Tab"), ("escape", "%5Ct"), ("nul", "%01")]:
+    case("dataset-delimiter-" + name, "POST", "/v1/datasets?name=x&delimiter=" + value, 400,
+         "invalid_parameter", body="a,b\n1,2\n", headers={"Content-Type": "text/csv"})
+for name, value in [("semicolon", "%3B"), ("comma", "comma"), ("pipe", "pipe")]:
+    case("dataset-delimiter-conflict-" + name, "POST", "/v1/datasets?name=x&delimiter=" + value,
+         400, "conflicting_delimiter", body="a\tb\n1\t2\n", headers=TSV_HEADERS)
+for name, csv, query in [("tsv-as-csv", "a\tb\ty\n1\t2\t3\n", ""),
+                         ("semicolon-as-csv", "a;b;c\n1;2;3\n", ""),
+                         ("csv-as-tsv", "a,b\n1,2\n", "&delimiter=tab"),
+                         ("csv-as-pipe", "a,b,c\n1,2,3\n", "&delimiter=%7C")]:
+    case("dataset-wrong-delimiter-" + name, "POST", "/v1/datasets?name=x" + query, 400,
+         "wrong_delimiter", body=csv, headers={"Content-Type": "text/csv"})
+case("dataset-ragged-first-row-semicolon", "POST", "/v1/datasets?name=x", 400, "ragged_row",
+     body="name;price;notes, misc\napple;1,5;fresh, red\n", headers={"Content-Type": "text/csv"})
+case("dataset-quoted-header-semicolon", "POST", "/v1/datasets?name=x", 400, "bad_quote",
+     body='"a";"b"\n1;2\n', headers={"Content-Type": "text/csv"})
+GZ_HEADERS = {"Content-Type": "text/csv", "Content-Encoding": "gzip"}
+# gzip of "a,b\n1,2\n", cut, flipped, followed by junk, or not gzip at all.
+GZ = gzip.compress(b"a,b\n1,2\n", mtime=0)
+for name, raw in [("not-gzip", b"a,b\n1,2\n"), ("truncated", GZ[:15]),
+                  ("bad-crc", GZ[:-8] + b"\x00" * 8), ("trailing-junk", GZ + b"junk"),
+                  ("header-only", GZ[:10]), ("flipped", GZ[:12] + b"\xff" + GZ[13:])]:
+    case("dataset-gzip-" + name, "POST", "/v1/datasets?name=x", 400, "bad_encoding",
+         body_hex=raw.hex(), headers=GZ_HEADERS)
+for name, enc in [("br", "br"), ("deflate", "deflate"), ("double", "gzip, gzip"),
+                  ("compress", "compress"), ("zstd", "zstd")]:
+    case("dataset-encoding-" + name, "POST", "/v1/datasets?name=x", 415, "unsupported_encoding",
+         body="a,b\n1,2\n", headers={"Content-Type": "text/csv", "Content-Encoding": enc})
 case("dataset-no-length", "POST", "/v1/datasets?name=x", 411, "length_required",
      raw=raw_with_token("POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
          "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\na,b\n\r\n0\r\n\r\n"))
