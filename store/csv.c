@@ -111,13 +111,18 @@ static bool other_delimiter(const struct store__csv_parse *ps, size_t *row, size
 	return *times > 0;
 }
 
-/* "pass ?delimiter=NAME" when the caller said how, else "set the delimiter to NAME". */
+/*
+ * "pass ?delimiter=NAME" when the caller said how it takes a delimiter,
+ * else that this input takes the parse's delimiter only.
+ */
 static void how_to_set(const struct store__csv_parse *ps, size_t row, char *buf, size_t cap)
 {
 	if (ps->delimiter_param != NULL)
 		snprintf(buf, cap, "pass %s%s", ps->delimiter_param, delimiters[row].name);
 	else
-		snprintf(buf, cap, "set the delimiter to %s", delimiters[row].name);
+		snprintf(buf, cap, "write the file with %s (%s) instead: this input takes no other",
+			 delimiters[delimiter_row(ps->x.sep)].shown,
+			 delimiters[delimiter_row(ps->x.sep)].name);
 }
 
 /*

@@ -65,7 +65,8 @@
 struct store_csv_options {
 	char delimiter;		     /* ',' ';' '\t' '|'; 0: ',' */
 	const char *delimiter_param; /* how the caller takes a delimiter, for the hints
-				      * ("?delimiter=" gives "pass ?delimiter=tab"); NULL: none */
+				      * ("?delimiter=" gives "pass ?delimiter=tab"); NULL: it
+				      * takes none, and the hints say to use this one */
 	size_t max_columns;	     /* 0: STORE_CSV_MAX_COLUMNS */
 	size_t max_field_bytes;	     /* per field as written, quotes excluded; 0: 65536 */
 	size_t max_rows;	     /* data rows; 0: no limit */

@@ -386,6 +386,19 @@ case("predict-csv-nul", "POST", PRED, 400, "nul_byte",
      body_hex=b"sepal_length\n1\x00\n".hex(), headers={"Content-Type": "text/csv"})
 case("predict-csv-bad-quote", "POST", PRED, 400, "unterminated_quote",
      body='sepal_length\n"1\n', headers={"Content-Type": "text/csv"})
+IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+for name, rows in [("first", [{"nope": 1}]), ("second", [IRIS_ROW, dict(IRIS_ROW, id=7)]),
+                   ("case", [{"Sepal_length": 5.1}]), ("empty-key", [dict(IRIS_ROW, **{"": 1})])]:
+    case("predict-json-unknown-column-" + name, "POST", PRED, 400, "unknown_column",
+         json={"rows": rows})
+for name, rows in [("object", [IRIS_ROW, {}]), ("target-only", [{"species": "setosa"}])]:
+    case("predict-json-empty-row-" + name, "POST", PRED, 400, "empty_row", json={"rows": rows})
+case("predict-csv-unknown-column", "POST", PRED, 400, "unknown_column",
+     body="id,sepal_length,sepal_width,petal_length,petal_width\n1,5.1,3.5,1.4,0.2\n",
+     headers={"Content-Type": "text/csv"})
+case("predict-csv-wrong-delimiter", "POST", PRED, 400, "wrong_delimiter",
+     body="sepal_length;sepal_width;petal_length;petal_width\n5.1;3.5;1.4;0.2\n",
+     headers={"Content-Type": "text/csv"})
 case("predict-media-type", "POST", PRED, 415, "unsupported_media_type",
      body="x", headers={"Content-Type": "application/xml"})
 

@@ -387,8 +387,9 @@ START_TEST(first_row_ragged_names_the_headers_separator)
 	expect_error_opt(
 	    semi, strlen(semi), &api, FITD_EFORMAT, "ragged_row",
 	    NEEDLES("row 1 (line 2)", "3 fields", "2 columns", "';'", "pass ?delimiter=semicolon"));
-	/* Without a parameter to name, the separator alone. */
-	expect_error(semi, FITD_EFORMAT, "ragged_row", NEEDLES("';'", "semicolon"));
+	/* A caller that takes no delimiter: the hint says to write the file with its own. */
+	expect_error(semi, FITD_EFORMAT, "ragged_row",
+		     NEEDLES("';'", "write the file with ',' (comma) instead"));
 	/* Quoted names after another separator: the header's own quote error says it. */
 	expect_error_opt("\"a\";\"b\"\n1;2\n", 12, &api, FITD_EFORMAT, "bad_quote",
 			 NEEDLES("header (line 1)", "?delimiter=semicolon"));
@@ -420,9 +421,10 @@ START_TEST(one_column_header_holding_a_separator)
 	expect_error_opt(semi, strlen(semi), &api, FITD_EFORMAT, "wrong_delimiter",
 			 NEEDLES("';'", "?delimiter=semicolon"));
 	expect_error_delim("a,b\n1,2\n", '|', FITD_EFORMAT, "wrong_delimiter",
-			   NEEDLES("','", "comma"));
+			   NEEDLES("holds ','", "'|' (pipe)"));
 	/* The separator the name holds most is named. */
-	expect_error("a;b;c|d\n1\n", FITD_EFORMAT, "wrong_delimiter", NEEDLES("semicolon"));
+	expect_error_opt("a;b;c|d\n1\n", 10, &api, FITD_EFORMAT, "wrong_delimiter",
+			 NEEDLES("?delimiter=semicolon"));
 	/* Quoted, the name is meant: kept whole. */
 	{
 		struct fit_frame *f = parse_str("\"a;b\"\n1\n");
