@@ -43,20 +43,23 @@ static void upload_cleanup(void *state)
 	free(u);
 }
 
-/* A dataset name: 1..256 bytes of UTF-8 without control characters. */
+/*
+ * A dataset name: 1..256 bytes of UTF-8 without control characters. Checked
+ * without allocating, so that running out of memory is never an invalid name.
+ */
 static bool name_ok(const char *name)
 {
+	char copy[NAME_MAX_BYTES + 1];
 	size_t len = strlen(name);
-	json_t *probe;
 
 	if (len == 0 || len > NAME_MAX_BYTES)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			return false;
-	probe = json_stringn(name, len); /* NULL when not valid UTF-8 */
-	json_decref(probe);
-	return probe != NULL;
+	memcpy(copy, name, len + 1);
+	fitd_utf8_scrub(copy); /* drops what is not UTF-8 */
+	return strlen(copy) == len;
 }
 
 /* Whether a header value, blanks aside, is token (any case) and ends there or at a ';'. */
