@@ -353,6 +353,7 @@ static const char *row_pass1(const struct store__csv_ctx *x, struct store__csv_c
 			     const char *p, const char *end, double *const *num)
 {
 	size_t slot = c->slot + c->nrows, col = 0;
+	const char sep = x->sep; /* a char may alias the stores below: read it once */
 	bool row_end = false;
 	double v, scrap;
 	const char *q = NULL;
@@ -367,10 +368,10 @@ static const char *row_pass1(const struct store__csv_ctx *x, struct store__csv_c
 		}
 		if (!c->cat[col] && p < end && *p != '"') {
 			if (end - p >= 64)
-				q = parse_plain(p, x->sep, &v);
+				q = parse_plain(p, sep, &v);
 			if (q == NULL) {
-				q = parse_number(p, end, x->sep, x->c_locale, &v);
-				if (q != NULL && !store__csv_at_term(q, end, x->sep))
+				q = parse_number(p, end, sep, x->c_locale, &v);
+				if (q != NULL && !store__csv_at_term(q, end, sep))
 					q = NULL;
 			}
 			if (q != NULL && (size_t)(q - p) > x->max_field)
@@ -382,7 +383,7 @@ static const char *row_pass1(const struct store__csv_ctx *x, struct store__csv_c
 			q = slow_field(x, c, p, end, col, num[col] ? &num[col][slot] : &scrap);
 		if (q == NULL)
 			return NULL;
-		p = store__csv_skip_term(q, end, x->sep, &row_end);
+		p = store__csv_skip_term(q, end, sep, &row_end);
 		if (row_end)
 			break;
 	}
