@@ -13,9 +13,10 @@
  * before it parsed cleanly), and the error reported is the first one in the
  * text: the same as a single thread would find.
  *
- * The delimiter is one of four (the table below); the lexer stops at it
- * through a table of bytes set per parse (csv_scan.c). When the text seems
- * separated by another one, the errors that shows in say so (hint()).
+ * The delimiter is one of four (csv_delim.c); the lexer stops at it through
+ * a table of bytes set per parse (csv_scan.c). When the text seems
+ * separated by another one, the errors that shows in say so
+ * (store__csv_hint()).
  *
  * Before that, one parallel read of equal ranges of the body counts their
  * newlines and quotes and finds the first NUL or invalid UTF-8 byte (ranges
@@ -40,109 +41,6 @@
 #define MIN_CHUNK (64 * 1024)
 #define NO_OFFSET ((size_t)-1)
 #define NO_COL	  ((size_t)-1)
-
-/* ---- delimiters ---- */
-
-static const struct {
-	char d;
-	const char *name;
-	const char *shown; /* in messages */
-} delimiters[] = {
-	{ ',', "comma", "','" },
-	{ ';', "semicolon", "';'" },
-	{ '\t', "tab", "a tab" },
-	{ '|', "pipe", "'|'" },
-};
-
-#define NDELIMITERS (sizeof(delimiters) / sizeof(delimiters[0]))
-
-char store_csv_delimiter_parse(const char *text)
-{
-	for (size_t i = 0; i < NDELIMITERS; i++)
-		if ((text[0] == delimiters[i].d && text[1] == '\0') ||
-		    strcmp(text, delimiters[i].name) == 0)
-			return delimiters[i].d;
-	return 0;
-}
-
-const char *store_csv_delimiter_name(char d)
-{
-	for (size_t i = 0; i < NDELIMITERS; i++)
-		if (delimiters[i].d == d)
-			return delimiters[i].name;
-	return NULL;
-}
-
-/* The row of the delimiter table of d; d is one of them. */
-static size_t delimiter_row(char d)
-{
-	size_t i = 0;
-
-	while (i + 1 < NDELIMITERS && delimiters[i].d != d)
-		i++;
-	return i;
-}
-
-/*
- * The delimiter other than the parse's that the header's first line holds
- * most (the first of the table on a tie), its row into *row and its count
- * into *times; false when the line holds none.
- */
-static bool other_delimiter(const struct store__csv_parse *ps, size_t *row, size_t *times)
-{
-	const char *end = ps->x.data + ps->len, *nl;
-	size_t len;
-
-	if (ps->header == NULL)
-		return false;
-	nl = memchr(ps->header, '\n', (size_t)(end - ps->header));
-	len = (size_t)((nl ? nl : end) - ps->header);
-	*times = 0;
-	for (size_t i = 0; i < NDELIMITERS; i++) {
-		size_t n = delimiters[i].d == ps->x.sep
-			       ? 0
-			       : store__csv_count(ps->header, len, (unsigned char)delimiters[i].d);
-
-		if (n > *times) {
-			*times = n;
-			*row = i;
-		}
-	}
-	return *times > 0;
-}
-
-/*
- * "pass ?delimiter=NAME" when the caller said how it takes a delimiter,
- * else that this input takes the parse's delimiter only.
- */
-static void how_to_set(const struct store__csv_parse *ps, size_t row, char *buf, size_t cap)
-{
-	if (ps->delimiter_param != NULL)
-		snprintf(buf, cap, "pass %s%s", ps->delimiter_param, delimiters[row].name);
-	else
-		snprintf(buf, cap, "write the file with %s (%s) instead: this input takes no other",
-			 delimiters[delimiter_row(ps->x.sep)].shown,
-			 delimiters[delimiter_row(ps->x.sep)].name);
-}
-
-/*
- * Appends to err's message which other delimiter the header holds, when
- * it holds one: the likely reason of a ragged first row or a quote error
- * at the start of the text.
- */
-static void hint(const struct store__csv_parse *ps)
-{
-	char how[96];
-	size_t row, times, used;
-
-	if (ps->err == NULL || !other_delimiter(ps, &row, &times))
-		return;
-	how_to_set(ps, row, how, sizeof(how));
-	used = strlen(ps->err->message);
-	snprintf(ps->err->message + used, sizeof(ps->err->message) - used,
-		 "; the header holds %s %zu time%s: if that is the separator, %s",
-		 delimiters[row].shown, times, times == 1 ? "" : "s", how);
-}
 
 /* ---- reporting ---- */
 
@@ -170,7 +68,7 @@ static void place(const struct store__csv_parse *ps, size_t row, size_t offset, 
 static int report_kind(struct store__csv_parse *ps, enum store__csv_fault_kind kind, size_t row,
 		       size_t offset, size_t col, size_t nfields)
 {
-	const char *sep = delimiters[delimiter_row(ps->x.sep)].shown;
+	const char *sep = store__csv_delimiter_shown(ps->x.sep);
 	char at[160];
 
 	place(ps, row, offset, kind == STORE__CSV_RAGGED ? NO_COL : col, at, sizeof(at));
@@ -222,7 +120,7 @@ static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, 
 	bool quote = kind == STORE__CSV_BAD_QUOTE || kind == STORE__CSV_STRAY_QUOTE;
 
 	if ((kind == STORE__CSV_RAGGED && row == 1) || (quote && row <= 1))
-		hint(ps);
+		store__csv_hint(ps);
 	return rc;
 }
 
@@ -365,27 +263,6 @@ static int take_names(struct store__csv_parse *ps, const size_t *starts)
 	return check_duplicates(ps, starts);
 }
 
-/*
- * A header of one unquoted name that holds another delimiter: the file is
- * most likely separated by that one (a TSV read with commas is one column
- * named "a\tb\ty", its rows one value each). Refused, since a table of one
- * column cannot train anything anyway; a quoted name is kept, as meant.
- */
-static int check_one_column(struct store__csv_parse *ps)
-{
-	char how[96];
-	size_t row, times;
-
-	if (ps->x.ncols != 1 || *ps->header == '"' || !other_delimiter(ps, &row, &times))
-		return FITD_OK;
-	how_to_set(ps, row, how, sizeof(how));
-	return fitd_error_set(ps->err, FITD_EFORMAT, "wrong_delimiter",
-			      "header (line %zu): the only column, '%.40s', holds %s: if that "
-			      "is the separator, %s; to keep one column, quote its name",
-			      line_of(ps, (size_t)(ps->header - ps->x.data)), ps->names[0],
-			      delimiters[row].shown, how);
-}
-
 static int parse_header(struct store__csv_parse *ps, const char *p, const char *end)
 {
 	struct fitd_buf starts;
@@ -406,7 +283,7 @@ static int parse_header(struct store__csv_parse *ps, const char *p, const char *
 		rc = take_names(ps, (const size_t *)starts.data);
 	}
 	if (rc == FITD_OK)
-		rc = check_one_column(ps);
+		rc = store__csv_check_one_column(ps);
 	fitd_buf_release(&starts);
 	return rc;
 }

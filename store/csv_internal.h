@@ -2,6 +2,7 @@
  * csv_internal.h - what the files of the CSV parser share.
  *
  *   csv.c       the API: options, header, chunks, threads, errors
+ *   csv_delim.c the delimiters, their names, and the hints of another one
  *   csv_frame.c the frame: numeric columns adopted, categorical ones merged
  *   csv_scan.c  the hot loops: fields, numbers, the two passes over rows
  *   csv_text.c  byte counting, UTF-8 validation, missing tokens
@@ -195,6 +196,26 @@ struct store__csv_parse {
 	struct fit_frame_builder *b;
 	struct fitd_error *err;
 };
+
+/* ---- csv_delim.c ---- */
+
+/* How messages show delimiter d ("','", "a tab"); d is one of the four. */
+const char *store__csv_delimiter_shown(char d);
+
+/*
+ * Appends to ps->err's message which other delimiter the header's first
+ * line holds most, and how to pass it, when it holds one: the likely
+ * reason of a ragged first row or of a quote error at the start.
+ */
+void store__csv_hint(const struct store__csv_parse *ps);
+
+/*
+ * After the header: a header of one unquoted name that holds another
+ * delimiter means the file is most likely separated by that one (a TSV
+ * read with commas is one column named "a\tb\ty", its rows one value
+ * each): FITD_EFORMAT wrong_delimiter. A quoted name is kept, as meant.
+ */
+int store__csv_check_one_column(struct store__csv_parse *ps);
 
 /*
  * store_csv_parse() cutting the body into chunks of at least min_chunk bytes
