@@ -527,12 +527,18 @@ START_TEST(any_early_answer_waits_for_the_body)
 	size_t sent;
 	struct reply r;
 
-	/* A 404 decided from the path alone, and a 400 from the query (a body within its limit). */
+	/* A 404 decided from the path alone, and 400s from the query (a body within its limit). */
 	ck_assert(post_whole("/v1/nothing", "application/json", WHOLE_BODY, &sent, &r));
 	ck_assert_uint_eq(sent, WHOLE_BODY);
 	ck_assert_int_eq(r.status, 404);
 	error_code(&r, code, sizeof(code));
 	ck_assert_str_eq(code, "not_found");
+	reply_release(&r);
+	ck_assert(post_whole("/v1/jobs?nope=1", "application/json", WHOLE_BODY, &sent, &r));
+	ck_assert_uint_eq(sent, WHOLE_BODY);
+	ck_assert_int_eq(r.status, 400);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "unknown_parameter");
 	reply_release(&r);
 	ck_assert(post_whole("/v1/datasets?name=", "text/csv", (size_t)1 << 20, &sent, &r));
 	ck_assert_uint_eq(sent, (size_t)1 << 20);
