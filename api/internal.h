@@ -34,6 +34,21 @@
  * cap ends the stream in error. Events are a few hundred bytes.
  */
 #define API__STREAM_BUF_MAX ((size_t)1 << 20)
+/*
+ * A reply decided before its request's body is in (a 413 from the
+ * Content-Length, a 401, a 404, a 400 on the query) waits while the body is
+ * read and dropped, then goes out: a client that sends its whole body
+ * before it reads (Python's urllib and requests do) reads the answer
+ * instead of a reset connection. The drain is bounded: a body declared
+ * larger than API__DRAIN_MAX bytes is answered at once and the connection
+ * closed (a client that reads while it sends, as curl does, still sees the
+ * answer), and one that keeps coming past API__DRAIN_MAX bytes or
+ * API__DRAIN_NS after the decision is cut without an answer. A request
+ * with "Expect: 100-continue" is answered at once: its client waits and
+ * sends no body.
+ */
+#define API__DRAIN_MAX ((uint64_t)64 << 20)
+#define API__DRAIN_NS  ((int64_t)30 * 1000 * 1000 * 1000)
 
 struct api__stream;
 
@@ -91,6 +106,7 @@ struct api__route {
 	api__handler_fn handler;
 	api__begin_fn begin;
 	api__chunk_fn chunk;
+	const char *params; /* the query parameters it takes, separated by spaces; NULL: none */
 };
 
 struct api__request {
@@ -116,6 +132,9 @@ struct api__request {
 	struct MHD_Response *response; /* the reply, once decided */
 	unsigned status;
 	int64_t started_ns;
+	/* A reply decided before the body ended: body bytes dropped since, and until when */
+	uint64_t drained;
+	int64_t drain_until_ns;
 };
 
 /* ---- routing (router.c) ---- */
@@ -137,6 +156,13 @@ enum api__match api__route_match(const char *method, const char *path, struct ap
 				 char *allow, size_t allow_cap);
 
 const struct api__route *api__routes(size_t *n);
+
+/*
+ * Whether route r takes the query parameter name (compared byte for byte:
+ * names are case-sensitive). A request naming any other is refused with
+ * 400 unknown_parameter before its handler runs (server.c).
+ */
+bool api__route_takes(const struct api__route *r, const char *name);
 
 /* ---- access (access.c) ---- */
 
@@ -217,6 +243,35 @@ json_t *api__body_object(struct api__request *req);
 
 /* Replies 400 and returns false unless the {id} param is a job id. */
 bool api__job_id_param(struct api__request *req);
+
+/* ---- gzip request bodies (gzip.c) ---- */
+
+struct api__gunzip;
+
+/* Takes len inflated bytes at data; a status (with err filled) stops the inflating. */
+typedef int (*api__gunzip_sink)(void *ctx, const char *data, size_t len, struct fitd_error *err);
+
+/*
+ * Starts inflating a gzip body (one member, or several one after the
+ * other) whose inflated size may reach max bytes; *out is freed with
+ * api__gunzip_free() (NULL-safe). FITD_ENOMEM when memory runs out.
+ */
+int api__gunzip_new(uint64_t max, struct api__gunzip **out);
+void api__gunzip_free(struct api__gunzip *g);
+
+/*
+ * Inflates the next len bytes of the body, handing the output to sink as
+ * it comes, at most 64 KiB at a time. Errors: FITD_EFORMAT bad_encoding
+ * (not gzip, corrupt, a bad checksum, bytes after a member that are not
+ * another one), FITD_ETOOBIG payload_too_large (the output would pass
+ * max; nothing past max reaches the sink), FITD_ENOMEM, or what the sink
+ * returned. After an error, g may only be freed.
+ */
+int api__gunzip_feed(struct api__gunzip *g, const char *data, size_t len, api__gunzip_sink sink,
+		     void *ctx, struct fitd_error *err);
+
+/* Once the body has ended: FITD_OK when it ended with a whole member, else bad_encoding. */
+int api__gunzip_finish(struct api__gunzip *g, struct fitd_error *err);
 
 /* ---- event streams (events.c) ---- */
 

@@ -11,7 +11,11 @@
  * their last user). A model loaded across a deletion is served to its
  * request but not cached. Deletions are rare; a reload costs a file read.
  * Prediction input is CSV (text/csv) or JSON {"rows": [{column: value}]};
- * columns are matched by name, extra ones ignored, absent ones missing.
+ * columns are matched by name. Input may name only the model's columns
+ * (its inputs, and its target, ignored): another is 400 unknown_column
+ * (worker_predict_column_known()). A JSON row leaves out the inputs it
+ * has no value for (missing), but must name one at least (400 empty_row);
+ * a CSV header must hold every input (422 missing_column).
  */
 #include "api/internal.h"
 
@@ -278,6 +282,56 @@ static bool set_cell(struct fit_frame_builder *b, const struct fit_prep_column *
 	return false;
 }
 
+/* A JSON row's keys: one the model does not know is refused, as is a row naming no input. */
+static int check_row_keys(const struct fit_model_desc *d, const json_t *row, size_t r, size_t named,
+			  struct fitd_error *err)
+{
+	bool target = d->target != NULL && json_object_get(row, d->target) != NULL;
+	char inputs[112];
+	const char *key;
+	json_t *v;
+
+	if (json_object_size(row) > named + target) {
+		json_object_foreach((json_t *)row, key, v)
+		{
+			if (worker_predict_column_known(d, key))
+				continue;
+			worker_predict_inputs_text(d, inputs, sizeof(inputs));
+			return fitd_error_set(
+			    err, FITD_EFORMAT, "unknown_column",
+			    "rows[%zu]: '%.40s' is not a column of the model: its "
+			    "inputs are %s, and its target '%.40s' may be given",
+			    r, key, inputs, d->target);
+		}
+	}
+	if (named > 0)
+		return FITD_OK;
+	worker_predict_inputs_text(d, inputs, sizeof(inputs));
+	return fitd_error_set(err, FITD_EFORMAT, "empty_row",
+			      "rows[%zu] names none of the model's inputs (%s); give null for a "
+			      "value that is missing",
+			      r, inputs);
+}
+
+/* Sets row r of the frame from the JSON object row. */
+static int row_to_frame(struct fit_frame_builder *b, const struct fit_model_desc *d,
+			const json_t *row, size_t r, struct fitd_error *err)
+{
+	size_t named = 0;
+
+	if (!json_is_object(row))
+		return fitd_error_set(err, FITD_EFORMAT, "wrong_type", "rows[%zu] is not an object",
+				      r);
+	for (size_t c = 0; c < d->ncolumns; c++) {
+		const json_t *v = json_object_get(row, d->columns[c].name);
+
+		named += v != NULL;
+		if (!set_cell(b, &d->columns[c], c, r, v, err))
+			return FITD_EFORMAT;
+	}
+	return check_row_keys(d, row, r, named, err);
+}
+
 static int frame_from_json(struct api__request *req, const struct fit_model_desc *d,
 			   struct fit_frame **out, struct fitd_error *err)
 {
@@ -305,21 +359,8 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 		rc = fit_frame_builder_new(n, d->ncolumns, &b);
 	for (size_t c = 0; rc == FITD_OK && c < d->ncolumns; c++)
 		rc = fit_frame_builder_column(b, c, d->columns[c].name, d->columns[c].type);
-	for (size_t r = 0; rc == FITD_OK && r < n; r++) {
-		json_t *row = json_array_get(rows, r);
-		int ok = 1;
-
-		if (!json_is_object(row)) {
-			rc = fitd_error_set(err, FITD_EFORMAT, "wrong_type",
-					    "rows[%zu] is not an object", r);
-			break;
-		}
-		for (size_t c = 0; ok && c < d->ncolumns; c++)
-			ok = set_cell(b, &d->columns[c], c, r,
-				      json_object_get(row, d->columns[c].name), err);
-		if (!ok)
-			rc = FITD_EFORMAT;
-	}
+	for (size_t r = 0; rc == FITD_OK && r < n; r++)
+		rc = row_to_frame(b, d, json_array_get(rows, r), r, err);
 	if (rc == FITD_OK) {
 		rc = fit_frame_builder_finish(b, out);
 		b = NULL;

@@ -6,6 +6,10 @@
  * that matches a pattern under another method gets 405 with an Allow header;
  * a path that matches nothing gets 404.
  *
+ * Each route lists the query parameters it takes: any other is refused
+ * (400 unknown_parameter), so a misspelt ?limti= or a ?delimiter= sent to
+ * the wrong route is said, not ignored.
+ *
  * Each route names the scope a token needs to call it (api/auth.h): read
  * for what only looks (every GET under /v1, and predictions, through a
  * model or an alias), write for what changes state (deletes and alias
@@ -25,29 +29,32 @@ static const struct api__route routes[] = {
 	{ "GET", "/v1/openapi.json", API_OPEN, API__BODY_NONE, false, api__openapi_get, NULL,
 	  NULL },
 	{ "POST", "/v1/datasets", API_WRITE, API__BODY_STREAM, true, api__datasets_create,
-	  api__datasets_begin, api__datasets_chunk },
-	{ "GET", "/v1/datasets", API_READ, API__BODY_NONE, true, api__datasets_list, NULL, NULL },
+	  api__datasets_begin, api__datasets_chunk, "name delimiter" },
+	{ "GET", "/v1/datasets", API_READ, API__BODY_NONE, true, api__datasets_list, NULL, NULL,
+	  "limit after" },
 	{ "GET", "/v1/datasets/{id}", API_READ, API__BODY_NONE, true, api__datasets_get, NULL,
 	  NULL },
 	{ "DELETE", "/v1/datasets/{id}", API_WRITE, API__BODY_NONE, true, api__datasets_delete,
 	  NULL, NULL },
 	{ "POST", "/v1/jobs", API_WRITE, API__BODY_JSON, true, api__jobs_create, NULL, NULL },
-	{ "GET", "/v1/jobs", API_READ, API__BODY_NONE, true, api__jobs_list, NULL, NULL },
+	{ "GET", "/v1/jobs", API_READ, API__BODY_NONE, true, api__jobs_list, NULL, NULL,
+	  "state limit after" },
 	{ "GET", "/v1/jobs/{id}", API_READ, API__BODY_NONE, true, api__jobs_get, NULL, NULL },
 	{ "DELETE", "/v1/jobs/{id}", API_WRITE, API__BODY_NONE, true, api__jobs_delete, NULL,
 	  NULL },
 	{ "POST", "/v1/jobs/{id}/cancel", API_WRITE, API__BODY_NONE, true, api__jobs_cancel, NULL,
 	  NULL },
 	{ "GET", "/v1/jobs/{id}/trials", API_READ, API__BODY_NONE, true, api__jobs_trials, NULL,
-	  NULL },
+	  NULL, "limit offset" },
 	{ "GET", "/v1/jobs/{id}/events", API_READ, API__BODY_NONE, true, api__events_get, NULL,
-	  NULL },
+	  NULL, "after" },
 	{ "GET", "/v1/models/{id}", API_READ, API__BODY_NONE, true, api__models_get, NULL, NULL },
 	{ "DELETE", "/v1/models/{id}", API_WRITE, API__BODY_NONE, true, api__models_delete, NULL,
 	  NULL },
 	{ "POST", "/v1/models/{id}/predict", API_READ, API__BODY_LARGE, true, api__models_predict,
 	  NULL, NULL },
-	{ "GET", "/v1/aliases", API_READ, API__BODY_NONE, true, api__aliases_list, NULL, NULL },
+	{ "GET", "/v1/aliases", API_READ, API__BODY_NONE, true, api__aliases_list, NULL, NULL,
+	  "limit after" },
 	{ "GET", "/v1/aliases/{name}", API_READ, API__BODY_NONE, true, api__aliases_get, NULL,
 	  NULL },
 	{ "PUT", "/v1/aliases/{name}", API_WRITE, API__BODY_JSON, true, api__aliases_put, NULL,
@@ -71,6 +78,20 @@ const struct api__route *api__routes(size_t *n)
 {
 	*n = sizeof(routes) / sizeof(routes[0]);
 	return routes;
+}
+
+bool api__route_takes(const struct api__route *r, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = r->params; p != NULL && *p != '\0'; p += strspn(p, " ")) {
+		size_t len = strcspn(p, " ");
+
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
 }
 
 /* Length of the segment starting at s (up to '/' or the end). */

@@ -3,15 +3,23 @@
  * and the access handler that routes, reads bodies and sends replies.
  *
  * MHD calls the access handler several times per request: once when the
- * headers are in (we route, check access (access.c) and the body's length
- * then, so a 401, 404, 405, 411, 413 or 429 goes out before any body is
- * read), once per piece of body, and once more when the body is complete
- * (the route's handler runs then). A buffered body goes into one struct
- * fitd_buf capped at the route's limit; a reply decided on a piece of body
- * (a body without Content-Length past that limit) is sent once the body
- * has ended, since MHD takes no response in between. The request is freed
- * by the completion callback, whatever happened, which is also where an
- * unfinished upload is removed.
+ * headers are in (we route, check access (access.c), the query and the
+ * body's length then, so a 400, 401, 404, 405, 411, 413 or 429 is decided
+ * before any body is read), once per piece of body, and once more when the
+ * body is complete (the route's handler runs then). A buffered body goes
+ * into one struct fitd_buf capped at the route's limit.
+ *
+ * MHD takes a response only before the body or after it. A reply decided
+ * before the body ended (at the headers, or on a piece of body: a chunked
+ * body past its limit, a failed upload write) is sent once the body has
+ * been read and dropped, within the bounds of API__DRAIN_MAX (internal.h):
+ * a reply sent at the headers makes MHD close the connection with the
+ * body unread, which resets it under a client still sending. Only a body
+ * declared past the bound, or a client that asked with Expect:
+ * 100-continue, gets its answer at once. The route's state (an upload's
+ * temporary file) goes as soon as such a reply is decided, before the
+ * answer; the request is freed by the completion callback, whatever
+ * happened, which is also where an upload cut short is removed.
  */
 #include "api/internal.h"
 
@@ -31,10 +39,22 @@
 #define IP_LIMIT_SLOTS	  4096
 #define TOKEN_LIMIT_SLOTS 1024
 
-static void request_free(struct api__request *req)
+/*
+ * Frees the route's state (an upload's temporary file) once a reply is
+ * decided before the handler: it goes before the answer, which may wait
+ * for the body to be drained, so a client never sees it.
+ */
+static void drop_state(struct api__request *req)
 {
 	if (req->cleanup != NULL)
 		req->cleanup(req->state);
+	req->cleanup = NULL;
+	req->state = NULL;
+}
+
+static void request_free(struct api__request *req)
+{
+	drop_state(req);
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	free(req->params_buf);
@@ -108,26 +128,51 @@ bool api__query_arg_clean(const char *key, size_t key_size, const char *value, s
 	return strlen(key) == key_size && (value == NULL || strlen(value) == value_size);
 }
 
-static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
-				size_t key_size, const char *value, size_t value_size)
+/* What a walk over the query arguments finds. */
+struct query_check {
+	const struct api__route *route;
+	bool clean;	     /* no key or value hides a NUL byte */
+	const char *unknown; /* the first key the route does not take, or NULL */
+};
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				 size_t key_size, const char *value, size_t value_size)
 {
-	bool *clean = cls;
+	struct query_check *q = cls;
 
 	(void)kind;
 	if (!api__query_arg_clean(key, key_size, value, value_size)) {
-		*clean = false;
+		q->clean = false;
 		return MHD_NO;
 	}
+	if (q->unknown == NULL && !api__route_takes(q->route, key))
+		q->unknown = key;
 	return MHD_YES;
 }
 
-/* False when a query key or value hides a NUL byte that C strings would cut at. */
-static bool query_clean(struct api__request *req)
+/*
+ * Checks the query: 400 invalid_parameter when a key or value hides a NUL
+ * byte that C strings would cut at, 400 unknown_parameter when a key is not
+ * one the route takes. False when a reply was set.
+ */
+static bool check_query(struct api__request *req)
 {
-	bool clean = true;
+	struct query_check q = { .route = req->route, .clean = true };
 
-	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, find_nul, &clean);
-	return clean;
+	MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+	if (!q.clean) {
+		api__reply_fail(req, 400, "invalid_parameter",
+				"a query parameter contains a NUL byte (%%00)");
+		return false;
+	}
+	if (q.unknown != NULL) {
+		api__reply_fail(req, 400, "unknown_parameter",
+				"'%.64s' is not a query parameter of %s %s (it takes: %s)",
+				q.unknown, req->route->method, req->route->pattern,
+				req->route->params ? req->route->params : "none");
+		return false;
+	}
+	return true;
 }
 
 static size_t body_limit(const struct api__request *req);
@@ -151,11 +196,8 @@ static bool check_headers(struct api__request *req)
 				"Content-Length must be given once, as a decimal number");
 		return false;
 	}
-	if (!query_clean(req)) {
-		api__reply_fail(req, 400, "invalid_parameter",
-				"a query parameter contains a NUL byte (%%00)");
+	if (!check_query(req))
 		return false;
-	}
 	if (r->body == API__BODY_STREAM) {
 		if (!req->has_content_length) {
 			api__reply_fail(req, 411, "length_required",
@@ -240,6 +282,44 @@ static bool take_body(struct api__request *req, const char *data, size_t len)
 	}
 }
 
+/*
+ * Whether a reply decided with the headers waits for the body to be read
+ * and dropped (see API__DRAIN_MAX): when a body comes (chunked, or a valid
+ * Content-Length above 0 and within the bound) and the client did not ask
+ * with Expect: 100-continue, which it answers by sending no body.
+ */
+static bool drain_first(struct api__request *req)
+{
+	const char *expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_EXPECT);
+
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
+		return false;
+	if (MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return true; /* chunked: of unknown size, cut by the bound if need be */
+	return read_content_length(req) && req->has_content_length && req->content_length > 0 &&
+	       req->content_length <= API__DRAIN_MAX;
+}
+
+/*
+ * Drops len bytes of a body whose reply is decided; false (close the
+ * connection unanswered) once the drain passes its bounds.
+ */
+static bool drain(struct api__request *req, size_t len)
+{
+	int64_t now = fitd_clock_ns();
+
+	if (req->drain_until_ns == 0)
+		req->drain_until_ns = now + API__DRAIN_NS;
+	req->drained += len;
+	if (req->drained <= API__DRAIN_MAX && now <= req->drain_until_ns)
+		return true;
+	fitd_log_info("request_cut", "method=%s path=\"%s\" status=%u drained=%llu", req->method,
+		      req->path ? req->path : "", req->status, (unsigned long long)req->drained);
+	return false;
+}
+
 static enum MHD_Result send_reply(struct api__request *req)
 {
 	int64_t ns = fitd_clock_ns() - req->started_ns, us = ns / 1000;
@@ -289,19 +369,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			api__reply_oom(req);
 		else
 			start_request(req, method);
-		/* An early reply is sent at once; MHD then skips the body. */
-		return req->status != 0 ? send_reply(req) : MHD_YES;
+		if (req->status == 0)
+			return MHD_YES;
+		/* A reply decided now goes at once (MHD then closes), or after the body. */
+		drop_state(req);
+		return drain_first(req) ? MHD_YES : send_reply(req);
 	}
 	if (*upload_data_size > 0) {
-		/*
-		 * libmicrohttpd takes a response only before the body or after
-		 * it: a reply decided on a piece of body (a chunked body past
-		 * its limit, a failed write) waits, and the rest is dropped.
-		 */
-		if (req->status == 0)
-			take_body(req, upload_data, *upload_data_size);
+		size_t len = *upload_data_size;
+
 		*upload_data_size = 0;
-		return MHD_YES;
+		if (req->status == 0) {
+			if (!take_body(req, upload_data, len))
+				drop_state(req);
+			return MHD_YES;
+		}
+		return drain(req, len) ? MHD_YES : MHD_NO;
 	}
 	if (req->status == 0)
 		req->route->handler(req);

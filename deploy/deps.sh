@@ -5,7 +5,7 @@ set -eu
 
 level=${1:-build}
 pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
-libuv1-dev check libsystemd-dev libcurl4-openssl-dev nettle-dev"
+libuv1-dev check libsystemd-dev libcurl4-openssl-dev nettle-dev zlib1g-dev"
 case "$level" in
 test | bench)
 	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);

@@ -13,6 +13,11 @@
  * before it parsed cleanly), and the error reported is the first one in the
  * text: the same as a single thread would find.
  *
+ * The delimiter is one of four (csv_delim.c); the lexer stops at it through
+ * a table of bytes set per parse (csv_scan.c). When the text seems
+ * separated by another one, the errors that shows in say so
+ * (store__csv_hint()).
+ *
  * Before that, one parallel read of equal ranges of the body counts their
  * newlines and quotes and finds the first NUL or invalid UTF-8 byte (ranges
  * start on a UTF-8 character boundary). The quote counts give the parity
@@ -60,9 +65,10 @@ static void place(const struct store__csv_parse *ps, size_t row, size_t offset, 
 		snprintf(buf + n, cap - (size_t)n, ", column %zu", col + 1);
 }
 
-static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, size_t row,
-		  size_t offset, size_t col, size_t nfields)
+static int report_kind(struct store__csv_parse *ps, enum store__csv_fault_kind kind, size_t row,
+		       size_t offset, size_t col, size_t nfields)
 {
+	const char *sep = store__csv_delimiter_shown(ps->x.sep);
 	char at[160];
 
 	place(ps, row, offset, kind == STORE__CSV_RAGGED ? NO_COL : col, at, sizeof(at));
@@ -83,9 +89,9 @@ static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, 
 				      "%s: the quoted field that starts here is never closed", at);
 	case STORE__CSV_BAD_QUOTE:
 		return fitd_error_set(ps->err, FITD_EFORMAT, "bad_quote",
-				      "%s: a closing quote is followed by something other than a "
-				      "comma or the end of the line",
-				      at);
+				      "%s: a closing quote is followed by something other than %s "
+				      "or the end of the line",
+				      at, sep);
 	case STORE__CSV_STRAY_QUOTE:
 		return fitd_error_set(ps->err, FITD_EFORMAT, "bad_quote",
 				      "%s: a quote inside an unquoted field (quote the whole field "
@@ -104,6 +110,18 @@ static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, 
 	default:
 		return fitd_error_set(ps->err, FITD_ENOMEM, NULL, "%s: out of memory", at);
 	}
+}
+
+/* Reports a fault; one at the start of the text may be a wrong delimiter, and says so. */
+static int report(struct store__csv_parse *ps, enum store__csv_fault_kind kind, size_t row,
+		  size_t offset, size_t col, size_t nfields)
+{
+	int rc = report_kind(ps, kind, row, offset, col, nfields);
+	bool quote = kind == STORE__CSV_BAD_QUOTE || kind == STORE__CSV_STRAY_QUOTE;
+
+	if ((kind == STORE__CSV_RAGGED && row == 1) || (quote && row <= 1))
+		store__csv_hint(ps);
+	return rc;
 }
 
 /* ---- the header ---- */
@@ -158,11 +176,11 @@ static int lex_header(struct store__csv_parse *ps, const char *p, const char *en
 						      "CSV header");
 			*at = (size_t)(p - ps->x.data);
 		}
-		k = store__csv_lex(p, end, &f, &bad);
+		k = store__csv_lex(&ps->x, p, end, &f, &bad);
 		if (k != STORE__CSV_OK)
 			break;
 		n++;
-		p = store__csv_skip_term(f.term, end, &row_end);
+		p = store__csv_skip_term(f.term, end, ps->x.sep, &row_end);
 	}
 	tbad = store__csv_check_text(hstart, (size_t)((k ? bad : p) - hstart), &tk);
 	if (tbad < (size_t)((k ? bad : p) - hstart)) {
@@ -230,7 +248,7 @@ static int take_names(struct store__csv_parse *ps, const size_t *starts)
 	if (ps->names == NULL)
 		return fitd_error_set(ps->err, FITD_ENOMEM, NULL, "CSV header");
 	for (size_t i = 0; i < ps->x.ncols; i++) {
-		store__csv_lex(ps->x.data + starts[i], end, &f, &bad);
+		store__csv_lex(&ps->x, ps->x.data + starts[i], end, &f, &bad);
 		if ((size_t)(f.stop - f.start) > ps->x.max_field)
 			return report(ps, STORE__CSV_FIELD_TOO_LONG, 0, starts[i], i, 0);
 		ps->names[i] = field_dup(&f);
@@ -264,6 +282,8 @@ static int parse_header(struct store__csv_parse *ps, const char *p, const char *
 		ps->x.ncols = count;
 		rc = take_names(ps, (const size_t *)starts.data);
 	}
+	if (rc == FITD_OK)
+		rc = store__csv_check_one_column(ps);
 	fitd_buf_release(&starts);
 	return rc;
 }
@@ -467,9 +487,9 @@ static void locate(const struct store__csv_parse *ps, const struct store__csv_ch
 	}
 	*row = lo;
 	p = ps->x.data + c->row_off[lo];
-	while (store__csv_lex(p, c->end, &f, &bad) == STORE__CSV_OK &&
+	while (store__csv_lex(&ps->x, p, c->end, &f, &bad) == STORE__CSV_OK &&
 	       (size_t)(f.term - ps->x.data) <= offset) {
-		p = store__csv_skip_term(f.term, c->end, &row_end);
+		p = store__csv_skip_term(f.term, c->end, ps->x.sep, &row_end);
 		if (row_end)
 			break;
 		(*col)++;
@@ -551,6 +571,7 @@ static int parse_all(struct store__csv_parse *ps, const struct store_csv_options
 	if (p == end)
 		return fitd_error_set(ps->err, FITD_EFORMAT, "empty_body",
 				      "the body is empty: expected a CSV header row");
+	ps->header = p;
 	rc = parse_header(ps, p, end);
 	if (rc == FITD_OK)
 		rc = mark_forced(ps, opt);
@@ -597,11 +618,17 @@ static int parse(const char *data, size_t len, const struct store_csv_options *o
 		 size_t min_chunk, bool serial, struct fit_frame **out, struct fitd_error *err)
 {
 	struct store__csv_parse ps = { .err = err, .min_chunk = min_chunk, .serial = serial };
+	char sep = opt && opt->delimiter ? opt->delimiter : ',';
 	int rc;
 
 	*out = NULL;
 	if (data == NULL && len > 0)
 		return fitd_error_set(err, FITD_EINVAL, NULL, "no CSV data");
+	if (store_csv_delimiter_name(sep) == NULL)
+		return fitd_error_set(err, FITD_EINVAL, "invalid_delimiter",
+				      "the delimiter must be ',', ';', a tab or '|'");
+	store__csv_ctx_set_sep(&ps.x, sep);
+	ps.delimiter_param = opt ? opt->delimiter_param : NULL;
 	ps.x.data = data ? data : "";
 	ps.len = len;
 	ps.x.max_field = opt && opt->max_field_bytes ? opt->max_field_bytes : STORE_CSV_MAX_FIELD;

@@ -4,13 +4,22 @@
  *
  * Input: UTF-8 (validated; a leading byte order mark is skipped), a header
  * row of unique non-empty column names, then data rows with exactly as many
- * fields. Fields are separated by commas and may be quoted with double
- * quotes; a quoted field may hold commas, newlines and doubled quotes ("").
- * A quote anywhere else (inside an unquoted field, or after a closing quote
- * other than a doubled one) is an error. Lines end in LF or CRLF; the last
- * line may lack one; a lone CR is an ordinary byte. Blank lines are skipped
- * wherever they are (so a trailing empty line is not a row). Fields are
- * taken as written, except that a number may have spaces or tabs around it.
+ * fields. Fields are separated by the delimiter (options.delimiter: a
+ * comma, or one of ';', tab and '|'; the others are ordinary bytes) and may
+ * be quoted with double quotes; a quoted field may hold delimiters,
+ * newlines and doubled quotes (""). A quote anywhere else (inside an
+ * unquoted field, or after a closing quote other than a doubled one) is an
+ * error. Lines end in LF or CRLF; the last line may lack one; a lone CR is
+ * an ordinary byte. Blank lines are skipped wherever they are (so a
+ * trailing empty line is not a row). Fields are taken as written, except
+ * that a number may have spaces or tabs around it (spaces only when tab is
+ * the delimiter).
+ *
+ * A file separated by another delimiter than the one given is caught where
+ * it can be: a header of one unquoted name that holds another of the four
+ * delimiters is refused (wrong_delimiter: quote the name to keep it), and
+ * a ragged first row or a quote error in the header or the first row says
+ * which delimiter the header holds most, when it holds another one.
  *
  * Missing values: a field that is empty or, once the spaces and tabs around
  * it are trimmed, is one of  NA  N/A  n/a  #N/A  ?  NaN  nan  NULL  null.
@@ -29,7 +38,8 @@
  * names the data row (1-based, the header not counted), the physical line
  * and the column (1-based index and name) where they apply:
  *   FITD_EFORMAT (malformed):  empty_body, ragged_row, unterminated_quote,
- *     bad_quote, nul_byte, invalid_utf8
+ *     bad_quote, nul_byte, invalid_utf8, wrong_delimiter
+ *   FITD_EINVAL: invalid_delimiter (options.delimiter is not one of the four)
  *   FITD_EUNPROCESSABLE (well-formed but unusable): no_rows,
  *     duplicate_column, empty_column_name, too_many_columns,
  *     field_too_long, too_many_rows
@@ -53,14 +63,27 @@
 #define STORE_CSV_MAX_THREADS 64    /* threads beyond this are not used */
 
 struct store_csv_options {
-	size_t max_columns;	/* 0: STORE_CSV_MAX_COLUMNS */
-	size_t max_field_bytes; /* per field as written, quotes excluded; 0: 65536 */
-	size_t max_rows;	/* data rows; 0: no limit */
+	char delimiter;		     /* ',' ';' '\t' '|'; 0: ',' */
+	const char *delimiter_param; /* how the caller takes a delimiter, for the hints
+				      * ("?delimiter=" gives "pass ?delimiter=tab"); NULL: it
+				      * takes none, and the hints say to use this one */
+	size_t max_columns;	     /* 0: STORE_CSV_MAX_COLUMNS */
+	size_t max_field_bytes;	     /* per field as written, quotes excluded; 0: 65536 */
+	size_t max_rows;	     /* data rows; 0: no limit */
 	const char *const
 	    *categorical; /* columns kept categorical; names not in the header are ignored */
 	size_t ncategorical;
 	int threads; /* parser threads; 0 or 1: the calling thread only */
 };
+
+/*
+ * The delimiter that text names: the character itself (",", ";", "\t",
+ * "|") or its name ("comma", "semicolon", "tab", "pipe"); 0 for anything
+ * else. store_csv_delimiter_name() is the other way: the name of d, or
+ * NULL when d is not one of the four. Both are pure; any thread.
+ */
+char store_csv_delimiter_parse(const char *text);
+const char *store_csv_delimiter_name(char d);
 
 /*
  * Parses len bytes at data. opt may be NULL for the defaults. On success

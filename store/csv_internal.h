@@ -2,6 +2,7 @@
  * csv_internal.h - what the files of the CSV parser share.
  *
  *   csv.c       the API: options, header, chunks, threads, errors
+ *   csv_delim.c the delimiters, their names, and the hints of another one
  *   csv_frame.c the frame: numeric columns adopted, categorical ones merged
  *   csv_scan.c  the hot loops: fields, numbers, the two passes over rows
  *   csv_text.c  byte counting, UTF-8 validation, missing tokens
@@ -31,7 +32,7 @@ enum store__csv_fault_kind {
 	STORE__CSV_OK = 0,
 	STORE__CSV_RAGGED,
 	STORE__CSV_UNTERMINATED,
-	STORE__CSV_BAD_QUOTE,	/* something other than a separator after a closing quote */
+	STORE__CSV_BAD_QUOTE,	/* something other than a terminator after a closing quote */
 	STORE__CSV_STRAY_QUOTE, /* a quote inside an unquoted field */
 	STORE__CSV_NUL,
 	STORE__CSV_UTF8,
@@ -51,7 +52,7 @@ struct store__csv_fault {
 struct store__csv_field {
 	const char *start; /* content, without the quotes of a quoted field */
 	const char *stop;
-	const char *term; /* the terminator: ',', '\n', "\r\n", or the end */
+	const char *term; /* the terminator: the delimiter, '\n', "\r\n", or the end */
 	bool escaped;	  /* quoted with doubled quotes inside: the content needs unescaping */
 };
 
@@ -60,7 +61,9 @@ struct store__csv_ctx {
 	const char *data; /* the whole input */
 	size_t ncols;
 	size_t max_field;
-	locale_t c_locale; /* for strtod_l on numbers off the fast path */
+	locale_t c_locale;    /* for strtod_l on numbers off the fast path */
+	char sep;	      /* the delimiter */
+	uint8_t special[256]; /* bytes an unquoted field stops at: sep, '\n', '\r', '"' */
 };
 
 struct store__csv_chunk {
@@ -78,21 +81,25 @@ struct store__csv_chunk {
 	struct fitd_buf scratch; /* pass 2: an unescaped value; len is its room, max_field at most */
 };
 
-/* Whether q is at a field terminator: ',', '\n', "\r\n", a '\r' that ends the input, or the end. */
-static inline bool store__csv_at_term(const char *q, const char *end)
+/*
+ * Whether q is at a field terminator: the delimiter sep, '\n', "\r\n", a
+ * '\r' that ends the input, or the end.
+ */
+static inline bool store__csv_at_term(const char *q, const char *end, char sep)
 {
-	return q == end || *q == ',' || *q == '\n' ||
+	return q == end || *q == sep || *q == '\n' ||
 	       (*q == '\r' && (q + 1 == end || q[1] == '\n'));
 }
 
 /* The position after the terminator at q, and whether it ended the row. */
-static inline const char *store__csv_skip_term(const char *q, const char *end, bool *row_end)
+static inline const char *store__csv_skip_term(const char *q, const char *end, char sep,
+					       bool *row_end)
 {
 	if (q == end) {
 		*row_end = true;
 		return q;
 	}
-	*row_end = *q != ',';
+	*row_end = *q != sep;
 	return q + (*q == '\r' && q + 1 < end ? 2 : 1);
 }
 
@@ -108,15 +115,22 @@ static inline const char *store__csv_skip_blank(const char *p, const char *end)
 
 /* ---- csv_scan.c ---- */
 
+/* Sets x's delimiter to sep and the table of bytes an unquoted field stops at. */
+void store__csv_ctx_set_sep(struct store__csv_ctx *x, char sep);
+
 /*
  * Lexes the field at p. Returns STORE__CSV_OK, or a fault kind with *bad at
  * the offending byte (the opening quote of an unterminated field).
  */
-enum store__csv_fault_kind store__csv_lex(const char *p, const char *end,
-					  struct store__csv_field *f, const char **bad);
+enum store__csv_fault_kind store__csv_lex(const struct store__csv_ctx *x, const char *p,
+					  const char *end, struct store__csv_field *f,
+					  const char **bad);
 
-/* Parses the whole of [s, e) as a finite number with optional blanks around it. */
-bool store__csv_number_all(const char *s, const char *e, locale_t loc, double *v);
+/*
+ * Parses the whole of [s, e) as a finite number with optional blanks
+ * around it (spaces and tabs, but not sep).
+ */
+bool store__csv_number_all(const char *s, const char *e, char sep, locale_t loc, double *v);
 
 /* Pass 1 over chunk c; num[col] is NULL for categorical columns. Sets c->fault on error. */
 void store__csv_pass1(const struct store__csv_ctx *x, struct store__csv_chunk *c,
@@ -161,11 +175,13 @@ struct store__csv_parse {
 	size_t max_columns;
 	size_t max_rows; /* 0: no limit */
 	int threads;
-	size_t min_chunk; /* body bytes per chunk at least */
-	bool serial;	  /* run the chunks one after another on the calling thread */
-	char **names;	  /* ncols column names */
-	uint8_t *forced;  /* ncols flags: named in options.categorical */
-	const char *body; /* the first byte after the header row */
+	size_t min_chunk;	     /* body bytes per chunk at least */
+	bool serial;		     /* run the chunks one after another on the calling thread */
+	const char *delimiter_param; /* options.delimiter_param */
+	const char *header;	     /* the first byte of the header row */
+	char **names;		     /* ncols column names */
+	uint8_t *forced;	     /* ncols flags: named in options.categorical */
+	const char *body;	     /* the first byte after the header row */
 	const char *ranges[STORE_CSV_MAX_THREADS + 1]; /* survey ranges of the body */
 	struct store__csv_survey surveys[STORE_CSV_MAX_THREADS];
 	struct store__csv_chunk *chunks;
@@ -180,6 +196,26 @@ struct store__csv_parse {
 	struct fit_frame_builder *b;
 	struct fitd_error *err;
 };
+
+/* ---- csv_delim.c ---- */
+
+/* How messages show delimiter d ("','", "a tab"); d is one of the four. */
+const char *store__csv_delimiter_shown(char d);
+
+/*
+ * Appends to ps->err's message which other delimiter the header's first
+ * line holds most, and how to pass it, when it holds one: the likely
+ * reason of a ragged first row or of a quote error at the start.
+ */
+void store__csv_hint(const struct store__csv_parse *ps);
+
+/*
+ * After the header: a header of one unquoted name that holds another
+ * delimiter means the file is most likely separated by that one (a TSV
+ * read with commas is one column named "a\tb\ty", its rows one value
+ * each): FITD_EFORMAT wrong_delimiter. A quoted name is kept, as meant.
+ */
+int store__csv_check_one_column(struct store__csv_parse *ps);
 
 /*
  * store_csv_parse() cutting the body into chunks of at least min_chunk bytes

@@ -72,8 +72,8 @@ struct store_dataset {
 	char *name;
 	int64_t rows;
 	int64_t cols;
-	int64_t bytes;	    /* size of the uploaded CSV */
-	char sha256[65];    /* of the uploaded CSV, lowercase hex */
+	int64_t bytes;	    /* size of the uploaded CSV (as written to the upload, so inflated) */
+	char sha256[65];    /* of the uploaded CSV, likewise; lowercase hex */
 	char *columns_json; /* JSON array of column objects, made by the caller at commit */
 	int64_t created_at; /* ms since the epoch */
 };

@@ -4,9 +4,60 @@
  */
 #include "worker/predict.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "worker/json.h"
+
+bool worker_predict_column_known(const struct fit_model_desc *d, const char *name)
+{
+	if (d->target != NULL && strcmp(d->target, name) == 0)
+		return true;
+	for (size_t c = 0; c < d->ncolumns; c++)
+		if (strcmp(d->columns[c].name, name) == 0)
+			return true;
+	return false;
+}
+
+void worker_predict_inputs_text(const struct fit_model_desc *d, char *buf, size_t cap)
+{
+	static const char more[] = ", \xe2\x80\xa6"; /* ", …" */
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t c = 0; c < d->ncolumns; c++) {
+		const char *name = d->columns[c].name;
+		size_t need = (c ? 2 : 0) + strlen(name);
+
+		if (used + need + sizeof(more) > cap) {
+			snprintf(buf + used, cap - used, "%s", c ? more : more + 2);
+			return;
+		}
+		used += (size_t)snprintf(buf + used, cap - used, "%s%s", c ? ", " : "", name);
+	}
+}
+
+/* Refuses a header column the model does not know, once every input is in the frame. */
+static int check_header(const struct fit_model_desc *d, const struct fit_frame *f,
+			struct fitd_error *err)
+{
+	char inputs[112];
+
+	for (size_t c = 0; c < d->ncolumns; c++)
+		if (fit_frame_find(f, d->columns[c].name) < 0)
+			return FITD_OK; /* the core names the missing input */
+	for (size_t c = 0; c < f->ncols; c++) {
+		if (worker_predict_column_known(d, f->cols[c].name))
+			continue;
+		worker_predict_inputs_text(d, inputs, sizeof(inputs));
+		return fitd_error_set(err, FITD_EFORMAT, "unknown_column",
+				      "header column %zu ('%.40s') is not a column of the model: "
+				      "its inputs are %s, and its target '%.40s' may be given",
+				      c + 1, f->cols[c].name, inputs, d->target);
+	}
+	return FITD_OK;
+}
 
 int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t len,
 			     const struct store_csv_options *opt, struct fit_frame **out,
@@ -26,6 +77,12 @@ int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t 
 	o.categorical = cats;
 	rc = store_csv_parse(csv ? csv : "", len, &o, out, err);
 	free(cats);
+	if (rc == FITD_OK)
+		rc = check_header(d, *out, err);
+	if (rc != FITD_OK && *out != NULL) {
+		fit_frame_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 

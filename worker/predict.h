@@ -6,15 +6,29 @@
 #define WORKER_PREDICT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "store/csv.h"
 #include "worker/fit/model.h"
 
 /*
- * Parses CSV text into a frame holding the model's input columns by name
- * (other columns are read and ignored): categorical columns of the model
- * stay categorical whatever their values look like. opt gives the limits;
- * its categorical list is replaced.
+ * The columns prediction input may name: the model's inputs, and its
+ * target, which may be given (a row of the training table) and is
+ * ignored. Any other is refused, so that a misspelt or foreign column is
+ * said rather than scored as missing.
+ */
+bool worker_predict_column_known(const struct fit_model_desc *d, const char *name);
+
+/* The model's input columns as "a, b, c" into buf, cut with ", …" when they do not fit. */
+void worker_predict_inputs_text(const struct fit_model_desc *d, char *buf, size_t cap);
+
+/*
+ * Parses CSV text into a frame for the model: categorical columns of the
+ * model stay categorical whatever their values look like. Every header
+ * column must be known (worker_predict_column_known(): FITD_EFORMAT
+ * unknown_column, naming it) once every input is there; a missing input
+ * is left to fit_model_predict(), which says so (missing_column). opt
+ * gives the limits; its categorical list is replaced.
  */
 int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t len,
 			     const struct store_csv_options *opt, struct fit_frame **out,

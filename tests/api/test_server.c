@@ -10,6 +10,12 @@
  * than the cap cuts the stream after the events before it, so the client
  * resumes rather than taking a clean end for the last word. A stream whose
  * job is deleted while it replays ends cleanly with a job_deleted event.
+ *
+ * An answer decided before the body is in reaches a client that sends its
+ * whole body first (the body is read and dropped), whatever the answer;
+ * a body declared past the drain's bound, or sent with Expect:
+ * 100-continue, is answered at once; a chunked body that keeps coming past
+ * the bound is cut unanswered.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -72,16 +78,19 @@ static int dial(void)
 	return dial_with(0);
 }
 
-static void send_all(int fd, const char *p, size_t n)
+/* Sends what it can of [p, p + n); returns the bytes sent (fewer once the server closed). */
+static size_t send_all(int fd, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+	size_t sent = 0;
+
+	while (sent < n) {
+		ssize_t k = send(fd, p + sent, n - sent, MSG_NOSIGNAL);
 
 		if (k <= 0)
-			return; /* the server answered early and closed: read what it said */
-		p += k;
-		n -= (size_t)k;
+			break; /* the server answered early and closed: read what it said */
+		sent += (size_t)k;
 	}
+	return sent;
 }
 
 /* Joins a chunked body in place; whole when its last chunk came. */
@@ -112,48 +121,65 @@ static void unchunk(struct reply *r, char *in, char *end)
 	*out = '\0';
 }
 
-/* Reads from fd into r->raw (initialized) until it holds at least until bytes or the connection ends. */
-static void read_until(int fd, struct reply *r, size_t until)
+/*
+ * Reads what comes on fd to the connection's end into r; false when the
+ * connection was reset or timed out instead, or nothing came (r->status 0).
+ */
+static void reply_init(struct reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	fitd_buf_init(&r->raw, (size_t)64 << 20);
+}
+
+/* Reads from fd into r->raw until it holds at least until bytes or the connection ends. */
+static ssize_t read_until(int fd, struct reply *r, size_t until)
 {
 	char chunk[65536];
 	ssize_t n = 1;
 
 	while (r->raw.len < until && (n = read(fd, chunk, sizeof(chunk))) > 0)
 		ck_assert_int_eq(fitd_buf_add(&r->raw, chunk, (size_t)n), FITD_OK);
-	ck_assert_msg(n >= 0, "no end of connection");
+	return n;
 }
 
-/* Reads the rest of the answer on fd to the connection's end into r, and parses it. */
-static void receive_rest(int fd, struct reply *r)
+/* receive_any() after some of the answer is already in r (reply_init, read_until). */
+static bool receive_rest(int fd, struct reply *r)
 {
 	char *head_end;
 	const char *te;
+	ssize_t n = read_until(fd, r, SIZE_MAX);
 
-	read_until(fd, r, SIZE_MAX);
 	close(fd);
-	ck_assert_ptr_nonnull(r->raw.data);
+	if (n != 0 || r->raw.data == NULL)
+		return false;
 	r->copy = malloc(r->raw.len + 1);
 	ck_assert_ptr_nonnull(r->copy);
 	memcpy(r->copy, r->raw.data, r->raw.len + 1);
 	head_end = strstr(r->copy, "\r\n\r\n");
-	ck_assert_msg(head_end != NULL && sscanf(r->copy, "HTTP/1.1 %d ", &r->status) == 1,
-		      "no answer");
+	if (head_end == NULL || sscanf(r->copy, "HTTP/1.1 %d ", &r->status) != 1)
+		return false;
 	*head_end = '\0';
 	te = strcasestr(r->copy, "\r\nTransfer-Encoding: chunked");
 	if (te != NULL) {
 		unchunk(r, head_end + 4, r->copy + r->raw.len);
-		return;
+		return true;
 	}
 	r->body = head_end + 4;
 	r->len = r->raw.len - (size_t)(r->body - r->copy);
 	r->whole = true;
+	return true;
 }
 
 /* Reads the answer on fd to the connection's end into r. */
+static bool receive_any(int fd, struct reply *r)
+{
+	reply_init(r);
+	return receive_rest(fd, r);
+}
+
 static void receive(int fd, struct reply *r)
 {
-	fitd_buf_init(&r->raw, (size_t)64 << 20);
-	receive_rest(fd, r);
+	ck_assert_msg(receive_any(fd, r), "no answer, or no end of connection");
 }
 
 static void reply_release(struct reply *r)
@@ -184,6 +210,45 @@ static void post_chunked(const char *path, const char *type, const char *body, s
 	}
 	send_all(fd, "0\r\n\r\n", 5);
 	receive(fd, r);
+}
+
+/*
+ * POSTs a body of n bytes with Content-Length, sent whole before reading
+ * anything, as Python's urllib and requests do; *sent gets the bytes that
+ * went out. Returns whether an answer came (into r).
+ */
+static bool post_whole(const char *path, const char *type, size_t n, size_t *sent, struct reply *r)
+{
+	char head[512];
+	char *body = malloc(n ? n : 1);
+	int fd = dial();
+	int k = snprintf(head, sizeof(head),
+			 "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+			 "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+			 path, type, n);
+	bool answered;
+
+	ck_assert_ptr_nonnull(body);
+	memset(body, 'x', n);
+	send_all(fd, head, (size_t)k);
+	*sent = send_all(fd, body, n);
+	answered = receive_any(fd, r);
+	free(body);
+	return answered;
+}
+
+/* Sends only the head of a POST (no body); the answer, if one comes, into r. */
+static bool post_head(const char *path, const char *extra, uint64_t length, struct reply *r)
+{
+	char head[512];
+	int fd = dial();
+	int k = snprintf(head, sizeof(head),
+			 "POST %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+			 "Content-Type: application/json\r\nContent-Length: %llu\r\n%s\r\n",
+			 path, (unsigned long long)length, extra);
+
+	send_all(fd, head, (size_t)k);
+	return receive_any(fd, r);
 }
 
 static void get(const char *path, const char *extra, struct reply *r)
@@ -484,11 +549,11 @@ START_TEST(stream_of_a_deleted_job_ends_cleanly)
 	k = snprintf(head, sizeof(head),
 		     "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
 	send_all(fd, head, (size_t)k);
-	fitd_buf_init(&r.raw, (size_t)64 << 20);
-	read_until(fd, &r, 300 * 1000);
+	reply_init(&r);
+	ck_assert_int_gt(read_until(fd, &r, 300 * 1000), 0);
 	ck_assert_int_eq(store_job_delete(fx.store, job, NULL, &err), FITD_OK);
 	api_events_notify(fx.api, job);
-	receive_rest(fd, &r);
+	ck_assert_msg(receive_rest(fd, &r), "no answer, or no end of connection");
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(r.whole, "the stream did not end cleanly");
 	k = snprintf(last, sizeof(last), "event: job_deleted\ndata: {\"job\":\"%s\"}\n\n", job);
@@ -502,6 +567,118 @@ START_TEST(stream_of_a_deleted_job_ends_cleanly)
 	ck_assert_uint_lt(came, nev); /* not the job's end: it was deleted first */
 	reply_release(&r);
 	free_events(ev, nev);
+}
+END_TEST
+
+/* The body of each early answer below: 8 MiB, more than loopback sockets buffer. */
+#define WHOLE_BODY ((size_t)8 << 20)
+
+START_TEST(client_that_sends_all_first_reads_the_413)
+{
+	char code[64];
+	size_t sent;
+	struct reply r;
+
+	/* A job spec over max_json_bytes, and an upload over max_upload_bytes. */
+	ck_assert_msg(post_whole("/v1/jobs", "application/json", WHOLE_BODY, &sent, &r),
+		      "the connection was reset: the client never read the answer");
+	ck_assert_uint_eq(sent, WHOLE_BODY);
+	ck_assert_int_eq(r.status, 413);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "payload_too_large");
+	reply_release(&r);
+	ck_assert_msg(post_whole("/v1/datasets?name=big", "text/csv", WHOLE_BODY, &sent, &r),
+		      "the connection was reset: the client never read the answer");
+	ck_assert_uint_eq(sent, WHOLE_BODY);
+	ck_assert_int_eq(r.status, 413);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "payload_too_large");
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(any_early_answer_waits_for_the_body)
+{
+	char code[64];
+	size_t sent;
+	struct reply r;
+
+	/* A 404 decided from the path alone, and 400s from the query (a body within its limit). */
+	ck_assert(post_whole("/v1/nothing", "application/json", WHOLE_BODY, &sent, &r));
+	ck_assert_uint_eq(sent, WHOLE_BODY);
+	ck_assert_int_eq(r.status, 404);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "not_found");
+	reply_release(&r);
+	ck_assert(post_whole("/v1/jobs?nope=1", "application/json", WHOLE_BODY, &sent, &r));
+	ck_assert_uint_eq(sent, WHOLE_BODY);
+	ck_assert_int_eq(r.status, 400);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "unknown_parameter");
+	reply_release(&r);
+	ck_assert(post_whole("/v1/datasets?name=", "text/csv", (size_t)1 << 20, &sent, &r));
+	ck_assert_uint_eq(sent, (size_t)1 << 20);
+	ck_assert_int_eq(r.status, 400);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "invalid_name");
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(body_past_the_drain_bound_is_answered_at_once)
+{
+	char code[64];
+	struct reply r;
+
+	/* Declared larger than what is ever drained: no body is sent, the answer comes anyway. */
+	ck_assert_msg(post_head("/v1/jobs", "", API__DRAIN_MAX + 1, &r), "no answer");
+	ck_assert_int_eq(r.status, 413);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "payload_too_large");
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(expect_continue_is_answered_before_the_body)
+{
+	char code[64];
+	struct reply r;
+
+	/* curl asks first: it gets the final answer instead of 100 Continue, and sends nothing. */
+	ck_assert_msg(post_head("/v1/jobs", "Expect: 100-continue\r\n", JSON_MAX + 1, &r),
+		      "no answer");
+	ck_assert_int_eq(r.status, 413);
+	error_code(&r, code, sizeof(code));
+	ck_assert_str_eq(code, "payload_too_large");
+	reply_release(&r);
+}
+END_TEST
+
+START_TEST(chunked_body_past_the_drain_bound_is_cut)
+{
+	static char piece[65536];
+	char head[512];
+	size_t sent = 0, total = API__DRAIN_MAX + 2 * sizeof(piece) + JSON_MAX;
+	int fd = dial();
+	int k = snprintf(head, sizeof(head),
+			 "POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+			 "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+	struct reply r;
+
+	memset(piece, ' ', sizeof(piece));
+	send_all(fd, head, (size_t)k);
+	while (sent < total) {
+		k = snprintf(head, sizeof(head), "%zx\r\n", sizeof(piece));
+		if (send_all(fd, head, (size_t)k) < (size_t)k ||
+		    send_all(fd, piece, sizeof(piece)) < sizeof(piece) ||
+		    send_all(fd, "\r\n", 2) < 2)
+			break;
+		sent += sizeof(piece);
+	}
+	send_all(fd, "0\r\n\r\n", 5);
+	/* Refused at its limit, dropped up to the bound, then the connection closes unanswered. */
+	ck_assert_msg(!receive_any(fd, &r), "answered %d after draining the whole body", r.status);
+	reply_release(&r);
 }
 END_TEST
 
@@ -519,6 +696,11 @@ int main(void)
 	tcase_add_test(tc, stream_batch_larger_than_its_buffer_comes_whole);
 	tcase_add_test(tc, event_larger_than_the_buffer_cuts_the_stream);
 	tcase_add_test(tc, stream_of_a_deleted_job_ends_cleanly);
+	tcase_add_test(tc, client_that_sends_all_first_reads_the_413);
+	tcase_add_test(tc, any_early_answer_waits_for_the_body);
+	tcase_add_test(tc, body_past_the_drain_bound_is_answered_at_once);
+	tcase_add_test(tc, expect_continue_is_answered_before_the_body);
+	tcase_add_test(tc, chunked_body_past_the_drain_bound_is_cut);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

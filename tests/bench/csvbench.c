@@ -1,7 +1,10 @@
 /*
  * csvbench.c - times store_csv_parse_file() on one file.
  *
- *   csvbench FILE [THREADS [REPEATS]]     (defaults: 2 threads, best of 3)
+ *   csvbench FILE [THREADS [REPEATS [DELIMITER]]]
+ *
+ * Defaults: 2 threads, best of 3, commas; DELIMITER is one of , ; | tab
+ * (or its name, as store_csv_delimiter_parse() reads it).
  *
  * Prints one line: "fitd <best seconds> rows=<n> cols=<d> numeric=<k>".
  * Each repeat parses the whole file and frees the frame; the best wall time
@@ -22,14 +25,18 @@ int main(int argc, char **argv)
 	size_t numeric = 0, rows = 0, cols = 0;
 	int repeats = 3;
 
-	if (argc < 2 || argc > 4) {
-		fprintf(stderr, "usage: csvbench FILE [THREADS [REPEATS]]\n");
+	if (argc < 2 || argc > 5) {
+		fprintf(stderr, "usage: csvbench FILE [THREADS [REPEATS [DELIMITER]]]\n");
 		return 2;
 	}
 	if (argc > 2)
 		opt.threads = (int)strtol(argv[2], NULL, 10);
 	if (argc > 3)
 		repeats = (int)strtol(argv[3], NULL, 10);
+	if (argc > 4 && (opt.delimiter = store_csv_delimiter_parse(argv[4])) == 0) {
+		fprintf(stderr, "csvbench: '%s' is not a delimiter\n", argv[4]);
+		return 2;
+	}
 	for (int i = 0; i < repeats; i++) {
 		double t0 = fitd_clock_s(), dt;
 

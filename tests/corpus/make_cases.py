@@ -16,6 +16,7 @@ in headers and raw requests "{TOKEN}" stands for that token, and
 
 Run it from anywhere after adding cases; the files are committed.
 """
+import gzip
 import json
 import os
 
@@ -239,6 +240,37 @@ for name, query in [("missing", ""), ("empty", "?name="), ("long", "?name=" + "n
     case("dataset-name-" + name, "POST", "/v1/datasets" + query, 400,
          "invalid_parameter" if name == "nul" else "invalid_name",
          body="a,b\n1,2\n", headers={"Content-Type": "text/csv"})
+# ---- datasets: delimiters and encodings ----
+TSV_HEADERS = {"Content-Type": "text/tab-separated-values"}
+for name, value in [("word", "colon"), ("two", ",;"), ("empty", ""), ("space", "%20"),
+                    ("case", "Tab"), ("escape", "%5Ct"), ("nul", "%01")]:
+    case("dataset-delimiter-" + name, "POST", "/v1/datasets?name=x&delimiter=" + value, 400,
+         "invalid_parameter", body="a,b\n1,2\n", headers={"Content-Type": "text/csv"})
+for name, value in [("semicolon", "%3B"), ("comma", "comma"), ("pipe", "pipe")]:
+    case("dataset-delimiter-conflict-" + name, "POST", "/v1/datasets?name=x&delimiter=" + value,
+         400, "conflicting_delimiter", body="a\tb\n1\t2\n", headers=TSV_HEADERS)
+for name, csv, query in [("tsv-as-csv", "a\tb\ty\n1\t2\t3\n", ""),
+                         ("semicolon-as-csv", "a;b;c\n1;2;3\n", ""),
+                         ("csv-as-tsv", "a,b\n1,2\n", "&delimiter=tab"),
+                         ("csv-as-pipe", "a,b,c\n1,2,3\n", "&delimiter=%7C")]:
+    case("dataset-wrong-delimiter-" + name, "POST", "/v1/datasets?name=x" + query, 400,
+         "wrong_delimiter", body=csv, headers={"Content-Type": "text/csv"})
+case("dataset-ragged-first-row-semicolon", "POST", "/v1/datasets?name=x", 400, "ragged_row",
+     body="name;price;notes, misc\napple;1,5;fresh, red\n", headers={"Content-Type": "text/csv"})
+case("dataset-quoted-header-semicolon", "POST", "/v1/datasets?name=x", 400, "bad_quote",
+     body='"a";"b"\n1;2\n', headers={"Content-Type": "text/csv"})
+GZ_HEADERS = {"Content-Type": "text/csv", "Content-Encoding": "gzip"}
+# gzip of "a,b\n1,2\n", cut, flipped, followed by junk, or not gzip at all.
+GZ = gzip.compress(b"a,b\n1,2\n", mtime=0)
+for name, raw in [("not-gzip", b"a,b\n1,2\n"), ("truncated", GZ[:15]),
+                  ("bad-crc", GZ[:-8] + b"\x00" * 8), ("trailing-junk", GZ + b"junk"),
+                  ("header-only", GZ[:10]), ("flipped", GZ[:12] + b"\xff" + GZ[13:])]:
+    case("dataset-gzip-" + name, "POST", "/v1/datasets?name=x", 400, "bad_encoding",
+         body_hex=raw.hex(), headers=GZ_HEADERS)
+for name, enc in [("br", "br"), ("deflate", "deflate"), ("double", "gzip, gzip"),
+                  ("compress", "compress"), ("zstd", "zstd")]:
+    case("dataset-encoding-" + name, "POST", "/v1/datasets?name=x", 415, "unsupported_encoding",
+         body="a,b\n1,2\n", headers={"Content-Type": "text/csv", "Content-Encoding": enc})
 case("dataset-no-length", "POST", "/v1/datasets?name=x", 411, "length_required",
      raw=raw_with_token("POST /v1/datasets?name=x HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n"
          "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\na,b\n\r\n0\r\n\r\n"))
@@ -294,6 +326,7 @@ case("cancel-finished", "POST", "/v1/jobs/{JOB}/cancel", 409, "job_finished")
 case("delete-used-dataset", "DELETE", "/v1/datasets/{DS}", 409, "dataset_in_use")
 
 # ---- query strings ----
+PRED = "/v1/models/{MODEL}/predict"
 for route in ("/v1/datasets", "/v1/jobs", "/v1/jobs/{JOB}/trials"):
     slug = route.strip("/").replace("/", "-").replace("{", "").replace("}", "").lower()
     for name, q in [("limit-zero", "limit=0"), ("limit-negative", "limit=-1"),
@@ -309,6 +342,27 @@ for name, q in [("unknown", "state=done"), ("empty", "state="), ("case", "state=
 for name, q in [("negative", "offset=-1"), ("word", "offset=x"), ("float", "offset=2.5")]:
     case("query-trials-offset-" + name, "GET", "/v1/jobs/{JOB}/trials?" + q, 400,
          "invalid_parameter")
+# A parameter the route does not take, on every route: refused, named.
+for method, path, arg, kw in [
+        ("GET", "/healthz", "verbose=1", {}), ("GET", "/readyz", "x", {}),
+        ("GET", "/metrics", "format=json", {}), ("GET", "/v1/openapi.json", "v=2", {}),
+        ("POST", "/v1/datasets?name=x", "delim=tab", dict(body="a,b\n1,2\n",
+                                                          headers={"Content-Type": "text/csv"})),
+        ("GET", "/v1/datasets", "offset=1", {}), ("GET", "/v1/datasets/{DS}", "limit=1", {}),
+        ("DELETE", "/v1/datasets/{DS}", "force=1", {}),
+        ("POST", "/v1/jobs", "dataset={DS}", dict(json={"dataset": "{DS}", "target": "species"})),
+        ("GET", "/v1/jobs", "State=running", {}), ("GET", "/v1/jobs/{JOB}", "fields=id", {}),
+        ("POST", "/v1/jobs/{JOB}/cancel", "reason=x", {}),
+        ("GET", "/v1/jobs/{JOB}/trials", "after=1", {}),
+        ("GET", "/v1/jobs/{JOB}/events", "last_event_id=1", {}),
+        ("GET", "/v1/models/{MODEL}", "format=onnx", {}),
+        ("POST", PRED, "delimiter=tab", dict(body="sepal_length\n1\n",
+                                             headers={"Content-Type": "text/csv"}))]:
+    slug = path.split("?")[0].strip("/").replace("/", "-").replace("{", "").replace("}", "")
+    case("query-unknown-%s-%s" % (method.lower(), slug.lower().replace(".", "-")), method,
+         path + ("&" if "?" in path else "?") + arg, 400, "unknown_parameter", **kw)
+case("query-unknown-empty-key", "GET", "/v1/jobs?=1", 400, "unknown_parameter")
+case("query-unknown-misspelt-limit", "GET", "/v1/datasets?limt=5", 400, "unknown_parameter")
 for name, v in [("word", "abc"), ("negative", "-1"), ("float", "1.5"), ("huge", "9" * 30)]:
     case("events-last-id-" + name, "GET", "/v1/jobs/{JOB}/events", 400, "invalid_event_id",
          headers={"Last-Event-ID": v})
@@ -333,6 +387,19 @@ case("predict-csv-nul", "POST", PRED, 400, "nul_byte",
      body_hex=b"sepal_length\n1\x00\n".hex(), headers={"Content-Type": "text/csv"})
 case("predict-csv-bad-quote", "POST", PRED, 400, "unterminated_quote",
      body='sepal_length\n"1\n', headers={"Content-Type": "text/csv"})
+IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+for name, rows in [("first", [{"nope": 1}]), ("second", [IRIS_ROW, dict(IRIS_ROW, id=7)]),
+                   ("case", [{"Sepal_length": 5.1}]), ("empty-key", [dict(IRIS_ROW, **{"": 1})])]:
+    case("predict-json-unknown-column-" + name, "POST", PRED, 400, "unknown_column",
+         json={"rows": rows})
+for name, rows in [("object", [IRIS_ROW, {}]), ("target-only", [{"species": "setosa"}])]:
+    case("predict-json-empty-row-" + name, "POST", PRED, 400, "empty_row", json={"rows": rows})
+case("predict-csv-unknown-column", "POST", PRED, 400, "unknown_column",
+     body="id,sepal_length,sepal_width,petal_length,petal_width\n1,5.1,3.5,1.4,0.2\n",
+     headers={"Content-Type": "text/csv"})
+case("predict-csv-wrong-delimiter", "POST", PRED, 400, "wrong_delimiter",
+     body="sepal_length;sepal_width;petal_length;petal_width\n5.1;3.5;1.4;0.2\n",
+     headers={"Content-Type": "text/csv"})
 case("predict-media-type", "POST", PRED, 415, "unsupported_media_type",
      body="x", headers={"Content-Type": "application/xml"})
 

@@ -11,7 +11,9 @@
  * loop read back identical.
  *
  * The API flows (an event stream read to its end, GET /metrics, GET
- * /v1/openapi.json) run through a real server on a loopback port, started
+ * /v1/openapi.json, the upload of a gzipped semicolon-separated table,
+ * whose inflater allocates through calloc so zlib's allocations fail in
+ * turn too) run through a real server on a loopback port, started
  * before each run and stopped after it; their answer must be the full
  * success or 503 out_of_memory in the JSON error format. An event stream
  * cut by a failure must resume with Last-Event-ID and give every event of
@@ -58,10 +60,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "api/api.h"
 #include "daemon/base/log.h"
@@ -301,6 +305,8 @@ struct fixture {
 	size_t nevents;
 	char token_path[128];
 	char alias_model[STORE_ID_MAX]; /* a committed model the alias flow points at */
+	char *gz; /* csv with ';' for ',', gzipped, for the gzip upload */
+	size_t gz_len;
 };
 
 static struct fixture fx;
@@ -608,11 +614,12 @@ static void unchunk(struct http_reply *r)
 }
 
 /*
- * Sends method path (with extra header lines and a JSON body, NULL for
- * none) and reads the answer to the connection's end.
+ * Sends method path (with extra header lines and, unless NULL, a body of
+ * len bytes with its Content-Length) and reads the answer to the
+ * connection's end.
  */
 static void http_request(const char *method, const char *path, const char *extra, const char *body,
-			 struct http_reply *r)
+			 size_t len, struct http_reply *r)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(fx.port) };
 	struct timeval tv = { .tv_sec = 120 };
@@ -625,17 +632,17 @@ static void http_request(const char *method, const char *path, const char *extra
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	require(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "timeout");
 	require(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
-	if (body != NULL)
-		n = snprintf(req, sizeof(req),
-			     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
-			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-			     method, path, extra, strlen(body), body);
-	else
-		n = snprintf(req, sizeof(req),
-			     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n",
-			     method, path, extra);
-	require(n > 0 && (size_t)n < sizeof(req), "request too long");
+	n = body == NULL ? snprintf(req, sizeof(req),
+				    "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+				    "%s\r\n",
+				    method, path, extra)
+			 : snprintf(req, sizeof(req),
+				    "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+				    "%sContent-Length: %zu\r\n\r\n",
+				    method, path, extra, len);
 	require(write(fd, req, (size_t)n) == n, "write");
+	if (body != NULL) /* whole: an early answer waits while the body is drained */
+		require(write(fd, body, len) == (ssize_t)len, "write the body");
 	while ((n = read(fd, http_buf + got, sizeof(http_buf) - 1 - got)) > 0)
 		got += (size_t)n;
 	require(n == 0, "%s %s: no end of connection", method, path);
@@ -657,10 +664,9 @@ static void http_request(const char *method, const char *path, const char *extra
 	r->whole = value[0] != '\0' && strtoull(value, NULL, 10) == r->len;
 }
 
-/* GET path (with extra header lines) and read the answer to the connection's end. */
 static void http_get(const char *path, const char *extra, struct http_reply *r)
 {
-	http_request("GET", path, extra, NULL, r);
+	http_request("GET", path, extra, NULL, 0, r);
 }
 
 /* A failed answer must be 503 out_of_memory as JSON; it becomes the run's error. */
@@ -673,8 +679,8 @@ static int http_error(const char *path, const struct http_reply *r, struct fitd_
 	require(r->status == 503 && r->whole && strcmp(r->type, "application/json") == 0 &&
 		    code != NULL && strcmp(code, "out_of_memory") == 0 && message != NULL &&
 		    message[0] != '\0',
-		"GET %s: %d '%s' %s", path, r->status, r->type, r->body);
-	fitd_error_set(err, FITD_ENOMEM, code, "GET %s: %s", path, message);
+		"%s: %d '%s' %s", path, r->status, r->type, r->body);
+	fitd_error_set(err, FITD_ENOMEM, code, "%s: %s", path, message);
 	json_decref(doc);
 	return FITD_ENOMEM;
 }
@@ -853,7 +859,8 @@ static int flow_delete(struct fitd_error *err)
 static int http_expect(const char *method, const char *path, const char *body, int want,
 		       struct http_reply *r, struct fitd_error *err)
 {
-	http_request(method, path, "", body, r);
+	http_request(method, path, body != NULL ? "Content-Type: application/json\r\n" : "", body,
+		     body != NULL ? strlen(body) : 0, r);
 	if (r->status == want || (want == 201 && r->status == 200))
 		return FITD_OK;
 	return http_error(path, r, err);
@@ -902,6 +909,64 @@ static int flow_alias(struct fitd_error *err)
 		rc = readyz(err);
 	if (rc == FITD_OK)
 		rc = http_expect("DELETE", "/v1/aliases/torture", NULL, 200, &r, err);
+	return rc;
+}
+
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	require(d != NULL, "opendir %s", path);
+	while ((e = readdir(d)) != NULL)
+		empty &= strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/* The test's table separated by semicolons and gzipped, into fx.gz. */
+static void make_gzip(void)
+{
+	z_stream zs = { 0 };
+	char text[sizeof(csv)];
+	size_t cap = sizeof(csv) + 128;
+
+	for (size_t i = 0; i < sizeof(csv); i++)
+		text[i] = csv[i] == ',' ? ';' : csv[i];
+	fx.gz = malloc(cap);
+	ck_assert_ptr_nonnull(fx.gz);
+	ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = (Bytef *)text;
+	zs.avail_in = (uInt)(sizeof(csv) - 1);
+	zs.next_out = (Bytef *)fx.gz;
+	zs.avail_out = (uInt)cap;
+	ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	fx.gz_len = zs.total_out;
+	deflateEnd(&zs);
+}
+
+/*
+ * As a client uploading a gzipped, semicolon-separated table: 201 with the
+ * table as inflated, or 503, with nothing left in tmp/ either way.
+ */
+static int flow_upload_gzip(struct fitd_error *err)
+{
+	static const char path[] = "/v1/datasets?name=gz&delimiter=semicolon";
+	char tmp[128], rows[32];
+	struct http_reply r;
+	int rc = FITD_OK;
+
+	http_request("POST", path, "Content-Type: text/csv\r\nContent-Encoding: gzip\r\n", fx.gz,
+		     fx.gz_len, &r);
+	if (r.status != 201)
+		rc = http_error(path, &r, err);
+	snprintf(rows, sizeof(rows), "\"rows\":%lld,", (long long)fx.ds.rows);
+	require(rc != FITD_OK ||
+		    (strstr(r.body, rows) != NULL && strstr(r.body, "\"bytes\":") != NULL),
+		"%s: %s", path, r.body);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", fx.state);
+	require(dir_is_empty(tmp), "an upload left in %s", tmp);
 	return rc;
 }
 
@@ -1231,6 +1296,8 @@ static void teardown(void)
 	store_job_release(&fx.job);
 	free(fx.ds_file);
 	free(fx.model_text);
+	free(fx.gz);
+	fx.gz = NULL;
 	fitd_metrics_free(fx.metrics);
 	for (size_t i = 0; i < fx.nevents; i++)
 		store_event_release(&fx.events[i]);
@@ -1313,6 +1380,13 @@ START_TEST(alias_survives)
 }
 END_TEST
 
+START_TEST(upload_gzip_survives)
+{
+	make_gzip();
+	ck_assert_int_gt(torture("upload_gzip", flow_upload_gzip, true, 1), 10);
+}
+END_TEST
+
 START_TEST(tokens_survive)
 {
 	make_token_file();
@@ -1341,6 +1415,7 @@ int main(void)
 	tcase_add_test(tc, events_survive);
 	tcase_add_test(tc, metrics_survive);
 	tcase_add_test(tc, openapi_survives);
+	tcase_add_test(tc, upload_gzip_survives);
 	tcase_add_test(tc, tokens_survive);
 	tcase_add_test(tc, delete_survives);
 	tcase_add_test(tc, alias_survives);

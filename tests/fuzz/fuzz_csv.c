@@ -2,7 +2,9 @@
  * fuzz_csv.c - libFuzzer harness of the CSV parser (store/csv*.c).
  *
  * Each input is parsed as CSV with small limits (columns, field bytes,
- * rows), so the limit paths are reached, and with the defaults. Each time
+ * rows), so the limit paths are reached, and a delimiter picked by its
+ * first byte (byte % 4 indexes ',' ';' tab '|'), with the hints that name
+ * another one; and again with the defaults (commas). Each time
  * it is parsed whole and again cut into chunks as threads would get them,
  * but only a few bytes long (store__csv_parse_chunked(), which runs them on
  * this thread), so the chunk boundaries fall at offsets that depend on the
@@ -153,7 +155,10 @@ static void parse_both_ways(const uint8_t *data, size_t size, struct store_csv_o
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const char delims[] = { ',', ';', '\t', '|' };
 	struct store_csv_options small = {
+		.delimiter = size > 0 ? delims[data[0] % 4] : ',',
+		.delimiter_param = "?delimiter=",
 		.max_columns = 6,
 		.max_field_bytes = 24,
 		.max_rows = 12,

@@ -15,7 +15,8 @@
  * Properties checked besides the sanitizers': the match agrees with a
  * segment-by-segment matcher written here (route, params, Allow list and
  * the metrics' path route), and each check (ids, alias names, query
- * arguments, Content-Length) agrees with a reference.
+ * arguments, Content-Length) agrees with a reference, the query parameters
+ * a route takes included.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -153,8 +154,8 @@ static void check_params(const struct api__request *req, const char *path)
 	}
 }
 
-/* Matches as server.c does, replying 404 or 405 the same way, and checks the result. */
-static void check_match(const char *method, const char *path)
+/* Matches as server.c does, replying 404 or 405 the same way, and checks the result; the route. */
+static const struct api__route *check_match(const char *method, const char *path)
 {
 	struct api__request req = { 0 };
 	const struct api__route *first, *found;
@@ -182,6 +183,20 @@ static void check_match(const char *method, const char *path)
 	if (req.response != NULL)
 		MHD_destroy_response(req.response);
 	free(req.params_buf);
+	return found;
+}
+
+/* The reference of api__route_takes(): name is a whole word of " params ". */
+static bool ref_takes(const struct api__route *r, const char *name)
+{
+	char padded[128], word[128];
+
+	if (r->params == NULL || name[0] == '\0' || strchr(name, ' ') != NULL ||
+	    strlen(name) + 3 > sizeof(word))
+		return false;
+	snprintf(padded, sizeof(padded), " %s ", r->params);
+	snprintf(word, sizeof(word), " %s ", name);
+	return strstr(padded, word) != NULL;
 }
 
 /* Unescapes a query key or value in place as libmicrohttpd does; returns its length. */
@@ -193,8 +208,11 @@ static size_t unescape_arg(char *s)
 	return MHD_http_unescape(s);
 }
 
-/* One query argument "key[=value]" of len bytes (no '&' inside), NUL-terminated. */
-static void check_arg(char *arg, size_t len)
+/*
+ * One query argument "key[=value]" of len bytes (no '&' inside),
+ * NUL-terminated, of a request to route (NULL: none matched).
+ */
+static void check_arg(char *arg, size_t len, const struct api__route *route)
 {
 	char *eq = memchr(arg, '=', len), *value = NULL;
 	size_t klen, vlen = 0;
@@ -209,6 +227,9 @@ static void check_arg(char *arg, size_t len)
 	clean = memchr(arg, '\0', klen) == NULL &&
 		(value == NULL || memchr(value, '\0', vlen) == NULL);
 	FUZZ_CHECK(api__query_arg_clean(arg, klen, value, vlen) == clean, "query argument");
+	if (clean && route != NULL)
+		FUZZ_CHECK(api__route_takes(route, arg) == ref_takes(route, arg),
+			   "%s %s takes '%s'", route->method, route->pattern, arg);
 	if (clean && value != NULL && strcmp(arg, "state") == 0) {
 		int st = store_job_state_parse(value);
 
@@ -217,7 +238,7 @@ static void check_arg(char *arg, size_t len)
 	}
 }
 
-static void check_query(char *query)
+static void check_query(char *query, const struct api__route *route)
 {
 	while (*query != '\0') {
 		char *amp = strchr(query, '&');
@@ -225,7 +246,7 @@ static void check_query(char *query)
 
 		if (amp != NULL)
 			*amp = '\0';
-		check_arg(query, len);
+		check_arg(query, len, route);
 		if (amp == NULL)
 			break;
 		query = amp + 1;
@@ -250,6 +271,7 @@ static void check_content_length(const char *v)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1), *method = "GET", *target, *nl, *query;
+	const struct api__route *route;
 
 	if (text == NULL)
 		return 0;
@@ -270,9 +292,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (query != NULL)
 		*query++ = '\0';
 	MHD_http_unescape(target);
-	check_match(method, target);
+	route = check_match(method, target);
 	if (query != NULL)
-		check_query(query);
+		check_query(query, route);
 	free(text);
 	return 0;
 }

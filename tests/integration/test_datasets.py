@@ -1,12 +1,15 @@
 """Datasets over HTTP against the real binary: upload the real tables, read
 them back, list, delete, restart, and every bad input of the contract."""
 
+import json
 import os
 import re
 import signal
 import socket
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from fitdtest import Daemon, DaemonTest, read_data
 
@@ -39,6 +42,170 @@ class Health(DaemonTest):
         self.assertIn("GET", resp[1]["allow"])
         self.assertIn("POST", resp[1]["allow"])
         self.assertError(self.d.request("POST", "/healthz"), 405, "method_not_allowed")
+
+
+class QueryParameters(DaemonTest):
+    """Every route refuses a query parameter it does not take, naming it, before
+    anything else about the request; the ones it takes still work."""
+
+    NO = "00000000000000000000"
+    # method, path with the parameters the route needs, the parameters it takes
+    ROUTES = [("GET", "/healthz", ()), ("GET", "/readyz", ()), ("GET", "/metrics", ()),
+              ("GET", "/v1/openapi.json", ()),
+              ("POST", "/v1/datasets?name=x", ("name", "delimiter")),
+              ("GET", "/v1/datasets", ("limit", "after")),
+              ("GET", "/v1/datasets/ds_" + NO, ()), ("DELETE", "/v1/datasets/ds_" + NO, ()),
+              ("POST", "/v1/jobs", ()), ("GET", "/v1/jobs", ("state", "limit", "after")),
+              ("GET", "/v1/jobs/job_" + NO, ()), ("POST", "/v1/jobs/job_%s/cancel" % NO, ()),
+              ("GET", "/v1/jobs/job_%s/trials" % NO, ("limit", "offset")),
+              ("GET", "/v1/jobs/job_%s/events" % NO, ("after",)),
+              ("GET", "/v1/models/mdl_" + NO, ()),
+              ("POST", "/v1/models/mdl_%s/predict" % NO, ())]
+
+    def test_every_route_refuses_an_unknown_parameter(self):
+        for method, path, takes in self.ROUTES:
+            for key, arg in (("nope", "nope=1"), ("Limit", "Limit=5"), ("name", "name=x"),
+                             ("delimiter", "delimiter=tab"), ("after", "after"), ("", "=1")):
+                if key in takes or (key and key in path):
+                    continue
+                target = path + ("&" if "?" in path else "?") + arg
+                resp = self.d.request(method, target,
+                                      body=b"a,b\n1,2\n" if method == "POST" else None)
+                self.assertError(resp, 400, "unknown_parameter")
+                self.assertIn("'%s'" % key, resp[2]["error"]["message"], target)
+
+    def test_known_parameters_still_work(self):
+        self.assertEqual(self.d.request("GET", "/v1/datasets?limit=5")[0], 200)
+        self.assertEqual(self.d.request("GET", "/v1/jobs?state=running&limit=2")[0], 200)
+        status, _, ds = self.d.upload("named", b"a,b\n1,2\n")
+        self.assertEqual(status, 201, ds)
+
+
+class Delimiters(DaemonTest):
+    """Tables as people export them: tab-separated (by content type or by
+    ?delimiter=), semicolon- and pipe-separated; a conflicting pair refused;
+    a file read with the wrong delimiter says which one it holds."""
+
+    TABLE = [["sepal", "species", "note"], ["5.1", "setosa", "a, b"], ["4.9", "versicolor", ""]]
+
+    def table(self, sep):
+        return ("\n".join(sep.join(row) for row in self.TABLE) + "\n").encode()
+
+    def check(self, resp):
+        status, _, ds = resp
+        self.assertEqual(status, 201, ds)
+        self.assertEqual([c["name"] for c in ds["columns"]], ["sepal", "species", "note"])
+        self.assertEqual([c["type"] for c in ds["columns"]],
+                         ["numeric", "categorical", "categorical"])
+        self.assertEqual(ds["columns"][2]["levels"], ["a, b"])
+        return ds
+
+    def test_tsv_by_content_type(self):
+        self.check(self.d.upload("tsv", self.table("\t"), "text/tab-separated-values"))
+        self.check(self.d.upload("tsv", self.table("\t"),
+                                 "Text/Tab-Separated-Values; charset=utf-8"))
+
+    def test_tsv_by_parameter(self):
+        for value in ("%09", "tab"):
+            self.check(self.d.upload("tsv&delimiter=" + value, self.table("\t")))
+        # Both saying tab agree.
+        self.check(self.d.upload("tsv&delimiter=tab", self.table("\t"),
+                                 "text/tab-separated-values"))
+
+    def test_semicolon_and_pipe(self):
+        for value in (";", "%3B", "semicolon"):
+            self.check(self.d.upload("semi&delimiter=" + value, self.table(";")))
+        for value in ("|", "%7C", "pipe"):
+            self.check(self.d.upload("pipe&delimiter=" + value, self.table("|")))
+        self.check(self.d.upload("comma&delimiter=comma", b'sepal,species,note\n'
+                                 b'5.1,setosa,"a, b"\n4.9,versicolor,\n'))
+
+    def test_conflicts_and_bad_values(self):
+        resp = self.d.upload("x&delimiter=%3B", self.table("\t"), "text/tab-separated-values")
+        self.assertError(resp, 400, "conflicting_delimiter")
+        self.assertIn("text/tab-separated-values", resp[2]["error"]["message"])
+        for value in (":", "%20", "tabs", "", ",,"):
+            self.assertError(self.d.upload("x&delimiter=" + value, self.table(",")),
+                             400, "invalid_parameter")
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "tmp")), [])
+
+    def test_wrong_delimiter_is_named(self):
+        # A TSV sent as CSV used to be one column named "sepal\tspecies\tnote".
+        resp = self.d.upload("tsv", self.table("\t"))
+        self.assertError(resp, 400, "wrong_delimiter")
+        self.assertIn("?delimiter=tab", resp[2]["error"]["message"])
+        # A semicolon export whose header holds a comma: the first row is ragged.
+        body = b"name;price;notes, misc\napple;1,5;fresh, red\n"
+        resp = self.d.upload("semi", body)
+        self.assertError(resp, 400, "ragged_row")
+        self.assertIn("?delimiter=semicolon", resp[2]["error"]["message"])
+        # Following the hint works.
+        status, _, ds = self.d.upload("semi&delimiter=semicolon", body)
+        self.assertEqual((status, ds["cols"]), (201, 3))
+        status, _, page = self.d.request("GET", "/v1/datasets")
+        self.assertEqual([x["name"] for x in page["items"]], ["semi"])
+
+
+class Gzip(DaemonTest):
+    """Content-Encoding: gzip, inflated as the body arrives; the limits apply
+    to the inflated bytes; a corrupt stream and other encodings refused."""
+    daemon_args = ("--max-upload-mib", "1")
+
+    def gz_upload(self, name, data, encoding="gzip", content_type="text/csv"):
+        return self.d.request("POST", "/v1/datasets?name=" + name, body=data,
+                              headers={"Content-Type": content_type,
+                                       "Content-Encoding": encoding})
+
+    def test_gzipped_csv_and_tsv(self):
+        import gzip
+        import hashlib
+        csv = read_data("iris.csv")
+        status, _, ds = self.gz_upload("iris", gzip.compress(csv))
+        self.assertEqual(status, 201, ds)
+        self.assertEqual((ds["rows"], ds["cols"]), (150, 5))
+        # bytes and sha256 are those of the CSV itself, however it was sent.
+        self.assertEqual(ds["bytes"], len(csv))
+        self.assertEqual(ds["sha256"], hashlib.sha256(csv).hexdigest())
+        tsv = csv.replace(b",", b"\t")
+        status, _, ds = self.gz_upload("iris_tsv", gzip.compress(tsv),
+                                       content_type="text/tab-separated-values")
+        self.assertEqual((status, ds["rows"], ds["cols"]), (201, 150, 5), ds)
+        # Two gzip members one after the other (cat a.gz b.gz) are one body.
+        half = csv.index(b"\n", len(csv) // 2) + 1
+        status, _, ds = self.gz_upload("two", gzip.compress(csv[:half]) +
+                                       gzip.compress(csv[half:]))
+        self.assertEqual((status, ds["rows"], ds["sha256"]),
+                         (201, 150, hashlib.sha256(csv).hexdigest()), ds)
+        # x-gzip is gzip; identity is no encoding.
+        self.assertEqual(self.gz_upload("x", gzip.compress(csv), "x-gzip")[0], 201)
+        self.assertEqual(self.gz_upload("id", csv, "identity")[0], 201)
+
+    def test_zip_bomb_is_413(self):
+        import gzip
+        bomb = gzip.compress(b"a\n" + b"1\n" * (8 << 20), 9)
+        self.assertLess(len(bomb), 64 * 1024)
+        resp = self.gz_upload("bomb", bomb)
+        self.assertError(resp, 413, "payload_too_large")
+        self.assertIn("decompressed", resp[2]["error"]["message"])
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "tmp")), [])
+
+    def test_corrupt_gzip_is_400(self):
+        import gzip
+        good = gzip.compress(b"a,b\n1,2\n" * 1000)
+        for name, body in [("not-gzip", b"a,b\n1,2\n"),
+                           ("flipped", good[:30] + bytes([good[30] ^ 0xff]) + good[31:]),
+                           ("truncated", good[:len(good) // 2]),
+                           ("bad-crc", good[:-8] + bytes(8)),
+                           ("trailing-junk", good + b"junk")]:
+            resp = self.gz_upload(name, body)
+            self.assertError(resp, 400, "bad_encoding")
+        status, _, page = self.d.request("GET", "/v1/datasets")
+        self.assertEqual(page["items"], [])
+        self.assertEqual(os.listdir(os.path.join(self.d.state_dir, "tmp")), [])
+
+    def test_other_encodings_are_415(self):
+        for enc in ("br", "deflate", "compress", "gzip, gzip", "zstd"):
+            self.assertError(self.gz_upload("x", b"a\n1\n", enc), 415, "unsupported_encoding")
 
 
 class Upload(DaemonTest):
@@ -192,6 +359,40 @@ class BadUploads(DaemonTest):
         self.assertError(self.d.request("GET", "/v1/datasets/..%2F..%2Fetc"), 404, "not_found")
         self.assertError(self.d.request("GET", "/v1/datasets/ds_00000000000000000000"),
                          404, "dataset_not_found")
+
+
+class EveryClientReads(DaemonTest):
+    """Clients that send their whole body before reading (Python's urllib and
+    requests do) read fitd's early answers, not a reset connection: the
+    refused body is read and dropped before the answer goes out."""
+    daemon_args = ("--max-upload-mib", "1")
+
+    def urlopen(self, path, body, ctype):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.d.port, path), data=body,
+                                     headers={"Content-Type": ctype}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status, resp.headers, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, json.loads(e.read())
+
+    def test_job_spec_over_the_json_limit(self):
+        body = json.dumps({"dataset": "ds_00000000000000000000", "target": "y",
+                           "exclude_columns": ["x" * (16 << 20)]}).encode()
+        status, headers, answer = self.urlopen("/v1/jobs", body, "application/json")
+        self.assertEqual(status, 413, answer)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(answer["error"]["code"], "payload_too_large")
+
+    def test_upload_over_max_upload_mib(self):
+        body = b"a,b\n" + b"1,2\n" * (4 << 20)
+        status, headers, answer = self.urlopen("/v1/datasets?name=big", body, "text/csv")
+        self.assertEqual(status, 413, answer)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertEqual(answer["error"]["code"], "payload_too_large")
+        # The connection was kept in step: the next upload works.
+        status, _, ds = self.urlopen("/v1/datasets?name=small", b"a,b\n1,2\n", "text/csv")
+        self.assertEqual((status, ds["rows"]), (201, 1))
 
 
 class Crash(unittest.TestCase):

@@ -65,6 +65,84 @@ class SeedExample(DaemonTest):
         self.assertAlmostEqual(pred["predictions"][1], 3.0, delta=0.15)
 
 
+class PredictColumns(DaemonTest):
+    """Prediction input names only columns the model knows: its inputs, and
+    its target (ignored). A JSON row with any other key, or naming none of
+    the inputs, is refused; so is a CSV header with another column; the API
+    and the offline `fitd predict` follow the same rule."""
+
+    INPUTS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+
+    def setUp(self):
+        super().setUp()
+        ds = upload(self.d, "iris")
+        status, _, job = submit(self.d, {
+            "dataset": ds, "target": "species",
+            "space": {"models": ["logistic"], "optimizer": ["lbfgs"]},
+            "validation": {"method": "holdout", "fraction": 0.2}, "search": {"max_trials": 1}})
+        self.assertEqual(status, 201, job)
+        job = wait_job(self.d, job["id"])
+        self.assertEqual(job["state"], "succeeded", job)
+        self.model = job["best"]["model_id"]
+        self.path = "/v1/models/%s/predict" % self.model
+
+    def predict(self, body, content_type=None):
+        headers = {"Content-Type": content_type} if content_type else None
+        return self.d.request("POST", self.path, body=body, headers=headers)
+
+    def test_json_rows(self):
+        row = dict(zip(self.INPUTS, (5.1, 3.5, 1.4, 0.2)))
+        # The issue as found: a key the model does not know scored as all-missing.
+        resp = self.predict({"rows": [{"nope": 1}]})
+        self.assertError(resp, 400, "unknown_column")
+        self.assertIn("rows[0]", resp[2]["error"]["message"])
+        self.assertIn("'nope'", resp[2]["error"]["message"])
+        resp = self.predict({"rows": [row, dict(row, petal_lenght=1.4)]})
+        self.assertError(resp, 400, "unknown_column")
+        self.assertIn("rows[1]", resp[2]["error"]["message"])
+        self.assertIn("'petal_lenght'", resp[2]["error"]["message"])
+        # A row naming none of the inputs: an empty object, or the target alone.
+        for empty in ({}, {"species": "setosa"}):
+            resp = self.predict({"rows": [row, empty]})
+            self.assertError(resp, 400, "empty_row")
+            self.assertIn("rows[1]", resp[2]["error"]["message"])
+        # The target may be there and is ignored; absent or null inputs are missing.
+        status, _, pred = self.predict({"rows": [dict(row, species="virginica"),
+                                                 {"petal_length": 1.4, "sepal_width": None}]})
+        self.assertEqual((status, pred["predictions"][0]), (200, "setosa"), pred)
+
+    def test_csv_header(self):
+        csv = read_data("iris.csv")
+        status, _, pred = self.predict(csv, "text/csv")  # with the target column
+        self.assertEqual((status, len(pred["predictions"])), (200, 150), pred)
+        lines = csv.decode().splitlines()
+        with_id = "\n".join(["id," + lines[0]] + ["%d,%s" % (i, l) for i, l in
+                                                    enumerate(lines[1:])]) + "\n"
+        resp = self.predict(with_id.encode(), "text/csv")
+        self.assertError(resp, 400, "unknown_column")
+        self.assertIn("column 1 ('id')", resp[2]["error"]["message"])
+        # A missing input is said first, as before.
+        resp = self.predict(b"sepal_length,nope\n1,2\n", "text/csv")
+        self.assertError(resp, 422, "missing_column")
+        # fitd predict offline: the same rule, the same words.
+        status, _, model = self.d.request("GET", "/v1/models/" + self.model)
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {n: os.path.join(tmp, n) for n in ("model.json", "iris.csv", "id.csv")}
+            with open(paths["model.json"], "w") as f:
+                json.dump(model, f)
+            with open(paths["iris.csv"], "wb") as f:
+                f.write(csv)
+            with open(paths["id.csv"], "w") as f:
+                f.write(with_id)
+            cmd = [FITD, "predict", "--model", paths["model.json"], "--input"]
+            self.assertEqual(subprocess.run(cmd + [paths["iris.csv"]],
+                                            capture_output=True).returncode, 0)
+            r = subprocess.run(cmd + [paths["id.csv"]], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1, r.stdout[:200])
+            self.assertIn("column 1 ('id')", r.stderr)
+            self.assertEqual(r.stdout, "")
+
+
 class Search(DaemonTest):
     daemon_args = ("--worker-threads", "2")
 

@@ -35,6 +35,19 @@ def router_routes():
     return re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)"', table)
 
 
+def router_params():
+    """{(METHOD, pattern): set of query parameters} of the routing table: the
+    space-separated string that ends a row, when it has one."""
+    with open(os.path.join(ROOT, "api", "router.c")) as f:
+        text = f.read()
+    table = re.search(r"routes\[\]\s*=\s*\{(.*?)\n\};", text, re.S).group(1)
+    params = {}
+    for method, pattern, rest in re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)"(.*?)\}', table, re.S):
+        last = re.search(r',\s*"([^"]*)"\s*$', rest)
+        params[(method, pattern)] = set(last.group(1).split()) if last else set()
+    return params
+
+
 def operations(doc):
     for path, item in doc["paths"].items():
         for method in METHODS:
@@ -180,6 +193,15 @@ class DocumentTest(unittest.TestCase):
         self.assertGreaterEqual(len(table), 16)
         self.assertEqual(table - documented, set(), "routes missing from api/openapi.json")
         self.assertEqual(documented - table, set(), "documented routes not in api/router.c")
+
+    def test_query_parameters_are_the_routing_tables(self):
+        # fitd refuses any other (400 unknown_parameter), so the two must agree.
+        table = router_params()
+        self.assertEqual(len(table), len(router_routes()))
+        for method, path, op in operations(self.doc):
+            documented = {resolve(self.doc, p)["name"] for p in op.get("parameters", [])
+                          if resolve(self.doc, p)["in"] == "query"}
+            self.assertEqual(documented, table[(method, path)], (method, path))
 
     def test_operation_ids_are_unique(self):
         ids = [op["operationId"] for _, _, op in operations(self.doc)]

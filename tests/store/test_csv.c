@@ -1,7 +1,8 @@
 /*
  * test_csv.c - the CSV parser on small inputs: syntax (quotes, newlines,
  * CRLF, BOM, blank lines), missing values, type inference and the
- * categorical override, and every error code with its row, line and column.
+ * categorical override, every error code with its row, line and column,
+ * and the delimiter option with the hints that name a likelier separator.
  * test_csv_tables.c covers the real tables, numbers and threads.
  */
 #include <check.h>
@@ -259,6 +260,184 @@ START_TEST(categorical_override)
 }
 END_TEST
 
+/* ---- delimiters ---- */
+
+/* Parses csv with delimiter d, failing the test unless it succeeds. */
+static struct fit_frame *parse_delim(const char *csv, char d)
+{
+	struct store_csv_options o = { .delimiter = d };
+
+	return parse_ok(csv, strlen(csv), &o);
+}
+
+static void expect_error_delim(const char *csv, char d, int status, const char *code,
+			       const char *const *needles)
+{
+	struct store_csv_options o = { .delimiter = d };
+
+	expect_error_opt(csv, strlen(csv), &o, status, code, needles);
+}
+
+START_TEST(each_delimiter_reads_the_same_table)
+{
+	static const char *const lv[] = { "x", "y" };
+	static const char delims[] = { ',', ';', '\t', '|' };
+	char csv[128];
+
+	for (size_t i = 0; i < sizeof(delims); i++) {
+		char d = delims[i];
+		struct fit_frame *f;
+
+		snprintf(csv, sizeof(csv), "a%cb%cc\n1%c2.5%cx\n-3%c4e2%cy\n", d, d, d, d, d, d);
+		f = parse_delim(csv, d);
+		ck_assert_uint_eq(f->nrows, 2);
+		ck_assert_uint_eq(f->ncols, 3);
+		ck_assert_str_eq(f->cols[2].name, "c");
+		ck_assert(col(f, "a")->num[0] == 1.0 && col(f, "a")->num[1] == -3.0);
+		ck_assert(col(f, "b")->num[0] == 2.5 && col(f, "b")->num[1] == 400.0);
+		assert_levels(col(f, "c"), lv, 2);
+		fit_frame_free(f);
+	}
+	/* 0 is the comma. */
+	fit_frame_free(parse_delim("a,b\n1,2\n", 0));
+}
+END_TEST
+
+START_TEST(other_separators_are_ordinary_bytes)
+{
+	static const char *const lv[] = { "1,5", "2,25" };
+	struct fit_frame *f = parse_delim("v;w|x\n1,5;\"q;r\"\n2,25;s\n", ';');
+
+	/* Decimal commas are text: only '.' makes a number. */
+	assert_levels(col(f, "v"), lv, 2);
+	ck_assert_str_eq(cat_at(col(f, "w|x"), 0), "q;r");
+	fit_frame_free(f);
+	f = parse_delim("a|b\n\"x|y\"|\"2\"\n", '|');
+	ck_assert_str_eq(cat_at(col(f, "a"), 0), "x|y");
+	ck_assert(col(f, "b")->num[0] == 2.0);
+	fit_frame_free(f);
+}
+END_TEST
+
+START_TEST(tab_is_a_separator_not_a_blank)
+{
+	/* Empty fields between tabs are missing values, spaces around numbers still trimmed. */
+	struct fit_frame *f = parse_delim("a\tb\tc\n1\t\t3\n 4 \t5\t\n\t\t\n", '\t');
+	const struct fit_column *a = col(f, "a"), *b = col(f, "b"), *c = col(f, "c");
+
+	ck_assert_uint_eq(f->nrows, 3);
+	ck_assert(a->num[0] == 1.0 && a->num[1] == 4.0 && isnan(a->num[2]));
+	ck_assert(isnan(b->num[0]) && b->num[1] == 5.0 && isnan(b->num[2]));
+	ck_assert(c->num[0] == 3.0 && isnan(c->num[1]) && isnan(c->num[2]));
+	fit_frame_free(f);
+	/* Rows far from the end take the fast path of numbers: the same. */
+	f = parse_delim("a\tb\tc\n1.25\t\t7\n1.25\t\t7\n1.25\t\t7\n1.25\t\t7\n1.25\t\t7\n"
+			"1.25\t\t7\n1.25\t\t7\n1.25\t\t7\n1.25\t\t7\n1.25\t\t7\n",
+			'\t');
+	ck_assert_uint_eq(f->nrows, 10);
+	for (size_t r = 0; r < 10; r++)
+		ck_assert(col(f, "a")->num[r] == 1.25 && isnan(col(f, "b")->num[r]) &&
+			  col(f, "c")->num[r] == 7.0);
+	fit_frame_free(f);
+	expect_error_delim("a\tb\n1\t2\t\n", '\t', FITD_EFORMAT, "ragged_row",
+			   NEEDLES("row 1", "3 fields"));
+}
+END_TEST
+
+START_TEST(delimiter_errors_name_it)
+{
+	expect_error_delim("a;b\n1;\"x\"y\n", ';', FITD_EFORMAT, "bad_quote",
+			   NEEDLES("row 1 (line 2)", "column 2 ('b')", "';'"));
+	expect_error_delim("a\tb\n1\t\"x\" \n", '\t', FITD_EFORMAT, "bad_quote", NEEDLES("tab"));
+	expect_error_delim("a,b\n1,2\n", '"', FITD_EINVAL, "invalid_delimiter", NULL);
+	expect_error_delim("a,b\n1,2\n", ' ', FITD_EINVAL, "invalid_delimiter", NULL);
+	expect_error_delim("a,b\n1,2\n", '\n', FITD_EINVAL, "invalid_delimiter", NULL);
+}
+END_TEST
+
+START_TEST(delimiter_names)
+{
+	static const struct {
+		const char *text;
+		char d;
+	} names[] = { { ",", ',' },   { "comma", ',' }, { ";", ';' },	{ "semicolon", ';' },
+		      { "\t", '\t' }, { "tab", '\t' },	{ "|", '|' },	{ "pipe", '|' },
+		      { "", 0 },      { "Tab", 0 },	{ " ", 0 },	{ "\"", 0 },
+		      { ",;", 0 },    { "\\t", 0 },	{ "colon", 0 }, { ":", 0 } };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ck_assert_msg(store_csv_delimiter_parse(names[i].text) == names[i].d, "'%s'",
+			      names[i].text);
+		if (names[i].d != 0)
+			ck_assert_int_eq(
+			    store_csv_delimiter_parse(store_csv_delimiter_name(names[i].d)),
+			    names[i].d);
+	}
+	ck_assert_ptr_null(store_csv_delimiter_name(':'));
+	ck_assert_str_eq(store_csv_delimiter_name('\t'), "tab");
+}
+END_TEST
+
+START_TEST(first_row_ragged_names_the_headers_separator)
+{
+	struct store_csv_options api = { .delimiter_param = "?delimiter=" };
+	/* A semicolon file whose last header name holds a comma, read with commas. */
+	static const char semi[] = "name;price;notes, misc\napple;1,5;fresh, red\n";
+
+	expect_error_opt(
+	    semi, strlen(semi), &api, FITD_EFORMAT, "ragged_row",
+	    NEEDLES("row 1 (line 2)", "3 fields", "2 columns", "';'", "pass ?delimiter=semicolon"));
+	/* A caller that takes no delimiter: the hint says to write the file with its own. */
+	expect_error(semi, FITD_EFORMAT, "ragged_row",
+		     NEEDLES("';'", "write the file with ',' (comma) instead"));
+	/* Quoted names after another separator: the header's own quote error says it. */
+	expect_error_opt("\"a\";\"b\"\n1;2\n", 12, &api, FITD_EFORMAT, "bad_quote",
+			 NEEDLES("header (line 1)", "?delimiter=semicolon"));
+	/* A later row, or a header without another separator: no guess. */
+	{
+		struct fitd_error err = { 0 };
+		struct fit_frame *f = NULL;
+
+		ck_assert_int_eq(store_csv_parse("a;b,c\n1,2\n2,3,4\n", 16, &api, &f, &err),
+				 FITD_EFORMAT);
+		ck_assert_msg(strstr(err.message, "row 2") != NULL &&
+				  strstr(err.message, "delimiter") == NULL,
+			      "%s", err.message);
+		ck_assert_int_eq(store_csv_parse("a,b\n1,2,3\n", 10, &api, &f, &err), FITD_EFORMAT);
+		ck_assert_msg(strstr(err.message, "delimiter") == NULL, "%s", err.message);
+	}
+}
+END_TEST
+
+START_TEST(one_column_header_holding_a_separator)
+{
+	struct store_csv_options api = { .delimiter_param = "?delimiter=" };
+	static const char tsv[] = "a\tb\ty\n1\t2\t3\n";
+	static const char semi[] = "a;b;c\n1,5;2;3\n";
+
+	/* A tab- or semicolon-separated file read with commas: one column whose name holds it. */
+	expect_error_opt(tsv, strlen(tsv), &api, FITD_EFORMAT, "wrong_delimiter",
+			 NEEDLES("header (line 1)", "tab", "?delimiter=tab"));
+	expect_error_opt(semi, strlen(semi), &api, FITD_EFORMAT, "wrong_delimiter",
+			 NEEDLES("';'", "?delimiter=semicolon"));
+	expect_error_delim("a,b\n1,2\n", '|', FITD_EFORMAT, "wrong_delimiter",
+			   NEEDLES("holds ','", "'|' (pipe)"));
+	/* The separator the name holds most is named. */
+	expect_error_opt("a;b;c|d\n1\n", 10, &api, FITD_EFORMAT, "wrong_delimiter",
+			 NEEDLES("?delimiter=semicolon"));
+	/* Quoted, the name is meant: kept whole. */
+	{
+		struct fit_frame *f = parse_str("\"a;b\"\n1\n");
+
+		ck_assert_str_eq(f->cols[0].name, "a;b");
+		fit_frame_free(f);
+	}
+	/* Two columns, or one without another separator: as before. */
+	fit_frame_free(parse_str("a;b,c\n1,2\n"));
+	fit_frame_free(parse_str("a b\n1\n"));
+}
+END_TEST
+
 /* ---- errors ---- */
 
 START_TEST(error_empty_body)
@@ -427,7 +606,7 @@ static Suite *csv_suite(void)
 {
 	Suite *s = suite_create("csv");
 	TCase *syn = tcase_create("syntax"), *typ = tcase_create("types");
-	TCase *err = tcase_create("errors");
+	TCase *err = tcase_create("errors"), *del = tcase_create("delimiters");
 
 	tcase_add_test(syn, basic_table);
 	tcase_add_test(syn, quoted_fields);
@@ -455,7 +634,15 @@ static Suite *csv_suite(void)
 	tcase_add_test(err, parse_file);
 	suite_add_tcase(s, syn);
 	suite_add_tcase(s, typ);
+	tcase_add_test(del, each_delimiter_reads_the_same_table);
+	tcase_add_test(del, other_separators_are_ordinary_bytes);
+	tcase_add_test(del, tab_is_a_separator_not_a_blank);
+	tcase_add_test(del, delimiter_errors_name_it);
+	tcase_add_test(del, delimiter_names);
+	tcase_add_test(del, first_row_ragged_names_the_headers_separator);
+	tcase_add_test(del, one_column_header_holding_a_separator);
 	suite_add_tcase(s, err);
+	suite_add_tcase(s, del);
 	return s;
 }
 

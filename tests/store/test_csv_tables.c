@@ -1,8 +1,8 @@
 /*
  * test_csv_tables.c - the CSV parser on whole tables: the real tables of
  * tests/data, numbers bit-identical to strtod(), random tables with every
- * kind of quoting parsed back exactly, and the same frame or the same error
- * for any number of threads.
+ * kind of quoting and each delimiter parsed back exactly, and the same frame
+ * or the same error for any number of threads.
  */
 #include <check.h>
 #include <math.h>
@@ -174,7 +174,7 @@ static void random_level(uint64_t *s, char *buf, size_t cap)
 {
 	static const char *const parts[] = { "a",    "b", "\"",	      ",",  "\n",
 					     "\r\n", " ", "\xc3\xa9", "x1", "\xf0\x9f\x98\x80",
-					     "NAx",  "0" };
+					     "NAx",  "0", ";",	      "\t", "|" };
 	size_t n = 1 + rng_next(s) % 4, k = 0;
 
 	buf[0] = '\0';
@@ -183,7 +183,7 @@ static void random_level(uint64_t *s, char *buf, size_t cap)
 
 		k += (size_t)snprintf(buf + k, cap - k, "%s", p);
 	}
-	if (strspn(buf, " ") == k) /* blanks only would read as missing */
+	if (strspn(buf, " \t") == k) /* blanks only would read as missing */
 		snprintf(buf + k, cap - k, "b");
 }
 
@@ -202,11 +202,14 @@ struct table {
 	struct text csv;
 };
 
-/* A random table and its CSV; brk (if not NULL) is inserted as a line before row brk_row. */
-static void make_table(struct table *tb, size_t rows, size_t cols, uint64_t seed, bool crlf,
-		       size_t brk_row, const char *brk)
+/*
+ * A random table and its CSV, fields separated by delim; brk (if not NULL)
+ * is inserted as a line before row brk_row.
+ */
+static void make_table_sep(struct table *tb, size_t rows, size_t cols, uint64_t seed, bool crlf,
+			   size_t brk_row, const char *brk, char delim)
 {
-	char name[32], cell[64];
+	char name[32], cell[64], sep[2] = { delim, '\0' };
 
 	memset(tb, 0, sizeof(*tb));
 	tb->rows = rows;
@@ -214,7 +217,7 @@ static void make_table(struct table *tb, size_t rows, size_t cols, uint64_t seed
 	tb->num = calloc(rows * cols, sizeof(double));
 	tb->cat = calloc(rows * cols, sizeof(char *));
 	for (size_t j = 0; j < cols; j++) {
-		snprintf(name, sizeof(name), "%sc%zu", j == 0 ? "" : ",", j);
+		snprintf(name, sizeof(name), "%sc%zu", j == 0 ? "" : sep, j);
 		puts_(&tb->csv, name);
 	}
 	puts_(&tb->csv, crlf ? "\r\n" : "\n");
@@ -225,7 +228,7 @@ static void make_table(struct table *tb, size_t rows, size_t cols, uint64_t seed
 			bool missing = rng_next(&seed) % 10 == 0;
 
 			if (j > 0)
-				puts_(&tb->csv, ",");
+				puts_(&tb->csv, sep);
 			if (j % 2 == 0) {
 				double v = ((double)(int64_t)rng_next(&seed)) *
 					   pow(10.0, (double)(rng_next(&seed) % 40) - 30);
@@ -241,6 +244,12 @@ static void make_table(struct table *tb, size_t rows, size_t cols, uint64_t seed
 		}
 		puts_(&tb->csv, crlf ? "\r\n" : "\n");
 	}
+}
+
+static void make_table(struct table *tb, size_t rows, size_t cols, uint64_t seed, bool crlf,
+		       size_t brk_row, const char *brk)
+{
+	make_table_sep(tb, rows, cols, seed, crlf, brk_row, brk, ',');
 }
 
 static void free_table(struct table *tb)
@@ -295,6 +304,33 @@ START_TEST(random_table_any_threads)
 	}
 	fit_frame_free(one);
 	free_table(&tb);
+}
+END_TEST
+
+START_TEST(random_table_each_delimiter)
+{
+	static const char delims[] = { ';', '\t', '|' };
+	struct table tb;
+
+	for (size_t i = 0; i < sizeof(delims); i++) {
+		struct store_csv_options o = { .delimiter = delims[i] };
+		struct fit_frame *one;
+
+		make_table_sep(&tb, 3000, 7, 21 + i, i == 1, 0, NULL, delims[i]);
+		ck_assert_uint_gt(tb.csv.len, 3 * 64 * 1024); /* enough for several chunks */
+		one = parse_ok(tb.csv.p, tb.csv.len, &o);
+		assert_matches_table(one, &tb);
+		for (int threads = 2; threads <= 4; threads++) {
+			struct fit_frame *f;
+
+			o.threads = threads;
+			f = parse_ok(tb.csv.p, tb.csv.len, &o);
+			assert_same_frame(one, f);
+			fit_frame_free(f);
+		}
+		fit_frame_free(one);
+		free_table(&tb);
+	}
 }
 END_TEST
 
@@ -376,6 +412,7 @@ static Suite *tables_suite(void)
 	tcase_add_test(data, iris_values);
 	tcase_add_test(data, numbers_match_strtod);
 	tcase_add_loop_test(data, random_table_any_threads, 0, 2);
+	tcase_add_test(data, random_table_each_delimiter);
 	tcase_add_test(data, multibyte_text_any_threads);
 	tcase_add_test(data, errors_any_threads);
 	tcase_add_test(data, too_many_rows_any_threads);

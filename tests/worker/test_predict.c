@@ -1,0 +1,111 @@
+/*
+ * test_predict.c - prediction input for a model (worker/predict.c): the
+ * columns it may name (the model's inputs and its target), the text that
+ * lists the inputs in messages, and a CSV header with a column the model
+ * does not know refused by name, while a missing input is left for the
+ * core to name.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/csv.h"
+#include "worker/predict.h"
+
+static struct fit_model *model;
+
+/* A logistic model of y on x (numeric) and c (categorical), trained on a tiny table. */
+static void setup(void)
+{
+	static const char csv[] = "x,c,y\n1,a,p\n2,b,p\n3,a,q\n4,b,q\n5,a,q\n0,b,p\n";
+	static const size_t features[] = { 0, 1 }, rows[] = { 0, 1, 2, 3, 4, 5 };
+	struct fitd_error err = { 0 };
+	struct fit_frame *f = NULL;
+	struct fit_params p;
+	struct fit_problem prob = { .target = 2,
+				    .features = features,
+				    .nfeatures = 2,
+				    .train = rows,
+				    .ntrain = 6,
+				    .task = FIT_TASK_CLASSIFICATION };
+
+	ck_assert_int_eq(store_csv_parse(csv, sizeof(csv) - 1, NULL, &f, &err), FITD_OK);
+	prob.frame = f;
+	fit_params_init(&p);
+	p.epochs = 5;
+	p.threads = 1;
+	fit_params_resolve(&p, FIT_TASK_CLASSIFICATION);
+	ck_assert_msg(fit_model_train(&prob, &p, NULL, &model, &err) == FITD_OK, "%s", err.message);
+	fit_frame_free(f);
+}
+
+static void teardown(void)
+{
+	fit_model_free(model);
+}
+
+/* Parses csv for the model; the status, with the error into err. */
+static int frame_of(const char *csv, struct fitd_error *err)
+{
+	struct store_csv_options opt = { 0 };
+	struct fit_frame *f = (struct fit_frame *)1;
+	int rc = worker_predict_frame_csv(model, csv, strlen(csv), &opt, &f, err);
+
+	ck_assert((rc == FITD_OK) == (f != NULL));
+	fit_frame_free(f);
+	return rc;
+}
+
+START_TEST(known_columns_are_inputs_and_target)
+{
+	const struct fit_model_desc *d = fit_model_desc(model);
+	char text[64];
+
+	ck_assert(worker_predict_column_known(d, "x"));
+	ck_assert(worker_predict_column_known(d, "c"));
+	ck_assert(worker_predict_column_known(d, "y"));
+	ck_assert(!worker_predict_column_known(d, "z"));
+	ck_assert(!worker_predict_column_known(d, "X"));
+	ck_assert(!worker_predict_column_known(d, ""));
+	worker_predict_inputs_text(d, text, sizeof(text));
+	ck_assert_str_eq(text, "x, c");
+	worker_predict_inputs_text(d, text, 8);
+	ck_assert_str_eq(text, "x, \xe2\x80\xa6");
+	worker_predict_inputs_text(d, text, 4);
+	ck_assert_str_eq(text, "\xe2\x80\xa6");
+}
+END_TEST
+
+START_TEST(csv_header_names_only_known_columns)
+{
+	struct fitd_error err = { 0 };
+
+	ck_assert_int_eq(frame_of("x,c\n1,a\n", &err), FITD_OK);
+	ck_assert_int_eq(frame_of("y,c,x\np,a,1\n", &err), FITD_OK); /* the target, any order */
+	ck_assert_int_eq(frame_of("x,c,id\n1,a,7\n", &err), FITD_EFORMAT);
+	ck_assert_str_eq(err.code, "unknown_column");
+	ck_assert_msg(strstr(err.message, "header column 3 ('id')") != NULL &&
+			  strstr(err.message, "x, c") != NULL && strstr(err.message, "'y'") != NULL,
+		      "%s", err.message);
+	/* An input missing too: the core names it, so this one is let through. */
+	ck_assert_int_eq(frame_of("x,id\n1,7\n", &err), FITD_OK);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("worker_predict");
+	TCase *tc = tcase_create("input");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, known_columns_are_inputs_and_target);
+	tcase_add_test(tc, csv_header_names_only_known_columns);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
