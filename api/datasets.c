@@ -11,6 +11,7 @@
 
 #include "daemon/base/log.h"
 #include "worker/json.h"
+#include "worker/spec_facts.h"
 
 #define NAME_MAX_BYTES 256
 #define LEVELS_SHOWN   100
@@ -137,6 +138,8 @@ void api__datasets_create(struct api__request *req)
 	int rc;
 
 	rc = store_upload_parse(up, &req->srv->opt.csv, &frame, &err);
+	if (rc == FITD_OK)
+		rc = worker_dataset_facts_upload(up, frame, &err); /* what jobs are validated on */
 	if (rc == FITD_OK) {
 		cols = columns_json(frame);
 		rc = cols ? store_upload_commit(up, api__query(req, "name"), cols, &d, &err)

@@ -135,6 +135,22 @@ static const char *const migrations[] = {
 	"CREATE INDEX jobs_by_dataset ON jobs (dataset_id, state);"
 	"CREATE INDEX jobs_by_owner ON jobs (owner, state);"
 	"CREATE UNIQUE INDEX jobs_by_key ON jobs (ifnull(owner, ''), idempotency_key);",
+	/*
+	 * 4: the facts of each dataset column that a job spec is validated
+	 * against (columns.c), kept at upload so a submission never reads the
+	 * dataset file. Datasets uploaded before have none until their first
+	 * job describes them (worker/spec_facts.c).
+	 */
+	"CREATE TABLE dataset_columns ("
+	"  dataset_id TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  is_numeric INTEGER NOT NULL,"
+	"  levels INTEGER NOT NULL,"
+	"  missing INTEGER NOT NULL,"
+	"  integer_valued INTEGER NOT NULL,"
+	"  distinct_values INTEGER NOT NULL,"
+	"  PRIMARY KEY (dataset_id, idx)) WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

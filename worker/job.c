@@ -130,10 +130,32 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 	return rc;
 }
 
+/*
+ * The target's classes as the dataset's stored facts count them (the
+ * validator's count), or 0 to count them from the table: the dataset has
+ * none kept (a job submitted before they were) or they cannot be read.
+ */
+static size_t stored_classes(struct sched_job *j, const struct store_job *row)
+{
+	struct store_column *cols = NULL;
+	size_t n = 0, classes = 0;
+	int64_t rows;
+
+	if (j->plan.task != FIT_TASK_CLASSIFICATION ||
+	    store_dataset_columns(j->w->store, row->dataset_id, &rows, &cols, &n, NULL) != FITD_OK)
+		return 0;
+	for (size_t c = 0; c < n; c++)
+		if (strcmp(cols[c].name, row->target) == 0)
+			classes = (size_t)(cols[c].numeric ? cols[c].distinct : cols[c].levels);
+	store_columns_free(cols, n);
+	return classes;
+}
+
 static int load_data(struct sched_job *j, const struct store_job *row, struct fitd_error *err)
 {
 	size_t nex = worker_spec_exclude_count(j->spec);
 	const char **names = calloc(nex ? nex : 1, sizeof(*names));
+	size_t classes = stored_classes(j, row);
 	char path[PATH_MAX];
 	int rc;
 
@@ -143,8 +165,9 @@ static int load_data(struct sched_job *j, const struct store_job *row, struct fi
 		names[i] = worker_spec_exclude(j->spec, i);
 	rc = store_dataset_path(j->w->store, row->dataset_id, path, sizeof(path), err);
 	if (rc == FITD_OK)
-		rc = worker_data_new(path, row->target, names, nex, j->plan.task, j->plan.folds,
-				     j->plan.repeats, j->plan.holdout, j->plan.seed, &j->data, err);
+		rc = worker_data_new(path, row->target, names, nex, j->plan.task, classes,
+				     j->plan.folds, j->plan.repeats, j->plan.holdout, j->plan.seed,
+				     &j->data, err);
 	free(names);
 	return rc;
 }

@@ -69,8 +69,9 @@ struct search_space;
 #define WORKER_MAX_PARALLEL 256
 
 /*
- * What the validator needs to know about one column of the dataset. The
- * caller computes it; name is borrowed for the call.
+ * What the validator needs to know about one column of the dataset,
+ * computed once at upload and kept in the store with it (spec_facts.h);
+ * name is borrowed for the call.
  */
 struct worker_column_info {
 	const char *name;
@@ -83,11 +84,11 @@ struct worker_column_info {
 
 /*
  * Fills integer_valued and distinct of *info from a numeric column of n
- * values (NAN = missing). Allocates a scratch copy; on allocation failure it
- * reports integer_valued false and distinct WORKER_DISTINCT_CAP (a column
- * the validator then treats as continuous). Thread-safe.
+ * values (NAN = missing) in one pass. FITD_ENOMEM, with *info untouched,
+ * when its scratch set (32 KiB) cannot be allocated: a fact is never
+ * guessed. Thread-safe.
  */
-void worker_column_numeric_facts(const double *values, size_t n, struct worker_column_info *info);
+int worker_column_numeric_facts(const double *values, size_t n, struct worker_column_info *info);
 
 enum worker_validation {
 	WORKER_VALIDATION_CV,

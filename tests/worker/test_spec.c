@@ -631,23 +631,97 @@ START_TEST(test_column_facts)
 {
 	const double ints[] = { 1, 2, NAN, 2, 3, 1, -4 };
 	const double reals[] = { 1, 2.5, 2 };
+	const double zeros[] = { 0.0, -0.0, NAN, NAN };
 	double *many = malloc(5000 * sizeof(*many));
 	struct worker_column_info info = { 0 };
 
-	worker_column_numeric_facts(ints, 7, &info);
+	ck_assert_int_eq(worker_column_numeric_facts(ints, 7, &info), FITD_OK);
 	ck_assert(info.integer_valued);
 	ck_assert_uint_eq(info.distinct, 4);
-	worker_column_numeric_facts(reals, 3, &info);
+	ck_assert_int_eq(worker_column_numeric_facts(reals, 3, &info), FITD_OK);
 	ck_assert(!info.integer_valued);
 	ck_assert_uint_eq(info.distinct, 3);
+	ck_assert_int_eq(worker_column_numeric_facts(zeros, 4, &info), FITD_OK);
+	ck_assert(info.integer_valued);
+	ck_assert_uint_eq(info.distinct, 1);
 	for (size_t i = 0; i < 5000; i++)
 		many[i] = (double)i;
-	worker_column_numeric_facts(many, 5000, &info);
+	ck_assert_int_eq(worker_column_numeric_facts(many, 5000, &info), FITD_OK);
 	ck_assert(info.integer_valued);
 	ck_assert_uint_eq(info.distinct, WORKER_DISTINCT_CAP);
-	worker_column_numeric_facts(NULL, 0, &info);
+	/* A fraction after the cap is reached still makes the column fractional. */
+	many[4999] = 0.5;
+	ck_assert_int_eq(worker_column_numeric_facts(many, 5000, &info), FITD_OK);
+	ck_assert(!info.integer_valued);
+	ck_assert_uint_eq(info.distinct, WORKER_DISTINCT_CAP);
+	many[4999] = 0x1p53; /* whole, but past what a double counts exactly */
+	ck_assert_int_eq(worker_column_numeric_facts(many, 5000, &info), FITD_OK);
+	ck_assert(!info.integer_valued);
+	ck_assert_int_eq(worker_column_numeric_facts(NULL, 0, &info), FITD_OK);
 	ck_assert_uint_eq(info.distinct, 0);
 	free(many);
+}
+END_TEST
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The facts as a sort of the column gives them: the reference. */
+static void reference_facts(const double *v, size_t n, bool *integer, size_t *distinct)
+{
+	double *s = malloc((n ? n : 1) * sizeof(*s));
+	size_t m = 0;
+
+	*integer = true;
+	*distinct = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(v[i]))
+			continue;
+		*integer = *integer && v[i] == floor(v[i]) && fabs(v[i]) < 0x1p53;
+		s[m++] = v[i];
+	}
+	qsort(s, m, sizeof(*s), cmp_double);
+	for (size_t i = 0; i < m; i++)
+		*distinct += i == 0 || s[i] != s[i - 1];
+	if (*distinct > WORKER_DISTINCT_CAP)
+		*distinct = WORKER_DISTINCT_CAP;
+	free(s);
+}
+
+/* Random columns of every kind: few or many values, integers or not, missing ones, zeros. */
+START_TEST(test_column_facts_match_a_sort)
+{
+	static const size_t sizes[] = { 1, 7, 100, 1000, 1001, 1002, 3000, 20000 };
+	uint64_t state = 42;
+	double *v = malloc(20000 * sizeof(*v));
+
+	for (int round = 0; round < 200; round++) {
+		size_t n = sizes[round % 8], levels = 1 + (size_t)(round * 37 % 1500);
+		bool fractional = round % 3 == 0, integer;
+		struct worker_column_info info = { 0 };
+		size_t distinct;
+
+		for (size_t i = 0; i < n; i++) {
+			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+			v[i] = (double)((state >> 33) % levels) - (double)levels / 2;
+			if (fractional && (state >> 20) % 5 == 0)
+				v[i] += 0.25;
+			if ((state >> 12) % 11 == 0)
+				v[i] = NAN;
+			if (v[i] == 0 && (state >> 8) % 2)
+				v[i] = -0.0;
+		}
+		reference_facts(v, n, &integer, &distinct);
+		ck_assert_int_eq(worker_column_numeric_facts(v, n, &info), FITD_OK);
+		ck_assert_msg(info.integer_valued == integer && info.distinct == distinct,
+			      "round %d: n %zu levels %zu: got %d %zu, expected %d %zu", round, n,
+			      levels, info.integer_valued, info.distinct, integer, distinct);
+	}
+	free(v);
 }
 END_TEST
 
@@ -670,6 +744,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, test_search_options);
 	tcase_add_test(tc, test_validation_defaults);
 	tcase_add_test(tc, test_column_facts);
+	tcase_add_test(tc, test_column_facts_match_a_sort);
 	suite_add_tcase(s, tc);
 	return s;
 }
