@@ -1,9 +1,10 @@
 """Jobs that cannot run must end: trials too big for the memory budget fail
 the job with memory_limit and a message that says what to change; repeated
 identical failures trip the circuit breaker; max_seconds is wall-clock
-time whatever the trials do; a spec without a trial budget still stops at
-10,000 trials; and while trials fail as fast as they are proposed, the
-scheduler's loop keeps answering signals and pinging the watchdog."""
+time whatever the trials do, carried across a restart; a spec without a
+trial budget still stops at 10,000 trials; and while trials fail as fast
+as they are proposed, the scheduler's loop keeps answering signals and
+pinging the watchdog."""
 
 import json
 import os
@@ -13,7 +14,7 @@ import sqlite3
 import time
 import unittest
 
-from fitdtest import Daemon, DaemonTest, read_data, wait_job
+from fitdtest import Daemon, DaemonTest, wait_job
 from test_jobs import SLOW_SPACE, submit, upload
 from test_status import NotifySocket
 
@@ -123,6 +124,27 @@ class WallClock(DaemonTest):
         self.assertEqual(trials(self.d, job["id"]), [])
         self.d.request("POST", "/v1/jobs/%s/cancel" % hog["id"])
         self.assertEqual(wait_job(self.d, hog["id"])["state"], "cancelled")
+
+
+    def test_elapsed_time_carries_on_across_a_restart(self):
+        """4 s of budget: 2 s spent before a restart, the rest after it."""
+        digits, iris = upload(self.d, "digits"), upload(self.d, "iris")
+        _, _, hog = submit(self.d, {"dataset": digits, "target": "digit", "space": SLOW_SPACE,
+                                    "early_stopping": False, "search": {"max_trials": 1}})
+        wait_job(self.d, hog["id"], states=("running",),
+                 until=lambda j: j["progress"]["trials_running"] > 0)
+        _, _, job = submit(self.d, {"dataset": iris, "target": "species",
+                                    "search": {"max_seconds": 4}})
+        wait_job(self.d, job["id"], states=("running",))
+        time.sleep(2)
+        self.d.stop()  # the state directory outlives the process
+        self.d.start()
+        t0 = time.time()
+        job = wait_job(self.d, job["id"], timeout=20)
+        self.assertLess(time.time() - t0, 3.5)
+        self.assertGreaterEqual(job["progress"]["elapsed_s"], 3.9)
+        self.assertLess(job["progress"]["elapsed_s"], 5.5)
+        self.d.request("POST", "/v1/jobs/%s/cancel" % hog["id"])
 
 
 class TrialCap(unittest.TestCase):
