@@ -20,6 +20,7 @@
 
 #include "daemon/base/log.h"
 #include "worker/json.h"
+#include "worker/spec_facts.h"
 
 #define NAME_MAX_BYTES 256
 #define LEVELS_SHOWN   100
@@ -255,6 +256,8 @@ void api__datasets_create(struct api__request *req)
 	csv.delimiter_param = "?delimiter=";
 	if (rc == FITD_OK)
 		rc = store_upload_parse(u->up, &csv, &frame, &err);
+	if (rc == FITD_OK)
+		rc = worker_dataset_facts_upload(u->up, frame, &err); /* what jobs are validated on */
 	if (rc == FITD_OK) {
 		cols = columns_json(frame);
 		rc = cols ? store_upload_commit(u->up, api__query(req, "name"), cols, &d, &err)

@@ -3,15 +3,14 @@
  *
  * A submission is validated completely before anything is written: the
  * body must be a JSON object, the dataset must exist, and the spec is
- * checked and normalized (every default filled in) against the dataset's
- * columns by worker/spec.c. Then one transaction stores the job and its
- * first event; the 201 goes out after that commit, and the scheduler is
- * woken.
+ * checked and normalized (every default filled in) against the facts of
+ * the dataset's columns, kept in the store since its upload
+ * (worker/spec_facts.h), by worker/spec.c. Then one transaction stores the
+ * job and its first event; the 201 goes out after that commit, and the
+ * scheduler is woken.
  */
 #include "api/internal.h"
 
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "daemon/base/log.h"
 #include "worker/fit/metric.h"
 #include "worker/spec.h"
+#include "worker/spec_facts.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
 
@@ -108,35 +108,16 @@ static json_t *job_json(const struct store_job *j)
 			 "cancel_requested", j->cancel_requested);
 }
 
-/* Column facts the spec validator needs, read from the dataset file. */
-static int describe_columns(const struct fit_frame *f, struct worker_column_info **out)
-{
-	struct worker_column_info *cols = calloc(f->ncols ? f->ncols : 1, sizeof(*cols));
-
-	if (cols == NULL)
-		return FITD_ENOMEM;
-	for (size_t c = 0; c < f->ncols; c++) {
-		const struct fit_column *col = &f->cols[c];
-
-		cols[c].name = col->name;
-		cols[c].numeric = col->type == FIT_COL_NUMERIC;
-		cols[c].nlevels = col->nlevels;
-		cols[c].missing = col->missing;
-		if (col->type == FIT_COL_NUMERIC)
-			worker_column_numeric_facts(col->num, f->nrows, &cols[c]);
-	}
-	*out = cols;
-	return FITD_OK;
-}
-
-/* Validates body against the dataset; *normalized is the spec with defaults. */
+/*
+ * Validates body against the dataset's column facts, read from the store
+ * (never from the dataset file: a submission costs the same on any table);
+ * *spec is the spec with defaults.
+ */
 static int validate(struct api__request *req, json_t *body, struct worker_spec **spec,
 		    struct fitd_error *err)
 {
 	const char *ds = json_string_value(json_object_get(body, "dataset"));
-	struct worker_column_info *cols = NULL;
-	struct fit_frame *frame = NULL;
-	char path[PATH_MAX];
+	struct worker_dataset_facts facts = { 0 };
 	int rc;
 
 	if (ds == NULL)
@@ -147,16 +128,10 @@ static int validate(struct api__request *req, json_t *body, struct worker_spec *
 	if (!store_id_valid("ds", ds))
 		return fitd_error_set(err, FITD_ENOTFOUND, "dataset_not_found",
 				      "dataset: no dataset with id '%.64s'", ds);
-	rc = store_dataset_path(req->srv->store, ds, path, sizeof(path), err);
-	if (rc == FITD_OK && fit_frame_load(path, &frame, err) != FITD_OK)
-		rc = fitd_error_set(err, FITD_ENOTFOUND, "dataset_not_found",
-				    "dataset: no dataset with id '%s'", ds);
-	if (rc == FITD_OK && describe_columns(frame, &cols) != FITD_OK)
-		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "column facts");
+	rc = worker_dataset_facts_load(req->srv->store, ds, &facts, err);
 	if (rc == FITD_OK)
-		rc = worker_spec_parse(body, cols, frame->ncols, frame->nrows, spec, err);
-	free(cols);
-	fit_frame_free(frame);
+		rc = worker_spec_parse(body, facts.cols, facts.ncols, facts.nrows, spec, err);
+	worker_dataset_facts_release(&facts);
 	return rc;
 }
 

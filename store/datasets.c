@@ -7,7 +7,8 @@
  * directory, and only then commits the row. A crash at any point before the
  * commit leaves at most an orphan file that no row points at: tmp/ is
  * cleared at start and orphans in datasets/ are never listed. Deletion goes
- * the other way: the row first, then the file.
+ * the other way: the row first, then the file. The column facts the caller
+ * gives an upload (columns.c) are committed in the row's transaction.
  */
 #include "store/internal.h"
 
@@ -32,6 +33,8 @@ struct store_upload {
 	uint64_t received;
 	struct store_sha256 sha;
 	struct fit_frame *frame;
+	struct store_column *cols; /* the facts to commit with the row, or NULL */
+	size_t ncols;
 };
 
 void store_dataset_release(struct store_dataset *d)
@@ -279,6 +282,32 @@ int store_upload_parse(struct store_upload *up, const struct store_csv_options *
 	return rc;
 }
 
+int store_upload_set_columns(struct store_upload *up, const struct store_column *cols, size_t n,
+			     struct fitd_error *err)
+{
+	struct store_column *copy;
+	size_t i;
+
+	if (up->frame == NULL || n != up->frame->ncols)
+		return fitd_error_set(err, FITD_EINVAL, NULL, "column facts: %zu for %zu columns",
+				      n, up->frame ? up->frame->ncols : 0);
+	copy = calloc(n ? n : 1, sizeof(*copy));
+	for (i = 0; copy != NULL && i < n; i++) {
+		copy[i] = cols[i];
+		copy[i].name = strdup(cols[i].name);
+		if (copy[i].name == NULL)
+			break;
+	}
+	if (copy == NULL || i < n) {
+		store_columns_free(copy, i);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "column facts: out of memory");
+	}
+	store_columns_free(up->cols, up->ncols);
+	up->cols = copy;
+	up->ncols = n;
+	return FITD_OK;
+}
+
 static int insert_row(sqlite3 *db, const struct store_dataset *d, struct fitd_error *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -300,6 +329,17 @@ static int insert_row(sqlite3 *db, const struct store_dataset *d, struct fitd_er
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = store__sqlite_error(db, sqlite3_errcode(db), "insert dataset", err);
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The dataset's row and, when the upload has them, its column facts. */
+static int insert_dataset(sqlite3 *db, const struct store_upload *up, const struct store_dataset *d,
+			  struct fitd_error *err)
+{
+	int rc = insert_row(db, d, err);
+
+	if (rc == FITD_OK && up->cols != NULL)
+		rc = store__columns_insert(db, d->id, up->cols, up->ncols, err);
 	return rc;
 }
 
@@ -355,7 +395,7 @@ int store_upload_commit(struct store_upload *up, const char *name, const char *c
 	}
 	rc = store__write_begin(up->store, &db, err);
 	if (rc == FITD_OK)
-		rc = store__write_end(up->store, insert_row(db, &d, err), err);
+		rc = store__write_end(up->store, insert_dataset(db, up, &d, err), err);
 	if (rc != FITD_OK) {
 		if (store_dataset_path(up->store, d.id, path, sizeof(path), NULL) == FITD_OK)
 			remove_file(up->store, path);
@@ -375,5 +415,6 @@ void store_upload_free(struct store_upload *up)
 		unlink(up->path);
 	}
 	fit_frame_free(up->frame);
+	store_columns_free(up->cols, up->ncols);
 	free(up);
 }

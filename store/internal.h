@@ -113,6 +113,13 @@ int store__event_insert(sqlite3 *db, const char *job_id, const char *type, const
 int store__model_insert(sqlite3 *db, const char *model_id, const char *job_id, int64_t trial,
 			int64_t bytes, struct fitd_error *err);
 
+/*
+ * Inserts the facts of the n columns of dataset id (rows 0..n-1 of
+ * dataset_columns) inside the caller's write transaction.
+ */
+int store__columns_insert(sqlite3 *db, const char *id, const struct store_column *cols, size_t n,
+			  struct fitd_error *err);
+
 /* Removes model files no committed row points at; runs at open. */
 int store__models_sweep(struct store *s, struct fitd_error *err);
 

@@ -168,6 +168,22 @@ static const char *const migrations[] = {
 	"  updated_at INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX aliases_by_model ON aliases (model_id);"
 	"CREATE INDEX jobs_by_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;",
+	/*
+	 * 5: the facts of each dataset column that a job spec is validated
+	 * against (columns.c), kept at upload so a submission never reads the
+	 * dataset file. Datasets uploaded before have none until their first
+	 * job describes them (worker/spec_facts.c).
+	 */
+	"CREATE TABLE dataset_columns ("
+	"  dataset_id TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  is_numeric INTEGER NOT NULL,"
+	"  levels INTEGER NOT NULL,"
+	"  missing INTEGER NOT NULL,"
+	"  integer_valued INTEGER NOT NULL,"
+	"  distinct_values INTEGER NOT NULL,"
+	"  PRIMARY KEY (dataset_id, idx)) WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -2,7 +2,8 @@
  * store.h - fitd's durable state: one SQLite database in WAL mode plus the
  * dataset and model files beside it, under the state directory:
  *
- *   STATE/fitd.db        datasets, jobs, trials, events, models, aliases
+ *   STATE/fitd.db        datasets and their column facts, jobs, trials, events,
+ *                        models, aliases
  *   STATE/datasets/ID    dataset files (worker/fit/frame.h format)
  *   STATE/models/ID      model files
  *   STATE/tmp/           uploads in progress; emptied at every start
@@ -28,7 +29,7 @@
 #include "daemon/base/status.h"
 
 /* The newest schema this binary knows; a database at a higher version is refused. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 struct fitd_metrics;
@@ -103,6 +104,44 @@ int store_dataset_delete(struct store *s, const char *id, struct fitd_error *err
 int store_dataset_path(const struct store *s, const char *id, char *buf, size_t cap,
 		       struct fitd_error *err);
 
+/* ---- column facts: what a job spec is validated against, kept with the dataset ---- */
+
+/*
+ * One column of a dataset as the job spec's validator sees it (worker/spec.h
+ * says how the facts are computed). They are kept so that a submission
+ * never reads the dataset file.
+ */
+struct store_column {
+	char *name;
+	bool numeric;
+	int64_t levels;	     /* categorical: its levels */
+	int64_t missing;     /* rows without a value */
+	bool integer_valued; /* numeric: every value present is an integer */
+	int64_t distinct;    /* numeric: distinct values present, as counted (up to a cap) */
+};
+
+/* Frees an array of n columns and their names; NULL is allowed. */
+void store_columns_free(struct store_column *cols, size_t n);
+
+/*
+ * The rows of dataset id and the facts of its columns in column order:
+ * *cols a heap array of *n (store_columns_free()), or NULL with *n 0 when
+ * none are kept (a dataset uploaded before schema 5, not yet described).
+ * One read transaction. FITD_ENOTFOUND ("dataset_not_found") when there is
+ * no such dataset; FITD_ENOMEM when memory runs out.
+ */
+int store_dataset_columns(struct store *s, const char *id, int64_t *rows,
+			  struct store_column **cols, size_t *n, struct fitd_error *err);
+
+/*
+ * Keeps the facts of the n columns of dataset id, in column order, unless
+ * it has them already (then nothing changes: they are the same facts).
+ * FITD_ENOTFOUND when the dataset is gone, FITD_EINVAL when n is not its
+ * column count.
+ */
+int store_dataset_set_columns(struct store *s, const char *id, const struct store_column *cols,
+			      size_t n, struct fitd_error *err);
+
 /* ---- uploads: a CSV streamed to tmp/, parsed, then published as a dataset ---- */
 
 struct store_upload;
@@ -126,8 +165,18 @@ int store_upload_parse(struct store_upload *up, const struct store_csv_options *
 		       const struct fit_frame **frame, struct fitd_error *err);
 
 /*
+ * Gives a parsed upload the facts of its columns (copied), to commit with
+ * its row. FITD_EINVAL unless n is the parsed table's column count;
+ * FITD_ENOMEM. An upload committed without them makes a dataset without
+ * facts, described at its first job instead.
+ */
+int store_upload_set_columns(struct store_upload *up, const struct store_column *cols, size_t n,
+			     struct fitd_error *err);
+
+/*
  * Writes the dataset file (temp, fsync, rename, fsync dir), then commits its
- * row; only then is the dataset visible. Fills *out on success.
+ * row and its column facts (when given) in one transaction; only then is the
+ * dataset visible. Fills *out on success.
  */
 int store_upload_commit(struct store_upload *up, const char *name, const char *columns_json,
 			struct store_dataset *out, struct fitd_error *err);

@@ -4,11 +4,13 @@
  *
  * Loading rebuilds everything from the store, so a job resumes after a
  * restart exactly where its committed trials left it: the searcher is fed
- * the stored history and proposes what it would have proposed before.
+ * the stored history and proposes what it would have proposed before, and
+ * the circuit breaker's count of failures in a row is counted again.
  */
 #include "worker/scheduler.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static void read_plan(const struct worker_spec *spec, struct sched_plan *p)
 	p->higher_is_better = worker_spec_higher_is_better(spec);
 	worker_spec_validation(spec, &p->folds, &p->repeats, &p->holdout);
 	p->patience = worker_spec_early_patience(spec);
-	p->max_ms = (int64_t)search->max_seconds * 1000;
+	p->max_ms = llround(search->max_seconds * 1000); /* 2.5 s is 2500 ms */
 	p->parallel = search->parallel_trials;
 	p->threads_per = search->threads_per_trial;
 	p->seed = search->seed;
@@ -94,6 +96,57 @@ static void read_rungs(const char *result, struct sched_rec *rec)
 	json_decref(doc);
 }
 
+/* Counts one finished trial into the breaker's streak of identical failures. */
+static void streak_add(struct sched_job *j, enum store_trial_state st, const char *code,
+		       const char *message)
+{
+	if (st == STORE_TRIAL_QUEUED || st == STORE_TRIAL_RUNNING)
+		return; /* not finished: given back, or still running */
+	if (st != STORE_TRIAL_FAILED) {
+		j->streak = 0;
+		return;
+	}
+	code = code && code[0] ? code : "failed";
+	if (j->streak == 0 || strcmp(j->streak_code, code) != 0) {
+		j->streak = 0;
+		snprintf(j->streak_code, sizeof(j->streak_code), "%s", code);
+	}
+	j->streak++;
+	snprintf(j->streak_message, sizeof(j->streak_message), "%s", message ? message : "");
+}
+
+/*
+ * Trips the breaker (see SCHED_BREAKER_TRIALS): the job ends failed with
+ * the streak's code and its last message, said whole; "N trials in a
+ * row ..." comes first when both fit.
+ */
+static void breaker_check(struct sched_job *j)
+{
+	char both[2 * FITD_ERROR_MESSAGE_MAX];
+	int w;
+
+	if (j->streak < SCHED_BREAKER_TRIALS || j->best_idx >= 0 || j->end != SCHED_END_NONE)
+		return;
+	j->end = SCHED_END_FAILED;
+	snprintf(j->fail_code, sizeof(j->fail_code), "%s", j->streak_code);
+	w = snprintf(both, sizeof(both), "%u trials in a row failed (%s) and none completed: %s",
+		     j->streak, j->streak_code, j->streak_message);
+	if (w > 0 && (size_t)w < sizeof(j->fail_message))
+		memcpy(j->fail_message, both, (size_t)w + 1);
+	else
+		memcpy(j->fail_message, j->streak_message, sizeof(j->fail_message));
+	fitd_log_warn("search_stopped", "job=%s reason=breaker code=%s trials_failed=%u", j->id,
+		      j->streak_code, j->streak);
+	sched_stop_running(j, WORKER_STOP_CANCEL);
+}
+
+void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, const char *code,
+			    const char *message)
+{
+	streak_add(j, st, code, message);
+	breaker_check(j);
+}
+
 /* Fills the history from the store's trial rows. */
 static int load_history(struct sched_job *j, struct fitd_error *err)
 {
@@ -115,6 +168,7 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 		rec->score = rows[i].score;
 		rec->score_std = rows[i].score_std;
 		read_rungs(rows[i].result, rec);
+		streak_add(j, rec->state, rows[i].error_code, rows[i].error_message);
 		if (rec->state == STORE_TRIAL_COMPLETED && rec->has_score &&
 		    (j->best_idx < 0 || (j->plan.higher_is_better ? rec->score > j->best_score
 								  : rec->score < j->best_score))) {
@@ -126,13 +180,37 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 	for (size_t i = 0; i < n; i++)
 		store_trial_release(&rows[i]);
 	free(rows);
+	if (rc == FITD_OK)
+		breaker_check(j);
 	return rc;
+}
+
+/*
+ * The target's classes as the dataset's stored facts count them (the
+ * validator's count), or 0 to count them from the table: the dataset has
+ * none kept (a job submitted before they were) or they cannot be read.
+ */
+static size_t stored_classes(struct sched_job *j, const struct store_job *row)
+{
+	struct store_column *cols = NULL;
+	size_t n = 0, classes = 0;
+	int64_t rows;
+
+	if (j->plan.task != FIT_TASK_CLASSIFICATION ||
+	    store_dataset_columns(j->w->store, row->dataset_id, &rows, &cols, &n, NULL) != FITD_OK)
+		return 0;
+	for (size_t c = 0; c < n; c++)
+		if (strcmp(cols[c].name, row->target) == 0)
+			classes = (size_t)(cols[c].numeric ? cols[c].distinct : cols[c].levels);
+	store_columns_free(cols, n);
+	return classes;
 }
 
 static int load_data(struct sched_job *j, const struct store_job *row, struct fitd_error *err)
 {
 	size_t nex = worker_spec_exclude_count(j->spec);
 	const char **names = calloc(nex ? nex : 1, sizeof(*names));
+	size_t classes = stored_classes(j, row);
 	char path[PATH_MAX];
 	int rc;
 
@@ -142,8 +220,9 @@ static int load_data(struct sched_job *j, const struct store_job *row, struct fi
 		names[i] = worker_spec_exclude(j->spec, i);
 	rc = store_dataset_path(j->w->store, row->dataset_id, path, sizeof(path), err);
 	if (rc == FITD_OK)
-		rc = worker_data_new(path, row->target, names, nex, j->plan.task, j->plan.folds,
-				     j->plan.repeats, j->plan.holdout, j->plan.seed, &j->data, err);
+		rc = worker_data_new(path, row->target, names, nex, j->plan.task, classes,
+				     j->plan.folds, j->plan.repeats, j->plan.holdout, j->plan.seed,
+				     &j->data, err);
 	free(names);
 	return rc;
 }
@@ -234,6 +313,45 @@ int64_t sched_job_elapsed(struct sched_job *j, int64_t now_mono)
 	return j->elapsed_ms;
 }
 
+unsigned sched_job_fold_fits(const struct sched_job *j)
+{
+	return j->plan.folds ? j->plan.folds * j->plan.repeats : 1;
+}
+
+/* Simpler models first: linear and logistic, then svm, then mlp. */
+static int complexity(const json_t *params)
+{
+	const char *model = json_string_value(json_object_get(params, "model"));
+
+	if (model == NULL)
+		return 3;
+	return strcmp(model, "mlp") == 0 ? 2 : strcmp(model, "svm") == 0 ? 1 : 0;
+}
+
+int64_t sched_job_final_trial(const struct sched_job *j)
+{
+	const struct sched_rec *top = &j->recs[j->best_idx];
+	double margin = top->score_std / sqrt((double)sched_job_fold_fits(j));
+	double bound = j->plan.higher_is_better ? top->score - margin : top->score + margin;
+	int64_t pick = j->best_idx;
+
+	for (size_t i = 0; i < j->nrecs; i++) {
+		const struct sched_rec *r = &j->recs[i];
+		const struct sched_rec *p = &j->recs[pick];
+		int c, cp;
+
+		if (r->state != STORE_TRIAL_COMPLETED || !r->has_score || r->params == NULL ||
+		    (j->plan.higher_is_better ? r->score < bound : r->score > bound))
+			continue;
+		c = complexity(r->params);
+		cp = complexity(p->params);
+		if (c < cp || (c == cp && (j->plan.higher_is_better ? r->score > p->score
+								    : r->score < p->score)))
+			pick = (int64_t)i;
+	}
+	return pick;
+}
+
 static enum search_trial_state search_state(enum store_trial_state st)
 {
 	switch (st) {
@@ -321,13 +439,23 @@ static size_t next_new(const struct sched_job *j, bool *pending)
 	return next;
 }
 
+/*
+ * Whether no trial may be proposed at index next: the searcher stops, or
+ * the daemon's own cap, which bounds a job given no max_trials (a time
+ * budget alone) to WORKER_MAX_TRIALS, the most the spec allows.
+ */
+static bool stops_at(const struct sched_job *j, size_t next, const struct search_history *h)
+{
+	return next >= WORKER_MAX_TRIALS || search_should_stop(j->search, next, h, NULL);
+}
+
 bool sched_job_search_over(struct sched_job *j)
 {
 	struct search_history h;
 	bool pending;
 	size_t next = next_new(j, &pending);
 
-	return !pending && history(j, &h) && search_should_stop(j->search, next, &h, NULL);
+	return !pending && history(j, &h) && stops_at(j, next, &h);
 }
 
 int64_t sched_job_next_trial(struct sched_job *j)
@@ -341,8 +469,7 @@ int64_t sched_job_next_trial(struct sched_job *j)
 	for (size_t i = 0; i < next; i++)
 		if (j->recs[i].state == STORE_TRIAL_QUEUED && j->recs[i].task == NULL)
 			return (int64_t)i;
-	if (search_should_stop(j->search, next, &h, NULL) ||
-	    !search_may_propose(j->search, next, &h))
+	if (stops_at(j, next, &h) || !search_may_propose(j->search, next, &h))
 		return -1;
 	return (int64_t)next;
 }
@@ -361,8 +488,7 @@ unsigned sched_job_ready(struct sched_job *j)
 	for (size_t i = 0; i < next; i++)
 		if (j->recs[i].state == STORE_TRIAL_QUEUED && j->recs[i].task == NULL)
 			ready++;
-	if (!search_should_stop(j->search, next, &h, NULL) &&
-	    search_may_propose(j->search, next, &h))
+	if (!stops_at(j, next, &h) && search_may_propose(j->search, next, &h))
 		ready++;
 	return ready < slots ? ready : slots;
 }

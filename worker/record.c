@@ -333,7 +333,10 @@ static void outcome_build(struct sched_job *j, struct worker_task *t, struct out
 								  out->model_id, t->params_json);
 }
 
-/* After the store committed out: t's record and, for a new best, the job's best follow. */
+/*
+ * After the store committed out: t's record and, for a new best, the job's
+ * best follow; the circuit breaker counts it.
+ */
 static void outcome_apply(struct sched_job *j, const struct worker_task *t,
 			  const struct outcome *out)
 {
@@ -345,12 +348,13 @@ static void outcome_apply(struct sched_job *j, const struct worker_task *t,
 	rec->score_std = t->score_std;
 	rec->nrungs = t->nrungs;
 	memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
-	if (!out->o.new_best)
-		return;
-	j->best_idx = t->idx;
-	j->best_score = t->score;
-	j->best_duration_ms = t->duration_ms;
-	snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", out->model_id);
+	if (out->o.new_best) {
+		j->best_idx = t->idx;
+		j->best_score = t->score;
+		j->best_duration_ms = t->duration_ms;
+		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", out->model_id);
+	}
+	sched_job_note_outcome(j, out->o.state, out->o.error_code, out->o.error_message);
 }
 
 /*

@@ -5,14 +5,23 @@
  *
  * One pass, schedule(), does everything in order: publish throttled
  * progress, record finished tasks, pick up new or cancelled jobs, end jobs
- * whose search is over, then hand free threads to jobs round-robin. It runs on
- * every wake-up (uv_async_t from trial threads and from the API), on the
- * deadline timer and on the heartbeat. Every state change is one store
- * transaction, made before the in-memory state moves on.
+ * whose search is over, hand free threads to jobs round-robin, and end the
+ * jobs that this ended. It runs on every wake-up (uv_async_t from trial
+ * threads and from the API), on the deadline timer and on the heartbeat.
+ * Every state change is one store transaction, made before the in-memory
+ * state moves on.
+ *
+ * A pass does a bounded amount of work (SCHED_PASS_TRIALS trials started or
+ * refused, SCHED_PASS_LOADS jobs loaded), then wakes itself and returns, so
+ * the loop's signals, heartbeat and watchdog run in between however fast
+ * trials fail. A job's time budget is wall-clock time from its load: it
+ * counts whatever its trials do (waiting for a thread, failing at once,
+ * the refit).
  */
 #include "worker/scheduler.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +114,6 @@ static void finish_job(struct sched_job *j, enum store_job_state st, const char 
 	sched_job_free(j);
 }
 
-/* Models a trial fits: folds times repeats, or one for a holdout. */
-static unsigned fold_fits(const struct sched_job *j)
-{
-	return j->plan.folds ? j->plan.folds * j->plan.repeats : 1;
-}
-
 /* The running time to keep back for the refit out of a time budget. */
 static int64_t refit_reserve(const struct sched_job *j)
 {
@@ -118,11 +121,27 @@ static int64_t refit_reserve(const struct sched_job *j)
 
 	if (j->best_idx < 0 || j->plan.max_ms == 0)
 		return 0;
-	est = j->best_duration_ms / fold_fits(j) * 2 + 200;
+	est = j->best_duration_ms / sched_job_fold_fits(j) * 2 + 200;
 	return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
 }
 
 static bool start_refit(struct sched_job *j);
+
+/* Ends a job that has no completed trial to refit, saying why. */
+static void fail_empty(struct sched_job *j)
+{
+	char message[FITD_ERROR_MESSAGE_MAX];
+
+	if (j->end == SCHED_END_DEADLINE)
+		snprintf(message, sizeof(message),
+			 "no trial completed within max_seconds (%g s); see the trials for their "
+			 "errors, or give more time",
+			 (double)j->plan.max_ms / 1000);
+	else
+		snprintf(message, sizeof(message),
+			 "no trial completed: see the trials for their errors");
+	finish_job(j, STORE_JOB_FAILED, "no_trial_completed", message);
+}
 
 /* Moves a job towards its end; may free it. */
 static void check_end(struct sched_job *j, int64_t now)
@@ -154,8 +173,7 @@ static void check_end(struct sched_job *j, int64_t now)
 		break;
 	}
 	if (j->best_idx < 0) {
-		finish_job(j, STORE_JOB_FAILED, "no_trial_completed",
-			   "no trial completed: see the trials for their errors");
+		fail_empty(j);
 		return;
 	}
 	if (!j->refit_done && (j->plan.max_ms == 0 || elapsed < j->plan.max_ms) && start_refit(j))
@@ -201,49 +219,6 @@ static void submit(struct worker *w, struct worker_task *t)
 	worker_pool_submit(w->pool, &t->pool_task, worker_task_run, t);
 }
 
-/* Simpler models first: linear and logistic, then svm, then mlp. */
-static int complexity(const json_t *params)
-{
-	const char *model = json_string_value(json_object_get(params, "model"));
-
-	if (model == NULL)
-		return 3;
-	return strcmp(model, "mlp") == 0 ? 2 : strcmp(model, "svm") == 0 ? 1 : 0;
-}
-
-/*
- * The trial to refit, by the one-standard-error rule: of the completed
- * trials whose score is within one standard error (the fold scores' standard
- * deviation over the square root of their number) of the best score, the
- * best one of the simplest model family. After a long search on a small
- * table the top score is partly luck; a simpler model that is as good
- * within the noise generalizes better. Ties keep the lower index. Depends
- * only on the finished trials, so a restart chooses the same one.
- */
-static int64_t choose_final(const struct sched_job *j)
-{
-	const struct sched_rec *top = &j->recs[j->best_idx];
-	double margin = top->score_std / sqrt((double)fold_fits(j));
-	double bound = j->plan.higher_is_better ? top->score - margin : top->score + margin;
-	int64_t pick = j->best_idx;
-
-	for (size_t i = 0; i < j->nrecs; i++) {
-		const struct sched_rec *r = &j->recs[i];
-		const struct sched_rec *p = &j->recs[pick];
-		int c, cp;
-
-		if (r->state != STORE_TRIAL_COMPLETED || !r->has_score || r->params == NULL ||
-		    (j->plan.higher_is_better ? r->score < bound : r->score > bound))
-			continue;
-		c = complexity(r->params);
-		cp = complexity(p->params);
-		if (c < cp || (c == cp && (j->plan.higher_is_better ? r->score > p->score
-								    : r->score < p->score)))
-			pick = (int64_t)i;
-	}
-	return pick;
-}
-
 /* Frees a task that was never submitted; NULL is allowed. */
 static void discard_task(struct worker_task *t)
 {
@@ -266,7 +241,7 @@ static bool start_refit(struct sched_job *j)
 		threads = free_threads;
 	if (threads == 0)
 		return true; /* wait for a thread; check_end comes back */
-	j->final_idx = choose_final(j);
+	j->final_idx = sched_job_final_trial(j);
 	t = new_task(j, j->final_idx, j->recs[j->final_idx].params, threads, &err);
 	if (t == NULL)
 		return true; /* out of memory: the next pass tries again */
@@ -282,23 +257,54 @@ static bool start_refit(struct sched_job *j)
 	return true;
 }
 
+/* The categorical feature of d with the most levels, or -1 when there is none. */
+static long widest_categorical(const struct worker_data *d)
+{
+	long widest = -1;
+
+	for (size_t i = 0; i < d->nfeatures; i++) {
+		const struct fit_column *c = &d->frame->cols[d->features[i]];
+
+		if (c->type == FIT_COL_CATEGORICAL &&
+		    (widest < 0 || c->nlevels > d->frame->cols[widest].nlevels))
+			widest = (long)d->features[i];
+	}
+	return widest;
+}
+
 /*
  * The estimated peak memory of t; FITD_ETOOBIG when it alone exceeds the
- * budget. Folds train on fewer rows than the refit, so all rows are counted.
+ * budget, with what to change: a categorical column that makes most of the
+ * table's width (one-hot, a column per level) is named, to be excluded.
+ * Folds train on fewer rows than the refit, so all rows are counted.
  */
 static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_error *err)
 {
 	const struct worker_data *d = t->data;
-	size_t bytes;
+	size_t bytes = SIZE_MAX, need, have = w->memory_budget >> 20;
+	long wide;
 
-	if (fit_memory_estimate(d->nall, d->width, d->nclasses, &t->params, &bytes) != FITD_OK ||
-	    bytes > w->memory_budget)
-		return fitd_error_set(err, FITD_ETOOBIG, "memory_limit",
-				      "the fit needs an estimated %zu MiB, more than the trial "
-				      "memory budget of %zu MiB",
-				      (bytes >> 20) + 1, w->memory_budget >> 20);
-	t->memory = bytes;
-	return FITD_OK;
+	if (fit_memory_estimate(d->nall, d->width, d->nclasses, &t->params, &bytes) == FITD_OK &&
+	    bytes <= w->memory_budget) {
+		t->memory = bytes;
+		return FITD_OK;
+	}
+	need = (bytes >> 20) + 1;
+	wide = widest_categorical(d);
+	if (wide >= 0 && 2 * (d->frame->cols[wide].nlevels + 1) > d->width)
+		return fitd_error_set(
+		    err, FITD_ETOOBIG, "memory_limit",
+		    "the fit needs an estimated %zu MiB, more than the trial memory "
+		    "budget of %zu MiB: column '%.40s' alone is %zu of the %zu "
+		    "input features; exclude it or raise --trial-memory-mib",
+		    need, have, d->frame->cols[wide].name, d->frame->cols[wide].nlevels + 1,
+		    d->width);
+	return fitd_error_set(
+	    err, FITD_ETOOBIG, "memory_limit",
+	    "the fit needs an estimated %zu MiB, more than the trial memory "
+	    "budget of %zu MiB: exclude columns, choose smaller settings or raise "
+	    "--trial-memory-mib",
+	    need, have);
 }
 
 /*
@@ -389,7 +395,10 @@ static bool fill_one(struct worker *w, struct sched_job *j)
 	return idx >= 0 && start_trial(j, idx);
 }
 
-/* Hands free threads to jobs one trial at a time, round-robin. */
+/*
+ * Hands free threads to jobs one trial at a time, round-robin, until none
+ * can use them or the pass has started (or refused) SCHED_PASS_TRIALS.
+ */
 static void fill_slots(struct worker *w)
 {
 	bool started = true;
@@ -400,11 +409,16 @@ static void fill_slots(struct worker *w)
 		started = false;
 		if (j == NULL)
 			return;
+		if (w->pass_trials == 0) {
+			w->pass_cut = true;
+			return;
+		}
 		do {
 			struct sched_job *next = j->next ? j->next : w->jobs;
 
 			if (fill_one(w, j)) {
 				w->rr = next;
+				w->pass_trials--;
 				started = true;
 				break;
 			}
@@ -468,6 +482,11 @@ static void sync_jobs(struct worker *w)
 
 			if (sched_now_mono() < w->load_after_ms)
 				continue;
+			if (w->pass_loads == 0) {
+				w->pass_cut = true; /* the next pass loads it */
+				continue;
+			}
+			w->pass_loads--;
 			rc = sched_job_load(w, ids[i], &j, &err);
 			if (rc == FITD_ENOMEM) {
 				/*
@@ -531,23 +550,33 @@ static void arm_tick(struct worker *w, int64_t now)
 		uv_timer_stop(&w->tick);
 }
 
+static void check_ends(struct worker *w)
+{
+	int64_t now = sched_now_mono();
+
+	for (struct sched_job *j = w->jobs, *next; j != NULL; j = next) {
+		next = j->next;
+		check_end(j, now);
+	}
+}
+
 static void schedule(struct worker *w)
 {
-	int64_t now;
-
+	w->pass_trials = SCHED_PASS_TRIALS;
+	w->pass_loads = SCHED_PASS_LOADS;
+	w->pass_cut = false;
 	sched_drain_progress(w);
 	sched_drain_done(w);
 	if (w->stopping)
 		return;
 	sync_jobs(w);
-	now = sched_now_mono();
-	for (struct sched_job *j = w->jobs, *next; j != NULL; j = next) {
-		next = j->next;
-		check_end(j, now);
-	}
+	check_ends(w);
 	fill_slots(w);
+	check_ends(w); /* trials refused at once may have ended their job */
 	arm_tick(w, sched_now_mono());
 	publish_gauges(w);
+	if (w->pass_cut)
+		uv_async_send(&w->wake); /* after what else the loop has to do */
 }
 
 static void on_wake(uv_async_t *h)

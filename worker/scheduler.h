@@ -16,6 +16,24 @@
 #include "worker/task.h"
 #include "worker/worker.h"
 
+/*
+ * The circuit breaker: a job with no completed trial whose last this many
+ * finished trials (in index order) all failed with the same error code
+ * ends failed with that code and the last message, rather than proposing
+ * trials that fail the same way until its budget runs out (a table too
+ * wide for the memory budget, a learning rate that always diverges).
+ */
+#define SCHED_BREAKER_TRIALS 10
+
+/*
+ * What one scheduling pass does at most before it hands the loop back
+ * (and wakes itself to go on): trials started or refused, and jobs loaded.
+ * Signals, the heartbeat and the watchdog's pings run between passes, so
+ * a job whose trials fail as fast as they are proposed never starves them.
+ */
+#define SCHED_PASS_TRIALS 16
+#define SCHED_PASS_LOADS  2
+
 /* What the scheduler reads from a job's normalized spec. */
 struct sched_plan {
 	enum fit_task task;
@@ -85,7 +103,7 @@ struct sched_job {
 	double best_score;
 	char best_model_id[STORE_ID_MAX];
 	int64_t best_duration_ms;
-	int64_t final_idx; /* the trial the refit runs (choose_final in scheduler.c) */
+	int64_t final_idx; /* the trial the refit runs (sched_job_final_trial()) */
 
 	int64_t elapsed_saved_ms; /* running time committed to the store */
 	int64_t run_mark_ms;	  /* monotonic time up to which elapsed was counted */
@@ -94,7 +112,12 @@ struct sched_job {
 	enum sched_end end;
 	char fail_code[FITD_ERROR_CODE_MAX];
 	char fail_message[FITD_ERROR_MESSAGE_MAX];
-	struct worker_task *refit; /* while the refit runs */
+
+	/* the circuit breaker: finished trials that failed in a row with streak_code */
+	unsigned streak;
+	char streak_code[FITD_ERROR_CODE_MAX];
+	char streak_message[FITD_ERROR_MESSAGE_MAX]; /* the last one's */
+	struct worker_task *refit;		     /* while the refit runs */
 	bool refit_done;
 	bool cancel_seen;
 
@@ -132,6 +155,9 @@ struct worker {
 	size_t memory_budget;	/* bytes */
 	size_t memory_busy;	/* estimates of the tasks on the pool */
 	bool stopping;
+	unsigned pass_trials; /* what this pass may still start (SCHED_PASS_TRIALS) */
+	unsigned pass_loads;  /* ... and load (SCHED_PASS_LOADS) */
+	bool pass_cut;	      /* it stopped short: the next pass goes on */
 
 	worker_events_fn on_events;
 	void *on_events_data;
@@ -167,8 +193,34 @@ unsigned sched_job_ready(struct sched_job *j);
  */
 struct sched_rec *sched_job_rec(struct sched_job *j, int64_t idx);
 
-/* Decides whether the search part is over (trial budget or a stop rule); not yet when out of memory. */
+/*
+ * Decides whether the search part is over (trial budget, a stop rule, or
+ * WORKER_MAX_TRIALS trials, the cap of a job without max_trials); not yet
+ * when out of memory.
+ */
 bool sched_job_search_over(struct sched_job *j);
+
+/*
+ * Notes the committed outcome of one of j's trials (state, and code and
+ * message when it failed) for the circuit breaker, which may end j:
+ * SCHED_END_FAILED with the code, its running trials asked to stop.
+ */
+void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, const char *code,
+			    const char *message);
+
+/* Models a trial of j fits: folds times repeats, or one for a holdout. */
+unsigned sched_job_fold_fits(const struct sched_job *j);
+
+/*
+ * The trial to refit, by the one-standard-error rule: of the completed
+ * trials whose score is within one standard error (the fold scores' standard
+ * deviation over the square root of their number) of the best score, the
+ * best one of the simplest model family. After a long search on a small
+ * table the top score is partly luck; a simpler model that is as good
+ * within the noise generalizes better. Ties keep the lower index. Depends
+ * only on the finished trials, so a restart chooses the same one.
+ */
+int64_t sched_job_final_trial(const struct sched_job *j);
 
 /* The searcher's parameters for new trial idx (a new reference), or NULL. */
 json_t *sched_job_propose(struct sched_job *j, int64_t idx);

@@ -1,6 +1,7 @@
 /*
  * spec.c - the job spec: strict validation of a request body against its
- * dataset's columns, defaults, and the normalized JSON stored with the job.
+ * dataset's columns, and its defaults (spec_json.c writes the normalized
+ * JSON stored with the job).
  *
  * One parser serves both directions. worker_spec_parse() has the columns
  * and checks the target, the excluded columns and the task against them;
@@ -13,8 +14,13 @@
  * types and unknown keys are FITD_EFORMAT, everything else
  * FITD_EUNPROCESSABLE. The first problem found is reported; fields are
  * checked in the order of the normalized spec.
+ *
+ * Numbers are taken as clients send them: an integer field takes any JSON
+ * number with an integer value (30 or 30.0, search_json_integer()), since
+ * many clients cannot promise an integer type; a fraction there (30.5) is
+ * the wrong type. A duration (search.max_seconds) is any number of seconds.
  */
-#include "worker/spec.h"
+#include "worker/spec_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -35,22 +41,6 @@
 #define DEFAULT_TRIALS	   50
 #define DEFAULT_SECONDS	   600
 #define PATIENCE_MAX	   10000
-
-struct worker_spec {
-	char *dataset;
-	char *target;
-	enum fit_task task;
-	char **exclude;
-	size_t nexclude;
-	enum fit_metric metric;
-	enum worker_validation validation;
-	unsigned folds;
-	unsigned repeats;
-	double fraction;
-	unsigned early_patience; /* 0: early_stopping false */
-	struct search_space space;
-	struct worker_search_options search;
-};
 
 struct parse {
 	const struct worker_column_info *cols; /* NULL: a stored, normalized spec */
@@ -109,21 +99,22 @@ static int known_keys(struct parse *ps, const json_t *obj, const char *prefix,
 	return FITD_OK;
 }
 
-/* An integer field: absent leaves *v alone; present must be in [lo, hi]. */
+/* An integer field: absent leaves *v alone; present must be an integer in [lo, hi]. */
 static int get_int(struct parse *ps, const json_t *obj, const char *key, const char *path,
 		   long long lo, long long hi, long long *v)
 {
 	const json_t *j = json_object_get(obj, key);
 
+	long long x;
+
 	if (j == NULL)
 		return FITD_OK;
-	if (!json_is_integer(j))
+	if (!search_json_integer(j, &x))
 		return wrong_type(ps, path, "an integer");
-	if (json_integer_value(j) < lo || json_integer_value(j) > hi)
+	if (x < lo || x > hi)
 		return fail(ps, FITD_EUNPROCESSABLE, "out_of_range",
-			    "%s: %lld is out of range %lld..%lld", path,
-			    (long long)json_integer_value(j), lo, hi);
-	*v = json_integer_value(j);
+			    "%s: %lld is out of range %lld..%lld", path, x, lo, hi);
+	*v = x;
 	return FITD_OK;
 }
 
@@ -484,30 +475,36 @@ static int get_auto_int(struct parse *ps, const json_t *obj, const char *key, co
 			   ? FITD_OK
 			   : fail(ps, FITD_EUNPROCESSABLE, "unknown_value",
 				  "%s: expected \"auto\" or a positive integer", path);
-	if (!json_is_integer(j))
+	if (!search_json_integer(j, &v))
 		return wrong_type(ps, path, "\"auto\" or a positive integer");
 	rc = get_int(ps, obj, key, path, 1, WORKER_MAX_PARALLEL, &v);
 	*out = (unsigned)v;
 	return rc;
 }
 
-/* Absent: *given false; null: unbounded; else in [1, hi]. */
-static int get_budget(struct parse *ps, const json_t *search, const char *key, long long hi,
-		      bool *given, unsigned *out)
+/*
+ * A budget: absent, *given is false; null is unbounded (0); else an integer
+ * (a count) or any number (a duration) in [1, hi].
+ */
+static int get_budget(struct parse *ps, const json_t *search, const char *key, bool integer,
+		      double hi, bool *given, double *out)
 {
 	const json_t *j = json_object_get(search, key);
 	char path[40];
-	long long v = 0;
-	int rc;
+	long long n;
 
 	snprintf(path, sizeof(path), "search.%s", key);
 	*given = j != NULL;
 	*out = 0;
 	if (j == NULL || json_is_null(j))
 		return FITD_OK;
-	rc = get_int(ps, search, key, path, 1, hi, &v);
-	*out = (unsigned)v;
-	return rc;
+	if (integer ? !search_json_integer(j, &n) : !json_is_number(j))
+		return wrong_type(ps, path, integer ? "an integer" : "a number");
+	*out = json_number_value(j);
+	if (!(*out >= 1 && *out <= hi))
+		return fail(ps, FITD_EUNPROCESSABLE, "out_of_range", "%s: %g is out of range 1..%g",
+			    path, *out, hi);
+	return FITD_OK;
 }
 
 static int parse_algorithm(struct parse *ps, const json_t *search)
@@ -601,15 +598,17 @@ static int parse_budgets(struct parse *ps, const json_t *search)
 {
 	struct worker_search_options *o = &ps->spec->search;
 	bool trials_given, seconds_given;
+	double trials;
 	uint64_t size;
-	int rc = get_budget(ps, search, "max_trials", WORKER_MAX_TRIALS, &trials_given,
-			    &o->max_trials);
+	int rc = get_budget(ps, search, "max_trials", true, WORKER_MAX_TRIALS, &trials_given,
+			    &trials);
 
 	if (rc == FITD_OK)
-		rc = get_budget(ps, search, "max_seconds", WORKER_MAX_SECONDS, &seconds_given,
-				&o->max_seconds);
+		rc = get_budget(ps, search, "max_seconds", false, WORKER_MAX_SECONDS,
+				&seconds_given, &o->max_seconds);
 	if (rc != FITD_OK)
 		return rc;
+	o->max_trials = (unsigned)trials;
 	if (trials_given && seconds_given && o->max_trials == 0 && o->max_seconds == 0)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
 			    "search: max_trials and max_seconds cannot both be null");
@@ -715,113 +714,4 @@ void worker_spec_free(struct worker_spec *spec)
 	free(spec->dataset);
 	free(spec->target);
 	free(spec);
-}
-
-/* ---- the normalized spec ---- */
-
-static json_t *int_or_null(unsigned v)
-{
-	return v ? json_integer(v) : json_null();
-}
-
-static json_t *int_or_auto(unsigned v)
-{
-	return v ? json_integer(v) : json_string("auto");
-}
-
-static json_t *search_json(const struct worker_search_options *o)
-{
-	return json_pack(
-	    "{s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:i}", "algorithm",
-	    worker_algorithm_name(o->algorithm), "max_trials", int_or_null(o->max_trials),
-	    "max_seconds", int_or_null(o->max_seconds), "parallel_trials",
-	    int_or_auto(o->parallel_trials), "threads_per_trial", int_or_auto(o->threads_per_trial),
-	    "seed", (json_int_t)o->seed, "patience", int_or_null(o->patience), "goal",
-	    o->has_goal ? json_real(o->goal) : json_null(), "max_attempts", (int)o->max_attempts);
-}
-
-json_t *worker_spec_to_json(const struct worker_spec *spec)
-{
-	json_t *exclude = json_array();
-	json_t *validation, *early;
-
-	for (size_t i = 0; exclude != NULL && i < spec->nexclude; i++)
-		json_array_append_new(exclude, json_string(spec->exclude[i]));
-	if (spec->validation == WORKER_VALIDATION_CV)
-		validation = json_pack("{s:s, s:i, s:i}", "method", "cv", "folds", (int)spec->folds,
-				       "repeats", (int)spec->repeats);
-	else
-		validation = json_pack("{s:s, s:f}", "method", "holdout", "fraction",
-				       spec->fraction);
-	early = spec->early_patience ? json_pack("{s:i}", "patience", (int)spec->early_patience)
-				     : json_false();
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o}", "dataset", spec->dataset,
-			 "target", spec->target, "task", fit_task_name(spec->task),
-			 "exclude_columns", exclude, "metric", fit_metric_name(spec->metric),
-			 "validation", validation, "early_stopping", early, "space",
-			 search_space_to_json(&spec->space), "search", search_json(&spec->search));
-}
-
-/* ---- accessors ---- */
-
-const char *worker_spec_dataset(const struct worker_spec *spec)
-{
-	return spec->dataset;
-}
-
-const char *worker_spec_target(const struct worker_spec *spec)
-{
-	return spec->target;
-}
-
-enum fit_task worker_spec_task(const struct worker_spec *spec)
-{
-	return spec->task;
-}
-
-enum fit_metric worker_spec_metric(const struct worker_spec *spec)
-{
-	return spec->metric;
-}
-
-bool worker_spec_higher_is_better(const struct worker_spec *spec)
-{
-	return fit_metric_higher_is_better(spec->metric) != 0;
-}
-
-size_t worker_spec_exclude_count(const struct worker_spec *spec)
-{
-	return spec->nexclude;
-}
-
-const char *worker_spec_exclude(const struct worker_spec *spec, size_t i)
-{
-	return i < spec->nexclude ? spec->exclude[i] : NULL;
-}
-
-enum worker_validation worker_spec_validation(const struct worker_spec *spec, unsigned *folds,
-					      unsigned *repeats, double *fraction)
-{
-	if (folds != NULL)
-		*folds = spec->folds;
-	if (repeats != NULL)
-		*repeats = spec->repeats;
-	if (fraction != NULL)
-		*fraction = spec->fraction;
-	return spec->validation;
-}
-
-unsigned worker_spec_early_patience(const struct worker_spec *spec)
-{
-	return spec->early_patience;
-}
-
-const struct worker_search_options *worker_spec_search(const struct worker_spec *spec)
-{
-	return &spec->search;
-}
-
-const struct search_space *worker_spec_space(const struct worker_spec *spec)
-{
-	return &spec->space;
 }

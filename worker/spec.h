@@ -4,7 +4,9 @@
  *
  * worker_spec_parse() checks a POST /v1/jobs body strictly: an unknown key
  * anywhere or a wrong JSON type is FITD_EFORMAT (HTTP 400, codes
- * "unknown_field", "wrong_type"); a well-formed but unusable value is
+ * "unknown_field", "wrong_type"; an integer field takes a whole number
+ * written as a real, 30.0, but a fraction there, 30.5, is the wrong type);
+ * a well-formed but unusable value is
  * FITD_EUNPROCESSABLE (422: "missing_field", "out_of_range",
  * "unknown_value", "duplicate_value", "unknown_column",
  * "invalid_combination", "grid_too_large", "too_few_classes"). Every
@@ -35,7 +37,8 @@
  *   early_stopping  {"patience":10}; false turns it off, true is the default
  *   space       see worker/search/space.h
  *   search      algorithm "auto"; max_trials 1..10000 and max_seconds
- *               1..604800: when neither is given 50 and 600, when one is
+ *               1..604800 (seconds, fractions allowed, so 2.5 is two and
+ *               a half): when neither is given 50 and 600, when one is
  *               given the other is null (unbounded), and null given
  *               explicitly is unbounded (not both); for grid a missing
  *               max_trials is the grid's size; parallel_trials and
@@ -66,8 +69,9 @@ struct search_space;
 #define WORKER_MAX_PARALLEL 256
 
 /*
- * What the validator needs to know about one column of the dataset. The
- * caller computes it; name is borrowed for the call.
+ * What the validator needs to know about one column of the dataset,
+ * computed once at upload and kept in the store with it (spec_facts.h);
+ * name is borrowed for the call.
  */
 struct worker_column_info {
 	const char *name;
@@ -80,11 +84,11 @@ struct worker_column_info {
 
 /*
  * Fills integer_valued and distinct of *info from a numeric column of n
- * values (NAN = missing). Allocates a scratch copy; on allocation failure it
- * reports integer_valued false and distinct WORKER_DISTINCT_CAP (a column
- * the validator then treats as continuous). Thread-safe.
+ * values (NAN = missing) in one pass. FITD_ENOMEM, with *info untouched,
+ * when its scratch set (32 KiB) cannot be allocated: a fact is never
+ * guessed. Thread-safe.
  */
-void worker_column_numeric_facts(const double *values, size_t n, struct worker_column_info *info);
+int worker_column_numeric_facts(const double *values, size_t n, struct worker_column_info *info);
 
 enum worker_validation {
 	WORKER_VALIDATION_CV,
@@ -103,7 +107,7 @@ enum worker_algorithm {
 struct worker_search_options {
 	enum worker_algorithm algorithm;
 	unsigned max_trials;	    /* 0: unbounded */
-	unsigned max_seconds;	    /* 0: unbounded */
+	double max_seconds;	    /* 0: unbounded; may have a fraction */
 	unsigned parallel_trials;   /* 0: auto */
 	unsigned threads_per_trial; /* 0: auto */
 	uint64_t seed;

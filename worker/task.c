@@ -73,19 +73,26 @@ static int find_labeled_rows(struct worker_data *d, struct fitd_error *err)
 	return FITD_OK;
 }
 
-static size_t count_classes(const struct fit_column *t, size_t nrows)
+/* The classes of the target when the dataset's facts did not give them. */
+static int count_classes(struct worker_data *d, struct fitd_error *err)
 {
+	const struct fit_column *t = &d->frame->cols[d->target];
 	struct worker_column_info info = { 0 };
 
-	if (t->type == FIT_COL_CATEGORICAL)
-		return t->nlevels;
-	worker_column_numeric_facts(t->num, nrows, &info);
-	return info.distinct;
+	if (t->type == FIT_COL_CATEGORICAL) {
+		d->nclasses = t->nlevels;
+		return FITD_OK;
+	}
+	if (worker_column_numeric_facts(t->num, d->frame->nrows, &info) != FITD_OK)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "target facts: out of memory");
+	d->nclasses = info.distinct;
+	return FITD_OK;
 }
 
 int worker_data_new(const char *path, const char *target, const char *const *exclude,
-		    size_t nexclude, enum fit_task task, unsigned folds, unsigned repeats,
-		    double holdout, uint64_t seed, struct worker_data **out, struct fitd_error *err)
+		    size_t nexclude, enum fit_task task, size_t nclasses, unsigned folds,
+		    unsigned repeats, double holdout, uint64_t seed, struct worker_data **out,
+		    struct fitd_error *err)
 {
 	struct worker_data *d = calloc(1, sizeof(*d));
 	long t;
@@ -109,8 +116,9 @@ int worker_data_new(const char *path, const char *target, const char *const *exc
 	rc = find_features(d, exclude, nexclude, err);
 	if (rc == FITD_OK)
 		rc = find_labeled_rows(d, err);
-	if (rc == FITD_OK && task == FIT_TASK_CLASSIFICATION)
-		d->nclasses = count_classes(&d->frame->cols[d->target], d->frame->nrows);
+	d->nclasses = task == FIT_TASK_CLASSIFICATION ? nclasses : 0;
+	if (rc == FITD_OK && task == FIT_TASK_CLASSIFICATION && nclasses == 0)
+		rc = count_classes(d, err);
 	if (rc == FITD_OK)
 		rc = fit_split_new(d->frame, d->target, task, folds, repeats, holdout, seed,
 				   &d->split, err);

@@ -39,10 +39,15 @@ struct worker_data {
 	size_t nclasses; /* an upper bound; 0 for regression */
 };
 
-/* Loads the dataset file and computes the split. */
+/*
+ * Loads the dataset file and computes the split. nclasses is the target's
+ * number of classes as the dataset's stored facts count them
+ * (spec_facts.h; an upper bound for a classification); 0 counts them from
+ * the table. FITD_ENOMEM when memory runs out.
+ */
 int worker_data_new(const char *path, const char *target, const char *const *exclude,
-		    size_t nexclude, enum fit_task task, unsigned folds, unsigned repeats,
-		    double holdout, uint64_t seed, struct worker_data **out,
+		    size_t nexclude, enum fit_task task, size_t nclasses, unsigned folds,
+		    unsigned repeats, double holdout, uint64_t seed, struct worker_data **out,
 		    struct fitd_error *err);
 struct worker_data *worker_data_ref(struct worker_data *d);
 void worker_data_unref(struct worker_data *d);

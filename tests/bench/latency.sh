@@ -15,10 +15,20 @@
 # connection) that leaves the trials their cores. The target is p99 under
 # 20 ms on a 2-core machine while the trials train.
 #
-#   tests/bench/latency.sh [FITD]
+# A fourth run, submit, times POST /v1/jobs itself: job specs on a
+# generated 200,000 x 100 table (190 MB of CSV, kept in tests/bench/out/
+# or $FITD_BENCH_DIR) while the same search saturates the trial threads,
+# paced at 10 a second on one connection (--max-running-jobs 1 keeps the
+# submitted jobs queued, so only their validation and commit are timed).
+# A submission reads the column facts kept at upload, never the table, so
+# its p99 should be that of a status poll, whatever the table's size.
 #
-# Without an argument it builds fitd in build-bench/ (a release build).
-# DURATION overrides the seconds per measurement.
+#   tests/bench/latency.sh [FITD [GENTABLE]]
+#
+# Without arguments it builds fitd and gentable in build-bench/ (a release
+# build); with FITD alone, gentable is built in FITD's build directory.
+# DURATION overrides the seconds per measurement; RUNS the runs made (a
+# list of idle, default, all-cores, submit; default all).
 bench_name=latency
 . "$(dirname "$0")/results.sh"
 set -euo pipefail
@@ -27,13 +37,22 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 duration=${DURATION:-20}
 
+runs=${RUNS:-idle default all-cores submit}
+
 if [ $# -ge 1 ]; then
 	fitd=$1
+	build=$(cd "$(dirname "$fitd")/.." && pwd)
 else
 	build=${FITD_BENCH_BUILD:-$root/build-bench}
 	[ -d "$build" ] || meson setup "$build" "$root" --buildtype=release >/dev/null
 	meson compile -C "$build" daemon/fitd >/dev/null
 	fitd=$build/daemon/fitd
+fi
+if [ $# -ge 2 ]; then
+	gentable=$2
+else
+	gentable=$build/tests/bench/gentable
+	case " $runs " in *" submit "*) meson compile -C "$build" tests/bench/gentable >/dev/null ;; esac
 fi
 command -v wrk >/dev/null || { echo "latency.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
@@ -139,19 +158,70 @@ PY
 		{ printf "%-16s %9.2f %9.2f %10.0f %10s %8s\n", name, $1, $2, $3, cores, $4 }'
 }
 
+# big_table: the generated 200,000 x 100 table's path, made once.
+big_table() {
+	local dir=${FITD_BENCH_DIR:-$here/out} csv
+	csv=$dir/ingest-200000x100.csv
+	mkdir -p "$dir"
+	if [ ! -s "$csv" ]; then
+		"$gentable" --rows 200000 --cols 100 --task classification --seed 1 --out "$csv.tmp"
+		mv "$csv.tmp" "$csv"
+	fi
+	echo "$csv"
+}
+
+# submits NAME DATASET: POST /v1/jobs on DATASET at 10 a second for DURATION
+# seconds on one keep-alive connection, one table row.
+submits() {
+	local cpu0 cpu1 out
+	cpu0=$(cpu_seconds)
+	out=$(/usr/bin/python3 - "$url" "$2" "$duration" <<'PY'
+import http.client, json, sys, time
+host, ds, seconds = sys.argv[1].split("//")[1], sys.argv[2], float(sys.argv[3])
+body = json.dumps({"dataset": ds, "target": "target", "search": {"max_trials": 1}})
+conn = http.client.HTTPConnection(host)
+lat, bad, t0 = [], 0, time.perf_counter()
+next_at = t0
+while time.perf_counter() - t0 < seconds:
+    now = time.perf_counter()
+    if now < next_at:
+        time.sleep(next_at - now)
+    next_at += 1 / 10
+    s = time.perf_counter()
+    conn.request("POST", "/v1/jobs", body=body, headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    r.read()
+    lat.append((time.perf_counter() - s) * 1000)
+    bad += r.status != 201
+lat.sort()
+print("%.2f %.2f %.1f %d" % (lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                             len(lat) / (time.perf_counter() - t0), bad))
+PY
+)
+	cpu1=$(cpu_seconds)
+	echo "$out" | awk -v name="$1" -v cores="$(echo "$cpu0 $cpu1 $duration" |
+		awk '{ printf "%.2f", ($2 - $1) / $3 }')" '
+		{ printf "%-16s %9s %9s %10s %10s %8s\n", name, $1, $2, $3, cores, $4 }'
+}
+
+want() { case " $runs " in *" $1 "*) return 0 ;; esac; return 1; }
+
 ncores=$(nproc)
 echo "fitd: $fitd; $ncores cores; wrk -t1 -c4 -d${duration}s GET /v1/jobs/{id}"
 printf '%-16s %9s %9s %10s %10s %8s\n' run "p50 ms" "p99 ms" "req/s" "fitd cores" non-2xx
 
-start_daemon
-job=$(submit_load)
-curl -sf -X POST "$url/v1/jobs/$job/cancel" >/dev/null
-sleep 1
-measure idle "$job"
-paced idle-200/s "$job"
-stop_daemon
+if want idle; then
+	start_daemon
+	job=$(submit_load)
+	curl -sf -X POST "$url/v1/jobs/$job/cancel" >/dev/null
+	sleep 1
+	measure idle "$job"
+	paced idle-200/s "$job"
+	stop_daemon
+fi
 
 for run in default all-cores; do
+	want "$run" || continue
 	if [ "$run" = default ]; then start_daemon; else start_daemon --reserved-cores 0; fi
 	job=$(submit_load)
 	sleep 3 # the trials start
@@ -160,3 +230,15 @@ for run in default all-cores; do
 	curl -s "$url/v1/jobs/$job" | grep -o '"runtime":{[^}]*}' | sed "s/^/                 $run: /"
 	stop_daemon
 done
+
+if want submit; then
+	table=$(big_table)
+	start_daemon --max-running-jobs 1
+	job=$(submit_load)
+	big=$(curl -sf --data-binary @"$table" -H 'Content-Type: text/csv' \
+		"$url/v1/datasets?name=big" | field id)
+	sleep 3 # the trials start
+	submits "submit-10/s" "$big"
+	echo "                 submit: POST /v1/jobs on a $(wc -c <"$table")-byte, 200,000 x 100 table"
+	stop_daemon
+fi

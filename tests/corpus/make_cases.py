@@ -91,10 +91,13 @@ WRONG = {
 for field, values in WRONG.items():
     for i, v in enumerate(values):
         job("type-%s-%d" % (field.replace("_", "-"), i), {field: v}, 400, "wrong_type")
+# An integer field takes a whole number written as a real (30.0), not a
+# fraction, nor a real past 2^53 (1e16): a double no longer tells such
+# integers apart.
 SEARCH_WRONG = {
-    "max_trials": ["5", 1.5, True], "max_seconds": ["5", True, [1]],
+    "max_trials": ["5", 1.5, True, 30.5, 1e16], "max_seconds": ["5", True, [1]],
     "parallel_trials": [1.5, []], "threads_per_trial": [2.5, True],
-    "seed": ["1", 1.5], "algorithm": [3, ["tpe"]], "patience": ["x", 2.5],
+    "seed": ["1", 1.5, 1e300], "algorithm": [3, ["tpe"]], "patience": ["x", 2.5],
     "goal": ["x", [1]], "max_attempts": [2.5, "3"],
 }
 for field, values in SEARCH_WRONG.items():
@@ -103,7 +106,7 @@ for field, values in SEARCH_WRONG.items():
             "wrong_type")
 SPACE_WRONG = {
     "models": [True, [1]], "optimizer": [1, [True]], "learning_rate": ["0.1", [None]],
-    "batch_size": ["32", [1.5]], "epochs": ["10", 1.5], "regularization": [1, [2]],
+    "batch_size": ["32", [1.5]], "epochs": ["10", 1.5, 1e20], "regularization": [1, [2]],
     "penalty": ["x"], "loss": [0, [0]], "mlp": [1, "x"], "svm": [1],
 }
 for field, values in SPACE_WRONG.items():
@@ -119,7 +122,10 @@ job("type-validation-method", {"validation": {"method": 1}}, 400, "wrong_type")
 job("type-patience", {"early_stopping": {"patience": "10"}}, 400, "wrong_type")
 
 # ---- job specs: out of range ----
-RANGE = [("search", "max_trials", [0, 10001, -1]), ("search", "max_seconds", [0, 604801, -5]),
+# Whole reals are integers, so 10001.0 trials is out of range; seconds may
+# have a fraction, but not below 1 s.
+RANGE = [("search", "max_trials", [0, 10001, -1, 10001.0]),
+         ("search", "max_seconds", [0, 604801, -5, 0.5, 604800.5]),
          ("search", "parallel_trials", [0, 257]), ("search", "threads_per_trial", [0, 257]),
          ("search", "max_attempts", [0, 11]), ("search", "patience", [0, 10001])]
 for obj, field, values in RANGE:

@@ -77,6 +77,7 @@
 #include "worker/params.h"
 #include "worker/predict.h"
 #include "worker/spec.h"
+#include "worker/spec_facts.h"
 #include "worker/task.h"
 #include "worker/worker.h"
 
@@ -366,9 +367,38 @@ static int upload(struct store *s, const char *name, struct store_dataset *out,
 	if (rc == FITD_OK)
 		rc = store_upload_parse(up, NULL, &frame, err);
 	if (rc == FITD_OK)
+		rc = worker_dataset_facts_upload(up, frame, err);
+	if (rc == FITD_OK)
 		rc = store_upload_commit(up, name, columns, out, err);
 	store_upload_free(up);
 	return rc;
+}
+
+/*
+ * The column facts of dataset id equal those of the fixture's dataset
+ * (the same table): a failure met while computing them was an error, not
+ * a different answer.
+ */
+static void check_same_facts(const char *id)
+{
+	struct store_column *a = NULL, *b = NULL;
+	struct fitd_error err = { 0 };
+	size_t na = 0, nb = 0;
+	int64_t ra, rb;
+
+	paused++;
+	ck_assert_int_eq(store_dataset_columns(fx.store, id, &ra, &a, &na, &err), FITD_OK);
+	ck_assert_int_eq(store_dataset_columns(fx.store, fx.ds.id, &rb, &b, &nb, &err), FITD_OK);
+	ck_assert(ra == rb && na == nb && na > 0);
+	for (size_t i = 0; i < na; i++)
+		ck_assert_msg(strcmp(a[i].name, b[i].name) == 0 && a[i].numeric == b[i].numeric &&
+				  a[i].levels == b[i].levels && a[i].missing == b[i].missing &&
+				  a[i].integer_valued == b[i].integer_valued &&
+				  a[i].distinct == b[i].distinct,
+			      "column %zu's facts differ after allocation %ld failed", i, fail_at);
+	store_columns_free(a, na);
+	store_columns_free(b, nb);
+	paused--;
 }
 
 static int flow_upload(struct fitd_error *err)
@@ -376,20 +406,21 @@ static int flow_upload(struct fitd_error *err)
 	struct store_dataset d;
 	int rc = upload(fx.store, "torture", &d, err);
 
-	if (rc == FITD_OK)
+	if (rc == FITD_OK) {
+		check_same_facts(d.id);
 		store_dataset_release(&d);
+	}
 	return rc;
 }
 
-/* As POST /v1/jobs: parse, describe the columns, validate, store; the search job or the small one. */
+/* As POST /v1/jobs: parse, read the column facts, validate, store; the search job or the small one. */
 static int submit(struct store *s, bool search, const char *dataset, struct store_job *out,
 		  struct fitd_error *err)
 {
-	char body[1024], path[4096];
-	struct worker_column_info *cols = NULL;
+	char body[1024];
+	struct worker_dataset_facts facts = { 0 };
 	struct worker_spec *spec = NULL;
 	struct store_job_new in = { .max_attempts = 3 };
-	struct fit_frame *frame = NULL;
 	json_t *doc, *normalized = NULL;
 	json_error_t jerr;
 	char *text = NULL;
@@ -400,24 +431,9 @@ static int submit(struct store *s, bool search, const char *dataset, struct stor
 	doc = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "parse: %s", jerr.text);
-	rc = store_dataset_path(s, dataset, path, sizeof(path), err);
+	rc = worker_dataset_facts_load(s, dataset, &facts, err);
 	if (rc == FITD_OK)
-		rc = fit_frame_load(path, &frame, err);
-	if (rc == FITD_OK) {
-		cols = calloc(frame->ncols, sizeof(*cols));
-		if (cols == NULL)
-			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "column facts");
-	}
-	for (size_t c = 0; rc == FITD_OK && c < frame->ncols; c++) {
-		cols[c].name = frame->cols[c].name;
-		cols[c].numeric = frame->cols[c].type == FIT_COL_NUMERIC;
-		cols[c].nlevels = frame->cols[c].nlevels;
-		cols[c].missing = frame->cols[c].missing;
-		if (cols[c].numeric)
-			worker_column_numeric_facts(frame->cols[c].num, frame->nrows, &cols[c]);
-	}
-	if (rc == FITD_OK)
-		rc = worker_spec_parse(doc, cols, frame->ncols, frame->nrows, &spec, err);
+		rc = worker_spec_parse(doc, facts.cols, facts.ncols, facts.nrows, &spec, err);
 	if (rc == FITD_OK) {
 		normalized = worker_spec_to_json(spec);
 		text = json_dumps(normalized, JSON_COMPACT | JSON_SORT_KEYS);
@@ -435,8 +451,7 @@ static int submit(struct store *s, bool search, const char *dataset, struct stor
 	free(text);
 	json_decref(normalized);
 	worker_spec_free(spec);
-	free(cols);
-	fit_frame_free(frame);
+	worker_dataset_facts_release(&facts);
 	json_decref(doc);
 	return rc;
 }
@@ -476,8 +491,8 @@ static int trial(struct store *s, char **model_text, struct fitd_error *err)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "params");
 	rc = store_dataset_path(s, fx.ds.id, path, sizeof(path), err);
 	if (rc == FITD_OK)
-		rc = worker_data_new(path, "species", NULL, 0, FIT_TASK_CLASSIFICATION, 2, 1, 0, 7,
-				     &data, err);
+		rc = worker_data_new(path, "species", NULL, 0, FIT_TASK_CLASSIFICATION, 0, 2, 1, 0,
+				     7, &data, err);
 	if (rc == FITD_OK)
 		rc = worker_params_from_json(params, &ctx, &t.params, err);
 	for (int refit = 0; refit < 2 && rc == FITD_OK; refit++) {

@@ -5,6 +5,7 @@ and the live event stream (including resume across a restart)."""
 import http.client
 import json
 import os
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -279,6 +280,62 @@ class Search(DaemonTest):
             self.assertError(submit(self.d, body), status, code)
         status, _, page = self.d.request("GET", "/v1/jobs")
         self.assertEqual(page["items"], [])
+
+
+def spoil_dataset_file(d, ds):
+    """Replaces dataset ds's file in the state directory with garbage."""
+    path = os.path.join(d.state_dir, "datasets", ds)
+    with open(path + ".spoilt", "wb") as f:
+        f.write(b"not a dataset file" * 1000)
+    os.replace(path + ".spoilt", path)
+
+
+class SubmissionReadsNoFile(DaemonTest):
+    """A submission is validated against the column facts kept at upload,
+    never the dataset file: it costs the same on any table."""
+
+    def test_spoilt_file_still_validates_with_the_right_task(self):
+        cases = [("iris", "species", "classification", "accuracy"),
+                 ("seed_linear", "y", "regression", "rmse"),
+                 ("digits", "digit", "classification", "accuracy")]  # integers 0..9
+        for name, target, task, metric in cases:
+            ds = upload(self.d, name)
+            spoil_dataset_file(self.d, ds)
+            status, _, job = submit(self.d, {"dataset": ds, "target": target,
+                                             "search": {"max_trials": 1}})
+            self.assertEqual(status, 201, job)
+            self.assertEqual((job["task"], job["metric"]), (task, metric), name)
+            # The job's own load reads the file: it fails, and says why.
+            job = wait_job(self.d, job["id"])
+            self.assertEqual(job["state"], "failed", job)
+        # Bad specs are still judged on the facts alone.
+        self.assertError(submit(self.d, {"dataset": ds, "target": "nope"}), 422,
+                         "unknown_column")
+        self.assertError(submit(self.d, {"dataset": ds, "target": "digit",
+                                         "task": "regression", "metric": "accuracy"}),
+                         422, "invalid_combination")
+
+    def test_datasets_from_before_the_facts_are_described_once(self):
+        """A state directory of schema 3 (no facts kept): the first job on
+        each dataset reads its file once and keeps the facts."""
+        iris, digits = upload(self.d, "iris"), upload(self.d, "digits")
+        self.d.stop()
+        db = sqlite3.connect(os.path.join(self.d.state_dir, "fitd.db"))
+        db.executescript("DROP TABLE IF EXISTS dataset_columns;"
+                         "UPDATE schema_version SET version = 3;")
+        db.close()
+        self.d.start()
+        for ds, target in [(digits, "digit"), (digits, "digit"), (iris, "species")]:
+            status, _, job = submit(self.d, {"dataset": ds, "target": target,
+                                             "search": {"max_trials": 1}})
+            self.assertEqual(status, 201, job)
+            self.assertEqual(job["task"], "classification")
+            # Described by the first job: the file is not read again.
+            spoil_dataset_file(self.d, ds)
+        with open(self.d.log_path, "rb") as f:
+            log = f.read().decode()
+        self.assertEqual(log.count("event=dataset_described id=%s" % digits), 1, log)
+        self.assertEqual(log.count("event=dataset_described id=%s" % iris), 1, log)
 
 
 class CancelAndDeadline(DaemonTest):

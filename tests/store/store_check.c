@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char state[64];
 
@@ -60,6 +61,28 @@ int store_check_upload(struct store *s, const char *csv, const char *name, struc
 		rc = store_upload_commit(up, name, "[]", d, err);
 	store_upload_free(up);
 	return rc;
+}
+
+void store_check_load_dump(const char *name)
+{
+	char path[512], *sql, *msg = NULL;
+	struct stat st;
+	sqlite3 *db;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", getenv("FITD_TEST_DATA"), name);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s", path);
+	ck_assert_int_eq(fstat(fileno(f), &st), 0);
+	sql = calloc(1, (size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(sql);
+	ck_assert_uint_eq(fread(sql, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/fitd.db", state);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
+	sqlite3_close(db);
+	free(sql);
 }
 
 static sqlite3 *open_db(void)

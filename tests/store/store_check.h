@@ -24,6 +24,9 @@ const char *store_check_state(void);
 /* Removes the state directory and all it holds. */
 void store_check_state_remove(void);
 
+/* Makes the state's database from the SQL dump tests/data/name (before the store opens it). */
+void store_check_load_dump(const char *name);
+
 /* Opens the store on the state directory. */
 struct store *store_check_open(void);
 

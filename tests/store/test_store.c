@@ -344,29 +344,6 @@ END_TEST
 	" created_at, owner) SELECT '" id "', dataset_id, state, target, task, metric, spec,"   \
 	" idempotency_key, created_at, " owner " FROM jobs WHERE id = 'job_000000000000000000c1'"
 
-/* Makes the state's database from the dump tests/data/name. */
-static void load_dump(const char *name)
-{
-	char path[512], *sql, *msg = NULL;
-	struct stat st;
-	sqlite3 *db;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", getenv("FITD_TEST_DATA"), name);
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "%s", path);
-	ck_assert_int_eq(fstat(fileno(f), &st), 0);
-	sql = calloc(1, (size_t)st.st_size + 1);
-	ck_assert_ptr_nonnull(sql);
-	ck_assert_uint_eq(fread(sql, 1, (size_t)st.st_size, f), (size_t)st.st_size);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/fitd.db", store_check_state());
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
-	sqlite3_close(db);
-	free(sql);
-}
-
 START_TEST(migration_scopes_keys_per_owner)
 {
 	static const char ds[] = "ds_00000000000000000001";
@@ -377,7 +354,7 @@ START_TEST(migration_scopes_keys_per_owner)
 	int version = 0;
 
 	store_check_state_new();
-	load_dump("store_v2.sql");
+	store_check_load_dump("store_v2.sql");
 	s = store_check_open();
 	ck_assert_int_eq(store_schema_version(s, &version, NULL), FITD_OK);
 	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
@@ -430,7 +407,7 @@ START_TEST(migration_allows_deleting)
 	bool created;
 
 	store_check_state_new();
-	load_dump("store_v2.sql");
+	store_check_load_dump("store_v2.sql");
 	ck_assert_int_eq(store_check_sql_int("PRAGMA auto_vacuum"), 0);
 	s = store_check_open();
 	/* The database was rewritten once to give freed pages back. */

@@ -120,6 +120,9 @@ static const char *const round_trips[] = {
 	"[\"svm\"],\"svm\":{\"C\":[0.1,1,10]},\"optimizer\":[\"lbfgs\",\"adam\"]}}",
 	"{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"optimizer\":[\"lbfgs\"]},"
 	"\"search\":{\"max_trials\":7}}",
+	"{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"max_seconds\":2.5}}",
+	"{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"max_seconds\":0.1e2,"
+	"\"max_trials\":3e1}}",
 };
 
 START_TEST(test_round_trip)
@@ -219,8 +222,20 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DT "\"space\":{\"mlp\":3}}", F, "wrong_type", "space.mlp:" },
 	{ "{" DT "\"space\":{\"models\":3}}", F, "wrong_type", "space.models:" },
 	{ "{" DT "\"space\":{\"batch_size\":3.5}}", F, "wrong_type", "space.batch_size:" },
-	{ "{" DT "\"space\":{\"batch_size\":{\"min\":16.0,\"max\":64}}}", F, "wrong_type",
+	{ "{" DT "\"space\":{\"batch_size\":{\"min\":16.5,\"max\":64}}}", F, "wrong_type",
 	  "space.batch_size.min:" },
+	/* a real with a fraction, or beyond 2^53, is not an integer */
+	{ "{" DT "\"search\":{\"max_trials\":30.5}}", F, "wrong_type", "search.max_trials:" },
+	{ "{" DT "\"search\":{\"max_trials\":1e16}}", F, "wrong_type", "search.max_trials:" },
+	{ "{" DT "\"search\":{\"seed\":1e300}}", F, "wrong_type", "search.seed:" },
+	{ "{" DT "\"search\":{\"max_attempts\":2.5}}", F, "wrong_type", "search.max_attempts:" },
+	{ "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":4.5}}", F, "wrong_type",
+	  "validation.folds:" },
+	{ "{" DT "\"early_stopping\":{\"patience\":0.5}}", F, "wrong_type",
+	  "early_stopping.patience:" },
+	{ "{" DT "\"space\":{\"mlp\":{\"units\":[16,-1e300]}}}", F, "wrong_type",
+	  "space.mlp.units[1]:" },
+	{ "{" DT "\"space\":{\"epochs\":1e20}}", F, "wrong_type", "space.epochs:" },
 	{ "{" DT "\"space\":{\"learning_rate\":\"fast\"}}", F, "wrong_type",
 	  "space.learning_rate:" },
 	{ "{" DT "\"space\":{\"learning_rate\":{\"min\":0.1,\"max\":1,\"log\":1}}}", F,
@@ -273,6 +288,12 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DT "\"search\":{\"max_trials\":0}}", U, "out_of_range", "search.max_trials:" },
 	{ "{" DT "\"search\":{\"max_trials\":10001}}", U, "out_of_range", "search.max_trials:" },
 	{ "{" DT "\"search\":{\"max_seconds\":604801}}", U, "out_of_range", "search.max_seconds:" },
+	{ "{" DT "\"search\":{\"max_seconds\":604800.5}}", U, "out_of_range",
+	  "search.max_seconds:" },
+	{ "{" DT "\"search\":{\"max_seconds\":0.5}}", U, "out_of_range", "search.max_seconds:" },
+	{ "{" DT "\"search\":{\"max_trials\":10001.0}}", U, "out_of_range", "search.max_trials:" },
+	{ "{" DT "\"search\":{\"parallel_trials\":0.0}}", U, "out_of_range",
+	  "search.parallel_trials:" },
 	{ "{" DT "\"search\":{\"max_trials\":null,\"max_seconds\":null}}", U, "invalid_combination",
 	  "search:" },
 	{ "{" DT "\"search\":{\"parallel_trials\":0}}", U, "out_of_range",
@@ -463,6 +484,10 @@ START_TEST(test_budgets)
 		{ "{\"algorithm\":\"grid\"}", "3", "600" }, /* the grid's size */
 		{ "{\"algorithm\":\"grid\",\"max_trials\":null}", "null", "600" },
 		{ "{\"algorithm\":\"grid\",\"max_seconds\":60}", "3", "60" },
+		/* numbers as clients send them: whole reals, fractional seconds as given */
+		{ "{\"max_trials\":30.0,\"max_seconds\":30.0}", "30", "30" },
+		{ "{\"max_seconds\":2.5}", "null", "2.5" },
+		{ "{\"max_seconds\":1.25,\"max_trials\":1e1}", "10", "1.25" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -484,6 +509,49 @@ START_TEST(test_budgets)
 		json_decref(j);
 		worker_spec_free(spec);
 	}
+}
+END_TEST
+
+/*
+ * Every integer field of a spec takes a whole number written as a real
+ * (30.0, 3e1), as many JSON clients send them; the normalized spec is the
+ * one the integers give. A duration keeps its fraction.
+ */
+START_TEST(test_whole_reals_are_integers)
+{
+	static const char ints[] =
+	    "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":4,\"repeats\":2},"
+	    "\"early_stopping\":{\"patience\":7},\"search\":{\"max_trials\":30,\"max_seconds\":"
+	    "90,\"parallel_trials\":2,\"threads_per_trial\":1,\"seed\":9007199254740992,"
+	    "\"patience\":9,\"max_attempts\":4},\"space\":{\"models\":[\"mlp\"],\"optimizer\":"
+	    "[\"adam\"],\"batch_size\":[32,64],\"epochs\":100,\"mlp\":{\"hidden_layers\":{\"min\":"
+	    "1,\"max\":2},\"units\":{\"min\":16,\"max\":64,\"log\":true}}}}";
+	static const char reals[] =
+	    "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":4.0,\"repeats\":2.0},"
+	    "\"early_stopping\":{\"patience\":7.0},\"search\":{\"max_trials\":3e1,"
+	    "\"max_seconds\":90.0,\"parallel_trials\":2.0,\"threads_per_trial\":1.0,\"seed\":"
+	    "9007199254740992.0,\"patience\":9.0,\"max_attempts\":4.0},\"space\":{\"models\":"
+	    "[\"mlp\"],\"optimizer\":[\"adam\"],\"batch_size\":[32.0,6.4e1],\"epochs\":100.0,"
+	    "\"mlp\":{\"hidden_layers\":{\"min\":1.0,\"max\":2.0},\"units\":{\"min\":16.0,"
+	    "\"max\":64.0,\"log\":true}}}}";
+	struct worker_spec *a = check_spec(ints, 150), *b = check_spec(reals, 150);
+	struct worker_spec *c = check_spec("{" DT "\"search\":{\"max_seconds\":2.5}}", 150);
+	json_t *ja = worker_spec_to_json(a), *jb = worker_spec_to_json(b);
+	char *ta = json_dumps(ja, JSON_SORT_KEYS | JSON_COMPACT);
+	char *tb = json_dumps(jb, JSON_SORT_KEYS | JSON_COMPACT);
+
+	ck_assert_str_eq(tb, ta);
+	ck_assert_uint_eq(worker_spec_search(b)->max_trials, 30);
+	ck_assert_uint_eq(worker_spec_search(b)->seed, 9007199254740992ull);
+	ck_assert(worker_spec_search(b)->max_seconds == 90);
+	ck_assert(worker_spec_search(c)->max_seconds == 2.5);
+	free(ta);
+	free(tb);
+	json_decref(ja);
+	json_decref(jb);
+	worker_spec_free(a);
+	worker_spec_free(b);
+	worker_spec_free(c);
 }
 END_TEST
 
@@ -563,23 +631,97 @@ START_TEST(test_column_facts)
 {
 	const double ints[] = { 1, 2, NAN, 2, 3, 1, -4 };
 	const double reals[] = { 1, 2.5, 2 };
+	const double zeros[] = { 0.0, -0.0, NAN, NAN };
 	double *many = malloc(5000 * sizeof(*many));
 	struct worker_column_info info = { 0 };
 
-	worker_column_numeric_facts(ints, 7, &info);
+	ck_assert_int_eq(worker_column_numeric_facts(ints, 7, &info), FITD_OK);
 	ck_assert(info.integer_valued);
 	ck_assert_uint_eq(info.distinct, 4);
-	worker_column_numeric_facts(reals, 3, &info);
+	ck_assert_int_eq(worker_column_numeric_facts(reals, 3, &info), FITD_OK);
 	ck_assert(!info.integer_valued);
 	ck_assert_uint_eq(info.distinct, 3);
+	ck_assert_int_eq(worker_column_numeric_facts(zeros, 4, &info), FITD_OK);
+	ck_assert(info.integer_valued);
+	ck_assert_uint_eq(info.distinct, 1);
 	for (size_t i = 0; i < 5000; i++)
 		many[i] = (double)i;
-	worker_column_numeric_facts(many, 5000, &info);
+	ck_assert_int_eq(worker_column_numeric_facts(many, 5000, &info), FITD_OK);
 	ck_assert(info.integer_valued);
 	ck_assert_uint_eq(info.distinct, WORKER_DISTINCT_CAP);
-	worker_column_numeric_facts(NULL, 0, &info);
+	/* A fraction after the cap is reached still makes the column fractional. */
+	many[4999] = 0.5;
+	ck_assert_int_eq(worker_column_numeric_facts(many, 5000, &info), FITD_OK);
+	ck_assert(!info.integer_valued);
+	ck_assert_uint_eq(info.distinct, WORKER_DISTINCT_CAP);
+	many[4999] = 0x1p53; /* whole, but past what a double counts exactly */
+	ck_assert_int_eq(worker_column_numeric_facts(many, 5000, &info), FITD_OK);
+	ck_assert(!info.integer_valued);
+	ck_assert_int_eq(worker_column_numeric_facts(NULL, 0, &info), FITD_OK);
 	ck_assert_uint_eq(info.distinct, 0);
 	free(many);
+}
+END_TEST
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The facts as a sort of the column gives them: the reference. */
+static void reference_facts(const double *v, size_t n, bool *integer, size_t *distinct)
+{
+	double *s = malloc((n ? n : 1) * sizeof(*s));
+	size_t m = 0;
+
+	*integer = true;
+	*distinct = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(v[i]))
+			continue;
+		*integer = *integer && v[i] == floor(v[i]) && fabs(v[i]) < 0x1p53;
+		s[m++] = v[i];
+	}
+	qsort(s, m, sizeof(*s), cmp_double);
+	for (size_t i = 0; i < m; i++)
+		*distinct += i == 0 || s[i] != s[i - 1];
+	if (*distinct > WORKER_DISTINCT_CAP)
+		*distinct = WORKER_DISTINCT_CAP;
+	free(s);
+}
+
+/* Random columns of every kind: few or many values, integers or not, missing ones, zeros. */
+START_TEST(test_column_facts_match_a_sort)
+{
+	static const size_t sizes[] = { 1, 7, 100, 1000, 1001, 1002, 3000, 20000 };
+	uint64_t state = 42;
+	double *v = malloc(20000 * sizeof(*v));
+
+	for (int round = 0; round < 200; round++) {
+		size_t n = sizes[round % 8], levels = 1 + (size_t)(round * 37 % 1500);
+		bool fractional = round % 3 == 0, integer;
+		struct worker_column_info info = { 0 };
+		size_t distinct;
+
+		for (size_t i = 0; i < n; i++) {
+			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+			v[i] = (double)((state >> 33) % levels) - (double)levels / 2;
+			if (fractional && (state >> 20) % 5 == 0)
+				v[i] += 0.25;
+			if ((state >> 12) % 11 == 0)
+				v[i] = NAN;
+			if (v[i] == 0 && (state >> 8) % 2)
+				v[i] = -0.0;
+		}
+		reference_facts(v, n, &integer, &distinct);
+		ck_assert_int_eq(worker_column_numeric_facts(v, n, &info), FITD_OK);
+		ck_assert_msg(info.integer_valued == integer && info.distinct == distinct,
+			      "round %d: n %zu levels %zu: got %d %zu, expected %d %zu", round, n,
+			      levels, info.integer_valued, info.distinct, integer, distinct);
+	}
+	free(v);
 }
 END_TEST
 
@@ -598,9 +740,11 @@ static Suite *spec_suite(void)
 	tcase_add_loop_test(tc, test_task_inference, 0,
 			    (int)(sizeof(task_cases) / sizeof(task_cases[0])));
 	tcase_add_test(tc, test_budgets);
+	tcase_add_test(tc, test_whole_reals_are_integers);
 	tcase_add_test(tc, test_search_options);
 	tcase_add_test(tc, test_validation_defaults);
 	tcase_add_test(tc, test_column_facts);
+	tcase_add_test(tc, test_column_facts_match_a_sort);
 	suite_add_tcase(s, tc);
 	return s;
 }

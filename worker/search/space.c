@@ -211,11 +211,27 @@ static int parse_cat(enum space_dim dim, const json_t *j, struct space_values *v
 	return FITD_OK;
 }
 
+bool search_json_integer(const json_t *j, long long *out)
+{
+	double x = json_number_value(j);
+
+	if (json_is_integer(j)) {
+		*out = json_integer_value(j);
+		return true;
+	}
+	if (!json_is_real(j) || x != floor(x) || fabs(x) > 0x1p53)
+		return false;
+	*out = (long long)x;
+	return true;
+}
+
 /* Reads one number of dimension d at path into *x, checking type and bounds. */
 static int parse_number(const struct dim_desc *d, const json_t *j, const char *path, double *x,
 			struct fitd_error *err)
 {
-	if (d->kind == KIND_INT && !json_is_integer(j))
+	long long whole;
+
+	if (d->kind == KIND_INT && !search_json_integer(j, &whole))
 		return wrong_type(err, path, "an integer");
 	if (!json_is_number(j))
 		return wrong_type(err, path, "a number");

@@ -20,7 +20,8 @@
  * the combinations the core accepts.
  *
  * Each dimension is given as one value, a list of values, or for numbers a
- * range {"min", "max", "log"} (integers for integer settings). A list is
+ * range {"min", "max", "log"} (integers for integer settings, written 30 or
+ * 30.0: search_json_integer()). A list is
  * intersected with what each model accepts. A value the request names that
  * no chosen model can use, or a chosen model left with no usable option, is
  * refused (FITD_EUNPROCESSABLE, "invalid_combination", naming the field;
@@ -162,6 +163,15 @@ struct space_point {
  */
 int search_space_build(const json_t *space, bool classification, bool grid,
 		       struct search_space *out, struct fitd_error *err);
+
+/*
+ * Whether j is a JSON number with an integer value, in the form any client
+ * may send it: a JSON integer, or a real with no fraction (30.0, 3e1) of
+ * at most 2^53 in magnitude (past it a double no longer tells neighbouring
+ * integers apart). The value goes to *out. The spec's integer fields and
+ * the space's integer settings take exactly these.
+ */
+bool search_json_integer(const json_t *j, long long *out);
 
 /* The normalized space: every active dimension, defaults filled in. New reference. */
 json_t *search_space_to_json(const struct search_space *sp);
