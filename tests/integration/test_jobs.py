@@ -316,13 +316,13 @@ class SubmissionReadsNoFile(DaemonTest):
                          422, "invalid_combination")
 
     def test_datasets_from_before_the_facts_are_described_once(self):
-        """A state directory of schema 3 (no facts kept): the first job on
+        """A state directory of schema 4 (no facts kept): the first job on
         each dataset reads its file once and keeps the facts."""
         iris, digits = upload(self.d, "iris"), upload(self.d, "digits")
         self.d.stop()
         db = sqlite3.connect(os.path.join(self.d.state_dir, "fitd.db"))
         db.executescript("DROP TABLE IF EXISTS dataset_columns;"
-                         "UPDATE schema_version SET version = 3;")
+                         "UPDATE schema_version SET version = 4;")
         db.close()
         self.d.start()
         for ds, target in [(digits, "digit"), (digits, "digit"), (iris, "species")]:
