@@ -257,7 +257,8 @@ void api__datasets_create(struct api__request *req)
 	if (rc == FITD_OK)
 		rc = store_upload_parse(u->up, &csv, &frame, &err);
 	if (rc == FITD_OK)
-		rc = worker_dataset_facts_upload(u->up, frame, &err); /* what jobs are validated on */
+		rc = worker_dataset_facts_upload(u->up, frame,
+						 &err); /* what jobs are validated on */
 	if (rc == FITD_OK) {
 		cols = columns_json(frame);
 		rc = cols ? store_upload_commit(u->up, api__query(req, "name"), cols, &d, &err)

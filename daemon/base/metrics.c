@@ -76,10 +76,10 @@ void fitd_prom_histogram(struct fitd_buf *t, const char *name, const char *label
 		total += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
 		if (i < h->nbounds)
 			fitd_buf_printf(t, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels,
-					 sep, h->bounds[i], total);
+					sep, h->bounds[i], total);
 		else
-			fitd_buf_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name,
-					 labels, sep, total);
+			fitd_buf_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels,
+					sep, total);
 	}
 	if (labels[0])
 		fitd_buf_printf(t, "%s_sum{%s} ", name, labels);
@@ -155,7 +155,7 @@ void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t)
 			 "re-queued trials plus the next new trial of each running job, within "
 			 "its parallel_trials. Sampled after each scheduler pass.");
 	fitd_buf_printf(t, "fitd_queue_depth %u\n",
-			 atomic_load_explicit(&m->queue_depth, memory_order_relaxed));
+			atomic_load_explicit(&m->queue_depth, memory_order_relaxed));
 	fitd_prom_family(t, "fitd_trial_threads", "gauge",
 			 "The trial thread budget (cores for trials), busy in running trials "
 			 "and refits or idle.");

@@ -306,7 +306,7 @@ struct fixture {
 	size_t nevents;
 	char token_path[128];
 	char alias_model[STORE_ID_MAX]; /* a committed model the alias flow points at */
-	char *gz; /* csv with ';' for ',', gzipped, for the gzip upload */
+	char *gz;			/* csv with ';' for ',', gzipped, for the gzip upload */
 	size_t gz_len;
 };
 
