@@ -45,8 +45,10 @@
  *
  * Adding a loss, a regularizer or an optimizer: a row in its X-macro map
  * below, a row in its rule table of params.c (the settings it brings, and
- * whether it is smooth or second-order), the families that take it in the
- * family table, and its code (linear.c's loss table, optim.c, train.c).
+ * whether it is smooth or second-order; an optimizer also whether it runs
+ * to convergence and which regularizers it takes), the families that take
+ * it in the family table, and its code (linear.c's loss table, optim.c,
+ * lbfgs.c, newton.c or dcd.c, and its dispatch in train.c).
  */
 #ifndef FIT_PARAMS_H
 #define FIT_PARAMS_H
