@@ -1,19 +1,14 @@
 /*
  * test_svm_dcd.c - the svm's dual coordinate descent (worker/fit/dcd.c) on
- * small generated problems:
- *
- *   - it reaches the optimum of its objective: the duality gap closes, the
- *     dual's KKT conditions hold, no small step in any direction lowers the
- *     primal, and an exact Newton solver written here (squared hinge) finds
- *     the same weights;
- *   - the core's newton and lbfgs, run on the same objective, agree (mirrored
- *     data, where the optimal intercept is 0 with or without its penalty);
- *   - several classes are the binary one-vs-rest problems side by side, in
- *     the layout every linear model has, so prediction and the model's
- *     document are unchanged;
- *   - the result is the same bit for bit for any number of threads, C and
- *     the penalty are the same strength, a fit can be cancelled, each
- *     iteration is reported, and the memory plan counts its buffers.
+ * small generated problems. It reaches the optimum of its objective (the
+ * duality gap closes, the dual's KKT conditions hold, no small step lowers
+ * the primal, an exact Newton solver written here finds the same weights);
+ * the core's newton and lbfgs agree on the same objective (mirrored data,
+ * where the best intercept is 0 with or without its penalty); several
+ * classes are the binary one-vs-rest problems side by side in the layout of
+ * every linear model; the result is the same bit for bit for any number of
+ * threads; C and the penalty are one strength; a fit can be cancelled, each
+ * iteration is reported, and the memory plan counts its buffers.
  */
 #include <check.h>
 #include <math.h>
@@ -89,7 +84,7 @@ static void prob_free(struct prob *pr)
 	free(pr->data.label);
 }
 
-/* What fit__dcd_run() left: weights [W (k x ld), b (k)], the duals (k x n), the report. */
+/* What fit__dcd_run() left: weights [W (k x ld), b (k)], then the duals (k x n), the report. */
 struct sol {
 	double *w;
 	double *alpha;
@@ -125,18 +120,12 @@ static void solve(const struct prob *pr, enum fit_loss loss, double C, double to
 	a = (struct fit__arena){ .base = mem, .size = a.used };
 	ws = fit__dcd_layout(&a, n, k);
 	ck_assert(!a.overflow);
-	out->w = malloc((k * pr->data.ld + k) * sizeof(double));
-	out->alpha = malloc(k * n * sizeof(double));
+	out->w = malloc((k * pr->data.ld + k + k * n) * sizeof(double));
+	out->alpha = out->w + k * pr->data.ld + k;
 	out->rc = fit__dcd_run(&dcd, &run, out->w, ws);
 	for (size_t c = 0; c < k; c++)
 		memcpy(out->alpha + c * n, fit__dcd_dual(ws, c), n * sizeof(double));
 	free(mem);
-}
-
-static void sol_free(struct sol *s)
-{
-	free(s->w);
-	free(s->alpha);
 }
 
 /* ---- the objective, in double, written out here ---- */
@@ -204,21 +193,13 @@ static double dual(const struct prob *pr, const double *alpha, size_t c, enum fi
 	return sum - 0.5 * sq;
 }
 
+/* max |a - b| over n values; b NULL: max |a|. */
 static double max_abs_diff(const double *a, const double *b, size_t n)
 {
 	double m = 0.0;
 
 	for (size_t j = 0; j < n; j++)
-		m = fmax(m, fabs(a[j] - b[j]));
-	return m;
-}
-
-static double max_abs(const double *a, size_t n)
-{
-	double m = 0.0;
-
-	for (size_t j = 0; j < n; j++)
-		m = fmax(m, fabs(a[j]));
+		m = fmax(m, fabs(a[j] - (b != NULL ? b[j] : 0.0)));
 	return m;
 }
 
@@ -258,7 +239,8 @@ START_TEST(test_optimum)
 	p = primal(&pr, v, 0, loss, C);
 	dl = dual(&pr, s.alpha, 0, loss, C, va);
 	ck_assert_msg(p - dl >= -1e-12 * p && p - dl <= 1e-9 * p, "gap %g of %g", p - dl, p);
-	ck_assert_double_le(max_abs_diff(v, va, d + 1), 1e-9 * (1.0 + max_abs(v, d + 1)));
+	ck_assert_double_le(max_abs_diff(v, va, d + 1),
+			    1e-9 * (1.0 + max_abs_diff(v, NULL, d + 1)));
 	for (size_t i = 0; i < n; i++) {
 		double a = s.alpha[i], g = sign_of(&pr, i, 0) * zrow(&pr, va, i) - 1.0 + diag * a;
 
@@ -284,7 +266,7 @@ START_TEST(test_optimum)
 	}
 	/* The core's units: the mean loss plus penalty / 2 |v|^2 with penalty 1 / (C n). */
 	ck_assert_double_eq_tol(s.rep.train_loss, p / (C * (double)n), 1e-12 * p / (C * n));
-	sol_free(&s);
+	free(s.w);
 	prob_free(&pr);
 }
 END_TEST
@@ -384,9 +366,9 @@ START_TEST(test_newton_reference)
 	take_v(&pr, s.w, 0, v);
 	newton_reference(&pr, cs[_i], ref);
 	ck_assert_double_gt(fabs(ref[d]), 0.05); /* a real intercept */
-	ck_assert_msg(max_abs_diff(v, ref, d + 1) <= 1e-8 * max_abs(ref, d + 1),
+	ck_assert_msg(max_abs_diff(v, ref, d + 1) <= 1e-8 * max_abs_diff(ref, NULL, d + 1),
 		      "C %g: differ by %g", cs[_i], max_abs_diff(v, ref, d + 1));
-	sol_free(&s);
+	free(s.w);
 	prob_free(&pr);
 }
 END_TEST
@@ -437,6 +419,32 @@ static void layer_vector(const struct fit_model *m, double *out)
 	memcpy(out + l->nin * l->nout, l->bias, l->nout * sizeof(double));
 }
 
+/* A generated problem as a frame for fit_model_train(): the first ntrain rows train, the rest score. */
+struct table {
+	struct prob pr;
+	struct fit_frame *f;
+	size_t *rows, *feat;
+	struct fit_problem prob;
+};
+
+static void table_new(struct table *t, size_t n, size_t d, size_t classes, uint64_t seed,
+		      int mirror, size_t ntrain)
+{
+	gen(&t->pr, n, d, classes, seed, mirror);
+	t->f = frame_of(&t->pr);
+	t->rows = th_rows(n);
+	t->prob = th_problem(t->f, "y", FIT_TASK_CLASSIFICATION, t->rows, ntrain, t->rows + ntrain,
+			     n - ntrain, &t->feat);
+}
+
+static void table_free(struct table *t)
+{
+	free(t->rows);
+	free(t->feat);
+	fit_frame_free(t->f);
+	prob_free(&t->pr);
+}
+
 /*
  * The core's newton and lbfgs minimize the same squared hinge with the
  * intercept unpenalized; on mirrored data the best intercept is 0 either
@@ -445,38 +453,30 @@ static void layer_vector(const struct fit_model *m, double *out)
 START_TEST(test_core_optimizers_agree)
 {
 	static const enum fit_optimizer opts[] = { FIT_OPT_DCD, FIT_OPT_NEWTON, FIT_OPT_LBFGS };
-	struct prob pr;
-	struct fit_frame *f;
-	size_t *rows, *feat, d = 5, n = 200;
-	struct fit_problem prob;
+	struct table t;
+	size_t d = 5;
 	double w[3][MAXD + 1], scale;
 
-	gen(&pr, n, d, 2, 21, 1);
-	f = frame_of(&pr);
-	rows = th_rows(n);
-	prob = th_problem(f, "y", FIT_TASK_CLASSIFICATION, rows, n, NULL, 0, &feat);
+	table_new(&t, 200, d, 2, 21, 1, 200);
 	for (int o = 0; o < 3; o++) {
 		struct fit_params p = svm_params(opts[o], FIT_LOSS_SQUARED_HINGE);
 		struct fit_model *m;
 
 		p.tol = opts[o] == FIT_OPT_DCD ? 1e-10 : 1e-12;
 		p.epochs = 10000;
-		m = th_train(&prob, &p);
+		m = th_train(&t.prob, &p);
 		ck_assert_uint_eq(fit_model_desc(m)->layers[0].nout, 1);
 		layer_vector(m, w[o]);
 		fit_model_free(m);
 	}
-	scale = max_abs(w[1], d);
+	scale = max_abs_diff(w[1], NULL, d);
 	ck_assert_double_le(fabs(w[0][d]), 1e-6 * scale);
 	ck_assert_double_le(fabs(w[1][d]), 1e-6 * scale);
 	ck_assert_msg(max_abs_diff(w[0], w[1], d + 1) <= 1e-6 * scale, "dcd vs newton: %g",
 		      max_abs_diff(w[0], w[1], d + 1));
 	ck_assert_msg(max_abs_diff(w[2], w[1], d + 1) <= 1e-5 * scale, "lbfgs vs newton: %g",
 		      max_abs_diff(w[2], w[1], d + 1));
-	free(rows);
-	free(feat);
-	fit_frame_free(f);
-	prob_free(&pr);
+	table_free(&t);
 }
 END_TEST
 
@@ -504,14 +504,14 @@ START_TEST(test_one_vs_rest)
 		ck_assert_int_eq(one.rc, FITD_OK);
 		take_v(&pr, all.w, c, v);
 		take_v(&bin, one.w, 0, vb);
-		ck_assert_msg(max_abs_diff(v, vb, d + 1) <= 1e-7 * max_abs(vb, d + 1),
+		ck_assert_msg(max_abs_diff(v, vb, d + 1) <= 1e-7 * max_abs_diff(vb, NULL, d + 1),
 			      "class %zu differs by %g", c, max_abs_diff(v, vb, d + 1));
 		for (size_t j = d; j < ld; j++)
 			ck_assert_double_eq(all.w[c * ld + j], 0.0); /* padding stays zero */
-		sol_free(&one);
+		free(one.w);
 	}
 	free(bin.data.label);
-	sol_free(&all);
+	free(all.w);
 	prob_free(&pr);
 }
 END_TEST
@@ -582,22 +582,14 @@ START_TEST(test_model_layout)
 }
 END_TEST
 
-/* A fit of pr with threads threads: train on the first 4/5 of the rows, score the rest. */
-static struct fit_model *fit_threads(const struct prob *pr, struct fit_frame *f, enum fit_loss loss,
-				     int threads)
+/* A fit of t with threads threads, seed 3. */
+static struct fit_model *fit_threads(const struct table *t, enum fit_loss loss, int threads)
 {
-	size_t n = pr->data.n, ntrain = n * 4 / 5, *rows = th_rows(n), *feat;
-	struct fit_problem prob = th_problem(f, "y", FIT_TASK_CLASSIFICATION, rows, ntrain,
-					     rows + ntrain, n - ntrain, &feat);
 	struct fit_params p = svm_params(FIT_OPT_DCD, loss);
-	struct fit_model *m;
 
 	p.threads = threads;
 	p.seed = 3;
-	m = th_train(&prob, &p);
-	free(rows);
-	free(feat);
-	return m;
+	return th_train(&t->prob, &p);
 }
 
 /* The same weights and report, bit for bit, with 1, 2 and 3 threads (several row blocks). */
@@ -605,18 +597,16 @@ START_TEST(test_threads_bitwise)
 {
 	size_t classes = _i ? 2 : 4;
 	enum fit_loss loss = _i ? FIT_LOSS_SQUARED_HINGE : FIT_LOSS_HINGE;
-	struct prob pr;
-	struct fit_frame *f;
+	struct table tb;
 	struct fit_model *m[3];
 	size_t dim;
 	double *w[3];
 
-	gen(&pr, 6000, 6, classes, 41, 0);
-	f = frame_of(&pr);
+	table_new(&tb, 6000, 6, classes, 41, 0, 4800);
 	for (int t = 0; t < 3; t++) {
 		const struct fit_layer_desc *l;
 
-		m[t] = fit_threads(&pr, f, loss, t + 1);
+		m[t] = fit_threads(&tb, loss, t + 1);
 		l = &fit_model_desc(m[t])->layers[0];
 		dim = (l->nin + 1) * l->nout;
 		w[t] = malloc(dim * sizeof(double));
@@ -637,42 +627,32 @@ START_TEST(test_threads_bitwise)
 		fit_model_free(m[t]);
 		free(w[t]);
 	}
-	fit_frame_free(f);
-	prob_free(&pr);
+	table_free(&tb);
 }
 END_TEST
 
 /* C and the penalty 1 / (C n) are one strength. */
 START_TEST(test_c_is_the_penalty)
 {
-	struct prob pr;
-	struct fit_frame *f;
-	size_t n = 300, *rows, *feat;
-	struct fit_problem prob;
+	struct table t;
 	struct fit_params p = svm_params(FIT_OPT_DCD, FIT_LOSS_HINGE);
 	struct fit_model *a, *b;
 	double wa[MAXD + 1], wb[MAXD + 1];
 
-	gen(&pr, n, 5, 2, 51, 0);
-	f = frame_of(&pr);
-	rows = th_rows(n);
-	prob = th_problem(f, "y", FIT_TASK_CLASSIFICATION, rows, n, NULL, 0, &feat);
+	table_new(&t, 300, 5, 2, 51, 0, 300);
 	p.svm_c = 2.5;
 	p.tol = 1e-9;
 	p.epochs = 10000;
-	a = th_train(&prob, &p);
+	a = th_train(&t.prob, &p);
 	p.svm_c = 0.0;
-	p.penalty = 1.0 / (2.5 * (double)n);
-	b = th_train(&prob, &p);
+	p.penalty = 1.0 / (2.5 * 300.0);
+	b = th_train(&t.prob, &p);
 	layer_vector(a, wa);
 	layer_vector(b, wb);
-	ck_assert_double_le(max_abs_diff(wa, wb, 6), 1e-9 * max_abs(wa, 6));
+	ck_assert_double_le(max_abs_diff(wa, wb, 6), 1e-9 * max_abs_diff(wa, NULL, 6));
 	fit_model_free(a);
 	fit_model_free(b);
-	free(rows);
-	free(feat);
-	fit_frame_free(f);
-	prob_free(&pr);
+	table_free(&t);
 }
 END_TEST
 
@@ -705,31 +685,22 @@ static void on_progress(void *data, const struct fit_progress *pr)
 START_TEST(test_cancel)
 {
 	static const unsigned at[] = { 1, 7, 40 };
-	struct prob pr;
-	struct fit_frame *f;
-	size_t n = 5000, *rows, *feat;
-	struct fit_problem prob;
+	struct table t;
 	struct fit_params p = svm_params(FIT_OPT_DCD, FIT_LOSS_HINGE);
 	struct watch w = { 0 };
 	struct fit_callbacks cb = { on_abort, on_progress, &w };
 	struct fit_model *m = NULL;
 	struct fitd_error err = { 0 };
 
-	gen(&pr, n, 6, 4, 61, 0);
-	f = frame_of(&pr);
-	rows = th_rows(n);
-	prob = th_problem(f, "y", FIT_TASK_CLASSIFICATION, rows, n, NULL, 0, &feat);
+	table_new(&t, 5000, 6, 4, 61, 0, 5000);
 	p.threads = 1 + _i % 2;
 	p.tol = 0.0; /* never done by itself */
 	w.stop_at = at[_i / 2];
-	ck_assert_int_eq(fit_model_train(&prob, &p, &cb, &m, &err), FITD_ECANCELLED);
+	ck_assert_int_eq(fit_model_train(&t.prob, &p, &cb, &m, &err), FITD_ECANCELLED);
 	ck_assert_ptr_null(m);
 	ck_assert_str_ne(err.message, "");
 	ck_assert_uint_eq(w.polls, w.stop_at); /* stopped at the poll that said so */
-	free(rows);
-	free(feat);
-	fit_frame_free(f);
-	prob_free(&pr);
+	table_free(&t);
 }
 END_TEST
 
@@ -739,10 +710,7 @@ END_TEST
  */
 START_TEST(test_progress)
 {
-	struct prob pr;
-	struct fit_frame *f;
-	size_t n = 400, *rows, *feat;
-	struct fit_problem prob;
+	struct table t;
 	struct fit_params p = svm_params(FIT_OPT_DCD, FIT_LOSS_SQUARED_HINGE);
 	struct watch w = { 0 };
 	struct fit_callbacks cb = { on_abort, on_progress, &w };
@@ -750,13 +718,10 @@ START_TEST(test_progress)
 	struct fitd_error err = { 0 };
 	const struct fit_report *rep;
 
-	gen(&pr, n, 5, 3, 71, 0);
-	f = frame_of(&pr);
-	rows = th_rows(n);
-	prob = th_problem(f, "y", FIT_TASK_CLASSIFICATION, rows, 300, rows + 300, 100, &feat);
+	table_new(&t, 400, 5, 3, 71, 0, 300);
 	p.tol = 0.0;
 	p.epochs = 5;
-	ck_assert_int_eq(fit_model_train(&prob, &p, &cb, &m, &err), FITD_OK);
+	ck_assert_int_eq(fit_model_train(&t.prob, &p, &cb, &m, &err), FITD_OK);
 	rep = &fit_model_desc(m)->report;
 	ck_assert(!w.bad);
 	ck_assert_uint_eq(w.calls, 5);
@@ -769,16 +734,13 @@ START_TEST(test_progress)
 	memset(&w, 0, sizeof(w));
 	p.tol = 0.1; /* liblinear's own default */
 	p.epochs = 1000;
-	ck_assert_int_eq(fit_model_train(&prob, &p, &cb, &m, &err), FITD_OK);
+	ck_assert_int_eq(fit_model_train(&t.prob, &p, &cb, &m, &err), FITD_OK);
 	rep = &fit_model_desc(m)->report;
 	ck_assert(rep->converged);
 	ck_assert_uint_lt(rep->epochs, 1000);
 	ck_assert_uint_eq(w.calls, rep->epochs);
 	fit_model_free(m);
-	free(rows);
-	free(feat);
-	fit_frame_free(f);
-	prob_free(&pr);
+	table_free(&t);
 }
 END_TEST
 
