@@ -169,7 +169,7 @@ static double prep_seconds(const struct fit_problem *prob, const struct fit_para
 	return t;
 }
 
-/* A binary linear model's weights to path: per feature center, scale, weight; then the intercept. */
+/* A binary linear model to path: per feature center, scale, weight; then the intercept. */
 static int write_weights(const struct fit_model_desc *desc, const char *path)
 {
 	FILE *o = fopen(path, "w");

@@ -419,7 +419,7 @@ static void layer_vector(const struct fit_model *m, double *out)
 	memcpy(out + l->nin * l->nout, l->bias, l->nout * sizeof(double));
 }
 
-/* A generated problem as a frame for fit_model_train(): the first ntrain rows train, the rest score. */
+/* A generated problem as a frame for fit_model_train(): ntrain rows train, the rest score. */
 struct table {
 	struct prob pr;
 	struct fit_frame *f;

@@ -56,8 +56,8 @@
 #define DCD_STREAM 0x646364000000ULL /* random stream of output 0 ("dcd") */
 #define STEP_MIN   1e-12	     /* a projected gradient below this moves nothing */
 
-/* One binary problem's state between iterations. */
-struct dcd_state {
+/* One binary problem's state between iterations; a cache line each (threads share the array). */
+struct __attribute__((aligned(FIT__ALIGN))) dcd_state {
 	struct fit_rng rng;
 	size_t active;	 /* rows index[0..active) are visited */
 	double pg_hi;	 /* the last iteration's largest projected gradient, or +inf */
@@ -164,8 +164,8 @@ static void pass_end(struct dcd_state *st, size_t n, double lo, double hi, doubl
 
 /*
  * One outer iteration of output c: every active row once, in a random
- * order, each a coordinate step on its dual. Returns early (state left
- * unusable) when the fit is cancelled.
+ * order, each a coordinate step on its dual. Stops early, its state then
+ * of no further use, when the fit is cancelled.
  */
 static void pass(const struct fit__dcd *d, struct dcd_ws *ws, size_t c, double *w, double tol)
 {
@@ -175,17 +175,17 @@ static void pass(const struct fit__dcd *d, struct dcd_ws *ws, size_t c, double *
 	double *alpha = ws->alpha + c * n, *wc = w + c * ld, *bc = w + d->k * ld + c;
 	int squared = d->loss == FIT_LOSS_SQUARED_HINGE;
 	double diag = squared ? 0.5 / d->c : 0.0, upper = squared ? INFINITY : d->c;
-	double hi = 0.0, lo = 0.0;
+	double hi = 0.0, lo = 0.0, b = *bc; /* the intercepts share a cache line: kept here */
 
 	fit_rng_shuffle(&st->rng, index, st->active);
 	while (s < st->active) {
 		size_t i = index[s];
 		const float *xi = x->x + i * ld;
 		double y = fit__svm_sign(d->k, x->label[i], c), a = alpha[i];
-		double g = y * (fit__dot(xi, wc, ld) + *bc) - 1.0 + diag * a, pg = g;
+		double g = y * (fit__dot(xi, wc, ld) + b) - 1.0 + diag * a, pg = g;
 
 		if (st->visits++ % POLL_ROWS == 0 && stopped(d->poll))
-			return;
+			break;
 		if ((a == 0.0 && g > st->pg_hi) || (a == upper && g < st->pg_lo)) {
 			index[s] = index[--st->active]; /* shrink: at its bound and staying there */
 			index[st->active] = i;
@@ -203,11 +203,13 @@ static void pass(const struct fit__dcd *d, struct dcd_ws *ws, size_t c, double *
 			alpha[i] = fmin(fmax(a - g / (ws->qd[i] + diag), 0.0), upper);
 			step = (alpha[i] - a) * y;
 			fit__axpy(wc, step, xi, ld);
-			*bc += step * BIAS * BIAS; /* the intercept is BIAS times its weight */
+			b += step * BIAS * BIAS; /* the intercept is BIAS times its weight */
 		}
 		s++;
 	}
-	pass_end(st, n, lo, hi, tol);
+	*bc = b;
+	if (!fit__poll_stopped(d->poll))
+		pass_end(st, n, lo, hi, tol);
 }
 
 /*
