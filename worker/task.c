@@ -194,8 +194,9 @@ static int fit_rows(struct worker_task *t, const struct fit_params *params, cons
  * it watched the validation rows that then score the fold, the score would
  * be the best of many noisy epochs, inflated most for the noisiest settings,
  * which a search would then prefer. Without early stopping (patience 0, or
- * lbfgs and newton, which have no epochs to pick) the validation rows are
- * only reported as progress. rows is scratch for ntrain indexes.
+ * an optimizer run to convergence, lbfgs, newton and dcd, which has no
+ * epochs to pick) the validation rows are only reported as progress. rows
+ * is scratch for ntrain indexes.
  */
 static int fit_fold(struct worker_task *t, const size_t *train, size_t ntrain, const size_t *valid,
 		    size_t nvalid, size_t *rows, struct fit_model **model)
@@ -204,7 +205,7 @@ static int fit_fold(struct worker_task *t, const size_t *train, size_t ntrain, c
 	uint64_t key = fit_hash64(p.seed ^ 0x77617463680aULL);
 	size_t nfit = 0, nwatch = 0;
 
-	if (p.patience == 0 || p.optimizer == FIT_OPT_LBFGS || p.optimizer == FIT_OPT_NEWTON)
+	if (p.patience == 0 || fit_optimizer_converges(p.optimizer))
 		return fit_rows(t, &p, train, ntrain, valid, nvalid, model);
 	for (size_t i = 0; i < ntrain; i++)
 		nwatch += fit_hash64(train[i] ^ key) % WATCH_SHARE == 0;

@@ -5,9 +5,10 @@
 #
 #   fitd     {"space":{"models":[FAMILY]},"search":{"max_trials":8,"seed":0}}
 #            for linear (regression), logistic (classification), svm, mlp and
-#            gbdt; a family the daemon refuses (gbdt before it has one, svm
-#            for regression if it has none) is probed with the submit and
-#            skipped with its answer printed
+#            gbdt, and the row svm_dcd: svm with "optimizer":["dcd"], its own
+#            solver alone, against LinearSVC too; a family the daemon refuses
+#            (gbdt before it has one, svm for regression if it has none) is
+#            probed with the submit and skipped with its answer printed
 #   sklearn  LinearRegression(), LogisticRegression(), LinearSVC() /
 #            LinearSVR(), MLPClassifier() / MLPRegressor(),
 #            HistGradientBoostingClassifier() / Regressor(), each after the
@@ -22,9 +23,9 @@
 #   tests/bench/families.sh [FITD]
 #
 # Builds the daemon like quality.sh; output in tests/bench/out/quality/
-# (the splits are shared with quality.sh). CORES (default 2) and
-# QUALITY_TABLES override. Exits 1 if a fitd job failed (a refusal is not a
-# failure) or something failed to run.
+# (the splits are shared with quality.sh). CORES (default 2), QUALITY_TABLES
+# and FAMILIES (rows to run, e.g. "svm svm_dcd") override. Exits 1 if a fitd
+# job failed (a refusal is not a failure) or something failed to run.
 bench_name=families
 . "$(dirname "$0")/results.sh"
 set -eu

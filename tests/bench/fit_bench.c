@@ -13,8 +13,13 @@
  *   fit_bench mlp FILE EPOCHS
  *       one hidden layer of 256 relu units, adam, batch 256: time per epoch
  *       and GFLOP/s
+ *   fit_bench svm FILE OUT hinge|squared_hinge C TOL
+ *       the linear svm by dcd, one thread, up to 1000000 iterations: its
+ *       fit time, iterations and objective; weights to OUT (for
+ *       tests/bench/svm_dcd.sh)
  *
- * FILE is a gentable CSV (x0..x{D-1},target). Loading it is not timed.
+ * FILE is a numeric CSV whose last column is the target (gentable's
+ * x0..x{D-1},target). Loading it is not timed.
  * Output lines are "key value" pairs the shell script reads.
  */
 #include <omp.h>
@@ -164,6 +169,20 @@ static double prep_seconds(const struct fit_problem *prob, const struct fit_para
 	return t;
 }
 
+/* A binary linear model to path: per feature center, scale, weight; then the intercept. */
+static int write_weights(const struct fit_model_desc *desc, const char *path)
+{
+	FILE *o = fopen(path, "w");
+
+	if (o == NULL)
+		return 1;
+	for (size_t j = 0; j < desc->layers[0].nin; j++)
+		fprintf(o, "%.17g %.17g %.17g\n", desc->columns[j].center, desc->columns[j].scale,
+			desc->layers[0].weights[j]);
+	fprintf(o, "%.17g\n", desc->layers[0].bias[0]);
+	return fclose(o) != 0;
+}
+
 static int logistic(const char *path, const char *out, const char *solver, double tol, int runs)
 {
 	struct fit_frame *f = load(path);
@@ -173,7 +192,6 @@ static int logistic(const char *path, const char *out, const char *solver, doubl
 	struct fit_model *m = NULL;
 	const struct fit_model_desc *desc;
 	double secs = 1e30, prep = 1e30, bytes;
-	FILE *o;
 
 	if (f == NULL)
 		return 1;
@@ -204,15 +222,8 @@ static int logistic(const char *path, const char *out, const char *solver, doubl
 	printf("passes %llu\n", (unsigned long long)desc->report.passes);
 	printf("matrix_mb %.1f\n", bytes / 1e6);
 	printf("gbs %.2f\n", (double)desc->report.passes * bytes / (secs - prep) / 1e9);
-	o = fopen(out, "w");
-	if (o == NULL)
+	if (write_weights(desc, out) != 0)
 		return 1;
-	/* per feature: center, scale, weight; then the intercept */
-	for (size_t j = 0; j < d; j++)
-		fprintf(o, "%.17g %.17g %.17g\n", desc->columns[j].center, desc->columns[j].scale,
-			desc->layers[0].weights[j]);
-	fprintf(o, "%.17g\n", desc->layers[0].bias[0]);
-	fclose(o);
 	fit_model_free(m);
 	free(rows);
 	free(feat);
@@ -258,6 +269,42 @@ static int mlp(const char *path, unsigned epochs)
 	return 0;
 }
 
+static int svm(const char *path, const char *out, const char *loss, double c, double tol)
+{
+	struct fit_frame *f = load(path);
+	size_t *rows, *feat;
+	struct fit_problem prob;
+	struct fit_params p;
+	struct fit_model *m;
+	const struct fit_model_desc *desc;
+	double secs;
+	int rc;
+
+	if (f == NULL)
+		return 1;
+	prob = problem(f, &rows, &feat);
+	fit_params_init(&p);
+	p.model = FIT_MODEL_SVM;
+	p.optimizer = FIT_OPT_DCD;
+	p.loss = strcmp(loss, "hinge") == 0 ? FIT_LOSS_HINGE : FIT_LOSS_SQUARED_HINGE;
+	p.reg = FIT_REG_L2;
+	p.svm_c = c;
+	p.tol = tol;
+	p.epochs = 1000000;
+	m = train(&prob, &p, &secs);
+	desc = fit_model_desc(m);
+	printf("fit_seconds %.6f\n", secs);
+	printf("iterations %u\n", desc->report.epochs);
+	printf("converged %d\n", desc->report.converged);
+	printf("train_loss %.17g\n", desc->report.train_loss);
+	rc = write_weights(desc, out);
+	fit_model_free(m);
+	free(rows);
+	free(feat);
+	fit_frame_free(f);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "stream") == 0)
@@ -268,7 +315,9 @@ int main(int argc, char **argv)
 				argc > 6 ? (int)strtol(argv[6], NULL, 10) : 1);
 	if (argc >= 4 && strcmp(argv[1], "mlp") == 0)
 		return mlp(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
+	if (argc == 7 && strcmp(argv[1], "svm") == 0)
+		return svm(argv[2], argv[3], argv[4], strtod(argv[5], NULL), strtod(argv[6], NULL));
 	fprintf(stderr, "usage: fit_bench stream | logistic FILE OUT [newton|lbfgs] [tol] [runs] | "
-			"mlp FILE EPOCHS\n");
+			"mlp FILE EPOCHS | svm FILE OUT hinge|squared_hinge C TOL\n");
 	return 2;
 }

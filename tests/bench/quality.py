@@ -378,6 +378,37 @@ def families_of(task):
     return ["linear", "svm", "mlp", "gbdt"]
 
 
+# A family restricted further, scored against its family's scikit-learn
+# default: name -> (family, extra space settings).
+FAMILY_VARIANTS = {"svm_dcd": ("svm", {"optimizer": ["dcd"]})}
+
+
+def family_rows(task):
+    """The rows of the family table for task: each family, then its variants;
+    FAMILIES (names, space-separated) keeps only those named."""
+    only = os.environ.get("FAMILIES", "").split()
+    rows = []
+    for fam in families_of(task):
+        rows.append(fam)
+        rows.extend(v for v, (base, _) in FAMILY_VARIANTS.items() if base == fam)
+    return [r for r in rows if not only or r in only]
+
+
+def family_base(row):
+    return FAMILY_VARIANTS[row][0] if row in FAMILY_VARIANTS else row
+
+
+def family_space(row):
+    space = {"models": [family_base(row)]}
+    space.update(FAMILY_VARIANTS[row][1] if row in FAMILY_VARIANTS else {})
+    return space
+
+
+def peer_families(task):
+    """The scikit-learn defaults the rows of task are scored against."""
+    return [f for f in families_of(task) if f in {family_base(r) for r in family_rows(task)}]
+
+
 def families_fitd(url, out):
     c = Client(url)
     failed = 0
@@ -387,12 +418,12 @@ def families_fitd(url, out):
         load = loadavg()
         print(f"families fitd {name}: loadavg {load}", flush=True)
         ds = upload(c, out, name)
-        for fam in families_of(task):
+        for fam in family_rows(task):
             path = os.path.join(out, name, f"fam_fitd_{fam}.json")
             if os.path.exists(path):
                 os.unlink(path)
             spec = {"dataset": ds, "target": target, "task": task, "metric": metric,
-                    "space": {"models": [fam]},
+                    "space": family_space(fam),
                     "search": {"max_trials": FAMILY_TRIALS, "seed": 0}}
             try:
                 res = run_job(c, out, name, spec, None)
@@ -637,9 +668,10 @@ def families(out):
             continue
         truth = test_truth(out, name, target)
         sfmt = ".4f" if metric == "accuracy" else ".5g"
-        for fam in families_of(task):
+        for fam in family_rows(task):
             f, fwhy = load_side(out, name, f"fam_fitd_{fam}.json", metric, truth, "fitd")
-            s, swhy = load_side(out, name, f"fam_sk_{fam}.json", metric, truth, "sklearn")
+            s, swhy = load_side(out, name, f"fam_sk_{family_base(fam)}.json", metric, truth,
+                                "sklearn")
             if fwhy == "refused":
                 notes.append((name, fam))
                 continue
@@ -661,7 +693,7 @@ def families(out):
     print(f"loadavg now {loadavg()}")
     print_table(cols, lines, left=(0, 1, 2, 8))
     print("holds: accuracy within 0.02 of scikit-learn's default, RMSE within 5%")
-    for fam in ("linear", "logistic", "svm", "mlp", "gbdt"):
+    for fam in ("linear", "logistic", "svm", *FAMILY_VARIANTS, "mlp", "gbdt"):
         if fam in counted:
             print(f"  {fam:8s} holds on {held[fam]} of {counted[fam]} tables "
                   f"({held[fam] / counted[fam]:.0%})")

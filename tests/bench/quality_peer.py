@@ -69,7 +69,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from quality import MISSING, families_of, loadavg, save, tables, budget_of
+from quality import MISSING, loadavg, peer_families, save, tables, budget_of
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 warnings.simplefilter("ignore", UserWarning)    # MLP batch clipped to a small fold, etc.
@@ -350,7 +350,7 @@ def families_side(out):
             continue
         print(f"families sklearn {name}: loadavg {loadavg()}", flush=True)
         x, y, xt, cats = load(out, name, target, task)
-        for fam in families_of(task):
+        for fam in peer_families(task):
             path = os.path.join(out, name, f"fam_sk_{fam}.json")
             t0 = time.perf_counter()
             try:

@@ -549,6 +549,12 @@ for scope, method, path, kw in [
     case("auth-scope-%s-%s-%s" % (scope.lower(), method.lower(), slug.lower()), method, path, 403,
          "insufficient_scope", headers=headers, **kw)
 
+# ---- the linear SVM's dual coordinate descent: svm only, l2 only ----
+job("dcd-logistic", {"space": {"models": ["logistic"], "optimizer": ["dcd"]}}, 422,
+    "invalid_combination")
+job("dcd-l1", {"space": {"models": ["svm"], "optimizer": ["dcd"], "regularization": ["l1"]}}, 422,
+    "invalid_combination")
+
 
 def main():
     out = os.path.join(HERE, "cases")

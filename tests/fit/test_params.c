@@ -217,7 +217,8 @@ END_TEST
  * The family table holds together: a family's natural loss is one it takes
  * for the task, AUTO is never listed, and fit_combo_check() says yes exactly
  * to what the masks list (a second-order optimizer also needing a smooth
- * loss and regularizer).
+ * loss and regularizer, and an optimizer that takes only some regularizers
+ * refusing the others).
  */
 START_TEST(test_family_table)
 {
@@ -248,8 +249,11 @@ START_TEST(test_family_table)
 
 						if (!listed)
 							ck_assert(!ok);
-						else if (!fit_optimizer_second_order(o))
+						else if (!fit_optimizer_second_order(o) &&
+							 (fit_optimizer_regs(o) & FIT_BIT(r)))
 							ck_assert(ok);
+						else if (!(fit_optimizer_regs(o) & FIT_BIT(r)))
+							ck_assert(!ok);
 					}
 		}
 		ck_assert_uint_ne(fit_family_regs(f), 0);
@@ -260,6 +264,63 @@ START_TEST(test_family_table)
 					      FIT_REG_NONE, FIT_OPT_GD));
 	ck_assert_ptr_null(fit_combo_check(FIT_TASK_REGRESSION, FIT_MODEL_LINEAR, FIT_LOSS_AUTO,
 					   FIT_REG_NONE, FIT_OPT_NEWTON));
+}
+END_TEST
+
+/* dcd: the svm's own solver, for both hinge losses, with l2 and a positive strength only. */
+START_TEST(test_dcd_rules)
+{
+	struct fit_params p;
+	enum fit_optimizer o;
+
+	ck_assert_int_eq(fit_optimizer_parse("dcd", &o), 0);
+	fit_params_init(&p);
+	p.model = FIT_MODEL_SVM;
+	p.optimizer = o;
+	p.reg = FIT_REG_L2;
+	p.svm_c = 1.0;
+	p.learning_rate = 0.0; /* dcd reads no learning rate */
+	p.loss = FIT_LOSS_HINGE;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	p.loss = FIT_LOSS_SQUARED_HINGE;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	p.loss = FIT_LOSS_AUTO;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	p.reg = FIT_REG_L1;
+	ck_assert_ptr_nonnull(strstr(fit_params_check(&p, FIT_TASK_CLASSIFICATION), "l2 only"));
+	p.reg = FIT_REG_ELASTICNET;
+	p.l1_ratio = 0.0;
+	ck_assert_ptr_nonnull(strstr(fit_params_check(&p, FIT_TASK_CLASSIFICATION), "l2 only"));
+	/* Its strength is C, else the penalty: one of them must be positive. */
+	p.reg = FIT_REG_L2;
+	p.svm_c = 0.0;
+	p.penalty = 0.0;
+	ck_assert_ptr_nonnull(strstr(fit_params_check(&p, FIT_TASK_CLASSIFICATION), "positive C"));
+	p.penalty = 1e-3;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	p.model = FIT_MODEL_LOGISTIC;
+	ck_assert_ptr_nonnull(
+	    strstr(fit_params_check(&p, FIT_TASK_CLASSIFICATION), "optimizer does not go"));
+	p.model = FIT_MODEL_MLP;
+	ck_assert_ptr_nonnull(
+	    strstr(fit_params_check(&p, FIT_TASK_CLASSIFICATION), "optimizer does not go"));
+	p.model = FIT_MODEL_LINEAR;
+	ck_assert_ptr_nonnull(
+	    strstr(fit_params_check(&p, FIT_TASK_REGRESSION), "optimizer does not go"));
+	ck_assert_uint_eq(fit_combo_settings(FIT_MODEL_SVM, FIT_LOSS_HINGE, FIT_REG_L2, o),
+			  FIT_BIT(FIT_SET_EPOCHS) | FIT_BIT(FIT_SET_C));
+	/* It runs to convergence like lbfgs and newton, and needs no smooth loss. */
+	ck_assert(fit_optimizer_converges(o));
+	ck_assert(!fit_optimizer_second_order(o));
+	ck_assert_uint_eq(fit_optimizer_regs(o), FIT_BIT(FIT_REG_L2));
+	ck_assert(fit_optimizer_converges(FIT_OPT_LBFGS) &&
+		  fit_optimizer_converges(FIT_OPT_NEWTON));
+	ck_assert(!fit_optimizer_converges(FIT_OPT_GD) && !fit_optimizer_converges(FIT_OPT_SGD));
+	ck_assert(!fit_optimizer_converges(FIT_OPT_MOMENTUM) &&
+		  !fit_optimizer_converges(FIT_OPT_ADAM));
+	ck_assert(!fit_optimizer_converges(FIT_OPT_COUNT));
+	ck_assert_uint_eq(fit_optimizer_regs(FIT_OPT_ADAM), (1u << FIT_REG_COUNT) - 1);
+	ck_assert_uint_eq(fit_optimizer_regs(FIT_OPT_COUNT), 0);
 }
 END_TEST
 
@@ -341,6 +402,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_combo_rules);
 	tcase_add_loop_test(tc, test_combo_settings, 0, sizeof(reads) / sizeof(reads[0]));
 	tcase_add_test(tc, test_family_table);
+	tcase_add_test(tc, test_dcd_rules);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_train_refuses);
 	suite_add_tcase(s, tc);

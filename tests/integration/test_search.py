@@ -1,7 +1,8 @@
 """The search as a user sees it: reproducible leaderboards whatever
 parallel_trials is and across kill -9 and restart, the job-level stop rules
-(patience, goal, max_trials), and a strong model from a spec that names only
-the dataset and the target, on every table of tests/data."""
+(patience, goal, max_trials), a strong model from a spec that names only
+the dataset and the target, on every table of tests/data, and the linear
+SVM by its own solver (dcd) scoring like scikit-learn's LinearSVC."""
 
 import time
 import unittest
@@ -146,6 +147,61 @@ class Defaults(unittest.TestCase):
                     self.assertGreater(score, self.GOOD[name], (name, job["best"]))
                 print("%s: %s %.4f after %d trials in %.1f s" % (
                     name, job["metric"], score, job["progress"]["trials_done"],
+                    job["progress"]["elapsed_s"]))
+        finally:
+            d.cleanup()
+
+
+class SvmDcd(unittest.TestCase):
+    """The linear SVM by its own solver, end to end: a job restricted to
+    {"models":["svm"],"optimizer":["dcd"]} on breast_cancer (two classes)
+    and digits (ten, one-vs-rest) runs every trial to the end (dcd is never
+    pruned), starts with LinearSVC's setting (squared hinge, C 1), and
+    scores like LinearSVC: scikit-learn 1.2's LinearSVC() after
+    StandardScaler scores 0.968 and 0.956 in 5-fold CV on these tables."""
+    LINEARSVC = {"breast_cancer": 0.968, "digits": 0.956}
+    TRIALS = 6
+
+    def test_svm_by_dcd(self):
+        d = Daemon(args=("--worker-threads", "2", "--reserved-cores", "0")).start()
+        try:
+            jobs = {}
+            for name in self.LINEARSVC:
+                status, _, job = d.request("POST", "/v1/jobs", body={
+                    "dataset": upload(d, name), "target": TARGETS[name],
+                    "space": {"models": ["svm"], "optimizer": ["dcd"]},
+                    "search": {"max_trials": self.TRIALS, "seed": 3}})
+                self.assertEqual(status, 201, job)
+                self.assertEqual(job["spec"]["space"]["optimizer"], ["dcd"])
+                jobs[name] = job["id"]
+            for name, job_id in jobs.items():
+                job = wait_job(d, job_id, timeout=600)
+                self.assertEqual(job["state"], "succeeded", job)
+                _, _, board = d.request("GET", "/v1/jobs/%s/trials?limit=100" % job_id)
+                trials = {t["trial"]: t for t in board["items"]}
+                self.assertEqual(len(trials), self.TRIALS)
+                for t in trials.values():
+                    self.assertEqual(t["state"], "completed", t)
+                    self.assertEqual((t["params"]["model"], t["params"]["optimizer"]),
+                                     ("svm", "dcd"))
+                    self.assertLessEqual(t["epochs"], t["params"]["epochs"])
+                first = trials[0]["params"]
+                self.assertEqual((first["loss"], first["C"]), ("squared_hinge", 1.0))
+                self.assertGreater(job["best"]["score"], self.LINEARSVC[name] - 0.02,
+                                   (name, job["best"]))
+                model_id = job["best"]["model_id"]
+                _, _, model = d.request("GET", "/v1/models/" + model_id)
+                outputs = {c["output"] for c in model["coefficients"]}
+                self.assertEqual(len(outputs), 1 if name == "breast_cancer" else 10)
+                lines = read_data(name + ".csv").decode().splitlines()
+                row = {k: float(v) for k, v in zip(lines[0].split(","), lines[1].split(","))
+                       if k != TARGETS[name]}
+                status, _, pred = d.request("POST", "/v1/models/%s/predict" % model_id,
+                                            body={"rows": [row]})
+                self.assertEqual(status, 200, pred)
+                self.assertEqual(len(pred["predictions"]), 1)
+                print("%s: svm by dcd, accuracy %.4f (LinearSVC %.3f) in %.1f s" % (
+                    name, job["best"]["score"], self.LINEARSVC[name],
                     job["progress"]["elapsed_s"]))
         finally:
             d.cleanup()

@@ -87,7 +87,8 @@ static int lookup(const char *const *names, int n, const char *s)
 START_TEST(test_random_covers_branches)
 {
 	static const char *const models[] = { "linear", "logistic", "svm", "mlp" };
-	static const char *const opts[] = { "gd", "sgd", "momentum", "adam", "lbfgs", "newton" };
+	static const char *const opts[] = { "gd",    "sgd",    "momentum", "adam",
+					    "lbfgs", "newton", "dcd" };
 	char text[512];
 	struct worker_spec *spec;
 	struct search *s;
@@ -102,7 +103,7 @@ START_TEST(test_random_covers_branches)
 	for (size_t k = 0; k < 400; k++) {
 		json_t *p = search_propose(s, k, NULL);
 		int m = lookup(models, 4, json_string_value(json_object_get(p, "model")));
-		int o = lookup(opts, 6, json_string_value(json_object_get(p, "optimizer")));
+		int o = lookup(opts, 7, json_string_value(json_object_get(p, "optimizer")));
 
 		check_params(p, spec);
 		ck_assert(m >= 0 && o >= 0);
@@ -114,7 +115,7 @@ START_TEST(test_random_covers_branches)
 	}
 	if (_i == 0) {
 		ck_assert_uint_eq(seen_models, 0xe); /* logistic, svm, mlp */
-		ck_assert_uint_eq(seen_opts, 0x3e);  /* the default optimizers, never gd */
+		ck_assert_uint_eq(seen_opts, 0x7e);  /* the default optimizers, never gd */
 		ck_assert(seen_dropout);
 	}
 	if (_i == 1)
@@ -262,6 +263,13 @@ START_TEST(test_auto_known_first)
 	p = search_propose(sc, 0, NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "lbfgs");
 	ck_assert_str_eq(json_string_value(json_object_get(p, "regularization")), "l2");
+	json_decref(p);
+	/* The svm's known setting is LinearSVC's default: squared hinge, C 1, by dcd. */
+	p = search_propose(sc, 1, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "dcd");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "loss")), "squared_hinge");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "regularization")), "l2");
+	ck_assert_double_eq(json_number_value(json_object_get(p, "C")), 1.0);
 	json_decref(p);
 	p = search_propose(sr, 0, NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(p, "model")), "linear");

@@ -213,6 +213,7 @@ START_TEST(test_asha_rungs)
 	json_t *mlp = json_pack("{s:s, s:s}", "model", "mlp", "optimizer", "adam");
 	json_t *svm = json_pack("{s:s, s:s}", "model", "svm", "optimizer", "sgd");
 	json_t *lbfgs = json_pack("{s:s, s:s}", "model", "mlp", "optimizer", "lbfgs");
+	json_t *dcd = json_pack("{s:s, s:s}", "model", "svm", "optimizer", "dcd");
 
 	ck_assert_int_eq(search_rung_of_epoch(a, 3), 0);
 	ck_assert_int_eq(search_rung_of_epoch(a, 9), 1);
@@ -239,9 +240,14 @@ START_TEST(test_asha_rungs)
 	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 7, mlp, 3, 0.95, &h));
 	/* ... but with every trial as a peer (no params) they do. */
 	ck_assert(search_should_prune(a, SEARCH_WINDOW + 7, NULL, 3, 0.95, &h));
-	/* They stop an svm; lbfgs is never stopped. */
+	/* They stop an svm; lbfgs, and dcd (the svm's own solver), are never stopped. */
 	ck_assert(search_should_prune(a, SEARCH_WINDOW + 7, svm, 3, 0.95, &h));
 	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 7, lbfgs, 3, 0.1, &h));
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 7, dcd, 3, 0.1, &h));
+	/* Nor are dcd trials the peers of first-order ones: with them the svms stop nothing. */
+	peers[4].params = peers[5].params = peers[6].params = dcd;
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 7, svm, 3, 0.5, &h));
+	json_decref(dcd);
 	json_decref(mlp);
 	json_decref(svm);
 	json_decref(lbfgs);

@@ -46,7 +46,7 @@ START_TEST(test_defaults_classification)
 		       "\"validation\":{\"method\":\"cv\",\"folds\":5,\"repeats\":3},"
 		       "\"early_stopping\":{\"patience\":10},"
 		       "\"space\":{\"models\":[\"logistic\",\"svm\",\"mlp\"],"
-		       "\"optimizer\":[\"sgd\",\"momentum\",\"adam\",\"lbfgs\",\"newton\"],"
+		       "\"optimizer\":[\"sgd\",\"momentum\",\"adam\",\"lbfgs\",\"newton\",\"dcd\"],"
 		       "\"learning_rate\":{\"min\":0.0001,\"max\":1.0,\"log\":true},"
 		       "\"batch_size\":{\"min\":16,\"max\":512,\"log\":true},\"epochs\":200,"
 		       "\"regularization\":[\"none\",\"l1\",\"l2\",\"elasticnet\",\"dropout\"],"

@@ -12,7 +12,8 @@
  *                           struct fit__objective
  *   optimizer               gd/sgd/momentum/adam (optim.c), lbfgs (lbfgs.c),
  *                           trust-region newton (newton.c), which know nothing
- *                           of models
+ *                           of models; or the svm's dual coordinate descent
+ *                           (dcd.c), which reads the design matrix itself
  *
  * Working memory is planned once: every module lays out its buffers with
  * fit__arena_take() in a *_layout() function that is first run on a counting
@@ -221,6 +222,39 @@ int fit__run_epoch_end(struct fit__run *run, unsigned epoch, double loss, const 
 		       size_t dim, double *score);
 int fit__run_diverged(struct fit__run *run, unsigned epoch, const char *what);
 
+/* ---- the svm's dual coordinate descent (dcd.c) ---- */
+
+/*
+ * k one-vs-rest linear SVMs over data (k = 1: label 1 against label 0; else
+ * label c against the rest for output c), each the L2-regularized problem
+ *
+ *   min_v  |v|^2 / 2 + c * sum_i loss(1 - y_i v . [x_i, 1])
+ *
+ * with v = [W row c, b_c] and loss max(0, m) (hinge) or max(0, m)^2
+ * (squared_hinge): the intercept is the weight of a constant feature 1,
+ * penalized like the others (liblinear's -B 1). Divided by c * n it is the
+ * objective of params.h with penalty 1 / (c * n), plus b^2 in the penalty.
+ */
+struct fit__dcd {
+	const struct fit__data *data; /* label 0..K-1 */
+	size_t k;		      /* outputs: 1, or the classes K > 2 */
+	enum fit_loss loss;	      /* FIT_LOSS_HINGE or FIT_LOSS_SQUARED_HINGE */
+	double c;		      /* C > 0 */
+	int threads;		      /* the outputs are solved in parallel */
+	struct fit__poll *poll;
+};
+
+/* Working memory of dcd for n rows and k outputs. */
+void *fit__dcd_layout(struct fit__arena *a, size_t n, size_t k);
+/*
+ * Solves into w = [W (k x ld), b (k)] (overwritten, from zero) for at most
+ * run->params->epochs iterations, reporting each; the seed and tol of
+ * run->params. 0, or FITD_ECANCELLED or FITD_EDIVERGED with run->err set.
+ */
+int fit__dcd_run(const struct fit__dcd *d, struct fit__run *run, double *w, void *ws);
+/* The dual variables of output c (n of them) after fit__dcd_run(); for tests. */
+const double *fit__dcd_dual(const void *ws, size_t c);
+
 /* ---- linear models (linear.c) ---- */
 
 struct fit__linear {
@@ -313,6 +347,9 @@ typedef double (*fit__loss_fn)(const double *z, size_t k, double y, int32_t labe
 
 /* The loss function for loss on k outputs (softmax for log with k > 1). */
 fit__loss_fn fit__loss_pick(enum fit_loss loss, size_t k);
+
+/* The svm's target of output c of k: +1 or -1, one-vs-rest (k = 1: label 1 is +1). */
+double fit__svm_sign(size_t k, int32_t label, size_t c);
 
 /* ---- metrics (metric.c) ---- */
 

@@ -116,8 +116,7 @@ static double loss_softmax(const double *z, size_t k, double y, int32_t label, d
 	return m + logs - z[label];
 }
 
-/* The +1/-1 target of output c: one-vs-rest, or label 1 on a single output. */
-static double svm_sign(size_t k, int32_t label, size_t c)
+double fit__svm_sign(size_t k, int32_t label, size_t c)
 {
 	return (k == 1 ? label == 1 : (size_t)label == c) ? 1.0 : -1.0;
 }
@@ -129,7 +128,7 @@ static double loss_hinge(const double *z, size_t k, double y, int32_t label, dou
 
 	(void)y, (void)delta;
 	for (size_t c = 0; c < k; c++) {
-		double s = svm_sign(k, label, c), m = 1.0 - s * z[c];
+		double s = fit__svm_sign(k, label, c), m = 1.0 - s * z[c];
 
 		dz[c] = m > 0 ? -s : 0.0;
 		l += m > 0 ? m : 0.0;
@@ -146,7 +145,7 @@ static double loss_squared_hinge(const double *z, size_t k, double y, int32_t la
 
 	(void)y, (void)delta;
 	for (size_t c = 0; c < k; c++) {
-		double s = svm_sign(k, label, c), m = 1.0 - s * z[c];
+		double s = fit__svm_sign(k, label, c), m = 1.0 - s * z[c];
 
 		dz[c] = m > 0 ? -2.0 * s * m : 0.0;
 		l += m > 0 ? m * m : 0.0;

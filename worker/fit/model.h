@@ -54,7 +54,7 @@ struct fit_problem {
 };
 
 struct fit_progress {
-	unsigned epoch;	    /* 1-based epoch (iteration for lbfgs and newton) just finished */
+	unsigned epoch;	    /* 1-based epoch (iteration for lbfgs, newton, dcd) just finished */
 	double train_loss;  /* mean training loss plus penalty */
 	double valid_score; /* params.metric on the validation rows; NAN without them */
 };
@@ -109,7 +109,7 @@ struct fit_report {
 	double valid_score;  /* of the kept weights; NAN without validation rows */
 	uint64_t passes;     /* full passes over the training rows, counted in rows / ntrain */
 	int stopped_early;   /* nonzero when patience ended the fit */
-	int converged;	     /* lbfgs, newton: nonzero when tol was reached */
+	int converged;	     /* lbfgs, newton, dcd: nonzero when tol was reached */
 };
 
 /*

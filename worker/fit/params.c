@@ -4,7 +4,8 @@
  *
  * The rules are tables, not code: families[] has a row per model family,
  * losses[], regs[] and optimizers[] a row per value with the settings it
- * brings and whether it is smooth. fit_combo_check() reads them in one
+ * brings and whether it is smooth (an optimizer also whether it runs to
+ * convergence and which regularizers it takes). fit_combo_check() reads them in one
  * place, and the searcher and the job spec's validator call it rather than
  * keep rules of their own (see params.h for how to add a row). Everything
  * here is pure.
@@ -52,12 +53,12 @@ static const struct family families[FIT_MODEL_COUNT] = {
 		.optimizers = FIRST_ORDER | SECOND_ORDER,
 		.uses = S(EPOCHS),
 	},
-	/* A linear SVM: always penalized, with C as the strength. */
+	/* A linear SVM: always penalized, with C as the strength; dcd is its own solver. */
 	[FIT_MODEL_SVM] = {
 		.losses = { [FIT_TASK_CLASSIFICATION] = L(HINGE) | L(SQUARED_HINGE) },
 		.natural = { [FIT_TASK_CLASSIFICATION] = FIT_LOSS_SQUARED_HINGE },
 		.regs = PENALTIES,
-		.optimizers = FIRST_ORDER | SECOND_ORDER,
+		.optimizers = FIRST_ORDER | SECOND_ORDER | O(DCD),
 		.uses = S(EPOCHS) | S(C),
 		.ignores = S(PENALTY),
 	},
@@ -73,9 +74,8 @@ static const struct family families[FIT_MODEL_COUNT] = {
 };
 
 /*
- * A loss, regularizer or optimizer: the settings it brings. smooth: a loss
- * or regularizer with a (generalized) second derivative; an optimizer that
- * needs one (lbfgs, newton), for the rule that spans families.
+ * A loss or regularizer: the settings it brings. smooth: it has a
+ * (generalized) second derivative, for the rule that spans families.
  */
 struct choice {
 	unsigned settings;
@@ -96,13 +96,29 @@ static const struct choice regs[FIT_REG_COUNT] = {
 	[FIT_REG_DROPOUT] = { S(DROPOUT), false },
 };
 
-static const struct choice optimizers[FIT_OPT_COUNT] = {
-	[FIT_OPT_GD] = { S(LEARNING_RATE), false },
-	[FIT_OPT_SGD] = { S(LEARNING_RATE) | S(BATCH_SIZE), false },
-	[FIT_OPT_MOMENTUM] = { S(LEARNING_RATE) | S(BATCH_SIZE), false },
-	[FIT_OPT_ADAM] = { S(LEARNING_RATE) | S(BATCH_SIZE), false },
-	[FIT_OPT_LBFGS] = { 0, true },
-	[FIT_OPT_NEWTON] = { 0, true },
+/*
+ * An optimizer: the settings it brings; smooth: it needs a smooth loss and
+ * regularizer (lbfgs, newton); converges: it runs to tol (see
+ * fit_optimizer_converges()); regs: the regularizers it takes, 0 for every
+ * one, with the sentence that refuses the others.
+ */
+struct optimizer {
+	unsigned settings;
+	bool smooth;
+	bool converges;
+	unsigned regs;
+	const char *regs_why;
+};
+
+static const struct optimizer optimizers[FIT_OPT_COUNT] = {
+	[FIT_OPT_GD] = { S(LEARNING_RATE), false, false, 0, NULL },
+	[FIT_OPT_SGD] = { S(LEARNING_RATE) | S(BATCH_SIZE), false, false, 0, NULL },
+	[FIT_OPT_MOMENTUM] = { S(LEARNING_RATE) | S(BATCH_SIZE), false, false, 0, NULL },
+	[FIT_OPT_ADAM] = { S(LEARNING_RATE) | S(BATCH_SIZE), false, false, 0, NULL },
+	[FIT_OPT_LBFGS] = { 0, true, true, 0, NULL },
+	[FIT_OPT_NEWTON] = { 0, true, true, 0, NULL },
+	/* the dual of the L2-regularized hinge losses (dcd.c) */
+	[FIT_OPT_DCD] = { 0, false, true, R(L2), "dcd takes regularization l2 only" },
 };
 
 /* ---- the family table's queries ---- */
@@ -149,6 +165,18 @@ int fit_optimizer_second_order(enum fit_optimizer o)
 	return (unsigned)o < FIT_OPT_COUNT && optimizers[o].smooth;
 }
 
+int fit_optimizer_converges(enum fit_optimizer o)
+{
+	return (unsigned)o < FIT_OPT_COUNT && optimizers[o].converges;
+}
+
+unsigned fit_optimizer_regs(enum fit_optimizer o)
+{
+	if ((unsigned)o >= FIT_OPT_COUNT)
+		return 0;
+	return optimizers[o].regs != 0 ? optimizers[o].regs : FIT_BIT(FIT_REG_COUNT) - 1;
+}
+
 unsigned fit_loss_settings(enum fit_loss l)
 {
 	return (unsigned)l < FIT_LOSS_COUNT ? losses[l].settings : 0;
@@ -192,6 +220,8 @@ const char *fit_combo_check(enum fit_task task, enum fit_model_kind m, enum fit_
 		return NULL;
 	if (!(f->optimizers & FIT_BIT(o)))
 		return "this optimizer does not go with this model";
+	if (!(fit_optimizer_regs(o) & FIT_BIT(r)))
+		return optimizers[o].regs_why;
 	if (optimizers[o].smooth && !losses[l].smooth)
 		return "lbfgs and newton need a differentiable loss (not absolute or hinge)";
 	if (optimizers[o].smooth && !regs[r].smooth)
@@ -291,6 +321,8 @@ static const char *check_regularization(const struct fit_params *p)
 		return "svm_c must be zero or positive";
 	if (!(isfinite(p->huber_delta) && p->huber_delta > 0.0))
 		return "huber_delta must be positive";
+	if (p->optimizer == FIT_OPT_DCD && p->svm_c == 0.0 && p->penalty == 0.0)
+		return "dcd needs a positive C (or penalty): its dual has no bound without one";
 	return NULL;
 }
 

@@ -18,7 +18,9 @@
  * a family that fits without an optimizer) and the settings it reads; plus a
  * row per loss, regularizer and optimizer with the settings it brings and
  * whether it is smooth (second-order), for the one rule that spans families:
- * lbfgs and newton need a smooth loss and regularization none or l2. The
+ * lbfgs and newton need a smooth loss and regularization none or l2; and
+ * an optimizer may take only some regularizers (dcd, the svm's dual
+ * coordinate descent, takes l2 only). The
  * fit_family_*() and fit_combo_*() queries below read that table; the core's
  * fit_params_check(), the job spec's validator and the searcher
  * (worker/search/) all ask them and keep no copy of their own.
@@ -43,8 +45,10 @@
  *
  * Adding a loss, a regularizer or an optimizer: a row in its X-macro map
  * below, a row in its rule table of params.c (the settings it brings, and
- * whether it is smooth or second-order), the families that take it in the
- * family table, and its code (linear.c's loss table, optim.c, train.c).
+ * whether it is smooth or second-order; an optimizer also whether it runs
+ * to convergence and which regularizers it takes), the families that take
+ * it in the family table, and its code (linear.c's loss table, optim.c,
+ * lbfgs.c, newton.c or dcd.c, and its dispatch in train.c).
  */
 #ifndef FIT_PARAMS_H
 #define FIT_PARAMS_H
@@ -81,7 +85,8 @@
 	X(MOMENTUM, "momentum") \
 	X(ADAM, "adam")         \
 	X(LBFGS, "lbfgs")       \
-	X(NEWTON, "newton")
+	X(NEWTON, "newton")     \
+	X(DCD, "dcd")
 
 /*
  * The regularizers a family may take. All but dropout are the weight penalty
@@ -195,12 +200,12 @@ struct fit_params {
 	double learning_rate; /* gd, sgd, momentum, adam: the step size */
 	double lr_decay;      /* step in epoch e is learning_rate / (1 + lr_decay * e); 0 = none */
 	size_t batch_size;    /* rows per step of sgd, momentum, adam; 0 = all rows */
-	unsigned epochs;      /* passes for first-order methods; iterations for lbfgs, newton */
+	unsigned epochs;      /* passes (first-order); iterations (lbfgs, newton, dcd) */
 	double momentum;      /* momentum: the velocity's decay, 0.9 */
 	double beta1;	      /* adam: first-moment decay, 0.9 */
 	double beta2;	      /* adam: second-moment decay, 0.999 */
 	double epsilon;	      /* adam: denominator guard, 1e-8 */
-	double tol;	      /* lbfgs, newton: stop when |grad| <= tol * |grad at start| */
+	double tol;	      /* stop: lbfgs, newton at |grad| <= tol * |start|; dcd (dcd.c) */
 
 	enum fit_reg reg;   /* none, l1, l2, elasticnet; or dropout, R(w) = 0 */
 	double penalty;	    /* the strength of R(w) above; >= 0 */
@@ -273,6 +278,17 @@ unsigned fit_family_ignores(enum fit_model_kind m);
  * smooth loss and regularizer, and its epochs are iterations; else 0.
  */
 int fit_optimizer_second_order(enum fit_optimizer o);
+
+/*
+ * 1 for an optimizer run to convergence (lbfgs, newton, dcd): epochs caps
+ * its iterations, it stops once tol is reached and keeps its last iterate,
+ * so early stopping does not apply to it and its scores on the way are no
+ * learning curve to prune on; else 0 (gd, sgd, momentum, adam).
+ */
+int fit_optimizer_converges(enum fit_optimizer o);
+
+/* The regularizers (a bit per enum fit_reg) optimizer o takes: every one but for dcd (l2). */
+unsigned fit_optimizer_regs(enum fit_optimizer o);
 
 /* The settings a loss, regularizer or optimizer brings to a family that takes it. */
 unsigned fit_loss_settings(enum fit_loss l);

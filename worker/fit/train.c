@@ -7,7 +7,8 @@
  * target; plan every buffer of the fit with plan_layout() on a counting arena,
  * allocate once, lay out again for real; write the float32 design matrices of
  * the training and validation rows; build the objective (linear.c or mlp.c)
- * and hand it to the chosen optimizer; copy the weights into a model.
+ * and hand it to the chosen optimizer (or hand the design matrix to the
+ * svm's dual coordinate descent, dcd.c); copy the weights into a model.
  */
 #include "worker/fit/internal.h"
 
@@ -60,16 +61,21 @@ static void plan_layout(struct fit__arena *a, struct plan *pl)
 		}
 		pl->dim = pl->net.dim;
 		pl->mlp = fit__mlp_layout(a, &pl->net, pl->n, p);
-	} else {
+	} else if (p->optimizer != FIT_OPT_DCD) {
 		fit__linear_layout(a, &pl->lin, pl->n, pl->ld, pl->kout,
 				   p->optimizer == FIT_OPT_NEWTON);
 		pl->dim = pl->lin.dim;
+	} else if (fit__mul(pl->kout, pl->ld + 1, &pl->dim)) {
+		a->overflow = 1; /* dcd: the same weights, no objective buffers */
+		return;
 	}
 	pl->w = fit__arena_take(a, pl->dim, sizeof(double));
 	if (p->optimizer == FIT_OPT_LBFGS)
 		pl->opt = fit__lbfgs_layout(a, pl->dim);
 	else if (p->optimizer == FIT_OPT_NEWTON)
 		pl->opt = fit__newton_layout(a, pl->dim);
+	else if (p->optimizer == FIT_OPT_DCD)
+		pl->opt = fit__dcd_layout(a, pl->n, pl->kout);
 	else
 		pl->opt = fit__first_layout(a, pl->dim, pl->n, p);
 }
@@ -174,6 +180,22 @@ static int score_valid(void *ctx, const double *w, double *score, double *stop)
 	return rc;
 }
 
+/* The svm's dual coordinate descent: it reads the design matrix, not an objective. */
+static int run_dcd(struct plan *pl, struct fit__run *run)
+{
+	const struct fit_params *p = pl->p;
+	struct fit__dcd dcd = {
+		.data = &pl->train,
+		.k = pl->kout,
+		.loss = p->loss,
+		.c = 1.0 / (lambda_of(p, pl->n) * (double)pl->n), /* C, as params.h maps it */
+		.threads = p->threads,
+		.poll = run->poll,
+	};
+
+	return fit__dcd_run(&dcd, run, pl->w, pl->opt);
+}
+
 /* Builds the objective and runs the optimizer on pl->w. */
 static int optimize(struct plan *pl, const struct fit_callbacks *cb, struct fit_report *rep,
 		    struct fitd_error *err)
@@ -183,6 +205,13 @@ static int optimize(struct plan *pl, const struct fit_callbacks *cb, struct fit_
 	struct fit__objective o;
 	struct fit__run run = { p, cb, &poll, rep, err, NULL, NULL, NAN };
 
+	if (pl->nv > 0) {
+		run.score = score_valid;
+		run.score_ctx = pl;
+	}
+	rep->valid_score = NAN;
+	if (p->optimizer == FIT_OPT_DCD)
+		return run_dcd(pl, &run);
 	if (p->model == FIT_MODEL_MLP) {
 		fit__mlp_bind(pl->mlp, &pl->train, p->loss, p->huber_delta, &poll);
 		fit__mlp_objective(pl->mlp, &o);
@@ -197,11 +226,6 @@ static int optimize(struct plan *pl, const struct fit_callbacks *cb, struct fit_
 		memset(pl->w, 0, pl->dim * sizeof(double));
 	}
 	set_penalty(p, pl->n, &o);
-	if (pl->nv > 0) {
-		run.score = score_valid;
-		run.score_ctx = pl;
-	}
-	rep->valid_score = NAN;
 	if (p->optimizer == FIT_OPT_LBFGS)
 		return fit__lbfgs_run(&o, &run, pl->w, pl->opt);
 	if (p->optimizer == FIT_OPT_NEWTON)

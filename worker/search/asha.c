@@ -10,11 +10,11 @@
  * way: the same model family with a first-order optimizer. An epoch of adam
  * and an iteration of lbfgs are different budgets, and a linear model
  * reaches its level in a few epochs that a network needs dozens for, so
- * comparing across them would stop every network early. Trials of a
- * second-order optimizer (lbfgs, newton; fit_optimizer_second_order()) are
- * never stopped: they converge in a few cheap iterations and their scores
- * on the way are no learning curve. With fewer than eta peers
- * every trial continues. Because those trials are finished
+ * comparing across them would stop every network early. Trials of an
+ * optimizer run to convergence (lbfgs, newton, dcd;
+ * fit_optimizer_converges()) are never stopped: they converge in cheap
+ * iterations and their scores on the way are no learning curve. With
+ * fewer than eta peers every trial continues. Because those trials are finished
  * before idx may even be proposed, the decision is a function of the
  * history alone: the same at any parallelism, in any finish order and after
  * a restart. See search.h for the caveat.
@@ -54,13 +54,13 @@ static bool finished(enum search_trial_state st)
 	return st != SEARCH_TRIAL_PENDING;
 }
 
-/* Whether params name a second-order optimizer (the core's table). */
-static bool second_order(const json_t *params)
+/* Whether params name an optimizer run to convergence (the core's table). */
+static bool converges(const json_t *params)
 {
 	const char *name = json_string_value(json_object_get(params, "optimizer"));
 	enum fit_optimizer o;
 
-	return name != NULL && fit_optimizer_parse(name, &o) == 0 && fit_optimizer_second_order(o);
+	return name != NULL && fit_optimizer_parse(name, &o) == 0 && fit_optimizer_converges(o);
 }
 
 /* Whether a trial with params b is a peer of one with params a (NULL a: every trial). */
@@ -69,7 +69,7 @@ static bool peer(const json_t *a, const json_t *b)
 	if (a == NULL)
 		return true;
 	return b != NULL && json_equal(json_object_get(a, "model"), json_object_get(b, "model")) &&
-	       !second_order(b);
+	       !converges(b);
 }
 
 bool search_should_prune(const struct search *s, size_t idx, const json_t *params, unsigned epoch,
@@ -79,7 +79,7 @@ bool search_should_prune(const struct search *s, size_t idx, const json_t *param
 	size_t peers = 0, better = 0;
 	double mine;
 
-	if (rung < 0 || second_order(params))
+	if (rung < 0 || converges(params))
 		return false;
 	if (!isfinite(score))
 		return true; /* diverged: nothing to continue */

@@ -18,7 +18,7 @@
  *   asha    random points, stopped early by asynchronous successive halving.
  *   auto    the default: a few strong known configurations per family first,
  *           cheapest first (linear or logistic with lbfgs and a modest L2
- *           penalty, a linear SVM with lbfgs, a small MLP with adam), each
+ *           penalty, a linear SVM with dcd, a small MLP with adam), each
  *           projected into the space; then tpe, with successive halving
  *           stopping the weak trials early. The known configurations give a
  *           good model within the first few trials, which matters when the
@@ -65,10 +65,11 @@
  * today's family table that is
  *
  *   model           "linear" | "logistic" | "svm" | "mlp"            always
- *   optimizer       "gd" | "sgd" | "momentum" | "adam" | "lbfgs" | "newton"
+ *   optimizer       "gd" | "sgd" | "momentum" | "adam" | "lbfgs" | "newton" |
+ *                   "dcd"
  *   learning_rate   number            gd, sgd, momentum, adam
  *   batch_size      integer           sgd, momentum, adam
- *   epochs          integer           always (iterations for lbfgs, newton)
+ *   epochs          integer           always (iterations: lbfgs, newton, dcd)
  *   regularization  "none" | "l1" | "l2" | "elasticnet" | "dropout"  always
  *   penalty         number            l1, l2, elasticnet; not for svm
  *   l1_ratio        number            elasticnet
@@ -185,8 +186,9 @@ unsigned search_rung_epochs(unsigned rung);
 /*
  * Whether running trial idx with params (as proposed; NULL compares it with
  * every trial), having scored score after epoch epochs, stops here (state
- * pruned). False except at rungs of a pruning searcher, and for lbfgs and
- * newton (see asha.c). The caller does not ask after the trial's last epoch.
+ * pruned). False except at rungs of a pruning searcher, and for lbfgs,
+ * newton and dcd (see asha.c). The caller does not ask after the trial's
+ * last epoch.
  */
 bool search_should_prune(const struct search *s, size_t idx, const json_t *params, unsigned epoch,
 			 double score, const struct search_history *h);

@@ -87,7 +87,7 @@ struct dim_default {
 #define R(x)	    BIT(FIT_REG_##x)
 #define O(x)	    BIT(FIT_OPT_##x)
 #define ALL_REGS    (BIT(FIT_REG_COUNT) - 1)
-#define SEARCH_OPTS (O(SGD) | O(MOMENTUM) | O(ADAM) | O(LBFGS) | O(NEWTON))
+#define SEARCH_OPTS (O(SGD) | O(MOMENTUM) | O(ADAM) | O(LBFGS) | O(NEWTON) | O(DCD))
 
 static const struct dim_default defaults[SPACE_DIM_COUNT] = {
 	[SPACE_DIM_OPTIMIZER] = { { SEARCH_OPTS, SEARCH_OPTS }, { O(ADAM), O(ADAM) } },

@@ -40,7 +40,7 @@
  *   loss            every loss those families take for the task (today
  *                   regression [squared, huber, absolute], classification
  *                   [log, hinge, squared_hinge])
- *   optimizer       [sgd, momentum, adam, lbfgs, newton]
+ *   optimizer       [sgd, momentum, adam, lbfgs, newton, dcd] (dcd: svm only)
  *   learning_rate   1e-4 .. 1, log
  *   batch_size      16 .. 512, log
  *   epochs          200
