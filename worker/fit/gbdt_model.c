@@ -288,6 +288,8 @@ static int shape_columns(const struct fit_gbdt_desc *d, struct fit__gbdt_shape *
 		if (c->name == NULL || c->name[0] == '\0')
 			return bad(err, "a column has no name", j);
 		s->name_bytes += strlen(c->name) + 1;
+		if (c->type != FIT_COL_CATEGORICAL && c->nlevels != 0)
+			return bad(err, "a numeric column has levels", j);
 		if (c->type != FIT_COL_CATEGORICAL)
 			continue;
 		if (c->nlevels > FIT_GBDT_MAX_LEVELS || (c->nlevels > 0 && c->levels == NULL))
