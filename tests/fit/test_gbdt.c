@@ -100,6 +100,8 @@ struct ref {
 	int col[2 * REF_MAX], left[2 * REF_MAX];
 	double value[2 * REF_MAX], cover[2 * REF_MAX];
 	size_t nnodes;
+	size_t *owned[REF_MAX]; /* the row lists to free */
+	size_t nowned;
 };
 
 static int cmp_d(const void *a, const void *b)
@@ -194,6 +196,7 @@ static void ref_grow(struct ref *r, size_t n)
 		g += r->grad[i];
 	}
 	r->nnodes = 1;
+	r->owned[r->nowned++] = rows;
 	ref_new_leaf(r, &leaf[0], rows, n, g, (double)n, 0, 0, 1);
 	while (nleaves < r->max_leaves) {
 		size_t best = nleaves, k = 0, node;
@@ -207,6 +210,7 @@ static void ref_grow(struct ref *r, size_t n)
 			break;
 		p = leaf[best];
 		lr = malloc(p.n * sizeof(size_t));
+		r->owned[r->nowned++] = lr;
 		for (size_t i = 0; i < p.n; i++)
 			if (r->g->num[p.col * r->g->n + p.rows[i]] <= p.thr)
 				lr[k++] = p.rows[i];
@@ -292,6 +296,8 @@ START_TEST(exact_greedy_reference)
 		}
 		for (size_t j = 0; j < g.nnum; j++)
 			free(r.thr[j]);
+		for (size_t j = 0; j < r.nowned; j++)
+			free(r.owned[j]);
 		free(grad);
 		fit_gbdt_free(m);
 	}

@@ -310,8 +310,10 @@ static int shape_of(const struct fit_gbdt_desc *d, struct fit__gbdt_shape *s,
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (d->noutputs == 0 || d->noutputs > 65536 || d->base == NULL ||
-	    (d->ntrees > 0 && d->trees == NULL) || (d->ncat_words > 0 && d->cat_bits == NULL) ||
+	/* the counts that size the copies are checked before anything is read */
+	if (d->nclasses == 1 || d->noutputs != (d->nclasses <= 2 ? 1 : d->nclasses) ||
+	    d->noutputs > 65536 || d->base == NULL || (d->ntrees > 0 && d->trees == NULL) ||
+	    (d->ncat_words > 0 && d->cat_bits == NULL) ||
 	    d->ntrees > (size_t)FIT_GBDT_MAX_TREES * 65536)
 		return bad(err, "the model's outputs, trees or bitsets are missing", 0);
 	rc = shape_columns(d, s, err);
