@@ -256,7 +256,7 @@ static int from_csv(const char *in, const char *out)
 		ncols += *p == ',';
 	table_init(&t, rcap, ncols, 2);
 	for (size_t j = 0; j < ncols; j++) {
-		char name[16];
+		char name[32];
 
 		snprintf(name, sizeof(name), "x%zu", j);
 		column(&t, j, name, 0);

@@ -37,14 +37,16 @@
 #include <string.h>
 
 #define STREAM_BIN_SAMPLE 0x62696e73ULL /* "bins": the rng stream of the binning sample */
+#define THR_SLOTS	  256		/* thresholds kept per input, padded with DBL_MAX */
+#define RADIX_BITS	  11		/* digits of the samples' radix sort */
 
 void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t n, size_t levels,
-			  unsigned max_bins, int threads, struct fit__gbdt_binwork *w)
+			  int threads, struct fit__gbdt_binwork *w)
 {
 	size_t per, nthr;
 
 	w->nsample = n < FIT__GBDT_SAMPLE ? n : FIT__GBDT_SAMPLE;
-	if (fit__mul(w->nsample, (size_t)threads, &per) || fit__mul(d->nf, max_bins, &nthr)) {
+	if (fit__mul(w->nsample, (size_t)threads, &per) || fit__mul(d->nf, THR_SLOTS, &nthr)) {
 		a->overflow = 1;
 		return;
 	}
@@ -55,6 +57,7 @@ void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t
 	w->level_bin = fit__arena_take(a, levels, 1);
 	w->values = fit__arena_take(a, per, sizeof(double));
 	w->counts = fit__arena_take(a, per, sizeof(uint32_t));
+	w->sort = fit__arena_take(a, per, 2 * sizeof(uint64_t));
 	w->pick = fit__arena_take(a, w->nsample, sizeof(uint32_t));
 	w->keys = fit__arena_take(a, levels, sizeof(uint64_t));
 }
@@ -83,11 +86,54 @@ static void draw_sample(uint32_t *pick, size_t k, size_t n, uint64_t seed)
 			pick[got++] = (uint32_t)i;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* A double's bits as an unsigned key that sorts as the doubles do. */
+static uint64_t sort_key(double x)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	uint64_t u;
 
-	return (x > y) - (x < y);
+	memcpy(&u, &x, sizeof(u));
+	return u >> 63 ? ~u : u | (uint64_t)1 << 63;
+}
+
+static double key_value(uint64_t k)
+{
+	uint64_t u = k >> 63 ? k & ~((uint64_t)1 << 63) : ~k;
+	double x;
+
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+/* LSD radix sort of a[0..n) with scratch tmp; a digit all keys share costs one count. */
+static void radix_sort(uint64_t *a, uint64_t *tmp, size_t n)
+{
+	size_t cnt[1u << RADIX_BITS];
+	uint64_t *src = a, *dst = tmp, *t;
+
+	for (unsigned shift = 0; shift < 64; shift += RADIX_BITS) {
+		size_t sum = 0, mask = (1u << RADIX_BITS) - 1;
+		int same = 0;
+
+		memset(cnt, 0, sizeof(cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[src[i] >> shift & mask]++;
+		for (size_t b = 0; b <= mask; b++) {
+			size_t c = cnt[b];
+
+			same |= c == n;
+			cnt[b] = sum;
+			sum += c;
+		}
+		if (same)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[src[i] >> shift & mask]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(uint64_t));
 }
 
 /* A threshold t with a <= t < b for neighbouring values a < b. */
@@ -141,20 +187,38 @@ static unsigned cut(const double *v, const uint32_t *cnt, size_t nd, size_t m, u
 	return nb;
 }
 
+/* The smallest power of two >= n. */
+static unsigned span_of(unsigned n)
+{
+	unsigned s = 1;
+
+	while (s < n)
+		s *= 2;
+	return s;
+}
+
 static void fit_numeric(struct fit__gbdt_feat *ft, const struct fit_gbdt_problem *prob,
-			const struct fit__gbdt_binwork *w, unsigned maxb, double *v, uint32_t *cnt)
+			const struct fit__gbdt_binwork *w, unsigned maxb, int t)
 {
 	const double *x = ft->src->num;
+	double *v = w->values + (size_t)t * w->nsample;
+	uint32_t *cnt = w->counts + (size_t)t * w->nsample;
+	uint64_t *key = w->sort + (size_t)t * 2 * w->nsample;
 	size_t m = 0;
 
 	for (size_t i = 0; i < w->nsample; i++) {
 		double val = x[prob->train[w->pick[i]]];
 
 		if (val == val)
-			v[m++] = val;
+			key[m++] = sort_key(val);
 	}
-	qsort(v, m, sizeof(double), cmp_double);
+	radix_sort(key, key + w->nsample, m);
+	for (size_t i = 0; i < m; i++)
+		v[i] = key_value(key[i]);
 	ft->nbins = cut(v, cnt, distinct(v, m, cnt), m, maxb, ft->thr);
+	ft->span = span_of(ft->nbins);
+	for (unsigned b = ft->nbins; b < THR_SLOTS; b++)
+		ft->thr[b] = DBL_MAX;
 }
 
 /*
@@ -203,7 +267,7 @@ static void fit_categorical(struct fit__gbdt_feat *ft, const struct fit_gbdt_pro
 }
 
 /* Gives every input its slice of the binning tables. */
-static void assign(struct fit__gbdt_data *d, const struct fit_gbdt_problem *prob, unsigned maxb,
+static void assign(struct fit__gbdt_data *d, const struct fit_gbdt_problem *prob,
 		   const struct fit__gbdt_binwork *w)
 {
 	int32_t *cl = w->code_level, *lc = w->level_code;
@@ -213,7 +277,7 @@ static void assign(struct fit__gbdt_data *d, const struct fit_gbdt_problem *prob
 		struct fit__gbdt_feat *ft = &d->feat[f];
 
 		memset(ft, 0, sizeof(*ft));
-		ft->thr = w->thr + f * maxb;
+		ft->thr = w->thr + f * THR_SLOTS;
 		ft->src = &prob->frame->cols[prob->features[f]];
 		ft->cat = ft->src->type == FIT_COL_CATEGORICAL;
 		if (!ft->cat)
@@ -233,7 +297,7 @@ int fit__gbdt_bin_fit(struct fit__gbdt_data *d, const struct fit_gbdt_problem *p
 {
 	size_t nb = 0;
 
-	assign(d, prob, p->max_bins, w);
+	assign(d, prob, w);
 	draw_sample(w->pick, w->nsample, prob->ntrain, p->seed);
 #pragma omp parallel for num_threads(p->threads) schedule(dynamic, 1) if (p->threads > 1)
 	for (size_t f = 0; f < d->nf; f++) {
@@ -242,9 +306,7 @@ int fit__gbdt_bin_fit(struct fit__gbdt_data *d, const struct fit_gbdt_problem *p
 		if (t == 0 ? fit__poll_check(poll) : fit__poll_stopped(poll))
 			continue;
 		if (!d->feat[f].cat)
-			fit_numeric(&d->feat[f], prob, w, p->max_bins,
-				    w->values + (size_t)t * w->nsample,
-				    w->counts + (size_t)t * w->nsample);
+			fit_numeric(&d->feat[f], prob, w, p->max_bins, t);
 	}
 	for (size_t f = 0; f < d->nf && !fit__poll_check(poll); f++)
 		if (d->feat[f].cat)
@@ -259,21 +321,22 @@ int fit__gbdt_bin_fit(struct fit__gbdt_data *d, const struct fit_gbdt_problem *p
 	return FITD_OK;
 }
 
-/* The first b with x <= thr[b] (nb when none), branch-free; NAN: the missing bin nb. */
-static unsigned numeric_bin(const double *thr, unsigned nb, double x)
+/*
+ * The first b with x <= thr[b], by a fixed number of halvings over the
+ * thresholds padded to a power of two (each step a compare and an add, no
+ * branch); NAN and values above DBL_MAX: the missing bin nbins.
+ */
+static unsigned numeric_bin(const struct fit__gbdt_feat *ft, double x)
 {
-	const double *base = thr;
-	unsigned len = nb;
+	const double *thr = ft->thr;
+	unsigned b = 0;
 
 	if (x != x)
-		return nb;
-	while (len > 1) {
-		unsigned half = len / 2;
-
-		base = base[half - 1] < x ? base + half : base;
-		len -= half;
-	}
-	return (unsigned)(base - thr) + (*base < x);
+		return ft->nbins;
+	for (unsigned step = ft->span / 2; step > 0; step /= 2)
+		b += (unsigned)(thr[b + step - 1] < x) * step;
+	b += thr[b] < x;
+	return b < ft->nbins ? b : ft->nbins;
 }
 
 static unsigned categorical_bin(const struct fit__gbdt_feat *ft, int32_t code)
@@ -301,8 +364,7 @@ static void bin_block(const struct fit__gbdt_data *d, const size_t *rows, size_t
 			continue;
 		}
 		for (size_t i = i0; i < i1; i++)
-			out[i * nf + f] = (uint8_t)numeric_bin(ft->thr, ft->nbins,
-							       ft->src->num[rows[i]]);
+			out[i * nf + f] = (uint8_t)numeric_bin(ft, ft->src->num[rows[i]]);
 	}
 }
 

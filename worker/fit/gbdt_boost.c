@@ -135,7 +135,8 @@ static double loss_pass(struct fit__gbdt_fit *fit, const double *z, const double
 	double delta = fit->p->huber_delta, sum = 0.0;
 	int threads = fit->p->threads;
 
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && nblk > 1)
+#pragma omp parallel for num_threads(threads) \
+    schedule(static) if (threads > 1 && nblk >= FIT__GBDT_PAR_BLOCKS)
 	for (size_t b = 0; b < nblk; b++) {
 		size_t i1 = (b + 1) * FIT__GBDT_BLOCK < n ? (b + 1) * FIT__GBDT_BLOCK : n;
 		double s = 0.0;
@@ -322,7 +323,8 @@ static void update_margins(struct fit__gbdt_fit *fit, const struct fit__gbdt_gro
 	double *f = fit->f + c * n, *fv = fit->fv + c * nv;
 	int threads = g->threads;
 
-#pragma omp parallel num_threads(threads) if (threads > 1 && n + nv > FIT__GBDT_BLOCK)
+#pragma omp parallel num_threads(threads) if (threads > 1 && \
+					      n + nv >= FIT__GBDT_PAR_BLOCKS * FIT__GBDT_BLOCK)
 	{
 #pragma omp for schedule(dynamic, 1) nowait
 		for (size_t j = 0; j < g->nnodes; j++)

@@ -29,8 +29,14 @@
 #include <omp.h>
 #include <string.h>
 
-#define PART_BLOCK 16384 /* rows per partition block */
-#define PAR_WORK   32768 /* histogram cells below which a step runs on one thread */
+/*
+ * Work below which a pass runs on one thread: a parallel region costs a
+ * wake-up of the team, which on a busy machine can take far longer than the
+ * work (the results are the same either way).
+ */
+#define PART_BLOCK 16384     /* rows per partition block */
+#define PART_PAR   4	     /* partition blocks from which a partition is parallel */
+#define PAR_WORK   (1 << 20) /* histogram cells from which a step is parallel */
 
 enum {
 	NONE,
@@ -179,6 +185,8 @@ static void part_block(const uint8_t *col, size_t nf, const uint8_t *lut, const 
 		uint32_t row = rows[i];
 		size_t go = lut[col[(size_t)row * nf]];
 
+		if (i + 48 < i1)
+			__builtin_prefetch(col + (size_t)rows[i + 48] * nf);
 		tmp[l] = row;
 		tmp[r - 1] = row;
 		l += go;
@@ -194,7 +202,7 @@ static size_t partition(struct fit__gbdt_grow *g, const struct fit__gbdt_leaf *l
 	const uint8_t *col = g->d->bins + s->feat;
 	uint32_t *rows = g->rows + lf->begin, *tmp = g->tmp + lf->begin;
 	size_t m = lf->end - lf->begin, nblk = (m + PART_BLOCK - 1) / PART_BLOCK, nleft = 0;
-	int threads = nblk > 1 ? g->threads : 1;
+	int threads = nblk >= PART_PAR ? g->threads : 1;
 	uint8_t lut[256];
 
 	for (unsigned b = 0; b < 256; b++)

@@ -43,6 +43,7 @@ static void model_layout(struct fit__arena *a, const struct fit__gbdt_shape *s,
 	m->pn = fit__arena_take(a, s->nnodes, sizeof(struct fit__gbdt_pnode));
 	m->pcover = fit__arena_take(a, s->nnodes, sizeof(double));
 	m->proot = fit__arena_take(a, s->ntrees + 1, sizeof(size_t));
+	m->pdepth = fit__arena_take(a, s->ntrees, sizeof(uint32_t));
 }
 
 size_t fit__gbdt_model_bytes(const struct fit__gbdt_shape *s)
@@ -191,6 +192,8 @@ static struct fit__gbdt_pnode flat_node(const struct fit_gbdt_model *m,
 	int32_t c = t->column[j];
 
 	if (c == FIT_GBDT_LEAF) {
+		p.col = (int32_t)m->desc.ncolumns;
+		p.child = FIT__GBDT_PN_DL; /* and the leaf's own index */
 		p.u.leaf = t->value[j];
 		return p;
 	}
@@ -215,12 +218,15 @@ static size_t flatten(struct fit_gbdt_model *m, size_t ti, size_t at, int32_t *o
 
 	order[0] = 0;
 	depth[0] = 0;
+	m->pdepth[ti] = 0;
 	for (size_t q = 0; q < next; q++) {
 		int32_t j = order[q];
 
 		m->pn[at + q] = flat_node(m, t, (size_t)j);
 		m->pcover[at + q] = t->cover[j];
 		if (t->column[j] == FIT_GBDT_LEAF) {
+			m->pn[at + q].child |= (uint32_t)(at + q);
+			m->pdepth[ti] = depth[q] > m->pdepth[ti] ? depth[q] : m->pdepth[ti];
 			m->maxdepth = depth[q] > m->maxdepth ? depth[q] : m->maxdepth;
 			continue;
 		}

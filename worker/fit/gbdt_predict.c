@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define BLOCK 64 /* rows scored together */
+#define GROUP 8	 /* rows walking a tree in lockstep */
 
 int fit__gbdt_check_rows(const size_t *rows, size_t n, size_t nrows, struct fitd_error *err)
 {
@@ -105,8 +106,10 @@ int fit__gbdt_bind_init(const struct fit_gbdt_model *m, const struct fit_frame *
 void fit__gbdt_bind_rows(const struct fit__gbdt_bind *b, const size_t *rows, size_t r0, size_t n,
 			 double *x)
 {
-	size_t nc = b->ncols;
+	size_t nc = b->ncols, ld = nc + 1;
 
+	for (size_t i = 0; i < n; i++)
+		x[i * ld + nc] = NAN;
 	for (size_t j = 0; j < nc; j++) {
 		const struct fit_column *c = b->src[j];
 		const int32_t *map = b->code_level[j];
@@ -116,52 +119,69 @@ void fit__gbdt_bind_rows(const struct fit__gbdt_bind *b, const size_t *rows, siz
 			int32_t code, l;
 
 			if (map == NULL) {
-				x[i * nc + j] = c->num[r];
+				x[i * ld + j] = c->num[r];
 				continue;
 			}
 			code = c->cat[r];
 			l = code >= 0 && (size_t)code < c->nlevels ? map[code] : -1;
-			x[i * nc + j] = l >= 0 ? (double)l : NAN;
+			x[i * ld + j] = l >= 0 ? (double)l : NAN;
 		}
 	}
 }
 
 /*
- * The leaf value the row x reaches from flat node at: fit__gbdt_pn_left()
- * written without a branch for numeric splits (a missing value fails
- * "v <= thr" and goes right unless the node sends missing values left), so
- * the only unpredictable branch of a walk is its end.
+ * The next node for the row x from node d: fit__gbdt_pn_left() written
+ * without a branch for numeric splits (a missing value fails "v <= thr" and
+ * goes right unless the node sends missing values left; a leaf sends its
+ * always-missing virtual input "left" to itself).
  */
-static double walk(const struct fit__gbdt_pnode *pn, size_t at, const double *x,
-		   const uint32_t *bits)
+static uint32_t step(const struct fit__gbdt_pnode *d, const double *x, const uint32_t *bits)
 {
-	const struct fit__gbdt_pnode *d = pn + at;
+	double v = x[d->col];
+	uint32_t miss_left = (uint32_t)(v != v) & (d->child >> 30 & 1);
+	uint32_t right = (uint32_t) !(v <= d->u.thr) & (miss_left ^ 1);
 
-	while (d->col >= 0) {
-		double v = x[d->col];
-		size_t miss_left = (size_t)(v != v) & (d->child >> 30 & 1);
-		size_t right = (size_t) !(v <= d->u.thr) & (miss_left ^ 1);
+	if (__builtin_expect((d->child & FIT__GBDT_PN_CAT) != 0, 0))
+		right = (uint32_t)!fit__gbdt_pn_left(d, x, bits);
+	return (d->child & FIT__GBDT_PN_CHILD) + right;
+}
 
-		if (__builtin_expect((d->child & FIT__GBDT_PN_CAT) != 0, 0))
-			right = (size_t)!fit__gbdt_pn_left(d, x, bits);
-		d = pn + (d->child & FIT__GBDT_PN_CHILD) + right;
+/*
+ * Adds tree t's leaves to output c of n (<= GROUP) rows at x: the rows walk
+ * in lockstep for as many steps as the tree is deep, so their loads overlap
+ * and no step waits on a branch.
+ */
+static void walk_group(const struct fit_gbdt_model *m, size_t t, const double *x, size_t ld,
+		       size_t n, double *out, size_t k)
+{
+	uint32_t at[GROUP], moved = 1;
+
+	for (size_t j = 0; j < n; j++)
+		at[j] = (uint32_t)m->proot[t];
+	for (uint32_t s = 0; s < m->pdepth[t] && moved; s++) {
+		moved = 0;
+		for (size_t j = 0; j < n; j++) {
+			uint32_t next = step(&m->pn[at[j]], x + j * ld, m->cat_bits);
+
+			moved |= next ^ at[j];
+			at[j] = next;
+		}
 	}
-	return d->u.leaf;
+	for (size_t j = 0; j < n; j++)
+		out[j * k] += m->pn[at[j]].u.leaf;
 }
 
 /* Margins of the n (<= BLOCK) rows whose inputs are x into out (n x noutputs). */
 static void score_block(const struct fit_gbdt_model *m, const double *x, size_t n, double *out)
 {
-	size_t k = m->desc.noutputs, nc = m->desc.ncolumns;
+	size_t k = m->desc.noutputs, ld = m->desc.ncolumns + 1;
 
 	for (size_t i = 0; i < n; i++)
 		memcpy(out + i * k, m->base, k * sizeof(double));
-	for (size_t t = 0; t < m->desc.ntrees; t++) {
-		size_t root = m->proot[t], c = t % k;
-
-		for (size_t i = 0; i < n; i++)
-			out[i * k + c] += walk(m->pn, root, x + i * nc, m->cat_bits);
-	}
+	for (size_t t = 0; t < m->desc.ntrees; t++)
+		for (size_t i = 0; i < n; i += GROUP)
+			walk_group(m, t, x + i * ld, ld, n - i < GROUP ? n - i : GROUP,
+				   out + i * k + t % k, k);
 }
 
 int fit_gbdt_predict(const struct fit_gbdt_model *m, const struct fit_frame *frame,
@@ -182,14 +202,15 @@ int fit_gbdt_predict(const struct fit_gbdt_model *m, const struct fit_frame *fra
 	rc = fit__gbdt_bind_init(m, frame, &b, err);
 	if (rc != FITD_OK)
 		return rc;
-	buf = fit__mul((size_t)threads * BLOCK, nc * sizeof(double), &cells) ? NULL : malloc(cells);
+	buf = fit__mul((size_t)threads * BLOCK, (nc + 1) * sizeof(double), &cells) ? NULL
+										   : malloc(cells);
 	if (buf == NULL) {
 		fit__gbdt_bind_release(&b);
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 	}
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 16) if (threads > 1 && nblk > 1)
 	for (size_t blk = 0; blk < nblk; blk++) {
-		double *x = buf + (size_t)omp_get_thread_num() * BLOCK * nc;
+		double *x = buf + (size_t)omp_get_thread_num() * BLOCK * (nc + 1);
 		size_t r0 = blk * BLOCK, n = nrows - r0 < BLOCK ? nrows - r0 : BLOCK;
 
 		fit__gbdt_bind_rows(&b, rows, r0, n, x);

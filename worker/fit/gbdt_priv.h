@@ -36,6 +36,7 @@
 #define FIT__GBDT_CAT_SMOOTH 10.0 /* added to H when ordering level bins by G / H */
 #define FIT__GBDT_CAT_SIDE   32	  /* level bins on one side of a subset split, at most */
 #define FIT__GBDT_BLOCK	     4096 /* rows of a fixed block: sums are taken per block, in order */
+#define FIT__GBDT_PAR_BLOCKS 16	  /* blocks from which a pass over rows is parallel */
 #define FIT__GBDT_POOL	     ((size_t)64 << 20) /* histogram pool budget when max_leaves is large */
 
 /* A training row's gradient and hessian for one output. */
@@ -56,7 +57,8 @@ struct fit__gbdt_feat {
 	int cat;
 	unsigned nbins; /* value bins, >= 1; bin nbins holds missing values (and unseen levels) */
 	size_t hoff;	/* its first bin in a leaf histogram */
-	double *thr;	/* numeric: bin b holds thr[b-1] < x <= thr[b]; thr[nbins-1] = DBL_MAX */
+	double *thr; /* numeric: bin b holds thr[b-1] < x <= thr[b]; thr[nbins-1..255] = DBL_MAX */
+	unsigned span; /* numeric: the smallest power of two >= nbins */
 	/* categorical: the model's levels are the frame's levels seen on training rows */
 	size_t nlevels;
 	int32_t *code_level; /* per frame code: the model level, or -1 when unseen */
@@ -82,6 +84,7 @@ struct fit__gbdt_binwork {
 	size_t nsample;	  /* min(training rows, FIT__GBDT_SAMPLE) */
 	double *values;	  /* threads x nsample */
 	uint32_t *counts; /* threads x nsample */
+	uint64_t *sort;	  /* threads x 2 nsample: radix sort keys and scratch */
 	uint32_t *pick;	  /* nsample sampled positions in the training list, ascending */
 	uint64_t *keys;	  /* levels: the ordering of one categorical input's levels */
 };
@@ -92,7 +95,7 @@ struct fit__gbdt_binwork {
  * frame levels.
  */
 void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t n, size_t levels,
-			  unsigned max_bins, int threads, struct fit__gbdt_binwork *w);
+			  int threads, struct fit__gbdt_binwork *w);
 
 /*
  * Cuts every input's bins from a seeded sample of at most FIT__GBDT_SAMPLE of
@@ -314,7 +317,12 @@ int fit__gbdt_model_assemble(const struct fit__gbdt_fit *fit, struct fit_gbdt_mo
 
 /* ---- the model (gbdt_model.c) ---- */
 
-/* The model's flattened tree nodes: children side by side, one cache line per 4 nodes. */
+/*
+ * The model's flattened tree nodes: children side by side, four nodes to a
+ * cache line. A leaf is a node on the virtual input ncolumns, which a row
+ * buffer always holds as missing, sending the row "left" to the leaf
+ * itself: a walk may take more steps than its path without changing place.
+ */
 struct fit__gbdt_pnode {
 	union {
 		double thr;  /* numeric split */
@@ -324,7 +332,7 @@ struct fit__gbdt_pnode {
 			uint32_t nlevels; /* bits of the bitset */
 		} cat;
 	} u;
-	int32_t col;	/* the input's index in a row buffer; -1: leaf */
+	int32_t col;	/* the input's index in a row buffer; a leaf: ncolumns */
 	uint32_t child; /* low 30 bits: the left child's index (right = left + 1); flags above */
 };
 
@@ -348,6 +356,7 @@ struct fit_gbdt_model {
 	struct fit__gbdt_pnode *pn; /* every tree's nodes in flat order */
 	double *pcover;		    /* cover of each flat node */
 	size_t *proot;		    /* ntrees + 1: each tree's first flat node */
+	uint32_t *pdepth;	    /* ntrees: each tree's deepest leaf */
 	size_t maxdepth;	    /* the deepest leaf of any tree */
 };
 
@@ -364,6 +373,12 @@ int fit__gbdt_model_alloc(const struct fit__gbdt_shape *s, struct fit_gbdt_model
 
 /* Validates a filled model and builds its predictor: FITD_EFORMAT, FITD_ENOMEM. */
 int fit__gbdt_model_finish(struct fit_gbdt_model *m, struct fitd_error *err);
+
+/* Whether flat node d of model m is a leaf. */
+static inline int fit__gbdt_pn_leaf(const struct fit_gbdt_model *m, const struct fit__gbdt_pnode *d)
+{
+	return d->col == (int32_t)m->desc.ncolumns;
+}
 
 /* Whether a flat node sends the row buffer x left; the one rule predict and shap share. */
 static inline int fit__gbdt_pn_left(const struct fit__gbdt_pnode *d, const double *x,
@@ -392,9 +407,10 @@ int fit__gbdt_bind_init(const struct fit_gbdt_model *m, const struct fit_frame *
 void fit__gbdt_bind_release(struct fit__gbdt_bind *b);
 
 /*
- * Writes n rows (frame rows rows[0..n), or r0.. when rows is NULL) as model
- * inputs to x (n x ncols doubles): numeric values, categorical model levels
- * as numbers, NAN when missing or unseen.
+ * Writes n rows (frame rows rows[r0..r0+n), or r0.. when rows is NULL) as
+ * model inputs to x (n rows of ncols + 1 doubles): numeric values,
+ * categorical model levels as numbers, NAN when missing or unseen, and NAN
+ * for the leaves' virtual input ncols.
  */
 void fit__gbdt_bind_rows(const struct fit__gbdt_bind *b, const size_t *rows, size_t r0, size_t n,
 			 double *x);

@@ -103,7 +103,7 @@ static void recurse(const struct walk *wk, size_t q, struct path_el *parent, siz
 
 	memcpy(p, parent, d * sizeof(*p));
 	extend(p, d, zero, one, col);
-	if (n->col < 0) {
+	if (fit__gbdt_pn_leaf(m, n)) {
 		for (size_t i = 1; i <= d; i++)
 			wk->phi[p[i].col] += unwound_sum(p, d, i) * (p[i].one - p[i].zero) *
 					     n->u.leaf;
@@ -130,9 +130,10 @@ static void node_means(const struct fit_gbdt_model *m, double *mean)
 		const struct fit__gbdt_pnode *n = &m->pn[q];
 		size_t l = n->child & FIT__GBDT_PN_CHILD;
 
-		mean[q] = n->col < 0 ? n->u.leaf
-				     : (m->pcover[l] * mean[l] + m->pcover[l + 1] * mean[l + 1]) /
-					   m->pcover[q];
+		mean[q] = fit__gbdt_pn_leaf(m, n)
+			      ? n->u.leaf
+			      : (m->pcover[l] * mean[l] + m->pcover[l + 1] * mean[l + 1]) /
+				    m->pcover[q];
 	}
 }
 
@@ -148,7 +149,7 @@ static void shap_block(const struct fit_gbdt_model *m, const double *mean, const
 			out[(i * k + c) * (nc + 1) + nc] = m->base[c];
 		for (size_t t = 0; t < m->desc.ntrees; t++) {
 			double *phi = out + (i * k + t % k) * (nc + 1);
-			struct walk wk = { m, mean, x + i * nc, phi };
+			struct walk wk = { m, mean, x + i * (nc + 1), phi };
 
 			phi[nc] += mean[m->proot[t]];
 			recurse(&wk, m->proot[t], path, 0, 1.0, 1.0, -1);
@@ -178,7 +179,8 @@ int fit_gbdt_shap(const struct fit_gbdt_model *m, const struct fit_frame *frame,
 		return rc;
 	mean = malloc((m->proot[m->desc.ntrees] + 1) * sizeof(double));
 	paths = malloc((size_t)threads * npath * sizeof(struct path_el));
-	xbuf = fit__mul((size_t)threads * BLOCK, nc * sizeof(double), &per) ? NULL : malloc(per);
+	xbuf = fit__mul((size_t)threads * BLOCK, (nc + 1) * sizeof(double), &per) ? NULL
+										  : malloc(per);
 	if (mean == NULL || paths == NULL || xbuf == NULL) {
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 		goto out;
@@ -187,7 +189,7 @@ int fit_gbdt_shap(const struct fit_gbdt_model *m, const struct fit_frame *frame,
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && nblk > 1)
 	for (size_t blk = 0; blk < nblk; blk++) {
 		int t = omp_get_thread_num();
-		double *x = xbuf + (size_t)t * BLOCK * nc;
+		double *x = xbuf + (size_t)t * BLOCK * (nc + 1);
 		size_t r0 = blk * BLOCK, n = nrows - r0 < BLOCK ? nrows - r0 : BLOCK;
 
 		fit__gbdt_bind_rows(&b, rows, r0, n, x);

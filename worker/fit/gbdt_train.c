@@ -159,7 +159,7 @@ void fit__gbdt_plan_layout(struct fit__arena *a, struct fit__gbdt_fit *fit)
 	fit->data.n = n;
 	fit->data.nv = nv;
 	fit->data.nf = nf;
-	fit__gbdt_bin_layout(a, &fit->data, n, fit->levels, p->max_bins, p->threads, &fit->bw);
+	fit__gbdt_bin_layout(a, &fit->data, n, fit->levels, p->threads, &fit->bw);
 	fit->data.bins = fit__arena_take(a, n, nf);
 	fit->data.vbins = fit__arena_take(a, nv, nf);
 	fit->y = reg ? fit__arena_take(a, n, sizeof(double)) : NULL;
