@@ -40,13 +40,12 @@
 #define THR_SLOTS	  256		/* thresholds kept per input, padded with DBL_MAX */
 #define RADIX_BITS	  11		/* digits of the samples' radix sort */
 
-void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t n, size_t levels,
-			  int threads, struct fit__gbdt_binwork *w)
+void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t levels,
+			  struct fit__gbdt_binwork *w)
 {
-	size_t per, nthr;
+	size_t nthr;
 
-	w->nsample = n < FIT__GBDT_SAMPLE ? n : FIT__GBDT_SAMPLE;
-	if (fit__mul(w->nsample, (size_t)threads, &per) || fit__mul(d->nf, THR_SLOTS, &nthr)) {
+	if (fit__mul(d->nf, THR_SLOTS, &nthr)) {
 		a->overflow = 1;
 		return;
 	}
@@ -55,6 +54,18 @@ void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t
 	w->code_level = fit__arena_take(a, levels, sizeof(int32_t));
 	w->level_code = fit__arena_take(a, levels, sizeof(int32_t));
 	w->level_bin = fit__arena_take(a, levels, 1);
+}
+
+void fit__gbdt_bin_scratch(struct fit__arena *a, size_t n, size_t levels, int threads,
+			   struct fit__gbdt_binwork *w)
+{
+	size_t per;
+
+	w->nsample = n < FIT__GBDT_SAMPLE ? n : FIT__GBDT_SAMPLE;
+	if (fit__mul(w->nsample, (size_t)threads, &per)) {
+		a->overflow = 1;
+		return;
+	}
 	w->values = fit__arena_take(a, per, sizeof(double));
 	w->counts = fit__arena_take(a, per, sizeof(uint32_t));
 	w->sort = fit__arena_take(a, per, 2 * sizeof(uint64_t));

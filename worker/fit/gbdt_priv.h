@@ -90,12 +90,15 @@ struct fit__gbdt_binwork {
 };
 
 /*
- * Lays out the tables of d->nf inputs and the scratch of binning n training
- * rows with threads threads; levels is the sum of the categorical inputs'
- * frame levels.
+ * Lays out the tables of d->nf inputs, whose categorical ones have levels
+ * frame levels in all; they live as long as the fit.
  */
-void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t n, size_t levels,
-			  int threads, struct fit__gbdt_binwork *w);
+void fit__gbdt_bin_layout(struct fit__arena *a, struct fit__gbdt_data *d, size_t levels,
+			  struct fit__gbdt_binwork *w);
+
+/* Lays out the scratch of cutting bins from n training rows on threads threads. */
+void fit__gbdt_bin_scratch(struct fit__arena *a, size_t n, size_t levels, int threads,
+			   struct fit__gbdt_binwork *w);
 
 /*
  * Cuts every input's bins from a seeded sample of at most FIT__GBDT_SAMPLE of

@@ -146,10 +146,42 @@ static void store_layout(struct fit__arena *a, struct fit__gbdt_store *st, size_
 	st->masks = fit__arena_take(a, has_cat ? splits : 0, 4 * sizeof(uint64_t));
 }
 
+/* The buffers boosting uses once the bins are cut. */
+static void boost_layout(struct fit__arena *a, struct fit__gbdt_fit *fit, size_t nhb)
+{
+	const struct fit_gbdt_params *p = fit->p;
+	size_t n = fit->n, nv = fit->nv, k = fit->k, most = n > nv ? n : nv;
+
+	fit->f = fit__arena_take(a, n, k * sizeof(double));
+	fit->fv = fit__arena_take(a, nv, k * sizeof(double));
+	fit->gh = fit__arena_take(a, n, k * sizeof(struct fit__gbdt_gh));
+	fit->inbag = p->subsample < 1.0 ? fit__arena_take(a, n, 1) : NULL;
+	fit->partial = fit__arena_take(a, (most + FIT__GBDT_BLOCK - 1) / FIT__GBDT_BLOCK,
+				       sizeof(double));
+	for (size_t i = 0; i < fit->ngrow; i++) {
+		struct fit__gbdt_grow g = { 0 };
+
+		fit__gbdt_grow_layout(a, &g, n, fit->nf, nhb, p);
+		if (fit->grow != NULL)
+			fit->grow[i] = g;
+	}
+	fit->wnode = fit__arena_take(a, fit->chunk * (2 * (size_t)p->max_leaves - 1),
+				     sizeof(struct fit__gbdt_wnode));
+	fit->wcount = fit__arena_take(a, fit->chunk, sizeof(size_t));
+	store_layout(a, &fit->store, k, fit->has_cat, p);
+}
+
+/*
+ * The binned matrices, the targets, the tables and the growing contexts
+ * live through the fit; the binning's scratch (sample values and sort
+ * buffers, per thread) is dead once the bins are cut, so the boosting
+ * buffers are laid over it (nothing there is written before boosting): the
+ * plan takes the larger of the two, not their sum.
+ */
 void fit__gbdt_plan_layout(struct fit__arena *a, struct fit__gbdt_fit *fit)
 {
 	const struct fit_gbdt_params *p = fit->p;
-	size_t n = fit->n, nv = fit->nv, nf = fit->nf, k = fit->k, nhb, most = n > nv ? n : nv;
+	size_t n = fit->n, nv = fit->nv, nf = fit->nf, nhb, start, scratch_end;
 	int reg = fit->nclasses == 0;
 
 	if (fit__mul(nf, (size_t)p->max_bins + 1, &nhb)) {
@@ -159,32 +191,22 @@ void fit__gbdt_plan_layout(struct fit__arena *a, struct fit__gbdt_fit *fit)
 	fit->data.n = n;
 	fit->data.nv = nv;
 	fit->data.nf = nf;
-	fit__gbdt_bin_layout(a, &fit->data, n, fit->levels, p->threads, &fit->bw);
+	fit__gbdt_bin_layout(a, &fit->data, fit->levels, &fit->bw);
 	fit->data.bins = fit__arena_take(a, n, nf);
 	fit->data.vbins = fit__arena_take(a, nv, nf);
 	fit->y = reg ? fit__arena_take(a, n, sizeof(double)) : NULL;
 	fit->vy = reg ? fit__arena_take(a, nv, sizeof(double)) : NULL;
 	fit->label = reg ? NULL : fit__arena_take(a, n, sizeof(int32_t));
 	fit->vlabel = reg ? NULL : fit__arena_take(a, nv, sizeof(int32_t));
-	fit->base = fit__arena_take(a, k, sizeof(double));
-	fit->f = fit__arena_take(a, n, k * sizeof(double));
-	fit->fv = fit__arena_take(a, nv, k * sizeof(double));
-	fit->gh = fit__arena_take(a, n, k * sizeof(struct fit__gbdt_gh));
-	fit->inbag = p->subsample < 1.0 ? fit__arena_take(a, n, 1) : NULL;
-	fit->partial = fit__arena_take(a, (most + FIT__GBDT_BLOCK - 1) / FIT__GBDT_BLOCK,
-				       sizeof(double));
+	fit->base = fit__arena_take(a, fit->k, sizeof(double));
 	fit->grow = fit__arena_take(a, fit->ngrow, sizeof(struct fit__gbdt_grow));
-	for (size_t i = 0; i < fit->ngrow; i++) {
-		struct fit__gbdt_grow g = { 0 };
-
-		fit__gbdt_grow_layout(a, &g, n, nf, nhb, p);
-		if (fit->grow != NULL)
-			fit->grow[i] = g;
-	}
-	fit->wnode = fit__arena_take(a, fit->chunk * (2 * (size_t)p->max_leaves - 1),
-				     sizeof(struct fit__gbdt_wnode));
-	fit->wcount = fit__arena_take(a, fit->chunk, sizeof(size_t));
-	store_layout(a, &fit->store, k, fit->has_cat, p);
+	start = a->used;
+	fit__gbdt_bin_scratch(a, n, fit->levels, p->threads, &fit->bw);
+	scratch_end = a->used;
+	a->used = start;
+	boost_layout(a, fit, nhb);
+	if (a->used < scratch_end)
+		a->used = scratch_end;
 }
 
 static int check_rows(const size_t *rows, size_t n, size_t nrows, const char *what,
@@ -293,6 +315,15 @@ static int run(struct fit__gbdt_fit *fit, const struct fit_gbdt_problem *prob,
 	if (rc == FITD_OK)
 		rc = fit__gbdt_bin_rows(&fit->data, prob->valid, fit->nv, fit->data.vbins,
 					fit->p->threads, fit->poll);
+	for (size_t i = 0; rc == FITD_OK && i < fit->ngrow; i++) {
+		struct fit__gbdt_grow *g = &fit->grow[i];
+
+		g->d = &fit->data;
+		g->p = fit->p;
+		g->poll = fit->poll;
+		g->threads = fit->ngrow > 1 ? 1 : fit->p->threads;
+		fit__gbdt_rules_init(&g->rules, fit->p);
+	}
 	if (rc == FITD_OK) {
 		gather_targets(fit, prob);
 		fit__gbdt_boost_base(fit);
@@ -355,15 +386,6 @@ int fit_gbdt_train(const struct fit_gbdt_problem *prob, const struct fit_gbdt_pa
 	fit.levels = cat_levels(prob, &fit.has_cat);
 	sharing(&fit);
 	rc = plan_alloc(&fit, &mem, err);
-	for (size_t i = 0; rc == FITD_OK && i < fit.ngrow; i++) {
-		struct fit__gbdt_grow *g = &fit.grow[i];
-
-		g->d = &fit.data;
-		g->p = &p;
-		g->poll = &poll;
-		g->threads = fit.ngrow > 1 ? 1 : p.threads;
-		fit__gbdt_rules_init(&g->rules, &p);
-	}
 	if (rc == FITD_OK)
 		rc = run(&fit, prob, err);
 	if (rc == FITD_OK)
