@@ -86,123 +86,101 @@ static int cat_split(const struct fit_gbdt_desc *d, size_t t)
 	return -1;
 }
 
-/* Damage number i (returns 0 when there is no such damage). */
-static int damage(struct gx_copy *c, int i)
-{
-	struct fit_gbdt_desc *d = &c->d;
-	size_t last = c->trees[0].nnodes - 1;
-	int cs = cat_split(d, 0);
+/* One way of damaging a copied description: c is the copy, last the last node of tree 0, cs
+ * its first categorical split. */
+typedef void (*damage_fn)(struct gx_copy *c, size_t last, int cs);
 
-	switch (i) {
-	case 0:
-		c->column[0][0] = (int32_t)d->ncolumns;
-		break;
-	case 1:
-		c->left[0][0] = 0;
-		break;
-	case 2:
-		c->right[0][0] = (int32_t)c->trees[0].nnodes;
-		break;
-	case 3:
-		c->value[0][last] = NAN;
-		break;
-	case 4:
-		c->cover[0][last] = 0.0;
-		break;
-	case 5:
-		c->cover[0][0] = -1.0;
-		break;
-	case 6:
-		c->gain[0][0] = INFINITY;
-		break;
-	case 7:
-		c->default_left[0][0] = 2;
-		break;
-	case 8:
-		c->base[0] = NAN;
-		break;
-	case 9:
-		d->ntrees -= 1;
-		break;
-	case 10:
-		d->nclasses = 1;
-		break;
-	case 11:
-		d->params.max_bins = 0;
-		break;
-	case 12:
-		c->columns[0].name = NULL;
-		break;
-	case 13:
-		c->columns[3].type = (enum fit_col_type)7;
-		break;
-	case 14: { /* two levels out of order */
-		char *t = c->levels[3][0];
+#define DAMAGE(name, body)                                       \
+	static void name(struct gx_copy *c, size_t last, int cs) \
+	{                                                        \
+		(void)last, (void)cs;                            \
+		body;                                            \
+	}
 
-		c->levels[3][0] = c->levels[3][1];
-		c->levels[3][1] = t;
-		break;
-	}
-	case 15:
-		c->cat[0][cs] = (uint32_t)d->ncat_words;
-		break;
-	case 16:
-		d->noutputs += 1;
-		break;
-	case 17: /* a node with two parents: the root's right child is its left child's child */
-		c->right[0][0] = c->left[0][c->left[0][0]] > 0 ? c->left[0][c->left[0][0]] : 1;
-		break;
-	case 18:
-		c->trees[1].nnodes = 0;
-		break;
-	case 19:
-		c->columns[0].nlevels = 3;
-		break;
-	case 20:
-		d->params.loss = FIT_LOSS_AUTO;
-		break;
-	case 21:
-		c->trees[0].cover = NULL;
-		break;
-	case 22:
-		c->columns[3].levels = NULL;
-		break;
-	case 23:
-		d->base = NULL;
-		break;
-	default:
-		return 0;
-	}
-	return 1;
-}
+DAMAGE(column_out_of_range, c->column[0][0] = (int32_t)c->d.ncolumns)
+DAMAGE(child_before_parent, c->left[0][0] = 0)
+DAMAGE(child_out_of_range, c->right[0][0] = (int32_t)c->trees[0].nnodes)
+DAMAGE(leaf_not_finite, c->value[0][last] = NAN)
+DAMAGE(cover_zero, c->cover[0][last] = 0.0)
+DAMAGE(cover_negative, c->cover[0][0] = -1.0)
+DAMAGE(gain_infinite, c->gain[0][0] = INFINITY)
+DAMAGE(default_left_two, c->default_left[0][0] = 2)
+DAMAGE(base_not_finite, c->base[0] = NAN)
+DAMAGE(trees_not_a_multiple, c->d.ntrees -= 1)
+DAMAGE(one_class, c->d.nclasses = 1)
+DAMAGE(bad_params, c->d.params.max_bins = 0)
+DAMAGE(column_without_name, c->columns[0].name = NULL)
+DAMAGE(unknown_type, c->columns[3].type = (enum fit_col_type)7)
+DAMAGE(levels_out_of_order, {
+	char *t = c->levels[3][0];
+
+	c->levels[3][0] = c->levels[3][1];
+	c->levels[3][1] = t;
+})
+DAMAGE(bitset_out_of_range, c->cat[0][cs] = (uint32_t)c->d.ncat_words)
+DAMAGE(outputs_mismatch, c->d.noutputs += 1)
+DAMAGE(two_parents, /* the root's right child becomes its left child's child */
+       c->right[0][0] = c->left[0][c->left[0][0]] > 0 ? c->left[0][c->left[0][0]] : 1)
+DAMAGE(empty_tree, c->trees[1].nnodes = 0)
+DAMAGE(numeric_with_levels, c->columns[0].nlevels = 3)
+DAMAGE(loss_unresolved, c->d.params.loss = FIT_LOSS_AUTO)
+DAMAGE(missing_array, c->trees[0].cover = NULL)
+DAMAGE(missing_levels, c->columns[3].levels = NULL)
+DAMAGE(missing_base, c->d.base = NULL)
+
+static const struct {
+	const char *what;
+	damage_fn fn;
+} damages[] = {
+	{ "column out of range", column_out_of_range },
+	{ "child before its parent", child_before_parent },
+	{ "child out of range", child_out_of_range },
+	{ "leaf value not finite", leaf_not_finite },
+	{ "zero cover", cover_zero },
+	{ "negative cover", cover_negative },
+	{ "infinite gain", gain_infinite },
+	{ "default_left 2", default_left_two },
+	{ "base not finite", base_not_finite },
+	{ "trees not a multiple of outputs", trees_not_a_multiple },
+	{ "one class", one_class },
+	{ "bad parameters", bad_params },
+	{ "column without a name", column_without_name },
+	{ "unknown column type", unknown_type },
+	{ "levels out of order", levels_out_of_order },
+	{ "bitset out of range", bitset_out_of_range },
+	{ "outputs and classes disagree", outputs_mismatch },
+	{ "a node with two parents", two_parents },
+	{ "a tree without nodes", empty_tree },
+	{ "a numeric column with levels", numeric_with_levels },
+	{ "loss AUTO", loss_unresolved },
+	{ "a tree array missing", missing_array },
+	{ "levels missing", missing_levels },
+	{ "base missing", missing_base },
+};
 
 START_TEST(damaged)
 {
 	struct gx g;
 	struct fit_gbdt_model *m = trained(&g, 4);
 	const struct fit_gbdt_desc *d = fit_gbdt_desc(m);
-	int tested = 0;
+	int cs = cat_split(d, 0);
 
-	ck_assert_int_ge(cat_split(d, 0), 0);
+	ck_assert_int_ge(cs, 0);
 	ck_assert_int_gt(d->trees[0].left[0], 0);
-	for (int i = 0;; i++) {
+	for (size_t i = 0; i < sizeof(damages) / sizeof(damages[0]); i++) {
 		struct gx_copy *c = gx_copy_new(d);
 		struct fit_gbdt_model *back = (void *)1;
 		struct fitd_error err = { 0 };
 		int rc;
 
-		if (!damage(c, i)) {
-			gx_copy_free(c);
-			break;
-		}
+		damages[i].fn(c, c->trees[0].nnodes - 1, cs);
 		rc = fit_gbdt_rebuild(&c->d, &back, &err);
-		ck_assert_msg(rc == FITD_EFORMAT, "damage %d: rc %d (%s)", i, rc, err.message);
+		ck_assert_msg(rc == FITD_EFORMAT, "%s: rc %d (%s)", damages[i].what, rc,
+			      err.message);
 		ck_assert_ptr_null(back);
 		ck_assert_str_eq(err.code, "bad_model");
 		gx_copy_free(c);
-		tested++;
 	}
-	ck_assert_int_eq(tested, 24);
 	fit_gbdt_free(m);
 	gx_free(&g);
 }
