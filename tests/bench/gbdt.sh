@@ -24,7 +24,11 @@
 # A peer that cannot run prints as "missing". On a machine shared with other
 # work, expect noise; the load average is printed before and after.
 #
+# The output also goes to tests/bench/results/gbdt.txt (results.sh).
+#
 #   tests/bench/gbdt.sh [--trees N] [--threads "1 2"] [--tables "higgs dense letters mixed"]
+bench_name=gbdt
+. "$(dirname "$0")/results.sh"
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
