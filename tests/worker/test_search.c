@@ -86,7 +86,7 @@ static int lookup(const char *const *names, int n, const char *s)
 /* Every conditional branch shows up and obeys the contract. */
 START_TEST(test_random_covers_branches)
 {
-	static const char *const models[] = { "linear", "logistic", "svm", "mlp" };
+	static const char *const models[] = { "linear", "logistic", "svm", "mlp", "gbdt" };
 	static const char *const opts[] = { "gd", "sgd", "momentum", "adam", "lbfgs", "newton" };
 	char text[512];
 	struct worker_spec *spec;
@@ -101,27 +101,27 @@ START_TEST(test_random_covers_branches)
 	s = check_search(spec);
 	for (size_t k = 0; k < 400; k++) {
 		json_t *p = search_propose(s, k, NULL);
-		int m = lookup(models, 4, json_string_value(json_object_get(p, "model")));
+		int m = lookup(models, 5, json_string_value(json_object_get(p, "model")));
 		int o = lookup(opts, 6, json_string_value(json_object_get(p, "optimizer")));
 
 		check_params(p, spec);
-		ck_assert(m >= 0 && o >= 0);
+		ck_assert(m >= 0 && (o >= 0) == (m != 4)); /* gbdt takes no optimizer */
 		seen_models |= 1u << m;
-		seen_opts |= 1u << o;
+		seen_opts |= o >= 0 ? 1u << o : 0;
 		seen_dropout = seen_dropout || json_object_get(p, "dropout") != NULL;
 		seen_layers |= 1u << json_array_size(json_object_get(p, "hidden_layers"));
 		json_decref(p);
 	}
 	if (_i == 0) {
-		ck_assert_uint_eq(seen_models, 0xe); /* logistic, svm, mlp */
-		ck_assert_uint_eq(seen_opts, 0x3e);  /* the default optimizers, never gd */
+		ck_assert_uint_eq(seen_models, 0x1e); /* logistic, svm, mlp, gbdt */
+		ck_assert_uint_eq(seen_opts, 0x3e);   /* the default optimizers, never gd */
 		ck_assert(seen_dropout);
 	}
 	if (_i == 1)
-		ck_assert_uint_eq(seen_models, 0x9); /* linear, mlp */
+		ck_assert_uint_eq(seen_models, 0x19); /* linear, mlp, gbdt */
 	if (_i == 2) {
-		ck_assert_uint_eq(seen_models, 0xe); /* mlp only with gd */
-		ck_assert_uint_eq(seen_opts, 0x31);  /* gd, lbfgs, newton */
+		ck_assert_uint_eq(seen_models, 0x1e); /* mlp only with gd */
+		ck_assert_uint_eq(seen_opts, 0x31);   /* gd, lbfgs, newton */
 	}
 	if (_i == 3) {
 		ck_assert(seen_dropout);

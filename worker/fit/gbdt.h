@@ -186,8 +186,9 @@ struct fit_gbdt_model;
  * after patience rounds without a lower validation loss and keeps the best
  * round's trees. cb (may be NULL): abort is polled at least once per split
  * and per round (and per block of rows in long passes); progress is called
- * after every round with epoch = the round, the mean training loss and the
- * mean validation loss (NAN without validation rows).
+ * after every round with epoch = the round, the mean training loss, the
+ * mean validation loss (NAN without validation rows) and the validation
+ * rows' margins (valid_margins, output-major; NULL without validation rows).
  *
  * Errors (with *err filled and *out NULL): FITD_EINVAL for bad arguments or
  * parameters, FITD_EUNPROCESSABLE for data that cannot be fitted (a target

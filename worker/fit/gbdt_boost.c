@@ -406,7 +406,8 @@ static int round_end(struct fit__gbdt_fit *fit, unsigned r, double tl, double vl
 		rep->valid_loss = vl;
 	}
 	if (cb != NULL && cb->progress != NULL)
-		cb->progress(cb->data, &(struct fit_progress){ r, tl, vl });
+		cb->progress(cb->data,
+			     &(struct fit_progress){ r, tl, vl, fit->nv > 0 ? fit->fv : NULL });
 	return fit->nv > 0 && fit->p->patience > 0 && r - rep->best_round >= fit->p->patience;
 }
 
