@@ -110,11 +110,18 @@ static double watch_score(struct watch *w, const double *margins, int output_maj
 	return rc == FITD_OK ? score : NAN;
 }
 
+/*
+ * Installed on every fit, so that the engine reports the training loss the
+ * model's report keeps; passed on only to a caller that asked for progress.
+ */
 static void on_round(void *data, const struct fit_progress *p)
 {
 	struct watch *w = data;
-	double score = p->valid_margins != NULL ? watch_score(w, p->valid_margins, 1) : NAN;
+	double score;
 
+	if (w->cb == NULL || w->cb->progress == NULL)
+		return;
+	score = p->valid_margins != NULL ? watch_score(w, p->valid_margins, 1) : NAN;
 	w->cb->progress(w->cb->data, &(struct fit_progress){ p->epoch, p->train_loss, score });
 }
 
@@ -122,7 +129,7 @@ static int on_abort(void *data)
 {
 	const struct watch *w = data;
 
-	return w->cb->abort != NULL && w->cb->abort(w->cb->data);
+	return w->cb != NULL && w->cb->abort != NULL && w->cb->abort(w->cb->data);
 }
 
 /* What a fit holds besides the engine's own memory; freed by fit_release(). */
@@ -270,7 +277,7 @@ int fit__gbdt_train(const struct fit_problem *prob, const struct fit_params *p,
 	struct fit_state s = { 0 };
 	struct fit_gbdt_params g;
 	struct fit_gbdt_problem gp;
-	struct fit_callbacks wrapped = { 0 };
+	struct fit_callbacks wrapped = { on_abort, on_round, NULL };
 	struct fit_report rep;
 	struct watch w;
 	int rc;
@@ -282,8 +289,7 @@ int fit__gbdt_train(const struct fit_problem *prob, const struct fit_params *p,
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 	if (rc != FITD_OK)
 		goto out;
-	if (cb != NULL)
-		wrapped = (struct fit_callbacks){ on_abort, cb->progress ? on_round : NULL, &w };
+	wrapped.data = &w;
 	gp = (struct fit_gbdt_problem){
 		.frame = prob->frame,
 		.features = prob->features,
@@ -296,7 +302,7 @@ int fit__gbdt_train(const struct fit_problem *prob, const struct fit_params *p,
 		.y = s.y,
 		.label = s.label,
 	};
-	rc = fit_gbdt_train(&gp, &g, cb != NULL ? &wrapped : NULL, &s.g, err);
+	rc = fit_gbdt_train(&gp, &g, &wrapped, &s.g, err);
 	if (rc == FITD_OK)
 		rc = make_report(&s, &w, prob->frame, p->threads, &rep, err);
 	if (rc == FITD_OK) {
