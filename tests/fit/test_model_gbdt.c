@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tests/fit/helpers.h"
+#include "worker/fit/explain.h"
 #include "worker/fit/gbdt.h"
 
 static struct fit_params gbdt_params(void)
@@ -302,6 +303,47 @@ START_TEST(test_categorical_columns)
 }
 END_TEST
 
+/*
+ * Permutation importance reads a gbdt's raw columns: the column the target
+ * follows ranks first, the noise column near zero; repeatable; and a gbdt
+ * has no coefficients.
+ */
+START_TEST(test_permutation_importance)
+{
+	static const char *const names[] = { "noise", "signal", "y" };
+	enum {
+		N = 300
+	};
+	double cols[3 * N], imp[2], again[2], sd[2];
+	struct fit_params p = gbdt_params();
+	struct fit_frame *f;
+	size_t *rows = th_rows(N), *feat;
+	struct fit_problem prob;
+	struct fit_model *m;
+	struct fit_coefs *c = NULL;
+
+	for (size_t i = 0; i < N; i++) {
+		cols[i] = (double)((i * 7919) % 101);
+		cols[N + i] = (double)(i % 29);
+		cols[2 * N + i] = i % 5 == 0 ? NAN : cols[N + i] * cols[N + i];
+	}
+	f = th_frame_num(N, 3, names, cols);
+	prob = th_problem(f, "y", FIT_TASK_REGRESSION, rows, N, NULL, 0, &feat);
+	m = th_train(&prob, &p);
+	ck_assert_int_eq(
+	    fit_explain_permutation(m, f, rows, N, FIT_METRIC_RMSE, 3, 7, 1, imp, sd, NULL), 0);
+	ck_assert_int_eq(
+	    fit_explain_permutation(m, f, rows, N, FIT_METRIC_RMSE, 3, 7, 2, again, NULL, NULL), 0);
+	ck_assert_msg(imp[1] > 100 * fabs(imp[0]) && imp[1] > 10, "%g %g", imp[0], imp[1]);
+	ck_assert(imp[0] == again[0] && imp[1] == again[1]);
+	ck_assert_int_eq(fit_explain_coefficients(m, &c, NULL), FITD_EINVAL);
+	fit_model_free(m);
+	fit_frame_free(f);
+	free(rows);
+	free(feat);
+}
+END_TEST
+
 /* The admission estimate covers what the engine allocated, and grows with the trees. */
 START_TEST(test_memory)
 {
@@ -335,6 +377,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_progress_in_metric_units);
 	tcase_add_test(tc, test_categorical_columns);
 	tcase_add_test(tc, test_memory);
+	tcase_add_test(tc, test_permutation_importance);
 	suite_add_tcase(s, tc);
 	return s;
 }
