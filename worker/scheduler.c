@@ -201,14 +201,13 @@ static void submit(struct worker *w, struct worker_task *t)
 	worker_pool_submit(w->pool, &t->pool_task, worker_task_run, t);
 }
 
-/* Simpler models first: linear and logistic, then svm, then mlp. */
-static int complexity(const json_t *params)
+/* Simpler models first: the family table's order (linear and logistic, svm, gbdt, mlp). */
+static unsigned complexity(const json_t *params)
 {
-	const char *model = json_string_value(json_object_get(params, "model"));
+	enum fit_model_kind m = FIT_MODEL_COUNT;
 
-	if (model == NULL)
-		return 3;
-	return strcmp(model, "mlp") == 0 ? 2 : strcmp(model, "svm") == 0 ? 1 : 0;
+	fit_model_kind_parse(json_string_value(json_object_get(params, "model")), &m);
+	return fit_family_simplicity(m);
 }
 
 /*
@@ -230,7 +229,7 @@ static int64_t choose_final(const struct sched_job *j)
 	for (size_t i = 0; i < j->nrecs; i++) {
 		const struct sched_rec *r = &j->recs[i];
 		const struct sched_rec *p = &j->recs[pick];
-		int c, cp;
+		unsigned c, cp;
 
 		if (r->state != STORE_TRIAL_COMPLETED || !r->has_score || r->params == NULL ||
 		    (j->plan.higher_is_better ? r->score < bound : r->score > bound))
@@ -289,10 +288,10 @@ static bool start_refit(struct sched_job *j)
 static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_error *err)
 {
 	const struct worker_data *d = t->data;
-	size_t bytes;
+	struct fit_shape shape = { d->nall, d->nfeatures, d->width, d->cat_levels, d->nclasses };
+	size_t bytes = SIZE_MAX;
 
-	if (fit_memory_estimate(d->nall, d->width, d->nclasses, &t->params, &bytes) != FITD_OK ||
-	    bytes > w->memory_budget)
+	if (fit_model_memory(&shape, &t->params, &bytes) != FITD_OK || bytes > w->memory_budget)
 		return fitd_error_set(err, FITD_ETOOBIG, "memory_limit",
 				      "the fit needs an estimated %zu MiB, more than the trial "
 				      "memory budget of %zu MiB",

@@ -97,6 +97,14 @@ void fit_coefs_free(struct fit_coefs *c)
 	free(c);
 }
 
+int fit_explain_trees(const struct fit_model *m, double *gain, double *cover)
+{
+	if (m->gbdt == NULL)
+		return FITD_EINVAL;
+	fit_gbdt_importance(m->gbdt, gain, cover);
+	return FITD_OK;
+}
+
 /* What a permutation run works with. */
 struct perm {
 	const struct fit_model *m;

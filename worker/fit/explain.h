@@ -72,6 +72,13 @@ int fit_explain_permutation(const struct fit_model *m, const struct fit_frame *f
 			    double *stddev, struct fitd_error *err);
 
 /*
+ * A gbdt model's importance per column (ncolumns values each): the total
+ * gain and the total cover of the splits on it over all trees
+ * (fit_gbdt_importance()). FITD_EINVAL for a model without trees.
+ */
+int fit_explain_trees(const struct fit_model *m, double *gain, double *cover);
+
+/*
  * Orders of the columns a network's explanation walks, at most: every
  * order when there are this many or fewer (four columns or fewer), else
  * this many seeded ones.
