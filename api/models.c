@@ -6,6 +6,8 @@
  * in use is reference-counted so eviction never frees a model mid-predict.
  * Prediction input is CSV (text/csv) or JSON {"rows": [{column: value}]};
  * columns are matched by name, extra ones ignored, absent ones missing.
+ * "explain": true in the JSON body, or ?explain=true with either body, adds
+ * each row's per-column contributions (worker_explain()).
  */
 #include "api/internal.h"
 
@@ -237,7 +239,21 @@ static bool set_cell(struct fit_frame_builder *b, const struct fit_prep_column *
 	return false;
 }
 
-static int frame_from_json(struct api__request *req, const struct fit_model_desc *d,
+/* The body's "explain" into *explain when present; FITD_EFORMAT when not a boolean. */
+static int explain_member(const json_t *doc, bool *explain, struct fitd_error *err)
+{
+	const json_t *v = json_object_get(doc, "explain");
+
+	if (v == NULL)
+		return FITD_OK;
+	if (!json_is_boolean(v))
+		return fitd_error_set(err, FITD_EFORMAT, "wrong_type",
+				      "explain must be true or false");
+	*explain = *explain || json_is_true(v);
+	return FITD_OK;
+}
+
+static int frame_from_json(struct api__request *req, const struct fit_model_desc *d, bool *explain,
 			   struct fit_frame **out, struct fitd_error *err)
 {
 	json_error_t jerr;
@@ -260,6 +276,8 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "too_many_rows",
 				    "%zu rows exceed the limit of %u", n,
 				    req->srv->opt.max_predict_rows);
+	if (rc == FITD_OK)
+		rc = explain_member(doc, explain, err);
 	if (rc == FITD_OK)
 		rc = fit_frame_builder_new(n, d->ncolumns, &b);
 	for (size_t c = 0; rc == FITD_OK && c < d->ncolumns; c++)
@@ -305,6 +323,18 @@ static enum body_type body_type(struct api__request *req)
 	return strncmp(type, "application/json", 16) == 0 ? BODY_JSON : BODY_OTHER;
 }
 
+/* ?explain=true|false into *explain; false with a reply for another value. */
+static bool explain_query(struct api__request *req, bool *explain)
+{
+	const char *v = api__query(req, "explain");
+
+	*explain = v != NULL && strcmp(v, "true") == 0;
+	if (v == NULL || *explain || strcmp(v, "false") == 0)
+		return true;
+	api__reply_fail(req, 400, "invalid_parameter", "explain must be true or false");
+	return false;
+}
+
 void api__models_predict(struct api__request *req)
 {
 	struct store_csv_options csv = req->srv->opt.csv;
@@ -312,9 +342,10 @@ void api__models_predict(struct api__request *req)
 	struct fit_frame *frame = NULL;
 	struct model_entry *e;
 	json_t *out = NULL;
+	bool explain = false;
 	int rc;
 
-	if (!model_id_param(req))
+	if (!model_id_param(req) || !explain_query(req, &explain))
 		return;
 	if (body_type(req) == BODY_OTHER) {
 		api__reply_fail(req, 415, "unsupported_media_type",
@@ -331,16 +362,20 @@ void api__models_predict(struct api__request *req)
 		rc = fitd_error_set(&err, FITD_EFORMAT, "empty_body",
 				    "the body is empty; send CSV rows or {\"rows\": [...]}");
 	else if (body_type(req) == BODY_JSON)
-		rc = frame_from_json(req, fit_model_desc(e->model), &frame, &err);
+		rc = frame_from_json(req, fit_model_desc(e->model), &explain, &frame, &err);
 	else
 		rc = worker_predict_frame_csv(e->model, req->body.data, req->body.len, &csv, &frame,
 					      &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);
-	if (rc == FITD_OK)
+	if (rc == FITD_OK && explain)
+		rc = worker_explain(e->model, frame, 1, 1, out, &err);
+	if (rc == FITD_OK) {
 		api__reply_json(req, 200, out);
-	else
+	} else {
+		json_decref(out);
 		api__reply_error(req, &err);
+	}
 	fit_frame_free(frame);
 	model_put(req->srv, e);
 }
