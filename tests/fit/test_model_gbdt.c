@@ -241,6 +241,27 @@ START_TEST(test_progress_in_metric_units)
 	ck_assert_msg(s.last_score == score, "%.17g vs %.17g", s.last_score, score);
 	ck_assert(fit_model_desc(m)->report.valid_score == score);
 	fit_model_free(m);
+	/* Regression: the metric in target units, exactly as scoring gives it. */
+	{
+		struct fit_frame *g = th_csv("diabetes.csv");
+		size_t *gt, *gv, ngt, ngv, *gf;
+		struct fit_problem gp;
+
+		th_split(g->nrows, &gt, &ngt, &gv, &ngv);
+		gp = th_problem(g, "progression", FIT_TASK_REGRESSION, gt, ngt, gv, ngv, &gf);
+		p.metric = FIT_METRIC_MAE;
+		s = (struct seen){ 0 };
+		ck_assert_int_eq(fit_model_train(&gp, &p, &cb, &m, NULL), 0);
+		ck_assert_int_eq(fit_model_score(m, g, gv, ngv, FIT_METRIC_MAE, 1, &score, NULL),
+				 0);
+		ck_assert_msg(s.last_score == score, "%.17g vs %.17g", s.last_score, score);
+		fit_model_free(m);
+		free(gt);
+		free(gv);
+		free(gf);
+		fit_frame_free(g);
+	}
+	p.metric = FIT_METRIC_BALANCED_ACCURACY;
 	/* Cancelled between rounds: the abort callback reaches the engine. */
 	s = (struct seen){ .stop_after = 40 };
 	p.gbdt.trees = 1000;

@@ -174,11 +174,12 @@ static int keep_rows(struct fit_state *s, const struct fit_column *tcol, const s
 	int rc = ys && ls ? fit__target_rows(&s->target, tcol, rows, n, 1, ys, ls, kept, &m)
 			  : FITD_ENOMEM;
 
+	/* The metric reads regression truth in target units, as fit_model_score() does. */
+	if (rc == FITD_OK && truth && s->y != NULL)
+		rc = fit__target_rows(&s->target, tcol, rows, n, 0, s->vy, NULL, NULL, &m);
 	for (size_t i = 0; rc == FITD_OK && i < m; i++) {
 		if (s->y != NULL) {
 			s->y[kept[i]] = ys[i];
-			if (truth)
-				s->vy[k] = s->target.center + s->target.scale * ys[i];
 		} else if (ls[i] >= 0) {
 			s->label[kept[i]] = ls[i];
 			if (truth)
