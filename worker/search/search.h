@@ -18,7 +18,8 @@
  *   asha    random points, stopped early by asynchronous successive halving.
  *   auto    the default: a few strong known configurations per family first,
  *           cheapest first (linear or logistic with lbfgs and a modest L2
- *           penalty, a linear SVM with lbfgs, a small MLP with adam), each
+ *           penalty, boosted trees from a cheap point, a linear SVM with
+ *           lbfgs, a small MLP with adam, larger boosted trees), each
  *           projected into the space; then tpe, with successive halving
  *           stopping the weak trials early. The known configurations give a
  *           good model within the first few trials, which matters when the
