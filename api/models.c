@@ -16,6 +16,8 @@
  * (worker_predict_column_known()). A JSON row leaves out the inputs it
  * has no value for (missing), but must name one at least (400 empty_row);
  * a CSV header must hold every input (422 missing_column).
+ * "explain": true in the JSON body, or ?explain=true with either body, adds
+ * each row's per-column contributions (worker_explain()).
  */
 #include "api/internal.h"
 
@@ -332,7 +334,21 @@ static int row_to_frame(struct fit_frame_builder *b, const struct fit_model_desc
 	return check_row_keys(d, row, r, named, err);
 }
 
-static int frame_from_json(struct api__request *req, const struct fit_model_desc *d,
+/* The body's "explain" into *explain when present; FITD_EFORMAT when not a boolean. */
+static int explain_member(const json_t *doc, bool *explain, struct fitd_error *err)
+{
+	const json_t *v = json_object_get(doc, "explain");
+
+	if (v == NULL)
+		return FITD_OK;
+	if (!json_is_boolean(v))
+		return fitd_error_set(err, FITD_EFORMAT, "wrong_type",
+				      "explain must be true or false");
+	*explain = *explain || json_is_true(v);
+	return FITD_OK;
+}
+
+static int frame_from_json(struct api__request *req, const struct fit_model_desc *d, bool *explain,
 			   struct fit_frame **out, struct fitd_error *err)
 {
 	json_error_t jerr;
@@ -355,6 +371,8 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "too_many_rows",
 				    "%zu rows exceed the limit of %u", n,
 				    req->srv->opt.max_predict_rows);
+	if (rc == FITD_OK)
+		rc = explain_member(doc, explain, err);
 	if (rc == FITD_OK)
 		rc = fit_frame_builder_new(n, d->ncolumns, &b);
 	for (size_t c = 0; rc == FITD_OK && c < d->ncolumns; c++)
@@ -387,6 +405,18 @@ static enum body_type body_type(struct api__request *req)
 	return strncmp(type, "application/json", 16) == 0 ? BODY_JSON : BODY_OTHER;
 }
 
+/* ?explain=true|false into *explain; false with a reply for another value. */
+static bool explain_query(struct api__request *req, bool *explain)
+{
+	const char *v = api__query(req, "explain");
+
+	*explain = v != NULL && strcmp(v, "true") == 0;
+	if (v == NULL || *explain || strcmp(v, "false") == 0)
+		return true;
+	api__reply_fail(req, 400, "invalid_parameter", "explain must be true or false");
+	return false;
+}
+
 int api__predict_with(struct api__request *req, const char *id, bool retry, const json_t *extra)
 {
 	struct store_csv_options csv = req->srv->opt.csv;
@@ -394,8 +424,11 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 	struct fit_frame *frame = NULL;
 	struct model_entry *e;
 	json_t *out = NULL;
+	bool explain = false;
 	int rc;
 
+	if (!explain_query(req, &explain))
+		return FITD_OK;
 	if (body_type(req) == BODY_OTHER) {
 		api__reply_fail(req, 415, "unsupported_media_type",
 				"the body must be text/csv or application/json");
@@ -413,23 +446,25 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 		rc = fitd_error_set(&err, FITD_EFORMAT, "empty_body",
 				    "the body is empty; send CSV rows or {\"rows\": [...]}");
 	else if (body_type(req) == BODY_JSON)
-		rc = frame_from_json(req, fit_model_desc(e->model), &frame, &err);
+		rc = frame_from_json(req, fit_model_desc(e->model), &explain, &frame, &err);
 	else
 		rc = worker_predict_frame_csv(e->model, req->body.data, req->body.len, &csv, &frame,
 					      &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);
+	if (rc == FITD_OK && explain)
+		rc = worker_explain(e->model, frame, 1, 1, out, &err);
 	/* The frame builder returns a status without detail: never answer it as 200 "ok". */
 	if (rc != FITD_OK && err.status == FITD_OK)
 		fitd_error_set(&err, rc, NULL, "rows: %s", fitd_strerror(rc));
-	if (rc == FITD_OK && extra != NULL && json_object_update(out, (json_t *)extra) != 0) {
-		json_decref(out);
+	if (rc == FITD_OK && extra != NULL && json_object_update(out, (json_t *)extra) != 0)
 		rc = fitd_error_set(&err, FITD_ENOMEM, NULL, "prediction: out of memory");
-	}
-	if (rc == FITD_OK)
+	if (rc == FITD_OK) {
 		api__reply_json(req, 200, out);
-	else
+	} else {
+		json_decref(out);
 		api__reply_error(req, &err);
+	}
 	if (rc == FITD_OK && req->response != NULL)
 		MHD_add_response_header(req->response, "Fitd-Model", id);
 	fit_frame_free(frame);

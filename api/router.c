@@ -52,7 +52,7 @@ static const struct api__route routes[] = {
 	{ "DELETE", "/v1/models/{id}", API_WRITE, API__BODY_NONE, true, api__models_delete, NULL,
 	  NULL },
 	{ "POST", "/v1/models/{id}/predict", API_READ, API__BODY_LARGE, true, api__models_predict,
-	  NULL, NULL },
+	  NULL, NULL, "explain" },
 	{ "GET", "/v1/aliases", API_READ, API__BODY_NONE, true, api__aliases_list, NULL, NULL,
 	  "limit after" },
 	{ "GET", "/v1/aliases/{name}", API_READ, API__BODY_NONE, true, api__aliases_get, NULL,
@@ -62,7 +62,7 @@ static const struct api__route routes[] = {
 	{ "DELETE", "/v1/aliases/{name}", API_WRITE, API__BODY_NONE, true, api__aliases_delete,
 	  NULL, NULL },
 	{ "POST", "/v1/aliases/{name}/predict", API_READ, API__BODY_LARGE, true,
-	  api__aliases_predict, NULL, NULL },
+	  api__aliases_predict, NULL, NULL, "explain" },
 };
 
 _Static_assert(sizeof(routes) / sizeof(routes[0]) <= API__ROUTES_MAX,

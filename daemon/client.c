@@ -425,7 +425,7 @@ int client_alias_main(int argc, char **argv)
 }
 
 int client_predict_remote(const struct client_args *a, const char *model_id, const char *input,
-			  bool json)
+			  bool json, bool explain)
 {
 	struct client_body body = { .type = "text/csv" };
 	struct client c;
@@ -444,7 +444,8 @@ int client_predict_remote(const struct client_args *a, const char *model_id, con
 	body.size = st.st_size;
 	rc = client_open(&c, a);
 	if (rc == CLIENT_OK) {
-		path = client_path(&c, "/v1/models/", model_id, "/predict");
+		path = client_path(&c, "/v1/models/", model_id,
+				   explain ? "/predict?explain=true" : "/predict");
 		rc = client_call(&c, "POST", path, &body, &res);
 		free(path);
 	}

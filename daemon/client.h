@@ -152,9 +152,10 @@ int client_alias_main(int argc, char **argv);
 
 /*
  * `fitd predict --model mdl_…`: scores input on the daemon and prints the
- * answer as the offline path does, CSV or (json) JSON.
+ * answer as the offline path does, CSV or (json) JSON; with explain, asks
+ * for the rows' contributions too (?explain=true).
  */
 int client_predict_remote(const struct client_args *a, const char *model_id, const char *input,
-			  bool json);
+			  bool json, bool explain);
 
 #endif

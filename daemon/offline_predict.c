@@ -1,11 +1,15 @@
 /*
  * offline_predict.c - `fitd predict --model FILE --input FILE.csv
- * [--format csv|json] [--threads N]`: scoring without a daemon, through
- * the same code (worker/predict.h) as POST /v1/models/{id}/predict.
+ * [--format csv|json] [--threads N] [--explain]`: scoring without a daemon,
+ * through the same code (worker/predict.h) as POST /v1/models/{id}/predict.
  *
  * The model file is a model document as GET /v1/models/{id} returns it.
  * CSV output has one line per input row: the prediction, then for a
- * classifier one probability column per class ("p_<class>"). Exit status:
+ * classifier one probability column per class ("p_<class>"), then with
+ * --explain each output's contributions ("c_<column>" and "c_bias", or
+ * "c_<output>_<column>" and "c_<output>_bias" when there are several
+ * outputs), which sum to the output's margin. Offline, --explain has no
+ * row limit. Exit status:
  * 0 on success, 2 for bad arguments, 1 when the model or the input cannot
  * be used (the reason on stderr).
  *
@@ -16,6 +20,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +34,14 @@
 
 static const char usage[] =
     "usage: fitd predict --model FILE|ID --input FILE.csv [--format csv|json] [--threads N]\n"
-    "                    [--url URL] [--token TOKEN] [--json]\n"
+    "                    [--explain] [--url URL] [--token TOKEN] [--json]\n"
     "Scores FILE.csv with a model file offline, or with the daemon's model ID (mdl_…)\n"
     "when no file has that name. CSV output: prediction, then p_<class> columns.\n\n"
     "  --format csv|json  output format (--json is --format json)\n"
-    "  --threads N        parsing and scoring threads offline (default 1)\n" CLIENT_COMMON_HELP
+    "  --threads N        parsing and scoring threads offline (default 1)\n"
+    "  --explain          each row's contributions per column, which sum to the margin\n"
+    "                     (c_<column>..., c_bias; per output "
+    "c_<output>_<column>)\n" CLIENT_COMMON_HELP
     "Offline, 1 means the model or the input cannot be used.\n";
 
 static int load_model(const char *path, struct fit_model **out, struct fitd_error *err)
@@ -96,11 +104,51 @@ static void csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The header of the contributions: c_<column>, c_bias, per output when there are several. */
+static void contrib_header(FILE *f, const json_t *contrib)
+{
+	const json_t *cols = json_object_get(contrib, "columns");
+	const json_t *outs = json_object_get(contrib, "outputs");
+	size_t k = json_array_size(outs);
+	char name[512];
+
+	for (size_t o = 0; o < k; o++) {
+		const char *out = json_string_value(json_array_get(outs, o));
+
+		for (size_t j = 0; j <= json_array_size(cols); j++) {
+			const char *col = j < json_array_size(cols)
+					      ? json_string_value(json_array_get(cols, j))
+					      : "bias";
+
+			if (k == 1)
+				snprintf(name, sizeof(name), "c_%s", col);
+			else
+				snprintf(name, sizeof(name), "c_%s_%s", out, col);
+			fputc(',', f);
+			csv_field(f, name);
+		}
+	}
+}
+
+/* Row i's contributions, output after output. */
+static void contrib_row(FILE *f, const json_t *contrib, size_t i)
+{
+	const json_t *row = json_array_get(json_object_get(contrib, "values"), i), *out;
+	size_t o, j;
+
+	json_array_foreach(row, o, out)
+	{
+		for (j = 0; j < json_array_size(out); j++)
+			fprintf(f, ",%.17g", json_number_value(json_array_get(out, j)));
+	}
+}
+
 void offline_predict_write_csv(FILE *f, const json_t *res)
 {
 	const json_t *pred = json_object_get(res, "predictions");
 	const json_t *classes = json_object_get(res, "classes");
 	const json_t *prob = json_object_get(res, "probabilities");
+	const json_t *contrib = json_object_get(res, "contributions");
 	char name[512];
 
 	fputs("prediction", f);
@@ -109,6 +157,8 @@ void offline_predict_write_csv(FILE *f, const json_t *res)
 		fputc(',', f);
 		csv_field(f, name);
 	}
+	if (contrib != NULL)
+		contrib_header(f, contrib);
 	fputs("\n", f);
 	for (size_t i = 0; i < json_array_size(pred); i++) {
 		const json_t *p = json_array_get(pred, i);
@@ -120,6 +170,8 @@ void offline_predict_write_csv(FILE *f, const json_t *res)
 			fprintf(f, "%.17g", json_number_value(p));
 		for (size_t k = 0; k < json_array_size(row); k++)
 			fprintf(f, ",%.17g", json_number_value(json_array_get(row, k)));
+		if (contrib != NULL)
+			contrib_row(f, contrib, i);
 		fputs("\n", f);
 	}
 }
@@ -131,6 +183,7 @@ int offline_predict_main(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "explain", no_argument, NULL, 'e' },
 		CLIENT_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -141,6 +194,7 @@ int offline_predict_main(int argc, char **argv)
 	struct fit_frame *frame = NULL;
 	json_t *res = NULL;
 	long threads = 1;
+	bool explain = false;
 	char *end;
 	int c, rc;
 
@@ -163,6 +217,9 @@ int offline_predict_main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'e':
+			explain = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -182,12 +239,14 @@ int offline_predict_main(int argc, char **argv)
 	}
 	if (strncmp(model_path, "mdl_", 4) == 0 && access(model_path, F_OK) != 0)
 		return client_predict_remote(&remote, model_path, input,
-					     strcmp(format, "json") == 0);
+					     strcmp(format, "json") == 0, explain);
 	rc = load_model(model_path, &m, &err);
 	if (rc == FITD_OK)
 		rc = load_frame(m, input, (int)threads, &frame, &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(m, frame, (int)threads, &res, &err);
+	if (rc == FITD_OK && explain)
+		rc = worker_explain(m, frame, (int)threads, 0, res, &err);
 	if (rc == FITD_OK && strcmp(format, "json") == 0) {
 		json_dumpf(res, stdout, JSON_COMPACT | JSON_REAL_PRECISION(17));
 		fputc('\n', stdout);

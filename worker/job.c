@@ -319,13 +319,13 @@ unsigned sched_job_fold_fits(const struct sched_job *j)
 }
 
 /* Simpler models first: linear and logistic, then svm, then mlp. */
-static int complexity(const json_t *params)
+/* Simpler models first: the family table's order (linear and logistic, svm, gbdt, mlp). */
+static unsigned complexity(const json_t *params)
 {
-	const char *model = json_string_value(json_object_get(params, "model"));
+	enum fit_model_kind m = FIT_MODEL_COUNT;
 
-	if (model == NULL)
-		return 3;
-	return strcmp(model, "mlp") == 0 ? 2 : strcmp(model, "svm") == 0 ? 1 : 0;
+	fit_model_kind_parse(json_string_value(json_object_get(params, "model")), &m);
+	return fit_family_simplicity(m);
 }
 
 int64_t sched_job_final_trial(const struct sched_job *j)
@@ -338,7 +338,7 @@ int64_t sched_job_final_trial(const struct sched_job *j)
 	for (size_t i = 0; i < j->nrecs; i++) {
 		const struct sched_rec *r = &j->recs[i];
 		const struct sched_rec *p = &j->recs[pick];
-		int c, cp;
+		unsigned c, cp;
 
 		if (r->state != STORE_TRIAL_COMPLETED || !r->has_score || r->params == NULL ||
 		    (j->plan.higher_is_better ? r->score < bound : r->score > bound))

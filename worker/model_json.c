@@ -1,5 +1,9 @@
 /*
- * model_json.c - fit_model_desc <-> JSON; see model_json.h.
+ * model_json.c - fit_model_desc <-> JSON; see model_json.h. A gbdt model's
+ * trees are the "trees" member: per tree the parallel arrays of
+ * struct fit_gbdt_tree ("column", "left", "right", "default_left",
+ * "value", "cat", "cover", "gain"), then the models' starting margins
+ * ("base") and the categorical splits' bitsets ("cat_bits").
  *
  * Reading builds a struct fit_model_desc whose strings and arrays borrow
  * from the JSON document or from a scratch arena freed at the end;
@@ -8,12 +12,15 @@
  */
 #include "worker/model_json.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/base/buf.h"
+#include "worker/fit/gbdt.h"
 #include "worker/json.h"
 
 /* ---- writing ---- */
@@ -32,6 +39,31 @@ static json_t *doubles(const double *v, size_t n)
 	return a;
 }
 
+/* An array of n integers read by get(v, i). */
+static json_t *integers(const void *v, size_t n, json_int_t (*get)(const void *, size_t))
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n && a != NULL; i++)
+		a = worker_json_append(a, json_integer(get(v, i)));
+	return a;
+}
+
+static json_int_t get_i32(const void *v, size_t i)
+{
+	return ((const int32_t *)v)[i];
+}
+
+static json_int_t get_u32(const void *v, size_t i)
+{
+	return ((const uint32_t *)v)[i];
+}
+
+static json_int_t get_u8(const void *v, size_t i)
+{
+	return ((const uint8_t *)v)[i];
+}
+
 static json_t *strings(const char *const *v, size_t n)
 {
 	json_t *a = json_array();
@@ -41,13 +73,24 @@ static json_t *strings(const char *const *v, size_t n)
 	return a;
 }
 
+/* The trees' own settings, written for a gbdt model only. */
+static json_t *tree_params_json(const struct fit_params_gbdt *g)
+{
+	return json_pack("{s:I, s:I, s:I, s:f, s:I, s:f, s:f, s:f, s:I}", "trees",
+			 (json_int_t)g->trees, "max_leaves", (json_int_t)g->max_leaves, "max_depth",
+			 (json_int_t)g->max_depth, "min_child_weight", g->min_child_weight,
+			 "min_leaf_rows", (json_int_t)g->min_leaf_rows, "min_split_gain",
+			 g->min_split_gain, "subsample", g->subsample, "colsample", g->colsample,
+			 "max_bins", (json_int_t)g->max_bins);
+}
+
 static json_t *params_json(const struct fit_params *p)
 {
-	json_t *hidden = json_array();
+	json_t *hidden = json_array(), *o;
 
 	for (unsigned i = 0; i < p->hidden_layers && i < FIT_MAX_HIDDEN && hidden != NULL; i++)
 		hidden = worker_json_append(hidden, json_integer(p->hidden_units[i]));
-	return json_pack(
+	o = json_pack(
 	    "{s:s, s:s, s:s, s:f, s:f, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:s, s:f, s:f, s:f,"
 	    " s:f, s:f, s:o, s:s, s:I, s:s, s:b, s:I, s:I}",
 	    "model", fit_model_kind_name(p->model), "loss", fit_loss_name(p->loss), "optimizer",
@@ -60,16 +103,70 @@ static json_t *params_json(const struct fit_params *p)
 	    "patience", (json_int_t)p->patience, "metric", fit_metric_name(p->metric),
 	    "missing_indicator", p->missing_indicator, "min_level_count",
 	    (json_int_t)p->min_level_count, "seed", (json_int_t)p->seed);
+	if (o != NULL && p->model == FIT_MODEL_GBDT &&
+	    json_object_set_new(o, "gbdt", tree_params_json(&p->gbdt)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
-static json_t *column_json(const struct fit_prep_column *c)
+/* Features of a preprocessed column: value and indicator, or levels and "other". */
+static size_t column_width(const struct fit_prep_column *c)
 {
+	return c->type == FIT_COL_NUMERIC ? 1 + (c->indicator != 0) : c->nlevels + (c->other != 0);
+}
+
+/*
+ * A column: for a gbdt model its name, type and levels; else its
+ * preprocessing and, when known, its features' training means (means).
+ */
+static json_t *column_json(const struct fit_prep_column *c, int trees, const double *means)
+{
+	json_t *o;
+
+	if (trees && c->type == FIT_COL_NUMERIC)
+		return json_pack("{s:s, s:s}", "name", c->name, "type", "numeric");
+	if (trees)
+		return json_pack("{s:s, s:s, s:o}", "name", c->name, "type", "categorical",
+				 "levels", strings(c->levels, c->nlevels));
 	if (c->type == FIT_COL_NUMERIC)
-		return json_pack("{s:s, s:s, s:f, s:f, s:f, s:b}", "name", c->name, "type",
-				 "numeric", "fill", c->fill, "center", c->center, "scale", c->scale,
-				 "indicator", c->indicator);
-	return json_pack("{s:s, s:s, s:o, s:b}", "name", c->name, "type", "categorical", "levels",
-			 strings(c->levels, c->nlevels), "other", c->other);
+		o = json_pack("{s:s, s:s, s:f, s:f, s:f, s:b}", "name", c->name, "type", "numeric",
+			      "fill", c->fill, "center", c->center, "scale", c->scale, "indicator",
+			      c->indicator);
+	else
+		o = json_pack("{s:s, s:s, s:o, s:b}", "name", c->name, "type", "categorical",
+			      "levels", strings(c->levels, c->nlevels), "other", c->other);
+	if (o != NULL && means != NULL &&
+	    json_object_set_new(o, "means", doubles(means, column_width(c))) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* One tree's parallel arrays. */
+static json_t *tree_json(const struct fit_gbdt_tree *t)
+{
+	size_t n = t->nnodes;
+
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "column",
+			 integers(t->column, n, get_i32), "left", integers(t->left, n, get_i32),
+			 "right", integers(t->right, n, get_i32), "default_left",
+			 integers(t->default_left, n, get_u8), "value", doubles(t->value, n), "cat",
+			 integers(t->cat, n, get_u32), "cover", doubles(t->cover, n), "gain",
+			 doubles(t->gain, n));
+}
+
+/* The trees of a gbdt model: the starting margins, every tree, the categorical bitsets. */
+static json_t *trees_json(const struct fit_gbdt_desc *g)
+{
+	json_t *list = json_array();
+
+	for (size_t t = 0; t < g->ntrees && list != NULL; t++)
+		list = worker_json_append(list, tree_json(&g->trees[t]));
+	return json_pack("{s:o, s:o, s:o}", "base", doubles(g->base, g->noutputs), "list", list,
+			 "cat_bits", integers(g->cat_bits, g->ncat_words, get_u32));
 }
 
 static json_t *report_json(const struct fit_report *r)
@@ -90,10 +187,14 @@ static json_t *report_json(const struct fit_report *r)
 json_t *worker_model_to_json(const struct fit_model *m)
 {
 	const struct fit_model_desc *d = fit_model_desc(m);
-	json_t *cols = json_array(), *layers = json_array();
+	json_t *cols = json_array(), *layers = json_array(), *doc;
+	const double *means = d->feature_means;
 
-	for (size_t i = 0; i < d->ncolumns && cols != NULL; i++)
-		cols = worker_json_append(cols, column_json(&d->columns[i]));
+	for (size_t i = 0; i < d->ncolumns && cols != NULL; i++) {
+		cols = worker_json_append(cols,
+					  column_json(&d->columns[i], d->gbdt != NULL, means));
+		means = means != NULL ? means + column_width(&d->columns[i]) : NULL;
+	}
 	for (size_t i = 0; i < d->nlayers && layers != NULL; i++) {
 		const struct fit_layer_desc *l = &d->layers[i];
 
@@ -103,12 +204,18 @@ json_t *worker_model_to_json(const struct fit_model *m)
 							      doubles(l->weights, l->nin * l->nout),
 							      "bias", doubles(l->bias, l->nout)));
 	}
-	return json_pack("{s:s, s:i, s:s, s:s, s:o, s:f, s:f, s:o, s:o, s:o, s:o}", "format",
-			 WORKER_MODEL_FORMAT, "version", WORKER_MODEL_VERSION, "task",
-			 fit_task_name(d->task), "target", d->target, "classes",
-			 strings(d->classes, d->nclasses), "y_center", d->y_center, "y_scale",
-			 d->y_scale, "params", params_json(&d->params), "columns", cols, "layers",
-			 layers, "report", report_json(&d->report));
+	doc = json_pack("{s:s, s:i, s:s, s:s, s:o, s:f, s:f, s:o, s:o, s:o, s:o}", "format",
+			WORKER_MODEL_FORMAT, "version", WORKER_MODEL_VERSION, "task",
+			fit_task_name(d->task), "target", d->target, "classes",
+			strings(d->classes, d->nclasses), "y_center", d->y_center, "y_scale",
+			d->y_scale, "params", params_json(&d->params), "columns", cols, "layers",
+			layers, "report", report_json(&d->report));
+	if (doc != NULL && d->gbdt != NULL &&
+	    json_object_set_new(doc, "trees", trees_json(d->gbdt)) != 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }
 
 /* ---- reading ---- */
@@ -234,6 +341,38 @@ static const double *get_doubles(struct reader *r, const json_t *a, const char *
 	return v;
 }
 
+/*
+ * n integers of a at key, each in [lo, hi], into 4-byte (size 4) or 1-byte
+ * (size 1) slots; NULL (with r->rc set) otherwise.
+ */
+static void *get_ints(struct reader *r, const json_t *a, const char *key, size_t n, int64_t lo,
+		      int64_t hi, size_t size)
+{
+	char *v;
+
+	if (!json_is_array(a) || json_array_size(a) != n) {
+		bad(r, key, "not an array of the tree's size");
+		return NULL;
+	}
+	v = arena_alloc(r, n, size);
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		json_t *x = json_array_get(a, i);
+		json_int_t k = json_integer_value(x);
+
+		if (!json_is_integer(x) || k < lo || k > hi) {
+			bad(r, key, "holds a value that is not an integer in range");
+			return NULL;
+		}
+		if (size == 1)
+			v[i] = (char)k;
+		else if (lo < 0)
+			((int32_t *)(void *)v)[i] = (int32_t)k;
+		else
+			((uint32_t *)(void *)v)[i] = (uint32_t)k;
+	}
+	return v;
+}
+
 /* Parses a name with one of the fit_*_parse() functions into an int-sized enum. */
 #define GET_ENUM(r, o, key, parse, out)                \
 	do {                                           \
@@ -241,6 +380,36 @@ static const double *get_doubles(struct reader *r, const json_t *a, const char *
 		if (s_ != NULL && parse(s_, out) != 0) \
 			bad(r, key, "unknown name");   \
 	} while (0)
+
+/* The trees' own settings (params.gbdt) of a gbdt model. */
+static void read_tree_params(struct reader *r, const json_t *o, struct fit_params_gbdt *g)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+	} counts[] = {
+		{ "trees", offsetof(struct fit_params_gbdt, trees) },
+		{ "max_leaves", offsetof(struct fit_params_gbdt, max_leaves) },
+		{ "max_depth", offsetof(struct fit_params_gbdt, max_depth) },
+		{ "min_leaf_rows", offsetof(struct fit_params_gbdt, min_leaf_rows) },
+		{ "max_bins", offsetof(struct fit_params_gbdt, max_bins) },
+	};
+	uint64_t u = 0;
+
+	if (!json_is_object(o)) {
+		bad(r, "params.gbdt", "missing for a gbdt model");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		if (get_uint(r, o, counts[i].key, &u))
+			*(unsigned *)(void *)((char *)g + counts[i].offset) = u > UINT_MAX
+										  ? UINT_MAX
+										  : (unsigned)u;
+	get_num(r, o, "min_child_weight", &g->min_child_weight);
+	get_num(r, o, "min_split_gain", &g->min_split_gain);
+	get_num(r, o, "subsample", &g->subsample);
+	get_num(r, o, "colsample", &g->colsample);
+}
 
 static void read_params(struct reader *r, const json_t *o, struct fit_params *p)
 {
@@ -277,6 +446,8 @@ static void read_params(struct reader *r, const json_t *o, struct fit_params *p)
 		p->min_level_count = (size_t)u;
 	if (get_uint(r, o, "seed", &u))
 		p->seed = u;
+	if (p->model == FIT_MODEL_GBDT)
+		read_tree_params(r, json_object_get(o, "gbdt"), &p->gbdt);
 	if (!json_is_array(hidden) || json_array_size(hidden) > FIT_MAX_HIDDEN) {
 		bad(r, "params.hidden_layers", "not an array of at most 3 sizes");
 		return;
@@ -286,13 +457,17 @@ static void read_params(struct reader *r, const json_t *o, struct fit_params *p)
 		p->hidden_units[i] = (unsigned)json_integer_value(json_array_get(hidden, i));
 }
 
-static void read_column(struct reader *r, const json_t *o, struct fit_prep_column *c)
+/* A column: a gbdt model's (trees) only names and types it, with levels. */
+static void read_column(struct reader *r, const json_t *o, struct fit_prep_column *c, int trees)
 {
 	const char *type = get_str(r, o, "type");
 
 	c->name = get_str(r, o, "name");
 	if (type != NULL && strcmp(type, "numeric") == 0) {
 		c->type = FIT_COL_NUMERIC;
+		c->scale = 1.0;
+		if (trees)
+			return;
 		get_num(r, o, "fill", &c->fill);
 		get_num(r, o, "center", &c->center);
 		get_num(r, o, "scale", &c->scale);
@@ -301,10 +476,93 @@ static void read_column(struct reader *r, const json_t *o, struct fit_prep_colum
 		c->type = FIT_COL_CATEGORICAL;
 		c->levels = get_strings(r, json_object_get(o, "levels"), "columns.levels",
 					&c->nlevels);
-		get_bool(r, o, "other", &c->other);
+		if (!trees)
+			get_bool(r, o, "other", &c->other);
 	} else {
 		bad(r, "columns.type", "neither numeric nor categorical");
 	}
+}
+
+/*
+ * The features' training means, from every column's "means"; NULL when a
+ * column has none (a document written before fitd kept them).
+ */
+static const double *read_means(struct reader *r, const json_t *cols,
+				const struct fit_model_desc *d)
+{
+	size_t total = 0, at = 0;
+	double *means;
+
+	for (size_t i = 0; i < d->ncolumns; i++) {
+		if (json_object_get(json_array_get(cols, i), "means") == NULL)
+			return NULL;
+		total += column_width(&d->columns[i]);
+	}
+	means = arena_alloc(r, total, sizeof(double));
+	for (size_t i = 0; means != NULL && i < d->ncolumns && r->rc == FITD_OK; i++) {
+		size_t w = column_width(&d->columns[i]);
+		const double *v = get_doubles(r, json_object_get(json_array_get(cols, i), "means"),
+					      "columns.means", w);
+
+		if (v != NULL)
+			memcpy(means + at, v, w * sizeof(double));
+		at += w;
+	}
+	return means;
+}
+
+/* One tree's arrays into *t, its nodes' indexes in range of its nnodes. */
+static void read_tree(struct reader *r, const json_t *o, struct fit_gbdt_tree *t)
+{
+	json_t *column = json_object_get(o, "column");
+	size_t n = json_array_size(column);
+
+	if (!json_is_array(column) || n == 0 || n > ((size_t)1 << 30)) {
+		bad(r, "trees.list.column", "not an array of the tree's nodes");
+		return;
+	}
+	t->nnodes = n;
+	t->column = get_ints(r, column, "trees.list.column", n, FIT_GBDT_LEAF, INT32_MAX, 4);
+	t->left = get_ints(r, json_object_get(o, "left"), "trees.list.left", n, 0, INT32_MAX, 4);
+	t->right = get_ints(r, json_object_get(o, "right"), "trees.list.right", n, 0, INT32_MAX, 4);
+	t->default_left = get_ints(r, json_object_get(o, "default_left"), "trees.list.default_left",
+				   n, 0, 1, 1);
+	t->cat = get_ints(r, json_object_get(o, "cat"), "trees.list.cat", n, 0, UINT32_MAX, 4);
+	t->value = get_doubles(r, json_object_get(o, "value"), "trees.list.value", n);
+	t->cover = get_doubles(r, json_object_get(o, "cover"), "trees.list.cover", n);
+	t->gain = get_doubles(r, json_object_get(o, "gain"), "trees.list.gain", n);
+}
+
+/* A gbdt model's trees ("trees"), its columns those of the model. */
+static const struct fit_gbdt_desc *read_trees(struct reader *r, const json_t *o,
+					      const struct fit_model_desc *d)
+{
+	struct fit_gbdt_desc *g = arena_alloc(r, 1, sizeof(*g));
+	struct fit_gbdt_column *cols = arena_alloc(r, d->ncolumns, sizeof(*cols));
+	json_t *list = json_object_get(o, "list"), *bits = json_object_get(o, "cat_bits");
+	struct fit_gbdt_tree *trees;
+
+	if (g == NULL || cols == NULL)
+		return NULL;
+	if (!json_is_object(o) || !json_is_array(list) || !json_is_array(bits)) {
+		bad(r, "trees", "missing, or without list and cat_bits, for a gbdt model");
+		return NULL;
+	}
+	for (size_t j = 0; j < d->ncolumns; j++)
+		cols[j] = (struct fit_gbdt_column){ d->columns[j].name, d->columns[j].type,
+						    d->columns[j].nlevels, d->columns[j].levels };
+	g->nclasses = d->task == FIT_TASK_CLASSIFICATION ? d->nclasses : 0;
+	g->noutputs = g->nclasses <= 2 ? 1 : g->nclasses;
+	g->base = get_doubles(r, json_object_get(o, "base"), "trees.base", g->noutputs);
+	g->ncolumns = d->ncolumns;
+	g->columns = cols;
+	g->ntrees = json_array_size(list);
+	g->trees = trees = arena_alloc(r, g->ntrees, sizeof(*trees));
+	for (size_t t = 0; trees != NULL && t < g->ntrees && r->rc == FITD_OK; t++)
+		read_tree(r, json_array_get(list, t), &trees[t]);
+	g->ncat_words = json_array_size(bits);
+	g->cat_bits = get_ints(r, bits, "trees.cat_bits", g->ncat_words, 0, UINT32_MAX, 4);
+	return g;
 }
 
 static void read_layer(struct reader *r, const json_t *o, struct fit_layer_desc *l)
@@ -346,7 +604,11 @@ static void read_desc(struct reader *r, const json_t *doc, struct fit_model_desc
 	d->ncolumns = json_array_size(cols);
 	d->columns = c = arena_alloc(r, d->ncolumns, sizeof(*c));
 	for (size_t i = 0; i < d->ncolumns && r->rc == FITD_OK; i++)
-		read_column(r, json_array_get(cols, i), &c[i]);
+		read_column(r, json_array_get(cols, i), &c[i], d->params.model == FIT_MODEL_GBDT);
+	if (r->rc == FITD_OK && d->params.model == FIT_MODEL_GBDT)
+		d->gbdt = read_trees(r, json_object_get(doc, "trees"), d);
+	else if (r->rc == FITD_OK)
+		d->feature_means = read_means(r, cols, d);
 	d->nlayers = json_array_size(layers);
 	d->layers = l = arena_alloc(r, d->nlayers, sizeof(*l));
 	for (size_t i = 0; i < d->nlayers && r->rc == FITD_OK; i++)

@@ -2,8 +2,13 @@
  * model_json.h - a trained model as self-contained, versioned JSON and back.
  *
  * The document holds everything needed to predict: the parameters, the
- * preprocessing of every input column, the layers' weights and the class
- * names, plus the fit report. Doubles are written with 17 significant
+ * preprocessing of every input column (with its features' training means,
+ * the baseline of explanations), the layers' weights or, for gbdt, the
+ * trees ("trees") and the columns they split by name, type and levels, and
+ * the class names, plus the fit report. A document without the means (from
+ * before fitd kept them) still loads; its explanations take every mean as
+ * 0. The version stays 1: every key added since is one an older reader
+ * ignores, and an older reader refuses a gbdt model by its unknown name. Doubles are written with 17 significant
  * digits, so a model read back predicts bit-identically. Callers may add
  * keys of their own (metrics, explanations, provenance) to the object;
  * reading ignores keys it does not know.

@@ -5,6 +5,7 @@
  */
 #include "worker/params.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 struct num_key {
@@ -20,6 +21,24 @@ static const struct num_key num_keys[] = {
 	{ "C", offsetof(struct fit_params, svm_c) },
 	{ "dropout", offsetof(struct fit_params, dropout) },
 	{ "lr_decay", offsetof(struct fit_params, lr_decay) },
+	{ "min_child_weight", offsetof(struct fit_params, gbdt.min_child_weight) },
+	{ "min_split_gain", offsetof(struct fit_params, gbdt.min_split_gain) },
+	{ "subsample", offsetof(struct fit_params, gbdt.subsample) },
+	{ "colsample", offsetof(struct fit_params, gbdt.colsample) },
+};
+
+/* A gbdt setting read as an integer; the core judges its range. */
+struct count_key {
+	const char *key;
+	size_t offset; /* of an unsigned in struct fit_params */
+};
+
+static const struct count_key count_keys[] = {
+	{ "trees", offsetof(struct fit_params, gbdt.trees) },
+	{ "max_leaves", offsetof(struct fit_params, gbdt.max_leaves) },
+	{ "max_depth", offsetof(struct fit_params, gbdt.max_depth) },
+	{ "min_leaf_rows", offsetof(struct fit_params, gbdt.min_leaf_rows) },
+	{ "max_bins", offsetof(struct fit_params, gbdt.max_bins) },
 };
 
 static int bad(struct fitd_error *err, const char *key, const char *why)
@@ -104,6 +123,16 @@ static int read_numbers(const json_t *params, struct fit_params *p, struct fitd_
 		if (!json_is_number(v))
 			return bad(err, num_keys[i].key, "not a number");
 		*(double *)(void *)((char *)p + num_keys[i].offset) = json_number_value(v);
+	}
+	for (size_t i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++) {
+		v = json_object_get(params, count_keys[i].key);
+		if (v == NULL)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > UINT_MAX)
+			return bad(err, count_keys[i].key, "not an integer from 0 to 4294967295");
+		*(unsigned *)(void *)((char *)p +
+				      count_keys[i].offset) = (unsigned)json_integer_value(v);
 	}
 	v = json_object_get(params, "batch_size");
 	if (v != NULL) {

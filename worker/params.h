@@ -6,7 +6,9 @@
  * optimizer, learning_rate, batch_size, epochs, regularization (a fit_reg
  * name: none, l1, l2, elasticnet, dropout), penalty, l1_ratio, loss,
  * huber_delta, C, hidden_layers (an array of unit counts), activation and
- * dropout. Everything else (metric, patience, seed, threads) comes from the
+ * dropout; for gbdt trees, max_leaves, max_depth, min_child_weight,
+ * min_leaf_rows, min_split_gain, subsample, colsample and max_bins (into
+ * struct fit_params_gbdt). Everything else (metric, patience, seed, threads) comes from the
  * job. Regularization dropout is given to the trainer as none with the
  * rate, the same fit, so that the model document names only weight
  * penalties.

@@ -1,12 +1,14 @@
 /*
- * predict.c - CSV rows to a frame for a model, and predictions to JSON;
- * see predict.h.
+ * predict.c - CSV rows to a frame for a model, predictions and their
+ * explanations to JSON; see predict.h.
  */
 #include "worker/predict.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "worker/fit/explain.h"
 
 #include "worker/json.h"
 
@@ -132,5 +134,96 @@ int worker_predict(const struct fit_model *m, const struct fit_frame *frame, int
 	}
 	free(values);
 	free(labels);
+	return rc;
+}
+
+/* The rows an explanation may cover, with limit; 0 when none are allowed. */
+static size_t explain_cap(const struct fit_model *m)
+{
+	size_t by_evals = WORKER_EXPLAIN_MAX_EVALS / fit_model_explain_cost(m);
+
+	return by_evals < WORKER_EXPLAIN_MAX_ROWS ? by_evals : WORKER_EXPLAIN_MAX_ROWS;
+}
+
+/* The names of a model's raw outputs and their link. */
+static json_t *outputs_json(const struct fit_model_desc *d, size_t k, const char **link)
+{
+	json_t *a = json_array();
+
+	*link = d->task == FIT_TASK_REGRESSION ? "identity" : k == 1 ? "logit" : "softmax";
+	if (d->task == FIT_TASK_REGRESSION)
+		return worker_json_append(a, json_string(d->target));
+	for (size_t c = k == 1 ? 1 : 0; c < d->nclasses && a != NULL; c++)
+		a = worker_json_append(a, json_string(d->classes[c]));
+	return a;
+}
+
+/*
+ * values (n x k x w) as nested arrays, per row, per output; w 0: one number
+ * per output (n x k). NULL when memory runs out.
+ */
+static json_t *rows_json(const double *v, size_t n, size_t k, size_t w)
+{
+	json_t *rows = json_array();
+
+	for (size_t i = 0; i < n && rows != NULL; i++) {
+		json_t *row = json_array();
+
+		for (size_t o = 0; o < k && row != NULL; o++) {
+			json_t *out = w == 0 ? json_real(v[i * k + o]) : json_array();
+
+			for (size_t j = 0; j < w && out != NULL; j++)
+				out = worker_json_append(out, json_real(v[(i * k + o) * w + j]));
+			row = worker_json_append(row, out);
+		}
+		rows = worker_json_append(rows, row);
+	}
+	return rows;
+}
+
+static json_t *contributions_json(const struct fit_model *m, const double *c, const double *z,
+				  size_t n)
+{
+	const struct fit_model_desc *d = fit_model_desc(m);
+	size_t k = fit_model_nmargins(m), w = d->ncolumns + 1;
+	json_t *cols = json_array(), *outputs;
+	const char *link;
+
+	for (size_t j = 0; j < d->ncolumns && cols != NULL; j++)
+		cols = worker_json_append(cols, json_string(d->columns[j].name));
+	outputs = outputs_json(d, k, &link); /* before the link is read */
+	return json_pack("{s:o, s:o, s:s, s:o, s:o}", "columns", cols, "outputs", outputs, "link",
+			 link, "values", rows_json(c, n, k, w), "margins", rows_json(z, n, k, 0));
+}
+
+int worker_explain(const struct fit_model *m, const struct fit_frame *frame, int threads, int limit,
+		   json_t *answer, struct fitd_error *err)
+{
+	size_t n = frame->nrows, k = fit_model_nmargins(m);
+	size_t w = fit_model_desc(m)->ncolumns + 1, cap = explain_cap(m);
+	double *c, *z;
+	json_t *o = NULL;
+	int rc;
+
+	if (limit && n > cap)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "too_many_rows",
+				      "%zu rows to explain exceed the limit of %zu for this model",
+				      n, cap);
+	c = calloc(n * k * w + 1, sizeof(double));
+	z = calloc(n * k + 1, sizeof(double));
+	rc = c != NULL && z != NULL ? FITD_OK
+				    : fitd_error_set(err, FITD_ENOMEM, NULL, "explanation buffers");
+	if (rc == FITD_OK)
+		rc = fit_model_contributions(m, frame, NULL, n, threads, c, err);
+	if (rc == FITD_OK)
+		rc = fit_model_margins(m, frame, NULL, n, threads, z, err);
+	if (rc == FITD_OK) {
+		o = contributions_json(m, c, z, n);
+		/* json_object_set_new() takes the reference even when it fails. */
+		if (o == NULL || json_object_set_new(answer, "contributions", o) != 0)
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "contributions: out of memory");
+	}
+	free(c);
+	free(z);
 	return rc;
 }

@@ -42,4 +42,31 @@ int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t 
 int worker_predict(const struct fit_model *m, const struct fit_frame *frame, int threads,
 		   json_t **out, struct fitd_error *err);
 
+/* Rows one request may explain, and the network passes (mlp) it may cost. */
+#define WORKER_EXPLAIN_MAX_ROWS	 1000
+#define WORKER_EXPLAIN_MAX_EVALS (1u << 20)
+
+/*
+ * Adds to a predictions answer (worker_predict()'s) the rows' per-column
+ * contributions (fit_model_contributions()):
+ *
+ *   "contributions": {
+ *     "columns": [input column, ...],
+ *     "outputs": [the target] | [classes[1]] | [every class],
+ *     "link": "identity" | "logit" | "softmax",
+ *     "values": [ per row [ per output [ c_column ..., bias ] ] ],
+ *     "margins": [ per row [ per output margin ] ]
+ *   }
+ *
+ * where a row's values of an output sum to its margin: the prediction
+ * (identity), the log-odds of outputs[0] (logit) or the class's softmax
+ * input. With limit nonzero the frame may have at most
+ * WORKER_EXPLAIN_MAX_ROWS rows and, for an mlp, cost at most
+ * WORKER_EXPLAIN_MAX_EVALS network passes (fit_model_explain_cost() a row):
+ * FITD_EUNPROCESSABLE "too_many_rows" otherwise. FITD_ENOMEM; the answer is
+ * unchanged on error.
+ */
+int worker_explain(const struct fit_model *m, const struct fit_frame *frame, int threads, int limit,
+		   json_t *answer, struct fitd_error *err);
+
 #endif

@@ -60,13 +60,15 @@ static struct worker_task **progress_tasks(const struct fitd_buf *q, size_t *n)
 static void at_rung(struct worker_task *t, unsigned epoch, double score)
 {
 	const struct sched_snapshot *snap = t->hook_data;
-	int rung = search_rung_of_epoch(snap->search, epoch);
+	int rung = search_rung_at(snap->search, t->params_json, epoch);
+	/* a gbdt's budget is its boosting rounds */
+	unsigned last = t->params.model == FIT_MODEL_GBDT ? t->params.gbdt.trees : t->params.epochs;
 
 	if (rung < 0 || (unsigned)rung != t->nrungs || t->nrungs == WORKER_MAX_RUNGS)
 		return;
 	t->rungs[t->nrungs++] = score;
-	if (epoch < t->params.epochs && search_should_prune(snap->search, (size_t)t->idx,
-							    t->params_json, epoch, score, &snap->h))
+	if (epoch < last && search_should_prune(snap->search, (size_t)t->idx, t->params_json, epoch,
+						score, &snap->h))
 		stop_task(t, WORKER_STOP_PRUNE);
 }
 

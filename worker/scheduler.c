@@ -281,11 +281,11 @@ static long widest_categorical(const struct worker_data *d)
 static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_error *err)
 {
 	const struct worker_data *d = t->data;
+	struct fit_shape shape = { d->nall, d->nfeatures, d->width, d->cat_levels, d->nclasses };
 	size_t bytes = SIZE_MAX, need, have = w->memory_budget >> 20;
 	long wide;
 
-	if (fit_memory_estimate(d->nall, d->width, d->nclasses, &t->params, &bytes) == FITD_OK &&
-	    bytes <= w->memory_budget) {
+	if (fit_model_memory(&shape, &t->params, &bytes) == FITD_OK && bytes <= w->memory_budget) {
 		t->memory = bytes;
 		return FITD_OK;
 	}

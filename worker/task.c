@@ -50,6 +50,7 @@ static int find_features(struct worker_data *d, const char *const *exclude, size
 			continue;
 		d->features[d->nfeatures++] = c;
 		d->width += f->cols[c].type == FIT_COL_NUMERIC ? 2 : f->cols[c].nlevels + 1;
+		d->cat_levels += f->cols[c].type == FIT_COL_NUMERIC ? 0 : f->cols[c].nlevels;
 	}
 	if (d->nfeatures == 0)
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_features",
@@ -205,7 +206,8 @@ static int fit_fold(struct worker_task *t, const size_t *train, size_t ntrain, c
 	uint64_t key = fit_hash64(p.seed ^ 0x77617463680aULL);
 	size_t nfit = 0, nwatch = 0;
 
-	if (p.patience == 0 || fit_optimizer_converges(p.optimizer))
+	if (p.patience == 0 ||
+	    (fit_family_optimizers(p.model) != 0 && fit_optimizer_converges(p.optimizer)))
 		return fit_rows(t, &p, train, ntrain, valid, nvalid, model);
 	for (size_t i = 0; i < ntrain; i++)
 		nwatch += fit_hash64(train[i] ^ key) % WATCH_SHARE == 0;
@@ -278,13 +280,49 @@ static int add_coefficients(json_t *doc, const struct fit_model *m, struct fitd_
 	return fitd_error_set(err, FITD_ENOMEM, NULL, "coefficients: out of memory");
 }
 
-/* The model document of m with its coefficients, or status FITD_ENOMEM. */
+/*
+ * Adds a gbdt model's importance from its trees: per column the total gain
+ * and cover of the splits on it ({column, gain, cover}), beside the
+ * permutation importance the refit adds. FITD_ENOMEM; nothing for other
+ * families.
+ */
+static int add_tree_importance(json_t *doc, const struct fit_model *m, struct fitd_error *err)
+{
+	const struct fit_model_desc *d = fit_model_desc(m);
+	double *gain = calloc(2 * (d->ncolumns ? d->ncolumns : 1), sizeof(double));
+	json_t *arr = json_array();
+	bool ok = gain != NULL && arr != NULL;
+
+	if (ok && fit_explain_trees(m, gain, gain + d->ncolumns) != FITD_OK) {
+		free(gain);
+		json_decref(arr);
+		return FITD_OK; /* not a tree model */
+	}
+	for (size_t j = 0; ok && j < d->ncolumns && arr != NULL; j++)
+		arr = worker_json_append(arr, json_pack("{s:s, s:f, s:f}", "column",
+							d->columns[j].name, "gain", gain[j],
+							"cover", gain[d->ncolumns + j]));
+	free(gain);
+	if (!ok)
+		json_decref(arr);
+	/* json_object_set_new() takes the reference even when it fails. */
+	else if (arr != NULL && json_object_set_new(doc, "tree_importance", arr) == 0)
+		return FITD_OK;
+	return fitd_error_set(err, FITD_ENOMEM, NULL, "tree importance: out of memory");
+}
+
+/* The model document of m with its coefficients or tree importance, or status FITD_ENOMEM. */
 static int model_document(struct worker_task *t, const struct fit_model *m)
 {
+	int rc;
+
 	t->model = worker_model_to_json(m);
 	if (t->model == NULL)
 		return fitd_error_set(&t->err, FITD_ENOMEM, NULL, "model document: out of memory");
-	return add_coefficients(t->model, m, &t->err);
+	rc = add_coefficients(t->model, m, &t->err);
+	if (rc == FITD_OK)
+		rc = add_tree_importance(t->model, m, &t->err);
+	return rc;
 }
 
 /*

@@ -555,6 +555,41 @@ job("dcd-logistic", {"space": {"models": ["logistic"], "optimizer": ["dcd"]}}, 4
 job("dcd-l1", {"space": {"models": ["svm"], "optimizer": ["dcd"], "regularization": ["l1"]}}, 422,
     "invalid_combination")
 
+# ---- gradient-boosted trees: its settings and its explanations ----
+# (appended last so that the numbers of the cases above stay as they were)
+for name, sp in [("trees-zero", {"trees": [0]}), ("trees-huge", {"trees": 100001}),
+                 ("max-leaves-one", {"max_leaves": [1]}), ("max-bins-256", {"max_bins": 256}),
+                 ("max-depth-negative", {"max_depth": -1}),
+                 ("max-depth-huge", {"max_depth": 1001}),
+                 ("min-leaf-rows-zero", {"min_leaf_rows": 0}),
+                 ("min-child-weight-zero", {"min_child_weight": [0]}),
+                 ("min-split-gain-negative", {"min_split_gain": -1}),
+                 ("subsample-zero", {"subsample": 0}), ("subsample-above-one", {"subsample": 1.5}),
+                 ("colsample-zero", {"colsample": {"min": 0, "max": 1}}),
+                 ("lr-zero", {"learning_rate": 0}),
+                 ("leaves-range-inverted", {"max_leaves": {"min": 64, "max": 8}})]:
+    job("range-space-gbdt-" + name, {"space": {"models": ["gbdt"], "gbdt": sp}}, 422,
+        "out_of_range")
+for name, sp in [("group", 1), ("trees", {"trees": "100"}), ("trees-float", {"trees": 1.5}),
+                 ("subsample", {"subsample": [True]}), ("max-bins-list", {"max_bins": [None]})]:
+    job("type-space-gbdt-" + name, {"space": {"gbdt": sp}}, 400, "wrong_type")
+job("unknown-space-gbdt", {"space": {"gbdt": {"depth": 3}}}, 400, "unknown_field")
+for name, sp in [("trees-without-gbdt", {"models": ["logistic"], "gbdt": {"trees": 100}}),
+                 ("optimizer", {"models": ["gbdt"], "optimizer": ["adam"]}),
+                 ("epochs", {"models": ["gbdt"], "epochs": 100}),
+                 ("dropout", {"models": ["gbdt"], "regularization": ["dropout"]}),
+                 ("hinge", {"models": ["gbdt"], "loss": ["hinge"]}),
+                 ("batch-size", {"models": ["gbdt"], "batch_size": 32})]:
+    job("gbdt-" + name, {"space": sp}, 422, "invalid_combination")
+case("predict-explain-type", "POST", PRED, 400, "wrong_type",
+     json={"rows": [{"sepal_length": 1}], "explain": "yes"})
+case("predict-explain-query", "POST", PRED + "?explain=1", 400, "invalid_parameter",
+     body="sepal_length\n1\n", headers={"Content-Type": "text/csv"})
+case("predict-explain-too-many-rows", "POST", PRED, 422, "too_many_rows",
+     body_parts=[['{"explain":true,"rows":[', 1], ['{"sepal_length":1},', 1000],
+                 ['{"sepal_length":1}]}', 1]],
+     headers={"Content-Type": "application/json"})
+
 
 def main():
     out = os.path.join(HERE, "cases")

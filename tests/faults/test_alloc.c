@@ -1,7 +1,8 @@
 /*
  * test_alloc.c - allocation failure: each main flow (upload, submit, a
- * trial and its model file, predict, and a whole search through the
- * scheduler) is run again and again with
+ * trial and its model file, a gbdt trial and its model file, predict with
+ * explanations of both, and a whole search through the scheduler) is run
+ * again and again with
  * allocation number N failing, N = 1, 2, ... until a run completes without
  * reaching N. Every run must end with FITD_OK or a clean error (a status
  * and a message), never a crash or an abort; under ASan, LeakSanitizer
@@ -278,14 +279,24 @@ static const char spec_fmt[] =
     "\"space\":{\"models\":[\"logistic\"],\"optimizer\":[\"lbfgs\"],\"epochs\":20},"
     "\"search\":{\"max_trials\":3}}";
 
-/* Several trials, two at a time, with successive halving (so trials take the searcher's snapshot). */
+/*
+ * Several trials of two families, two at a time, with successive halving
+ * (so trials take the searcher's snapshot).
+ */
 static const char search_fmt[] =
     "{\"dataset\":\"%s\",\"target\":\"species\",\"validation\":{\"method\":\"cv\",\"folds\":2},"
-    "\"space\":{\"models\":[\"logistic\"],\"optimizer\":[\"adam\"],\"epochs\":9},"
+    "\"space\":{\"models\":[\"logistic\",\"gbdt\"],\"optimizer\":[\"adam\"],\"epochs\":9,"
+    "\"gbdt\":{\"trees\":12,\"max_leaves\":4,\"min_leaf_rows\":2}},"
     "\"search\":{\"algorithm\":\"asha\",\"max_trials\":4,\"parallel_trials\":2,\"seed\":3}}";
 
 static const char params_json[] = "{\"model\":\"logistic\",\"optimizer\":\"lbfgs\",\"epochs\":20,"
 				  "\"regularization\":\"l2\",\"penalty\":0.01,\"loss\":\"log\"}";
+
+/* A small boosted ensemble: the tree engine's fit, model, TreeSHAP and document. */
+static const char gbdt_json[] =
+    "{\"model\":\"gbdt\",\"learning_rate\":0.3,\"regularization\":\"l2\",\"penalty\":1,"
+    "\"loss\":\"log\",\"trees\":8,\"max_leaves\":4,\"max_depth\":0,\"min_child_weight\":0.001,"
+    "\"min_leaf_rows\":2,\"min_split_gain\":0,\"subsample\":0.8,\"colsample\":1,\"max_bins\":255}";
 
 static const char predict_csv[] = "sepal_length,sepal_width,petal_length,petal_width\n"
 				  "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n6.0,2.9,4.5,1.5\n";
@@ -298,6 +309,7 @@ struct fixture {
 	char *ds_file;		 /* the dataset file's bytes */
 	size_t ds_file_len;
 	char *model_text; /* a trial's model, for predict */
+	char *gbdt_text;  /* a gbdt trial's model, for predict */
 	struct fitd_metrics *metrics;
 	struct api_server *api; /* during a run of an API flow */
 	uint16_t port;
@@ -474,7 +486,8 @@ static void task_done(struct worker_task *t)
 static const struct worker_task_hooks hooks = { .done = task_done };
 
 /* As a trial thread: load the data, cross-validate, refit, write the model file. */
-static int trial(struct store *s, char **model_text, struct fitd_error *err)
+static int trial(struct store *s, const char *params_text, char **model_text,
+		 struct fitd_error *err)
 {
 	struct worker_fit_context ctx = { .task = FIT_TASK_CLASSIFICATION,
 					  .metric = FIT_METRIC_ACCURACY,
@@ -483,7 +496,7 @@ static int trial(struct store *s, char **model_text, struct fitd_error *err)
 	struct worker_task t = { .idx = 0, .hooks = &hooks };
 	struct worker_data *data = NULL;
 	char path[4096], id[STORE_ID_MAX];
-	json_t *params = json_loads(params_json, 0, NULL);
+	json_t *params = json_loads(params_text, 0, NULL);
 	char *text = NULL;
 	int rc;
 
@@ -522,16 +535,24 @@ static int trial(struct store *s, char **model_text, struct fitd_error *err)
 
 static int flow_trial(struct fitd_error *err)
 {
-	return trial(fx.store, NULL, err);
+	return trial(fx.store, params_json, NULL, err);
 }
 
-/* As POST /v1/models/{id}/predict: the model document, the model, the rows, the answer. */
-static int flow_predict(struct fitd_error *err)
+static int flow_gbdt_trial(struct fitd_error *err)
+{
+	return trial(fx.store, gbdt_json, NULL, err);
+}
+
+/*
+ * As POST /v1/models/{id}/predict?explain=true: the model document, the
+ * model, the rows, the answer with the rows' contributions.
+ */
+static int predict(const char *model_text, struct fitd_error *err)
 {
 	struct store_csv_options opt = { 0 };
 	struct fit_model *model = NULL;
 	struct fit_frame *frame = NULL;
-	json_t *doc = json_loads(fx.model_text, 0, NULL), *out = NULL;
+	json_t *doc = json_loads(model_text, 0, NULL), *out = NULL;
 	char *text = NULL;
 	int rc = FITD_OK;
 
@@ -543,6 +564,8 @@ static int flow_predict(struct fitd_error *err)
 					      &frame, err);
 	if (rc == FITD_OK)
 		rc = worker_predict(model, frame, 1, &out, err);
+	if (rc == FITD_OK)
+		rc = worker_explain(model, frame, 1, 1, out, err);
 	if (rc == FITD_OK) {
 		text = json_dumps(out, JSON_COMPACT);
 		if (text == NULL)
@@ -554,6 +577,16 @@ static int flow_predict(struct fitd_error *err)
 	fit_model_free(model);
 	json_decref(doc);
 	return rc;
+}
+
+static int flow_predict(struct fitd_error *err)
+{
+	return predict(fx.model_text, err);
+}
+
+static int flow_gbdt_predict(struct fitd_error *err)
+{
+	return predict(fx.gbdt_text, err);
 }
 
 /* ---- the API flows, over HTTP on a loopback port ---- */
@@ -1243,7 +1276,10 @@ static void setup(void)
 	ck_assert_msg(upload(fx.store, "iris", &fx.ds, &err) == FITD_OK, "%s", err.message);
 	ck_assert_msg(submit(fx.store, false, fx.ds.id, &fx.job, &err) == FITD_OK, "%s",
 		      err.message);
-	ck_assert_msg(trial(fx.store, &fx.model_text, &err) == FITD_OK, "%s", err.message);
+	ck_assert_msg(trial(fx.store, params_json, &fx.model_text, &err) == FITD_OK, "%s",
+		      err.message);
+	ck_assert_msg(trial(fx.store, gbdt_json, &fx.gbdt_text, &err) == FITD_OK, "%s",
+		      err.message);
 	ck_assert_int_eq(store_dataset_path(fx.store, fx.ds.id, path, sizeof(path), NULL), FITD_OK);
 	fx.ds_file = read_file(path, &fx.ds_file_len);
 	ck_assert_int_eq(fitd_metrics_new(&fx.metrics), FITD_OK);
@@ -1313,6 +1349,7 @@ static void teardown(void)
 	free(fx.model_text);
 	free(fx.gz);
 	fx.gz = NULL;
+	free(fx.gbdt_text);
 	fitd_metrics_free(fx.metrics);
 	for (size_t i = 0; i < fx.nevents; i++)
 		store_event_release(&fx.events[i]);
@@ -1336,6 +1373,18 @@ END_TEST
 START_TEST(trial_survives)
 {
 	ck_assert_int_gt(torture("trial", flow_trial, false, 1), 10);
+}
+END_TEST
+
+START_TEST(gbdt_trial_survives)
+{
+	ck_assert_int_gt(torture("gbdt_trial", flow_gbdt_trial, false, 1), 10);
+}
+END_TEST
+
+START_TEST(gbdt_predict_survives)
+{
+	ck_assert_int_gt(torture("gbdt_predict", flow_gbdt_predict, false, 1), 10);
 }
 END_TEST
 
@@ -1427,6 +1476,8 @@ int main(void)
 	tcase_add_test(tc, submit_survives);
 	tcase_add_test(tc, trial_survives);
 	tcase_add_test(tc, predict_survives);
+	tcase_add_test(tc, gbdt_trial_survives);
+	tcase_add_test(tc, gbdt_predict_survives);
 	tcase_add_test(tc, events_survive);
 	tcase_add_test(tc, metrics_survive);
 	tcase_add_test(tc, openapi_survives);

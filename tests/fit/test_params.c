@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "tests/fit/helpers.h"
+#include "worker/fit/gbdt.h"
+#include "worker/fit/internal.h"
 #include "worker/fit/params.h"
 
 START_TEST(test_defaults)
@@ -51,7 +53,12 @@ enum field {
 	UNITS,
 	METRIC,
 	L1R,
-	PEN
+	PEN,
+	TREES,
+	LEAVES,
+	BINS,
+	SUBSAMPLE,
+	MCW /* min_child_weight, with regularization none */
 };
 
 static const struct {
@@ -93,6 +100,16 @@ static const struct {
 	{ FIT_MODEL_LOGISTIC, METRIC, FIT_METRIC_R2, FIT_TASK_CLASSIFICATION, "metric" },
 	{ FIT_MODEL_LINEAR, L1R, 1.5, FIT_TASK_REGRESSION, "l1_ratio" },
 	{ FIT_MODEL_LINEAR, PEN, -1, FIT_TASK_REGRESSION, "penalty" },
+	{ FIT_MODEL_GBDT, LOSS, FIT_LOSS_HINGE, FIT_TASK_CLASSIFICATION, "loss" },
+	{ FIT_MODEL_GBDT, LOSS, FIT_LOSS_LOG, FIT_TASK_REGRESSION, "loss" },
+	{ FIT_MODEL_GBDT, REG, FIT_REG_DROPOUT, FIT_TASK_REGRESSION, "regularization does not go" },
+	{ FIT_MODEL_GBDT, LR, 0.0, FIT_TASK_REGRESSION, "learning_rate" },
+	{ FIT_MODEL_GBDT, TREES, 0, FIT_TASK_REGRESSION, "trees" },
+	{ FIT_MODEL_GBDT, LEAVES, 1, FIT_TASK_CLASSIFICATION, "max_leaves" },
+	{ FIT_MODEL_GBDT, BINS, 256, FIT_TASK_REGRESSION, "max_bins" },
+	{ FIT_MODEL_GBDT, SUBSAMPLE, 0, FIT_TASK_REGRESSION, "subsample" },
+	{ FIT_MODEL_GBDT, MCW, 0, FIT_TASK_REGRESSION, "min_child_weight" },
+	{ FIT_MODEL_GBDT, PEN, -1, FIT_TASK_REGRESSION, "" },
 };
 
 START_TEST(test_bad_params)
@@ -143,6 +160,22 @@ START_TEST(test_bad_params)
 		break;
 	case PEN:
 		p.penalty = bad[_i].value;
+		break;
+	case TREES:
+		p.gbdt.trees = (unsigned)bad[_i].value;
+		break;
+	case LEAVES:
+		p.gbdt.max_leaves = (unsigned)bad[_i].value;
+		break;
+	case BINS:
+		p.gbdt.max_bins = (unsigned)bad[_i].value;
+		break;
+	case SUBSAMPLE:
+		p.gbdt.subsample = bad[_i].value;
+		break;
+	case MCW:
+		p.reg = FIT_REG_NONE;
+		p.gbdt.min_child_weight = bad[_i].value;
 		break;
 	}
 	why = fit_params_check(&p, bad[_i].task);
@@ -203,6 +236,13 @@ static const struct {
 	  FIT_BIT(FIT_SET_EPOCHS) | FIT_BIT(FIT_SET_LEARNING_RATE) | FIT_BIT(FIT_SET_BATCH_SIZE) |
 	      FIT_BIT(FIT_SET_HIDDEN_LAYERS) | FIT_BIT(FIT_SET_UNITS) |
 	      FIT_BIT(FIT_SET_ACTIVATION) | FIT_BIT(FIT_SET_DROPOUT) },
+	/* No optimizer: its learning rate is the shrinkage, whatever optimizer is set. */
+	{ FIT_MODEL_GBDT, FIT_LOSS_HUBER, FIT_REG_ELASTICNET, FIT_OPT_ADAM,
+	  FIT_BIT(FIT_SET_SHRINKAGE) | FIT_BIT(FIT_SET_TREES) | FIT_BIT(FIT_SET_MAX_LEAVES) |
+	      FIT_BIT(FIT_SET_MAX_DEPTH) | FIT_BIT(FIT_SET_MIN_CHILD_WEIGHT) |
+	      FIT_BIT(FIT_SET_MIN_LEAF_ROWS) | FIT_BIT(FIT_SET_MIN_SPLIT_GAIN) |
+	      FIT_BIT(FIT_SET_SUBSAMPLE) | FIT_BIT(FIT_SET_COLSAMPLE) | FIT_BIT(FIT_SET_MAX_BINS) |
+	      FIT_BIT(FIT_SET_PENALTY) | FIT_BIT(FIT_SET_L1_RATIO) | FIT_BIT(FIT_SET_HUBER_DELTA) },
 	{ FIT_MODEL_COUNT, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_SGD, 0 },
 };
 
@@ -238,10 +278,12 @@ START_TEST(test_family_table)
 			for (int l = 1; l < FIT_LOSS_COUNT; l++)
 				for (int r = 0; r < FIT_REG_COUNT; r++)
 					for (int o = 0; o < FIT_OPT_COUNT; o++) {
-						bool listed = (losses & FIT_BIT(l)) &&
-							      (fit_family_regs(f) & FIT_BIT(r)) &&
-							      (fit_family_optimizers(f) &
-							       FIT_BIT(o));
+						/* a family without one ignores the optimizer */
+						bool listed =
+						    (losses & FIT_BIT(l)) &&
+						    (fit_family_regs(f) & FIT_BIT(r)) &&
+						    (fit_family_optimizers(f) == 0 ||
+						     (fit_family_optimizers(f) & FIT_BIT(o)));
 						bool ok = fit_combo_check(
 							      (enum fit_task)t, f, (enum fit_loss)l,
 							      (enum fit_reg)r,
@@ -249,15 +291,18 @@ START_TEST(test_family_table)
 
 						if (!listed)
 							ck_assert(!ok);
-						else if (!fit_optimizer_second_order(o) &&
-							 (fit_optimizer_regs(o) & FIT_BIT(r)))
+						else if (fit_family_optimizers(f) == 0 ||
+							 (!fit_optimizer_second_order(o) &&
+							  (fit_optimizer_regs(o) & FIT_BIT(r))))
 							ck_assert(ok);
 						else if (!(fit_optimizer_regs(o) & FIT_BIT(r)))
 							ck_assert(!ok);
 					}
 		}
 		ck_assert_uint_ne(fit_family_regs(f), 0);
-		ck_assert(fit_family_uses(f) & FIT_BIT(FIT_SET_EPOCHS));
+		/* every family has a budget of passes: epochs, or boosting rounds */
+		ck_assert(fit_family_uses(f) & (FIT_BIT(FIT_SET_EPOCHS) | FIT_BIT(FIT_SET_TREES)));
+		ck_assert_uint_lt(fit_family_simplicity(f), FIT_MODEL_COUNT);
 	}
 	ck_assert_uint_eq(fit_family_losses(FIT_MODEL_COUNT, FIT_TASK_REGRESSION), 0);
 	ck_assert_ptr_nonnull(fit_combo_check(FIT_TASK_COUNT, FIT_MODEL_LINEAR, FIT_LOSS_AUTO,
@@ -321,6 +366,81 @@ START_TEST(test_dcd_rules)
 	ck_assert(!fit_optimizer_converges(FIT_OPT_COUNT));
 	ck_assert_uint_eq(fit_optimizer_regs(FIT_OPT_ADAM), (1u << FIT_REG_COUNT) - 1);
 	ck_assert_uint_eq(fit_optimizer_regs(FIT_OPT_COUNT), 0);
+}
+END_TEST
+
+/*
+ * The one-standard-error rule's order: linear models first, then svm, then
+ * boosted trees, then networks; an unknown family last.
+ */
+START_TEST(test_simplicity_order)
+{
+	ck_assert_uint_eq(fit_family_simplicity(FIT_MODEL_LINEAR),
+			  fit_family_simplicity(FIT_MODEL_LOGISTIC));
+	ck_assert_uint_lt(fit_family_simplicity(FIT_MODEL_LOGISTIC),
+			  fit_family_simplicity(FIT_MODEL_SVM));
+	ck_assert_uint_lt(fit_family_simplicity(FIT_MODEL_SVM),
+			  fit_family_simplicity(FIT_MODEL_GBDT));
+	ck_assert_uint_lt(fit_family_simplicity(FIT_MODEL_GBDT),
+			  fit_family_simplicity(FIT_MODEL_MLP));
+	ck_assert_uint_gt(fit_family_simplicity(FIT_MODEL_COUNT),
+			  fit_family_simplicity(FIT_MODEL_MLP));
+}
+END_TEST
+
+/* The vocabulary of every family mapped onto the tree engine's parameters (params.h). */
+START_TEST(test_gbdt_mapping)
+{
+	static const struct {
+		enum fit_reg reg;
+		double l1, l2;
+	} regs[] = {
+		{ FIT_REG_NONE, 0.0, 0.0 },
+		{ FIT_REG_L1, 0.5, 0.0 },
+		{ FIT_REG_L2, 0.0, 0.5 },
+		{ FIT_REG_ELASTICNET, 0.5 * 0.25, 0.5 * 0.75 },
+	};
+	struct fit_params p;
+	struct fit_gbdt_params g;
+
+	fit_params_init(&p);
+	p.model = FIT_MODEL_GBDT;
+	p.learning_rate = 0.07;
+	p.penalty = 0.5;
+	p.l1_ratio = 0.25;
+	p.patience = 7;
+	p.seed = 42;
+	p.threads = 2;
+	p.loss = FIT_LOSS_HUBER;
+	p.huber_delta = 1.5;
+	p.gbdt = (struct fit_params_gbdt){ 300, 15, 6, 10, 63, 0.5, 0.01, 0.8, 0.7 };
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		p.reg = regs[i].reg;
+		fit__gbdt_params(&p, &g);
+		ck_assert_double_eq(g.l1, regs[i].l1);
+		ck_assert_double_eq(g.l2, regs[i].l2);
+	}
+	ck_assert_uint_eq(g.trees, 300);
+	ck_assert_uint_eq(g.max_leaves, 15);
+	ck_assert_uint_eq(g.max_depth, 6);
+	ck_assert_uint_eq(g.min_leaf_rows, 10);
+	ck_assert_uint_eq(g.max_bins, 63);
+	ck_assert_double_eq(g.min_child_weight, 0.5);
+	ck_assert_double_eq(g.min_split_gain, 0.01);
+	ck_assert_double_eq(g.subsample, 0.8);
+	ck_assert_double_eq(g.colsample, 0.7);
+	ck_assert_double_eq(g.learning_rate, 0.07);
+	ck_assert_uint_eq(g.patience, 7);
+	ck_assert_uint_eq(g.seed, 42);
+	ck_assert_int_eq(g.threads, 2);
+	ck_assert_int_eq(g.loss, FIT_LOSS_HUBER);
+	ck_assert_double_eq(g.huber_delta, 1.5);
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_REGRESSION));
+	fit_params_init(&p);
+	p.model = FIT_MODEL_GBDT;
+	ck_assert_ptr_null(fit_params_check(&p, FIT_TASK_CLASSIFICATION));
+	fit_params_resolve(&p, FIT_TASK_CLASSIFICATION);
+	ck_assert_int_eq(p.loss, FIT_LOSS_LOG);
 }
 END_TEST
 
@@ -404,6 +524,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_family_table);
 	tcase_add_test(tc, test_dcd_rules);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_simplicity_order);
+	tcase_add_test(tc, test_gbdt_mapping);
 	tcase_add_test(tc, test_train_refuses);
 	suite_add_tcase(s, tc);
 	return s;

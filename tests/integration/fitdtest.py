@@ -177,12 +177,12 @@ def final_trial(items, higher_is_better, nscores):
     """The trial fitd refits by the one-standard-error rule, from the whole
     leaderboard: of the completed trials within one standard error of the
     top score, the best of the simplest family (linear, logistic < svm <
-    mlp); ties keep the lower index."""
+    gbdt < mlp); ties keep the lower index."""
     done = [t for t in items if t["state"] == "completed"]
     sign = 1 if higher_is_better else -1
     top = max(done, key=lambda t: (sign * t["score"], -t["trial"]))
     bound = sign * top["score"] - top["score_std"] / nscores ** 0.5
-    rank = {"mlp": 2, "svm": 1}
+    rank = {"mlp": 3, "gbdt": 2, "svm": 1}
     near = [t for t in done if sign * t["score"] >= bound]
     return min(near, key=lambda t: (rank.get(t["params"]["model"], 0), -sign * t["score"],
                                     t["trial"]))

@@ -404,6 +404,17 @@ class LiveTest(DaemonTest):
         self.call("POST", "/v1/models/%s/predict" % model, {"rows": [{"sepal_length": 5.1}]})
         self.call("POST", "/v1/models/%s/predict" % model, b"x\n1\n", {"Content-Type": "text/csv"})
         self.call("POST", "/v1/models/%s/predict" % model, b"<a/>", {"Content-Type": "text/xml"})
+        self.call("POST", "/v1/models/%s/predict" % model,
+                  {"rows": [{"sepal_length": 5.1, "petal_width": 2}], "explain": True})
+        self.call("POST", "/v1/models/%s/predict?explain=maybe" % model, b"x\n1\n",
+                  {"Content-Type": "text/csv"})
+        trees = {"dataset": iris["id"], "target": "species", "search": {"max_trials": 1},
+                 "space": {"models": "gbdt", "gbdt": {"trees": 20}}}
+        gbdt = self.wait(self.call("POST", "/v1/jobs", trees)["id"])["best"]["model_id"]
+        self.call("GET", "/v1/models/" + gbdt)
+        self.call("POST", "/v1/models/%s/predict?explain=true" % gbdt,
+                  b"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n",
+                  {"Content-Type": "text/csv"})
 
         fixed = {"dataset": seed["id"], "target": "y", "early_stopping": False,
                  "space": {"models": ["linear"], "optimizer": ["sgd"], "learning_rate": [0.01],
@@ -412,6 +423,8 @@ class LiveTest(DaemonTest):
         lin = self.wait(self.call("POST", "/v1/jobs", fixed)["id"])
         self.call("GET", "/v1/models/" + lin["best"]["model_id"])
         self.call("POST", "/v1/models/%s/predict" % lin["best"]["model_id"], {"rows": [{"x": 1}]})
+        self.call("POST", "/v1/models/%s/predict?explain=true" % lin["best"]["model_id"],
+                  {"rows": [{"x": 1}]})
         self.call("POST", "/v1/jobs/%s/cancel" % lin["id"])
         self.call("DELETE", "/v1/datasets/" + seed["id"])
         self.check_deleting_and_aliases(done, lin, long)

@@ -62,16 +62,42 @@ static bool is(const json_t *p, const char *key, const char *value)
 	return strcmp(str(p, key), value) == 0;
 }
 
+/* The keys of a gbdt trial's own settings (search.h), and their dimensions under space.gbdt. */
+static const char *const tree_keys[] = {
+	"trees",	  "max_leaves", "max_depth", "min_child_weight", "min_leaf_rows",
+	"min_split_gain", "subsample",	"colsample", "max_bins"
+};
+#define NTREE_KEYS (sizeof(tree_keys) / sizeof(tree_keys[0]))
+
 /* Which keys apply, from the other keys (search.h's table). */
 static void check_keys(const json_t *p, bool cls)
 {
-	static const char *const allowed[] = { "model",	      "optimizer", "learning_rate",
-					       "batch_size",  "epochs",	   "regularization",
-					       "penalty",     "l1_ratio",  "loss",
-					       "huber_delta", "C",	   "hidden_layers",
-					       "activation",  "dropout" };
-	bool first = is(p, "optimizer", "gd") || is(p, "optimizer", "sgd") ||
-		     is(p, "optimizer", "momentum") || is(p, "optimizer", "adam");
+	static const char *const allowed[] = { "model",
+					       "optimizer",
+					       "learning_rate",
+					       "batch_size",
+					       "epochs",
+					       "regularization",
+					       "penalty",
+					       "l1_ratio",
+					       "loss",
+					       "huber_delta",
+					       "C",
+					       "hidden_layers",
+					       "activation",
+					       "dropout",
+					       "trees",
+					       "max_leaves",
+					       "max_depth",
+					       "min_child_weight",
+					       "min_leaf_rows",
+					       "min_split_gain",
+					       "subsample",
+					       "colsample",
+					       "max_bins" };
+	bool trees = is(p, "model", "gbdt");
+	bool first = !trees && (is(p, "optimizer", "gd") || is(p, "optimizer", "sgd") ||
+				is(p, "optimizer", "momentum") || is(p, "optimizer", "adam"));
 	bool mlp = is(p, "model", "mlp"), svm = is(p, "model", "svm");
 	bool penalized = is(p, "regularization", "l1") || is(p, "regularization", "l2") ||
 			 is(p, "regularization", "elasticnet");
@@ -86,8 +112,11 @@ static void check_keys(const json_t *p, bool cls)
 			ok = ok || strcmp(key, allowed[i]) == 0;
 		ck_assert_msg(ok, "unexpected key %s", key);
 	}
-	ck_assert(has(p, "epochs"));
-	ck_assert_int_eq(has(p, "learning_rate"), first);
+	ck_assert_int_eq(has(p, "epochs"), !trees);
+	ck_assert_int_eq(has(p, "optimizer"), !trees);
+	for (size_t i = 0; i < NTREE_KEYS; i++)
+		ck_assert_int_eq(has(p, tree_keys[i]), trees);
+	ck_assert_int_eq(has(p, "learning_rate"), first || trees);
 	ck_assert_int_eq(has(p, "batch_size"), first && !is(p, "optimizer", "gd"));
 	ck_assert_int_eq(has(p, "penalty"), penalized && !svm);
 	ck_assert_int_eq(has(p, "l1_ratio"), is(p, "regularization", "elasticnet"));
@@ -106,6 +135,18 @@ static void check_keys(const json_t *p, bool cls)
 			  !is(p, "loss", "absolute"));
 }
 
+/* A gbdt trial's own settings into fp.gbdt. */
+static void check_tree_core(const json_t *p, struct fit_params *fp)
+{
+	double v[NTREE_KEYS];
+
+	for (size_t i = 0; i < NTREE_KEYS; i++)
+		v[i] = json_number_value(json_object_get(p, tree_keys[i]));
+	fp->gbdt = (struct fit_params_gbdt){ (unsigned)v[0], (unsigned)v[1], (unsigned)v[2],
+					     (unsigned)v[4], (unsigned)v[8], v[3],
+					     v[5],	     v[6],	     v[7] };
+}
+
 /* Maps params to the core's struct the way the trainer does and lets the core judge. */
 static void check_core(const json_t *p, bool cls)
 {
@@ -116,7 +157,10 @@ static void check_core(const json_t *p, bool cls)
 
 	fit_params_init(&fp);
 	ck_assert_int_eq(fit_model_kind_parse(str(p, "model"), &fp.model), 0);
-	ck_assert_int_eq(fit_optimizer_parse(str(p, "optimizer"), &fp.optimizer), 0);
+	if (fp.model == FIT_MODEL_GBDT)
+		check_tree_core(p, &fp);
+	else
+		ck_assert_int_eq(fit_optimizer_parse(str(p, "optimizer"), &fp.optimizer), 0);
 	ck_assert_int_eq(fit_loss_parse(str(p, "loss"), &fp.loss), 0);
 	if (is(p, "regularization", "dropout")) {
 		fp.reg = FIT_REG_NONE;
@@ -132,7 +176,8 @@ static void check_core(const json_t *p, bool cls)
 		fp.learning_rate = json_number_value(json_object_get(p, "learning_rate"));
 	if (has(p, "batch_size"))
 		fp.batch_size = (size_t)json_integer_value(json_object_get(p, "batch_size"));
-	fp.epochs = (unsigned)json_integer_value(json_object_get(p, "epochs"));
+	if (has(p, "epochs"))
+		fp.epochs = (unsigned)json_integer_value(json_object_get(p, "epochs"));
 	if (has(p, "l1_ratio"))
 		fp.l1_ratio = json_number_value(json_object_get(p, "l1_ratio"));
 	if (has(p, "huber_delta"))
@@ -178,13 +223,27 @@ static void check_bounds(const json_t *p, const json_t *space)
 	const json_t *mlp = json_object_get(space, "mlp");
 	const json_t *h = json_object_get(p, "hidden_layers");
 
+	const json_t *gbdt = json_object_get(space, "gbdt");
+
 	ck_assert(name_in(json_object_get(space, "models"), str(p, "model")));
-	ck_assert(name_in(json_object_get(space, "optimizer"), str(p, "optimizer")));
+	if (is(p, "model", "gbdt")) {
+		for (size_t i = 0; i < NTREE_KEYS; i++)
+			ck_assert_msg(in_dim(json_object_get(gbdt, tree_keys[i]),
+					     json_number_value(json_object_get(p, tree_keys[i]))),
+				      "%s is outside the space", tree_keys[i]);
+		ck_assert(in_dim(json_object_get(gbdt, "learning_rate"),
+				 json_number_value(json_object_get(p, "learning_rate"))));
+	} else {
+		ck_assert(name_in(json_object_get(space, "optimizer"), str(p, "optimizer")));
+	}
 	ck_assert(name_in(json_object_get(space, "loss"), str(p, "loss")));
 	ck_assert(name_in(json_object_get(space, "regularization"), str(p, "regularization")));
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
 		const json_t *v = json_object_get(p, top[i]);
-		const json_t *dim = strcmp(top[i], "dropout") == 0 ? json_object_get(mlp, "dropout")
+		const json_t *dim = strcmp(top[i], "learning_rate") == 0 && is(p, "model", "gbdt")
+					? json_object_get(gbdt, "learning_rate")
+				    : strcmp(top[i], "dropout") == 0
+					? json_object_get(mlp, "dropout")
 				    : strcmp(top[i], "C") == 0
 					? json_object_get(json_object_get(space, "svm"), "C")
 					: json_object_get(space, top[i]);

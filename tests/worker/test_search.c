@@ -86,7 +86,7 @@ static int lookup(const char *const *names, int n, const char *s)
 /* Every conditional branch shows up and obeys the contract. */
 START_TEST(test_random_covers_branches)
 {
-	static const char *const models[] = { "linear", "logistic", "svm", "mlp" };
+	static const char *const models[] = { "linear", "logistic", "svm", "mlp", "gbdt" };
 	static const char *const opts[] = { "gd",    "sgd",    "momentum", "adam",
 					    "lbfgs", "newton", "dcd" };
 	char text[512];
@@ -102,27 +102,27 @@ START_TEST(test_random_covers_branches)
 	s = check_search(spec);
 	for (size_t k = 0; k < 400; k++) {
 		json_t *p = search_propose(s, k, NULL);
-		int m = lookup(models, 4, json_string_value(json_object_get(p, "model")));
+		int m = lookup(models, 5, json_string_value(json_object_get(p, "model")));
 		int o = lookup(opts, 7, json_string_value(json_object_get(p, "optimizer")));
 
 		check_params(p, spec);
-		ck_assert(m >= 0 && o >= 0);
+		ck_assert(m >= 0 && (o >= 0) == (m != 4)); /* gbdt takes no optimizer */
 		seen_models |= 1u << m;
-		seen_opts |= 1u << o;
+		seen_opts |= o >= 0 ? 1u << o : 0;
 		seen_dropout = seen_dropout || json_object_get(p, "dropout") != NULL;
 		seen_layers |= 1u << json_array_size(json_object_get(p, "hidden_layers"));
 		json_decref(p);
 	}
 	if (_i == 0) {
-		ck_assert_uint_eq(seen_models, 0xe); /* logistic, svm, mlp */
-		ck_assert_uint_eq(seen_opts, 0x7e);  /* the default optimizers, never gd */
+		ck_assert_uint_eq(seen_models, 0x1e); /* logistic, svm, mlp, gbdt */
+		ck_assert_uint_eq(seen_opts, 0x7e);   /* the default optimizers, never gd */
 		ck_assert(seen_dropout);
 	}
 	if (_i == 1)
-		ck_assert_uint_eq(seen_models, 0x9); /* linear, mlp */
+		ck_assert_uint_eq(seen_models, 0x19); /* linear, mlp, gbdt */
 	if (_i == 2) {
-		ck_assert_uint_eq(seen_models, 0xe); /* mlp only with gd */
-		ck_assert_uint_eq(seen_opts, 0x31);  /* gd, lbfgs, newton */
+		ck_assert_uint_eq(seen_models, 0x1e); /* mlp only with gd */
+		ck_assert_uint_eq(seen_opts, 0x31);   /* gd, lbfgs, newton */
 	}
 	if (_i == 3) {
 		ck_assert(seen_dropout);
@@ -252,10 +252,11 @@ START_TEST(test_auto_known_first)
 	struct worker_spec *reg = check_spec(
 	    "{\"dataset\":\"d\",\"target\":\"y\",\"space\":{\"epochs\":[50,100]}}", 150);
 	struct search *sc = check_search(cls), *sr = check_search(reg);
-	static const char *const cls_models[] = { "logistic", "svm", "logistic", "mlp" };
+	static const char *const cls_models[] = { "logistic", "gbdt", "svm",
+						  "logistic", "mlp",  "gbdt" };
 	json_t *p;
 
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < 6; k++) {
 		p = search_propose(sc, k, NULL);
 		ck_assert_str_eq(json_string_value(json_object_get(p, "model")), cls_models[k]);
 		json_decref(p);
@@ -265,7 +266,7 @@ START_TEST(test_auto_known_first)
 	ck_assert_str_eq(json_string_value(json_object_get(p, "regularization")), "l2");
 	json_decref(p);
 	/* The svm's known setting is LinearSVC's default: squared hinge, C 1, by dcd. */
-	p = search_propose(sc, 1, NULL);
+	p = search_propose(sc, 2, NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "dcd");
 	ck_assert_str_eq(json_string_value(json_object_get(p, "loss")), "squared_hinge");
 	ck_assert_str_eq(json_string_value(json_object_get(p, "regularization")), "l2");
@@ -297,6 +298,129 @@ START_TEST(test_auto_known_first)
 	search_free(sr);
 	worker_spec_free(cls);
 	worker_spec_free(reg);
+}
+END_TEST
+
+/*
+ * auto starts gbdt from a cheap point (LightGBM's defaults: 100 rounds of
+ * 31 leaves at 0.1) and tries a larger one later; the default space
+ * proposes gbdt points with every tree setting inside its range.
+ */
+START_TEST(test_gbdt_points)
+{
+	struct worker_spec *reg = check_spec("{\"dataset\":\"d\",\"target\":\"y\"}", 150);
+	struct worker_spec *rnd = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"random\"}}",
+	    150);
+	struct search *sr = check_search(reg), *sx = check_search(rnd);
+	json_t *cheap = search_propose(sr, 1, NULL), *large = search_propose(sr, 4, NULL);
+	size_t gbdt = 0;
+
+	ck_assert_str_eq(json_string_value(json_object_get(cheap, "model")), "gbdt");
+	ck_assert_ptr_null(json_object_get(cheap, "optimizer"));
+	ck_assert_ptr_null(json_object_get(cheap, "epochs"));
+	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "trees")), 100);
+	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "max_leaves")), 31);
+	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "min_leaf_rows")), 20);
+	ck_assert(json_real_value(json_object_get(cheap, "learning_rate")) == 0.1);
+	ck_assert(json_real_value(json_object_get(cheap, "penalty")) == 1.0);
+	ck_assert_str_eq(json_string_value(json_object_get(cheap, "loss")), "squared");
+	ck_assert_str_eq(json_string_value(json_object_get(large, "model")), "gbdt");
+	ck_assert_int_eq(json_integer_value(json_object_get(large, "trees")), 1000);
+	ck_assert_int_eq(json_integer_value(json_object_get(large, "max_leaves")), 63);
+	ck_assert(json_real_value(json_object_get(large, "subsample")) == 0.8);
+	for (size_t k = 0; k < 200; k++) {
+		json_t *p = search_propose(sx, k, NULL);
+
+		check_params(p, rnd); /* every key of the contract, inside the space */
+		if (strcmp(json_string_value(json_object_get(p, "model")), "gbdt") == 0) {
+			double lr = json_real_value(json_object_get(p, "learning_rate"));
+			json_int_t trees = json_integer_value(json_object_get(p, "trees"));
+
+			ck_assert(lr >= 0.01 && lr <= 0.3);
+			ck_assert(trees >= 16 && trees <= 2000);
+			gbdt++;
+		}
+		json_decref(p);
+	}
+	ck_assert_uint_gt(gbdt, 20);
+	json_decref(cheap);
+	json_decref(large);
+	search_free(sr);
+	search_free(sx);
+	worker_spec_free(reg);
+	worker_spec_free(rnd);
+}
+END_TEST
+
+/* A grid over gbdt lists: every combination once, the rest at LightGBM's defaults. */
+START_TEST(test_gbdt_grid)
+{
+	struct worker_spec *spec = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"grid\"},"
+	    "\"space\":{\"models\":\"gbdt\",\"regularization\":[\"l2\",\"none\"],"
+	    "\"gbdt\":{\"learning_rate\":[0.05,0.1],\"trees\":[50,200],\"max_leaves\":[7,15,31]}}}",
+	    150);
+	struct search *s = check_search(spec);
+	char *seen[24];
+
+	ck_assert_uint_eq(search_grid_size(s), 24);
+	for (size_t k = 0; k < 24; k++) {
+		json_t *p = search_propose(s, k, NULL);
+
+		check_params(p, spec);
+		ck_assert_int_eq(json_integer_value(json_object_get(p, "min_leaf_rows")), 20);
+		ck_assert_int_eq(json_integer_value(json_object_get(p, "max_bins")), 255);
+		ck_assert(json_real_value(json_object_get(p, "subsample")) == 1.0);
+		seen[k] = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT);
+		for (size_t j = 0; j < k; j++)
+			ck_assert_str_ne(seen[j], seen[k]);
+		json_decref(p);
+	}
+	ck_assert_ptr_null(search_propose(s, 24, NULL));
+	for (size_t k = 0; k < 24; k++)
+		free(seen[k]);
+	search_free(s);
+	worker_spec_free(spec);
+}
+END_TEST
+
+/*
+ * learning_rate is gbdt's shrinkage when gbdt.learning_rate is not given,
+ * also when no other family is left to use it; gbdt.learning_rate, when
+ * given, is gbdt's alone.
+ */
+START_TEST(test_gbdt_shrinkage)
+{
+	struct worker_spec *only = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"y\",\"space\":{\"models\":[\"gbdt\"],"
+	    "\"learning_rate\":0.02}}",
+	    150);
+	struct worker_spec *both = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"y\",\"search\":{\"algorithm\":\"random\"},"
+	    "\"space\":{\"models\":[\"gbdt\",\"linear\"],\"optimizer\":\"sgd\","
+	    "\"learning_rate\":0.5,\"gbdt\":{\"learning_rate\":0.03}}}",
+	    150);
+	struct search *so = check_search(only), *sb = check_search(both);
+	json_t *norm = worker_spec_to_json(only);
+	json_t *space = json_object_get(norm, "space");
+
+	ck_assert_ptr_null(json_object_get(space, "learning_rate"));
+	ck_assert(json_real_value(
+		      json_object_get(json_object_get(space, "gbdt"), "learning_rate")) == 0.02);
+	for (size_t k = 0; k < 40; k++) {
+		json_t *p = search_propose(k < 20 ? so : sb, k, NULL);
+		double lr = json_real_value(json_object_get(p, "learning_rate"));
+		bool trees = strcmp(json_string_value(json_object_get(p, "model")), "gbdt") == 0;
+
+		ck_assert(lr == (k < 20 ? 0.02 : trees ? 0.03 : 0.5));
+		json_decref(p);
+	}
+	json_decref(norm);
+	search_free(so);
+	search_free(sb);
+	worker_spec_free(only);
+	worker_spec_free(both);
 }
 END_TEST
 
@@ -446,6 +570,9 @@ static Suite *search_suite(void)
 	tcase_add_test(tc, test_grid_conditional);
 	tcase_add_test(tc, test_finite_spaces);
 	tcase_add_test(tc, test_auto_known_first);
+	tcase_add_test(tc, test_gbdt_points);
+	tcase_add_test(tc, test_gbdt_grid);
+	tcase_add_test(tc, test_gbdt_shrinkage);
 	tcase_add_test(tc, test_stop_rules);
 	tcase_add_test(tc, test_window);
 	suite_add_tcase(s, tc);

@@ -108,6 +108,19 @@ static void check_trial(const struct worker_spec *spec, const struct space_point
 		ck_assert_int_eq(fp.optimizer, (int)p->v[SPACE_SLOT_OPT]);
 	ck_assert_int_eq(fp.reg, (dropout ? FIT_REG_NONE : (int)p->v[SPACE_SLOT_REG]));
 	ck_assert_int_eq(fp.dropout > 0, dropout);
+	if (fp.model == FIT_MODEL_GBDT) {
+		/* The trees' own settings reach the trainer, the shrinkage as learning_rate. */
+		ck_assert(fp.learning_rate == p->v[SPACE_SLOT_GBDT_LEARNING_RATE]);
+		ck_assert(fp.gbdt.trees == p->v[SPACE_SLOT_TREES]);
+		ck_assert(fp.gbdt.max_leaves == p->v[SPACE_SLOT_MAX_LEAVES]);
+		ck_assert(fp.gbdt.max_depth == p->v[SPACE_SLOT_MAX_DEPTH]);
+		ck_assert(fp.gbdt.min_child_weight == p->v[SPACE_SLOT_MIN_CHILD_WEIGHT]);
+		ck_assert(fp.gbdt.min_leaf_rows == p->v[SPACE_SLOT_MIN_LEAF_ROWS]);
+		ck_assert(fp.gbdt.min_split_gain == p->v[SPACE_SLOT_MIN_SPLIT_GAIN]);
+		ck_assert(fp.gbdt.subsample == p->v[SPACE_SLOT_SUBSAMPLE]);
+		ck_assert(fp.gbdt.colsample == p->v[SPACE_SLOT_COLSAMPLE]);
+		ck_assert(fp.gbdt.max_bins == p->v[SPACE_SLOT_MAX_BINS]);
+	}
 	ck_assert_ptr_null(fit_params_check(&fp, ctx.task));
 	ck_assert_int_eq(search_space_point_from_json(worker_spec_space(spec), params, &back),
 			 FITD_OK);

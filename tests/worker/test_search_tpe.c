@@ -258,6 +258,49 @@ START_TEST(test_asha_rungs)
 }
 END_TEST
 
+/* A gbdt trial's rungs are boosting rounds (10, 30, 90, ...); its peers are gbdt trials. */
+START_TEST(test_asha_rounds)
+{
+	struct worker_spec *asha = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"asha\"}}", 150);
+	struct search *a = check_search(asha);
+	struct search_trial peers[8];
+	double rungs[8][2] = { { 0.9, 0.95 },  { 0.8, 0.9 },   { 0.7, 0.8 },   { 0.6, 0.7 },
+			       { 0.99, 0.99 }, { 0.99, 0.99 }, { 0.99, 0.99 }, { 0.99, 0.99 } };
+	struct search_history h = { peers, 8 };
+	json_t *gbdt = json_pack("{s:s, s:i}", "model", "gbdt", "trees", 500);
+	json_t *mlp = json_pack("{s:s, s:s}", "model", "mlp", "optimizer", "adam");
+
+	ck_assert_int_eq(search_rung_at(a, gbdt, 10), 0);
+	ck_assert_int_eq(search_rung_at(a, gbdt, 30), 1);
+	ck_assert_int_eq(search_rung_at(a, gbdt, 90), 2);
+	ck_assert_int_eq(search_rung_at(a, gbdt, 3), -1);
+	ck_assert_int_eq(search_rung_at(a, gbdt, 9), -1);
+	ck_assert_int_eq(search_rung_at(a, mlp, 3), 0);
+	ck_assert_int_eq(search_rung_at(a, mlp, 10), -1);
+	ck_assert_uint_eq(search_rung_budget(gbdt, 3), 270);
+	ck_assert_uint_eq(search_rung_budget(mlp, 3), 81);
+	for (size_t i = 0; i < 8; i++)
+		peers[i] = (struct search_trial){ .idx = i,
+						  .state = SEARCH_TRIAL_PRUNED,
+						  .params = i < 4 ? gbdt : mlp,
+						  .rungs = rungs[i],
+						  .nrungs = 2 };
+	/* Four gbdt peers at round 10 (the mlps do not count): keep 1 of 5, above 0.9. */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 8, gbdt, 10, 0.95, &h));
+	ck_assert(search_should_prune(a, SEARCH_WINDOW + 8, gbdt, 10, 0.85, &h));
+	/* Round 30 is rung 1: scored against the peers' second rung. */
+	ck_assert(search_should_prune(a, SEARCH_WINDOW + 8, gbdt, 30, 0.92, &h));
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 8, gbdt, 30, 0.96, &h));
+	/* Epoch 3 is an mlp's rung, not a gbdt's. */
+	ck_assert(!search_should_prune(a, SEARCH_WINDOW + 8, gbdt, 3, 0.1, &h));
+	json_decref(gbdt);
+	json_decref(mlp);
+	search_free(a);
+	worker_spec_free(asha);
+}
+END_TEST
+
 static Suite *tpe_suite(void)
 {
 	Suite *s = suite_create("search_models");
@@ -271,6 +314,7 @@ static Suite *tpe_suite(void)
 	tcase_set_timeout(asha, 300);
 	tcase_add_loop_test(asha, test_asha_prunes_the_weak, 0, 3);
 	tcase_add_test(asha, test_asha_rungs);
+	tcase_add_test(asha, test_asha_rounds);
 	suite_add_tcase(s, asha);
 	return s;
 }

@@ -41,25 +41,33 @@ START_TEST(test_defaults_classification)
 	struct worker_spec *spec = check_spec("{\"dataset\":\"ds_1\",\"target\":\"species\"}", 150);
 	json_t *j = worker_spec_to_json(spec);
 
-	assert_json(j, "{\"dataset\":\"ds_1\",\"target\":\"species\",\"task\":\"classification\","
-		       "\"exclude_columns\":[],\"metric\":\"accuracy\","
-		       "\"validation\":{\"method\":\"cv\",\"folds\":5,\"repeats\":3},"
-		       "\"early_stopping\":{\"patience\":10},"
-		       "\"space\":{\"models\":[\"logistic\",\"svm\",\"mlp\"],"
-		       "\"optimizer\":[\"sgd\",\"momentum\",\"adam\",\"lbfgs\",\"newton\",\"dcd\"],"
-		       "\"learning_rate\":{\"min\":0.0001,\"max\":1.0,\"log\":true},"
-		       "\"batch_size\":{\"min\":16,\"max\":512,\"log\":true},\"epochs\":200,"
-		       "\"regularization\":[\"none\",\"l1\",\"l2\",\"elasticnet\",\"dropout\"],"
-		       "\"penalty\":{\"min\":1e-6,\"max\":10.0,\"log\":true},"
-		       "\"l1_ratio\":{\"min\":0.05,\"max\":0.95,\"log\":false},"
-		       "\"loss\":[\"log\",\"hinge\",\"squared_hinge\"],"
-		       "\"svm\":{\"C\":{\"min\":0.001,\"max\":100.0,\"log\":true}},"
-		       "\"mlp\":{\"hidden_layers\":[1,2],\"units\":{\"min\":16,\"max\":256,"
-		       "\"log\":true},\"activation\":[\"relu\",\"tanh\"],"
-		       "\"dropout\":{\"min\":0.05,\"max\":0.5,\"log\":false}}},"
-		       "\"search\":{\"algorithm\":\"auto\",\"max_trials\":50,\"max_seconds\":600,"
-		       "\"parallel_trials\":\"auto\",\"threads_per_trial\":\"auto\",\"seed\":0,"
-		       "\"patience\":null,\"goal\":null,\"max_attempts\":3}}");
+	assert_json(j,
+		    "{\"dataset\":\"ds_1\",\"target\":\"species\",\"task\":\"classification\","
+		    "\"exclude_columns\":[],\"metric\":\"accuracy\","
+		    "\"validation\":{\"method\":\"cv\",\"folds\":5,\"repeats\":3},"
+		    "\"early_stopping\":{\"patience\":10},"
+		    "\"space\":{\"models\":[\"logistic\",\"svm\",\"mlp\",\"gbdt\"],"
+		    "\"optimizer\":[\"sgd\",\"momentum\",\"adam\",\"lbfgs\",\"newton\",\"dcd\"],"
+		    "\"learning_rate\":{\"min\":0.0001,\"max\":1.0,\"log\":true},"
+		    "\"batch_size\":{\"min\":16,\"max\":512,\"log\":true},\"epochs\":200,"
+		    "\"regularization\":[\"none\",\"l1\",\"l2\",\"elasticnet\",\"dropout\"],"
+		    "\"penalty\":{\"min\":1e-6,\"max\":10.0,\"log\":true},"
+		    "\"l1_ratio\":{\"min\":0.05,\"max\":0.95,\"log\":false},"
+		    "\"loss\":[\"log\",\"hinge\",\"squared_hinge\"],"
+		    "\"svm\":{\"C\":{\"min\":0.001,\"max\":100.0,\"log\":true}},"
+		    "\"mlp\":{\"hidden_layers\":[1,2],\"units\":{\"min\":16,\"max\":256,"
+		    "\"log\":true},\"activation\":[\"relu\",\"tanh\"],"
+		    "\"dropout\":{\"min\":0.05,\"max\":0.5,\"log\":false}},"
+		    "\"gbdt\":{\"learning_rate\":{\"min\":0.01,\"max\":0.3,\"log\":true},"
+		    "\"trees\":{\"min\":16,\"max\":2000,\"log\":true},"
+		    "\"max_leaves\":{\"min\":4,\"max\":256,\"log\":true},\"max_depth\":0,"
+		    "\"min_child_weight\":0.001,"
+		    "\"min_leaf_rows\":{\"min\":2,\"max\":100,\"log\":true},"
+		    "\"min_split_gain\":0.0,\"subsample\":{\"min\":0.5,\"max\":1.0,\"log\":false},"
+		    "\"colsample\":{\"min\":0.5,\"max\":1.0,\"log\":false},\"max_bins\":255}},"
+		    "\"search\":{\"algorithm\":\"auto\",\"max_trials\":50,\"max_seconds\":600,"
+		    "\"parallel_trials\":\"auto\",\"threads_per_trial\":\"auto\",\"seed\":0,"
+		    "\"patience\":null,\"goal\":null,\"max_attempts\":3}}");
 	ck_assert_int_eq(worker_spec_task(spec), FIT_TASK_CLASSIFICATION);
 	ck_assert(worker_spec_higher_is_better(spec));
 	ck_assert_uint_eq(worker_spec_early_patience(spec), 10);
@@ -80,7 +88,7 @@ START_TEST(test_defaults_regression)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "task")), "regression");
 	ck_assert_str_eq(json_string_value(json_object_get(j, "metric")), "rmse");
 	assert_json(json_object_get(j, "validation"), "{\"method\":\"holdout\",\"fraction\":0.2}");
-	assert_json(json_object_get(space, "models"), "[\"linear\",\"mlp\"]");
+	assert_json(json_object_get(space, "models"), "[\"linear\",\"mlp\",\"gbdt\"]");
 	assert_json(json_object_get(space, "loss"), "[\"squared\",\"huber\",\"absolute\"]");
 	assert_json(json_object_get(space, "huber_delta"),
 		    "{\"min\":0.5,\"max\":3.0,\"log\":false}");
@@ -348,10 +356,15 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DR "\"space\":{\"models\":[\"linear\"],\"optimizer\":[\"lbfgs\",\"adam\"],\"loss\":"
 	  "\"absolute\"}}",
 	  U, "invalid_combination", "space.optimizer:" },
+	{ "{" DT "\"space\":{\"models\":[\"logistic\",\"svm\",\"mlp\"],\"optimizer\":[\"lbfgs\"],"
+	  "\"regularization\":[\"l1\"]}}",
+	  U, "invalid_combination", "space: model logistic" },
+	/* gbdt takes l1 and no optimizer: the optimizer list is what no model left uses */
 	{ "{" DT "\"space\":{\"optimizer\":[\"lbfgs\"],\"regularization\":[\"l1\"]}}", U,
-	  "invalid_combination", "space:" },
-	{ "{" DT "\"space\":{\"optimizer\":[\"lbfgs\"],\"learning_rate\":0.1}}", U,
-	  "invalid_combination", "space.learning_rate:" },
+	  "invalid_combination", "space.optimizer:" },
+	{ "{" DT "\"space\":{\"models\":[\"logistic\"],\"optimizer\":[\"lbfgs\"],"
+	  "\"learning_rate\":0.1}}",
+	  U, "invalid_combination", "space.learning_rate:" },
 	{ "{" DT "\"space\":{\"optimizer\":[\"gd\"],\"batch_size\":32}}", U, "invalid_combination",
 	  "space.batch_size:" },
 	{ "{" DT "\"space\":{\"models\":[\"logistic\"],\"mlp\":{\"units\":32}}}", U,
@@ -481,9 +494,9 @@ START_TEST(test_budgets)
 		{ "{\"max_trials\":null}", "null", "600" },
 		{ "{\"max_seconds\":null}", "50", "null" },
 		{ "{\"max_trials\":5,\"max_seconds\":9}", "5", "9" },
-		{ "{\"algorithm\":\"grid\"}", "3", "600" }, /* the grid's size */
+		{ "{\"algorithm\":\"grid\"}", "4", "600" }, /* the grid's size */
 		{ "{\"algorithm\":\"grid\",\"max_trials\":null}", "null", "600" },
-		{ "{\"algorithm\":\"grid\",\"max_seconds\":60}", "3", "60" },
+		{ "{\"algorithm\":\"grid\",\"max_seconds\":60}", "4", "60" },
 		/* numbers as clients send them: whole reals, fractional seconds as given */
 		{ "{\"max_trials\":30.0,\"max_seconds\":30.0}", "30", "30" },
 		{ "{\"max_seconds\":2.5}", "null", "2.5" },

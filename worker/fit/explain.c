@@ -12,7 +12,9 @@
  * Permutation importance preprocesses the rows once, then for each input
  * column and repeat shuffles that column's features across the rows (a
  * column's features are contiguous), predicts, scores, and puts the features
- * back. The shuffle of (column, repeat) comes from the seed alone.
+ * back. The shuffle of (column, repeat) comes from the seed alone. A gbdt
+ * model reads raw values: the rows' values of its columns are copied once
+ * into a frame of their own, and a column's values are shuffled there.
  */
 #include "worker/fit/explain.h"
 
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker/fit/gbdt.h"
 #include "worker/fit/gemm.h"
 #include "worker/fit/internal.h"
 #include "worker/fit/metric.h"
@@ -47,9 +50,10 @@ int fit_explain_coefficients(const struct fit_model *m, struct fit_coefs **out,
 	size_t at = 0;
 
 	*out = NULL;
-	if (m->desc.params.model == FIT_MODEL_MLP)
+	if (!fit__is_linear(m->desc.params.model))
 		return fitd_error_set(err, FITD_EINVAL, "not_linear",
-				      "an mlp has no coefficients; use permutation importance");
+				      "only linear models have coefficients; use permutation "
+				      "importance or contributions");
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->coef = calloc(m->kout * p->nfeat + 1, sizeof(*c->coef))) == NULL ||
 	    (c->intercept = calloc(m->kout, sizeof(double))) == NULL) {
@@ -93,6 +97,14 @@ void fit_coefs_free(struct fit_coefs *c)
 	free(c);
 }
 
+int fit_explain_trees(const struct fit_model *m, double *gain, double *cover)
+{
+	if (m->gbdt == NULL)
+		return FITD_EINVAL;
+	fit_gbdt_importance(m->gbdt, gain, cover);
+	return FITD_OK;
+}
+
 /* What a permutation run works with. */
 struct perm {
 	const struct fit_model *m;
@@ -106,6 +118,10 @@ struct perm {
 	size_t *order;
 	float *net_scratch;
 	void *gemm_ws;
+	/* gbdt: the rows' raw values of the model's columns, a frame of their own */
+	struct fit_frame view;
+	struct fit_column *cols;
+	void **vals; /* per column: n doubles or n codes */
 };
 
 static int perm_score(struct perm *pm, double *score)
@@ -113,7 +129,10 @@ static int perm_score(struct perm *pm, double *score)
 	const struct fit_model *m = pm->m;
 	size_t ld = m->prep.ld;
 
-	if (m->desc.params.model != FIT_MODEL_MLP)
+	if (m->gbdt != NULL &&
+	    fit_gbdt_predict(m->gbdt, &pm->view, NULL, pm->n, pm->threads, pm->z, NULL) != FITD_OK)
+		return FITD_ENOMEM;
+	if (fit__is_linear(m->desc.params.model))
 		fit__linear_scores(m->kout, ld, m->wd, pm->x, pm->n, pm->z, pm->threads);
 	for (size_t s = 0; m->desc.params.model == FIT_MODEL_MLP && s < pm->n;
 	     s += FIT__MLP_CHUNK) {
@@ -130,6 +149,21 @@ static int perm_score(struct perm *pm, double *score)
 					  pm->values, pm->scratch, score);
 }
 
+/* gbdt: score with column j's raw values in the order of pm->order, then restored. */
+static int shuffled_raw_score(struct perm *pm, size_t j, double *score)
+{
+	size_t size = pm->cols[j].type == FIT_COL_NUMERIC ? sizeof(double) : sizeof(int32_t);
+	char *v = pm->vals[j], *saved = (char *)pm->saved;
+	int rc;
+
+	memcpy(saved, v, pm->n * size);
+	for (size_t i = 0; i < pm->n; i++)
+		memcpy(v + i * size, saved + pm->order[i] * size, size);
+	rc = perm_score(pm, score);
+	memcpy(v, saved, pm->n * size);
+	return rc;
+}
+
 /* Score with column j's features shuffled by (seed, j, rep), then restored. */
 static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed, double *score)
 {
@@ -139,6 +173,12 @@ static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed
 	int rc;
 
 	fit_rng_seed(&rng, seed ^ fit_hash64(j), 4 + rep);
+	if (pm->m->gbdt != NULL) {
+		for (size_t i = 0; i < pm->n; i++)
+			pm->order[i] = i;
+		fit_rng_shuffle(&rng, pm->order, pm->n);
+		return shuffled_raw_score(pm, j, score);
+	}
 	for (size_t i = 0; i < pm->n; i++) {
 		pm->order[i] = i;
 		memcpy(pm->saved + i * w, pm->x + i * ld + off, w * sizeof(float));
@@ -152,16 +192,35 @@ static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed
 	return rc;
 }
 
+/* gbdt: room for the rows' raw values of every model column. */
+static int perm_alloc_raw(struct perm *pm, size_t nrows)
+{
+	size_t nc = pm->m->prep.ncols;
+
+	pm->cols = calloc(nc ? nc : 1, sizeof(*pm->cols));
+	pm->vals = calloc(nc ? nc : 1, sizeof(*pm->vals));
+	if (pm->cols == NULL || pm->vals == NULL)
+		return FITD_ENOMEM;
+	for (size_t j = 0; j < nc; j++) {
+		pm->vals[j] = malloc(nrows * sizeof(double));
+		if (pm->vals[j] == NULL)
+			return FITD_ENOMEM;
+	}
+	return FITD_OK;
+}
+
 static int perm_alloc(struct perm *pm, size_t nrows)
 {
 	const struct fit_model *m = pm->m;
-	size_t widest = 1, ld = m->prep.ld, k = m->target.nclasses;
+	size_t widest = 2, ld = m->prep.ld, k = m->target.nclasses;
 
 	for (size_t j = 0; j < m->prep.ncols; j++)
 		if (col_width(&m->prep, j) > widest)
 			widest = col_width(&m->prep, j);
 	nrows = nrows ? nrows : 1;
-	pm->x = fit__alloc(nrows * ld * sizeof(float));
+	if (m->gbdt != NULL && perm_alloc_raw(pm, nrows) != FITD_OK)
+		return FITD_ENOMEM;
+	pm->x = m->gbdt != NULL ? NULL : fit__alloc(nrows * ld * sizeof(float));
 	pm->saved = malloc(nrows * widest * sizeof(float));
 	pm->z = malloc(nrows * m->kout * sizeof(double));
 	pm->values = malloc(nrows * pm->nout * sizeof(double));
@@ -175,14 +234,18 @@ static int perm_alloc(struct perm *pm, size_t nrows)
 		if (!pm->net_scratch || !pm->gemm_ws)
 			return FITD_ENOMEM;
 	}
-	return pm->x && pm->saved && pm->z && pm->values && pm->y && pm->label && pm->order &&
-		       pm->scratch
+	return (pm->x || m->gbdt) && pm->saved && pm->z && pm->values && pm->y && pm->label &&
+		       pm->order && pm->scratch
 		   ? FITD_OK
 		   : FITD_ENOMEM;
 }
 
 static void perm_release(struct perm *pm)
 {
+	for (size_t j = 0; pm->vals != NULL && j < pm->m->prep.ncols; j++)
+		free(pm->vals[j]);
+	free(pm->vals);
+	free(pm->cols);
 	free(pm->x);
 	free(pm->saved);
 	free(pm->z);
@@ -195,7 +258,35 @@ static void perm_release(struct perm *pm)
 	free(pm->gemm_ws);
 }
 
-/* Rows with a target, their truth, and their preprocessed features. */
+/* gbdt: the kept rows' raw values of the model's columns, as the frame pm->view. */
+static int perm_load_raw(struct perm *pm, const struct fit_frame *frame, const size_t *kept,
+			 struct fitd_error *err)
+{
+	const struct fit__prep *p = &pm->m->prep;
+
+	for (size_t j = 0; j < p->ncols; j++) {
+		long c = fit_frame_find(frame, p->cols[j].name);
+		const struct fit_column *src = c >= 0 ? &frame->cols[c] : NULL;
+
+		if (src == NULL || src->type != p->cols[j].type)
+			return fitd_error_set(err, FITD_EUNPROCESSABLE, "missing_column",
+					      "the data lacks column %s of its type",
+					      p->cols[j].name);
+		pm->cols[j] = *src;
+		for (size_t i = 0; i < pm->n; i++) {
+			if (src->type == FIT_COL_NUMERIC)
+				((double *)pm->vals[j])[i] = src->num[kept[i]];
+			else
+				((int32_t *)pm->vals[j])[i] = src->cat[kept[i]];
+		}
+		pm->cols[j].num = src->type == FIT_COL_NUMERIC ? pm->vals[j] : NULL;
+		pm->cols[j].cat = src->type == FIT_COL_NUMERIC ? NULL : pm->vals[j];
+	}
+	pm->view = (struct fit_frame){ pm->n, p->ncols, pm->cols, NULL };
+	return FITD_OK;
+}
+
+/* Rows with a target, their truth, and their preprocessed features (gbdt: raw values). */
 static int perm_load(struct perm *pm, const struct fit_frame *frame, const size_t *rows,
 		     size_t nrows, size_t *kept, struct fitd_error *err)
 {
@@ -219,6 +310,8 @@ static int perm_load(struct perm *pm, const struct fit_frame *frame, const size_
 				      "the target column has the wrong type");
 	if (pm->n == 0)
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_rows", "no row has a target");
+	if (m->gbdt != NULL)
+		return perm_load_raw(pm, frame, kept, err);
 	rc = fit__bind_init(&m->prep, frame, &bind, err);
 	if (rc != FITD_OK)
 		return rc;

@@ -1,9 +1,10 @@
 /*
  * explain.h - why a model predicts what it does: the coefficients of a linear
- * model mapped back to the original columns, and permutation importance on
- * held-out rows for any model.
+ * model mapped back to the original columns, permutation importance on
+ * held-out rows for any model, and per-row contributions of every input
+ * column to every family's raw prediction.
  *
- * Both read an immutable model and are safe to call from many threads.
+ * All read an immutable model and are safe to call from many threads.
  */
 #ifndef FIT_EXPLAIN_H
 #define FIT_EXPLAIN_H
@@ -69,5 +70,58 @@ int fit_explain_permutation(const struct fit_model *m, const struct fit_frame *f
 			    const size_t *rows, size_t nrows, enum fit_metric metric,
 			    unsigned repeats, uint64_t seed, int threads, double *importance,
 			    double *stddev, struct fitd_error *err);
+
+/*
+ * A gbdt model's importance per column (ncolumns values each): the total
+ * gain and the total cover of the splits on it over all trees
+ * (fit_gbdt_importance()). FITD_EINVAL for a model without trees.
+ */
+int fit_explain_trees(const struct fit_model *m, double *gain, double *cover);
+
+/*
+ * Orders of the columns a network's explanation walks, at most: every
+ * order when there are this many or fewer (four columns or fewer), else
+ * this many seeded ones.
+ */
+#define FIT_EXPLAIN_ORDERS 32
+
+/*
+ * Per-row contributions of every input column to the raw prediction (one
+ * shape for every family, as H2O's predict_contributions): for each row of
+ * rows (NULL: rows 0..nrows-1) and each raw output (fit_model_nmargins(m):
+ * the prediction for regression, the log-odds of classes[1] for two
+ * classes, one margin per class for more), one value per model column
+ * (fit_model_desc(m)->columns) and then the bias, which sum to the row's
+ * margin as fit_model_margins() gives it, to rounding. Writes nrows *
+ * nmargins * (ncolumns + 1) values to contrib, layout [row][output][column
+ * ..., bias]; regression in target units.
+ *
+ *   linear, logistic, svm  weight * (feature - its training mean), summed
+ *                          over a column's features (value and missing
+ *                          indicator, one-hot levels and "other"); the bias
+ *                          is the output at the training means
+ *   mlp                    Shapley values against the training means: the
+ *                          mean over the orders (FIT_EXPLAIN_ORDERS) of
+ *                          the output's change as each column in turn takes
+ *                          the row's values; bias the output at the means.
+ *                          Deterministic (fixed orders); a column the
+ *                          network ignores gets 0
+ *   gbdt                   exact TreeSHAP (fit_gbdt_shap()); bias the
+ *                          expected margin over the training rows
+ *
+ * A model document without training means explains against means of 0.
+ * Uses threads OpenMP threads; the result does not depend on them. Errors
+ * as fit_model_predict().
+ */
+int fit_model_contributions(const struct fit_model *m, const struct fit_frame *frame,
+			    const size_t *rows, size_t nrows, int threads, double *contrib,
+			    struct fitd_error *err);
+
+/*
+ * The work of explaining one row of m, in model evaluations: 1 for the
+ * linear families and trees (a pass over the row), orders * columns + 1
+ * network passes for an mlp, so a caller can bound a request's cost.
+ */
+size_t fit_model_explain_cost(const struct fit_model *m);
 
 #endif

@@ -373,17 +373,50 @@ struct fit_model {
 	struct fit__net net; /* mlp */
 	double *wd;	     /* linear: k x ld weights then k intercepts */
 	float *wf;	     /* mlp: net.dim parameters */
+	double *feat_mean;   /* linear, mlp: prep.nfeat training means (zeros when unknown) */
+	int means_known;     /* whether feat_mean came from a fit (or the document) */
+	struct fit_gbdt_model *gbdt; /* gbdt: the trees; prep only names the columns */
 };
 
 /*
  * A new model from training results: takes prep and target over (they are
  * cleared, also on failure) and copies the layers, which must have the shape
- * params and target call for.
+ * params and target call for, and the features' training means (NULL: unknown).
  */
 int fit__model_assemble(const struct fit_params *p, const char *target_name, struct fit__prep *prep,
 			struct fit__target *target, const struct fit_layer_desc *layers,
-			size_t nlayers, const struct fit_report *rep, struct fit_model **out,
-			struct fitd_error *err);
+			size_t nlayers, const double *means, const struct fit_report *rep,
+			struct fit_model **out, struct fitd_error *err);
+
+/*
+ * A new gbdt model from a finished fit: takes target over (cleared, also on
+ * failure) and g (freed on failure); its columns are g's.
+ */
+int fit__model_adopt_gbdt(const struct fit_params *p, const char *target_name,
+			  struct fit__target *target, struct fit_gbdt_model *g,
+			  const struct fit_report *rep, struct fit_model **out,
+			  struct fitd_error *err);
+
+/* Whether family k is one of the linear ones (one layer on preprocessed features). */
+int fit__is_linear(enum fit_model_kind k);
+
+/* ---- gradient-boosted trees as a family (model_gbdt.c) ---- */
+
+struct fit_gbdt_params;
+struct fit_gbdt_desc;
+
+/* The engine's parameters for p (resolved): see struct fit_params_gbdt in params.h. */
+void fit__gbdt_params(const struct fit_params *p, struct fit_gbdt_params *g);
+
+/* fit_model_train() of a gbdt model; p checked and resolved. */
+int fit__gbdt_train(const struct fit_problem *prob, const struct fit_params *p,
+		    const struct fit_callbacks *cb, struct fit_model **out, struct fitd_error *err);
+
+/* The preprocessing that only names and types g's columns (see fit_prep_column). */
+int fit__gbdt_prep(const struct fit_gbdt_desc *g, struct fit__prep *out, struct fitd_error *err);
+
+/* fit_model_memory() of a gbdt fit. */
+int fit__gbdt_memory(const struct fit_shape *sh, const struct fit_params *p, size_t *bytes);
 
 /* ---- outputs ---- */
 

@@ -1,6 +1,8 @@
 /*
  * model.c - the trained model: its public description, rebuilding one from a
- * description, and prediction and scoring on rows of any frame.
+ * description, and prediction and scoring on rows of any frame. A gbdt
+ * model's trees are the tree engine's (model_gbdt.c); this file only holds
+ * them and asks the engine for their margins.
  *
  * A model owns its fields (struct fit_model_desc points into them) and a
  * "predictor": the weights laid out as the training kernels use them (rows
@@ -16,19 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker/fit/gbdt.h"
 #include "worker/fit/gemm.h"
 #include "worker/fit/metric.h"
 
-#define PREDICT_CHUNK 4096 /* rows per chunk for linear models */
+#define PREDICT_CHUNK 4096 /* rows per chunk for linear and gbdt models */
 
 size_t fit__kout(enum fit_task task, size_t nclasses)
 {
 	return task == FIT_TASK_REGRESSION || nclasses == 2 ? 1 : nclasses;
 }
 
+int fit__is_linear(enum fit_model_kind k)
+{
+	return k == FIT_MODEL_LINEAR || k == FIT_MODEL_LOGISTIC || k == FIT_MODEL_SVM;
+}
+
 static int is_linear(enum fit_model_kind k)
 {
-	return k != FIT_MODEL_MLP;
+	return fit__is_linear(k);
 }
 
 static int build_predictor(struct fit_model *m)
@@ -133,15 +141,45 @@ static void describe(struct fit_model *m, size_t nlayers)
 	d->columns = m->prep.cols;
 	d->nlayers = nlayers;
 	d->layers = m->layers;
+	d->feature_means = m->means_known ? m->feat_mean : NULL;
+	d->gbdt = m->gbdt != NULL ? fit_gbdt_desc(m->gbdt) : NULL;
 }
 
-/* Everything after prep, target and params are in place: layers, shape, predictor. */
+/* The training means of the features: means (prep.nfeat of them) or, when NULL, zeros. */
+static int copy_means(struct fit_model *m, const double *means, struct fitd_error *err)
+{
+	size_t n = m->prep.nfeat;
+
+	m->feat_mean = calloc(n ? n : 1, sizeof(double));
+	if (m->feat_mean == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	m->means_known = means != NULL;
+	for (size_t f = 0; means != NULL && f < n; f++) {
+		if (!isfinite(means[f]))
+			return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+					      "feature mean %zu is not finite", f);
+		m->feat_mean[f] = means[f];
+	}
+	return FITD_OK;
+}
+
+/*
+ * Everything after prep, target and params (and a gbdt's trees) are in
+ * place: layers, shape, predictor, feature means.
+ */
 static int finish(struct fit_model *m, const struct fit_layer_desc *layers, size_t nlayers,
-		  struct fitd_error *err)
+		  const double *means, struct fitd_error *err)
 {
 	int rc;
 
 	m->kout = fit__kout(m->target.task, m->target.nclasses);
+	if (m->gbdt != NULL) {
+		if (nlayers != 0)
+			return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+					      "a gbdt model has trees, not layers");
+		describe(m, 0);
+		return FITD_OK;
+	}
 	if (!is_linear(m->desc.params.model) &&
 	    fit__net_shape(&m->net, m->prep.ld, m->kout, &m->desc.params) != FITD_OK)
 		return fitd_error_set(err, FITD_ETOOBIG, NULL, "the network is too large");
@@ -151,14 +189,16 @@ static int finish(struct fit_model *m, const struct fit_layer_desc *layers, size
 	if (rc == FITD_OK && build_predictor(m) != FITD_OK)
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 	if (rc == FITD_OK)
+		rc = copy_means(m, means, err);
+	if (rc == FITD_OK)
 		describe(m, nlayers);
 	return rc;
 }
 
 int fit__model_assemble(const struct fit_params *p, const char *target_name, struct fit__prep *prep,
 			struct fit__target *target, const struct fit_layer_desc *layers,
-			size_t nlayers, const struct fit_report *rep, struct fit_model **out,
-			struct fitd_error *err)
+			size_t nlayers, const double *means, const struct fit_report *rep,
+			struct fit_model **out, struct fitd_error *err)
 {
 	struct fit_model *m = calloc(1, sizeof(*m));
 	int rc;
@@ -176,13 +216,83 @@ int fit__model_assemble(const struct fit_params *p, const char *target_name, str
 	memset(target, 0, sizeof(*target));
 	m->desc.params = *p;
 	m->desc.report = *rep;
-	rc = finish(m, layers, nlayers, err);
+	rc = finish(m, layers, nlayers, means, err);
 	if (rc != FITD_OK) {
 		fit_model_free(m);
 		return rc;
 	}
 	*out = m;
 	return FITD_OK;
+}
+
+int fit__model_adopt_gbdt(const struct fit_params *p, const char *target_name,
+			  struct fit__target *target, struct fit_gbdt_model *g,
+			  const struct fit_report *rep, struct fit_model **out,
+			  struct fitd_error *err)
+{
+	struct fit_model *m = calloc(1, sizeof(*m));
+	int rc;
+
+	*out = NULL;
+	if (m == NULL || (m->target_name = strdup(target_name)) == NULL) {
+		free(m);
+		fit_gbdt_free(g);
+		fit__target_release(target);
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	}
+	m->gbdt = g;
+	m->target = *target;
+	memset(target, 0, sizeof(*target));
+	m->desc.params = *p;
+	m->desc.report = *rep;
+	rc = fit__gbdt_prep(fit_gbdt_desc(g), &m->prep, err);
+	if (rc == FITD_OK)
+		rc = finish(m, NULL, 0, NULL, err);
+	if (rc != FITD_OK) {
+		fit_model_free(m);
+		return rc;
+	}
+	*out = m;
+	return FITD_OK;
+}
+
+/* Whether the model's columns name the trees' columns in order, with their types. */
+static int same_columns(const struct fit_model_desc *d, const struct fit_gbdt_desc *g,
+			struct fitd_error *err)
+{
+	if (d->ncolumns != g->ncolumns)
+		return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+				      "the trees have %zu columns, the model %zu", g->ncolumns,
+				      d->ncolumns);
+	for (size_t j = 0; j < d->ncolumns; j++)
+		if (d->columns[j].name == NULL || g->columns[j].name == NULL ||
+		    strcmp(d->columns[j].name, g->columns[j].name) != 0 ||
+		    d->columns[j].type != g->columns[j].type)
+			return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+					      "column %zu of the trees is not the model's", j);
+	return FITD_OK;
+}
+
+/* A gbdt model's trees from d: rebuilt, and the same columns and outputs as the model. */
+static int rebuild_trees(struct fit_model *m, const struct fit_model_desc *d,
+			 struct fitd_error *err)
+{
+	struct fit_gbdt_desc g;
+	size_t nclasses = d->task == FIT_TASK_CLASSIFICATION ? m->target.nclasses : 0;
+	int rc;
+
+	if (d->gbdt == NULL)
+		return fitd_error_set(err, FITD_EFORMAT, "bad_model", "a gbdt model needs trees");
+	g = *d->gbdt;
+	fit__gbdt_params(&m->desc.params, &g.params);
+	if (g.nclasses != nclasses)
+		return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+				      "the trees have %zu classes, the model %zu", g.nclasses,
+				      nclasses);
+	rc = same_columns(d, &g, err);
+	if (rc == FITD_OK)
+		rc = fit_gbdt_rebuild(&g, &m->gbdt, err);
+	return rc;
 }
 
 int fit_model_rebuild(const struct fit_model_desc *d, struct fit_model **out,
@@ -209,10 +319,15 @@ int fit_model_rebuild(const struct fit_model_desc *d, struct fit_model **out,
 				    : fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 	if (rc == FITD_OK)
 		rc = fit__target_copy(d, &m->target, err);
-	if (rc == FITD_OK)
+	if (rc == FITD_OK && m->desc.params.model == FIT_MODEL_GBDT) {
+		rc = rebuild_trees(m, d, err);
+		if (rc == FITD_OK)
+			rc = fit__gbdt_prep(fit_gbdt_desc(m->gbdt), &m->prep, err);
+	} else if (rc == FITD_OK) {
 		rc = fit__prep_copy(d->columns, d->ncolumns, &m->prep, err);
+	}
 	if (rc == FITD_OK)
-		rc = finish(m, d->layers, d->nlayers, err);
+		rc = finish(m, d->layers, d->nlayers, d->feature_means, err);
 	if (rc != FITD_OK) {
 		fit_model_free(m);
 		return rc;
@@ -241,6 +356,8 @@ void fit_model_free(struct fit_model *m)
 	free(m->layer_mem);
 	free(m->wd);
 	free(m->wf);
+	free(m->feat_mean);
+	fit_gbdt_free(m->gbdt);
 	free(m);
 }
 
@@ -301,18 +418,18 @@ struct predict_bufs {
 
 static int bufs_init(const struct fit_model *m, int threads, struct predict_bufs *b)
 {
-	int mlp = !is_linear(m->desc.params.model);
+	int mlp = m->desc.params.model == FIT_MODEL_MLP, trees = m->gbdt != NULL;
 
 	memset(b, 0, sizeof(*b));
 	b->chunk = mlp ? FIT__MLP_CHUNK : PREDICT_CHUNK;
 	b->idx = malloc(b->chunk * sizeof(size_t));
-	b->x = fit__alloc(b->chunk * m->prep.ld * sizeof(float));
+	b->x = trees ? NULL : fit__alloc(b->chunk * m->prep.ld * sizeof(float));
 	b->z = malloc(b->chunk * m->kout * sizeof(double));
 	if (mlp) {
 		b->scratch = fit__alloc(fit__net_scratch(&m->net, b->chunk) * sizeof(float));
 		b->gemm_ws = fit__alloc(fit_gemm_workspace_size(threads));
 	}
-	if (b->idx == NULL || b->x == NULL || b->z == NULL ||
+	if (b->idx == NULL || (!trees && b->x == NULL) || b->z == NULL ||
 	    (mlp && (b->scratch == NULL || b->gemm_ws == NULL)))
 		return FITD_ENOMEM;
 	return FITD_OK;
@@ -327,14 +444,39 @@ static void bufs_release(struct predict_bufs *b)
 	free(b->gemm_ws);
 }
 
-int fit_model_predict(const struct fit_model *m, const struct fit_frame *frame, const size_t *rows,
-		      size_t nrows, int threads, double *values, int32_t *labels,
-		      struct fitd_error *err)
+/* The raw outputs b->z (cnt x kout) of rows b->idx of frame. */
+static int chunk_outputs(const struct fit_model *m, const struct fit_frame *frame,
+			 const struct fit__bind *bind, struct predict_bufs *b, size_t cnt,
+			 int threads, struct fitd_error *err)
 {
-	struct fit__bind bind;
+	if (m->gbdt != NULL)
+		return fit_gbdt_predict(m->gbdt, frame, b->idx, cnt, threads, b->z, err);
+	fit__prep_rows(&m->prep, bind, b->idx, cnt, b->x, threads);
+	if (is_linear(m->desc.params.model))
+		fit__linear_scores(m->kout, m->prep.ld, m->wd, b->x, cnt, b->z, threads);
+	else
+		fit__net_forward(&m->net, m->wf, b->x, cnt, b->scratch, b->z, threads, b->gemm_ws);
+	return FITD_OK;
+}
+
+/* Regression outputs in target units, the others as they are. */
+static void outputs_to_margins(const struct fit_model *m, const double *z, size_t n, double *out)
+{
+	for (size_t i = 0; i < n * m->kout; i++)
+		out[i] = m->target.task == FIT_TASK_REGRESSION
+			     ? m->target.center + m->target.scale * z[i]
+			     : z[i];
+}
+
+/* Predictions (values and labels) or, with values NULL, margins of rows. */
+static int predict_rows(const struct fit_model *m, const struct fit_frame *frame,
+			const size_t *rows, size_t nrows, int threads, double *values,
+			int32_t *labels, double *margins, struct fitd_error *err)
+{
+	struct fit__bind bind = { 0 };
 	struct predict_bufs b;
 	size_t nout = fit_model_noutputs(m);
-	int rc;
+	int rc = FITD_OK;
 
 	threads = threads < 1 ? 1 : threads > FIT_MAX_THREADS ? FIT_MAX_THREADS : threads;
 	for (size_t i = 0; rows != NULL && i < nrows; i++)
@@ -344,30 +486,49 @@ int fit_model_predict(const struct fit_model *m, const struct fit_frame *frame, 
 	if (rows == NULL && nrows > frame->nrows)
 		return fitd_error_set(err, FITD_EINVAL, "bad_row", "the frame has %zu rows",
 				      frame->nrows);
-	rc = fit__bind_init(&m->prep, frame, &bind, err);
+	if (m->gbdt == NULL)
+		rc = fit__bind_init(&m->prep, frame, &bind, err);
 	if (rc != FITD_OK)
 		return rc;
 	rc = bufs_init(m, threads, &b);
+	if (rc != FITD_OK)
+		fitd_error_set(err, rc, NULL, "out of memory");
 	for (size_t s = 0; rc == FITD_OK && s < nrows; s += b.chunk) {
 		size_t cnt = nrows - s < b.chunk ? nrows - s : b.chunk;
 
 		for (size_t i = 0; i < cnt; i++)
 			b.idx[i] = rows != NULL ? rows[s + i] : s + i;
-		fit__prep_rows(&m->prep, &bind, b.idx, cnt, b.x, threads);
-		if (is_linear(m->desc.params.model))
-			fit__linear_scores(m->kout, m->prep.ld, m->wd, b.x, cnt, b.z, threads);
-		else
-			fit__net_forward(&m->net, m->wf, b.x, cnt, b.scratch, b.z, threads,
-					 b.gemm_ws);
-		fit__outputs_to_values(m->target.task, m->kout, m->target.nclasses,
-				       m->target.center, m->target.scale, b.z, cnt,
-				       values + s * nout, labels != NULL ? labels + s : NULL);
+		rc = chunk_outputs(m, frame, &bind, &b, cnt, threads, err);
+		if (rc == FITD_OK && values == NULL)
+			outputs_to_margins(m, b.z, cnt, margins + s * m->kout);
+		else if (rc == FITD_OK)
+			fit__outputs_to_values(m->target.task, m->kout, m->target.nclasses,
+					       m->target.center, m->target.scale, b.z, cnt,
+					       values + s * nout,
+					       labels != NULL ? labels + s : NULL);
 	}
-	if (rc != FITD_OK)
-		fitd_error_set(err, rc, NULL, "out of memory");
 	bufs_release(&b);
-	fit__bind_release(&bind);
+	if (m->gbdt == NULL)
+		fit__bind_release(&bind);
 	return rc;
+}
+
+int fit_model_predict(const struct fit_model *m, const struct fit_frame *frame, const size_t *rows,
+		      size_t nrows, int threads, double *values, int32_t *labels,
+		      struct fitd_error *err)
+{
+	return predict_rows(m, frame, rows, nrows, threads, values, labels, NULL, err);
+}
+
+size_t fit_model_nmargins(const struct fit_model *m)
+{
+	return m->kout;
+}
+
+int fit_model_margins(const struct fit_model *m, const struct fit_frame *frame, const size_t *rows,
+		      size_t nrows, int threads, double *margins, struct fitd_error *err)
+{
+	return predict_rows(m, frame, rows, nrows, threads, NULL, NULL, margins, err);
 }
 
 static long find_column(const struct fit_frame *f, const char *name)

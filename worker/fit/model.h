@@ -15,14 +15,17 @@
  *   rc = fit_model_rebuild(&parsed_desc, &again, &err);       // predicts bit-identically
  *   fit_model_free(model);
  *
- * The model carries its preprocessing, fitted on the training rows only:
+ * A model of the linear families (linear, logistic, svm) and mlp carries its
+ * preprocessing, fitted on the training rows only:
  * numeric columns get missing values replaced by the training median (plus an
  * optional 0/1 "missing" feature) and are standardized with the training mean
  * and standard deviation; categorical columns are one-hot encoded, levels seen
  * on fewer than min_level_count training rows folded into one "other" feature
  * that also takes levels never seen in training; a missing categorical value
  * sets none of its features. Columns are matched by name when predicting, so
- * any frame with those columns (of the same type) will do.
+ * any frame with those columns (of the same type) will do. A gbdt model's
+ * trees see the raw values (worker/fit/gbdt.h): its columns are only named
+ * and typed, categorical ones with the levels seen in training.
  *
  * Thread-safety: a model is immutable after train or rebuild; predict, score
  * and explain may run on it from many threads at once. fit_model_train() runs
@@ -54,9 +57,17 @@ struct fit_problem {
 };
 
 struct fit_progress {
-	unsigned epoch;	    /* 1-based epoch (iteration for lbfgs, newton, dcd) just finished */
+	unsigned epoch; /* 1-based epoch (iteration for lbfgs, newton, dcd; round for gbdt) */
 	double train_loss;  /* mean training loss plus penalty */
 	double valid_score; /* params.metric on the validation rows; NAN without them */
+	/*
+	 * From the tree engine (fit_gbdt_train()) only, else NULL: the raw
+	 * margins of the validation rows after this round, output-major
+	 * (valid_margins[c * nvalid + i]), valid during the call; its
+	 * valid_score is then the mean validation loss, which fit_model_train()
+	 * replaces by the metric before passing progress on.
+	 */
+	const double *valid_margins;
 };
 
 /*
@@ -72,7 +83,12 @@ struct fit_callbacks {
 	void *data;
 };
 
-/* The preprocessing of one input column, as fitted on the training rows. */
+/*
+ * The preprocessing of one input column, as fitted on the training rows. A
+ * gbdt model has none: its numeric columns have fill 0, center 0, scale 1
+ * and no indicator, its categorical ones the levels seen in training and no
+ * "other".
+ */
 struct fit_prep_column {
 	const char *name;
 	enum fit_col_type type;
@@ -120,6 +136,8 @@ struct fit_report {
  * otherwise (softmax). An svm's outputs are decision values: its
  * "probabilities" are their sigmoid/softmax, a monotone but uncalibrated score.
  */
+struct fit_gbdt_desc;
+
 struct fit_model_desc {
 	struct fit_params params; /* as trained, loss and metric resolved */
 	enum fit_task task;
@@ -129,8 +147,24 @@ struct fit_model_desc {
 	double y_center, y_scale;   /* regression: prediction = y_center + y_scale * output */
 	size_t ncolumns;
 	const struct fit_prep_column *columns;
-	size_t nlayers;
+	size_t nlayers; /* 0 for gbdt */
 	const struct fit_layer_desc *layers;
+	/*
+	 * linear families and mlp: the training rows' mean of each preprocessed
+	 * feature (layers[0].nin of them), the baseline of explanations
+	 * (fit_model_contributions()); NULL when unknown (a model document
+	 * written before fitd kept them), which takes every mean as 0. NULL for
+	 * gbdt.
+	 */
+	const double *feature_means;
+	/*
+	 * gbdt: the trees (worker/fit/gbdt.h), whose columns are the columns
+	 * above by name and type and whose params follow from params (the
+	 * mapping of struct fit_params_gbdt); else NULL. Regression trees
+	 * predict the standardized target: prediction = y_center + y_scale *
+	 * margin.
+	 */
+	const struct fit_gbdt_desc *gbdt;
 	struct fit_report report;
 };
 
@@ -168,6 +202,22 @@ int fit_model_rebuild(const struct fit_model_desc *desc, struct fit_model **out,
 size_t fit_model_noutputs(const struct fit_model *m);
 
 /*
+ * Raw outputs (margins) per row: 1 for regression and two classes (the
+ * log-odds, or decision value, of classes[1]), else nclasses (softmax
+ * gives the probabilities).
+ */
+size_t fit_model_nmargins(const struct fit_model *m);
+
+/*
+ * The raw margins of rows (as fit_model_predict()) before the link:
+ * regression in target units (the prediction itself), two classes the
+ * margin of classes[1], more classes one margin per class. Writes nrows *
+ * fit_model_nmargins(m) values, row-major. Errors as fit_model_predict().
+ */
+int fit_model_margins(const struct fit_model *m, const struct fit_frame *frame, const size_t *rows,
+		      size_t nrows, int threads, double *margins, struct fitd_error *err);
+
+/*
  * Predicts rows (NULL: all nrows rows 0..nrows-1) of frame, which must have
  * the model's input columns by name with the same types. Writes nrows *
  * fit_model_noutputs(m) values to values (row-major; regression: the
@@ -201,5 +251,22 @@ void fit_model_free(struct fit_model *m);
  */
 int fit_memory_estimate(size_t rows, size_t features, size_t nclasses,
 			const struct fit_params *params, size_t *bytes);
+
+/* The shape of the data a fit sees, for fit_model_memory(). */
+struct fit_shape {
+	size_t rows;	   /* training plus validation rows */
+	size_t columns;	   /* input columns */
+	size_t width;	   /* preprocessed features: a categorical column counts levels + 1 */
+	size_t cat_levels; /* levels of the categorical input columns in all */
+	size_t nclasses;   /* 0 for regression */
+};
+
+/*
+ * fit_memory_estimate() for any family: a gbdt fit is sized by the tree
+ * engine (fit_gbdt_memory_estimate()) on the columns and their levels, the
+ * others by the preprocessed width. FITD_ETOOBIG when the size overflows,
+ * FITD_EINVAL for parameters the family cannot fit with.
+ */
+int fit_model_memory(const struct fit_shape *shape, const struct fit_params *params, size_t *bytes);
 
 #endif

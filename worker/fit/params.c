@@ -12,11 +12,14 @@
  */
 #include "worker/fit/params.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "daemon/base/status.h"
+#include "worker/fit/gbdt.h"
+#include "worker/fit/internal.h"
 #include "worker/fit/metric.h"
 
 #define L(x) FIT_BIT(FIT_LOSS_##x)
@@ -31,13 +34,24 @@ struct family {
 	unsigned optimizers; /* 0: fits without one */
 	unsigned uses;	     /* settings read whatever else is chosen */
 	unsigned ignores;    /* settings its choices bring that it does without */
+	unsigned simplicity; /* the one-standard-error rule's order: 0 simplest */
 };
 
 #define REGRESSION_LOSSES (L(SQUARED) | L(HUBER) | L(ABSOLUTE))
 #define PENALTIES	  (R(L1) | R(L2) | R(ELASTICNET))
 #define FIRST_ORDER	  (O(GD) | O(SGD) | O(MOMENTUM) | O(ADAM))
 #define SECOND_ORDER	  (O(LBFGS) | O(NEWTON))
+#define TREE_SETTINGS                                                                   \
+	(S(SHRINKAGE) | S(TREES) | S(MAX_LEAVES) | S(MAX_DEPTH) | S(MIN_CHILD_WEIGHT) | \
+	 S(MIN_LEAF_ROWS) | S(MIN_SPLIT_GAIN) | S(SUBSAMPLE) | S(COLSAMPLE) | S(MAX_BINS))
 
+/*
+ * The order of simplicity (simplicity): a linear model's coefficients are
+ * read directly; an svm is as linear but fits a surrogate loss; a boosted
+ * ensemble of trees is harder to read than either but cheaper and more
+ * robust than a network (no scaling, no step size to get right, missing
+ * values and categories as they are); a network is the least transparent.
+ */
 static const struct family families[FIT_MODEL_COUNT] = {
 	[FIT_MODEL_LINEAR] = {
 		.losses = { [FIT_TASK_REGRESSION] = REGRESSION_LOSSES },
@@ -45,6 +59,7 @@ static const struct family families[FIT_MODEL_COUNT] = {
 		.regs = R(NONE) | PENALTIES,
 		.optimizers = FIRST_ORDER | SECOND_ORDER,
 		.uses = S(EPOCHS),
+		.simplicity = 0,
 	},
 	[FIT_MODEL_LOGISTIC] = {
 		.losses = { [FIT_TASK_CLASSIFICATION] = L(LOG) },
@@ -52,6 +67,7 @@ static const struct family families[FIT_MODEL_COUNT] = {
 		.regs = R(NONE) | PENALTIES,
 		.optimizers = FIRST_ORDER | SECOND_ORDER,
 		.uses = S(EPOCHS),
+		.simplicity = 0,
 	},
 	/* A linear SVM: always penalized, with C as the strength; dcd is its own solver. */
 	[FIT_MODEL_SVM] = {
@@ -61,6 +77,7 @@ static const struct family families[FIT_MODEL_COUNT] = {
 		.optimizers = FIRST_ORDER | SECOND_ORDER | O(DCD),
 		.uses = S(EPOCHS) | S(C),
 		.ignores = S(PENALTY),
+		.simplicity = 1,
 	},
 	[FIT_MODEL_MLP] = {
 		.losses = { [FIT_TASK_REGRESSION] = REGRESSION_LOSSES,
@@ -70,6 +87,18 @@ static const struct family families[FIT_MODEL_COUNT] = {
 		.regs = R(NONE) | PENALTIES | R(DROPOUT),
 		.optimizers = FIRST_ORDER,
 		.uses = S(EPOCHS) | S(HIDDEN_LAYERS) | S(UNITS) | S(ACTIVATION),
+		.simplicity = 3,
+	},
+	/* Gradient-boosted trees (gbdt.h): no optimizer; the penalty is on leaf weights. */
+	[FIT_MODEL_GBDT] = {
+		.losses = { [FIT_TASK_REGRESSION] = REGRESSION_LOSSES,
+			    [FIT_TASK_CLASSIFICATION] = L(LOG) },
+		.natural = { [FIT_TASK_REGRESSION] = FIT_LOSS_SQUARED,
+			     [FIT_TASK_CLASSIFICATION] = FIT_LOSS_LOG },
+		.regs = R(NONE) | PENALTIES,
+		.optimizers = 0,
+		.uses = TREE_SETTINGS,
+		.simplicity = 2,
 	},
 };
 
@@ -158,6 +187,11 @@ unsigned fit_family_uses(enum fit_model_kind m)
 unsigned fit_family_ignores(enum fit_model_kind m)
 {
 	return family_of(m)->ignores;
+}
+
+unsigned fit_family_simplicity(enum fit_model_kind m)
+{
+	return (unsigned)m < FIT_MODEL_COUNT ? families[m].simplicity : UINT_MAX;
 }
 
 int fit_optimizer_second_order(enum fit_optimizer o)
@@ -276,6 +310,17 @@ void fit_params_init(struct fit_params *p)
 	p->min_level_count = 5;
 	p->seed = 0;
 	p->threads = 1;
+	p->gbdt = (struct fit_params_gbdt){
+		.trees = 100,
+		.max_leaves = 31,
+		.max_depth = 0,
+		.min_leaf_rows = 20,
+		.max_bins = 255,
+		.min_child_weight = 1e-3,
+		.min_split_gain = 0.0,
+		.subsample = 1.0,
+		.colsample = 1.0,
+	};
 }
 
 void fit_params_resolve(struct fit_params *p, enum fit_task task)
@@ -360,6 +405,14 @@ const char *fit_params_check(const struct fit_params *p, enum fit_task task)
 		return "threads must be between 1 and 256";
 	if ((task == FIT_TASK_CLASSIFICATION) != (fit_metric_is_classification(r.metric) != 0))
 		return "this metric does not go with the task";
+	if (r.model == FIT_MODEL_GBDT) {
+		struct fit_gbdt_params g;
+
+		fit__gbdt_params(&r, &g);
+		msg = fit_gbdt_params_check(&g, task == FIT_TASK_CLASSIFICATION ? 2 : 0);
+		if (msg != NULL)
+			return msg;
+	}
 	msg = check_schedule(p, fit_combo_settings(r.model, r.loss, r.reg, r.optimizer));
 	if (msg == NULL)
 		msg = check_regularization(p);

@@ -30,8 +30,9 @@
  *      the job spec and the model document use);
  *   2. its row in the family table of params.c: the losses per task, the
  *      natural loss per task, the regularizers, the optimizers (0 for none),
- *      the settings it always reads (uses) and those its choices bring that
- *      it does without (ignores);
+ *      the settings it always reads (uses), those its choices bring that
+ *      it does without (ignores) and its place in the order of simplicity
+ *      (the one-standard-error rule's preference);
  *   3. if it reads settings of its own, a FIT_SET_* value for each below, a
  *      field in struct fit_params, its range check in fit_params_check(),
  *      its key in the trainer's reading of trial parameters
@@ -67,7 +68,8 @@
 	X(LINEAR, "linear")     \
 	X(LOGISTIC, "logistic") \
 	X(SVM, "svm")           \
-	X(MLP, "mlp")
+	X(MLP, "mlp")           \
+	X(GBDT, "gbdt")
 
 /* AUTO picks the family's natural loss (see fit_params_resolve()). */
 #define FIT_LOSS_MAP(X)         \
@@ -170,11 +172,49 @@ enum fit_setting {
 	FIT_SET_UNITS,	       /* hidden_units */
 	FIT_SET_ACTIVATION,    /* activation */
 	FIT_SET_DROPOUT,       /* dropout */
+	/* gbdt: learning_rate as the shrinkage of a boosted ensemble (no optimizer brings it) */
+	FIT_SET_SHRINKAGE,
+	FIT_SET_TREES,		  /* gbdt.trees */
+	FIT_SET_MAX_LEAVES,	  /* gbdt.max_leaves */
+	FIT_SET_MAX_DEPTH,	  /* gbdt.max_depth */
+	FIT_SET_MIN_CHILD_WEIGHT, /* gbdt.min_child_weight */
+	FIT_SET_MIN_LEAF_ROWS,	  /* gbdt.min_leaf_rows */
+	FIT_SET_MIN_SPLIT_GAIN,	  /* gbdt.min_split_gain */
+	FIT_SET_SUBSAMPLE,	  /* gbdt.subsample */
+	FIT_SET_COLSAMPLE,	  /* gbdt.colsample */
+	FIT_SET_MAX_BINS,	  /* gbdt.max_bins */
 	FIT_SET_COUNT
 };
 
 /* The bit of an enum value in a mask of the queries below. */
 #define FIT_BIT(x) (1u << (x))
+
+/*
+ * A boosted tree ensemble's own settings (model gbdt), mapped one to one onto
+ * struct fit_gbdt_params of worker/fit/gbdt.h, whose comments say what each
+ * does; the rest of a gbdt fit comes from struct fit_params as the other
+ * families have it: learning_rate is the shrinkage; regularization, penalty
+ * and l1_ratio give the leaf weights' l1 (alpha) and l2 (lambda):
+ *
+ *   none        alpha = 0, lambda = 0
+ *   l1          alpha = penalty, lambda = 0
+ *   l2          alpha = 0, lambda = penalty
+ *   elasticnet  alpha = penalty * l1_ratio, lambda = penalty * (1 - l1_ratio)
+ *
+ * and loss, huber_delta (in target deviations, as for every family), patience
+ * (in boosting rounds), seed and threads.
+ */
+struct fit_params_gbdt {
+	unsigned trees;		 /* boosting rounds, at most: 100 */
+	unsigned max_leaves;	 /* leaves per tree, 2..131072: 31 */
+	unsigned max_depth;	 /* depth cap, 0 = none: 0 */
+	unsigned min_leaf_rows;	 /* rows per leaf, at least: 20 */
+	unsigned max_bins;	 /* value bins per column, 2..255: 255 */
+	double min_child_weight; /* hessian sum per leaf, at least: 1e-3 */
+	double min_split_gain;	 /* a split's gain must exceed it: 0 */
+	double subsample;	 /* share of training rows per round, (0, 1]: 1 */
+	double colsample;	 /* share of input columns per tree, (0, 1]: 1 */
+};
 
 /*
  * The objective of every model is
@@ -218,6 +258,8 @@ struct fit_params {
 	unsigned hidden_units[FIT_MAX_HIDDEN]; /* mlp: units of each hidden layer */
 	enum fit_activation activation;	       /* mlp: of the hidden layers */
 
+	struct fit_params_gbdt gbdt; /* gbdt: the trees' settings */
+
 	/* early stopping: epochs without a better validation log loss (classifiers with
 	 * loss log) or score (others); 0 = off */
 	unsigned patience;
@@ -232,7 +274,10 @@ struct fit_params {
 
 #define FIT_MAX_THREADS 256
 
-/* Fills *p with the defaults: logistic, adam, lr 0.01, batch 32, 100 epochs, l2 1e-4. */
+/*
+ * Fills *p with the defaults: logistic, adam, lr 0.01, batch 32, 100 epochs, l2 1e-4;
+ * the gbdt settings LightGBM's (100 trees, 31 leaves, 20 rows per leaf).
+ */
 void fit_params_init(struct fit_params *p);
 
 /*
@@ -265,6 +310,9 @@ const char *fit_params_check(const struct fit_params *p, enum fit_task task);
  *   chosen.
  * fit_family_ignores: the settings its loss, regularizer or optimizer would
  *   bring that m does without (an svm's strength is C, not penalty).
+ * fit_family_simplicity: m's place in the order of simplicity that the
+ *   one-standard-error rule prefers (0 simplest): linear and logistic 0, svm
+ *   1, gbdt 2, mlp 3; an out-of-range family ranks after every family.
  */
 unsigned fit_family_losses(enum fit_model_kind m, enum fit_task task);
 enum fit_loss fit_family_natural_loss(enum fit_model_kind m, enum fit_task task);
@@ -272,6 +320,7 @@ unsigned fit_family_regs(enum fit_model_kind m);
 unsigned fit_family_optimizers(enum fit_model_kind m);
 unsigned fit_family_uses(enum fit_model_kind m);
 unsigned fit_family_ignores(enum fit_model_kind m);
+unsigned fit_family_simplicity(enum fit_model_kind m);
 
 /*
  * 1 for an optimizer that uses second derivatives (lbfgs, newton): it needs a

@@ -8,7 +8,9 @@
  * allocate once, lay out again for real; write the float32 design matrices of
  * the training and validation rows; build the objective (linear.c or mlp.c)
  * and hand it to the chosen optimizer (or hand the design matrix to the
- * svm's dual coordinate descent, dcd.c); copy the weights into a model.
+ * svm's dual coordinate descent, dcd.c); copy the weights into a model, with
+ * the training mean of every feature (the baseline of explanations). A gbdt
+ * model goes to the tree engine instead (model_gbdt.c) after the checks.
  */
 #include "worker/fit/internal.h"
 
@@ -276,6 +278,22 @@ static int fill(struct plan *pl, const struct fit_problem *prob, const struct fi
 	return rc == FITD_OK ? FITD_OK : fitd_error_set(err, rc, NULL, "out of memory");
 }
 
+/*
+ * The training rows' mean of each of the nfeat features of x (n x ld), in
+ * row order; NULL when memory runs out.
+ */
+static double *feature_means(const float *x, size_t n, size_t ld, size_t nfeat)
+{
+	double *mean = calloc(nfeat ? nfeat : 1, sizeof(double));
+
+	for (size_t i = 0; mean != NULL && i < n; i++)
+		for (size_t f = 0; f < nfeat; f++)
+			mean[f] += x[i * ld + f];
+	for (size_t f = 0; mean != NULL && n > 0 && f < nfeat; f++)
+		mean[f] /= (double)n;
+	return mean;
+}
+
 /* Target and preprocessing on the training rows with a target; kept rows out. */
 static int prepare(const struct fit_problem *prob, const struct fit_params *p,
 		   struct fit__target *target, struct fit__prep *prep, size_t **kt, size_t *nt,
@@ -310,7 +328,7 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 	struct fit_layer_desc layers[FIT_MAX_HIDDEN + 1];
 	size_t *kt = NULL, *kv = NULL, nl;
 	void *mem = NULL;
-	double *tmp = NULL;
+	double *tmp = NULL, *means = NULL;
 	const char *why;
 	int rc;
 
@@ -323,6 +341,8 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 		return fitd_error_set(err, FITD_EINVAL, "bad_params", "%s", why);
 	p = *params;
 	fit_params_resolve(&p, prob->task);
+	if (p.model == FIT_MODEL_GBDT)
+		return fit__gbdt_train(prob, &p, cb, out, err);
 	rc = prepare(prob, &p, &target, &prep, &kt, &pl.n, &kv, &pl.nv, err);
 	if (rc != FITD_OK)
 		goto out;
@@ -341,15 +361,17 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 	if (rc != FITD_OK)
 		goto out;
 	tmp = malloc(pl.dim * sizeof(double));
-	if (tmp == NULL) {
+	means = feature_means(pl.train.x, pl.n, pl.ld, pl.nfeat);
+	if (tmp == NULL || means == NULL) {
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 		goto out;
 	}
 	nl = make_layers(&pl, tmp, layers);
 	rc = fit__model_assemble(&p, prob->frame->cols[prob->target].name, &prep, &target, layers,
-				 nl, &rep, out, err);
+				 nl, means, &rep, out, err);
 out:
 	free(tmp);
+	free(means);
 	free(mem);
 	free(kt);
 	free(kv);
@@ -405,4 +427,11 @@ int fit_memory_estimate(size_t rows, size_t features, size_t nclasses,
 		return FITD_ETOOBIG;
 	*bytes = total;
 	return FITD_OK;
+}
+
+int fit_model_memory(const struct fit_shape *shape, const struct fit_params *params, size_t *bytes)
+{
+	if (params->model == FIT_MODEL_GBDT)
+		return fit__gbdt_memory(shape, params, bytes);
+	return fit_memory_estimate(shape->rows, shape->width, shape->nclasses, params, bytes);
 }

@@ -1,13 +1,16 @@
 /*
  * asha.c - asynchronous successive halving (Li et al., "A System for
- * Massively Parallel Hyperparameter Tuning", 2020) over epochs.
+ * Massively Parallel Hyperparameter Tuning", 2020) over epochs, and over
+ * boosting rounds for gbdt trials.
  *
- * Rungs are at SEARCH_ASHA_MIN_EPOCHS * SEARCH_ASHA_ETA^i epochs. A trial
+ * Rungs are at SEARCH_ASHA_MIN_EPOCHS * SEARCH_ASHA_ETA^i epochs, for gbdt
+ * at SEARCH_ASHA_MIN_ROUNDS * SEARCH_ASHA_ETA^i rounds. A trial
  * reaching a rung continues when it is in the top 1/eta of the rung: among
  * the rung scores of its peers and itself, fewer than floor(n / eta) peers
  * score strictly better (ties continue). Its peers are the finished trials
  * with index < idx - SEARCH_WINDOW that reached the rung and learn the same
- * way: the same model family with a first-order optimizer. An epoch of adam
+ * way: the same model family with a first-order optimizer (or, for gbdt,
+ * none: every gbdt trial boosts the same way). An epoch of adam
  * and an iteration of lbfgs are different budgets, and a linear model
  * reaches its level in a few epochs that a network needs dozens for, so
  * comparing across them would stop every network early. Trials of an
@@ -25,21 +28,30 @@
 
 #define RUNGS_MAX 20
 
-unsigned search_rung_epochs(unsigned rung)
+/* Whether params name a boosted ensemble, whose budget is rounds. */
+static bool boosted(const json_t *params)
 {
-	unsigned e = SEARCH_ASHA_MIN_EPOCHS;
+	const char *name = json_string_value(json_object_get(params, "model"));
+	enum fit_model_kind m;
+
+	return name != NULL && fit_model_kind_parse(name, &m) == 0 && m == FIT_MODEL_GBDT;
+}
+
+unsigned search_rung_budget(const json_t *params, unsigned rung)
+{
+	unsigned e = boosted(params) ? SEARCH_ASHA_MIN_ROUNDS : SEARCH_ASHA_MIN_EPOCHS;
 
 	for (unsigned i = 0; i < rung && i < RUNGS_MAX; i++)
 		e *= SEARCH_ASHA_ETA;
 	return e;
 }
 
-int search_rung_of_epoch(const struct search *s, unsigned epoch)
+int search_rung_at(const struct search *s, const json_t *params, unsigned epoch)
 {
 	if (!s->prunes)
 		return -1;
 	for (unsigned r = 0; r < RUNGS_MAX; r++) {
-		unsigned e = search_rung_epochs(r);
+		unsigned e = search_rung_budget(params, r);
 
 		if (e == epoch)
 			return (int)r;
@@ -47,6 +59,16 @@ int search_rung_of_epoch(const struct search *s, unsigned epoch)
 			break;
 	}
 	return -1;
+}
+
+unsigned search_rung_epochs(unsigned rung)
+{
+	return search_rung_budget(NULL, rung);
+}
+
+int search_rung_of_epoch(const struct search *s, unsigned epoch)
+{
+	return search_rung_at(s, NULL, epoch);
 }
 
 static bool finished(enum search_trial_state st)
@@ -75,7 +97,7 @@ static bool peer(const json_t *a, const json_t *b)
 bool search_should_prune(const struct search *s, size_t idx, const json_t *params, unsigned epoch,
 			 double score, const struct search_history *h)
 {
-	int rung = search_rung_of_epoch(s, epoch);
+	int rung = search_rung_at(s, params, epoch);
 	size_t peers = 0, better = 0;
 	double mine;
 

@@ -18,7 +18,8 @@
  *   asha    random points, stopped early by asynchronous successive halving.
  *   auto    the default: a few strong known configurations per family first,
  *           cheapest first (linear or logistic with lbfgs and a modest L2
- *           penalty, a linear SVM with dcd, a small MLP with adam), each
+ *           penalty, boosted trees from a cheap point, a linear SVM with
+ *           dcd, a small MLP with adam, larger boosted trees), each
  *           projected into the space; then tpe, with successive halving
  *           stopping the weak trials early. The known configurations give a
  *           good model within the first few trials, which matters when the
@@ -43,7 +44,10 @@
  * reason.
  *
  * Successive halving (asha, auto). Rungs are at SEARCH_ASHA_MIN_EPOCHS *
- * SEARCH_ASHA_ETA^i epochs (3, 9, 27, 81, ...). At a rung, trial k continues
+ * SEARCH_ASHA_ETA^i epochs (3, 9, 27, 81, ...); a gbdt trial's budget is
+ * boosting rounds, with rungs at SEARCH_ASHA_MIN_ROUNDS * SEARCH_ASHA_ETA^i
+ * rounds (10, 30, 90, 270, 810, ...): a round at learning rate 0.1 moves
+ * the margins a tenth of the way, so a few rounds say little. At a rung, trial k continues
  * only when its score is among the best 1/SEARCH_ASHA_ETA of the rung scores
  * of the trials with index < k - SEARCH_WINDOW that reached the rung (itself
  * included; ties continue), and only once at least SEARCH_ASHA_ETA such
@@ -64,12 +68,14 @@
  * fit_combo_settings(), worker/fit/params.h); names are the core's. With
  * today's family table that is
  *
- *   model           "linear" | "logistic" | "svm" | "mlp"            always
+ *   model           "linear" | "logistic" | "svm" | "mlp" | "gbdt"   always
  *   optimizer       "gd" | "sgd" | "momentum" | "adam" | "lbfgs" | "newton" |
- *                   "dcd"
- *   learning_rate   number            gd, sgd, momentum, adam
+ *                   "dcd"              every family but gbdt
+ *   learning_rate   number            gd, sgd, momentum, adam; gbdt (its
+ *                                     shrinkage, from space.gbdt.learning_rate)
  *   batch_size      integer           sgd, momentum, adam
- *   epochs          integer           always (iterations: lbfgs, newton, dcd)
+ *   epochs          integer           every family but gbdt (iterations for
+ *                                     lbfgs, newton, dcd)
  *   regularization  "none" | "l1" | "l2" | "elasticnet" | "dropout"  always
  *   penalty         number            l1, l2, elasticnet; not for svm
  *   l1_ratio        number            elasticnet
@@ -80,6 +86,10 @@
  *   hidden_layers   [units, ...]      mlp, 1 to 3 integers
  *   activation      "relu" | "tanh"   mlp
  *   dropout         number            regularization "dropout" (mlp)
+ *   trees, max_leaves, max_depth, min_leaf_rows, max_bins
+ *                   integer           gbdt
+ *   min_child_weight, min_split_gain, subsample, colsample
+ *                   number            gbdt
  *
  * An mlp has one regularizer per trial: a weight penalty (l1, l2,
  * elasticnet with "penalty"), dropout (regularization "dropout" with the
@@ -104,6 +114,7 @@
 #define SEARCH_TPE_CANDIDATES  24
 #define SEARCH_ASHA_ETA	       3
 #define SEARCH_ASHA_MIN_EPOCHS 3
+#define SEARCH_ASHA_MIN_ROUNDS 10 /* gbdt: the first rung, in boosting rounds */
 
 enum search_trial_state {
 	SEARCH_TRIAL_PENDING,	/* queued or running: not finished */
@@ -121,7 +132,7 @@ struct search_trial {
 	const json_t *params; /* as proposed; NULL leaves the trial out of the models */
 	bool has_score;
 	double score;	     /* the final validation score (completed trials) */
-	const double *rungs; /* rungs[i]: the score after search_rung_epochs(i) epochs */
+	const double *rungs; /* rungs[i]: the score at rung i (search_rung_budget()) */
 	size_t nrungs;	     /* rungs the trial reached */
 };
 
@@ -177,18 +188,26 @@ const char *search_stop_name(enum search_stop reason);
 /* Whether this searcher ever prunes (asha and auto). */
 bool search_prunes(const struct search *s);
 
-/* The rung reached after epoch epochs (1-based), or -1 when epoch is not a rung. */
-int search_rung_of_epoch(const struct search *s, unsigned epoch);
+/*
+ * The rung reached after epoch epochs (1-based) of a trial with params (as
+ * proposed; gbdt counts boosting rounds), or -1 when it is not a rung or
+ * the searcher does not prune. params NULL counts epochs.
+ */
+int search_rung_at(const struct search *s, const json_t *params, unsigned epoch);
 
-/* Epochs of rung i. */
+/* Epochs of rung i of a trial with params (rounds for gbdt; NULL: epochs). */
+unsigned search_rung_budget(const json_t *params, unsigned rung);
+
+/* search_rung_at() and search_rung_budget() in epochs (params NULL). */
+int search_rung_of_epoch(const struct search *s, unsigned epoch);
 unsigned search_rung_epochs(unsigned rung);
 
 /*
  * Whether running trial idx with params (as proposed; NULL compares it with
- * every trial), having scored score after epoch epochs, stops here (state
- * pruned). False except at rungs of a pruning searcher, and for lbfgs,
- * newton and dcd (see asha.c). The caller does not ask after the trial's
- * last epoch.
+ * every trial), having scored score after epoch epochs (rounds for gbdt),
+ * stops here (state pruned). False except at rungs of a pruning searcher, and
+ * for lbfgs, newton and dcd (see asha.c). The caller does not ask after the
+ * trial's last epoch.
  */
 bool search_should_prune(const struct search *s, size_t idx, const json_t *params, unsigned epoch,
 			 double score, const struct search_history *h);

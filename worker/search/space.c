@@ -68,6 +68,27 @@ static const struct dim_desc dims[SPACE_DIM_COUNT] = {
 				   FIT_SET_ACTIVATION },
 	[SPACE_DIM_DROPOUT] = { "mlp", "dropout", "space.mlp.dropout", KIND_REAL, NULL, 0, 0, 0.9,
 				false, FIT_SET_DROPOUT },
+	[SPACE_DIM_GBDT_LEARNING_RATE] = { "gbdt", "learning_rate", "space.gbdt.learning_rate",
+					   KIND_REAL, NULL, 0, 0, 10, true, FIT_SET_SHRINKAGE },
+	[SPACE_DIM_TREES] = { "gbdt", "trees", "space.gbdt.trees", KIND_INT, NULL, 0, 1, 100000,
+			      false, FIT_SET_TREES },
+	[SPACE_DIM_MAX_LEAVES] = { "gbdt", "max_leaves", "space.gbdt.max_leaves", KIND_INT, NULL, 0,
+				   2, 131072, false, FIT_SET_MAX_LEAVES },
+	[SPACE_DIM_MAX_DEPTH] = { "gbdt", "max_depth", "space.gbdt.max_depth", KIND_INT, NULL, 0, 0,
+				  1000, false, FIT_SET_MAX_DEPTH },
+	[SPACE_DIM_MIN_CHILD_WEIGHT] = { "gbdt", "min_child_weight", "space.gbdt.min_child_weight",
+					 KIND_REAL, NULL, 0, 0, 1e6, true,
+					 FIT_SET_MIN_CHILD_WEIGHT },
+	[SPACE_DIM_MIN_LEAF_ROWS] = { "gbdt", "min_leaf_rows", "space.gbdt.min_leaf_rows", KIND_INT,
+				      NULL, 0, 1, 1e6, false, FIT_SET_MIN_LEAF_ROWS },
+	[SPACE_DIM_MIN_SPLIT_GAIN] = { "gbdt", "min_split_gain", "space.gbdt.min_split_gain",
+				       KIND_REAL, NULL, 0, 0, 1e6, false, FIT_SET_MIN_SPLIT_GAIN },
+	[SPACE_DIM_SUBSAMPLE] = { "gbdt", "subsample", "space.gbdt.subsample", KIND_REAL, NULL, 0,
+				  0, 1, true, FIT_SET_SUBSAMPLE },
+	[SPACE_DIM_COLSAMPLE] = { "gbdt", "colsample", "space.gbdt.colsample", KIND_REAL, NULL, 0,
+				  0, 1, true, FIT_SET_COLSAMPLE },
+	[SPACE_DIM_MAX_BINS] = { "gbdt", "max_bins", "space.gbdt.max_bins", KIND_INT, NULL, 0, 2,
+				 255, false, FIT_SET_MAX_BINS },
 };
 
 /*
@@ -105,6 +126,17 @@ static const struct dim_default defaults[SPACE_DIM_COUNT] = {
 				     BIT(FIT_ACT_RELU) | BIT(FIT_ACT_TANH) },
 				   { BIT(FIT_ACT_RELU), BIT(FIT_ACT_RELU) } },
 	[SPACE_DIM_DROPOUT] = { { 0 }, { 0 }, true, 0.05, 0.5, false, 0, 0.2 },
+	/* gbdt: ranges AutoML systems search (GBDT.md), grid at LightGBM's defaults */
+	[SPACE_DIM_GBDT_LEARNING_RATE] = { { 0 }, { 0 }, true, 0.01, 0.3, true, 0, 0.1 },
+	[SPACE_DIM_TREES] = { { 0 }, { 0 }, true, 16, 2000, true, 0, 100 },
+	[SPACE_DIM_MAX_LEAVES] = { { 0 }, { 0 }, true, 4, 256, true, 0, 31 },
+	[SPACE_DIM_MAX_DEPTH] = { { 0 }, { 0 }, false, 0, 0, false, 0, 0 },
+	[SPACE_DIM_MIN_CHILD_WEIGHT] = { { 0 }, { 0 }, false, 1e-3, 1e-3, false, 0, 1e-3 },
+	[SPACE_DIM_MIN_LEAF_ROWS] = { { 0 }, { 0 }, true, 2, 100, true, 0, 20 },
+	[SPACE_DIM_MIN_SPLIT_GAIN] = { { 0 }, { 0 }, false, 0, 0, false, 0, 0 },
+	[SPACE_DIM_SUBSAMPLE] = { { 0 }, { 0 }, true, 0.5, 1, false, 0, 1 },
+	[SPACE_DIM_COLSAMPLE] = { { 0 }, { 0 }, true, 0.5, 1, false, 0, 1 },
+	[SPACE_DIM_MAX_BINS] = { { 0 }, { 0 }, false, 255, 255, false, 0, 255 },
 };
 
 /*
@@ -409,6 +441,23 @@ static const json_t *dim_json(const json_t *space, enum space_dim d)
 	return obj ? json_object_get(obj, dims[d].key) : NULL;
 }
 
+/*
+ * learning_rate is gbdt's shrinkage too when the request gives it and not
+ * gbdt.learning_rate: "learning_rate": 0.05 means 0.05 for every family
+ * that has one. The normalized space then lists gbdt.learning_rate itself.
+ */
+static void inherit_shrinkage(struct search_space *sp)
+{
+	struct space_values *lr = &sp->dim[SPACE_DIM_LEARNING_RATE];
+	struct space_values *shrink = &sp->dim[SPACE_DIM_GBDT_LEARNING_RATE];
+
+	if (!lr->given || shrink->given)
+		return;
+	*shrink = *lr;
+	shrink->given = false; /* not named: no error when no chosen model uses it */
+	sp->shrinkage_inherited = true;
+}
+
 static int read_dims(const json_t *space, struct search_space *sp, struct fitd_error *err)
 {
 	for (int d = 0; d < SPACE_DIM_COUNT; d++) {
@@ -430,6 +479,7 @@ static int read_dims(const json_t *space, struct search_space *sp, struct fitd_e
 		if (rc != FITD_OK)
 			return rc;
 	}
+	inherit_shrinkage(sp);
 	return FITD_OK;
 }
 
@@ -662,6 +712,11 @@ static int unused(enum space_dim d, struct fitd_error *err)
 {
 	char needs[160] = "";
 
+	if (dims[d].setting == NO_SETTING)
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
+				      "%s: no chosen combination uses it (the models the other "
+				      "settings leave take none)",
+				      dims[d].path);
 	say_needs(dims[d].setting, needs, sizeof(needs));
 	return fitd_error_set(err, FITD_EUNPROCESSABLE, "invalid_combination",
 			      "%s: no chosen combination uses it (it needs %s)", dims[d].path,
@@ -682,7 +737,10 @@ static int check_reach(struct search_space *sp, struct fitd_error *err)
 		uint32_t extra = v->mask & ~re.mask[d];
 
 		v->active = (re.used & BIT(d)) != 0;
-		if (v->given && !v->active)
+		/* A learning_rate only gbdt uses, as its shrinkage, is used. */
+		if (v->given && !v->active &&
+		    !(d == SPACE_DIM_LEARNING_RATE && sp->shrinkage_inherited &&
+		      (re.used & BIT(SPACE_DIM_GBDT_LEARNING_RATE))))
 			return unused((enum space_dim)d, err);
 		if (dims[d].kind != KIND_CAT || extra == 0)
 			continue;

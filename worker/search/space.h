@@ -33,10 +33,11 @@
  *
  * The default space, for the random, tpe, asha and auto algorithms (the core
  * standardizes numeric features and regression targets, so these ranges work
- * on real tables):
+ * on real tables; trees split raw values, which needs no scale):
  *
  *   models          every family that does the task (today regression
- *                   [linear, mlp], classification [logistic, svm, mlp])
+ *                   [linear, mlp, gbdt], classification [logistic, svm,
+ *                   mlp, gbdt])
  *   loss            every loss those families take for the task (today
  *                   regression [squared, huber, absolute], classification
  *                   [log, hinge, squared_hinge])
@@ -53,6 +54,19 @@
  *   mlp.units       16 .. 256, log
  *   mlp.activation  [relu, tanh]
  *   mlp.dropout     0.05 .. 0.5
+ *   gbdt.learning_rate 0.01 .. 0.3, log (a boosted ensemble's shrinkage;
+ *                   when the request gives learning_rate but not
+ *                   gbdt.learning_rate, gbdt takes learning_rate's values)
+ *   gbdt.trees      16 .. 2000, log (an upper bound: early stopping ends
+ *                   sooner)
+ *   gbdt.max_leaves 4 .. 256, log
+ *   gbdt.max_depth  0 (no cap)
+ *   gbdt.min_child_weight 1e-3
+ *   gbdt.min_leaf_rows 2 .. 100, log
+ *   gbdt.min_split_gain 0
+ *   gbdt.subsample  0.5 .. 1
+ *   gbdt.colsample  0.5 .. 1
+ *   gbdt.max_bins   255
  *
  * Grid search enumerates lists only, so an explicit range is refused there,
  * and a dimension the request leaves out takes one default value: the models
@@ -60,8 +74,11 @@
  * squared for regression, log and squared_hinge for classification),
  * optimizer adam, learning_rate 0.01, batch_size 32, epochs 200,
  * regularization l2, penalty 1e-4, l1_ratio 0.5, huber_delta 1.35, C 1,
- * hidden_layers 1, units 64, activation relu, dropout 0.2. The grid spans
- * exactly what the request lists.
+ * hidden_layers 1, units 64, activation relu, dropout 0.2, and for gbdt
+ * LightGBM's defaults: learning_rate 0.1, trees 100, max_leaves 31,
+ * max_depth 0, min_child_weight 1e-3, min_leaf_rows 20, min_split_gain 0,
+ * subsample 1, colsample 1, max_bins 255. The grid spans exactly what the
+ * request lists.
  *
  * A struct search_space is a plain value, read-only once built: safe to
  * share between threads. Nothing in it is heap-allocated.
@@ -97,6 +114,16 @@ enum space_dim {
 	SPACE_DIM_UNITS,
 	SPACE_DIM_ACTIVATION,
 	SPACE_DIM_DROPOUT,
+	SPACE_DIM_GBDT_LEARNING_RATE,
+	SPACE_DIM_TREES,
+	SPACE_DIM_MAX_LEAVES,
+	SPACE_DIM_MAX_DEPTH,
+	SPACE_DIM_MIN_CHILD_WEIGHT,
+	SPACE_DIM_MIN_LEAF_ROWS,
+	SPACE_DIM_MIN_SPLIT_GAIN,
+	SPACE_DIM_SUBSAMPLE,
+	SPACE_DIM_COLSAMPLE,
+	SPACE_DIM_MAX_BINS,
 	SPACE_DIM_COUNT
 };
 
@@ -122,6 +149,16 @@ enum space_slot {
 	SPACE_SLOT_UNITS3,
 	SPACE_SLOT_ACTIVATION,
 	SPACE_SLOT_DROPOUT,
+	SPACE_SLOT_GBDT_LEARNING_RATE,
+	SPACE_SLOT_TREES,
+	SPACE_SLOT_MAX_LEAVES,
+	SPACE_SLOT_MAX_DEPTH,
+	SPACE_SLOT_MIN_CHILD_WEIGHT,
+	SPACE_SLOT_MIN_LEAF_ROWS,
+	SPACE_SLOT_MIN_SPLIT_GAIN,
+	SPACE_SLOT_SUBSAMPLE,
+	SPACE_SLOT_COLSAMPLE,
+	SPACE_SLOT_MAX_BINS,
 	SPACE_SLOT_COUNT
 };
 
@@ -140,6 +177,8 @@ struct space_values {
 struct search_space {
 	bool classification;
 	bool grid; /* built for grid search: lists only */
+	/* gbdt.learning_rate was not given and took learning_rate's values */
+	bool shrinkage_inherited;
 	struct space_values dim[SPACE_DIM_COUNT];
 };
 

@@ -94,6 +94,20 @@ static const struct slot_desc slots[SPACE_SLOT_COUNT] = {
 	[SPACE_SLOT_UNITS3] = { SPACE_DIM_UNITS, NULL, true, false, reads, 3 },
 	[SPACE_SLOT_ACTIVATION] = { SPACE_DIM_ACTIVATION, "activation", false, false, reads },
 	[SPACE_SLOT_DROPOUT] = { SPACE_DIM_DROPOUT, "dropout", false, false, reads },
+	[SPACE_SLOT_GBDT_LEARNING_RATE] = { SPACE_DIM_GBDT_LEARNING_RATE, "learning_rate", false,
+					    false, reads },
+	[SPACE_SLOT_TREES] = { SPACE_DIM_TREES, "trees", true, false, reads },
+	[SPACE_SLOT_MAX_LEAVES] = { SPACE_DIM_MAX_LEAVES, "max_leaves", true, false, reads },
+	[SPACE_SLOT_MAX_DEPTH] = { SPACE_DIM_MAX_DEPTH, "max_depth", true, false, reads },
+	[SPACE_SLOT_MIN_CHILD_WEIGHT] = { SPACE_DIM_MIN_CHILD_WEIGHT, "min_child_weight", false,
+					  false, reads },
+	[SPACE_SLOT_MIN_LEAF_ROWS] = { SPACE_DIM_MIN_LEAF_ROWS, "min_leaf_rows", true, false,
+				       reads },
+	[SPACE_SLOT_MIN_SPLIT_GAIN] = { SPACE_DIM_MIN_SPLIT_GAIN, "min_split_gain", false, false,
+					reads },
+	[SPACE_SLOT_SUBSAMPLE] = { SPACE_DIM_SUBSAMPLE, "subsample", false, false, reads },
+	[SPACE_SLOT_COLSAMPLE] = { SPACE_DIM_COLSAMPLE, "colsample", false, false, reads },
+	[SPACE_SLOT_MAX_BINS] = { SPACE_DIM_MAX_BINS, "max_bins", true, false, reads },
 };
 
 enum space_dim search_space_slot_dim(enum space_slot slot)
@@ -216,11 +230,30 @@ json_t *search_space_point_to_json(const struct search_space *sp, const struct s
 {
 	/* The contract's key order: model and optimizer first. */
 	static const enum space_slot order[] = {
-		SPACE_SLOT_MODEL,	SPACE_SLOT_OPT,	     SPACE_SLOT_LEARNING_RATE,
-		SPACE_SLOT_BATCH_SIZE,	SPACE_SLOT_EPOCHS,   SPACE_SLOT_REG,
-		SPACE_SLOT_PENALTY,	SPACE_SLOT_L1_RATIO, SPACE_SLOT_LOSS,
-		SPACE_SLOT_HUBER_DELTA, SPACE_SLOT_C,	     SPACE_SLOT_LAYERS,
-		SPACE_SLOT_ACTIVATION,	SPACE_SLOT_DROPOUT,
+		SPACE_SLOT_MODEL,
+		SPACE_SLOT_OPT,
+		SPACE_SLOT_LEARNING_RATE,
+		SPACE_SLOT_GBDT_LEARNING_RATE,
+		SPACE_SLOT_BATCH_SIZE,
+		SPACE_SLOT_EPOCHS,
+		SPACE_SLOT_REG,
+		SPACE_SLOT_PENALTY,
+		SPACE_SLOT_L1_RATIO,
+		SPACE_SLOT_LOSS,
+		SPACE_SLOT_HUBER_DELTA,
+		SPACE_SLOT_C,
+		SPACE_SLOT_LAYERS,
+		SPACE_SLOT_ACTIVATION,
+		SPACE_SLOT_DROPOUT,
+		SPACE_SLOT_TREES,
+		SPACE_SLOT_MAX_LEAVES,
+		SPACE_SLOT_MAX_DEPTH,
+		SPACE_SLOT_MIN_CHILD_WEIGHT,
+		SPACE_SLOT_MIN_LEAF_ROWS,
+		SPACE_SLOT_MIN_SPLIT_GAIN,
+		SPACE_SLOT_SUBSAMPLE,
+		SPACE_SLOT_COLSAMPLE,
+		SPACE_SLOT_MAX_BINS,
 	};
 	json_t *obj = json_object();
 
