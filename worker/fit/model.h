@@ -57,7 +57,7 @@ struct fit_problem {
 };
 
 struct fit_progress {
-	unsigned epoch; /* 1-based epoch (iteration for lbfgs, newton, dcd; round for gbdt) */
+	unsigned epoch;	    /* 1-based epoch (iteration for lbfgs, newton, dcd; round for gbdt) */
 	double train_loss;  /* mean training loss plus penalty */
 	double valid_score; /* params.metric on the validation rows; NAN without them */
 	/*
