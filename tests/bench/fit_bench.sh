@@ -10,7 +10,10 @@
 #      threads) vs scikit-learn LogisticRegression(lbfgs) and liblinear -s 0;
 #      every objective is evaluated by one float64 function on the same
 #      standardized data
-#   3. an mlp, one hidden layer of 256 relu units, adam, batch 256: fitd's
+#   3. the BLAS NumPy loaded for the peers (OpenBLAS, as every pip user's
+#      NumPy has it; deploy/deps.sh bench installs it) and its GEMM GFLOP/s
+#      on the network's shapes: the machine's ceiling for step 4
+#   4. an mlp, one hidden layer of 256 relu units, adam, batch 256: fitd's
 #      time per epoch vs scikit-learn's MLPClassifier with the same settings
 #
 # Builds the core and tests/bench/gentable.c with cc into tests/bench/out/
@@ -100,6 +103,12 @@ echo "ratio fitd total  / scikit-learn lbfgs          $(ratio "$fd_fit_seconds" 
 echo "ratio fitd solver / scikit-learn lbfgs          $(ratio "$fd_solver_seconds" "$py_sklearn_seconds")"
 echo "ratio fitd total  / scikit-learn scaler + lbfgs $(ratio "$fd_fit_seconds" "$py_sklearn_pipeline_seconds")"
 echo "ratio fitd total  / liblinear                   $(ratio "$fd_fit_seconds" "$py_liblinear_seconds")  (target <= 0.5)"
+echo
+
+bl_blas_library=missing bl_blas_threads=missing bl_gemm_gflops_f32=missing bl_gemm_gflops_f64=missing
+read_kv bl < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" blas || echo "numpy missing" >&2)
+echo "== peers' BLAS: $bl_blas_library, $bl_blas_threads threads;" \
+     "GEMM on the mlp's shapes: $bl_gemm_gflops_f32 GFLOP/s float32, $bl_gemm_gflops_f64 float64"
 echo
 
 read_kv fm < <("$OUT/fit_bench" mlp "$DATA" "$EPOCHS")

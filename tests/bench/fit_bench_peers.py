@@ -11,6 +11,12 @@
         C * sum(log loss) + |w|^2 / 2, intercept unpenalized.
     fit_bench_peers.py mlp FILE EPOCHS
         Times MLPClassifier((256,), relu, adam, batch 256) for EPOCHS epochs.
+    fit_bench_peers.py blas
+        Names the BLAS NumPy (and so scikit-learn) loaded, as threadpoolctl
+        sees it, and measures its GEMM GFLOP/s on the network's shapes (a
+        batch of 256 through 100 -> 256 forward, and the two products of the
+        backward pass), float64 as MLPClassifier runs and float32 as fitd
+        does: the machine's ceiling for the mlp rows below.
 
 Prints "key value" lines. Loading the CSV is never timed.
 """
@@ -113,11 +119,40 @@ def mlp(path, epochs):
             "sklearn_epoch_seconds": secs / net.n_iter_}
 
 
+def blas():
+    from threadpoolctl import threadpool_info
+
+    libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    out = {"blas_library": ",".join("%s-%s(%s)" % (i.get("internal_api"), i.get("version"),
+                                                    i.get("threading_layer", "?"))
+                                     for i in libs) or "none-found",
+           "blas_threads": max((i.get("num_threads", 0) for i in libs), default=0)}
+    rng = np.random.default_rng(0)
+    # forward x(256x100) w(100x256); backward dW = x^T d (100x256x256), dx = d w^T
+    shapes = [((256, 100), (100, 256)), ((100, 256), (256, 256)), ((256, 256), (256, 100))]
+    for dtype, name in ((np.float64, "gemm_gflops_f64"), (np.float32, "gemm_gflops_f32")):
+        flops = secs = 0.0
+        for sa, sb in shapes:
+            a = rng.standard_normal(sa).astype(dtype)
+            b = rng.standard_normal(sb).astype(dtype)
+            reps = 2000
+            a @ b
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            secs += time.perf_counter() - t0
+            flops += 2.0 * sa[0] * sa[1] * sb[1] * reps
+        out[name] = flops / secs / 1e9
+    return out
+
+
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "logistic":
         out = logistic(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 4 and sys.argv[1] == "mlp":
         out = mlp(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 2 and sys.argv[1] == "blas":
+        out = blas()
     else:
         sys.stderr.write(__doc__)
         return 2

@@ -98,9 +98,12 @@ fi
 "$python" "$here/quality.py" fitd "http://$addr" "$out" "$budget" || fitd_rc=$?
 stop_daemon
 
-# 3. optuna, one thread per trial: n_jobs threads share the cores, so BLAS
+# 3. optuna, one thread per trial (its BLAS printed first: OpenBLAS, as
+# NumPy from pip has it): n_jobs threads share the cores, so BLAS
 # and OpenMP inside scikit-learn must not start their own.
 peer_rc=0
+echo "peers' BLAS: $("$python" -c 'import numpy; from threadpoolctl import threadpool_info as t
+print(",".join("%s-%s" % (i["internal_api"], i["version"]) for i in t() if i["user_api"] == "blas") or "none")' 2>&1 | tail -1)"
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	"$python" "$here/quality_peer.py" optuna "$out" "$budget" "$cores" || peer_rc=$?
 

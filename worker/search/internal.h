@@ -64,7 +64,7 @@ void search__rng_init(struct fit_rng *r, uint64_t seed, uint64_t idx, uint64_t s
 
 /*
  * Ranges in the samplers' coordinates: log(x) for log ranges; integer
- * ranges widened by half a step each side. range_from() maps back, rounds
+ * ranges widened by half a step each side. search__range_from() maps back, rounds
  * integers and clamps into [min, max].
  */
 void search__range_bounds(const struct space_values *v, bool integer, double *lo, double *hi);
