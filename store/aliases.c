@@ -98,6 +98,8 @@ int store_alias_get(struct store *s, const char *name, struct store_alias *out,
 }
 
 static const struct store__list_kind alias_list = {
+	.page_sql = "SELECT " ALIAS_COLUMNS " FROM aliases"
+		    " WHERE ?1 IS NULL OR name > ?1 ORDER BY name LIMIT ?2",
 	.cursor_sql = "SELECT 1 FROM aliases WHERE name = ?",
 	.noun = "alias",
 	.what = "list aliases",
@@ -109,26 +111,10 @@ static const struct store__list_kind alias_list = {
 int store_alias_list(struct store *s, const char *after, size_t limit, struct store_alias **out,
 		     size_t *n, bool *more, struct fitd_error *err)
 {
-	sqlite3 *db = store__read_begin(s);
-	sqlite3_stmt *st = NULL;
-	void *items = NULL;
-	int rc;
+	void *items;
+	int rc = store__list(s, &alias_list, after, NULL, limit, &items, n, more, err);
 
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	rc = store__prepare(db,
-			    "SELECT " ALIAS_COLUMNS " FROM aliases"
-			    " WHERE ?1 IS NULL OR name > ?1 ORDER BY name LIMIT ?2",
-			    &st, err);
-	if (rc == FITD_OK) {
-		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
-		rc = store__list(db, &alias_list, st, after, limit, &items, n, more, err);
-		*out = items;
-	}
-	sqlite3_finalize(st);
-	store__read_end(s, db);
+	*out = items;
 	return rc;
 }
 

@@ -96,6 +96,9 @@ out:
 }
 
 static const struct store__list_kind dataset_list = {
+	.page_sql = "SELECT " DATASET_COLUMNS " FROM datasets"
+		    " WHERE ?1 IS NULL OR seq > (SELECT seq FROM datasets WHERE id = ?1)"
+		    " ORDER BY seq LIMIT ?2",
 	.cursor_sql = "SELECT 1 FROM datasets WHERE id = ?",
 	.noun = "dataset",
 	.what = "list datasets",
@@ -107,27 +110,10 @@ static const struct store__list_kind dataset_list = {
 int store_dataset_list(struct store *s, const char *after, size_t limit, struct store_dataset **out,
 		       size_t *n, bool *more, struct fitd_error *err)
 {
-	sqlite3 *db = store__read_begin(s);
-	sqlite3_stmt *st = NULL;
-	void *items = NULL;
-	int rc;
+	void *items;
+	int rc = store__list(s, &dataset_list, after, NULL, limit, &items, n, more, err);
 
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	rc = store__prepare(db,
-			    "SELECT " DATASET_COLUMNS " FROM datasets"
-			    " WHERE ?1 IS NULL OR seq > (SELECT seq FROM datasets WHERE id = ?1)"
-			    " ORDER BY seq LIMIT ?2",
-			    &st, err);
-	if (rc == FITD_OK) {
-		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
-		rc = store__list(db, &dataset_list, st, after, limit, &items, n, more, err);
-		*out = items;
-	}
-	sqlite3_finalize(st);
-	store__read_end(s, db);
+	*out = items;
 	return rc;
 }
 

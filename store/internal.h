@@ -80,6 +80,11 @@ int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd
 
 /* What store__list needs to know of the rows it lists. */
 struct store__list_kind {
+	/*
+	 * The page: ?1 is the cursor (NULL for the first page), ?2 the row
+	 * count to read (limit + 1), ?3 the filter (NULL for none).
+	 */
+	const char *page_sql;
 	const char *cursor_sql; /* finds the cursor's row: "SELECT 1 FROM jobs WHERE id = ?" */
 	const char *noun;	/* "job", in the invalid_cursor message */
 	const char *what;	/* "list jobs", in the other messages */
@@ -90,16 +95,16 @@ struct store__list_kind {
 };
 
 /*
- * One page of a list read by cursor: checks that after (may be NULL) names
- * a row, then reads the rows of st, prepared and bound by the caller to
- * give at most limit + 1 rows after the cursor. On success *out is a
- * malloc'd array of *n items, for the caller to release one by one and
- * then free, and *more says whether a row past limit exists. On error
- * *out, *n and *more are untouched and nothing is left allocated; an
- * unknown cursor is FITD_EINVAL "invalid_cursor".
+ * One page of a list read by cursor, in one read transaction: checks that
+ * after (may be NULL) names a row, then reads at most limit rows of the
+ * kind's page after it, filtered by filter (may be NULL). On success *out
+ * is a malloc'd array of *n items, for the caller to release one by one and
+ * then free, and *more says whether a row past limit exists. On error *out
+ * is NULL, *n 0 and *more false, with nothing left allocated; an unknown
+ * cursor is FITD_EINVAL "invalid_cursor".
  */
-int store__list(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *st,
-		const char *after, size_t limit, void **out, size_t *n, bool *more,
+int store__list(struct store *s, const struct store__list_kind *kind, const char *after,
+		const char *filter, size_t limit, void **out, size_t *n, bool *more,
 		struct fitd_error *err);
 
 /* Executes sql (no rows expected). */

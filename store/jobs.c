@@ -299,6 +299,8 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 }
 
 static const struct store__list_kind job_list = {
+	.page_sql = JOB_SELECT " WHERE (?1 IS NULL OR j.seq > (SELECT seq FROM jobs WHERE id = ?1))"
+			       " AND (?3 IS NULL OR j.state = ?3) ORDER BY j.seq LIMIT ?2",
 	.cursor_sql = "SELECT 1 FROM jobs WHERE id = ?",
 	.noun = "job",
 	.what = "list jobs",
@@ -310,30 +312,11 @@ static const struct store__list_kind job_list = {
 int store_job_list(struct store *s, int state, const char *after, size_t limit,
 		   struct store_job **out, size_t *n, bool *more, struct fitd_error *err)
 {
-	sqlite3 *db = store__read_begin(s);
-	sqlite3_stmt *st = NULL;
-	void *items = NULL;
-	int rc;
+	const char *filter = state >= 0 ? store_job_state_name((enum store_job_state)state) : NULL;
+	void *items;
+	int rc = store__list(s, &job_list, after, filter, limit, &items, n, more, err);
 
-	*out = NULL;
-	*n = 0;
-	*more = false;
-	rc = store__prepare(db,
-			    JOB_SELECT
-			    " WHERE (?1 IS NULL OR j.seq > (SELECT seq FROM jobs WHERE id = ?1))"
-			    " AND (?2 IS NULL OR j.state = ?2) ORDER BY j.seq LIMIT ?3",
-			    &st, err);
-	if (rc == FITD_OK) {
-		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
-		if (state >= 0)
-			sqlite3_bind_text(st, 2, store_job_state_name((enum store_job_state)state),
-					  -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)limit + 1);
-		rc = store__list(db, &job_list, st, after, limit, &items, n, more, err);
-		*out = items;
-	}
-	sqlite3_finalize(st);
-	store__read_end(s, db);
+	*out = items;
 	return rc;
 }
 

@@ -109,9 +109,10 @@ static int cursor_check(sqlite3 *db, const struct store__list_kind *kind, const 
 	return rc;
 }
 
-int store__list(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *st,
-		const char *after, size_t limit, void **out, size_t *n, bool *more,
-		struct fitd_error *err)
+/* store__list's work inside its read transaction, on the prepared page st. */
+static int list_rows(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *st,
+		     const char *after, size_t limit, void **out, size_t *n, bool *more,
+		     struct fitd_error *err)
 {
 	char *items = NULL;
 	size_t count = 0;
@@ -145,6 +146,28 @@ int store__list(sqlite3 *db, const struct store__list_kind *kind, sqlite3_stmt *
 	*n = count;
 	*more = past;
 	return FITD_OK;
+}
+
+int store__list(struct store *s, const struct store__list_kind *kind, const char *after,
+		const char *filter, size_t limit, void **out, size_t *n, bool *more,
+		struct fitd_error *err)
+{
+	sqlite3 *db = store__read_begin(s);
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db, kind->page_sql, &st, err);
+
+	*out = NULL;
+	*n = 0;
+	*more = false;
+	if (rc == FITD_OK) {
+		sqlite3_bind_text(st, 1, after, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+		sqlite3_bind_text(st, 3, filter, -1, SQLITE_STATIC);
+		rc = list_rows(db, kind, st, after, limit, out, n, more, err);
+	}
+	sqlite3_finalize(st);
+	store__read_end(s, db);
+	return rc;
 }
 
 int store__write_begin(struct store *s, sqlite3 **db, struct fitd_error *err)
