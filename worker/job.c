@@ -147,6 +147,16 @@ void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, cons
 	breaker_check(j);
 }
 
+/* About how many rows a fold trains on: what the searcher scales penalties by. */
+static size_t fold_rows(const struct sched_job *j)
+{
+	double n = (double)j->data->nall;
+
+	if (j->plan.folds > 1)
+		return (size_t)(n * (double)(j->plan.folds - 1) / (double)j->plan.folds);
+	return (size_t)(n * (1 - j->plan.holdout));
+}
+
 /* Fills the history from the store's trial rows. */
 static int load_history(struct sched_job *j, struct fitd_error *err)
 {
@@ -264,10 +274,10 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 	rc = worker_spec_from_json(j->spec_json, &j->spec, err);
 	if (rc == FITD_OK) {
 		read_plan(j->spec, &j->plan);
-		rc = search_new(j->spec, &j->search, err);
+		rc = load_data(j, &row, err);
 	}
 	if (rc == FITD_OK)
-		rc = load_data(j, &row, err);
+		rc = search_new_sized(j->spec, fold_rows(j), &j->search, err);
 	if (rc == FITD_OK)
 		rc = load_history(j, err);
 	if (rc != FITD_OK)

@@ -277,6 +277,23 @@ START_TEST(test_auto_known_first)
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "epochs")), 100); /* nearest 200 */
 	json_decref(p);
 	ck_assert(search_prunes(sc));
+	/* A network as scikit-learn's MLP: one layer of 100 relu units, adam at 1e-3, L2 1e-4. */
+	p = search_propose(sc, 4, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "adam");
+	ck_assert_int_eq(json_array_size(json_object_get(p, "hidden_layers")), 1);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(p, "hidden_layers"), 0)),
+			 100);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "activation")), "relu");
+	ck_assert_double_eq(json_number_value(json_object_get(p, "learning_rate")), 1e-3);
+	ck_assert_double_eq(json_number_value(json_object_get(p, "penalty")), 1e-4);
+	json_decref(p);
+	search_free(sc);
+	/* Told the rows a fold trains on, the linear defaults take C = 1: penalty 1 / n. */
+	ck_assert(search_new_sized(cls, 400, &sc, NULL) == FITD_OK);
+	p = search_propose(sc, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "model")), "logistic");
+	ck_assert_double_eq_tol(json_number_value(json_object_get(p, "penalty")), 1.0 / 400, 1e-12);
+	json_decref(p);
 	search_free(sc);
 	worker_spec_free(cls);
 	/* With the penalty fixed both logistic configurations are one point: it runs once. */
@@ -302,7 +319,7 @@ START_TEST(test_auto_known_first)
 END_TEST
 
 /*
- * auto starts gbdt from a cheap point (LightGBM's defaults: 100 rounds of
+ * auto starts gbdt from a cheap point (LightGBM's defaults: up to 300 rounds of
  * 31 leaves at 0.1) and tries a larger one later; the default space
  * proposes gbdt points with every tree setting inside its range.
  */
@@ -319,7 +336,7 @@ START_TEST(test_gbdt_points)
 	ck_assert_str_eq(json_string_value(json_object_get(cheap, "model")), "gbdt");
 	ck_assert_ptr_null(json_object_get(cheap, "optimizer"));
 	ck_assert_ptr_null(json_object_get(cheap, "epochs"));
-	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "trees")), 100);
+	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "trees")), 300);
 	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "max_leaves")), 31);
 	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "min_leaf_rows")), 20);
 	ck_assert(json_real_value(json_object_get(cheap, "learning_rate")) == 0.1);

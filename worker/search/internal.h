@@ -108,8 +108,12 @@ struct search {
 	size_t nknown;
 };
 
-/* The known configurations of auto, projected into the space and deduplicated. */
-size_t search__known_points(const struct search_space *sp, struct space_point *out, size_t max);
+/*
+ * The known configurations of auto for rows training rows (0: not known),
+ * projected into the space and deduplicated.
+ */
+size_t search__known_points(const struct search_space *sp, size_t rows, struct space_point *out,
+			    size_t max);
 
 /* A trial the models learn from, ranked best first by (rank_class, key, idx). */
 struct search__obs {

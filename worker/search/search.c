@@ -18,13 +18,17 @@
 /* ---- the known configurations of auto ---- */
 
 /*
- * Per task, cheapest first: a linear model by lbfgs with a modest L2
- * penalty (and its robust or more regularized variant), boosted trees from
- * a cheap point (LightGBM's defaults, 100 rounds of 31 leaves at rate 0.1,
- * with early stopping and lambda 1), a linear SVM as scikit-learn's
- * LinearSVC has it by default (squared hinge, C 1, by its own solver, dcd),
- * a one-layer mlp of 64 relu units by adam, and then boosted trees grown
- * larger (1,000 rounds of 63 leaves at rate 0.05 on bagged rows and
+ * Per task, cheapest first, each family's first configuration the one a
+ * practitioner (or scikit-learn) would fit first: a linear model by lbfgs
+ * with scikit-learn's L2 penalty of C = 1 (penalty 1 / n on n training
+ * rows; 1e-4 when the searcher is not told n) and its robust or more
+ * regularized variant; boosted trees with LightGBM's defaults (31 leaves at
+ * rate 0.1, min_leaf_rows 20) and up to 300 rounds ended by early stopping,
+ * with XGBoost's lambda 1; a linear SVM as scikit-learn's LinearSVC has it
+ * (squared hinge, C 1, by its own solver, dcd); a network as
+ * scikit-learn's MLP has it (one hidden layer of 100 relu units, adam at
+ * 1e-3, L2 1e-4, ended by the job's early stopping); and then boosted trees
+ * grown larger (1,000 rounds of 63 leaves at rate 0.05 on bagged rows and
  * columns, ended by early stopping), which the budget may or may not reach;
  * tpe grows the trees further from there. Numbers left 0 are not preferred
  * (the middle of the space); every known configuration of an optimizer asks
@@ -33,6 +37,7 @@
 struct known {
 	int model, loss, reg, opt;
 	double learning_rate, batch_size, penalty, huber_delta, C;
+	double per_row; /* penalty per_row / n on n training rows (a C of 1 / per_row) */
 	double units;				 /* an mlp's one hidden layer */
 	double trees, leaves, leaf_rows, sample; /* gbdt; sample: rows and columns */
 };
@@ -41,7 +46,7 @@ struct known {
 #define GBDT_CHEAP(loss)                                                                           \
 	{                                                                                          \
 		FIT_MODEL_GBDT, loss, FIT_REG_L2, -1, .learning_rate = 0.1, .penalty = 1,          \
-						      .trees = 100, .leaves = 31, .leaf_rows = 20, \
+						      .trees = 300, .leaves = 31, .leaf_rows = 20, \
 						      .sample = 1                                  \
 	}
 #define GBDT_LARGE(loss)                                                                   \
@@ -53,30 +58,30 @@ struct known {
 static const struct known known_configs[2][KNOWN_MAX] = {
 	[0] = {
 		{ FIT_MODEL_LINEAR, FIT_LOSS_SQUARED, FIT_REG_L2, FIT_OPT_LBFGS,
-		  .penalty = 1e-4 },
+		  .penalty = 1e-4, .per_row = 1 },
 		GBDT_CHEAP(FIT_LOSS_SQUARED),
 		{ FIT_MODEL_LINEAR, FIT_LOSS_HUBER, FIT_REG_L2, FIT_OPT_LBFGS,
-		  .penalty = 1e-4, .huber_delta = 1.35 },
+		  .penalty = 1e-4, .per_row = 1, .huber_delta = 1.35 },
 		{ FIT_MODEL_MLP, FIT_LOSS_SQUARED, FIT_REG_L2, FIT_OPT_ADAM,
-		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 64 },
+		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 100 },
 		GBDT_LARGE(FIT_LOSS_SQUARED),
 		{ -1 },
 	},
 	[1] = {
 		{ FIT_MODEL_LOGISTIC, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_LBFGS,
-		  .penalty = 1e-4 },
+		  .penalty = 1e-4, .per_row = 1 },
 		GBDT_CHEAP(FIT_LOSS_LOG),
 		{ FIT_MODEL_SVM, FIT_LOSS_SQUARED_HINGE, FIT_REG_L2, FIT_OPT_DCD, .C = 1 },
 		{ FIT_MODEL_LOGISTIC, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_LBFGS,
 		  .penalty = 1e-2 },
 		{ FIT_MODEL_MLP, FIT_LOSS_LOG, FIT_REG_L2, FIT_OPT_ADAM,
-		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 64 },
+		  .learning_rate = 1e-3, .batch_size = 32, .penalty = 1e-4, .units = 100 },
 		GBDT_LARGE(FIT_LOSS_LOG),
 	},
 };
 
-/* The preferred value of each slot; NAN: none. */
-static void known_wants(const struct known *k, double *want)
+/* The preferred value of each slot on rows training rows (0: not known); NAN: none. */
+static void known_wants(const struct known *k, size_t rows, double *want)
 {
 	for (int s = 0; s < SPACE_SLOT_COUNT; s++)
 		want[s] = NAN;
@@ -88,6 +93,8 @@ static void known_wants(const struct known *k, double *want)
 	want[SPACE_SLOT_LEARNING_RATE] = k->learning_rate ? k->learning_rate : NAN;
 	want[SPACE_SLOT_BATCH_SIZE] = k->batch_size ? k->batch_size : NAN;
 	want[SPACE_SLOT_PENALTY] = k->penalty ? k->penalty : NAN;
+	if (k->per_row > 0 && rows > 0)
+		want[SPACE_SLOT_PENALTY] = k->per_row / (double)rows;
 	want[SPACE_SLOT_HUBER_DELTA] = k->huber_delta ? k->huber_delta : NAN;
 	want[SPACE_SLOT_C] = k->C ? k->C : NAN;
 	if (k->units > 0) {
@@ -161,7 +168,8 @@ static double choose_known(void *ctx, const struct space_point *p, enum space_sl
 	return want[slot] < vals->min ? vals->min : want[slot] > vals->max ? vals->max : want[slot];
 }
 
-size_t search__known_points(const struct search_space *sp, struct space_point *out, size_t max)
+size_t search__known_points(const struct search_space *sp, size_t rows, struct space_point *out,
+			    size_t max)
 {
 	size_t n = 0;
 
@@ -173,7 +181,7 @@ size_t search__known_points(const struct search_space *sp, struct space_point *o
 
 		if (k->model < 0)
 			continue;
-		known_wants(k, want);
+		known_wants(k, rows, want);
 		search__walk(sp, choose_known, want, &p);
 		if (p.v[SPACE_SLOT_MODEL] != want[SPACE_SLOT_MODEL])
 			continue; /* the family is not in the space */
@@ -188,6 +196,12 @@ size_t search__known_points(const struct search_space *sp, struct space_point *o
 /* ---- building ---- */
 
 int search_new(const struct worker_spec *spec, struct search **out, struct fitd_error *err)
+{
+	return search_new_sized(spec, 0, out, err);
+}
+
+int search_new_sized(const struct worker_spec *spec, size_t rows, struct search **out,
+		     struct fitd_error *err)
 {
 	const struct worker_search_options *o = worker_spec_search(spec);
 	unsigned budget = o->max_trials ? o->max_trials : WORKER_MAX_TRIALS;
@@ -215,7 +229,7 @@ int search_new(const struct worker_spec *spec, struct search **out, struct fitd_
 	}
 	if (s->algorithm == WORKER_ALGORITHM_AUTO) {
 		s->known_first = true;
-		s->nknown = search__known_points(s->sp, s->known, SEARCH__DEFAULTS_MAX);
+		s->nknown = search__known_points(s->sp, rows, s->known, SEARCH__DEFAULTS_MAX);
 	}
 	s->prunes = s->algorithm == WORKER_ALGORITHM_AUTO || s->algorithm == WORKER_ALGORITHM_ASHA;
 	*out = s;

@@ -16,11 +16,12 @@
  *           truncated Gaussians in log space for log ranges), 24 candidates
  *           are drawn from l and the one with the largest l/g is proposed.
  *   asha    random points, stopped early by asynchronous successive halving.
- *   auto    the default: a few strong known configurations per family first,
- *           cheapest first (linear or logistic with lbfgs and a modest L2
- *           penalty, boosted trees from a cheap point, a linear SVM with
- *           dcd, a small MLP with adam, larger boosted trees), each
- *           projected into the space; then tpe, with successive halving
+ *   auto    the default: a portfolio of strong known configurations first,
+ *           cheapest first, each family's first one its usual default
+ *           (linear or logistic by lbfgs with scikit-learn's L2 penalty of
+ *           C = 1, boosted trees with LightGBM's defaults, a linear SVM as
+ *           LinearSVC by dcd, scikit-learn's default MLP by adam, then
+ *           larger boosted trees; search.c), each projected into the space; then tpe, with successive halving
  *           stopping the weak trials early. The known configurations give a
  *           good model within the first few trials, which matters when the
  *           budget is time; they also give tpe informative first
@@ -157,6 +158,15 @@ struct search;
  * error: FITD_ENOMEM, or FITD_EUNPROCESSABLE for a space it cannot search.
  */
 int search_new(const struct worker_spec *spec, struct search **out, struct fitd_error *err);
+
+/*
+ * search_new() for a job whose folds train on about rows rows: auto's
+ * known linear configurations then take scikit-learn's penalty of C = 1,
+ * 1 / rows (search_new(): rows 0, a fixed 1e-4). rows comes from the data,
+ * so a searcher rebuilt after a restart proposes the same.
+ */
+int search_new_sized(const struct worker_spec *spec, size_t rows, struct search **out,
+		     struct fitd_error *err);
 
 /* NULL is allowed. */
 void search_free(struct search *s);
