@@ -147,14 +147,21 @@ void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, cons
 	breaker_check(j);
 }
 
-/* About how many rows a fold trains on: what the searcher scales penalties by. */
-static size_t fold_rows(const struct sched_job *j)
+/* The data's shape as the searcher sees it: rows a fold trains on, widths, outputs. */
+static struct search_shape data_shape(const struct sched_job *j)
 {
 	double n = (double)j->data->nall;
+	struct search_shape sh = {
+		.width = j->data->width,
+		.features = j->data->nfeatures,
+		.outputs = j->data->nclasses > 2 ? j->data->nclasses : 1,
+	};
 
 	if (j->plan.folds > 1)
-		return (size_t)(n * (double)(j->plan.folds - 1) / (double)j->plan.folds);
-	return (size_t)(n * (1 - j->plan.holdout));
+		sh.rows = (size_t)(n * (double)(j->plan.folds - 1) / (double)j->plan.folds);
+	else
+		sh.rows = (size_t)(n * (1 - j->plan.holdout));
+	return sh;
 }
 
 /* Fills the history from the store's trial rows. */
@@ -276,8 +283,11 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 		read_plan(j->spec, &j->plan);
 		rc = load_data(j, &row, err);
 	}
-	if (rc == FITD_OK)
-		rc = search_new_sized(j->spec, fold_rows(j), &j->search, err);
+	if (rc == FITD_OK) {
+		struct search_shape shape = data_shape(j);
+
+		rc = search_new_sized(j->spec, &shape, &j->search, err);
+	}
 	if (rc == FITD_OK)
 		rc = load_history(j, err);
 	if (rc != FITD_OK)

@@ -289,7 +289,8 @@ START_TEST(test_auto_known_first)
 	json_decref(p);
 	search_free(sc);
 	/* Told the rows a fold trains on, the linear defaults take C = 1: penalty 1 / n. */
-	ck_assert(search_new_sized(cls, 400, &sc, NULL) == FITD_OK);
+	ck_assert(search_new_sized(cls, &(struct search_shape){ 400, 8, 4, 3 }, &sc, NULL) ==
+		  FITD_OK);
 	p = search_propose(sc, 0, NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(p, "model")), "logistic");
 	ck_assert_double_eq_tol(json_number_value(json_object_get(p, "penalty")), 1.0 / 400, 1e-12);

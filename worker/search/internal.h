@@ -104,16 +104,25 @@ struct search {
 	unsigned patience;
 	bool has_goal;
 	double goal;
+	bool sized; /* shape is the data's (search_new_sized()) */
+	struct search_shape shape;
 	struct space_point known[SEARCH__DEFAULTS_MAX];
 	size_t nknown;
 };
 
 /*
- * The known configurations of auto for rows training rows (0: not known),
- * projected into the space and deduplicated.
+ * The known configurations of auto, projected into the space and
+ * deduplicated; with a shape (else NULL) scaled to its rows and sorted
+ * cheapest first by search__work() (ties keep the listed order).
  */
-size_t search__known_points(const struct search_space *sp, size_t rows, struct space_point *out,
-			    size_t max);
+size_t search__known_points(const struct search_space *sp, const struct search_shape *shape,
+			    struct space_point *out, size_t max);
+
+/*
+ * A deterministic estimate of the work of one fold of trial p on data of
+ * this shape, in multiply-adds: comparable across families, never a clock.
+ */
+double search__work(const struct search_shape *sh, const struct space_point *p);
 
 /* A trial the models learn from, ranked best first by (rank_class, key, idx). */
 struct search__obs {

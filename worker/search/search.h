@@ -160,13 +160,28 @@ struct search;
 int search_new(const struct worker_spec *spec, struct search **out, struct fitd_error *err);
 
 /*
- * search_new() for a job whose folds train on about rows rows: auto's
- * known linear configurations then take scikit-learn's penalty of C = 1,
- * 1 / rows (search_new(): rows 0, a fixed 1e-4). rows comes from the data,
- * so a searcher rebuilt after a restart proposes the same.
+ * The shape of a job's data, for what auto decides before it has scores:
+ * its known linear configurations take scikit-learn's penalty of C = 1 on
+ * rows training rows (1 / rows), and the portfolio runs and the later
+ * trials are shared out by a deterministic estimate of a trial's work
+ * (search__work() in search.c: rows times features times epochs, or rounds
+ * times leaves, never a clock, so "Reproducibility" holds). It comes from
+ * the data alone, so a searcher rebuilt after a restart proposes the same.
  */
-int search_new_sized(const struct worker_spec *spec, size_t rows, struct search **out,
-		     struct fitd_error *err);
+struct search_shape {
+	size_t rows;	 /* rows a fold trains on */
+	size_t width;	 /* preprocessed features a linear model or network reads */
+	size_t features; /* input columns, which trees split */
+	size_t outputs;	 /* scores per row: the classes when more than two, else 1 */
+};
+
+/*
+ * search_new() with the data's shape (NULL: not known, which is search_new():
+ * the known configurations in their listed order with a penalty of 1e-4,
+ * and tpe over every family at once).
+ */
+int search_new_sized(const struct worker_spec *spec, const struct search_shape *shape,
+		     struct search **out, struct fitd_error *err);
 
 /* NULL is allowed. */
 void search_free(struct search *s);
