@@ -319,6 +319,70 @@ START_TEST(test_auto_known_first)
 }
 END_TEST
 
+static double num(const json_t *p, const char *key)
+{
+	return json_number_value(json_object_get(p, key));
+}
+
+static bool named(const json_t *p, const char *key, const char *value)
+{
+	return strcmp(json_string_value(json_object_get(p, key)), value) == 0;
+}
+
+/*
+ * Inside the default ranges, draws stay where good settings live: the
+ * learning rate by optimizer, the penalty by family, the svm's C; a range
+ * the request gives (other than the default) is drawn from whole.
+ */
+START_TEST(test_default_ranges_narrowed)
+{
+	struct worker_spec *rnd = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"random\"}}",
+	    150);
+	struct worker_spec *wide = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":"
+	    "\"random\"},\"space\":{\"models\":[\"mlp\"],\"optimizer\":\"adam\","
+	    "\"learning_rate\":{\"min\":0.0001,\"max\":0.9,\"log\":true}}}",
+	    150);
+	struct search *s = check_search(rnd), *w = check_search(wide);
+	double adam_max = 0, wide_max = 0;
+	size_t adam = 0, gbdt = 0, svm = 0;
+
+	for (size_t k = 0; k < 400; k++) {
+		json_t *p = search_propose(s, k, NULL), *q = search_propose(w, k, NULL);
+		double lr = num(p, "learning_rate");
+
+		if (named(p, "model", "gbdt")) {
+			gbdt++;
+			ck_assert(!json_object_get(p, "penalty") || num(p, "penalty") >= 1e-3);
+		} else if (json_object_get(p, "penalty") != NULL) {
+			ck_assert_msg(num(p, "penalty") <= 0.1, "penalty %g", num(p, "penalty"));
+		}
+		if (named(p, "model", "svm")) {
+			svm++;
+			ck_assert(num(p, "C") >= 1e-2 && num(p, "C") <= 10);
+		}
+		if (json_object_get(p, "optimizer") && named(p, "optimizer", "adam")) {
+			adam++;
+			ck_assert(lr >= 1e-4 && lr <= 0.03);
+			adam_max = lr > adam_max ? lr : adam_max;
+		}
+		if (json_object_get(p, "optimizer") && named(p, "optimizer", "sgd"))
+			ck_assert(lr >= 1e-3 && lr <= 0.3);
+		wide_max = num(q, "learning_rate") > wide_max ? num(q, "learning_rate") : wide_max;
+		json_decref(p);
+		json_decref(q);
+	}
+	ck_assert(adam > 20 && gbdt > 20 && svm > 20);
+	ck_assert(adam_max > 0.01);
+	ck_assert_msg(wide_max > 0.1, "a given range is drawn whole: %g", wide_max);
+	search_free(s);
+	search_free(w);
+	worker_spec_free(rnd);
+	worker_spec_free(wide);
+}
+END_TEST
+
 /*
  * auto starts gbdt from a cheap point (LightGBM's defaults: up to 300 rounds of
  * 31 leaves at 0.1) and tries a larger one later; the default space
@@ -589,6 +653,7 @@ static Suite *search_suite(void)
 	tcase_add_test(tc, test_finite_spaces);
 	tcase_add_test(tc, test_auto_known_first);
 	tcase_add_test(tc, test_gbdt_points);
+	tcase_add_test(tc, test_default_ranges_narrowed);
 	tcase_add_test(tc, test_gbdt_grid);
 	tcase_add_test(tc, test_gbdt_shrinkage);
 	tcase_add_test(tc, test_stop_rules);

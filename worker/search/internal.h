@@ -85,6 +85,15 @@ typedef double (*search__choose_fn)(void *ctx, const struct space_point *p, enum
 void search__walk(const struct search_space *sp, search__choose_fn choose, void *ctx,
 		  struct space_point *out);
 
+/*
+ * The part of a default range (not given by the request) where good
+ * settings of slot live for the point's earlier slots: the learning rate
+ * by optimizer, the penalty by family (space.c). False when the slot's
+ * values are used as they are.
+ */
+bool search__narrowed(const struct search_space *sp, const struct space_point *p,
+		      enum space_slot slot, struct space_values *out);
+
 /* A uniformly random point for trial idx. */
 void search__random_point(const struct search_space *sp, uint64_t seed, size_t idx,
 			  struct space_point *out);

@@ -200,14 +200,17 @@ void search__walk(const struct search_space *sp, search__choose_fn choose, void 
 
 	memset(out, 0, sizeof(*out));
 	for (int s = 0; s < SPACE_SLOT_COUNT; s++) {
+		const struct space_values *vals = &sp->dim[slots[s].dim];
+		struct space_values narrowed;
 		size_t n;
 
 		if (!search_space_slot_active(out, (enum space_slot)s))
 			continue;
 		n = search_space_slot_options(sp, out, (enum space_slot)s, opts);
+		if (n == 0 && search__narrowed(sp, out, (enum space_slot)s, &narrowed))
+			vals = &narrowed;
 		out->v[s] = search_space_slot_round(
-		    (enum space_slot)s,
-		    choose(ctx, out, (enum space_slot)s, opts, n, &sp->dim[slots[s].dim]));
+		    (enum space_slot)s, choose(ctx, out, (enum space_slot)s, opts, n, vals));
 		out->active |= BIT(s);
 	}
 }
