@@ -548,6 +548,16 @@ START_TEST(test_reproducible_auto)
 }
 END_TEST
 
+/* Told the data's shape, auto orders its portfolio and shares out families by work. */
+START_TEST(test_reproducible_auto_sized)
+{
+	static const struct search_shape shape = { 800, 40, 20, 3 };
+
+	check_shape = &shape;
+	same_everywhere("{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"seed\":4}}", 40);
+}
+END_TEST
+
 START_TEST(test_reproducible_tpe_with_stop_rules)
 {
 	same_everywhere("{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"epochs\":30},"
@@ -661,6 +671,7 @@ static Suite *search_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(rep, 300);
 	tcase_add_test(rep, test_reproducible_auto);
+	tcase_add_test(rep, test_reproducible_auto_sized);
 	tcase_add_test(rep, test_reproducible_tpe_with_stop_rules);
 	tcase_add_test(rep, test_reproducible_random_asha);
 	suite_add_tcase(s, rep);

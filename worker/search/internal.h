@@ -58,6 +58,7 @@ enum search__stream {
 	SEARCH__STREAM_RANDOM = 1,
 	SEARCH__STREAM_TPE = 2,
 	SEARCH__STREAM_PERMUTE = 3,
+	SEARCH__STREAM_FAMILY = 4,
 };
 
 void search__rng_init(struct fit_rng *r, uint64_t seed, uint64_t idx, uint64_t stream);
@@ -97,6 +98,10 @@ bool search__narrowed(const struct search_space *sp, const struct space_point *p
 /* A uniformly random point for trial idx. */
 void search__random_point(const struct search_space *sp, uint64_t seed, size_t idx,
 			  struct space_point *out);
+
+/* The same within model family model when the space has it (-1: any family). */
+void search__random_point_of(const struct search_space *sp, uint64_t seed, size_t idx, int model,
+			     struct space_point *out);
 
 #define SEARCH__DEFAULTS_MAX 8
 
@@ -153,11 +158,19 @@ int search__observations(const struct search *s, size_t below, const struct sear
 double search__norm(const struct search *s, double score);
 
 /*
- * tpe's proposal for trial idx from ranked observations. FITD_EINVAL when
- * they hold no good and bad trial to compare (the caller draws at random),
- * FITD_ENOMEM.
+ * tpe's proposal for trial idx from ranked observations, within model
+ * family model when the space has it (-1: tpe picks the family too).
+ * FITD_EINVAL when they hold no good and bad trial to compare (the caller
+ * draws at random), FITD_ENOMEM.
  */
 int search__tpe_point(const struct search *s, size_t idx, const struct search__obs *obs, size_t n,
-		      struct space_point *out);
+		      int model, struct space_point *out);
+
+/*
+ * The family trial idx explores after the portfolio, by expected
+ * improvement per unit of work (search.c); -1 to leave it to tpe (no
+ * shape, or nothing to compare yet).
+ */
+int search__family(const struct search *s, size_t idx, const struct search__obs *obs, size_t n);
 
 #endif

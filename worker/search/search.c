@@ -389,7 +389,138 @@ int search__observations(const struct search *s, size_t below, const struct sear
 	return FITD_OK;
 }
 
+/* ---- which family pays ---- */
+
+/* What the observations say of one family. */
+struct family_stats {
+	size_t finished, completed;
+	double sum, sumsq, best, top[3]; /* normalized scores of completed trials */
+	size_t ntop;
+	double work; /* summed over finished trials */
+};
+
+static void stats_add(struct family_stats *f, const struct search__obs *o, double work)
+{
+	double v = -o->key;
+
+	f->finished++;
+	f->work += work;
+	if (o->rank_class != 0)
+		return;
+	/* Observations come best first, so the first three are the family's top. */
+	if (f->ntop < 3)
+		f->top[f->ntop++] = v;
+	f->best = f->completed == 0 || v > f->best ? v : f->best;
+	f->completed++;
+	f->sum += v;
+	f->sumsq += v * v;
+}
+
+static double stats_std(const struct family_stats *f)
+{
+	double mean, var;
+
+	if (f->completed < 2)
+		return 0;
+	mean = f->sum / (double)f->completed;
+	var = f->sumsq / (double)f->completed - mean * mean;
+	return var > 0 ? sqrt(var) : 0;
+}
+
+/* E[max(0, X - best)] for X ~ N(centre, sd). */
+static double expected_improvement(double centre, double sd, double best)
+{
+	double z;
+
+	if (sd <= 0)
+		return centre > best ? centre - best : 0;
+	z = (centre - best) / sd;
+	return (centre - best) * 0.5 * erfc(-z / M_SQRT2) + sd * exp(-0.5 * z * z) / sqrt(2 * M_PI);
+}
+
+/*
+ * After the portfolio, each trial's family is drawn with probability in
+ * proportion to its expected improvement per unit of work, so that the
+ * time each family gets follows what it is expected to add (a family 50
+ * times dearer per trial gets a fiftieth of the trials at equal promise).
+ * A family's next trial is modelled as normal around the mean of its best
+ * three scores, with the spread of its scores (at least a tenth of the
+ * spread of all), times the share of its trials that completed (failures
+ * and pruned trials count against it); the improvement is over the best
+ * score of every family. A tenth of the draws go by work alone (in
+ * proportion to 1 / work), so no family is written off for good, the
+ * cheap ones least. Work is
+ * search__work() of the trials' parameters: deterministic, unlike their
+ * running times. Only the observations below the window and the trial's
+ * own random stream are read.
+ */
+int search__family(const struct search *s, size_t idx, const struct search__obs *obs, size_t n)
+{
+	struct family_stats fam[FIT_MODEL_COUNT] = { 0 }, all = { 0 };
+	double rate[FIT_MODEL_COUNT] = { 0 }, cheap[FIT_MODEL_COUNT] = { 0 };
+	double total = 0, total_cheap = 0, spread, u;
+	struct fit_rng r;
+
+	if (!s->sized)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int m = (int)obs[i].p.v[SPACE_SLOT_MODEL];
+		double w = search__work(&s->shape, &obs[i].p);
+
+		if (m >= 0 && m < FIT_MODEL_COUNT)
+			stats_add(&fam[m], &obs[i], w);
+		stats_add(&all, &obs[i], w);
+	}
+	if (all.completed < 2)
+		return -1;
+	spread = stats_std(&all);
+	for (int m = 0; m < FIT_MODEL_COUNT; m++) {
+		const struct family_stats *f = &fam[m];
+		double centre = 0, sd, ok;
+
+		if (!(s->sp->dim[SPACE_DIM_MODELS].mask & BIT(m)) || f->finished == 0)
+			continue;
+		for (size_t k = 0; k < f->ntop; k++)
+			centre += f->top[k] / (double)f->ntop;
+		sd = stats_std(f) > spread / 10 ? stats_std(f) : spread / 10;
+		ok = ((double)f->completed + 1) / ((double)f->finished + 2);
+		if (f->work <= 0)
+			continue;
+		cheap[m] = (double)f->finished / f->work;
+		rate[m] = ok * expected_improvement(centre, sd, all.best) * cheap[m];
+		total += rate[m];
+		total_cheap += cheap[m];
+	}
+	if (!(total_cheap > 0) || !isfinite(total_cheap) || !isfinite(total))
+		return -1;
+	for (int m = 0; m < FIT_MODEL_COUNT; m++)
+		rate[m] = (total > 0 ? 0.9 * rate[m] / total : 0.9 * cheap[m] / total_cheap) +
+			  0.1 * cheap[m] / total_cheap;
+	search__rng_init(&r, s->seed, idx, SEARCH__STREAM_FAMILY);
+	u = fit_rng_uniform(&r);
+	for (int m = 0; m < FIT_MODEL_COUNT; m++) {
+		if (rate[m] > 0 && u < rate[m])
+			return m;
+		u -= rate[m];
+	}
+	for (int m = FIT_MODEL_COUNT - 1; m >= 0; m--)
+		if (rate[m] > 0)
+			return m; /* rounding left u past the end */
+	return -1;
+}
+
 /* ---- proposals ---- */
+
+/* Keeps the observations of family m, in their order; returns how many. */
+static size_t only_family(struct search__obs *obs, size_t n, int m)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if ((int)obs[i].p.v[SPACE_SLOT_MODEL] == m)
+			obs[kept++] = obs[i];
+	return kept;
+}
 
 static int model_point(const struct search *s, size_t idx, const struct search_history *h,
 		       struct space_point *p)
@@ -397,13 +528,18 @@ static int model_point(const struct search *s, size_t idx, const struct search_h
 	struct search__obs *obs = NULL;
 	size_t n = 0;
 	int rc = search__observations(s, window_below(idx), h, &obs, &n);
+	int m = -1;
 
-	if (rc == FITD_OK && n >= SEARCH_TPE_STARTUP)
-		rc = search__tpe_point(s, idx, obs, n, p);
-	else if (rc == FITD_OK)
+	if (rc == FITD_OK && n >= SEARCH_TPE_STARTUP) {
+		m = search__family(s, idx, obs, n);
+		if (m >= 0)
+			n = only_family(obs, n, m); /* tpe within the family it learns from */
+		rc = search__tpe_point(s, idx, obs, n, m, p);
+	} else if (rc == FITD_OK) {
 		rc = FITD_EINVAL;
+	}
 	if (rc == FITD_EINVAL) {
-		search__random_point(s->sp, s->seed, idx, p);
+		search__random_point_of(s->sp, s->seed, idx, m, p);
 		rc = FITD_OK;
 	}
 	free(obs);

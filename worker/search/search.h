@@ -17,16 +17,22 @@
  *           are drawn from l and the one with the largest l/g is proposed.
  *   asha    random points, stopped early by asynchronous successive halving.
  *   auto    the default: a portfolio of strong known configurations first,
- *           cheapest first, each family's first one its usual default
- *           (linear or logistic by lbfgs with scikit-learn's L2 penalty of
- *           C = 1, boosted trees with LightGBM's defaults, a linear SVM as
- *           LinearSVC by dcd, scikit-learn's default MLP by adam, then
- *           larger boosted trees; search.c), each projected into the space; then tpe, with successive halving
- *           stopping the weak trials early. The known configurations give a
- *           good model within the first few trials, which matters when the
+ *           each family's first one its usual default (linear or logistic
+ *           by lbfgs with scikit-learn's L2 penalty of C = 1, boosted trees
+ *           with LightGBM's defaults, a linear SVM as LinearSVC by dcd,
+ *           scikit-learn's default MLP by adam, then larger boosted trees;
+ *           search.c), each projected into the space, cheapest first on
+ *           the data at hand (struct search_shape); then tpe, with
+ *           successive halving stopping the weak trials early. Told the
+ *           data's shape, tpe first draws the family of each trial in
+ *           proportion to its expected improvement per unit of estimated
+ *           work (search__family()), so a family many times dearer per
+ *           trial must promise that much more, and then models that
+ *           family's own trials. The known configurations give a good
+ *           model within the first few trials, which matters when the
  *           budget is time; they also give tpe informative first
- *           observations; successive halving lets tpe afford more trials. A
- *           finite space that fits the trial budget is enumerated instead
+ *           observations; successive halving lets tpe afford more trials.
+ *           A finite space that fits the trial budget is enumerated instead
  *           (a single fixed setting runs once).
  *
  * Every algorithm stops once a finite space is exhausted.
@@ -42,7 +48,11 @@
  * or behind one slow trial, slots wait. All of this assumes a trial's
  * scores depend only on its parameters, data and seed (DESIGN.md rule 5); a
  * trial ended by a clock (timeout) is left out of every model for that
- * reason.
+ * reason. For the same reason the cost auto weighs is never a measured
+ * duration, which depends on the machine and its load, but an estimate
+ * of the work of a trial's parameters on the data's shape (rows times
+ * features times epochs for a linear model or network, rounds times
+ * leaves and bins for trees; search__work()): the same everywhere.
  *
  * Successive halving (asha, auto). Rungs are at SEARCH_ASHA_MIN_EPOCHS *
  * SEARCH_ASHA_ETA^i epochs (3, 9, 27, 81, ...); a gbdt trial's budget is
