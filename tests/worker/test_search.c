@@ -288,6 +288,24 @@ START_TEST(test_auto_known_first)
 	ck_assert_double_eq(json_number_value(json_object_get(p, "penalty")), 1e-4);
 	json_decref(p);
 	search_free(sc);
+	/* Cheapest first on the data: ten classes put the trees after the network, two before. */
+	for (int t = 0; t < 2; t++) {
+		static const struct search_shape shapes[2] = { { 1149, 128, 64, 10 },
+							       { 455, 60, 30, 1 } };
+		static const char *const order[2][6] = {
+			{ "logistic", "svm", "logistic", "mlp", "gbdt", "gbdt" },
+			{ "logistic", "svm", "logistic", "gbdt", "mlp", "gbdt" },
+		};
+
+		ck_assert(search_new_sized(cls, &shapes[t], &sc, NULL) == FITD_OK);
+		for (size_t k = 0; k < 6; k++) {
+			p = search_propose(sc, k, NULL);
+			ck_assert_str_eq(json_string_value(json_object_get(p, "model")),
+					 order[t][k]);
+			json_decref(p);
+		}
+		search_free(sc);
+	}
 	/* Told the rows a fold trains on, the linear defaults take C = 1: penalty 1 / n. */
 	ck_assert(search_new_sized(cls, &(struct search_shape){ 400, 8, 4, 3 }, &sc, NULL) ==
 		  FITD_OK);

@@ -215,14 +215,16 @@ static double slot_or(const struct space_point *p, enum space_slot s, double oth
  * linear model does a multiply-add per weight (forward and gradient), a
  * network three per weight (forward, backward, update of the gradient),
  * and a tree a histogram add per row and input column plus a scan of every
- * bin of every column at each leaf, for each output, 16 times over (the
+ * bin of every column at each leaf, for each output, 8 times over (the
  * partitions, gradients and bookkeeping around them). A solver run to
  * convergence (lbfgs, newton, dcd) is taken to need a quarter of its
  * iteration cap, and a network ended by early stopping half of its epochs.
- * Calibrated only in ratio: on digits (1,797 rows, 64 columns, 10 classes)
- * a logistic regression by lbfgs, scikit-learn's MLP and LightGBM's
- * defaults cost about 1 : 60 : 200 by this measure and about 1 : 7 : 33 in
- * seconds, which is the order that matters.
+ * Calibrated only in ratio, on the order that matters: on digits (1,797
+ * rows, 64 columns, 10 classes) a logistic regression by lbfgs,
+ * scikit-learn's MLP and LightGBM's defaults cost about 1 : 30 : 90 by
+ * this measure and took about 1 : 8 : 40 in seconds; on breast_cancer (569
+ * rows, 30 columns, 2 classes) the trees cost a little less than the
+ * network by both.
  */
 double search__work(const struct search_shape *sh, const struct space_point *p)
 {
@@ -235,7 +237,7 @@ double search__work(const struct search_shape *sh, const struct space_point *p)
 		per_tree = rows * (double)sh->features + slot_or(p, SPACE_SLOT_MAX_LEAVES, 31) *
 							     (double)sh->features *
 							     slot_or(p, SPACE_SLOT_MAX_BINS, 255);
-		return 16 * slot_or(p, SPACE_SLOT_TREES, 100) * k * per_tree;
+		return 8 * slot_or(p, SPACE_SLOT_TREES, 100) * k * per_tree;
 	}
 	if (model == FIT_MODEL_MLP) {
 		double in = width;
