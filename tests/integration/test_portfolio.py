@@ -19,6 +19,9 @@ FAMILIES = ("logistic", "svm", "mlp", "gbdt")
 # five rows of the best default's accuracy, not beat it.
 TOLERANCE = 0.015
 BUDGET_S = 5
+# The job ends within a second of its budget; a sanitized build refits slower.
+SANITIZED = os.environ.get("FITD_SANITIZE", "none") not in ("", "none")
+LATE_S = 4 if SANITIZED else 1
 
 
 def split_digits():
@@ -104,7 +107,7 @@ class Portfolio(DaemonTest):
         self.assertEqual((gb["max_leaves"], gb["learning_rate"], gb["trees"]), (31, 0.1, 300))
 
         job, trials = self.run_job({"search": {"max_seconds": BUDGET_S, "seed": 0}})
-        self.assertLessEqual(job["progress"]["elapsed_s"], BUDGET_S + 1, job)
+        self.assertLessEqual(job["progress"]["elapsed_s"], BUDGET_S + LATE_S, job)
         auto = self.held_out(job)
         best = max(scores.values())
         self.assertGreaterEqual(auto, best - TOLERANCE, (auto, scores, job["best"]["params"]))
