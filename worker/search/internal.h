@@ -86,11 +86,14 @@ typedef double (*search__choose_fn)(void *ctx, const struct space_point *p, enum
 void search__walk(const struct search_space *sp, search__choose_fn choose, void *ctx,
 		  struct space_point *out);
 
+/* Whether v is exactly dimension d's default range of search (space.c). */
+bool search__default_range(enum space_dim d, const struct space_values *v);
+
 /*
- * The part of a default range (not given by the request) where good
+ * Within a default range (search__default_range()), the part where good
  * settings of slot live for the point's earlier slots: the learning rate
- * by optimizer, the penalty by family (space.c). False when the slot's
- * values are used as they are.
+ * by optimizer, the penalty by family, the svm's C (space_tree.c). False
+ * when the slot's values are used as they are.
  */
 bool search__narrowed(const struct search_space *sp, const struct space_point *p,
 		      enum space_slot slot, struct space_values *out);

@@ -139,74 +139,12 @@ static const struct dim_default defaults[SPACE_DIM_COUNT] = {
 	[SPACE_DIM_MAX_BINS] = { { 0 }, { 0 }, false, 255, 255, false, 0, 255 },
 };
 
-/*
- * Where good settings live inside a default range (the request left the
- * setting out, or gave exactly its default range, as a stored normalized
- * spec does): the learning rate by optimizer (on standardized features,
- * adam diverges or wanders above a few hundredths, and plain sgd barely
- * moves below a thousandth in 200 epochs; momentum's steps are ten times
- * its rate), the penalty by family (a linear model or network with a
- * penalty of 1 on a mean loss is all penalty, while a tree's leaf weights
- * take XGBoost's lambda of 1 and more), and the svm's C (below 0.01 it
- * barely fits; above 10 dcd needs hundreds of passes for what C 10 gives).
- * The default range itself is the union, so the normalized space names it.
- */
-struct narrow {
-	double min, max;
-};
-
-static const struct narrow lr_by_optimizer[FIT_OPT_COUNT] = {
-	[FIT_OPT_GD] = { 1e-2, 1 },
-	[FIT_OPT_SGD] = { 1e-3, 0.3 },
-	[FIT_OPT_MOMENTUM] = { 1e-4, 0.1 },
-	[FIT_OPT_ADAM] = { 1e-4, 0.03 },
-};
-
-static const struct narrow penalty_by_model[FIT_MODEL_COUNT] = {
-	[FIT_MODEL_LINEAR] = { 1e-6, 0.1 },
-	[FIT_MODEL_LOGISTIC] = { 1e-6, 0.1 },
-	[FIT_MODEL_MLP] = { 1e-6, 0.1 },
-	[FIT_MODEL_GBDT] = { 1e-3, 10 },
-};
-
-static const struct narrow svm_c = { 1e-2, 10 };
-
-/* Whether v is dimension d's default range of search. */
-static bool default_range(enum space_dim d, const struct space_values *v)
+bool search__default_range(enum space_dim d, const struct space_values *v)
 {
 	const struct dim_default *def = &defaults[d];
 
 	return v->range && def->range && v->min == def->min && v->max == def->max &&
 	       v->log == def->log;
-}
-
-bool search__narrowed(const struct search_space *sp, const struct space_point *p,
-		      enum space_slot slot, struct space_values *out)
-{
-	enum space_dim d = search_space_slot_dim(slot);
-	const struct space_values *v = &sp->dim[d];
-	const struct narrow *n = NULL;
-	int k;
-
-	if (sp->grid || !default_range(d, v))
-		return false;
-	if (slot == SPACE_SLOT_LEARNING_RATE && (p->active & BIT(SPACE_SLOT_OPT))) {
-		k = (int)p->v[SPACE_SLOT_OPT];
-		n = k >= 0 && k < FIT_OPT_COUNT ? &lr_by_optimizer[k] : NULL;
-	} else if (slot == SPACE_SLOT_PENALTY) {
-		k = (int)p->v[SPACE_SLOT_MODEL];
-		n = k >= 0 && k < FIT_MODEL_COUNT ? &penalty_by_model[k] : NULL;
-	} else if (slot == SPACE_SLOT_C) {
-		n = &svm_c;
-	}
-	if (n == NULL || n->max == 0)
-		return false;
-	*out = *v;
-	out->min = n->min > v->min ? n->min : v->min;
-	out->max = n->max < v->max ? n->max : v->max;
-	if (out->min > out->max)
-		*out = *v;
-	return true;
 }
 
 /*
