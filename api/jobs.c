@@ -211,10 +211,40 @@ void api__jobs_create(struct api__request *req)
 	worker_spec_free(spec);
 }
 
+/*
+ * How the job's time went, per model family: {"gbdt": {"trials", "seconds",
+ * "best_score"}, ...} over its finished trials; NULL with err set.
+ */
+static json_t *families_json(struct api__request *req, const struct store_job *j,
+			     struct fitd_error *err)
+{
+	enum fit_metric metric = FIT_METRIC_ACCURACY;
+	struct store_family *f = NULL;
+	json_t *obj;
+	size_t n = 0;
+
+	fit_metric_parse(j->metric, &metric);
+	if (store_trial_families(req->srv->store, j->id, fit_metric_higher_is_better(metric), &f,
+				 &n, err) != FITD_OK)
+		return NULL;
+	obj = json_object();
+	for (size_t i = 0; obj != NULL && i < n; i++)
+		json_object_set_new(obj, f[i].model,
+				    json_pack("{s:I, s:f, s:o}", "trials", (json_int_t)f[i].trials,
+					      "seconds", (double)f[i].duration_ms / 1000.0,
+					      "best_score",
+					      f[i].has_best ? json_real(f[i].best) : json_null()));
+	free(f);
+	if (obj == NULL)
+		fitd_error_set(err, FITD_ENOMEM, NULL, "family summary");
+	return obj;
+}
+
 void api__jobs_get(struct api__request *req)
 {
 	struct fitd_error err = { 0 };
 	struct store_job job;
+	json_t *doc, *families;
 
 	if (!api__job_id_param(req))
 		return;
@@ -222,7 +252,19 @@ void api__jobs_get(struct api__request *req)
 		api__reply_error(req, &err);
 		return;
 	}
-	api__reply_json(req, 200, job_json(&job));
+	families = families_json(req, &job, &err);
+	doc = families != NULL ? job_json(&job) : NULL;
+	if (families == NULL) {
+		api__reply_error(req, &err);
+	} else if (doc == NULL) {
+		json_decref(families);
+		api__reply_oom(req);
+	} else if (json_object_set_new(doc, "families", families) != 0) {
+		json_decref(doc);
+		api__reply_oom(req);
+	} else {
+		api__reply_json(req, 200, doc);
+	}
 	store_job_release(&job);
 }
 

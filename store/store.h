@@ -400,6 +400,23 @@ int store_trial_board(struct store *s, const char *job_id, bool higher_is_better
 		      struct fitd_error *err);
 
 /* The number of trials in each state, indexed by enum store_trial_state (read-only connection). */
+/* How a job's finished trials were spent on one model family. */
+struct store_family {
+	char model[16];	     /* the trials' "model" parameter */
+	int64_t trials;	     /* finished trials (any terminal state) */
+	int64_t duration_ms; /* their running time, summed */
+	bool has_best;	     /* some trial of the family completed with a score */
+	double best;	     /* the best such score (higher_is_better says which way) */
+};
+
+/*
+ * Per model family, the finished trials of a job, sorted by model name
+ * (read-only connection): a heap array of *n entries to free() (NULL when
+ * *n is 0). The counts sum to the job's trials_done.
+ */
+int store_trial_families(struct store *s, const char *job_id, bool higher_is_better,
+			 struct store_family **out, size_t *n, struct fitd_error *err);
+
 int store_trial_count_by_state(struct store *s, int64_t counts[STORE_TRIAL_NSTATES],
 			       struct fitd_error *err);
 

@@ -337,6 +337,56 @@ int store_trial_board(struct store *s, const char *job_id, bool higher_is_better
 	return rc;
 }
 
+int store_trial_families(struct store *s, const char *job_id, bool higher_is_better,
+			 struct store_family **out, size_t *n, struct fitd_error *err)
+{
+	sqlite3 *db = store__read_begin(s);
+	sqlite3_stmt *st = NULL;
+	struct fitd_buf buf;
+	int rc = store__prepare(
+	    db,
+	    "SELECT coalesce(json_extract(params, '$.model'), '?'), count(*), total(duration_ms),"
+	    " CASE WHEN ?2 THEN max(CASE WHEN state = 'completed' THEN score END)"
+	    " ELSE min(CASE WHEN state = 'completed' THEN score END) END"
+	    " FROM trials WHERE job_id = ?1 AND state IN ('completed', 'pruned', 'failed',"
+	    " 'timeout', 'interrupted') GROUP BY 1 ORDER BY 1",
+	    &st, err);
+
+	*out = NULL;
+	*n = 0;
+	fitd_buf_init(&buf, SIZE_MAX);
+	if (rc == FITD_OK) {
+		sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, higher_is_better);
+	}
+	while (rc == FITD_OK) {
+		int step = sqlite3_step(st);
+		struct store_family f = { .has_best = false };
+
+		if (step == SQLITE_DONE)
+			break;
+		if (step != SQLITE_ROW) {
+			rc = store__sqlite_error(db, step, "family summary", err);
+			break;
+		}
+		snprintf(f.model, sizeof(f.model), "%s", (const char *)sqlite3_column_text(st, 0));
+		f.trials = sqlite3_column_int64(st, 1);
+		f.duration_ms = (int64_t)sqlite3_column_double(st, 2);
+		f.has_best = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		f.best = sqlite3_column_double(st, 3);
+		if (fitd_buf_add(&buf, &f, sizeof(f)) != FITD_OK)
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "family summary");
+	}
+	sqlite3_finalize(st);
+	store__read_end(s, db);
+	if (rc == FITD_OK) {
+		*n = buf.len / sizeof(struct store_family);
+		*out = (struct store_family *)fitd_buf_take(&buf);
+	}
+	fitd_buf_release(&buf);
+	return rc;
+}
+
 int store_trial_heartbeat(struct store *s, const char *owner, int64_t lease_ms,
 			  struct fitd_error *err)
 {

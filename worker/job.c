@@ -147,6 +147,23 @@ void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, cons
 	breaker_check(j);
 }
 
+/* The data's shape as the searcher sees it: rows a fold trains on, widths, outputs. */
+static struct search_shape data_shape(const struct sched_job *j)
+{
+	double n = (double)j->data->nall;
+	struct search_shape sh = {
+		.width = j->data->width,
+		.features = j->data->nfeatures,
+		.outputs = j->data->nclasses > 2 ? j->data->nclasses : 1,
+	};
+
+	if (j->plan.folds > 1)
+		sh.rows = (size_t)(n * (double)(j->plan.folds - 1) / (double)j->plan.folds);
+	else
+		sh.rows = (size_t)(n * (1 - j->plan.holdout));
+	return sh;
+}
+
 /* Fills the history from the store's trial rows. */
 static int load_history(struct sched_job *j, struct fitd_error *err)
 {
@@ -264,10 +281,13 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 	rc = worker_spec_from_json(j->spec_json, &j->spec, err);
 	if (rc == FITD_OK) {
 		read_plan(j->spec, &j->plan);
-		rc = search_new(j->spec, &j->search, err);
-	}
-	if (rc == FITD_OK)
 		rc = load_data(j, &row, err);
+	}
+	if (rc == FITD_OK) {
+		struct search_shape shape = data_shape(j);
+
+		rc = search_new_sized(j->spec, &shape, &j->search, err);
+	}
 	if (rc == FITD_OK)
 		rc = load_history(j, err);
 	if (rc != FITD_OK)

@@ -337,6 +337,58 @@ START_TEST(given_back_attempt_is_not_counted)
 }
 END_TEST
 
+/*
+ * The per-family summary: finished trials only, by model, with their
+ * durations summed and the best completed score the way the metric runs.
+ */
+START_TEST(families_sum_finished_trials)
+{
+	static const char *const models[] = { "gbdt", "linear", "gbdt", "linear", "mlp" };
+	static const double scores[] = { 0.5, 0.25, 0.125, 0.75, 0 };
+	struct fitd_error err = { 0 };
+	struct store_family *f = NULL;
+	struct fixture fx;
+	size_t n = 0;
+
+	setup(&fx, 3);
+	for (int64_t i = 0; i < 5; i++) {
+		struct store_trial_outcome o = outcome(i == 3 ? OUT_FAILED : OUT_PRUNED, NULL);
+		char params[64];
+		int64_t gen = -1;
+
+		snprintf(params, sizeof(params), "{\"model\":\"%s\"}", models[i]);
+		ck_assert_int_eq(
+		    store_trial_claim(fx.s, fx.job.id, i, params, "h", 60000, &gen, &err), FITD_OK);
+		if (i == 4)
+			break; /* still running: not counted */
+		if (i != 3) {
+			o.state = STORE_TRIAL_COMPLETED;
+			o.score = scores[i];
+		}
+		o.duration_ms = 100 * (i + 1);
+		ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, i, gen, &o, &err), FITD_OK);
+	}
+	for (int hib = 0; hib < 2; hib++) {
+		ck_assert_int_eq(store_trial_families(fx.s, fx.job.id, hib, &f, &n, &err), FITD_OK);
+		ck_assert_uint_eq(n, 2);
+		ck_assert_str_eq(f[0].model, "gbdt");
+		ck_assert_int_eq(f[0].trials, 2);
+		ck_assert_int_eq(f[0].duration_ms, 100 + 300);
+		ck_assert(f[0].has_best && f[0].best == (hib ? 0.5 : 0.125));
+		ck_assert_str_eq(f[1].model, "linear");
+		ck_assert_int_eq(f[1].trials, 2);
+		ck_assert_int_eq(f[1].duration_ms, 200 + 400);
+		ck_assert(f[1].has_best && f[1].best == 0.25); /* the failed one has no score */
+		free(f);
+	}
+	ck_assert_int_eq(store_trial_families(fx.s, "job_00000000000000000000", true, &f, &n, &err),
+			 FITD_OK);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(f);
+	teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("trials");
@@ -351,6 +403,7 @@ int main(void)
 	tcase_add_test(tc, recovery_fails_a_trial_at_max_attempts);
 	tcase_add_test(tc, recovery_sorts_each_running_trial);
 	tcase_add_test(tc, given_back_attempt_is_not_counted);
+	tcase_add_test(tc, families_sum_finished_trials);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -33,12 +33,14 @@ struct worker_spec *check_spec(const char *text, size_t nrows)
 	return spec;
 }
 
+const struct search_shape *check_shape;
+
 struct search *check_search(const struct worker_spec *spec)
 {
 	struct fitd_error err = { 0 };
 	struct search *s = NULL;
 
-	ck_assert_msg(search_new(spec, &s, &err) == FITD_OK, "%s", err.message);
+	ck_assert_msg(search_new_sized(spec, check_shape, &s, &err) == FITD_OK, "%s", err.message);
 	return s;
 }
 

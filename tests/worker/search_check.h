@@ -23,7 +23,11 @@ extern const size_t check_ncols;
 /* Parses text against check_cols and nrows; fails the test on error. */
 struct worker_spec *check_spec(const char *text, size_t nrows);
 
-/* Builds the searcher; fails the test on error. */
+/*
+ * Builds the searcher, with the data's shape check_shape when a test sets
+ * it (each test runs in its own process); fails the test on error.
+ */
+extern const struct search_shape *check_shape;
 struct search *check_search(const struct worker_spec *spec);
 
 /*

@@ -277,6 +277,42 @@ START_TEST(test_auto_known_first)
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "epochs")), 100); /* nearest 200 */
 	json_decref(p);
 	ck_assert(search_prunes(sc));
+	/* A network as scikit-learn's MLP: one layer of 100 relu units, adam at 1e-3, L2 1e-4. */
+	p = search_propose(sc, 4, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "optimizer")), "adam");
+	ck_assert_int_eq(json_array_size(json_object_get(p, "hidden_layers")), 1);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(p, "hidden_layers"), 0)),
+			 100);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "activation")), "relu");
+	ck_assert_double_eq(json_number_value(json_object_get(p, "learning_rate")), 1e-3);
+	ck_assert_double_eq(json_number_value(json_object_get(p, "penalty")), 1e-4);
+	json_decref(p);
+	search_free(sc);
+	/* Cheapest first on the data: ten classes put the trees after the network, two before. */
+	for (int t = 0; t < 2; t++) {
+		static const struct search_shape shapes[2] = { { 1149, 128, 64, 10 },
+							       { 455, 60, 30, 1 } };
+		static const char *const order[2][6] = {
+			{ "logistic", "svm", "logistic", "mlp", "gbdt", "gbdt" },
+			{ "logistic", "svm", "logistic", "gbdt", "mlp", "gbdt" },
+		};
+
+		ck_assert(search_new_sized(cls, &shapes[t], &sc, NULL) == FITD_OK);
+		for (size_t k = 0; k < 6; k++) {
+			p = search_propose(sc, k, NULL);
+			ck_assert_str_eq(json_string_value(json_object_get(p, "model")),
+					 order[t][k]);
+			json_decref(p);
+		}
+		search_free(sc);
+	}
+	/* Told the rows a fold trains on, the linear defaults take C = 1: penalty 1 / n. */
+	ck_assert(search_new_sized(cls, &(struct search_shape){ 400, 8, 4, 3 }, &sc, NULL) ==
+		  FITD_OK);
+	p = search_propose(sc, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "model")), "logistic");
+	ck_assert_double_eq_tol(json_number_value(json_object_get(p, "penalty")), 1.0 / 400, 1e-12);
+	json_decref(p);
 	search_free(sc);
 	worker_spec_free(cls);
 	/* With the penalty fixed both logistic configurations are one point: it runs once. */
@@ -301,8 +337,72 @@ START_TEST(test_auto_known_first)
 }
 END_TEST
 
+static double num(const json_t *p, const char *key)
+{
+	return json_number_value(json_object_get(p, key));
+}
+
+static bool named(const json_t *p, const char *key, const char *value)
+{
+	return strcmp(json_string_value(json_object_get(p, key)), value) == 0;
+}
+
 /*
- * auto starts gbdt from a cheap point (LightGBM's defaults: 100 rounds of
+ * Inside the default ranges, draws stay where good settings live: the
+ * learning rate by optimizer, the penalty by family, the svm's C; a range
+ * the request gives (other than the default) is drawn from whole.
+ */
+START_TEST(test_default_ranges_narrowed)
+{
+	struct worker_spec *rnd = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":\"random\"}}",
+	    150);
+	struct worker_spec *wide = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"algorithm\":"
+	    "\"random\"},\"space\":{\"models\":[\"mlp\"],\"optimizer\":\"adam\","
+	    "\"learning_rate\":{\"min\":0.0001,\"max\":0.9,\"log\":true}}}",
+	    150);
+	struct search *s = check_search(rnd), *w = check_search(wide);
+	double adam_max = 0, wide_max = 0;
+	size_t adam = 0, gbdt = 0, svm = 0;
+
+	for (size_t k = 0; k < 400; k++) {
+		json_t *p = search_propose(s, k, NULL), *q = search_propose(w, k, NULL);
+		double lr = num(p, "learning_rate");
+
+		if (named(p, "model", "gbdt")) {
+			gbdt++;
+			ck_assert(!json_object_get(p, "penalty") || num(p, "penalty") >= 1e-3);
+		} else if (json_object_get(p, "penalty") != NULL) {
+			ck_assert_msg(num(p, "penalty") <= 0.1, "penalty %g", num(p, "penalty"));
+		}
+		if (named(p, "model", "svm")) {
+			svm++;
+			ck_assert(num(p, "C") >= 1e-2 && num(p, "C") <= 10);
+		}
+		if (json_object_get(p, "optimizer") && named(p, "optimizer", "adam")) {
+			adam++;
+			ck_assert(lr >= 1e-4 && lr <= 0.03);
+			adam_max = lr > adam_max ? lr : adam_max;
+		}
+		if (json_object_get(p, "optimizer") && named(p, "optimizer", "sgd"))
+			ck_assert(lr >= 1e-3 && lr <= 0.3);
+		wide_max = num(q, "learning_rate") > wide_max ? num(q, "learning_rate") : wide_max;
+		json_decref(p);
+		json_decref(q);
+	}
+	ck_assert(adam > 20 && gbdt > 20 && svm > 20);
+	ck_assert(adam_max > 0.01);
+	ck_assert_msg(wide_max > 0.1, "a given range is drawn whole: %g", wide_max);
+	search_free(s);
+	search_free(w);
+	worker_spec_free(rnd);
+	worker_spec_free(wide);
+}
+END_TEST
+
+/*
+ * auto starts gbdt from a cheap point (LightGBM's defaults: up to 300 rounds of
  * 31 leaves at 0.1) and tries a larger one later; the default space
  * proposes gbdt points with every tree setting inside its range.
  */
@@ -319,7 +419,7 @@ START_TEST(test_gbdt_points)
 	ck_assert_str_eq(json_string_value(json_object_get(cheap, "model")), "gbdt");
 	ck_assert_ptr_null(json_object_get(cheap, "optimizer"));
 	ck_assert_ptr_null(json_object_get(cheap, "epochs"));
-	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "trees")), 100);
+	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "trees")), 300);
 	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "max_leaves")), 31);
 	ck_assert_int_eq(json_integer_value(json_object_get(cheap, "min_leaf_rows")), 20);
 	ck_assert(json_real_value(json_object_get(cheap, "learning_rate")) == 0.1);
@@ -466,6 +566,16 @@ START_TEST(test_reproducible_auto)
 }
 END_TEST
 
+/* Told the data's shape, auto orders its portfolio and shares out families by work. */
+START_TEST(test_reproducible_auto_sized)
+{
+	static const struct search_shape shape = { 800, 40, 20, 3 };
+
+	check_shape = &shape;
+	same_everywhere("{\"dataset\":\"d\",\"target\":\"species\",\"search\":{\"seed\":4}}", 40);
+}
+END_TEST
+
 START_TEST(test_reproducible_tpe_with_stop_rules)
 {
 	same_everywhere("{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"epochs\":30},"
@@ -571,6 +681,7 @@ static Suite *search_suite(void)
 	tcase_add_test(tc, test_finite_spaces);
 	tcase_add_test(tc, test_auto_known_first);
 	tcase_add_test(tc, test_gbdt_points);
+	tcase_add_test(tc, test_default_ranges_narrowed);
 	tcase_add_test(tc, test_gbdt_grid);
 	tcase_add_test(tc, test_gbdt_shrinkage);
 	tcase_add_test(tc, test_stop_rules);
@@ -578,6 +689,7 @@ static Suite *search_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(rep, 300);
 	tcase_add_test(rep, test_reproducible_auto);
+	tcase_add_test(rep, test_reproducible_auto_sized);
 	tcase_add_test(rep, test_reproducible_tpe_with_stop_rules);
 	tcase_add_test(rep, test_reproducible_random_asha);
 	suite_add_tcase(s, rep);

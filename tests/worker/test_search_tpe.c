@@ -68,6 +68,72 @@ START_TEST(test_tpe_beats_random)
 }
 END_TEST
 
+/*
+ * Cost-aware: told the data's shape, tpe shares trials out among families
+ * by expected improvement per unit of work. A network here is about 50
+ * times a logistic regression's work; at equal scores it gets few trials,
+ * and once clearly better it gets most of them (a tenth of the draws go by
+ * work alone, which here is nearly all logistic).
+ */
+static double share_of_mlp(double logistic_score, double mlp_score)
+{
+	static const struct search_shape shape = { 1000, 20, 10, 1 };
+	struct worker_spec *spec = check_spec(
+	    "{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"models\":[\"logistic\","
+	    "\"mlp\"],\"optimizer\":\"adam\",\"regularization\":\"l2\",\"mlp\":{\"hidden_layers\":"
+	    "1,\"units\":64}},\"search\":{\"algorithm\":\"tpe\",\"seed\":2}}",
+	    150);
+	struct search *rnd = check_search(spec), *s;
+	struct search_trial hist[16];
+	size_t n = 0, nl = 0, nm = 0, mlp = 0;
+
+	for (size_t k = 0; n < 16; k++) {
+		json_t *p = search_propose(rnd, k, NULL);
+		bool is_mlp = strcmp(json_string_value(json_object_get(p, "model")), "mlp") == 0;
+		size_t *count = is_mlp ? &nm : &nl;
+
+		if (*count == 8) {
+			json_decref(p);
+			continue;
+		}
+		hist[n] = (struct search_trial){ .idx = n,
+						 .state = SEARCH_TRIAL_COMPLETED,
+						 .params = p,
+						 .has_score = true,
+						 .score = (is_mlp ? mlp_score : logistic_score) +
+							  0.002 * (double)(*count) };
+		(*count)++;
+		n++;
+	}
+	check_shape = &shape;
+	s = check_search(spec);
+	check_shape = NULL;
+	for (size_t k = 30; k < 230; k++) {
+		struct search_history h = { hist, n };
+		json_t *p = search_propose(s, k, &h);
+
+		mlp += strcmp(json_string_value(json_object_get(p, "model")), "mlp") == 0;
+		json_decref(p);
+	}
+	for (size_t i = 0; i < n; i++)
+		json_decref((json_t *)hist[i].params);
+	search_free(s);
+	search_free(rnd);
+	worker_spec_free(spec);
+	return (double)mlp / 200;
+}
+
+START_TEST(test_families_by_work)
+{
+	double even = share_of_mlp(0.90, 0.90), better = share_of_mlp(0.90, 0.96);
+
+	fprintf(stderr, "share of mlp proposals: %.3f at equal scores, %.3f when better\n", even,
+		better);
+	ck_assert_msg(even > 0 && even < 0.1, "equal scores: %g", even);
+	ck_assert_msg(better > 0.75 && better < 0.95, "better: %g", better);
+}
+END_TEST
+
 /* Any proposal: a bowl in log learning rate (lbfgs and newton sit at its rim). */
 static double objective_any(const json_t *p, unsigned epoch)
 {
@@ -310,6 +376,7 @@ static Suite *tpe_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_tpe_beats_random);
 	tcase_add_test(tc, test_tpe_pure);
+	tcase_add_test(tc, test_families_by_work);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(asha, 300);
 	tcase_add_loop_test(asha, test_asha_prunes_the_weak, 0, 3);

@@ -58,6 +58,7 @@ enum search__stream {
 	SEARCH__STREAM_RANDOM = 1,
 	SEARCH__STREAM_TPE = 2,
 	SEARCH__STREAM_PERMUTE = 3,
+	SEARCH__STREAM_FAMILY = 4,
 };
 
 void search__rng_init(struct fit_rng *r, uint64_t seed, uint64_t idx, uint64_t stream);
@@ -85,9 +86,25 @@ typedef double (*search__choose_fn)(void *ctx, const struct space_point *p, enum
 void search__walk(const struct search_space *sp, search__choose_fn choose, void *ctx,
 		  struct space_point *out);
 
+/* Whether v is exactly dimension d's default range of search (space.c). */
+bool search__default_range(enum space_dim d, const struct space_values *v);
+
+/*
+ * Within a default range (search__default_range()), the part where good
+ * settings of slot live for the point's earlier slots: the learning rate
+ * by optimizer, the penalty by family, the svm's C (space_tree.c). False
+ * when the slot's values are used as they are.
+ */
+bool search__narrowed(const struct search_space *sp, const struct space_point *p,
+		      enum space_slot slot, struct space_values *out);
+
 /* A uniformly random point for trial idx. */
 void search__random_point(const struct search_space *sp, uint64_t seed, size_t idx,
 			  struct space_point *out);
+
+/* The same within model family model when the space has it (-1: any family). */
+void search__random_point_of(const struct search_space *sp, uint64_t seed, size_t idx, int model,
+			     struct space_point *out);
 
 #define SEARCH__DEFAULTS_MAX 8
 
@@ -104,12 +121,25 @@ struct search {
 	unsigned patience;
 	bool has_goal;
 	double goal;
+	bool sized; /* shape is the data's (search_new_sized()) */
+	struct search_shape shape;
 	struct space_point known[SEARCH__DEFAULTS_MAX];
 	size_t nknown;
 };
 
-/* The known configurations of auto, projected into the space and deduplicated. */
-size_t search__known_points(const struct search_space *sp, struct space_point *out, size_t max);
+/*
+ * The known configurations of auto, projected into the space and
+ * deduplicated; with a shape (else NULL) scaled to its rows and sorted
+ * cheapest first by search__work() (ties keep the listed order).
+ */
+size_t search__known_points(const struct search_space *sp, const struct search_shape *shape,
+			    struct space_point *out, size_t max);
+
+/*
+ * A deterministic estimate of the work of one fold of trial p on data of
+ * this shape, in multiply-adds: comparable across families, never a clock.
+ */
+double search__work(const struct search_shape *sh, const struct space_point *p);
 
 /* A trial the models learn from, ranked best first by (rank_class, key, idx). */
 struct search__obs {
@@ -131,11 +161,19 @@ int search__observations(const struct search *s, size_t below, const struct sear
 double search__norm(const struct search *s, double score);
 
 /*
- * tpe's proposal for trial idx from ranked observations. FITD_EINVAL when
- * they hold no good and bad trial to compare (the caller draws at random),
- * FITD_ENOMEM.
+ * tpe's proposal for trial idx from ranked observations, within model
+ * family model when the space has it (-1: tpe picks the family too).
+ * FITD_EINVAL when they hold no good and bad trial to compare (the caller
+ * draws at random), FITD_ENOMEM.
  */
 int search__tpe_point(const struct search *s, size_t idx, const struct search__obs *obs, size_t n,
-		      struct space_point *out);
+		      int model, struct space_point *out);
+
+/*
+ * The family trial idx explores after the portfolio, by expected
+ * improvement per unit of work (search.c); -1 to leave it to tpe (no
+ * shape, or nothing to compare yet).
+ */
+int search__family(const struct search *s, size_t idx, const struct search__obs *obs, size_t n);
 
 #endif

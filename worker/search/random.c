@@ -79,25 +79,39 @@ double search__range_from(const struct space_values *v, bool integer, double t)
 	return x < v->min ? v->min : x > v->max ? v->max : x;
 }
 
+struct uniform {
+	struct fit_rng rng;
+	int model; /* the family to draw in; -1: any */
+};
+
 static double choose_uniform(void *ctx, const struct space_point *p, enum space_slot slot,
 			     const double *opts, size_t nopts, const struct space_values *vals)
 {
-	struct fit_rng *r = ctx;
+	struct uniform *u = ctx;
 	bool integer = search_space_slot_integer(slot);
 	double lo, hi;
 
 	(void)p;
+	for (size_t k = 0; slot == SPACE_SLOT_MODEL && u->model >= 0 && k < nopts; k++)
+		if (opts[k] == u->model)
+			return opts[k];
 	if (nopts > 0)
-		return opts[(size_t)fit_rng_below(r, nopts)];
+		return opts[(size_t)fit_rng_below(&u->rng, nopts)];
 	search__range_bounds(vals, integer, &lo, &hi);
-	return search__range_from(vals, integer, lo + fit_rng_uniform(r) * (hi - lo));
+	return search__range_from(vals, integer, lo + fit_rng_uniform(&u->rng) * (hi - lo));
+}
+
+void search__random_point_of(const struct search_space *sp, uint64_t seed, size_t idx, int model,
+			     struct space_point *out)
+{
+	struct uniform u = { .model = model };
+
+	search__rng_init(&u.rng, seed, idx, SEARCH__STREAM_RANDOM);
+	search__walk(sp, choose_uniform, &u, out);
 }
 
 void search__random_point(const struct search_space *sp, uint64_t seed, size_t idx,
 			  struct space_point *out)
 {
-	struct fit_rng r;
-
-	search__rng_init(&r, seed, idx, SEARCH__STREAM_RANDOM);
-	search__walk(sp, choose_uniform, &r, out);
+	search__random_point_of(sp, seed, idx, -1, out);
 }

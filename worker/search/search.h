@@ -16,16 +16,23 @@
  *           truncated Gaussians in log space for log ranges), 24 candidates
  *           are drawn from l and the one with the largest l/g is proposed.
  *   asha    random points, stopped early by asynchronous successive halving.
- *   auto    the default: a few strong known configurations per family first,
- *           cheapest first (linear or logistic with lbfgs and a modest L2
- *           penalty, boosted trees from a cheap point, a linear SVM with
- *           dcd, a small MLP with adam, larger boosted trees), each
- *           projected into the space; then tpe, with successive halving
- *           stopping the weak trials early. The known configurations give a
- *           good model within the first few trials, which matters when the
+ *   auto    the default: a portfolio of strong known configurations first,
+ *           each family's first one its usual default (linear or logistic
+ *           by lbfgs with scikit-learn's L2 penalty of C = 1, boosted trees
+ *           with LightGBM's defaults, a linear SVM as LinearSVC by dcd,
+ *           scikit-learn's default MLP by adam, then larger boosted trees;
+ *           search.c), each projected into the space, cheapest first on
+ *           the data at hand (struct search_shape); then tpe, with
+ *           successive halving stopping the weak trials early. Told the
+ *           data's shape, tpe first draws the family of each trial in
+ *           proportion to its expected improvement per unit of estimated
+ *           work (search__family()), so a family many times dearer per
+ *           trial must promise that much more, and then models that
+ *           family's own trials. The known configurations give a good
+ *           model within the first few trials, which matters when the
  *           budget is time; they also give tpe informative first
- *           observations; successive halving lets tpe afford more trials. A
- *           finite space that fits the trial budget is enumerated instead
+ *           observations; successive halving lets tpe afford more trials.
+ *           A finite space that fits the trial budget is enumerated instead
  *           (a single fixed setting runs once).
  *
  * Every algorithm stops once a finite space is exhausted.
@@ -41,7 +48,11 @@
  * or behind one slow trial, slots wait. All of this assumes a trial's
  * scores depend only on its parameters, data and seed (DESIGN.md rule 5); a
  * trial ended by a clock (timeout) is left out of every model for that
- * reason.
+ * reason. For the same reason the cost auto weighs is never a measured
+ * duration, which depends on the machine and its load, but an estimate
+ * of the work of a trial's parameters on the data's shape (rows times
+ * features times epochs for a linear model or network, rounds times
+ * leaves and bins for trees; search__work()): the same everywhere.
  *
  * Successive halving (asha, auto). Rungs are at SEARCH_ASHA_MIN_EPOCHS *
  * SEARCH_ASHA_ETA^i epochs (3, 9, 27, 81, ...); a gbdt trial's budget is
@@ -157,6 +168,30 @@ struct search;
  * error: FITD_ENOMEM, or FITD_EUNPROCESSABLE for a space it cannot search.
  */
 int search_new(const struct worker_spec *spec, struct search **out, struct fitd_error *err);
+
+/*
+ * The shape of a job's data, for what auto decides before it has scores:
+ * its known linear configurations take scikit-learn's penalty of C = 1 on
+ * rows training rows (1 / rows), and the portfolio runs and the later
+ * trials are shared out by a deterministic estimate of a trial's work
+ * (search__work() in search.c: rows times features times epochs, or rounds
+ * times leaves, never a clock, so "Reproducibility" holds). It comes from
+ * the data alone, so a searcher rebuilt after a restart proposes the same.
+ */
+struct search_shape {
+	size_t rows;	 /* rows a fold trains on */
+	size_t width;	 /* preprocessed features a linear model or network reads */
+	size_t features; /* input columns, which trees split */
+	size_t outputs;	 /* scores per row: the classes when more than two, else 1 */
+};
+
+/*
+ * search_new() with the data's shape (NULL: not known, which is search_new():
+ * the known configurations in their listed order with a penalty of 1e-4,
+ * and tpe over every family at once).
+ */
+int search_new_sized(const struct worker_spec *spec, const struct search_shape *shape,
+		     struct search **out, struct fitd_error *err);
 
 /* NULL is allowed. */
 void search_free(struct search *s);

@@ -139,6 +139,14 @@ static const struct dim_default defaults[SPACE_DIM_COUNT] = {
 	[SPACE_DIM_MAX_BINS] = { { 0 }, { 0 }, false, 255, 255, false, 0, 255 },
 };
 
+bool search__default_range(enum space_dim d, const struct space_values *v)
+{
+	const struct dim_default *def = &defaults[d];
+
+	return v->range && def->range && v->min == def->min && v->max == def->max &&
+	       v->log == def->log;
+}
+
 /*
  * From the family table, for a task: dim models, the families that do it;
  * dim loss, every loss they take (grid: their natural losses).

@@ -68,6 +68,13 @@
  *   gbdt.colsample  0.5 .. 1
  *   gbdt.max_bins   255
  *
+ * Inside a default range (left out, or given exactly), random, tpe, asha
+ * and auto draw only where good settings live (space_tree.c): learning_rate
+ * 1e-4 .. 0.03 for adam, 1e-3 .. 0.3 for sgd, 1e-4 .. 0.1 for momentum,
+ * 1e-2 .. 1 for gd; penalty 1e-6 .. 0.1 for linear, logistic and mlp,
+ * 1e-3 .. 10 for gbdt's leaf weights; svm.C 1e-2 .. 10. A range the
+ * request gives otherwise is drawn from whole.
+ *
  * Grid search enumerates lists only, so an explicit range is refused there,
  * and a dimension the request leaves out takes one default value: the models
  * of the task, each with its natural loss (the family table's; today

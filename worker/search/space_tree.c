@@ -7,7 +7,8 @@
  * settings a combination reads, is the numeric core's family table
  * (worker/fit/params.h): the slots are one table, and a numeric slot is
  * used when the core says its combination reads the dimension's setting.
- * Everything here is pure.
+ * Inside the default ranges a slot draws only where good settings live
+ * (search__narrowed()). Everything here is pure.
  */
 #include "worker/search/internal.h"
 
@@ -193,6 +194,67 @@ size_t search_space_slot_options(const struct search_space *sp, const struct spa
 	return v->n;
 }
 
+/*
+ * Where good settings live inside a default range (the request left the
+ * setting out, or gave exactly its default range, as a stored normalized
+ * spec does): the learning rate by optimizer (on standardized features,
+ * adam diverges or wanders above a few hundredths, and plain sgd barely
+ * moves below a thousandth in 200 epochs; momentum's steps are ten times
+ * its rate), the penalty by family (a linear model or network with a
+ * penalty of 1 on a mean loss is all penalty, while a tree's leaf weights
+ * take XGBoost's lambda of 1 and more), and the svm's C (below 0.01 it
+ * barely fits; above 10 dcd needs hundreds of passes for what C 10 gives).
+ * The default range itself is the union, so the normalized space names it.
+ */
+struct narrow {
+	double min, max;
+};
+
+static const struct narrow lr_by_optimizer[FIT_OPT_COUNT] = {
+	[FIT_OPT_GD] = { 1e-2, 1 },
+	[FIT_OPT_SGD] = { 1e-3, 0.3 },
+	[FIT_OPT_MOMENTUM] = { 1e-4, 0.1 },
+	[FIT_OPT_ADAM] = { 1e-4, 0.03 },
+};
+
+static const struct narrow penalty_by_model[FIT_MODEL_COUNT] = {
+	[FIT_MODEL_LINEAR] = { 1e-6, 0.1 },
+	[FIT_MODEL_LOGISTIC] = { 1e-6, 0.1 },
+	[FIT_MODEL_MLP] = { 1e-6, 0.1 },
+	[FIT_MODEL_GBDT] = { 1e-3, 10 },
+};
+
+static const struct narrow svm_c = { 1e-2, 10 };
+
+bool search__narrowed(const struct search_space *sp, const struct space_point *p,
+		      enum space_slot slot, struct space_values *out)
+{
+	enum space_dim d = search_space_slot_dim(slot);
+	const struct space_values *v = &sp->dim[d];
+	const struct narrow *n = NULL;
+	int k;
+
+	if (sp->grid || !search__default_range(d, v))
+		return false;
+	if (slot == SPACE_SLOT_LEARNING_RATE && (p->active & BIT(SPACE_SLOT_OPT))) {
+		k = (int)p->v[SPACE_SLOT_OPT];
+		n = k >= 0 && k < FIT_OPT_COUNT ? &lr_by_optimizer[k] : NULL;
+	} else if (slot == SPACE_SLOT_PENALTY) {
+		k = (int)p->v[SPACE_SLOT_MODEL];
+		n = k >= 0 && k < FIT_MODEL_COUNT ? &penalty_by_model[k] : NULL;
+	} else if (slot == SPACE_SLOT_C) {
+		n = &svm_c;
+	}
+	if (n == NULL || n->max == 0)
+		return false;
+	*out = *v;
+	out->min = n->min > v->min ? n->min : v->min;
+	out->max = n->max < v->max ? n->max : v->max;
+	if (out->min > out->max)
+		*out = *v;
+	return true;
+}
+
 void search__walk(const struct search_space *sp, search__choose_fn choose, void *ctx,
 		  struct space_point *out)
 {
@@ -200,14 +262,17 @@ void search__walk(const struct search_space *sp, search__choose_fn choose, void 
 
 	memset(out, 0, sizeof(*out));
 	for (int s = 0; s < SPACE_SLOT_COUNT; s++) {
+		const struct space_values *vals = &sp->dim[slots[s].dim];
+		struct space_values narrowed;
 		size_t n;
 
 		if (!search_space_slot_active(out, (enum space_slot)s))
 			continue;
 		n = search_space_slot_options(sp, out, (enum space_slot)s, opts);
+		if (n == 0 && search__narrowed(sp, out, (enum space_slot)s, &narrowed))
+			vals = &narrowed;
 		out->v[s] = search_space_slot_round(
-		    (enum space_slot)s,
-		    choose(ctx, out, (enum space_slot)s, opts, n, &sp->dim[slots[s].dim]));
+		    (enum space_slot)s, choose(ctx, out, (enum space_slot)s, opts, n, vals));
 		out->active |= BIT(s);
 	}
 }

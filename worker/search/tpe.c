@@ -43,6 +43,7 @@ struct tpe {
 	struct tpe_est est[2][FIT_MODEL_COUNT][SPACE_SLOT_COUNT]; /* [good, bad] */
 	struct fit_rng rng;
 	double score;
+	int model; /* the family to propose in; -1: any */
 };
 
 static bool slot_is_range(const struct search_space *sp, int s)
@@ -242,6 +243,9 @@ static double choose_tpe(void *ctx, const struct space_point *p, enum space_slot
 	bool integer = search_space_slot_integer(slot);
 	double x, at;
 
+	for (size_t k = 0; slot == SPACE_SLOT_MODEL && t->model >= 0 && k < nopts; k++)
+		if (opts[k] == t->model)
+			return opts[k]; /* the same for every candidate: no score */
 	if (nopts > 0)
 		return choose_options(t, good, bad, slot, opts, nopts);
 	x = search__range_from(vals, integer, est_sample(good, t->lo[slot], t->hi[slot], &t->rng));
@@ -270,7 +274,7 @@ static size_t good_count(const struct search__obs *obs, size_t n)
 }
 
 int search__tpe_point(const struct search *s, size_t idx, const struct search__obs *obs, size_t n,
-		      struct space_point *out)
+		      int model, struct space_point *out)
 {
 	struct tpe *t = calloc(1, sizeof(*t));
 	size_t ngood = n >= 2 ? good_count(obs, n) : 0;
@@ -284,6 +288,7 @@ int search__tpe_point(const struct search *s, size_t idx, const struct search__o
 		return FITD_EINVAL; /* nothing to learn from yet */
 	}
 	t->sp = s->sp;
+	t->model = model;
 	search__rng_init(&t->rng, s->seed, idx, SEARCH__STREAM_TPE);
 	rc = tpe_build(t, obs, n, ngood);
 	for (int c = 0; rc == FITD_OK && c < SEARCH_TPE_CANDIDATES; c++) {
