@@ -315,7 +315,7 @@ struct fit__linear {
 	int threads;
 	struct fit__poll *poll;
 	size_t block_rows; /* fixed for the fit: fit__blocking(data->n) */
-	double *partial;   /* FIT__MAX_BLOCKS slots of slot_size(k, dim) doubles (linear.c) */
+	double *partial;   /* a slot of slot_size(k, dim) doubles per block (linear.c) */
 	double *curv[2];   /* n x k second-derivative terms: accepted, last full grad(); or NULL */
 };
 

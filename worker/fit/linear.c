@@ -193,12 +193,14 @@ static size_t slot_size(size_t k, size_t dim)
 void fit__linear_layout(struct fit__arena *a, struct fit__linear *lin, size_t n, size_t ld,
 			size_t k, int with_curv)
 {
-	size_t dim = k * ld + k, slot = slot_size(k, dim), cells;
+	size_t dim = k * ld + k, slot = slot_size(k, dim), cells, nb;
 
 	lin->k = k;
 	lin->dim = dim;
 	lin->block_rows = fit__blocking(n);
-	if (fit__mul(slot, FIT__MAX_BLOCKS, &cells)) {
+	/* a slot per block of the n rows (a pass never has more): wide models have wide slots */
+	nb = n / lin->block_rows + 1;
+	if (fit__mul(slot, nb < FIT__MAX_BLOCKS ? nb : FIT__MAX_BLOCKS, &cells)) {
 		a->overflow = 1;
 		return;
 	}
