@@ -204,31 +204,42 @@ static void orders_fill(struct orders *od, size_t c)
 	}
 }
 
-/* The baseline: the dense block of the training means, and a mixed row of weights per column. */
+/*
+ * The baseline: the dense block of the training means, and per categorical
+ * column a row of weights mixing its levels' rows by their training shares
+ * (summed in double, in level order).
+ */
 static int baseline(struct orders *od, const struct fit_model *m)
 {
 	const struct fit__prep *p = &m->prep;
 	size_t h = m->net.sizes[1], *map = malloc((p->nfeat + 1) * sizeof(size_t));
+	double *mix = malloc((h + 1) * sizeof(double));
 
-	if (map == NULL)
+	if (map == NULL || mix == NULL) {
+		free(map);
+		free(mix);
 		return FITD_ENOMEM;
+	}
 	fit__prep_map(p, map);
 	memcpy(od->emb, m->wf + m->net.eoff, p->ncatw * h * sizeof(float));
 	memset(od->base, 0, p->xld * sizeof(float));
 	for (size_t j = 0; j < p->ncols; j++) {
-		float *row = od->emb + (p->ncatw + p->slot[j]) * h;
+		size_t f0 = p->first[j], f1 = f0 + col_width(p, j);
 
-		for (size_t f = p->first[j]; f < p->first[j] + col_width(p, j); f++) {
-			if (p->cols[j].type == FIT_COL_NUMERIC) {
+		if (p->cols[j].type == FIT_COL_NUMERIC) {
+			for (size_t f = f0; f < f1; f++)
 				od->base[map[f]] = (float)m->feat_mean[f];
-				continue;
-			}
-			for (size_t u = 0; u < h; u++)
-				row[u] += (float)(m->feat_mean[f] *
-						  od->emb[(map[f] - p->xld) * h + u]);
+			continue;
 		}
+		memset(mix, 0, h * sizeof(double));
+		for (size_t f = f0; f < f1; f++)
+			for (size_t u = 0; u < h; u++)
+				mix[u] += m->feat_mean[f] * od->emb[(map[f] - p->xld) * h + u];
+		for (size_t u = 0; u < h; u++)
+			od->emb[(p->ncatw + p->slot[j]) * h + u] = (float)mix[u];
 	}
 	free(map);
+	free(mix);
 	return FITD_OK;
 }
 
