@@ -274,15 +274,18 @@ static long widest_categorical(const struct worker_data *d)
 
 /*
  * The estimated peak memory of t; FITD_ETOOBIG when it alone exceeds the
- * budget, with what to change: a categorical column that makes most of the
- * table's width (one-hot, a column per level) is named, to be excluded.
- * Folds train on fewer rows than the refit, so all rows are counted.
+ * budget, with what to change: the widest categorical column is named, to
+ * be excluded, when the fit without it would be admitted (rows hold a code
+ * per column, but a column's levels widen the weights: a network's first
+ * layer has a row of weights per level). Folds train on fewer rows than the
+ * refit, so all rows are counted.
  */
 static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_error *err)
 {
 	const struct worker_data *d = t->data;
-	struct fit_shape shape = { d->nall, d->nfeatures, d->width, d->cat_levels, d->nclasses };
-	size_t bytes = SIZE_MAX, need, have = w->memory_budget >> 20;
+	struct fit_shape shape = { d->nall,	  d->nfeatures, d->width,
+				   d->cat_levels, d->nclasses,	d->cat_columns };
+	size_t bytes = SIZE_MAX, without = SIZE_MAX, need, have = w->memory_budget >> 20;
 	long wide;
 
 	if (fit_model_memory(&shape, &t->params, &bytes) == FITD_OK && bytes <= w->memory_budget) {
@@ -291,14 +294,23 @@ static int estimate_memory(struct worker *w, struct worker_task *t, struct fitd_
 	}
 	need = (bytes >> 20) + 1;
 	wide = widest_categorical(d);
-	if (wide >= 0 && 2 * (d->frame->cols[wide].nlevels + 1) > d->width)
+	if (wide >= 0) {
+		size_t levels = d->frame->cols[wide].nlevels;
+
+		shape.columns--;
+		shape.width -= levels + 1;
+		shape.cat_levels -= levels;
+		shape.cat_columns--;
+		if (shape.columns == 0 || fit_model_memory(&shape, &t->params, &without) != FITD_OK)
+			without = SIZE_MAX;
+	}
+	if (without <= w->memory_budget)
 		return fitd_error_set(
 		    err, FITD_ETOOBIG, "memory_limit",
 		    "the fit needs an estimated %zu MiB, more than the trial memory "
-		    "budget of %zu MiB: column '%.40s' alone is %zu of the %zu "
-		    "input features; exclude it or raise --trial-memory-mib",
-		    need, have, d->frame->cols[wide].name, d->frame->cols[wide].nlevels + 1,
-		    d->width);
+		    "budget of %zu MiB: column '%.40s' has %zu levels, and the fit "
+		    "without it would be admitted; exclude it or raise --trial-memory-mib",
+		    need, have, d->frame->cols[wide].name, d->frame->cols[wide].nlevels);
 	return fitd_error_set(
 	    err, FITD_ETOOBIG, "memory_limit",
 	    "the fit needs an estimated %zu MiB, more than the trial memory "

@@ -51,6 +51,7 @@ static int find_features(struct worker_data *d, const char *const *exclude, size
 		d->features[d->nfeatures++] = c;
 		d->width += f->cols[c].type == FIT_COL_NUMERIC ? 2 : f->cols[c].nlevels + 1;
 		d->cat_levels += f->cols[c].type == FIT_COL_NUMERIC ? 0 : f->cols[c].nlevels;
+		d->cat_columns += f->cols[c].type != FIT_COL_NUMERIC;
 	}
 	if (d->nfeatures == 0)
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_features",

@@ -36,8 +36,9 @@ struct worker_data {
 	enum fit_task task;
 	size_t
 	    width; /* preprocessed features: a numeric column counts 2, a categorical one levels + 1 */
-	size_t cat_levels; /* levels of the categorical feature columns in all (for trees) */
-	size_t nclasses;   /* an upper bound; 0 for regression */
+	size_t cat_levels;  /* levels of the categorical feature columns in all */
+	size_t cat_columns; /* categorical feature columns */
+	size_t nclasses;    /* an upper bound; 0 for regression */
 };
 
 /*

@@ -155,15 +155,20 @@ static double prep_seconds(const struct fit_problem *prob, const struct fit_para
 	struct fit__bind bind;
 	double t0 = fitd_clock_s(), t;
 	float *x;
+	int32_t *code;
 
 	if (fit__prep_fit(prob->frame, prob->features, prob->nfeatures, prob->train, prob->ntrain,
 			  p, &prep, NULL) != 0 ||
 	    fit__bind_init(&prep, prob->frame, &bind, NULL) != 0)
 		exit(1);
-	x = fit__alloc(prob->ntrain * prep.ld * sizeof(float));
-	fit__prep_rows(&prep, &bind, prob->train, prob->ntrain, x, p->threads);
+	x = fit__alloc(prob->ntrain * prep.xld * sizeof(float));
+	code = malloc((prob->ntrain * prep.ncat + 1) * sizeof(int32_t));
+	if (x == NULL || code == NULL)
+		exit(1);
+	fit__prep_rows(&prep, &bind, prob->train, prob->ntrain, x, code, p->threads);
 	t = fitd_clock_s() - t0;
 	free(x);
+	free(code);
 	fit__bind_release(&bind);
 	fit__prep_release(&prep);
 	return t;

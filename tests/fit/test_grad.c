@@ -27,7 +27,9 @@ static void make_data(struct fit__data *d, size_t n, size_t nf, size_t k, int re
 {
 	d->n = n;
 	d->d = nf;
-	d->ld = fit__pad(nf);
+	d->ld = d->xld = fit__pad(nf);
+	d->ncat = 0;
+	d->code = NULL;
 	d->x = calloc(n * d->ld, sizeof(float));
 	d->y = regression ? malloc(n * sizeof(double)) : NULL;
 	d->label = regression ? NULL : malloc(n * sizeof(int32_t));
@@ -306,16 +308,16 @@ START_TEST(test_mlp_gradients)
 	p.activation = nc->act;
 	p.threads = 2;
 	make_data(&d, 300, 6, nc->kout, nc->regression); /* two chunks */
-	ck_assert_int_eq(fit__net_shape(&net, d.ld, nc->kout, &p), 0);
-	fit__mlp_layout(&a, &net, d.n, &p);
+	ck_assert_int_eq(fit__net_shape(&net, d.ld, 0, nc->kout, &p), 0);
+	fit__mlp_layout(&a, &net, d.n, 0, &p);
 	mem = fit__alloc(a.used);
 	a = (struct fit__arena){ .base = mem, .size = a.used };
-	m = fit__mlp_layout(&a, &net, d.n, &p);
+	m = fit__mlp_layout(&a, &net, d.n, 0, &p);
 	fit__mlp_bind(m, &d, nc->loss, 0.7, NULL);
 	fit__mlp_objective(m, &o);
 	w = malloc(net.dim * sizeof(double));
 	g = malloc(net.dim * sizeof(double));
-	fit__mlp_init(&net, 6, w, 5);
+	fit__mlp_init(&net, 6, 6, w, 5);
 	for (size_t l = 0; l < net.nl; l++) /* nonzero biases, so relu kinks are not at 0 */
 		for (size_t u = 0; u < net.sizes[l + 1]; u++)
 			w[net.boff[l] + u] = 0.3 * (urand() - 0.3);

@@ -40,9 +40,12 @@ static void gen(struct prob *pr, size_t n, size_t d, size_t classes, uint64_t se
 	ck_assert_uint_le(d, MAXD);
 	ck_assert_uint_le(classes, MAXD);
 	fit_rng_seed(&rng, seed, 99);
-	pr->data = (struct fit__data){ n,    d,
-				       ld,   calloc(n * ld, sizeof(float)),
-				       NULL, malloc(n * sizeof(int32_t)) };
+	pr->data = (struct fit__data){ .n = n,
+				       .d = d,
+				       .ld = ld,
+				       .xld = ld,
+				       .x = calloc(n * ld, sizeof(float)),
+				       .label = malloc(n * sizeof(int32_t)) };
 	pr->k = classes > 2 ? classes : 1;
 	for (size_t c = 0; c < classes; c++) {
 		bt[c] = mirror ? 0.0 : fit_rng_normal(&rng);

@@ -22,8 +22,10 @@ BREAKER_TRIALS = 10  # consecutive identical failures that end a job (worker/job
 
 
 def wide_table(rows=20000, levels=2000, seed=1):
-    """rows x (a levels-level categorical column, a numeric one, a 0/1 target):
-    one-hot, the categorical column alone makes every fit hundreds of MiB."""
+    """rows x (a levels-level categorical column, a numeric one, a 0/1 target).
+    Rows hold one code per column, so the table is small for every family;
+    the column's levels only widen the weights (a network's first layer has
+    a row of them per level)."""
     rng = random.Random(seed)
     lines = ["city,x,y"]
     for i in range(rows):
@@ -38,9 +40,10 @@ def upload_wide(d):
     return ds["id"]
 
 
-# Boosted trees read the codes of a categorical column and fit in a small
-# budget: the families that one-hot encode it do not.
-ONE_HOT_SPACE = {"models": ["logistic", "svm", "mlp"]}
+# Wide networks: 2,000 levels x 256 units of first-layer weights (and the
+# optimizer's copies of them) are far more than 16 MiB; the same network
+# without the column, or a logistic model with it, fits.
+WIDE_NET_SPACE = {"models": ["mlp"], "mlp": {"hidden_layers": [1], "units": [256]}}
 
 
 def trials(d, job_id):
@@ -54,7 +57,7 @@ class MemoryLimit(DaemonTest):
     def test_a_job_whose_trials_cannot_be_admitted_fails_promptly(self):
         ds = upload_wide(self.d)
         t0 = time.time()
-        status, _, job = submit(self.d, {"dataset": ds, "target": "y", "space": ONE_HOT_SPACE,
+        status, _, job = submit(self.d, {"dataset": ds, "target": "y", "space": WIDE_NET_SPACE,
                                          "search": {"max_seconds": 30}})
         self.assertEqual(status, 201, job)
         job = wait_job(self.d, job["id"], timeout=15)
@@ -62,7 +65,8 @@ class MemoryLimit(DaemonTest):
         self.assertEqual(job["state"], "failed", job)
         self.assertEqual(job["error"]["code"], "memory_limit", job)
         message = job["error"]["message"]
-        for what in ("'city'", "exclude", "--trial-memory-mib", "budget of 16 MiB"):
+        for what in ("'city' has 2000 levels", "exclude", "--trial-memory-mib",
+                     "budget of 16 MiB"):
             self.assertIn(what, message)
         self.assertGreater(job["progress"]["elapsed_s"], 0)
         items = trials(self.d, job["id"])
@@ -70,10 +74,35 @@ class MemoryLimit(DaemonTest):
         self.assertTrue(all(t["error"]["code"] == "memory_limit" for t in items), items)
         # Leaving the column out is what the message says: then the trials run.
         status, _, job = submit(self.d, {"dataset": ds, "target": "y", "exclude_columns": ["city"],
-                                         "space": {"models": ["logistic"]},
+                                         "space": dict(WIDE_NET_SPACE, epochs=5),
                                          "search": {"max_trials": 2}})
         self.assertEqual(status, 201, job)
         self.assertEqual(wait_job(self.d, job["id"])["state"], "succeeded")
+        # One code per row: a linear model reads the 2,000-level column in the same budget.
+        status, _, job = submit(self.d, {"dataset": ds, "target": "y",
+                                         "space": {"models": ["logistic"],
+                                                   "optimizer": ["lbfgs"]},
+                                         "search": {"max_trials": 2}})
+        self.assertEqual(status, 201, job)
+        self.assertEqual(wait_job(self.d, job["id"])["state"], "succeeded")
+
+
+class TinyBudget(DaemonTest):
+    """A budget smaller than any fit: nothing is admitted, and the message
+    does not blame a column (leaving one out would not help)."""
+    daemon_args = ("--trial-memory-mib", "1", "--worker-threads", "2")
+
+    def test_no_trial_fits_in_one_mib(self):
+        ds = upload(self.d, "iris")
+        t0 = time.time()
+        status, _, job = submit(self.d, {"dataset": ds, "target": "species",
+                                         "search": {"max_seconds": 30}})
+        self.assertEqual(status, 201, job)
+        job = wait_job(self.d, job["id"], timeout=15)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual((job["state"], job["error"]["code"]), ("failed", "memory_limit"), job)
+        self.assertIn("budget of 1 MiB: exclude columns, choose smaller settings",
+                      job["error"]["message"])
 
 
 class Breaker(DaemonTest):
@@ -193,12 +222,12 @@ class TrialCap(unittest.TestCase):
 
 
 def runaway_jobs(d, n, ds=None):
-    """Submits n jobs on one wide table whose every trial is too big (the
-    families that one-hot encode its wide column; boosted trees would fit)."""
+    """Submits n jobs on one wide table whose every trial is too big (wide
+    networks over its 2,000-level column)."""
     ds = ds or upload_wide(d)
     ids = []
     for _ in range(n):
-        status, _, job = submit(d, {"dataset": ds, "target": "y", "space": ONE_HOT_SPACE,
+        status, _, job = submit(d, {"dataset": ds, "target": "y", "space": WIDE_NET_SPACE,
                                     "search": {"algorithm": "random", "max_seconds": 60}})
         assert status == 201, job
         ids.append(job["id"])

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tests/worker/model_fixture.h"
 #include "worker/fit/gbdt.h"
 #include "worker/model_json.h"
 
@@ -180,6 +181,54 @@ START_TEST(test_without_means)
 END_TEST
 
 /* Damaged trees are refused, naming what is wrong. */
+/*
+ * Documents written by fitd before categorical columns were read as codes
+ * (commit b2d2635, which multiplied through a dense one-hot block) load and
+ * predict what they predicted then: bit for bit but the order of a few
+ * sums (1e-12 for the logistic model's double weights, 1e-6 for the float
+ * network).
+ */
+START_TEST(test_documents_of_the_dense_one_hot_era)
+{
+	static const char *const names[] = { "model_logistic_b2d2635.json",
+					     "model_mlp_b2d2635.json" };
+	static const double tol[] = { 1e-12, 1e-6 };
+	const char *dir = getenv("FITD_TEST_DATA");
+	struct fit_frame *f = fixture_table();
+	char path[4096];
+	json_t *file, *want;
+	struct fit_model *m = NULL;
+	struct fitd_error err = { 0 };
+	double *got;
+	size_t k;
+
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_ptr_nonnull(f);
+	snprintf(path, sizeof(path), "%s/%s", dir, names[_i]);
+	file = json_load_file(path, 0, NULL);
+	ck_assert_ptr_nonnull(file);
+	ck_assert_msg(worker_model_from_json(json_object_get(file, "model"), &m, &err) == FITD_OK,
+		      "%s", err.message);
+	ck_assert_uint_eq(fit_model_desc(m)->columns[2].nlevels, 11); /* and "other" */
+	ck_assert_uint_eq(fit_model_desc(m)->layers[0].nin, 18);
+	k = fit_model_noutputs(m);
+	want = json_object_get(file, "predictions");
+	ck_assert_uint_eq(json_array_size(want), FIX_N * k);
+	got = malloc(FIX_N * k * sizeof(double));
+	ck_assert_int_eq(fit_model_predict(m, f, NULL, FIX_N, 2, got, NULL, &err), FITD_OK);
+	for (size_t i = 0; i < FIX_N * k; i++) {
+		double w = json_real_value(json_array_get(want, i));
+
+		ck_assert_msg(fabs(got[i] - w) <= tol[_i] * (1 + fabs(w)),
+			      "%s value %zu: %.17g, was %.17g", names[_i], i, got[i], w);
+	}
+	free(got);
+	fit_model_free(m);
+	json_decref(file);
+	fit_frame_free(f);
+}
+END_TEST
+
 START_TEST(test_damaged_trees)
 {
 	static const struct {
@@ -276,6 +325,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_round_trip, 0, 6);
 	tcase_add_test(tc, test_without_means);
+	tcase_add_loop_test(tc, test_documents_of_the_dense_one_hot_era, 0, 2);
 	tcase_add_test(tc, test_damaged_trees);
 	tcase_add_test(tc, test_thousand_trees);
 	suite_add_tcase(s, tc);

@@ -4,7 +4,8 @@
  *
  * Linear families: a feature's contribution is its weight times its
  * distance from the training mean, w (x - mean); a column's is the sum over
- * its features (value and missing indicator; one-hot levels and "other"),
+ * its features (value and missing indicator; one-hot levels and "other":
+ * the active level's weight less the column's sum of w mean),
  * and the bias is the output at the means, b + sum w mean. Both sum to the
  * output exactly in real arithmetic (SHAP's linear explainer with
  * independent features).
@@ -59,36 +60,98 @@ static void to_target_units(const struct fit_model *m, double *c, size_t n)
 
 /* ---- linear families ---- */
 
-/* One row x (ld floats) of a linear model into out (kout x (ncols + 1)). */
-static void linear_row(const struct fit_model *m, const float *x, double *out)
+/*
+ * What every row of a linear model shares: per output o and column j,
+ * at[o * ncols + j] = the sum of w mean over the column's features (a
+ * categorical column's row then costs one gather, not a pass over its
+ * levels), and the bias b + sum w mean per output.
+ */
+struct linear_base {
+	double *at;
+	double *bias;
+	size_t *map;
+};
+
+static int linear_base_init(struct linear_base *lb, const struct fit_model *m)
+{
+	const struct fit__prep *p = &m->prep;
+	size_t ld = p->ld, k = m->kout;
+
+	lb->at = calloc(k * p->ncols + 1, sizeof(double));
+	lb->bias = calloc(k, sizeof(double));
+	lb->map = malloc((p->nfeat + 1) * sizeof(size_t));
+	if (lb->at == NULL || lb->bias == NULL || lb->map == NULL)
+		return FITD_ENOMEM;
+	fit__prep_map(p, lb->map);
+	for (size_t o = 0; o < k; o++) {
+		const double *wt = m->wd + o * ld;
+
+		lb->bias[o] = m->wd[k * ld + o];
+		for (size_t j = 0; j < p->ncols; j++) {
+			double s = 0.0;
+
+			for (size_t f = p->first[j]; f < p->first[j] + col_width(p, j); f++)
+				s += wt[lb->map[f]] * m->feat_mean[f];
+			lb->at[o * p->ncols + j] = s;
+			lb->bias[o] += s;
+		}
+	}
+	return FITD_OK;
+}
+
+static void linear_base_release(struct linear_base *lb)
+{
+	free(lb->at);
+	free(lb->bias);
+	free(lb->map);
+}
+
+/* Row i of rows of a linear model into out (kout x (ncols + 1)). */
+static void linear_row(const struct fit_model *m, const struct linear_base *lb,
+		       const struct fit__data *rows, size_t i, double *out)
 {
 	const struct fit__prep *p = &m->prep;
 	size_t ld = p->ld, w = p->ncols + 1;
+	const float *x = rows->x + i * p->xld;
 
 	for (size_t o = 0; o < m->kout; o++) {
 		const double *wt = m->wd + o * ld;
-		double bias = m->wd[m->kout * ld + o];
 
 		for (size_t j = 0; j < p->ncols; j++) {
 			double c = 0.0;
 
-			for (size_t f = p->first[j]; f < p->first[j] + col_width(p, j); f++) {
-				c += wt[f] * ((double)x[f] - m->feat_mean[f]);
-				bias += wt[f] * m->feat_mean[f];
+			if (p->cols[j].type == FIT_COL_CATEGORICAL) {
+				int32_t code = rows->code[i * p->ncat + p->slot[j]];
+
+				c = (code >= 0 ? wt[p->xld + (size_t)code] : 0.0) -
+				    lb->at[o * p->ncols + j];
+			} else {
+				for (size_t f = p->first[j]; f < p->first[j] + col_width(p, j); f++)
+					c += wt[lb->map[f]] *
+					     ((double)x[lb->map[f]] - m->feat_mean[f]);
 			}
 			out[o * w + j] = c;
 		}
-		out[o * w + w - 1] = bias;
+		out[o * w + w - 1] = lb->bias[o];
 	}
 }
 
 /* ---- networks ---- */
 
-/* The orders of a network's explanation: every one, or seeded antithetic pairs. */
+/*
+ * The orders of a network's explanation: every one, or seeded antithetic
+ * pairs. A categorical column at its baseline (the training shares of its
+ * levels) is code ncatw + its slot: emb is the model's categorical weights
+ * followed by one row per categorical column, the baseline's mix of its
+ * levels' rows, so the network reads a baseline like any level.
+ */
 struct orders {
 	size_t n;      /* orders */
 	size_t *cols;  /* n x ncols column indexes */
-	float *batch;  /* ROW_CHUNK evaluation rows (ld floats each) */
+	float *batch;  /* ROW_CHUNK evaluation rows (xld floats each) */
+	int32_t *code; /* ... and their codes (ncat each) */
+	float *emb;    /* (ncatw + ncat) x sizes[1] categorical weights */
+	float *base;   /* the baseline's dense block (xld floats) */
 	double *z;     /* ROW_CHUNK x kout outputs */
 	double *steps; /* (n * ncols + 1) x kout outputs of one row's walk */
 	float *scratch;
@@ -141,62 +204,132 @@ static void orders_fill(struct orders *od, size_t c)
 	}
 }
 
+/*
+ * The baseline: the dense block of the training means, and per categorical
+ * column a row of weights mixing its levels' rows by their training shares
+ * (summed in double, in level order).
+ */
+static int baseline(struct orders *od, const struct fit_model *m)
+{
+	const struct fit__prep *p = &m->prep;
+	size_t h = m->net.sizes[1], *map = malloc((p->nfeat + 1) * sizeof(size_t));
+	double *mix = malloc((h + 1) * sizeof(double));
+
+	if (map == NULL || mix == NULL) {
+		free(map);
+		free(mix);
+		return FITD_ENOMEM;
+	}
+	fit__prep_map(p, map);
+	memcpy(od->emb, m->wf + m->net.eoff, p->ncatw * h * sizeof(float));
+	memset(od->base, 0, p->xld * sizeof(float));
+	for (size_t j = 0; j < p->ncols; j++) {
+		size_t f0 = p->first[j], f1 = f0 + col_width(p, j);
+
+		if (p->cols[j].type == FIT_COL_NUMERIC) {
+			for (size_t f = f0; f < f1; f++)
+				od->base[map[f]] = (float)m->feat_mean[f];
+			continue;
+		}
+		memset(mix, 0, h * sizeof(double));
+		for (size_t f = f0; f < f1; f++)
+			for (size_t u = 0; u < h; u++)
+				mix[u] += m->feat_mean[f] * od->emb[(map[f] - p->xld) * h + u];
+		for (size_t u = 0; u < h; u++)
+			od->emb[(p->ncatw + p->slot[j]) * h + u] = (float)mix[u];
+	}
+	free(map);
+	free(mix);
+	return FITD_OK;
+}
+
 static int orders_init(struct orders *od, const struct fit_model *m, int threads)
 {
-	size_t c = m->prep.ncols, ld = m->prep.ld, k = m->kout;
+	size_t c = m->prep.ncols, xld = m->prep.xld, k = m->kout, nc = m->prep.ncat;
+	size_t h = m->net.sizes[1];
 
 	memset(od, 0, sizeof(*od));
 	od->n = c <= MAX_EXACT_C ? factorial_at_most(c, SIZE_MAX) : FIT_EXPLAIN_ORDERS;
 	od->cols = malloc((od->n * c + 1) * sizeof(size_t));
-	od->batch = fit__alloc(ROW_CHUNK * ld * sizeof(float));
+	od->batch = fit__alloc(ROW_CHUNK * xld * sizeof(float));
+	od->code = malloc((ROW_CHUNK * nc + 1) * sizeof(int32_t));
+	od->emb = calloc((m->prep.ncatw + nc) * h + 1, sizeof(float));
+	od->base = fit__alloc(xld * sizeof(float));
 	od->z = malloc(ROW_CHUNK * k * sizeof(double));
 	od->steps = malloc((od->n * c + 1) * k * sizeof(double));
 	od->scratch = fit__alloc(fit__net_scratch(&m->net, ROW_CHUNK) * sizeof(float));
 	od->gemm_ws = fit__alloc(fit_gemm_workspace_size(threads));
-	if (!od->cols || !od->batch || !od->z || !od->steps || !od->scratch || !od->gemm_ws)
+	if (!od->cols || !od->batch || !od->code || !od->emb || !od->base || !od->z || !od->steps ||
+	    !od->scratch || !od->gemm_ws)
 		return FITD_ENOMEM;
 	orders_fill(od, c);
-	return FITD_OK;
+	return baseline(od, m);
 }
 
 static void orders_release(struct orders *od)
 {
 	free(od->cols);
 	free(od->batch);
+	free(od->code);
+	free(od->emb);
+	free(od->base);
 	free(od->z);
 	free(od->steps);
 	free(od->scratch);
 	free(od->gemm_ws);
 }
 
+/* Step row t of the batch takes column j's values (or baseline) from row i of rows. */
+static void take_column(const struct fit__prep *p, struct orders *od, size_t t,
+			const struct fit__data *rows, size_t i, size_t j)
+{
+	if (p->cols[j].type == FIT_COL_CATEGORICAL)
+		od->code[t * p->ncat + p->slot[j]] = rows->code[i * p->ncat + p->slot[j]];
+	else
+		memcpy(od->batch + t * p->xld + p->pos[j], rows->x + i * p->xld + p->pos[j],
+		       col_width(p, j) * sizeof(float));
+}
+
+/* Step row t of the batch at the baseline. */
+static void at_baseline(const struct fit__prep *p, struct orders *od, size_t t)
+{
+	memcpy(od->batch + t * p->xld, od->base, p->xld * sizeof(float));
+	for (size_t j = 0; j < p->ncols; j++)
+		if (p->cols[j].type == FIT_COL_CATEGORICAL)
+			od->code[t * p->ncat + p->slot[j]] = (int32_t)(p->ncatw + p->slot[j]);
+}
+
+/* Step row t of the batch as a copy of step row from. */
+static void copy_step(const struct fit__prep *p, struct orders *od, size_t t, size_t from)
+{
+	memcpy(od->batch + t * p->xld, od->batch + from * p->xld, p->xld * sizeof(float));
+	memcpy(od->code + t * p->ncat, od->code + from * p->ncat, p->ncat * sizeof(int32_t));
+}
+
 /*
- * The outputs of every step of every order for row x: steps[0] is the
- * baseline, steps[1 + k * c + t] the output once the first t + 1 columns
- * of order k hold the row's values. Evaluated ROW_CHUNK steps at a time.
+ * The outputs of every step of every order for row i of rows: steps[0] is
+ * the baseline, steps[1 + k * c + t] the output once the first t + 1
+ * columns of order k hold the row's values. Evaluated ROW_CHUNK steps at a
+ * time.
  */
-static void walk_orders(const struct fit_model *m, struct orders *od, const float *x,
-			const float *base, int threads)
+static void walk_orders(const struct fit_model *m, struct orders *od, const struct fit__data *rows,
+			size_t i, int threads)
 {
 	const struct fit__prep *p = &m->prep;
-	size_t c = p->ncols, ld = p->ld, k = m->kout, total = c > 0 ? od->n * c + 1 : 1;
+	size_t c = p->ncols, k = m->kout, total = c > 0 ? od->n * c + 1 : 1;
 	size_t fill = 0, done = 0;
 
 	for (size_t s = 0; s < total; s++) {
-		float *row = od->batch + fill * ld;
-
 		if (s == 0 || (s - 1) % c == 0)
-			memcpy(row, base,
-			       ld * sizeof(float)); /* a new order starts from the base */
+			at_baseline(p, od, fill); /* a new order starts from the base */
 		else
-			memcpy(row, fill > 0 ? row - ld : od->batch + (ROW_CHUNK - 1) * ld,
-			       ld * sizeof(float));
-		if (s > 0) {
-			size_t j = od->cols[(s - 1) / c * c + (s - 1) % c];
-
-			memcpy(row + p->first[j], x + p->first[j], col_width(p, j) * sizeof(float));
-		}
+			copy_step(p, od, fill, fill > 0 ? fill - 1 : ROW_CHUNK - 1);
+		if (s > 0)
+			take_column(p, od, fill, rows, i, od->cols[(s - 1) / c * c + (s - 1) % c]);
 		if (++fill == ROW_CHUNK || s + 1 == total) {
-			fit__net_forward(&m->net, m->wf, od->batch, fill, od->scratch, od->z,
+			struct fit__data batch = fit__model_rows(m, od->batch, od->code, fill);
+
+			fit__net_forward(&m->net, m->wf, od->emb, &batch, od->scratch, od->z,
 					 threads, od->gemm_ws);
 			memcpy(od->steps + done * k, od->z, fill * k * sizeof(double));
 			/* the last row stays in place: the next chunk's first step continues it */
@@ -206,13 +339,13 @@ static void walk_orders(const struct fit_model *m, struct orders *od, const floa
 	}
 }
 
-/* A network's contributions of row x into out (kout x (ncols + 1)). */
-static void mlp_row(const struct fit_model *m, struct orders *od, const float *x, const float *base,
-		    int threads, double *out)
+/* A network's contributions of row i of rows into out (kout x (ncols + 1)). */
+static void mlp_row(const struct fit_model *m, struct orders *od, const struct fit__data *rows,
+		    size_t i, int threads, double *out)
 {
 	size_t c = m->prep.ncols, k = m->kout, w = c + 1;
 
-	walk_orders(m, od, x, base, threads);
+	walk_orders(m, od, rows, i, threads);
 	memset(out, 0, k * w * sizeof(double));
 	for (size_t q = 0; q < od->n; q++) {
 		for (size_t t = 0; t < c; t++) {
@@ -237,35 +370,37 @@ static int prep_contributions(const struct fit_model *m, const struct fit_frame 
 			      const size_t *rows, size_t nrows, int threads, double *out,
 			      struct fitd_error *err)
 {
-	size_t ld = m->prep.ld, per = m->kout * (m->prep.ncols + 1), idx[ROW_CHUNK];
+	size_t per = m->kout * (m->prep.ncols + 1), idx[ROW_CHUNK];
 	int mlp = m->desc.params.model == FIT_MODEL_MLP;
-	float *x = fit__alloc(ROW_CHUNK * ld * sizeof(float));
-	float *base = fit__alloc(ld * sizeof(float));
+	float *x = fit__alloc(ROW_CHUNK * m->prep.xld * sizeof(float));
+	int32_t *code = malloc((ROW_CHUNK * m->prep.ncat + 1) * sizeof(int32_t));
 	struct orders od = { 0 };
+	struct linear_base lb = { 0 };
 	struct fit__bind bind = { 0 };
-	int rc = x && base && (!mlp || orders_init(&od, m, threads) == FITD_OK)
-		     ? fit__bind_init(&m->prep, frame, &bind, err)
-		     : fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+	int ok = x && code &&
+		 (mlp ? orders_init(&od, m, threads) : linear_base_init(&lb, m)) == FITD_OK;
+	int rc = ok ? fit__bind_init(&m->prep, frame, &bind, err)
+		    : fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 
-	for (size_t f = 0; rc == FITD_OK && f < ld; f++)
-		base[f] = f < m->prep.nfeat ? (float)m->feat_mean[f] : 0.0f;
 	for (size_t s = 0; rc == FITD_OK && s < nrows; s += ROW_CHUNK) {
 		size_t cnt = nrows - s < ROW_CHUNK ? nrows - s : ROW_CHUNK;
+		struct fit__data chunk = fit__model_rows(m, x, code, cnt);
 
 		for (size_t i = 0; i < cnt; i++)
 			idx[i] = rows != NULL ? rows[s + i] : s + i;
-		fit__prep_rows(&m->prep, &bind, idx, cnt, x, threads);
+		fit__prep_rows(&m->prep, &bind, idx, cnt, x, code, threads);
 		for (size_t i = 0; i < cnt; i++) {
 			if (mlp)
-				mlp_row(m, &od, x + i * ld, base, threads, out + (s + i) * per);
+				mlp_row(m, &od, &chunk, i, threads, out + (s + i) * per);
 			else
-				linear_row(m, x + i * ld, out + (s + i) * per);
+				linear_row(m, &lb, &chunk, i, out + (s + i) * per);
 		}
 	}
 	fit__bind_release(&bind);
 	orders_release(&od);
+	linear_base_release(&lb);
 	free(x);
-	free(base);
+	free(code);
 	return rc;
 }
 

@@ -16,7 +16,8 @@
  * as the duals move. A coordinate step reads one row: the gradient G = y_i
  * v . [x_i, 1] - 1 + D a_i is one dot product, the exact minimizer along
  * a_i is a_i - G / (Q_ii + D) clipped to [0, U], and the change to v is one
- * axpy of the row (fit__dot, fit__axpy). An outer iteration visits the
+ * axpy of the row (fit__row_dot, fit__row_axpy: the dense block, and a
+ * gather or scatter of the one-hot codes). An outer iteration visits the
  * active rows once in a fresh random order. The intercept is the weight of
  * a constant feature BIAS = 1, penalized like the others, as liblinear's -B
  * 1 and scikit-learn's LinearSVC do: its unpenalized form would add the
@@ -118,11 +119,13 @@ static void start(const struct fit__dcd *d, struct dcd_ws *ws, double *w, uint64
 	memset(w, 0, (k * ld + k) * sizeof(double));
 	memset(ws->alpha, 0, k * n * sizeof(double));
 	for (size_t i = 0; i < n; i++) {
-		const float *xi = x->x + i * ld;
+		const float *xi = x->x + i * x->xld;
 		double sq = BIAS * BIAS;
 
-		for (size_t j = 0; j < x->d; j++)
+		for (size_t j = 0; j < x->xld; j++) /* the padding is zero */
 			sq += (double)xi[j] * xi[j];
+		for (size_t j = 0; j < x->ncat; j++) /* an active one-hot feature is 1 */
+			sq += x->code[i * x->ncat + j] >= 0;
 		ws->qd[i] = sq;
 	}
 	for (size_t c = 0; c < k; c++) {
@@ -180,9 +183,8 @@ static void pass(const struct fit__dcd *d, struct dcd_ws *ws, size_t c, double *
 	fit_rng_shuffle(&st->rng, index, st->active);
 	while (s < st->active) {
 		size_t i = index[s];
-		const float *xi = x->x + i * ld;
 		double y = fit__svm_sign(d->k, x->label[i], c), a = alpha[i];
-		double g = y * (fit__dot(xi, wc, ld) + b) - 1.0 + diag * a, pg = g;
+		double g = y * (fit__row_dot(x, i, wc) + b) - 1.0 + diag * a, pg = g;
 
 		if (st->visits++ % POLL_ROWS == 0 && stopped(d->poll))
 			break;
@@ -202,7 +204,7 @@ static void pass(const struct fit__dcd *d, struct dcd_ws *ws, size_t c, double *
 
 			alpha[i] = fmin(fmax(a - g / (ws->qd[i] + diag), 0.0), upper);
 			step = (alpha[i] - a) * y;
-			fit__axpy(wc, step, xi, ld);
+			fit__row_axpy(x, i, step, wc);
 			b += step * BIAS * BIAS; /* the intercept is BIAS times its weight */
 		}
 		s++;
@@ -235,10 +237,8 @@ static int primal(const struct fit__dcd *d, struct dcd_ws *ws, const double *w, 
 		if (nb > 1 && stopped(d->poll))
 			continue;
 		for (size_t i = b * rows; i < end; i++) {
-			const float *xi = x->x + i * ld;
-
 			for (size_t c = 0; c < k; c++)
-				z[c] = fit__dot(xi, w + c * ld, ld) + w[k * ld + c];
+				z[c] = fit__row_dot(x, i, w + c * ld) + w[k * ld + c];
 			slot[0] += fn(z, k, 0.0, x->label[i], 0.0, dz, NULL);
 		}
 	}

@@ -111,8 +111,9 @@ struct perm {
 	size_t n, nout;
 	enum fit_metric metric;
 	int threads;
-	float *x;     /* n x ld preprocessed rows */
-	float *saved; /* n x (widest column) features of one column */
+	float *x;      /* n x xld preprocessed rows: the dense block */
+	int32_t *code; /* ... and n x ncat codes */
+	float *saved;  /* n x 2 features (or codes) of one column */
 	double *z, *values, *y, *scratch;
 	int32_t *label;
 	size_t *order;
@@ -127,18 +128,19 @@ struct perm {
 static int perm_score(struct perm *pm, double *score)
 {
 	const struct fit_model *m = pm->m;
-	size_t ld = m->prep.ld;
+	struct fit__data all = fit__model_rows(m, pm->x, pm->code, pm->n);
 
 	if (m->gbdt != NULL &&
 	    fit_gbdt_predict(m->gbdt, &pm->view, NULL, pm->n, pm->threads, pm->z, NULL) != FITD_OK)
 		return FITD_ENOMEM;
 	if (fit__is_linear(m->desc.params.model))
-		fit__linear_scores(m->kout, ld, m->wd, pm->x, pm->n, pm->z, pm->threads);
+		fit__linear_scores(m->kout, m->wd, &all, pm->z, pm->threads);
 	for (size_t s = 0; m->desc.params.model == FIT_MODEL_MLP && s < pm->n;
 	     s += FIT__MLP_CHUNK) {
 		size_t cnt = pm->n - s < FIT__MLP_CHUNK ? pm->n - s : FIT__MLP_CHUNK;
+		struct fit__data v = fit__data_rows(&all, s, cnt);
 
-		fit__net_forward(&m->net, m->wf, pm->x + s * ld, cnt, pm->net_scratch,
+		fit__net_forward(&m->net, m->wf, m->wf + m->net.eoff, &v, pm->net_scratch,
 				 pm->z + s * m->kout, pm->threads, pm->gemm_ws);
 	}
 	fit__outputs_to_values(m->target.task, m->kout, m->target.nclasses, m->target.center,
@@ -164,11 +166,32 @@ static int shuffled_raw_score(struct perm *pm, size_t j, double *score)
 	return rc;
 }
 
+/*
+ * Moves column j's features of row i to (or, with back, from) slot i of
+ * saved: a numeric column's value and indicator, a categorical one's code.
+ */
+static void park(struct perm *pm, size_t j, size_t i, size_t to, int back)
+{
+	const struct fit__prep *p = &pm->m->prep;
+	void *cell, *keep = pm->saved + to * 2;
+	size_t bytes;
+
+	if (p->cols[j].type == FIT_COL_CATEGORICAL) {
+		cell = pm->code + i * p->ncat + p->slot[j];
+		bytes = sizeof(int32_t);
+	} else {
+		cell = pm->x + i * p->xld + p->pos[j];
+		bytes = col_width(p, j) * sizeof(float);
+	}
+	if (back)
+		memcpy(cell, keep, bytes);
+	else
+		memcpy(keep, cell, bytes);
+}
+
 /* Score with column j's features shuffled by (seed, j, rep), then restored. */
 static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed, double *score)
 {
-	const struct fit__prep *p = &pm->m->prep;
-	size_t w = col_width(p, j), off = p->first[j], ld = p->ld;
 	struct fit_rng rng;
 	int rc;
 
@@ -181,14 +204,14 @@ static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed
 	}
 	for (size_t i = 0; i < pm->n; i++) {
 		pm->order[i] = i;
-		memcpy(pm->saved + i * w, pm->x + i * ld + off, w * sizeof(float));
+		park(pm, j, i, i, 0);
 	}
 	fit_rng_shuffle(&rng, pm->order, pm->n);
 	for (size_t i = 0; i < pm->n; i++)
-		memcpy(pm->x + i * ld + off, pm->saved + pm->order[i] * w, w * sizeof(float));
+		park(pm, j, i, pm->order[i], 1);
 	rc = perm_score(pm, score);
 	for (size_t i = 0; i < pm->n; i++)
-		memcpy(pm->x + i * ld + off, pm->saved + i * w, w * sizeof(float));
+		park(pm, j, i, i, 1);
 	return rc;
 }
 
@@ -212,16 +235,15 @@ static int perm_alloc_raw(struct perm *pm, size_t nrows)
 static int perm_alloc(struct perm *pm, size_t nrows)
 {
 	const struct fit_model *m = pm->m;
-	size_t widest = 2, ld = m->prep.ld, k = m->target.nclasses;
+	size_t k = m->target.nclasses;
 
-	for (size_t j = 0; j < m->prep.ncols; j++)
-		if (col_width(&m->prep, j) > widest)
-			widest = col_width(&m->prep, j);
 	nrows = nrows ? nrows : 1;
 	if (m->gbdt != NULL && perm_alloc_raw(pm, nrows) != FITD_OK)
 		return FITD_ENOMEM;
-	pm->x = m->gbdt != NULL ? NULL : fit__alloc(nrows * ld * sizeof(float));
-	pm->saved = malloc(nrows * widest * sizeof(float));
+	pm->x = m->gbdt != NULL ? NULL : fit__alloc(nrows * m->prep.xld * sizeof(float));
+	pm->code = malloc(nrows * (m->prep.ncat ? m->prep.ncat : 1) * sizeof(int32_t));
+	/* two floats a row: a numeric column's value and indicator, or a code; gbdt: a raw value */
+	pm->saved = malloc(nrows * 2 * sizeof(float));
 	pm->z = malloc(nrows * m->kout * sizeof(double));
 	pm->values = malloc(nrows * pm->nout * sizeof(double));
 	pm->y = malloc(nrows * sizeof(double));
@@ -234,8 +256,8 @@ static int perm_alloc(struct perm *pm, size_t nrows)
 		if (!pm->net_scratch || !pm->gemm_ws)
 			return FITD_ENOMEM;
 	}
-	return (pm->x || m->gbdt) && pm->saved && pm->z && pm->values && pm->y && pm->label &&
-		       pm->order && pm->scratch
+	return (pm->x || m->gbdt) && pm->code && pm->saved && pm->z && pm->values && pm->y &&
+		       pm->label && pm->order && pm->scratch
 		   ? FITD_OK
 		   : FITD_ENOMEM;
 }
@@ -247,6 +269,7 @@ static void perm_release(struct perm *pm)
 	free(pm->vals);
 	free(pm->cols);
 	free(pm->x);
+	free(pm->code);
 	free(pm->saved);
 	free(pm->z);
 	free(pm->values);
@@ -315,7 +338,7 @@ static int perm_load(struct perm *pm, const struct fit_frame *frame, const size_
 	rc = fit__bind_init(&m->prep, frame, &bind, err);
 	if (rc != FITD_OK)
 		return rc;
-	fit__prep_rows(&m->prep, &bind, kept, pm->n, pm->x, pm->threads);
+	fit__prep_rows(&m->prep, &bind, kept, pm->n, pm->x, pm->code, pm->threads);
 	fit__bind_release(&bind);
 	return FITD_OK;
 }

@@ -5,8 +5,12 @@
  * How a fit is put together (train.c drives it):
  *
  *   target + preprocessing  fitted on the training rows (prep.c)
- *   design matrix           float32, row-major, rows padded to FIT__PAD
- *                           floats with zeros (struct fit__data)
+ *   design matrix           the numeric features dense (float32, row-major,
+ *                           rows padded to FIT__PAD floats with zeros) and
+ *                           each categorical column one compact code per row,
+ *                           the index of its active one-hot feature (struct
+ *                           fit__data): a one-hot block is read as sparse
+ *                           indices, a gather per row, never as a dense block
  *   objective               mean loss and its gradient over any rows, and a
  *                           Hessian-vector product (linear.c, mlp.c), behind
  *                           struct fit__objective
@@ -82,14 +86,40 @@ int fit__poll_stopped(const struct fit__poll *p);
 
 /* ---- preprocessing (prep.c) ---- */
 
-/* The preprocessing a model holds; cols is the public view, strings owned. */
+/*
+ * The preprocessing a model holds; cols is the public view, strings owned.
+ *
+ * Features have two orders. The public one (first[], the model's layers and
+ * feature means) follows the columns: a numeric column's value then its
+ * indicator, a categorical column's levels then "other". The kernels' one
+ * puts every numeric feature first, in column order, in a dense block of
+ * xld floats per row, and every categorical feature after it: a weight
+ * vector is [dense (xld) | categorical (ncatw) | zero padding] = ld values,
+ * and a row holds, per categorical column, one code: the offset of its
+ * active feature in the categorical block, or -1 for none. pos[] maps a
+ * column to its place in the kernels' order: a numeric column's offset in
+ * the dense block, a categorical column's offset in the categorical block;
+ * slot[] is a categorical column's index among the codes of a row.
+ */
 struct fit__prep {
 	size_t ncols;
 	struct fit_prep_column *cols;
-	size_t *first; /* first feature of each column */
+	size_t *first; /* public: first feature of each column */
+	size_t *pos;   /* kernels: see above */
+	size_t *slot;  /* categorical columns: the code's index in a row; else 0 */
 	size_t nfeat;  /* features */
-	size_t ld;     /* fit__pad(nfeat) */
+	size_t ndense; /* numeric features (values and indicators) */
+	size_t xld;    /* dense row stride: fit__pad(ndense), at least FIT__PAD */
+	size_t ncat;   /* categorical columns: codes per row */
+	size_t ncatw;  /* categorical features */
+	size_t ld;     /* weight row stride: fit__pad(xld + ncatw) */
 };
+
+/*
+ * The kernels' index (as above, dense block then categorical block) of
+ * every public feature, into map (p->nfeat of them).
+ */
+void fit__prep_map(const struct fit__prep *p, size_t *map);
 
 /* Fits preprocessing of columns feat[0..nfeat) on rows of frame. */
 int fit__prep_fit(const struct fit_frame *frame, const size_t *feat, size_t nfeat,
@@ -112,9 +142,12 @@ int fit__bind_init(const struct fit__prep *p, const struct fit_frame *f, struct 
 		   struct fitd_error *err);
 void fit__bind_release(struct fit__bind *b);
 
-/* Writes the preprocessed features of rows (NULL = 0..n-1) to x, n x ld. */
+/*
+ * Writes the preprocessed features of rows (NULL = 0..n-1): the dense ones
+ * to x (n x p->xld) and the categorical codes to code (n x p->ncat).
+ */
 void fit__prep_rows(const struct fit__prep *p, const struct fit__bind *b, const size_t *rows,
-		    size_t n, float *x, int threads);
+		    size_t n, float *x, int32_t *code, int threads);
 
 /* ---- target (target.c) ---- */
 
@@ -150,11 +183,27 @@ int fit__target_rows(const struct fit__target *t, const struct fit_column *col, 
 struct fit__data {
 	size_t n;	/* rows */
 	size_t d;	/* features */
-	size_t ld;	/* row stride in floats, fit__pad(d); padding is zero */
-	float *x;	/* n x ld */
+	size_t ld;	/* weight row stride: fit__pad(xld + categorical features) */
+	size_t xld;	/* dense row stride, a multiple of FIT__PAD; padding is zero */
+	float *x;	/* n x xld dense features */
+	size_t ncat;	/* categorical columns */
+	int32_t *code;	/* n x ncat: offset of the active feature after xld, -1 none */
 	double *y;	/* regression: standardized target; else NULL */
 	int32_t *label; /* classification: 0..K-1; else NULL */
 };
+
+/* Row i of d (n rows from it) as a view of its own, for chunked passes. */
+static inline struct fit__data fit__data_rows(const struct fit__data *d, size_t i, size_t n)
+{
+	struct fit__data v = *d;
+
+	v.n = n;
+	v.x = d->x + i * d->xld;
+	v.code = d->code != NULL ? d->code + i * d->ncat : NULL;
+	v.y = d->y != NULL ? d->y + i : NULL;
+	v.label = d->label != NULL ? d->label + i : NULL;
+	return v;
+}
 
 /*
  * A smooth objective over parameters w[0..dim): the first npen entries are
@@ -266,7 +315,7 @@ struct fit__linear {
 	int threads;
 	struct fit__poll *poll;
 	size_t block_rows; /* fixed for the fit: fit__blocking(data->n) */
-	double *partial;   /* FIT__MAX_BLOCKS slots of slot_size(k, dim) doubles (linear.c) */
+	double *partial;   /* a slot of slot_size(k, dim) doubles per block (linear.c) */
 	double *curv[2];   /* n x k second-derivative terms: accepted, last full grad(); or NULL */
 };
 
@@ -275,8 +324,8 @@ size_t fit__blocking(size_t n);
 void fit__linear_layout(struct fit__arena *a, struct fit__linear *lin, size_t n, size_t ld,
 			size_t k, int with_curv);
 void fit__linear_objective(struct fit__linear *lin, struct fit__objective *o);
-/* Decision values z (n x k) of rows x (n x ld) for w = [W (k x ld), b (k)]. */
-void fit__linear_scores(size_t k, size_t ld, const double *w, const float *x, size_t n, double *z,
+/* Decision values z (rows->n x k) of rows for w = [W (k x rows->ld), b (k)]. */
+void fit__linear_scores(size_t k, const double *w, const struct fit__data *rows, double *z,
 			int threads);
 
 /* ---- networks (mlp.c) ---- */
@@ -285,45 +334,65 @@ void fit__linear_scores(size_t k, size_t ld, const double *w, const float *x, si
 
 /*
  * The shape of an mlp: nl layers (hidden ones, then the output), sizes[0] =
- * ld (padded inputs) ... sizes[nl] = outputs; its parameters in one vector,
- * every layer's weights (sizes[l+1] x sizes[l], row-major) first, then every
- * layer's biases, at the offsets woff and boff.
+ * xld (the padded dense inputs) ... sizes[nl] = outputs; its parameters in
+ * one vector, every layer's weights (sizes[l+1] x sizes[l], row-major)
+ * first, then the first layer's weights of the categorical features
+ * (ncatw x sizes[1] at eoff, a row per feature: the gather of a code reads
+ * one contiguous row), then every layer's biases, at the offsets woff,
+ * eoff and boff. The penalized weights are the first npen = boff[0].
  */
 struct fit__net {
 	size_t nl;
 	size_t sizes[FIT_MAX_HIDDEN + 2];
 	size_t woff[FIT_MAX_HIDDEN + 1];
+	size_t eoff;
+	size_t ncatw;
 	size_t boff[FIT_MAX_HIDDEN + 1];
 	size_t dim;
 	size_t npen;
 	enum fit_activation act;
 };
 
-/* Shapes an mlp of p's hidden layers on ld-wide rows; FITD_ETOOBIG on overflow. */
-int fit__net_shape(struct fit__net *net, size_t ld, size_t kout, const struct fit_params *p);
+/* Shapes an mlp of p's hidden layers on xld-wide dense rows and ncatw categorical features. */
+int fit__net_shape(struct fit__net *net, size_t xld, size_t ncatw, size_t kout,
+		   const struct fit_params *p);
 /* Floats of scratch fit__net_forward() needs for chunk rows. */
 size_t fit__net_scratch(const struct fit__net *net, size_t chunk);
 /*
- * Output values z (n x outputs, double) of n <= chunk rows x (n x ld) with
- * float parameters wf, dropout off; gemm_ws as for fit_gemm().
+ * Output values z (rows->n x outputs, double) of rows->n <= chunk rows with
+ * float parameters wf, dropout off; emb is the first layer's categorical
+ * weights, a row of sizes[1] floats per code (wf + eoff, or a table with
+ * more rows); gemm_ws as for fit_gemm().
  */
-void fit__net_forward(const struct fit__net *net, const float *wf, const float *x, size_t n,
-		      float *scratch, double *z, int threads, void *gemm_ws);
+void fit__net_forward(const struct fit__net *net, const float *wf, const float *emb,
+		      const struct fit__data *rows, float *scratch, double *z, int threads,
+		      void *gemm_ws);
 
-struct fit__mlp;
-
-/* Lays out the training buffers of an mlp of shape net over n rows. */
+/* Lays out the training buffers of an mlp of shape net over n rows of ncat codes each. */
 struct fit__mlp *fit__mlp_layout(struct fit__arena *a, const struct fit__net *net, size_t n,
-				 const struct fit_params *p);
+				 size_t ncat, const struct fit_params *p);
 void fit__mlp_bind(struct fit__mlp *m, const struct fit__data *data, enum fit_loss loss,
 		   double delta, struct fit__poll *poll);
 void fit__mlp_objective(struct fit__mlp *m, struct fit__objective *o);
-/* Glorot-uniform weights over the nfeat real inputs (padding stays zero), zero biases. */
-void fit__mlp_init(const struct fit__net *net, size_t nfeat, double *w, uint64_t seed);
-/* Output values z (n x outputs) of rows x (n x ld) with parameters w, dropout off. */
-void fit__mlp_scores(struct fit__mlp *m, const double *w, const float *x, size_t n, double *z);
+/*
+ * Glorot-uniform weights (the first layer's fan-in is nfeat, the features in
+ * all) over the ndense real dense inputs and the categorical rows (padding
+ * stays zero), zero biases.
+ */
+void fit__mlp_init(const struct fit__net *net, size_t ndense, size_t nfeat, double *w,
+		   uint64_t seed);
+/* Output values z (rows->n x outputs) of rows with parameters w, dropout off. */
+void fit__mlp_scores(struct fit__mlp *m, const double *w, const struct fit__data *rows, double *z);
 
 /* ---- vector kernels (kernels.c), ld a multiple of FIT__PAD ---- */
+
+/*
+ * Row r of d: w . x_r over the dense block and the gathered categorical
+ * weights (w has d->ld values), and g += a * x_r (scatter-add). Summed in a
+ * fixed order: the dense dot, then the codes in column order.
+ */
+double fit__row_dot(const struct fit__data *d, size_t r, const double *w);
+void fit__row_axpy(const struct fit__data *d, size_t r, double a, double *g);
 
 /* x . w over ld values, accumulated in double. */
 double fit__dot(const float *x, const double *w, size_t ld);
@@ -396,6 +465,9 @@ int fit__model_adopt_gbdt(const struct fit_params *p, const char *target_name,
 			  struct fit__target *target, struct fit_gbdt_model *g,
 			  const struct fit_report *rep, struct fit_model **out,
 			  struct fitd_error *err);
+
+/* A design of n rows x (m->prep.xld floats) and code (m->prep.ncat codes each) for m's kernels. */
+struct fit__data fit__model_rows(const struct fit_model *m, float *x, int32_t *code, size_t n);
 
 /* Whether family k is one of the linear ones (one layer on preprocessed features). */
 int fit__is_linear(enum fit_model_kind k);

@@ -11,6 +11,11 @@
  * time: reading four rows interleaved (to share the weight loads) halves the
  * bandwidth, as the hardware prefetcher then sees four streams.
  *
+ * A row of the design is its dense block and, per categorical column, the
+ * code of its active one-hot feature: fit__row_dot() and fit__row_axpy()
+ * take the dense part through these kernels and gather (scatter) the
+ * categorical weights, so a one-hot block costs one load per column.
+ *
  * The optimizers' dot product of two double vectors (fit__ddot, for lbfgs.c
  * and newton.c) is one plain loop on every machine: its vectors are short
  * (the parameters), and a fixed summation order keeps fits reproducible.
@@ -59,6 +64,29 @@ CLONES void GENERIC(fit__axpy)(double *g, double a, const float *x, size_t ld)
 {
 	for (size_t j = 0; j < ld; j += 8)
 		STORE_D(g + j, LOAD_D(g + j) + a * LOAD_F(x + j));
+}
+
+double fit__row_dot(const struct fit__data *d, size_t r, const double *w)
+{
+	double s = fit__dot(d->x + r * d->xld, w, d->xld);
+	const int32_t *code = d->ncat > 0 ? d->code + r * d->ncat : NULL;
+	const double *wc = w + d->xld;
+
+	for (size_t j = 0; j < d->ncat; j++)
+		if (code[j] >= 0)
+			s += wc[code[j]];
+	return s;
+}
+
+void fit__row_axpy(const struct fit__data *d, size_t r, double a, double *g)
+{
+	const int32_t *code = d->ncat > 0 ? d->code + r * d->ncat : NULL;
+	double *gc = g + d->xld;
+
+	fit__axpy(g, a, d->x + r * d->xld, d->xld);
+	for (size_t j = 0; j < d->ncat; j++)
+		if (code[j] >= 0)
+			gc[code[j]] += a;
 }
 
 double fit__ddot(const double *a, const double *b, size_t n)

@@ -6,7 +6,9 @@
  * Parameters are w = [W (k rows of ld weights), b (k intercepts)]. One pass
  * over a block of rows computes z, the loss and dloss/dz, and accumulates
  * X^T dz in the same sweep, row by row (the row is still in L1 for the second
- * use), so each row is read from memory once per pass. Blocks have a fixed
+ * use), so each row is read from memory once per pass. A row is its dense
+ * block and one code per categorical column (internal.h): a one-hot block
+ * is a gather in the dot product and a scatter-add in the gradient. Blocks have a fixed
  * size (fit__blocking), each writes its own partial sums, and the partials
  * are added in block order: the result is the same for any number of threads.
  * Thread 0 (the caller) polls the abort callback once per block; the others
@@ -191,12 +193,14 @@ static size_t slot_size(size_t k, size_t dim)
 void fit__linear_layout(struct fit__arena *a, struct fit__linear *lin, size_t n, size_t ld,
 			size_t k, int with_curv)
 {
-	size_t dim = k * ld + k, slot = slot_size(k, dim), cells;
+	size_t dim = k * ld + k, slot = slot_size(k, dim), cells, nb;
 
 	lin->k = k;
 	lin->dim = dim;
 	lin->block_rows = fit__blocking(n);
-	if (fit__mul(slot, FIT__MAX_BLOCKS, &cells)) {
+	/* a slot per block of the n rows (a pass never has more): wide models have wide slots */
+	nb = n / lin->block_rows + 1;
+	if (fit__mul(slot, nb < FIT__MAX_BLOCKS ? nb : FIT__MAX_BLOCKS, &cells)) {
 		a->overflow = 1;
 		return;
 	}
@@ -216,15 +220,14 @@ static void block_grad(const struct fit__linear *lin, row_loss_fn fn, const doub
 	memset(slot, 0, (lin->dim + 1) * sizeof(double));
 	for (size_t i = r0; i < r0 + nb; i++) {
 		size_t r = rows != NULL ? rows[i] : i;
-		const float *x = d->x + r * ld;
 
 		for (size_t c = 0; c < k; c++)
-			z[c] = fit__dot(x, w + c * ld, ld) + w[k * ld + c];
+			z[c] = fit__row_dot(d, r, w + c * ld) + w[k * ld + c];
 		loss += fn(z, k, d->y ? d->y[r] : 0.0, d->label ? d->label[r] : 0, lin->delta, dz,
 			   curv ? curv + r * k : NULL);
 		for (size_t c = 0; c < k; c++) {
 			if (dz[c] != 0.0)
-				fit__axpy(g + c * ld, dz[c], x, ld);
+				fit__row_axpy(d, r, dz[c], g + c * ld);
 			g[k * ld + c] += dz[c];
 		}
 	}
@@ -242,19 +245,18 @@ static void block_hv(const struct fit__linear *lin, const double *s, size_t r0, 
 
 	memset(slot, 0, (lin->dim + 1) * sizeof(double));
 	for (size_t i = r0; i < r0 + nb; i++) {
-		const float *x = d->x + i * ld;
 		const double *p = lin->curv[0] + i * k;
 		double pu = 0.0;
 
 		for (size_t c = 0; c < k; c++) {
-			u[c] = fit__dot(x, s + c * ld, ld) + s[k * ld + c];
+			u[c] = fit__row_dot(d, i, s + c * ld) + s[k * ld + c];
 			pu += softmax ? p[c] * u[c] : 0.0;
 		}
 		for (size_t c = 0; c < k; c++) {
 			double v = softmax ? p[c] * (u[c] - pu) : p[c] * u[c];
 
 			if (v != 0.0)
-				fit__axpy(hs + c * ld, v, x, ld);
+				fit__row_axpy(d, i, v, hs + c * ld);
 			hs[k * ld + c] += v;
 		}
 	}
@@ -345,11 +347,13 @@ void fit__linear_objective(struct fit__linear *lin, struct fit__objective *o)
 	o->ctx = lin;
 }
 
-void fit__linear_scores(size_t k, size_t ld, const double *w, const float *x, size_t n, double *z,
+void fit__linear_scores(size_t k, const double *w, const struct fit__data *rows, double *z,
 			int threads)
 {
+	size_t n = rows->n, ld = rows->ld;
+
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && n > 1024)
 	for (size_t i = 0; i < n; i++)
 		for (size_t c = 0; c < k; c++)
-			z[i * k + c] = fit__dot(x + i * ld, w + c * ld, ld) + w[k * ld + c];
+			z[i * k + c] = fit__row_dot(rows, i, w + c * ld) + w[k * ld + c];
 }

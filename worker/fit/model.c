@@ -5,8 +5,12 @@
  * them and asks the engine for their margins.
  *
  * A model owns its fields (struct fit_model_desc points into them) and a
- * "predictor": the weights laid out as the training kernels use them (rows
- * padded to FIT__PAD; float32 for networks). The predictor is always derived
+ * "predictor": the weights laid out as the training kernels use them (the
+ * dense features first, rows padded to FIT__PAD, then the one-hot ones,
+ * which a network keeps as a row of first-layer weights per feature;
+ * float32 for networks). The description keeps the public order of the
+ * features (a column's one-hot block where the column is), as model
+ * documents have always had it. The predictor is always derived
  * from the description by build_predictor(), for a freshly trained model and
  * for a rebuilt one alike, so both predict bit-identically. Predictions run
  * in chunks of rows, so memory stays bounded whatever nrows is; every row's
@@ -39,39 +43,66 @@ static int is_linear(enum fit_model_kind k)
 	return fit__is_linear(k);
 }
 
+struct fit__data fit__model_rows(const struct fit_model *m, float *x, int32_t *code, size_t n)
+{
+	return (struct fit__data){ .n = n,
+				   .d = m->prep.nfeat,
+				   .ld = m->prep.ld,
+				   .xld = m->prep.xld,
+				   .x = x,
+				   .ncat = m->prep.ncat,
+				   .code = code };
+}
+
 static int build_predictor(struct fit_model *m)
 {
 	const struct fit_layer_desc *L = m->layers;
-	size_t ld = m->prep.ld, nf = m->prep.nfeat;
+	size_t ld = m->prep.ld, nf = m->prep.nfeat, xld = m->prep.xld;
+	size_t *map = malloc((nf ? nf : 1) * sizeof(size_t));
 
+	if (map == NULL)
+		return FITD_ENOMEM;
+	fit__prep_map(&m->prep, map);
 	if (is_linear(m->desc.params.model)) {
 		size_t k = m->kout;
 
 		m->wd = fit__alloc((k * ld + k) * sizeof(double));
 		if (m->wd == NULL)
-			return FITD_ENOMEM;
+			goto nomem;
 		memset(m->wd, 0, (k * ld + k) * sizeof(double));
 		for (size_t c = 0; c < k; c++) {
-			memcpy(m->wd + c * ld, L[0].weights + c * nf, nf * sizeof(double));
+			for (size_t f = 0; f < nf; f++)
+				m->wd[c * ld + map[f]] = L[0].weights[c * nf + f];
 			m->wd[k * ld + c] = L[0].bias[c];
 		}
+		free(map);
 		return FITD_OK;
 	}
 	m->wf = fit__alloc(m->net.dim * sizeof(float));
 	if (m->wf == NULL)
-		return FITD_ENOMEM;
+		goto nomem;
 	memset(m->wf, 0, m->net.dim * sizeof(float));
 	for (size_t l = 0; l < m->net.nl; l++) {
-		size_t in = m->net.sizes[l];
+		size_t in = m->net.sizes[l], nout = L[l].nout;
 
-		for (size_t o = 0; o < L[l].nout; o++) {
-			for (size_t i = 0; i < L[l].nin; i++)
-				m->wf[m->net.woff[l] + o * in + i] =
-				    (float)L[l].weights[o * L[l].nin + i];
+		for (size_t o = 0; o < nout; o++) {
+			for (size_t i = 0; i < L[l].nin; i++) {
+				size_t f = l == 0 ? map[i] : i;
+				float v = (float)L[l].weights[o * L[l].nin + i];
+
+				if (l == 0 && f >= xld) /* a categorical feature's row of weights */
+					m->wf[m->net.eoff + (f - xld) * nout + o] = v;
+				else
+					m->wf[m->net.woff[l] + o * in + f] = v;
+			}
 			m->wf[m->net.boff[l] + o] = (float)L[l].bias[o];
 		}
 	}
+	free(map);
 	return FITD_OK;
+nomem:
+	free(map);
+	return FITD_ENOMEM;
 }
 
 /* Layer sizes the parameters and data call for; FITD_EFORMAT when nin/nout differ. */
@@ -180,8 +211,8 @@ static int finish(struct fit_model *m, const struct fit_layer_desc *layers, size
 		describe(m, 0);
 		return FITD_OK;
 	}
-	if (!is_linear(m->desc.params.model) &&
-	    fit__net_shape(&m->net, m->prep.ld, m->kout, &m->desc.params) != FITD_OK)
+	if (!is_linear(m->desc.params.model) && fit__net_shape(&m->net, m->prep.xld, m->prep.ncatw,
+							       m->kout, &m->desc.params) != FITD_OK)
 		return fitd_error_set(err, FITD_ETOOBIG, NULL, "the network is too large");
 	rc = check_shape(m, layers, nlayers, err);
 	if (rc == FITD_OK)
@@ -411,6 +442,7 @@ struct predict_bufs {
 	size_t chunk;
 	size_t *idx;
 	float *x;
+	int32_t *code;
 	double *z;
 	float *scratch;
 	void *gemm_ws;
@@ -423,13 +455,14 @@ static int bufs_init(const struct fit_model *m, int threads, struct predict_bufs
 	memset(b, 0, sizeof(*b));
 	b->chunk = mlp ? FIT__MLP_CHUNK : PREDICT_CHUNK;
 	b->idx = malloc(b->chunk * sizeof(size_t));
-	b->x = trees ? NULL : fit__alloc(b->chunk * m->prep.ld * sizeof(float));
+	b->x = trees ? NULL : fit__alloc(b->chunk * m->prep.xld * sizeof(float));
+	b->code = malloc(b->chunk * (m->prep.ncat ? m->prep.ncat : 1) * sizeof(int32_t));
 	b->z = malloc(b->chunk * m->kout * sizeof(double));
 	if (mlp) {
 		b->scratch = fit__alloc(fit__net_scratch(&m->net, b->chunk) * sizeof(float));
 		b->gemm_ws = fit__alloc(fit_gemm_workspace_size(threads));
 	}
-	if (b->idx == NULL || (!trees && b->x == NULL) || b->z == NULL ||
+	if (b->idx == NULL || (!trees && b->x == NULL) || b->code == NULL || b->z == NULL ||
 	    (mlp && (b->scratch == NULL || b->gemm_ws == NULL)))
 		return FITD_ENOMEM;
 	return FITD_OK;
@@ -439,6 +472,7 @@ static void bufs_release(struct predict_bufs *b)
 {
 	free(b->idx);
 	free(b->x);
+	free(b->code);
 	free(b->z);
 	free(b->scratch);
 	free(b->gemm_ws);
@@ -449,13 +483,17 @@ static int chunk_outputs(const struct fit_model *m, const struct fit_frame *fram
 			 const struct fit__bind *bind, struct predict_bufs *b, size_t cnt,
 			 int threads, struct fitd_error *err)
 {
+	struct fit__data rows;
+
 	if (m->gbdt != NULL)
 		return fit_gbdt_predict(m->gbdt, frame, b->idx, cnt, threads, b->z, err);
-	fit__prep_rows(&m->prep, bind, b->idx, cnt, b->x, threads);
+	fit__prep_rows(&m->prep, bind, b->idx, cnt, b->x, b->code, threads);
+	rows = fit__model_rows(m, b->x, b->code, cnt);
 	if (is_linear(m->desc.params.model))
-		fit__linear_scores(m->kout, m->prep.ld, m->wd, b->x, cnt, b->z, threads);
+		fit__linear_scores(m->kout, m->wd, &rows, b->z, threads);
 	else
-		fit__net_forward(&m->net, m->wf, b->x, cnt, b->scratch, b->z, threads, b->gemm_ws);
+		fit__net_forward(&m->net, m->wf, m->wf + m->net.eoff, &rows, b->scratch, b->z,
+				 threads, b->gemm_ws);
 	return FITD_OK;
 }
 

@@ -22,7 +22,11 @@
  * and standard deviation; categorical columns are one-hot encoded, levels seen
  * on fewer than min_level_count training rows folded into one "other" feature
  * that also takes levels never seen in training; a missing categorical value
- * sets none of its features. Columns are matched by name when predicting, so
+ * sets none of its features. The one-hot features are a model's public
+ * view (its layers have a weight per level): inside the core a row holds one
+ * code per categorical column, the index of its active feature, and the
+ * kernels gather those weights, so memory grows with rows x columns, never
+ * rows x levels. Columns are matched by name when predicting, so
  * any frame with those columns (of the same type) will do. A gbdt model's
  * trees see the raw values (worker/fit/gbdt.h): its columns are only named
  * and typed, categorical ones with the levels seen in training.
@@ -244,28 +248,34 @@ void fit_model_free(struct fit_model *m);
 
 /*
  * An upper estimate of the peak bytes fit_model_train() allocates for a fit of
- * rows training-plus-validation rows, features preprocessed features (count a
- * categorical column as its number of levels plus one) and nclasses classes (0
- * for regression), so the daemon can admit trials against a memory budget.
- * The frame itself is not counted. FITD_ETOOBIG when the size overflows.
+ * rows training-plus-validation rows, features preprocessed numeric features
+ * (all held dense) and nclasses classes (0 for regression), so the daemon
+ * can admit trials against a memory budget. The frame itself is not
+ * counted. FITD_ETOOBIG when the size overflows. Tables with categorical
+ * columns go through fit_model_memory().
  */
 int fit_memory_estimate(size_t rows, size_t features, size_t nclasses,
 			const struct fit_params *params, size_t *bytes);
 
 /* The shape of the data a fit sees, for fit_model_memory(). */
 struct fit_shape {
-	size_t rows;	   /* training plus validation rows */
-	size_t columns;	   /* input columns */
-	size_t width;	   /* preprocessed features: a categorical column counts levels + 1 */
-	size_t cat_levels; /* levels of the categorical input columns in all */
-	size_t nclasses;   /* 0 for regression */
+	size_t rows;	    /* training plus validation rows */
+	size_t columns;	    /* input columns */
+	size_t width;	    /* preprocessed features: a categorical column counts levels + 1 */
+	size_t cat_levels;  /* levels of the categorical input columns in all */
+	size_t nclasses;    /* 0 for regression */
+	size_t cat_columns; /* categorical input columns */
 };
 
 /*
  * fit_memory_estimate() for any family: a gbdt fit is sized by the tree
- * engine (fit_gbdt_memory_estimate()) on the columns and their levels, the
- * others by the preprocessed width. FITD_ETOOBIG when the size overflows,
- * FITD_EINVAL for parameters the family cannot fit with.
+ * engine (fit_gbdt_memory_estimate()) on the columns and their levels. The
+ * others hold a numeric column dense and a categorical one as one code per
+ * row (its one-hot features are read as indices), so their rows cost
+ * memory per column whatever the levels; the levels only widen the weights
+ * (and a network's first layer). FITD_ETOOBIG when the size overflows,
+ * FITD_EINVAL for parameters the family cannot fit with or a shape whose
+ * categorical levels exceed its width.
  */
 int fit_model_memory(const struct fit_shape *shape, const struct fit_params *params, size_t *bytes);
 

@@ -1,6 +1,7 @@
 /*
  * prep.c - the preprocessing a model carries: fitted on training rows, then
- * applied to rows of any frame to make the float32 design matrix.
+ * applied to rows of any frame to make the design: numeric features in a
+ * dense float32 block, one-hot columns as one code per row (internal.h).
  *
  * Fitting reads each input column over the training rows only (never the
  * validation or test rows): a numeric column's median (for imputation; by
@@ -12,6 +13,9 @@
  *
  * Applying binds a frame first (fit__bind_init: columns found by name, each
  * frame level mapped to its feature once), then fills rows block by block.
+ * A categorical column is never expanded: its row holds the offset of its
+ * active feature (or -1), so the design takes rows x columns of memory
+ * whatever the number of levels.
  */
 #include "worker/fit/internal.h"
 
@@ -220,30 +224,53 @@ static int fit_categorical(const struct fit_column *col, const size_t *rows, siz
 	return FITD_OK;
 }
 
-/* Feature offsets and counts from cols; FITD_ETOOBIG on overflow. */
+/*
+ * Feature offsets and counts from cols, in both orders (struct fit__prep);
+ * FITD_ETOOBIG on overflow or when a code would not fit in an int32_t.
+ */
 static int layout_features(struct fit__prep *p)
 {
-	size_t total = 0;
+	size_t total = 0, ndense = 0, ncatw = 0, ncat = 0, n = p->ncols ? p->ncols : 1;
 
-	p->first = calloc(p->ncols ? p->ncols : 1, sizeof(*p->first));
-	if (p->first == NULL)
+	p->first = calloc(n, sizeof(*p->first));
+	p->pos = calloc(n, sizeof(*p->pos));
+	p->slot = calloc(n, sizeof(*p->slot));
+	if (p->first == NULL || p->pos == NULL || p->slot == NULL)
 		return FITD_ENOMEM;
 	for (size_t i = 0; i < p->ncols; i++) {
 		const struct fit_prep_column *c = &p->cols[i];
-		size_t w = c->type == FIT_COL_NUMERIC ? 1 + !!c->indicator
-						      : c->nlevels + !!c->other;
+		int num = c->type == FIT_COL_NUMERIC;
+		size_t w = num ? 1 + !!c->indicator : c->nlevels + !!c->other;
 
 		p->first[i] = total;
-		if (fit__add(total, w, &total))
+		p->pos[i] = num ? ndense : ncatw;
+		p->slot[i] = num ? 0 : ncat++;
+		if (fit__add(total, w, &total) ||
+		    fit__add(num ? ndense : ncatw, w, num ? &ndense : &ncatw))
 			return FITD_ETOOBIG;
 	}
 	p->nfeat = total;
-	p->ld = fit__pad(total);
-	if (p->ld == 0 && total != 0)
+	p->ndense = ndense;
+	p->ncat = ncat;
+	p->ncatw = ncatw;
+	p->xld = ndense > 0 ? fit__pad(ndense) : FIT__PAD;
+	if (p->xld == 0 || ncatw > INT32_MAX || fit__add(p->xld, ncatw, &p->ld))
 		return FITD_ETOOBIG;
-	if (p->ld == 0)
-		p->ld = FIT__PAD;
-	return FITD_OK;
+	p->ld = fit__pad(p->ld);
+	return p->ld == 0 ? FITD_ETOOBIG : FITD_OK;
+}
+
+void fit__prep_map(const struct fit__prep *p, size_t *map)
+{
+	for (size_t j = 0; j < p->ncols; j++) {
+		const struct fit_prep_column *c = &p->cols[j];
+		size_t w = c->type == FIT_COL_NUMERIC ? 1 + !!c->indicator
+						      : c->nlevels + !!c->other;
+		size_t at = c->type == FIT_COL_NUMERIC ? p->pos[j] : p->xld + p->pos[j];
+
+		for (size_t f = 0; f < w; f++)
+			map[p->first[j] + f] = at + f;
+	}
 }
 
 static int fit_one(const struct fit_column *col, const size_t *rows, size_t nrows,
@@ -395,6 +422,8 @@ void fit__prep_release(struct fit__prep *p)
 	}
 	free(p->cols);
 	free(p->first);
+	free(p->pos);
+	free(p->slot);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -481,20 +510,22 @@ static void rows_numeric(const struct fit_prep_column *c, const struct fit_colum
 	}
 }
 
+/* The codes of one categorical column: offset of the active feature (at off), or -1. */
 static void rows_categorical(const int32_t *map, const struct fit_column *src, const size_t *rows,
-			     size_t r0, size_t nb, float *x, size_t ld, size_t off)
+			     size_t r0, size_t nb, int32_t *code, size_t ncat, size_t off)
 {
 	for (size_t i = 0; i < nb; i++) {
 		size_t r = rows != NULL ? rows[r0 + i] : r0 + i;
-		int32_t code = src->cat[r];
+		int32_t c = src->cat[r];
 
-		if (code >= 0 && (size_t)code < src->nlevels && map[code] >= 0)
-			x[i * ld + off + (size_t)map[code]] = 1.0f;
+		code[i * ncat] = c >= 0 && (size_t)c < src->nlevels && map[c] >= 0
+				     ? (int32_t)off + map[c]
+				     : -1;
 	}
 }
 
 void fit__prep_rows(const struct fit__prep *p, const struct fit__bind *b, const size_t *rows,
-		    size_t n, float *x, int threads)
+		    size_t n, float *x, int32_t *code, int threads)
 {
 	size_t nblocks = (n + PREP_ROW_BLOCK - 1) / PREP_ROW_BLOCK;
 
@@ -502,16 +533,17 @@ void fit__prep_rows(const struct fit__prep *p, const struct fit__bind *b, const 
 	for (size_t blk = 0; blk < nblocks; blk++) {
 		size_t r0 = blk * PREP_ROW_BLOCK;
 		size_t nb = n - r0 < PREP_ROW_BLOCK ? n - r0 : PREP_ROW_BLOCK;
-		float *xb = x + r0 * p->ld;
+		float *xb = x + r0 * p->xld;
 
-		memset(xb, 0, nb * p->ld * sizeof(float));
+		memset(xb, 0, nb * p->xld * sizeof(float));
 		for (size_t j = 0; j < p->ncols; j++) {
 			if (p->cols[j].type == FIT_COL_NUMERIC)
-				rows_numeric(&p->cols[j], b->src[j], rows, r0, nb, xb, p->ld,
-					     p->first[j]);
+				rows_numeric(&p->cols[j], b->src[j], rows, r0, nb, xb, p->xld,
+					     p->pos[j]);
 			else
-				rows_categorical(b->code_map[j], b->src[j], rows, r0, nb, xb, p->ld,
-						 p->first[j]);
+				rows_categorical(b->code_map[j], b->src[j], rows, r0, nb,
+						 code + r0 * p->ncat + p->slot[j], p->ncat,
+						 p->pos[j]);
 		}
 	}
 }

@@ -1,12 +1,14 @@
 /*
  * train.c - fit_model_train(): from a frame and a parameter struct to a
- * trained model, and fit_memory_estimate(), which sizes the same plan.
+ * trained model, and fit_memory_estimate() and fit_model_memory(), which
+ * size the same plan.
  *
  * The steps: check the problem and the parameters; fit the target (classes or
  * standardization) and the preprocessing on the training rows that have a
  * target; plan every buffer of the fit with plan_layout() on a counting arena,
- * allocate once, lay out again for real; write the float32 design matrices of
- * the training and validation rows; build the objective (linear.c or mlp.c)
+ * allocate once, lay out again for real; write the designs of the training
+ * and validation rows (numeric features dense in float32, one code per
+ * categorical column: rows x columns of memory, never rows x levels); build the objective (linear.c or mlp.c)
  * and hand it to the chosen optimizer (or hand the design matrix to the
  * svm's dual coordinate descent, dcd.c); copy the weights into a model, with
  * the training mean of every feature (the baseline of explanations). A gbdt
@@ -26,6 +28,7 @@ struct plan {
 	const struct fit_params *p;
 	enum fit_task task;
 	size_t n, nv, nfeat, ld, kout, nclasses, dim;
+	size_t ndense, xld, ncat, ncatw; /* the design's shape (struct fit__prep) */
 	struct fit__target *target;
 	struct fit__data train, valid; /* valid.y in target units */
 	double *w;
@@ -46,8 +49,10 @@ static void plan_layout(struct fit__arena *a, struct plan *pl)
 	const struct fit_params *p = pl->p;
 	int reg = pl->task == FIT_TASK_REGRESSION;
 
-	pl->train.x = fit__arena_take(a, pl->n, pl->ld * sizeof(float));
-	pl->valid.x = fit__arena_take(a, pl->nv, pl->ld * sizeof(float));
+	pl->train.x = fit__arena_take(a, pl->n, pl->xld * sizeof(float));
+	pl->valid.x = fit__arena_take(a, pl->nv, pl->xld * sizeof(float));
+	pl->train.code = fit__arena_take(a, pl->n, pl->ncat * sizeof(int32_t));
+	pl->valid.code = fit__arena_take(a, pl->nv, pl->ncat * sizeof(int32_t));
 	pl->train.y = reg ? fit__arena_take(a, pl->n, sizeof(double)) : NULL;
 	pl->valid.y = reg ? fit__arena_take(a, pl->nv, sizeof(double)) : NULL;
 	pl->train.label = reg ? NULL : fit__arena_take(a, pl->n, sizeof(int32_t));
@@ -57,12 +62,12 @@ static void plan_layout(struct fit__arena *a, struct plan *pl)
 	pl->mscratch = fit__arena_take(a, fit__metric_scratch(pl->nv, pl->nclasses),
 				       sizeof(double));
 	if (p->model == FIT_MODEL_MLP) {
-		if (fit__net_shape(&pl->net, pl->ld, pl->kout, p) != FITD_OK) {
+		if (fit__net_shape(&pl->net, pl->xld, pl->ncatw, pl->kout, p) != FITD_OK) {
 			a->overflow = 1;
 			return;
 		}
 		pl->dim = pl->net.dim;
-		pl->mlp = fit__mlp_layout(a, &pl->net, pl->n, p);
+		pl->mlp = fit__mlp_layout(a, &pl->net, pl->n, pl->ncat, p);
 	} else if (p->optimizer != FIT_OPT_DCD) {
 		fit__linear_layout(a, &pl->lin, pl->n, pl->ld, pl->kout,
 				   p->optimizer == FIT_OPT_NEWTON);
@@ -91,6 +96,8 @@ static int plan_alloc(struct plan *pl, void **mem, struct fitd_error *err)
 	pl->valid.n = pl->nv;
 	pl->train.d = pl->valid.d = pl->nfeat;
 	pl->train.ld = pl->valid.ld = pl->ld;
+	pl->train.xld = pl->valid.xld = pl->xld;
+	pl->train.ncat = pl->valid.ncat = pl->ncat;
 	plan_layout(&a, pl);
 	if (a.overflow)
 		return fitd_error_set(err, FITD_ETOOBIG, NULL,
@@ -163,10 +170,9 @@ static int score_valid(void *ctx, const double *w, double *score, double *stop)
 	int rc;
 
 	if (pl->p->model == FIT_MODEL_MLP)
-		fit__mlp_scores(pl->mlp, w, pl->valid.x, pl->nv, pl->zv);
+		fit__mlp_scores(pl->mlp, w, &pl->valid, pl->zv);
 	else
-		fit__linear_scores(pl->kout, pl->ld, w, pl->valid.x, pl->nv, pl->zv,
-				   pl->p->threads);
+		fit__linear_scores(pl->kout, w, &pl->valid, pl->zv, pl->p->threads);
 	fit__outputs_to_values(pl->task, pl->kout, pl->nclasses, pl->target->center,
 			       pl->target->scale, pl->zv, pl->nv, pl->vals, NULL);
 	if (pl->task == FIT_TASK_REGRESSION)
@@ -217,7 +223,7 @@ static int optimize(struct plan *pl, const struct fit_callbacks *cb, struct fit_
 	if (p->model == FIT_MODEL_MLP) {
 		fit__mlp_bind(pl->mlp, &pl->train, p->loss, p->huber_delta, &poll);
 		fit__mlp_objective(pl->mlp, &o);
-		fit__mlp_init(&pl->net, pl->nfeat, pl->w, p->seed);
+		fit__mlp_init(&pl->net, pl->ndense, pl->nfeat, pl->w, p->seed);
 	} else {
 		pl->lin.data = &pl->train;
 		pl->lin.loss = p->loss;
@@ -235,21 +241,33 @@ static int optimize(struct plan *pl, const struct fit_callbacks *cb, struct fit_
 	return fit__first_run(&o, &run, pl->w, pl->opt);
 }
 
-/* The layers of the fitted parameters, unpadded, in tmp (pl->dim doubles). */
-static size_t make_layers(const struct plan *pl, double *tmp, struct fit_layer_desc *layers)
+/*
+ * The layers of the fitted parameters in tmp (pl->dim doubles), unpadded
+ * and in the public order of the features (map: their kernels' index).
+ */
+static size_t make_layers(const struct plan *pl, const size_t *map, double *tmp,
+			  struct fit_layer_desc *layers)
 {
-	size_t nl = pl->p->model == FIT_MODEL_MLP ? pl->net.nl : 1, at = 0;
+	int mlp = pl->p->model == FIT_MODEL_MLP;
+	size_t nl = mlp ? pl->net.nl : 1, at = 0;
 
 	for (size_t l = 0; l < nl; l++) {
-		size_t in = pl->p->model == FIT_MODEL_MLP ? pl->net.sizes[l] : pl->ld;
+		size_t in = mlp ? pl->net.sizes[l] : pl->ld;
 		size_t nin = l == 0 ? pl->nfeat : in;
-		size_t nout = pl->p->model == FIT_MODEL_MLP ? pl->net.sizes[l + 1] : pl->kout;
-		const double *src = pl->w + (pl->p->model == FIT_MODEL_MLP ? pl->net.woff[l] : 0);
-		const double *bias = pl->w + (pl->p->model == FIT_MODEL_MLP ? pl->net.boff[l]
-									    : pl->kout * pl->ld);
+		size_t nout = mlp ? pl->net.sizes[l + 1] : pl->kout;
+		const double *src = pl->w + (mlp ? pl->net.woff[l] : 0);
+		const double *bias = pl->w + (mlp ? pl->net.boff[l] : pl->kout * pl->ld);
 
 		for (size_t o = 0; o < nout; o++)
-			memcpy(tmp + at + o * nin, src + o * in, nin * sizeof(double));
+			for (size_t i = 0; i < nin; i++) {
+				size_t f = l == 0 ? map[i] : i;
+				/* an mlp's categorical weights: a row per feature, after xld */
+				int emb = mlp && l == 0 && f >= pl->xld;
+
+				tmp[at + o * nin + i] =
+				    emb ? pl->w[pl->net.eoff + (f - pl->xld) * nout + o]
+					: src[o * in + f];
+			}
 		layers[l] = (struct fit_layer_desc){ nin, nout, tmp + at, bias };
 		at += nout * nin;
 	}
@@ -267,8 +285,8 @@ static int fill(struct plan *pl, const struct fit_problem *prob, const struct fi
 
 	if (rc != FITD_OK)
 		return rc;
-	fit__prep_rows(prep, &bind, kt, pl->n, pl->train.x, pl->p->threads);
-	fit__prep_rows(prep, &bind, kv, pl->nv, pl->valid.x, pl->p->threads);
+	fit__prep_rows(prep, &bind, kt, pl->n, pl->train.x, pl->train.code, pl->p->threads);
+	fit__prep_rows(prep, &bind, kv, pl->nv, pl->valid.x, pl->valid.code, pl->p->threads);
 	fit__bind_release(&bind);
 	rc = fit__target_rows(pl->target, tcol, kt, pl->n, 1, pl->train.y, pl->train.label, NULL,
 			      &n);
@@ -279,18 +297,24 @@ static int fill(struct plan *pl, const struct fit_problem *prob, const struct fi
 }
 
 /*
- * The training rows' mean of each of the nfeat features of x (n x ld), in
- * row order; NULL when memory runs out.
+ * The training rows' mean of each feature of d, in row order, in the public
+ * order of the features (map: their kernels' index); NULL when memory runs
+ * out. A one-hot feature's mean is the share of rows it is active in.
  */
-static double *feature_means(const float *x, size_t n, size_t ld, size_t nfeat)
+static double *feature_means(const struct fit__data *d, const size_t *map)
 {
-	double *mean = calloc(nfeat ? nfeat : 1, sizeof(double));
+	double *sum = calloc(d->ld, sizeof(double));
+	double *mean = calloc(d->d ? d->d : 1, sizeof(double));
 
-	for (size_t i = 0; mean != NULL && i < n; i++)
-		for (size_t f = 0; f < nfeat; f++)
-			mean[f] += x[i * ld + f];
-	for (size_t f = 0; mean != NULL && n > 0 && f < nfeat; f++)
-		mean[f] /= (double)n;
+	for (size_t i = 0; sum != NULL && i < d->n; i++)
+		fit__row_axpy(d, i, 1.0, sum);
+	for (size_t f = 0; sum != NULL && mean != NULL && d->n > 0 && f < d->d; f++)
+		mean[f] = sum[map[f]] / (double)d->n;
+	if (sum == NULL) {
+		free(mean);
+		mean = NULL;
+	}
+	free(sum);
 	return mean;
 }
 
@@ -326,7 +350,7 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 	struct plan pl = { 0 };
 	struct fit_report rep = { 0 };
 	struct fit_layer_desc layers[FIT_MAX_HIDDEN + 1];
-	size_t *kt = NULL, *kv = NULL, nl;
+	size_t *kt = NULL, *kv = NULL, *map = NULL, nl;
 	void *mem = NULL;
 	double *tmp = NULL, *means = NULL;
 	const char *why;
@@ -353,6 +377,10 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 	pl.kout = fit__kout(prob->task, target.nclasses);
 	pl.nfeat = prep.nfeat;
 	pl.ld = prep.ld;
+	pl.ndense = prep.ndense;
+	pl.xld = prep.xld;
+	pl.ncat = prep.ncat;
+	pl.ncatw = prep.ncatw;
 	rc = plan_alloc(&pl, &mem, err);
 	if (rc == FITD_OK)
 		rc = fill(&pl, prob, &prep, kt, kv, err);
@@ -361,16 +389,20 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 	if (rc != FITD_OK)
 		goto out;
 	tmp = malloc(pl.dim * sizeof(double));
-	means = feature_means(pl.train.x, pl.n, pl.ld, pl.nfeat);
+	map = malloc((pl.nfeat ? pl.nfeat : 1) * sizeof(size_t));
+	if (map != NULL)
+		fit__prep_map(&prep, map);
+	means = map != NULL ? feature_means(&pl.train, map) : NULL;
 	if (tmp == NULL || means == NULL) {
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
 		goto out;
 	}
-	nl = make_layers(&pl, tmp, layers);
+	nl = make_layers(&pl, map, tmp, layers);
 	rc = fit__model_assemble(&p, prob->frame->cols[prob->target].name, &prep, &target, layers,
 				 nl, means, &rep, out, err);
 out:
 	free(tmp);
+	free(map);
 	free(means);
 	free(mem);
 	free(kt);
@@ -380,9 +412,17 @@ out:
 	return rc;
 }
 
+/*
+ * The design's shape for the estimate: ndense dense features, ncat codes
+ * per row and ncatw one-hot features, as layout_features() (prep.c) makes it.
+ */
+struct design {
+	size_t ndense, ncat, ncatw;
+};
+
 /* Arena bytes of a fit of n training and nv validation rows, 0 on overflow; *dim gets its size. */
 static size_t plan_bytes(const struct fit_params *p, enum fit_task task, size_t n, size_t nv,
-			 size_t features, size_t nclasses, size_t *dim)
+			 const struct design *ds, size_t nclasses, size_t *dim)
 {
 	struct fit__target t = { 0 };
 	struct plan pl = { 0 };
@@ -393,8 +433,14 @@ static size_t plan_bytes(const struct fit_params *p, enum fit_task task, size_t 
 	pl.target = &t;
 	pl.n = n;
 	pl.nv = nv;
-	pl.nfeat = features;
-	pl.ld = fit__pad(features ? features : 1);
+	pl.ndense = ds->ndense;
+	pl.ncat = ds->ncat;
+	pl.ncatw = ds->ncatw;
+	pl.xld = ds->ndense > 0 ? fit__pad(ds->ndense) : FIT__PAD;
+	if (pl.xld == 0 || fit__add(ds->ndense, ds->ncatw, &pl.nfeat) ||
+	    fit__add(pl.xld, ds->ncatw, &pl.ld))
+		return 0;
+	pl.ld = fit__pad(pl.ld);
 	pl.nclasses = nclasses;
 	pl.kout = fit__kout(task, nclasses);
 	if (pl.ld == 0)
@@ -404,34 +450,55 @@ static size_t plan_bytes(const struct fit_params *p, enum fit_task task, size_t 
 	return a.overflow ? 0 : a.used;
 }
 
-int fit_memory_estimate(size_t rows, size_t features, size_t nclasses,
-			const struct fit_params *params, size_t *bytes)
+/*
+ * The estimate for a design: the plan at its larger end (it is linear in
+ * the two row counts), plus what lives beside it.
+ */
+static int estimate(size_t rows, const struct design *ds, size_t nclasses,
+		    const struct fit_params *params, size_t *bytes)
 {
 	enum fit_task task = nclasses > 0 ? FIT_TASK_CLASSIFICATION : FIT_TASK_REGRESSION;
 	struct fit_params p = *params;
-	size_t all_train, all_valid, extra, model, total, dim = 0;
+	size_t all_train, all_valid, extra, model, total, dim = 0, nfeat;
 
 	fit_params_resolve(&p, task);
-	all_train = plan_bytes(&p, task, rows, 0, features, nclasses, &dim);
-	all_valid = plan_bytes(&p, task, 1, rows, features, nclasses, &dim);
-	/* The plan is linear in the two row counts, so its maximum is at an end. */
+	all_train = plan_bytes(&p, task, rows, 0, ds, nclasses, &dim);
+	all_valid = plan_bytes(&p, task, 1, rows, ds, nclasses, &dim);
 	total = all_train > all_valid ? all_train : all_valid;
 	/*
 	 * Besides the plan: kept row lists and preprocessing scratch (two rows'
 	 * worth per thread), the weights' copies (unpadded layers, the model's
-	 * layers, its predictor), and a MiB for names, levels and small buffers.
+	 * layers, its predictor), the features' sums and means, and a MiB for
+	 * names, levels and small buffers.
 	 */
-	if (total == 0 || fit__mul(rows, (size_t)(2 * p.threads + 2) * sizeof(double), &extra) ||
+	if (total == 0 || fit__add(ds->ndense, ds->ncatw, &nfeat) ||
+	    fit__mul(rows, (size_t)(2 * p.threads + 2) * sizeof(double), &extra) ||
 	    fit__mul(dim, 3 * sizeof(double), &model) || fit__add(total, extra, &total) ||
-	    fit__add(total, model, &total) || fit__add(total, (size_t)1 << 20, &total))
+	    fit__add(total, model, &total) || fit__mul(nfeat, 3 * sizeof(double), &extra) ||
+	    fit__add(total, extra, &total) || fit__add(total, (size_t)1 << 20, &total))
 		return FITD_ETOOBIG;
 	*bytes = total;
 	return FITD_OK;
 }
 
+int fit_memory_estimate(size_t rows, size_t features, size_t nclasses,
+			const struct fit_params *params, size_t *bytes)
+{
+	struct design ds = { features, 0, 0 };
+
+	return estimate(rows, &ds, nclasses, params, bytes);
+}
+
 int fit_model_memory(const struct fit_shape *shape, const struct fit_params *params, size_t *bytes)
 {
+	struct design ds = { 0 };
+
 	if (params->model == FIT_MODEL_GBDT)
 		return fit__gbdt_memory(shape, params, bytes);
-	return fit_memory_estimate(shape->rows, shape->width, shape->nclasses, params, bytes);
+	/* A categorical column is its levels plus "other" wide, a numeric one the rest. */
+	if (fit__add(shape->cat_levels, shape->cat_columns, &ds.ncatw) || ds.ncatw > shape->width)
+		return FITD_EINVAL;
+	ds.ndense = shape->width - ds.ncatw;
+	ds.ncat = shape->cat_columns;
+	return estimate(shape->rows, &ds, shape->nclasses, params, bytes);
 }
