@@ -583,4 +583,37 @@ void store_disk_usage(struct store *s, struct store_disk *out);
 int store_vacuum(struct store *s, int64_t max_pages, int64_t *freed, int64_t *left,
 		 struct fitd_error *err);
 
+/* ---- out-of-fold predictions (oof.c) ---- */
+
+/*
+ * A completed trial's predictions of the rows its validation folds held
+ * out (float32: per row the class probabilities or the regression value),
+ * kept as STATE/oof/JOB/TRIAL.f32 for the job's ensemble. These read only
+ * the state directory's path: any thread may call them.
+ */
+
+/* The file's path into buf; FITD_EINVAL when it does not fit. */
+int store_oof_path(const struct store *s, const char *job_id, int64_t idx, char *buf, size_t cap);
+
+/*
+ * Writes n values durably (temp, fsync, rename, fsync dir), replacing the
+ * trial's file. FITD_ENOSPC, FITD_EIO, FITD_ETOOBIG.
+ */
+int store_oof_write(const struct store *s, const char *job_id, int64_t idx, const float *v,
+		    size_t n, struct fitd_error *err);
+
+/*
+ * Reads the trial's values into *out (malloc'd, the caller frees) and their
+ * count into *n. FITD_ENOTFOUND when there is no file, FITD_EFORMAT for a
+ * size that is not whole values, FITD_EIO, FITD_ENOMEM.
+ */
+int store_oof_read(const struct store *s, const char *job_id, int64_t idx, float **out, size_t *n,
+		   struct fitd_error *err);
+
+/* Removes the trial's file; none is fine. */
+void store_oof_remove(const struct store *s, const char *job_id, int64_t idx);
+
+/* Removes the job's folder of files; none is fine. */
+void store_oof_remove_job(const struct store *s, const char *job_id);
+
 #endif
