@@ -29,7 +29,7 @@
 #include "daemon/base/status.h"
 
 /* The newest schema this binary knows; a database at a higher version is refused. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 struct fitd_metrics;
@@ -209,6 +209,7 @@ struct store_job {
 	char *metric;
 	char *spec_json;    /* the normalized spec with every default */
 	char *runtime_json; /* what the scheduler chose (parallelism), JSON; NULL until it runs */
+	char *best_detail;  /* the final model's kind and why, JSON; NULL until it is set */
 	bool cancel_requested;
 	int64_t created_at;
 	int64_t started_at;  /* 0 until it first runs */
@@ -302,11 +303,12 @@ int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], cons
 
 /*
  * Points the job at a refit model of trial (whose score becomes the job's
- * best score), with a new_best event carrying data_json.
+ * best score), with what it is and why in detail_json (NULL: nothing
+ * said) and a new_best event carrying data_json.
  */
 int store_job_set_model(struct store *s, const char *job_id, const char *model_id,
-			int64_t model_bytes, int64_t trial, double score, const char *data_json,
-			struct fitd_error *err);
+			int64_t model_bytes, int64_t trial, double score, const char *detail_json,
+			const char *data_json, struct fitd_error *err);
 
 /* ---- trials ---- */
 
