@@ -199,10 +199,14 @@ void worker_ensemble_plan_release(struct worker_ensemble_plan *p)
 	p->weight = NULL;
 }
 
-/* Loads the candidates' files into preds; a candidate without a good file gets NULL. */
-static int load_preds(const struct worker_task *t, float **preds, size_t *have)
+/*
+ * Loads the candidates' files into preds, keeping every stride-th row; a
+ * candidate without a good file gets NULL.
+ */
+static int load_preds(const struct worker_task *t, size_t stride, float **preds, size_t *have)
 {
 	const struct worker_data *d = t->data;
+	size_t w = d->oof_width;
 
 	*have = 0;
 	for (size_t c = 0; c < t->ncands; c++) {
@@ -212,10 +216,13 @@ static int load_preds(const struct worker_task *t, float **preds, size_t *have)
 
 		if (rc == FITD_ENOMEM)
 			return rc;
-		if (rc == FITD_OK && n != d->noof * d->oof_width) {
+		if (rc == FITD_OK && n != d->noof * w) {
 			free(preds[c]);
 			preds[c] = NULL;
 		}
+		for (size_t i = 0, j = 0; preds[c] != NULL && stride > 1 && i < d->noof;
+		     i += stride, j++)
+			memmove(preds[c] + j * w, preds[c] + i * w, w * sizeof(float));
 		*have += preds[c] != NULL;
 	}
 	return FITD_OK;
@@ -279,15 +286,26 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 	size_t *cand_of = calloc(t->ncands + 1, sizeof(size_t));
 	unsigned *counts = calloc(t->ncands + 1, sizeof(unsigned));
 	struct fit_ensemble_choice ch = { .counts = counts };
+	size_t stride = (d->noof + WORKER_ENSEMBLE_MAX_ROWS - 1) / WORKER_ENSEMBLE_MAX_ROWS;
+	size_t nsel = stride > 1 ? (d->noof + stride - 1) / stride : d->noof;
+	int32_t *labels = d->oof_labels != NULL ? malloc((nsel + 1) * sizeof(int32_t)) : NULL;
+	double *truth = d->oof_truth != NULL ? malloc((nsel + 1) * sizeof(double)) : NULL;
 	size_t have = 0, nu = 0;
-	int rc = preds && usable && cand_of && counts ? FITD_OK : FITD_ENOMEM;
+	int rc = preds && usable && cand_of && counts && (labels || truth) ? FITD_OK : FITD_ENOMEM;
 
 	memset(p, 0, sizeof(*p));
 	p->single_idx = -1;
 	if (metric == FIT_METRIC_AUTO)
 		metric = d->task == FIT_TASK_CLASSIFICATION ? FIT_METRIC_ACCURACY : FIT_METRIC_RMSE;
+	stride = stride > 1 ? stride : 1;
+	for (size_t i = 0, j = 0; rc == FITD_OK && i < d->noof; i += stride, j++) {
+		if (labels != NULL)
+			labels[j] = d->oof_labels[i];
+		if (truth != NULL)
+			truth[j] = d->oof_truth[i];
+	}
 	if (rc == FITD_OK)
-		rc = load_preds(t, preds, &have);
+		rc = load_preds(t, stride, preds, &have);
 	for (size_t c = 0; rc == FITD_OK && c < t->ncands; c++)
 		if (preds[c] != NULL) {
 			usable[nu] = preds[c];
@@ -298,9 +316,8 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 			 "fewer than two trials kept out-of-fold predictions");
 	} else if (rc == FITD_OK) {
 		struct fitd_error e = { 0 };
-		int src = fit_ensemble_select(usable, nu, d->noof, d->oof_width, metric,
-					      d->oof_labels, d->oof_truth, FIT_ENSEMBLE_ROUNDS, &ch,
-					      &e);
+		int src = fit_ensemble_select(usable, nu, nsel, d->oof_width, metric, labels, truth,
+					      FIT_ENSEMBLE_ROUNDS, &ch, &e);
 
 		if (src == FITD_ENOMEM)
 			rc = src;
@@ -323,6 +340,8 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 	free(usable);
 	free(cand_of);
 	free(counts);
+	free(labels);
+	free(truth);
 	if (rc != FITD_OK)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "ensemble selection: out of memory");
 	return FITD_OK;

@@ -21,6 +21,11 @@
 
 /* Time per member refit is estimated as its per-fold fit time times this share (percent). */
 #define WORKER_ENSEMBLE_REFIT_PCT 125
+/*
+ * Out-of-fold rows selection scores at most (every k-th row beyond), so the
+ * 25 rounds over 16 candidates stay within a second or so on any table.
+ */
+#define WORKER_ENSEMBLE_MAX_ROWS 50000
 
 /*
  * Fills d's out-of-fold rows, their truth and, for a classification, the
