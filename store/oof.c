@@ -152,3 +152,23 @@ void store_oof_remove_job(const struct store *s, const char *job_id)
 	closedir(d);
 	rmdir(dir);
 }
+
+void store__oof_sweep(struct store *s)
+{
+	char dir[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	bool exists;
+
+	if (snprintf(dir, sizeof(dir), "%s/oof", s->state_dir) >= (int)sizeof(dir) ||
+	    (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!store_id_valid("job", de->d_name))
+			continue;
+		exists = true;
+		if (store_job_exists(s, de->d_name, &exists, NULL) == FITD_OK && !exists)
+			store_oof_remove_job(s, de->d_name);
+	}
+	closedir(d);
+}

@@ -233,6 +233,15 @@ START_TEST(oof_files_go_with_their_job)
 	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
 	ck_assert_mem_eq(back, b, sizeof(b));
 	free(back);
+	/* A folder whose job is gone (a crash before it went) is swept at the next open. */
+	ck_assert_int_eq(store_oof_write(fx.s, "job_0123456789abcdef0123", 3, b, 2, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_path(fx.s, "job_0123456789abcdef0123", 3, path, sizeof(path)),
+			 FITD_OK);
+	store_close(fx.s);
+	fx.s = store_check_open();
+	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
+	free(back);
 	teardown(&fx);
 }
 END_TEST
