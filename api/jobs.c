@@ -76,13 +76,26 @@ static json_t *parse_or_null(const char *text)
 	return v ? v : json_null();
 }
 
+/*
+ * The job's best: the trial, its model, score and params, and what the
+ * final model is ("kind" "single" or "ensemble", why, the members and the
+ * out-of-fold scores); "kind" is "single" until a final model says more.
+ */
 static json_t *job_best(const struct store_job *j)
 {
+	json_t *best, *detail;
+
 	if (j->best_trial < 0)
 		return json_null();
-	return json_pack("{s:I, s:o, s:f, s:o}", "trial", (json_int_t)j->best_trial, "model_id",
+	best = json_pack("{s:I, s:o, s:f, s:o, s:s}", "trial", (json_int_t)j->best_trial,
+			 "model_id",
 			 j->best_model_id[0] ? json_string(j->best_model_id) : json_null(), "score",
-			 j->best_score, "params", parse_or_null(j->best_params));
+			 j->best_score, "params", parse_or_null(j->best_params), "kind", "single");
+	detail = parse_or_null(j->best_detail);
+	if (best != NULL && json_is_object(detail))
+		json_object_update(best, detail);
+	json_decref(detail);
+	return best;
 }
 
 static json_t *job_json(const struct store_job *j)

@@ -129,6 +129,12 @@ int store__columns_insert(sqlite3 *db, const char *id, const struct store_column
 int store__models_sweep(struct store *s, struct fitd_error *err);
 
 /*
+ * Removes the out-of-fold folders of jobs that are gone (a crash between a
+ * job's deletion and its folder's); none is fine (oof.c).
+ */
+void store__oof_sweep(struct store *s);
+
+/*
  * Appends the first column (an id) of each row of st to ids, a struct
  * fitd_buf of char[STORE_ID_MAX] records; FITD_ENOMEM or the step's error.
  */

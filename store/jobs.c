@@ -25,8 +25,8 @@
 	" (SELECT count(*) FROM trials t WHERE t.job_id = j.id AND t.state IN " TERMINAL_TRIALS \
 	"),"                                                                                    \
 	" (SELECT count(*) FROM trials t WHERE t.job_id = j.id AND t.state = 'running'),"       \
-	" (SELECT count(*) FROM trials t WHERE t.job_id = j.id), j.runtime"                     \
-	" FROM jobs j"
+	" (SELECT count(*) FROM trials t WHERE t.job_id = j.id), j.runtime,"                    \
+	" j.best_detail FROM jobs j"
 
 static void copy_id(char dst[STORE_ID_MAX], sqlite3_stmt *st, int col)
 {
@@ -67,6 +67,7 @@ static int job_from_row(sqlite3_stmt *st, void *item, struct fitd_error *err)
 	j->trials_running = sqlite3_column_int64(st, 19);
 	j->trials_total = sqlite3_column_int64(st, 20);
 	j->runtime_json = store__column_text_or_null(st, 21, &oom);
+	j->best_detail = store__column_text_or_null(st, 22, &oom);
 	if (oom) {
 		store_job_release(j);
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "job row");
@@ -88,6 +89,7 @@ void store_job_release(struct store_job *j)
 	free(j->metric);
 	free(j->spec_json);
 	free(j->runtime_json);
+	free(j->best_detail);
 	free(j->best_params);
 	free(j->error_code);
 	free(j->error_message);
@@ -556,7 +558,8 @@ int store__model_insert(sqlite3 *db, const char *model_id, const char *job_id, i
 }
 
 static int set_model_in_tx(sqlite3 *db, const char *job_id, const char *model_id, int64_t bytes,
-			   int64_t trial, double score, const char *data, struct fitd_error *err)
+			   int64_t trial, double score, const char *detail, const char *data,
+			   struct fitd_error *err)
 {
 	int changed = 0;
 	sqlite3_stmt *st = NULL;
@@ -565,14 +568,18 @@ static int set_model_in_tx(sqlite3 *db, const char *job_id, const char *model_id
 	if (rc == FITD_OK)
 		rc = store__prepare(
 		    db,
-		    "UPDATE jobs SET best_model_id = ?, best_trial = ?, best_score = ?"
-		    " WHERE id = ?",
+		    "UPDATE jobs SET best_model_id = ?, best_trial = ?, best_score = ?,"
+		    " best_detail = ? WHERE id = ?",
 		    &st, err);
 	if (rc == FITD_OK) {
 		sqlite3_bind_text(st, 1, model_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, trial);
 		sqlite3_bind_double(st, 3, score);
-		sqlite3_bind_text(st, 4, job_id, -1, SQLITE_STATIC);
+		if (detail != NULL)
+			sqlite3_bind_text(st, 4, detail, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 4);
+		sqlite3_bind_text(st, 5, job_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = store__sqlite_error(db, sqlite3_errcode(db), "set model", err);
 		changed = sqlite3_changes(db);
@@ -586,17 +593,18 @@ static int set_model_in_tx(sqlite3 *db, const char *job_id, const char *model_id
 }
 
 int store_job_set_model(struct store *s, const char *job_id, const char *model_id,
-			int64_t model_bytes, int64_t trial, double score, const char *data_json,
-			struct fitd_error *err)
+			int64_t model_bytes, int64_t trial, double score, const char *detail_json,
+			const char *data_json, struct fitd_error *err)
 {
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	return store__write_end(
-	    s, set_model_in_tx(db, job_id, model_id, model_bytes, trial, score, data_json, err),
-	    err);
+	return store__write_end(s,
+				set_model_in_tx(db, job_id, model_id, model_bytes, trial, score,
+						detail_json, data_json, err),
+				err);
 }
 
 int store_job_exists(struct store *s, const char *id, bool *exists, struct fitd_error *err)

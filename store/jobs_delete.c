@@ -8,7 +8,8 @@
  * their job (ON DELETE SET NULL; schema 4). After the commit the model
  * files are removed (store__model_files_remove()), so a crash in between
  * leaves only orphan files, which the next store_open() sweeps. The job's
- * dataset is not touched.
+ * out-of-fold prediction files (oof.c) go with it. The job's dataset is
+ * not touched.
  */
 #include "store/internal.h"
 
@@ -106,6 +107,7 @@ int store_job_delete(struct store *s, const char *id, struct store_job_deletion 
 	if (rc == FITD_OK) {
 		store__model_files_remove(s, (const char(*)[STORE_ID_MAX])(void *)gone.data,
 					  gone.len / STORE_ID_MAX);
+		store_oof_remove_job(s, id);
 		if (out != NULL) {
 			out->models_deleted = gone.len / STORE_ID_MAX;
 			out->nkept = kept.len / STORE_ID_MAX;

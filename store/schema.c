@@ -184,6 +184,12 @@ static const char *const migrations[] = {
 	"  integer_valued INTEGER NOT NULL,"
 	"  distinct_values INTEGER NOT NULL,"
 	"  PRIMARY KEY (dataset_id, idx)) WITHOUT ROWID;",
+	/*
+	 * 6: what a job's final model is and why (JSON: best.kind "single" or
+	 * "ensemble", the ensemble's members and weights, the out-of-fold
+	 * scores); NULL until the final model is set, and for jobs before.
+	 */
+	"ALTER TABLE jobs ADD COLUMN best_detail TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

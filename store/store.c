@@ -345,6 +345,8 @@ int store_open(const struct store_options *opt, struct store **out, struct fitd_
 	if (rc == FITD_OK)
 		rc = store__models_sweep(s, err);
 	if (rc == FITD_OK)
+		store__oof_sweep(s);
+	if (rc == FITD_OK)
 		rc = store__disk_measure(s, err);
 	if (rc != FITD_OK) {
 		store_close(s);

@@ -29,7 +29,7 @@
 #include "daemon/base/status.h"
 
 /* The newest schema this binary knows; a database at a higher version is refused. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 struct fitd_metrics;
@@ -209,6 +209,7 @@ struct store_job {
 	char *metric;
 	char *spec_json;    /* the normalized spec with every default */
 	char *runtime_json; /* what the scheduler chose (parallelism), JSON; NULL until it runs */
+	char *best_detail;  /* the final model's kind and why, JSON; NULL until it is set */
 	bool cancel_requested;
 	int64_t created_at;
 	int64_t started_at;  /* 0 until it first runs */
@@ -302,11 +303,12 @@ int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], cons
 
 /*
  * Points the job at a refit model of trial (whose score becomes the job's
- * best score), with a new_best event carrying data_json.
+ * best score), with what it is and why in detail_json (NULL: nothing
+ * said) and a new_best event carrying data_json.
  */
 int store_job_set_model(struct store *s, const char *job_id, const char *model_id,
-			int64_t model_bytes, int64_t trial, double score, const char *data_json,
-			struct fitd_error *err);
+			int64_t model_bytes, int64_t trial, double score, const char *detail_json,
+			const char *data_json, struct fitd_error *err);
 
 /* ---- trials ---- */
 
@@ -599,5 +601,38 @@ void store_disk_usage(struct store *s, struct store_disk *out);
  */
 int store_vacuum(struct store *s, int64_t max_pages, int64_t *freed, int64_t *left,
 		 struct fitd_error *err);
+
+/* ---- out-of-fold predictions (oof.c) ---- */
+
+/*
+ * A completed trial's predictions of the rows its validation folds held
+ * out (float32: per row the class probabilities or the regression value),
+ * kept as STATE/oof/JOB/TRIAL.f32 for the job's ensemble. These read only
+ * the state directory's path: any thread may call them.
+ */
+
+/* The file's path into buf; FITD_EINVAL when it does not fit. */
+int store_oof_path(const struct store *s, const char *job_id, int64_t idx, char *buf, size_t cap);
+
+/*
+ * Writes n values durably (temp, fsync, rename, fsync dir), replacing the
+ * trial's file. FITD_ENOSPC, FITD_EIO, FITD_ETOOBIG.
+ */
+int store_oof_write(const struct store *s, const char *job_id, int64_t idx, const float *v,
+		    size_t n, struct fitd_error *err);
+
+/*
+ * Reads the trial's values into *out (malloc'd, the caller frees) and their
+ * count into *n. FITD_ENOTFOUND when there is no file, FITD_EFORMAT for a
+ * size that is not whole values, FITD_EIO, FITD_ENOMEM.
+ */
+int store_oof_read(const struct store *s, const char *job_id, int64_t idx, float **out, size_t *n,
+		   struct fitd_error *err);
+
+/* Removes the trial's file; none is fine. */
+void store_oof_remove(const struct store *s, const char *job_id, int64_t idx);
+
+/* Removes the job's folder of files; none is fine. */
+void store_oof_remove_job(const struct store *s, const char *job_id);
 
 #endif

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "daemon/base/log.h"
+#include "store/store.h"
+#include "worker/params.h"
 
 /* Effective parallelism: small tables get many one-thread trials, large ones fewer wide ones. */
 #define WIDE_TRIAL_CELLS 2000000
@@ -35,6 +37,7 @@ static void read_plan(const struct worker_spec *spec, struct sched_plan *p)
 	p->parallel = search->parallel_trials;
 	p->threads_per = search->threads_per_trial;
 	p->seed = search->seed;
+	p->ensemble = search->ensemble;
 }
 
 static void choose_parallelism(struct sched_job *j)
@@ -184,6 +187,9 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 		rec->has_score = rows[i].has_score;
 		rec->score = rows[i].score;
 		rec->score_std = rows[i].score_std;
+		rec->duration_ms = rows[i].duration_ms;
+		/* A completed trial wrote its file before it was recorded. */
+		rec->oof = rec->state == STORE_TRIAL_COMPLETED && rec->has_score;
 		read_rungs(rows[i].result, rec);
 		streak_add(j, rec->state, rows[i].error_code, rows[i].error_message);
 		if (rec->state == STORE_TRIAL_COMPLETED && rec->has_score &&
@@ -197,8 +203,10 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 	for (size_t i = 0; i < n; i++)
 		store_trial_release(&rows[i]);
 	free(rows);
-	if (rc == FITD_OK)
+	if (rc == FITD_OK) {
 		breaker_check(j);
+		sched_job_prune_oof(j);
+	}
 	return rc;
 }
 
@@ -370,6 +378,91 @@ int64_t sched_job_final_trial(const struct sched_job *j)
 			pick = (int64_t)i;
 	}
 	return pick;
+}
+
+/* Whether completed trial a ranks before b: better score, then lower index. */
+static bool ranks_before(const struct sched_job *j, size_t a, size_t b)
+{
+	double sa = j->recs[a].score, sb = j->recs[b].score;
+
+	if (sa != sb)
+		return j->plan.higher_is_better ? sa > sb : sa < sb;
+	return a < b;
+}
+
+/* Completed trials with a file, best first, into idx (j->nrecs entries); their count. */
+static size_t ranked_oof(const struct sched_job *j, size_t *idx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->nrecs; i++) {
+		size_t at;
+
+		if (!j->recs[i].oof || !j->recs[i].has_score)
+			continue;
+		at = n++;
+		while (at > 0 && ranks_before(j, i, idx[at - 1])) {
+			idx[at] = idx[at - 1];
+			at--;
+		}
+		idx[at] = i;
+	}
+	return n;
+}
+
+void sched_job_prune_oof(struct sched_job *j)
+{
+	size_t *idx = malloc((j->nrecs + 1) * sizeof(size_t));
+	size_t n;
+
+	if (idx == NULL)
+		return; /* the next completion prunes */
+	n = ranked_oof(j, idx);
+	for (size_t k = SCHED_OOF_KEEP; k < n; k++) {
+		store_oof_remove(j->w->store, j->id, (int64_t)idx[k]);
+		j->recs[idx[k]].oof = false;
+	}
+	free(idx);
+}
+
+int sched_job_candidates(struct sched_job *j, unsigned threads, struct worker_candidate **out,
+			 size_t *nout)
+{
+	size_t *idx = malloc((j->nrecs + 1) * sizeof(size_t));
+	struct worker_candidate *c = calloc(SCHED_OOF_KEEP, sizeof(*c));
+	struct worker_fit_context ctx = {
+		.task = j->plan.task,
+		.metric = j->plan.metric,
+		.patience = j->plan.patience,
+		.seed = j->plan.seed,
+		.threads = (int)threads,
+	};
+	size_t n, k = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (idx == NULL || c == NULL) {
+		free(idx);
+		free(c);
+		return FITD_ENOMEM;
+	}
+	n = ranked_oof(j, idx);
+	for (size_t i = 0; i < n && k < SCHED_OOF_KEEP; i++) {
+		const struct sched_rec *r = &j->recs[idx[i]];
+
+		if (r->params == NULL ||
+		    worker_params_from_json(r->params, &ctx, &c[k].params, NULL) != FITD_OK)
+			continue;
+		c[k].idx = (int64_t)idx[i];
+		c[k].params_json = json_incref(r->params);
+		c[k].score = r->score;
+		c[k].fold_ms = r->duration_ms / sched_job_fold_fits(j);
+		k++;
+	}
+	free(idx);
+	*out = c;
+	*nout = k;
+	return FITD_OK;
 }
 
 static enum search_trial_state search_state(enum store_trial_state st)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "daemon/base/buf.h"
+#include "worker/fit/ensemble.h"
 #include "worker/fit/gbdt.h"
 #include "worker/json.h"
 
@@ -184,11 +185,34 @@ static json_t *report_json(const struct fit_report *r)
 	return o;
 }
 
+/*
+ * An ensemble's document: the members' own documents with their weights,
+ * and the target they share. Callers may add keys to a member's object.
+ */
+static json_t *ensemble_json(const struct fit_model_desc *d)
+{
+	json_t *members = json_array();
+
+	for (size_t k = 0; k < d->nmembers && members != NULL; k++)
+		members = worker_json_append(
+		    members, json_pack("{s:f, s:o}", "weight", d->weights[k], "model",
+				       worker_model_to_json(d->members[k])));
+	return json_pack("{s:s, s:i, s:s, s:s, s:s, s:o, s:o}", "format", WORKER_MODEL_FORMAT,
+			 "version", WORKER_MODEL_VERSION, "kind", "ensemble", "task",
+			 fit_task_name(d->task), "target", d->target, "classes",
+			 strings(d->classes, d->nclasses), "members", members);
+}
+
 json_t *worker_model_to_json(const struct fit_model *m)
 {
 	const struct fit_model_desc *d = fit_model_desc(m);
-	json_t *cols = json_array(), *layers = json_array(), *doc;
+	json_t *cols, *layers, *doc;
 	const double *means = d->feature_means;
+
+	if (d->nmembers > 0)
+		return ensemble_json(d);
+	cols = json_array();
+	layers = json_array();
 
 	for (size_t i = 0; i < d->ncolumns && cols != NULL; i++) {
 		cols = worker_json_append(cols,
@@ -627,6 +651,43 @@ static void read_desc(struct reader *r, const json_t *doc, struct fit_model_desc
 		get_num(r, report, "valid_score", &d->report.valid_score);
 }
 
+/* Rebuilds an ensemble's members, then the ensemble (fit_model_ensemble_new()). */
+static int ensemble_from_json(const json_t *members, struct fit_model **out, struct fitd_error *err)
+{
+	size_t n = json_array_size(members);
+	struct fit_model **m = calloc(n + 1, sizeof(*m));
+	double *w = calloc(n + 1, sizeof(double));
+	int rc = m != NULL && w != NULL ? FITD_OK
+					: fitd_error_set(err, FITD_ENOMEM, NULL, "out of memory");
+
+	if (rc == FITD_OK && (!json_is_array(members) || n == 0))
+		rc = fitd_error_set(err, FITD_EFORMAT, "bad_model",
+				    "members: a non-empty array expected");
+	for (size_t k = 0; rc == FITD_OK && k < n; k++) {
+		const json_t *o = json_array_get(members, k);
+		const json_t *wj = json_object_get(o, "weight");
+		const json_t *doc = json_object_get(o, "model");
+
+		if (!json_is_number(wj) || !json_is_object(doc) ||
+		    json_object_get(doc, "members") != NULL)
+			rc = fitd_error_set(err, FITD_EFORMAT, "bad_model",
+					    "members[%zu]: a weight and a model expected", k);
+		else
+			rc = worker_model_from_json(doc, &m[k], err);
+		if (rc == FITD_OK)
+			w[k] = json_number_value(wj);
+	}
+	if (rc == FITD_OK) {
+		rc = fit_model_ensemble_new(m, w, n, out, err); /* takes the members */
+	} else {
+		for (size_t k = 0; m != NULL && k < n; k++)
+			fit_model_free(m[k]);
+	}
+	free(m);
+	free(w);
+	return rc;
+}
+
 int worker_model_from_json(const json_t *doc, struct fit_model **out, struct fitd_error *err)
 {
 	struct reader r = { .err = err, .rc = FITD_OK };
@@ -647,6 +708,8 @@ int worker_model_from_json(const json_t *doc, struct fit_model **out, struct fit
 		    err, FITD_EUNPROCESSABLE, "model_too_new",
 		    "model format version %lld is newer than this fitd reads (%d)",
 		    (long long)json_integer_value(version), WORKER_MODEL_VERSION);
+	if (json_object_get(doc, "members") != NULL)
+		return ensemble_from_json(json_object_get(doc, "members"), out, err);
 	read_desc(&r, doc, &d);
 	if (r.rc == FITD_OK)
 		r.rc = fit_model_rebuild(&d, out, err);

@@ -12,6 +12,11 @@
  * digits, so a model read back predicts bit-identically. Callers may add
  * keys of their own (metrics, explanations, provenance) to the object;
  * reading ignores keys it does not know.
+ *
+ * An ensemble (worker/fit/ensemble.h) is written as {"format", "version",
+ * "kind": "ensemble", "task", "target", "classes", "members": [{"weight",
+ * "model": a member's own document}, ...]}; reading rebuilds every member
+ * and then the ensemble. An older reader refuses it (no "params").
  */
 #ifndef WORKER_MODEL_JSON_H
 #define WORKER_MODEL_JSON_H

@@ -168,6 +168,8 @@ static int publish_model(struct sched_job *j, struct worker_task *t, char id[STO
 	json_object_set_new(t->model, "job", json_string(j->id));
 	json_object_set_new(t->model, "trial", t->refit ? json_null() : json_integer(t->idx));
 	json_object_set_new(t->model, "refit", json_boolean(t->refit));
+	if (t->detail != NULL)
+		json_object_set(t->model, "selection", t->detail);
 	json_object_set_new(t->model, "metric",
 			    json_pack("{s:s, s:f, s:f}", "name", fit_metric_name(j->plan.metric),
 				      "cv_mean", t->refit ? j->best_score : t->score, "cv_std",
@@ -348,6 +350,8 @@ static void outcome_apply(struct sched_job *j, const struct worker_task *t,
 	rec->has_score = out->o.has_score;
 	rec->score = out->o.score;
 	rec->score_std = t->score_std;
+	rec->duration_ms = t->duration_ms;
+	rec->oof = out->o.state == STORE_TRIAL_COMPLETED && t->oof_written;
 	rec->nrungs = t->nrungs;
 	memcpy(rec->rungs, t->rungs, sizeof(rec->rungs));
 	if (out->o.new_best) {
@@ -357,6 +361,8 @@ static void outcome_apply(struct sched_job *j, const struct worker_task *t,
 		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", out->model_id);
 	}
 	sched_job_note_outcome(j, out->o.state, out->o.error_code, out->o.error_message);
+	if (rec->oof)
+		sched_job_prune_oof(j);
 }
 
 /*
@@ -403,15 +409,22 @@ static void record_refit(struct sched_job *j, struct worker_task *t)
 	int rc = t->status;
 
 	j->refit_done = true;
+	/* An ensemble stands for its best-ranked member's trial. */
+	if (rc == FITD_OK && t->final_idx >= 0 && (size_t)t->final_idx < j->nrecs)
+		j->final_idx = t->final_idx;
 	if (rc == FITD_OK)
 		rc = publish_model(j, t, model_id, &bytes, &err);
 	if (rc == FITD_OK) {
 		double score = j->recs[j->final_idx].score;
+		char *detail = t->detail != NULL ? json_dumps(t->detail, JSON_COMPACT) : NULL;
 
-		ev = best_event(j, j->final_idx, score, model_id, t->params_json);
+		ev = best_event(j, j->final_idx, score, model_id,
+				j->recs[j->final_idx].params != NULL ? j->recs[j->final_idx].params
+								     : t->params_json);
 		rc = store_job_set_model(j->w->store, j->id, model_id, bytes, j->final_idx, score,
-					 ev, &err);
+					 detail, ev, &err);
 		free(ev);
+		free(detail);
 	}
 	if (rc == FITD_OK) {
 		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);

@@ -30,6 +30,7 @@
 #include "daemon/base/log.h"
 #include "daemon/base/metrics.h"
 #include "daemon/base/clock.h"
+#include "worker/ensemble.h"
 #include "worker/params.h"
 #include "worker/pool.h"
 
@@ -114,15 +115,32 @@ static void finish_job(struct sched_job *j, enum store_job_state st, const char 
 	sched_job_free(j);
 }
 
-/* The running time to keep back for the refit out of a time budget. */
+/*
+ * The running time to keep back for the refit out of a time budget: twice
+ * the best trial's fold fit, plus with an ensemble the fold fits of
+ * ENSEMBLE_RESERVE_TRIALS more of the trials with a file (the best
+ * SCHED_OOF_KEEP, whence members come), at most a fifth (a quarter with
+ * an ensemble) of the budget.
+ */
+#define ENSEMBLE_RESERVE_TRIALS 4
 static int64_t refit_reserve(const struct sched_job *j)
 {
-	int64_t est;
+	int64_t est, fits = sched_job_fold_fits(j);
 
 	if (j->best_idx < 0 || j->plan.max_ms == 0)
 		return 0;
-	est = j->best_duration_ms / sched_job_fold_fits(j) * 2 + 200;
-	return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
+	est = j->best_duration_ms / fits * 2 + 200;
+	if (!j->plan.ensemble)
+		return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
+	for (size_t i = 0, seen = 0; i < j->nrecs && seen < ENSEMBLE_RESERVE_TRIALS; i++) {
+		const struct sched_rec *r = &j->recs[i];
+
+		if (!r->oof || (int64_t)i == j->best_idx)
+			continue;
+		est += r->duration_ms / fits * WORKER_ENSEMBLE_REFIT_PCT / 100;
+		seen++;
+	}
+	return est < j->plan.max_ms / 4 ? est : j->plan.max_ms / 4;
 }
 
 static bool start_refit(struct sched_job *j);
@@ -204,6 +222,8 @@ static struct worker_task *new_task(struct sched_job *j, int64_t idx, json_t *pa
 	t->owner = j;
 	t->params_json = json_incref(params);
 	t->data = worker_data_ref(j->data);
+	t->store = j->w->store;
+	t->keep_oof = j->plan.ensemble;
 	atomic_init(&t->stop, WORKER_STOP_NONE);
 	t->prog_score = NAN;
 	t->status = worker_params_from_json(params, &ctx, &t->params, err);
@@ -250,6 +270,16 @@ static bool start_refit(struct sched_job *j)
 		return false;
 	}
 	t->refit = true;
+	t->keep_oof = false;
+	t->final_idx = j->final_idx;
+	if (j->plan.max_ms > 0)
+		t->deadline_ms = sched_now_mono() + j->plan.max_ms -
+				 sched_job_elapsed(j, sched_now_mono());
+	if (j->plan.ensemble &&
+	    sched_job_candidates(j, threads, &t->cands, &t->ncands) != FITD_OK) {
+		discard_task(t);
+		return true; /* out of memory: the next pass tries again */
+	}
 	j->refit = t;
 	fitd_log_info("refit_started", "job=%s trial=%lld top_trial=%lld threads=%u", j->id,
 		      (long long)j->final_idx, (long long)j->best_idx, threads);

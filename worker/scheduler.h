@@ -32,7 +32,13 @@
  * a job whose trials fail as fast as they are proposed never starves them.
  */
 #define SCHED_PASS_TRIALS 16
-#define SCHED_PASS_LOADS  2
+/*
+ * Trials of a job whose out-of-fold predictions are kept for its ensemble:
+ * the best ones by cross-validation score (ties to the lower index); a
+ * file past them is removed as soon as a better trial completes.
+ */
+#define SCHED_OOF_KEEP	 16
+#define SCHED_PASS_LOADS 2
 
 /* What the scheduler reads from a job's normalized spec. */
 struct sched_plan {
@@ -47,6 +53,7 @@ struct sched_plan {
 	unsigned parallel;    /* 0: auto */
 	unsigned threads_per; /* 0: auto */
 	uint64_t seed;
+	bool ensemble; /* search.ensemble: the final model may be an ensemble */
 };
 
 /* One trial as the searcher and the scheduler see it. */
@@ -55,8 +62,10 @@ struct sched_rec {
 	json_t *params;
 	bool has_score;
 	double score;
-	double score_std;   /* over the folds (completed trials) */
-	int64_t generation; /* while running */
+	double score_std;    /* over the folds (completed trials) */
+	int64_t duration_ms; /* completed trials */
+	bool oof;	     /* its out-of-fold file may be on disk (SCHED_OOF_KEEP) */
+	int64_t generation;  /* while running */
 	int64_t last_progress_ms;
 	double rungs[WORKER_MAX_RUNGS]; /* fold 0's score at each rung reached */
 	unsigned nrungs;
@@ -221,6 +230,20 @@ unsigned sched_job_fold_fits(const struct sched_job *j);
  * only on the finished trials, so a restart chooses the same one.
  */
 int64_t sched_job_final_trial(const struct sched_job *j);
+
+/*
+ * Removes the out-of-fold files of the completed trials past the best
+ * SCHED_OOF_KEEP. Loop thread.
+ */
+void sched_job_prune_oof(struct sched_job *j);
+
+/*
+ * The candidates of j's ensemble (completed trials with out-of-fold files,
+ * best first, at most SCHED_OOF_KEEP) with their parameters for `threads`
+ * threads, into *out (malloc'd; 0 of them is fine). FITD_ENOMEM.
+ */
+int sched_job_candidates(struct sched_job *j, unsigned threads, struct worker_candidate **out,
+			 size_t *n);
 
 /* The searcher's parameters for new trial idx (a new reference), or NULL. */
 json_t *sched_job_propose(struct sched_job *j, int64_t idx);

@@ -557,11 +557,32 @@ static int parse_goal(struct parse *ps, const json_t *search)
 	return FITD_OK;
 }
 
+/* search.ensemble: "auto" (the default) or true, or false. */
+static int parse_ensemble(struct parse *ps, const json_t *search)
+{
+	const json_t *j = json_object_get(search, "ensemble");
+
+	ps->spec->search.ensemble = true;
+	if (j == NULL || json_is_true(j))
+		return FITD_OK;
+	if (json_is_false(j)) {
+		ps->spec->search.ensemble = false;
+		return FITD_OK;
+	}
+	if (!json_is_string(j))
+		return wrong_type(ps, "search.ensemble", "\"auto\", true or false");
+	if (strcmp(json_string_value(j), "auto") != 0)
+		return fail(ps, FITD_EUNPROCESSABLE, "unknown_value",
+			    "search.ensemble: expected \"auto\", true or false");
+	return FITD_OK;
+}
+
 static int parse_search(struct parse *ps, const json_t *search)
 {
 	static const char *const keys[] = {
-		"algorithm", "max_trials", "max_seconds", "parallel_trials", "threads_per_trial",
-		"seed",	     "patience",   "goal",	  "max_attempts",    NULL
+		"algorithm",	     "max_trials", "max_seconds", "parallel_trials",
+		"threads_per_trial", "seed",	   "patience",	  "goal",
+		"max_attempts",	     "ensemble",   NULL
 	};
 	struct worker_search_options *o = &ps->spec->search;
 	long long seed = 0, attempts = 3, patience = 0;
@@ -587,6 +608,8 @@ static int parse_search(struct parse *ps, const json_t *search)
 		rc = parse_goal(ps, search);
 	if (rc == FITD_OK)
 		rc = get_int(ps, search, "max_attempts", "search.max_attempts", 1, 10, &attempts);
+	if (rc == FITD_OK)
+		rc = parse_ensemble(ps, search);
 	o->seed = (uint64_t)seed;
 	o->patience = (unsigned)patience;
 	o->max_attempts = (unsigned)attempts;

@@ -43,7 +43,10 @@
  *               explicitly is unbounded (not both); for grid a missing
  *               max_trials is the grid's size; parallel_trials and
  *               threads_per_trial "auto" or 1..256; seed 0; patience and
- *               goal null; max_attempts 3 (1..10)
+ *               goal null; max_attempts 3 (1..10); ensemble "auto" (the
+ *               final model is a greedy ensemble of the best trials when
+ *               it scores better out of fold; true means the same), false
+ *               turns ensembles off
  *
  * A struct worker_spec is immutable once built and safe to read from any
  * thread. Strings returned by accessors live as long as the spec.
@@ -115,6 +118,7 @@ struct worker_search_options {
 	bool has_goal;
 	double goal; /* in the metric's units */
 	unsigned max_attempts;
+	bool ensemble; /* "auto" or true; false: always a single model */
 };
 
 struct worker_spec;

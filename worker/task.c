@@ -19,6 +19,10 @@
 #include <string.h>
 
 #include "daemon/base/clock.h"
+#include "daemon/base/log.h"
+#include "store/store.h"
+#include "worker/ensemble.h"
+#include "worker/fit/ensemble.h"
 #include "worker/fit/explain.h"
 #include "worker/fit/metric.h"
 #include "worker/fit/rng.h"
@@ -28,8 +32,9 @@
 
 #define IMPORTANCE_MAX_ROWS 5000
 #define IMPORTANCE_REPEATS  3
-#define WATCH_SHARE	    10 /* early stopping watches one training row in this many */
-#define WATCH_MIN	    5  /* ... and at least this many, or it is off */
+#define WATCH_SHARE	    10	 /* early stopping watches one training row in this many */
+#define WATCH_MIN	    5	 /* ... and at least this many, or it is off */
+#define SPEED_ROWS	    1000 /* rows an ensemble's prediction speed is measured on */
 
 /* ---- shared job data ---- */
 
@@ -124,6 +129,8 @@ int worker_data_new(const char *path, const char *target, const char *const *exc
 	if (rc == FITD_OK)
 		rc = fit_split_new(d->frame, d->target, task, folds, repeats, holdout, seed,
 				   &d->split, err);
+	if (rc == FITD_OK)
+		rc = worker_oof_prepare(d, err);
 	if (rc != FITD_OK)
 		goto fail;
 	*out = d;
@@ -143,6 +150,7 @@ void worker_data_unref(struct worker_data *d)
 {
 	if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1)
 		return;
+	worker_oof_release(d);
 	fit_split_free(d->split);
 	fit_frame_free(d->frame);
 	free(d->features);
@@ -355,14 +363,32 @@ static json_t *importance(struct worker_task *t, const struct fit_model *m, cons
 	return arr;
 }
 
+/*
+ * Writes the trial's out-of-fold predictions; a failure (a full disk) only
+ * leaves the trial out of the ensemble.
+ */
+static void keep_oof(struct worker_task *t, const float *v, size_t n)
+{
+	struct fitd_error err = { 0 };
+
+	t->oof_written = store_oof_write(t->store, t->job_id, t->idx, v, n, &err) == FITD_OK;
+	if (!t->oof_written)
+		fitd_log_warn("oof_write_failed", "job=%s trial=%lld reason=\"%s\"", t->job_id,
+			      (long long)t->idx, err.message);
+}
+
 static void run_folds(struct worker_task *t)
 {
 	unsigned k = fit_split_count(t->data->split);
 	size_t *rows = malloc((t->data->nall ? t->data->nall : 1) * sizeof(size_t));
+	size_t width = t->data->oof_width, at = 0;
+	float *oof = t->keep_oof ? malloc((t->data->noof * width + 1) * sizeof(float)) : NULL;
 	double sum = 0, sq = 0;
 	unsigned epochs = 0;
 
-	if (rows == NULL) {
+	if (rows == NULL || (t->keep_oof && oof == NULL)) {
+		free(rows);
+		free(oof);
 		t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL, "out of memory");
 		return;
 	}
@@ -381,6 +407,10 @@ static void run_folds(struct worker_task *t)
 		if (t->status == FITD_OK && !isfinite(s))
 			t->status = fitd_error_set(&t->err, FITD_EDIVERGED, "diverged",
 						   "the validation score is not finite");
+		if (t->status == FITD_OK && oof != NULL)
+			t->status = worker_oof_fold(t->data, m, valid, nvalid, t->params.threads,
+						    oof + at * width, &t->err);
+		at += nvalid;
 		if (t->status == FITD_OK && i == 0)
 			t->status = model_document(t, m);
 		if (m != NULL)
@@ -394,6 +424,9 @@ static void run_folds(struct worker_task *t)
 		sq += s * s;
 	}
 	free(rows);
+	if (t->status == FITD_OK && oof != NULL)
+		keep_oof(t, oof, at * width);
+	free(oof);
 	if (t->status != FITD_OK)
 		return;
 	t->score = sum / t->nfolds_done;
@@ -405,7 +438,7 @@ static void run_folds(struct worker_task *t)
 		t->epochs = 1;
 }
 
-static void run_refit(struct worker_task *t)
+static void run_single_refit(struct worker_task *t)
 {
 	const size_t *train, *valid;
 	size_t ntrain, nvalid;
@@ -441,6 +474,117 @@ static void run_refit(struct worker_task *t)
 	fit_model_free(m);
 }
 
+/*
+ * The ensemble's document: each member's trial, and its size (members,
+ * bytes of the document) and prediction speed, measured on up to
+ * SPEED_ROWS training rows on one thread.
+ */
+static int ensemble_document(struct worker_task *t, const struct fit_model *e,
+			     const struct worker_ensemble_plan *p)
+{
+	size_t n = t->data->nall < SPEED_ROWS ? t->data->nall : SPEED_ROWS;
+	double *v = malloc((n * fit_model_noutputs(e) + 1) * sizeof(double));
+	json_t *members;
+	char *text = NULL;
+	int64_t start;
+	double us = 0;
+	int rc = v != NULL ? FITD_OK : FITD_ENOMEM;
+
+	start = (fitd_clock_ns() / 1000);
+	if (rc == FITD_OK)
+		rc = fit_model_predict(e, t->data->frame, t->data->all_rows, n, 1, v, NULL,
+				       &t->err);
+	us = (double)((fitd_clock_ns() / 1000) - start) / (double)(n ? n : 1);
+	free(v);
+	if (rc != FITD_OK)
+		return rc == FITD_ENOMEM ? fitd_error_set(&t->err, rc, NULL, "out of memory") : rc;
+	t->model = worker_model_to_json(e);
+	members = json_object_get(t->model, "members");
+	for (size_t k = 0; members != NULL && k < p->n; k++)
+		json_object_set_new(json_array_get(members, k), "trial",
+				    json_integer(t->cands[p->member[k]].idx));
+	text = t->model != NULL ? json_dumps(t->model, JSON_COMPACT) : NULL;
+	if (text == NULL ||
+	    json_object_set_new(t->model, "size",
+				json_pack("{s:I, s:I}", "members", (json_int_t)p->n, "bytes",
+					  (json_int_t)strlen(text))) != 0 ||
+	    json_object_set_new(t->model, "predict_us_per_row", json_real(us)) != 0)
+		rc = fitd_error_set(&t->err, FITD_ENOMEM, NULL, "model document: out of memory");
+	free(text);
+	return rc;
+}
+
+/* Refits every member of plan p on all rows into the ensemble's document in t->model. */
+static void refit_members(struct worker_task *t, const struct worker_ensemble_plan *p)
+{
+	struct fit_model **members = calloc(p->n + 1, sizeof(*members));
+	size_t *rows = malloc((t->data->nall ? t->data->nall : 1) * sizeof(size_t));
+	struct fit_params keep = t->params;
+	struct fit_model *e = NULL;
+
+	t->status = members != NULL && rows != NULL
+			? FITD_OK
+			: fitd_error_set(&t->err, FITD_ENOMEM, NULL, "out of memory");
+	for (size_t k = 0; t->status == FITD_OK && k < p->n; k++) {
+		t->params = t->cands[p->member[k]].params;
+		t->params.threads = keep.threads;
+		t->status = fit_fold(t, t->data->all_rows, t->data->nall, NULL, 0, rows,
+				     &members[k]);
+	}
+	t->params = keep;
+	free(rows);
+	if (t->status == FITD_OK)
+		t->status = fit_model_ensemble_new(members, p->weight, p->n, &e, &t->err);
+	else
+		for (size_t k = 0; members != NULL && k < p->n; k++)
+			fit_model_free(members[k]);
+	free(members);
+	if (t->status == FITD_OK)
+		t->status = ensemble_document(t, e, p);
+	fit_model_free(e);
+}
+
+/*
+ * The final step: with candidates, choose between the ensemble and the
+ * single trial (worker_ensemble_plan()); the ensemble's members are refit
+ * on all rows, and should that fail the single trial is refit instead.
+ */
+static void run_refit(struct worker_task *t)
+{
+	struct worker_ensemble_plan plan;
+	const char *why = "ensembles are off (search.ensemble false)";
+
+	if (t->cands != NULL) {
+		t->status = worker_ensemble_plan(t, &plan, &t->err);
+		if (t->status != FITD_OK)
+			return;
+		why = plan.reason;
+		if (plan.use) {
+			refit_members(t, &plan);
+			if (t->status == FITD_OK) {
+				t->detail = worker_ensemble_detail(t, &plan, true, why);
+				t->final_idx = t->cands[plan.member[0]].idx;
+				worker_ensemble_plan_release(&plan);
+				return;
+			}
+			if (t->status == FITD_ECANCELLED) {
+				worker_ensemble_plan_release(&plan);
+				return;
+			}
+			json_decref(t->model);
+			t->model = NULL;
+			snprintf(plan.reason, sizeof(plan.reason),
+				 "refitting the ensemble's members failed: %.150s", t->err.message);
+			fitd_error_clear(&t->err);
+			t->status = FITD_OK;
+		}
+	}
+	t->detail = worker_ensemble_detail(t, t->cands != NULL ? &plan : NULL, false, why);
+	if (t->cands != NULL)
+		worker_ensemble_plan_release(&plan);
+	run_single_refit(t);
+}
+
 void worker_task_run(void *arg)
 {
 	struct worker_task *t = arg;
@@ -461,6 +605,13 @@ void worker_task_run(void *arg)
 
 void worker_task_release(struct worker_task *t)
 {
+	for (size_t c = 0; c < t->ncands; c++)
+		json_decref(t->cands[c].params_json);
+	free(t->cands);
+	t->cands = NULL;
+	t->ncands = 0;
+	json_decref(t->detail);
+	t->detail = NULL;
 	json_decref(t->params_json);
 	json_decref(t->model);
 	worker_data_unref(t->data);

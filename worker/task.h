@@ -39,6 +39,24 @@ struct worker_data {
 	size_t cat_levels;  /* levels of the categorical feature columns in all */
 	size_t cat_columns; /* categorical feature columns */
 	size_t nclasses;    /* an upper bound; 0 for regression */
+	/*
+	 * Out-of-fold predictions (worker/ensemble.h): the validation rows of
+	 * every split in turn, noof of them, oof_width values each (the
+	 * classes of class_names, or 1 for regression), and their truth.
+	 */
+	size_t noof, oof_width;
+	int32_t *oof_labels; /* classification: index into class_names */
+	double *oof_truth;   /* regression */
+	char **class_names;  /* classification: the labeled rows' classes, as models name them */
+};
+
+/* A candidate member of the job's ensemble: a completed trial with out-of-fold predictions. */
+struct worker_candidate {
+	int64_t idx;
+	struct fit_params params;
+	json_t *params_json; /* a reference */
+	double score;	     /* its cross-validation mean */
+	int64_t fold_ms;     /* its time per fold fit: what a refit takes, about */
 };
 
 /*
@@ -94,6 +112,17 @@ struct worker_task {
 
 	size_t memory; /* the estimate admitted against the memory budget */
 
+	const struct store *store; /* where out-of-fold predictions go (paths only) */
+	bool keep_oof;		   /* a trial writes its out-of-fold predictions */
+	/*
+	 * The refit's ensemble candidates (owned; NULL: a single model),
+	 * best first, and the monotonic ms by which the final model must be
+	 * done (0: no limit), which decides whether members can be refitted.
+	 */
+	struct worker_candidate *cands;
+	size_t ncands;
+	int64_t deadline_ms;
+
 	atomic_int stop; /* enum worker_stop, set from the loop thread */
 
 	/* monotonic ms of the start or the last mini-batch, epoch or end: the watchdog's view */
@@ -116,7 +145,14 @@ struct worker_task {
 	unsigned nfolds_done;
 	unsigned epochs; /* mean best epoch over folds: what a refit should run */
 	int64_t duration_ms;
-	json_t *model; /* fold 0's model (a trial) or the final model (the refit) */
+	json_t *model;	  /* fold 0's model (a trial) or the final model (the refit) */
+	bool oof_written; /* a trial: its out-of-fold file is on disk */
+	/*
+	 * The refit: what the final model is and why ({"kind": "single" |
+	 * "ensemble", "reason", ...}, the job's best.kind), or NULL.
+	 */
+	json_t *detail;
+	int64_t final_idx; /* the refit: the trial the final model stands for */
 };
 
 /* Runs t on the calling (trial) thread, then calls t->hooks->done(t). */

@@ -98,7 +98,7 @@ SEARCH_WRONG = {
     "max_trials": ["5", 1.5, True, 30.5, 1e16], "max_seconds": ["5", True, [1]],
     "parallel_trials": [1.5, []], "threads_per_trial": [2.5, True],
     "seed": ["1", 1.5, 1e300], "algorithm": [3, ["tpe"]], "patience": ["x", 2.5],
-    "goal": ["x", [1]], "max_attempts": [2.5, "3"],
+    "goal": ["x", [1]], "max_attempts": [2.5, "3"], "ensemble": [1, None, [True]],
 }
 for field, values in SEARCH_WRONG.items():
     for i, v in enumerate(values):
@@ -167,6 +167,7 @@ for name, spec in [("task", {"task": "clustering"}), ("metric", {"metric": "prec
                    ("activation", {"space": {"mlp": {"activation": ["gelu"]}}}),
                    ("parallel-word", {"search": {"parallel_trials": "max"}}),
                    ("threads-word", {"search": {"threads_per_trial": "all"}}),
+                   ("ensemble-word", {"search": {"ensemble": "always"}}),
                    ("model-case", {"space": {"models": ["Logistic"]}})]:
     job("value-" + name, spec, 422, "unknown_value")
 job("value-duplicate-model", {"space": {"models": ["logistic", "logistic"]}}, 422,

@@ -322,6 +322,7 @@ class SubmissionReadsNoFile(DaemonTest):
         self.d.stop()
         db = sqlite3.connect(os.path.join(self.d.state_dir, "fitd.db"))
         db.executescript("DROP TABLE IF EXISTS dataset_columns;"
+                         "ALTER TABLE jobs DROP COLUMN best_detail;"
                          "UPDATE schema_version SET version = 4;")
         db.close()
         self.d.start()

@@ -190,6 +190,62 @@ START_TEST(job_delete_takes_everything)
 }
 END_TEST
 
+/*
+ * Out-of-fold files: written and read back exactly, replaced whole, one
+ * removed alone, and all of a job's gone with the job (the other job's
+ * stay).
+ */
+START_TEST(oof_files_go_with_their_job)
+{
+	struct fitd_error err = { 0 };
+	struct fixture fx;
+	char id[STORE_ID_MAX], m0[STORE_ID_MAX], m1[STORE_ID_MAX], other[STORE_ID_MAX];
+	char o0[STORE_ID_MAX], o1[STORE_ID_MAX], path[4096];
+	const float a[6] = { 0.25f, 0.75f, 1.0f, 0.0f, 0.5f, 0.5f }, b[2] = { 3.5f, -1.0f };
+	float *back = NULL;
+	size_t n = 0;
+
+	setup(&fx);
+	finished_job(&fx, id, m0, m1);
+	finished_job(&fx, other, o0, o1);
+	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_ENOTFOUND);
+	ck_assert_int_eq(store_oof_write(fx.s, id, 0, a, 6, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_write(fx.s, id, 7, a, 6, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_write(fx.s, other, 0, b, 2, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_OK);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_mem_eq(back, a, sizeof(a));
+	free(back);
+	/* replaced whole */
+	ck_assert_int_eq(store_oof_write(fx.s, id, 0, b, 2, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_mem_eq(back, b, sizeof(b));
+	free(back);
+	store_oof_remove(fx.s, id, 7);
+	ck_assert_int_eq(store_oof_read(fx.s, id, 7, &back, &n, &err), FITD_ENOTFOUND);
+	ck_assert_int_eq(store_oof_path(fx.s, id, 0, path, sizeof(path)), FITD_OK);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(store_job_delete(fx.s, id, NULL, &err), FITD_OK);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	*strrchr(path, '/') = '\0';
+	ck_assert_int_ne(access(path, F_OK), 0); /* the job's folder too */
+	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
+	ck_assert_mem_eq(back, b, sizeof(b));
+	free(back);
+	/* A folder whose job is gone (a crash before it went) is swept at the next open. */
+	ck_assert_int_eq(store_oof_write(fx.s, "job_0123456789abcdef0123", 3, b, 2, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_path(fx.s, "job_0123456789abcdef0123", 3, path, sizeof(path)),
+			 FITD_OK);
+	store_close(fx.s);
+	fx.s = store_check_open();
+	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
+	free(back);
+	teardown(&fx);
+}
+END_TEST
+
 START_TEST(alias_keeps_model_of_deleted_job)
 {
 	struct store_job_deletion del = { 0 };
@@ -510,6 +566,7 @@ int main(void)
 
 	tcase_add_test(tc, job_delete_refused_until_ended);
 	tcase_add_test(tc, job_delete_takes_everything);
+	tcase_add_test(tc, oof_files_go_with_their_job);
 	tcase_add_test(tc, alias_keeps_model_of_deleted_job);
 	tcase_add_test(tc, switching_lets_go_of_orphan);
 	tcase_add_test(tc, model_delete_rules);

@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "tests/worker/model_fixture.h"
+#include "worker/fit/ensemble.h"
+#include "worker/fit/explain.h"
 #include "worker/fit/gbdt.h"
 #include "worker/model_json.h"
 
@@ -275,6 +277,66 @@ START_TEST(test_damaged_trees)
 }
 END_TEST
 
+/*
+ * An ensemble of the three families, each task: written and read back, it
+ * predicts and explains the same to the bit, with its members' weights;
+ * a damaged member or a nested ensemble is refused.
+ */
+START_TEST(test_ensemble_round_trip)
+{
+	int classes = _i;
+	struct fit_frame *f = table(classes);
+	struct fit_model *members[3], *m = NULL, *back = NULL;
+	struct fitd_error err = { 0 };
+	json_t *doc, *bad;
+	size_t w, k;
+	double *ca, *cb;
+
+	for (int family = 0; family < 3; family++) {
+		struct fit_params p = params_of(family);
+
+		if (family == 0 && !classes)
+			p.model = FIT_MODEL_LINEAR;
+		members[family] = train(f, &p, classes);
+	}
+	ck_assert_int_eq(fit_model_ensemble_new(members, (double[]){ 0.5, 0.2, 0.3 }, 3, &m, &err),
+			 FITD_OK);
+	doc = through_text(m);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "kind")), "ensemble");
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "members")), 3);
+	ck_assert_msg(worker_model_from_json(doc, &back, &err) == FITD_OK, "%s", err.message);
+	ck_assert_uint_eq(fit_model_desc(back)->nmembers, 3);
+	ck_assert(fit_model_desc(back)->weights[1] == fit_model_desc(m)->weights[1]);
+	same_predictions(m, back, f);
+	w = fit_model_desc(m)->ncolumns + 1;
+	k = fit_model_nmargins(m);
+	ca = malloc(N * k * w * sizeof(double));
+	cb = malloc(N * k * w * sizeof(double));
+	ck_assert_int_eq(fit_model_contributions(m, f, NULL, N, 1, ca, NULL), FITD_OK);
+	ck_assert_int_eq(fit_model_contributions(back, f, NULL, N, 2, cb, NULL), FITD_OK);
+	ck_assert_int_eq(memcmp(ca, cb, N * k * w * sizeof(double)), 0);
+	fit_model_free(back);
+	back = NULL;
+	/* a member whose own document is damaged fails the whole */
+	bad = json_deep_copy(doc);
+	json_object_del(
+	    json_object_get(json_array_get(json_object_get(bad, "members"), 1), "model"), "params");
+	ck_assert_int_eq(worker_model_from_json(bad, &back, &err), FITD_EFORMAT);
+	ck_assert_ptr_null(back);
+	json_decref(bad);
+	/* an ensemble inside an ensemble is refused */
+	bad = json_deep_copy(doc);
+	json_object_set(json_array_get(json_object_get(bad, "members"), 0), "model", doc);
+	ck_assert_int_eq(worker_model_from_json(bad, &back, &err), FITD_EFORMAT);
+	json_decref(bad);
+	free(ca);
+	free(cb);
+	json_decref(doc);
+	fit_model_free(m);
+	fit_frame_free(f);
+}
+END_TEST
+
 static double seconds(void)
 {
 	struct timespec ts;
@@ -326,6 +388,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_round_trip, 0, 6);
 	tcase_add_test(tc, test_without_means);
 	tcase_add_loop_test(tc, test_documents_of_the_dense_one_hot_era, 0, 2);
+	tcase_add_loop_test(tc, test_ensemble_round_trip, 0, 2);
 	tcase_add_test(tc, test_damaged_trees);
 	tcase_add_test(tc, test_thousand_trees);
 	suite_add_tcase(s, tc);

@@ -67,7 +67,7 @@ START_TEST(test_defaults_classification)
 		    "\"colsample\":{\"min\":0.5,\"max\":1.0,\"log\":false},\"max_bins\":255}},"
 		    "\"search\":{\"algorithm\":\"auto\",\"max_trials\":50,\"max_seconds\":600,"
 		    "\"parallel_trials\":\"auto\",\"threads_per_trial\":\"auto\",\"seed\":0,"
-		    "\"patience\":null,\"goal\":null,\"max_attempts\":3}}");
+		    "\"patience\":null,\"goal\":null,\"max_attempts\":3,\"ensemble\":\"auto\"}}");
 	ck_assert_int_eq(worker_spec_task(spec), FIT_TASK_CLASSIFICATION);
 	ck_assert(worker_spec_higher_is_better(spec));
 	ck_assert_uint_eq(worker_spec_early_patience(spec), 10);
@@ -237,6 +237,7 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DT "\"search\":{\"max_trials\":1e16}}", F, "wrong_type", "search.max_trials:" },
 	{ "{" DT "\"search\":{\"seed\":1e300}}", F, "wrong_type", "search.seed:" },
 	{ "{" DT "\"search\":{\"max_attempts\":2.5}}", F, "wrong_type", "search.max_attempts:" },
+	{ "{" DT "\"search\":{\"ensemble\":1}}", F, "wrong_type", "search.ensemble:" },
 	{ "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":4.5}}", F, "wrong_type",
 	  "validation.folds:" },
 	{ "{" DT "\"early_stopping\":{\"patience\":0.5}}", F, "wrong_type",
@@ -313,6 +314,7 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DT "\"search\":{\"goal\":1.5}}", U, "out_of_range", "search.goal:" },
 	{ "{" DR "\"search\":{\"goal\":-1}}", U, "out_of_range", "search.goal:" },
 	{ "{" DT "\"search\":{\"max_attempts\":11}}", U, "out_of_range", "search.max_attempts:" },
+	{ "{" DT "\"search\":{\"ensemble\":\"always\"}}", U, "unknown_value", "search.ensemble:" },
 	/* values of the space */
 	{ "{" DT "\"space\":{\"models\":[\"forest\"]}}", U, "unknown_value", "space.models[0]:" },
 	{ "{" DT "\"space\":{\"models\":[]}}", U, "out_of_range", "space.models:" },
@@ -574,7 +576,7 @@ START_TEST(test_search_options)
 	    "{" DT "\"exclude_columns\":[\"x2\",\"y\"],\"early_stopping\":false,\"validation\":"
 	    "{\"method\":\"cv\",\"folds\":3},\"search\":{\"algorithm\":\"tpe\",\"seed\":"
 	    "9007199254740993,\"parallel_trials\":\"auto\",\"threads_per_trial\":2,\"patience\":"
-	    "7,\"goal\":0.9,\"max_attempts\":10}}",
+	    "7,\"goal\":0.9,\"max_attempts\":10,\"ensemble\":false}}",
 	    150);
 	const struct worker_search_options *o = worker_spec_search(spec);
 	unsigned folds = 0, repeats = 0;
@@ -598,6 +600,7 @@ START_TEST(test_search_options)
 	ck_assert_uint_eq(o->patience, 7);
 	ck_assert(o->has_goal && o->goal == 0.9);
 	ck_assert_uint_eq(o->max_attempts, 10);
+	ck_assert(!o->ensemble);
 	ck_assert_str_eq(worker_algorithm_name(o->algorithm), "tpe");
 	worker_spec_free(spec);
 }

@@ -408,6 +408,8 @@ size_t fit_model_explain_cost(const struct fit_model *m)
 {
 	size_t c = m->prep.ncols;
 
+	if (m->ens != NULL)
+		return fit__ensemble_explain_cost(m);
 	if (m->desc.params.model != FIT_MODEL_MLP)
 		return 1;
 	return (c <= MAX_EXACT_C ? factorial_at_most(c, SIZE_MAX) : FIT_EXPLAIN_ORDERS) * c + 1;
@@ -427,6 +429,8 @@ int fit_model_contributions(const struct fit_model *m, const struct fit_frame *f
 	if (rows == NULL && nrows > frame->nrows)
 		return fitd_error_set(err, FITD_EINVAL, "bad_row", "the frame has %zu rows",
 				      frame->nrows);
+	if (m->ens != NULL)
+		return fit__ensemble_contributions(m, frame, rows, nrows, threads, contrib, err);
 	if (m->gbdt != NULL)
 		rc = fit_gbdt_shap(m->gbdt, frame, rows, nrows, threads, contrib, err);
 	else

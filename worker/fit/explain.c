@@ -50,7 +50,7 @@ int fit_explain_coefficients(const struct fit_model *m, struct fit_coefs **out,
 	size_t at = 0;
 
 	*out = NULL;
-	if (!fit__is_linear(m->desc.params.model))
+	if (m->ens != NULL || !fit__is_linear(m->desc.params.model))
 		return fitd_error_set(err, FITD_EINVAL, "not_linear",
 				      "only linear models have coefficients; use permutation "
 				      "importance or contributions");
@@ -358,6 +358,9 @@ int fit_explain_permutation(const struct fit_model *m, const struct fit_frame *f
 	pm.metric = metric;
 	sign = fit_metric_higher_is_better(metric) ? 1.0 : -1.0;
 	pm.threads = threads < 1 ? 1 : threads > FIT_MAX_THREADS ? FIT_MAX_THREADS : threads;
+	if (m->ens != NULL)
+		return fitd_error_set(err, FITD_EINVAL, "bad_argument",
+				      "permutation importance of an ensemble is its members'");
 	if (repeats < 1 ||
 	    fit_metric_is_classification(metric) != (m->target.task == FIT_TASK_CLASSIFICATION))
 		return fitd_error_set(err, FITD_EINVAL, "bad_argument",

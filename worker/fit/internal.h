@@ -445,7 +445,18 @@ struct fit_model {
 	double *feat_mean;   /* linear, mlp: prep.nfeat training means (zeros when unknown) */
 	int means_known;     /* whether feat_mean came from a fit (or the document) */
 	struct fit_gbdt_model *gbdt; /* gbdt: the trees; prep only names the columns */
+	struct fit__ensemble *ens;   /* an ensemble (ensemble.c); prep and layers empty */
 };
+
+/* An ensemble's parts (ensemble.c); the dispatch of model.c and contrib.c goes here. */
+int fit__ensemble_predict(const struct fit_model *m, const struct fit_frame *frame,
+			  const size_t *rows, size_t nrows, int threads, double *values,
+			  int32_t *labels, double *margins, struct fitd_error *err);
+int fit__ensemble_contributions(const struct fit_model *m, const struct fit_frame *frame,
+				const size_t *rows, size_t nrows, int threads, double *contrib,
+				struct fitd_error *err);
+size_t fit__ensemble_explain_cost(const struct fit_model *m);
+void fit__ensemble_free(struct fit__ensemble *e);
 
 /*
  * A new model from training results: takes prep and target over (they are

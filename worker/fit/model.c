@@ -389,6 +389,7 @@ void fit_model_free(struct fit_model *m)
 	free(m->wf);
 	free(m->feat_mean);
 	fit_gbdt_free(m->gbdt);
+	fit__ensemble_free(m->ens);
 	free(m);
 }
 
@@ -555,6 +556,9 @@ int fit_model_predict(const struct fit_model *m, const struct fit_frame *frame, 
 		      size_t nrows, int threads, double *values, int32_t *labels,
 		      struct fitd_error *err)
 {
+	if (m->ens != NULL)
+		return fit__ensemble_predict(m, frame, rows, nrows, threads, values, labels, NULL,
+					     err);
 	return predict_rows(m, frame, rows, nrows, threads, values, labels, NULL, err);
 }
 
@@ -566,6 +570,9 @@ size_t fit_model_nmargins(const struct fit_model *m)
 int fit_model_margins(const struct fit_model *m, const struct fit_frame *frame, const size_t *rows,
 		      size_t nrows, int threads, double *margins, struct fitd_error *err)
 {
+	if (m->ens != NULL)
+		return fit__ensemble_predict(m, frame, rows, nrows, threads, NULL, NULL, margins,
+					     err);
 	return predict_rows(m, frame, rows, nrows, threads, NULL, NULL, margins, err);
 }
 

@@ -170,6 +170,14 @@ struct fit_model_desc {
 	 */
 	const struct fit_gbdt_desc *gbdt;
 	struct fit_report report;
+	/*
+	 * An ensemble (worker/fit/ensemble.h): its members and their weights
+	 * (summing to 1); nmembers 0 for every other model. An ensemble has
+	 * no layers, trees or means of its own.
+	 */
+	size_t nmembers;
+	const struct fit_model *const *members;
+	const double *weights;
 };
 
 struct fit_model;
