@@ -237,11 +237,26 @@ static void decide(const struct worker_task *t, struct worker_ensemble_plan *p,
 	if (p->n < 2)
 		snprintf(p->reason, sizeof(p->reason),
 			 "greedy selection kept the best trial alone");
-	else if (!(higher ? p->score > p->single : p->score < p->single))
+	else if (t->ensemble_always && p->refit_ms <= left) {
+		p->use = true;
+		snprintf(p->reason, sizeof(p->reason),
+			 "search.ensemble is true (out of fold: %.6g, the best single trial %.6g)",
+			 p->score, p->single);
+	} else if (!(higher ? p->score > p->single : p->score < p->single))
 		snprintf(p->reason, sizeof(p->reason),
 			 "the ensemble's out-of-fold %s (%.6g) does not beat the best single "
 			 "trial's (%.6g)",
 			 fit_metric_name(metric), p->score, p->single);
+	else if (!p->checked)
+		snprintf(p->reason, sizeof(p->reason),
+			 "the ensemble's out-of-fold %s could not be checked on rows it was not "
+			 "chosen on",
+			 fit_metric_name(metric));
+	else if (!(higher ? p->check_ens > p->check_single : p->check_ens < p->check_single))
+		snprintf(p->reason, sizeof(p->reason),
+			 "chosen on half the rows and scored on the other, the ensemble's %s "
+			 "(%.6g) does not beat the best single trial's (%.6g)",
+			 fit_metric_name(metric), p->check_ens, p->check_single);
 	else if (p->refit_ms > left)
 		snprintf(p->reason, sizeof(p->reason),
 			 "refitting its %zu members would take about %.1f s, more than the %.1f s "
@@ -251,8 +266,9 @@ static void decide(const struct worker_task *t, struct worker_ensemble_plan *p,
 		p->use = true;
 		snprintf(p->reason, sizeof(p->reason),
 			 "the ensemble's out-of-fold %s (%.6g) beats the best single trial's "
-			 "(%.6g)",
-			 fit_metric_name(metric), p->score, p->single);
+			 "(%.6g), also where neither was chosen (%.6g, %.6g)",
+			 fit_metric_name(metric), p->score, p->single, p->check_ens,
+			 p->check_single);
 	}
 }
 
@@ -330,6 +346,15 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 			p->single = ch.best_score;
 			p->single_idx = t->cands[cand_of[ch.best]].idx;
 			rc = fill_members(t, p, cand_of, counts, nu, ch.rounds);
+		}
+		if (rc == FITD_OK && src == FITD_OK && p->n >= 2) {
+			int crc = fit_ensemble_crossfit(usable, nu, nsel, d->oof_width, metric,
+							labels, truth, FIT_ENSEMBLE_ROUNDS,
+							&p->check_ens, &p->check_single, &e);
+
+			if (crc == FITD_ENOMEM)
+				rc = crc;
+			p->checked = crc == FITD_OK;
 		}
 		if (rc == FITD_OK && src == FITD_OK)
 			decide(t, p, metric);

@@ -44,23 +44,27 @@ int worker_oof_fold(const struct worker_data *d, const struct fit_model *m, cons
 
 /* What the final step decided. */
 struct worker_ensemble_plan {
-	bool use;	    /* refit the members into an ensemble */
-	size_t n;	    /* members (distinct candidates) */
-	size_t *member;	    /* indexes into the task's cands */
-	double *weight;	    /* summing to 1 */
-	bool scored;	    /* selection ran: the scores below are set */
-	double score;	    /* the ensemble's out-of-fold score */
-	double single;	    /* the best single candidate's out-of-fold score */
-	int64_t single_idx; /* ... and its trial */
-	int64_t refit_ms;   /* estimated time to refit the members */
+	bool use;	     /* refit the members into an ensemble */
+	size_t n;	     /* members (distinct candidates) */
+	size_t *member;	     /* indexes into the task's cands */
+	double *weight;	     /* summing to 1 */
+	bool scored;	     /* selection ran: the scores below are set */
+	double score;	     /* the ensemble's out-of-fold score */
+	double single;	     /* the best single candidate's out-of-fold score */
+	int64_t single_idx;  /* ... and its trial */
+	bool checked;	     /* the cross-fitted check ran (fit_ensemble_crossfit()) */
+	double check_ens;    /* the selection's score on rows it was not chosen on */
+	double check_single; /* the best single choice's, likewise */
+	int64_t refit_ms;    /* estimated time to refit the members */
 	char reason[200];
 };
 
 /*
  * Reads the candidates' out-of-fold files (t->cands, from t->store),
  * selects the ensemble and decides whether it is used: it must score
- * better out of fold than the best single candidate, have two members or
- * more, and its members' refits must fit before t->deadline_ms. Errors are
+ * better out of fold than the best single candidate, also where neither
+ * was chosen (the cross-fitted check, fit_ensemble_crossfit()), have two
+ * members or more, and its members' refits must fit before t->deadline_ms. Errors are
  * FITD_ENOMEM only; a missing or damaged file drops its candidate.
  */
 int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_plan *p,

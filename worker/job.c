@@ -38,6 +38,7 @@ static void read_plan(const struct worker_spec *spec, struct sched_plan *p)
 	p->threads_per = search->threads_per_trial;
 	p->seed = search->seed;
 	p->ensemble = search->ensemble;
+	p->ensemble_always = search->ensemble_always;
 }
 
 static void choose_parallelism(struct sched_job *j)

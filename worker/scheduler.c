@@ -275,6 +275,7 @@ static bool start_refit(struct sched_job *j)
 	if (j->plan.max_ms > 0)
 		t->deadline_ms = sched_now_mono() + j->plan.max_ms -
 				 sched_job_elapsed(j, sched_now_mono());
+	t->ensemble_always = j->plan.ensemble_always;
 	if (j->plan.ensemble &&
 	    sched_job_candidates(j, threads, &t->cands, &t->ncands) != FITD_OK) {
 		discard_task(t);

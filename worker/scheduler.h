@@ -53,7 +53,8 @@ struct sched_plan {
 	unsigned parallel;    /* 0: auto */
 	unsigned threads_per; /* 0: auto */
 	uint64_t seed;
-	bool ensemble; /* search.ensemble: the final model may be an ensemble */
+	bool ensemble;	      /* search.ensemble: the final model may be an ensemble */
+	bool ensemble_always; /* search.ensemble true: it is, whenever it can be */
 };
 
 /* One trial as the searcher and the scheduler see it. */

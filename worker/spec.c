@@ -557,12 +557,13 @@ static int parse_goal(struct parse *ps, const json_t *search)
 	return FITD_OK;
 }
 
-/* search.ensemble: "auto" (the default) or true, or false. */
+/* search.ensemble: "auto" (the default), true or false. */
 static int parse_ensemble(struct parse *ps, const json_t *search)
 {
 	const json_t *j = json_object_get(search, "ensemble");
 
 	ps->spec->search.ensemble = true;
+	ps->spec->search.ensemble_always = json_is_true(j);
 	if (j == NULL || json_is_true(j))
 		return FITD_OK;
 	if (json_is_false(j)) {

@@ -45,8 +45,8 @@
  *               threads_per_trial "auto" or 1..256; seed 0; patience and
  *               goal null; max_attempts 3 (1..10); ensemble "auto" (the
  *               final model is a greedy ensemble of the best trials when
- *               it scores better out of fold; true means the same), false
- *               turns ensembles off
+ *               it scores better out of fold; true: whenever selection
+ *               keeps two members or more), false turns ensembles off
  *
  * A struct worker_spec is immutable once built and safe to read from any
  * thread. Strings returned by accessors live as long as the spec.
@@ -118,7 +118,8 @@ struct worker_search_options {
 	bool has_goal;
 	double goal; /* in the metric's units */
 	unsigned max_attempts;
-	bool ensemble; /* "auto" or true; false: always a single model */
+	bool ensemble;	      /* "auto" or true; false: always a single model */
+	bool ensemble_always; /* true: the ensemble even when it scores no better */
 };
 
 struct worker_spec;

@@ -4,7 +4,11 @@
  *
  * Selection: it picks the better of two candidates alone, its counts sum
  * to its rounds, two complementary candidates together beat either alone,
- * ties go to the lower index, and it answers the same twice. The model:
+ * ties go to the lower index, and it answers the same twice. The
+ * cross-fitted check (fit_ensemble_crossfit()): one candidate scores as on
+ * all rows; complementary candidates still win on rows they were not
+ * chosen on; among candidates that are noise, what selection's luck makes
+ * of them on its own rows is gone on the others. The model:
  * its predictions are the weighted mean of the members' (probabilities
  * for a classifier), its contributions sum to its margins, which are the
  * weighted mean of the members' margins, and its score is that of its
@@ -119,6 +123,96 @@ START_TEST(test_complementary_beats_best)
 	free(a);
 	free(b);
 	free(c);
+}
+END_TEST
+
+START_TEST(test_crossfit_one_candidate)
+{
+	int32_t labels[N];
+	float *b;
+	double ens, single;
+
+	make_labels(labels);
+	b = binary_preds(labels, all_but_tenth, 0.9f);
+	ck_assert_int_eq(fit_ensemble_crossfit((const float *const[]){ b }, 1, N, 2,
+					       FIT_METRIC_ACCURACY, labels, NULL, 25, &ens, &single,
+					       NULL),
+			 FITD_OK);
+	/* the halves' accuracies weighted by their rows: the accuracy on all rows */
+	ck_assert_double_eq_tol(ens, 0.9, 1e-12);
+	ck_assert_double_eq_tol(single, 0.9, 1e-12);
+	ck_assert_int_eq(fit_ensemble_crossfit((const float *const[]){ b }, 1, 1, 2,
+					       FIT_METRIC_ACCURACY, labels, NULL, 25, &ens, &single,
+					       NULL),
+			 FITD_EINVAL);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_crossfit_complementary)
+{
+	int32_t labels[N];
+	float *a, *b;
+	double ens, single;
+
+	make_labels(labels);
+	a = binary_preds(labels, first_half, 0.55f);
+	b = binary_preds(labels, second_half, 0.55f);
+	for (size_t i = 0; i < N; i++) {
+		float *p = i < N / 2 ? a : b;
+
+		p[2 * i + (size_t)labels[i]] = 0.99f;
+		p[2 * i + 1 - (size_t)labels[i]] = 0.01f;
+	}
+	ck_assert_int_eq(fit_ensemble_crossfit((const float *const[]){ a, b }, 2, N, 2,
+					       FIT_METRIC_LOG_LOSS, labels, NULL, 25, &ens, &single,
+					       NULL),
+			 FITD_OK);
+	ck_assert_msg(ens < single - 0.05, "ensemble %g vs single %g", ens, single);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* 30 candidates of coin flips for labels that are coin flips too. */
+START_TEST(test_crossfit_noise)
+{
+	enum {
+		NC = 30
+	};
+	int32_t labels[N];
+	float *c[NC];
+	unsigned counts[NC];
+	struct fit_ensemble_choice ch = { .counts = counts };
+	double ens, single;
+	uint64_t x = 42;
+
+	for (size_t i = 0; i < N; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		labels[i] = (int32_t)(x >> 63);
+	}
+	for (size_t k = 0; k < NC; k++) {
+		c[k] = malloc(N * 2 * sizeof(float));
+		for (size_t i = 0; i < N; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			c[k][2 * i] = (float)(x >> 40) / (float)(1 << 24);
+			c[k][2 * i + 1] = 1 - c[k][2 * i];
+		}
+	}
+	ck_assert_int_eq(fit_ensemble_select((const float *const *)c, NC, N, 2, FIT_METRIC_ACCURACY,
+					     labels, NULL, 25, &ch, NULL),
+			 FITD_OK);
+	ck_assert_int_eq(fit_ensemble_crossfit((const float *const *)c, NC, N, 2,
+					       FIT_METRIC_ACCURACY, labels, NULL, 25, &ens, &single,
+					       NULL),
+			 FITD_OK);
+	/* chosen and scored on the same rows, noise looks like skill */
+	ck_assert_msg(ch.score > 0.6, "selection's own score %g", ch.score);
+	ck_assert_msg(ens < ch.score - 0.08 && fabs(ens - 0.5) < 0.08,
+		      "cross-fitted %g, selection's own %g", ens, ch.score);
+	ck_assert_msg(fabs(single - 0.5) < 0.08, "cross-fitted single %g", single);
+	for (size_t k = 0; k < NC; k++)
+		free(c[k]);
 }
 END_TEST
 
@@ -313,6 +407,9 @@ int main(void)
 	tcase_add_test(tc, test_picks_better);
 	tcase_add_test(tc, test_complementary_beats_best);
 	tcase_add_test(tc, test_ties_and_repeats);
+	tcase_add_test(tc, test_crossfit_one_candidate);
+	tcase_add_test(tc, test_crossfit_complementary);
+	tcase_add_test(tc, test_crossfit_noise);
 	tcase_add_test(tc, test_regression_mean);
 	tcase_add_test(tc, test_model_classification);
 	tcase_add_test(tc, test_model_regression);

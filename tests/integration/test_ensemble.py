@@ -89,7 +89,8 @@ class Ensembles(unittest.TestCase):
 
     def test_ensemble_predicts_explains_and_scores_offline(self):
         job = wait_job(self.d, submit(self.d, {"dataset": self.bc, "target": "diagnosis",
-                                                "search": {"max_trials": 12, "seed": 1}}),
+                                                "search": {"max_trials": 12, "seed": 1,
+                                                           "ensemble": True}}),
                        timeout=600)
         self.assertEqual(job["state"], "succeeded", job)
         best = self.check_best(job)

@@ -601,8 +601,34 @@ START_TEST(test_search_options)
 	ck_assert(o->has_goal && o->goal == 0.9);
 	ck_assert_uint_eq(o->max_attempts, 10);
 	ck_assert(!o->ensemble);
+	ck_assert(!o->ensemble_always);
 	ck_assert_str_eq(worker_algorithm_name(o->algorithm), "tpe");
 	worker_spec_free(spec);
+}
+END_TEST
+
+/* search.ensemble: "auto" decides, true always (and stays true when normalized). */
+START_TEST(test_search_ensemble_modes)
+{
+	static const char *const in[] = { "\"auto\"", "true" };
+
+	for (size_t i = 0; i < 2; i++) {
+		char text[128];
+		struct worker_spec *spec;
+		json_t *j, *want;
+
+		snprintf(text, sizeof(text), "{" DT "\"search\":{\"ensemble\":%s}}", in[i]);
+		spec = check_spec(text, 150);
+		ck_assert(worker_spec_search(spec)->ensemble);
+		ck_assert(worker_spec_search(spec)->ensemble_always == (i == 1));
+		j = worker_spec_to_json(spec);
+		want = i == 1 ? json_true() : json_string("auto");
+		ck_assert(
+		    json_equal(json_object_get(json_object_get(j, "search"), "ensemble"), want));
+		json_decref(want);
+		json_decref(j);
+		worker_spec_free(spec);
+	}
 }
 END_TEST
 
@@ -758,6 +784,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, test_budgets);
 	tcase_add_test(tc, test_whole_reals_are_integers);
 	tcase_add_test(tc, test_search_options);
+	tcase_add_test(tc, test_search_ensemble_modes);
 	tcase_add_test(tc, test_validation_defaults);
 	tcase_add_test(tc, test_column_facts);
 	tcase_add_test(tc, test_column_facts_match_a_sort);

@@ -111,6 +111,106 @@ int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, s
 	return rc;
 }
 
+/* The rows of half h (parity) of src, nrows * nout, into dst. */
+static void half_rows(const float *src, size_t nrows, size_t nout, size_t h, float *dst)
+{
+	for (size_t i = h, j = 0; i < nrows; i += 2, j++)
+		memcpy(dst + j * nout, src + i * nout, nout * sizeof(float));
+}
+
+/* Scores the candidates' mix counts / rounds on their rows. */
+static int score_mix(const float *const *preds, size_t ncand, size_t nrows, size_t nout,
+		     const unsigned *counts, unsigned rounds, enum fit_metric metric,
+		     const int32_t *labels, const double *truth, double *out,
+		     struct fitd_error *err)
+{
+	double *sum = calloc(nrows * nout, sizeof(double));
+	double *avg = calloc(nrows * nout, sizeof(double));
+	int rc = sum != NULL && avg != NULL
+		     ? FITD_OK
+		     : fitd_error_set(err, FITD_ENOMEM, NULL, "ensemble check: out of memory");
+
+	for (size_t c = 0; rc == FITD_OK && c < ncand; c++)
+		for (size_t i = 0; counts[c] > 0 && i < nrows * nout; i++)
+			sum[i] += counts[c] * (double)preds[c][i];
+	if (rc == FITD_OK)
+		rc = score_mean(sum, nrows, nout, 1.0 / rounds, metric, labels, truth, avg, out,
+				err);
+	free(sum);
+	free(avg);
+	return rc;
+}
+
+int fit_ensemble_crossfit(const float *const *preds, size_t ncand, size_t nrows, size_t nout,
+			  enum fit_metric metric, const int32_t *labels, const double *truth,
+			  unsigned rounds, double *ens, double *single, struct fitd_error *err)
+{
+	size_t rows[2] = { (nrows + 1) / 2, nrows / 2 };
+	float *halves = ncand > 0 ? calloc(ncand * nrows * nout + 1, sizeof(float)) : NULL;
+	const float **part[2] = { calloc(ncand + 1, sizeof(float *)),
+				  calloc(ncand + 1, sizeof(float *)) };
+	int32_t *lab[2] = { NULL, NULL };
+	double *tru[2] = { NULL, NULL };
+	unsigned *counts = calloc(ncand + 1, sizeof(unsigned));
+	unsigned *one = calloc(ncand + 1, sizeof(unsigned));
+	bool oom = halves == NULL || counts == NULL || one == NULL;
+	int rc = FITD_OK;
+
+	*ens = *single = 0;
+	for (size_t h = 0; h < 2; h++) {
+		lab[h] = labels != NULL ? malloc((rows[h] + 1) * sizeof(int32_t)) : NULL;
+		tru[h] = truth != NULL ? malloc((rows[h] + 1) * sizeof(double)) : NULL;
+		oom = oom || part[h] == NULL || (labels != NULL && lab[h] == NULL) ||
+		      (truth != NULL && tru[h] == NULL);
+	}
+	if (nrows < 2 || ncand == 0)
+		rc = fitd_error_set(err, FITD_EINVAL, "bad_argument",
+				    "the ensemble check needs candidates and two rows");
+	else if (oom)
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "ensemble check: out of memory");
+	for (size_t h = 0; rc == FITD_OK && h < 2; h++) {
+		float *base = halves + (h == 0 ? 0 : ncand * rows[0] * nout);
+
+		for (size_t c = 0; c < ncand; c++) {
+			part[h][c] = base + c * rows[h] * nout;
+			half_rows(preds[c], nrows, nout, h, (float *)part[h][c]);
+		}
+		for (size_t i = h, j = 0; i < nrows; i += 2, j++) {
+			if (lab[h] != NULL)
+				lab[h][j] = labels[i];
+			if (tru[h] != NULL)
+				tru[h][j] = truth[i];
+		}
+	}
+	for (size_t h = 0; rc == FITD_OK && h < 2; h++) {
+		size_t o = 1 - h; /* chosen on h, scored on o */
+		struct fit_ensemble_choice ch = { .counts = counts };
+		double e = 0, s = 0;
+
+		rc = fit_ensemble_select(part[h], ncand, rows[h], nout, metric, lab[h], tru[h],
+					 rounds, &ch, err);
+		if (rc == FITD_OK)
+			rc = score_mix(part[o], ncand, rows[o], nout, counts, ch.rounds, metric,
+				       lab[o], tru[o], &e, err);
+		memset(one, 0, ncand * sizeof(unsigned));
+		one[ch.best] = 1;
+		if (rc == FITD_OK)
+			rc = score_mix(part[o], ncand, rows[o], nout, one, 1, metric, lab[o],
+				       tru[o], &s, err);
+		*ens += e * (double)rows[o] / (double)nrows;
+		*single += s * (double)rows[o] / (double)nrows;
+	}
+	free(halves);
+	for (size_t h = 0; h < 2; h++) {
+		free(part[h]);
+		free(lab[h]);
+		free(tru[h]);
+	}
+	free(counts);
+	free(one);
+	return rc;
+}
+
 /* ---- the model ---- */
 
 void fit__ensemble_free(struct fit__ensemble *e)

@@ -61,6 +61,21 @@ int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, s
 			struct fitd_error *err);
 
 /*
+ * The selection bias guard: how the ensemble selection and the choice of
+ * the best single candidate do on rows they were not chosen on. The rows
+ * are split by parity; each half chooses (fit_ensemble_select(), whose
+ * first pick is the best single candidate) and the other half scores both
+ * choices; *ens and *single are the two halves' scores weighted by their
+ * rows. On the rows it was chosen on, an ensemble of 25 picks among many
+ * candidates looks better than it is (it fits their noise); here both
+ * choices are scored honestly and the ensemble must win there too.
+ * Arguments and errors as fit_ensemble_select(); FITD_EINVAL under 2 rows.
+ */
+int fit_ensemble_crossfit(const float *const *preds, size_t ncand, size_t nrows, size_t nout,
+			  enum fit_metric metric, const int32_t *labels, const double *truth,
+			  unsigned rounds, double *ens, double *single, struct fitd_error *err);
+
+/*
  * A new ensemble model of n members with weights (positive, normalized
  * here to sum to 1). Takes the members over: they belong to *out, and are
  * freed on failure too. The members must agree on task, target and
