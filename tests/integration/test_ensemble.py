@@ -19,8 +19,11 @@ import unittest
 from fitdtest import FITD, DATA, Daemon, read_data, wait_job
 
 ARGS = ("--worker-threads", "2", "--reserved-cores", "0")
-# How late past max_seconds a job may end: 1 s, more under the sanitizers' slower code.
-SLACK_S = 3.0 if os.environ.get("FITD_SANITIZE", "none") not in ("", "none") else 1.0
+# How late past max_seconds a job may end: 2 s here, where meson runs the
+# integration tests side by side on the same cores (the members' refits are
+# planned from fit times measured before the load changed), more under the
+# sanitizers' slower code. tests/bench/quality.sh checks + 1 s on a quiet machine.
+SLACK_S = 4.0 if os.environ.get("FITD_SANITIZE", "none") not in ("", "none") else 2.0
 
 
 def upload(d, name):
