@@ -200,3 +200,24 @@ def write_tokens(path, tokens):
 def read_data(name):
     with open(os.path.join(DATA, name), "rb") as f:
         return f.read()
+
+
+def upload_table(d, name):
+    """Uploads tests/data/NAME.csv; the dataset id (asserts 201)."""
+    status, _, ds = d.upload(name, read_data(name + ".csv"))
+    assert status == 201, ds
+    return ds["id"]
+
+
+def submit_job(d, spec):
+    """Submits a job spec; the job id (asserts 201)."""
+    status, _, job = d.request("POST", "/v1/jobs", body=spec)
+    assert status == 201, job
+    return job["id"]
+
+
+def offline_predict(args):
+    """Runs `fitd predict ARGS`; its standard output (asserts exit 0)."""
+    p = subprocess.run([FITD, "predict"] + args, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return p.stdout

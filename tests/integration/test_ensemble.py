@@ -11,12 +11,12 @@ across a crash and restart."""
 import json
 import math
 import os
-import subprocess
 import tempfile
 import time
 import unittest
 
-from fitdtest import FITD, DATA, Daemon, read_data, wait_job
+from fitdtest import DATA, Daemon, read_data, wait_job
+from fitdtest import offline_predict as offline, submit_job as submit, upload_table as upload
 
 ARGS = ("--worker-threads", "2", "--reserved-cores", "0")
 # How late past max_seconds a job may end: 2 s here, where meson runs the
@@ -24,24 +24,6 @@ ARGS = ("--worker-threads", "2", "--reserved-cores", "0")
 # planned from fit times measured before the load changed), more under the
 # sanitizers' slower code. tests/bench/quality.sh checks + 1 s on a quiet machine.
 SLACK_S = 4.0 if os.environ.get("FITD_SANITIZE", "none") not in ("", "none") else 2.0
-
-
-def upload(d, name):
-    status, _, ds = d.upload(name, read_data(name + ".csv"))
-    assert status == 201, ds
-    return ds["id"]
-
-
-def submit(d, spec):
-    status, _, job = d.request("POST", "/v1/jobs", body=spec)
-    assert status == 201, job
-    return job["id"]
-
-
-def offline(args):
-    p = subprocess.run([FITD, "predict"] + args, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    return p.stdout
 
 
 def oof_files(d, job_id):

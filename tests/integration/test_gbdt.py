@@ -19,24 +19,13 @@ import time
 import unittest
 
 from fitdtest import FITD, DATA, Daemon, DaemonTest, read_data, wait_job
+from fitdtest import offline_predict as offline, submit_job as submit, upload_table as upload
 from test_jobs import read_events
 
 TABLES = {"iris": ("species", "classification"), "breast_cancer": ("diagnosis", "classification"),
           "diabetes": ("progression", "regression")}
 TREE_KEYS = ("trees", "max_leaves", "max_depth", "min_child_weight", "min_leaf_rows",
              "min_split_gain", "subsample", "colsample", "max_bins")
-
-
-def upload(d, name):
-    status, _, ds = d.upload(name, read_data(name + ".csv"))
-    assert status == 201, ds
-    return ds["id"]
-
-
-def submit(d, spec):
-    status, _, job = d.request("POST", "/v1/jobs", body=spec)
-    assert status == 201, job
-    return job["id"]
 
 
 def first_rows(name, n):
@@ -54,12 +43,6 @@ def number_or_text(v):
         return float(v)
     except ValueError:
         return v
-
-
-def offline(args):
-    p = subprocess.run([FITD, "predict"] + args, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    return p.stdout
 
 
 class Checks(unittest.TestCase):
