@@ -35,6 +35,27 @@ def snapshot(state_dir):
         db.close()
 
 
+def running_trials(state_dir):
+    db = sqlite3.connect("file:%s/fitd.db?mode=ro" % state_dir, uri=True, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM trials WHERE state = 'running'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def wait_running(state_dir, timeout=10):
+    """Until the store says a trial runs: a kill aimed at a trial, not at
+    the idle moments between them (or at a daemon still starting)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if running_trials(state_dir) > 0:
+                return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.02)
+
+
 class Crash(unittest.TestCase):
     def test_kill_restart_many_times(self):
         rng = random.Random(int(os.environ.get("FITD_CRASH_SEED", "7")))
@@ -64,9 +85,12 @@ class Crash(unittest.TestCase):
                 submit_one(i)
             seen_done = {}
             for k in range(KILLS):
-                time.sleep(rng.uniform(0.2, 1.2))
                 if k % 5 == 4:
                     submit_one(10 + k)
+                # A random moment inside a running trial: wait for one to
+                # run, then a little more (trials here last a second or so).
+                wait_running(d.state_dir)
+                time.sleep(rng.uniform(0.0, 0.3))
                 d.kill()
                 check, jobs, done, events = snapshot(d.state_dir)
                 self.assertEqual(check, "ok")
