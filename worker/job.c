@@ -17,6 +17,7 @@
 
 #include "daemon/base/log.h"
 #include "store/store.h"
+#include "worker/ensemble.h"
 #include "worker/params.h"
 
 /* Effective parallelism: small tables get many one-thread trials, large ones fewer wide ones. */
@@ -347,7 +348,29 @@ unsigned sched_job_fold_fits(const struct sched_job *j)
 	return j->plan.folds ? j->plan.folds * j->plan.repeats : 1;
 }
 
-/* Simpler models first: linear and logistic, then svm, then mlp. */
+#define ENSEMBLE_RESERVE_TRIALS 4
+int64_t sched_job_refit_reserve(const struct sched_job *j)
+{
+	int64_t est, fits = sched_job_fold_fits(j);
+
+	if (j->best_idx < 0 || j->plan.max_ms == 0)
+		return 0;
+	est = j->best_duration_ms / fits * 2 + 200;
+	if (!j->plan.ensemble)
+		return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
+	for (size_t i = 0, seen = 0; i < j->nrecs && seen < ENSEMBLE_RESERVE_TRIALS; i++) {
+		const struct sched_rec *r = &j->recs[i];
+		int64_t ms = r->duration_ms < j->best_duration_ms ? r->duration_ms
+								  : j->best_duration_ms;
+
+		if (!r->oof || (int64_t)i == j->best_idx)
+			continue;
+		est += ms / fits * WORKER_ENSEMBLE_REFIT_PCT / 100;
+		seen++;
+	}
+	return est < j->plan.max_ms / 4 ? est : j->plan.max_ms / 4;
+}
+
 /* Simpler models first: the family table's order (linear and logistic, svm, gbdt, mlp). */
 static unsigned complexity(const json_t *params)
 {

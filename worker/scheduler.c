@@ -115,34 +115,6 @@ static void finish_job(struct sched_job *j, enum store_job_state st, const char 
 	sched_job_free(j);
 }
 
-/*
- * The running time to keep back for the refit out of a time budget: twice
- * the best trial's fold fit, plus with an ensemble the fold fits of
- * ENSEMBLE_RESERVE_TRIALS more of the trials with a file (the best
- * SCHED_OOF_KEEP, whence members come), at most a fifth (a quarter with
- * an ensemble) of the budget.
- */
-#define ENSEMBLE_RESERVE_TRIALS 4
-static int64_t refit_reserve(const struct sched_job *j)
-{
-	int64_t est, fits = sched_job_fold_fits(j);
-
-	if (j->best_idx < 0 || j->plan.max_ms == 0)
-		return 0;
-	est = j->best_duration_ms / fits * 2 + 200;
-	if (!j->plan.ensemble)
-		return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
-	for (size_t i = 0, seen = 0; i < j->nrecs && seen < ENSEMBLE_RESERVE_TRIALS; i++) {
-		const struct sched_rec *r = &j->recs[i];
-
-		if (!r->oof || (int64_t)i == j->best_idx)
-			continue;
-		est += r->duration_ms / fits * WORKER_ENSEMBLE_REFIT_PCT / 100;
-		seen++;
-	}
-	return est < j->plan.max_ms / 4 ? est : j->plan.max_ms / 4;
-}
-
 static bool start_refit(struct sched_job *j);
 
 /* Ends a job that has no completed trial to refit, saying why. */
@@ -165,7 +137,8 @@ static void fail_empty(struct sched_job *j)
 static void check_end(struct sched_job *j, int64_t now)
 {
 	int64_t elapsed = sched_job_elapsed(j, now);
-	bool search_time_up = j->plan.max_ms > 0 && elapsed >= j->plan.max_ms - refit_reserve(j);
+	bool search_time_up = j->plan.max_ms > 0 &&
+			      elapsed >= j->plan.max_ms - sched_job_refit_reserve(j);
 
 	if (j->end == SCHED_END_NONE && j->cancel_seen) {
 		j->end = SCHED_END_CANCEL;
@@ -579,9 +552,9 @@ static void arm_tick(struct worker *w, int64_t now)
 
 		if (j->plan.max_ms == 0)
 			continue;
-		left = j->plan.max_ms - refit_reserve(j) - sched_job_elapsed(j, now);
+		left = j->plan.max_ms - sched_job_refit_reserve(j) - sched_job_elapsed(j, now);
 		if (j->end != SCHED_END_NONE)
-			left += refit_reserve(j) + REFIT_GRACE_MS;
+			left += sched_job_refit_reserve(j) + REFIT_GRACE_MS;
 		if (left < 0)
 			left = 0;
 		if (next < 0 || left < next)

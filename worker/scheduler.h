@@ -222,6 +222,19 @@ void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, cons
 unsigned sched_job_fold_fits(const struct sched_job *j);
 
 /*
+ * The running time to keep back for the refit out of a time budget: twice
+ * the best trial's fold fit, plus with an ensemble the fold fits of
+ * ENSEMBLE_RESERVE_TRIALS (4) more of the trials with a file (the best
+ * SCHED_OOF_KEEP, whence members come), each counted at most as dear as
+ * the best trial, at most a fifth (a quarter with an ensemble) of the
+ * budget. A slow trial that is kept but rarely chosen (an svm by dcd on a
+ * million rows beside the trees) would otherwise stop the search early;
+ * an ensemble whose members turn out dearer than the reserve is given up
+ * at the end, and the job says so (worker/ensemble.c).
+ */
+int64_t sched_job_refit_reserve(const struct sched_job *j);
+
+/*
  * The trial to refit, by the one-standard-error rule: of the completed
  * trials whose score is within one standard error (the fold scores' standard
  * deviation over the square root of their number) of the best score, the

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "store/store.h"
+#include "worker/ensemble.h"
 #include "worker/scheduler.h"
 #include "worker/spec_facts.h"
 
@@ -186,6 +187,41 @@ START_TEST(passes_are_bounded_and_the_breaker_ends_each_job)
 }
 END_TEST
 
+/*
+ * The time kept back for the refit: the best trial's fold fit twice (3 folds
+ * of 3 s: 2 s), plus with an ensemble the refits of four more kept trials,
+ * each counted at most as dear as the best, so one slow kept trial (an svm
+ * ten times dearer) cannot stop the search early; capped at a fifth or a
+ * quarter of the budget.
+ */
+START_TEST(refit_reserve_counts_members_at_most_as_dear_as_the_best)
+{
+	struct sched_rec recs[6] = { 0 };
+	struct sched_job j = { .recs = recs, .nrecs = 6, .best_idx = 1, .best_duration_ms = 3000 };
+	int64_t member = 1000 * WORKER_ENSEMBLE_REFIT_PCT / 100;
+
+	j.plan.folds = 3;
+	j.plan.repeats = 1;
+	j.plan.max_ms = 600000;
+	for (int i = 0; i < 6; i++) {
+		recs[i].oof = i != 5;
+		recs[i].duration_ms = 3000;
+	}
+	recs[0].duration_ms = 30000; /* the slow svm */
+	recs[2].duration_ms = 300;   /* a cheap linear model */
+	recs[5].duration_ms = 1;     /* no file: never a member */
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 2200);
+	j.plan.ensemble = true;
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 2200 + member + member / 10 + 2 * member);
+	j.plan.max_ms = 8000;
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 2000);
+	j.plan.ensemble = false;
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 1600);
+	j.best_idx = -1;
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("scheduler");
@@ -194,6 +230,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, passes_are_bounded_and_the_breaker_ends_each_job);
+	tcase_add_test(tc, refit_reserve_counts_members_at_most_as_dear_as_the_best);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
