@@ -434,6 +434,19 @@ static size_t ranked_oof(const struct sched_job *j, size_t *idx)
 	return n;
 }
 
+int64_t sched_job_oof_bar(const struct sched_job *j)
+{
+	size_t *idx = malloc((j->nrecs + 1) * sizeof(size_t));
+	int64_t bar = -1;
+
+	if (idx == NULL)
+		return -1; /* no bar: the file is written, then pruned */
+	if (ranked_oof(j, idx) >= SCHED_OOF_KEEP)
+		bar = (int64_t)idx[SCHED_OOF_KEEP - 1];
+	free(idx);
+	return bar;
+}
+
 void sched_job_prune_oof(struct sched_job *j)
 {
 	size_t *idx = malloc((j->nrecs + 1) * sizeof(size_t));

@@ -197,6 +197,8 @@ static struct worker_task *new_task(struct sched_job *j, int64_t idx, json_t *pa
 	t->data = worker_data_ref(j->data);
 	t->store = j->w->store;
 	t->keep_oof = j->plan.ensemble;
+	t->oof_bar_idx = sched_job_oof_bar(j);
+	t->oof_bar = t->oof_bar_idx >= 0 ? j->recs[t->oof_bar_idx].score : NAN;
 	atomic_init(&t->stop, WORKER_STOP_NONE);
 	t->prog_score = NAN;
 	t->status = worker_params_from_json(params, &ctx, &t->params, err);

@@ -246,6 +246,15 @@ int64_t sched_job_refit_reserve(const struct sched_job *j);
 int64_t sched_job_final_trial(const struct sched_job *j);
 
 /*
+ * The trial whose out-of-fold file ranks last of the best SCHED_OOF_KEEP,
+ * or -1 while fewer are kept: a new trial that ranks after it need not
+ * write its file (worker_task.oof_bar_idx). Files are only ever pruned
+ * from past the best SCHED_OOF_KEEP, so the kept set at the end is the
+ * same whatever was skipped, at any parallelism.
+ */
+int64_t sched_job_oof_bar(const struct sched_job *j);
+
+/*
  * Removes the out-of-fold files of the completed trials past the best
  * SCHED_OOF_KEEP. Loop thread.
  */

@@ -377,6 +377,17 @@ static void keep_oof(struct worker_task *t, const float *v, size_t n)
 			      (long long)t->idx, err.message);
 }
 
+/* Whether the trial ranks after the worst kept file (worker_task.oof_bar_idx). */
+static bool short_of_bar(const struct worker_task *t)
+{
+	if (t->oof_bar_idx < 0)
+		return false;
+	if (t->score == t->oof_bar)
+		return t->idx > t->oof_bar_idx;
+	return fit_metric_higher_is_better(t->params.metric) ? t->score < t->oof_bar
+							     : t->score > t->oof_bar;
+}
+
 static void run_folds(struct worker_task *t)
 {
 	unsigned k = fit_split_count(t->data->split);
@@ -424,12 +435,13 @@ static void run_folds(struct worker_task *t)
 		sq += s * s;
 	}
 	free(rows);
-	if (t->status == FITD_OK && oof != NULL)
+	if (t->status == FITD_OK)
+		t->score = sum / t->nfolds_done;
+	if (t->status == FITD_OK && oof != NULL && !short_of_bar(t))
 		keep_oof(t, oof, at * width);
 	free(oof);
 	if (t->status != FITD_OK)
 		return;
-	t->score = sum / t->nfolds_done;
 	t->score_std = t->nfolds_done > 1
 			   ? sqrt(fmax(0, (sq - sum * sum / t->nfolds_done) / (t->nfolds_done - 1)))
 			   : 0;

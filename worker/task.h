@@ -114,7 +114,14 @@ struct worker_task {
 
 	const struct store *store; /* where out-of-fold predictions go (paths only) */
 	bool keep_oof;		   /* a trial writes its out-of-fold predictions */
-	bool ensemble_always;	   /* the refit: an ensemble even when it scores no better */
+	/*
+	 * ... unless it ranks after trial oof_bar_idx (-1: none), the worst of
+	 * the kept files when the task was made, whose score is oof_bar: such
+	 * a trial can never rank among them, so its write and fsync are saved.
+	 */
+	int64_t oof_bar_idx;
+	double oof_bar;
+	bool ensemble_always; /* the refit: an ensemble even when it scores no better */
 	/*
 	 * The refit's ensemble candidates (owned; NULL: a single model),
 	 * best first, and the monotonic ms by which the final model must be

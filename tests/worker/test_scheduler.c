@@ -222,6 +222,49 @@ START_TEST(refit_reserve_counts_members_at_most_as_dear_as_the_best)
 }
 END_TEST
 
+/*
+ * The bar a new trial must reach to write its out-of-fold file: the trial
+ * ranked last of the best SCHED_OOF_KEEP files (score, then lower index),
+ * none while fewer are kept; trials without a file do not count.
+ */
+START_TEST(oof_bar_is_the_last_of_the_kept_files)
+{
+	enum {
+		N = SCHED_OOF_KEEP + 4
+	};
+	struct sched_rec recs[N] = { 0 };
+	struct sched_job j = { .recs = recs, .nrecs = N };
+	int64_t bar;
+	int better;
+
+	j.plan.higher_is_better = true;
+	for (int i = 0; i < N; i++) {
+		recs[i].state = STORE_TRIAL_COMPLETED;
+		recs[i].has_score = true;
+		recs[i].score = 0.5 + 0.01 * (i % 7); /* ties across indexes */
+		recs[i].oof = i < SCHED_OOF_KEEP - 1;
+	}
+	ck_assert_int_eq(sched_job_oof_bar(&j), -1);
+	for (int i = 0; i < N; i++)
+		recs[i].oof = true;
+	/* exactly SCHED_OOF_KEEP - 1 files rank before the bar, either way */
+	bar = sched_job_oof_bar(&j);
+	better = 0;
+	ck_assert_int_ge(bar, 0);
+	for (int i = 0; i < N; i++)
+		better += recs[i].score > recs[bar].score ||
+			  (recs[i].score == recs[bar].score && i < bar);
+	ck_assert_int_eq(better, SCHED_OOF_KEEP - 1);
+	j.plan.higher_is_better = false;
+	bar = sched_job_oof_bar(&j);
+	better = 0;
+	for (int i = 0; i < N; i++)
+		better += recs[i].score < recs[bar].score ||
+			  (recs[i].score == recs[bar].score && i < bar);
+	ck_assert_int_eq(better, SCHED_OOF_KEEP - 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("scheduler");
@@ -231,6 +274,7 @@ int main(void)
 
 	tcase_add_test(tc, passes_are_bounded_and_the_breaker_ends_each_job);
 	tcase_add_test(tc, refit_reserve_counts_members_at_most_as_dear_as_the_best);
+	tcase_add_test(tc, oof_bar_is_the_last_of_the_kept_files);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
