@@ -115,4 +115,8 @@ echo
 table_rc=0
 "$python" "$here/quality.py" table "$out" "$budget" || table_rc=$?
 echo "total $(($(date +%s) - start)) s"
-[ "$fitd_rc" -eq 0 ] && [ "$peer_rc" -eq 0 ] && [ "$table_rc" -eq 0 ]
+# A peer that fails on a table (Optuna finishing no trial on a million
+# rows) shows as FAILED in its column and leaves that table out of its
+# count; it does not throw away fitd's figures.
+[ "$peer_rc" -eq 0 ] || echo "a peer failed on some table: see FAILED above"
+[ "$fitd_rc" -eq 0 ] && [ "$table_rc" -eq 0 ]
