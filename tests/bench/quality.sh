@@ -45,7 +45,8 @@
 # $FITD_BENCH_DIR/quality). BUDGET (seconds per table and side, default 30),
 # LARGE_BUDGET (default 60), CORES (default 2) and QUALITY_TABLES (names,
 # default all) override. Exits 0 whoever wins, 1 if fitd failed on a table
-# or something failed to run (a missing peer prints as missing).
+# or fitd's side failed to run; a peer that fails on a table prints FAILED
+# in its column, a missing peer prints as missing.
 bench_name=quality
 [ -n "${BUDGETS:-}" ] && bench_name=quality_budgets
 . "$(dirname "$0")/results.sh"
