@@ -669,6 +669,7 @@ async function viewJob(view, jobId) {
 	const t0 = performance.now();
 	const job0 = await api("GET", "/v1/jobs/" + jobId, { signal: view.signal });
 	const list = await loadTrials(jobId, job0, view.signal);
+	const fetched = performance.now();
 	const S = { job: job0, trials: new Map(), curves: new Map(), shown: 50, selected: null, stream: "connecting" };
 	for (const t of list)
 		S.trials.set(t.trial, t);
@@ -854,6 +855,7 @@ async function viewJob(view, jobId) {
 	const ms = performance.now() - t0;
 	$("#leaderboard").dataset.ready = "1";
 	$("#leaderboard").dataset.loadMs = ms.toFixed(0);
+	$("#leaderboard").dataset.fetchMs = (fetched - t0).toFixed(0);
 	$("#leaderboard").dataset.doneAt = performance.now().toFixed(0); // since the page's navigation began
 
 	followEvents(view, jobId, onEvent, (s) => {
