@@ -897,7 +897,7 @@ function css(name) {
 
 // Axes with 5 ticks each; returns the functions from data to pixels.
 function axes(g, w, hgt, xr, yr, xl, yl) {
-	const L = 56, R = 12, T = 10, B = 30;
+	const L = 56, R = 12, T = 20, B = 30;
 	const sx = (x) => L + (xr[1] === xr[0] ? 0.5 : (x - xr[0]) / (xr[1] - xr[0])) * (w - L - R);
 	const sy = (y) => T + (yr[1] === yr[0] ? 0.5 : 1 - (y - yr[0]) / (yr[1] - yr[0])) * (hgt - T - B);
 	g.strokeStyle = css("--grid");
@@ -1004,6 +1004,9 @@ function drawCurves(c, S, lower) {
 		g.beginPath();
 		line.forEach(([x, y], j) => (j ? g.lineTo : g.moveTo).call(g, sx(x), sy(y)));
 		g.stroke();
+		g.fillStyle = g.strokeStyle; // a trial of one report is a dot
+		for (const [x, y] of line)
+			g.fillRect(sx(x) - 1.5, sy(y) - 1.5, 3, 3);
 	});
 }
 
