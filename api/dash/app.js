@@ -646,19 +646,23 @@ async function followEvents(view, jobId, onEvent, onState) {
 	}
 }
 
-// Every trial of a job, best first: GET /v1/jobs/{id}/trials pages of 1,000,
-// fetched side by side once the job says how many there are.
-async function loadTrials(jobId, job, signal) {
-	const page = (offset) => api("GET", "/v1/jobs/" + jobId + "/trials?limit=1000&offset=" + offset, { signal });
+// The trials of a job, best first: GET /v1/jobs/{id}/trials in pages of
+// 1,000. The first page comes with the job (the leaderboard shows its top);
+// the rest, fetched side by side once the job says how many there are.
+function trialsPage(jobId, offset, signal) {
+	return api("GET", "/v1/jobs/" + jobId + "/trials?limit=1000&offset=" + offset, { signal });
+}
+
+async function trialsRest(jobId, job, first, signal) {
 	const n = job.progress.trials_done + job.progress.trials_running;
-	const offsets = [0];
-	for (let o = 1000; o < n; o += 1000)
+	const offsets = [];
+	for (let o = 1000; o < n && first.next_offset !== null; o += 1000)
 		offsets.push(o);
-	const pages = await Promise.all(offsets.map(page));
-	const all = pages.flatMap((p) => p.items);
+	const pages = [first, ...await Promise.all(offsets.map((o) => trialsPage(jobId, o, signal)))];
+	const all = pages.slice(1).flatMap((p) => p.items);
 	let next = pages[pages.length - 1].next_offset;
 	while (next !== null && next !== undefined) { // trials added since the job was read
-		const p = await page(next);
+		const p = await trialsPage(jobId, next, signal);
 		all.push(...p.items);
 		next = p.next_offset;
 	}
@@ -667,11 +671,11 @@ async function loadTrials(jobId, job, signal) {
 
 async function viewJob(view, jobId) {
 	const t0 = performance.now();
-	const job0 = await api("GET", "/v1/jobs/" + jobId, { signal: view.signal });
-	const list = await loadTrials(jobId, job0, view.signal);
+	const [job0, first] = await Promise.all([api("GET", "/v1/jobs/" + jobId, { signal: view.signal }),
+		trialsPage(jobId, 0, view.signal)]);
 	const fetched = performance.now();
 	const S = { job: job0, trials: new Map(), curves: new Map(), shown: 50, selected: null, stream: "connecting" };
-	for (const t of list)
+	for (const t of first.items)
 		S.trials.set(t.trial, t);
 	const lower = LOWER_IS_BETTER.includes(job0.metric);
 
@@ -852,11 +856,16 @@ async function viewJob(view, jobId) {
 		h("div", { class: "charts" }, cBest.fig, cCurves.fig, cPar.fig));
 	detail.setAttribute("tabindex", "-1");
 	paint();
-	const ms = performance.now() - t0;
-	$("#leaderboard").dataset.ready = "1";
-	$("#leaderboard").dataset.loadMs = ms.toFixed(0);
-	$("#leaderboard").dataset.fetchMs = (fetched - t0).toFixed(0);
-	$("#leaderboard").dataset.doneAt = performance.now().toFixed(0); // since the page's navigation began
+	const lb = $("#leaderboard");
+	lb.dataset.ready = "1"; // the top of the leaderboard is drawn
+	lb.dataset.loadMs = (performance.now() - t0).toFixed(0);
+	lb.dataset.fetchMs = (fetched - t0).toFixed(0);
+	lb.dataset.doneAt = performance.now().toFixed(0); // since the page's navigation began
+	for (const t of await trialsRest(jobId, job0, first, view.signal))
+		S.trials.set(t.trial, t);
+	paint();
+	lb.dataset.complete = "1"; // every trial, and the charts
+	lb.dataset.completeAt = performance.now().toFixed(0);
 
 	followEvents(view, jobId, onEvent, (s) => {
 		S.stream = s;
