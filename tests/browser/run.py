@@ -10,8 +10,9 @@ page is the same JavaScript against the same HTTP answers, and the
 sanitized daemon's slower trials would stretch the timing-bound steps (a
 5,000-trial job, live jobs watched to their end) far past the suite's
 budget; the HTTP paths the page uses are run under the sanitizers by the
-integration tests (integration-openapi fetches GET /, /dash/app.js and
-/v1/whoami)."""
+integration tests (integration-dashboard: the dashboard's routes, gzip,
+ETags and GET /v1/whoami; integration-openapi: every route the page
+calls)."""
 
 import json
 import os
