@@ -266,7 +266,13 @@ async function viewDatasets(view) {
 	const status = h("p", { id: "upload-status", role: "status" });
 	const file = h("input", { type: "file", id: "upload-file", accept: ".csv,.tsv,.txt,text/csv" });
 	const name = h("input", { type: "text", id: "upload-name", placeholder: "from the file's name" });
-	const drop = h("div", { class: "drop", id: "drop", tabindex: "0" }, "Drop a CSV file here, or choose one:");
+	const drop = h("div", { class: "drop", id: "drop", tabindex: "0", role: "button", "aria-describedby": "upload-status",
+		onkeydown: (e) => {
+			if (e.key === "Enter" || e.key === " ") {
+				e.preventDefault();
+				file.click();
+			}
+		} }, "Drop a CSV file here, or press Enter to choose one");
 
 	async function refresh() {
 		const items = await listAll("/v1/datasets", view.signal);
@@ -1135,8 +1141,12 @@ async function viewModel(view, id) {
 		h("dl", { class: "facts" },
 			h("dt", {}, "Task"), h("dd", {}, m.task || "–"),
 			h("dt", {}, "Family"), h("dd", {}, m.params ? m.params.model : (m.kind || "–")),
-			h("dt", {}, "Target"), h("dd", {}, m.target ? (m.target.name || JSON.stringify(m.target)) : "–"),
-			h("dt", {}, "Score"), h("dd", {}, m.metrics ? JSON.stringify(m.metrics) : (sel.reason || "–")),
+			h("dt", {}, "Target"), h("dd", {}, typeof m.target === "string" ? m.target : "–"),
+			h("dt", {}, "Score"), h("dd", { id: "model-score" }, m.metric && typeof m.metric === "object"
+				? m.metric.name + " " + fmt(m.metric.cv_mean) + (m.metric.cv_std !== undefined ? " ± " + fmt(m.metric.cv_std) : "") + " (cross-validation)"
+				: "–"),
+			sel.reason ? [h("dt", {}, "Selection"), h("dd", {}, (sel.kind || "") + ": " + sel.reason)] : null,
+			m.job ? [h("dt", {}, "Job"), h("dd", {}, h("a", { href: "#/jobs/" + m.job }, m.job), m.trial !== undefined ? ", trial " + m.trial : "")] : null,
 			h("dt", {}, "Inputs"), h("dd", {}, inputs.join(", "))),
 		h("div", { class: "row" }, dl),
 		h("section", { class: "card", "aria-labelledby": "imp-h" }, h("h2", { id: "imp-h" }, "Permutation importance"),
