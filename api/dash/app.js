@@ -166,8 +166,7 @@ async function api(method, path, opts = {}) {
 		const res = await fetch(path, { method, headers, body, signal: opts.signal });
 		if (res.status === 401) {
 			const err = await errorOf(res);
-			await askToken(token ? "The token was refused (" + err.message + ")."
-				: "fitd asks for a token (" + err.message + ").");
+			await askToken((token ? "The token was refused: " : "fitd needs a token: ") + "401 " + err.code + ", " + err.message);
 			await loadWho();
 			continue;
 		}
