@@ -610,10 +610,10 @@ async function followEvents(view, jobId, onEvent, onState) {
 				if (done)
 					break;
 				buf += value;
-				let cut;
-				while ((cut = buf.indexOf("\n\n")) >= 0) {
-					const block = buf.slice(0, cut);
-					buf = buf.slice(cut + 2);
+				let at = 0, cut;
+				// One pass over what arrived; the rest is kept once, not copied per event.
+				for (; (cut = buf.indexOf("\n\n", at)) >= 0; at = cut + 2) {
+					const block = buf.slice(at, cut);
 					let id = null, type = "message", data = "";
 					for (const line of block.split("\n")) {
 						if (line.startsWith("id:"))
@@ -632,6 +632,7 @@ async function followEvents(view, jobId, onEvent, onState) {
 					if ((type === "job_state" && TERMINAL.includes(ev.state)) || type === "job_deleted")
 						finished = true;
 				}
+				buf = buf.slice(at);
 			}
 			if (finished) {
 				onState("ended");
