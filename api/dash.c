@@ -93,14 +93,23 @@ static bool etag_matches(const char *v, const char *etag)
 	return false;
 }
 
-static void headers(struct MHD_Response *r, const struct asset *a)
+/* Adds the headers every answer carries; false when memory runs out (no answer without its CSP). */
+static bool headers(struct MHD_Response *r, const struct asset *a, bool fresh, bool gz)
 {
-	MHD_add_response_header(r, "Content-Security-Policy", CSP);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	bool ok = MHD_add_response_header(r, "Content-Security-Policy", CSP) == MHD_YES &&
+		  MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") ==
+		      MHD_YES &&
+		  MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag) == MHD_YES &&
+		  MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding") == MHD_YES &&
+		  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES &&
+		  MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_YES;
+
+	if (ok && !fresh)
+		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->type) == MHD_YES;
+	if (ok && !fresh && gz)
+		ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") ==
+		     MHD_YES;
+	return ok;
 }
 
 static void serve(struct api__request *req, const struct asset *a)
@@ -119,16 +128,9 @@ static void serve(struct api__request *req, const struct asset *a)
 		req->response = MHD_create_response_from_buffer(gz ? *a->gz_len : *a->raw_len,
 								(void *)(gz ? a->gz : a->raw),
 								MHD_RESPMEM_PERSISTENT);
-	if (req->response == NULL) {
+	if (req->response == NULL || !headers(req->response, a, fresh, gz)) {
 		api__reply_oom(req);
 		return;
-	}
-	headers(req->response, a);
-	if (!fresh) {
-		MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
-		if (gz)
-			MHD_add_response_header(req->response, MHD_HTTP_HEADER_CONTENT_ENCODING,
-						"gzip");
 	}
 	req->status = fresh ? 304 : 200;
 }
