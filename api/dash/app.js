@@ -1087,7 +1087,11 @@ function drawParallel(c, S, lower) {
 		g.moveTo(x(i), T);
 		g.lineTo(x(i), hgt - B);
 		g.stroke();
-		g.fillText(d.k, x(i), hgt - 6);
+		const room = (w - L - R) / Math.max(1, dims.length - 1) - 4;
+		let label = d.k;
+		while (label.length > 3 && g.measureText(label).width > room)
+			label = label.slice(0, -2) + "…";
+		g.fillText(label, x(i), hgt - 6);
 	});
 }
 
