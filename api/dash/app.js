@@ -322,10 +322,10 @@ async function viewDatasets(view) {
 				body = JSON.parse(xhr.responseText);
 			} catch (_) { /* not JSON */ }
 			if (xhr.status === 201) {
-				status.textContent = "Uploaded " + body.name + ": " + body.rows + " rows, " + body.columns.length + " columns.";
 				clearError();
 				name.value = "";
 				await refresh();
+				status.textContent = "Uploaded " + body.name + ": " + body.rows + " rows, " + body.columns.length + " columns.";
 			} else if (xhr.status === 401) {
 				status.textContent = "";
 				await askToken("fitd asks for a token to upload.");

@@ -249,7 +249,10 @@ async function main() {
 		await page.setInputFiles("#upload-file", { name: "iris.csv", mimeType: "text/csv", buffer: iris });
 		await page.waitForSelector("#upload-status:has-text('Uploaded')");
 		assert(await page.locator("#upload-progress").evaluate((p) => p.value === 1 && !p.hidden), "progress bar full");
-		const names = await page.locator("#datasets-table .ds-name").allTextContents();
+		const names = await until("the table's row", async () => {
+			const n = await page.locator("#datasets-table .ds-name").allTextContents();
+			return n.includes(XSS) && n;
+		}, 10000);
 		assert(names.includes(XSS), "name shown as text: " + JSON.stringify(names));
 		assert(await page.locator("img[src='x']").count() === 0, "no injected img");
 		const list = await d.ok("GET", "/v1/datasets");
@@ -273,6 +276,12 @@ async function main() {
 		assert(JSON.stringify(cols) === JSON.stringify(["<b>bold</b>", "<script>alert(2)</script>", "<img src=y onerror=alert(3)>", "y"]), JSON.stringify(cols));
 		assert(await page.locator("main b, main script, img[src='y']").count() === 0, "no injected element");
 		await shot(page, "dash-dataset-columns.png");
+		await page.goto(d.url + "/#/datasets");
+		await page.click(`#datasets-table tr[data-id='${ds.id}'] button.danger`); // the confirm() is accepted
+		await until("the deletion", async () => !(await d.ok("GET", "/v1/datasets")).items.some((x) => x.id === ds.id), 10000);
+		await until("the row to go", async () => (await page.locator(`#datasets-table tr[data-id='${ds.id}']`).count()) === 0, 10000);
+		assert(w.dialogs.length === 1 && w.dialogs[0].startsWith("confirm: Delete dataset html_cols"), w.dialogs.join());
+		w.dialogs = [];
 		await page.goto(d.url + "/#/datasets/" + xssId);
 		await until("the dataset's page", async () => (await page.locator("h1 .ds-name").count()) &&
 			(await text(page, "h1 .ds-name")) === XSS, 10000);
@@ -336,6 +345,10 @@ async function main() {
 		const shown = await page.locator("#predictions .pred").allTextContents();
 		assert(JSON.stringify(shown) === JSON.stringify(api.predictions), JSON.stringify(shown));
 		assert((await text(page, "#predictions tbody tr")).includes("bias"), "explained");
+		const [download] = await Promise.all([page.waitForEvent("download"), page.click("#model-download")]);
+		assert(download.suggestedFilename() === job.best.model_id + ".json", download.suggestedFilename());
+		const saved = JSON.parse(readFileSync(await download.path(), "utf8"));
+		assert(JSON.stringify(saved) === JSON.stringify(m), "the downloaded model is the API's");
 		await shot(page, "dash-model.png");
 		w.clean("model");
 	});
