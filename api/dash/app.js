@@ -1230,6 +1230,11 @@ async function route() {
 }
 
 async function start() {
+	// The skip link moves the focus; following its href would change the route.
+	$(".skip").addEventListener("click", (e) => {
+		e.preventDefault();
+		$("#main").focus();
+	});
 	$("#forget").addEventListener("click", () => {
 		sessionStorage.removeItem(TOKEN_KEY);
 		token = null;

@@ -451,6 +451,13 @@ async function main() {
 		assert(over <= 1, "overflows by " + over + " px");
 		await small.keyboard.press("Tab");
 		assert(await small.evaluate(() => document.activeElement.className) === "skip", "Tab reaches the skip link first");
+		await small.keyboard.press("Enter");
+		assert(await small.evaluate(() => document.activeElement.id) === "main" && small.url().endsWith("#/jobs/" + liveJob),
+			"the skip link focuses the content and keeps the route");
+		for (let i = 0; i < 4; i++)
+			await small.keyboard.press("Tab");
+		assert(await small.evaluate(() => document.activeElement.closest("#leaderboard, #job-head") !== null),
+			"Tab walks into the job's controls: " + await small.evaluate(() => document.activeElement.outerHTML.slice(0, 80)));
 		await shot(small, "dash-job-narrow.png");
 		ws.clean("narrow");
 		await small.close();
