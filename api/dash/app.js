@@ -546,11 +546,10 @@ async function viewJobs(view, state) {
 	const body = h("div", { id: "jobs" });
 
 	async function refresh() {
-		const [jobs, datasets] = await Promise.all([
-			listAll("/v1/jobs" + (state ? "?state=" + state : ""), view.signal),
-			dsNames.size ? null : listAll("/v1/datasets", view.signal)]);
-		for (const d of datasets || [])
-			dsNames.set(d.id, d.name);
+		const jobs = await listAll("/v1/jobs" + (state ? "?state=" + state : ""), view.signal);
+		if (jobs.some((j) => !dsNames.has(j.dataset))) // a dataset uploaded since, or deleted
+			for (const d of await listAll("/v1/datasets", view.signal))
+				dsNames.set(d.id, d.name);
 		const rows = jobs.slice().reverse().map((j) => h("tr", { data: { id: j.id, state: j.state } },
 			h("td", {}, h("a", { href: "#/jobs/" + j.id }, j.id)),
 			h("td", {}, dsNames.has(j.dataset) ? dsNames.get(j.dataset) : j.dataset),
