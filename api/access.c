@@ -183,8 +183,11 @@ static bool authenticate(struct api__request *req)
 	if (configured && cred == CRED_OK)
 		known = api_tokens_find(srv->tokens, token, len, req->token, &scopes);
 	pthread_rwlock_unlock(&srv->tokens_lock);
-	if (!configured)
+	if (!configured) {
+		req->scopes = API_READ | API_WRITE | API_ADMIN;
 		return true;
+	}
+	req->scopes = known ? scopes : 0;
 	if (cred != CRED_OK || !known) {
 		reply_unauthorized(req, cred != CRED_NONE,
 				   cred == CRED_OK ? "the bearer token is not valid" : why);
@@ -223,4 +226,34 @@ bool api__access_check(struct api__request *req)
 		return true;
 	reply_rate_limited(req, wait, "token");
 	return false;
+}
+
+/*
+ * GET /v1/whoami: what the request's token may do, so a client (the
+ * dashboard) offers only what it may call: {"token": its name or null,
+ * "scopes": [...], "tokens_required": whether a token file is in force}.
+ * Without a token file every scope is listed and token is null.
+ */
+void api__whoami_get(struct api__request *req)
+{
+	static const enum api_scope all[] = { API_READ, API_WRITE, API_ADMIN };
+	json_t *scopes = json_array();
+	bool required;
+
+	pthread_rwlock_rdlock(&req->srv->tokens_lock);
+	required = req->srv->tokens != NULL;
+	pthread_rwlock_unlock(&req->srv->tokens_lock);
+	for (size_t i = 0; scopes != NULL && i < sizeof(all) / sizeof(all[0]); i++)
+		if ((req->scopes & (unsigned)all[i]) != 0 &&
+		    json_array_append_new(scopes, json_string(api_scope_name(all[i]))) != 0) {
+			json_decref(scopes);
+			scopes = NULL;
+		}
+	api__reply_json(req, 200,
+			scopes == NULL
+			    ? NULL
+			    : json_pack("{s:o, s:o, s:o}", "token",
+					req->token[0] ? json_string(req->token) : json_null(),
+					"scopes", scopes, "tokens_required",
+					json_boolean(required)));
 }

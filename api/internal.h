@@ -116,7 +116,9 @@ struct api__request {
 	const struct api__route *path_route; /* first route of the path under any method, or NULL */
 	const char *method;
 	char *path;
-	char token[API_TOKEN_NAME_MAX + 1];  /* the name of the token presented; "" when none */
+	char token[API_TOKEN_NAME_MAX + 1]; /* the name of the token presented; "" when none */
+	unsigned
+	    scopes; /* its scopes (enum api_scope mask), all when no token file; 0 on open routes */
 	const char *params[API__MAX_PARAMS]; /* point into params_buf */
 	size_t nparams;
 	char *params_buf;
@@ -310,6 +312,9 @@ void api__health_get(struct api__request *req);
 void api__ready_get(struct api__request *req);
 void api__metrics_get(struct api__request *req);
 void api__openapi_get(struct api__request *req);
+void api__whoami_get(struct api__request *req);
+void api__dash_index(struct api__request *req);
+void api__dash_file(struct api__request *req);
 
 int api__datasets_begin(struct api__request *req);
 int api__datasets_chunk(struct api__request *req, const char *data, size_t len);

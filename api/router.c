@@ -15,7 +15,9 @@
  * model or an alias), write for what changes state (deletes and alias
  * switches too), admin for the operator's /metrics. API_OPEN routes are
  * answered without a token and without rate limits, so health checks and
- * the API's description always work.
+ * the API's description always work. The dashboard's page and files (GET /,
+ * GET /dash/{file}) are open too: they hold no data, and the API calls the
+ * page makes carry the token the user gives it.
  */
 #include "api/internal.h"
 
@@ -28,6 +30,9 @@ static const struct api__route routes[] = {
 	{ "GET", "/metrics", API_ADMIN, API__BODY_NONE, false, api__metrics_get, NULL, NULL },
 	{ "GET", "/v1/openapi.json", API_OPEN, API__BODY_NONE, false, api__openapi_get, NULL,
 	  NULL },
+	{ "GET", "/", API_OPEN, API__BODY_NONE, false, api__dash_index, NULL, NULL },
+	{ "GET", "/dash/{file}", API_OPEN, API__BODY_NONE, false, api__dash_file, NULL, NULL },
+	{ "GET", "/v1/whoami", API_READ, API__BODY_NONE, false, api__whoami_get, NULL, NULL },
 	{ "POST", "/v1/datasets", API_WRITE, API__BODY_STREAM, true, api__datasets_create,
 	  api__datasets_begin, api__datasets_chunk, "name delimiter" },
 	{ "GET", "/v1/datasets", API_READ, API__BODY_NONE, true, api__datasets_list, NULL, NULL,

@@ -13,9 +13,10 @@ test | bench)
 	# page, systemd-container boots a container to test deploy/install.sh
 	# under systemd (tests/deploy); nodejs and npm for the OpenAPI validator
 	# (test_openapi.py); clang, its libFuzzer and its OpenMP build the fuzzers
-	# (tests/fuzz/); clang-format checks the formatting (deploy/test.sh)
+	# (tests/fuzz/); clang-format checks the formatting (deploy/test.sh);
+	# chromium runs the dashboard's browser test (tests/browser/)
 	pkgs="$pkgs python3 sqlite3 systemd curl clang clang-format libclang-rt-14-dev libomp-dev prometheus wrk
-groff-base mandoc systemd-container nodejs"
+groff-base mandoc systemd-container nodejs chromium"
 	# A nodejs package that ships npm itself (NodeSource's) conflicts with Debian's npm.
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 esac

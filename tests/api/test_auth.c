@@ -240,7 +240,7 @@ START_TEST(loads_a_file)
 END_TEST
 
 /* The contract's scopes: read for GETs under /v1 and predictions (by model or alias), write for
- * changes, admin for /metrics, open for health and the API description. */
+ * changes, admin for /metrics, open for health, the API description and the dashboard's files. */
 START_TEST(every_route_has_the_contract_scope)
 {
 	size_t n;
@@ -252,7 +252,8 @@ START_TEST(every_route_has_the_contract_scope)
 		enum api_scope want;
 
 		if (strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 ||
-		    strcmp(p, "/v1/openapi.json") == 0)
+		    strcmp(p, "/v1/openapi.json") == 0 || strcmp(p, "/") == 0 ||
+		    strncmp(p, "/dash/", 6) == 0)
 			want = API_OPEN;
 		else if (strcmp(p, "/metrics") == 0)
 			want = API_ADMIN;

@@ -289,14 +289,14 @@ case("dataset-length-huge", "POST", "/v1/datasets?name=x", 413, "payload_too_lar
          "Content-Length: 99999999999999\r\nConnection: close\r\n\r\na,b\n1,2\n"))
 
 # ---- paths and methods ----
-for name, path in [("root", "/"), ("v2", "/v2/jobs"),
+for name, path in [("dash-unknown", "/dash/nope.js"), ("v2", "/v2/jobs"),
                    ("dataset-traversal", "/v1/datasets/..%2F..%2Fetc%2Fpasswd"), ("singular", "/v1/job"),
                    ("deep", "/v1/jobs/{JOB}/trials/1/x"), ("double-slash", "//v1/jobs"),
                    ("traversal", "/v1/../etc/passwd"), ("encoded-traversal", "/v1/%2e%2e/etc"),
                    ("trailing-slash", "/v1/jobs/"), ("datasets-slash", "/v1/datasets/"),
                    ("case", "/V1/jobs"), ("models-list", "/v1/models"),
                    ("metrics-typo", "/metricz"), ("healthz-sub", "/healthz/x"),
-                   ("query-only", "/?a=b"), ("long", "/v1/" + "a" * 2000)]:
+                   ("query-only", "/v1/?a=b"), ("long", "/v1/" + "a" * 2000)]:
     case("path-" + name, "GET", path, 404, "not_found")
 for name, path in [("dataset-short", "/v1/datasets/ds_123"),
                    ("dataset-upper", "/v1/datasets/ds_ABCDEF0123456789ABCD"),
@@ -590,6 +590,10 @@ case("predict-explain-too-many-rows", "POST", PRED, 422, "too_many_rows",
      body_parts=[['{"explain":true,"rows":[', 1], ['{"sepal_length":1},', 1000],
                  ['{"sepal_length":1}]}', 1]],
      headers={"Content-Type": "application/json"})
+
+# The dashboard's routes (GET /, GET /dash/{file}) take no query parameter.
+case("dash-query", "GET", "/?a=b", 400, "unknown_parameter")
+case("dash-file-query", "GET", "/dash/app.js?v=2", 400, "unknown_parameter")
 
 
 def main():

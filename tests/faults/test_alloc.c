@@ -12,7 +12,8 @@
  * loop read back identical.
  *
  * The API flows (an event stream read to its end, GET /metrics, GET
- * /v1/openapi.json, the upload of a gzipped semicolon-separated table,
+ * /v1/openapi.json, the dashboard's gzipped script (with its
+ * Content-Security-Policy), the upload of a gzipped semicolon-separated table,
  * whose inflater allocates through calloc so zlib's allocations fail in
  * turn too) run through a real server on a loopback port, started
  * before each run and stopped after it; their answer must be the full
@@ -611,6 +612,7 @@ extern const size_t api__openapi_json_len;
 struct http_reply {
 	int status;
 	char type[96]; /* Content-Type */
+	char csp[160]; /* Content-Security-Policy */
 	char *body;    /* into http_buf, NUL-terminated */
 	size_t len;
 	bool whole; /* the body ended as announced (a last chunk, or Content-Length reached) */
@@ -703,6 +705,7 @@ static void http_request(const char *method, const char *path, const char *extra
 	r->body = head_end + 4;
 	r->len = got - (size_t)(r->body - http_buf);
 	header_value(http_buf, "Content-Type:", r->type, sizeof(r->type));
+	header_value(http_buf, "Content-Security-Policy:", r->csp, sizeof(r->csp));
 	header_value(http_buf, "Transfer-Encoding:", value, sizeof(value));
 	if (strcasecmp(value, "chunked") == 0) {
 		unchunk(r);
@@ -830,6 +833,25 @@ static int flow_openapi(struct fitd_error *err)
 		    memcmp(r.body, api__openapi_json, r.len) == 0,
 		"a different document of %zu bytes", r.len);
 	require(strcmp(r.type, "application/json") == 0, "%s", r.type);
+	return FITD_OK;
+}
+
+extern const unsigned char api__dash_app_js_gz[];
+extern const size_t api__dash_app_js_gz_len;
+
+/* The dashboard's script, gzipped: whole and with its Content-Security-Policy, or 503. */
+static int flow_dashboard(struct fitd_error *err)
+{
+	struct http_reply r;
+
+	http_get("/dash/app.js", "Accept-Encoding: gzip\r\n", &r);
+	if (r.status != 200)
+		return http_error("/dash/app.js", &r, err);
+	require(r.whole && r.len == api__dash_app_js_gz_len &&
+		    memcmp(r.body, api__dash_app_js_gz, r.len) == 0,
+		"a different script of %zu bytes", r.len);
+	require(strcmp(r.type, "text/javascript; charset=utf-8") == 0, "%s", r.type);
+	require(strncmp(r.csp, "default-src 'self';", 19) == 0, "CSP '%s'", r.csp);
 	return FITD_OK;
 }
 
@@ -1429,6 +1451,12 @@ START_TEST(openapi_survives)
 }
 END_TEST
 
+START_TEST(dashboard_survives)
+{
+	ck_assert_int_gt(torture("dashboard", flow_dashboard, true, 1), 3);
+}
+END_TEST
+
 START_TEST(delete_survives)
 {
 	ck_assert_int_gt(torture("delete", flow_delete, false, 1), 10);
@@ -1481,6 +1509,7 @@ int main(void)
 	tcase_add_test(tc, events_survive);
 	tcase_add_test(tc, metrics_survive);
 	tcase_add_test(tc, openapi_survives);
+	tcase_add_test(tc, dashboard_survives);
 	tcase_add_test(tc, upload_gzip_survives);
 	tcase_add_test(tc, tokens_survive);
 	tcase_add_test(tc, delete_survives);

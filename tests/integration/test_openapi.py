@@ -19,7 +19,8 @@ WRITES = {("POST", "/v1/datasets"), ("DELETE", "/v1/datasets/{id}"), ("POST", "/
           ("POST", "/v1/jobs/{id}/cancel"), ("DELETE", "/v1/jobs/{id}"),
           ("DELETE", "/v1/models/{id}"), ("PUT", "/v1/aliases/{name}"),
           ("DELETE", "/v1/aliases/{name}")}
-OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json")}
+OPEN = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json"), ("GET", "/"),
+        ("GET", "/dash/{file}")}
 
 
 def load_doc():
@@ -365,6 +366,10 @@ class LiveTest(DaemonTest):
         self.call("GET", "/readyz")
         self.call("GET", "/v1/openapi.json")
         self.call("GET", "/metrics")
+        self.call("GET", "/")
+        self.call("GET", "/dash/app.js")
+        self.call("GET", "/dash/nope.js")
+        self.assertEqual(self.call("GET", "/v1/whoami")["scopes"], ["read", "write", "admin"])
         iris = self.call("POST", "/v1/datasets?name=iris", read_data("iris.csv"),
                          {"Content-Type": "text/csv"})
         seed = self.call("POST", "/v1/datasets?name=seed", read_data("seed_linear.csv"),
@@ -433,7 +438,9 @@ class LiveTest(DaemonTest):
                          True)
         self.assertEqual(self.wait(long["id"])["state"], "cancelled")
 
-        for op in [("GET", "/healthz", 200), ("POST", "/v1/datasets", 201),
+        for op in [("GET", "/healthz", 200), ("POST", "/v1/datasets", 201), ("GET", "/", 200),
+                   ("GET", "/dash/{file}", 200), ("GET", "/dash/{file}", 404),
+                   ("GET", "/v1/whoami", 200),
                    ("GET", "/v1/jobs/{id}", 200), ("GET", "/v1/jobs/{id}/trials", 200),
                    ("GET", "/v1/models/{id}", 200), ("POST", "/v1/models/{id}/predict", 200),
                    ("POST", "/v1/models/{id}/predict", 422), ("POST", "/v1/jobs", 422),
