@@ -34,7 +34,7 @@ class Health(DaemonTest):
 
     def test_unknown_path_is_404_json(self):
         self.assertError(self.d.request("GET", "/v1/nothing"), 404, "not_found")
-        self.assertError(self.d.request("GET", "/"), 404, "not_found")
+        self.assertError(self.d.request("GET", "/dash/nothing.js"), 404, "not_found")
 
     def test_wrong_method_is_405_with_allow(self):
         resp = self.d.request("PUT", "/v1/datasets")
