@@ -127,7 +127,7 @@ static int64_t refit_reserve(const struct sched_job *j)
 {
 	int64_t est, fits = sched_job_fold_fits(j);
 
-	if (j->best_idx < 0 || j->plan.max_ms == 0)
+	if (j->best_idx < 0 || j->plan.max_ms == 0 || !j->plan.refit)
 		return 0;
 	est = j->best_duration_ms / fits * 2 + 200;
 	if (!j->plan.ensemble)
@@ -194,7 +194,9 @@ static void check_end(struct sched_job *j, int64_t now)
 		fail_empty(j);
 		return;
 	}
-	if (!j->refit_done && (j->plan.max_ms == 0 || elapsed < j->plan.max_ms) && start_refit(j))
+	/* Without a refit the best trial's model, published when it was best, stays. */
+	if (j->plan.refit && !j->refit_done && (j->plan.max_ms == 0 || elapsed < j->plan.max_ms) &&
+	    start_refit(j))
 		return;
 	finish_job(j, STORE_JOB_SUCCEEDED, NULL, NULL);
 }
@@ -224,6 +226,7 @@ static struct worker_task *new_task(struct sched_job *j, int64_t idx, json_t *pa
 	t->data = worker_data_ref(j->data);
 	t->store = j->w->store;
 	t->keep_oof = j->plan.ensemble;
+	t->explain = !j->plan.refit;
 	atomic_init(&t->stop, WORKER_STOP_NONE);
 	t->prog_score = NAN;
 	t->status = worker_params_from_json(params, &ctx, &t->params, err);

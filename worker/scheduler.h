@@ -55,6 +55,8 @@ struct sched_plan {
 	uint64_t seed;
 	bool ensemble;	      /* search.ensemble: the final model may be an ensemble */
 	bool ensemble_always; /* search.ensemble true: it is, whenever it can be */
+	bool refit;	      /* search.refit: false ends on the best trial's model */
+	unsigned max_trials;  /* 0: unbounded */
 };
 
 /* One trial as the searcher and the scheduler see it. */

@@ -114,6 +114,7 @@ struct worker_task {
 
 	const struct store *store; /* where out-of-fold predictions go (paths only) */
 	bool keep_oof;		   /* a trial writes its out-of-fold predictions */
+	bool explain;		   /* a trial: fold 0's model gets permutation importance */
 	bool ensemble_always;	   /* the refit: an ensemble even when it scores no better */
 	/*
 	 * The refit's ensemble candidates (owned; NULL: a single model),
