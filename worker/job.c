@@ -40,6 +40,8 @@ static void read_plan(const struct worker_spec *spec, struct sched_plan *p)
 	p->seed = search->seed;
 	p->ensemble = search->ensemble;
 	p->ensemble_always = search->ensemble_always;
+	p->refit = search->refit;
+	p->max_trials = search->max_trials;
 }
 
 static void choose_parallelism(struct sched_job *j)
@@ -48,8 +50,9 @@ static void choose_parallelism(struct sched_job *j)
 	double cells = (double)j->data->nall * (double)j->data->nfeatures;
 
 	j->threads_per = j->plan.threads_per;
+	/* A job of one trial has no other trial to share the threads with. */
 	if (j->threads_per == 0)
-		j->threads_per = cells < WIDE_TRIAL_CELLS ? 1 : budget;
+		j->threads_per = cells < WIDE_TRIAL_CELLS && j->plan.max_trials != 1 ? 1 : budget;
 	if (j->threads_per > budget)
 		j->threads_per = budget;
 	j->parallel = j->plan.parallel ? j->plan.parallel : budget / j->threads_per;
@@ -353,7 +356,7 @@ int64_t sched_job_refit_reserve(const struct sched_job *j)
 {
 	int64_t est, fits = sched_job_fold_fits(j);
 
-	if (j->best_idx < 0 || j->plan.max_ms == 0)
+	if (j->best_idx < 0 || j->plan.max_ms == 0 || !j->plan.refit)
 		return 0;
 	est = j->best_duration_ms / fits * 2 + 200;
 	if (!j->plan.ensemble)

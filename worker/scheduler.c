@@ -167,7 +167,9 @@ static void check_end(struct sched_job *j, int64_t now)
 		fail_empty(j);
 		return;
 	}
-	if (!j->refit_done && (j->plan.max_ms == 0 || elapsed < j->plan.max_ms) && start_refit(j))
+	/* Without a refit the best trial's model, published when it was best, stays. */
+	if (j->plan.refit && !j->refit_done && (j->plan.max_ms == 0 || elapsed < j->plan.max_ms) &&
+	    start_refit(j))
 		return;
 	finish_job(j, STORE_JOB_SUCCEEDED, NULL, NULL);
 }
@@ -199,6 +201,7 @@ static struct worker_task *new_task(struct sched_job *j, int64_t idx, json_t *pa
 	t->keep_oof = j->plan.ensemble;
 	t->oof_bar_idx = sched_job_oof_bar(j);
 	t->oof_bar = t->oof_bar_idx >= 0 ? j->recs[t->oof_bar_idx].score : NAN;
+	t->explain = !j->plan.refit;
 	atomic_init(&t->stop, WORKER_STOP_NONE);
 	t->prog_score = NAN;
 	t->status = worker_params_from_json(params, &ctx, &t->params, err);

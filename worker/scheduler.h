@@ -55,6 +55,8 @@ struct sched_plan {
 	uint64_t seed;
 	bool ensemble;	      /* search.ensemble: the final model may be an ensemble */
 	bool ensemble_always; /* search.ensemble true: it is, whenever it can be */
+	bool refit;	      /* search.refit: false ends on the best trial's model */
+	unsigned max_trials;  /* 0: unbounded */
 };
 
 /* One trial as the searcher and the scheduler see it. */
@@ -230,7 +232,8 @@ unsigned sched_job_fold_fits(const struct sched_job *j);
  * budget. A slow trial that is kept but rarely chosen (an svm by dcd on a
  * million rows beside the trees) would otherwise stop the search early;
  * an ensemble whose members turn out dearer than the reserve is given up
- * at the end, and the job says so (worker/ensemble.c).
+ * at the end, and the job says so (worker/ensemble.c). Nothing without a
+ * refit (search.refit false).
  */
 int64_t sched_job_refit_reserve(const struct sched_job *j);
 

@@ -578,12 +578,37 @@ static int parse_ensemble(struct parse *ps, const json_t *search)
 	return FITD_OK;
 }
 
+/*
+ * search.refit: true (the default) fits the final setting again on every
+ * training row; false keeps the best trial's first-fold model, so a job
+ * of one trial fits once. No ensemble without a refit: with "ensemble":
+ * true it is a contradiction, "auto" turns off.
+ */
+static int parse_refit(struct parse *ps, const json_t *search)
+{
+	const json_t *j = json_object_get(search, "refit");
+	struct worker_search_options *o = &ps->spec->search;
+
+	o->refit = true;
+	if (j == NULL || json_is_true(j))
+		return FITD_OK;
+	if (!json_is_false(j))
+		return wrong_type(ps, "search.refit", "true or false");
+	if (o->ensemble_always)
+		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
+			    "search.refit: false leaves no refit to build an ensemble from; "
+			    "drop search.ensemble true");
+	o->refit = false;
+	o->ensemble = false;
+	return FITD_OK;
+}
+
 static int parse_search(struct parse *ps, const json_t *search)
 {
 	static const char *const keys[] = {
 		"algorithm",	     "max_trials", "max_seconds", "parallel_trials",
 		"threads_per_trial", "seed",	   "patience",	  "goal",
-		"max_attempts",	     "ensemble",   NULL
+		"max_attempts",	     "ensemble",   "refit",	  NULL
 	};
 	struct worker_search_options *o = &ps->spec->search;
 	long long seed = 0, attempts = 3, patience = 0;
@@ -611,6 +636,8 @@ static int parse_search(struct parse *ps, const json_t *search)
 		rc = get_int(ps, search, "max_attempts", "search.max_attempts", 1, 10, &attempts);
 	if (rc == FITD_OK)
 		rc = parse_ensemble(ps, search);
+	if (rc == FITD_OK)
+		rc = parse_refit(ps, search);
 	o->seed = (uint64_t)seed;
 	o->patience = (unsigned)patience;
 	o->max_attempts = (unsigned)attempts;

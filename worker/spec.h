@@ -46,7 +46,11 @@
  *               goal null; max_attempts 3 (1..10); ensemble "auto" (the
  *               final model is a greedy ensemble of the best trials when
  *               it scores better out of fold; true: whenever selection
- *               keeps two members or more), false turns ensembles off
+ *               keeps two members or more), false turns ensembles off;
+ *               refit true (the final setting fitted again on every
+ *               training row), false keeps the best trial's model of its
+ *               first fold (the holdout's training rows): no second fit,
+ *               and no ensemble ("ensemble": true with it is rejected)
  *
  * A struct worker_spec is immutable once built and safe to read from any
  * thread. Strings returned by accessors live as long as the spec.
@@ -120,6 +124,7 @@ struct worker_search_options {
 	unsigned max_attempts;
 	bool ensemble;	      /* "auto" or true; false: always a single model */
 	bool ensemble_always; /* true: the ensemble even when it scores no better */
+	bool refit;	      /* false: the best trial's first-fold model is the job's model */
 };
 
 struct worker_spec;

@@ -43,14 +43,14 @@ static json_t *ensemble_json(const struct worker_search_options *o)
 
 static json_t *search_json(const struct worker_search_options *o)
 {
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:i, s:o}", "algorithm",
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:i, s:o, s:b}", "algorithm",
 			 worker_algorithm_name(o->algorithm), "max_trials",
 			 int_or_null(o->max_trials), "max_seconds", seconds_or_null(o->max_seconds),
 			 "parallel_trials", int_or_auto(o->parallel_trials), "threads_per_trial",
 			 int_or_auto(o->threads_per_trial), "seed", (json_int_t)o->seed, "patience",
 			 int_or_null(o->patience), "goal",
 			 o->has_goal ? json_real(o->goal) : json_null(), "max_attempts",
-			 (int)o->max_attempts, "ensemble", ensemble_json(o));
+			 (int)o->max_attempts, "ensemble", ensemble_json(o), "refit", o->refit);
 }
 
 json_t *worker_spec_to_json(const struct worker_spec *spec)

@@ -10,7 +10,9 @@
  * permutation importance on rows that model never saw, then fits all rows
  * the way the folds were fitted. Early stopping never watches the rows that
  * score (see fit_fold), so the cross-validation score estimates the model
- * the refit makes.
+ * the refit makes. A job with search.refit false has no refit: its trials
+ * measure the permutation importance of their fold-0 model themselves, and
+ * the best trial's stand-in is the job's model, fitted once.
  */
 #include "worker/task.h"
 
@@ -334,9 +336,18 @@ static int model_document(struct worker_task *t, const struct fit_model *m)
 	return rc;
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 /*
- * Permutation importance of m on (up to IMPORTANCE_MAX_ROWS of) rows, best
- * first; an empty list when it cannot be measured, NULL when memory runs out.
+ * Permutation importance of m on rows, best first; on more than
+ * IMPORTANCE_MAX_ROWS rows on a sample of that many (seeded, so the same
+ * for the same job, and taken across the whole table, not from its start).
+ * An empty list when it cannot be measured, NULL when memory runs out.
  */
 static json_t *importance(struct worker_task *t, const struct fit_model *m, const size_t *rows,
 			  size_t nrows)
@@ -345,12 +356,27 @@ static json_t *importance(struct worker_task *t, const struct fit_model *m, cons
 	double *imp = calloc(d->ncolumns ? d->ncolumns : 1, 2 * sizeof(double));
 	json_t *arr = json_array();
 	size_t n = nrows < IMPORTANCE_MAX_ROWS ? nrows : IMPORTANCE_MAX_ROWS;
-	int rc = imp == NULL
-		     ? FITD_ENOMEM
-		     : fit_explain_permutation(m, t->data->frame, rows, n, t->params.metric,
-					       IMPORTANCE_REPEATS, t->params.seed,
-					       t->params.threads, imp, imp + d->ncolumns, NULL);
+	size_t *sample = nrows > n ? malloc(nrows * sizeof(size_t)) : NULL;
+	int rc = imp == NULL || (nrows > n && sample == NULL) ? FITD_ENOMEM : FITD_OK;
 
+	if (rc == FITD_OK && sample != NULL) {
+		struct fit_rng rng;
+
+		memcpy(sample, rows, nrows * sizeof(size_t));
+		fit_rng_seed(&rng, t->params.seed, 0x696d70);
+		for (size_t i = 0; i < n; i++) { /* the first n of a Fisher-Yates shuffle */
+			size_t k = i + (size_t)fit_rng_below(&rng, nrows - i), tmp = sample[i];
+
+			sample[i] = sample[k];
+			sample[k] = tmp;
+		}
+		qsort(sample, n, sizeof(size_t), cmp_size);
+		rows = sample;
+	}
+	if (rc == FITD_OK)
+		rc = fit_explain_permutation(m, t->data->frame, rows, n, t->params.metric,
+					     IMPORTANCE_REPEATS, t->params.seed, t->params.threads,
+					     imp, imp + d->ncolumns, NULL);
 	if (rc == FITD_ENOMEM) {
 		json_decref(arr);
 		arr = NULL;
@@ -360,7 +386,19 @@ static json_t *importance(struct worker_task *t, const struct fit_model *m, cons
 							d->columns[i].name, "importance", imp[i],
 							"std", imp[d->ncolumns + i]));
 	free(imp);
+	free(sample);
 	return arr;
+}
+
+/* Adds the permutation importance of m on rows to the model document. */
+static int add_importance(struct worker_task *t, const struct fit_model *m, const size_t *rows,
+			  size_t nrows)
+{
+	json_t *imp = importance(t, m, rows, nrows);
+
+	if (imp == NULL || json_object_set_new(t->model, "importance", imp) != 0)
+		return fitd_error_set(&t->err, FITD_ENOMEM, NULL, "importance: out of memory");
+	return FITD_OK;
 }
 
 /*
@@ -424,6 +462,8 @@ static void run_folds(struct worker_task *t)
 		at += nvalid;
 		if (t->status == FITD_OK && i == 0)
 			t->status = model_document(t, m);
+		if (t->status == FITD_OK && i == 0 && t->explain)
+			t->status = add_importance(t, m, valid, nvalid);
 		if (m != NULL)
 			epochs += fit_model_desc(m)->report.best_epoch;
 		fit_model_free(m);

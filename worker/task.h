@@ -121,6 +121,7 @@ struct worker_task {
 	 */
 	int64_t oof_bar_idx;
 	double oof_bar;
+	bool explain;	      /* a trial: fold 0's model gets permutation importance */
 	bool ensemble_always; /* the refit: an ensemble even when it scores no better */
 	/*
 	 * The refit's ensemble candidates (owned; NULL: a single model),

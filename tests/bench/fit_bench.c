@@ -12,7 +12,7 @@
  *       fit_model_train() does), passes, GB/s of the solver; weights to OUT
  *   fit_bench mlp FILE EPOCHS
  *       one hidden layer of 256 relu units, adam, batch 256: time per epoch
- *       and GFLOP/s
+ *       (the best of 3 fits) and GFLOP/s
  *   fit_bench svm FILE OUT hinge|squared_hinge C TOL
  *       the linear svm by dcd, one thread, up to 1000000 iterations: its
  *       fit time, iterations and objective; weights to OUT (for
@@ -260,6 +260,12 @@ static int mlp(const char *path, unsigned epochs)
 	p.penalty = 1e-4 / 256;
 	p.threads = THREADS;
 	m = train(&prob, &p, &secs);
+	for (int r = 1; r < 3; r++) { /* the best of 3: the cores may be shared */
+		double s;
+
+		fit_model_free(train(&prob, &p, &s));
+		secs = s < secs ? s : secs;
+	}
 	d = fit_model_desc(m)->layers[0].nin;
 	/* forward and weight gradient of layer 1; forward, both gradients of layer 2 */
 	flops = 2.0 * (double)f->nrows * ((double)d * h * 2 + (double)h * 1 * 3);

@@ -48,7 +48,7 @@ done
 
 mkdir -p "$OUT"
 CC=${CC:-cc}
-$CC -O3 -std=gnu11 -D_GNU_SOURCE -fopenmp -I"$ROOT" -o "$OUT/gbdt_bench" \
+$CC -O3 -std=gnu11 -D_GNU_SOURCE -fno-math-errno -fopenmp -I"$ROOT" -o "$OUT/gbdt_bench" \
     "$ROOT/tests/bench/gbdt_bench.c" "$ROOT"/worker/fit/*.c "$ROOT"/daemon/base/*.c -lm
 $CC -O2 -o "$OUT/gbdt_gen" "$ROOT/tests/bench/gbdt_gen.c" -lm
 $CC -O2 -o "$OUT/gentable" "$ROOT/tests/bench/gentable.c" -lm

@@ -21,7 +21,7 @@ OUT=$ROOT/tests/bench/out
 command -v liblinear-train >/dev/null || { echo "svm_dcd: liblinear-train is missing" >&2; exit 1; }
 mkdir -p "$OUT"
 CC=${CC:-cc}
-$CC -O3 -std=gnu11 -D_GNU_SOURCE -fopenmp -I"$ROOT" -o "$OUT/fit_bench" \
+$CC -O3 -std=gnu11 -D_GNU_SOURCE -fno-math-errno -fopenmp -I"$ROOT" -o "$OUT/fit_bench" \
     "$ROOT/tests/bench/fit_bench.c" "$ROOT"/worker/fit/*.c "$ROOT"/daemon/base/*.c -lm
 echo "svm_dcd: breast_cancer (569 x 30), one thread; liblinear-tools $(dpkg-query -W -f='${Version}' liblinear-tools 2>/dev/null || echo '?')"
 /usr/bin/python3 "$ROOT/tests/bench/svm_dcd.py" "$OUT/fit_bench" "$ROOT/tests/data/breast_cancer.csv" \

@@ -99,6 +99,7 @@ SEARCH_WRONG = {
     "parallel_trials": [1.5, []], "threads_per_trial": [2.5, True],
     "seed": ["1", 1.5, 1e300], "algorithm": [3, ["tpe"]], "patience": ["x", 2.5],
     "goal": ["x", [1]], "max_attempts": [2.5, "3"], "ensemble": [1, None, [True]],
+    "refit": ["no", 0, None],
 }
 for field, values in SEARCH_WRONG.items():
     for i, v in enumerate(values):
@@ -197,6 +198,8 @@ job("grid-too-large", {"search": {"algorithm": "grid", "max_trials": 2},
                                  "regularization": ["l2"], "penalty": [0.1, 1, 10]}}, 422,
     "grid_too_large")
 job("budgets-both-null", {"search": {"max_trials": None, "max_seconds": None}}, 422,
+    "invalid_combination")
+job("refit-false-ensemble-true", {"search": {"refit": False, "ensemble": True}}, 422,
     "invalid_combination")
 job("fraction-with-cv", {"validation": {"method": "cv", "fraction": 0.2}}, 422,
     "invalid_combination")

@@ -25,7 +25,8 @@ static float frand(void)
 START_TEST(test_gemm_matches_naive)
 {
 	static const size_t sizes[][3] = {
-		{ 1, 1, 1 }, { 7, 13, 5 }, { 33, 70, 300 }, { 130, 2100, 17 }, { 9, 40, 513 },
+		{ 1, 1, 1 },	{ 7, 13, 5 },	{ 33, 70, 300 }, { 130, 2100, 17 }, { 9, 40, 513 },
+		{ 70, 1, 300 }, { 1, 70, 300 }, { 1, 256, 37 },	 { 64, 256, 1 },
 	};
 	enum fit_gemm_op ta = (enum fit_gemm_op)(_i & 1), tb = (enum fit_gemm_op)(_i >> 1);
 
@@ -268,7 +269,7 @@ START_TEST(test_mlp_threads_bit_identical)
 			p.hidden_layers = 2;
 			p.hidden_units[0] = 40;
 			p.hidden_units[1] = 20;
-			p.batch_size = 300; /* two chunks per batch */
+			p.batch_size = 300; /* blocks of 64, 64, 64, 64, 44 */
 			p.patience = 2;
 			m = th_train(&prob, &p);
 			d = fit_model_desc(m);

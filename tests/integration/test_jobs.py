@@ -66,6 +66,46 @@ class SeedExample(DaemonTest):
         self.assertAlmostEqual(pred["predictions"][1], 3.0, delta=0.15)
 
 
+class LeanSingleJob(unittest.TestCase):
+    """search.refit false: a job of one trial fits once. Its model is the
+    trial's model of the holdout's training rows (no refit on all rows, no
+    ensemble), explained by the trial itself; the one trial gets every
+    worker thread."""
+
+    def test_refit_false_keeps_the_trials_model(self):
+        d = Daemon(args=("--worker-threads", "2"))
+        d.start()
+        try:
+            ds = upload(d, "iris")
+            status, _, job = submit(d, {
+                "dataset": ds, "target": "species",
+                "space": {"models": ["logistic"], "optimizer": ["lbfgs"],
+                          "regularization": ["l2"], "penalty": [0.01]},
+                "validation": {"method": "holdout", "fraction": 0.2},
+                "search": {"max_trials": 1, "refit": False}})
+            self.assertEqual(status, 201, job)
+            self.assertIs(job["spec"]["search"]["refit"], False)
+            self.assertIs(job["spec"]["search"]["ensemble"], False)
+            job = wait_job(d, job["id"])
+            self.assertEqual(job["state"], "succeeded", job)
+            self.assertEqual(job["progress"]["trials_done"], 1)
+            self.assertEqual(job["runtime"], {"parallel_trials": 1, "threads_per_trial": 2})
+            status, _, model = d.request("GET", "/v1/models/" + job["best"]["model_id"])
+            self.assertEqual(status, 200, model)
+            self.assertIs(model["refit"], False)
+            self.assertEqual(model["trial"], 0)
+            names = sorted(i["column"] for i in model["importance"])
+            self.assertEqual(names, ["petal_length", "petal_width", "sepal_length",
+                                     "sepal_width"])
+            with open(d.log_path) as f:
+                log = f.read()
+            self.assertIn("event=job_finished", log)
+            self.assertNotIn("event=refit_started", log)
+        finally:
+            d.stop()
+            d.cleanup()
+
+
 class PredictColumns(DaemonTest):
     """Prediction input names only columns the model knows: its inputs, and
     its target (ignored). A JSON row with any other key, or naming none of

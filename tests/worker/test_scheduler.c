@@ -203,6 +203,7 @@ START_TEST(refit_reserve_counts_members_at_most_as_dear_as_the_best)
 	j.plan.folds = 3;
 	j.plan.repeats = 1;
 	j.plan.max_ms = 600000;
+	j.plan.refit = true;
 	for (int i = 0; i < 6; i++) {
 		recs[i].oof = i != 5;
 		recs[i].duration_ms = 3000;
@@ -217,6 +218,9 @@ START_TEST(refit_reserve_counts_members_at_most_as_dear_as_the_best)
 	ck_assert_int_eq(sched_job_refit_reserve(&j), 2000);
 	j.plan.ensemble = false;
 	ck_assert_int_eq(sched_job_refit_reserve(&j), 1600);
+	j.plan.refit = false;
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
+	j.plan.refit = true;
 	j.best_idx = -1;
 	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
 }

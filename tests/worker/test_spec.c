@@ -67,7 +67,8 @@ START_TEST(test_defaults_classification)
 		    "\"colsample\":{\"min\":0.5,\"max\":1.0,\"log\":false},\"max_bins\":255}},"
 		    "\"search\":{\"algorithm\":\"auto\",\"max_trials\":50,\"max_seconds\":600,"
 		    "\"parallel_trials\":\"auto\",\"threads_per_trial\":\"auto\",\"seed\":0,"
-		    "\"patience\":null,\"goal\":null,\"max_attempts\":3,\"ensemble\":\"auto\"}}");
+		    "\"patience\":null,\"goal\":null,\"max_attempts\":3,\"ensemble\":\"auto\","
+		    "\"refit\":true}}");
 	ck_assert_int_eq(worker_spec_task(spec), FIT_TASK_CLASSIFICATION);
 	ck_assert(worker_spec_higher_is_better(spec));
 	ck_assert_uint_eq(worker_spec_early_patience(spec), 10);
@@ -238,6 +239,7 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DT "\"search\":{\"seed\":1e300}}", F, "wrong_type", "search.seed:" },
 	{ "{" DT "\"search\":{\"max_attempts\":2.5}}", F, "wrong_type", "search.max_attempts:" },
 	{ "{" DT "\"search\":{\"ensemble\":1}}", F, "wrong_type", "search.ensemble:" },
+	{ "{" DT "\"search\":{\"refit\":\"no\"}}", F, "wrong_type", "search.refit:" },
 	{ "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":4.5}}", F, "wrong_type",
 	  "validation.folds:" },
 	{ "{" DT "\"early_stopping\":{\"patience\":0.5}}", F, "wrong_type",
@@ -315,6 +317,8 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DR "\"search\":{\"goal\":-1}}", U, "out_of_range", "search.goal:" },
 	{ "{" DT "\"search\":{\"max_attempts\":11}}", U, "out_of_range", "search.max_attempts:" },
 	{ "{" DT "\"search\":{\"ensemble\":\"always\"}}", U, "unknown_value", "search.ensemble:" },
+	{ "{" DT "\"search\":{\"refit\":false,\"ensemble\":true}}", U, "invalid_combination",
+	  "search.refit:" },
 	/* values of the space */
 	{ "{" DT "\"space\":{\"models\":[\"forest\"]}}", U, "unknown_value", "space.models[0]:" },
 	{ "{" DT "\"space\":{\"models\":[]}}", U, "out_of_range", "space.models:" },
@@ -607,6 +611,26 @@ START_TEST(test_search_options)
 }
 END_TEST
 
+/* search.refit: true by default; false keeps the trial's model, and turns "auto" ensembles off. */
+START_TEST(test_search_refit)
+{
+	struct worker_spec *spec = check_spec("{" DT "\"search\":{\"refit\":false}}", 150);
+	const struct worker_search_options *o = worker_spec_search(spec);
+	json_t *j = worker_spec_to_json(spec), *search = json_object_get(j, "search");
+
+	ck_assert(!o->refit);
+	ck_assert(!o->ensemble);
+	ck_assert(json_is_false(json_object_get(search, "refit")));
+	ck_assert(json_is_false(json_object_get(search, "ensemble")));
+	json_decref(j);
+	worker_spec_free(spec);
+	spec = check_spec("{" DT "\"search\":{\"refit\":true}}", 150);
+	ck_assert(worker_spec_search(spec)->refit);
+	ck_assert(worker_spec_search(spec)->ensemble);
+	worker_spec_free(spec);
+}
+END_TEST
+
 /* search.ensemble: "auto" decides, true always (and stays true when normalized). */
 START_TEST(test_search_ensemble_modes)
 {
@@ -785,6 +809,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, test_whole_reals_are_integers);
 	tcase_add_test(tc, test_search_options);
 	tcase_add_test(tc, test_search_ensemble_modes);
+	tcase_add_test(tc, test_search_refit);
 	tcase_add_test(tc, test_validation_defaults);
 	tcase_add_test(tc, test_column_facts);
 	tcase_add_test(tc, test_column_facts_match_a_sort);

@@ -16,6 +16,14 @@
  * operations whatever the number of threads, and whatever tile it falls in
  * (the edge path rounds exactly like the kernel's store: alpha * acc, then one
  * fused multiply-add with beta * C).
+ *
+ * A single column of C (a one-unit output layer), or a single row with A
+ * transposed (its weight gradient), skips the packing: padded to a full
+ * tile it would cost the kernel up to NR times the useful work.
+ *
+ * The networks' training (mlp.c) calls this with one thread on fixed blocks
+ * of rows and parallelizes over the blocks; mlp.c says why this kernel and
+ * not OpenBLAS's.
  */
 #include "worker/fit/gemm.h"
 
@@ -158,34 +166,68 @@ size_t fit_gemm_workspace_size(int threads)
 	return ((size_t)KC * NC + (size_t)threads * MC_MAX * KC) * sizeof(float) + FIT__ALIGN;
 }
 
-/* Packs rows i0..i0+mc-1, k p0..p0+kc-1 of op(A) into MR-tall micro-panels. */
+/*
+ * Packs rows i0..i0+mc-1, k p0..p0+kc-1 of op(A) into MR-tall micro-panels.
+ * The branches are hoisted out of the element loops: with A transposed a
+ * micro-panel's k step is a contiguous run of mr floats, as stored a row is.
+ */
 static void pack_a(enum fit_gemm_op ta, const float *a, size_t lda, size_t m, size_t i0, size_t mc,
 		   size_t p0, size_t kc, size_t mr, float *ap)
 {
 	for (size_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
-		for (size_t p = 0; p < kc; p++)
-			for (size_t i = 0; i < mr; i++) {
-				size_t row = i0 + ir + i;
+		size_t r0 = i0 + ir, mv = m - r0 < mr ? m - r0 : mr;
 
-				ap[p * mr + i] = row >= m	    ? 0.0f
-						 : ta == FIT_GEMM_N ? a[row * lda + p0 + p]
-								    : a[(p0 + p) * lda + row];
+		if (ta == FIT_GEMM_T) {
+			for (size_t p = 0; p < kc; p++) {
+				const float *src = a + (p0 + p) * lda + r0;
+				float *dst = ap + p * mr;
+
+				for (size_t i = 0; i < mv; i++)
+					dst[i] = src[i];
+				for (size_t i = mv; i < mr; i++)
+					dst[i] = 0.0f;
 			}
+			continue;
+		}
+		for (size_t i = 0; i < mv; i++) {
+			const float *src = a + (r0 + i) * lda + p0;
+
+			for (size_t p = 0; p < kc; p++)
+				ap[p * mr + i] = src[p];
+		}
+		for (size_t i = mv; i < mr; i++)
+			for (size_t p = 0; p < kc; p++)
+				ap[p * mr + i] = 0.0f;
 	}
 }
 
-/* Packs NR-wide micro-panel q of columns j0.., k p0..p0+kc-1 of op(B). */
+/* Packs NR-wide micro-panel q of columns j0.., k p0..p0+kc-1 of op(B), branches hoisted. */
 static void pack_b_panel(enum fit_gemm_op tb, const float *b, size_t ldb, size_t n, size_t j0,
 			 size_t p0, size_t kc, size_t nr, float *bp)
 {
-	for (size_t p = 0; p < kc; p++)
-		for (size_t j = 0; j < nr; j++) {
-			size_t col = j0 + j;
+	size_t nv = n - j0 < nr ? n - j0 : nr;
 
-			bp[p * nr + j] = col >= n	    ? 0.0f
-					 : tb == FIT_GEMM_N ? b[(p0 + p) * ldb + col]
-							    : b[col * ldb + p0 + p];
+	if (tb == FIT_GEMM_N) {
+		for (size_t p = 0; p < kc; p++) {
+			const float *src = b + (p0 + p) * ldb + j0;
+			float *dst = bp + p * nr;
+
+			for (size_t j = 0; j < nv; j++)
+				dst[j] = src[j];
+			for (size_t j = nv; j < nr; j++)
+				dst[j] = 0.0f;
 		}
+		return;
+	}
+	for (size_t j = 0; j < nv; j++) {
+		const float *src = b + (j0 + j) * ldb + p0;
+
+		for (size_t p = 0; p < kc; p++)
+			bp[p * nr + j] = src[p];
+	}
+	for (size_t j = nv; j < nr; j++)
+		for (size_t p = 0; p < kc; p++)
+			bp[p * nr + j] = 0.0f;
 }
 
 /* One micro-tile at C(i, j) of at most mr x nr valid elements. */
@@ -270,6 +312,60 @@ static void gemm_blocked(struct gemm_job *g, int threads)
 	}
 }
 
+/* sum_p x[p * incx] * y[p * incy] in 16 fixed lanes, then the lanes in order. */
+static float dot16(const float *x, size_t incx, const float *y, size_t incy, size_t k)
+{
+	float lane[16] = { 0 }, s = 0.0f;
+	size_t p = 0;
+
+	for (; p + 16 <= k; p += 16)
+		for (size_t l = 0; l < 16; l++)
+			lane[l] += x[(p + l) * incx] * y[(p + l) * incy];
+	for (; p < k; p++)
+		lane[p % 16] += x[p * incx] * y[p * incy];
+	for (size_t l = 0; l < 16; l++)
+		s += lane[l];
+	return s;
+}
+
+/*
+ * A single column of C, or a single row of C with op(A) transposed (a
+ * network's output layer of one unit and its weight gradient): no packing,
+ * each element a dot product in fixed lanes, or with one row of C and B as
+ * stored, axpys along B's rows. One thread, so the threads do not matter;
+ * and a row of C is still computed the same way whatever m (a single row
+ * with A as stored, a prediction of one row, keeps the blocked path).
+ */
+static void gemm_thin(enum fit_gemm_op ta, enum fit_gemm_op tb, size_t m, size_t n, size_t k,
+		      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+		      float beta, float *c, size_t ldc)
+{
+	size_t ia = ta == FIT_GEMM_N ? 1 : lda, ib = tb == FIT_GEMM_N ? ldb : 1;
+
+	if (m == 1 && tb == FIT_GEMM_N && beta == 0.0f) {
+		for (size_t j = 0; j < n; j++)
+			c[j] = 0.0f;
+		for (size_t p = 0; p < k; p++) {
+			float x = a[p * ia];
+			const float *row = b + p * ldb;
+
+			for (size_t j = 0; j < n; j++)
+				c[j] += x * row[j];
+		}
+		for (size_t j = 0; j < n; j++)
+			c[j] *= alpha;
+		return;
+	}
+	for (size_t i = 0; i < m; i++)
+		for (size_t j = 0; j < n; j++) {
+			const float *x = a + (ta == FIT_GEMM_N ? i * lda : i);
+			const float *y = b + (tb == FIT_GEMM_N ? j : j * ldb);
+			float v = alpha * dot16(x, ia, y, ib, k);
+
+			c[i * ldc + j] = beta == 0.0f ? v : fmaf(beta, c[i * ldc + j], v);
+		}
+}
+
 int fit_gemm(enum fit_gemm_op ta, enum fit_gemm_op tb, size_t m, size_t n, size_t k, float alpha,
 	     const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
 	     size_t ldc, int threads, void *ws)
@@ -285,6 +381,10 @@ int fit_gemm(enum fit_gemm_op ta, enum fit_gemm_op tb, size_t m, size_t n, size_
 		for (size_t i = 0; i < m; i++)
 			for (size_t j = 0; j < n; j++)
 				c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+		return FITD_OK;
+	}
+	if (n == 1 || (m == 1 && ta == FIT_GEMM_T)) {
+		gemm_thin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 		return FITD_OK;
 	}
 	if (ws == NULL) {

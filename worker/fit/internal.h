@@ -330,7 +330,9 @@ void fit__linear_scores(size_t k, const double *w, const struct fit__data *rows,
 
 /* ---- networks (mlp.c) ---- */
 
-#define FIT__MLP_CHUNK 256 /* rows per forward/backward chunk */
+#define FIT__MLP_CHUNK 256 /* rows per forward chunk at prediction */
+#define FIT__MLP_BLOCK \
+	64 /* rows per training block: fixed, so gradients do not depend on threads */
 
 /*
  * The shape of an mlp: nl layers (hidden ones, then the output), sizes[0] =
