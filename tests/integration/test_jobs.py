@@ -373,6 +373,7 @@ class SubmissionReadsNoFile(DaemonTest):
             self.assertEqual(job["task"], "classification")
             # Described by the first job: the file is not read again.
             spoil_dataset_file(self.d, ds)
+        self.d.stop()  # every line of the log written out, not still in the pipe
         with open(self.d.log_path, "rb") as f:
             log = f.read().decode()
         self.assertEqual(log.count("event=dataset_described id=%s" % digits), 1, log)
