@@ -134,7 +134,7 @@ void fit__gbdt_bind_rows(const struct fit__gbdt_bind *b, const size_t *rows, siz
  * in lockstep for as many steps as the tree is deep, so their loads overlap
  * and no step waits on a branch. A numeric step is written without one: a
  * missing value fails "v <= thr" and goes right, unless the node sends
- * missing values left (the xor); a leaf sends its always-missing virtual
+ * missing values left; a leaf sends its always-missing virtual
  * input "left" to itself, so a walk may take more steps than its path
  * without changing place. Categorical splits take fit__gbdt_pn_left().
  */
