@@ -130,45 +130,41 @@ void fit__gbdt_bind_rows(const struct fit__gbdt_bind *b, const size_t *rows, siz
 }
 
 /*
- * The next node for the row x from node d: fit__gbdt_pn_left() written
- * without a branch for numeric splits (a missing value fails "v <= thr" and
- * goes right unless the node sends missing values left; a leaf sends its
- * always-missing virtual input "left" to itself).
- */
-static uint32_t step(const struct fit__gbdt_pnode *d, const double *x, const uint32_t *bits)
-{
-	double v = x[d->col];
-	uint32_t miss_left = (uint32_t)(v != v) & (d->child >> 30 & 1);
-	uint32_t right = (uint32_t) !(v <= d->u.thr) & (miss_left ^ 1);
-
-	if (__builtin_expect((d->child & FIT__GBDT_PN_CAT) != 0, 0))
-		right = (uint32_t)!fit__gbdt_pn_left(d, x, bits);
-	return (d->child & FIT__GBDT_PN_CHILD) + right;
-}
-
-/*
  * Adds tree t's leaves to output c of n (<= GROUP) rows at x: the rows walk
  * in lockstep for as many steps as the tree is deep, so their loads overlap
- * and no step waits on a branch.
+ * and no step waits on a branch. A numeric step is written without one: a
+ * missing value fails "v <= thr" and goes right, unless the node sends
+ * missing values left; a leaf sends its always-missing virtual
+ * input "left" to itself, so a walk may take more steps than its path
+ * without changing place. Categorical splits take fit__gbdt_pn_left().
  */
 static void walk_group(const struct fit_gbdt_model *m, size_t t, const double *x, size_t ld,
 		       size_t n, double *out, size_t k)
 {
-	uint32_t at[GROUP], moved = 1;
+	const struct fit__gbdt_pnode *pn = m->pn;
+	uint32_t at[GROUP], root = (uint32_t)m->proot[t], moved = 1;
 
 	for (size_t j = 0; j < n; j++)
-		at[j] = (uint32_t)m->proot[t];
+		at[j] = root;
 	for (uint32_t s = 0; s < m->pdepth[t] && moved; s++) {
-		moved = 0;
-		for (size_t j = 0; j < n; j++) {
-			uint32_t next = step(&m->pn[at[j]], x + j * ld, m->cat_bits);
+		const double *xj = x;
 
-			moved |= next ^ at[j];
-			at[j] = next;
+		moved = 0;
+		for (size_t j = 0; j < n; j++, xj += ld) {
+			const struct fit__gbdt_pnode *d = pn + at[j];
+			uint32_t c = d->child;
+			double v = xj[d->col];
+			uint32_t right = (uint32_t)(v > d->u.thr) | ((uint32_t)(v != v) & ~c >> 30);
+
+			if (__builtin_expect((c & FIT__GBDT_PN_CAT) != 0, 0))
+				right = (uint32_t)!fit__gbdt_pn_left(d, xj, m->cat_bits);
+			right = (c & FIT__GBDT_PN_CHILD) + (right & 1);
+			moved |= right ^ at[j];
+			at[j] = right;
 		}
 	}
 	for (size_t j = 0; j < n; j++)
-		out[j * k] += m->pn[at[j]].u.leaf;
+		out[j * k] += pn[at[j]].u.leaf;
 }
 
 /* Margins of the n (<= BLOCK) rows whose inputs are x into out (n x noutputs). */

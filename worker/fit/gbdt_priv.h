@@ -44,9 +44,13 @@ struct fit__gbdt_gh {
 	float g, h;
 };
 
-/* One histogram bin, and also the sums of a leaf: counts are exact in double. */
+/*
+ * One histogram bin, and also the sums of a leaf: counts are exact in double.
+ * The padding makes a bin 32 bytes, so the histogram loop updates it with one
+ * load, add and store of four doubles (gbdt_hist.c); it stays zero.
+ */
 struct fit__gbdt_hbin {
-	double g, h, n;
+	double g, h, n, pad;
 };
 
 /* ---- binning (gbdt_bin.c) ---- */
