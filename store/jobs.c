@@ -607,6 +607,29 @@ int store_job_set_model(struct store *s, const char *job_id, const char *model_i
 				err);
 }
 
+int store_job_set_detail(struct store *s, const char *job_id, const char *detail_json,
+			 struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc = store__write_begin(s, &db, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	rc = store__prepare(db, "UPDATE jobs SET best_detail = ? WHERE id = ?", &st, err);
+	if (rc == FITD_OK) {
+		sqlite3_bind_text(st, 1, detail_json, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, job_id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store__sqlite_error(db, sqlite3_errcode(db), "set detail", err);
+		else if (sqlite3_changes(db) == 0)
+			rc = fitd_error_set(err, FITD_ENOTFOUND, "job_not_found", "no job %s",
+					    job_id);
+		sqlite3_finalize(st);
+	}
+	return store__write_end(s, rc, err);
+}
+
 int store_job_exists(struct store *s, const char *id, bool *exists, struct fitd_error *err)
 {
 	sqlite3 *db = store__read_begin(s);

@@ -310,6 +310,13 @@ int store_job_set_model(struct store *s, const char *job_id, const char *model_i
 			int64_t model_bytes, int64_t trial, double score, const char *detail_json,
 			const char *data_json, struct fitd_error *err);
 
+/*
+ * Says what the job's final model is and why (detail_json as in
+ * store_job_set_model) when no refit made it: the model stays as it is.
+ */
+int store_job_set_detail(struct store *s, const char *job_id, const char *detail_json,
+			 struct fitd_error *err);
+
 /* ---- trials ---- */
 
 enum store_trial_state {

@@ -351,6 +351,11 @@ unsigned sched_job_fold_fits(const struct sched_job *j)
 	return j->plan.folds ? j->plan.folds * j->plan.repeats : 1;
 }
 
+int64_t sched_job_refit_estimate(const struct sched_job *j)
+{
+	return j->best_duration_ms / sched_job_fold_fits(j) * 2 + 200;
+}
+
 #define ENSEMBLE_RESERVE_TRIALS 4
 int64_t sched_job_refit_reserve(const struct sched_job *j)
 {
@@ -358,7 +363,7 @@ int64_t sched_job_refit_reserve(const struct sched_job *j)
 
 	if (j->best_idx < 0 || j->plan.max_ms == 0 || !j->plan.refit)
 		return 0;
-	est = j->best_duration_ms / fits * 2 + 200;
+	est = sched_job_refit_estimate(j);
 	if (!j->plan.ensemble)
 		return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
 	for (size_t i = 0, seen = 0; i < j->nrecs && seen < ENSEMBLE_RESERVE_TRIALS; i++) {

@@ -430,7 +430,10 @@ static void record_refit(struct sched_job *j, struct worker_task *t)
 		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", model_id);
 		j->best_idx = j->final_idx;
 		j->best_score = j->recs[j->final_idx].score;
+		j->final_said = true;
 	} else {
+		snprintf(j->refit_error, sizeof(j->refit_error), "%s",
+			 t->status != FITD_OK ? t->err.message : err.message);
 		fitd_log_warn("refit_failed", "job=%s reason=\"%s\" fallback=%s", j->id,
 			      t->status != FITD_OK ? t->err.message : err.message,
 			      j->best_model_id);

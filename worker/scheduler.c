@@ -35,7 +35,8 @@
 #include "worker/pool.h"
 
 #define REFIT_GRACE_MS	    1500
-#define PROGRESS_PER_THREAD 16 /* room in the progress queue per trial thread */
+#define REFIT_LATE_MS	    500 /* how late a short refit may still start */
+#define PROGRESS_PER_THREAD 16	/* room in the progress queue per trial thread */
 
 static void schedule(struct worker *w);
 static void on_tick(uv_timer_t *h);
@@ -133,6 +134,38 @@ static void fail_empty(struct sched_job *j)
 	finish_job(j, STORE_JOB_FAILED, "no_trial_completed", message);
 }
 
+/*
+ * Says why a job ends on its best trial's model as it was published during
+ * the search (fitted on its first fold's training rows) when no refit made
+ * the final model: search.refit false, no time left, or a failed refit.
+ */
+static void say_final_model(struct sched_job *j)
+{
+	static const char kept[] = "the best trial's model is kept, fitted on its first fold";
+	char reason[FITD_ERROR_MESSAGE_MAX + 128];
+	struct fitd_error err = { 0 };
+	json_t *detail;
+	char *doc;
+
+	if (j->final_said)
+		return;
+	if (!j->plan.refit)
+		snprintf(reason, sizeof(reason), "search.refit is false: %s", kept);
+	else if (j->refit_done)
+		snprintf(reason, sizeof(reason), "the refit on all rows failed (%s): %s",
+			 j->refit_error, kept);
+	else
+		snprintf(reason, sizeof(reason),
+			 "no time was left within max_seconds to refit on all rows: %s", kept);
+	detail = json_pack("{s:s, s:s}", "kind", "single", "reason", reason);
+	doc = detail != NULL ? json_dumps(detail, JSON_COMPACT) : NULL;
+	if (doc == NULL || store_job_set_detail(j->w->store, j->id, doc, &err) != FITD_OK)
+		fitd_log_warn("job_detail_failed", "job=%s reason=\"%s\"", j->id,
+			      doc == NULL ? "out of memory" : err.message);
+	free(doc);
+	json_decref(detail);
+}
+
 /* Moves a job towards its end; may free it. */
 static void check_end(struct sched_job *j, int64_t now)
 {
@@ -167,10 +200,18 @@ static void check_end(struct sched_job *j, int64_t now)
 		fail_empty(j);
 		return;
 	}
-	/* Without a refit the best trial's model, published when it was best, stays. */
-	if (j->plan.refit && !j->refit_done && (j->plan.max_ms == 0 || elapsed < j->plan.max_ms) &&
+	/*
+	 * Without a refit the best trial's model, published when it was best,
+	 * stays. A refit starts before max_seconds, or a little after it when
+	 * it should be short (the trials stopped at the deadline took longer
+	 * to stop than the reserve); it is stopped REFIT_GRACE_MS after.
+	 */
+	if (j->plan.refit && !j->refit_done &&
+	    (j->plan.max_ms == 0 || elapsed < j->plan.max_ms ||
+	     elapsed + sched_job_refit_estimate(j) <= j->plan.max_ms + REFIT_LATE_MS) &&
 	    start_refit(j))
 		return;
+	say_final_model(j);
 	finish_job(j, STORE_JOB_SUCCEEDED, NULL, NULL);
 }
 

@@ -131,6 +131,8 @@ struct sched_job {
 	char streak_message[FITD_ERROR_MESSAGE_MAX]; /* the last one's */
 	struct worker_task *refit;		     /* while the refit runs */
 	bool refit_done;
+	bool final_said;			  /* a refit stored what the final model is */
+	char refit_error[FITD_ERROR_MESSAGE_MAX]; /* why the refit failed, if it did */
 	bool cancel_seen;
 
 	struct sched_job *next;
@@ -222,6 +224,9 @@ void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, cons
 
 /* Models a trial of j fits: folds times repeats, or one for a holdout. */
 unsigned sched_job_fold_fits(const struct sched_job *j);
+
+/* How long the best trial's refit should take: twice its fold fit, plus 200 ms. */
+int64_t sched_job_refit_estimate(const struct sched_job *j);
 
 /*
  * The running time to keep back for the refit out of a time budget: twice

@@ -90,6 +90,8 @@ class LeanSingleJob(unittest.TestCase):
             self.assertEqual(job["state"], "succeeded", job)
             self.assertEqual(job["progress"]["trials_done"], 1)
             self.assertEqual(job["runtime"], {"parallel_trials": 1, "threads_per_trial": 2})
+            self.assertEqual(job["best"]["kind"], "single")
+            self.assertIn("search.refit is false", job["best"]["reason"])
             status, _, model = d.request("GET", "/v1/models/" + job["best"]["model_id"])
             self.assertEqual(status, 200, model)
             self.assertIs(model["refit"], False)

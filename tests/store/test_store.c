@@ -273,6 +273,36 @@ START_TEST(jobs_capped_per_owner)
 }
 END_TEST
 
+/* What a job's final model is, said without a new model: stored, read back, and refused for no job. */
+START_TEST(job_detail_without_a_model)
+{
+	static const char detail[] = "{\"kind\":\"single\",\"reason\":\"no time\"}";
+	struct store_dataset d = { 0 };
+	struct fitd_error err = { 0 };
+	struct store_job job, got;
+	struct store *s;
+	bool existed;
+
+	store_check_state_new();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
+	ck_assert_int_eq(create_job(s, d.id, NULL, NULL, &job, &existed, &err), FITD_OK);
+	ck_assert_ptr_null(job.best_detail);
+	ck_assert_int_eq(store_job_set_detail(s, job.id, detail, &err), FITD_OK);
+	ck_assert_int_eq(store_job_get(s, job.id, &got, &err), FITD_OK);
+	ck_assert_str_eq(got.best_detail, detail);
+	ck_assert_str_eq(got.best_model_id, "");
+	store_job_release(&got);
+	ck_assert_int_eq(store_job_set_detail(s, "job_00000000000000000000", detail, &err),
+			 FITD_ENOTFOUND);
+	ck_assert_str_eq(err.code, "job_not_found");
+	store_job_release(&job);
+	store_dataset_release(&d);
+	store_close(s);
+	store_check_state_remove();
+}
+END_TEST
+
 /*
  * Submits key with spec as owner and checks the answer: a replay of job
  * `want` when it is not NULL, else a new job, whose id is copied to got.
@@ -439,6 +469,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, layout_and_schema);
+	tcase_add_test(tc, job_detail_without_a_model);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, tmp_cleared_at_open);
 	tcase_add_test(tc, id_format);
