@@ -1,5 +1,5 @@
 """The meson test browser-dashboard: installs the pinned playwright-core
-(tests/browser/package-lock.json) with npm ci into the build directory, as
+(tests/browser/package-lock.json) with npm ci into the build directory (fitdtest.npm_ci), as
 test_openapi.py installs its validator, then runs dashboard.mjs there with
 node. dashboard.mjs starts its own fitd daemons (FITD_BIN) and drives
 Debian's chromium (deploy/deps.sh test installs it); its screenshots go to
@@ -14,11 +14,12 @@ integration tests (integration-dashboard: the dashboard's routes, gzip,
 ETags and GET /v1/whoami; integration-openapi: every route the page
 calls)."""
 
-import json
 import os
 import shutil
 import subprocess
 import sys
+
+from fitdtest import npm_ci
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -33,20 +34,7 @@ def main():
         print("npm and chromium are needed: deploy/deps.sh test installs them")
         return 1
     cache = os.environ["FITD_NPM_DIR"]
-    os.makedirs(cache, exist_ok=True)
-    for name in ("package.json", "package-lock.json", "dashboard.mjs"):
-        shutil.copyfile(os.path.join(HERE, name), os.path.join(cache, name))
-    stamp = os.path.join(cache, "node_modules", ".package-lock.json")
-    with open(os.path.join(HERE, "package-lock.json")) as f:
-        lock = json.load(f)["packages"]
-    try:
-        with open(stamp) as f:
-            installed = json.load(f)["packages"]
-    except (OSError, ValueError, KeyError):
-        installed = None
-    if installed != {k: v for k, v in lock.items() if k}:
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=cache,
-                       check=True, timeout=600)
+    npm_ci(HERE, cache, ("package.json", "package-lock.json", "dashboard.mjs"))
     return subprocess.run(["node", "dashboard.mjs"], cwd=cache, timeout=900).returncode
 
 

@@ -221,3 +221,27 @@ def offline_predict(args):
     p = subprocess.run([FITD, "predict"] + args, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     return p.stdout
+
+
+def npm_ci(src, cache, files):
+    """Copies files (package.json, package-lock.json and scripts) from src
+    into cache and runs npm ci there unless node_modules already holds what
+    the lock file pins; returns the npm path."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed: deploy/deps.sh test installs it")
+    os.makedirs(cache, exist_ok=True)
+    for name in files:
+        shutil.copyfile(os.path.join(src, name), os.path.join(cache, name))
+    stamp = os.path.join(cache, "node_modules", ".package-lock.json")
+    with open(os.path.join(src, "package-lock.json")) as f:
+        lock = json.load(f)["packages"]
+    try:
+        with open(stamp) as f:
+            installed = json.load(f)["packages"]
+    except (OSError, ValueError, KeyError):
+        installed = None
+    if installed != {k: v for k, v in lock.items() if k}:
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=cache,
+                       check=True, timeout=600)
+    return npm

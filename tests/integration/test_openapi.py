@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import unittest
 
-from fitdtest import DaemonTest, read_data, wait_job
+from fitdtest import DaemonTest, npm_ci, read_data, wait_job
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 DOC_PATH = os.path.join(ROOT, "api", "openapi.json")
@@ -294,24 +294,10 @@ class ValidatorTest(unittest.TestCase):
     """A standard validator from npm, its version pinned in tests/openapi/."""
 
     def test_document_passes_the_openapi_validator(self):
-        npm = shutil.which("npm")
-        self.assertIsNotNone(npm, "npm is needed: deploy/deps.sh test installs it")
-        src = os.path.join(ROOT, "tests", "openapi")
+        self.assertIsNotNone(shutil.which("npm"), "npm is needed: deploy/deps.sh test installs it")
         cache = os.environ.get("FITD_NPM_DIR") or os.path.join(ROOT, "build", "openapi-npm")
-        os.makedirs(cache, exist_ok=True)
-        for name in ("package.json", "package-lock.json", "check.mjs"):
-            shutil.copyfile(os.path.join(src, name), os.path.join(cache, name))
-        stamp = os.path.join(cache, "node_modules", ".package-lock.json")
-        with open(os.path.join(src, "package-lock.json")) as f:
-            lock = json.load(f)["packages"]
-        try:
-            with open(stamp) as f:
-                installed = json.load(f)["packages"]
-        except (OSError, ValueError, KeyError):
-            installed = None
-        if installed != {k: v for k, v in lock.items() if k}:
-            subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=cache,
-                           check=True, timeout=600)
+        npm_ci(os.path.join(ROOT, "tests", "openapi"), cache,
+               ("package.json", "package-lock.json", "check.mjs"))
         out = subprocess.run(["node", "check.mjs", DOC_PATH], cwd=cache, capture_output=True,
                              text=True, timeout=120)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
