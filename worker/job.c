@@ -353,7 +353,7 @@ unsigned sched_job_fold_fits(const struct sched_job *j)
 
 int64_t sched_job_refit_estimate(const struct sched_job *j)
 {
-	return j->best_duration_ms / sched_job_fold_fits(j) * 2 + 200;
+	return j->best_duration_ms / sched_job_fold_fits(j) * 3 / 2 + 200;
 }
 
 #define ENSEMBLE_RESERVE_TRIALS 4

@@ -441,8 +441,8 @@ static void record_refit(struct sched_job *j, struct worker_task *t)
 		if (t->status == FITD_OK && j->best_model_id[0] == '\0')
 			end_for_model(j, &err);
 	}
-	fitd_log_info("refit_finished", "job=%s model=%s ms=%lld", j->id, j->best_model_id,
-		      (long long)t->duration_ms);
+	fitd_log_info("refit_finished", "job=%s model=%s ms=%lld fold0=%s", j->id, j->best_model_id,
+		      (long long)t->duration_ms, t->used_standin ? "stand-in" : "fitted");
 }
 
 /* Gives back the slot, threads and memory of finished task t and frees it. */

@@ -291,6 +291,8 @@ static bool start_refit(struct sched_job *j)
 	t->refit = true;
 	t->keep_oof = false;
 	t->final_idx = j->final_idx;
+	if (j->final_idx == j->best_idx)
+		snprintf(t->standin_id, sizeof(t->standin_id), "%s", j->best_model_id);
 	if (j->plan.max_ms > 0)
 		t->deadline_ms = sched_now_mono() + j->plan.max_ms -
 				 sched_job_elapsed(j, sched_now_mono());

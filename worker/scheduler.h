@@ -225,7 +225,12 @@ void sched_job_note_outcome(struct sched_job *j, enum store_trial_state st, cons
 /* Models a trial of j fits: folds times repeats, or one for a holdout. */
 unsigned sched_job_fold_fits(const struct sched_job *j);
 
-/* How long the best trial's refit should take: twice its fold fit, plus 200 ms. */
+/*
+ * How long the best trial's refit should take: one and a half of its fold
+ * fits (all rows are up to 1.5 times a fold's training rows with 3 folds;
+ * fold 0's model for the importance is read back from the trial's model
+ * file, not fitted again), plus 200 ms.
+ */
 int64_t sched_job_refit_estimate(const struct sched_job *j);
 
 /*

@@ -6,9 +6,10 @@
  * A trial fits one model per fold and scores each on its validation rows;
  * the trial's score is the mean over folds and the fold-0 model is kept as a
  * stand-in, in case the job's time runs out before its refit. The refit
- * first re-fits fold 0 (deterministic: same seed, same model) to measure
- * permutation importance on rows that model never saw, then fits all rows
- * the way the folds were fitted. Early stopping never watches the rows that
+ * first measures the permutation importance of the final trial's fold-0
+ * model on rows that model never saw (read back from the trial's model
+ * file, or fitted again: same seed, same model), then fits all rows the
+ * way the folds were fitted. Early stopping never watches the rows that
  * score (see fit_fold), so the cross-validation score estimates the model
  * the refit makes. A job with search.refit false has no refit: its trials
  * measure the permutation importance of their fold-0 model themselves, and
@@ -490,20 +491,54 @@ static void run_folds(struct worker_task *t)
 		t->epochs = 1;
 }
 
+/*
+ * The final trial's fold-0 model, read back from the model file it was
+ * published in (t->standin_id); NULL when there is none or it cannot be
+ * read, and the refit fits fold 0 again (the same model: fits are
+ * deterministic and the file keeps every weight exactly).
+ */
+static struct fit_model *read_standin(struct worker_task *t)
+{
+	struct fit_model *m = NULL;
+	struct fitd_error err = { 0 };
+	json_t *doc = NULL;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (t->standin_id[0] != '\0' &&
+	    store_model_read(t->store, t->standin_id, &text, &len, &err) == FITD_OK)
+		doc = json_loadb(text, len, 0, NULL);
+	if (doc != NULL && worker_model_from_json(doc, &m, &err) != FITD_OK)
+		m = NULL;
+	if (t->standin_id[0] != '\0' && m == NULL)
+		fitd_log_warn("standin_unreadable", "job=%s model=%s reason=\"%s\"", t->job_id,
+			      t->standin_id, err.message);
+	json_decref(doc);
+	free(text);
+	return m;
+}
+
+/*
+ * The single model's refit: the permutation importance of fold 0's model
+ * (the trial's stand-in, or fitted again) on rows it never saw, then the
+ * fit on all rows.
+ */
 static void run_single_refit(struct worker_task *t)
 {
 	const size_t *train, *valid;
 	size_t ntrain, nvalid;
-	struct fit_model *m = NULL;
+	struct fit_model *m = read_standin(t);
 	size_t *rows = malloc((t->data->nall ? t->data->nall : 1) * sizeof(size_t));
 	json_t *imp = NULL;
 
 	if (rows == NULL) {
+		fit_model_free(m);
 		t->status = fitd_error_set(&t->err, FITD_ENOMEM, NULL, "out of memory");
 		return;
 	}
+	t->used_standin = m != NULL;
 	fit_split_get(t->data->split, 0, &train, &ntrain, &valid, &nvalid);
-	t->status = fit_fold(t, train, ntrain, valid, nvalid, rows, &m);
+	t->status = m != NULL ? FITD_OK : fit_fold(t, train, ntrain, valid, nvalid, rows, &m);
 	if (t->status == FITD_OK) {
 		imp = importance(t, m, valid, nvalid);
 		if (imp == NULL)

@@ -112,8 +112,8 @@ struct worker_task {
 
 	size_t memory; /* the estimate admitted against the memory budget */
 
-	const struct store *store; /* where out-of-fold predictions go (paths only) */
-	bool keep_oof;		   /* a trial writes its out-of-fold predictions */
+	struct store *store; /* out-of-fold files; the refit reads its stand-in here */
+	bool keep_oof;	     /* a trial writes its out-of-fold predictions */
 	/*
 	 * ... unless it ranks after trial oof_bar_idx (-1: none), the worst of
 	 * the kept files when the task was made, whose score is oof_bar: such
@@ -123,6 +123,13 @@ struct worker_task {
 	double oof_bar;
 	bool explain;	      /* a trial: fold 0's model gets permutation importance */
 	bool ensemble_always; /* the refit: an ensemble even when it scores no better */
+	/*
+	 * The refit: the model file of the final trial's fold-0 model ("":
+	 * none), whose permutation importance the final model takes instead
+	 * of fitting fold 0 again.
+	 */
+	char standin_id[STORE_ID_MAX];
+	bool used_standin; /* the refit: it did */
 	/*
 	 * The refit's ensemble candidates (owned; NULL: a single model),
 	 * best first, and the monotonic ms by which the final model must be

@@ -103,6 +103,26 @@ class LeanSingleJob(unittest.TestCase):
                 log = f.read()
             self.assertIn("event=job_finished", log)
             self.assertNotIn("event=refit_started", log)
+            # The same job with a refit: its importance is that of the same
+            # fold-0 model, read back from the trial's model file rather
+            # than fitted again, so it equals the trial's to the last digit.
+            status, _, again = submit(d, {
+                "dataset": ds, "target": "species",
+                "space": {"models": ["logistic"], "optimizer": ["lbfgs"],
+                          "regularization": ["l2"], "penalty": [0.01]},
+                "validation": {"method": "holdout", "fraction": 0.2},
+                "search": {"max_trials": 1, "refit": True}})
+            self.assertEqual(status, 201, again)
+            again = wait_job(d, again["id"])
+            self.assertEqual(again["state"], "succeeded", again)
+            status, _, refit = d.request("GET", "/v1/models/" + again["best"]["model_id"])
+            self.assertEqual(status, 200, refit)
+            self.assertIs(refit["refit"], True)
+            self.assertEqual(refit["importance"], model["importance"])
+            d.stop()  # the whole log is written
+            with open(d.log_path) as f:
+                log = f.read()
+            self.assertRegex(log, r"event=refit_finished job=%s .*fold0=stand-in" % again["id"])
         finally:
             d.stop()
             d.cleanup()
