@@ -35,7 +35,14 @@ struct store;
 struct fitd_metrics;
 
 struct store_options {
-	const char *state_dir;	      /* created if missing */
+	const char *state_dir; /* created if missing */
+	/*
+	 * Where the database is: NULL or "" for SQLite in state_dir (the
+	 * default), or a "postgresql://" (or "postgres://") URI. With
+	 * PostgreSQL the state directory still holds tmp/ for uploads, cache/
+	 * (dataset files fetched from the database, by checksum) and oof/.
+	 */
+	const char *location;
 	int readers;		      /* read-only connections; 0 means 4 */
 	int busy_timeout_ms;	      /* 0 means 5000 */
 	struct fitd_metrics *metrics; /* times each write transaction; NULL: none */
