@@ -129,6 +129,13 @@ static void sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Server notices ("relation already exists, skipping") are not fitd's to print. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 /* Opens (or reopens) c->conn; the URI's own settings win over these defaults. */
 static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 {
@@ -144,6 +151,7 @@ static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 	c->in_tx = false;
 	if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK)
 		return false;
+	PQsetNoticeProcessor(c->conn, quiet, NULL);
 	/* Every *_at the store writes comes from the database clock in ms; make it UTC anyway. */
 	PQclear(PQexec(c->conn, "SET TIME ZONE 'UTC'"));
 	return true;

@@ -248,11 +248,13 @@ int store__pg_dataset_delete(struct store *s, const char *id, struct fitd_error 
 		bytes = store__pg_get_i64(r, 0, 1);
 	}
 	PQclear(r);
+	r = NULL;
 	if (rc == FITD_OK)
 		rc = store__pg_exec(c, busy_sql, 1, v, &r, "delete dataset", err);
 	if (rc == FITD_OK)
 		users = store__pg_get_i64(r, 0, 0);
 	PQclear(r);
+	r = NULL;
 	if (rc == FITD_OK && users > 0)
 		rc = fitd_error_set(err, FITD_ECONFLICT, "dataset_in_use",
 				    "dataset '%s' is used by %lld queued or running job(s)", id,
@@ -268,6 +270,7 @@ int store__pg_dataset_delete(struct store *s, const char *id, struct fitd_error 
 	if (rc == FITD_OK)
 		left = store__pg_get_i64(r, 0, 0);
 	PQclear(r);
+	r = NULL;
 	rc = store__pg_end(s, c, rc, err);
 	if (rc != FITD_OK)
 		return rc;
