@@ -191,6 +191,8 @@ static int pg_sql(const char *sql, int64_t *value)
 	} else if (code != NULL && strncmp(code, "23", 2) == 0) {
 		rc = SQLITE_CONSTRAINT;
 	}
+	if (rc == SQLITE_ERROR)
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	PQfinish(c);
 	return rc;

@@ -461,6 +461,70 @@ START_TEST(migration_allows_deleting)
 }
 END_TEST
 
+/*
+ * PostgreSQL: the dataset file lives in the database; a node without a copy
+ * (another state directory on the same database) fetches it into its cache
+ * by checksum, and a stored file that no longer matches its checksum is
+ * refused, leaving nothing in the cache.
+ */
+START_TEST(pg_dataset_file_fetched_and_checked)
+{
+	static const char csv[] = "x,y,label\n1,2,a\n3,4,b\n5,NA,a\n";
+	struct store_options opt = { .location = store_check_location() };
+	struct store_dataset d = { 0 };
+	struct fitd_error err = { 0 };
+	struct fit_frame *frame;
+	char path[256], other_path[256], other[] = "/tmp/fitd-store-node2-XXXXXX", sql[256];
+	struct store *s, *s2;
+	struct stat st;
+
+	store_check_state_new();
+	opt.location = store_check_location();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, csv, "small", &d, &err), FITD_OK);
+	ck_assert_int_eq(store_dataset_path(s, d.id, path, sizeof(path), &err), FITD_OK);
+	ck_assert_int_eq(stat(path, &st), 0);
+
+	/* A second node: its cache is empty, the path fetches the file. */
+	ck_assert_ptr_nonnull(mkdtemp(other));
+	opt.state_dir = other;
+	ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	ck_assert_int_eq(store_dataset_path(s2, d.id, other_path, sizeof(other_path), &err),
+			 FITD_OK);
+	ck_assert_ptr_nonnull(strstr(other_path, other));
+	ck_assert_int_eq(fit_frame_load(other_path, &frame, &err), FITD_OK);
+	ck_assert_uint_eq(frame->nrows, 3);
+	ck_assert_str_eq(frame->cols[2].name, "label");
+	fit_frame_free(frame);
+
+	/* A changed byte in the database: the fetch is refused and leaves no file. */
+	ck_assert_int_eq(unlink(other_path), 0);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE dataset_chunks SET data = set_byte(data, 3, get_byte(data, 3) # 1)"
+		 " WHERE dataset_id = '%s'",
+		 d.id);
+	ck_assert_int_eq(store_check_sql(sql, NULL), SQLITE_DONE);
+	ck_assert_int_eq(store_dataset_path(s2, d.id, other_path, sizeof(other_path), &err),
+			 FITD_EIO);
+	ck_assert_str_eq(err.code, "dataset_corrupt");
+	ck_assert_int_eq(access(other_path, F_OK), -1);
+	/* The first node still has its verified copy. */
+	ck_assert_int_eq(store_dataset_path(s, d.id, path, sizeof(path), &err), FITD_OK);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(store_dataset_get(s2, "ds_00000000000000000000", &d, &err),
+			 FITD_ENOTFOUND);
+	ck_assert_int_eq(
+	    store_dataset_path(s2, "ds_00000000000000000000", path, sizeof(path), &err),
+	    FITD_ENOTFOUND);
+	store_close(s2);
+	store_close(s);
+	snprintf(sql, sizeof(sql), "rm -rf '%s'", other);
+	ck_assert_int_eq(system(sql), 0);
+	store_dataset_release(&d);
+	store_check_state_remove();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store");
@@ -478,6 +542,8 @@ int main(void)
 	tcase_add_test(tc, pagination);
 	tcase_add_test(tc, jobs_capped_per_owner);
 	tcase_add_test(tc, idempotency_keys_per_owner);
+	if (store_check_pg())
+		tcase_add_test(tc, pg_dataset_file_fetched_and_checked);
 	/* Migrations from SQLite databases of older fitds: the SQLite engine's alone. */
 	if (!store_check_pg()) {
 		tcase_add_test(tc, migration_scopes_keys_per_owner);

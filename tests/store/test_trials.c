@@ -56,6 +56,34 @@ static void teardown(struct fixture *fx)
 	store_check_state_remove();
 }
 
+/*
+ * store_check_sql_int() of sql where OWNER and LEASE stand for the lease's
+ * columns: owner and lease_until (ms) on SQLite, lease_owner and
+ * lease_expires_at (timestamptz, from the database clock) on PostgreSQL.
+ */
+static int64_t lease_sql_int(const char *sql)
+{
+	const char *owner = store_check_pg() ? "lease_owner" : "owner";
+	const char *lease = store_check_pg() ? "lease_expires_at" : "lease_until";
+	char out[512];
+	size_t o = 0;
+
+	for (const char *p = sql; *p != '\0' && o + 32 < sizeof(out);) {
+		const char *word = strncmp(p, "OWNER", 5) == 0	 ? owner
+				   : strncmp(p, "LEASE", 5) == 0 ? lease
+								 : NULL;
+
+		if (word != NULL) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", word);
+			p += 5;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return store_check_sql_int(out);
+}
+
 static int64_t claim(struct fixture *fx, int64_t idx, const char *owner)
 {
 	struct fitd_error err = { 0 };
@@ -223,8 +251,8 @@ START_TEST(current_generation_is_taken)
 	ck_assert_str_eq(job.best_model_id, model_id);
 	store_job_release(&job);
 	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM models"), 1);
-	ck_assert_int_eq(store_check_sql_int("SELECT owner IS NULL AND lease_until IS NULL"
-					     " AND attempt = 2 FROM trials"),
+	ck_assert_int_eq(lease_sql_int("SELECT OWNER IS NULL AND LEASE IS NULL"
+				       " AND attempt = 2 FROM trials"),
 			 1);
 	teardown(&fx);
 }
@@ -240,14 +268,22 @@ START_TEST(stale_owner_heartbeat_renews_nothing)
 	claim(&fx, 0, "host:1");
 	recover(&fx, 1, 0);
 	claim(&fx, 0, "host:2");
-	ck_assert_int_eq(store_check_sql("UPDATE trials SET lease_until = 5", NULL), SQLITE_DONE);
+	ck_assert_int_eq(store_check_sql(store_check_pg() ? "UPDATE trials SET lease_expires_at = "
+							    "to_timestamp(0.005)"
+							  : "UPDATE trials SET lease_until = 5",
+					 NULL),
+			 SQLITE_DONE);
 	before = snapshot();
 	ck_assert_int_eq(store_trial_heartbeat(fx.s, "host:1", 60000, &err), FITD_OK);
 	after = snapshot();
 	ck_assert_str_eq(after, before);
 	/* The owner of the claim renews its lease. */
 	ck_assert_int_eq(store_trial_heartbeat(fx.s, "host:2", 60000, &err), FITD_OK);
-	ck_assert_int_gt(store_check_sql_int("SELECT lease_until FROM trials"), store_now_ms());
+	ck_assert_int_gt(store_check_sql_int(
+			     store_check_pg() ? "SELECT floor(extract(epoch FROM lease_expires_at)"
+						" * 1000)::bigint FROM trials"
+					      : "SELECT lease_until FROM trials"),
+			 store_now_ms());
 	free(before);
 	free(after);
 	teardown(&fx);
@@ -262,21 +298,26 @@ START_TEST(recovery_fails_a_trial_at_max_attempts)
 	setup(&fx, 2);
 	gen = claim(&fx, 0, "host:1");
 	recover(&fx, 1, 0); /* attempt 1 of 2: queued again */
-	ck_assert_int_eq(store_check_sql_int("SELECT state = 'queued' AND attempt = 1 AND"
-					     " owner IS NULL AND lease_until IS NULL FROM trials"),
+	ck_assert_int_eq(lease_sql_int("SELECT state = 'queued' AND attempt = 1 AND"
+				       " OWNER IS NULL AND LEASE IS NULL FROM trials"),
 			 1);
 	ck_assert_int_eq(claim(&fx, 0, "host:2"), gen + 1);
 	recover(&fx, 0, 1); /* attempt 2 of 2: failed, not retried */
-	ck_assert_int_eq(
-	    store_check_sql_int("SELECT state = 'failed' AND attempt = 2 AND"
-				" error_code = 'max_attempts' AND owner IS NULL AND"
-				" lease_until IS NULL AND finished_at > 0 FROM trials"),
-	    1);
-	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM events WHERE"
-					     " type = 'trial_finished' AND"
-					     " json_extract(data, '$.trial') = 0 AND"
-					     " json_extract(data, '$.state') = 'failed' AND"
-					     " json_extract(data, '$.error') = 'max_attempts'"),
+	ck_assert_int_eq(lease_sql_int("SELECT state = 'failed' AND attempt = 2 AND"
+				       " error_code = 'max_attempts' AND OWNER IS NULL AND"
+				       " LEASE IS NULL AND finished_at > 0 FROM trials"),
+			 1);
+	ck_assert_int_eq(store_check_sql_int(
+			     store_check_pg() ? "SELECT count(*) FROM events WHERE"
+						" type = 'trial_finished' AND"
+						" data::jsonb = ('{\"job\":\"' || job_id || '\","
+						"\"trial\":0,\"state\":\"failed\","
+						"\"error\":\"max_attempts\"}')::jsonb"
+					      : "SELECT count(*) FROM events WHERE"
+						" type = 'trial_finished' AND"
+						" json_extract(data, '$.trial') = 0 AND"
+						" json_extract(data, '$.state') = 'failed' AND"
+						" json_extract(data, '$.error') = 'max_attempts'"),
 			 1);
 	/* A failed trial is not claimed again, and a later start finds nothing to do. */
 	ck_assert_int_eq(store_trial_claim(fx.s, fx.job.id, 0, "{}", "host:3", 1000, &gen, NULL),
@@ -325,8 +366,8 @@ START_TEST(given_back_attempt_is_not_counted)
 	for (int i = 0; i < 3; i++) {
 		gen = claim(&fx, 0, "host:1");
 		ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &back, &err), FITD_OK);
-		ck_assert_int_eq(store_check_sql_int("SELECT state = 'queued' AND attempt = 0 AND"
-						     " owner IS NULL FROM trials"),
+		ck_assert_int_eq(lease_sql_int("SELECT state = 'queued' AND attempt = 0 AND"
+					       " OWNER IS NULL FROM trials"),
 				 1);
 	}
 	ck_assert_int_eq(store_check_sql_int("SELECT generation FROM trials"), 3);
