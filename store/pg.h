@@ -149,8 +149,11 @@ int store__pg_event_insert(struct pg_conn *c, const char *job_id, const char *ty
 int store__pg_model_insert(struct pg_conn *c, const char *model_id, const char *job_id,
 			   int64_t trial, int64_t bytes, struct fitd_error *err);
 
-/* Deletes model id when no job and no alias holds it; *dropped tells whether it did. */
-int store__pg_model_drop_orphan(struct pg_conn *c, const char *id, bool *dropped,
+/*
+ * Deletes model id (row and file) when no job and no alias holds it;
+ * *dropped tells whether it did, and its size is added to *bytes.
+ */
+int store__pg_model_drop_orphan(struct pg_conn *c, const char *id, bool *dropped, int64_t *bytes,
 				struct fitd_error *err);
 
 /* Migrations (pg_schema.c), on a connection of the pool. */

@@ -465,6 +465,7 @@ int store__pg_list(struct store *s, const struct pg_list_kind *kind, const char 
 		   struct fitd_error *err)
 {
 	struct pg_conn *c;
+	bool filled;
 	int rc;
 
 	*out = NULL;
@@ -474,5 +475,14 @@ int store__pg_list(struct store *s, const struct pg_list_kind *kind, const char 
 	if (rc != FITD_OK)
 		return rc;
 	rc = list_rows(c, kind, after, filter, limit, out, n, more, err);
-	return store__pg_end(s, c, rc, err);
+	filled = rc == FITD_OK;
+	rc = store__pg_end(s, c, rc, err);
+	if (rc != FITD_OK && filled) { /* the snapshot's end failed after the read */
+		while (*n > 0)
+			kind->release((char *)*out + --*n * kind->size);
+		free(*out);
+		*out = NULL;
+		*more = false;
+	}
+	return rc;
 }

@@ -161,20 +161,19 @@ static int model_rows_delete(struct pg_conn *c, const char *id, int64_t *bytes,
 	return rc;
 }
 
-int store__pg_model_drop_orphan(struct pg_conn *c, const char *id, bool *dropped,
+int store__pg_model_drop_orphan(struct pg_conn *c, const char *id, bool *dropped, int64_t *bytes,
 				struct fitd_error *err)
 {
 	static const char sql[] = "SELECT 1 FROM models WHERE id = $1 AND job_id IS NULL"
 				  " AND NOT EXISTS (SELECT 1 FROM aliases WHERE model_id = $1)"
 				  " FOR UPDATE";
 	PGresult *r = NULL;
-	int64_t bytes = 0;
 	int rc = store__pg_exec(c, sql, 1, &id, &r, "delete model", err);
 
 	*dropped = rc == FITD_OK && PQntuples(r) > 0;
 	PQclear(r);
 	if (*dropped)
-		rc = model_rows_delete(c, id, &bytes, err);
+		rc = model_rows_delete(c, id, bytes, err);
 	return rc;
 }
 
@@ -342,7 +341,7 @@ static int set_checks(struct pg_conn *c, const char *model_id, bool creating,
 
 static int set_in_tx(struct pg_conn *c, const char *name, const char *model_id,
 		     struct store_alias *out, bool *created, char previous[STORE_ID_MAX],
-		     bool *dropped, struct fitd_error *err)
+		     bool *dropped, int64_t *bytes, struct fitd_error *err)
 {
 	static const char upsert_sql[] =
 	    "INSERT INTO aliases (name, model_id, created_at, updated_at)"
@@ -363,7 +362,7 @@ static int set_in_tx(struct pg_conn *c, const char *name, const char *model_id,
 	if (rc == FITD_OK)
 		rc = store__pg_cmd(c, upsert_sql, 2, v, NULL, "set alias", err);
 	if (rc == FITD_OK && previous[0] != '\0' && strcmp(previous, model_id) != 0)
-		rc = store__pg_model_drop_orphan(c, previous, dropped, err);
+		rc = store__pg_model_drop_orphan(c, previous, dropped, bytes, err);
 	if (rc == FITD_OK)
 		rc = alias_read(c, name, out, err);
 	return rc;
@@ -374,20 +373,21 @@ int store__pg_alias_set(struct store *s, const char *name, const char *model_id,
 			struct fitd_error *err)
 {
 	bool dropped = false;
+	int64_t bytes = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
 	rc = store__pg_end(
-	    s, c, set_in_tx(c, name, model_id, out, created, previous, &dropped, err), err);
+	    s, c, set_in_tx(c, name, model_id, out, created, previous, &dropped, &bytes, err), err);
 	if (rc == FITD_OK && dropped)
-		models_gone(s, 1, 0);
+		models_gone(s, 1, bytes);
 	return rc;
 }
 
 static int delete_in_tx(struct pg_conn *c, const char *name, struct store_alias *out, bool *dropped,
-			struct fitd_error *err)
+			int64_t *bytes, struct fitd_error *err)
 {
 	static const char sql[] = "DELETE FROM aliases WHERE name = $1";
 	int rc = alias_read(c, name, out, err);
@@ -395,7 +395,7 @@ static int delete_in_tx(struct pg_conn *c, const char *name, struct store_alias 
 	if (rc == FITD_OK)
 		rc = store__pg_cmd(c, sql, 1, &name, NULL, "delete alias", err);
 	if (rc == FITD_OK)
-		rc = store__pg_model_drop_orphan(c, out->model_id, dropped, err);
+		rc = store__pg_model_drop_orphan(c, out->model_id, dropped, bytes, err);
 	return rc;
 }
 
@@ -404,14 +404,15 @@ int store__pg_alias_delete(struct store *s, const char *name, struct store_alias
 {
 	struct store_alias was;
 	bool dropped = false;
+	int64_t bytes = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_end(s, c, delete_in_tx(c, name, &was, &dropped, err), err);
+	rc = store__pg_end(s, c, delete_in_tx(c, name, &was, &dropped, &bytes, err), err);
 	if (rc == FITD_OK && dropped)
-		models_gone(s, 1, 0);
+		models_gone(s, 1, bytes);
 	if (rc == FITD_OK && out != NULL)
 		*out = was;
 	return rc;
