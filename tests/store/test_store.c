@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,94 @@ START_TEST(migration_allows_deleting)
 }
 END_TEST
 
+#define KEY_THREADS 6
+
+struct keyed {
+	struct store *s;
+	const char *ds;
+	const char *owner;
+	const char *key;
+	char id[STORE_ID_MAX];
+	bool existed;
+	int rc;
+};
+
+static void *submit_same_key(void *arg)
+{
+	struct keyed *k = arg;
+	struct store_job job;
+
+	k->rc = create_spec(k->s, k->ds, k->owner, k->key, "{}", &job, &k->existed, NULL);
+	if (k->rc == FITD_OK) {
+		memcpy(k->id, job.id, STORE_ID_MAX);
+		store_job_release(&job);
+	}
+	return NULL;
+}
+
+/*
+ * Submissions racing with one idempotency key, from threads (on two store
+ * handles when the engine is PostgreSQL: two nodes): one creates the job,
+ * every other gets that job back, and the owner's cap of 2 still holds for
+ * another owner racing to create jobs with keys of their own.
+ */
+START_TEST(racing_keys_make_one_job)
+{
+	struct store_options opt = { .location = store_check_location() };
+	char other[] = "/tmp/fitd-store-node2-XXXXXX", cmd[128];
+	struct keyed k[KEY_THREADS] = { 0 }, capped[KEY_THREADS] = { 0 };
+	pthread_t th[2 * KEY_THREADS];
+	struct store_dataset d = { 0 };
+	struct fitd_error err = { 0 };
+	struct store *s, *s2 = NULL;
+	int created = 0, ok = 0;
+
+	store_check_state_new();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
+	if (store_check_pg()) {
+		ck_assert_ptr_nonnull(mkdtemp(other));
+		opt.state_dir = other;
+		ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	}
+	for (int t = 0; t < KEY_THREADS; t++) {
+		static const char *const keys[] = { "k0", "k1", "k2", "k3", "k4", "k5" };
+
+		k[t] = (struct keyed){
+			.s = s2 != NULL && t % 2 ? s2 : s, .ds = d.id, .owner = "a", .key = "same"
+		};
+		capped[t] = k[t];
+		capped[t].owner = "b";
+		capped[t].key = keys[t];
+		ck_assert_int_eq(pthread_create(&th[t], NULL, submit_same_key, &k[t]), 0);
+		ck_assert_int_eq(
+		    pthread_create(&th[KEY_THREADS + t], NULL, submit_same_key, &capped[t]), 0);
+	}
+	for (int t = 0; t < KEY_THREADS; t++) {
+		ck_assert_int_eq(pthread_join(th[KEY_THREADS + t], NULL), 0);
+		if (capped[t].rc == FITD_OK)
+			ok++;
+		else
+			ck_assert_int_eq(capped[t].rc, FITD_ELIMIT);
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+		ck_assert_int_eq(k[t].rc, FITD_OK);
+		ck_assert_str_eq(k[t].id, k[0].id);
+		created += !k[t].existed;
+	}
+	ck_assert_int_eq(created, 1);
+	/* Owner b's keys differ per thread: only 2 (the cap) got a job. */
+	ck_assert_int_eq(ok, 2);
+	if (s2 != NULL) {
+		store_close(s2);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", other);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	store_dataset_release(&d);
+	store_close(s);
+	store_check_state_remove();
+}
+END_TEST
+
 /*
  * PostgreSQL: the dataset file lives in the database; a node without a copy
  * (another state directory on the same database) fetches it into its cache
@@ -542,6 +631,7 @@ int main(void)
 	tcase_add_test(tc, pagination);
 	tcase_add_test(tc, jobs_capped_per_owner);
 	tcase_add_test(tc, idempotency_keys_per_owner);
+	tcase_add_test(tc, racing_keys_make_one_job);
 	if (store_check_pg())
 		tcase_add_test(tc, pg_dataset_file_fetched_and_checked);
 	/* Migrations from SQLite databases of older fitds: the SQLite engine's alone. */

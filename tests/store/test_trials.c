@@ -15,6 +15,7 @@
  *   returned.
  */
 #include <check.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,6 +431,96 @@ START_TEST(families_sum_finished_trials)
 }
 END_TEST
 
+#define RACE_THREADS 4
+#define RACE_TRIALS  40
+
+struct racer {
+	struct store *s;
+	const char *job;
+	char owner[16];
+	int won[RACE_TRIALS];
+	int failed; /* answers other than FITD_OK and FITD_ESTATE */
+};
+
+/* Claims every trial it can and finishes each one it won. */
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct store_trial_outcome o = {
+		.state = STORE_TRIAL_COMPLETED, .has_score = true, .score = 1, .event_json = "{}"
+	};
+
+	for (int64_t i = 0; i < RACE_TRIALS; i++) {
+		int64_t gen = 0;
+		int rc = store_trial_claim(r->s, r->job, i, "{}", r->owner, 60000, &gen, NULL);
+
+		if (rc == FITD_OK) {
+			r->won[i] = 1;
+			rc = store_trial_finish(r->s, r->job, i, gen, &o, NULL);
+		}
+		if (rc != FITD_OK && rc != FITD_ESTATE)
+			r->failed++;
+	}
+	return NULL;
+}
+
+/*
+ * Threads race to claim the same trials, on two store handles when the
+ * engine is PostgreSQL (two nodes on one database): every trial is won by
+ * exactly one claim and completed once, and the job's event ids run from 1
+ * without a gap.
+ */
+START_TEST(racing_claims_win_once)
+{
+	struct store_options opt = { .location = store_check_location() };
+	char other[] = "/tmp/fitd-store-node2-XXXXXX", cmd[128];
+	struct racer racers[RACE_THREADS] = { 0 };
+	pthread_t th[RACE_THREADS];
+	struct fitd_error err = { 0 };
+	struct store *s2 = NULL;
+	struct fixture fx;
+	char sql[256];
+
+	setup(&fx, 3);
+	if (store_check_pg()) {
+		ck_assert_ptr_nonnull(mkdtemp(other));
+		opt.state_dir = other;
+		ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	}
+	for (int t = 0; t < RACE_THREADS; t++) {
+		racers[t].s = s2 != NULL && t % 2 ? s2 : fx.s;
+		racers[t].job = fx.job.id;
+		snprintf(racers[t].owner, sizeof(racers[t].owner), "host:%d", t);
+		ck_assert_int_eq(pthread_create(&th[t], NULL, race, &racers[t]), 0);
+	}
+	for (int t = 0; t < RACE_THREADS; t++)
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+	for (int i = 0; i < RACE_TRIALS; i++) {
+		int wins = 0;
+
+		for (int t = 0; t < RACE_THREADS; t++)
+			wins += racers[t].won[i];
+		ck_assert_int_eq(wins, 1);
+	}
+	for (int t = 0; t < RACE_THREADS; t++)
+		ck_assert_int_eq(racers[t].failed, 0);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM trials WHERE state = 'completed'"
+					     " AND attempt = 1 AND generation = 1"),
+			 RACE_TRIALS);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) = max(id) AND min(id) = 1 AND count(*) = %d FROM events"
+		 " WHERE job_id = '%s'",
+		 1 + 2 * RACE_TRIALS, fx.job.id);
+	ck_assert_int_eq(store_check_sql_int(sql), 1);
+	if (s2 != NULL) {
+		store_close(s2);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", other);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("trials");
@@ -445,6 +536,7 @@ int main(void)
 	tcase_add_test(tc, recovery_sorts_each_running_trial);
 	tcase_add_test(tc, given_back_attempt_is_not_counted);
 	tcase_add_test(tc, families_sum_finished_trials);
+	tcase_add_test(tc, racing_claims_win_once);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
