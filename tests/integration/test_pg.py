@@ -145,6 +145,24 @@ class PostgresStore(unittest.TestCase):
         with open(d.log_path, "rb") as f:
             self.assertIn(b"event=store_reconnected", f.read())
 
+    def test_server_restart(self):
+        """PostgreSQL restarted (-m immediate) under an idle daemon: the
+        requests after it are answered, on connections opened again."""
+        data = os.path.join(os.environ["FITD_TEST_PG_DIR"], "data")
+        d = self.daemon()
+        ds = upload_table(d, "iris")
+        as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []
+        # The server outlives pg_ctl: its output goes to the log, not to a pipe.
+        subprocess.run(as_user + [os.path.join(os.path.dirname(PSQL), "pg_ctl"), "-D", data,
+                                  "-l", os.path.join(data, "..", "server.log"),
+                                  "-m", "immediate", "-w", "restart"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+        status, _, got = d.request("GET", "/v1/datasets/" + ds)
+        self.assertEqual(status, 200, got)
+        job = wait_job(d, submit_job(d, dict(SPEC, dataset=ds)))
+        self.assertEqual(job["state"], "succeeded", job)
+
     def test_job_resumes_after_kill(self):
         state = tempfile.mkdtemp(prefix="fitd-test-")
         try:
