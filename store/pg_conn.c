@@ -21,11 +21,14 @@
 #include "store/internal.h"
 #include "store/pg.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/base/clock.h"
 #include "daemon/base/log.h"
@@ -362,11 +365,29 @@ int store__pg_end(struct store *s, struct pg_conn *c, int rc, struct fitd_error 
 	return rc;
 }
 
+/* Removes what fetches and uploads a crash interrupted left in the cache (".*.tmp"). */
+static void clear_fetches(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' && len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int store__pg_open(struct store *s, const struct store_options *opt, struct fitd_error *err)
 {
 	struct store_pg *pg = calloc(1, sizeof(*pg));
 	int n = opt->readers > 0 ? opt->readers + 2 : 6;
 	size_t len;
+	int rc;
 
 	if (pg == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "store pool");
@@ -387,7 +408,10 @@ int store__pg_open(struct store *s, const struct store_options *opt, struct fitd
 		pg->conns[i].next = pg->free;
 		pg->free = &pg->conns[i];
 	}
-	return store_files_mkdirs(pg->cache_dir, err);
+	rc = store_files_mkdirs(pg->cache_dir, err);
+	if (rc == FITD_OK)
+		clear_fetches(pg->cache_dir);
+	return rc;
 }
 
 const char *store__pg_cache_dir(struct store *s)

@@ -95,16 +95,13 @@ int store__pg_job_get(struct store *s, const char *id, struct store_job *out,
 		      struct fitd_error *err)
 {
 	struct pg_conn *c;
-	int rc = store__pg_begin(s, &c, true, err);
-	bool filled;
+	int rc = store__pg_take(s, &c, err);
 
+	/* One statement: its own snapshot, no transaction needed. */
 	if (rc != FITD_OK)
 		return rc;
 	rc = job_read(c, id, out, err);
-	filled = rc == FITD_OK;
-	rc = store__pg_end(s, c, rc, err);
-	if (rc != FITD_OK && filled)
-		store_job_release(out);
+	store__pg_give(s, c);
 	return rc;
 }
 
