@@ -11,8 +11,8 @@
 # directory removed after it; the exit status is COMMAND's.
 #
 # The binaries are Debian's (postgresql-15): /usr/lib/postgresql/15/bin, or
-# FITD_PG_BIN. The server runs without fsync: a test's data need not outlive
-# the test.
+# FITD_PG_BIN. The server runs without fsync (a test's data need not outlive
+# the test) unless FITD_PG_FSYNC=1, for measurements.
 set -eu
 
 bin=${FITD_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -39,11 +39,13 @@ $as "$bin/initdb" -D "$dir/data" -A trust -U fitd -E UTF8 --locale=C --no-sync >
 	{ cat "$dir/initdb.log" >&2; exit 1; }
 
 # A free port can be taken between the look and the start: try a few.
+nosync="-F"
+[ "${FITD_PG_FSYNC:-0}" = 1 ] && nosync=""
 started=""
 for try in 1 2 3 4 5; do
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	if $as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-		-o "-h 127.0.0.1 -p $port -k $dir -F -c max_connections=200" start >/dev/null 2>&1; then
+		-o "-h 127.0.0.1 -p $port -k $dir $nosync -c max_connections=200" start >/dev/null 2>&1; then
 		started=yes
 		break
 	fi
