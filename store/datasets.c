@@ -375,8 +375,9 @@ static int commit_pg(struct store_upload *up, struct store_dataset *d, struct fi
 	char tmp[PATH_MAX];
 	int fd, rc;
 
-	if (store_files_mkdirs(store__pg_cache_dir(s), err) != FITD_OK)
-		return FITD_EIO;
+	rc = store_files_mkdirs(store__pg_cache_dir(s), err);
+	if (rc != FITD_OK)
+		return rc;
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", store__pg_cache_dir(s), d->id);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0)

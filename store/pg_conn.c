@@ -274,13 +274,20 @@ int store__pg_run(struct pg_conn *c, const char *sql, int n, const char *const *
 		*res = NULL;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !c->in_tx &&
 	    PQstatus(c->conn) == CONNECTION_BAD) {
-		/* Nothing was half done outside a transaction: once more on a new connection. */
+		/*
+		 * Outside a transaction only reads run (every write is in one), so
+		 * nothing was half done: once more on a new connection.
+		 */
 		PQclear(r);
 		r = NULL;
 		c->nprepared = 0;
 		if (ensure(c->pg, c, NULL) == FITD_OK)
 			r = run_once(c, sql, n, v, lens, fmts, binary_result);
 		st = PQresultStatus(r);
+	}
+	if (r == NULL && PQstatus(c->conn) == CONNECTION_OK) {
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "%s: out of memory", what);
+		return rc;
 	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		rc = store__pg_error(c->conn, r, what, err);
