@@ -165,6 +165,9 @@ int store__pg_models_sweep(struct store *s, struct fitd_error *err);
 /* Counts the bytes of the stored dataset and model files, for store_disk_usage(). */
 int store__pg_disk_measure(struct store *s, struct fitd_error *err);
 
+/* Deletes the out-of-fold rows of jobs that are gone (at open). */
+int store__pg_oof_sweep(struct store *s, struct fitd_error *err);
+
 /* ---- one per public function of store.h, same contract ---- */
 
 int store__pg_schema_version(struct store *s, int *version, struct fitd_error *err);
@@ -250,6 +253,13 @@ int store__pg_model_write(struct store *s, const char *text, size_t len, char id
 int store__pg_model_read(struct store *s, const char *id, char **text, size_t *len,
 			 struct fitd_error *err);
 int store__pg_model_delete(struct store *s, const char *id, struct fitd_error *err);
+
+int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, const float *v, size_t n,
+			struct fitd_error *err);
+int store__pg_oof_read(struct store *s, const char *job_id, int64_t idx, float **out, size_t *n,
+		       struct fitd_error *err);
+/* Deletes the trial's row (idx >= 0) or all of the job's (idx < 0); failures only log. */
+void store__pg_oof_remove(struct store *s, const char *job_id, int64_t idx);
 
 int store__pg_alias_set(struct store *s, const char *name, const char *model_id,
 			struct store_alias *out, bool *created, char previous[STORE_ID_MAX],

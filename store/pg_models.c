@@ -459,6 +459,7 @@ static int job_delete_in_tx(struct pg_conn *c, const char *id, struct fitd_buf *
 	static const char kept_sql[] = "SELECT id FROM models WHERE job_id = $1 AND id IN"
 				       " (SELECT model_id FROM aliases) ORDER BY seq";
 	static const char job_sql[] = "DELETE FROM jobs WHERE id = $1";
+	static const char oof_sql[] = "DELETE FROM trial_oof WHERE job_id = $1";
 	PGresult *r = NULL;
 	int rc = job_ended(c, id, err);
 
@@ -475,6 +476,8 @@ static int job_delete_in_tx(struct pg_conn *c, const char *id, struct fitd_buf *
 	PQclear(r);
 	for (size_t i = 0; rc == FITD_OK && i < gone->len / STORE_ID_MAX; i++)
 		rc = model_rows_delete(c, gone->data + i * STORE_ID_MAX, bytes, err);
+	if (rc == FITD_OK)
+		rc = store__pg_cmd(c, oof_sql, 1, &id, NULL, "delete job", err);
 	if (rc == FITD_OK)
 		rc = store__pg_cmd(c, job_sql, 1, &id, NULL, "delete job", err);
 	return rc;
@@ -495,7 +498,6 @@ int store__pg_job_delete(struct store *s, const char *id, struct store_job_delet
 		rc = store__pg_end(s, c, job_delete_in_tx(c, id, &gone, &kept, &bytes, err), err);
 	if (rc == FITD_OK) {
 		models_gone(s, gone.len / STORE_ID_MAX, bytes);
-		store_oof_remove_job(s, id);
 		if (out != NULL) {
 			out->models_deleted = gone.len / STORE_ID_MAX;
 			out->nkept = kept.len / STORE_ID_MAX;

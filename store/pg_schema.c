@@ -23,8 +23,13 @@
  *   skips one that commits late (a sequence could).
  * - Dataset and model files live in the database as 1 MiB bytea chunks
  *   with their sha256, so any node can load them; a node keeps dataset
- *   files in STATE/cache/ by checksum and checks the checksum when it
+ *   	  files in STATE/cache/ by checksum and checks the checksum when it
  *   fetches one.
+ * - A trial's out-of-fold predictions (oof.c) are a trial_oof row (float32
+ *   in the byte order of the nodes, which must share it), so the node that
+ *   ends a job can build its ensemble from trials other nodes ran. No
+ *   foreign key, as the files had none: a row whose job is gone is swept
+ *   at open.
  *
  * Append-only: never edit a migration that has shipped.
  */
@@ -159,7 +164,12 @@ static const struct migration migrations[] = {
 	     "  model_id text NOT NULL REFERENCES models (id),"
 	     "  created_at bigint NOT NULL,"
 	     "  updated_at bigint NOT NULL);"
-	     "CREATE INDEX aliases_by_model ON aliases (model_id);" },
+	     "CREATE INDEX aliases_by_model ON aliases (model_id);"
+	     "CREATE TABLE trial_oof ("
+	     "  job_id text NOT NULL,"
+	     "  idx bigint NOT NULL,"
+	     "  data bytea NOT NULL,"
+	     "  PRIMARY KEY (job_id, idx));" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -88,6 +88,10 @@ class PostgresStore(unittest.TestCase):
         self.assertEqual(job["progress"]["trials_done"], 5)
         model_id = job["best"]["model_id"]
         self.assertIsNotNone(model_id)
+        # The trials' out-of-fold predictions, which the ensemble step reads, are rows.
+        self.assertEqual(psql(self.uri, "SELECT count(*) > 0 FROM trial_oof WHERE job_id = '%s'"
+                              % job_id), ["t"])
+        self.assertFalse(os.path.exists(os.path.join(d.state_dir, "oof", job_id)))
         status, _, model = d.request("GET", "/v1/models/" + model_id)
         self.assertEqual(status, 200, model)
         rows = [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,

@@ -198,6 +198,14 @@ END_TEST
  * removed alone, and all of a job's gone with the job (the other job's
  * stay).
  */
+/* Whether job's out-of-fold predictions are kept: the file at path, or rows on PostgreSQL. */
+static bool oof_kept(const char *job, const char *path)
+{
+	if (store_check_pg())
+		return count_where("trial_oof", "job_id", job) > 0;
+	return access(path, F_OK) == 0;
+}
+
 START_TEST(oof_files_go_with_their_job)
 {
 	struct fitd_error err = { 0 };
@@ -228,9 +236,10 @@ START_TEST(oof_files_go_with_their_job)
 	store_oof_remove(fx.s, id, 7);
 	ck_assert_int_eq(store_oof_read(fx.s, id, 7, &back, &n, &err), FITD_ENOTFOUND);
 	ck_assert_int_eq(store_oof_path(fx.s, id, 0, path, sizeof(path)), FITD_OK);
-	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert(oof_kept(id, path));
 	ck_assert_int_eq(store_job_delete(fx.s, id, NULL, &err), FITD_OK);
-	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert(!oof_kept(id, path));
+	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_ENOTFOUND);
 	*strrchr(path, '/') = '\0';
 	ck_assert_int_ne(access(path, F_OK), 0); /* the job's folder too */
 	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
@@ -240,9 +249,10 @@ START_TEST(oof_files_go_with_their_job)
 	ck_assert_int_eq(store_oof_write(fx.s, "job_0123456789abcdef0123", 3, b, 2, &err), FITD_OK);
 	ck_assert_int_eq(store_oof_path(fx.s, "job_0123456789abcdef0123", 3, path, sizeof(path)),
 			 FITD_OK);
+	ck_assert(oof_kept("job_0123456789abcdef0123", path));
 	store_close(fx.s);
 	fx.s = store_check_open();
-	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert(!oof_kept("job_0123456789abcdef0123", path));
 	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
 	free(back);
 	teardown(&fx);
