@@ -18,7 +18,7 @@
  * With a postgresql:// location (store/pg.h, pg_*.c) the same contract
  * holds on a PostgreSQL database: every write is one transaction committed
  * before the call returns, dataset and model files are stored in the
- * database, and the state directory keeps tmp/, cache/ and oof/. A call
+ * database, and the state directory keeps tmp/ and cache/. A call
  * that cannot reach the database fails with FITD_EUNAVAILABLE.
  *
  * All functions are safe to call from any thread. Strings returned inside
@@ -48,7 +48,8 @@ struct store_options {
 	 * Where the database is: NULL or "" for SQLite in state_dir (the
 	 * default), or a "postgresql://" (or "postgres://") URI. With
 	 * PostgreSQL the state directory still holds tmp/ for uploads, cache/
-	 * (dataset files fetched from the database, by checksum) and oof/.
+	 	 * (dataset files fetched from the database, by checksum); out-of-fold
+	 * predictions are rows there too.
 	 */
 	const char *location;
 	int readers;		      /* read-only connections; 0 means 4 */
@@ -636,8 +637,9 @@ int store_vacuum(struct store *s, int64_t max_pages, int64_t *freed, int64_t *le
 /*
  * A completed trial's predictions of the rows its validation folds held
  * out (float32: per row the class probabilities or the regression value),
- * kept as STATE/oof/JOB/TRIAL.f32 for the job's ensemble. These read only
- * the state directory's path: any thread may call them.
+  * kept as STATE/oof/JOB/TRIAL.f32 for the job's ensemble (on PostgreSQL a
+ * trial_oof row instead, which any node can read). Any thread may call
+ * them.
  */
 
 /* The file's path into buf; FITD_EINVAL when it does not fit. */
