@@ -25,6 +25,8 @@
  *   with their sha256, so any node can load them; a node keeps dataset
  *   	  files in STATE/cache/ by checksum and checks the checksum when it
  *   fetches one.
+  * - Alias names compare byte by byte (COLLATE "C"), as SQLite's do, so
+ *   lists come in the same order whatever the database's locale.
  * - A trial's out-of-fold predictions (oof.c) are a trial_oof row (float32
  *   in the byte order of the nodes, which must share it), so the node that
  *   ends a job can build its ensemble from trials other nodes ran. No
@@ -160,7 +162,7 @@ static const struct migration migrations[] = {
 	     "  created_at bigint NOT NULL);"
 	     "CREATE INDEX models_by_job ON models (job_id);"
 	     "CREATE TABLE aliases ("
-	     "  name text PRIMARY KEY,"
+	     "  name text COLLATE \"C\" PRIMARY KEY,"
 	     "  model_id text NOT NULL REFERENCES models (id),"
 	     "  created_at bigint NOT NULL,"
 	     "  updated_at bigint NOT NULL);"
