@@ -215,6 +215,9 @@ static void on_sse_heartbeat(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 
+	/* Stopping: the API is gone while worker_free() runs the loop on. */
+	if (d->api == NULL)
+		return;
 	api_events_heartbeat(d->api);
 }
 
@@ -224,6 +227,8 @@ static void on_status(uv_timer_t *t)
 	struct api_status st;
 	struct fitd_error err = { 0 };
 
+	if (d->api == NULL) /* stopping, as in on_sse_heartbeat() */
+		return;
 	if (api_server_status(d->api, &st, &err) != FITD_OK) {
 		daemon_notify("STATUS=store unavailable: %s", err.message);
 		return;
