@@ -104,17 +104,21 @@ static bool transient(const char *state)
 	return false;
 }
 
+/* libpq's message up to its first line break, into buf (an answer's message is one line). */
+static const char *first_line(const char *msg, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", msg);
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
 int store__pg_error(PGconn *conn, const PGresult *res, const char *what, struct fitd_error *err)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	char text[160];
 
-	snprintf(text, sizeof(text), "%s",
-		 msg	? msg
-		 : conn ? PQerrorMessage(conn)
-			: "no connection");
-	text[strcspn(text, "\n")] = '\0';
+	first_line(msg ? msg : conn ? PQerrorMessage(conn) : "no connection", text, sizeof(text));
 	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD || transient(state))
 		return fitd_error_set(err, FITD_EUNAVAILABLE, NULL, "%s: database unavailable: %s",
 				      what, text);
@@ -163,6 +167,7 @@ static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 static int ensure(struct store_pg *pg, struct pg_conn *c, struct fitd_error *err)
 {
 	int64_t delay = 50, waited = 0;
+	char line[160];
 
 	if (c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK)
 		return FITD_OK;
@@ -180,8 +185,9 @@ static int ensure(struct store_pg *pg, struct pg_conn *c, struct fitd_error *err
 		waited += delay;
 		delay = delay * 2 > 1000 ? 1000 : delay * 2;
 	}
-	return fitd_error_set(err, FITD_EUNAVAILABLE, NULL, "database unreachable: %.120s",
-			      c->conn ? PQerrorMessage(c->conn) : "out of memory");
+	return fitd_error_set(
+	    err, FITD_EUNAVAILABLE, NULL, "database unreachable: %s",
+	    first_line(c->conn ? PQerrorMessage(c->conn) : "out of memory", line, sizeof(line)));
 }
 
 int store__pg_take(struct store *s, struct pg_conn **out, struct fitd_error *err)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -62,10 +63,11 @@ class PostgresStore(unittest.TestCase):
         # report in its log (the ASan build: no leak, no error).
         try:
             for d in self.daemons:
-                if d.proc is not None:
-                    self.assertEqual(d.stop(), 0)
+                rc = d.stop() if d.proc is not None else 0
                 with open(d.log_path, "rb") as f:
-                    self.assertNotIn(b"Sanitizer", f.read())
+                    log = f.read()
+                self.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
+                self.assertNotIn(b"Sanitizer", log)
         finally:
             for d in self.daemons:
                 d.cleanup()
@@ -175,6 +177,37 @@ class PostgresStore(unittest.TestCase):
         self.assertEqual(status, 200, got)
         job = wait_job(d, submit_job(d, dict(SPEC, dataset=ds)))
         self.assertEqual(job["state"], "succeeded", job)
+
+    def test_server_down_answers_503(self):
+        """With PostgreSQL stopped, a request that needs it answers 503
+        unavailable (a JSON error) once the reconnect back-off gives up,
+        /healthz still answers at once, and all is well once it is back."""
+        data = os.path.join(os.environ["FITD_TEST_PG_DIR"], "data")
+        pg_ctl = os.path.join(os.path.dirname(PSQL), "pg_ctl")
+        as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []
+        d = self.daemon()
+        ds = upload_table(d, "iris")
+        subprocess.run(as_user + [pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        try:
+            t0 = time.time()
+            status, _, body = d.request("GET", "/v1/datasets/" + ds)
+            self.assertEqual(status, 503, body)
+            self.assertEqual(body["error"]["code"], "unavailable", body)
+            self.assertLess(time.time() - t0, 15)
+            t0 = time.time()
+            self.assertEqual(d.request("GET", "/healthz")[0], 200)
+            self.assertLess(time.time() - t0, 1)
+        finally:
+            opts = "-h 127.0.0.1 -p %s -k %s -F -c max_connections=200" % (
+                os.environ["FITD_TEST_PG_PORT"], os.environ["FITD_TEST_PG_DIR"])
+            subprocess.run(as_user + [pg_ctl, "-D", data, "-l",
+                                      os.path.join(data, "..", "server.log"), "-o", opts,
+                                      "-w", "start"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=60)
+        status, _, got = d.request("GET", "/v1/datasets/" + ds)
+        self.assertEqual(status, 200, got)
 
     def test_job_resumes_after_kill(self):
         state = tempfile.mkdtemp(prefix="fitd-test-")

@@ -551,6 +551,30 @@ START_TEST(racing_keys_make_one_job)
 END_TEST
 
 /*
+ * A location that is neither empty nor a postgresql:// URI is refused; a
+ * database that cannot be reached fails the open with FITD_EUNAVAILABLE
+ * once the back-off gives up (busy_timeout_ms), leaving nothing open.
+ */
+START_TEST(store_locations)
+{
+	struct store_options opt = { .location = "mysql://localhost/fitd", .busy_timeout_ms = 300 };
+	struct fitd_error err = { 0 };
+	struct store *s = NULL;
+
+	opt.state_dir = store_check_state_new();
+	ck_assert_int_eq(store_open(&opt, &s, &err), FITD_EINVAL);
+	ck_assert_str_eq(err.code, "invalid_store");
+	ck_assert_ptr_null(s);
+	/* Port 1 on loopback: nothing listens there. */
+	opt.location = "postgresql://fitd@127.0.0.1:1/fitd?connect_timeout=1";
+	ck_assert_int_eq(store_open(&opt, &s, &err), FITD_EUNAVAILABLE);
+	ck_assert_ptr_nonnull(strstr(err.message, "database unreachable"));
+	ck_assert_ptr_null(s);
+	store_check_state_remove();
+}
+END_TEST
+
+/*
  * PostgreSQL: the dataset file lives in the database; a node without a copy
  * (another state directory on the same database) fetches it into its cache
  * by checksum, and a stored file that no longer matches its checksum is
@@ -638,6 +662,7 @@ int main(void)
 	tcase_add_test(tc, jobs_capped_per_owner);
 	tcase_add_test(tc, idempotency_keys_per_owner);
 	tcase_add_test(tc, racing_keys_make_one_job);
+	tcase_add_test(tc, store_locations);
 	if (store_check_pg())
 		tcase_add_test(tc, pg_dataset_file_fetched_and_checked);
 	/* Migrations from SQLite databases of older fitds: the SQLite engine's alone. */
