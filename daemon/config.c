@@ -23,7 +23,8 @@ enum opt_type {
 	OPT_PATH,
 	OPT_LEVEL,
 	OPT_INT,
-	OPT_NUM, /* a decimal number (double) within min..max */
+	OPT_NUM,   /* a decimal number (double) within min..max */
+	OPT_STORE, /* a postgresql:// URI */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -50,6 +51,10 @@ static const struct opt_row opts[] = {
 	{ "state-dir", OPT_PATH, offsetof(struct fitd_config, state_dir), 0, 0, "DIR",
 	  "database and dataset files; created if missing (default $STATE_DIRECTORY or "
 	  "./fitd-state)" },
+	{ "store", OPT_STORE, offsetof(struct fitd_config, store), 0, 0, "URI",
+	  "keep jobs, trials, events, datasets and models in PostgreSQL at this postgresql:// URI "
+	  "(state-dir then holds only caches and uploads in progress); default: SQLite in "
+	  "state-dir" },
 	{ "config", OPT_CONFIG, 0, 0, 0, "FILE", "read options from FILE; flags override it" },
 	{ "log-level", OPT_LEVEL, 0, 0, 0, "LEVEL", "error, warn, info (default) or debug" },
 	{ "token-file", OPT_PATH, offsetof(struct fitd_config, token_file), 0, 0, "FILE",
@@ -236,6 +241,14 @@ static bool opt_set(struct fitd_config *cfg, const struct opt_row *row, const ch
 	case OPT_PATH:
 		if (v[0] == '\0' || strlen(v) >= PATH_MAX) {
 			snprintf(why, cap, "%s must be a non-empty path", row->name);
+			return false;
+		}
+		snprintf(field, PATH_MAX, "%s", v);
+		return true;
+	case OPT_STORE:
+		if ((strncmp(v, "postgresql://", 13) != 0 && strncmp(v, "postgres://", 11) != 0) ||
+		    strlen(v) >= PATH_MAX) {
+			snprintf(why, cap, "store must be a postgresql:// URI, got '%.40s'", v);
 			return false;
 		}
 		snprintf(field, PATH_MAX, "%s", v);
@@ -441,13 +454,33 @@ enum config_result config_load(struct fitd_config *cfg, int argc, char **argv)
 	return r;
 }
 
+void config_store_redacted(const char *store, char *buf, size_t cap)
+{
+	const char *auth = strstr(store, "://");
+	const char *at = auth ? strchr(auth + 3, '@') : NULL;
+	const char *colon = auth ? strchr(auth + 3, ':') : NULL;
+
+	if (store[0] == '\0')
+		snprintf(buf, cap, "sqlite");
+	else if (at != NULL && colon != NULL && colon < at)
+		snprintf(buf, cap, "%.*s:***%s", (int)(colon - store), store, at);
+	else
+		snprintf(buf, cap, "%s", store);
+}
+
 void config_print(const struct fitd_config *cfg, FILE *out)
 {
 	bool v6 = strchr(cfg->listen_host, ':') != NULL;
+	char store[PATH_MAX];
 
 	fprintf(out, "listen = %s%s%s:%u\n", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
 		cfg->listen_port);
 	fprintf(out, "state-dir = %s\n", cfg->state_dir);
+	config_store_redacted(cfg->store, store, sizeof(store));
+	if (cfg->store[0] != '\0')
+		fprintf(out, "store = %s\n", store);
+	else
+		fprintf(out, "# store: SQLite in state-dir\n");
 	fprintf(out, "log-level = %s\n", fitd_log_level_name(cfg->log_level));
 	if (cfg->token_file[0] != '\0')
 		fprintf(out, "token-file = %s\n", cfg->token_file);

@@ -21,6 +21,7 @@ struct fitd_config {
 	char listen_host[CONFIG_HOST_MAX];
 	uint16_t listen_port;
 	char state_dir[PATH_MAX];
+	char store[PATH_MAX]; /* "" for SQLite in state_dir, or a postgresql:// URI */
 	char config_file[PATH_MAX];
 	char token_file[PATH_MAX]; /* "" for none: then the listen host must be loopback */
 	int log_level;
@@ -68,6 +69,12 @@ enum config_result {
  * a token file.
  */
 enum config_result config_load(struct fitd_config *cfg, int argc, char **argv);
+
+/*
+ * Writes the store's location into buf with any password in it replaced by
+ * "***" (for logs and --print-config); "sqlite" when it is "".
+ */
+void config_store_redacted(const char *store, char *buf, size_t cap);
 
 /* Prints the effective configuration as config-file lines. */
 void config_print(const struct fitd_config *cfg, FILE *out);

@@ -215,6 +215,9 @@ static void on_sse_heartbeat(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 
+	/* Stopping: the API is gone while worker_free() runs the loop on. */
+	if (d->api == NULL)
+		return;
 	api_events_heartbeat(d->api);
 }
 
@@ -224,6 +227,8 @@ static void on_status(uv_timer_t *t)
 	struct api_status st;
 	struct fitd_error err = { 0 };
 
+	if (d->api == NULL) /* stopping, as in on_sse_heartbeat() */
+		return;
 	if (api_server_status(d->api, &st, &err) != FITD_OK) {
 		daemon_notify("STATUS=store unavailable: %s", err.message);
 		return;
@@ -290,7 +295,7 @@ static int start_retention(struct daemon *d)
 
 static int open_all(struct daemon *d)
 {
-	struct store_options so = { .state_dir = d->cfg.state_dir };
+	struct store_options so = { .state_dir = d->cfg.state_dir, .location = d->cfg.store };
 	struct worker_options wo = {
 		.threads = (unsigned)d->cfg.worker_threads,
 		.reserved_cores = (unsigned)d->cfg.reserved_cores,
@@ -299,15 +304,17 @@ static int open_all(struct daemon *d)
 	};
 	struct api_options ao;
 	struct fitd_error err = { 0 };
+	char store[PATH_MAX];
 
 	if (fitd_metrics_new(&d->metrics) != FITD_OK) {
 		fitd_log_error("metrics_failed", "reason=\"out of memory\"");
 		return -1;
 	}
 	so.metrics = wo.metrics = d->metrics;
+	config_store_redacted(d->cfg.store, store, sizeof(store));
 	if (store_open(&so, &d->store, &err) != FITD_OK) {
-		fitd_log_error("store_open_failed", "state_dir=\"%s\" reason=\"%s\"",
-			       d->cfg.state_dir, err.message);
+		fitd_log_error("store_open_failed", "state_dir=\"%s\" store=\"%s\" reason=\"%s\"",
+			       d->cfg.state_dir, store, err.message);
 		return -1;
 	}
 	d->loop_ready = uv_loop_init(&d->loop) == 0;
@@ -322,8 +329,9 @@ static int open_all(struct daemon *d)
 	}
 	d->tokens = NULL; /* the server has them */
 	worker_on_events(d->worker, forward_events, d);
-	fitd_log_info("listening", "addr=%s:%u state_dir=\"%s\" version=%s", d->cfg.listen_host,
-		      api_server_port(d->api), d->cfg.state_dir, FITD_VERSION);
+	fitd_log_info("listening", "addr=%s:%u state_dir=\"%s\" store=\"%s\" version=%s",
+		      d->cfg.listen_host, api_server_port(d->api), d->cfg.state_dir, store,
+		      FITD_VERSION);
 	if (worker_start(d->worker, &err) != FITD_OK) {
 		fitd_log_error("recovery_failed", "reason=\"%s\"", err.message);
 		return -1;

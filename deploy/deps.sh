@@ -5,7 +5,7 @@ set -eu
 
 level=${1:-build}
 pkgs="gcc meson ninja-build pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
-libuv1-dev check libsystemd-dev libcurl4-openssl-dev nettle-dev zlib1g-dev"
+libuv1-dev check libsystemd-dev libcurl4-openssl-dev nettle-dev zlib1g-dev libpq-dev"
 case "$level" in
 test | bench)
 	# prometheus for its promtool, which checks GET /metrics (test_metrics.py);
@@ -14,9 +14,11 @@ test | bench)
 	# under systemd (tests/deploy); nodejs and npm for the OpenAPI validator
 	# (test_openapi.py); clang, its libFuzzer and its OpenMP build the fuzzers
 	# (tests/fuzz/); clang-format checks the formatting (deploy/test.sh);
-	# chromium runs the dashboard's browser test (tests/browser/)
+	# chromium runs the dashboard's browser test (tests/browser/);
+	# postgresql-15 is the server the PostgreSQL store's tests start
+	# (tests/pg/pgserver.sh), socat the proxy its fault tests cut
 	pkgs="$pkgs python3 sqlite3 systemd curl clang clang-format libclang-rt-14-dev libomp-dev prometheus wrk
-groff-base mandoc systemd-container nodejs chromium"
+groff-base mandoc systemd-container nodejs chromium postgresql-15 socat"
 	# A nodejs package that ships npm itself (NodeSource's) conflicts with Debian's npm.
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 esac

@@ -12,6 +12,7 @@
  * the last alias to let go of it deletes it, row then file.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,8 @@ int store_alias_get(struct store *s, const char *name, struct store_alias *out,
 
 	if (rc != FITD_OK)
 		return rc;
+	if (s->pg != NULL)
+		return store__pg_alias_get(s, name, out, err);
 	db = store__read_begin(s);
 	rc = alias_read(db, name, out, err);
 	store__read_end(s, db);
@@ -112,7 +115,11 @@ int store_alias_list(struct store *s, const char *after, size_t limit, struct st
 		     size_t *n, bool *more, struct fitd_error *err)
 {
 	void *items;
-	int rc = store__list(s, &alias_list, after, NULL, limit, &items, n, more, err);
+	int rc;
+
+	if (s->pg != NULL)
+		return store__pg_alias_list(s, after, limit, out, n, more, err);
+	rc = store__list(s, &alias_list, after, NULL, limit, &items, n, more, err);
 
 	*out = items;
 	return rc;
@@ -202,6 +209,8 @@ int store_alias_set(struct store *s, const char *name, const char *model_id,
 	if (rc == FITD_OK && !store_id_valid("mdl", model_id))
 		rc = fitd_error_set(err, FITD_ENOTFOUND, "model_not_found",
 				    "no model with id '%.64s'", model_id);
+	if (rc == FITD_OK && s->pg != NULL)
+		return store__pg_alias_set(s, name, model_id, out, created, previous, err);
 	if (rc == FITD_OK)
 		rc = store__write_begin(s, &db, err);
 	if (rc != FITD_OK)
@@ -240,6 +249,8 @@ int store_alias_delete(struct store *s, const char *name, struct store_alias *ou
 	sqlite3 *db;
 	int rc = name_check(name, err);
 
+	if (rc == FITD_OK && s->pg != NULL)
+		return store__pg_alias_delete(s, name, out, err);
 	if (rc == FITD_OK)
 		rc = store__write_begin(s, &db, err);
 	if (rc != FITD_OK)

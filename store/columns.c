@@ -13,6 +13,7 @@
  * CASCADE).
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,8 @@ static int read_columns(sqlite3 *db, sqlite3_stmt *st, int64_t *rows, struct sto
 int store_dataset_columns(struct store *s, const char *id, int64_t *rows,
 			  struct store_column **cols, size_t *n, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_dataset_columns(s, id, rows, cols, n, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	int rc = store__prepare(db,
@@ -191,6 +194,8 @@ static int set_columns(sqlite3 *db, const char *id, const struct store_column *c
 int store_dataset_set_columns(struct store *s, const char *id, const struct store_column *cols,
 			      size_t n, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_dataset_set_columns(s, id, cols, n, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 

@@ -6,6 +6,7 @@
  * and costs a walk of an index, not of the rows.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <string.h>
 
@@ -36,6 +37,8 @@ static int count_by_state(struct store *s, const char *sql, int (*parse)(const c
 int store_job_count_by_state(struct store *s, int64_t counts[STORE_JOB_NSTATES],
 			     struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_count_by_state(s, counts, err);
 	return count_by_state(s, "SELECT state, count(*) FROM jobs GROUP BY state",
 			      store_job_state_parse, counts, STORE_JOB_NSTATES, err);
 }
@@ -43,6 +46,8 @@ int store_job_count_by_state(struct store *s, int64_t counts[STORE_JOB_NSTATES],
 int store_trial_count_by_state(struct store *s, int64_t counts[STORE_TRIAL_NSTATES],
 			       struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_count_by_state(s, counts, err);
 	return count_by_state(s, "SELECT state, count(*) FROM trials GROUP BY state",
 			      store_trial_state_parse, counts, STORE_TRIAL_NSTATES, err);
 }

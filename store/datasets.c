@@ -11,6 +11,7 @@
  * gives an upload (columns.c) are committed in the row's transaction.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,8 @@ static void dataset_release_item(void *item)
 int store_dataset_get(struct store *s, const char *id, struct store_dataset *out,
 		      struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_dataset_get(s, id, out, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	int rc = store__prepare(db, "SELECT " DATASET_COLUMNS " FROM datasets WHERE id = ?", &st,
@@ -111,7 +114,11 @@ int store_dataset_list(struct store *s, const char *after, size_t limit, struct 
 		       size_t *n, bool *more, struct fitd_error *err)
 {
 	void *items;
-	int rc = store__list(s, &dataset_list, after, NULL, limit, &items, n, more, err);
+	int rc;
+
+	if (s->pg != NULL)
+		return store__pg_dataset_list(s, after, limit, out, n, more, err);
+	rc = store__list(s, &dataset_list, after, NULL, limit, &items, n, more, err);
 
 	*out = items;
 	return rc;
@@ -120,8 +127,12 @@ int store_dataset_list(struct store *s, const char *after, size_t limit, struct 
 int store_dataset_path(const struct store *s, const char *id, char *buf, size_t cap,
 		       struct fitd_error *err)
 {
-	int n = snprintf(buf, cap, "%s/%s", s->datasets_dir, id);
+	int n;
 
+	/* The PostgreSQL engine's cache changes under a const store: only its pool is used. */
+	if (s->pg != NULL)
+		return store__pg_dataset_path((struct store *)s, id, buf, cap, err);
+	n = snprintf(buf, cap, "%s/%s", s->datasets_dir, id);
 	if (n < 0 || (size_t)n >= cap)
 		return fitd_error_set(err, FITD_EINVAL, NULL, "dataset path too long");
 	return FITD_OK;
@@ -179,6 +190,8 @@ static int delete_row(sqlite3 *db, const char *id, struct fitd_error *err)
 
 int store_dataset_delete(struct store *s, const char *id, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_dataset_delete(s, id, err);
 	char path[PATH_MAX];
 	sqlite3 *db;
 	int rc = store_dataset_path(s, id, path, sizeof(path), err);
@@ -352,6 +365,32 @@ static int write_dataset_file(struct store_upload *up, const char *id, struct fi
 	return rc;
 }
 
+/*
+ * The PostgreSQL engine: the file goes to the cache under a temporary name
+ * (a copy only, so no fsync), then the engine stores it with the row.
+ */
+static int commit_pg(struct store_upload *up, struct store_dataset *d, struct fitd_error *err)
+{
+	struct store *s = up->store;
+	char tmp[PATH_MAX];
+	int fd, rc;
+
+	rc = store_files_mkdirs(store__pg_cache_dir(s), err);
+	if (rc != FITD_OK)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", store__pg_cache_dir(s), d->id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return store_files_errno(err, errno, "create", tmp);
+	rc = fit_frame_write(up->frame, fd, err);
+	close(fd);
+	if (rc != FITD_OK) {
+		unlink(tmp);
+		return rc;
+	}
+	return store__pg_dataset_commit(s, tmp, d, up->cols, up->ncols, err);
+}
+
 int store_upload_commit(struct store_upload *up, const char *name, const char *columns_json,
 			struct store_dataset *out, struct fitd_error *err)
 {
@@ -374,6 +413,14 @@ int store_upload_commit(struct store_upload *up, const char *name, const char *c
 	store_sha256_final_hex(&up->sha, d.sha256);
 	d.created_at = store_now_ms();
 
+	if (up->store->pg != NULL) {
+		rc = commit_pg(up, &d, err);
+		if (rc == FITD_OK)
+			*out = d;
+		else
+			store_dataset_release(&d);
+		return rc;
+	}
 	rc = write_dataset_file(up, d.id, err);
 	if (rc != FITD_OK) {
 		store_dataset_release(&d);

@@ -17,6 +17,7 @@
  * step; journal_size_limit (store.c) then trims the WAL itself.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,7 +39,8 @@ void store_disk_usage(struct store *s, struct store_disk *out)
 	char wal[PATH_MAX];
 
 	snprintf(wal, sizeof(wal), "%s-wal", s->db_path);
-	out->database = file_size(s->db_path) + file_size(wal);
+	/* On PostgreSQL the database is on the server: not this node's disk. */
+	out->database = s->pg != NULL ? 0 : file_size(s->db_path) + file_size(wal);
 	out->datasets = atomic_load_explicit(&s->datasets_bytes, memory_order_relaxed);
 	out->models = atomic_load_explicit(&s->models_bytes, memory_order_relaxed);
 }
@@ -101,6 +103,14 @@ int store_vacuum(struct store *s, int64_t max_pages, int64_t *freed, int64_t *le
 	int64_t before, after;
 	int rc = FITD_OK, sqlrc;
 
+	if (s->pg != NULL) {
+		/* PostgreSQL's autovacuum gives space back on its own. */
+		if (freed != NULL)
+			*freed = 0;
+		if (left != NULL)
+			*left = 0;
+		return FITD_OK;
+	}
 	pthread_mutex_lock(&s->writer_lock);
 	before = pragma_int(s->writer, "PRAGMA freelist_count");
 	after = before;

@@ -6,6 +6,7 @@
  * later event once.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ void store_event_release(struct store_event *e)
 int store_event_add(struct store *s, const char *job_id, const char *type, const char *data_json,
 		    int64_t *id, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_event_add(s, job_id, type, data_json, id, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
@@ -33,6 +36,8 @@ int store_event_add(struct store *s, const char *job_id, const char *type, const
 int store_event_list(struct store *s, const char *job_id, int64_t after_id, size_t limit,
 		     struct store_event **out, size_t *n, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_event_list(s, job_id, after_id, limit, out, n, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	struct store_event *items = NULL;

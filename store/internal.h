@@ -12,12 +12,15 @@
 #include "store/store.h"
 #include "daemon/base/buf.h"
 
+struct store_pg;
+
 struct store_reader {
 	sqlite3 *db;
 	struct store_reader *next; /* free list; guarded by store.readers_lock */
 };
 
 struct store {
+	struct store_pg *pg; /* the PostgreSQL engine (store/pg.h); NULL: SQLite */
 	char *state_dir;
 	char *db_path;
 	char *datasets_dir;

@@ -8,6 +8,7 @@
  * an SSE client replaying events sees exactly the committed history.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 #include "daemon/base/buf.h"
 
 #include <stdio.h>
@@ -117,6 +118,8 @@ static int job_read(sqlite3 *db, const char *id, struct store_job *out, struct f
 
 int store_job_get(struct store *s, const char *id, struct store_job *out, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_get(s, id, out, err);
 	sqlite3 *db = store__read_begin(s);
 	int rc = job_read(db, id, out, err);
 
@@ -264,6 +267,8 @@ static int job_insert(sqlite3 *db, const struct store_job_new *in, const char *i
 int store_job_create(struct store *s, const struct store_job_new *in, struct store_job *out,
 		     bool *existed, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_create(s, in, out, existed, err);
 	char id[STORE_ID_MAX];
 	char *old_spec = NULL;
 	bool filled;
@@ -316,7 +321,11 @@ int store_job_list(struct store *s, int state, const char *after, size_t limit,
 {
 	const char *filter = state >= 0 ? store_job_state_name((enum store_job_state)state) : NULL;
 	void *items;
-	int rc = store__list(s, &job_list, after, filter, limit, &items, n, more, err);
+	int rc;
+
+	if (s->pg != NULL)
+		return store__pg_job_list(s, state, after, limit, out, n, more, err);
+	rc = store__list(s, &job_list, after, filter, limit, &items, n, more, err);
 
 	*out = items;
 	return rc;
@@ -370,6 +379,8 @@ static int cancel_in_tx(sqlite3 *db, const char *id, struct store_job *out, stru
 
 int store_job_cancel(struct store *s, const char *id, struct store_job *out, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_cancel(s, id, out, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 	bool filled;
@@ -387,6 +398,8 @@ int store_job_cancel(struct store *s, const char *id, struct store_job *out, str
 int store_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
 		     struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_active(s, limit, ids, n, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	struct fitd_buf list;
@@ -440,6 +453,8 @@ static int job_runtime(sqlite3 *db, const char *sql, const char *id, const char 
 int store_job_start(struct store *s, const char *id, const char *runtime_json,
 		    struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_start(s, id, runtime_json, err);
 	sqlite3 *db;
 	int changed = 0;
 	int rc = store__write_begin(s, &db, err);
@@ -460,6 +475,8 @@ int store_job_start(struct store *s, const char *id, const char *runtime_json,
 int store_job_set_runtime(struct store *s, const char *id, const char *runtime_json,
 			  struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_set_runtime(s, id, runtime_json, err);
 	sqlite3 *db;
 	int changed = 0;
 	int rc = store__write_begin(s, &db, err);
@@ -501,6 +518,8 @@ static int finish_in_tx(sqlite3 *db, const char *id, enum store_job_state st, co
 int store_job_finish(struct store *s, const char *id, enum store_job_state st, const char *code,
 		     const char *message, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_finish(s, id, st, code, message, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
@@ -512,6 +531,8 @@ int store_job_finish(struct store *s, const char *id, enum store_job_state st, c
 int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			  size_t n, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_add_elapsed(s, ids, ms, n, err);
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
 	int rc;
@@ -596,6 +617,9 @@ int store_job_set_model(struct store *s, const char *job_id, const char *model_i
 			int64_t model_bytes, int64_t trial, double score, const char *detail_json,
 			const char *data_json, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_set_model(s, job_id, model_id, model_bytes, trial, score,
+					       detail_json, data_json, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
@@ -610,6 +634,8 @@ int store_job_set_model(struct store *s, const char *job_id, const char *model_i
 int store_job_set_detail(struct store *s, const char *job_id, const char *detail_json,
 			 struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_set_detail(s, job_id, detail_json, err);
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
@@ -632,6 +658,8 @@ int store_job_set_detail(struct store *s, const char *job_id, const char *detail
 
 int store_job_exists(struct store *s, const char *id, bool *exists, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_exists(s, id, exists, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	int rc = store__prepare(db, "SELECT 1 FROM jobs WHERE id = ?", &st, err);

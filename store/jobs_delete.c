@@ -12,6 +12,7 @@
  * not touched.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,8 @@ static int delete_in_tx(sqlite3 *db, const char *id, struct fitd_buf *gone, stru
 int store_job_delete(struct store *s, const char *id, struct store_job_deletion *out,
 		     struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_delete(s, id, out, err);
 	struct fitd_buf gone, kept;
 	sqlite3 *db;
 	int rc;
@@ -170,6 +173,8 @@ int store_job_expired(struct store *s, int64_t finished_before, size_t limit,
 		      char (**ids)[STORE_ID_MAX], int64_t **finished_at, size_t *n,
 		      struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_job_expired(s, finished_before, limit, ids, finished_at, n, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	struct fitd_buf list;

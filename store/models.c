@@ -9,6 +9,7 @@
  * orphans at start.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +24,8 @@
 int store_model_write(struct store *s, const char *text, size_t len, char id[STORE_ID_MAX],
 		      struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_model_write(s, text, len, id, err);
 	char tmp[PATH_MAX], final[PATH_MAX];
 	size_t done = 0;
 	int fd, rc = FITD_OK;
@@ -78,9 +81,11 @@ int store_model_read(struct store *s, const char *id, char **text, size_t *len,
 	int fd, rc = FITD_OK;
 
 	*text = NULL;
-	if (!store_id_valid("mdl", id) || !model_row_exists(s, id))
+	if (!store_id_valid("mdl", id) || (s->pg == NULL && !model_row_exists(s, id)))
 		return fitd_error_set(err, FITD_ENOTFOUND, "model_not_found",
 				      "no model with id '%s'", id);
+	if (s->pg != NULL)
+		return store__pg_model_read(s, id, text, len, err);
 	snprintf(path, sizeof(path), "%s/%s", s->models_dir, id);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb) != 0) {
@@ -256,6 +261,8 @@ int store_model_delete(struct store *s, const char *id, struct fitd_error *err)
 	if (!store_id_valid("mdl", id))
 		return fitd_error_set(err, FITD_ENOTFOUND, "model_not_found",
 				      "no model with id '%.64s'", id);
+	if (s->pg != NULL)
+		return store__pg_model_delete(s, id, err);
 	snprintf(ids[0], sizeof(ids[0]), "%s", id);
 	rc = store__write_begin(s, &db, err);
 	if (rc == FITD_OK)

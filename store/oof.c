@@ -7,10 +7,13 @@
  * Files are written like every other file of the state (temp, fsync,
  * rename, fsync dir), so a crash leaves a whole file or none; the worker
  * keeps only its jobs' best trials' files, and deleting a job removes its
- * folder. Only the state directory's path is read, so any thread may call
- * these.
+  * folder. Only the state directory's path is read, so any thread may call
+ * these. On PostgreSQL they are rows of trial_oof instead (pg_oof.c), so
+ * any node can read what another wrote; store_oof_path() still names the
+ * file the SQLite engine would use.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,7 +59,12 @@ int store_oof_write(const struct store *s, const char *job_id, int64_t idx, cons
 		    size_t n, struct fitd_error *err)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX];
-	int fd, rc = job_dir(s, job_id, dir, sizeof(dir));
+	int fd, rc;
+
+	/* The engine's pool changes under a const store: only its connections are used. */
+	if (s->pg != NULL)
+		return store__pg_oof_write((struct store *)s, job_id, idx, v, n, err);
+	rc = job_dir(s, job_id, dir, sizeof(dir));
 
 	if (rc == FITD_OK)
 		rc = store_oof_path(s, job_id, idx, final, sizeof(final));
@@ -91,6 +99,8 @@ int store_oof_read(const struct store *s, const char *job_id, int64_t idx, float
 	size_t done = 0, len;
 	int fd, rc = FITD_OK;
 
+	if (s->pg != NULL)
+		return store__pg_oof_read((struct store *)s, job_id, idx, out, n, err);
 	*out = NULL;
 	*n = 0;
 	if (store_oof_path(s, job_id, idx, path, sizeof(path)) != FITD_OK)
@@ -133,7 +143,10 @@ void store_oof_remove(const struct store *s, const char *job_id, int64_t idx)
 {
 	char path[PATH_MAX];
 
-	if (store_oof_path(s, job_id, idx, path, sizeof(path)) == FITD_OK)
+	if (s->pg != NULL) {
+		if (idx >= 0) /* a negative one names no trial; -1 is the whole job's there */
+			store__pg_oof_remove((struct store *)s, job_id, idx);
+	} else if (store_oof_path(s, job_id, idx, path, sizeof(path)) == FITD_OK)
 		unlink(path);
 }
 
@@ -143,6 +156,10 @@ void store_oof_remove_job(const struct store *s, const char *job_id)
 	DIR *d;
 	struct dirent *de;
 
+	if (s->pg != NULL) {
+		store__pg_oof_remove((struct store *)s, job_id, -1);
+		return;
+	}
 	if (job_dir(s, job_id, dir, sizeof(dir)) != FITD_OK || (d = opendir(dir)) == NULL)
 		return;
 	/* Temp files too: a trial thread's write cut short by a crash. */
@@ -160,6 +177,10 @@ void store__oof_sweep(struct store *s)
 	struct dirent *de;
 	bool exists;
 
+	if (s->pg != NULL) {
+		store__pg_oof_sweep(s, NULL);
+		return;
+	}
 	if (snprintf(dir, sizeof(dir), "%s/oof", s->state_dir) >= (int)sizeof(dir) ||
 	    (d = opendir(dir)) == NULL)
 		return;

@@ -15,6 +15,7 @@
  * Migrations are append-only: never edit one that has shipped.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <stdio.h>
 
@@ -307,6 +308,8 @@ int store__migrate(struct store *s, struct fitd_error *err)
 
 int store_schema_version(struct store *s, int *version, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_schema_version(s, version, err);
 	sqlite3 *db = store__read_begin(s);
 	int rc = read_version(db, version, err);
 

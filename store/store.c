@@ -9,6 +9,7 @@
  * of SQLite 3.40 that needs two concurrent writers or checkpointers.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -311,6 +312,40 @@ static int open_readers(struct store *s, int n, struct fitd_error *err)
 	return FITD_OK;
 }
 
+static int open_sqlite(struct store *s, const struct store_options *opt, struct fitd_error *err)
+{
+	int rc;
+
+	if (opt->location != NULL && opt->location[0] != '\0')
+		return fitd_error_set(err, FITD_EINVAL, "invalid_store",
+				      "store '%.80s' is neither empty (SQLite in the state "
+				      "directory) nor a postgresql:// URI",
+				      opt->location);
+	rc = open_db(s, false, &s->writer, err);
+	if (rc == FITD_OK)
+		rc = store__migrate(s, err);
+	if (rc == FITD_OK)
+		rc = open_readers(s, opt->readers > 0 ? opt->readers : 4, err);
+	if (rc == FITD_OK)
+		rc = store__models_sweep(s, err);
+	if (rc == FITD_OK)
+		rc = store__disk_measure(s, err);
+	return rc;
+}
+
+static int open_pg(struct store *s, const struct store_options *opt, struct fitd_error *err)
+{
+	int rc = store__pg_open(s, opt, err);
+
+	if (rc == FITD_OK)
+		rc = store__pg_migrate(s, err);
+	if (rc == FITD_OK)
+		rc = store__pg_models_sweep(s, err);
+	if (rc == FITD_OK)
+		rc = store__pg_disk_measure(s, err);
+	return rc;
+}
+
 int store_open(const struct store_options *opt, struct store **out, struct fitd_error *err)
 {
 	struct store *s;
@@ -336,18 +371,12 @@ int store_open(const struct store_options *opt, struct store **out, struct fitd_
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "store paths");
 	else
 		rc = make_layout(s, err);
-	if (rc == FITD_OK)
-		rc = open_db(s, false, &s->writer, err);
-	if (rc == FITD_OK)
-		rc = store__migrate(s, err);
-	if (rc == FITD_OK)
-		rc = open_readers(s, opt->readers > 0 ? opt->readers : 4, err);
-	if (rc == FITD_OK)
-		rc = store__models_sweep(s, err);
+	if (rc == FITD_OK && store__pg_location(opt->location))
+		rc = open_pg(s, opt, err);
+	else if (rc == FITD_OK)
+		rc = open_sqlite(s, opt, err);
 	if (rc == FITD_OK)
 		store__oof_sweep(s);
-	if (rc == FITD_OK)
-		rc = store__disk_measure(s, err);
 	if (rc != FITD_OK) {
 		store_close(s);
 		return rc;
@@ -360,6 +389,7 @@ void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store__pg_close(s);
 	for (int i = 0; i < s->nreaders; i++)
 		sqlite3_close(s->readers[i].db);
 	if (s->writer != NULL) {

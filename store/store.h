@@ -1,6 +1,8 @@
 /*
- * store.h - fitd's durable state: one SQLite database in WAL mode plus the
- * dataset and model files beside it, under the state directory:
+ * store.h - fitd's durable state, on one of two engines chosen at
+ * store_open() (store_options.location); the rest of fitd does not know
+ * which. By default one SQLite database in WAL mode plus the dataset and
+ * model files beside it, under the state directory:
  *
  *   STATE/fitd.db        datasets and their column facts, jobs, trials, events,
  *                        models, aliases
@@ -12,6 +14,12 @@
  * BEGIN IMMEDIATE and commits before the call returns, so a caller that got
  * FITD_OK may acknowledge. Checkpoints run only on the writer. Reads use a
  * small pool of read-only connections, so readers never wait on a writer.
+ *
+ * With a postgresql:// location (store/pg.h, pg_*.c) the same contract
+ * holds on a PostgreSQL database: every write is one transaction committed
+ * before the call returns, dataset and model files are stored in the
+ * database, and the state directory keeps tmp/ and cache/. A call
+ * that cannot reach the database fails with FITD_EUNAVAILABLE.
  *
  * All functions are safe to call from any thread. Strings returned inside
  * result structs are owned by the struct and freed by its _release().
@@ -35,7 +43,15 @@ struct store;
 struct fitd_metrics;
 
 struct store_options {
-	const char *state_dir;	      /* created if missing */
+	const char *state_dir; /* created if missing */
+	/*
+	 * Where the database is: NULL or "" for SQLite in state_dir (the
+	 * default), or a "postgresql://" (or "postgres://") URI. With
+	 * PostgreSQL the state directory still holds tmp/ for uploads, cache/
+	 	 * (dataset files fetched from the database, by checksum); out-of-fold
+	 * predictions are rows there too.
+	 */
+	const char *location;
 	int readers;		      /* read-only connections; 0 means 4 */
 	int busy_timeout_ms;	      /* 0 means 5000 */
 	struct fitd_metrics *metrics; /* times each write transaction; NULL: none */
@@ -100,7 +116,14 @@ int store_dataset_list(struct store *s, const char *after, size_t limit, struct 
  */
 int store_dataset_delete(struct store *s, const char *id, struct fitd_error *err);
 
-/* Writes the dataset file's path into buf; FITD_EINVAL when it does not fit. */
+/*
+ * Writes the dataset file's path into buf; FITD_EINVAL when it does not fit.
+ * On PostgreSQL the file is a local copy in STATE/cache/ named by its
+ * checksum, fetched from the database first when this node has none (and
+ * checked: FITD_EIO "dataset_corrupt" when it does not match); there
+ * FITD_ENOTFOUND when no dataset has this id, FITD_EUNAVAILABLE when the
+ * database cannot be reached.
+ */
 int store_dataset_path(const struct store *s, const char *id, char *buf, size_t cap,
 		       struct fitd_error *err);
 
@@ -614,8 +637,9 @@ int store_vacuum(struct store *s, int64_t max_pages, int64_t *freed, int64_t *le
 /*
  * A completed trial's predictions of the rows its validation folds held
  * out (float32: per row the class probabilities or the regression value),
- * kept as STATE/oof/JOB/TRIAL.f32 for the job's ensemble. These read only
- * the state directory's path: any thread may call them.
+  * kept as STATE/oof/JOB/TRIAL.f32 for the job's ensemble (on PostgreSQL a
+ * trial_oof row instead, which any node can read). Any thread may call
+ * them.
  */
 
 /* The file's path into buf; FITD_EINVAL when it does not fit. */

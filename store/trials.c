@@ -11,6 +11,7 @@
  * newer one. Same seed, same result, so running a trial twice is harmless.
  */
 #include "store/internal.h"
+#include "store/pg.h"
 #include "daemon/base/buf.h"
 
 #include <stdio.h>
@@ -152,6 +153,9 @@ int store_trial_claim(struct store *s, const char *job_id, int64_t idx, const ch
 		      const char *owner, int64_t lease_ms, int64_t *generation,
 		      struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_claim(s, job_id, idx, params_json, owner, lease_ms,
+					     generation, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
@@ -243,6 +247,8 @@ static int finish_in_tx(sqlite3 *db, const char *job_id, int64_t idx, int64_t ge
 int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t generation,
 		       const struct store_trial_outcome *o, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_finish(s, job_id, idx, generation, o, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 
@@ -298,6 +304,8 @@ static int collect(sqlite3 *db, sqlite3_stmt *st, size_t limit, struct store_tri
 int store_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,
 		    struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_all(s, job_id, out, n, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	int rc = store__prepare(
@@ -316,6 +324,9 @@ int store_trial_board(struct store *s, const char *job_id, bool higher_is_better
 		      size_t limit, struct store_trial **out, size_t *n, bool *more,
 		      struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_board(s, job_id, higher_is_better, offset, limit, out, n,
+					     more, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	int rc = store__prepare(db,
@@ -340,6 +351,8 @@ int store_trial_board(struct store *s, const char *job_id, bool higher_is_better
 int store_trial_families(struct store *s, const char *job_id, bool higher_is_better,
 			 struct store_family **out, size_t *n, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_families(s, job_id, higher_is_better, out, n, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	struct fitd_buf buf;
@@ -390,6 +403,8 @@ int store_trial_families(struct store *s, const char *job_id, bool higher_is_bet
 int store_trial_heartbeat(struct store *s, const char *owner, int64_t lease_ms,
 			  struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_heartbeat(s, owner, lease_ms, err);
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
@@ -446,6 +461,8 @@ static int recover_in_tx(sqlite3 *db, int64_t *requeued, int64_t *failed, struct
 
 int store_trial_recover(struct store *s, int64_t *requeued, int64_t *failed, struct fitd_error *err)
 {
+	if (s->pg != NULL)
+		return store__pg_trial_recover(s, requeued, failed, err);
 	sqlite3 *db;
 	int rc = store__write_begin(s, &db, err);
 

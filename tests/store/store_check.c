@@ -4,6 +4,7 @@
 #include "tests/store/store_check.h"
 
 #include <check.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,68 @@
 #include <sys/stat.h>
 
 static char state[64];
+static char schema[64];	   /* the PostgreSQL schema of this test, when FITD_TEST_STORE is set */
+static char location[512]; /* FITD_TEST_STORE with that schema as search_path */
+
+bool store_check_pg(void)
+{
+	const char *uri = getenv("FITD_TEST_STORE");
+
+	return uri != NULL && uri[0] != '\0';
+}
+
+const char *store_check_location(void)
+{
+	return store_check_pg() ? location : NULL;
+}
+
+/* A connection to the test server, on the test's schema when it has one. */
+static PGconn *pg_open(bool on_schema)
+{
+	PGconn *c = PQconnectdb(on_schema ? location : getenv("FITD_TEST_STORE"));
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	return c;
+}
+
+static void pg_run(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
+		      PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/*
+ * Each test gets a schema of its own in the one test database, named by
+ * its state directory, and the store opens with that schema as its
+ * search_path: a schema is made and dropped in milliseconds, a database
+ * would take a second.
+ */
+static void pg_schema_new(void)
+{
+	const char *uri = getenv("FITD_TEST_STORE");
+	char sql[128];
+	PGconn *c;
+
+	snprintf(schema, sizeof(schema), "t_%s", strrchr(state, '-') + 1);
+	for (char *p = schema; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	snprintf(location, sizeof(location), "%s%coptions=-csearch_path%%3D%s", uri,
+		 strchr(uri, '?') ? '&' : '?', schema);
+	c = pg_open(false);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
+	pg_run(c, sql);
+	PQfinish(c);
+}
 
 const char *store_check_state_new(void)
 {
 	snprintf(state, sizeof(state), "/tmp/fitd-store-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(state));
+	if (store_check_pg())
+		pg_schema_new();
 	return state;
 }
 
@@ -30,11 +88,19 @@ void store_check_state_remove(void)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
 	ck_assert_int_eq(system(cmd), 0);
+	if (store_check_pg()) {
+		PGconn *c = pg_open(false);
+
+		pg_run(c, "SET client_min_messages = warning");
+		snprintf(cmd, sizeof(cmd), "DROP SCHEMA %s CASCADE", schema);
+		pg_run(c, cmd);
+		PQfinish(c);
+	}
 }
 
 struct store *store_check_open(void)
 {
-	struct store_options opt = { .state_dir = state };
+	struct store_options opt = { .state_dir = state, .location = store_check_location() };
 	struct fitd_error err = { 0 };
 	struct store *s = NULL;
 
@@ -104,7 +170,35 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
-int store_check_sql(const char *sql, int64_t *value)
+/* store_check_sql() on PostgreSQL, answering in SQLite's result codes. */
+static int pg_sql(const char *sql, int64_t *value)
+{
+	PGconn *c = pg_open(true);
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	int rc = SQLITE_ERROR;
+
+	if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+		rc = SQLITE_ROW;
+		if (value != NULL) {
+			const char *v = PQgetvalue(r, 0, 0);
+
+			*value = v[0] == 't' ? 1 : v[0] == 'f' ? 0 : strtoll(v, NULL, 10);
+		}
+	} else if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		rc = SQLITE_DONE;
+	} else if (code != NULL && strncmp(code, "23", 2) == 0) {
+		rc = SQLITE_CONSTRAINT;
+	}
+	if (rc == SQLITE_ERROR)
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+static int sqlite_sql(const char *sql, int64_t *value)
 {
 	sqlite3 *db = open_db();
 	sqlite3_stmt *st = prepare(db, sql);
@@ -117,6 +211,11 @@ int store_check_sql(const char *sql, int64_t *value)
 	return rc;
 }
 
+int store_check_sql(const char *sql, int64_t *value)
+{
+	return store_check_pg() ? pg_sql(sql, value) : sqlite_sql(sql, value);
+}
+
 int64_t store_check_sql_int(const char *sql)
 {
 	int64_t v = -1;
@@ -125,7 +224,34 @@ int64_t store_check_sql_int(const char *sql)
 	return v;
 }
 
-char *store_check_rows(const char *sql)
+/* store_check_rows() on PostgreSQL: booleans as 1 and 0, as SQLite writes them. */
+static char *pg_rows(const char *sql)
+{
+	PGconn *c = pg_open(true);
+	PGresult *r = PQexec(c, sql);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		for (int col = 0; col < PQnfields(r); col++) {
+			const char *v = PQgetisnull(r, i, col) ? "NULL" : PQgetvalue(r, i, col);
+
+			if (PQftype(r, col) == 16) /* bool */
+				v = v[0] == 't' ? "1" : "0";
+			fprintf(f, "%s%s", col ? "|" : "", v);
+		}
+		fputc('\n', f);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	PQclear(r);
+	PQfinish(c);
+	return text;
+}
+
+static char *sqlite_rows(const char *sql)
 {
 	sqlite3 *db = open_db();
 	sqlite3_stmt *st = prepare(db, sql);
@@ -148,4 +274,9 @@ char *store_check_rows(const char *sql)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return text;
+}
+
+char *store_check_rows(const char *sql)
+{
+	return store_check_pg() ? pg_rows(sql) : sqlite_rows(sql);
 }

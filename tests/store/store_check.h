@@ -1,7 +1,8 @@
 /*
  * store_check.h - helpers shared by the store's tests: a fresh state
  * directory, the store opened on it, an upload through the real path, and
- * SQL run on the state's database behind the store's back (to look at rows
+ * SQL run on the state's database (SQLite's file, or the PostgreSQL schema
+ * of the test when FITD_TEST_STORE is set) behind the store's back (to look at rows
  * exactly, or to put them in a state the API cannot reach).
  *
  * One state directory at a time, made by store_check_state_new() and
@@ -11,9 +12,21 @@
 #ifndef TESTS_STORE_STORE_CHECK_H
 #define TESTS_STORE_STORE_CHECK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store.h"
+
+/*
+ * True when the tests run on PostgreSQL: FITD_TEST_STORE holds the URI of
+ * a test server's database (tests/pg/pgserver.sh sets it). Each test then
+ * gets a schema of its own there, made with its state directory and
+ * dropped with it, and the SQL helpers below run on that schema.
+ */
+bool store_check_pg(void);
+
+/* The location the store opens: NULL for SQLite, the test schema's URI for PostgreSQL. */
+const char *store_check_location(void);
 
 /* Makes a new state directory under /tmp and returns its path (static storage). */
 const char *store_check_state_new(void);

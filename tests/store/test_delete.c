@@ -97,21 +97,24 @@ static void finished_job(struct fixture *fx, char id[STORE_ID_MAX], char m0[STOR
 			 FITD_OK);
 }
 
-static bool model_file(const char *id)
-{
-	char path[256];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/models/%s", store_check_state(), id);
-	return stat(path, &st) == 0;
-}
-
 static int64_t count_where(const char *table, const char *column, const char *value)
 {
 	char sql[256];
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s = '%s'", table, column, value);
 	return store_check_sql_int(sql);
+}
+
+/* Whether model id's file is kept: in models/ on SQLite, a model_files row on PostgreSQL. */
+static bool model_file(const char *id)
+{
+	char path[256];
+	struct stat st;
+
+	if (store_check_pg())
+		return count_where("model_files", "id", id) > 0;
+	snprintf(path, sizeof(path), "%s/models/%s", store_check_state(), id);
+	return stat(path, &st) == 0;
 }
 
 static void alias_to(struct fixture *fx, const char *name, const char *model, bool want_created)
@@ -195,6 +198,14 @@ END_TEST
  * removed alone, and all of a job's gone with the job (the other job's
  * stay).
  */
+/* Whether job's out-of-fold predictions are kept: the file at path, or rows on PostgreSQL. */
+static bool oof_kept(const char *job, const char *path)
+{
+	if (store_check_pg())
+		return count_where("trial_oof", "job_id", job) > 0;
+	return access(path, F_OK) == 0;
+}
+
 START_TEST(oof_files_go_with_their_job)
 {
 	struct fitd_error err = { 0 };
@@ -225,9 +236,10 @@ START_TEST(oof_files_go_with_their_job)
 	store_oof_remove(fx.s, id, 7);
 	ck_assert_int_eq(store_oof_read(fx.s, id, 7, &back, &n, &err), FITD_ENOTFOUND);
 	ck_assert_int_eq(store_oof_path(fx.s, id, 0, path, sizeof(path)), FITD_OK);
-	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert(oof_kept(id, path));
 	ck_assert_int_eq(store_job_delete(fx.s, id, NULL, &err), FITD_OK);
-	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert(!oof_kept(id, path));
+	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_ENOTFOUND);
 	*strrchr(path, '/') = '\0';
 	ck_assert_int_ne(access(path, F_OK), 0); /* the job's folder too */
 	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
@@ -237,9 +249,10 @@ START_TEST(oof_files_go_with_their_job)
 	ck_assert_int_eq(store_oof_write(fx.s, "job_0123456789abcdef0123", 3, b, 2, &err), FITD_OK);
 	ck_assert_int_eq(store_oof_path(fx.s, "job_0123456789abcdef0123", 3, path, sizeof(path)),
 			 FITD_OK);
+	ck_assert(oof_kept("job_0123456789abcdef0123", path));
 	store_close(fx.s);
 	fx.s = store_check_open();
-	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert(!oof_kept("job_0123456789abcdef0123", path));
 	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
 	free(back);
 	teardown(&fx);
@@ -501,15 +514,19 @@ START_TEST(disk_counts_follow_files)
 
 	setup(&fx);
 	store_disk_usage(fx.s, &disk);
-	snprintf(path, sizeof(path), "%s/datasets/%s", store_check_state(), fx.d.id);
+	ck_assert_int_eq(store_dataset_path(fx.s, fx.d.id, path, sizeof(path), &err), FITD_OK);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(disk.datasets, st.st_size);
-	ck_assert_int_gt(disk.database, 0);
+	/* PostgreSQL's database is on its server, not counted on this disk. */
+	if (store_check_pg())
+		ck_assert_int_eq(disk.database, 0);
+	else
+		ck_assert_int_gt(disk.database, 0);
 	ck_assert_int_eq(disk.models, 0);
 	ck_assert_int_eq(store_check_upload(fx.s, "a\n1\n", "u", &d2, &err), FITD_OK);
 	ck_assert_int_eq(store_dataset_delete(fx.s, fx.d.id, &err), FITD_OK);
 	store_disk_usage(fx.s, &disk);
-	snprintf(path, sizeof(path), "%s/datasets/%s", store_check_state(), d2.id);
+	ck_assert_int_eq(store_dataset_path(fx.s, d2.id, path, sizeof(path), &err), FITD_OK);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(disk.datasets, st.st_size);
 	/* A reopen measures the same. */
@@ -557,6 +574,72 @@ START_TEST(vacuum_gives_pages_back)
 }
 END_TEST
 
+/*
+ * PostgreSQL: a model file no row points at (a fenced result, a crash) goes
+ * at an open once it is an hour old; a younger one may be another node's
+ * trial on its way and stays.
+ */
+START_TEST(pg_orphan_models_swept_after_an_hour)
+{
+	struct fitd_error err = { 0 };
+	struct store_disk disk;
+	struct fixture fx;
+	char old[STORE_ID_MAX], young[STORE_ID_MAX], sql[256];
+	char *text = NULL;
+	size_t len = 0;
+
+	setup(&fx);
+	ck_assert_int_eq(store_model_write(fx.s, "{\"m\":1}", 7, old, &err), FITD_OK);
+	ck_assert_int_eq(store_model_write(fx.s, "{\"m\":2}", 7, young, &err), FITD_OK);
+	/* Never committed: not readable as a model. */
+	ck_assert_int_eq(store_model_read(fx.s, old, &text, &len, &err), FITD_ENOTFOUND);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE model_files SET created_at = created_at - 7200000 WHERE id = '%s'", old);
+	ck_assert_int_eq(store_check_sql(sql, NULL), SQLITE_DONE);
+	store_close(fx.s);
+	fx.s = store_check_open();
+	ck_assert(!model_file(old) && model_file(young));
+	ck_assert_int_eq(count_where("model_chunks", "model_id", old), 0);
+	store_disk_usage(fx.s, &disk);
+	ck_assert_int_eq(disk.models, 7);
+	teardown(&fx);
+}
+END_TEST
+
+/* PostgreSQL: a model's file reads back whole across chunks, and a changed byte is caught. */
+START_TEST(pg_model_chunks_checked)
+{
+	struct fitd_error err = { 0 };
+	struct fixture fx;
+	char job[STORE_ID_MAX], m0[STORE_ID_MAX], m1[STORE_ID_MAX], id[STORE_ID_MAX];
+	char sql[256];
+	size_t big = (3u << 20) + 17, len = 0;
+	char *text = malloc(big), *back = NULL;
+
+	setup(&fx);
+	finished_job(&fx, job, m0, m1);
+	for (size_t i = 0; i < big; i++)
+		text[i] = (char)('a' + i % 23);
+	ck_assert_int_eq(store_model_write(fx.s, text, big, id, &err), FITD_OK);
+	ck_assert_int_eq(count_where("model_chunks", "model_id", id), 4);
+	ck_assert_int_eq(store_job_set_model(fx.s, job, id, (int64_t)big, 1, 0.5, NULL, "{}", &err),
+			 FITD_OK);
+	ck_assert_int_eq(store_model_read(fx.s, id, &back, &len, &err), FITD_OK);
+	ck_assert_uint_eq(len, big);
+	ck_assert(memcmp(back, text, big) == 0);
+	free(back);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE model_chunks SET data = set_byte(data, 5, 0) WHERE model_id = '%s'"
+		 " AND n = 2",
+		 id);
+	ck_assert_int_eq(store_check_sql(sql, NULL), SQLITE_DONE);
+	ck_assert_int_eq(store_model_read(fx.s, id, &back, &len, &err), FITD_EIO);
+	ck_assert_str_eq(err.code, "model_corrupt");
+	free(text);
+	teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store_delete");
@@ -572,10 +655,16 @@ int main(void)
 	tcase_add_test(tc, model_delete_rules);
 	tcase_add_test(tc, alias_names);
 	tcase_add_test(tc, alias_crud);
-	tcase_add_test(tc, crash_before_files_is_swept);
 	tcase_add_test(tc, expired_jobs);
 	tcase_add_test(tc, disk_counts_follow_files);
-	tcase_add_test(tc, vacuum_gives_pages_back);
+	if (store_check_pg()) {
+		tcase_add_test(tc, pg_orphan_models_swept_after_an_hour);
+		tcase_add_test(tc, pg_model_chunks_checked);
+	} else {
+		/* Files beside the database, and SQLite's pages. */
+		tcase_add_test(tc, crash_before_files_is_swept);
+		tcase_add_test(tc, vacuum_gives_pages_back);
+	}
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,11 @@ START_TEST(layout_and_schema)
 
 	store_check_state_new();
 	s = store_check_open();
-	ck_assert(exists("fitd.db") && exists("datasets") && exists("models") && exists("tmp"));
+	if (store_check_pg())
+		ck_assert(exists("cache") && exists("tmp"));
+	else
+		ck_assert(exists("fitd.db") && exists("datasets") && exists("models") &&
+			  exists("tmp"));
 	ck_assert_int_eq(store_schema_version(s, &version, NULL), FITD_OK);
 	ck_assert_int_eq(version, STORE_SCHEMA_VERSION);
 	store_close(s);
@@ -51,16 +56,12 @@ START_TEST(newer_schema_refused)
 	struct store_options opt = { .state_dir = store_check_state() };
 	struct fitd_error err = { 0 };
 	struct store *s;
-	char path[128];
-	sqlite3 *db;
 
 	store_check_state_new();
+	opt.location = store_check_location();
 	store_close(store_check_open());
-	snprintf(path, sizeof(path), "%s/fitd.db", store_check_state());
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "UPDATE schema_version SET version = 999", 0, 0, 0),
-			 SQLITE_OK);
-	sqlite3_close(db);
+	ck_assert_int_eq(store_check_sql("UPDATE schema_version SET version = 999", NULL),
+			 SQLITE_DONE);
 	ck_assert_int_eq(store_open(&opt, &s, &err), FITD_ESCHEMA);
 	ck_assert_ptr_null(s);
 	ck_assert_ptr_nonnull(strstr(err.message, "999"));
@@ -461,6 +462,188 @@ START_TEST(migration_allows_deleting)
 }
 END_TEST
 
+#define KEY_THREADS 6
+
+struct keyed {
+	struct store *s;
+	const char *ds;
+	const char *owner;
+	const char *key;
+	char id[STORE_ID_MAX];
+	bool existed;
+	int rc;
+};
+
+static void *submit_same_key(void *arg)
+{
+	struct keyed *k = arg;
+	struct store_job job;
+
+	k->rc = create_spec(k->s, k->ds, k->owner, k->key, "{}", &job, &k->existed, NULL);
+	if (k->rc == FITD_OK) {
+		memcpy(k->id, job.id, STORE_ID_MAX);
+		store_job_release(&job);
+	}
+	return NULL;
+}
+
+/*
+ * Submissions racing with one idempotency key, from threads (on two store
+ * handles when the engine is PostgreSQL: two nodes): one creates the job,
+ * every other gets that job back, and the owner's cap of 2 still holds for
+ * another owner racing to create jobs with keys of their own.
+ */
+START_TEST(racing_keys_make_one_job)
+{
+	struct store_options opt = { .location = store_check_location() };
+	char other[] = "/tmp/fitd-store-node2-XXXXXX", cmd[128];
+	struct keyed k[KEY_THREADS] = { 0 }, capped[KEY_THREADS] = { 0 };
+	pthread_t th[2 * KEY_THREADS];
+	struct store_dataset d = { 0 };
+	struct fitd_error err = { 0 };
+	struct store *s, *s2 = NULL;
+	int created = 0, ok = 0;
+
+	store_check_state_new();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, "x,y\n1,2\n3,4\n", "t", &d, &err), FITD_OK);
+	if (store_check_pg()) {
+		ck_assert_ptr_nonnull(mkdtemp(other));
+		opt.state_dir = other;
+		ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	}
+	for (int t = 0; t < KEY_THREADS; t++) {
+		static const char *const keys[] = { "k0", "k1", "k2", "k3", "k4", "k5" };
+
+		k[t] = (struct keyed){
+			.s = s2 != NULL && t % 2 ? s2 : s, .ds = d.id, .owner = "a", .key = "same"
+		};
+		capped[t] = k[t];
+		capped[t].owner = "b";
+		capped[t].key = keys[t];
+		ck_assert_int_eq(pthread_create(&th[t], NULL, submit_same_key, &k[t]), 0);
+		ck_assert_int_eq(
+		    pthread_create(&th[KEY_THREADS + t], NULL, submit_same_key, &capped[t]), 0);
+	}
+	for (int t = 0; t < KEY_THREADS; t++) {
+		ck_assert_int_eq(pthread_join(th[KEY_THREADS + t], NULL), 0);
+		if (capped[t].rc == FITD_OK)
+			ok++;
+		else
+			ck_assert_int_eq(capped[t].rc, FITD_ELIMIT);
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+		ck_assert_int_eq(k[t].rc, FITD_OK);
+		ck_assert_str_eq(k[t].id, k[0].id);
+		created += !k[t].existed;
+	}
+	ck_assert_int_eq(created, 1);
+	/* Owner b's keys differ per thread: only 2 (the cap) got a job. */
+	ck_assert_int_eq(ok, 2);
+	if (s2 != NULL) {
+		store_close(s2);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", other);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	store_dataset_release(&d);
+	store_close(s);
+	store_check_state_remove();
+}
+END_TEST
+
+/*
+ * A location that is neither empty nor a postgresql:// URI is refused; a
+ * database that cannot be reached fails the open with FITD_EUNAVAILABLE
+ * once the back-off gives up (busy_timeout_ms), leaving nothing open.
+ */
+START_TEST(store_locations)
+{
+	struct store_options opt = { .location = "mysql://localhost/fitd", .busy_timeout_ms = 300 };
+	struct fitd_error err = { 0 };
+	struct store *s = NULL;
+
+	opt.state_dir = store_check_state_new();
+	ck_assert_int_eq(store_open(&opt, &s, &err), FITD_EINVAL);
+	ck_assert_str_eq(err.code, "invalid_store");
+	ck_assert_ptr_null(s);
+	/* Port 1 on loopback: nothing listens there. */
+	opt.location = "postgresql://fitd@127.0.0.1:1/fitd?connect_timeout=1";
+	ck_assert_int_eq(store_open(&opt, &s, &err), FITD_EUNAVAILABLE);
+	ck_assert_ptr_nonnull(strstr(err.message, "database unreachable"));
+	ck_assert_ptr_null(s);
+	store_check_state_remove();
+}
+END_TEST
+
+/*
+ * PostgreSQL: the dataset file lives in the database; a node without a copy
+ * (another state directory on the same database) fetches it into its cache
+ * by checksum, and a stored file that no longer matches its checksum is
+ * refused, leaving nothing in the cache.
+ */
+START_TEST(pg_dataset_file_fetched_and_checked)
+{
+	static const char csv[] = "x,y,label\n1,2,a\n3,4,b\n5,NA,a\n";
+	struct store_options opt = { .location = store_check_location() };
+	struct store_dataset d = { 0 };
+	struct fitd_error err = { 0 };
+	struct fit_frame *frame;
+	char path[256], other_path[256], other[] = "/tmp/fitd-store-node2-XXXXXX", sql[256];
+	struct store *s, *s2;
+	struct stat st;
+
+	store_check_state_new();
+	opt.location = store_check_location();
+	s = store_check_open();
+	ck_assert_int_eq(store_check_upload(s, csv, "small", &d, &err), FITD_OK);
+	ck_assert_int_eq(store_dataset_path(s, d.id, path, sizeof(path), &err), FITD_OK);
+	ck_assert_int_eq(stat(path, &st), 0);
+
+	/* A second node: its cache is empty, the path fetches the file. */
+	ck_assert_ptr_nonnull(mkdtemp(other));
+	opt.state_dir = other;
+	ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	ck_assert_int_eq(store_dataset_path(s2, d.id, other_path, sizeof(other_path), &err),
+			 FITD_OK);
+	ck_assert_ptr_nonnull(strstr(other_path, other));
+	ck_assert_int_eq(fit_frame_load(other_path, &frame, &err), FITD_OK);
+	ck_assert_uint_eq(frame->nrows, 3);
+	ck_assert_str_eq(frame->cols[2].name, "label");
+	fit_frame_free(frame);
+
+	/* A changed byte in the database: the fetch is refused and leaves no file. */
+	ck_assert_int_eq(unlink(other_path), 0);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE dataset_chunks SET data = set_byte(data, 3, get_byte(data, 3) # 1)"
+		 " WHERE dataset_id = '%s'",
+		 d.id);
+	ck_assert_int_eq(store_check_sql(sql, NULL), SQLITE_DONE);
+	ck_assert_int_eq(store_dataset_path(s2, d.id, other_path, sizeof(other_path), &err),
+			 FITD_EIO);
+	ck_assert_str_eq(err.code, "dataset_corrupt");
+	ck_assert_int_eq(access(other_path, F_OK), -1);
+	/* The first node still has its verified copy. */
+	ck_assert_int_eq(store_dataset_path(s, d.id, path, sizeof(path), &err), FITD_OK);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(store_dataset_get(s2, "ds_00000000000000000000", &d, &err),
+			 FITD_ENOTFOUND);
+	ck_assert_int_eq(
+	    store_dataset_path(s2, "ds_00000000000000000000", path, sizeof(path), &err),
+	    FITD_ENOTFOUND);
+	store_close(s2);
+	/* What a fetch cut short by a crash left in the cache goes at the next open. */
+	snprintf(sql, sizeof(sql), "%s/cache/.fetch_0123.tmp", other);
+	ck_assert_int_eq(close(open(sql, O_WRONLY | O_CREAT, 0640)), 0);
+	ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	ck_assert_int_eq(access(sql, F_OK), -1);
+	store_close(s2);
+	store_close(s);
+	snprintf(sql, sizeof(sql), "rm -rf '%s'", other);
+	ck_assert_int_eq(system(sql), 0);
+	store_dataset_release(&d);
+	store_check_state_remove();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store");
@@ -478,8 +661,15 @@ int main(void)
 	tcase_add_test(tc, pagination);
 	tcase_add_test(tc, jobs_capped_per_owner);
 	tcase_add_test(tc, idempotency_keys_per_owner);
-	tcase_add_test(tc, migration_scopes_keys_per_owner);
-	tcase_add_test(tc, migration_allows_deleting);
+	tcase_add_test(tc, racing_keys_make_one_job);
+	tcase_add_test(tc, store_locations);
+	if (store_check_pg())
+		tcase_add_test(tc, pg_dataset_file_fetched_and_checked);
+	/* Migrations from SQLite databases of older fitds: the SQLite engine's alone. */
+	if (!store_check_pg()) {
+		tcase_add_test(tc, migration_scopes_keys_per_owner);
+		tcase_add_test(tc, migration_allows_deleting);
+	}
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -15,6 +15,7 @@
  *   returned.
  */
 #include <check.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,34 @@ static void teardown(struct fixture *fx)
 	store_dataset_release(&fx->d);
 	store_close(fx->s);
 	store_check_state_remove();
+}
+
+/*
+ * store_check_sql_int() of sql where OWNER and LEASE stand for the lease's
+ * columns: owner and lease_until (ms) on SQLite, lease_owner and
+ * lease_expires_at (timestamptz, from the database clock) on PostgreSQL.
+ */
+static int64_t lease_sql_int(const char *sql)
+{
+	const char *owner = store_check_pg() ? "lease_owner" : "owner";
+	const char *lease = store_check_pg() ? "lease_expires_at" : "lease_until";
+	char out[512];
+	size_t o = 0;
+
+	for (const char *p = sql; *p != '\0' && o + 32 < sizeof(out);) {
+		const char *word = strncmp(p, "OWNER", 5) == 0	 ? owner
+				   : strncmp(p, "LEASE", 5) == 0 ? lease
+								 : NULL;
+
+		if (word != NULL) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", word);
+			p += 5;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+	return store_check_sql_int(out);
 }
 
 static int64_t claim(struct fixture *fx, int64_t idx, const char *owner)
@@ -223,8 +252,8 @@ START_TEST(current_generation_is_taken)
 	ck_assert_str_eq(job.best_model_id, model_id);
 	store_job_release(&job);
 	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM models"), 1);
-	ck_assert_int_eq(store_check_sql_int("SELECT owner IS NULL AND lease_until IS NULL"
-					     " AND attempt = 2 FROM trials"),
+	ck_assert_int_eq(lease_sql_int("SELECT OWNER IS NULL AND LEASE IS NULL"
+				       " AND attempt = 2 FROM trials"),
 			 1);
 	teardown(&fx);
 }
@@ -240,14 +269,22 @@ START_TEST(stale_owner_heartbeat_renews_nothing)
 	claim(&fx, 0, "host:1");
 	recover(&fx, 1, 0);
 	claim(&fx, 0, "host:2");
-	ck_assert_int_eq(store_check_sql("UPDATE trials SET lease_until = 5", NULL), SQLITE_DONE);
+	ck_assert_int_eq(store_check_sql(store_check_pg() ? "UPDATE trials SET lease_expires_at = "
+							    "to_timestamp(0.005)"
+							  : "UPDATE trials SET lease_until = 5",
+					 NULL),
+			 SQLITE_DONE);
 	before = snapshot();
 	ck_assert_int_eq(store_trial_heartbeat(fx.s, "host:1", 60000, &err), FITD_OK);
 	after = snapshot();
 	ck_assert_str_eq(after, before);
 	/* The owner of the claim renews its lease. */
 	ck_assert_int_eq(store_trial_heartbeat(fx.s, "host:2", 60000, &err), FITD_OK);
-	ck_assert_int_gt(store_check_sql_int("SELECT lease_until FROM trials"), store_now_ms());
+	ck_assert_int_gt(store_check_sql_int(
+			     store_check_pg() ? "SELECT floor(extract(epoch FROM lease_expires_at)"
+						" * 1000)::bigint FROM trials"
+					      : "SELECT lease_until FROM trials"),
+			 store_now_ms());
 	free(before);
 	free(after);
 	teardown(&fx);
@@ -262,21 +299,26 @@ START_TEST(recovery_fails_a_trial_at_max_attempts)
 	setup(&fx, 2);
 	gen = claim(&fx, 0, "host:1");
 	recover(&fx, 1, 0); /* attempt 1 of 2: queued again */
-	ck_assert_int_eq(store_check_sql_int("SELECT state = 'queued' AND attempt = 1 AND"
-					     " owner IS NULL AND lease_until IS NULL FROM trials"),
+	ck_assert_int_eq(lease_sql_int("SELECT state = 'queued' AND attempt = 1 AND"
+				       " OWNER IS NULL AND LEASE IS NULL FROM trials"),
 			 1);
 	ck_assert_int_eq(claim(&fx, 0, "host:2"), gen + 1);
 	recover(&fx, 0, 1); /* attempt 2 of 2: failed, not retried */
-	ck_assert_int_eq(
-	    store_check_sql_int("SELECT state = 'failed' AND attempt = 2 AND"
-				" error_code = 'max_attempts' AND owner IS NULL AND"
-				" lease_until IS NULL AND finished_at > 0 FROM trials"),
-	    1);
-	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM events WHERE"
-					     " type = 'trial_finished' AND"
-					     " json_extract(data, '$.trial') = 0 AND"
-					     " json_extract(data, '$.state') = 'failed' AND"
-					     " json_extract(data, '$.error') = 'max_attempts'"),
+	ck_assert_int_eq(lease_sql_int("SELECT state = 'failed' AND attempt = 2 AND"
+				       " error_code = 'max_attempts' AND OWNER IS NULL AND"
+				       " LEASE IS NULL AND finished_at > 0 FROM trials"),
+			 1);
+	ck_assert_int_eq(store_check_sql_int(
+			     store_check_pg() ? "SELECT count(*) FROM events WHERE"
+						" type = 'trial_finished' AND"
+						" data::jsonb = ('{\"job\":\"' || job_id || '\","
+						"\"trial\":0,\"state\":\"failed\","
+						"\"error\":\"max_attempts\"}')::jsonb"
+					      : "SELECT count(*) FROM events WHERE"
+						" type = 'trial_finished' AND"
+						" json_extract(data, '$.trial') = 0 AND"
+						" json_extract(data, '$.state') = 'failed' AND"
+						" json_extract(data, '$.error') = 'max_attempts'"),
 			 1);
 	/* A failed trial is not claimed again, and a later start finds nothing to do. */
 	ck_assert_int_eq(store_trial_claim(fx.s, fx.job.id, 0, "{}", "host:3", 1000, &gen, NULL),
@@ -325,8 +367,8 @@ START_TEST(given_back_attempt_is_not_counted)
 	for (int i = 0; i < 3; i++) {
 		gen = claim(&fx, 0, "host:1");
 		ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &back, &err), FITD_OK);
-		ck_assert_int_eq(store_check_sql_int("SELECT state = 'queued' AND attempt = 0 AND"
-						     " owner IS NULL FROM trials"),
+		ck_assert_int_eq(lease_sql_int("SELECT state = 'queued' AND attempt = 0 AND"
+					       " OWNER IS NULL FROM trials"),
 				 1);
 	}
 	ck_assert_int_eq(store_check_sql_int("SELECT generation FROM trials"), 3);
@@ -389,6 +431,96 @@ START_TEST(families_sum_finished_trials)
 }
 END_TEST
 
+#define RACE_THREADS 4
+#define RACE_TRIALS  40
+
+struct racer {
+	struct store *s;
+	const char *job;
+	char owner[16];
+	int won[RACE_TRIALS];
+	int failed; /* answers other than FITD_OK and FITD_ESTATE */
+};
+
+/* Claims every trial it can and finishes each one it won. */
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct store_trial_outcome o = {
+		.state = STORE_TRIAL_COMPLETED, .has_score = true, .score = 1, .event_json = "{}"
+	};
+
+	for (int64_t i = 0; i < RACE_TRIALS; i++) {
+		int64_t gen = 0;
+		int rc = store_trial_claim(r->s, r->job, i, "{}", r->owner, 60000, &gen, NULL);
+
+		if (rc == FITD_OK) {
+			r->won[i] = 1;
+			rc = store_trial_finish(r->s, r->job, i, gen, &o, NULL);
+		}
+		if (rc != FITD_OK && rc != FITD_ESTATE)
+			r->failed++;
+	}
+	return NULL;
+}
+
+/*
+ * Threads race to claim the same trials, on two store handles when the
+ * engine is PostgreSQL (two nodes on one database): every trial is won by
+ * exactly one claim and completed once, and the job's event ids run from 1
+ * without a gap.
+ */
+START_TEST(racing_claims_win_once)
+{
+	struct store_options opt = { .location = store_check_location() };
+	char other[] = "/tmp/fitd-store-node2-XXXXXX", cmd[128];
+	struct racer racers[RACE_THREADS] = { 0 };
+	pthread_t th[RACE_THREADS];
+	struct fitd_error err = { 0 };
+	struct store *s2 = NULL;
+	struct fixture fx;
+	char sql[256];
+
+	setup(&fx, 3);
+	if (store_check_pg()) {
+		ck_assert_ptr_nonnull(mkdtemp(other));
+		opt.state_dir = other;
+		ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	}
+	for (int t = 0; t < RACE_THREADS; t++) {
+		racers[t].s = s2 != NULL && t % 2 ? s2 : fx.s;
+		racers[t].job = fx.job.id;
+		snprintf(racers[t].owner, sizeof(racers[t].owner), "host:%d", t);
+		ck_assert_int_eq(pthread_create(&th[t], NULL, race, &racers[t]), 0);
+	}
+	for (int t = 0; t < RACE_THREADS; t++)
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+	for (int i = 0; i < RACE_TRIALS; i++) {
+		int wins = 0;
+
+		for (int t = 0; t < RACE_THREADS; t++)
+			wins += racers[t].won[i];
+		ck_assert_int_eq(wins, 1);
+	}
+	for (int t = 0; t < RACE_THREADS; t++)
+		ck_assert_int_eq(racers[t].failed, 0);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM trials WHERE state = 'completed'"
+					     " AND attempt = 1 AND generation = 1"),
+			 RACE_TRIALS);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) = max(id) AND min(id) = 1 AND count(*) = %d FROM events"
+		 " WHERE job_id = '%s'",
+		 1 + 2 * RACE_TRIALS, fx.job.id);
+	ck_assert_int_eq(store_check_sql_int(sql), 1);
+	if (s2 != NULL) {
+		store_close(s2);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", other);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("trials");
@@ -404,6 +536,7 @@ int main(void)
 	tcase_add_test(tc, recovery_sorts_each_running_trial);
 	tcase_add_test(tc, given_back_attempt_is_not_counted);
 	tcase_add_test(tc, families_sum_finished_trials);
+	tcase_add_test(tc, racing_claims_win_once);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
