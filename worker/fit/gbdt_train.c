@@ -6,7 +6,9 @@
  * The steps: check; plan every buffer with fit__gbdt_plan_layout() on a
  * counting arena, allocate once, lay out again for real; cut the bins
  * (gbdt_bin.c) and write the binned training and validation matrices;
- * gather the targets; boost (gbdt_boost.c); copy the kept trees into a
+ * boost (gbdt_boost.c), reading the targets through the problem's row lists
+ * (no copy: a byte per input is all a row costs beyond its gradients,
+ * margins and place in the partition); copy the kept trees into a
  * model (gbdt_model.c). The tree store is planned for the most trees and
  * nodes the parameters allow: pages never written are never touched, and
  * the estimate holds whatever the fit does.
@@ -172,7 +174,7 @@ static void boost_layout(struct fit__arena *a, struct fit__gbdt_fit *fit, size_t
 }
 
 /*
- * The binned matrices, the targets, the tables and the growing contexts
+ * The binned matrices, the tables and the growing contexts
  * live through the fit; the binning's scratch (sample values and sort
  * buffers, per thread) is dead once the bins are cut, so the boosting
  * buffers are laid over it (nothing there is written before boosting): the
@@ -182,7 +184,6 @@ void fit__gbdt_plan_layout(struct fit__arena *a, struct fit__gbdt_fit *fit)
 {
 	const struct fit_gbdt_params *p = fit->p;
 	size_t n = fit->n, nv = fit->nv, nf = fit->nf, nhb, start, scratch_end;
-	int reg = fit->nclasses == 0;
 
 	if (fit__mul(nf, (size_t)p->max_bins + 1, &nhb)) {
 		a->overflow = 1;
@@ -194,10 +195,6 @@ void fit__gbdt_plan_layout(struct fit__arena *a, struct fit__gbdt_fit *fit)
 	fit__gbdt_bin_layout(a, &fit->data, fit->levels, &fit->bw);
 	fit->data.bins = fit__arena_take(a, n, nf);
 	fit->data.vbins = fit__arena_take(a, nv, nf);
-	fit->y = reg ? fit__arena_take(a, n, sizeof(double)) : NULL;
-	fit->vy = reg ? fit__arena_take(a, nv, sizeof(double)) : NULL;
-	fit->label = reg ? NULL : fit__arena_take(a, n, sizeof(int32_t));
-	fit->vlabel = reg ? NULL : fit__arena_take(a, nv, sizeof(int32_t));
 	fit->base = fit__arena_take(a, fit->k, sizeof(double));
 	fit->grow = fit__arena_take(a, fit->ngrow, sizeof(struct fit__gbdt_grow));
 	start = a->used;
@@ -287,22 +284,6 @@ static int plan_alloc(struct fit__gbdt_fit *fit, void **mem, struct fitd_error *
 	return a.overflow ? fitd_error_set(err, FITD_EINTERNAL, NULL, "plan mismatch") : FITD_OK;
 }
 
-static void gather_targets(struct fit__gbdt_fit *fit, const struct fit_gbdt_problem *prob)
-{
-	for (size_t i = 0; i < fit->n; i++) {
-		if (fit->y != NULL)
-			fit->y[i] = prob->y[prob->train[i]];
-		else
-			fit->label[i] = prob->label[prob->train[i]];
-	}
-	for (size_t i = 0; i < fit->nv; i++) {
-		if (fit->vy != NULL)
-			fit->vy[i] = prob->y[prob->valid[i]];
-		else
-			fit->vlabel[i] = prob->label[prob->valid[i]];
-	}
-}
-
 /* Bins, targets and boosting; the codes inner steps return get their message here. */
 static int run(struct fit__gbdt_fit *fit, const struct fit_gbdt_problem *prob,
 	       struct fitd_error *err)
@@ -323,9 +304,14 @@ static int run(struct fit__gbdt_fit *fit, const struct fit_gbdt_problem *prob,
 		g->poll = fit->poll;
 		g->threads = fit->ngrow > 1 ? 1 : fit->p->threads;
 		fit__gbdt_rules_init(&g->rules, fit->p);
+		fit__gbdt_grow_bins(g, fit->data.nhbins);
 	}
 	if (rc == FITD_OK) {
-		gather_targets(fit, prob);
+		/* targets are read through the row lists, not copied */
+		fit->y = prob->nclasses == 0 ? prob->y : NULL;
+		fit->label = prob->nclasses > 0 ? prob->label : NULL;
+		fit->train = prob->train;
+		fit->valid = prob->valid;
 		fit__gbdt_boost_base(fit);
 		rc = fit__gbdt_boost(fit);
 	}
