@@ -13,7 +13,7 @@
  * (every thread's CPU time, steadier than the clock on a shared machine), metric and its
  * value (auc, mlogloss or rmse on the test rows), predict_rows_per_second
  * (best of three over the test rows, raw margins), load_rss_mb (peak before
- * training), train_rss_mb (peak when training returns, the model included),
+ * training: the frame, the targets and the list of rows), train_rss_mb (peak when training returns, the model included),
  * peak_rss_mb (at the end, prediction included), binned_mb (the binned
  * matrix training makes: a byte per training row and input) and work_mb
  * (the fit's working memory as planned, see fit_gbdt_memory_estimate()).
@@ -209,13 +209,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gbdt_bench FILE THREADS TREES (a gbdt_gen table)\n");
 		return 2;
 	}
-	load_mb = peak_mb();
 	n = t.frame->nrows;
 	nt = t.ntrain;
 	trees = (unsigned)atoi(argv[3]);
 	rows = malloc(n * sizeof(size_t));
 	for (size_t i = 0; i < n; i++)
 		rows[i] = i;
+	load_mb = peak_mb();
 	m = train(&t, atoi(argv[2]), trees, rows, &train_s, &train_cpu);
 	train_mb = peak_mb();
 	k = fit_gbdt_desc(m)->noutputs;

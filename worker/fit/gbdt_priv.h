@@ -315,6 +315,13 @@ struct fit__gbdt_fit {
 	size_t chunk;		       /* trees of a round grown before they are stored */
 	struct fit__gbdt_store store;
 	struct fit_gbdt_report report;
+	/*
+	 * The arena's layout: bytes planned, bytes the model still needs (the
+	 * tables, the store), and the two ranges [dead[0], dead[1]) (the binned
+	 * rows) and [dead[2], dead[3]) (the boosting buffers) that are dead once
+	 * boosting ends; released: what fit__release() gave back of them.
+	 */
+	size_t planned, keep, dead[4], released;
 };
 
 /* Lays out fit's buffers (its sizes and params set). */
@@ -329,7 +336,11 @@ void fit__gbdt_boost_base(struct fit__gbdt_fit *fit);
  */
 int fit__gbdt_boost(struct fit__gbdt_fit *fit);
 
-/* A model from a finished fit: the kept trees of fit->store. FITD_ENOMEM. */
+/*
+ * A model from a finished fit: the kept trees of fit->store. Its
+ * report.work_bytes is the fit's peak: the arena, or what was kept of it
+ * plus the model. FITD_ENOMEM.
+ */
 int fit__gbdt_model_assemble(const struct fit__gbdt_fit *fit, struct fit_gbdt_model **out,
 			     struct fitd_error *err);
 
