@@ -235,7 +235,7 @@ int main(int argc, char **argv)
 	printf("load_rss_mb %.0f\n", load_mb);
 	printf("train_rss_mb %.0f\n", train_mb);
 	printf("peak_rss_mb %.0f\n", peak_mb());
-	printf("binned_mb %.1f\n", (double)nt * (double)t.frame->ncols / 1048576.0);
+	printf("binned_mb %.2f\n", (double)nt * (double)t.frame->ncols / 1048576.0);
 	printf("work_mb %.1f\n", (double)fit_gbdt_desc(m)->report.work_bytes / 1048576.0);
 	fit_gbdt_free(m);
 	return 0;
