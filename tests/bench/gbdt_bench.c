@@ -13,7 +13,11 @@
  * (every thread's CPU time, steadier than the clock on a shared machine), metric and its
  * value (auc, mlogloss or rmse on the test rows), predict_rows_per_second
  * (best of three over the test rows, raw margins), load_rss_mb (peak before
- * training) and peak_rss_mb.
+ * training: the frame, the targets and the list of rows), train_rss_mb (peak when training returns, the model included),
+ * peak_rss_mb (at the end, prediction included), binned_mb (the binned
+ * matrix training makes: a byte per training row and input) and work_mb
+ * (the fit's working memory as planned, see fit_gbdt_memory_estimate()).
+ * Memory figures are MiB.
  */
 #include <math.h>
 #include <stdio.h>
@@ -197,7 +201,7 @@ int main(int argc, char **argv)
 	struct table t = { 0 };
 	struct fit_gbdt_model *m;
 	size_t *rows, n, nt, k;
-	double train_s, train_cpu, best = 1e30, *z, load_mb;
+	double train_s, train_cpu, best = 1e30, *z, load_mb, train_mb;
 	const char *metric;
 	unsigned trees;
 
@@ -205,14 +209,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gbdt_bench FILE THREADS TREES (a gbdt_gen table)\n");
 		return 2;
 	}
-	load_mb = peak_mb();
 	n = t.frame->nrows;
 	nt = t.ntrain;
 	trees = (unsigned)atoi(argv[3]);
 	rows = malloc(n * sizeof(size_t));
 	for (size_t i = 0; i < n; i++)
 		rows[i] = i;
+	load_mb = peak_mb();
 	m = train(&t, atoi(argv[2]), trees, rows, &train_s, &train_cpu);
+	train_mb = peak_mb();
 	k = fit_gbdt_desc(m)->noutputs;
 	z = malloc((n - nt) * k * sizeof(double));
 	for (int r = 0; r < 3; r++) {
@@ -228,7 +233,9 @@ int main(int argc, char **argv)
 	printf("metric %s\n", metric);
 	printf("predict_rows_per_second %.0f\n", (double)(n - nt) / best);
 	printf("load_rss_mb %.0f\n", load_mb);
+	printf("train_rss_mb %.0f\n", train_mb);
 	printf("peak_rss_mb %.0f\n", peak_mb());
+	printf("binned_mb %.2f\n", (double)nt * (double)t.frame->ncols / 1048576.0);
 	printf("work_mb %.1f\n", (double)fit_gbdt_desc(m)->report.work_bytes / 1048576.0);
 	fit_gbdt_free(m);
 	return 0;

@@ -3,7 +3,8 @@
  * functions (XOR, a steep monotone curve),
  * missing values through the learned default direction, categorical splits
  * (one-vs-rest, subsets, unseen levels, 1,000 and 5,000 levels), early
- * stopping, progress and cancellation, importance, and the memory estimate.
+ * stopping, progress and cancellation, importance, the memory estimate
+ * (the histogram pool's size in it) and the pages a fit gives back.
  * One tree against an exact greedy reference is in test_gbdt_ref.c,
  * descriptions and rebuilding in test_gbdt_desc.c, determinism across
  * thread counts in test_gbdt_det.c, TreeSHAP in test_gbdt_shap.c.
@@ -11,10 +12,12 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tests/fit/gbdt_fixture.h"
+#include "worker/fit/internal.h"
 
 static struct fit_gbdt_params defaults(void)
 {
@@ -589,8 +592,63 @@ START_TEST(memory_estimate)
 		check_estimate(&shapes[s], 30 + s);
 	ck_assert_int_eq(fit_gbdt_memory_estimate(SIZE_MAX / 4, 1000, 0, 0, &p, &est),
 			 FITD_ETOOBIG);
+	/* the pool holds max_leaves / 2 + 1 histograms: 63 leaves cost 16 more than 31 */
+	{
+		size_t hist = 100 * 256 * 32, e31, e63;
+
+		p.max_leaves = 31;
+		ck_assert_int_eq(fit_gbdt_memory_estimate(20000, 100, 2, 0, &p, &e31), 0);
+		p.max_leaves = 63;
+		ck_assert_int_eq(fit_gbdt_memory_estimate(20000, 100, 2, 0, &p, &e63), 0);
+		ck_assert_msg(e63 - e31 >= 16 * hist && e63 - e31 < 16 * hist + ((size_t)1 << 20),
+			      "31 leaves: %zu, 63: %zu", e31, e63);
+		p.max_leaves = 31;
+	}
 	p.trees = 0;
 	ck_assert_int_eq(fit_gbdt_memory_estimate(10, 1, 0, 0, &p, &est), FITD_EINVAL);
+}
+END_TEST
+
+/* Resident bytes of this process from /proc (Linux), 0 when unknown. */
+static size_t resident(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, pages = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &pages) != 2)
+		pages = 0;
+	fclose(f);
+	return pages * 4096;
+}
+
+/* fit__release() gives the whole pages of a dead range back; they read as zero, the rest stays. */
+START_TEST(release_pages)
+{
+	size_t n = (size_t)16 << 20, got, before, after;
+	unsigned char *p = fit__alloc(n);
+	size_t lo = 100, hi = n - 100;
+
+	ck_assert(p != NULL);
+	memset(p, 1, n);
+	before = resident();
+	got = fit__release(p + lo, hi - lo);
+	after = resident();
+	if (!fit__release_works()) {
+		ck_assert_uint_eq(got, 0);
+		free(p);
+		return;
+	}
+	ck_assert_uint_le(got, hi - lo);
+	ck_assert_uint_ge(got + FIT__RELEASE_SLACK, hi - lo);
+	ck_assert(before == 0 || after + (n / 2) < before);
+	ck_assert_int_eq(p[0], 1);
+	ck_assert_int_eq(p[lo - 1], 1);
+	ck_assert_int_eq(p[n / 2], 0);
+	ck_assert_int_eq(p[n - 1], 1);
+	ck_assert_uint_eq(fit__release(p + 10, 20), 0);
+	free(p);
 }
 END_TEST
 
@@ -615,6 +673,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, importance);
 	tcase_add_test(tc, bad_problems);
 	tcase_add_test(tc, memory_estimate);
+	tcase_add_test(tc, release_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

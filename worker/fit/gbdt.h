@@ -246,7 +246,9 @@ int fit_gbdt_shap(const struct fit_gbdt_model *m, const struct fit_frame *frame,
 void fit_gbdt_importance(const struct fit_gbdt_model *m, double *gain, double *cover);
 
 /*
- * An upper bound of the peak bytes fit_gbdt_train() allocates for a fit of
+ * An upper bound of the peak bytes fit_gbdt_train() holds (its working
+ * memory; then, with the binned rows and boosting buffers given back where
+ * the system can, what it keeps plus the model) for a fit of
  * rows training-plus-validation rows of features input columns, nclasses
  * classes (0 for regression) and params, where the categorical inputs have
  * cat_levels levels in all in the frame (0 when there are none), so the

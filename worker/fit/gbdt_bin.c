@@ -66,8 +66,6 @@ void fit__gbdt_bin_scratch(struct fit__arena *a, size_t n, size_t levels, int th
 		a->overflow = 1;
 		return;
 	}
-	w->values = fit__arena_take(a, per, sizeof(double));
-	w->counts = fit__arena_take(a, per, sizeof(uint32_t));
 	w->sort = fit__arena_take(a, per, 2 * sizeof(uint64_t));
 	w->pick = fit__arena_take(a, w->nsample, sizeof(uint32_t));
 	w->keys = fit__arena_take(a, levels, sizeof(uint64_t));
@@ -212,9 +210,9 @@ static void fit_numeric(struct fit__gbdt_feat *ft, const struct fit_gbdt_problem
 			const struct fit__gbdt_binwork *w, unsigned maxb, int t)
 {
 	const double *x = ft->src->num;
-	double *v = w->values + (size_t)t * w->nsample;
-	uint32_t *cnt = w->counts + (size_t)t * w->nsample;
 	uint64_t *key = w->sort + (size_t)t * 2 * w->nsample;
+	double *v = (double *)key;			/* the sorted keys become values in place */
+	uint32_t *cnt = (uint32_t *)(key + w->nsample); /* in the sort's scratch half */
 	size_t m = 0;
 
 	for (size_t i = 0; i < w->nsample; i++) {
@@ -224,8 +222,11 @@ static void fit_numeric(struct fit__gbdt_feat *ft, const struct fit_gbdt_problem
 			key[m++] = sort_key(val);
 	}
 	radix_sort(key, key + w->nsample, m);
-	for (size_t i = 0; i < m; i++)
-		v[i] = key_value(key[i]);
+	for (size_t i = 0; i < m; i++) {
+		double val = key_value(key[i]);
+
+		memcpy(&key[i], &val, sizeof(val));
+	}
 	ft->nbins = cut(v, cnt, distinct(v, m, cnt), m, maxb, ft->thr);
 	ft->span = span_of(ft->nbins);
 	for (unsigned b = ft->nbins; b < THR_SLOTS; b++)

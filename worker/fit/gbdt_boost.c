@@ -124,13 +124,16 @@ static row_fn pick_loss(enum fit_loss loss, size_t k)
 }
 
 /*
- * The mean loss of n rows with margins z (k x n), writing their gradient
- * pairs to gh (k x n) when not NULL; NAN when want is zero.
+ * The mean loss of n rows (frame rows rows[0..n)) with margins z (k x n),
+ * writing their gradient pairs to gh (k x n) when not NULL; NAN when want is
+ * zero.
  */
-static double loss_pass(struct fit__gbdt_fit *fit, const double *z, const double *y,
-			const int32_t *label, size_t n, struct fit__gbdt_gh *gh, int want)
+static double loss_pass(struct fit__gbdt_fit *fit, const double *z, const size_t *rows, size_t n,
+			struct fit__gbdt_gh *gh, int want)
 {
 	size_t k = fit->k, nblk = (n + FIT__GBDT_BLOCK - 1) / FIT__GBDT_BLOCK;
+	const double *y = fit->y;
+	const int32_t *label = fit->label;
 	row_fn fn = pick_loss(fit->p->loss, k);
 	double delta = fit->p->huber_delta, sum = 0.0;
 	int threads = fit->p->threads;
@@ -142,7 +145,7 @@ static double loss_pass(struct fit__gbdt_fit *fit, const double *z, const double
 		double s = 0.0;
 
 		for (size_t i = b * FIT__GBDT_BLOCK; i < i1; i++)
-			s += fn(z + i, k, y ? y[i] : 0.0, label ? label[i] : 0, delta,
+			s += fn(z + i, k, y ? y[rows[i]] : 0.0, label ? label[rows[i]] : 0, delta,
 				gh ? gh + i : NULL, n, want);
 		fit->partial[b] = s;
 	}
@@ -171,13 +174,14 @@ void fit__gbdt_boost_base(struct fit__gbdt_fit *fit)
 	double s = 0.0;
 
 	if (fit->nclasses == 0 && fit->p->loss != FIT_LOSS_SQUARED) {
-		memcpy(fit->f, fit->y, n * sizeof(double)); /* scratch: margins come after */
+		for (size_t i = 0; i < n; i++) /* scratch: margins come after */
+			fit->f[i] = fit->y[fit->train[i]];
 		fit->base[0] = median(fit->f, n);
 		return;
 	}
 	if (fit->nclasses == 0) {
 		for (size_t i = 0; i < n; i++)
-			s += fit->y[i];
+			s += fit->y[fit->train[i]];
 		fit->base[0] = s / (double)n;
 		return;
 	}
@@ -187,7 +191,7 @@ void fit__gbdt_boost_base(struct fit__gbdt_fit *fit)
 		double pr;
 
 		for (size_t i = 0; i < n; i++)
-			cnt += fit->label[i] == want;
+			cnt += fit->label[fit->train[i]] == want;
 		pr = (double)cnt / (double)n;
 		pr = pr < PROB_FLOOR ? PROB_FLOOR : pr > 1.0 - PROB_FLOOR ? 1.0 - PROB_FLOOR : pr;
 		fit->base[c] = k == 1 ? log(pr / (1.0 - pr)) : log(pr);
@@ -272,7 +276,7 @@ static int leaf_values(struct fit__gbdt_fit *fit, struct fit__gbdt_grow *g)
 			continue;
 		if (absolute && w->end > w->begin) {
 			for (size_t i = w->begin; i < w->end; i++)
-				scratch[i] = fit->y[g->rows[i]] - fit->f[g->rows[i]];
+				scratch[i] = fit->y[fit->train[g->rows[i]]] - fit->f[g->rows[i]];
 			w->value = median(scratch + w->begin, w->end - w->begin);
 		} else {
 			w->value = fit__gbdt_weight(&g->rules, w->sum.g, w->sum.h);
@@ -420,7 +424,7 @@ int fit__gbdt_boost(struct fit__gbdt_fit *fit)
 		fit->f[i] = fit->base[i / n];
 	for (size_t i = 0; i < nv * k; i++)
 		fit->fv[i] = fit->base[i / nv];
-	loss_pass(fit, fit->f, fit->y, fit->label, n, fit->gh, 0);
+	loss_pass(fit, fit->f, fit->train, n, fit->gh, 0);
 	fit->report = (struct fit_gbdt_report){ 0, 0, NAN, NAN, 0, fit->report.work_bytes };
 	for (unsigned r = 0; r < fit->p->trees && rc == FITD_OK; r++) {
 		double tl, vl;
@@ -430,8 +434,8 @@ int fit__gbdt_boost(struct fit__gbdt_fit *fit)
 		rc = boost_round(fit, r);
 		if (rc != FITD_OK)
 			break;
-		tl = loss_pass(fit, fit->f, fit->y, fit->label, n, fit->gh, want);
-		vl = nv > 0 ? loss_pass(fit, fit->fv, fit->vy, fit->vlabel, nv, NULL, 1) : NAN;
+		tl = loss_pass(fit, fit->f, fit->train, n, fit->gh, want);
+		vl = nv > 0 ? loss_pass(fit, fit->fv, fit->valid, nv, NULL, 1) : NAN;
 		if ((want && !isfinite(tl)) || (nv > 0 && !isfinite(vl)))
 			return FITD_EDIVERGED;
 		if (round_end(fit, r + 1, tl, vl)) {

@@ -16,11 +16,12 @@
  *      searches both children for their best split on those inputs;
  *   3. the per-input candidates are reduced in input order.
  *
- * Histograms live in a pool of slots sized by leaves (capped at
- * FIT__GBDT_POOL bytes when max_leaves is large): a leaf that may still
- * split keeps its histogram for the subtraction; when the pool runs dry the
- * open leaf with the lowest gain gives its slot up, and is later split by
- * building both children from their rows. Children that can no longer split
+ * Histograms live in a pool of slots, half as many as leaves (see
+ * pool_slots(): no split loses its subtraction; capped at FIT__GBDT_POOL
+ * bytes when max_leaves is large): a leaf that may still split keeps its
+ * histogram for the subtraction; when the pool runs dry the open leaf with
+ * the lowest gain gives its slot up, and were it split later (only when the
+ * cap binds), both children would be built from their rows. Children that can no longer split
  * (depth, size, the last leaf) get no histogram at all. The abort callback
  * is polled once per split.
  */
@@ -44,11 +45,26 @@ enum {
 	SUB
 }; /* how a child gets its histogram */
 
-static size_t pool_slots(size_t leaves, size_t nhbins)
+/*
+ * The histograms of nhbins bins the pool holds: (leaves + 2) / 2, at most
+ * budget bytes of them, at least 3 (never more than leaves).
+ *
+ * Why half the leaves lose nothing: a slot is taken from an open leaf only
+ * when every slot is held, by the split's parent (which its larger child
+ * keeps) and nslots - 1 open leaves, so the tree has N >= nslots + 1 leaves
+ * and R = leaves - N splits to go. The victim has the lowest gain of those
+ * nslots - 1; with nslots - 1 > R, at least R open leaves come before it in
+ * the queue, and the gains of leaves already open never change, so the R
+ * remaining splits take others and it is never split. nslots >= (leaves +
+ * 1) / 2 makes nslots - 1 > R whenever a slot is taken: every split still
+ * subtracts, and the trees are those of a slot per leaf.
+ */
+static size_t pool_slots(size_t leaves, size_t nhbins, size_t budget)
 {
-	size_t bytes = nhbins * sizeof(struct fit__gbdt_hbin), cap;
+	size_t bytes = nhbins * sizeof(struct fit__gbdt_hbin), want = leaves / 2 + 1, cap;
 
-	cap = bytes > 0 ? FIT__GBDT_POOL / bytes : leaves;
+	cap = bytes > 0 ? budget / bytes : want;
+	cap = cap < want ? cap : want;
 	if (cap < 3)
 		cap = 3;
 	return leaves < cap ? leaves : cap;
@@ -57,27 +73,36 @@ static size_t pool_slots(size_t leaves, size_t nhbins)
 void fit__gbdt_grow_layout(struct fit__arena *a, struct fit__gbdt_grow *g, size_t n, size_t nf,
 			   size_t nhbins, const struct fit_gbdt_params *p)
 {
-	size_t L = p->max_leaves, cells, nblk = (n + PART_BLOCK - 1) / PART_BLOCK;
+	size_t L = p->max_leaves, nblk = (n + PART_BLOCK - 1) / PART_BLOCK, most;
 
-	g->nslots = pool_slots(L, nhbins);
+	g->nslots = pool_slots(L, nhbins, FIT__GBDT_POOL);
 	g->stride = nhbins;
-	if (fit__mul(g->nslots, nhbins, &cells)) {
+	if (fit__mul(g->nslots, nhbins, &g->cells)) {
 		a->overflow = 1;
 		return;
 	}
+	/* the most histograms the cells hold once bins are cut: each input has at least 2 */
+	most = g->cells / (2 * (nf > 0 ? nf : 1));
+	most = most < L ? most : L;
 	g->rows = fit__arena_take(a, n, sizeof(uint32_t));
 	g->tmp = fit__arena_take(a, n, sizeof(uint32_t));
 	g->act = fit__arena_take(a, nf, sizeof(uint32_t));
 	g->colkey = fit__arena_take(a, nf, sizeof(uint64_t));
 	g->leaf = fit__arena_take(a, L, sizeof(struct fit__gbdt_leaf));
 	g->heap = fit__arena_take(a, L, sizeof(struct fit__gbdt_open));
-	g->pool = fit__arena_take(a, cells, sizeof(struct fit__gbdt_hbin));
-	g->owner = fit__arena_take(a, g->nslots, sizeof(int32_t));
-	g->free_slot = fit__arena_take(a, g->nslots, sizeof(int32_t));
+	g->pool = fit__arena_take(a, g->cells, sizeof(struct fit__gbdt_hbin));
+	g->owner = fit__arena_take(a, most, sizeof(int32_t));
+	g->free_slot = fit__arena_take(a, most, sizeof(int32_t));
 	g->cand = fit__arena_take(a, 2 * nf, sizeof(struct fit__gbdt_split));
 	g->blk = fit__arena_take(a, nblk, sizeof(size_t));
 	g->partial = fit__arena_take(a, (n + FIT__GBDT_BLOCK - 1) / FIT__GBDT_BLOCK,
 				     sizeof(struct fit__gbdt_hbin));
+}
+
+void fit__gbdt_grow_bins(struct fit__gbdt_grow *g, size_t nhbins)
+{
+	g->stride = nhbins;
+	g->nslots = pool_slots(g->p->max_leaves, nhbins, g->cells * sizeof(struct fit__gbdt_hbin));
 }
 
 /* ---- the queue of open leaves: a binary heap ---- */

@@ -499,7 +499,9 @@ int fit__gbdt_model_assemble(const struct fit__gbdt_fit *fit, struct fit_gbdt_mo
 	m->desc.params = *fit->p;
 	m->desc.nclasses = fit->nclasses;
 	m->desc.report = fit->report;
-	m->desc.report.work_bytes += fit__gbdt_model_bytes(&s);
+	m->desc.report.work_bytes = fit->planned - fit->released + fit__gbdt_model_bytes(&s);
+	if (m->desc.report.work_bytes < fit->planned)
+		m->desc.report.work_bytes = fit->planned;
 	rc = fit__gbdt_model_finish(m, err);
 	if (rc != FITD_OK) {
 		fit_gbdt_free(m);

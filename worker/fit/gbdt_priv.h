@@ -85,12 +85,11 @@ struct fit__gbdt_binwork {
 	int32_t *code_level; /* levels, and as many of each below */
 	int32_t *level_code;
 	uint8_t *level_bin;
-	size_t nsample;	  /* min(training rows, FIT__GBDT_SAMPLE) */
-	double *values;	  /* threads x nsample */
-	uint32_t *counts; /* threads x nsample */
-	uint64_t *sort;	  /* threads x 2 nsample: radix sort keys and scratch */
-	uint32_t *pick;	  /* nsample sampled positions in the training list, ascending */
-	uint64_t *keys;	  /* levels: the ordering of one categorical input's levels */
+	size_t nsample; /* min(training rows, FIT__GBDT_SAMPLE) */
+	uint64_t *sort; /* threads x 2 nsample: radix sort keys and scratch, then the sorted
+			     values and their counts */
+	uint32_t *pick; /* nsample sampled positions in the training list, ascending */
+	uint64_t *keys; /* levels: the ordering of one categorical input's levels */
 };
 
 /*
@@ -234,8 +233,8 @@ struct fit__gbdt_grow {
 	size_t nheap;
 	struct fit__gbdt_wnode *node; /* 2 max_leaves - 1, set per tree */
 	size_t nnodes;
-	struct fit__gbdt_hbin *pool; /* nslots histograms of stride bins */
-	size_t nslots, stride;
+	struct fit__gbdt_hbin *pool; /* cells bins: nslots histograms of stride bins */
+	size_t cells, nslots, stride;
 	int32_t *owner; /* per slot: the leaf holding it, or -1 */
 	int32_t *free_slot;
 	size_t nfree;
@@ -244,9 +243,20 @@ struct fit__gbdt_grow {
 	struct fit__gbdt_hbin *partial;
 };
 
-/* Lays out growing over n rows of nf inputs with at most nhbins histogram bins per leaf. */
+/*
+ * Lays out growing over n rows of nf inputs with at most nhbins histogram
+ * bins per leaf; the histogram pool holds max_leaves / 2 + 1 of them (capped
+ * at FIT__GBDT_POOL bytes, at least 3).
+ */
 void fit__gbdt_grow_layout(struct fit__arena *a, struct fit__gbdt_grow *g, size_t n, size_t nf,
 			   size_t nhbins, const struct fit_gbdt_params *p);
+
+/*
+ * Once the bins are cut (g->p set): histograms of nhbins bins (at most the
+ * layout's), as many in the pool as its cells hold, up to one per leaf.
+ * Slots pack from the pool's start, so pages past them are never touched.
+ */
+void fit__gbdt_grow_bins(struct fit__gbdt_grow *g, size_t nhbins);
 
 /*
  * Grows one tree over g->rows[0..g->nrows) with inputs g->act into
@@ -290,8 +300,9 @@ struct fit__gbdt_fit {
 	int has_cat;
 	struct fit__gbdt_data data;
 	struct fit__gbdt_binwork bw;
-	double *y, *vy;		     /* regression: targets per training, validation row */
-	int32_t *label, *vlabel;     /* classification */
+	const double *y;	     /* regression: the problem's targets, per frame row */
+	const int32_t *label;	     /* classification: the problem's classes, per frame row */
+	const size_t *train, *valid; /* the frame rows of the training and validation rows */
 	double *base;		     /* k */
 	double *f, *fv;		     /* margins, k x n and k x nv (output-major) */
 	struct fit__gbdt_gh *gh;     /* k x n, output-major */
@@ -304,6 +315,13 @@ struct fit__gbdt_fit {
 	size_t chunk;		       /* trees of a round grown before they are stored */
 	struct fit__gbdt_store store;
 	struct fit_gbdt_report report;
+	/*
+	 * The arena's layout: bytes planned, bytes the model still needs (the
+	 * tables, the store), and the two ranges [dead[0], dead[1]) (the binned
+	 * rows) and [dead[2], dead[3]) (the boosting buffers) that are dead once
+	 * boosting ends; released: what fit__release() gave back of them.
+	 */
+	size_t planned, keep, dead[4], released;
 };
 
 /* Lays out fit's buffers (its sizes and params set). */
@@ -318,7 +336,11 @@ void fit__gbdt_boost_base(struct fit__gbdt_fit *fit);
  */
 int fit__gbdt_boost(struct fit__gbdt_fit *fit);
 
-/* A model from a finished fit: the kept trees of fit->store. FITD_ENOMEM. */
+/*
+ * A model from a finished fit: the kept trees of fit->store. Its
+ * report.work_bytes is the fit's peak: the arena, or what was kept of it
+ * plus the model. FITD_ENOMEM.
+ */
 int fit__gbdt_model_assemble(const struct fit__gbdt_fit *fit, struct fit_gbdt_model **out,
 			     struct fitd_error *err);
 

@@ -6,7 +6,9 @@
  * The steps: check; plan every buffer with fit__gbdt_plan_layout() on a
  * counting arena, allocate once, lay out again for real; cut the bins
  * (gbdt_bin.c) and write the binned training and validation matrices;
- * gather the targets; boost (gbdt_boost.c); copy the kept trees into a
+ * boost (gbdt_boost.c), reading the targets through the problem's row lists
+ * (no copy: a byte per input is all a row costs beyond its gradients,
+ * margins and place in the partition); copy the kept trees into a
  * model (gbdt_model.c). The tree store is planned for the most trees and
  * nodes the parameters allow: pages never written are never touched, and
  * the estimate holds whatever the fit does.
@@ -168,21 +170,22 @@ static void boost_layout(struct fit__arena *a, struct fit__gbdt_fit *fit, size_t
 	fit->wnode = fit__arena_take(a, fit->chunk * (2 * (size_t)p->max_leaves - 1),
 				     sizeof(struct fit__gbdt_wnode));
 	fit->wcount = fit__arena_take(a, fit->chunk, sizeof(size_t));
-	store_layout(a, &fit->store, k, fit->has_cat, p);
 }
 
 /*
- * The binned matrices, the targets, the tables and the growing contexts
+ * The binned matrices, the tables and the growing contexts
  * live through the fit; the binning's scratch (sample values and sort
- * buffers, per thread) is dead once the bins are cut, so the boosting
- * buffers are laid over it (nothing there is written before boosting): the
- * plan takes the larger of the two, not their sum.
+ * buffers, per thread) is dead once the bins are cut, so the tree store and
+ * the boosting buffers are laid over it (nothing there is written before
+ * boosting): the plan takes the larger of the two, not their sum. Once
+ * boosting ends only the tables and the store are needed to make the
+ * model: the binned rows and the boosting buffers lie in two ranges that
+ * are given back before the model is allocated (fit->dead).
  */
 void fit__gbdt_plan_layout(struct fit__arena *a, struct fit__gbdt_fit *fit)
 {
 	const struct fit_gbdt_params *p = fit->p;
 	size_t n = fit->n, nv = fit->nv, nf = fit->nf, nhb, start, scratch_end;
-	int reg = fit->nclasses == 0;
 
 	if (fit__mul(nf, (size_t)p->max_bins + 1, &nhb)) {
 		a->overflow = 1;
@@ -192,21 +195,22 @@ void fit__gbdt_plan_layout(struct fit__arena *a, struct fit__gbdt_fit *fit)
 	fit->data.nv = nv;
 	fit->data.nf = nf;
 	fit__gbdt_bin_layout(a, &fit->data, fit->levels, &fit->bw);
-	fit->data.bins = fit__arena_take(a, n, nf);
-	fit->data.vbins = fit__arena_take(a, nv, nf);
-	fit->y = reg ? fit__arena_take(a, n, sizeof(double)) : NULL;
-	fit->vy = reg ? fit__arena_take(a, nv, sizeof(double)) : NULL;
-	fit->label = reg ? NULL : fit__arena_take(a, n, sizeof(int32_t));
-	fit->vlabel = reg ? NULL : fit__arena_take(a, nv, sizeof(int32_t));
 	fit->base = fit__arena_take(a, fit->k, sizeof(double));
 	fit->grow = fit__arena_take(a, fit->ngrow, sizeof(struct fit__gbdt_grow));
-	start = a->used;
+	fit->dead[0] = a->used;
+	fit->data.bins = fit__arena_take(a, n, nf);
+	fit->data.vbins = fit__arena_take(a, nv, nf);
+	start = fit->dead[1] = a->used;
 	fit__gbdt_bin_scratch(a, n, fit->levels, p->threads, &fit->bw);
 	scratch_end = a->used;
 	a->used = start;
+	store_layout(a, &fit->store, fit->k, fit->has_cat, p);
+	fit->dead[2] = a->used;
+	fit->keep = fit->dead[0] + (fit->dead[2] - start);
 	boost_layout(a, fit, nhb);
 	if (a->used < scratch_end)
 		a->used = scratch_end;
+	fit->dead[3] = fit->planned = a->used;
 }
 
 static int check_rows(const size_t *rows, size_t n, size_t nrows, const char *what,
@@ -287,22 +291,6 @@ static int plan_alloc(struct fit__gbdt_fit *fit, void **mem, struct fitd_error *
 	return a.overflow ? fitd_error_set(err, FITD_EINTERNAL, NULL, "plan mismatch") : FITD_OK;
 }
 
-static void gather_targets(struct fit__gbdt_fit *fit, const struct fit_gbdt_problem *prob)
-{
-	for (size_t i = 0; i < fit->n; i++) {
-		if (fit->y != NULL)
-			fit->y[i] = prob->y[prob->train[i]];
-		else
-			fit->label[i] = prob->label[prob->train[i]];
-	}
-	for (size_t i = 0; i < fit->nv; i++) {
-		if (fit->vy != NULL)
-			fit->vy[i] = prob->y[prob->valid[i]];
-		else
-			fit->vlabel[i] = prob->label[prob->valid[i]];
-	}
-}
-
 /* Bins, targets and boosting; the codes inner steps return get their message here. */
 static int run(struct fit__gbdt_fit *fit, const struct fit_gbdt_problem *prob,
 	       struct fitd_error *err)
@@ -323,9 +311,14 @@ static int run(struct fit__gbdt_fit *fit, const struct fit_gbdt_problem *prob,
 		g->poll = fit->poll;
 		g->threads = fit->ngrow > 1 ? 1 : fit->p->threads;
 		fit__gbdt_rules_init(&g->rules, fit->p);
+		fit__gbdt_grow_bins(g, fit->data.nhbins);
 	}
 	if (rc == FITD_OK) {
-		gather_targets(fit, prob);
+		/* targets are read through the row lists, not copied */
+		fit->y = prob->nclasses == 0 ? prob->y : NULL;
+		fit->label = prob->nclasses > 0 ? prob->label : NULL;
+		fit->train = prob->train;
+		fit->valid = prob->valid;
 		fit__gbdt_boost_base(fit);
 		rc = fit__gbdt_boost(fit);
 	}
@@ -388,8 +381,11 @@ int fit_gbdt_train(const struct fit_gbdt_problem *prob, const struct fit_gbdt_pa
 	rc = plan_alloc(&fit, &mem, err);
 	if (rc == FITD_OK)
 		rc = run(&fit, prob, err);
-	if (rc == FITD_OK)
+	if (rc == FITD_OK) {
+		fit.released = fit__release((char *)mem + fit.dead[0], fit.dead[1] - fit.dead[0]) +
+			       fit__release((char *)mem + fit.dead[2], fit.dead[3] - fit.dead[2]);
 		rc = fit__gbdt_model_assemble(&fit, out, err);
+	}
 	free(mem);
 	return rc;
 }
@@ -415,7 +411,7 @@ int fit_gbdt_memory_estimate(size_t rows, size_t features, size_t nclasses, size
 	struct fit_gbdt_params p = *params;
 	struct fit__gbdt_fit fit = { 0 };
 	struct fit__arena a = { 0 };
-	size_t model, total;
+	size_t model, total, kept;
 
 	if (fit_gbdt_params_check(params, nclasses) != NULL)
 		return FITD_EINVAL;
@@ -430,8 +426,13 @@ int fit_gbdt_memory_estimate(size_t rows, size_t features, size_t nclasses, size
 	/* validation rows cost less than training rows, so all-training is the peak */
 	fit__gbdt_plan_layout(&a, &fit);
 	model = model_bound(fit.nf, fit.k, cat_levels, &p);
-	if (a.overflow || model == 0 || fit__add(a.used, model, &total) ||
-	    fit__add(total, ALIGN_SLACK, &total))
+	/* the model is made once the dead ranges are given back (else beside them) */
+	kept = fit__release_works() ? fit.keep + 2 * FIT__RELEASE_SLACK : a.used;
+	if (a.overflow || model == 0 || fit__add(kept, model, &total))
+		return FITD_ETOOBIG;
+	if (total < a.used)
+		total = a.used;
+	if (fit__add(total, ALIGN_SLACK, &total))
 		return FITD_ETOOBIG;
 	*bytes = total;
 	return FITD_OK;

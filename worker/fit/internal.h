@@ -67,6 +67,19 @@ void *fit__arena_take(struct fit__arena *a, size_t count, size_t elem);
 /* 64-byte aligned allocation of bytes (rounded up); NULL on failure; free with free(). */
 void *fit__alloc(size_t bytes);
 
+/*
+ * Gives the whole pages of p[0..bytes) back to the system (a buffer from
+ * fit__alloc() whose contents are dead; they read as zero if touched again)
+ * and returns how many bytes that was; 0 where the system cannot.
+ */
+size_t fit__release(void *p, size_t bytes);
+
+/* Whether fit__release() gives pages back on this system. */
+int fit__release_works(void);
+
+/* Bytes fit__release() may keep of a range: the part pages at either end, at most. */
+#define FIT__RELEASE_SLACK ((size_t)128 << 10)
+
 /* ---- cancellation ---- */
 
 /*

@@ -4,9 +4,11 @@
  */
 #include "worker/fit/internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define HUGE_FROM ((size_t)8 << 20) /* buffers from this size get huge pages */
@@ -71,6 +73,36 @@ void *fit__alloc(size_t bytes)
 	madvise(p, n, MADV_HUGEPAGE);
 #endif
 	return p;
+}
+
+size_t fit__release(void *p, size_t bytes)
+{
+#if defined(MADV_DONTNEED) && defined(_SC_PAGESIZE)
+	long ps = sysconf(_SC_PAGESIZE);
+	uintptr_t page = ps > 0 ? (uintptr_t)ps : 0, lo, hi;
+
+	if (page == 0 || page > FIT__RELEASE_SLACK / 2 || bytes < 2 * page)
+		return 0;
+	lo = ((uintptr_t)p + page - 1) / page * page;
+	hi = ((uintptr_t)p + bytes) / page * page;
+	if (hi <= lo || madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+		return 0;
+	return hi - lo;
+#else
+	(void)p, (void)bytes;
+	return 0;
+#endif
+}
+
+int fit__release_works(void)
+{
+#if defined(MADV_DONTNEED) && defined(_SC_PAGESIZE)
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 && (size_t)ps <= FIT__RELEASE_SLACK / 2;
+#else
+	return 0;
+#endif
 }
 
 int fit__poll_check(struct fit__poll *p)
