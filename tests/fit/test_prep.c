@@ -484,54 +484,103 @@ START_TEST(test_one_pass_fit)
 }
 END_TEST
 
+/* A logistic model of the mixed table on rows (the last 5000 validate). */
+static struct fit_model *mixed_model(const struct fit_frame *f, const size_t *rows, size_t nrows,
+				     int threads, struct fit_prep_cache *cache)
+{
+	size_t feat[MIXED_COLS], nf = mixed_features(feat);
+	struct fit_problem prob = {
+		.frame = f,
+		.target = 9,
+		.features = feat,
+		.nfeatures = nf,
+		.train = rows,
+		.ntrain = nrows - 5000,
+		.valid = rows + nrows - 5000,
+		.nvalid = 5000,
+		.task = FIT_TASK_CLASSIFICATION,
+		.prep_cache = cache,
+	};
+	struct fit_params p;
+
+	fit_params_init(&p);
+	p.model = FIT_MODEL_LOGISTIC;
+	p.optimizer = FIT_OPT_NEWTON;
+	p.reg = FIT_REG_L2;
+	p.svm_c = 1.0;
+	p.missing_indicator = 1;
+	p.threads = threads;
+	return th_train(&prob, &p);
+}
+
+/* Bit for bit: the preprocessing, weights and bias of two models of the mixed table. */
+static void check_same_model(const struct fit_model *a, const struct fit_model *b)
+{
+	const struct fit_model_desc *d0 = fit_model_desc(a), *d = fit_model_desc(b);
+
+	ck_assert_uint_eq(d->layers[0].nin, d0->layers[0].nin);
+	ck_assert(memcmp(d->layers[0].weights, d0->layers[0].weights,
+			 d0->layers[0].nin * sizeof(double)) == 0);
+	ck_assert(memcmp(d->layers[0].bias, d0->layers[0].bias, sizeof(double)) == 0);
+	for (size_t j = 0; j + 1 < MIXED_COLS; j++) {
+		ck_assert_str_eq(d->columns[j].name, d0->columns[j].name);
+		ck_assert(memcmp(&d->columns[j].fill, &d0->columns[j].fill, sizeof(double)) == 0);
+		ck_assert(memcmp(&d->columns[j].center, &d0->columns[j].center, sizeof(double)) ==
+			  0);
+		ck_assert(memcmp(&d->columns[j].scale, &d0->columns[j].scale, sizeof(double)) == 0);
+		ck_assert_int_eq(d->columns[j].indicator, d0->columns[j].indicator);
+		ck_assert_uint_eq(d->columns[j].nlevels, d0->columns[j].nlevels);
+		ck_assert_int_eq(d->columns[j].other, d0->columns[j].other);
+	}
+}
+
 /* The same logistic model, weights and preprocessing, at 1 and 2 threads. */
 START_TEST(test_one_pass_model_threads)
 {
-	size_t n = 40009, nrows, *rows = mixed_rows(n, &nrows), feat[MIXED_COLS];
-	size_t nf = mixed_features(feat);
+	size_t n = 40009, nrows, *rows = mixed_rows(n, &nrows);
 	struct fit_frame *f = mixed_frame(n);
-	struct fit_model *m[2];
+	struct fit_model *m1 = mixed_model(f, rows, nrows, 1, NULL);
+	struct fit_model *m2 = mixed_model(f, rows, nrows, 2, NULL);
 
-	for (int t = 0; t < 2; t++) {
-		struct fit_problem prob = {
-			.frame = f,
-			.target = 9,
-			.features = feat,
-			.nfeatures = nf,
-			.train = rows,
-			.ntrain = nrows - 5000,
-			.valid = rows + nrows - 5000,
-			.nvalid = 5000,
-			.task = FIT_TASK_CLASSIFICATION,
-		};
-		struct fit_params p;
+	check_same_model(m1, m2);
+	fit_model_free(m1);
+	fit_model_free(m2);
+	free(rows);
+	fit_frame_free(f);
+}
+END_TEST
 
-		fit_params_init(&p);
-		p.model = FIT_MODEL_LOGISTIC;
-		p.optimizer = FIT_OPT_NEWTON;
-		p.reg = FIT_REG_L2;
-		p.svm_c = 1.0;
-		p.missing_indicator = 1;
-		p.threads = t + 1;
-		m[t] = th_train(&prob, &p);
-	}
-	for (int t = 0; t < 2; t++) {
-		const struct fit_model_desc *d0 = fit_model_desc(m[0]), *d = fit_model_desc(m[t]);
+/*
+ * A preprocessing cache: the second fit of the same rows copies the first's
+ * preprocessing, and the model is the one a fit without the cache makes, at
+ * 1 and 2 threads; other rows are not served from it.
+ */
+START_TEST(test_prep_cache)
+{
+	size_t n = 40009, nrows, *rows = mixed_rows(n, &nrows);
+	struct fit_frame *f = mixed_frame(n);
+	struct fit_prep_cache *cache;
+	struct fit_model *plain = mixed_model(f, rows, nrows, 1, NULL), *m;
 
-		ck_assert_uint_eq(d->layers[0].nin, d0->layers[0].nin);
-		ck_assert(memcmp(d->layers[0].weights, d0->layers[0].weights,
-				 d0->layers[0].nin * sizeof(double)) == 0);
-		ck_assert(memcmp(d->layers[0].bias, d0->layers[0].bias, sizeof(double)) == 0);
-		for (size_t j = 0; j < nf; j++)
-			ck_assert(memcmp(&d->columns[j].fill, &d0->columns[j].fill,
-					 sizeof(double)) == 0 &&
-				  memcmp(&d->columns[j].center, &d0->columns[j].center,
-					 sizeof(double)) == 0 &&
-				  memcmp(&d->columns[j].scale, &d0->columns[j].scale,
-					 sizeof(double)) == 0);
-	}
-	fit_model_free(m[0]);
-	fit_model_free(m[1]);
+	ck_assert_int_eq(fit_prep_cache_new(2, &cache), 0);
+	for (int round = 0; round < 2; round++)
+		for (int threads = 1; threads <= 2; threads++) {
+			m = mixed_model(f, rows, nrows, threads, cache);
+			check_same_model(plain, m);
+			fit_model_free(m);
+			ck_assert_uint_eq(fit_prep_cache_hits(cache),
+					  (uint64_t)(round * 2 + threads - 1));
+		}
+	/* Other training rows (one of them twice): a new fit, the same as without the cache. */
+	rows[0] = rows[1];
+	m = mixed_model(f, rows, nrows, 1, cache);
+	ck_assert_uint_eq(fit_prep_cache_hits(cache), 3);
+	fit_model_free(plain);
+	plain = mixed_model(f, rows, nrows, 2, NULL);
+	check_same_model(plain, m);
+	fit_model_free(m);
+	fit_prep_cache_free(cache);
+	fit_model_free(plain);
 	free(rows);
 	fit_frame_free(f);
 }
@@ -550,6 +599,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_large_median);
 	tcase_add_loop_test(tc, test_one_pass_fit, 0, 2);
 	tcase_add_test(tc, test_one_pass_model_threads);
+	tcase_add_test(tc, test_prep_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
