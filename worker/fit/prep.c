@@ -86,7 +86,11 @@ static double max_of(const double *a, size_t n)
 
 #define SAMPLE	   1024 /* values sampled for the pivots of a large selection */
 #define SAMPLE_GAP 64	/* sample positions between the pivots and the median (4 sd) */
-#define GROUP	   2	/* numeric columns one pass over the rows fits together */
+/*
+ * Numeric columns one pass over the rows fits together; each thread holds
+ * GROUP doubles per row of scratch, as fit_memory_estimate (train.c) counts.
+ */
+#define GROUP 2
 
 /* The k-th and (k+1)-th smallest of a[0..n), k + 1 < n, reordering a. */
 static void select_plain(double *a, size_t n, size_t k, double *lo, double *hi)
