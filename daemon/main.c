@@ -24,6 +24,7 @@
 #include "daemon/config.h"
 #include "daemon/notify.h"
 #include "daemon/offline_predict.h"
+#include "daemon/wait_policy.h"
 #include "fitd_config.h"
 #include "daemon/base/log.h"
 #include "daemon/base/metrics.h"
@@ -409,6 +410,7 @@ int main(int argc, char **argv)
 {
 	static struct daemon d;
 
+	wait_policy_apply(argv); /* first: libgomp reads its settings once */
 	for (size_t i = 0; argc > 1 && i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].main(argc - 1, argv + 1);

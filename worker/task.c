@@ -38,6 +38,11 @@
 #define WATCH_SHARE	    10	 /* early stopping watches one training row in this many */
 #define WATCH_MIN	    5	 /* ... and at least this many, or it is off */
 #define SPEED_ROWS	    1000 /* rows an ensemble's prediction speed is measured on */
+/*
+ * Fitted preprocessings a job keeps (fit_prep_cache): a fold's training
+ * rows, with and without the rows early stopping watches, and the refit's.
+ */
+#define PREP_CACHE_ENTRIES 24
 
 /* ---- shared job data ---- */
 
@@ -134,6 +139,8 @@ int worker_data_new(const char *path, const char *target, const char *const *exc
 				   &d->split, err);
 	if (rc == FITD_OK)
 		rc = worker_oof_prepare(d, err);
+	if (rc == FITD_OK && fit_prep_cache_new(PREP_CACHE_ENTRIES, &d->prep_cache) != FITD_OK)
+		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "job data");
 	if (rc != FITD_OK)
 		goto fail;
 	*out = d;
@@ -154,6 +161,7 @@ void worker_data_unref(struct worker_data *d)
 	if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1)
 		return;
 	worker_oof_release(d);
+	fit_prep_cache_free(d->prep_cache); /* before the frame its entries name */
 	fit_split_free(d->split);
 	fit_frame_free(d->frame);
 	free(d->features);
@@ -194,6 +202,7 @@ static int fit_rows(struct worker_task *t, const struct fit_params *params, cons
 		.valid = valid,
 		.nvalid = nvalid,
 		.task = d->task,
+		.prep_cache = d->prep_cache,
 	};
 	struct fit_callbacks cb = { .abort = on_abort, .progress = on_progress, .data = t };
 

@@ -30,8 +30,9 @@ struct worker_data {
 	size_t target;
 	size_t *features;
 	size_t nfeatures;
-	struct fit_split *split; /* the validation folds, from the job's seed */
-	size_t *all_rows;	 /* rows with a target value: what the refit trains on */
+	struct fit_split *split;	   /* the validation folds, from the job's seed */
+	struct fit_prep_cache *prep_cache; /* the folds' fitted preprocessing, for every trial */
+	size_t *all_rows;		   /* rows with a target value: what the refit trains on */
 	size_t nall;
 	enum fit_task task;
 	size_t

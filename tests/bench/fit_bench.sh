@@ -1,5 +1,5 @@
 #!/bin/bash
-# The bw_*, fd_*, py_*, fm_* and pm_* variables are set by read_kv (printf -v).
+# The bw_*, fd_*, py_*, bl_*, fm_*, fs_*, fb_*, pm_* and jb_* variables are set by read_kv (printf -v).
 # shellcheck disable=SC2154
 # fit_bench.sh - the numeric core against its Python peers, side by side, on
 # one generated 200,000 x 100 binary classification table:
@@ -22,7 +22,12 @@
 #
 # Builds the core and tests/bench/gentable.c with cc into tests/bench/out/
 # (git-ignored), so it needs nothing but the sources. Timings are the best of
-# several runs; on a machine shared with other work expect noise.
+# several runs; on a machine shared with other work expect noise: each
+# section prints the load average (1 minute) before and after it.
+#
+# fitd runs with OMP_WAIT_POLICY=passive, as the daemon does by default
+# (daemon/wait_policy.c); the mlp is also timed with libgomp's default
+# (threads spin at a barrier before they sleep) and with a bounded spin.
 #
 #   tests/bench/fit_bench.sh [--rows N] [--mlp-epochs E] [--sklearn-mlp-epochs E]
 bench_name=fit
@@ -48,6 +53,10 @@ done
 # The peers, installed as the README's dependency script installs them; a
 # peer still missing afterwards is printed as missing.
 "$ROOT/deploy/deps.sh" bench || echo "fit_bench: could not install every peer" >&2
+
+export OMP_WAIT_POLICY=passive
+unset GOMP_SPINCOUNT
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 mkdir -p "$OUT"
 CC=${CC:-cc}
@@ -80,6 +89,7 @@ gap() {
 }
 
 read_kv bw < <("$OUT/fit_bench" stream)
+load_lr=$(load)
 read_kv fd < <("$OUT/fit_bench" logistic "$DATA" "$OUT/fitd_weights.txt" newton 1e-3 5)
 py_sklearn_seconds=missing py_sklearn_objective=missing py_sklearn_pipeline_seconds=missing
 py_liblinear_seconds=missing py_liblinear_objective=missing py_fitd_objective=missing
@@ -89,7 +99,8 @@ read_kv py < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" logistic "$DATA" "$O
 
 echo "== machine: $(nproc) cores, stream read bandwidth $bw_stream_read_gbs GB/s (2 threads)"
 echo
-echo "== L2 logistic regression, $ROWS x $COLS, C = 1 (objective: C*sum(logloss) + |w|^2/2)"
+echo "== L2 logistic regression, $ROWS x $COLS, C = 1 (objective: C*sum(logloss) + |w|^2/2)," \
+     "load $load_lr-$(load)"
 printf '%-28s %10s %12s %12s\n' "" seconds "objective" "rel. gap"
 printf '%-28s %10.3f %12s %12s\n' "fitd newton, total" "$fd_fit_seconds" "$py_fitd_objective" \
     "$(gap "$py_fitd_objective" "$py_optimum_objective")"
@@ -115,24 +126,29 @@ echo "== peers' BLAS: $bl_blas_library, $bl_blas_threads threads;" \
      "GEMM on the mlp's shapes: $bl_gemm_gflops_f32 GFLOP/s float32, $bl_gemm_gflops_f64 float64"
 echo
 
+load_mlp=$(load)
 read_kv fm < <("$OUT/fit_bench" mlp "$DATA" "$EPOCHS")
-# The same with threads that sleep at once at a barrier instead of spinning
-# first (libgomp's default): on cores busy with other work a spinning
-# thread burns the time slice its partner needs, and the mlp meets the
-# team's barriers a few times per batch.
-fp_epoch_seconds=missing fp_gflops=missing
-read_kv fp < <(OMP_WAIT_POLICY=passive "$OUT/fit_bench" mlp "$DATA" "$EPOCHS")
+# The same with libgomp's default, threads that spin at a barrier before
+# they sleep, and with the spin bounded: on cores busy with other work a
+# spinning thread burns the time slice its partner needs, and the mlp
+# meets the team's barriers a few times per batch.
+fs_epoch_seconds=missing fs_gflops=missing fb_epoch_seconds=missing fb_gflops=missing
+read_kv fs < <(env -u OMP_WAIT_POLICY "$OUT/fit_bench" mlp "$DATA" "$EPOCHS")
+read_kv fb < <(env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=10000 "$OUT/fit_bench" mlp "$DATA" "$EPOCHS")
 read_kv pm < <("$PY" "$ROOT/tests/bench/fit_bench_peers.py" mlp "$DATA" "$SK_EPOCHS" ||
     echo "scikit-learn missing" >&2)
-echo "== mlp 100-256-1, relu, adam, batch 256, $ROWS rows (fitd $EPOCHS epochs, scikit-learn $SK_EPOCHS)"
+echo "== mlp 100-256-1, relu, adam, batch 256, $ROWS rows (fitd $EPOCHS epochs, scikit-learn $SK_EPOCHS)," \
+     "load $load_mlp-$(load)"
 printf '%-28s %10s\n' "" "s/epoch"
-printf '%-28s %10.3f   %s GFLOP/s (gemm kernel %s)\n' "fitd" "$fm_epoch_seconds" "$fm_gflops" "$fm_gemm_kernel"
-printf '%-28s %10s   %s GFLOP/s\n' "fitd, OMP_WAIT_POLICY=passive" "$(secs "$fp_epoch_seconds")" "$fp_gflops"
+printf '%-28s %10.3f   %s GFLOP/s (gemm kernel %s)\n' "fitd (passive, as the daemon)" \
+    "$fm_epoch_seconds" "$fm_gflops" "$fm_gemm_kernel"
+printf '%-28s %10s   %s GFLOP/s\n' "fitd, libgomp's default spin" "$(secs "$fs_epoch_seconds")" "$fs_gflops"
+printf '%-28s %10s   %s GFLOP/s\n' "fitd, GOMP_SPINCOUNT=10000" "$(secs "$fb_epoch_seconds")" "$fb_gflops"
 printf '%-28s %10s\n' "scikit-learn MLPClassifier" "$(secs "$pm_sklearn_epoch_seconds")"
 echo "ratio fitd / scikit-learn per epoch           $(ratio "$fm_epoch_seconds" "$pm_sklearn_epoch_seconds")  (target <= 0.25)"
 echo "fitd's share of the GEMM ceiling              $(ratio "$fm_gflops" "$bl_gemm_gflops_f32")  (target >= 0.60)"
-echo "the same, OMP_WAIT_POLICY=passive             $(ratio "$fp_gflops" "$bl_gemm_gflops_f32")," \
-     "per epoch $(ratio "$fp_epoch_seconds" "$pm_sklearn_epoch_seconds")× scikit-learn"
+echo "the same with libgomp's default spin          $(ratio "$fs_gflops" "$bl_gemm_gflops_f32")," \
+     "per epoch $(ratio "$fs_epoch_seconds" "$pm_sklearn_epoch_seconds")× scikit-learn"
 echo
 
 # 5. One fixed-setting logistic job through the API (a release build of
@@ -144,11 +160,13 @@ root=$ROOT
 fitd_bin
 jstate=$(mktemp -d)
 trap 'stop_daemon; rm -rf "$jstate"' EXIT
+load_job=$(load)
 start_daemon "$jstate/state" "$jstate/fitd.log" 2 >/dev/null
 jb_job_seconds=missing jb_job_refit_seconds=missing jb_trial_ms=missing jb_refit_trial_ms=missing
 read_kv jb < <("$PY" "$ROOT/tests/bench/fit_job.py" "$addr" "$DATA" || echo "the job failed" >&2)
 stop_daemon
-echo "== one fixed-setting logistic job (newton, l2, holdout 0.2), $ROWS x $COLS, through the API"
+echo "== one fixed-setting logistic job (newton, l2, holdout 0.2), $ROWS x $COLS, through the API," \
+     "load $load_job-$(load)"
 printf '%-28s %10s   trial %s ms\n' "fitd, refit false" "$(secs "$jb_job_seconds")" "$jb_trial_ms"
 printf '%-28s %10s   trial %s ms\n' "fitd, refit true" "$(secs "$jb_job_refit_seconds")" "$jb_refit_trial_ms"
 printf '%-28s %10s\n' "scikit-learn lbfgs, bare fit" "$(secs "$py_sklearn_seconds")"

@@ -139,6 +139,17 @@ int fit__prep_fit(const struct fit_frame *frame, const size_t *feat, size_t nfea
 		  const size_t *rows, size_t nrows, const struct fit_params *params,
 		  struct fit__prep *out, struct fitd_error *err);
 
+/*
+ * fit__prep_fit through a cache (NULL: none): a copy of an earlier fit of
+ * the same frame, columns, rows and settings, else a new fit, which is then
+ * kept. The result is the same either way; a cache that cannot keep it
+ * (memory) changes nothing but speed.
+ */
+int fit__prep_cache_fit(struct fit_prep_cache *c, const struct fit_frame *frame, const size_t *feat,
+			size_t nfeat, const size_t *rows, size_t nrows,
+			const struct fit_params *params, struct fit__prep *out,
+			struct fitd_error *err);
+
 /* Deep copy of columns (validated) into *out. FITD_EFORMAT when inconsistent. */
 int fit__prep_copy(const struct fit_prep_column *cols, size_t ncols, struct fit__prep *out,
 		   struct fitd_error *err);

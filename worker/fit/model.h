@@ -58,7 +58,31 @@ struct fit_problem {
 	const size_t *valid; /* row indexes for the validation score; may be NULL with nvalid 0 */
 	size_t nvalid;
 	enum fit_task task;
+	/*
+	 * May be NULL. Preprocessing fitted before on this frame, for fits of
+	 * the same training rows and columns to reuse (fit_prep_cache_new).
+	 */
+	struct fit_prep_cache *prep_cache;
 };
+
+/*
+ * The preprocessing (imputation, standardization, levels) that fits have
+ * fitted, kept so that later fits of the same frame, columns and training
+ * rows with the same preprocessing settings copy it instead of reading
+ * every column again: the trials of a search fit each fold many times. A
+ * copy is the same bit for bit as a new fit. Holds at most max_entries
+ * fits (the oldest goes first), each a few values per column and level;
+ * rows are matched by count and two 64-bit hashes, not kept. Safe to use
+ * from several threads at once; the frames its entries name must outlive
+ * it (it never reads them, only compares their addresses).
+ * fit_prep_cache_new: FITD_ENOMEM when memory runs out. fit_prep_cache_free
+ * accepts NULL.
+ */
+struct fit_prep_cache;
+int fit_prep_cache_new(size_t max_entries, struct fit_prep_cache **out);
+void fit_prep_cache_free(struct fit_prep_cache *c);
+/* Fits that found their preprocessing in c so far. */
+uint64_t fit_prep_cache_hits(struct fit_prep_cache *c);
 
 struct fit_progress {
 	unsigned epoch;	    /* 1-based epoch (iteration for lbfgs, newton, dcd; round for gbdt) */

@@ -4,12 +4,16 @@
  * dense float32 block, one-hot columns as one code per row (internal.h).
  *
  * Fitting reads each input column over the training rows only (never the
- * validation or test rows): a numeric column's median (for imputation; by
- * selection around sampled pivots) and the mean and population standard
- * deviation of the imputed values; a categorical column's level counts,
- * keeping levels with at least min_level_count rows and folding the rest into
- * "other". Columns are fitted in parallel, each by one thread, so the result
- * does not depend on threads.
+ * validation or test rows): a numeric column's median (for imputation) and
+ * the mean and population standard deviation of the imputed values; a
+ * categorical column's level counts, keeping levels with at least
+ * min_level_count rows and folding the rest into "other". A numeric column
+ * is read once: pivots from a small sample bracket its median, and one pass
+ * over the rows sums the values (in row order) and keeps only those between
+ * the pivots, where the median is then selected; GROUP columns share that
+ * pass so that their sums, each a chain of dependent additions, overlap.
+ * Columns are fitted in parallel in fixed groups, each group by one thread,
+ * so the result does not depend on threads.
  *
  * Applying binds a frame first (fit__bind_init: columns found by name, each
  * frame level mapped to its feature once), then fills rows block by block.
@@ -80,15 +84,13 @@ static double max_of(const double *a, size_t n)
 	return m;
 }
 
-static int cmp_dbl(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return (a > b) - (a < b);
-}
-
 #define SAMPLE	   1024 /* values sampled for the pivots of a large selection */
-#define SAMPLE_GAP 64	/* sample positions between the pivots and the target (4 sd) */
+#define SAMPLE_GAP 64	/* sample positions between the pivots and the median (4 sd) */
+/*
+ * Numeric columns one pass over the rows fits together; each thread holds
+ * GROUP doubles per row of scratch, as fit_memory_estimate (train.c) counts.
+ */
+#define GROUP 2
 
 /* The k-th and (k+1)-th smallest of a[0..n), k + 1 < n, reordering a. */
 static void select_plain(double *a, size_t n, size_t k, double *lo, double *hi)
@@ -99,24 +101,27 @@ static void select_plain(double *a, size_t n, size_t k, double *lo, double *hi)
 }
 
 /*
- * The k-th and (k+1)-th smallest of a[0..n) for large n, a left as it is: two
- * pivots from a sorted sample (Floyd and Rivest's idea), one pass that counts
- * the values below the low pivot and copies those between the pivots to
- * spare, and a search of that small middle only. Returns -1 when the pivots
- * missed the target (ties, odd data).
+ * The k-th and (k+1)-th smallest of a[0..n), k + 1 < n, reordering a; the
+ * n doubles after a are spare. A large array is narrowed first, as the
+ * column was (pick_pivots, scan): a pass counts the values under two pivots
+ * from a sample and keeps those between them, and the search goes on in
+ * that small middle; when the pivots miss (ties), in all of a.
  */
-static int select_sampled(const double *a, size_t n, size_t k, double *spare, double *lo,
-			  double *hi)
+static void select_narrow(double *a, size_t n, size_t k, double *lo, double *hi)
 {
-	double sample[SAMPLE], plo, phi;
-	size_t below = 0, mid = 0, at;
+	double sample[SAMPLE], plo, phi, *spare = a + n;
+	size_t below = 0, mid = 0, at = k * SAMPLE / n, l, h;
 
+	if (n < 16 * SAMPLE) {
+		select_plain(a, n, k, lo, hi);
+		return;
+	}
 	for (size_t i = 0; i < SAMPLE; i++)
 		sample[i] = a[i * (n / SAMPLE)];
-	qsort(sample, SAMPLE, sizeof(double), cmp_dbl);
-	at = (size_t)((double)k / (double)n * SAMPLE);
-	plo = sample[at > SAMPLE_GAP ? at - SAMPLE_GAP : 0];
-	phi = sample[at + SAMPLE_GAP < SAMPLE ? at + SAMPLE_GAP : SAMPLE - 1];
+	l = at > SAMPLE_GAP ? at - SAMPLE_GAP : 0;
+	h = at + SAMPLE_GAP < SAMPLE ? at + SAMPLE_GAP : SAMPLE - 1;
+	phi = select_kth(sample, SAMPLE, h);
+	plo = select_kth(sample, h, l);
 	for (size_t i = 0; i < n; i++) { /* branch-free: the test is a coin flip */
 		double v = a[i];
 
@@ -124,55 +129,145 @@ static int select_sampled(const double *a, size_t n, size_t k, double *spare, do
 		spare[mid] = v;
 		mid += (v >= plo) & (v <= phi);
 	}
-	if (!(below <= k && k + 1 < below + mid))
-		return -1;
-	select_plain(spare, mid, k - below, lo, hi);
-	return 0;
+	if (below <= k && k + 1 < below + mid)
+		select_plain(spare, mid, k - below, lo, hi);
+	else
+		select_plain(a, n, k, lo, hi);
 }
 
-/* Median of a[0..n), n > 0, as numpy computes it; may reorder a; spare holds n doubles. */
-static double median(double *a, size_t n, double *spare)
+/*
+ * One numeric column in a pass of fit_group(): what the pass reads and what
+ * it gathers. shift is the column's first present value; the sums are over
+ * the present values v in row order, s1 of v - shift and s2 of its square;
+ * mid (room for every row) receives the present values between the pivots,
+ * below counts those under plo.
+ */
+struct num_pass {
+	const double *num;
+	double *mid;
+	double shift, plo, phi, s1, s2;
+	size_t p, below, nmid;
+};
+
+/*
+ * The median's pivots (Floyd and Rivest's idea): SAMPLE_GAP places either
+ * side of the median of a sample of the present values, so that the median
+ * lies between them and few values do; on small columns, or when the
+ * sample is mostly missing, the pivots are infinite and every present value
+ * is kept. The median found does not depend on the pivots, only the time.
+ */
+static void pick_pivots(struct num_pass *a, const size_t *rows, size_t n)
 {
-	size_t k = (n - 1) / 2;
+	double sample[SAMPLE];
+	size_t ns = 0, at, lo, hi;
+
+	a->plo = -INFINITY;
+	a->phi = INFINITY;
+	if (n < 16 * SAMPLE)
+		return;
+	for (size_t i = 0; i < SAMPLE; i++) {
+		double v = a->num[rows[i * (n / SAMPLE)]];
+
+		if (!isnan(v))
+			sample[ns++] = v;
+	}
+	if (ns < SAMPLE / 2)
+		return;
+	at = (ns - 1) / 2;
+	lo = at > SAMPLE_GAP ? at - SAMPLE_GAP : 0;
+	hi = at + SAMPLE_GAP < ns ? at + SAMPLE_GAP : ns - 1;
+	/* Selecting hi leaves the hi smallest in front, where lo is then selected. */
+	a->phi = select_kth(sample, ns, hi);
+	a->plo = select_kth(sample, hi, lo);
+}
+
+/*
+ * The pass over rows for g columns at once (g is a constant where this is
+ * inlined): each column's sums keep their own order, one value after the
+ * other, so they are the same whatever the group; the group only lets the
+ * core add several of them at a time. Branch-free: a missing value adds
+ * +0.0 (a sum that starts at +0.0 never becomes -0.0, so adding +0.0 leaves
+ * it as it was) and fails every comparison.
+ */
+static inline __attribute__((always_inline)) void scan(struct num_pass *a, size_t g,
+						       const size_t *rows, size_t n)
+{
+	double s1[GROUP], s2[GROUP], shift[GROUP], plo[GROUP], phi[GROUP];
+	size_t p[GROUP], below[GROUP], nmid[GROUP];
+	const double *num[GROUP];
+	double *mid[GROUP];
+
+	for (size_t c = 0; c < g; c++) {
+		s1[c] = s2[c] = 0.0;
+		p[c] = below[c] = nmid[c] = 0;
+		shift[c] = a[c].shift;
+		plo[c] = a[c].plo;
+		phi[c] = a[c].phi;
+		num[c] = a[c].num;
+		mid[c] = a[c].mid;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t r = rows[i];
+
+		for (size_t c = 0; c < g; c++) {
+			double v = num[c][r], d = v - shift[c];
+			int ok = !isnan(v);
+
+			s1[c] += ok ? d : 0.0;
+			s2[c] += ok ? d * d : 0.0;
+			p[c] += (size_t)ok;
+			below[c] += (size_t)(v < plo[c]);
+			mid[c][nmid[c]] = v;
+			nmid[c] += (size_t)((v >= plo[c]) & (v <= phi[c]));
+		}
+	}
+	for (size_t c = 0; c < g; c++) {
+		a[c].s1 = s1[c];
+		a[c].s2 = s2[c];
+		a[c].p = p[c];
+		a[c].below = below[c];
+		a[c].nmid = nmid[c];
+	}
+}
+
+/* The median of a's present values, as numpy computes it, from its pass. */
+static double pass_median(struct num_pass *a, const size_t *rows, size_t n)
+{
+	size_t k = (a->p - 1) / 2;
 	double lo, hi;
 
-	if (n == 1)
-		return a[0];
-	if (n < 16 * SAMPLE || select_sampled(a, n, k, spare, &lo, &hi) != 0)
-		select_plain(a, n, k, &lo, &hi);
-	if (n % 2)
+	if (a->p == 1 && a->nmid == 1)
+		return a->mid[0];
+	if (!(a->below <= k && k + 1 < a->below + a->nmid)) {
+		/* The pivots missed (ties, odd data): gather every present value. */
+		a->plo = -INFINITY;
+		a->phi = INFINITY;
+		scan(a, 1, rows, n);
+		if (a->p == 1)
+			return a->mid[0];
+	}
+	if (2 * a->nmid <= n)
+		select_narrow(a->mid, a->nmid, k - a->below, &lo, &hi);
+	else
+		select_plain(a->mid, a->nmid, k - a->below, &lo, &hi);
+	if (a->p % 2)
 		return lo;
 	return isfinite(lo + hi) ? (lo + hi) / 2 : lo / 2 + hi / 2; /* numpy's mean of the two */
 }
 
 /*
- * Median, mean and deviation of a numeric column over rows, in two passes:
- * one gathers the present values and sums them and their squares shifted by
- * the first one (shifting by a value of the data keeps the subtraction exact
- * enough), one finds the median; the missing rows' share is added in closed
- * form: sum (x - c)^2 = sum (v - c)^2 + m (fill - c)^2 over the p present
- * values v and m missing ones. scratch holds 2 * n doubles.
+ * Median, mean and deviation of a numeric column from its pass: the missing
+ * rows' share is added in closed form, sum (x - c)^2 = sum (v - c)^2 +
+ * m (fill - c)^2 over the p present values v and m missing ones (shifting
+ * the sums by a value of the data keeps the subtraction exact enough).
  */
-static void fit_numeric(const struct fit_column *col, const size_t *rows, size_t n,
-			const struct fit_params *params, double *scratch,
-			struct fit_prep_column *out)
+static void finish_numeric(struct num_pass *a, const size_t *rows, size_t n,
+			   const struct fit_params *params, struct fit_prep_column *out)
 {
-	size_t p = 0, missing;
-	double s1 = 0.0, s2 = 0.0, shift = 0.0, sum, c, ss;
+	size_t p = a->p, missing = n - p;
+	double s1 = a->s1, s2 = a->s2, shift = a->shift, sum, c, ss;
 
-	for (size_t i = 0; i < n; i++) {
-		double v = col->num[rows[i]];
-
-		if (isnan(v))
-			continue;
-		if (p == 0)
-			shift = v;
-		scratch[p++] = v;
-		s1 += v - shift;
-		s2 += (v - shift) * (v - shift);
-	}
-	missing = n - p;
-	out->fill = p > 0 ? median(scratch, p, scratch + n) : 0.0;
+	out->fill = p > 0 ? pass_median(a, rows, n) : 0.0;
 	sum = (double)p * shift + s1;
 	c = n > 0 ? (sum + (double)missing * out->fill) / (double)n : 0.0;
 	/* sum (v - c)^2 = s2 - 2 (c - shift) s1 + p (c - shift)^2 */
@@ -183,6 +278,35 @@ static void fit_numeric(const struct fit_column *col, const size_t *rows, size_t
 	if (!(out->scale > 0.0) || !isfinite(out->scale))
 		out->scale = 1.0;
 	out->indicator = params->missing_indicator && missing > 0;
+}
+
+/*
+ * Fits g numeric columns (g <= GROUP) in one pass over rows: sums for the
+ * mean and deviation, and the values around each median for its selection.
+ * scratch holds GROUP * n doubles.
+ */
+static void fit_group(const struct fit_column *const *cols, size_t g, const size_t *rows, size_t n,
+		      const struct fit_params *params, double *scratch,
+		      struct fit_prep_column *const *out)
+{
+	struct num_pass a[GROUP];
+
+	for (size_t c = 0; c < g; c++) {
+		size_t i = 0;
+
+		a[c] = (struct num_pass){ .num = cols[c]->num, .mid = scratch + c * n };
+		while (i < n && isnan(a[c].num[rows[i]]))
+			i++;
+		a[c].shift = i < n ? a[c].num[rows[i]] : 0.0;
+		pick_pivots(&a[c], rows, n);
+	}
+	if (g == GROUP)
+		scan(a, GROUP, rows, n);
+	else
+		for (size_t c = 0; c < g; c++)
+			scan(&a[c], 1, rows, n);
+	for (size_t c = 0; c < g; c++)
+		finish_numeric(&a[c], rows, n, params, out[c]);
 }
 
 /* Keeps levels with >= min_count training rows; counts has nlevels slots. */
@@ -273,26 +397,53 @@ void fit__prep_map(const struct fit__prep *p, size_t *map)
 	}
 }
 
-static int fit_one(const struct fit_column *col, const size_t *rows, size_t nrows,
-		   const struct fit_params *params, double *scratch, struct fit_prep_column *out)
+/* Fits one categorical column on rows. */
+static int fit_categorical_one(const struct fit_column *col, const size_t *rows, size_t nrows,
+			       const struct fit_params *params, struct fit_prep_column *out)
 {
-	size_t *counts;
+	size_t *counts = calloc(col->nlevels ? col->nlevels : 1, sizeof(*counts));
 	int rc;
 
-	out->type = col->type;
-	out->name = strdup(col->name);
-	if (out->name == NULL)
-		return FITD_ENOMEM;
-	if (col->type == FIT_COL_NUMERIC) {
-		fit_numeric(col, rows, nrows, params, scratch, out);
-		return FITD_OK;
-	}
-	counts = calloc(col->nlevels ? col->nlevels : 1, sizeof(*counts));
 	if (counts == NULL)
 		return FITD_ENOMEM;
 	rc = fit_categorical(col, rows, nrows, params->min_level_count, counts, out);
 	free(counts);
 	return rc;
+}
+
+/*
+ * Fits the columns feat[j0..j1) (at most GROUP): the numeric ones together
+ * in one pass over the rows, the categorical ones one by one. scratch holds
+ * GROUP * nrows doubles.
+ */
+static int fit_task(const struct fit_frame *frame, const size_t *feat, size_t j0, size_t j1,
+		    const size_t *rows, size_t nrows, const struct fit_params *params,
+		    double *scratch, struct fit_prep_column *out)
+{
+	const struct fit_column *num[GROUP];
+	struct fit_prep_column *num_out[GROUP];
+	size_t g = 0;
+
+	for (size_t j = j0; j < j1; j++) {
+		const struct fit_column *col = &frame->cols[feat[j]];
+		int rc;
+
+		out[j].type = col->type;
+		out[j].name = strdup(col->name);
+		if (out[j].name == NULL)
+			return FITD_ENOMEM;
+		if (col->type == FIT_COL_NUMERIC) {
+			num[g] = col;
+			num_out[g++] = &out[j];
+			continue;
+		}
+		rc = fit_categorical_one(col, rows, nrows, params, &out[j]);
+		if (rc != FITD_OK)
+			return rc;
+	}
+	if (g > 0)
+		fit_group(num, g, rows, nrows, params, scratch, num_out);
+	return FITD_OK;
 }
 
 int fit__prep_fit(const struct fit_frame *frame, const size_t *feat, size_t nfeat,
@@ -301,24 +452,26 @@ int fit__prep_fit(const struct fit_frame *frame, const size_t *feat, size_t nfea
 {
 	int threads = params->threads, rc = FITD_OK;
 	double *scratch = NULL;
-	size_t bytes;
+	size_t bytes, ntasks = (nfeat + GROUP - 1) / GROUP, per = GROUP * (nrows ? nrows : 1);
 
 	memset(out, 0, sizeof(*out));
 	out->ncols = nfeat;
 	out->cols = calloc(nfeat ? nfeat : 1, sizeof(*out->cols));
-	if (fit__mul(nrows ? nrows : 1, (size_t)threads * 2 * sizeof(double), &bytes)) {
+	if (fit__mul(nrows ? nrows : 1, (size_t)threads * GROUP * sizeof(double), &bytes)) {
 		rc = FITD_ETOOBIG;
 		goto out;
 	}
-	scratch = malloc(bytes);
+	scratch = fit__alloc(bytes);
 	if (out->cols == NULL || scratch == NULL) {
 		rc = FITD_ENOMEM;
 		goto out;
 	}
+	/* Tasks are fixed groups of columns, so the result does not depend on threads. */
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-	for (size_t j = 0; j < nfeat; j++) {
-		double *mine = scratch + (size_t)omp_get_thread_num() * 2 * (nrows ? nrows : 1);
-		int r = fit_one(&frame->cols[feat[j]], rows, nrows, params, mine, &out->cols[j]);
+	for (size_t t = 0; t < ntasks; t++) {
+		double *mine = scratch + (size_t)omp_get_thread_num() * per;
+		size_t j1 = (t + 1) * GROUP < nfeat ? (t + 1) * GROUP : nfeat;
+		int r = fit_task(frame, feat, t * GROUP, j1, rows, nrows, params, mine, out->cols);
 
 		if (r != FITD_OK) {
 #pragma omp critical(fit_prep_error)

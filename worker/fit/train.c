@@ -338,7 +338,8 @@ static int prepare(const struct fit_problem *prob, const struct fit_params *p,
 	if (*nt == 0)
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_rows",
 				      "no training row has a target value");
-	return fit__prep_fit(prob->frame, prob->features, prob->nfeatures, *kt, *nt, p, prep, err);
+	return fit__prep_cache_fit(prob->prep_cache, prob->frame, prob->features, prob->nfeatures,
+				   *kt, *nt, p, prep, err);
 }
 
 int fit_model_train(const struct fit_problem *prob, const struct fit_params *params,
