@@ -52,7 +52,7 @@ done
 
 # The peers, installed as the README's dependency script installs them; a
 # peer still missing afterwards is printed as missing.
-"$ROOT/deploy/deps.sh" bench || echo "fit_bench: could not install every peer" >&2
+"$ROOT/deploy/deps.sh" bench >&2 || echo "fit_bench: could not install every peer" >&2
 
 export OMP_WAIT_POLICY=passive
 unset GOMP_SPINCOUNT
