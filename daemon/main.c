@@ -301,6 +301,8 @@ static int open_all(struct daemon *d)
 		.reserved_cores = (unsigned)d->cfg.reserved_cores,
 		.memory_mib = (uint64_t)d->cfg.trial_memory_mib,
 		.max_jobs = (unsigned)d->cfg.max_running_jobs,
+		.node = d->cfg.node,
+		.lease_ms = d->cfg.lease_ms,
 	};
 	struct api_options ao;
 	struct fitd_error err = { 0 };

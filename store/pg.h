@@ -168,6 +168,10 @@ int store__pg_disk_measure(struct store *s, struct fitd_error *err);
 /* Deletes the out-of-fold rows of jobs that are gone (at open). */
 int store__pg_oof_sweep(struct store *s, struct fitd_error *err);
 
+/* Start-up recovery of a node on a shared database (pg_nodes.c). */
+int store__pg_recover_node(struct pg_conn *c, const char *node, int64_t *requeued, int64_t *failed,
+			   struct fitd_error *err);
+
 /* ---- one per public function of store.h, same contract ---- */
 
 int store__pg_schema_version(struct store *s, int *version, struct fitd_error *err);
@@ -203,6 +207,9 @@ int store__pg_job_cancel(struct store *s, const char *id, struct store_job *out,
 			 struct fitd_error *err);
 int store__pg_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
 			 struct fitd_error *err);
+int store__pg_job_lease(struct store *s, const char *node, int64_t lease_ms, size_t limit,
+			struct store_held **out, size_t *n, int64_t *rescued,
+			struct fitd_error *err);
 int store__pg_job_start(struct store *s, const char *id, const char *runtime_json,
 			struct fitd_error *err);
 int store__pg_job_set_runtime(struct store *s, const char *id, const char *runtime_json,

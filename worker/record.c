@@ -536,7 +536,8 @@ static void publish_progress(struct worker *w, struct worker_task *t, unsigned f
 	json_t *o;
 	char *text;
 
-	if (rec == NULL || now - rec->last_progress_ms < w->opt.progress_ms)
+	if (rec == NULL || j->end == SCHED_END_LOST ||
+	    now - rec->last_progress_ms < w->opt.progress_ms)
 		return;
 	rec->last_progress_ms = now;
 	o = json_pack("{s:s, s:I, s:I, s:I, s:f}", "job", j->id, "trial", (json_int_t)t->idx,
@@ -546,7 +547,8 @@ static void publish_progress(struct worker *w, struct worker_task *t, unsigned f
 		json_object_set_new(o, "score", json_real(score));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (store_event_add(w->store, j->id, "trial_progress", text, NULL, NULL) == FITD_OK)
+	/* Fenced by the claim's generation: a trial taken over since writes nothing. */
+	if (store_trial_progress(w->store, j->id, t->idx, t->generation, text, NULL) == FITD_OK)
 		sched_emit(w, j->id);
 	free(text);
 }

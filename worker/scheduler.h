@@ -93,6 +93,11 @@ enum sched_end {
 	SCHED_END_DEADLINE,    /* time is up */
 	SCHED_END_CANCEL,
 	SCHED_END_FAILED, /* the job cannot run (data gone, spec unreadable) */
+	/*
+	 * Another node took the job's lease (a shared store): its trials are
+	 * stopped and it is forgotten once they are, nothing of it written.
+	 */
+	SCHED_END_LOST,
 };
 
 struct sched_job {
@@ -143,7 +148,7 @@ struct worker {
 	struct store *store;
 	struct worker_options opt;
 	struct worker_pool *pool;
-	char owner[96];
+	char owner[STORE_NODE_MAX]; /* the node id: owner of its leases */
 
 	uv_async_t wake;
 	uv_timer_t heartbeat;
