@@ -58,7 +58,7 @@ static const struct opt_row opts[] = {
 	  "state-dir" },
 	{ "node", OPT_NODE, offsetof(struct fitd_config, node), 0, 0, "ID",
 	  "this daemon's id among those sharing one PostgreSQL store: the owner of its job and "
-	  "trial leases, and node= in its logs (default HOSTNAME:PID)" },
+	  "trial leases, and node= in its logs (default HOSTNAME:HASH of the state directory)" },
 	INT_OPT("lease-ms", lease_ms, 100, 3600000,
 		"job and trial leases on a shared store: a node silent this long loses its jobs "
 		"to the others; renewed every third of it at most (default 30000)"),
@@ -508,7 +508,7 @@ void config_print(const struct fitd_config *cfg, FILE *out)
 	if (cfg->node[0] != '\0')
 		fprintf(out, "node = %s\n", cfg->node);
 	else
-		fprintf(out, "# node: HOSTNAME:PID\n");
+		fprintf(out, "# node: HOSTNAME:HASH of state-dir\n");
 	fprintf(out, "log-level = %s\n", fitd_log_level_name(cfg->log_level));
 	if (cfg->token_file[0] != '\0')
 		fprintf(out, "token-file = %s\n", cfg->token_file);

@@ -23,7 +23,7 @@ struct fitd_config {
 	uint16_t listen_port;
 	char state_dir[PATH_MAX];
 	char store[PATH_MAX];	    /* "" for SQLite in state_dir, or a postgresql:// URI */
-	char node[CONFIG_NODE_MAX]; /* "" for HOSTNAME:PID */
+	char node[CONFIG_NODE_MAX]; /* "" for HOSTNAME:HASH of state_dir (main.c) */
 	char config_file[PATH_MAX];
 	char token_file[PATH_MAX]; /* "" for none: then the listen host must be loopback */
 	int log_level;

@@ -36,6 +36,11 @@ bool store_shared(const struct store *s)
 	return s->pg != NULL;
 }
 
+const char *store_node(const struct store *s)
+{
+	return s->node;
+}
+
 int store_set_node(struct store *s, const char *node, struct fitd_error *err)
 {
 	size_t len = node != NULL ? strlen(node) : 0;

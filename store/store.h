@@ -487,6 +487,9 @@ bool store_shared(const struct store *s);
 #define STORE_NODE_MAX 96
 int store_set_node(struct store *s, const char *node, struct fitd_error *err);
 
+/* The node id given to store_set_node(), "" before. */
+const char *store_node(const struct store *s);
+
 /* A job this node holds the lease of, as store_job_lease() returns it. */
 struct store_held {
 	char id[STORE_ID_MAX];
