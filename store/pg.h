@@ -36,6 +36,13 @@ struct store_pg {
 	char *uri;	 /* the postgresql:// location as given */
 	char *cache_dir; /* STATE/cache: dataset files by checksum */
 	int timeout_ms;	 /* how long a connection is tried again before FITD_EUNAVAILABLE */
+	/*
+	 * idle_in_transaction_session_timeout of every connection: a node
+	 * stopped inside a transaction (SIGSTOP, a hung host) would hold its
+	 * row locks for ever and FOR UPDATE SKIP LOCKED would skip its job
+	 * for ever; the server ends such a session after this long instead.
+	 */
+	int idle_tx_ms;
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct pg_conn *conns; /* all of them, array of nconns */
@@ -56,6 +63,12 @@ int store__pg_open(struct store *s, const struct store_options *opt, struct fitd
 
 /* STATE/cache, where dataset files are kept by checksum. */
 const char *store__pg_cache_dir(struct store *s);
+
+/*
+ * Sets idle_tx_ms and applies it to the connections already open; only
+ * while no other thread uses the store (before the worker and the API).
+ */
+void store__pg_set_idle_tx(struct store *s, int ms);
 
 /* Closes every connection and frees s->pg; NULL-safe on s->pg. */
 void store__pg_close(struct store *s);

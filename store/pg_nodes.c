@@ -41,7 +41,7 @@ const char *store_node(const struct store *s)
 	return s->node;
 }
 
-int store_set_node(struct store *s, const char *node, struct fitd_error *err)
+int store_set_node(struct store *s, const char *node, int64_t lease_ms, struct fitd_error *err)
 {
 	size_t len = node != NULL ? strlen(node) : 0;
 
@@ -49,6 +49,9 @@ int store_set_node(struct store *s, const char *node, struct fitd_error *err)
 		return fitd_error_set(err, FITD_EINVAL, "invalid_node",
 				      "a node id is 1 to %d bytes", (int)sizeof(s->node) - 1);
 	memcpy(s->node, node, len + 1);
+	if (s->pg != NULL)
+		store__pg_set_idle_tx(
+		    s, lease_ms > 5000 ? (lease_ms < INT32_MAX ? (int)lease_ms : INT32_MAX) : 5000);
 	return FITD_OK;
 }
 

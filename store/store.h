@@ -481,11 +481,14 @@ bool store_shared(const struct store *s);
  * store_job_set_detail() and store_job_add_elapsed() of that job change
  * nothing (FITD_ECONFLICT job_lease_lost, counted as refused stale writes),
  * and store_trial_recover() re-queues only the running trials this node
- * left, and those whose lease expired. FITD_EINVAL for an empty or too
- * long id.
+ * left, and those whose lease expired. A transaction left
+ * open longer than lease_ms (at least 5 s; a node stopped in the middle of
+ * one) is ended by the server, so its locks do not keep the job from the
+ * others. Only while no other thread uses the store. FITD_EINVAL for an
+ * empty or too long id.
  */
 #define STORE_NODE_MAX 96
-int store_set_node(struct store *s, const char *node, struct fitd_error *err);
+int store_set_node(struct store *s, const char *node, int64_t lease_ms, struct fitd_error *err);
 
 /* The node id given to store_set_node(), "" before. */
 const char *store_node(const struct store *s);

@@ -781,7 +781,7 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 	else
 		snprintf(w->owner, sizeof(w->owner), "%s:%ld", host, (long)getpid());
 	w->opt.node = NULL; /* the caller's string; w->owner is the copy */
-	rc = store_set_node(store, w->owner, err);
+	rc = store_set_node(store, w->owner, w->opt.lease_ms, err);
 	if (rc != FITD_OK) {
 		free(w);
 		return rc;
