@@ -115,6 +115,7 @@ static void finish_job(struct sched_job *j, enum store_job_state st, const char 
 	sched_emit(w, j->id);
 	unlink_job(w, j);
 	sched_job_free(j);
+	atomic_store(&w->lease_due, true); /* a slot for another job */
 }
 
 static bool start_refit(struct sched_job *j);
@@ -594,10 +595,19 @@ static void sync_jobs(struct worker *w)
 	struct fitd_error err = { 0 };
 	bool *cancel = NULL;
 	size_t n = 0;
-	int rc = store_shared(w->store)
-		     ? lease_jobs(w, &ids, &cancel, &n, &err)
-		     : store_job_active(w->store, w->opt.max_jobs, &ids, &n, &err);
+	bool shared = store_shared(w->store);
+	int rc;
 
+	if (shared) {
+		int64_t now = sched_now_mono();
+
+		if (!atomic_exchange(&w->lease_due, false) &&
+		    now - w->lease_at_ms < w->opt.heartbeat_ms)
+			return;
+		w->lease_at_ms = now;
+	}
+	rc = shared ? lease_jobs(w, &ids, &cancel, &n, &err)
+		    : store_job_active(w->store, w->opt.max_jobs, &ids, &n, &err);
 	if (rc != FITD_OK) {
 		fitd_log_warn("job_scan_failed", "reason=\"%s\"", err.message);
 		return;
@@ -726,6 +736,7 @@ static void on_heartbeat(uv_timer_t *h)
 	struct fitd_error err = { 0 };
 
 	save_elapsed(w);
+	atomic_store(&w->lease_due, true);
 	sched_retry_unrecorded(w, false);
 	if (w->tasks_running > 0 &&
 	    store_trial_heartbeat(w->store, w->owner, w->opt.lease_ms, &err) != FITD_OK)
@@ -793,6 +804,7 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 		free(w);
 		return rc;
 	}
+	atomic_init(&w->lease_due, true);
 	uv_async_init(loop, &w->wake, on_wake);
 	uv_timer_init(loop, &w->heartbeat);
 	uv_timer_init(loop, &w->tick);
@@ -828,6 +840,7 @@ int worker_start(struct worker *w, struct fitd_error *err)
 
 void worker_notify(struct worker *w)
 {
+	atomic_store(&w->lease_due, true);
 	uv_async_send(&w->wake);
 }
 
