@@ -222,6 +222,23 @@ int store_job_lease(struct store *s, const char *node, int64_t lease_ms, size_t 
 	return rc;
 }
 
+int store_job_unlease(struct store *s, const char *node, int64_t *released, struct fitd_error *err)
+{
+	static const char sql[] = "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
+				  " WHERE lease_owner = $1 AND " ACTIVE;
+	struct pg_conn *c;
+	int rc;
+
+	*released = 0;
+	if (s->pg == NULL)
+		return FITD_OK;
+	rc = store__pg_begin(s, &c, false, err);
+	if (rc != FITD_OK)
+		return rc;
+	return store__pg_end(s, c, store__pg_cmd(c, sql, 1, &node, released, "release leases", err),
+			     err);
+}
+
 static int progress_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, int64_t generation,
 			  const char *data, struct fitd_error *err)
 {

@@ -516,6 +516,13 @@ int store_job_lease(struct store *s, const char *node, int64_t lease_ms, size_t 
 		    struct store_held **out, size_t *n, int64_t *rescued, struct fitd_error *err);
 
 /*
+ * Gives up the leases of the jobs node holds (it stops, its trials given
+ * back), so other nodes take them at their next pass rather than after
+ * the lease; *released gets their number. Nothing on SQLite.
+ */
+int store_job_unlease(struct store *s, const char *node, int64_t *released, struct fitd_error *err);
+
+/*
  * Appends a trial_progress event for trial idx of job_id while that trial
  * is running under generation; FITD_ECONFLICT stale_generation (nothing
  * written, counted) once it was claimed again or rescued. On SQLite

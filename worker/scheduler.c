@@ -866,6 +866,25 @@ int64_t worker_longest_silence_ms(struct worker *w)
 	return longest;
 }
 
+/*
+ * A shared store: gives up this node's job leases once its trials are given
+ * back, so the other nodes go on with its jobs at once.
+ */
+static void unlease(struct worker *w)
+{
+	struct fitd_error err = { 0 };
+	int64_t released = 0;
+
+	if (!store_shared(w->store))
+		return;
+	if (store_job_unlease(w->store, w->owner, &released, &err) != FITD_OK)
+		fitd_log_warn("lease_release_failed", "node=%s reason=\"%s\"", w->owner,
+			      err.message);
+	else if (released > 0)
+		fitd_log_info("leases_released", "node=%s jobs=%lld", w->owner,
+			      (long long)released);
+}
+
 void worker_stop(struct worker *w)
 {
 	w->stopping = true;
@@ -878,6 +897,7 @@ void worker_stop(struct worker *w)
 	sched_drain_done(w);
 	sched_retry_unrecorded(w, true);
 	save_elapsed(w);
+	unlease(w);
 	publish_gauges(w);
 	uv_timer_stop(&w->heartbeat);
 	uv_timer_stop(&w->tick);

@@ -218,6 +218,31 @@ class Nodes(unittest.TestCase):
         # Within a heartbeat (a third of the lease) and the trial's stop.
         self.assertLess(time.time() - t0, 10)
 
+    def test_stopped_node_hands_its_job_over(self):
+        """SIGTERM on the node running a job: its trial is given back and its
+        lease released, so the other node goes on at once and finishes it."""
+        nodes = {n: self.node(n) for n in ("a", "b")}
+        ds = upload_table(nodes["a"], "iris")
+        spec = dict(SPEC, dataset=ds)
+        spec["search"] = dict(SPEC["search"], max_trials=6)
+        job_id = submit_job(nodes["a"], spec)
+        run = self.runner(job_id)
+        other = nodes["b" if run == "a" else "a"]
+        self.running_trial_of(job_id, run)
+        self.assertEqual(self.daemons[run].stop(), 0)
+        with open(self.daemons[run].log_path, "rb") as f:
+            self.assertIn(b"event=leases_released node=%s jobs=1" % run.encode(), f.read())
+        self.assertNotEqual(self.runner(job_id, timeout=LEASE_MS / 1000 * 0.9, other_than=run),
+                            run)
+        job = wait_job(other, job_id, timeout=120)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx) FROM trials"
+                              " WHERE job_id = '%s' AND state = 'completed'" % job_id),
+                         ["6|6"])
+        # The trial given back was not counted as an attempt.
+        self.assertEqual(psql(self.uri, "SELECT max(attempt) FROM trials WHERE job_id = '%s'"
+                              % job_id), ["1"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
