@@ -239,6 +239,8 @@ static char *result_json(const struct worker_task *t)
  */
 static void end_for_model(struct sched_job *j, const struct fitd_error *err)
 {
+	if (j->end == SCHED_END_LOST) /* another node's now: nothing to end here */
+		return;
 	j->end = SCHED_END_FAILED;
 	snprintf(j->fail_code, sizeof(j->fail_code), "%s",
 		 err->code[0] ? err->code : fitd_status_code(err->status));
