@@ -17,6 +17,7 @@ stopped (woken first if stopped) whatever happens."""
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import unittest
@@ -141,6 +142,8 @@ class Nodes(unittest.TestCase):
         self.daemons[first].kill()
         t0 = time.time()
         second = self.runner(job_id, other_than=first)
+        print("take-over after SIGKILL: %.1f s (lease %d ms)" % (time.time() - t0, LEASE_MS),
+              file=sys.stderr)
         self.assertLess(time.time() - t0, 15)
         took = self.done(self.daemons[watcher], job_id)
         self.wait_done(self.daemons[watcher], job_id, took + 2)
@@ -216,6 +219,7 @@ class Nodes(unittest.TestCase):
         job = wait_job(other, job_id, timeout=30)
         self.assertEqual(job["state"], "cancelled", job)
         # Within a heartbeat (a third of the lease) and the trial's stop.
+        print("cancel through the other node: %.1f s" % (time.time() - t0), file=sys.stderr)
         self.assertLess(time.time() - t0, 10)
 
     def test_stopped_node_hands_its_job_over(self):
