@@ -74,6 +74,12 @@ void api_events_notify(struct api_server *srv, const char *job_id);
 /* Asks every event stream for a keep-alive comment line. Any thread. */
 void api_events_heartbeat(struct api_server *srv);
 
+/*
+ * Asks every waiting event stream to look in the store for new events (a
+ * shared store: another node may have written them). Any thread.
+ */
+void api_events_poll(struct api_server *srv);
+
 unsigned api_events_open_streams(struct api_server *srv);
 
 /* What fitd is doing: GET /readyz and systemd's STATUS= report these, read as /metrics reads them. */

@@ -6,7 +6,9 @@
  * reader fetches what follows from the store. When nothing is left, the
  * connection is suspended (it then costs no thread and no polling) until
  * api_events_notify() says the job has new events, or the heartbeat asks
- * for a comment line, which also finds clients that went away. A slow
+ * for a comment line, which also finds clients that went away. On a shared
+ * store (several daemons on one PostgreSQL) api_events_poll() wakes every
+ * waiting stream each second, since another node may write the events. A slow
  * client only delays itself: the scheduler never waits for streams.
  *
  * Events are formatted into one struct fitd_buf per stream, at most one
@@ -252,6 +254,20 @@ void api_events_notify(struct api_server *srv, const char *job_id)
 	pthread_mutex_lock(&hub->lock);
 	for (struct api__stream *s = hub->streams; s != NULL; s = s->next) {
 		if (strcmp(s->job_id, job_id) == 0) {
+			s->dirty = true;
+			wake(s);
+		}
+	}
+	pthread_mutex_unlock(&hub->lock);
+}
+
+void api_events_poll(struct api_server *srv)
+{
+	struct api__hub *hub = &srv->hub;
+
+	pthread_mutex_lock(&hub->lock);
+	for (struct api__stream *s = hub->streams; s != NULL; s = s->next) {
+		if (s->suspended) {
 			s->dirty = true;
 			wake(s);
 		}

@@ -69,7 +69,7 @@ void api__ready_get(struct api__request *req)
 	api__reply_json(
 	    req, st.ready ? 200 : 503,
 	    json_pack("{s:s, s:{s:I, s:I}, s:{s:I, s:I}, s:i, s:{s:i, s:i}, s:i,"
-		      " s:{s:I, s:I, s:I}}",
+		      " s:{s:I, s:I, s:I}, s:{s:s, s:s}}",
 		      "status", ready_word(req->srv, st.ready), "jobs", "queued",
 		      (json_int_t)st.jobs_queued, "running", (json_int_t)st.jobs_running, "trials",
 		      "queued", (json_int_t)st.trials_queued, "running",
@@ -77,5 +77,7 @@ void api__ready_get(struct api__request *req)
 		      "trial_threads", "busy", (int)st.trial_threads_busy, "total",
 		      (int)st.trial_threads, "event_streams", (int)st.event_streams, "disk",
 		      "database", (json_int_t)st.disk.database, "datasets",
-		      (json_int_t)st.disk.datasets, "models", (json_int_t)st.disk.models));
+		      (json_int_t)st.disk.datasets, "models", (json_int_t)st.disk.models, "store",
+		      "engine", store_shared(req->srv->store) ? "postgresql" : "sqlite", "node",
+		      store_node(req->srv->store)));
 }

@@ -25,6 +25,7 @@ enum opt_type {
 	OPT_INT,
 	OPT_NUM,   /* a decimal number (double) within min..max */
 	OPT_STORE, /* a postgresql:// URI */
+	OPT_NODE,  /* a node id: CONFIG_NODE_MAX - 1 printable bytes, no space */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -55,6 +56,12 @@ static const struct opt_row opts[] = {
 	  "keep jobs, trials, events, datasets and models in PostgreSQL at this postgresql:// URI "
 	  "(state-dir then holds only caches and uploads in progress); default: SQLite in "
 	  "state-dir" },
+	{ "node", OPT_NODE, offsetof(struct fitd_config, node), 0, 0, "ID",
+	  "this daemon's id among those sharing one PostgreSQL store: the owner of its job and "
+	  "trial leases, and node= in its logs (default HOSTNAME:HASH of the state directory)" },
+	INT_OPT("lease-ms", lease_ms, 100, 3600000,
+		"job and trial leases on a shared store: a node silent this long loses its jobs "
+		"to the others; renewed every third of it at most (default 30000)"),
 	{ "config", OPT_CONFIG, 0, 0, 0, "FILE", "read options from FILE; flags override it" },
 	{ "log-level", OPT_LEVEL, 0, 0, 0, "LEVEL", "error, warn, info (default) or debug" },
 	{ "token-file", OPT_PATH, offsetof(struct fitd_config, token_file), 0, 0, "FILE",
@@ -152,6 +159,7 @@ static void set_defaults(struct fitd_config *cfg)
 	cfg->reserved_cores = 1;
 	cfg->trial_memory_mib = 0;
 	cfg->max_running_jobs = 8;
+	cfg->lease_ms = 30000;
 	cfg->watchdog_stall_s = 600;
 	cfg->rate_limit_token = 50;
 	cfg->rate_burst_token = 500;
@@ -245,6 +253,22 @@ static bool opt_set(struct fitd_config *cfg, const struct opt_row *row, const ch
 		}
 		snprintf(field, PATH_MAX, "%s", v);
 		return true;
+	case OPT_NODE: {
+		size_t len = strlen(v);
+		bool ok = len > 0 && len < CONFIG_NODE_MAX;
+
+		for (size_t i = 0; ok && i < len; i++)
+			ok = v[i] > ' ' && v[i] < 0x7f && v[i] != '"' && v[i] != '\\';
+		if (!ok) {
+			snprintf(why, cap,
+				 "node must be 1 to %d printable characters without space, quote "
+				 "or backslash",
+				 CONFIG_NODE_MAX - 1);
+			return false;
+		}
+		snprintf(field, CONFIG_NODE_MAX, "%s", v);
+		return true;
+	}
 	case OPT_STORE:
 		if ((strncmp(v, "postgresql://", 13) != 0 && strncmp(v, "postgres://", 11) != 0) ||
 		    strlen(v) >= PATH_MAX) {
@@ -481,6 +505,10 @@ void config_print(const struct fitd_config *cfg, FILE *out)
 		fprintf(out, "store = %s\n", store);
 	else
 		fprintf(out, "# store: SQLite in state-dir\n");
+	if (cfg->node[0] != '\0')
+		fprintf(out, "node = %s\n", cfg->node);
+	else
+		fprintf(out, "# node: HOSTNAME:HASH of state-dir\n");
 	fprintf(out, "log-level = %s\n", fitd_log_level_name(cfg->log_level));
 	if (cfg->token_file[0] != '\0')
 		fprintf(out, "token-file = %s\n", cfg->token_file);

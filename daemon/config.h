@@ -16,12 +16,14 @@
 #include <stdio.h>
 
 #define CONFIG_HOST_MAX 256
+#define CONFIG_NODE_MAX 96 /* as STORE_NODE_MAX */
 
 struct fitd_config {
 	char listen_host[CONFIG_HOST_MAX];
 	uint16_t listen_port;
 	char state_dir[PATH_MAX];
-	char store[PATH_MAX]; /* "" for SQLite in state_dir, or a postgresql:// URI */
+	char store[PATH_MAX];	    /* "" for SQLite in state_dir, or a postgresql:// URI */
+	char node[CONFIG_NODE_MAX]; /* "" for HOSTNAME:HASH of state_dir (main.c) */
 	char config_file[PATH_MAX];
 	char token_file[PATH_MAX]; /* "" for none: then the listen host must be loopback */
 	int log_level;
@@ -45,6 +47,7 @@ struct fitd_config {
 	int64_t reserved_cores;
 	int64_t trial_memory_mib;
 	int64_t max_running_jobs;
+	int64_t lease_ms;
 	int64_t watchdog_stall_s;
 	int64_t rate_limit_token;
 	int64_t rate_burst_token;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "api/api.h"
@@ -33,7 +34,12 @@
 #include "worker/worker.h"
 
 #define SSE_HEARTBEAT_MS 15000
-#define STATUS_MS	 5000
+/*
+ * On a shared store another node may write a job's events: streams look in
+ * the store this often even when this node has not told them of any.
+ */
+#define SSE_POLL_MS 1000
+#define STATUS_MS   5000
 
 struct daemon {
 	struct fitd_config cfg;
@@ -47,7 +53,7 @@ struct daemon {
 	struct worker_retention *retention; /* on the loop: expired jobs out, free pages back */
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint, sighup;
-	uv_timer_t watchdog, sse, status;
+	uv_timer_t watchdog, sse, status, poll;
 	bool loop_ready;
 	bool stalled; /* the watchdog pings are withheld */
 };
@@ -222,6 +228,15 @@ static void on_sse_heartbeat(uv_timer_t *t)
 	api_events_heartbeat(d->api);
 }
 
+static void on_sse_poll(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	if (d->api == NULL) /* stopping, as in on_sse_heartbeat() */
+		return;
+	api_events_poll(d->api);
+}
+
 static void on_status(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -261,11 +276,14 @@ static void start_loop_handles(struct daemon *d)
 	uv_timer_init(&d->loop, &d->watchdog);
 	uv_timer_init(&d->loop, &d->sse);
 	uv_timer_init(&d->loop, &d->status);
-	d->watchdog.data = d->sse.data = d->status.data = d;
+	uv_timer_init(&d->loop, &d->poll);
+	d->watchdog.data = d->sse.data = d->status.data = d->poll.data = d;
 	if (wd > 0)
 		uv_timer_start(&d->watchdog, on_watchdog, wd / 2000, wd / 2000);
 	uv_timer_start(&d->sse, on_sse_heartbeat, SSE_HEARTBEAT_MS, SSE_HEARTBEAT_MS);
 	uv_timer_start(&d->status, on_status, STATUS_MS, STATUS_MS);
+	if (store_shared(d->store))
+		uv_timer_start(&d->poll, on_sse_poll, SSE_POLL_MS, SSE_POLL_MS);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -294,6 +312,26 @@ static int start_retention(struct daemon *d)
 	return 0;
 }
 
+/*
+ * The node id when none is configured: HOSTNAME:HASH of the state
+ * directory's absolute path, so a daemon restarted on its own state
+ * directory is the same node (it takes its jobs back at once and re-queues
+ * the trials it left running), and two daemons of one host, which need two
+ * state directories, are two nodes.
+ */
+static void default_node(const char *state_dir, char *buf, size_t cap)
+{
+	char host[64] = "localhost", *path = realpath(state_dir, NULL);
+	const char *p = path != NULL ? path : state_dir;
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	gethostname(host, sizeof(host) - 1);
+	for (; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	snprintf(buf, cap, "%s:%08x", host, h);
+	free(path);
+}
+
 static int open_all(struct daemon *d)
 {
 	struct store_options so = { .state_dir = d->cfg.state_dir, .location = d->cfg.store };
@@ -302,6 +340,8 @@ static int open_all(struct daemon *d)
 		.reserved_cores = (unsigned)d->cfg.reserved_cores,
 		.memory_mib = (uint64_t)d->cfg.trial_memory_mib,
 		.max_jobs = (unsigned)d->cfg.max_running_jobs,
+		.node = d->cfg.node,
+		.lease_ms = d->cfg.lease_ms,
 	};
 	struct api_options ao;
 	struct fitd_error err = { 0 };
@@ -318,6 +358,9 @@ static int open_all(struct daemon *d)
 			       d->cfg.state_dir, store, err.message);
 		return -1;
 	}
+	/* After the open, which makes the directory realpath() resolves. */
+	if (d->cfg.node[0] == '\0')
+		default_node(d->cfg.state_dir, d->cfg.node, sizeof(d->cfg.node));
 	d->loop_ready = uv_loop_init(&d->loop) == 0;
 	if (!d->loop_ready || worker_new(&d->loop, d->store, &wo, &d->worker, &err) != FITD_OK) {
 		fitd_log_error("worker_failed", "reason=\"%s\"", err.message);

@@ -31,6 +31,7 @@ struct store {
 	sqlite3 *writer;	      /* guarded by writer_lock */
 	int64_t write_start_ns;	      /* the open transaction's start; guarded by writer_lock */
 	struct fitd_metrics *metrics; /* may be NULL */
+	char node[STORE_NODE_MAX];    /* "" until store_set_node(); read-only after */
 
 	pthread_mutex_t readers_lock;
 	pthread_cond_t readers_free;

@@ -36,6 +36,13 @@ struct store_pg {
 	char *uri;	 /* the postgresql:// location as given */
 	char *cache_dir; /* STATE/cache: dataset files by checksum */
 	int timeout_ms;	 /* how long a connection is tried again before FITD_EUNAVAILABLE */
+	/*
+	 * idle_in_transaction_session_timeout of every connection: a node
+	 * stopped inside a transaction (SIGSTOP, a hung host) would hold its
+	 * row locks for ever and FOR UPDATE SKIP LOCKED would skip its job
+	 * for ever; the server ends such a session after this long instead.
+	 */
+	int idle_tx_ms;
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct pg_conn *conns; /* all of them, array of nconns */
@@ -56,6 +63,12 @@ int store__pg_open(struct store *s, const struct store_options *opt, struct fitd
 
 /* STATE/cache, where dataset files are kept by checksum. */
 const char *store__pg_cache_dir(struct store *s);
+
+/*
+ * Sets idle_tx_ms and applies it to the connections already open; only
+ * while no other thread uses the store (before the worker and the API).
+ */
+void store__pg_set_idle_tx(struct store *s, int ms);
 
 /* Closes every connection and frees s->pg; NULL-safe on s->pg. */
 void store__pg_close(struct store *s);
@@ -168,6 +181,10 @@ int store__pg_disk_measure(struct store *s, struct fitd_error *err);
 /* Deletes the out-of-fold rows of jobs that are gone (at open). */
 int store__pg_oof_sweep(struct store *s, struct fitd_error *err);
 
+/* Start-up recovery of a node on a shared database (pg_nodes.c). */
+int store__pg_recover_node(struct pg_conn *c, const char *node, int64_t *requeued, int64_t *failed,
+			   struct fitd_error *err);
+
 /* ---- one per public function of store.h, same contract ---- */
 
 int store__pg_schema_version(struct store *s, int *version, struct fitd_error *err);
@@ -203,6 +220,9 @@ int store__pg_job_cancel(struct store *s, const char *id, struct store_job *out,
 			 struct fitd_error *err);
 int store__pg_job_active(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
 			 struct fitd_error *err);
+int store__pg_job_lease(struct store *s, const char *node, int64_t lease_ms, size_t limit,
+			struct store_held **out, size_t *n, int64_t *rescued,
+			struct fitd_error *err);
 int store__pg_job_start(struct store *s, const char *id, const char *runtime_json,
 			struct fitd_error *err);
 int store__pg_job_set_runtime(struct store *s, const char *id, const char *runtime_json,

@@ -143,6 +143,14 @@ static void quiet(void *arg, const char *message)
 	(void)message;
 }
 
+static void set_idle_tx(PGconn *conn, int ms)
+{
+	char sql[80];
+
+	snprintf(sql, sizeof(sql), "SET idle_in_transaction_session_timeout = %d", ms);
+	PQclear(PQexec(conn, sql));
+}
+
 /* Opens (or reopens) c->conn; the URI's own settings win over these defaults. */
 static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 {
@@ -161,7 +169,16 @@ static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 	PQsetNoticeProcessor(c->conn, quiet, NULL);
 	/* Every *_at the store writes comes from the database clock in ms; make it UTC anyway. */
 	PQclear(PQexec(c->conn, "SET TIME ZONE 'UTC'"));
+	set_idle_tx(c->conn, pg->idle_tx_ms);
 	return true;
+}
+
+void store__pg_set_idle_tx(struct store *s, int ms)
+{
+	s->pg->idle_tx_ms = ms;
+	for (int i = 0; i < s->pg->nconns; i++)
+		if (s->pg->conns[i].conn != NULL && PQstatus(s->pg->conns[i].conn) == CONNECTION_OK)
+			set_idle_tx(s->pg->conns[i].conn, ms);
 }
 
 static int ensure(struct store_pg *pg, struct pg_conn *c, struct fitd_error *err)
@@ -408,6 +425,7 @@ int store__pg_open(struct store *s, const struct store_options *opt, struct fitd
 	pthread_mutex_init(&pg->lock, NULL);
 	pthread_cond_init(&pg->freed, NULL);
 	pg->timeout_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
+	pg->idle_tx_ms = 60000; /* until store_set_node() says the lease */
 	pg->uri = strdup(opt->location);
 	len = strlen(opt->state_dir) + sizeof("/cache");
 	pg->cache_dir = malloc(len);

@@ -18,8 +18,49 @@
 #include <string.h>
 
 #include "daemon/base/buf.h"
+#include "daemon/base/metrics.h"
 
 #define TERMINAL_TRIALS "('completed','pruned','failed','timeout','interrupted')"
+
+/* The fence of this node's job writes: its id, or NULL (no fence) before store_set_node(). */
+static const char *node_of(const struct store *s)
+{
+	return s->node[0] != '\0' ? s->node : NULL;
+}
+
+/*
+ * Why a fenced job update changed nothing: FITD_ECONFLICT job_lease_lost
+ * when another node holds the job, FITD_ENOTFOUND when there is no such
+ * job, else FITD_ESTATE (it has ended; the caller words it).
+ */
+static int not_changed(const struct store *s, struct pg_conn *c, const char *id,
+		       struct fitd_error *err)
+{
+	static const char sql[] = "SELECT lease_owner IS NULL OR $2::text IS NULL OR"
+				  " lease_owner = $2 FROM jobs WHERE id = $1";
+	const char *v[2] = { id, node_of(s) };
+	PGresult *r = NULL;
+	int rc = store__pg_exec(c, sql, 2, v, &r, "read job lease", err);
+
+	if (rc == FITD_OK && PQntuples(r) == 0)
+		rc = fitd_error_set(err, FITD_ENOTFOUND, "job_not_found", "no job %s", id);
+	else if (rc == FITD_OK && !store__pg_get_bool(r, 0, 0))
+		rc = fitd_error_set(err, FITD_ECONFLICT, "job_lease_lost",
+				    "job %s is run by another node now", id);
+	else if (rc == FITD_OK)
+		rc = fitd_error_set(err, FITD_ESTATE, "job_finished", "job %s already ended", id);
+	PQclear(r);
+	return rc;
+}
+
+/* store__pg_end(), counting a write the job's lease refused. */
+static int fenced_end(struct store *s, struct pg_conn *c, int rc, struct fitd_error *err)
+{
+	rc = store__pg_end(s, c, rc, err);
+	if (rc == FITD_ECONFLICT)
+		fitd_metrics_stale_write(s->metrics);
+	return rc;
+}
 
 #define JOB_SELECT                                                                              \
 	"SELECT j.id, j.dataset_id, j.state, j.target, j.task, j.metric, j.spec,"               \
@@ -445,20 +486,23 @@ int store__pg_job_finish(struct store *s, const char *id, enum store_job_state s
 {
 	static const char sql[] =
 	    "UPDATE jobs SET state = $2, finished_at = fitd_now_ms(), error_code = $3,"
-	    " error_message = $4 WHERE id = $1 AND state IN ('queued', 'running')";
-	const char *v[4] = { id, store_job_state_name(st), code, message };
+	    " error_message = $4 WHERE id = $1 AND state IN ('queued', 'running')"
+	    " AND ($5::text IS NULL OR lease_owner IS NULL OR lease_owner = $5)";
+	const char *v[5] = { id, store_job_state_name(st), code, message, node_of(s) };
 	int64_t changed = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_cmd(c, sql, 4, v, &changed, "finish job", err);
+	rc = store__pg_cmd(c, sql, 5, v, &changed, "finish job", err);
 	if (rc == FITD_OK && changed == 0)
+		rc = not_changed(s, c, id, err);
+	if (rc == FITD_ENOTFOUND) /* as on SQLite */
 		rc = fitd_error_set(err, FITD_ESTATE, "job_finished", "job %s already ended", id);
 	if (rc == FITD_OK)
 		rc = state_event(c, id, st, code, err);
-	return store__pg_end(s, c, rc, err);
+	return fenced_end(s, c, rc, err);
 }
 
 /* Fills counts[parse(state)] from sql ("SELECT state, count(*) ... GROUP BY state"). */
@@ -504,7 +548,9 @@ int store__pg_trial_count_by_state(struct store *s, int64_t counts[STORE_TRIAL_N
 int store__pg_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			      size_t n, struct fitd_error *err)
 {
-	static const char sql[] = "UPDATE jobs SET elapsed_ms = elapsed_ms + $1 WHERE id = $2";
+	static const char sql[] =
+	    "UPDATE jobs SET elapsed_ms = elapsed_ms + $1 WHERE id = $2"
+	    " AND ($3::text IS NULL OR lease_owner IS NULL OR lease_owner = $3)";
 	struct pg_conn *c;
 	int rc;
 
@@ -515,9 +561,9 @@ int store__pg_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], 
 		return rc;
 	for (size_t i = 0; rc == FITD_OK && i < n; i++) {
 		char b[24];
-		const char *v[2] = { store__pg_i64(b, ms[i]), ids[i] };
+		const char *v[3] = { store__pg_i64(b, ms[i]), ids[i], node_of(s) };
 
-		rc = store__pg_cmd(c, sql, 2, v, NULL, "add elapsed", err);
+		rc = store__pg_cmd(c, sql, 3, v, NULL, "add elapsed", err);
 	}
 	return store__pg_end(s, c, rc, err);
 }
@@ -534,22 +580,26 @@ int store__pg_model_insert(struct pg_conn *c, const char *model_id, const char *
 	return store__pg_cmd(c, sql, 4, v, NULL, "insert model", err);
 }
 
-static int set_model_in_tx(struct pg_conn *c, const char *job_id, const char *model_id,
-			   int64_t bytes, int64_t trial, double score, const char *detail,
-			   const char *data, struct fitd_error *err)
+static int set_model_in_tx(struct store *s, struct pg_conn *c, const char *job_id,
+			   const char *model_id, int64_t bytes, int64_t trial, double score,
+			   const char *detail, const char *data, struct fitd_error *err)
 {
-	static const char sql[] = "UPDATE jobs SET best_model_id = $1, best_trial = $2,"
-				  " best_score = $3, best_detail = $4 WHERE id = $5";
+	static const char sql[] =
+	    "UPDATE jobs SET best_model_id = $1, best_trial = $2,"
+	    " best_score = $3, best_detail = $4 WHERE id = $5"
+	    " AND ($6::text IS NULL OR lease_owner IS NULL OR lease_owner = $6)";
 	char b[24], f[32];
-	const char *v[5] = { model_id, store__pg_i64(b, trial), store__pg_f64(f, score), detail,
-			     job_id };
+	const char *v[6] = {
+		model_id,  store__pg_i64(b, trial), store__pg_f64(f, score), detail, job_id,
+		node_of(s)
+	};
 	int64_t changed = 0;
 	int rc = store__pg_model_insert(c, model_id, job_id, -1, bytes, err);
 
 	if (rc == FITD_OK)
-		rc = store__pg_cmd(c, sql, 5, v, &changed, "set model", err);
+		rc = store__pg_cmd(c, sql, 6, v, &changed, "set model", err);
 	if (rc == FITD_OK && changed == 0)
-		rc = fitd_error_set(err, FITD_ENOTFOUND, "job_not_found", "no job %s", job_id);
+		rc = not_changed(s, c, job_id, err);
 	if (rc == FITD_OK)
 		rc = store__pg_event_insert(c, job_id, "new_best", data, NULL, err);
 	return rc;
@@ -564,27 +614,29 @@ int store__pg_job_set_model(struct store *s, const char *job_id, const char *mod
 
 	if (rc != FITD_OK)
 		return rc;
-	return store__pg_end(s, c,
-			     set_model_in_tx(c, job_id, model_id, model_bytes, trial, score,
-					     detail_json, data_json, err),
-			     err);
+	return fenced_end(s, c,
+			  set_model_in_tx(s, c, job_id, model_id, model_bytes, trial, score,
+					  detail_json, data_json, err),
+			  err);
 }
 
 int store__pg_job_set_detail(struct store *s, const char *job_id, const char *detail_json,
 			     struct fitd_error *err)
 {
-	static const char sql[] = "UPDATE jobs SET best_detail = $1 WHERE id = $2";
-	const char *v[2] = { detail_json, job_id };
+	static const char sql[] =
+	    "UPDATE jobs SET best_detail = $1 WHERE id = $2"
+	    " AND ($3::text IS NULL OR lease_owner IS NULL OR lease_owner = $3)";
+	const char *v[3] = { detail_json, job_id, node_of(s) };
 	int64_t changed = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_cmd(c, sql, 2, v, &changed, "set detail", err);
+	rc = store__pg_cmd(c, sql, 3, v, &changed, "set detail", err);
 	if (rc == FITD_OK && changed == 0)
-		rc = fitd_error_set(err, FITD_ENOTFOUND, "job_not_found", "no job %s", job_id);
-	return store__pg_end(s, c, rc, err);
+		rc = not_changed(s, c, job_id, err);
+	return fenced_end(s, c, rc, err);
 }
 
 /* ---- events ---- */

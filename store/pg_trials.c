@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "daemon/base/buf.h"
+#include "daemon/base/metrics.h"
 
 #define TRIAL_COLUMNS                                                                \
 	"job_id, idx, state, params, attempt, generation, score, score_std, epochs," \
@@ -70,6 +71,26 @@ static int started_event(struct pg_conn *c, const char *job_id, int64_t idx, int
 	return rc;
 }
 
+/*
+ * FITD_ECONFLICT job_lease_lost unless owner may claim trials of job_id: the
+ * job is leased to it, or to nobody (one daemon, or before any lease).
+ */
+static int job_held(struct pg_conn *c, const char *job_id, const char *owner,
+		    struct fitd_error *err)
+{
+	static const char sql[] = "SELECT lease_owner IS NULL OR lease_owner = $2 FROM jobs"
+				  " WHERE id = $1 FOR SHARE";
+	const char *v[2] = { job_id, owner };
+	PGresult *r = NULL;
+	int rc = store__pg_exec(c, sql, 2, v, &r, "read job lease", err);
+
+	if (rc == FITD_OK && PQntuples(r) > 0 && !store__pg_get_bool(r, 0, 0))
+		rc = fitd_error_set(err, FITD_ECONFLICT, "job_lease_lost",
+				    "job %s is run by another node now", job_id);
+	PQclear(r);
+	return rc;
+}
+
 /* Claims the row; its attempt and generation, and params as stored, into the out-parameters. */
 static int claim_row(struct pg_conn *c, const char *job_id, int64_t idx, const char *params,
 		     const char *owner, int64_t lease_ms, int64_t *attempt, int64_t *gen,
@@ -92,7 +113,10 @@ static int claim_row(struct pg_conn *c, const char *job_id, int64_t idx, const c
 			     params };
 	PGresult *r = NULL;
 	int state = -2; /* no row */
-	int rc = store__pg_exec(c, lock_sql, 2, v, &r, "read trial", err);
+	int rc = job_held(c, job_id, owner, err);
+
+	if (rc == FITD_OK)
+		rc = store__pg_exec(c, lock_sql, 2, v, &r, "read trial", err);
 
 	if (rc == FITD_OK && PQntuples(r) > 0)
 		state = store_trial_state_parse(PQgetvalue(r, 0, 0));
@@ -137,6 +161,8 @@ int store__pg_trial_claim(struct store *s, const char *job_id, int64_t idx, cons
 	rc = store__pg_end(s, c, rc, err);
 	if (rc == FITD_OK)
 		*generation = gen;
+	else if (rc == FITD_ECONFLICT)
+		fitd_metrics_stale_write(s->metrics);
 	return rc;
 }
 
@@ -213,7 +239,10 @@ int store__pg_trial_finish(struct store *s, const char *job_id, int64_t idx, int
 
 	if (rc != FITD_OK)
 		return rc;
-	return store__pg_end(s, c, finish_in_tx(c, job_id, idx, generation, o, err), err);
+	rc = store__pg_end(s, c, finish_in_tx(c, job_id, idx, generation, o, err), err);
+	if (rc == FITD_ECONFLICT)
+		fitd_metrics_stale_write(s->metrics);
+	return rc;
 }
 
 /* Up to limit rows of r from row 0 into a heap array; *more when r has another. */
@@ -395,5 +424,13 @@ int store__pg_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
 
 	if (rc != FITD_OK)
 		return rc;
-	return store__pg_end(s, c, recover_in_tx(c, requeued, failed, err), err);
+	/* A node leaves the trials of the others alone: their leases fence them. */
+	if (s->node[0] != '\0')
+		rc = store__pg_recover_node(c, s->node, requeued, failed, err);
+	else
+		rc = recover_in_tx(c, requeued, failed, err);
+	rc = store__pg_end(s, c, rc, err);
+	if (rc == FITD_OK && s->node[0] != '\0')
+		fitd_metrics_trials_rescued(s->metrics, *requeued + *failed);
+	return rc;
 }

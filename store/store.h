@@ -464,6 +464,73 @@ int store_trial_heartbeat(struct store *s, const char *owner, int64_t lease_ms,
 int store_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
 			struct fitd_error *err);
 
+/* ---- several daemons on one database ---- */
+
+/*
+ * True when other daemons may share this store (PostgreSQL): a job is then
+ * run by the node holding its lease (store_job_lease()), not by every
+ * daemon that sees it active. False on SQLite, where nothing below changes.
+ */
+bool store_shared(const struct store *s);
+
+/*
+ * This daemon's node id (at most STORE_NODE_MAX - 1 bytes), set before the
+ * worker starts: the owner of its job and trial leases. On PostgreSQL it is
+ * also the fence of its job writes: once another node holds a job's lease,
+ * this node's store_job_finish(), store_job_set_model(),
+ * store_job_set_detail() and store_job_add_elapsed() of that job change
+ * nothing (FITD_ECONFLICT job_lease_lost, counted as refused stale writes),
+ * and store_trial_recover() re-queues only the running trials this node
+ * left, and those whose lease expired. A transaction left
+ * open longer than lease_ms (at least 5 s; a node stopped in the middle of
+ * one) is ended by the server, so its locks do not keep the job from the
+ * others. Only while no other thread uses the store. FITD_EINVAL for an
+ * empty or too long id.
+ */
+#define STORE_NODE_MAX 96
+int store_set_node(struct store *s, const char *node, int64_t lease_ms, struct fitd_error *err);
+
+/* The node id given to store_set_node(), "" before. */
+const char *store_node(const struct store *s);
+
+/* A job this node holds the lease of, as store_job_lease() returns it. */
+struct store_held {
+	char id[STORE_ID_MAX];
+	bool cancel_requested;
+};
+
+/*
+ * The jobs this node runs (PostgreSQL; on SQLite store_job_active() with no
+ * cancel flag). In one transaction: renews the leases node holds, by
+ * lease_ms from the database's clock; then takes, up to limit held in all,
+ * queued or running jobs nobody holds or whose lease expired (FOR UPDATE
+ * SKIP LOCKED, so nodes never take the same job; epoch + 1 on each take);
+ * the running trials of a job taken go back to queued with a new
+ * generation (or fail past max_attempts), so the node that ran them can
+ * record nothing of them, and their count is added to *rescued. *out gets
+ * the held jobs, running first, each oldest first, with their cancel flag:
+ * a heap array of *n to free() (NULL when *n is 0). A job the caller runs
+ * that is not in it was taken by another node.
+ */
+int store_job_lease(struct store *s, const char *node, int64_t lease_ms, size_t limit,
+		    struct store_held **out, size_t *n, int64_t *rescued, struct fitd_error *err);
+
+/*
+ * Gives up the leases of the jobs node holds (it stops, its trials given
+ * back), so other nodes take them at their next pass rather than after
+ * the lease; *released gets their number. Nothing on SQLite.
+ */
+int store_job_unlease(struct store *s, const char *node, int64_t *released, struct fitd_error *err);
+
+/*
+ * Appends a trial_progress event for trial idx of job_id while that trial
+ * is running under generation; FITD_ECONFLICT stale_generation (nothing
+ * written, counted) once it was claimed again or rescued. On SQLite
+ * store_event_add().
+ */
+int store_trial_progress(struct store *s, const char *job_id, int64_t idx, int64_t generation,
+			 const char *data_json, struct fitd_error *err);
+
 /* ---- events ---- */
 
 struct store_event {

@@ -239,6 +239,8 @@ static char *result_json(const struct worker_task *t)
  */
 static void end_for_model(struct sched_job *j, const struct fitd_error *err)
 {
+	if (j->end == SCHED_END_LOST) /* another node's now: nothing to end here */
+		return;
 	j->end = SCHED_END_FAILED;
 	snprintf(j->fail_code, sizeof(j->fail_code), "%s",
 		 err->code[0] ? err->code : fitd_status_code(err->status));
@@ -536,7 +538,8 @@ static void publish_progress(struct worker *w, struct worker_task *t, unsigned f
 	json_t *o;
 	char *text;
 
-	if (rec == NULL || now - rec->last_progress_ms < w->opt.progress_ms)
+	if (rec == NULL || j->end == SCHED_END_LOST ||
+	    now - rec->last_progress_ms < w->opt.progress_ms)
 		return;
 	rec->last_progress_ms = now;
 	o = json_pack("{s:s, s:I, s:I, s:I, s:f}", "job", j->id, "trial", (json_int_t)t->idx,
@@ -546,7 +549,8 @@ static void publish_progress(struct worker *w, struct worker_task *t, unsigned f
 		json_object_set_new(o, "score", json_real(score));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (store_event_add(w->store, j->id, "trial_progress", text, NULL, NULL) == FITD_OK)
+	/* Fenced by the claim's generation: a trial taken over since writes nothing. */
+	if (store_trial_progress(w->store, j->id, t->idx, t->generation, text, NULL) == FITD_OK)
 		sched_emit(w, j->id);
 	free(text);
 }

@@ -73,7 +73,8 @@ static void save_elapsed(struct worker *w)
 		int64_t total = sched_job_elapsed(j, now);
 
 		memcpy(ids[n], j->id, STORE_ID_MAX);
-		ms[n++] = total - j->elapsed_saved_ms;
+		/* A lost job's time is the new holder's to count. */
+		ms[n++] = j->end == SCHED_END_LOST ? 0 : total - j->elapsed_saved_ms;
 	}
 	if (store_job_add_elapsed(w->store, (const char(*)[STORE_ID_MAX])ids, ms, n, NULL) ==
 	    FITD_OK) {
@@ -114,6 +115,7 @@ static void finish_job(struct sched_job *j, enum store_job_state st, const char 
 	sched_emit(w, j->id);
 	unlink_job(w, j);
 	sched_job_free(j);
+	atomic_store(&w->lease_due, true); /* a slot for another job */
 }
 
 static bool start_refit(struct sched_job *j);
@@ -187,6 +189,12 @@ static void check_end(struct sched_job *j, int64_t now)
 	if (j->end == SCHED_END_NONE || j->running > 0 || j->refit != NULL)
 		return;
 	switch (j->end) {
+	case SCHED_END_LOST:
+		fitd_log_info("job_dropped", "job=%s node=%s", j->id, j->w->owner);
+		sched_emit(j->w, j->id);
+		unlink_job(j->w, j);
+		sched_job_free(j);
+		return;
 	case SCHED_END_CANCEL:
 		finish_job(j, STORE_JOB_CANCELLED, NULL, NULL);
 		return;
@@ -527,13 +535,80 @@ static void fail_unloadable(struct worker *w, const char *id, const struct fitd_
 	sched_emit(w, id);
 }
 
+/*
+ * A shared store: the jobs this node holds the lease of, renewed and taken
+ * (store_job_lease()), into *ids; a job running here that is not among
+ * them was taken by another node: its trials stop at once and it is
+ * dropped once they have, nothing written. cancel gets each job's flag.
+ */
+static int lease_jobs(struct worker *w, char (**ids)[STORE_ID_MAX], bool **cancel, size_t *n,
+		      struct fitd_error *err)
+{
+	struct store_held *held = NULL;
+	int64_t rescued = 0;
+	int rc = store_job_lease(w->store, w->owner, w->opt.lease_ms, w->opt.max_jobs, &held, n,
+				 &rescued, err);
+
+	*ids = NULL;
+	*cancel = NULL;
+	if (rc != FITD_OK)
+		return rc;
+	if (rescued > 0)
+		fitd_log_info("trials_rescued", "node=%s trials=%lld", w->owner,
+			      (long long)rescued);
+	if (*n > 0) {
+		*ids = calloc(*n, STORE_ID_MAX);
+		*cancel = calloc(*n, sizeof(**cancel));
+	}
+	if (*n > 0 && (*ids == NULL || *cancel == NULL)) {
+		free(*ids);
+		free(*cancel);
+		free(held);
+		*ids = NULL;
+		*cancel = NULL;
+		*n = 0;
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "held jobs");
+	}
+	for (size_t i = 0; i < *n; i++) {
+		memcpy((*ids)[i], held[i].id, STORE_ID_MAX);
+		(*cancel)[i] = held[i].cancel_requested;
+	}
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next) {
+		bool kept = false;
+
+		for (size_t i = 0; i < *n && !kept; i++)
+			kept = strcmp(j->id, held[i].id) == 0;
+		if (kept || j->end == SCHED_END_LOST)
+			continue;
+		fitd_log_warn("job_lease_lost", "job=%s node=%s", j->id, w->owner);
+		fitd_metrics_lease_lost(w->opt.metrics);
+		j->end = SCHED_END_LOST;
+		sched_stop_running(j, WORKER_STOP_SHUTDOWN);
+	}
+	free(held);
+	return FITD_OK;
+}
+
 static void sync_jobs(struct worker *w)
 {
 	char(*ids)[STORE_ID_MAX] = NULL;
 	struct fitd_error err = { 0 };
+	bool *cancel = NULL;
 	size_t n = 0;
+	bool shared = store_shared(w->store);
+	int rc;
 
-	if (store_job_active(w->store, w->opt.max_jobs, &ids, &n, &err) != FITD_OK) {
+	if (shared) {
+		int64_t now = sched_now_mono();
+
+		if (!atomic_exchange(&w->lease_due, false) &&
+		    now - w->lease_at_ms < w->opt.heartbeat_ms)
+			return;
+		w->lease_at_ms = now;
+	}
+	rc = shared ? lease_jobs(w, &ids, &cancel, &n, &err)
+		    : store_job_active(w->store, w->opt.max_jobs, &ids, &n, &err);
+	if (rc != FITD_OK) {
 		fitd_log_warn("job_scan_failed", "reason=\"%s\"", err.message);
 		return;
 	}
@@ -542,8 +617,6 @@ static void sync_jobs(struct worker *w)
 		struct store_job row;
 
 		if (j == NULL) {
-			int rc;
-
 			if (sched_now_mono() < w->load_after_ms)
 				continue;
 			if (w->pass_loads == 0) {
@@ -569,11 +642,15 @@ static void sync_jobs(struct worker *w)
 			append_job(w, j);
 			sched_emit(w, j->id);
 		}
-		if (!j->cancel_seen && store_job_get(w->store, j->id, &row, NULL) == FITD_OK) {
+		if (cancel != NULL) {
+			j->cancel_seen = j->cancel_seen || cancel[i];
+		} else if (!j->cancel_seen &&
+			   store_job_get(w->store, j->id, &row, NULL) == FITD_OK) {
 			j->cancel_seen = row.cancel_requested;
 			store_job_release(&row);
 		}
 	}
+	free(cancel);
 	free(ids);
 }
 
@@ -659,6 +736,7 @@ static void on_heartbeat(uv_timer_t *h)
 	struct fitd_error err = { 0 };
 
 	save_elapsed(w);
+	atomic_store(&w->lease_due, true);
 	sched_retry_unrecorded(w, false);
 	if (w->tasks_running > 0 &&
 	    store_trial_heartbeat(w->store, w->owner, w->opt.lease_ms, &err) != FITD_OK)
@@ -706,8 +784,19 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 		w->opt.max_jobs = 8;
 	/* Each running task at most once, and those finished since the last drain. */
 	fitd_buf_init(&w->progress, PROGRESS_PER_THREAD * w->opt.threads * sizeof(void *));
+	if (w->opt.heartbeat_ms * 3 > w->opt.lease_ms)
+		w->opt.heartbeat_ms = w->opt.lease_ms / 3 > 0 ? w->opt.lease_ms / 3 : 1;
 	gethostname(host, sizeof(host) - 1);
-	snprintf(w->owner, sizeof(w->owner), "%s:%ld", host, (long)getpid());
+	if (opt->node != NULL && opt->node[0] != '\0')
+		snprintf(w->owner, sizeof(w->owner), "%s", opt->node);
+	else
+		snprintf(w->owner, sizeof(w->owner), "%s:%ld", host, (long)getpid());
+	w->opt.node = NULL; /* the caller's string; w->owner is the copy */
+	rc = store_set_node(store, w->owner, w->opt.lease_ms, err);
+	if (rc != FITD_OK) {
+		free(w);
+		return rc;
+	}
 	pthread_mutex_init(&w->lock, NULL);
 	rc = worker_pool_new(w->opt.threads, &w->pool, err);
 	if (rc != FITD_OK) {
@@ -715,6 +804,7 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 		free(w);
 		return rc;
 	}
+	atomic_init(&w->lease_due, true);
 	uv_async_init(loop, &w->wake, on_wake);
 	uv_timer_init(loop, &w->heartbeat);
 	uv_timer_init(loop, &w->tick);
@@ -738,10 +828,10 @@ int worker_start(struct worker *w, struct fitd_error *err)
 	if (rc != FITD_OK)
 		return rc;
 	if (requeued > 0 || failed > 0)
-		fitd_log_info("recovered", "trials_requeued=%lld trials_failed=%lld",
-			      (long long)requeued, (long long)failed);
-	fitd_log_info("worker_started", "threads=%u memory_mib=%zu owner=%s", w->opt.threads,
-		      w->memory_budget >> 20, w->owner);
+		fitd_log_info("recovered", "node=%s trials_requeued=%lld trials_failed=%lld",
+			      w->owner, (long long)requeued, (long long)failed);
+	fitd_log_info("worker_started", "threads=%u memory_mib=%zu node=%s lease_ms=%lld",
+		      w->opt.threads, w->memory_budget >> 20, w->owner, (long long)w->opt.lease_ms);
 	uv_timer_start(&w->heartbeat, on_heartbeat, (uint64_t)w->opt.heartbeat_ms,
 		       (uint64_t)w->opt.heartbeat_ms);
 	schedule(w);
@@ -750,6 +840,7 @@ int worker_start(struct worker *w, struct fitd_error *err)
 
 void worker_notify(struct worker *w)
 {
+	atomic_store(&w->lease_due, true);
 	uv_async_send(&w->wake);
 }
 
@@ -775,6 +866,25 @@ int64_t worker_longest_silence_ms(struct worker *w)
 	return longest;
 }
 
+/*
+ * A shared store: gives up this node's job leases once its trials are given
+ * back, so the other nodes go on with its jobs at once.
+ */
+static void unlease(struct worker *w)
+{
+	struct fitd_error err = { 0 };
+	int64_t released = 0;
+
+	if (!store_shared(w->store))
+		return;
+	if (store_job_unlease(w->store, w->owner, &released, &err) != FITD_OK)
+		fitd_log_warn("lease_release_failed", "node=%s reason=\"%s\"", w->owner,
+			      err.message);
+	else if (released > 0)
+		fitd_log_info("leases_released", "node=%s jobs=%lld", w->owner,
+			      (long long)released);
+}
+
 void worker_stop(struct worker *w)
 {
 	w->stopping = true;
@@ -787,6 +897,7 @@ void worker_stop(struct worker *w)
 	sched_drain_done(w);
 	sched_retry_unrecorded(w, true);
 	save_elapsed(w);
+	unlease(w);
 	publish_gauges(w);
 	uv_timer_stop(&w->heartbeat);
 	uv_timer_stop(&w->tick);

@@ -8,6 +8,7 @@
 #define WORKER_SCHEDULER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "daemon/base/buf.h"
@@ -93,6 +94,11 @@ enum sched_end {
 	SCHED_END_DEADLINE,    /* time is up */
 	SCHED_END_CANCEL,
 	SCHED_END_FAILED, /* the job cannot run (data gone, spec unreadable) */
+	/*
+	 * Another node took the job's lease (a shared store): its trials are
+	 * stopped and it is forgotten once they are, nothing of it written.
+	 */
+	SCHED_END_LOST,
 };
 
 struct sched_job {
@@ -143,7 +149,7 @@ struct worker {
 	struct store *store;
 	struct worker_options opt;
 	struct worker_pool *pool;
-	char owner[96];
+	char owner[STORE_NODE_MAX]; /* the node id: owner of its leases */
 
 	uv_async_t wake;
 	uv_timer_t heartbeat;
@@ -169,6 +175,14 @@ struct worker {
 	size_t memory_budget;	/* bytes */
 	size_t memory_busy;	/* estimates of the tasks on the pool */
 	bool stopping;
+	/*
+	 * A shared store: the job leases are renewed and new jobs taken once a
+	 * heartbeat, or at the next pass when lease_due says something changed
+	 * (a job submitted or cancelled here, a job ended), not on every pass,
+	 * since each is a write transaction and progress wakes the loop often.
+	 */
+	atomic_bool lease_due;
+	int64_t lease_at_ms;  /* monotonic time of the last lease pass */
 	unsigned pass_trials; /* what this pass may still start (SCHED_PASS_TRIALS) */
 	unsigned pass_loads;  /* ... and load (SCHED_PASS_LOADS) */
 	bool pass_cut;	      /* it stopped short: the next pass goes on */

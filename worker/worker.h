@@ -27,7 +27,8 @@ struct worker_options {
 	unsigned threads;	 /* the thread budget for trials; 0: cores - reserved */
 	unsigned reserved_cores; /* kept for the API when threads is 0 */
 	uint64_t memory_mib;	 /* estimated memory of the running trials; 0: half the RAM */
-	int64_t lease_ms;	 /* trial lease, renewed by the heartbeat; 0: 30000 */
+	const char *node;	 /* this daemon's id in leases and logs; NULL: host:pid */
+	int64_t lease_ms;	 /* trial and job lease, renewed by the heartbeat; 0: 30000 */
 	int64_t heartbeat_ms;	 /* lease renewal and elapsed-time bookkeeping; 0: 2000 */
 	int64_t progress_ms; /* at most one trial_progress event per trial this often; 0: 1000 */
 	unsigned max_jobs;   /* jobs running at once (the others wait queued); 0: 8 */

@@ -106,6 +106,9 @@ int fitd_metrics_new(struct fitd_metrics **out)
 	atomic_init(&m->trial_threads, 0);
 	atomic_init(&m->trial_threads_busy, 0);
 	atomic_init(&m->queue_depth, 0);
+	atomic_init(&m->lease_losses, 0);
+	atomic_init(&m->trials_rescued, 0);
+	atomic_init(&m->stale_writes, 0);
 	*out = m;
 	return FITD_OK;
 }
@@ -125,6 +128,24 @@ void fitd_metrics_store_write(struct fitd_metrics *m, int64_t ns)
 {
 	if (m != NULL)
 		fitd_histogram_observe(&m->store_write, ns);
+}
+
+void fitd_metrics_lease_lost(struct fitd_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->lease_losses, 1, memory_order_relaxed);
+}
+
+void fitd_metrics_trials_rescued(struct fitd_metrics *m, int64_t n)
+{
+	if (m != NULL && n > 0)
+		atomic_fetch_add_explicit(&m->trials_rescued, (uint64_t)n, memory_order_relaxed);
+}
+
+void fitd_metrics_stale_write(struct fitd_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->stale_writes, 1, memory_order_relaxed);
 }
 
 void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned busy,
@@ -165,4 +186,24 @@ void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t)
 			 "Time of each write transaction on the single writer connection, from "
 			 "BEGIN IMMEDIATE to COMMIT (with its fsync) or ROLLBACK.");
 	fitd_prom_histogram(t, "fitd_store_write_duration_seconds", "", &m->store_write);
+	fitd_prom_family(t, "fitd_lease_losses_total", "counter",
+			 "Jobs this node was running whose lease another node took over (the "
+			 "node was stopped or cut off past its lease); their trials were "
+			 "stopped and nothing of them written.");
+	fitd_buf_printf(
+	    t, "fitd_lease_losses_total %llu\n",
+	    (unsigned long long)atomic_load_explicit(&m->lease_losses, memory_order_relaxed));
+	fitd_prom_family(t, "fitd_trials_rescued_total", "counter",
+			 "Running trials of a node that died or lost its lease that this node "
+			 "put back in the queue (a new generation fences the old one).");
+	fitd_buf_printf(
+	    t, "fitd_trials_rescued_total %llu\n",
+	    (unsigned long long)atomic_load_explicit(&m->trials_rescued, memory_order_relaxed));
+	fitd_prom_family(t, "fitd_stale_writes_refused_total", "counter",
+			 "Writes of this node refused because the trial or job lease they "
+			 "belonged to had moved to another attempt or node (results, progress, "
+			 "claims, job ends).");
+	fitd_buf_printf(
+	    t, "fitd_stale_writes_refused_total %llu\n",
+	    (unsigned long long)atomic_load_explicit(&m->stale_writes, memory_order_relaxed));
 }

@@ -71,6 +71,10 @@ struct fitd_metrics {
 	atomic_uint trial_threads;	      /* worker: the trial thread budget */
 	atomic_uint trial_threads_busy;	      /* worker: of it, in running trials and refits */
 	atomic_uint queue_depth;	      /* worker: see fitd_metrics_set_worker() */
+	/* several nodes on one PostgreSQL (store/pg_nodes.c) */
+	atomic_uint_least64_t lease_losses;   /* jobs whose lease another node took from us */
+	atomic_uint_least64_t trials_rescued; /* running trials of a dead or fenced node re-queued */
+	atomic_uint_least64_t stale_writes;   /* writes refused because their lease had moved */
 };
 
 int fitd_metrics_new(struct fitd_metrics **out);
@@ -91,6 +95,11 @@ void fitd_metrics_store_write(struct fitd_metrics *m, int64_t ns);
  */
 void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned busy,
 			     unsigned queue_depth);
+
+/* Several nodes: a job lease lost, n trials rescued, a stale write refused. m may be NULL. */
+void fitd_metrics_lease_lost(struct fitd_metrics *m);
+void fitd_metrics_trials_rescued(struct fitd_metrics *m, int64_t n);
+void fitd_metrics_stale_write(struct fitd_metrics *m);
 
 /* Appends the families above (trial durations, threads, queue, store writes). */
 void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t);

@@ -27,6 +27,9 @@ FAMILIES = {
     "fitd_event_streams": "gauge",
     "fitd_store_write_duration_seconds": "histogram",
     "fitd_state_bytes": "gauge",
+    "fitd_lease_losses_total": "counter",
+    "fitd_trials_rescued_total": "counter",
+    "fitd_stale_writes_refused_total": "counter",
     "process_resident_memory_bytes": "gauge",
 }
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -116,6 +119,10 @@ class MetricsTest(DaemonTest):
             self.assertIsNotNone(s.value("fitd_trial_threads", state=state), state)
         for name in ("fitd_queue_depth", "fitd_event_streams", "process_resident_memory_bytes"):
             self.assertIsNotNone(s.value(name), name)
+        # One daemon on SQLite never loses a lease nor has a write refused.
+        for name in ("fitd_lease_losses_total", "fitd_trials_rescued_total",
+                     "fitd_stale_writes_refused_total"):
+            self.assertEqual(s.value(name), 0, name)
         self.assertGreater(s.value("process_resident_memory_bytes"), 1 << 20)
         for kind in ("database", "datasets", "models"):
             self.assertIsNotNone(s.value("fitd_state_bytes", kind=kind), kind)

@@ -521,6 +521,115 @@ START_TEST(racing_claims_win_once)
 }
 END_TEST
 
+/* The job's held ids as one string ("" for none), for comparing. */
+static void held_ids(struct store *s, const char *node, char *out, size_t cap, int64_t *rescued)
+{
+	struct store_held *held = NULL;
+	struct fitd_error err = { 0 };
+	size_t n = 0, o = 0;
+
+	out[0] = '\0';
+	ck_assert_msg(store_job_lease(s, node, 60000, 8, &held, &n, rescued, &err) == FITD_OK, "%s",
+		      err.message);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert(!held[i].cancel_requested);
+		o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? "," : "", held[i].id);
+	}
+	free(held);
+}
+
+/*
+ * Job leases (several nodes on one PostgreSQL, two store handles): a job is
+ * held by the first node that takes it, never by two; the other node can
+ * claim none of its trials; once the lease expires the other node takes
+ * it, its running trial goes back to the queue with a new generation, and
+ * every later write of the first node (the trial's result, its progress,
+ * the job's end) is refused with FITD_ECONFLICT and changes nothing. On
+ * SQLite store_job_lease() is store_job_active().
+ */
+START_TEST(job_lease_moves_and_fences)
+{
+	struct store_options opt = { .location = store_check_location() };
+	char other[] = "/tmp/fitd-store-node2-XXXXXX", cmd[128], ids[256], sql[256];
+	struct store_trial_outcome o = outcome(OUT_COMPLETED_BEST, NULL);
+	struct fitd_error err = { 0 };
+	int64_t gen = 0, gen2 = 0, rescued = 0;
+	struct store *s2 = NULL;
+	struct fixture fx;
+	char *before, *after;
+
+	setup(&fx, 3);
+	o.new_best = false;
+	ck_assert_int_eq(store_set_node(fx.s, "a", 60000, &err), FITD_OK);
+	held_ids(fx.s, "a", ids, sizeof(ids), &rescued);
+	ck_assert_str_eq(ids, fx.job.id);
+	ck_assert_int_eq(store_shared(fx.s), store_check_pg());
+	if (!store_check_pg()) {
+		teardown(&fx);
+		return;
+	}
+	ck_assert_ptr_nonnull(mkdtemp(other));
+	opt.state_dir = other;
+	ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	ck_assert_int_eq(store_set_node(s2, "b", 60000, &err), FITD_OK);
+	held_ids(s2, "b", ids, sizeof(ids), &rescued);
+	ck_assert_str_eq(ids, "");
+	ck_assert_int_eq(store_trial_claim(fx.s, fx.job.id, 0, "{}", "a", 60000, &gen, &err),
+			 FITD_OK);
+	ck_assert_int_eq(store_trial_claim(s2, fx.job.id, 1, "{}", "b", 60000, &gen2, &err),
+			 FITD_ECONFLICT);
+	ck_assert_str_eq(err.code, "job_lease_lost");
+
+	/* a falls silent past its lease: b takes the job and rescues trial 0. */
+	snprintf(sql, sizeof(sql),
+		 "WITH u AS (UPDATE jobs SET lease_expires_at = now() - interval '1 second'"
+		 " WHERE id = '%s' RETURNING 1) SELECT count(*) FROM u",
+		 fx.job.id);
+	ck_assert_int_eq(store_check_sql_int(sql), 1);
+	held_ids(s2, "b", ids, sizeof(ids), &rescued);
+	ck_assert_str_eq(ids, fx.job.id);
+	ck_assert_int_eq(rescued, 1);
+	ck_assert_int_eq(store_check_sql_int("SELECT epoch FROM jobs"), 2);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM trials WHERE idx = 0 AND"
+					     " state = 'queued' AND generation = 2"),
+			 1);
+
+	/* Every write a makes from now on is refused and changes nothing. */
+	before = store_check_rows("SELECT * FROM trials ORDER BY idx");
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err), FITD_ECONFLICT);
+	ck_assert_int_eq(store_trial_progress(fx.s, fx.job.id, 0, gen, "{}", &err), FITD_ECONFLICT);
+	ck_assert_int_eq(store_trial_claim(fx.s, fx.job.id, 1, "{}", "a", 60000, &gen2, &err),
+			 FITD_ECONFLICT);
+	ck_assert_int_eq(store_job_finish(fx.s, fx.job.id, STORE_JOB_FAILED, "x", "y", &err),
+			 FITD_ECONFLICT);
+	ck_assert_str_eq(err.code, "job_lease_lost");
+	after = store_check_rows("SELECT * FROM trials ORDER BY idx");
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	held_ids(fx.s, "a", ids, sizeof(ids), &rescued);
+	ck_assert_str_eq(ids, "");
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM events WHERE job_id = '%s'"
+		 " AND type = 'trial_progress'",
+		 fx.job.id);
+	ck_assert_int_eq(store_check_sql_int(sql), 0);
+
+	/* b runs it: trial 0 again, then the job's end. */
+	ck_assert_int_eq(store_trial_claim(s2, fx.job.id, 0, "{}", "b", 60000, &gen2, &err),
+			 FITD_OK);
+	ck_assert_int_eq(gen2, 3);
+	ck_assert_int_eq(store_trial_progress(s2, fx.job.id, 0, gen2, "{}", &err), FITD_OK);
+	ck_assert_int_eq(store_trial_finish(s2, fx.job.id, 0, gen2, &o, &err), FITD_OK);
+	ck_assert_int_eq(store_job_finish(s2, fx.job.id, STORE_JOB_SUCCEEDED, NULL, NULL, &err),
+			 FITD_OK);
+	store_close(s2);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", other);
+	ck_assert_int_eq(system(cmd), 0);
+	teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("trials");
@@ -537,6 +646,7 @@ int main(void)
 	tcase_add_test(tc, given_back_attempt_is_not_counted);
 	tcase_add_test(tc, families_sum_finished_trials);
 	tcase_add_test(tc, racing_claims_win_once);
+	tcase_add_test(tc, job_lease_moves_and_fences);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,252 @@
+"""Several daemons on one PostgreSQL (run beside tests/pg/pgserver.sh, like
+test_pg.py): three nodes with a 2 s lease share a database; a search
+submitted to one of them is run by one node at a time; the node running it
+is killed (SIGKILL) and another takes the job over once the lease expires
+and goes on; the next node running it is stopped (SIGSTOP) past its lease
+and woken (SIGCONT): its late writes are refused and counted, and it drops
+the job. Checked over the whole history: every trial ended once, in one
+terminal state, with one trial_finished event; a stream on a node that did
+not run the job saw every event with gap-free ids; the leaderboard is the
+one-node leaderboard of the same spec, data and seed (random search, one
+trial at a time). A cancel sent to a node that does not run the job ends it
+within a heartbeat or two.
+
+Each test makes a database of its own on the server; every daemon is
+stopped (woken first if stopped) whatever happens."""
+
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import unittest
+
+from fitdtest import Daemon, upload_table, submit_job, wait_job
+from test_jobs import read_events
+from test_pg import STORE, new_database, psql, board
+
+LEASE_MS = 2000
+
+SPEC = {
+    "target": "species",
+    "space": {"models": ["logistic"], "optimizer": ["adam"], "epochs": 12000},
+    "early_stopping": False,
+    "validation": {"method": "cv", "folds": 3},
+    "search": {"algorithm": "random", "max_trials": 14, "seed": 11, "parallel_trials": 1},
+}
+
+
+def metric(d, name):
+    status, _, text = d.request("GET", "/metrics")
+    assert status == 200
+    m = re.search(rb"^" + name.encode() + rb" (\d+)$", text, re.M)
+    assert m, name
+    return int(m.group(1))
+
+
+@unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
+class Nodes(unittest.TestCase):
+    def setUp(self):
+        self.uri = new_database()
+        self.daemons = {}
+        self.stopped = set()
+
+    def tearDown(self):
+        try:
+            for name, d in self.daemons.items():
+                if d.proc is None:
+                    continue
+                if name in self.stopped:
+                    d.proc.send_signal(signal.SIGCONT)
+                rc = d.stop()
+                with open(d.log_path, "rb") as f:
+                    log = f.read()
+                self.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
+                self.assertNotIn(b"Sanitizer", log)
+        finally:
+            for d in self.daemons.values():
+                if d.proc is not None:
+                    d.proc.send_signal(signal.SIGCONT)
+                d.cleanup()
+
+    def node(self, name, store=True):
+        args = ["--worker-threads", "1", "--lease-ms", str(LEASE_MS), "--node", name]
+        if store:
+            args += ["--store", self.uri]
+        d = self.daemons.get(name) or Daemon(args=args)
+        self.daemons[name] = d
+        return d.start()
+
+    def runner(self, job_id, timeout=30, other_than=None):
+        """The node holding the job's lease (once one other than other_than does)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            rows = psql(self.uri, "SELECT lease_owner FROM jobs WHERE id = '%s'"
+                        " AND lease_expires_at > now()" % job_id)
+            if rows and rows[0] in self.daemons and rows[0] != other_than:
+                return rows[0]
+            time.sleep(0.1)
+        raise AssertionError("no node holds job %s: %s\n%s" % (
+            job_id, psql(self.uri, "SELECT state, lease_owner, lease_expires_at, now(), epoch"
+                         " FROM jobs WHERE id = '%s'" % job_id), self.logs()))
+
+    def logs(self):
+        """The end of every daemon's log, for a failure's message."""
+        out = []
+        for name, d in self.daemons.items():
+            try:
+                with open(d.log_path, "rb") as f:
+                    out.append("--- %s\n%s" % (name, f.read()[-2500:].decode("utf-8", "replace")))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def running_trial_of(self, job_id, name, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            rows = psql(self.uri, "SELECT idx FROM trials WHERE job_id = '%s' AND"
+                        " state = 'running' AND lease_owner = '%s'" % (job_id, name))
+            if rows:
+                return int(rows[0])
+            time.sleep(0.05)
+        raise AssertionError("node %s runs no trial of %s" % (name, job_id))
+
+    def done(self, d, job_id):
+        status, _, job = d.request("GET", "/v1/jobs/" + job_id)
+        self.assertEqual(status, 200, job)
+        return job["progress"]["trials_done"]
+
+    def wait_done(self, d, job_id, n, timeout=90):
+        deadline = time.time() + timeout
+        while self.done(d, job_id) < n:
+            self.assertLess(time.time(), deadline, "job %s stuck before %d trials" % (job_id, n))
+            time.sleep(0.1)
+
+    def test_kill_and_zombie(self):
+        nodes = [self.node(n) for n in ("a", "b", "c")]
+        a = nodes[0]
+        ds = upload_table(a, "iris")
+        job_id = submit_job(a, dict(SPEC, dataset=ds))
+        first = self.runner(job_id)
+        # A stream on a node that does not run the job, for the whole search.
+        watcher = next(n for n in ("a", "b", "c") if n != first)
+        seen = []
+        reader = threading.Thread(target=lambda: seen.extend(
+            read_events(self.daemons[watcher].port, job_id, timeout=120)), daemon=True)
+        reader.start()
+
+        # SIGKILL the node running it mid-search: another takes it over.
+        self.wait_done(self.daemons[watcher], job_id, 2)
+        self.running_trial_of(job_id, first)
+        self.daemons[first].kill()
+        t0 = time.time()
+        second = self.runner(job_id, other_than=first)
+        print("take-over after SIGKILL: %.1f s (lease %d ms)" % (time.time() - t0, LEASE_MS),
+              file=sys.stderr)
+        self.assertLess(time.time() - t0, 15)
+        took = self.done(self.daemons[watcher], job_id)
+        self.wait_done(self.daemons[watcher], job_id, took + 2)
+        self.node(first)  # back, as the same node (its state directory)
+
+        # SIGSTOP the next one past its lease, then SIGCONT: a zombie.
+        self.running_trial_of(job_id, second)
+        zombie = self.daemons[second]
+        zombie.proc.send_signal(signal.SIGSTOP)
+        self.stopped.add(second)
+        third = self.runner(job_id, other_than=second)
+        time.sleep(1.0)
+        zombie.proc.send_signal(signal.SIGCONT)
+        self.stopped.discard(second)
+
+        observer = self.daemons[third]
+        job = wait_job(observer, job_id, timeout=180)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["progress"]["trials_done"], SPEC["search"]["max_trials"])
+        reader.join(60)
+        self.assertFalse(reader.is_alive())
+
+        # The zombie lost the job and its late writes were refused and counted.
+        self.assertGreaterEqual(metric(zombie, "fitd_lease_losses_total"), 1)
+        self.assertGreaterEqual(metric(zombie, "fitd_stale_writes_refused_total"), 1)
+        rescued = sum(metric(self.daemons[n], "fitd_trials_rescued_total")
+                      for n in (first, third) if self.daemons[n].proc is not None)
+        self.assertGreaterEqual(rescued, 1)
+        with open(zombie.log_path, "rb") as f:
+            log = f.read()
+        self.assertIn(b"event=job_lease_lost job=" + job_id.encode() + b" node=" +
+                      second.encode(), log)
+
+        # Every trial ended once: one terminal state, one result, one trial_finished.
+        n = SPEC["search"]["max_trials"]
+        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx), min(idx), max(idx)"
+                              " FROM trials WHERE job_id = '%s' AND state = 'completed'"
+                              " AND result IS NOT NULL" % job_id),
+                         ["%d|%d|0|%d" % (n, n, n - 1)])
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
+                              % job_id), [str(n)])
+        finished = psql(self.uri, "SELECT (data::jsonb ->> 'trial')::int, count(*) FROM events"
+                        " WHERE job_id = '%s' AND type = 'trial_finished' GROUP BY 1 ORDER BY 1"
+                        % job_id)
+        self.assertEqual(finished, ["%d|1" % i for i in range(n)])
+
+        # The stream on another node saw every event, ids without a gap.
+        self.assertEqual([e[0] for e in seen], list(range(1, len(seen) + 1)))
+        self.assertEqual(seen[-1][2]["state"], "succeeded")
+        last = psql(self.uri, "SELECT last FROM event_counters WHERE job_id = '%s'" % job_id)
+        self.assertEqual(last, [str(len(seen))])
+
+        # The same leaderboard as one node of its own (SQLite) gives.
+        multi = board(observer, job_id)
+        one = self.node("alone", store=False)
+        ds1 = upload_table(one, "iris")
+        job1 = wait_job(one, submit_job(one, dict(SPEC, dataset=ds1)), timeout=180)
+        self.assertEqual(job1["state"], "succeeded", job1)
+        self.assertEqual(board(one, job1["id"]), multi)
+
+    def test_cancel_through_another_node(self):
+        nodes = {n: self.node(n) for n in ("a", "b")}
+        ds = upload_table(nodes["a"], "iris")
+        spec = dict(SPEC, dataset=ds)
+        spec["search"] = dict(SPEC["search"], max_trials=200)
+        job_id = submit_job(nodes["b"], spec)
+        run = self.runner(job_id)
+        other = nodes["b" if run == "a" else "a"]
+        self.running_trial_of(job_id, run)
+        status, _, body = other.request("POST", "/v1/jobs/%s/cancel" % job_id)
+        self.assertEqual(status, 202, body)
+        t0 = time.time()
+        job = wait_job(other, job_id, timeout=30)
+        self.assertEqual(job["state"], "cancelled", job)
+        # Within a heartbeat (a third of the lease) and the trial's stop.
+        print("cancel through the other node: %.1f s" % (time.time() - t0), file=sys.stderr)
+        self.assertLess(time.time() - t0, 10)
+
+    def test_stopped_node_hands_its_job_over(self):
+        """SIGTERM on the node running a job: its trial is given back and its
+        lease released, so the other node goes on at once and finishes it."""
+        nodes = {n: self.node(n) for n in ("a", "b")}
+        ds = upload_table(nodes["a"], "iris")
+        spec = dict(SPEC, dataset=ds)
+        spec["search"] = dict(SPEC["search"], max_trials=6)
+        job_id = submit_job(nodes["a"], spec)
+        run = self.runner(job_id)
+        other = nodes["b" if run == "a" else "a"]
+        self.running_trial_of(job_id, run)
+        self.assertEqual(self.daemons[run].stop(), 0)
+        with open(self.daemons[run].log_path, "rb") as f:
+            self.assertIn(b"event=leases_released node=%s jobs=1" % run.encode(), f.read())
+        self.assertNotEqual(self.runner(job_id, timeout=LEASE_MS / 1000 * 0.9, other_than=run),
+                            run)
+        job = wait_job(other, job_id, timeout=120)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx) FROM trials"
+                              " WHERE job_id = '%s' AND state = 'completed'" % job_id),
+                         ["6|6"])
+        # The trial given back was not counted as an attempt.
+        self.assertEqual(psql(self.uri, "SELECT max(attempt) FROM trials WHERE job_id = '%s'"
+                              % job_id), ["1"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
