@@ -1,0 +1,159 @@
+"""fitd migrate, beside the private server tests/pg/pgserver.sh starts
+(FITD_TEST_STORE): a SQLite state made by a daemon (an upload, a finished
+job with its model and an alias, a cancelled job, a job stopped with
+trials left) moves into an empty database; a daemon on that database
+answers the same datasets, jobs, leaderboard, events (the same ids),
+alias and predictions, finishes the stopped job and takes new ones. A
+source a daemon has open and a target that holds fitd data are refused,
+with exit status 1 and nothing changed."""
+
+import subprocess
+import unittest
+
+from fitdtest import FITD, Daemon, upload_table, submit_job, wait_job
+from test_jobs import read_events
+from test_pg import STORE, SPEC, psql, new_database, board
+
+ROWS = {"rows": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
+                  "petal_width": 0.2},
+                 {"sepal_length": 6.3, "sepal_width": 2.8, "petal_length": 4.9,
+                  "petal_width": 1.6}]}
+
+# What a second run must not change: every table's rows.
+TABLES = ["datasets", "dataset_chunks", "dataset_columns", "jobs", "trials", "events",
+          "event_counters", "model_files", "model_chunks", "models", "aliases", "trial_oof"]
+
+
+def migrate(state_dir, uri):
+    p = subprocess.run([FITD, "migrate", "--from", state_dir, "--to", uri],
+                       capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def counts(uri):
+    return psql(uri, " UNION ALL ".join("SELECT '%s', count(*) FROM %s" % (t, t)
+                                        for t in TABLES))
+
+
+def job_view(job):
+    """A job's answer without what a restart may change (elapsed time)."""
+    return {k: job.get(k) for k in ("id", "dataset", "state", "created_at", "started_at",
+                                    "finished_at", "best", "error", "target", "metric")}
+
+
+@unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
+class Migrate(unittest.TestCase):
+    def setUp(self):
+        self.uri = new_database()
+        self.daemons = []
+
+    def tearDown(self):
+        try:
+            for d in self.daemons:
+                rc = d.stop() if d.proc is not None else 0
+                with open(d.log_path, "rb") as f:
+                    log = f.read()
+                self.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
+                self.assertNotIn(b"Sanitizer", log)
+        finally:
+            for d in self.daemons:
+                d.cleanup()
+
+    def daemon(self, args=()):
+        d = Daemon(args=["--worker-threads", "2"] + list(args))
+        self.daemons.append(d)
+        return d.start()
+
+    def test_migrate(self):
+        src = self.daemon()
+        ds = upload_table(src, "iris")
+        done = wait_job(src, submit_job(src, dict(SPEC, dataset=ds)))
+        self.assertEqual(done["state"], "succeeded", done)
+        model = done["best"]["model_id"]
+        status, _, alias = src.request("PUT", "/v1/aliases/prod", body={"model": model})
+        self.assertIn(status, (200, 201), alias)
+        long_spec = dict(SPEC, dataset=ds, search={"algorithm": "random", "max_trials": 400,
+                                                   "seed": 3})
+        cancelled = submit_job(src, long_spec)
+        status, _, body = src.request("POST", "/v1/jobs/%s/cancel" % cancelled)
+        self.assertIn(status, (200, 202), body)
+        wait_job(src, cancelled)
+        # A job the daemon is running when it stops: it resumes after the move.
+        stopped = submit_job(src, dict(long_spec, search={"algorithm": "random",
+                                                          "max_trials": 120, "seed": 5}))
+        wait_job(src, stopped, states=("running", "succeeded"),
+                 until=lambda j: j["progress"]["trials_done"] >= 2)
+
+        # A daemon has the state open: refused, and the target is not touched.
+        rc, out, errs = migrate(src.state_dir, self.uri)
+        self.assertEqual(rc, 1, out + errs)
+        self.assertIn("source_in_use", errs)
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM pg_tables WHERE tablename = 'jobs'"),
+                         ["0"])
+
+        before = {}
+        for job_id in (done["id"], cancelled, stopped):
+            status, _, job = src.request("GET", "/v1/jobs/" + job_id)
+            self.assertEqual(status, 200, job)
+            before[job_id] = job
+        board_before = board(src, done["id"])
+        events_before = read_events(src.port, done["id"])
+        _, _, ds_before = src.request("GET", "/v1/datasets/" + ds)
+        _, _, alias_before = src.request("GET", "/v1/aliases/prod")
+        _, _, pred_before = src.request("POST", "/v1/aliases/prod/predict", body=ROWS)
+        self.assertEqual(src.stop(), 0)
+        self.assertEqual(before[stopped]["state"], "running", before[stopped])
+
+        rc, out, errs = migrate(src.state_dir, self.uri)
+        self.assertEqual(rc, 0, out + errs)
+        print("\n%s (job %s was %s with %d trials done)" % (
+            out.strip(), stopped, before[stopped]["state"],
+            before[stopped]["progress"]["trials_done"]))
+        self.assertIn("datasets=1 ", out)
+        self.assertIn("jobs=3 ", out)
+        self.assertIn("aliases=1 ", out)
+        self.assertIn("models=%d " % len(psql(self.uri, "SELECT id FROM models")), out)
+        events_moved = int(out.split("events=")[1].split()[0])
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM events"), [str(events_moved)])
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE state = 'running'"),
+                         ["0"])
+
+        # A second run is refused and changes nothing.
+        snapshot = counts(self.uri)
+        rc, out2, errs = migrate(src.state_dir, self.uri)
+        self.assertEqual(rc, 1, out2 + errs)
+        self.assertIn("target_not_empty", errs)
+        self.assertEqual(counts(self.uri), snapshot)
+
+        # A daemon on the database, with a new state directory, answers the same.
+        pg = self.daemon(["--store", self.uri])
+        status, _, ds_after = pg.request("GET", "/v1/datasets/" + ds)
+        self.assertEqual((status, ds_after), (200, ds_before))
+        for job_id in (done["id"], cancelled):
+            status, _, job = pg.request("GET", "/v1/jobs/" + job_id)
+            self.assertEqual(status, 200, job)
+            self.assertEqual(job_view(job), job_view(before[job_id]))
+        self.assertEqual(board(pg, done["id"]), board_before)
+        self.assertEqual(read_events(pg.port, done["id"]), events_before)
+        # A client that read the stream on SQLite resumes it at its Last-Event-ID.
+        last = events_before[-3][0]
+        self.assertEqual(read_events(pg.port, done["id"], last_id=last), events_before[-2:])
+        status, _, alias_after = pg.request("GET", "/v1/aliases/prod")
+        self.assertEqual((status, alias_after), (200, alias_before))
+        status, _, pred_after = pg.request("POST", "/v1/aliases/prod/predict", body=ROWS)
+        self.assertEqual((status, pred_after), (200, pred_before))
+        # The job the daemon stopped in is taken up and finishes its 120 trials.
+        job = wait_job(pg, stopped, timeout=300)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["progress"]["trials_done"], 120)
+        # New uploads and jobs take new seqs and ids after the moved ones.
+        job2 = wait_job(pg, submit_job(pg, dict(SPEC, dataset=ds)))
+        self.assertEqual(job2["state"], "succeeded", job2)
+        self.assertEqual(board(pg, job2["id"]), board_before)
+        status, _, page = pg.request("GET", "/v1/jobs?limit=10")
+        self.assertEqual(status, 200, page)
+        self.assertEqual(len(page["items"]), 4)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
