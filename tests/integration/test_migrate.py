@@ -7,7 +7,9 @@ alias and predictions, finishes the stopped job and takes new ones. A
 source a daemon has open and a target that holds fitd data are refused,
 with exit status 1 and nothing changed."""
 
+import os
 import subprocess
+import tempfile
 import unittest
 
 from fitdtest import FITD, Daemon, upload_table, submit_job, wait_job
@@ -153,6 +155,52 @@ class Migrate(unittest.TestCase):
         status, _, page = pg.request("GET", "/v1/jobs?limit=10")
         self.assertEqual(status, 200, page)
         self.assertEqual(len(page["items"]), 4)
+
+    def test_killed_source(self):
+        """A daemon killed (-9) mid-search leaves trials running and its WAL:
+        they move as queued, and a daemon on the database finishes the job."""
+        src = self.daemon()
+        ds = upload_table(src, "iris")
+        job_id = submit_job(src, dict(SPEC, dataset=ds, search={
+            "algorithm": "random", "max_trials": 200, "seed": 9}))
+        wait_job(src, job_id, states=("running",),
+                 until=lambda j: j["progress"]["trials_done"] >= 3)
+        src.kill()
+        rc, out, errs = migrate(src.state_dir, self.uri)
+        self.assertEqual(rc, 0, out + errs)
+        print("\n" + out.strip())
+        self.assertGreater(int(out.split("requeued=")[1].split()[0]), 0, out)
+        pg = self.daemon(["--store", self.uri])
+        job = wait_job(pg, job_id, timeout=300)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["progress"]["trials_done"], 200)
+
+    def test_refusals(self):
+        """Bad usage exits 2; a directory without a state, a target that is
+        not PostgreSQL and an unreachable server exit 1 with the reason."""
+        for args in ([], ["--from", "/tmp"], ["--to", self.uri], ["--from", "/tmp", "--to"]):
+            p = subprocess.run([FITD, "migrate"] + args, capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn("usage: fitd migrate", p.stderr)
+        empty = tempfile.mkdtemp(prefix="fitd-migrate-test-")
+        try:
+            rc, _, errs = migrate(empty, self.uri)
+            self.assertEqual(rc, 1, errs)
+            self.assertIn("source_not_found", errs)
+            src = self.daemon()
+            src.stop()
+            rc, _, errs = migrate(src.state_dir, empty)
+            self.assertEqual(rc, 1, errs)
+            self.assertIn("invalid_target", errs)
+            rc, _, errs = migrate(src.state_dir, "postgresql://fitd@127.0.0.1:1/none"
+                                  "?connect_timeout=2")
+            self.assertEqual(rc, 1, errs)
+        finally:
+            os.rmdir(empty)
+        # Nothing was made in the database by any of it.
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM pg_tables WHERE tablename = 'jobs'"),
+                         ["0"])
 
 
 if __name__ == "__main__":
