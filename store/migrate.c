@@ -6,6 +6,8 @@
  * and BEGIN EXCLUSIVE, which fails at once while a daemon has the database
  * open (its connections hold the WAL's shared locks) and keeps one from
  * opening it until the copy is done; it is only read, then rolled back.
+ * (A lock file beside the database would need every daemon to take it;
+ * SQLite's own lock is already taken by every daemon there is.)
  * The target is opened as a daemon would open it (store_open() with a
  * throw-away state directory, which creates the schema when the database
  * is empty) and everything is written in one transaction that first locks
@@ -28,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,20 +235,25 @@ static int copy_table(struct copy *cp, const struct table *t, struct fitd_error 
 {
 	int64_t *count = (int64_t *)(void *)((char *)cp->m + t->count);
 	sqlite3_stmt *st = NULL;
+	bool more = true;
 	int rc = store__prepare(cp->db, t->select, &st, err);
 
-	while (rc == FITD_OK && (rc = store__step_row(cp->db, st, "read source", err)) == FITD_OK) {
-		if (t->before != NULL)
+	while (rc == FITD_OK && more) {
+		rc = store__step_row(cp->db, st, "read source", err);
+		more = rc == FITD_OK;
+		if (rc == FITD_ENOTFOUND) /* no more rows; a hook's FITD_ENOTFOUND is an error */
+			rc = FITD_OK;
+		if (more && t->before != NULL)
 			rc = t->before(cp, st, err);
-		if (rc == FITD_OK)
+		if (more && rc == FITD_OK)
 			rc = insert_row(cp, t, st, err);
-		if (rc == FITD_OK && t->after != NULL)
+		if (more && rc == FITD_OK && t->after != NULL)
 			rc = t->after(cp, st, err);
-		if (rc == FITD_OK)
+		if (more && rc == FITD_OK)
 			(*count)++;
 	}
 	sqlite3_finalize(st);
-	return rc == FITD_ENOTFOUND ? FITD_OK : rc;
+	return rc;
 }
 
 /* Locks the target's tables and refuses (FITD_ECONFLICT) when fitd data is there. */

@@ -24,7 +24,8 @@ struct store_migration {
  *
  * The source is only read, under SQLite's exclusive lock held from the
  * first read to the end: a daemon that has the database open makes it
- * fail (FITD_ESTATE, "source_in_use") and one starting meanwhile waits.
+ * fail (FITD_ESTATE, "source_in_use"), and one starting meanwhile cannot
+ * open it (its busy timeout runs out).
  * Errors: FITD_ENOTFOUND when state_dir has no fitd.db; FITD_ESCHEMA
  * when its schema is not this fitd's (start this fitd on it once first);
  * FITD_ECONFLICT ("target_not_empty") when the target holds fitd data

@@ -8,6 +8,7 @@ source a daemon has open and a target that holds fitd data are refused,
 with exit status 1 and nothing changed."""
 
 import os
+import sqlite3
 import subprocess
 import tempfile
 import unittest
@@ -114,9 +115,18 @@ class Migrate(unittest.TestCase):
         self.assertIn("datasets=1 ", out)
         self.assertIn("jobs=3 ", out)
         self.assertIn("aliases=1 ", out)
-        self.assertIn("models=%d " % len(psql(self.uri, "SELECT id FROM models")), out)
-        events_moved = int(out.split("events=")[1].split()[0])
-        self.assertEqual(psql(self.uri, "SELECT count(*) FROM events"), [str(events_moved)])
+        # Every row of the source is in the target, and the counts printed say so.
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(src.state_dir, "fitd.db"),
+                             uri=True)
+        for table, key in (("datasets", "datasets"), ("dataset_columns", "columns"),
+                           ("jobs", "jobs"), ("trials", "trials"), ("events", "events"),
+                           ("models", "models"), ("aliases", "aliases")):
+            n = db.execute("SELECT count(*) FROM " + table).fetchone()[0]
+            self.assertEqual(psql(self.uri, "SELECT count(*) FROM " + table), [str(n)], table)
+            self.assertIn(" %s=%d" % (key, n), out)
+        db.close()
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM model_files"),
+                         psql(self.uri, "SELECT count(*) FROM models"))
         self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE state = 'running'"),
                          ["0"])
 
@@ -174,6 +184,25 @@ class Migrate(unittest.TestCase):
         job = wait_job(pg, job_id, timeout=300)
         self.assertEqual(job["state"], "succeeded", job)
         self.assertEqual(job["progress"]["trials_done"], 200)
+
+    def test_damaged_source_changes_nothing(self):
+        """A failure part way (a model file gone from the source) rolls the
+        whole move back: the target holds no row, and a later run can go."""
+        src = self.daemon()
+        ds = upload_table(src, "iris")
+        job = wait_job(src, submit_job(src, dict(SPEC, dataset=ds)))
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(src.stop(), 0)
+        model = os.path.join(src.state_dir, "models", job["best"]["model_id"])
+        os.rename(model, model + ".away")
+        rc, out, errs = migrate(src.state_dir, self.uri)
+        self.assertEqual(rc, 1, out + errs)
+        self.assertIn("model_file_missing", errs)
+        self.assertEqual(set(line.split("|")[1] for line in counts(self.uri)), {"0"})
+        os.rename(model + ".away", model)
+        rc, out, errs = migrate(src.state_dir, self.uri)
+        self.assertEqual(rc, 0, out + errs)
+        self.assertIn("datasets=1 jobs=1 ", out.replace("columns=5 ", ""))
 
     def test_refusals(self):
         """Bad usage exits 2; a directory without a state, a target that is
