@@ -376,7 +376,11 @@ static void print_help(FILE *out)
 		     "  fitd delete JOB                                delete a finished job\n"
 		     "  fitd alias [NAME [MODEL]] [--delete]           list, show, set or delete "
 		     "aliases\n"
-		     "  fitd predict --model FILE|ID --input FILE.csv  score a table\n");
+		     "  fitd predict --model FILE|ID --input FILE.csv  score a table\n"
+		     "\nThe state:\n"
+		     "  fitd migrate --from STATE_DIR --to postgresql://...\n"
+		     "                                                 move a stopped daemon's "
+		     "state into PostgreSQL\n");
 }
 
 static void build_longopts(struct option *lo)

@@ -24,6 +24,7 @@
 #include "daemon/client.h"
 #include "daemon/config.h"
 #include "daemon/notify.h"
+#include "daemon/migrate_cmd.h"
 #include "daemon/offline_predict.h"
 #include "daemon/wait_policy.h"
 #include "fitd_config.h"
@@ -446,7 +447,7 @@ static const struct {
 	{ "predict", offline_predict_main }, { "submit", client_submit_main },
 	{ "status", client_status_main },    { "watch", client_watch_main },
 	{ "cancel", client_cancel_main },    { "delete", client_delete_main },
-	{ "alias", client_alias_main },
+	{ "alias", client_alias_main },	     { "migrate", migrate_cmd_main },
 };
 
 int main(int argc, char **argv)

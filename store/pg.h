@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/sha256.h"
 #include "store/store.h"
 
 /* One connection of the pool; used by one thread at a time (whoever took it). */
@@ -157,6 +158,17 @@ int store__pg_list(struct store *s, const struct pg_list_kind *kind, const char 
 /* Appends an event in the caller's transaction; seq from the job's counter row. */
 int store__pg_event_insert(struct pg_conn *c, const char *job_id, const char *type,
 			   const char *data, int64_t *id, struct fitd_error *err);
+
+/*
+ * Stores the file at path as the chunks of dataset id in the caller's
+ * transaction; its checksum into sha, its size into *bytes.
+ */
+int store__pg_dataset_chunks(struct pg_conn *c, const char *id, const char *path,
+			     char sha[STORE_SHA256_HEX], int64_t *bytes, struct fitd_error *err);
+
+/* Stores model id's file (text, len bytes) in the caller's transaction; no models row. */
+int store__pg_model_file_insert(struct pg_conn *c, const char *id, const char *text, size_t len,
+				struct fitd_error *err);
 
 /* Inserts the row that makes a written model visible, in the caller's transaction. */
 int store__pg_model_insert(struct pg_conn *c, const char *model_id, const char *job_id,

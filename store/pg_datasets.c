@@ -414,9 +414,8 @@ int store__pg_dataset_set_columns(struct store *s, const char *id, const struct 
 
 /* ---- commit of an upload ---- */
 
-/* Stores the file at path as chunks of dataset id; its checksum into sha, size into *bytes. */
-static int store_chunks(struct pg_conn *c, const char *id, const char *path,
-			char sha[STORE_SHA256_HEX], int64_t *bytes, struct fitd_error *err)
+int store__pg_dataset_chunks(struct pg_conn *c, const char *id, const char *path,
+			     char sha[STORE_SHA256_HEX], int64_t *bytes, struct fitd_error *err)
 {
 	static const char sql[] = "INSERT INTO dataset_chunks (dataset_id, n, data)"
 				  " VALUES ($1, $2, $3)";
@@ -480,7 +479,7 @@ static int commit_in_tx(struct pg_conn *c, const char *path, const struct store_
 	if (rc == FITD_OK && cols != NULL)
 		rc = columns_insert(c, d->id, cols, ncols, err);
 	if (rc == FITD_OK)
-		rc = store_chunks(c, d->id, path, sha, bytes, err);
+		rc = store__pg_dataset_chunks(c, d->id, path, sha, bytes, err);
 	v[1] = sha;
 	v[2] = store__pg_i64(b[0], *bytes);
 	if (rc == FITD_OK)

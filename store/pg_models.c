@@ -25,8 +25,8 @@
 
 #define ALIAS_COLUMNS "name, model_id, created_at, updated_at"
 
-static int write_in_tx(struct pg_conn *c, const char *id, const char *text, size_t len,
-		       struct fitd_error *err)
+int store__pg_model_file_insert(struct pg_conn *c, const char *id, const char *text, size_t len,
+				struct fitd_error *err)
 {
 	static const char file_sql[] = "INSERT INTO model_files (id, sha256, bytes, created_at)"
 				       " VALUES ($1, $2, $3, fitd_now_ms())";
@@ -64,7 +64,7 @@ int store__pg_model_write(struct store *s, const char *text, size_t len, char id
 	rc = store__pg_begin(s, &c, false, err);
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_end(s, c, write_in_tx(c, id, text, len, err), err);
+	rc = store__pg_end(s, c, store__pg_model_file_insert(c, id, text, len, err), err);
 	if (rc == FITD_OK)
 		store__disk_add(s, 'm', (int64_t)len);
 	return rc;
