@@ -20,6 +20,7 @@ job and every event are still there on every node.
 
 Every daemon and every proxy is stopped whatever happens."""
 
+import ctypes
 import os
 import signal
 import socket
@@ -52,10 +53,18 @@ def free_port():
     return port
 
 
+def own_group_dies_with_us():
+    """In a child before exec: a process group of its own (so cut() can kill
+    socat with the connections it forked), and SIGKILL when the test dies
+    even by SIGKILL (a meson timeout): no proxy outlives the test."""
+    os.setpgid(0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Proxy:
     """socat forwarding a loopback port to the test server. cut() kills it
-    with every connection it forwards (its own process group); start()
-    listens on the same port again."""
+    with every connection it forwards (its process group); start() listens
+    on the same port again."""
 
     def __init__(self, target_port):
         self.port = free_port()
@@ -66,7 +75,8 @@ class Proxy:
         self.proc = subprocess.Popen(
             ["socat", "TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr" % self.port,
              "TCP:127.0.0.1:%d" % self.target],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=own_group_dies_with_us)
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
@@ -92,12 +102,20 @@ class Proxy:
 @unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
 class NodeFaults(unittest.TestCase):
     def setUp(self):
+        # SIGTERM (pgserver.sh's, meson's) fails the test, so tearDown runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit("SIGTERM"))
         self.uri = new_database()
         self.daemons = {}
         self.proxies = {}
 
     def tearDown(self):
         try:
+            # A proxy the test failed to restore comes back first: a daemon
+            # cut from its database takes far longer to stop (its store's
+            # calls wait out their reconnect back-off).
+            for p in self.proxies.values():
+                if p.proc is None:
+                    p.start()
             for d in self.daemons.values():
                 if d.proc is None:
                     continue
