@@ -15,7 +15,7 @@ import unittest
 
 from fitdtest import FITD, Daemon, upload_table, submit_job, wait_job
 from test_jobs import read_events
-from test_pg import STORE, SPEC, psql, new_database, board
+from test_pg import STORE, SPEC, psql, new_database, board, stop_cleanly
 
 ROWS = {"rows": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
                   "petal_width": 0.2},
@@ -51,16 +51,7 @@ class Migrate(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
-        try:
-            for d in self.daemons:
-                rc = d.stop() if d.proc is not None else 0
-                with open(d.log_path, "rb") as f:
-                    log = f.read()
-                self.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
-                self.assertNotIn(b"Sanitizer", log)
-        finally:
-            for d in self.daemons:
-                d.cleanup()
+        stop_cleanly(self, self.daemons)
 
     def daemon(self, args=()):
         d = Daemon(args=["--worker-threads", "2"] + list(args))

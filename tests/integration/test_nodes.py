@@ -24,7 +24,7 @@ import unittest
 
 from fitdtest import Daemon, upload_table, submit_job, wait_job
 from test_jobs import read_events
-from test_pg import STORE, new_database, psql, board
+from test_pg import STORE, new_database, psql, board, stop_cleanly
 
 LEASE_MS = 2000
 
@@ -45,38 +45,9 @@ def metric(d, name):
     return int(m.group(1))
 
 
-@unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
-class Nodes(unittest.TestCase):
-    def setUp(self):
-        self.uri = new_database()
-        self.daemons = {}
-        self.stopped = set()
-
-    def tearDown(self):
-        try:
-            for name, d in self.daemons.items():
-                if d.proc is None:
-                    continue
-                if name in self.stopped:
-                    d.proc.send_signal(signal.SIGCONT)
-                rc = d.stop()
-                with open(d.log_path, "rb") as f:
-                    log = f.read()
-                self.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
-                self.assertNotIn(b"Sanitizer", log)
-        finally:
-            for d in self.daemons.values():
-                if d.proc is not None:
-                    d.proc.send_signal(signal.SIGCONT)
-                d.cleanup()
-
-    def node(self, name, store=True):
-        args = ["--worker-threads", "1", "--lease-ms", str(LEASE_MS), "--node", name]
-        if store:
-            args += ["--store", self.uri]
-        d = self.daemons.get(name) or Daemon(args=args)
-        self.daemons[name] = d
-        return d.start()
+class NodesTest(unittest.TestCase):
+    """What the tests of several nodes share: the database self.uri and the
+    daemons by node name, self.daemons."""
 
     def runner(self, job_id, timeout=30, other_than=None):
         """The node holding the job's lease (once one other than other_than does)."""
@@ -110,7 +81,29 @@ class Nodes(unittest.TestCase):
             if rows:
                 return int(rows[0])
             time.sleep(0.05)
-        raise AssertionError("node %s runs no trial of %s" % (name, job_id))
+        raise AssertionError("node %s runs no trial of %s\n%s" % (name, job_id, self.logs()))
+
+
+@unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
+class Nodes(NodesTest):
+    def setUp(self):
+        self.uri = new_database()
+        self.daemons = {}
+        self.stopped = set()
+
+    def tearDown(self):
+        for name in self.stopped:
+            if self.daemons[name].proc is not None:
+                self.daemons[name].proc.send_signal(signal.SIGCONT)
+        stop_cleanly(self, list(self.daemons.values()))
+
+    def node(self, name, store=True):
+        args = ["--worker-threads", "1", "--lease-ms", str(LEASE_MS), "--node", name]
+        if store:
+            args += ["--store", self.uri]
+        d = self.daemons.get(name) or Daemon(args=args)
+        self.daemons[name] = d
+        return d.start()
 
     def done(self, d, job_id):
         status, _, job = d.request("GET", "/v1/jobs/" + job_id)

@@ -32,8 +32,8 @@ import unittest
 
 from fitdtest import Daemon, upload_table, submit_job, wait_job
 from test_jobs import read_events
-from test_pg import STORE, PSQL, new_database, psql
-from test_nodes import LEASE_MS, metric
+from test_pg import STORE, PSQL, new_database, psql, stop_cleanly
+from test_nodes import LEASE_MS, NodesTest, metric
 
 SPEC = {
     "target": "species",
@@ -100,7 +100,7 @@ class Proxy:
 
 
 @unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
-class NodeFaults(unittest.TestCase):
+class NodeFaults(NodesTest):
     def setUp(self):
         # SIGTERM (pgserver.sh's, meson's) fails the test, so tearDown runs.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit("SIGTERM"))
@@ -116,17 +116,8 @@ class NodeFaults(unittest.TestCase):
             for p in self.proxies.values():
                 if p.proc is None:
                     p.start()
-            for d in self.daemons.values():
-                if d.proc is None:
-                    continue
-                rc = d.stop()
-                with open(d.log_path, "rb") as f:
-                    log = f.read()
-                self.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
-                self.assertNotIn(b"Sanitizer", log)
+            stop_cleanly(self, list(self.daemons.values()))
         finally:
-            for d in self.daemons.values():
-                d.cleanup()
             for p in self.proxies.values():
                 p.cut()
 
@@ -139,36 +130,6 @@ class NodeFaults(unittest.TestCase):
         d = self.daemons[name] = Daemon(args=["--worker-threads", "1", "--lease-ms",
                                               str(LEASE_MS), "--node", name, "--store", uri])
         return d.start()
-
-    def logs(self):
-        out = []
-        for name, d in self.daemons.items():
-            try:
-                with open(d.log_path, "rb") as f:
-                    out.append("--- %s\n%s" % (name, f.read()[-2500:].decode("utf-8", "replace")))
-            except OSError:
-                pass
-        return "\n".join(out)
-
-    def runner(self, job_id, timeout=30, other_than=None):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            rows = psql(self.uri, "SELECT lease_owner FROM jobs WHERE id = '%s'"
-                        " AND lease_expires_at > now()" % job_id)
-            if rows and rows[0] in self.daemons and rows[0] != other_than:
-                return rows[0]
-            time.sleep(0.1)
-        raise AssertionError("no node holds job %s\n%s" % (job_id, self.logs()))
-
-    def running_trial_of(self, job_id, name, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            rows = psql(self.uri, "SELECT idx FROM trials WHERE job_id = '%s' AND"
-                        " state = 'running' AND lease_owner = '%s'" % (job_id, name))
-            if rows:
-                return int(rows[0])
-            time.sleep(0.05)
-        raise AssertionError("node %s runs no trial of %s\n%s" % (name, job_id, self.logs()))
 
     def done(self, job_id):
         return int(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"

@@ -52,6 +52,22 @@ def board(d, job_id):
     return [(t["trial"], t["state"], t["score"], t["params"]) for t in page["items"]]
 
 
+def stop_cleanly(test, daemons):
+    """Stops every daemon that still runs (SIGTERM) and asserts for each an
+    exit status of 0 and no sanitizer's report in its log (the ASan build:
+    no leak, no error); cleans every one up whatever happens."""
+    try:
+        for d in daemons:
+            rc = d.stop() if d.proc is not None else 0
+            with open(d.log_path, "rb") as f:
+                log = f.read()
+            test.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
+            test.assertNotIn(b"Sanitizer", log)
+    finally:
+        for d in daemons:
+            d.cleanup()
+
+
 @unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
 class PostgresStore(unittest.TestCase):
     def setUp(self):
@@ -59,18 +75,7 @@ class PostgresStore(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
-        # Each daemon stops cleanly (SIGTERM: exit 0), without a sanitizer's
-        # report in its log (the ASan build: no leak, no error).
-        try:
-            for d in self.daemons:
-                rc = d.stop() if d.proc is not None else 0
-                with open(d.log_path, "rb") as f:
-                    log = f.read()
-                self.assertEqual(rc, 0, log[-3000:].decode("utf-8", "replace"))
-                self.assertNotIn(b"Sanitizer", log)
-        finally:
-            for d in self.daemons:
-                d.cleanup()
+        stop_cleanly(self, self.daemons)
 
     def daemon(self, state_dir=None, store=True):
         args = ["--worker-threads", "2"] + (["--store", self.uri] if store else [])
