@@ -14,7 +14,10 @@
  * trials, then the event counter; a zombie's completion going trials then
  * jobs can meet a take in a deadlock, which PostgreSQL breaks by failing
  * one of them: the take is tried again on the next pass, the completion
- * on the next heartbeat, where its generation is refused.
+ * on the next heartbeat, where its generation is refused. Every lease pass
+ * also rescues the running trials of any job whose trial lease expired:
+ * trials of one job run on every node (pg_share.c), and a node that dies
+ * while another holds the job leaves them behind.
  *
  * On SQLite there is one daemon: store_job_lease() is store_job_active()
  * and progress is a plain event.
@@ -126,6 +129,22 @@ static int rescue_job(struct pg_conn *c, const char *id, int64_t *requeued, int6
 	return rescue(c, fail_sql, requeue_sql, 1, &id, requeued, failed, err);
 }
 
+/*
+ * The running trials whose lease expired, of any job: their node died, was
+ * stopped or cut off while the job's holder lives on (a take-over rescues
+ * the trials of the job it takes anyway).
+ */
+static int rescue_expired(struct pg_conn *c, int64_t *requeued, int64_t *failed,
+			  struct fitd_error *err)
+{
+	static const char fail_sql[] = "WITH f AS (" FAIL_SET " AND t.lease_expires_at < now()"
+				       " RETURNING t.job_id, t.idx)"
+				       " SELECT job_id, idx FROM f ORDER BY job_id, idx";
+	static const char requeue_sql[] = REQUEUE_SET " AND lease_expires_at < now()";
+
+	return rescue(c, fail_sql, requeue_sql, 0, NULL, requeued, failed, err);
+}
+
 static int lease_in_tx(struct store *s, struct pg_conn *c, const char *node, int64_t lease_ms,
 		       size_t limit, PGresult **held, int64_t *rescued, struct fitd_error *err)
 {
@@ -159,6 +178,8 @@ static int lease_in_tx(struct store *s, struct pg_conn *c, const char *node, int
 				      node, PQgetvalue(r, i, 1));
 	}
 	PQclear(r);
+	if (rc == FITD_OK)
+		rc = rescue_expired(c, &requeued, &failed, err);
 	if (rc == FITD_OK)
 		rc = store__pg_exec(c, held_sql, 1, v, held, "held jobs", err);
 	if (rc == FITD_OK && requeued + failed > 0) {
