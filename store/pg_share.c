@@ -26,9 +26,9 @@ static int offer_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, const
 				       " WHERE id = $1 FOR SHARE";
 	static const char insert_sql[] =
 	    "INSERT INTO trials (job_id, idx, state, params, attempt, generation)"
-	    " VALUES ($1, $3, 'queued', $4, 0, 0) ON CONFLICT (job_id, idx) DO NOTHING";
+	    " VALUES ($1, $2, 'queued', $3, 0, 0) ON CONFLICT (job_id, idx) DO NOTHING";
 	char b[24];
-	const char *v[4] = { job_id, owner, store__pg_i64(b, idx), params };
+	const char *v[2] = { job_id, owner }, *row[3] = { job_id, store__pg_i64(b, idx), params };
 	PGresult *r = NULL;
 	int64_t changed = 0;
 	int rc = store__pg_exec(c, held_sql, 2, v, &r, "read job lease", err);
@@ -38,7 +38,7 @@ static int offer_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, const
 				    "job %s is run by another node now", job_id);
 	PQclear(r);
 	if (rc == FITD_OK)
-		rc = store__pg_cmd(c, insert_sql, 4, v, &changed, "offer trial", err);
+		rc = store__pg_cmd(c, insert_sql, 3, row, &changed, "offer trial", err);
 	if (rc == FITD_OK && changed == 0)
 		rc = fitd_error_set(err, FITD_ESTATE, "trial_exists", "trial %lld of %s exists",
 				    (long long)idx, job_id);

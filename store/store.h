@@ -512,9 +512,12 @@ struct store_held {
  * lease_ms from the database's clock; then takes, up to limit held in all,
  * queued or running jobs nobody holds or whose lease expired (FOR UPDATE
  * SKIP LOCKED, so nodes never take the same job; epoch + 1 on each take);
- * the running trials of a job taken go back to queued with a new
+ * the running trials of a job taken that its previous holder ran, and
+ * those whose trial lease expired, go back to queued with a new
  * generation (or fail past max_attempts), so the node that ran them can
- * record nothing of them, and their count is added to *rescued. *out gets
+ * record nothing of them, and their count is added to *rescued; so do the
+ * running trials of any job whose trial lease expired (their node died
+ * while another holds the job). Trials other live nodes run go on. *out gets
  * the held jobs, running first, each oldest first, with their cancel flag:
  * a heap array of *n to free() (NULL when *n is 0). A job the caller runs
  * that is not in it was taken by another node.

@@ -1,0 +1,160 @@
+"""Trials of one job on every node (run beside tests/pg/pgserver.sh, like
+test_nodes.py): three daemons of one trial thread each share a database;
+one job of parallel_trials 3 submitted to one of them runs its trials on
+several nodes (the holder of the job's lease proposes and offers them, the
+others take them), each trial saying which node ran it. Checked: trials
+ran on at least two nodes; every trial ended once, in one terminal state,
+with one trial_finished event; the leaderboard (params and scores per
+index, tpe) equals a one-node run of the same spec, data and seed. Then a
+node running a trial of a job another holds is killed (SIGKILL): its
+trials are rescued once their lease expires and the job completes with
+the same leaderboard.
+
+Each test makes a database of its own on the server; every daemon is
+stopped whatever happens."""
+
+import sys
+import time
+import unittest
+
+from fitdtest import Daemon, upload_table, submit_job, wait_job
+from test_nodes import NodesTest, LEASE_MS, metric
+from test_pg import STORE, new_database, psql, board, stop_cleanly
+
+TRIALS = 24
+
+SPEC = {
+    "target": "species",
+    "space": {"models": ["logistic"], "optimizer": ["adam"], "epochs": 12000},
+    "early_stopping": False,
+    "validation": {"method": "cv", "folds": 3},
+    "search": {"algorithm": "tpe", "max_trials": TRIALS, "seed": 23, "parallel_trials": 3},
+}
+
+ALONE = {}  # the one-node leaderboard, made once
+
+
+@unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
+class Share(NodesTest):
+    def setUp(self):
+        self.uri = new_database()
+        self.daemons = {}
+
+    def tearDown(self):
+        stop_cleanly(self, list(self.daemons.values()))
+
+    def node(self, name, store=True):
+        args = ["--worker-threads", "1", "--lease-ms", str(LEASE_MS), "--node", name]
+        if store:
+            args += ["--store", self.uri]
+        d = self.daemons.get(name) or Daemon(args=args)
+        self.daemons[name] = d
+        return d.start()
+
+    def alone(self):
+        """The leaderboard of the same spec, data and seed on one SQLite node."""
+        if "board" not in ALONE:
+            one = self.node("alone", store=False)
+            ds = upload_table(one, "iris")
+            t0 = time.time()
+            job = wait_job(one, submit_job(one, dict(SPEC, dataset=ds)), timeout=300)
+            ALONE["seconds"] = time.time() - t0
+            self.assertEqual(job["state"], "succeeded", job)
+            ALONE["board"] = board(one, job["id"])
+            print("one node, one thread: %d trials in %.1f s" % (TRIALS, ALONE["seconds"]),
+                  file=sys.stderr)
+        return ALONE["board"]
+
+    def check_history(self, job_id):
+        """Every trial ended once: one terminal state, one result, one trial_finished."""
+        n = TRIALS
+        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx), min(idx), max(idx)"
+                              " FROM trials WHERE job_id = '%s' AND state = 'completed'"
+                              " AND result IS NOT NULL" % job_id),
+                         ["%d|%d|0|%d" % (n, n, n - 1)])
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
+                              % job_id), [str(n)])
+        finished = psql(self.uri, "SELECT (data::jsonb ->> 'trial')::int, count(*) FROM events"
+                        " WHERE job_id = '%s' AND type = 'trial_finished' GROUP BY 1 ORDER BY 1"
+                        % job_id)
+        self.assertEqual(finished, ["%d|1" % i for i in range(n)])
+
+    def nodes_of(self, d, job_id):
+        status, _, page = d.request("GET", "/v1/jobs/%s/trials?limit=1000" % job_id)
+        self.assertEqual(status, 200, page)
+        return {t["trial"]: t.get("node") for t in page["items"]}
+
+    def test_one_job_on_three_nodes(self):
+        nodes = {n: self.node(n) for n in ("a", "b", "c")}
+        ds = upload_table(nodes["a"], "iris")
+        t0 = time.time()
+        job_id = submit_job(nodes["b"], dict(SPEC, dataset=ds))
+        holder = self.runner(job_id)
+        job = wait_job(nodes["c"], job_id, timeout=300)
+        seconds = time.time() - t0
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["progress"]["trials_done"], TRIALS)
+
+        ran = self.nodes_of(nodes["a"], job_id)
+        self.assertEqual(sorted(ran), list(range(TRIALS)))
+        self.assertTrue(set(ran.values()) <= {"a", "b", "c"}, ran)
+        counts = {n: list(ran.values()).count(n) for n in ("a", "b", "c")}
+        print("three nodes, one thread each: %d trials in %.1f s, holder %s, trials per node %s"
+              % (TRIALS, seconds, holder, counts), file=sys.stderr)
+        self.assertGreaterEqual(len([n for n in counts if counts[n] > 0]), 2, counts)
+        self.assertEqual(psql(self.uri, "SELECT count(DISTINCT result::jsonb ->> 'node')"
+                              " FROM trials WHERE job_id = '%s'" % job_id),
+                         [str(len([n for n in counts if counts[n] > 0]))])
+        self.check_history(job_id)
+
+        # The same leaderboard as one node of its own (SQLite) gives.
+        self.assertEqual(board(nodes["a"], job_id), self.alone())
+
+    def test_guest_killed(self):
+        nodes = {n: self.node(n) for n in ("a", "b", "c")}
+        ds = upload_table(nodes["a"], "iris")
+        job_id = submit_job(nodes["a"], dict(SPEC, dataset=ds))
+        holder = self.runner(job_id)
+        guests = [n for n in nodes if n != holder]
+
+        # A node that does not hold the job runs one of its trials: SIGKILL it.
+        deadline = time.time() + 60
+        victim = None
+        while victim is None:
+            self.assertLess(time.time(), deadline, "no guest ran a trial\n" + self.logs())
+            rows = psql(self.uri, "SELECT lease_owner, idx FROM trials WHERE job_id = '%s'"
+                        " AND state = 'running' AND lease_owner <> '%s' ORDER BY idx"
+                        % (job_id, holder))
+            if rows:
+                victim, idx = rows[0].split("|")
+            else:
+                time.sleep(0.05)
+        self.assertIn(victim, guests)
+        self.daemons[victim].kill()
+        t0 = time.time()
+
+        # Its trial is rescued (another attempt, on a live node) and the job completes.
+        while True:
+            rows = psql(self.uri, "SELECT state, attempt, lease_owner FROM trials"
+                        " WHERE job_id = '%s' AND idx = %s" % (job_id, idx))
+            state, attempt, owner = rows[0].split("|")
+            if int(attempt) >= 2 and state != "queued":
+                break
+            self.assertLess(time.time() - t0, 30, "trial %s not rescued: %s\n%s"
+                            % (idx, rows, self.logs()))
+            time.sleep(0.05)
+        print("guest %s killed: its trial %s rescued in %.1f s (lease %d ms)"
+              % (victim, idx, time.time() - t0, LEASE_MS), file=sys.stderr)
+        live = [n for n in nodes if n != victim]
+        job = wait_job(self.daemons[live[0]], job_id, timeout=300)
+        self.assertEqual(job["state"], "succeeded", job)
+        rescued = sum(metric(self.daemons[n], "fitd_trials_rescued_total") for n in live)
+        self.assertGreaterEqual(rescued, 1)
+        ran = self.nodes_of(self.daemons[live[0]], job_id)
+        self.assertNotEqual(ran[int(idx)], victim)
+        self.check_history(job_id)
+        self.assertEqual(board(self.daemons[live[0]], job_id), self.alone())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
