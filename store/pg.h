@@ -193,9 +193,15 @@ int store__pg_disk_measure(struct store *s, struct fitd_error *err);
 /* Deletes the out-of-fold rows of jobs that are gone (at open). */
 int store__pg_oof_sweep(struct store *s, struct fitd_error *err);
 
-/* Start-up recovery of a node on a shared database (pg_nodes.c). */
+/*
+ * Start-up recovery (pg_nodes.c): of a node on a shared database (what it
+ * left running and expired leases), or of the only daemon (every running
+ * trial).
+ */
 int store__pg_recover_node(struct pg_conn *c, const char *node, int64_t *requeued, int64_t *failed,
 			   struct fitd_error *err);
+int store__pg_recover_all(struct pg_conn *c, int64_t *requeued, int64_t *failed,
+			  struct fitd_error *err);
 
 /* ---- one per public function of store.h, same contract ---- */
 
