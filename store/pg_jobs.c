@@ -53,6 +53,18 @@ static int not_changed(const struct store *s, struct pg_conn *c, const char *id,
 	return rc;
 }
 
+/* A job update fenced by its lease: when it changed nothing, why (not_changed()). */
+static int fenced_cmd(struct store *s, struct pg_conn *c, const char *id, const char *sql, int n,
+		      const char *const *v, const char *what, struct fitd_error *err)
+{
+	int64_t changed = 0;
+	int rc = store__pg_cmd(c, sql, n, v, &changed, what, err);
+
+	if (rc == FITD_OK && changed == 0)
+		rc = not_changed(s, c, id, err);
+	return rc;
+}
+
 /* store__pg_end(), counting a write the job's lease refused. */
 static int fenced_end(struct store *s, struct pg_conn *c, int rc, struct fitd_error *err)
 {
@@ -291,16 +303,7 @@ static int create_in_tx(struct pg_conn *c, const struct store_job_new *in, char 
 
 	if (rc == FITD_OK && in->idempotency_key != NULL) {
 		rc = job_by_key(c, in->owner, in->idempotency_key, id, &old_spec, err);
-		if (rc == FITD_OK) {
-			*existed = true;
-			if (strcmp(old_spec, in->spec_json) != 0)
-				rc = fitd_error_set(err, FITD_ECONFLICT, "idempotency_key_reused",
-						    "Idempotency-Key was used for job %s with "
-						    "another spec",
-						    id);
-		} else if (rc == FITD_ENOTFOUND) {
-			rc = FITD_OK;
-		}
+		rc = store__key_rule(rc, id, old_spec, in->spec_json, existed, err);
 		free(old_spec);
 	}
 	if (rc == FITD_OK && !*existed) {
@@ -489,15 +492,12 @@ int store__pg_job_finish(struct store *s, const char *id, enum store_job_state s
 	    " error_message = $4 WHERE id = $1 AND state IN ('queued', 'running')"
 	    " AND ($5::text IS NULL OR lease_owner IS NULL OR lease_owner = $5)";
 	const char *v[5] = { id, store_job_state_name(st), code, message, node_of(s) };
-	int64_t changed = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_cmd(c, sql, 5, v, &changed, "finish job", err);
-	if (rc == FITD_OK && changed == 0)
-		rc = not_changed(s, c, id, err);
+	rc = fenced_cmd(s, c, id, sql, 5, v, "finish job", err);
 	if (rc == FITD_ENOTFOUND) /* as on SQLite */
 		rc = fitd_error_set(err, FITD_ESTATE, "job_finished", "job %s already ended", id);
 	if (rc == FITD_OK)
@@ -593,13 +593,10 @@ static int set_model_in_tx(struct store *s, struct pg_conn *c, const char *job_i
 		model_id,  store__pg_i64(b, trial), store__pg_f64(f, score), detail, job_id,
 		node_of(s)
 	};
-	int64_t changed = 0;
 	int rc = store__pg_model_insert(c, model_id, job_id, -1, bytes, err);
 
 	if (rc == FITD_OK)
-		rc = store__pg_cmd(c, sql, 6, v, &changed, "set model", err);
-	if (rc == FITD_OK && changed == 0)
-		rc = not_changed(s, c, job_id, err);
+		rc = fenced_cmd(s, c, job_id, sql, 6, v, "set model", err);
 	if (rc == FITD_OK)
 		rc = store__pg_event_insert(c, job_id, "new_best", data, NULL, err);
 	return rc;
@@ -627,16 +624,12 @@ int store__pg_job_set_detail(struct store *s, const char *job_id, const char *de
 	    "UPDATE jobs SET best_detail = $1 WHERE id = $2"
 	    " AND ($3::text IS NULL OR lease_owner IS NULL OR lease_owner = $3)";
 	const char *v[3] = { detail_json, job_id, node_of(s) };
-	int64_t changed = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_cmd(c, sql, 3, v, &changed, "set detail", err);
-	if (rc == FITD_OK && changed == 0)
-		rc = not_changed(s, c, job_id, err);
-	return fenced_end(s, c, rc, err);
+	return fenced_end(s, c, fenced_cmd(s, c, job_id, sql, 3, v, "set detail", err), err);
 }
 
 /* ---- events ---- */
