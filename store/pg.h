@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,6 +45,8 @@ struct store_pg {
 	 * for ever; the server ends such a session after this long instead.
 	 */
 	int idle_tx_ms;
+	atomic_bool stopping;	 /* store_stopping(): one connect attempt ... */
+	atomic_bool unreachable; /* ... and none after it failed */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct pg_conn *conns; /* all of them, array of nconns */

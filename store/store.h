@@ -474,6 +474,15 @@ int store_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
 bool store_shared(const struct store *s);
 
 /*
+ * The daemon is stopping: a call that finds the database unreachable fails
+ * at once instead of waiting out the reconnect back-off, and after one such
+ * failure every call that needs a new connection fails at once, so a node
+ * cut from its database stops within a connect timeout (the leases it
+ * cannot give back expire). Any thread; nothing changes on SQLite.
+ */
+void store_stopping(struct store *s);
+
+/*
  * This daemon's node id (at most STORE_NODE_MAX - 1 bytes), set before the
  * worker starts: the owner of its job and trial leases. On PostgreSQL it is
  * also the fence of its job writes: once another node holds a job's lease,
