@@ -74,9 +74,20 @@ static int fenced_end(struct store *s, struct pg_conn *c, int rc, struct fitd_er
 	return rc;
 }
 
+/*
+ * A job's running time on a shared database is time on the database's
+ * clock since it started: a node that takes a job over (its holder died,
+ * or was cut off) counts the time the job had no live holder too, so its
+ * deadline is where it was, whichever node ends it. The holder's own count
+ * (store_job_add_elapsed()) can only move it further.
+ */
+#define ELAPSED                                                      \
+	"CASE WHEN j.state = 'running' AND j.started_at IS NOT NULL" \
+	" THEN greatest(j.elapsed_ms, fitd_now_ms() - j.started_at) ELSE j.elapsed_ms END"
+
 #define JOB_SELECT                                                                              \
 	"SELECT j.id, j.dataset_id, j.state, j.target, j.task, j.metric, j.spec,"               \
-	" j.cancel_requested, j.created_at, j.started_at, j.finished_at, j.elapsed_ms,"         \
+	" j.cancel_requested, j.created_at, j.started_at, j.finished_at, " ELAPSED ","          \
 	" j.best_trial, j.best_score, j.best_model_id,"                                         \
 	" (SELECT params FROM trials t WHERE t.job_id = j.id AND t.idx = j.best_trial),"        \
 	" j.error_code, j.error_message,"                                                       \
@@ -545,11 +556,16 @@ int store__pg_trial_count_by_state(struct store *s, int64_t counts[STORE_TRIAL_N
 	return count_by_state(s, sql, store_trial_state_parse, counts, STORE_TRIAL_NSTATES, err);
 }
 
+/* What store_job_add_elapsed() adds $1 to (ELAPSED, kept at the finish too). */
+#define ELAPSED_ADDED                                           \
+	"CASE WHEN j.started_at IS NULL THEN j.elapsed_ms + $1" \
+	" ELSE greatest(j.elapsed_ms + $1, fitd_now_ms() - j.started_at) END"
+
 int store__pg_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			      size_t n, struct fitd_error *err)
 {
 	static const char sql[] =
-	    "UPDATE jobs SET elapsed_ms = elapsed_ms + $1 WHERE id = $2"
+	    "UPDATE jobs j SET elapsed_ms = " ELAPSED_ADDED " WHERE id = $2"
 	    " AND ($3::text IS NULL OR lease_owner IS NULL OR lease_owner = $3)";
 	struct pg_conn *c;
 	int rc;

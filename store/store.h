@@ -320,7 +320,12 @@ int store_job_finish(struct store *s, const char *id, enum store_job_state st, c
 int store_job_count_by_state(struct store *s, int64_t counts[STORE_JOB_NSTATES],
 			     struct fitd_error *err);
 
-/* Adds running time to jobs (one transaction for all). */
+/*
+ * Adds running time to jobs (one transaction for all). On PostgreSQL a
+ * running job's time is never less than the time on the database's clock
+ * since it started, as store_job_get() reads it too: a job taken over
+ * counts the time it had no live holder, so its deadline does not move.
+ */
 int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			  size_t n, struct fitd_error *err);
 
