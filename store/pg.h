@@ -295,8 +295,8 @@ int store__pg_model_read(struct store *s, const char *id, char **text, size_t *l
 			 struct fitd_error *err);
 int store__pg_model_delete(struct store *s, const char *id, struct fitd_error *err);
 
-int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, const float *v, size_t n,
-			struct fitd_error *err);
+int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, int64_t generation,
+			const float *v, size_t n, struct fitd_error *err);
 int store__pg_oof_read(struct store *s, const char *job_id, int64_t idx, float **out, size_t *n,
 		       struct fitd_error *err);
 /* Deletes the trial's row (idx >= 0) or all of the job's (idx < 0); failures only log. */

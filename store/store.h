@@ -728,10 +728,13 @@ int store_oof_path(const struct store *s, const char *job_id, int64_t idx, char 
 
 /*
  * Writes n values durably (temp, fsync, rename, fsync dir), replacing the
- * trial's file. FITD_ENOSPC, FITD_EIO, FITD_ETOOBIG.
+ * trial's file. FITD_ENOSPC, FITD_EIO, FITD_ETOOBIG. On PostgreSQL the
+ * write is fenced like the trial's result: a trial the store has that no
+ * longer runs under generation (claimed again, ended) is left as it is and
+ * the write gets FITD_ECONFLICT stale_generation, counted in the metrics.
  */
-int store_oof_write(const struct store *s, const char *job_id, int64_t idx, const float *v,
-		    size_t n, struct fitd_error *err);
+int store_oof_write(const struct store *s, const char *job_id, int64_t idx, int64_t generation,
+		    const float *v, size_t n, struct fitd_error *err);
 
 /*
  * Reads the trial's values into *out (malloc'd, the caller frees) and their
