@@ -387,6 +387,7 @@ static int open_all(struct daemon *d)
 static void close_all(struct daemon *d)
 {
 	daemon_notify("STOPPING=1\nSTATUS=stopping");
+	store_stopping(d->store);
 	if (d->api != NULL) {
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
 		d->api = NULL;

@@ -119,6 +119,22 @@ int store__pg_recover_node(struct pg_conn *c, const char *node, int64_t *requeue
 }
 
 /*
+ * Start-up of the only daemon (no node id): every running trial. Nothing
+ * is fenced, so the generation stays, as on SQLite (the next claim bumps it).
+ */
+int store__pg_recover_all(struct pg_conn *c, int64_t *requeued, int64_t *failed,
+			  struct fitd_error *err)
+{
+	static const char fail_sql[] = "WITH f AS (" FAIL_SET " RETURNING t.job_id, t.idx)"
+				       " SELECT job_id, idx FROM f ORDER BY job_id, idx";
+	static const char requeue_sql[] = "UPDATE trials SET state = 'queued', lease_owner = NULL,"
+					  " lease_expires_at = NULL WHERE state = 'running'";
+
+	*requeued = *failed = 0;
+	return rescue(c, fail_sql, requeue_sql, 0, NULL, requeued, failed, err);
+}
+
+/*
  * The running trials of job id taken over from its previous holder was
  * (NULL: nobody held it), and those whose lease expired; the trials other
  * live nodes run for the job go on under their own leases.
@@ -142,8 +158,7 @@ static int rescue_job(struct pg_conn *c, const char *id, const char *was, int64_
 
 /*
  * The running trials whose lease expired, of any job: their node died, was
- * stopped or cut off while the job's holder lives on (a take-over rescues
- * the trials of the job it takes anyway).
+ * stopped or cut off while the job's holder lives on.
  */
 static int rescue_expired(struct pg_conn *c, int64_t *requeued, int64_t *failed,
 			  struct fitd_error *err)
