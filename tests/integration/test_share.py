@@ -8,7 +8,9 @@ with one trial_finished event; the leaderboard (params and scores per
 index, tpe) equals a one-node run of the same spec, data and seed. Then a
 node running a trial of a job another holds is killed (SIGKILL): its
 trials are rescued once their lease expires and the job completes with
-the same leaderboard.
+the same leaderboard. A cancel sent to a node that does not hold the job,
+and a deadline, end the trials the other nodes run and the offers nobody
+took: nothing of the job runs on, and each trial ended once.
 
 Each test makes a database of its own on the server; every daemon is
 stopped whatever happens."""
@@ -154,6 +156,56 @@ class Share(NodesTest):
         self.assertNotEqual(ran[int(idx)], victim)
         self.check_history(job_id)
         self.assertEqual(board(self.daemons[live[0]], job_id), self.alone())
+
+    def ended_once(self, job_id):
+        """No trial of the job is left running anywhere, and each ended one
+        has exactly one trial_finished event."""
+        time.sleep(LEASE_MS / 1000)  # the guests' next look at the job
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
+                              " AND state = 'running'" % job_id), ["0"])
+        ended = psql(self.uri, "SELECT idx FROM trials WHERE job_id = '%s' AND state NOT IN"
+                     " ('queued', 'running') ORDER BY idx" % job_id)
+        finished = psql(self.uri, "SELECT (data::jsonb ->> 'trial')::int, count(*) FROM events"
+                        " WHERE job_id = '%s' AND type = 'trial_finished' GROUP BY 1 ORDER BY 1"
+                        % job_id)
+        self.assertEqual(finished, ["%s|1" % i for i in ended])
+        return psql(self.uri, "SELECT state, count(*) FROM trials WHERE job_id = '%s'"
+                    " GROUP BY 1 ORDER BY 1" % job_id)
+
+    def wait_spread(self, job_id, holder):
+        """Until a node other than the holder runs a trial of the job."""
+        deadline = time.time() + 60
+        while not psql(self.uri, "SELECT 1 FROM trials WHERE job_id = '%s' AND state ="
+                       " 'running' AND lease_owner <> '%s'" % (job_id, holder)):
+            self.assertLess(time.time(), deadline, "no guest ran a trial\n" + self.logs())
+            time.sleep(0.05)
+
+    def test_cancel_and_deadline_reach_every_node(self):
+        """A cancel sent to any node, and a deadline, end the trials other nodes run
+        (interrupted, timeout) and the offers nobody took: nothing runs on."""
+        nodes = {n: self.node(n) for n in ("a", "b", "c")}
+        ds = upload_table(nodes["a"], "iris")
+        spec = dict(SPEC, dataset=ds)
+        spec["search"] = dict(SPEC["search"], max_trials=200)
+        job_id = submit_job(nodes["a"], spec)
+        holder = self.runner(job_id)
+        self.wait_spread(job_id, holder)
+        other = next(n for n in nodes if n != holder)
+        status, _, body = nodes[other].request("POST", "/v1/jobs/%s/cancel" % job_id)
+        self.assertEqual(status, 202, body)
+        job = wait_job(nodes[other], job_id, timeout=30)
+        self.assertEqual(job["state"], "cancelled", job)
+        states = self.ended_once(job_id)
+        self.assertTrue(any(r.startswith("interrupted|") for r in states), states)
+
+        spec["search"] = dict(spec["search"], max_seconds=4)
+        job_id = submit_job(nodes["b"], spec)
+        holder = self.runner(job_id)
+        self.wait_spread(job_id, holder)
+        job = wait_job(nodes["c"], job_id, timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        states = self.ended_once(job_id)
+        self.assertNotIn("queued", " ".join(states))
 
 
 if __name__ == "__main__":
