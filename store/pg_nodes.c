@@ -2,9 +2,10 @@
  * pg_nodes.c - several daemons on one PostgreSQL: job leases, the rescue of
  * trials a dead or fenced node left running, and fenced progress.
  *
- * A job is run by one node at a time, the holder of its lease
+ * A job is led by one node at a time, the holder of its lease
  * (jobs.lease_owner, lease_expires_at from the database's clock, epoch + 1
- * at each take). store_job_lease() renews what the node holds and takes
+ * at each take): it proposes the job's trials, which any node may run
+ * (pg_share.c), and ends the job. store_job_lease() renews what the node holds and takes
  * jobs nobody holds or whose lease expired, with FOR UPDATE SKIP LOCKED
  * over a materialized CTE, so two nodes never take the same job and no
  * more rows are locked than asked for. Taking a job re-queues the running

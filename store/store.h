@@ -480,8 +480,10 @@ int store_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
 
 /*
  * True when other daemons may share this store (PostgreSQL): a job is then
- * run by the node holding its lease (store_job_lease()), not by every
- * daemon that sees it active. False on SQLite, where nothing below changes.
+ * led by the node holding its lease (store_job_lease()), which proposes its
+ * trials and ends it, not by every daemon that sees it active; its trials
+ * run on every node (store_trial_offer()). False on SQLite, where nothing
+ * below changes.
  */
 bool store_shared(const struct store *s);
 
