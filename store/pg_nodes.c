@@ -5,10 +5,10 @@
  * A job is led by one node at a time, the holder of its lease
  * (jobs.lease_owner, lease_expires_at from the database's clock, epoch + 1
  * at each take): it proposes the job's trials, which any node may run
- * (pg_share.c), and ends the job. store_job_lease() renews what the node holds and takes
- * jobs nobody holds or whose lease expired, with FOR UPDATE SKIP LOCKED
- * over a materialized CTE, so two nodes never take the same job and no
- * more rows are locked than asked for. Taking a job re-queues the running
+ * (pg_share.c), and ends the job. store_job_lease() renews what the node
+ * holds and takes jobs nobody holds or whose lease expired, with FOR
+ * UPDATE SKIP LOCKED over a materialized CTE, so two nodes never take the
+ * same job and no more rows are locked than asked for. Taking a job re-queues the running
  * trials its previous holder ran, and any whose lease expired, with
  * generation + 1: their generation is the fencing token the
  * old node presents at completion (pg_trials.c), so a node that wakes
