@@ -5,7 +5,8 @@ several nodes (the holder of the job's lease proposes and offers them, the
 others take them), each trial saying which node ran it. Checked: trials
 ran on at least two nodes; every trial ended once, in one terminal state,
 with one trial_finished event; the leaderboard (params and scores per
-index, tpe) equals a one-node run of the same spec, data and seed. Then a
+index, tpe) equals a one-node run of the same spec, data and seed, and so
+does an asha search's, whose pruning decisions other nodes take. Then a
 node running a trial of a job another holds is killed (SIGKILL): its
 trials are rescued once their lease expires and the job completes with
 the same leaderboard. A cancel sent to a node that does not hold the job,
@@ -53,19 +54,19 @@ class Share(NodesTest):
         self.daemons[name] = d
         return d.start()
 
-    def alone(self):
+    def alone(self, spec=SPEC):
         """The leaderboard of the same spec, data and seed on one SQLite node."""
-        if "board" not in ALONE:
+        key = spec["search"]["algorithm"]
+        if key not in ALONE:
             one = self.node("alone", store=False)
             ds = upload_table(one, "iris")
             t0 = time.time()
-            job = wait_job(one, submit_job(one, dict(SPEC, dataset=ds)), timeout=300)
-            ALONE["seconds"] = time.time() - t0
+            job = wait_job(one, submit_job(one, dict(spec, dataset=ds)), timeout=300)
             self.assertEqual(job["state"], "succeeded", job)
-            ALONE["board"] = board(one, job["id"])
-            print("one node, one thread: %d trials in %.1f s" % (TRIALS, ALONE["seconds"]),
-                  file=sys.stderr)
-        return ALONE["board"]
+            ALONE[key] = board(one, job["id"])
+            print("one node, one thread: %d trials (%s) in %.1f s"
+                  % (len(ALONE[key]), key, time.time() - t0), file=sys.stderr)
+        return ALONE[key]
 
     def check_history(self, job_id):
         """Every trial ended once: one terminal state, one result, one trial_finished."""
@@ -111,6 +112,26 @@ class Share(NodesTest):
 
         # The same leaderboard as one node of its own (SQLite) gives.
         self.assertEqual(board(nodes["a"], job_id), self.alone())
+
+    def test_asha_prunes_alike(self):
+        """Successive halving decides on a snapshot of the trials below k - 8,
+        read back by the node that runs trial k: the same trials are pruned
+        on three nodes as on one."""
+        spec = dict(SPEC, space=dict(SPEC["space"], epochs=20000))
+        spec["search"] = dict(SPEC["search"], algorithm="asha", max_trials=30)
+        nodes = {n: self.node(n) for n in ("a", "b", "c")}
+        ds = upload_table(nodes["a"], "iris")
+        job_id = submit_job(nodes["c"], dict(spec, dataset=ds))
+        job = wait_job(nodes["a"], job_id, timeout=300)
+        self.assertEqual(job["state"], "succeeded", job)
+        multi = board(nodes["b"], job_id)
+        ran = self.nodes_of(nodes["b"], job_id)
+        print("asha on three nodes: trials per node %s, %d pruned"
+              % ({n: list(ran.values()).count(n) for n in nodes},
+                 [t[1] for t in multi].count("pruned")), file=sys.stderr)
+        self.assertGreaterEqual(len(set(ran.values())), 2, ran)
+        self.assertGreater([t[1] for t in multi].count("pruned"), 0)
+        self.assertEqual(multi, self.alone(spec))
 
     def test_guest_killed(self):
         nodes = {n: self.node(n) for n in ("a", "b", "c")}
