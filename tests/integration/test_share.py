@@ -11,7 +11,8 @@ node running a trial of a job another holds is killed (SIGKILL): its
 trials are rescued once their lease expires and the job completes with
 the same leaderboard. A cancel sent to a node that does not hold the job,
 and a deadline, end the trials the other nodes run and the offers nobody
-took: nothing of the job runs on, and each trial ended once.
+took: nothing of the job runs on, and each trial ended once. The holder
+killed, another node takes the job over and the leaderboard stays.
 
 Each test makes a database of its own on the server; every daemon is
 stopped whatever happens."""
@@ -177,6 +178,26 @@ class Share(NodesTest):
         self.assertNotEqual(ran[int(idx)], victim)
         self.check_history(job_id)
         self.assertEqual(board(self.daemons[live[0]], job_id), self.alone())
+
+    def test_holder_killed(self):
+        """The holder dies (SIGKILL) while others run trials of its job: another
+        node takes the job over and rebuilds the searcher from the stored
+        trials (the offered ones keep their parameters), the others' trials go
+        on, and the leaderboard is the one-node leaderboard."""
+        nodes = {n: self.node(n) for n in ("a", "b", "c")}
+        ds = upload_table(nodes["a"], "iris")
+        job_id = submit_job(nodes["a"], dict(SPEC, dataset=ds))
+        holder = self.runner(job_id)
+        while int(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
+                       " AND state = 'completed'" % job_id)[0]) < 6:
+            time.sleep(0.05)
+        self.wait_spread(job_id, holder)
+        self.daemons[holder].kill()
+        second = self.runner(job_id, other_than=holder)
+        job = wait_job(self.daemons[second], job_id, timeout=300)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.check_history(job_id)
+        self.assertEqual(board(self.daemons[second], job_id), self.alone())
 
     def ended_once(self, job_id):
         """No trial of the job is left running anywhere, and each ended one
