@@ -5,7 +5,9 @@
  * Loading rebuilds everything from the store, so a job resumes after a
  * restart exactly where its committed trials left it: the searcher is fed
  * the stored history and proposes what it would have proposed before, and
- * the circuit breaker's count of failures in a row is counted again.
+ * the circuit breaker's count of failures in a row is counted again. On a
+ * shared store the same reading, repeated (sched_job_refresh()), brings in
+ * what other nodes did with the job's trials.
  */
 #include "worker/scheduler.h"
 

@@ -17,6 +17,15 @@
  * trials fail. A job's time budget is wall-clock time from its load: it
  * counts whatever its trials do (waiting for a thread, failing at once,
  * the refit).
+ *
+ * On a shared store (several nodes) a pass also, at most every
+ * SCHED_SHARE_POLL_MS or when told the store changed, reads back the
+ * trials other nodes run of the jobs this node holds and checks the guest
+ * jobs (share_read()); after filling its own threads it offers the next
+ * trials of its jobs as queued rows (offer_trials()), and free threads
+ * take the trials other nodes' jobs offer, run on guest copies of those
+ * jobs (take_offered()). A job held here ends only when none of its
+ * trials is queued or running on any node.
  */
 #include "worker/scheduler.h"
 
