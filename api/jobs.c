@@ -348,6 +348,9 @@ static json_t *trial_json(const struct store_trial *t)
 	json_object_set(o, "fold_scores",
 			json_is_object(result) ? json_object_get(result, "fold_scores")
 					       : json_null());
+	/* Several nodes on one database: the node that ran it (fitd --node). */
+	if (json_is_string(json_object_get(result, "node")))
+		json_object_set(o, "node", json_object_get(result, "node"));
 	json_decref(result);
 	json_object_set_new(o, "error",
 			    t->error_code

@@ -2,19 +2,24 @@
  * pg_nodes.c - several daemons on one PostgreSQL: job leases, the rescue of
  * trials a dead or fenced node left running, and fenced progress.
  *
- * A job is run by one node at a time, the holder of its lease
+ * A job is led by one node at a time, the holder of its lease
  * (jobs.lease_owner, lease_expires_at from the database's clock, epoch + 1
- * at each take). store_job_lease() renews what the node holds and takes
- * jobs nobody holds or whose lease expired, with FOR UPDATE SKIP LOCKED
- * over a materialized CTE, so two nodes never take the same job and no
- * more rows are locked than asked for. Taking a job re-queues its running
- * trials with generation + 1: their generation is the fencing token the
+ * at each take): it proposes the job's trials, which any node may run
+ * (pg_share.c), and ends the job. store_job_lease() renews what the node
+ * holds and takes jobs nobody holds or whose lease expired, with FOR
+ * UPDATE SKIP LOCKED over a materialized CTE, so two nodes never take the
+ * same job and no more rows are locked than asked for. Taking a job re-queues the running
+ * trials its previous holder ran, and any whose lease expired, with
+ * generation + 1: their generation is the fencing token the
  * old node presents at completion (pg_trials.c), so a node that wakes
  * after its lease moved can record nothing of them. Locks go jobs, then
  * trials, then the event counter; a zombie's completion going trials then
  * jobs can meet a take in a deadlock, which PostgreSQL breaks by failing
  * one of them: the take is tried again on the next pass, the completion
- * on the next heartbeat, where its generation is refused.
+ * on the next heartbeat, where its generation is refused. Every lease pass
+ * also rescues the running trials of any job whose trial lease expired:
+ * trials of one job run on every node (pg_share.c), and a node that dies
+ * while another holds the job leaves them behind.
  *
  * On SQLite there is one daemon: store_job_lease() is store_job_active()
  * and progress is a plain event.
@@ -130,16 +135,41 @@ int store__pg_recover_all(struct pg_conn *c, int64_t *requeued, int64_t *failed,
 	return rescue(c, fail_sql, requeue_sql, 0, NULL, requeued, failed, err);
 }
 
-/* The running trials of job id, taken from whoever ran them. */
-static int rescue_job(struct pg_conn *c, const char *id, int64_t *requeued, int64_t *failed,
-		      struct fitd_error *err)
+/*
+ * The running trials of job id taken over from its previous holder was
+ * (NULL: nobody held it), and those whose lease expired; the trials other
+ * live nodes run for the job go on under their own leases.
+ */
+static int rescue_job(struct pg_conn *c, const char *id, const char *was, int64_t *requeued,
+		      int64_t *failed, struct fitd_error *err)
 {
 	static const char fail_sql[] = "WITH f AS (" FAIL_SET " AND t.job_id = $1"
+				       " AND (t.lease_owner IS NULL OR t.lease_owner = $2"
+				       " OR t.lease_expires_at < now())"
 				       " RETURNING t.job_id, t.idx)"
 				       " SELECT job_id, idx FROM f ORDER BY idx";
-	static const char requeue_sql[] = REQUEUE_SET " AND job_id = $1";
+	static const char requeue_sql[] = REQUEUE_SET
+	    " AND job_id = $1"
+	    " AND (lease_owner IS NULL OR lease_owner = $2"
+	    " OR lease_expires_at < now())";
+	const char *v[2] = { id, was };
 
-	return rescue(c, fail_sql, requeue_sql, 1, &id, requeued, failed, err);
+	return rescue(c, fail_sql, requeue_sql, 2, v, requeued, failed, err);
+}
+
+/*
+ * The running trials whose lease expired, of any job: their node died, was
+ * stopped or cut off while the job's holder lives on.
+ */
+static int rescue_expired(struct pg_conn *c, int64_t *requeued, int64_t *failed,
+			  struct fitd_error *err)
+{
+	static const char fail_sql[] = "WITH f AS (" FAIL_SET " AND t.lease_expires_at < now()"
+				       " RETURNING t.job_id, t.idx)"
+				       " SELECT job_id, idx FROM f ORDER BY job_id, idx";
+	static const char requeue_sql[] = REQUEUE_SET " AND lease_expires_at < now()";
+
+	return rescue(c, fail_sql, requeue_sql, 0, NULL, requeued, failed, err);
 }
 
 static int lease_in_tx(struct store *s, struct pg_conn *c, const char *node, int64_t lease_ms,
@@ -149,12 +179,12 @@ static int lease_in_tx(struct store *s, struct pg_conn *c, const char *node, int
 	    "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 millisecond'"
 	    " WHERE lease_owner = $1 AND " ACTIVE;
 	static const char take_sql[] =
-	    "WITH c AS MATERIALIZED (SELECT id FROM jobs WHERE " ACTIVE
+	    "WITH c AS MATERIALIZED (SELECT id, lease_owner AS was FROM jobs WHERE " ACTIVE
 	    " AND (lease_owner IS NULL OR lease_expires_at < now())"
 	    " ORDER BY state <> 'running', seq LIMIT $3 FOR UPDATE SKIP LOCKED)"
 	    " UPDATE jobs j SET lease_owner = $1,"
 	    " lease_expires_at = now() + $2 * interval '1 millisecond', epoch = j.epoch + 1"
-	    " FROM c WHERE j.id = c.id RETURNING j.id, j.epoch";
+	    " FROM c WHERE j.id = c.id RETURNING j.id, j.epoch, c.was";
 	static const char held_sql[] =
 	    "SELECT id, cancel_requested FROM jobs WHERE lease_owner = $1"
 	    " AND " ACTIVE " ORDER BY state <> 'running', seq";
@@ -169,12 +199,16 @@ static int lease_in_tx(struct store *s, struct pg_conn *c, const char *node, int
 		rc = store__pg_exec(c, take_sql, 3, v, &r, "take jobs", err);
 	}
 	for (int i = 0; rc == FITD_OK && r != NULL && i < PQntuples(r); i++) {
-		rc = rescue_job(c, PQgetvalue(r, i, 0), &requeued, &failed, err);
+		rc = rescue_job(c, PQgetvalue(r, i, 0),
+				PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2), &requeued,
+				&failed, err);
 		if (rc == FITD_OK)
 			fitd_log_info("job_taken", "job=%s node=%s epoch=%s", PQgetvalue(r, i, 0),
 				      node, PQgetvalue(r, i, 1));
 	}
 	PQclear(r);
+	if (rc == FITD_OK)
+		rc = rescue_expired(c, &requeued, &failed, err);
 	if (rc == FITD_OK)
 		rc = store__pg_exec(c, held_sql, 1, v, held, "held jobs", err);
 	if (rc == FITD_OK && requeued + failed > 0) {

@@ -200,33 +200,44 @@ static int update_trial(struct pg_conn *c, const char *job_id, int64_t idx, int6
 	return rc;
 }
 
+/*
+ * Makes trial idx the job's best unless the job's stored best is as good
+ * (another node recorded a better one since this node last read it);
+ * *made says whether it did. The model row goes in either way.
+ */
 static int set_best(struct pg_conn *c, const char *job_id, int64_t idx,
-		    const struct store_trial_outcome *o, struct fitd_error *err)
+		    const struct store_trial_outcome *o, bool *made, struct fitd_error *err)
 {
-	static const char sql[] = "UPDATE jobs SET best_trial = $1, best_score = $2,"
-				  " best_model_id = $3 WHERE id = $4";
+	static const char sql[] =
+	    "UPDATE jobs SET best_trial = $1, best_score = $2,"
+	    " best_model_id = $3 WHERE id = $4 AND (best_score IS NULL OR best_trial IS NULL"
+	    " OR best_trial < 0 OR CASE WHEN $5::boolean THEN $2::float8 > best_score"
+	    " ELSE $2::float8 < best_score END)";
 	char b[24], f[32];
-	const char *v[4] = { store__pg_i64(b, idx), store__pg_f64(f, o->score), o->model_id,
-			     job_id };
+	const char *v[5] = { store__pg_i64(b, idx), store__pg_f64(f, o->score), o->model_id, job_id,
+			     o->higher_is_better ? "t" : "f" };
+	int64_t changed = 0;
 	int rc = FITD_OK;
 
 	if (o->model_id != NULL)
 		rc = store__pg_model_insert(c, o->model_id, job_id, idx, o->model_bytes, err);
 	if (rc == FITD_OK)
-		rc = store__pg_cmd(c, sql, 4, v, NULL, "set best", err);
+		rc = store__pg_cmd(c, sql, 5, v, &changed, "set best", err);
+	*made = changed > 0;
 	return rc;
 }
 
 static int finish_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, int64_t generation,
 			const struct store_trial_outcome *o, struct fitd_error *err)
 {
+	bool made = false;
 	int rc = update_trial(c, job_id, idx, generation, o, err);
 
 	if (rc == FITD_OK && o->new_best)
-		rc = set_best(c, job_id, idx, o, err);
+		rc = set_best(c, job_id, idx, o, &made, err);
 	if (rc == FITD_OK && o->event_json != NULL)
 		rc = store__pg_event_insert(c, job_id, "trial_finished", o->event_json, NULL, err);
-	if (rc == FITD_OK && o->new_best && o->best_event_json != NULL)
+	if (rc == FITD_OK && made && o->best_event_json != NULL)
 		rc = store__pg_event_insert(c, job_id, "new_best", o->best_event_json, NULL, err);
 	return rc;
 }

@@ -407,6 +407,13 @@ struct store_trial_outcome {
 	bool new_best;	      /* also make this the job's best */
 	const char *model_id; /* with new_best: a published model file, or NULL */
 	int64_t model_bytes;
+	/*
+	 * A shared store: new_best holds only when the score beats the job's
+	 * stored best (another node may have recorded a better one since), in
+	 * the way higher_is_better says; else the model row is kept and the
+	 * new_best event left out. Ignored on SQLite.
+	 */
+	bool higher_is_better;
 	const char *event_json;	     /* data of the trial_finished event */
 	const char *best_event_json; /* data of the new_best event when new_best */
 };
@@ -473,8 +480,10 @@ int store_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
 
 /*
  * True when other daemons may share this store (PostgreSQL): a job is then
- * run by the node holding its lease (store_job_lease()), not by every
- * daemon that sees it active. False on SQLite, where nothing below changes.
+ * led by the node holding its lease (store_job_lease()), which proposes its
+ * trials and ends it, not by every daemon that sees it active; its trials
+ * run on every node (store_trial_offer()). False on SQLite, where nothing
+ * below changes.
  */
 bool store_shared(const struct store *s);
 
@@ -519,9 +528,12 @@ struct store_held {
  * lease_ms from the database's clock; then takes, up to limit held in all,
  * queued or running jobs nobody holds or whose lease expired (FOR UPDATE
  * SKIP LOCKED, so nodes never take the same job; epoch + 1 on each take);
- * the running trials of a job taken go back to queued with a new
+ * the running trials of a job taken that its previous holder ran, and
+ * those whose trial lease expired, go back to queued with a new
  * generation (or fail past max_attempts), so the node that ran them can
- * record nothing of them, and their count is added to *rescued. *out gets
+ * record nothing of them, and their count is added to *rescued; so do the
+ * running trials of any job whose trial lease expired (their node died
+ * while another holds the job). Trials other live nodes run go on. *out gets
  * the held jobs, running first, each oldest first, with their cancel flag:
  * a heap array of *n to free() (NULL when *n is 0). A job the caller runs
  * that is not in it was taken by another node.
@@ -535,6 +547,48 @@ int store_job_lease(struct store *s, const char *node, int64_t lease_ms, size_t 
  * the lease; *released gets their number. Nothing on SQLite.
  */
 int store_job_unlease(struct store *s, const char *node, int64_t *released, struct fitd_error *err);
+
+/*
+ * Trials of one job on every node (PostgreSQL). The node holding a job's
+ * lease proposes its trials; besides claiming one directly
+ * (store_trial_claim()) it may offer one: trial idx written as queued with
+ * its parameters, for any node to take. FITD_ESTATE when the trial exists,
+ * FITD_ECONFLICT job_lease_lost when another node holds the job. On SQLite
+ * (one node, which claims directly) FITD_EINVAL.
+ */
+int store_trial_offer(struct store *s, const char *job_id, int64_t idx, const char *params_json,
+		      const char *owner, struct fitd_error *err);
+
+/*
+ * The running jobs without a cancel request that have queued trials, oldest
+ * first, at most limit: a heap array of *n ids to free() (NULL when *n is
+ * 0). Read-only. None on SQLite.
+ */
+int store_trial_offered(struct store *s, size_t limit, char (**ids)[STORE_ID_MAX], size_t *n,
+			struct fitd_error *err);
+
+/*
+ * Takes the queued trial of job_id with the lowest index for owner, under a
+ * lease of lease_ms from the database's clock (FOR UPDATE SKIP LOCKED, so
+ * two nodes never take the same one): as store_trial_claim() it becomes
+ * running with attempt + 1 and generation + 1 and a trial_started event.
+ * Only while the job is running without a cancel request. *idx, *generation
+ * and *params_json (a heap string to free()) describe it. FITD_ENOTFOUND
+ * when there is none to take; on SQLite always.
+ */
+int store_trial_take(struct store *s, const char *job_id, const char *owner, int64_t lease_ms,
+		     int64_t *idx, int64_t *generation, char **params_json, struct fitd_error *err);
+
+/*
+ * The proposer ends a job's search early (a deadline, a cancel, a failure):
+ * its offered trials no node took yet (queued, never attempted) are
+ * deleted, and the trials other nodes than owner run end in state st
+ * (timeout or interrupted) with a new generation, so the nodes running them
+ * can record nothing more, each with a trial_finished event. *ended counts
+ * both. Nothing on SQLite.
+ */
+int store_trial_withdraw(struct store *s, const char *job_id, const char *owner,
+			 enum store_trial_state st, int64_t *ended, struct fitd_error *err);
 
 /*
  * Appends a trial_progress event for trial idx of job_id while that trial

@@ -5,7 +5,9 @@
  * Loading rebuilds everything from the store, so a job resumes after a
  * restart exactly where its committed trials left it: the searcher is fed
  * the stored history and proposes what it would have proposed before, and
- * the circuit breaker's count of failures in a row is counted again.
+ * the circuit breaker's count of failures in a row is counted again. On a
+ * shared store the same reading, repeated (sched_job_refresh()), brings in
+ * what other nodes did with the job's trials.
  */
 #include "worker/scheduler.h"
 
@@ -60,6 +62,24 @@ static void choose_parallelism(struct sched_job *j)
 		j->parallel = budget / j->threads_per;
 	if (j->parallel == 0)
 		j->parallel = 1;
+	/* On a shared store auto runs as many at once as the searcher's window lets. */
+	j->shared_parallel = j->plan.parallel ? j->plan.parallel : SEARCH_WINDOW + 1;
+}
+
+/* A guest runs its trials with the holder's threads per trial, within this node's budget. */
+static void guest_parallelism(struct sched_job *j, const char *runtime)
+{
+	json_t *doc = runtime ? json_loads(runtime, 0, NULL) : NULL;
+	json_int_t per = json_integer_value(json_object_get(doc, "threads_per_trial"));
+
+	json_decref(doc);
+	if (per > 0) {
+		j->threads_per = (unsigned)per < j->w->opt.threads ? (unsigned)per
+								   : j->w->opt.threads;
+		j->parallel = j->w->opt.threads / j->threads_per;
+		if (j->parallel == 0)
+			j->parallel = 1;
+	}
 }
 
 /*
@@ -133,7 +153,8 @@ static void breaker_check(struct sched_job *j)
 	char both[2 * FITD_ERROR_MESSAGE_MAX];
 	int w;
 
-	if (j->streak < SCHED_BREAKER_TRIALS || j->best_idx >= 0 || j->end != SCHED_END_NONE)
+	if (j->streak < SCHED_BREAKER_TRIALS || j->best_idx >= 0 || j->end != SCHED_END_NONE ||
+	    j->guest)
 		return;
 	j->end = SCHED_END_FAILED;
 	snprintf(j->fail_code, sizeof(j->fail_code), "%s", j->streak_code);
@@ -172,6 +193,39 @@ static struct search_shape data_shape(const struct sched_job *j)
 	return sh;
 }
 
+/* Whether state is a trial's end. */
+static bool terminal(enum store_trial_state st)
+{
+	return st != STORE_TRIAL_QUEUED && st != STORE_TRIAL_RUNNING &&
+	       st != (enum store_trial_state) - 1;
+}
+
+/* Takes stored row t into rec (not running here); false when out of memory. */
+static bool apply_row(struct sched_job *j, struct sched_rec *rec, const struct store_trial *t)
+{
+	json_error_t jerr;
+
+	if (rec->params == NULL)
+		rec->params = json_loads(t->params, 0, &jerr);
+	rec->state = t->state;
+	rec->has_score = t->has_score;
+	rec->score = t->score;
+	rec->score_std = t->score_std;
+	rec->duration_ms = t->duration_ms;
+	/* A completed trial wrote its file before it was recorded. */
+	rec->oof = rec->state == STORE_TRIAL_COMPLETED && rec->has_score;
+	read_rungs(t->result, rec);
+	streak_add(j, rec->state, t->error_code, t->error_message);
+	if (rec->state == STORE_TRIAL_COMPLETED && rec->has_score &&
+	    (j->best_idx < 0 || (j->plan.higher_is_better ? rec->score > j->best_score
+							  : rec->score < j->best_score))) {
+		j->best_idx = t->idx;
+		j->best_score = rec->score;
+		j->best_duration_ms = t->duration_ms;
+	}
+	return rec->params != NULL;
+}
+
 /* Fills the history from the store's trial rows. */
 static int load_history(struct sched_job *j, struct fitd_error *err)
 {
@@ -181,38 +235,108 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 
 	for (size_t i = 0; rc == FITD_OK && i < n; i++) {
 		struct sched_rec *rec = sched_job_rec(j, rows[i].idx);
-		json_error_t jerr;
 
 		if (rec == NULL) {
 			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial history");
 			break;
 		}
-		rec->state = rows[i].state;
-		rec->params = json_loads(rows[i].params, 0, &jerr);
-		rec->has_score = rows[i].has_score;
-		rec->score = rows[i].score;
-		rec->score_std = rows[i].score_std;
-		rec->duration_ms = rows[i].duration_ms;
-		/* A completed trial wrote its file before it was recorded. */
-		rec->oof = rec->state == STORE_TRIAL_COMPLETED && rec->has_score;
-		read_rungs(rows[i].result, rec);
-		streak_add(j, rec->state, rows[i].error_code, rows[i].error_message);
-		if (rec->state == STORE_TRIAL_COMPLETED && rec->has_score &&
-		    (j->best_idx < 0 || (j->plan.higher_is_better ? rec->score > j->best_score
-								  : rec->score < j->best_score))) {
-			j->best_idx = rows[i].idx;
-			j->best_score = rec->score;
-			j->best_duration_ms = rows[i].duration_ms;
-		}
+		apply_row(j, rec, &rows[i]);
 	}
 	for (size_t i = 0; i < n; i++)
 		store_trial_release(&rows[i]);
 	free(rows);
-	if (rc == FITD_OK) {
+	if (rc == FITD_OK && !j->guest) {
 		breaker_check(j);
 		sched_job_prune_oof(j);
 	}
 	return rc;
+}
+
+/* The stored best's model, when the stored best is the trial j holds best. */
+static void read_best_model(struct sched_job *j)
+{
+	struct store_job row;
+
+	if (store_job_get(j->w->store, j->id, &row, NULL) != FITD_OK)
+		return;
+	if (row.best_trial == j->best_idx)
+		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", row.best_model_id);
+	else
+		j->best_model_id[0] = '\0';
+	store_job_release(&row);
+}
+
+/* Forgets a record: the trial was offered and withdrawn before anyone took it. */
+static void forget(struct sched_rec *rec)
+{
+	json_decref(rec->params);
+	memset(rec, 0, sizeof(*rec));
+	rec->state = (enum store_trial_state) - 1;
+}
+
+int sched_job_refresh(struct sched_job *j, struct fitd_error *err)
+{
+	struct store_trial *rows = NULL;
+	size_t n = 0, r = 0, bound;
+	int64_t best = j->best_idx;
+	int rc = store_trial_all(j->w->store, j->id, &rows, &n, err);
+
+	if (rc != FITD_OK)
+		return rc;
+	bound = j->nrecs;
+	if (n > 0 && (size_t)rows[n - 1].idx + 1 > bound)
+		bound = (size_t)rows[n - 1].idx + 1;
+	for (size_t i = 0; i < bound; i++) {
+		const struct store_trial *t = r < n && rows[r].idx == (int64_t)i ? &rows[r++]
+										 : NULL;
+		struct sched_rec *rec = sched_job_rec(j, (int64_t)i);
+		int none = WORKER_STOP_NONE;
+
+		if (rec == NULL) {
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial history");
+			break;
+		}
+		if (rec->task != NULL) {
+			/* Rescued or withdrawn since: nothing of it can be recorded. */
+			if (t == NULL || t->state != STORE_TRIAL_RUNNING ||
+			    t->generation != rec->generation)
+				atomic_compare_exchange_strong(&rec->task->stop, &none,
+							       (int)WORKER_STOP_SHUTDOWN);
+			continue;
+		}
+		if (t == NULL) {
+			if (rec->state == STORE_TRIAL_QUEUED)
+				forget(rec);
+			continue;
+		}
+		if (terminal(rec->state))
+			continue; /* an ended trial never changes */
+		if (!apply_row(j, rec, t)) {
+			rc = fitd_error_set(err, FITD_ENOMEM, NULL, "trial history");
+			break;
+		}
+		if (terminal(rec->state))
+			breaker_check(j);
+	}
+	for (size_t i = 0; i < n; i++)
+		store_trial_release(&rows[i]);
+	free(rows);
+	if (!j->guest && j->best_idx != best)
+		read_best_model(j);
+	if (!j->guest)
+		sched_job_prune_oof(j);
+	return rc;
+}
+
+unsigned sched_job_pending(const struct sched_job *j)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < j->nrecs; i++)
+		if (j->recs[i].state == STORE_TRIAL_QUEUED ||
+		    j->recs[i].state == STORE_TRIAL_RUNNING)
+			n++;
+	return n;
 }
 
 /*
@@ -268,7 +392,8 @@ static int start_if_queued(struct sched_job *j, const struct store_job *row, str
 	return store_job_set_runtime(j->w->store, j->id, runtime, err);
 }
 
-int sched_job_load(struct worker *w, const char *id, struct sched_job **out, struct fitd_error *err)
+int sched_job_load(struct worker *w, const char *id, bool guest, struct sched_job **out,
+		   struct fitd_error *err)
 {
 	struct sched_job *j = calloc(1, sizeof(*j));
 	struct store_job row = { 0 };
@@ -279,6 +404,7 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 	if (j == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "job");
 	j->w = w;
+	j->guest = guest;
 	fitd_buf_init(&j->hist, SIZE_MAX); /* as many as there are records */
 	j->best_idx = -1;
 	j->final_idx = -1;
@@ -306,15 +432,20 @@ int sched_job_load(struct worker *w, const char *id, struct sched_job **out, str
 	if (rc != FITD_OK)
 		goto fail;
 	choose_parallelism(j);
-	rc = start_if_queued(j, &row, err);
+	if (guest)
+		guest_parallelism(j, row.runtime_json);
+	else
+		rc = start_if_queued(j, &row, err);
 	if (rc != FITD_OK)
 		goto fail;
 	j->elapsed_saved_ms = row.elapsed_ms;
 	j->elapsed_ms = row.elapsed_ms;
 	j->run_mark_ms = sched_now_mono();
 	snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", row.best_model_id);
-	fitd_log_info("job_running", "job=%s trials_done=%lld parallel=%u threads_per_trial=%u",
-		      j->id, (long long)row.trials_done, j->parallel, j->threads_per);
+	j->idle_since_ms = j->run_mark_ms;
+	fitd_log_info(guest ? "job_guest" : "job_running",
+		      "job=%s trials_done=%lld parallel=%u threads_per_trial=%u node=%s", j->id,
+		      (long long)row.trials_done, j->parallel, j->threads_per, w->owner);
 	store_job_release(&row);
 	*out = j;
 	return FITD_OK;

@@ -215,7 +215,8 @@ static char *best_event(const struct sched_job *j, int64_t idx, double score, co
 	return text;
 }
 
-static char *result_json(const struct worker_task *t)
+/* Fold scores, rungs and, on a shared store, the node that ran it. */
+static char *result_json(const struct sched_job *j, const struct worker_task *t)
 {
 	json_t *folds = json_array();
 	json_t *rungs = json_array();
@@ -227,6 +228,8 @@ static char *result_json(const struct worker_task *t)
 	for (unsigned i = 0; i < t->nrungs; i++)
 		json_array_append_new(rungs, json_real(t->rungs[i]));
 	doc = json_pack("{s:o, s:o}", "fold_scores", folds, "rungs", rungs);
+	if (store_shared(j->w->store))
+		json_object_set_new(doc, "node", json_string(j->w->owner));
 	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	json_decref(doc);
 	return text;
@@ -239,7 +242,8 @@ static char *result_json(const struct worker_task *t)
  */
 static void end_for_model(struct sched_job *j, const struct fitd_error *err)
 {
-	if (j->end == SCHED_END_LOST) /* another node's now: nothing to end here */
+	/* Another node's now, or run here as a guest: nothing to end here. */
+	if (j->end == SCHED_END_LOST || j->guest)
 		return;
 	j->end = SCHED_END_FAILED;
 	snprintf(j->fail_code, sizeof(j->fail_code), "%s",
@@ -324,12 +328,13 @@ static void outcome_build(struct sched_job *j, struct worker_task *t, struct out
 	o->score_std = t->score_std;
 	o->epochs = t->epochs;
 	o->duration_ms = t->duration_ms;
-	o->result_json = out->result = result_json(t);
+	o->result_json = out->result = result_json(j, t);
 	if (st == STORE_TRIAL_FAILED) {
 		o->error_code = t->err.code[0] ? t->err.code : fitd_status_code(t->status);
 		o->error_message = t->err.message;
 	}
 	o->new_best = st == STORE_TRIAL_COMPLETED && better(j, t->score);
+	o->higher_is_better = j->plan.higher_is_better;
 	if (o->new_best)
 		outcome_model(j, t, out);
 	if (o->state != STORE_TRIAL_QUEUED)
@@ -363,7 +368,7 @@ static void outcome_apply(struct sched_job *j, const struct worker_task *t,
 		snprintf(j->best_model_id, sizeof(j->best_model_id), "%s", out->model_id);
 	}
 	sched_job_note_outcome(j, out->o.state, out->o.error_code, out->o.error_message);
-	if (rec->oof)
+	if (rec->oof && !j->guest) /* the holder keeps and prunes the files */
 		sched_job_prune_oof(j);
 }
 
@@ -459,6 +464,8 @@ static void free_task(struct worker *w, struct worker_task *t)
 	w->threads_busy -= (unsigned)t->params.threads;
 	w->memory_busy -= t->memory;
 	w->tasks_running--;
+	if (j->guest) /* a thread for the next offered trial */
+		atomic_store(&w->store_changed, true);
 	sched_snapshot_free(t->hook_data);
 	worker_task_release(t);
 	free(t);

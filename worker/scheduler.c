@@ -17,6 +17,15 @@
  * trials fail. A job's time budget is wall-clock time from its load: it
  * counts whatever its trials do (waiting for a thread, failing at once,
  * the refit).
+ *
+ * On a shared store (several nodes) a pass also, at most every
+ * SCHED_SHARE_POLL_MS or when told the store changed, reads back the
+ * trials other nodes run of the jobs this node holds and checks the guest
+ * jobs (share_read()); after filling its own threads it offers the next
+ * trials of its jobs as queued rows (offer_trials()), and free threads
+ * take the trials other nodes' jobs offer, run on guest copies of those
+ * jobs (take_offered()). A job held here ends only when none of its
+ * trials is queued or running on any node.
  */
 #include "worker/scheduler.h"
 
@@ -168,6 +177,37 @@ static void say_final_model(struct sched_job *j)
 	json_decref(detail);
 }
 
+/*
+ * A shared store: a search ended early (a deadline, a cancel, a failure)
+ * withdraws the trials it offered that no node took, and ends those other
+ * nodes run (timeout at a deadline, else interrupted, as its own stopped
+ * trials end), so no trial of the job runs anywhere once it ends. False
+ * while that cannot be written: the next pass tries again.
+ */
+static bool withdraw(struct sched_job *j)
+{
+	struct worker *w = j->w;
+	struct fitd_error err = { 0 };
+	int64_t ended = 0;
+
+	if (!store_shared(w->store) || j->withdrawn || j->end == SCHED_END_LOST ||
+	    j->end == SCHED_END_SEARCH_DONE)
+		return true;
+	if (store_trial_withdraw(w->store, j->id, w->owner,
+				 j->end == SCHED_END_DEADLINE ? STORE_TRIAL_TIMEOUT
+							      : STORE_TRIAL_INTERRUPTED,
+				 &ended, &err) != FITD_OK) {
+		fitd_log_warn("trials_withdraw_failed", "job=%s reason=\"%s\"", j->id, err.message);
+		return false;
+	}
+	j->withdrawn = true;
+	if (ended > 0)
+		fitd_log_info("trials_withdrawn", "job=%s trials=%lld node=%s", j->id,
+			      (long long)ended, w->owner);
+	sched_job_refresh(j, NULL);
+	return true;
+}
+
 /* Moves a job towards its end; may free it. */
 static void check_end(struct sched_job *j, int64_t now)
 {
@@ -186,7 +226,7 @@ static void check_end(struct sched_job *j, int64_t now)
 	}
 	if (j->refit != NULL && j->plan.max_ms > 0 && elapsed >= j->plan.max_ms + REFIT_GRACE_MS)
 		atomic_store(&j->refit->stop, WORKER_STOP_DEADLINE);
-	if (j->end == SCHED_END_NONE || j->running > 0 || j->refit != NULL)
+	if (j->end == SCHED_END_NONE || j->running > 0 || j->refit != NULL || !withdraw(j))
 		return;
 	switch (j->end) {
 	case SCHED_END_LOST:
@@ -442,6 +482,12 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 		goto out;
 	if (store_trial_claim(w->store, j->id, idx, params, w->owner, w->opt.lease_ms,
 			      &rec->generation, &err) != FITD_OK) {
+		/* Shared: another node took the trial offered; its row says how it ends. */
+		if (err.status == FITD_ESTATE && store_shared(w->store)) {
+			rec->state = STORE_TRIAL_RUNNING;
+			atomic_store(&w->store_changed, true);
+			goto out;
+		}
 		fitd_log_warn("trial_claim_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
 			      (long long)idx, err.message);
 		goto out;
@@ -499,23 +545,276 @@ static void fill_slots(struct worker *w)
 	}
 }
 
-/* ---- picking up jobs ---- */
+/* ---- trials of one job on every node (a shared store) ---- */
 
-static struct sched_job *find_job(struct worker *w, const char *id)
+/* Offers new trial idx of j for any node to take; false when it could not. */
+static bool offer_trial(struct sched_job *j, int64_t idx)
 {
-	for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
+	struct worker *w = j->w;
+	struct sched_rec *rec = sched_job_rec(j, idx);
+	struct fitd_error err = { 0 };
+	char *params;
+
+	if (rec != NULL && rec->params == NULL)
+		rec->params = sched_job_propose(j, idx);
+	if (rec == NULL || rec->params == NULL)
+		return false;
+	params = json_dumps(rec->params, JSON_COMPACT | JSON_SORT_KEYS);
+	if (params == NULL)
+		return false;
+	if (store_trial_offer(w->store, j->id, idx, params, w->owner, &err) == FITD_OK) {
+		rec->state = STORE_TRIAL_QUEUED;
+	} else {
+		/* It exists already (read it back), or the job moved to another node. */
+		if (err.status == FITD_ESTATE)
+			atomic_store(&w->store_changed, true);
+		else
+			fitd_log_warn("trial_offer_failed", "job=%s trial=%lld reason=\"%s\"",
+				      j->id, (long long)idx, err.message);
+	}
+	free(params);
+	return rec->state == STORE_TRIAL_QUEUED;
+}
+
+/*
+ * The holder of a job proposes beyond its own threads: new trials the
+ * searcher allows are offered, queued in the store, while fewer than the
+ * job's shared_parallel are queued or running on all nodes. Its own free
+ * threads were filled first (fill_slots), so it prefers its own trials; an
+ * offered trial waiting to be taken stops further offers.
+ */
+static void offer_trials(struct worker *w)
+{
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next) {
+		while (j->end == SCHED_END_NONE && !w->stopping &&
+		       sched_job_pending(j) < j->shared_parallel) {
+			int64_t idx;
+
+			if (w->pass_trials == 0) {
+				w->pass_cut = true;
+				return;
+			}
+			idx = sched_job_next_trial(j);
+			/* None, or an offered one not taken yet. */
+			if (idx < 0 || ((size_t)idx < j->nrecs &&
+					j->recs[idx].state != (enum store_trial_state) - 1))
+				break;
+			if (!offer_trial(j, idx))
+				break;
+			w->pass_trials--;
+		}
+	}
+}
+
+static struct sched_job *find_in(struct sched_job *list, const char *id)
+{
+	for (struct sched_job *j = list; j != NULL; j = j->next)
 		if (strcmp(j->id, id) == 0)
 			return j;
 	return NULL;
 }
 
+/* Gives taken trial idx back untouched (the attempt is not counted). */
+static void give_back(struct sched_job *g, int64_t idx, int64_t generation)
+{
+	struct store_trial_outcome o = { .state = STORE_TRIAL_QUEUED };
+
+	store_trial_finish(g->w->store, g->id, idx, generation, &o, NULL);
+}
+
+/*
+ * Takes the next offered trial of guest g and starts it; false when there
+ * is none or it could not start (then it is given back). The history is
+ * read after the take, so the pruning snapshot of trial k holds every
+ * trial below k - SEARCH_WINDOW, finished before k was proposed.
+ */
+static bool start_guest_trial(struct sched_job *g)
+{
+	struct worker *w = g->w;
+	struct sched_snapshot *snap = NULL;
+	struct fitd_error err = { 0 };
+	struct worker_task *t = NULL;
+	struct sched_rec *rec;
+	int64_t idx = 0, gen = 0;
+	char *params = NULL;
+	json_error_t jerr;
+	int rc = store_trial_take(w->store, g->id, w->owner, w->opt.lease_ms, &idx, &gen, &params,
+				  &err);
+
+	if (rc != FITD_OK) {
+		if (rc != FITD_ENOTFOUND)
+			fitd_log_warn("trial_take_failed", "job=%s reason=\"%s\"", g->id,
+				      err.message);
+		return false;
+	}
+	sched_job_refresh(g, NULL);
+	rec = sched_job_rec(g, idx);
+	if (rec != NULL && rec->params == NULL)
+		rec->params = json_loads(params, 0, &jerr);
+	free(params);
+	if (rec != NULL && rec->params != NULL)
+		t = new_task(g, idx, rec->params, g->threads_per, &err);
+	if (t != NULL && t->status == FITD_OK)
+		t->status = estimate_memory(w, t, &err);
+	if (t == NULL || (t->status == FITD_OK && w->memory_busy + t->memory > w->memory_budget) ||
+	    (t->status == FITD_OK && sched_job_snapshot(g, idx, &snap) != FITD_OK)) {
+		discard_task(t);
+		give_back(g, idx, gen);
+		return false;
+	}
+	t->hook_data = snap;
+	rec->generation = gen;
+	g->idle_since_ms = sched_now_mono();
+	fitd_log_info("trial_taken", "job=%s trial=%lld node=%s", g->id, (long long)idx, w->owner);
+	run_claimed(g, rec, t, &err);
+	return true;
+}
+
+static void append_to(struct sched_job **list, struct sched_job *j)
+{
+	while (*list != NULL)
+		list = &(*list)->next;
+	*list = j;
+}
+
+/* The guest copy of job id, loaded when this node has none; NULL when it cannot be. */
+static struct sched_job *guest_of(struct worker *w, const char *id)
+{
+	struct sched_job *g = find_in(w->guests, id);
+	struct fitd_error err = { 0 };
+
+	if (g != NULL || sched_now_mono() < w->guest_load_after_ms)
+		return g;
+	if (w->pass_loads == 0) {
+		w->pass_cut = true;
+		return NULL;
+	}
+	w->pass_loads--;
+	if (sched_job_load(w, id, true, &g, &err) != FITD_OK) {
+		fitd_log_warn("job_guest_failed", "job=%s node=%s reason=\"%s\"", id, w->owner,
+			      err.message);
+		w->guest_load_after_ms = sched_now_mono() + w->opt.heartbeat_ms;
+		return NULL;
+	}
+	append_to(&w->guests, g);
+	return g;
+}
+
+/* Free threads take the trials other nodes' jobs offer, oldest job first. */
+static void take_offered(struct worker *w)
+{
+	char(*ids)[STORE_ID_MAX] = NULL;
+	struct fitd_error err = { 0 };
+	size_t n = 0;
+
+	if (w->stopping || w->threads_busy >= w->opt.threads)
+		return;
+	if (store_trial_offered(w->store, w->opt.max_jobs, &ids, &n, &err) != FITD_OK) {
+		fitd_log_warn("offered_scan_failed", "reason=\"%s\"", err.message);
+		return;
+	}
+	for (size_t i = 0; i < n && w->threads_busy < w->opt.threads; i++) {
+		struct sched_job *g;
+
+		if (find_in(w->jobs, ids[i]) != NULL) /* held here: fill_slots takes its own */
+			continue;
+		g = guest_of(w, ids[i]);
+		while (g != NULL && w->threads_busy + g->threads_per <= w->opt.threads &&
+		       g->running < g->parallel) {
+			if (w->pass_trials == 0) {
+				w->pass_cut = true;
+				break;
+			}
+			if (!start_guest_trial(g))
+				break;
+			w->pass_trials--;
+		}
+	}
+	free(ids);
+}
+
+/*
+ * Once a heartbeat, the guests' jobs are read: a job cancelled or ended
+ * stops the trials run here for it; a guest idle for GUEST_IDLE_MS, or
+ * whose job ended, is freed once its trials are back.
+ */
+#define GUEST_IDLE_MS 10000
+static void tend_guests(struct worker *w, int64_t now)
+{
+	if (now - w->guests_at_ms < w->opt.heartbeat_ms)
+		return;
+	w->guests_at_ms = now;
+	for (struct sched_job *g = w->guests, *next; g != NULL; g = next) {
+		struct store_job row;
+		bool over = false;
+		int rc = store_job_get(w->store, g->id, &row, NULL);
+
+		next = g->next;
+		if (rc == FITD_OK) {
+			over = row.state != STORE_JOB_RUNNING || row.cancel_requested;
+			store_job_release(&row);
+		}
+		if (rc == FITD_ENOTFOUND || over)
+			sched_stop_running(g, WORKER_STOP_CANCEL);
+		if (g->running > 0) {
+			g->idle_since_ms = now;
+			continue;
+		}
+		if (rc == FITD_ENOTFOUND || over || now - g->idle_since_ms >= GUEST_IDLE_MS) {
+			for (struct sched_job **p = &w->guests; *p != NULL; p = &(*p)->next)
+				if (*p == g) {
+					*p = g->next;
+					break;
+				}
+			fitd_log_info("job_guest_freed", "job=%s node=%s", g->id, w->owner);
+			sched_job_free(g);
+		}
+	}
+}
+
+/*
+ * A shared store, at most every SCHED_SHARE_POLL_MS or when told the
+ * store changed: the held jobs with trials on other nodes read them back,
+ * the guests' running trials are checked (rescued or withdrawn ones stop)
+ * and the guests' jobs looked at. True when the pass should also take
+ * offered trials.
+ */
+static bool share_read(struct worker *w)
+{
+	int64_t now = sched_now_mono();
+	bool changed = atomic_exchange(&w->store_changed, false);
+
+	if (!store_shared(w->store) || w->stopping ||
+	    (!changed && now - w->share_at_ms < SCHED_SHARE_POLL_MS))
+		return false;
+	w->share_at_ms = now;
+	for (struct sched_job *j = w->jobs; j != NULL; j = j->next) {
+		bool remote = false;
+
+		for (size_t i = 0; i < j->nrecs && !remote; i++)
+			remote = j->recs[i].task == NULL &&
+				 (j->recs[i].state == STORE_TRIAL_QUEUED ||
+				  j->recs[i].state == STORE_TRIAL_RUNNING);
+		if (remote && j->end != SCHED_END_LOST)
+			sched_job_refresh(j, NULL);
+	}
+	for (struct sched_job *g = w->guests; g != NULL; g = g->next)
+		if (g->running > 0)
+			sched_job_refresh(g, NULL);
+	tend_guests(w, now);
+	return true;
+}
+
+/* ---- picking up jobs ---- */
+
+static struct sched_job *find_job(struct worker *w, const char *id)
+{
+	return find_in(w->jobs, id);
+}
+
 static void append_job(struct worker *w, struct sched_job *j)
 {
-	struct sched_job **p = &w->jobs;
-
-	while (*p != NULL)
-		p = &(*p)->next;
-	*p = j;
+	append_to(&w->jobs, j);
 }
 
 /* A job that cannot even be loaded fails at once with the reason. */
@@ -624,7 +923,7 @@ static void sync_jobs(struct worker *w)
 				continue;
 			}
 			w->pass_loads--;
-			rc = sched_job_load(w, ids[i], &j, &err);
+			rc = sched_job_load(w, ids[i], false, &j, &err);
 			if (rc == FITD_ENOMEM) {
 				/*
 				 * Out of memory for now: the job stays as it is, and
@@ -703,6 +1002,8 @@ static void check_ends(struct worker *w)
 
 static void schedule(struct worker *w)
 {
+	bool share;
+
 	w->pass_trials = SCHED_PASS_TRIALS;
 	w->pass_loads = SCHED_PASS_LOADS;
 	w->pass_cut = false;
@@ -711,8 +1012,13 @@ static void schedule(struct worker *w)
 	if (w->stopping)
 		return;
 	sync_jobs(w);
+	share = share_read(w);
 	check_ends(w);
 	fill_slots(w);
+	if (store_shared(w->store))
+		offer_trials(w);
+	if (share)
+		take_offered(w);
 	check_ends(w); /* trials refused at once may have ended their job */
 	arm_tick(w, sched_now_mono());
 	publish_gauges(w);
@@ -726,6 +1032,11 @@ static void on_wake(uv_async_t *h)
 }
 
 static void on_tick(uv_timer_t *h)
+{
+	schedule(h->data);
+}
+
+static void on_poll(uv_timer_t *h)
 {
 	schedule(h->data);
 }
@@ -808,7 +1119,9 @@ int worker_new(uv_loop_t *loop, struct store *store, const struct worker_options
 	uv_async_init(loop, &w->wake, on_wake);
 	uv_timer_init(loop, &w->heartbeat);
 	uv_timer_init(loop, &w->tick);
-	w->wake.data = w->heartbeat.data = w->tick.data = w;
+	uv_timer_init(loop, &w->poll);
+	atomic_init(&w->store_changed, false);
+	w->wake.data = w->heartbeat.data = w->tick.data = w->poll.data = w;
 	publish_gauges(w);
 	*out = w;
 	return FITD_OK;
@@ -834,6 +1147,8 @@ int worker_start(struct worker *w, struct fitd_error *err)
 		      w->opt.threads, w->memory_budget >> 20, w->owner, (long long)w->opt.lease_ms);
 	uv_timer_start(&w->heartbeat, on_heartbeat, (uint64_t)w->opt.heartbeat_ms,
 		       (uint64_t)w->opt.heartbeat_ms);
+	if (store_shared(w->store))
+		uv_timer_start(&w->poll, on_poll, SCHED_SHARE_POLL_MS, SCHED_SHARE_POLL_MS);
 	schedule(w);
 	return FITD_OK;
 }
@@ -841,6 +1156,12 @@ int worker_start(struct worker *w, struct fitd_error *err)
 void worker_notify(struct worker *w)
 {
 	atomic_store(&w->lease_due, true);
+	uv_async_send(&w->wake);
+}
+
+void worker_store_changed(struct worker *w)
+{
+	atomic_store(&w->store_changed, true);
 	uv_async_send(&w->wake);
 }
 
@@ -853,15 +1174,18 @@ int64_t worker_longest_silence_ms(struct worker *w)
 {
 	int64_t now = sched_now_mono(), longest = 0;
 
-	for (const struct sched_job *j = w->jobs; j != NULL; j = j->next) {
-		int64_t quiet = silence_of(j->refit, now);
+	for (int list = 0; list < 2; list++) {
+		for (const struct sched_job *j = list ? w->guests : w->jobs; j != NULL;
+		     j = j->next) {
+			int64_t quiet = silence_of(j->refit, now);
 
-		for (size_t i = 0; i < j->nrecs; i++) {
-			int64_t q = silence_of(j->recs[i].task, now);
+			for (size_t i = 0; i < j->nrecs; i++) {
+				int64_t q = silence_of(j->recs[i].task, now);
 
-			quiet = q > quiet ? q : quiet;
+				quiet = q > quiet ? q : quiet;
+			}
+			longest = quiet > longest ? quiet : longest;
 		}
-		longest = quiet > longest ? quiet : longest;
 	}
 	return longest;
 }
@@ -890,6 +1214,8 @@ void worker_stop(struct worker *w)
 	w->stopping = true;
 	for (struct sched_job *j = w->jobs; j != NULL; j = j->next)
 		sched_stop_running(j, WORKER_STOP_SHUTDOWN);
+	for (struct sched_job *g = w->guests; g != NULL; g = g->next)
+		sched_stop_running(g, WORKER_STOP_SHUTDOWN);
 	/* Joining the pool waits for every task; their results are then recorded. */
 	worker_pool_free(w->pool);
 	w->pool = NULL;
@@ -901,6 +1227,7 @@ void worker_stop(struct worker *w)
 	publish_gauges(w);
 	uv_timer_stop(&w->heartbeat);
 	uv_timer_stop(&w->tick);
+	uv_timer_stop(&w->poll);
 }
 
 void worker_free(struct worker *w)
@@ -915,9 +1242,16 @@ void worker_free(struct worker *w)
 		w->jobs = j->next;
 		sched_job_free(j);
 	}
+	while (w->guests != NULL) {
+		struct sched_job *g = w->guests;
+
+		w->guests = g->next;
+		sched_job_free(g);
+	}
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->heartbeat, NULL);
 	uv_close((uv_handle_t *)&w->tick, NULL);
+	uv_close((uv_handle_t *)&w->poll, NULL);
 	uv_run(w->loop, UV_RUN_NOWAIT);
 	pthread_mutex_destroy(&w->lock);
 	fitd_buf_release(&w->progress);

@@ -141,6 +141,19 @@ struct sched_job {
 	char refit_error[FITD_ERROR_MESSAGE_MAX]; /* why the refit failed, if it did */
 	bool cancel_seen;
 
+	/*
+	 * A shared store (store_shared()): trials of one job run on every
+	 * node. shared_parallel caps the job's trials queued or running on all
+	 * nodes together, as the proposer (the lease holder) offers them.
+	 * A guest is this node's copy of a job another node holds, loaded to
+	 * run trials it took: it never proposes, ends the job, refits or
+	 * counts time, and is freed once idle for GUEST_IDLE_MS.
+	 */
+	unsigned shared_parallel;
+	bool guest;
+	bool withdrawn;	       /* the proposer withdrew the other nodes' trials at its end */
+	int64_t idle_since_ms; /* a guest: when it last ran a trial */
+
 	struct sched_job *next;
 };
 
@@ -187,15 +200,52 @@ struct worker {
 	unsigned pass_loads;  /* ... and load (SCHED_PASS_LOADS) */
 	bool pass_cut;	      /* it stopped short: the next pass goes on */
 
+	/*
+	 * A shared store: jobs other nodes hold whose trials this node runs
+	 * (sched_job.guest), and when it last looked at the store for what the
+	 * others did (a poll every SCHED_SHARE_POLL_MS, or at once when
+	 * store_changed is set by worker_store_changed() or a guest's trial
+	 * ending).
+	 */
+	struct sched_job *guests;
+	atomic_bool store_changed;
+	int64_t share_at_ms;
+	int64_t guests_at_ms; /* the guests' jobs were last read */
+	int64_t guest_load_after_ms;
+	uv_timer_t poll;
+
 	worker_events_fn on_events;
 	void *on_events_data;
 };
 
 /* ---- job.c ---- */
 
-/* Loads a job from the store: spec, searcher, data, history. */
-int sched_job_load(struct worker *w, const char *id, struct sched_job **out,
+/*
+ * How often a node on a shared store reads back what the other nodes did
+ * with the trials of its jobs, and looks for trials to take.
+ */
+#define SCHED_SHARE_POLL_MS 250
+
+/*
+ * Loads a job from the store: spec, searcher, data, history. A guest
+ * (another node holds the job) leaves the job's row as it is and takes the
+ * holder's threads per trial (its runtime), within this node's budget.
+ */
+int sched_job_load(struct worker *w, const char *id, bool guest, struct sched_job **out,
 		   struct fitd_error *err);
+
+/*
+ * Reads the job's trials back from the store (a shared store): what other
+ * nodes ran, took or finished feeds the records, the best trial, the
+ * searcher's history and, on the holder, the circuit breaker, exactly as
+ * local outcomes do. A trial running here whose row moved on (rescued,
+ * withdrawn) is asked to stop: nothing of it can be recorded. Offered
+ * trials deleted since are forgotten.
+ */
+int sched_job_refresh(struct sched_job *j, struct fitd_error *err);
+
+/* Trials of j queued or running, on any node as far as j's records know. */
+unsigned sched_job_pending(const struct sched_job *j);
 void sched_job_free(struct sched_job *j);
 
 /* Running time of the job so far (ms), counting up to now. */

@@ -56,6 +56,14 @@ int worker_start(struct worker *w, struct fitd_error *err);
 void worker_notify(struct worker *w);
 
 /*
+ * Tells the scheduler that other nodes changed the shared store (a
+ * notification): at its next pass it reads back the trials of its jobs and
+ * looks for offered trials to take, rather than at its next poll. Sets a
+ * flag and wakes the loop; any thread.
+ */
+void worker_store_changed(struct worker *w);
+
+/*
  * The longest time any running trial or refit has gone without a sign of
  * progress (its start, a mini-batch or a chunk of rows polling for a stop,
  * its end), in ms; 0 when nothing runs. Those come every few seconds at

@@ -16,6 +16,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -665,6 +666,132 @@ START_TEST(oof_write_is_fenced)
 }
 END_TEST
 
+__attribute__((format(printf, 1, 2))) static int64_t sql_int_of(const char *fmt, ...)
+{
+	char sql[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return store_check_sql_int(sql);
+}
+
+/*
+ * Trials of one job on every node (PostgreSQL, two store handles): the
+ * holder a offers trial 0 as queued, a node that does not hold the job
+ * cannot; b takes it (running, attempt 1, generation 1, b's lease, one
+ * trial_started event) and nobody takes it twice. b falls silent: a's
+ * lease pass rescues the trial although a holds the job and lives
+ * (generation 2), and b's late result is refused. b takes it again; a
+ * ends the search early: the offer nobody took is deleted and b's running
+ * trial ends timed out under a new generation, its result refused. On
+ * SQLite nothing is offered or taken.
+ */
+START_TEST(offered_trials_are_taken_once)
+{
+	struct store_options opt = { .location = store_check_location() };
+	char other[] = "/tmp/fitd-store-node2-XXXXXX", cmd[128], ids[256];
+	struct store_trial_outcome o = outcome(OUT_COMPLETED_BEST, NULL);
+	char(*offered)[STORE_ID_MAX] = NULL;
+	struct fitd_error err = { 0 };
+	int64_t idx = -1, gen = 0, rescued = 0, ended = 0;
+	struct store *s2 = NULL;
+	struct fixture fx;
+	char *params = NULL;
+	size_t n = 0;
+
+	setup(&fx, 3);
+	o.new_best = false;
+	ck_assert_int_eq(store_set_node(fx.s, "a", 60000, &err), FITD_OK);
+	held_ids(fx.s, "a", ids, sizeof(ids), &rescued);
+	ck_assert_str_eq(ids, fx.job.id);
+	if (!store_check_pg()) {
+		ck_assert_int_eq(store_trial_offer(fx.s, fx.job.id, 0, "{}", "a", &err),
+				 FITD_EINVAL);
+		ck_assert_int_eq(
+		    store_trial_take(fx.s, fx.job.id, "a", 60000, &idx, &gen, &params, &err),
+		    FITD_ENOTFOUND);
+		ck_assert_int_eq(store_trial_offered(fx.s, 8, &offered, &n, &err), FITD_OK);
+		ck_assert_uint_eq(n, 0);
+		teardown(&fx);
+		return;
+	}
+	ck_assert_int_eq(store_job_start(fx.s, fx.job.id, NULL, &err), FITD_OK);
+	ck_assert_ptr_nonnull(mkdtemp(other));
+	opt.state_dir = other;
+	ck_assert_msg(store_open(&opt, &s2, &err) == FITD_OK, "%s", err.message);
+	ck_assert_int_eq(store_set_node(s2, "b", 60000, &err), FITD_OK);
+
+	ck_assert_int_eq(store_trial_offer(s2, fx.job.id, 0, "{}", "b", &err), FITD_ECONFLICT);
+	ck_assert_str_eq(err.code, "job_lease_lost");
+	ck_assert_int_eq(store_trial_offer(fx.s, fx.job.id, 0, "{\"model\":\"linear\"}", "a", &err),
+			 FITD_OK);
+	ck_assert_int_eq(store_trial_offer(fx.s, fx.job.id, 0, "{}", "a", &err), FITD_ESTATE);
+	ck_assert_int_eq(store_trial_offered(s2, 8, &offered, &n, &err), FITD_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(offered[0], fx.job.id);
+	free(offered);
+
+	ck_assert_msg(store_trial_take(s2, fx.job.id, "b", 60000, &idx, &gen, &params, &err) ==
+			  FITD_OK,
+		      "%s", err.message);
+	ck_assert_int_eq(idx, 0);
+	ck_assert_int_eq(gen, 1);
+	ck_assert_str_eq(params, "{\"model\":\"linear\"}");
+	free(params);
+	ck_assert_int_eq(store_trial_take(fx.s, fx.job.id, "a", 60000, &idx, &gen, &params, &err),
+			 FITD_ENOTFOUND);
+	ck_assert_int_eq(sql_int_of("SELECT count(*) FROM trials WHERE job_id = '%s' AND idx = 0"
+				    " AND state = 'running' AND lease_owner = 'b' AND attempt = 1",
+				    fx.job.id),
+			 1);
+	ck_assert_int_eq(sql_int_of("SELECT count(*) FROM events WHERE job_id = '%s'"
+				    " AND type = 'trial_started'",
+				    fx.job.id),
+			 1);
+
+	/* b falls silent past its trial's lease: a, the live holder, rescues it. */
+	ck_assert_int_eq(store_check_sql_int("WITH u AS (UPDATE trials SET lease_expires_at ="
+					     " now() - interval '1 second' RETURNING 1)"
+					     " SELECT count(*) FROM u"),
+			 1);
+	held_ids(fx.s, "a", ids, sizeof(ids), &rescued);
+	ck_assert_str_eq(ids, fx.job.id);
+	ck_assert_int_eq(rescued, 1);
+	ck_assert_int_eq(sql_int_of("SELECT count(*) FROM trials WHERE job_id = '%s' AND idx = 0"
+				    " AND state = 'queued' AND generation = 2",
+				    fx.job.id),
+			 1);
+	ck_assert_int_eq(store_trial_finish(s2, fx.job.id, 0, 1, &o, &err), FITD_ECONFLICT);
+
+	/* b takes it again; a ends the search early. */
+	ck_assert_int_eq(store_trial_take(s2, fx.job.id, "b", 60000, &idx, &gen, &params, &err),
+			 FITD_OK);
+	free(params);
+	ck_assert_int_eq(gen, 3);
+	ck_assert_int_eq(store_trial_offer(fx.s, fx.job.id, 1, "{}", "a", &err), FITD_OK);
+	ck_assert_int_eq(
+	    store_trial_withdraw(fx.s, fx.job.id, "a", STORE_TRIAL_TIMEOUT, &ended, &err), FITD_OK);
+	ck_assert_int_eq(ended, 2);
+	ck_assert_int_eq(sql_int_of("SELECT count(*) FROM trials WHERE job_id = '%s'", fx.job.id),
+			 1);
+	ck_assert_int_eq(sql_int_of("SELECT count(*) FROM trials WHERE job_id = '%s' AND idx = 0"
+				    " AND state = 'timeout' AND generation = 4",
+				    fx.job.id),
+			 1);
+	ck_assert_int_eq(store_trial_finish(s2, fx.job.id, 0, gen, &o, &err), FITD_ECONFLICT);
+	ck_assert_int_eq(sql_int_of("SELECT count(*) FROM events WHERE job_id = '%s'"
+				    " AND type = 'trial_finished'",
+				    fx.job.id),
+			 1);
+	store_close(s2);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", other);
+	ck_assert_int_eq(system(cmd), 0);
+	teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("trials");
@@ -683,6 +810,7 @@ int main(void)
 	tcase_add_test(tc, racing_claims_win_once);
 	tcase_add_test(tc, job_lease_moves_and_fences);
 	tcase_add_test(tc, oof_write_is_fenced);
+	tcase_add_test(tc, offered_trials_are_taken_once);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
