@@ -45,8 +45,8 @@ struct store_pg {
 	 * for ever; the server ends such a session after this long instead.
 	 */
 	int idle_tx_ms;
-	atomic_bool stopping;	 /* store_stopping(): one connect attempt ... */
-	atomic_bool unreachable; /* ... and none after it failed */
+	atomic_bool down;     /* a reconnect gave up: one attempt each until one works */
+	atomic_bool stopping; /* store_stopping(): no attempt while down */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct pg_conn *conns; /* all of them, array of nconns */

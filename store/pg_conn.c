@@ -17,8 +17,11 @@
  * outside a transaction, and the BEGIN of one, is tried once more on the
  * new connection; a failure inside a transaction is returned
  * (FITD_EUNAVAILABLE), since whether its commit happened cannot be known.
+ * Once a reconnect gave up, the database counts as down: until a connect
+ * succeeds, each take tries once, without back-off, so a thread making
+ * several calls (a scheduler pass) does not wait out the back-off in each.
  * Once the daemon is stopping (store_stopping()) a reconnect is tried once,
- * and not at all after that failed.
+ * and not at all while the database is down.
  */
 #include "store/internal.h"
 #include "store/pg.h"
@@ -199,20 +202,21 @@ static int ensure(struct store_pg *pg, struct pg_conn *c, struct fitd_error *err
 	for (;;) {
 		bool had = c->conn != NULL;
 
-		if (atomic_load(&pg->unreachable))
+		bool down = atomic_load(&pg->down), stopping = atomic_load(&pg->stopping);
+
+		if (down && stopping)
 			return fitd_error_set(err, FITD_EUNAVAILABLE, NULL,
 					      "database unreachable, the daemon is stopping");
 		if (connect_once(pg, c)) {
+			atomic_store(&pg->down, false);
 			if (had)
 				fitd_log_info("store_reconnected", "waited_ms=%" PRId64, waited);
 			return FITD_OK;
 		}
-		if (atomic_load(&pg->stopping)) {
-			atomic_store(&pg->unreachable, true);
+		if (down || stopping || waited + delay > pg->timeout_ms) {
+			atomic_store(&pg->down, true);
 			break;
 		}
-		if (waited + delay > pg->timeout_ms)
-			break;
 		sleep_ms(delay);
 		waited += delay;
 		delay = delay * 2 > 1000 ? 1000 : delay * 2;

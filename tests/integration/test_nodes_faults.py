@@ -264,7 +264,11 @@ class NodeFaults(NodesTest):
         self.running_trial_of(job_id, first)
         self.proxies[first].cut()
         t0 = time.time()
-        self.assertEqual(self.daemons[first].stop(timeout=10), 0, self.logs())
+        try:
+            rc = self.daemons[first].stop(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("%s still runs 10 s after SIGTERM\n%s" % (first, self.logs()))
+        self.assertEqual(rc, 0, self.logs())
         print("stopped while cut off in %.1f s" % (time.time() - t0), file=sys.stderr)
         self.assertNotIn(b"Sanitizer", self.log_of(first))
         other = next(n for n in NAMES[:2] if n != first)
