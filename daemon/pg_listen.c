@@ -23,8 +23,10 @@
  * password file. Several hosts or a socket directory go to libpq as given.
  *
  * The connection says application_name=fitd-listen, so an operator (or a
- * test) can tell it from the store's pool, and carries the pool's keepalive
- * settings, so a silently cut network is noticed within about 30 s.
+ * test) can tell it from the store's pool. It sends nothing while it
+ * waits, so only TCP keepalives can find a silently cut network: probes
+ * after 30 s idle, every 10 s, the connection given up when they go
+ * unanswered (tcp_user_timeout 30 s): within about a minute.
  */
 #include "daemon/pg_listen.h"
 
@@ -35,12 +37,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/buf.h"
 #include "daemon/base/log.h"
 #include "store/pg.h"
 
 #define RETRY_FIRST_MS	 50
 #define RETRY_MAX_MS	 1000
 #define CONNECT_LIMIT_MS 5000
+#define MAX_ADDRS	 8 /* of a resolved host name, tried in turn */
 
 enum listen_state {
 	DOWN,
@@ -301,17 +305,30 @@ static void on_io(uv_poll_t *h, int status, int events)
 		deliver(l);
 }
 
-/* Starts a connection; hostaddr is the resolved address of l->host, or NULL. */
-static void start(struct pg_listen *l, const char *hostaddr)
+/*
+ * Starts a connection. hosts and addrs (both NULL, or both set) are the
+ * resolved addresses of l->host and the name repeated as often, comma
+ * separated: libpq tries them in turn, as it would the name's.
+ */
+static void start(struct pg_listen *l, const char *hosts, const char *addrs)
 {
 	/* After dbname, so the URI cannot rename the connection. */
-	const char *keys[] = { "connect_timeout",  "keepalives", "keepalives_idle",
-			       "tcp_user_timeout", "dbname",	 "application_name",
-			       "hostaddr",	   NULL };
-	const char *vals[] = { "5", "1", "30", "30000", l->uri, "fitd-listen", hostaddr, NULL };
+	const char *keys[] = { "connect_timeout",
+			       "keepalives",
+			       "keepalives_idle",
+			       "keepalives_interval",
+			       "keepalives_count",
+			       "tcp_user_timeout",
+			       "dbname",
+			       "application_name",
+			       "host", /* these two last: dropped when NULL */
+			       "hostaddr",
+			       NULL };
+	const char *vals[] = { "5",    "1",	      "30",  "10",  "3", "30000",
+			       l->uri, "fitd-listen", hosts, addrs, NULL };
 
-	if (hostaddr == NULL)
-		keys[6] = NULL;
+	if (hosts == NULL)
+		keys[8] = NULL;
 	l->state = CONNECTING;
 	uv_timer_start(&l->timer, on_timer, CONNECT_LIMIT_MS, 0);
 	l->conn = PQconnectStartParams(keys, vals, 1);
@@ -329,31 +346,58 @@ static void start(struct pg_listen *l, const char *hostaddr)
 		lost(l, "cannot watch the socket");
 }
 
+/* Lists res's addresses (MAX_ADDRS at most) in addrs, l->host as often in hosts. */
+static void list_addrs(const struct pg_listen *l, const struct addrinfo *res,
+		       struct fitd_buf *hosts, struct fitd_buf *addrs)
+{
+	int n = 0;
+
+	for (; res != NULL && n < MAX_ADDRS; res = res->ai_next) {
+		char addr[64] = "";
+
+		if (res->ai_family == AF_INET6)
+			uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
+		else if (res->ai_family == AF_INET)
+			uv_ip4_name((const struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
+		if (addr[0] == '\0')
+			continue;
+		fitd_buf_printf(hosts, "%s%s", n > 0 ? "," : "", l->host);
+		fitd_buf_printf(addrs, "%s%s", n > 0 ? "," : "", addr);
+		n++;
+	}
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct pg_listen *l = req->data;
-	char addr[64] = "";
+	struct fitd_buf hosts, addrs;
 
 	l->lookup_busy = false;
 	l->handles--;
-	if (status == 0 && res != NULL) {
-		if (res->ai_family == AF_INET6)
-			uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
-		else
-			uv_ip4_name((const struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
-	}
-	uv_freeaddrinfo(res);
 	if (l->closing) {
+		uv_freeaddrinfo(res);
 		release_if_done(l);
 		return;
 	}
-	if (l->state != RESOLVING) /* cancelled at its deadline; lost() has run */
-		return;
-	if (addr[0] == '\0') {
-		lost(l, status < 0 ? uv_strerror(status) : "host name not found");
+	if (l->state != RESOLVING) { /* cancelled at its deadline; lost() has run */
+		uv_freeaddrinfo(res);
 		return;
 	}
-	start(l, addr);
+	fitd_buf_init(&hosts, 64 * 1024);
+	fitd_buf_init(&addrs, 64 * 1024);
+	if (status == 0)
+		list_addrs(l, res, &hosts, &addrs);
+	uv_freeaddrinfo(res);
+	if (status < 0)
+		lost(l, uv_strerror(status));
+	else if (fitd_buf_status(&hosts) != FITD_OK || fitd_buf_status(&addrs) != FITD_OK)
+		lost(l, "out of memory");
+	else if (addrs.len == 0)
+		lost(l, "host name not found");
+	else
+		start(l, hosts.data, addrs.data);
+	fitd_buf_release(&hosts);
+	fitd_buf_release(&addrs);
 }
 
 /*
@@ -371,7 +415,7 @@ static void try_connect(struct pg_listen *l)
 		return;
 	}
 	if (l->host == NULL) {
-		start(l, NULL);
+		start(l, NULL, NULL);
 		return;
 	}
 	if (l->lookup_busy) { /* a cancelled lookup not back yet */
