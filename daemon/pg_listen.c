@@ -14,7 +14,8 @@
  * socket error, a failed step, LISTEN refused, the deadline. The handle is
  * closed before PQfinish closes the socket (libuv must not watch a closed
  * descriptor), and the next try comes after 50 ms, doubling to 1 s. Each
- * connection is a new uv_poll handle, since the socket changes.
+ * connection step gets a new uv_poll handle, since libpq may replace the
+ * socket within a step (the next address), even under the same number.
  *
  * Host names: libpq resolves them inside PQconnectStart, blocking. A
  * single host name that is not an address is resolved here first with
@@ -154,7 +155,7 @@ static void lost(struct pg_listen *l, const char *why)
 
 static void on_io(uv_poll_t *h, int status, int events);
 
-/* Watches conn's socket for events, on a new handle when the socket changed. */
+/* Watches conn's socket for events, on a new handle unless one watches it already. */
 static bool watch(struct pg_listen *l, int events)
 {
 	int fd = PQsocket(l->conn);
@@ -253,8 +254,14 @@ static void read_answer(struct pg_listen *l)
 	}
 }
 
+/*
+ * One PQconnectPoll step. It may close the socket and open another, with
+ * the same number (the next address): the handle is closed before, and a
+ * new one watches whatever socket the step leaves.
+ */
 static void connect_step(struct pg_listen *l)
 {
+	unwatch(l);
 	switch (PQconnectPoll(l->conn)) {
 	case PGRES_POLLING_READING:
 		if (!watch(l, UV_READABLE))

@@ -256,6 +256,7 @@ class Notify(NodesTest):
         stream.wait(lambda e: e[1] == "trial_started", 10, "replay")
         a.proc.send_signal(signal.SIGSTOP)
         try:
+            time.sleep(0.5)  # a commit a sent before it stopped notifies meanwhile
             # Right after a heartbeat (which also looks), 15 s from the next.
             beats = len(stream.beats)
             deadline = time.time() + 20
