@@ -132,6 +132,10 @@ static void lost(struct pg_listen *l, const char *why)
 
 	snprintf(reason, sizeof(reason), "%s", why);
 	reason[strcspn(reason, "\n")] = '\0';
+	for (char *p = reason; *p != '\0';
+	     p++) /* libpq quotes the host; the log line quotes reason */
+		if (*p == '"')
+			*p = '\'';
 	unwatch(l);
 	PQfinish(l->conn);
 	l->conn = NULL;
@@ -285,12 +289,13 @@ static void on_io(uv_poll_t *h, int status, int events)
 	struct pg_listen *l = h->data;
 	int flushed = 0;
 
-	if (status < 0) {
-		lost(l, uv_strerror(status));
-		return;
-	}
+	/* POLLERR comes as UV_EBADF: libpq reads the socket's own error (refused, reset). */
 	if (l->state == CONNECTING) {
 		connect_step(l);
+		return;
+	}
+	if (status < 0) {
+		lost(l, PQconsumeInput(l->conn) ? uv_strerror(status) : PQerrorMessage(l->conn));
 		return;
 	}
 	if ((events & UV_WRITABLE) != 0) {
