@@ -446,6 +446,7 @@ static void close_all(struct daemon *d)
 	daemon_notify("STOPPING=1\nSTATUS=stopping");
 	pg_listen_free(d->listen); /* its handles close before the walk below */
 	d->listen = NULL;
+	store_stopping(d->store);
 	if (d->api != NULL) {
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);
 		d->api = NULL;

@@ -82,6 +82,15 @@ char *store__column_text_or_null(sqlite3_stmt *st, int col, bool *oom);
  */
 int store__step_row(sqlite3 *db, sqlite3_stmt *st, const char *what, struct fitd_error *err);
 
+/*
+ * The Idempotency-Key rule, given what the engine's lookup of the owner's
+ * key returned (rc FITD_OK with the job's id and spec when one has it):
+ * the same spec is that job again (*existed), another spec a conflict, no
+ * job nothing to say (FITD_OK, *existed untouched); other errors pass.
+ */
+int store__key_rule(int rc, const char *id, const char *old_spec, const char *spec, bool *existed,
+		    struct fitd_error *err);
+
 /* What store__list needs to know of the rows it lists. */
 struct store__list_kind {
 	/*

@@ -264,6 +264,20 @@ static int job_insert(sqlite3 *db, const struct store_job_new *in, const char *i
 	return rc;
 }
 
+int store__key_rule(int rc, const char *id, const char *old_spec, const char *spec, bool *existed,
+		    struct fitd_error *err)
+{
+	if (rc == FITD_ENOTFOUND)
+		return FITD_OK;
+	if (rc != FITD_OK)
+		return rc;
+	*existed = true;
+	if (strcmp(old_spec, spec) != 0)
+		return fitd_error_set(err, FITD_ECONFLICT, "idempotency_key_reused",
+				      "Idempotency-Key was used for job %s with another spec", id);
+	return FITD_OK;
+}
+
 int store_job_create(struct store *s, const struct store_job_new *in, struct store_job *out,
 		     bool *existed, struct fitd_error *err)
 {
@@ -280,16 +294,7 @@ int store_job_create(struct store *s, const struct store_job_new *in, struct sto
 		return rc;
 	if (in->idempotency_key != NULL) {
 		rc = job_by_key(db, in->owner, in->idempotency_key, id, &old_spec, err);
-		if (rc == FITD_OK) {
-			*existed = true;
-			if (strcmp(old_spec, in->spec_json) != 0)
-				rc = fitd_error_set(err, FITD_ECONFLICT, "idempotency_key_reused",
-						    "Idempotency-Key was used for job %s with "
-						    "another spec",
-						    id);
-		} else if (rc == FITD_ENOTFOUND) {
-			rc = FITD_OK;
-		}
+		rc = store__key_rule(rc, id, old_spec, in->spec_json, existed, err);
 		free(old_spec);
 	}
 	if (rc == FITD_OK && !*existed) {

@@ -55,15 +55,15 @@ static int write_all(int fd, const char *p, size_t len, const char *path, struct
 	return FITD_OK;
 }
 
-int store_oof_write(const struct store *s, const char *job_id, int64_t idx, const float *v,
-		    size_t n, struct fitd_error *err)
+int store_oof_write(const struct store *s, const char *job_id, int64_t idx, int64_t generation,
+		    const float *v, size_t n, struct fitd_error *err)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX];
 	int fd, rc;
 
 	/* The engine's pool changes under a const store: only its connections are used. */
 	if (s->pg != NULL)
-		return store__pg_oof_write((struct store *)s, job_id, idx, v, n, err);
+		return store__pg_oof_write((struct store *)s, job_id, idx, generation, v, n, err);
 	rc = job_dir(s, job_id, dir, sizeof(dir));
 
 	if (rc == FITD_OK)

@@ -15,6 +15,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,6 +45,8 @@ struct store_pg {
 	 * for ever; the server ends such a session after this long instead.
 	 */
 	int idle_tx_ms;
+	atomic_bool stopping;	 /* store_stopping(): one connect attempt ... */
+	atomic_bool unreachable; /* ... and none after it failed */
 	pthread_mutex_t lock;
 	pthread_cond_t freed;
 	struct pg_conn *conns; /* all of them, array of nconns */
@@ -203,9 +206,15 @@ int store__pg_disk_measure(struct store *s, struct fitd_error *err);
 /* Deletes the out-of-fold rows of jobs that are gone (at open). */
 int store__pg_oof_sweep(struct store *s, struct fitd_error *err);
 
-/* Start-up recovery of a node on a shared database (pg_nodes.c). */
+/*
+ * Start-up recovery (pg_nodes.c): of a node on a shared database (what it
+ * left running and expired leases), or of the only daemon (every running
+ * trial).
+ */
 int store__pg_recover_node(struct pg_conn *c, const char *node, int64_t *requeued, int64_t *failed,
 			   struct fitd_error *err);
+int store__pg_recover_all(struct pg_conn *c, int64_t *requeued, int64_t *failed,
+			  struct fitd_error *err);
 
 /* ---- one per public function of store.h, same contract ---- */
 
@@ -296,8 +305,8 @@ int store__pg_model_read(struct store *s, const char *id, char **text, size_t *l
 			 struct fitd_error *err);
 int store__pg_model_delete(struct store *s, const char *id, struct fitd_error *err);
 
-int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, const float *v, size_t n,
-			struct fitd_error *err);
+int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, int64_t generation,
+			const float *v, size_t n, struct fitd_error *err);
 int store__pg_oof_read(struct store *s, const char *job_id, int64_t idx, float **out, size_t *n,
 		       struct fitd_error *err);
 /* Deletes the trial's row (idx >= 0) or all of the job's (idx < 0); failures only log. */

@@ -17,6 +17,8 @@
  * outside a transaction, and the BEGIN of one, is tried once more on the
  * new connection; a failure inside a transaction is returned
  * (FITD_EUNAVAILABLE), since whether its commit happened cannot be known.
+ * Once the daemon is stopping (store_stopping()) a reconnect is tried once,
+ * and not at all after that failed.
  */
 #include "store/internal.h"
 #include "store/pg.h"
@@ -173,6 +175,12 @@ static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 	return true;
 }
 
+void store_stopping(struct store *s)
+{
+	if (s != NULL && s->pg != NULL)
+		atomic_store(&s->pg->stopping, true);
+}
+
 void store__pg_set_idle_tx(struct store *s, int ms)
 {
 	s->pg->idle_tx_ms = ms;
@@ -191,10 +199,17 @@ static int ensure(struct store_pg *pg, struct pg_conn *c, struct fitd_error *err
 	for (;;) {
 		bool had = c->conn != NULL;
 
+		if (atomic_load(&pg->unreachable))
+			return fitd_error_set(err, FITD_EUNAVAILABLE, NULL,
+					      "database unreachable, the daemon is stopping");
 		if (connect_once(pg, c)) {
 			if (had)
 				fitd_log_info("store_reconnected", "waited_ms=%" PRId64, waited);
 			return FITD_OK;
+		}
+		if (atomic_load(&pg->stopping)) {
+			atomic_store(&pg->unreachable, true);
+			break;
 		}
 		if (waited + delay > pg->timeout_ms)
 			break;

@@ -53,6 +53,18 @@ static int not_changed(const struct store *s, struct pg_conn *c, const char *id,
 	return rc;
 }
 
+/* A job update fenced by its lease: when it changed nothing, why (not_changed()). */
+static int fenced_cmd(struct store *s, struct pg_conn *c, const char *id, const char *sql, int n,
+		      const char *const *v, const char *what, struct fitd_error *err)
+{
+	int64_t changed = 0;
+	int rc = store__pg_cmd(c, sql, n, v, &changed, what, err);
+
+	if (rc == FITD_OK && changed == 0)
+		rc = not_changed(s, c, id, err);
+	return rc;
+}
+
 /* store__pg_end(), counting a write the job's lease refused. */
 static int fenced_end(struct store *s, struct pg_conn *c, int rc, struct fitd_error *err)
 {
@@ -62,9 +74,20 @@ static int fenced_end(struct store *s, struct pg_conn *c, int rc, struct fitd_er
 	return rc;
 }
 
+/*
+ * A job's running time on a shared database is time on the database's
+ * clock since it started: a node that takes a job over (its holder died,
+ * or was cut off) counts the time the job had no live holder too, so its
+ * deadline is where it was, whichever node ends it. The holder's own count
+ * (store_job_add_elapsed()) can only move it further.
+ */
+#define ELAPSED                                                      \
+	"CASE WHEN j.state = 'running' AND j.started_at IS NOT NULL" \
+	" THEN greatest(j.elapsed_ms, fitd_now_ms() - j.started_at) ELSE j.elapsed_ms END"
+
 #define JOB_SELECT                                                                              \
 	"SELECT j.id, j.dataset_id, j.state, j.target, j.task, j.metric, j.spec,"               \
-	" j.cancel_requested, j.created_at, j.started_at, j.finished_at, j.elapsed_ms,"         \
+	" j.cancel_requested, j.created_at, j.started_at, j.finished_at, " ELAPSED ","          \
 	" j.best_trial, j.best_score, j.best_model_id,"                                         \
 	" (SELECT params FROM trials t WHERE t.job_id = j.id AND t.idx = j.best_trial),"        \
 	" j.error_code, j.error_message,"                                                       \
@@ -297,16 +320,7 @@ static int create_in_tx(struct pg_conn *c, const struct store_job_new *in, char 
 
 	if (rc == FITD_OK && in->idempotency_key != NULL) {
 		rc = job_by_key(c, in->owner, in->idempotency_key, id, &old_spec, err);
-		if (rc == FITD_OK) {
-			*existed = true;
-			if (strcmp(old_spec, in->spec_json) != 0)
-				rc = fitd_error_set(err, FITD_ECONFLICT, "idempotency_key_reused",
-						    "Idempotency-Key was used for job %s with "
-						    "another spec",
-						    id);
-		} else if (rc == FITD_ENOTFOUND) {
-			rc = FITD_OK;
-		}
+		rc = store__key_rule(rc, id, old_spec, in->spec_json, existed, err);
 		free(old_spec);
 	}
 	if (rc == FITD_OK && !*existed) {
@@ -495,15 +509,12 @@ int store__pg_job_finish(struct store *s, const char *id, enum store_job_state s
 	    " error_message = $4 WHERE id = $1 AND state IN ('queued', 'running')"
 	    " AND ($5::text IS NULL OR lease_owner IS NULL OR lease_owner = $5)";
 	const char *v[5] = { id, store_job_state_name(st), code, message, node_of(s) };
-	int64_t changed = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_cmd(c, sql, 5, v, &changed, "finish job", err);
-	if (rc == FITD_OK && changed == 0)
-		rc = not_changed(s, c, id, err);
+	rc = fenced_cmd(s, c, id, sql, 5, v, "finish job", err);
 	if (rc == FITD_ENOTFOUND) /* as on SQLite */
 		rc = fitd_error_set(err, FITD_ESTATE, "job_finished", "job %s already ended", id);
 	if (rc == FITD_OK)
@@ -551,11 +562,16 @@ int store__pg_trial_count_by_state(struct store *s, int64_t counts[STORE_TRIAL_N
 	return count_by_state(s, sql, store_trial_state_parse, counts, STORE_TRIAL_NSTATES, err);
 }
 
+/* What store_job_add_elapsed() adds $1 to (ELAPSED, kept at the finish too). */
+#define ELAPSED_ADDED                                           \
+	"CASE WHEN j.started_at IS NULL THEN j.elapsed_ms + $1" \
+	" ELSE greatest(j.elapsed_ms + $1, fitd_now_ms() - j.started_at) END"
+
 int store__pg_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			      size_t n, struct fitd_error *err)
 {
 	static const char sql[] =
-	    "UPDATE jobs SET elapsed_ms = elapsed_ms + $1 WHERE id = $2"
+	    "UPDATE jobs j SET elapsed_ms = " ELAPSED_ADDED " WHERE id = $2"
 	    " AND ($3::text IS NULL OR lease_owner IS NULL OR lease_owner = $3)";
 	struct pg_conn *c;
 	int rc;
@@ -599,13 +615,10 @@ static int set_model_in_tx(struct store *s, struct pg_conn *c, const char *job_i
 		model_id,  store__pg_i64(b, trial), store__pg_f64(f, score), detail, job_id,
 		node_of(s)
 	};
-	int64_t changed = 0;
 	int rc = store__pg_model_insert(c, model_id, job_id, -1, bytes, err);
 
 	if (rc == FITD_OK)
-		rc = store__pg_cmd(c, sql, 6, v, &changed, "set model", err);
-	if (rc == FITD_OK && changed == 0)
-		rc = not_changed(s, c, job_id, err);
+		rc = fenced_cmd(s, c, job_id, sql, 6, v, "set model", err);
 	if (rc == FITD_OK)
 		rc = store__pg_event_insert(c, job_id, "new_best", data, NULL, err);
 	return rc;
@@ -633,16 +646,12 @@ int store__pg_job_set_detail(struct store *s, const char *job_id, const char *de
 	    "UPDATE jobs SET best_detail = $1 WHERE id = $2"
 	    " AND ($3::text IS NULL OR lease_owner IS NULL OR lease_owner = $3)";
 	const char *v[3] = { detail_json, job_id, node_of(s) };
-	int64_t changed = 0;
 	struct pg_conn *c;
 	int rc = store__pg_begin(s, &c, false, err);
 
 	if (rc != FITD_OK)
 		return rc;
-	rc = store__pg_cmd(c, sql, 3, v, &changed, "set detail", err);
-	if (rc == FITD_OK && changed == 0)
-		rc = not_changed(s, c, job_id, err);
-	return fenced_end(s, c, rc, err);
+	return fenced_end(s, c, fenced_cmd(s, c, job_id, sql, 3, v, "set detail", err), err);
 }
 
 /* ---- events ---- */

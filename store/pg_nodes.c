@@ -114,6 +114,22 @@ int store__pg_recover_node(struct pg_conn *c, const char *node, int64_t *requeue
 	return rescue(c, fail_sql, requeue_sql, 1, &node, requeued, failed, err);
 }
 
+/*
+ * Start-up of the only daemon (no node id): every running trial. Nothing
+ * is fenced, so the generation stays, as on SQLite (the next claim bumps it).
+ */
+int store__pg_recover_all(struct pg_conn *c, int64_t *requeued, int64_t *failed,
+			  struct fitd_error *err)
+{
+	static const char fail_sql[] = "WITH f AS (" FAIL_SET " RETURNING t.job_id, t.idx)"
+				       " SELECT job_id, idx FROM f ORDER BY job_id, idx";
+	static const char requeue_sql[] = "UPDATE trials SET state = 'queued', lease_owner = NULL,"
+					  " lease_expires_at = NULL WHERE state = 'running'";
+
+	*requeued = *failed = 0;
+	return rescue(c, fail_sql, requeue_sql, 0, NULL, requeued, failed, err);
+}
+
 /* The running trials of job id, taken from whoever ran them. */
 static int rescue_job(struct pg_conn *c, const char *id, int64_t *requeued, int64_t *failed,
 		      struct fitd_error *err)

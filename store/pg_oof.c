@@ -11,9 +11,33 @@
 #include <string.h>
 
 #include "daemon/base/log.h"
+#include "daemon/base/metrics.h"
 
-int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, const float *v, size_t n,
-			struct fitd_error *err)
+/*
+ * The fence: the trial's row, share-locked so that a rescue or a claim
+ * cannot move its generation before this commits, must still run under
+ * generation. A trial the store does not have is not fenced.
+ */
+static int fence(struct pg_conn *c, const char *job_id, const char *idx, int64_t generation,
+		 struct fitd_error *err)
+{
+	static const char sql[] = "SELECT generation = $3 AND state = 'running' FROM trials"
+				  " WHERE job_id = $1 AND idx = $2 FOR SHARE";
+	char b[24];
+	const char *v[3] = { job_id, idx, store__pg_i64(b, generation) };
+	PGresult *r = NULL;
+	int rc = store__pg_exec(c, sql, 3, v, &r, "fence oof", err);
+
+	if (rc == FITD_OK && PQntuples(r) > 0 && !store__pg_get_bool(r, 0, 0))
+		rc = fitd_error_set(err, FITD_ECONFLICT, "stale_generation",
+				    "trial %s of %s no longer runs under generation %lld", idx,
+				    job_id, (long long)generation);
+	PQclear(r);
+	return rc;
+}
+
+int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, int64_t generation,
+			const float *v, size_t n, struct fitd_error *err)
 {
 	static const char sql[] = "INSERT INTO trial_oof (job_id, idx, data) VALUES ($1, $2, $3)"
 				  " ON CONFLICT (job_id, idx) DO UPDATE SET data = excluded.data";
@@ -31,8 +55,13 @@ int store__pg_oof_write(struct store *s, const char *job_id, int64_t idx, const 
 	rc = store__pg_begin(s, &c, false, err);
 	if (rc != FITD_OK)
 		return rc;
-	return store__pg_end(
-	    s, c, store__pg_run(c, sql, 3, vals, lens, fmts, false, NULL, "write oof", err), err);
+	rc = fence(c, job_id, vals[1], generation, err);
+	if (rc == FITD_OK)
+		rc = store__pg_run(c, sql, 3, vals, lens, fmts, false, NULL, "write oof", err);
+	rc = store__pg_end(s, c, rc, err);
+	if (rc == FITD_ECONFLICT)
+		fitd_metrics_stale_write(s->metrics);
+	return rc;
 }
 
 int store__pg_oof_read(struct store *s, const char *job_id, int64_t idx, float **out, size_t *n,

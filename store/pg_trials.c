@@ -380,42 +380,6 @@ int store__pg_trial_heartbeat(struct store *s, const char *owner, int64_t lease_
 	return store__pg_end(s, c, store__pg_cmd(c, sql, 2, v, NULL, "heartbeat", err), err);
 }
 
-static int recover_in_tx(struct pg_conn *c, int64_t *requeued, int64_t *failed,
-			 struct fitd_error *err)
-{
-	static const char fail_sql[] =
-	    "WITH f AS (UPDATE trials t SET state = 'failed', error_code = 'max_attempts',"
-	    " error_message = 'the daemon stopped during every attempt of this trial',"
-	    " finished_at = fitd_now_ms(), lease_owner = NULL, lease_expires_at = NULL"
-	    " FROM jobs j WHERE j.id = t.job_id AND t.state = 'running'"
-	    " AND t.attempt >= j.max_attempts RETURNING t.job_id, t.idx)"
-	    " SELECT job_id, idx FROM f ORDER BY job_id, idx";
-	static const char requeue_sql[] =
-	    "UPDATE trials SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL"
-	    " WHERE state = 'running'";
-	PGresult *r = NULL;
-	int rc = store__pg_exec(c, fail_sql, 0, NULL, &r, "recover", err);
-
-	*failed = 0;
-	*requeued = 0;
-	for (int i = 0; rc == FITD_OK && i < PQntuples(r); i++) {
-		char data[160];
-
-		snprintf(data, sizeof(data),
-			 "{\"job\":\"%s\",\"trial\":%s,\"state\":\"failed\",\"error\":"
-			 "\"max_attempts\"}",
-			 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-		rc = store__pg_event_insert(c, PQgetvalue(r, i, 0), "trial_finished", data, NULL,
-					    err);
-	}
-	if (rc == FITD_OK)
-		*failed = PQntuples(r);
-	PQclear(r);
-	if (rc == FITD_OK)
-		rc = store__pg_cmd(c, requeue_sql, 0, NULL, requeued, "recover", err);
-	return rc;
-}
-
 int store__pg_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
 			    struct fitd_error *err)
 {
@@ -428,7 +392,7 @@ int store__pg_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
 	if (s->node[0] != '\0')
 		rc = store__pg_recover_node(c, s->node, requeued, failed, err);
 	else
-		rc = recover_in_tx(c, requeued, failed, err);
+		rc = store__pg_recover_all(c, requeued, failed, err);
 	rc = store__pg_end(s, c, rc, err);
 	if (rc == FITD_OK && s->node[0] != '\0')
 		fitd_metrics_trials_rescued(s->metrics, *requeued + *failed);

@@ -320,7 +320,12 @@ int store_job_finish(struct store *s, const char *id, enum store_job_state st, c
 int store_job_count_by_state(struct store *s, int64_t counts[STORE_JOB_NSTATES],
 			     struct fitd_error *err);
 
-/* Adds running time to jobs (one transaction for all). */
+/*
+ * Adds running time to jobs (one transaction for all). On PostgreSQL a
+ * running job's time is never less than the time on the database's clock
+ * since it started, as store_job_get() reads it too: a job taken over
+ * counts the time it had no live holder, so its deadline does not move.
+ */
 int store_job_add_elapsed(struct store *s, const char (*ids)[STORE_ID_MAX], const int64_t *ms,
 			  size_t n, struct fitd_error *err);
 
@@ -472,6 +477,15 @@ int store_trial_recover(struct store *s, int64_t *requeued, int64_t *failed,
  * daemon that sees it active. False on SQLite, where nothing below changes.
  */
 bool store_shared(const struct store *s);
+
+/*
+ * The daemon is stopping: a call that finds the database unreachable fails
+ * at once instead of waiting out the reconnect back-off, and after one such
+ * failure every call that needs a new connection fails at once, so a node
+ * cut from its database stops within a connect timeout (the leases it
+ * cannot give back expire). Any thread; nothing changes on SQLite.
+ */
+void store_stopping(struct store *s);
 
 /*
  * This daemon's node id (at most STORE_NODE_MAX - 1 bytes), set before the
@@ -714,10 +728,13 @@ int store_oof_path(const struct store *s, const char *job_id, int64_t idx, char 
 
 /*
  * Writes n values durably (temp, fsync, rename, fsync dir), replacing the
- * trial's file. FITD_ENOSPC, FITD_EIO, FITD_ETOOBIG.
+ * trial's file. FITD_ENOSPC, FITD_EIO, FITD_ETOOBIG. On PostgreSQL the
+ * write is fenced like the trial's result: a trial the store has that no
+ * longer runs under generation (claimed again, ended) is left as it is and
+ * the write gets FITD_ECONFLICT stale_generation, counted in the metrics.
  */
-int store_oof_write(const struct store *s, const char *job_id, int64_t idx, const float *v,
-		    size_t n, struct fitd_error *err);
+int store_oof_write(const struct store *s, const char *job_id, int64_t idx, int64_t generation,
+		    const float *v, size_t n, struct fitd_error *err);
 
 /*
  * Reads the trial's values into *out (malloc'd, the caller frees) and their

@@ -419,7 +419,8 @@ static void keep_oof(struct worker_task *t, const float *v, size_t n)
 {
 	struct fitd_error err = { 0 };
 
-	t->oof_written = store_oof_write(t->store, t->job_id, t->idx, v, n, &err) == FITD_OK;
+	t->oof_written = store_oof_write(t->store, t->job_id, t->idx, t->generation, v, n, &err) ==
+			 FITD_OK;
 	if (!t->oof_written)
 		fitd_log_warn("oof_write_failed", "job=%s trial=%lld reason=\"%s\"", t->job_id,
 			      (long long)t->idx, err.message);

@@ -9,7 +9,8 @@ terminal state, with one trial_finished event; a stream on a node that did
 not run the job saw every event with gap-free ids; the leaderboard is the
 one-node leaderboard of the same spec, data and seed (random search, one
 trial at a time). A cancel sent to a node that does not run the job ends it
-within a heartbeat or two.
+within a heartbeat or two. A job's time budget runs on the database's
+clock: taken over after its budget passed, it ends at once.
 
 Each test makes a database of its own on the server; every daemon is
 stopped (woken first if stopped) whatever happens."""
@@ -239,6 +240,29 @@ class Nodes(NodesTest):
         # The trial given back was not counted as an attempt.
         self.assertEqual(psql(self.uri, "SELECT max(attempt) FROM trials WHERE job_id = '%s'"
                               % job_id), ["1"])
+
+    def test_deadline_on_the_database_clock(self):
+        """A job's time budget is time on the database's clock since it
+        started: a node that takes it over after its holder died counts the
+        time it had no holder, so a job past its budget ends at once."""
+        a = self.node("a")
+        spec = dict(SPEC, dataset=upload_table(a, "iris"))
+        spec["search"] = dict(SPEC["search"], max_trials=200, max_seconds=10)
+        job_id = submit_job(a, spec)
+        self.wait_done(a, job_id, 1)
+        a.kill()
+        # Nobody runs it until the database's clock is past its budget.
+        age = "SELECT fitd_now_ms() - started_at FROM jobs WHERE id = '%s'" % job_id
+        while int(psql(self.uri, age)[0]) < 12000:
+            time.sleep(0.2)
+        b_start = int(psql(self.uri, "SELECT fitd_now_ms()")[0])
+        b = self.node("b")
+        job = wait_job(b, job_id, timeout=60)
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertGreaterEqual(job["progress"]["elapsed_s"], 12, job)
+        ended = int(psql(self.uri, "SELECT finished_at FROM jobs WHERE id = '%s'" % job_id)[0])
+        # A budget counted from the take-over would leave it about 8 s more.
+        self.assertLess(ended - b_start, 5000, self.logs())
 
 
 if __name__ == "__main__":

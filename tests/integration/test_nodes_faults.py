@@ -250,6 +250,28 @@ class NodeFaults(NodesTest):
             again = read_events(d.port, job_id, timeout=30)
             self.assertEqual([e[0] for e in again], list(range(1, last + 1)))
 
+    def test_stop_when_cut_off(self):
+        # SIGTERM reaches a node cut from its database while it runs a job:
+        # it stops within a connect timeout (its store gives up at once
+        # instead of waiting out the reconnect back-off), cleanly, and the
+        # job it could not give back goes on elsewhere once its lease expires.
+        for n in NAMES[:2]:
+            self.node(n)
+        a = self.daemons["a"]
+        job_id = submit_job(a, dict(SPEC, dataset=upload_table(a, "iris"),
+                                    search=dict(SPEC["search"], max_trials=6)))
+        first = self.runner(job_id)
+        self.running_trial_of(job_id, first)
+        self.proxies[first].cut()
+        t0 = time.time()
+        self.assertEqual(self.daemons[first].stop(timeout=10), 0, self.logs())
+        print("stopped while cut off in %.1f s" % (time.time() - t0), file=sys.stderr)
+        self.assertNotIn(b"Sanitizer", self.log_of(first))
+        other = next(n for n in NAMES[:2] if n != first)
+        self.assertEqual(self.runner(job_id, other_than=first), other)
+        job = wait_job(self.daemons[other], job_id, timeout=180)
+        self.assertEqual(job["state"], "succeeded", job)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

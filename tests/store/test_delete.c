@@ -219,41 +219,43 @@ START_TEST(oof_files_go_with_their_job)
 	setup(&fx);
 	finished_job(&fx, id, m0, m1);
 	finished_job(&fx, other, o0, o1);
-	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_ENOTFOUND);
-	ck_assert_int_eq(store_oof_write(fx.s, id, 0, a, 6, &err), FITD_OK);
-	ck_assert_int_eq(store_oof_write(fx.s, id, 7, a, 6, &err), FITD_OK);
-	ck_assert_int_eq(store_oof_write(fx.s, other, 0, b, 2, &err), FITD_OK);
-	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_OK);
+	/* Trials the jobs never had: on PostgreSQL an ended one's would be fenced. */
+	ck_assert_int_eq(store_oof_read(fx.s, id, 3, &back, &n, &err), FITD_ENOTFOUND);
+	ck_assert_int_eq(store_oof_write(fx.s, id, 3, 1, a, 6, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_write(fx.s, id, 7, 1, a, 6, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_write(fx.s, other, 3, 1, b, 2, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_read(fx.s, id, 3, &back, &n, &err), FITD_OK);
 	ck_assert_uint_eq(n, 6);
 	ck_assert_mem_eq(back, a, sizeof(a));
 	free(back);
 	/* replaced whole */
-	ck_assert_int_eq(store_oof_write(fx.s, id, 0, b, 2, &err), FITD_OK);
-	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_write(fx.s, id, 3, 1, b, 2, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_read(fx.s, id, 3, &back, &n, &err), FITD_OK);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_mem_eq(back, b, sizeof(b));
 	free(back);
 	store_oof_remove(fx.s, id, 7);
 	ck_assert_int_eq(store_oof_read(fx.s, id, 7, &back, &n, &err), FITD_ENOTFOUND);
-	ck_assert_int_eq(store_oof_path(fx.s, id, 0, path, sizeof(path)), FITD_OK);
+	ck_assert_int_eq(store_oof_path(fx.s, id, 3, path, sizeof(path)), FITD_OK);
 	ck_assert(oof_kept(id, path));
 	ck_assert_int_eq(store_job_delete(fx.s, id, NULL, &err), FITD_OK);
 	ck_assert(!oof_kept(id, path));
-	ck_assert_int_eq(store_oof_read(fx.s, id, 0, &back, &n, &err), FITD_ENOTFOUND);
+	ck_assert_int_eq(store_oof_read(fx.s, id, 3, &back, &n, &err), FITD_ENOTFOUND);
 	*strrchr(path, '/') = '\0';
 	ck_assert_int_ne(access(path, F_OK), 0); /* the job's folder too */
-	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_read(fx.s, other, 3, &back, &n, &err), FITD_OK);
 	ck_assert_mem_eq(back, b, sizeof(b));
 	free(back);
 	/* A folder whose job is gone (a crash before it went) is swept at the next open. */
-	ck_assert_int_eq(store_oof_write(fx.s, "job_0123456789abcdef0123", 3, b, 2, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_write(fx.s, "job_0123456789abcdef0123", 3, 1, b, 2, &err),
+			 FITD_OK);
 	ck_assert_int_eq(store_oof_path(fx.s, "job_0123456789abcdef0123", 3, path, sizeof(path)),
 			 FITD_OK);
 	ck_assert(oof_kept("job_0123456789abcdef0123", path));
 	store_close(fx.s);
 	fx.s = store_check_open();
 	ck_assert(!oof_kept("job_0123456789abcdef0123", path));
-	ck_assert_int_eq(store_oof_read(fx.s, other, 0, &back, &n, &err), FITD_OK);
+	ck_assert_int_eq(store_oof_read(fx.s, other, 3, &back, &n, &err), FITD_OK);
 	free(back);
 	teardown(&fx);
 }

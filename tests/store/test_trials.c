@@ -630,6 +630,41 @@ START_TEST(job_lease_moves_and_fences)
 }
 END_TEST
 
+/* On PostgreSQL out-of-fold predictions are fenced like the result. */
+START_TEST(oof_write_is_fenced)
+{
+	const float a[3] = { 0.25f, 0.5f, 0.75f }, b[3] = { 1.0f, 2.0f, 3.0f };
+	struct store_trial_outcome o;
+	struct fitd_error err = { 0 };
+	struct fixture fx;
+	int64_t old, now;
+	float *got = NULL;
+	size_t n = 0;
+
+	setup(&fx, 3);
+	old = claim(&fx, 0, "host:1");
+	if (!store_check_pg()) { /* one daemon: a file, nothing to fence */
+		teardown(&fx);
+		return;
+	}
+	recover(&fx, 1, 0);
+	now = claim(&fx, 0, "host:2");
+	ck_assert_int_eq(store_oof_write(fx.s, fx.job.id, 0, old, a, 3, &err), FITD_ECONFLICT);
+	ck_assert_str_eq(err.code, "stale_generation");
+	ck_assert_int_eq(store_oof_read(fx.s, fx.job.id, 0, &got, &n, &err), FITD_ENOTFOUND);
+	ck_assert_int_eq(store_oof_write(fx.s, fx.job.id, 0, now, b, 3, &err), FITD_OK);
+	o = outcome(OUT_FAILED, NULL);
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, now, &o, &err), FITD_OK);
+	/* Ended: not even its own generation changes what it kept. */
+	ck_assert_int_eq(store_oof_write(fx.s, fx.job.id, 0, now, a, 3, &err), FITD_ECONFLICT);
+	ck_assert_int_eq(store_oof_read(fx.s, fx.job.id, 0, &got, &n, &err), FITD_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(memcmp(got, b, sizeof(b)) == 0);
+	free(got);
+	teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("trials");
@@ -647,6 +682,7 @@ int main(void)
 	tcase_add_test(tc, families_sum_finished_trials);
 	tcase_add_test(tc, racing_claims_win_once);
 	tcase_add_test(tc, job_lease_moves_and_fences);
+	tcase_add_test(tc, oof_write_is_fenced);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

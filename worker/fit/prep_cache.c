@@ -8,6 +8,10 @@
  * and then adds its result, replacing the oldest entry when the table is
  * full. Two fits of the same key at once both fit and the second finds the
  * entry there: the results are equal, so either copy serves.
+ *
+ * The frame's address may stand for its contents because a cache belongs
+ * to one job and is freed with that job's data: no other frame can take
+ * the address of one it has seen while the cache lives.
  */
 #include "worker/fit/internal.h"
 
