@@ -19,9 +19,11 @@
  *
  * Host names: libpq resolves them inside PQconnectStart, blocking. A
  * single host name that is not an address is resolved here first with
- * uv_getaddrinfo (on libuv's thread pool), and the address passed as
- * hostaddr, so the loop waits on no lookup; host stays for TLS and the
- * password file. Several hosts or a socket directory go to libpq as given.
+ * uv_getaddrinfo (on libuv's thread pool) and its addresses (up to
+ * MAX_ADDRS) passed as hostaddr, the name repeated as host for TLS and the
+ * password file, so the loop waits on no lookup and libpq still tries each
+ * address in turn. Several hosts or a socket directory go to libpq as
+ * given (a name among several hosts is then still looked up blocking).
  *
  * The connection says application_name=fitd-listen, so an operator (or a
  * test) can tell it from the store's pool. It sends nothing while it
