@@ -90,6 +90,7 @@ struct api_status {
 	unsigned trial_threads, trial_threads_busy;
 	unsigned queue_depth; /* trials ready to start that wait for a thread or memory */
 	unsigned event_streams;
+	bool listening; /* a shared store's LISTEN connection is in place (daemon/pg_listen.c) */
 	struct store_disk disk; /* bytes of the state directory, by kind */
 };
 

@@ -62,6 +62,10 @@ static const struct opt_row opts[] = {
 	INT_OPT("lease-ms", lease_ms, 100, 3600000,
 		"job and trial leases on a shared store: a node silent this long loses its jobs "
 		"to the others; renewed every third of it at most (default 30000)"),
+	INT_OPT("stream-poll-ms", stream_poll_ms, 100, 3600000,
+		"on a shared store, how often event streams look for other nodes' events while "
+		"the LISTEN connection is up (it wakes them at once); while it is down, every "
+		"second or this, whichever is sooner (default 5000)"),
 	{ "config", OPT_CONFIG, 0, 0, 0, "FILE", "read options from FILE; flags override it" },
 	{ "log-level", OPT_LEVEL, 0, 0, 0, "LEVEL", "error, warn, info (default) or debug" },
 	{ "token-file", OPT_PATH, offsetof(struct fitd_config, token_file), 0, 0, "FILE",
@@ -160,6 +164,7 @@ static void set_defaults(struct fitd_config *cfg)
 	cfg->trial_memory_mib = 0;
 	cfg->max_running_jobs = 8;
 	cfg->lease_ms = 30000;
+	cfg->stream_poll_ms = 5000;
 	cfg->watchdog_stall_s = 600;
 	cfg->rate_limit_token = 50;
 	cfg->rate_burst_token = 500;

@@ -48,6 +48,7 @@ struct fitd_config {
 	int64_t trial_memory_mib;
 	int64_t max_running_jobs;
 	int64_t lease_ms;
+	int64_t stream_poll_ms; /* shared store: streams' poll while LISTEN is up */
 	int64_t watchdog_stall_s;
 	int64_t rate_limit_token;
 	int64_t rate_burst_token;

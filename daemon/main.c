@@ -5,7 +5,17 @@
  *
  * The loop runs on the main thread and owns every libuv handle: the
  * scheduler's wake-ups and timers, the signals (handled here, never in a raw
- * handler), the SSE heartbeat, the systemd watchdog and status.
+ * handler), the SSE heartbeat, the systemd watchdog and status, and on a
+ * shared store the LISTEN connection (pg_listen.c) and the streams' poll.
+ *
+ * Streams on a shared store: another node may write a job's events. The
+ * LISTEN connection wakes a job's streams at each notification, and the
+ * scheduler to read the store again (another node's trial ended, a trial
+ * was offered: worker_store_changed()); the poll wakes every waiting stream in case a
+ * notification was lost, every stream-poll-ms (default 5 s) while LISTEN
+ * is in place and every second (or stream-poll-ms, if sooner) while it is
+ * not. A new LISTEN also wakes every stream once, for what was committed
+ * while nobody listened.
  *
  * Start: store (migrations, tmp cleanup) -> listener (not ready yet) ->
  * recovery of trials left running -> ready (READY=1, /readyz 200).
@@ -26,6 +36,7 @@
 #include "daemon/notify.h"
 #include "daemon/migrate_cmd.h"
 #include "daemon/offline_predict.h"
+#include "daemon/pg_listen.h"
 #include "daemon/wait_policy.h"
 #include "fitd_config.h"
 #include "daemon/base/log.h"
@@ -35,12 +46,9 @@
 #include "worker/worker.h"
 
 #define SSE_HEARTBEAT_MS 15000
-/*
- * On a shared store another node may write a job's events: streams look in
- * the store this often even when this node has not told them of any.
- */
-#define SSE_POLL_MS 1000
-#define STATUS_MS   5000
+/* The streams' poll on a shared store while LISTEN is down (at most). */
+#define SSE_POLL_DOWN_MS 1000
+#define STATUS_MS	 5000
 
 struct daemon {
 	struct fitd_config cfg;
@@ -52,6 +60,7 @@ struct daemon {
 	struct api_server *api;
 	struct worker *worker;
 	struct worker_retention *retention; /* on the loop: expired jobs out, free pages back */
+	struct pg_listen *listen;	    /* shared store: notifications of new events */
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog, sse, status, poll;
@@ -238,6 +247,56 @@ static void on_sse_poll(uv_timer_t *t)
 	api_events_poll(d->api);
 }
 
+/* The streams' poll, at the pace that fits the LISTEN connection's state. */
+static void set_poll(struct daemon *d, bool listening)
+{
+	uint64_t ms = (uint64_t)d->cfg.stream_poll_ms;
+
+	if (!listening && ms > SSE_POLL_DOWN_MS)
+		ms = SSE_POLL_DOWN_MS;
+	uv_timer_start(&d->poll, on_sse_poll, ms, ms);
+}
+
+static void on_listen_job(void *data, const char *job_id)
+{
+	struct daemon *d = data;
+
+	if (d->api == NULL) /* stopping, as in on_sse_heartbeat() */
+		return;
+	api_events_notify(d->api, job_id);
+	worker_store_changed(d->worker);
+}
+
+static void on_listen_state(void *data, bool up)
+{
+	struct daemon *d = data;
+
+	set_poll(d, up);
+	if (up && d->api != NULL) {
+		/* Events committed while nobody listened: every stream looks once. */
+		api_events_poll(d->api);
+		worker_notify(d->worker);
+		worker_store_changed(d->worker);
+	}
+}
+
+/* The LISTEN connection and the poll of a shared store; a failure leaves the poll alone. */
+static void start_listen(struct daemon *d)
+{
+	struct pg_listen_options lo = {
+		.uri = d->cfg.store,
+		.metrics = d->metrics,
+		.on_job = on_listen_job,
+		.on_state = on_listen_state,
+		.data = d,
+	};
+	struct fitd_error err = { 0 };
+
+	set_poll(d, false);
+	if (pg_listen_new(&d->loop, &lo, &d->listen, &err) != FITD_OK)
+		fitd_log_error("store_listen_failed", "reason=\"%s\"", err.message);
+}
+
 static void on_status(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -284,7 +343,7 @@ static void start_loop_handles(struct daemon *d)
 	uv_timer_start(&d->sse, on_sse_heartbeat, SSE_HEARTBEAT_MS, SSE_HEARTBEAT_MS);
 	uv_timer_start(&d->status, on_status, STATUS_MS, STATUS_MS);
 	if (store_shared(d->store))
-		uv_timer_start(&d->poll, on_sse_poll, SSE_POLL_MS, SSE_POLL_MS);
+		start_listen(d);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -387,6 +446,8 @@ static int open_all(struct daemon *d)
 static void close_all(struct daemon *d)
 {
 	daemon_notify("STOPPING=1\nSTATUS=stopping");
+	pg_listen_free(d->listen); /* its handles close before the walk below */
+	d->listen = NULL;
 	store_stopping(d->store);
 	if (d->api != NULL) {
 		api_server_stop(d->api, (unsigned)d->cfg.stop_grace_ms);

@@ -158,7 +158,18 @@ int store__pg_list(struct store *s, const struct pg_list_kind *kind, const char 
 		   const char *filter, size_t limit, void **out, size_t *n, bool *more,
 		   struct fitd_error *err);
 
-/* Appends an event in the caller's transaction; seq from the job's counter row. */
+/*
+ * The channel every event's transaction notifies at commit, with the job id
+ * as payload, and so does a trial's offer (pg_share.c); daemon/pg_listen.c
+ * listens on it to wake the event streams and the scheduler.
+ */
+#define STORE_PG_EVENTS_CHANNEL "fitd_events"
+
+/*
+ * Appends an event in the caller's transaction; seq from the job's counter
+ * row. Also NOTIFYs STORE_PG_EVENTS_CHANNEL with the job id, delivered at
+ * commit.
+ */
 int store__pg_event_insert(struct pg_conn *c, const char *job_id, const char *type,
 			   const char *data, int64_t *id, struct fitd_error *err);
 

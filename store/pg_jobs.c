@@ -189,11 +189,17 @@ int store__pg_job_exists(struct store *s, const char *id, bool *exists, struct f
 int store__pg_event_insert(struct pg_conn *c, const char *job_id, const char *type,
 			   const char *data, int64_t *id, struct fitd_error *err)
 {
-	/* The counter row's lock, held to commit, orders the ids as the commits. */
+	/*
+	 * The counter row's lock, held to commit, orders the ids as the commits.
+	 * The notification is queued in the same transaction, so it is sent at
+	 * commit and never before (nor at all on a rollback); the server folds
+	 * the same job's notifications of one transaction into one.
+	 */
 	static const char sql[] =
 	    "WITH n AS (UPDATE event_counters SET last = last + 1 WHERE job_id = $1"
-	    " RETURNING last) INSERT INTO events (job_id, id, type, data, created_at)"
-	    " SELECT $1, last, $2, $3, fitd_now_ms() FROM n RETURNING id";
+	    " RETURNING last), e AS (INSERT INTO events (job_id, id, type, data, created_at)"
+	    " SELECT $1, last, $2, $3, fitd_now_ms() FROM n RETURNING id)"
+	    " SELECT id, pg_notify('" STORE_PG_EVENTS_CHANNEL "', $1) FROM e";
 	const char *v[3] = { job_id, type, data };
 	PGresult *r = NULL;
 	int rc = store__pg_exec(c, sql, 3, v, &r, "insert event", err);

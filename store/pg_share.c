@@ -24,24 +24,27 @@ static int offer_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, const
 {
 	static const char held_sql[] = "SELECT lease_owner IS NULL OR lease_owner = $2 FROM jobs"
 				       " WHERE id = $1 FOR SHARE";
+	/* Nodes listening wake at commit to take it (daemon/pg_listen.c). */
 	static const char insert_sql[] =
-	    "INSERT INTO trials (job_id, idx, state, params, attempt, generation)"
-	    " VALUES ($1, $2, 'queued', $3, 0, 0) ON CONFLICT (job_id, idx) DO NOTHING";
+	    "WITH i AS (INSERT INTO trials (job_id, idx, state, params, attempt, generation)"
+	    " VALUES ($1, $2, 'queued', $3, 0, 0) ON CONFLICT (job_id, idx) DO NOTHING"
+	    " RETURNING 1) SELECT pg_notify('" STORE_PG_EVENTS_CHANNEL "', $1) FROM i";
 	char b[24];
 	const char *v[2] = { job_id, owner }, *row[3] = { job_id, store__pg_i64(b, idx), params };
 	PGresult *r = NULL;
-	int64_t changed = 0;
 	int rc = store__pg_exec(c, held_sql, 2, v, &r, "read job lease", err);
 
 	if (rc == FITD_OK && (PQntuples(r) == 0 || !store__pg_get_bool(r, 0, 0)))
 		rc = fitd_error_set(err, FITD_ECONFLICT, "job_lease_lost",
 				    "job %s is run by another node now", job_id);
 	PQclear(r);
+	r = NULL;
 	if (rc == FITD_OK)
-		rc = store__pg_cmd(c, insert_sql, 3, row, &changed, "offer trial", err);
-	if (rc == FITD_OK && changed == 0)
+		rc = store__pg_exec(c, insert_sql, 3, row, &r, "offer trial", err);
+	if (rc == FITD_OK && PQntuples(r) == 0)
 		rc = fitd_error_set(err, FITD_ESTATE, "trial_exists", "trial %lld of %s exists",
 				    (long long)idx, job_id);
+	PQclear(r);
 	return rc;
 }
 

@@ -109,6 +109,9 @@ int fitd_metrics_new(struct fitd_metrics **out)
 	atomic_init(&m->lease_losses, 0);
 	atomic_init(&m->trials_rescued, 0);
 	atomic_init(&m->stale_writes, 0);
+	atomic_init(&m->notifications, 0);
+	atomic_init(&m->listen_reconnects, 0);
+	atomic_init(&m->listen_connected, 0);
 	*out = m;
 	return FITD_OK;
 }
@@ -146,6 +149,25 @@ void fitd_metrics_stale_write(struct fitd_metrics *m)
 {
 	if (m != NULL)
 		atomic_fetch_add_explicit(&m->stale_writes, 1, memory_order_relaxed);
+}
+
+void fitd_metrics_notifications(struct fitd_metrics *m, uint64_t n)
+{
+	if (m != NULL && n > 0)
+		atomic_fetch_add_explicit(&m->notifications, n, memory_order_relaxed);
+}
+
+void fitd_metrics_listen_reconnect(struct fitd_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->listen_reconnects, 1, memory_order_relaxed);
+}
+
+void fitd_metrics_set_listening(struct fitd_metrics *m, bool connected)
+{
+	if (m != NULL)
+		atomic_store_explicit(&m->listen_connected, connected ? 1u : 0u,
+				      memory_order_relaxed);
 }
 
 void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned busy,
@@ -206,4 +228,22 @@ void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t)
 	fitd_buf_printf(
 	    t, "fitd_stale_writes_refused_total %llu\n",
 	    (unsigned long long)atomic_load_explicit(&m->stale_writes, memory_order_relaxed));
+	fitd_prom_family(t, "fitd_store_notifications_total", "counter",
+			 "Event notifications (LISTEN fitd_events) this node received from a "
+			 "shared PostgreSQL store; each wakes the event streams of its job.");
+	fitd_buf_printf(
+	    t, "fitd_store_notifications_total %llu\n",
+	    (unsigned long long)atomic_load_explicit(&m->notifications, memory_order_relaxed));
+	fitd_prom_family(t, "fitd_store_listen_reconnects_total", "counter",
+			 "Times the LISTEN connection to a shared PostgreSQL store was made "
+			 "again after it was lost or could not be made; streams are polled "
+			 "every second meanwhile.");
+	fitd_buf_printf(
+	    t, "fitd_store_listen_reconnects_total %llu\n",
+	    (unsigned long long)atomic_load_explicit(&m->listen_reconnects, memory_order_relaxed));
+	fitd_prom_family(t, "fitd_store_listen_connected", "gauge",
+			 "1 while the LISTEN connection to a shared PostgreSQL store is in "
+			 "place, else 0 (always 0 on SQLite, which needs none).");
+	fitd_buf_printf(t, "fitd_store_listen_connected %u\n",
+			atomic_load_explicit(&m->listen_connected, memory_order_relaxed));
 }

@@ -75,6 +75,10 @@ struct fitd_metrics {
 	atomic_uint_least64_t lease_losses;   /* jobs whose lease another node took from us */
 	atomic_uint_least64_t trials_rescued; /* running trials of a dead or fenced node re-queued */
 	atomic_uint_least64_t stale_writes;   /* writes refused because their lease had moved */
+	/* the LISTEN connection on a shared store (daemon/pg_listen.c) */
+	atomic_uint_least64_t notifications;	 /* event notifications received */
+	atomic_uint_least64_t listen_reconnects; /* connections made again after a loss */
+	atomic_uint listen_connected;		 /* 1 while LISTEN is in place */
 };
 
 int fitd_metrics_new(struct fitd_metrics **out);
@@ -100,6 +104,14 @@ void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned 
 void fitd_metrics_lease_lost(struct fitd_metrics *m);
 void fitd_metrics_trials_rescued(struct fitd_metrics *m, int64_t n);
 void fitd_metrics_stale_write(struct fitd_metrics *m);
+
+/*
+ * The LISTEN connection: n notifications received, a connection made again
+ * after one was lost, and whether LISTEN is in place now. m may be NULL.
+ */
+void fitd_metrics_notifications(struct fitd_metrics *m, uint64_t n);
+void fitd_metrics_listen_reconnect(struct fitd_metrics *m);
+void fitd_metrics_set_listening(struct fitd_metrics *m, bool connected);
 
 /* Appends the families above (trial durations, threads, queue, store writes). */
 void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t);

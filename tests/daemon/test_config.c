@@ -56,6 +56,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.rate_limit_predict, 2000);
 	ck_assert_int_eq(cfg.rate_burst_predict, 4000);
 	ck_assert(cfg.retention_days == 0);
+	ck_assert_int_eq(cfg.stream_poll_ms, 5000);
 }
 END_TEST
 
@@ -105,9 +106,10 @@ END_TEST
 START_TEST(flags)
 {
 	struct fitd_config cfg;
-	const char *args[] = { "--listen",    "[::1]:9001", "--state-dir=/tmp/s",
-			       "--log-level", "debug",	    "--max-columns",
-			       "12",	      NULL };
+	const char *args[] = {
+		"--listen",	 "[::1]:9001", "--state-dir=/tmp/s", "--log-level", "debug",
+		"--max-columns", "12",	       "--stream-poll-ms",   "60000",	    NULL
+	};
 
 	ck_assert_int_eq(load(&cfg, args), CONFIG_RUN);
 	ck_assert_str_eq(cfg.listen_host, "::1");
@@ -115,6 +117,7 @@ START_TEST(flags)
 	ck_assert_str_eq(cfg.state_dir, "/tmp/s");
 	ck_assert_int_eq(cfg.log_level, FITD_LOG_DEBUG);
 	ck_assert_int_eq(cfg.max_columns, 12);
+	ck_assert_int_eq(cfg.stream_poll_ms, 60000);
 }
 END_TEST
 
@@ -163,11 +166,12 @@ END_TEST
 START_TEST(bad_values_refused)
 {
 	static const char *const cases[][3] = {
-		{ "--listen", "8080", NULL },	  { "--listen", "host:99999", NULL },
-		{ "--listen", ":80", NULL },	  { "--max-columns", "0", NULL },
-		{ "--max-columns", "12x", NULL }, { "--log-level", "loud", NULL },
-		{ "--http-threads", "-1", NULL }, { "--nonsense", NULL, NULL },
-		{ "stray-argument", NULL, NULL }, { "--max-rows", "99999999999999999999", NULL },
+		{ "--listen", "8080", NULL },	    { "--listen", "host:99999", NULL },
+		{ "--listen", ":80", NULL },	    { "--max-columns", "0", NULL },
+		{ "--max-columns", "12x", NULL },   { "--log-level", "loud", NULL },
+		{ "--http-threads", "-1", NULL },   { "--nonsense", NULL, NULL },
+		{ "stray-argument", NULL, NULL },   { "--max-rows", "99999999999999999999", NULL },
+		{ "--stream-poll-ms", "99", NULL },
 	};
 	struct fitd_config cfg;
 
