@@ -264,7 +264,7 @@ static void on_listen_job(void *data, const char *job_id)
 	if (d->api == NULL) /* stopping, as in on_sse_heartbeat() */
 		return;
 	api_events_notify(d->api, job_id);
-	worker_store_changed(d->worker);
+	worker_job_changed(d->worker, job_id);
 }
 
 static void on_listen_state(void *data, bool up)
@@ -286,6 +286,7 @@ static void start_listen(struct daemon *d)
 	struct pg_listen_options lo = {
 		.uri = d->cfg.store,
 		.metrics = d->metrics,
+		.node = store_node(d->store),
 		.on_job = on_listen_job,
 		.on_state = on_listen_state,
 		.data = d,

@@ -194,8 +194,18 @@ static void deliver(struct pg_listen *l)
 
 	while ((n = PQnotifies(l->conn)) != NULL) {
 		if (strcmp(n->relname, STORE_PG_EVENTS_CHANNEL) == 0 && n->extra != NULL) {
+			char job[64];
+			const char *node = strchr(n->extra, ' ');
+			size_t len = node != NULL ? (size_t)(node - n->extra) : strlen(n->extra);
+
 			count++;
-			l->opt.on_job(l->opt.data, n->extra);
+			/* "JOB NODE": what this node wrote it has woken itself. */
+			if (len < sizeof(job) && (node == NULL || l->opt.node == NULL ||
+						  strcmp(node + 1, l->opt.node) != 0)) {
+				memcpy(job, n->extra, len);
+				job[len] = '\0';
+				l->opt.on_job(l->opt.data, job);
+			}
 		}
 		PQfreemem(n);
 	}

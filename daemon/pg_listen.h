@@ -4,9 +4,10 @@
  * this one) commits events of it.
  *
  * Every transaction that appends an event NOTIFYs STORE_PG_EVENTS_CHANNEL
- * with the job id (store/pg_jobs.c); this module keeps one libpq connection
- * of its own on the daemon's libuv loop, never blocking the loop on the
- * network, and turns each notification into a call of on_job. A
+ * with the job id and the writing node (store/pg.h); this module keeps one
+ * libpq connection of its own on the daemon's libuv loop, never blocking
+ * the loop on the network, and turns each notification of another node
+ * into a call of on_job (what this node wrote it has woken itself). A
  * notification is a hint: one sent while the connection is down is lost,
  * so the daemon also polls the streams (main.c), more often while this
  * connection is down.
@@ -27,6 +28,7 @@ struct pg_listen;
 struct pg_listen_options {
 	const char *uri;	      /* the postgresql:// store location; copied */
 	struct fitd_metrics *metrics; /* notifications, reconnects, connected; may be NULL */
+	const char *node;	      /* this node's id, outliving the listener; may be NULL */
 	/* A notification for job_id (a NUL-terminated id, valid for the call only). */
 	void (*on_job)(void *data, const char *job_id);
 	/*

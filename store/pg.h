@@ -35,9 +35,10 @@ struct pg_conn {
 };
 
 struct store_pg {
-	char *uri;	 /* the postgresql:// location as given */
-	char *cache_dir; /* STATE/cache: dataset files by checksum */
-	int timeout_ms;	 /* how long a connection is tried again before FITD_EUNAVAILABLE */
+	char *uri;	  /* the postgresql:// location as given */
+	char *cache_dir;  /* STATE/cache: dataset files by checksum */
+	int timeout_ms;	  /* how long a connection is tried again before FITD_EUNAVAILABLE */
+	const char *node; /* the store's node id (store.node), named in notifications */
 	/*
 	 * idle_in_transaction_session_timeout of every connection: a node
 	 * stopped inside a transaction (SIGSTOP, a hung host) would hold its
@@ -159,11 +160,15 @@ int store__pg_list(struct store *s, const struct pg_list_kind *kind, const char 
 		   struct fitd_error *err);
 
 /*
- * The channel every event's transaction notifies at commit, with the job id
- * as payload, and so does a trial's offer (pg_share.c); daemon/pg_listen.c
- * listens on it to wake the event streams and the scheduler.
+ * The channel every event's transaction notifies at commit, and so does a
+ * trial's offer (pg_share.c), with "JOB NODE" as payload: the job's id and
+ * the writing node's (empty before store_set_node()). daemon/pg_listen.c
+ * listens on it to wake the event streams and the scheduler of the other
+ * nodes. STORE_PG_NOTIFY is the SQL of it, the job id as $1 and the node
+ * as the parameter numbered node.
  */
 #define STORE_PG_EVENTS_CHANNEL "fitd_events"
+#define STORE_PG_NOTIFY(node)	"pg_notify('" STORE_PG_EVENTS_CHANNEL "', $1 || ' ' || $" #node ")"
 
 /*
  * Appends an event in the caller's transaction; seq from the job's counter

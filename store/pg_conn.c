@@ -441,6 +441,7 @@ int store__pg_open(struct store *s, const struct store_options *opt, struct fitd
 	if (pg == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "store pool");
 	s->pg = pg;
+	pg->node = s->node;
 	pthread_mutex_init(&pg->lock, NULL);
 	pthread_cond_init(&pg->freed, NULL);
 	pg->timeout_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;

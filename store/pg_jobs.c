@@ -199,10 +199,10 @@ int store__pg_event_insert(struct pg_conn *c, const char *job_id, const char *ty
 	    "WITH n AS (UPDATE event_counters SET last = last + 1 WHERE job_id = $1"
 	    " RETURNING last), e AS (INSERT INTO events (job_id, id, type, data, created_at)"
 	    " SELECT $1, last, $2, $3, fitd_now_ms() FROM n RETURNING id)"
-	    " SELECT id, pg_notify('" STORE_PG_EVENTS_CHANNEL "', $1) FROM e";
-	const char *v[3] = { job_id, type, data };
+	    " SELECT id, " STORE_PG_NOTIFY(4) " FROM e";
+	const char *v[4] = { job_id, type, data, c->pg->node };
 	PGresult *r = NULL;
-	int rc = store__pg_exec(c, sql, 3, v, &r, "insert event", err);
+	int rc = store__pg_exec(c, sql, 4, v, &r, "insert event", err);
 
 	if (rc == FITD_OK && PQntuples(r) == 0)
 		rc = fitd_error_set(err, FITD_ESTORE, NULL, "insert event: no job '%s'", job_id);

@@ -28,9 +28,10 @@ static int offer_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, const
 	static const char insert_sql[] =
 	    "WITH i AS (INSERT INTO trials (job_id, idx, state, params, attempt, generation)"
 	    " VALUES ($1, $2, 'queued', $3, 0, 0) ON CONFLICT (job_id, idx) DO NOTHING"
-	    " RETURNING 1) SELECT pg_notify('" STORE_PG_EVENTS_CHANNEL "', $1) FROM i";
+	    " RETURNING 1) SELECT " STORE_PG_NOTIFY(4) " FROM i";
 	char b[24];
-	const char *v[2] = { job_id, owner }, *row[3] = { job_id, store__pg_i64(b, idx), params };
+	const char *v[2] = { job_id, owner },
+		   *row[4] = { job_id, store__pg_i64(b, idx), params, c->pg->node };
 	PGresult *r = NULL;
 	int rc = store__pg_exec(c, held_sql, 2, v, &r, "read job lease", err);
 
@@ -40,7 +41,7 @@ static int offer_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, const
 	PQclear(r);
 	r = NULL;
 	if (rc == FITD_OK)
-		rc = store__pg_exec(c, insert_sql, 3, row, &r, "offer trial", err);
+		rc = store__pg_exec(c, insert_sql, 4, row, &r, "offer trial", err);
 	if (rc == FITD_OK && PQntuples(r) == 0)
 		rc = fitd_error_set(err, FITD_ESTATE, "trial_exists", "trial %lld of %s exists",
 				    (long long)idx, job_id);

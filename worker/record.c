@@ -465,7 +465,7 @@ static void free_task(struct worker *w, struct worker_task *t)
 	w->memory_busy -= t->memory;
 	w->tasks_running--;
 	if (j->guest) /* a thread for the next offered trial */
-		atomic_store(&w->store_changed, true);
+		w->share_due = true;
 	sched_snapshot_free(t->hook_data);
 	worker_task_release(t);
 	free(t);

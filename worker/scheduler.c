@@ -485,7 +485,7 @@ static bool start_trial(struct sched_job *j, int64_t idx)
 		/* Shared: another node took the trial offered; its row says how it ends. */
 		if (err.status == FITD_ESTATE && store_shared(w->store)) {
 			rec->state = STORE_TRIAL_RUNNING;
-			atomic_store(&w->store_changed, true);
+			j->store_changed = w->share_due = true;
 			goto out;
 		}
 		fitd_log_warn("trial_claim_failed", "job=%s trial=%lld reason=\"%s\"", j->id,
@@ -567,7 +567,7 @@ static bool offer_trial(struct sched_job *j, int64_t idx)
 	} else {
 		/* It exists already (read it back), or the job moved to another node. */
 		if (err.status == FITD_ESTATE)
-			atomic_store(&w->store_changed, true);
+			j->store_changed = w->share_due = true;
 		else
 			fitd_log_warn("trial_offer_failed", "job=%s trial=%lld reason=\"%s\"",
 				      j->id, (long long)idx, err.message);
@@ -773,21 +773,26 @@ static void tend_guests(struct worker *w, int64_t now)
 }
 
 /*
- * A shared store, at most every SCHED_SHARE_POLL_MS or when told the
- * store changed: the held jobs with trials on other nodes read them back,
- * the guests' running trials are checked (rescued or withdrawn ones stop)
- * and the guests' jobs looked at. True when the pass should also take
- * offered trials.
+ * A shared store, every SCHED_SHARE_POLL_MS or when told the store
+ * changed (worker_store_changed()): the held jobs with trials on other
+ * nodes read them back, the guests' running trials are checked (rescued or
+ * withdrawn ones stop) and the guests' jobs looked at. In between, when
+ * share_due, only the jobs marked store_changed (a notification naming
+ * them, a claim or an offer that met another node's row) are read back.
+ * True when the pass should also take offered trials.
  */
 static bool share_read(struct worker *w)
 {
 	int64_t now = sched_now_mono();
-	bool changed = atomic_exchange(&w->store_changed, false);
+	bool all = atomic_exchange(&w->store_changed, false) ||
+		   now - w->share_at_ms >= SCHED_SHARE_POLL_MS;
+	bool due = w->share_due;
 
-	if (!store_shared(w->store) || w->stopping ||
-	    (!changed && now - w->share_at_ms < SCHED_SHARE_POLL_MS))
+	w->share_due = false;
+	if (!store_shared(w->store) || w->stopping || (!all && !due))
 		return false;
-	w->share_at_ms = now;
+	if (all)
+		w->share_at_ms = now;
 	for (struct sched_job *j = w->jobs; j != NULL; j = j->next) {
 		bool remote = false;
 
@@ -795,12 +800,15 @@ static bool share_read(struct worker *w)
 			remote = j->recs[i].task == NULL &&
 				 (j->recs[i].state == STORE_TRIAL_QUEUED ||
 				  j->recs[i].state == STORE_TRIAL_RUNNING);
-		if (remote && j->end != SCHED_END_LOST)
+		if ((all || j->store_changed) && remote && j->end != SCHED_END_LOST)
 			sched_job_refresh(j, NULL);
+		j->store_changed = false;
 	}
-	for (struct sched_job *g = w->guests; g != NULL; g = g->next)
-		if (g->running > 0)
+	for (struct sched_job *g = w->guests; g != NULL; g = g->next) {
+		if ((all || g->store_changed) && g->running > 0)
 			sched_job_refresh(g, NULL);
+		g->store_changed = false;
+	}
 	tend_guests(w, now);
 	return true;
 }
@@ -1162,6 +1170,18 @@ void worker_notify(struct worker *w)
 void worker_store_changed(struct worker *w)
 {
 	atomic_store(&w->store_changed, true);
+	uv_async_send(&w->wake);
+}
+
+void worker_job_changed(struct worker *w, const char *job_id)
+{
+	struct sched_job *j = find_in(w->jobs, job_id);
+
+	if (j == NULL)
+		j = find_in(w->guests, job_id);
+	if (j != NULL)
+		j->store_changed = true;
+	w->share_due = true;
 	uv_async_send(&w->wake);
 }
 

@@ -152,6 +152,7 @@ struct sched_job {
 	unsigned shared_parallel;
 	bool guest;
 	bool withdrawn;	       /* the proposer withdrew the other nodes' trials at its end */
+	bool store_changed;    /* another node wrote to it: read it back (share_read()) */
 	int64_t idle_since_ms; /* a guest: when it last ran a trial */
 
 	struct sched_job *next;
@@ -208,7 +209,8 @@ struct worker {
 	 * ending).
 	 */
 	struct sched_job *guests;
-	atomic_bool store_changed;
+	atomic_bool store_changed; /* read every job back */
+	bool share_due;		   /* read back the jobs marked store_changed, take offers */
 	int64_t share_at_ms;
 	int64_t guests_at_ms; /* the guests' jobs were last read */
 	int64_t guest_load_after_ms;

@@ -64,6 +64,14 @@ void worker_notify(struct worker *w);
 void worker_store_changed(struct worker *w);
 
 /*
+ * The same for one job another node wrote to (a notification naming it):
+ * the job, when held here, is read back at the next pass, and free threads
+ * look for offered trials; the other jobs wait for their poll. On the
+ * loop's thread only.
+ */
+void worker_job_changed(struct worker *w, const char *job_id);
+
+/*
  * The longest time any running trial or refit has gone without a sign of
  * progress (its start, a mini-batch or a chunk of rows polling for a stop,
  * its end), in ms; 0 when nothing runs. Those come every few seconds at

@@ -95,9 +95,12 @@ static void free_and_close(uv_loop_t *loop, struct pg_listen *l)
 static struct pg_listen *start(uv_loop_t *loop, const char *uri, struct fitd_metrics *m,
 			       struct seen *s)
 {
-	struct pg_listen_options o = {
-		.uri = uri, .metrics = m, .on_job = on_job, .on_state = on_state, .data = s
-	};
+	struct pg_listen_options o = { .uri = uri,
+				       .metrics = m,
+				       .node = "me",
+				       .on_job = on_job,
+				       .on_state = on_state,
+				       .data = s };
 	struct pg_listen *l = NULL;
 
 	ck_assert_int_eq(uv_loop_init(loop), 0);
@@ -119,15 +122,19 @@ START_TEST(notifications_and_reconnect)
 	ck_assert(pg_listen_up(l));
 	ck_assert_uint_eq(atomic_load(&m->listen_connected), 1);
 
-	/* Its channel only; a rolled-back transaction's notification never comes. */
+	/*
+	 * Its channel only; a rolled-back transaction's notification never
+	 * comes; another node's names the job alone, and its own is skipped.
+	 */
 	sql("NOTIFY fitd_events, 'job_a'");
 	sql("NOTIFY other_channel, 'job_x'");
 	sql("BEGIN; NOTIFY fitd_events, 'job_rolled_back'; ROLLBACK");
-	sql("NOTIFY fitd_events, 'job_b'");
+	sql("NOTIFY fitd_events, 'job_mine me'");
+	sql("NOTIFY fitd_events, 'job_b other'");
 	ck_assert(run_until(&loop, &s.jobs, 2, 5000));
 	ck_assert(!run_until(&loop, &s.jobs, 3, 300));
 	ck_assert_str_eq(s.all, "job_a job_b");
-	ck_assert_uint_eq(atomic_load(&m->notifications), 2);
+	ck_assert_uint_eq(atomic_load(&m->notifications), 3);
 
 	/* The server ends it: down, then up again within the back-off. */
 	sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

@@ -74,6 +74,20 @@ class NodesTest(unittest.TestCase):
                 pass
         return "\n".join(out)
 
+    def check_history(self, job_id, n):
+        """Every one of the job's n trials ended once: completed, with one
+        result and one trial_finished event."""
+        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx), min(idx), max(idx)"
+                              " FROM trials WHERE job_id = '%s' AND state = 'completed'"
+                              " AND result IS NOT NULL" % job_id),
+                         ["%d|%d|0|%d" % (n, n, n - 1)])
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
+                              % job_id), [str(n)])
+        finished = psql(self.uri, "SELECT (data::jsonb ->> 'trial')::int, count(*) FROM events"
+                        " WHERE job_id = '%s' AND type = 'trial_finished' GROUP BY 1 ORDER BY 1"
+                        % job_id)
+        self.assertEqual(finished, ["%d|1" % i for i in range(n)])
+
     def running_trial_of(self, job_id, name, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -172,17 +186,7 @@ class Nodes(NodesTest):
                       second.encode(), log)
 
         # Every trial ended once: one terminal state, one result, one trial_finished.
-        n = SPEC["search"]["max_trials"]
-        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx), min(idx), max(idx)"
-                              " FROM trials WHERE job_id = '%s' AND state = 'completed'"
-                              " AND result IS NOT NULL" % job_id),
-                         ["%d|%d|0|%d" % (n, n, n - 1)])
-        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
-                              % job_id), [str(n)])
-        finished = psql(self.uri, "SELECT (data::jsonb ->> 'trial')::int, count(*) FROM events"
-                        " WHERE job_id = '%s' AND type = 'trial_finished' GROUP BY 1 ORDER BY 1"
-                        % job_id)
-        self.assertEqual(finished, ["%d|1" % i for i in range(n)])
+        self.check_history(job_id, SPEC["search"]["max_trials"])
 
         # The stream on another node saw every event, ids without a gap.
         self.assertEqual([e[0] for e in seen], list(range(1, len(seen) + 1)))

@@ -218,16 +218,7 @@ class NodeFaults(NodesTest):
         # Every trial ended once: one terminal state, one result, one trial_finished.
         n = SPEC["search"]["max_trials"]
         self.assertEqual(job["progress"]["trials_done"], n)
-        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx), min(idx), max(idx)"
-                              " FROM trials WHERE job_id = '%s' AND state = 'completed'"
-                              " AND result IS NOT NULL" % job_id),
-                         ["%d|%d|0|%d" % (n, n, n - 1)])
-        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
-                              % job_id), [str(n)])
-        finished = psql(self.uri, "SELECT (data::jsonb ->> 'trial')::int, count(*) FROM events"
-                        " WHERE job_id = '%s' AND type = 'trial_finished' GROUP BY 1 ORDER BY 1"
-                        % job_id)
-        self.assertEqual(finished, ["%d|1" % i for i in range(n)])
+        self.check_history(job_id, n)
         self.assertGreaterEqual(sum(metric(self.daemons[x], "fitd_trials_rescued_total")
                                     for x in NAMES), 1)
 

@@ -69,20 +69,6 @@ class Share(NodesTest):
                   % (len(ALONE[key]), key, time.time() - t0), file=sys.stderr)
         return ALONE[key]
 
-    def check_history(self, job_id):
-        """Every trial ended once: one terminal state, one result, one trial_finished."""
-        n = TRIALS
-        self.assertEqual(psql(self.uri, "SELECT count(*), count(DISTINCT idx), min(idx), max(idx)"
-                              " FROM trials WHERE job_id = '%s' AND state = 'completed'"
-                              " AND result IS NOT NULL" % job_id),
-                         ["%d|%d|0|%d" % (n, n, n - 1)])
-        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s'"
-                              % job_id), [str(n)])
-        finished = psql(self.uri, "SELECT (data::jsonb ->> 'trial')::int, count(*) FROM events"
-                        " WHERE job_id = '%s' AND type = 'trial_finished' GROUP BY 1 ORDER BY 1"
-                        % job_id)
-        self.assertEqual(finished, ["%d|1" % i for i in range(n)])
-
     def nodes_of(self, d, job_id):
         status, _, page = d.request("GET", "/v1/jobs/%s/trials?limit=1000" % job_id)
         self.assertEqual(status, 200, page)
@@ -109,7 +95,7 @@ class Share(NodesTest):
         self.assertEqual(psql(self.uri, "SELECT count(DISTINCT result::jsonb ->> 'node')"
                               " FROM trials WHERE job_id = '%s'" % job_id),
                          [str(len([n for n in counts if counts[n] > 0]))])
-        self.check_history(job_id)
+        self.check_history(job_id, TRIALS)
 
         # The same leaderboard as one node of its own (SQLite) gives.
         self.assertEqual(board(nodes["a"], job_id), self.alone())
@@ -176,7 +162,7 @@ class Share(NodesTest):
         self.assertGreaterEqual(rescued, 1)
         ran = self.nodes_of(self.daemons[live[0]], job_id)
         self.assertNotEqual(ran[int(idx)], victim)
-        self.check_history(job_id)
+        self.check_history(job_id, TRIALS)
         self.assertEqual(board(self.daemons[live[0]], job_id), self.alone())
 
     def test_holder_killed(self):
@@ -196,7 +182,7 @@ class Share(NodesTest):
         second = self.runner(job_id, other_than=holder)
         job = wait_job(self.daemons[second], job_id, timeout=300)
         self.assertEqual(job["state"], "succeeded", job)
-        self.check_history(job_id)
+        self.check_history(job_id, TRIALS)
         self.assertEqual(board(self.daemons[second], job_id), self.alone())
 
     def ended_once(self, job_id):
