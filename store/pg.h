@@ -286,8 +286,8 @@ int store__pg_trial_claim(struct store *s, const char *job_id, int64_t idx, cons
 			  struct fitd_error *err);
 int store__pg_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t generation,
 			   const struct store_trial_outcome *o, struct fitd_error *err);
-int store__pg_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,
-			struct fitd_error *err);
+int store__pg_trial_all(struct store *s, const char *job_id, int64_t from, struct store_trial **out,
+			size_t *n, struct fitd_error *err);
 int store__pg_trial_board(struct store *s, const char *job_id, bool higher_is_better, size_t offset,
 			  size_t limit, struct store_trial **out, size_t *n, bool *more,
 			  struct fitd_error *err);

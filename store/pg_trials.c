@@ -305,13 +305,15 @@ static int read_trials(struct store *s, const char *sql, int n, const char *cons
 	return rc;
 }
 
-int store__pg_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,
-			struct fitd_error *err)
+int store__pg_trial_all(struct store *s, const char *job_id, int64_t from, struct store_trial **out,
+			size_t *n, struct fitd_error *err)
 {
 	static const char sql[] = "SELECT " TRIAL_COLUMNS
-				  " FROM trials WHERE job_id = $1 ORDER BY idx";
+				  " FROM trials WHERE job_id = $1 AND idx >= $2 ORDER BY idx";
+	char b[24];
+	const char *v[2] = { job_id, store__pg_i64(b, from) };
 
-	return read_trials(s, sql, 1, &job_id, SIZE_MAX, out, n, NULL, err);
+	return read_trials(s, sql, 2, v, SIZE_MAX, out, n, NULL, err);
 }
 
 int store__pg_trial_board(struct store *s, const char *job_id, bool higher_is_better, size_t offset,

@@ -428,11 +428,12 @@ int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t
 		       const struct store_trial_outcome *o, struct fitd_error *err);
 
 /*
- * Every trial of a job in index order (the searcher's history): a heap
- * array of *n trials to release one by one, then free() (NULL when *n is 0).
+ * Every trial of a job from index from on, in index order (the searcher's
+ * history; from 0 for all): a heap array of *n trials to release one by
+ * one, then free() (NULL when *n is 0).
  */
-int store_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,
-		    struct fitd_error *err);
+int store_trial_all(struct store *s, const char *job_id, int64_t from, struct store_trial **out,
+		    size_t *n, struct fitd_error *err);
 
 /*
  * The leaderboard: completed trials best first (higher_is_better says which

@@ -301,18 +301,20 @@ static int collect(sqlite3 *db, sqlite3_stmt *st, size_t limit, struct store_tri
 	return rc;
 }
 
-int store_trial_all(struct store *s, const char *job_id, struct store_trial **out, size_t *n,
-		    struct fitd_error *err)
+int store_trial_all(struct store *s, const char *job_id, int64_t from, struct store_trial **out,
+		    size_t *n, struct fitd_error *err)
 {
 	if (s->pg != NULL)
-		return store__pg_trial_all(s, job_id, out, n, err);
+		return store__pg_trial_all(s, job_id, from, out, n, err);
 	sqlite3 *db = store__read_begin(s);
 	sqlite3_stmt *st = NULL;
 	int rc = store__prepare(
-	    db, "SELECT " TRIAL_COLUMNS " FROM trials WHERE job_id = ? ORDER BY idx", &st, err);
+	    db, "SELECT " TRIAL_COLUMNS " FROM trials WHERE job_id = ? AND idx >= ? ORDER BY idx",
+	    &st, err);
 
 	if (rc == FITD_OK) {
 		sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, from);
 		rc = collect(db, st, SIZE_MAX, out, n, NULL, err);
 	}
 	sqlite3_finalize(st);

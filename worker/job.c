@@ -231,7 +231,7 @@ static int load_history(struct sched_job *j, struct fitd_error *err)
 {
 	struct store_trial *rows = NULL;
 	size_t n = 0;
-	int rc = store_trial_all(j->w->store, j->id, &rows, &n, err);
+	int rc = store_trial_all(j->w->store, j->id, 0, &rows, &n, err);
 
 	for (size_t i = 0; rc == FITD_OK && i < n; i++) {
 		struct sched_rec *rec = sched_job_rec(j, rows[i].idx);
@@ -279,14 +279,19 @@ int sched_job_refresh(struct sched_job *j, struct fitd_error *err)
 	struct store_trial *rows = NULL;
 	size_t n = 0, r = 0, bound;
 	int64_t best = j->best_idx;
-	int rc = store_trial_all(j->w->store, j->id, &rows, &n, err);
+	size_t from = 0;
+	int rc;
 
+	/* An ended trial never changes: read from the first one that has not. */
+	while (from < j->nrecs && terminal(j->recs[from].state))
+		from++;
+	rc = store_trial_all(j->w->store, j->id, (int64_t)from, &rows, &n, err);
 	if (rc != FITD_OK)
 		return rc;
 	bound = j->nrecs;
 	if (n > 0 && (size_t)rows[n - 1].idx + 1 > bound)
 		bound = (size_t)rows[n - 1].idx + 1;
-	for (size_t i = 0; i < bound; i++) {
+	for (size_t i = from; i < bound; i++) {
 		const struct store_trial *t = r < n && rows[r].idx == (int64_t)i ? &rows[r++]
 										 : NULL;
 		struct sched_rec *rec = sched_job_rec(j, (int64_t)i);

@@ -101,7 +101,7 @@ START_TEST(schema_accepts_exactly_the_names)
 	for (int st = 0; st < STORE_TRIAL_NSTATES; st++) {
 		ck_assert_int_eq(set_state("trials", store_trial_state_name(st), "idx = 0"),
 				 SQLITE_DONE);
-		ck_assert_int_eq(store_trial_all(s, job.id, &t, &n, &err), FITD_OK);
+		ck_assert_int_eq(store_trial_all(s, job.id, 0, &t, &n, &err), FITD_OK);
 		ck_assert_uint_eq(n, 1);
 		ck_assert_int_eq(t[0].state, st);
 		store_trial_release(&t[0]);

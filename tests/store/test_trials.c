@@ -631,6 +631,30 @@ START_TEST(job_lease_moves_and_fences)
 }
 END_TEST
 
+/* The history from an index on: what a node reading back its job asks for. */
+START_TEST(history_from_an_index)
+{
+	struct fitd_error err = { 0 };
+	struct store_trial *t = NULL;
+	struct fixture fx;
+	size_t n = 0;
+
+	setup(&fx, 3);
+	for (int64_t i = 0; i < 3; i++)
+		claim(&fx, i, "host:1");
+	ck_assert_int_eq(store_trial_all(fx.s, fx.job.id, 1, &t, &n, &err), FITD_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(t[0].idx, 1);
+	ck_assert_int_eq(t[1].idx, 2);
+	for (size_t i = 0; i < n; i++)
+		store_trial_release(&t[i]);
+	free(t);
+	ck_assert_int_eq(store_trial_all(fx.s, fx.job.id, 3, &t, &n, &err), FITD_OK);
+	ck_assert_uint_eq(n, 0);
+	teardown(&fx);
+}
+END_TEST
+
 /* On PostgreSQL out-of-fold predictions are fenced like the result. */
 START_TEST(oof_write_is_fenced)
 {
@@ -810,6 +834,7 @@ int main(void)
 	tcase_add_test(tc, racing_claims_win_once);
 	tcase_add_test(tc, job_lease_moves_and_fences);
 	tcase_add_test(tc, oof_write_is_fenced);
+	tcase_add_test(tc, history_from_an_index);
 	tcase_add_test(tc, offered_trials_are_taken_once);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
