@@ -7,7 +7,7 @@
 
 /*
  * When neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is in the environment,
- * sets OMP_WAIT_POLICY=passive and replaces the process with the same
+ * sets GOMP_SPINCOUNT=10000 (a short spin at a barrier, then sleep) and replaces the process with the same
  * program and argv (execv of /proc/self/exe): libgomp reads its settings
  * once, when it is loaded, so only a new image sees them. The process id,
  * open descriptors and the rest of the environment stay. Call it first in
