@@ -8,7 +8,7 @@
  * burns the time slice the thread it waits for needs, and a fit that meets
  * barriers often (an mlp several times per batch) slows down by several
  * times. Sleeping at once (OMP_WAIT_POLICY=passive) avoids that but pays a
- * wake-up at every barrier: an mlp epoch about 1.4 times as long as with a
+ * wake-up at every barrier: an mlp epoch up to 1.4 times as long as with a
  * short spin, on free cores and under load alike. fitd therefore bounds the
  * spin (GOMP_SPINCOUNT=10000; libgomp cuts it further when threads
  * outnumber cores); the linear and tree fits, with few barriers, time the
