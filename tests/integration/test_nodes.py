@@ -50,6 +50,15 @@ class NodesTest(unittest.TestCase):
     """What the tests of several nodes share: the database self.uri and the
     daemons by node name, self.daemons."""
 
+    def node(self, name, store=True):
+        """Starts (again) the daemon of node name, one trial thread."""
+        args = ["--worker-threads", "1", "--lease-ms", str(LEASE_MS), "--node", name]
+        if store:
+            args += ["--store", self.uri]
+        d = self.daemons.get(name) or Daemon(args=args)
+        self.daemons[name] = d
+        return d.start()
+
     def runner(self, job_id, timeout=30, other_than=None):
         """The node holding the job's lease (once one other than other_than does)."""
         deadline = time.time() + timeout
@@ -111,14 +120,6 @@ class Nodes(NodesTest):
             if self.daemons[name].proc is not None:
                 self.daemons[name].proc.send_signal(signal.SIGCONT)
         stop_cleanly(self, list(self.daemons.values()))
-
-    def node(self, name, store=True):
-        args = ["--worker-threads", "1", "--lease-ms", str(LEASE_MS), "--node", name]
-        if store:
-            args += ["--store", self.uri]
-        d = self.daemons.get(name) or Daemon(args=args)
-        self.daemons[name] = d
-        return d.start()
 
     def done(self, d, job_id):
         status, _, job = d.request("GET", "/v1/jobs/" + job_id)

@@ -21,7 +21,7 @@ import sys
 import time
 import unittest
 
-from fitdtest import Daemon, upload_table, submit_job, wait_job
+from fitdtest import upload_table, submit_job, wait_job
 from test_nodes import NodesTest, LEASE_MS, metric
 from test_pg import STORE, new_database, psql, board, stop_cleanly
 
@@ -46,14 +46,6 @@ class Share(NodesTest):
 
     def tearDown(self):
         stop_cleanly(self, list(self.daemons.values()))
-
-    def node(self, name, store=True):
-        args = ["--worker-threads", "1", "--lease-ms", str(LEASE_MS), "--node", name]
-        if store:
-            args += ["--store", self.uri]
-        d = self.daemons.get(name) or Daemon(args=args)
-        self.daemons[name] = d
-        return d.start()
 
     def alone(self, spec=SPEC):
         """The leaderboard of the same spec, data and seed on one SQLite node."""
