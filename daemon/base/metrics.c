@@ -180,6 +180,15 @@ void fitd_metrics_set_worker(struct fitd_metrics *m, unsigned threads, unsigned 
 	atomic_store_explicit(&m->queue_depth, queue_depth, memory_order_relaxed);
 }
 
+/* A counter family of one sample. */
+static void counter(struct fitd_buf *t, const char *name, const char *help,
+		    const atomic_uint_least64_t *v)
+{
+	fitd_prom_family(t, name, "counter", help);
+	fitd_buf_printf(t, "%s %llu\n", name,
+			(unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
+}
+
 void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t)
 {
 	unsigned threads = atomic_load_explicit(&m->trial_threads, memory_order_relaxed);
@@ -208,39 +217,30 @@ void fitd_metrics_write(const struct fitd_metrics *m, struct fitd_buf *t)
 			 "Time of each write transaction on the single writer connection, from "
 			 "BEGIN IMMEDIATE to COMMIT (with its fsync) or ROLLBACK.");
 	fitd_prom_histogram(t, "fitd_store_write_duration_seconds", "", &m->store_write);
-	fitd_prom_family(t, "fitd_lease_losses_total", "counter",
-			 "Jobs this node was running whose lease another node took over (the "
-			 "node was stopped or cut off past its lease); their trials were "
-			 "stopped and nothing of them written.");
-	fitd_buf_printf(
-	    t, "fitd_lease_losses_total %llu\n",
-	    (unsigned long long)atomic_load_explicit(&m->lease_losses, memory_order_relaxed));
-	fitd_prom_family(t, "fitd_trials_rescued_total", "counter",
-			 "Running trials of a node that died or lost its lease that this node "
-			 "put back in the queue (a new generation fences the old one).");
-	fitd_buf_printf(
-	    t, "fitd_trials_rescued_total %llu\n",
-	    (unsigned long long)atomic_load_explicit(&m->trials_rescued, memory_order_relaxed));
-	fitd_prom_family(t, "fitd_stale_writes_refused_total", "counter",
-			 "Writes of this node refused because the trial or job lease they "
-			 "belonged to had moved to another attempt or node (results, progress, "
-			 "claims, job ends).");
-	fitd_buf_printf(
-	    t, "fitd_stale_writes_refused_total %llu\n",
-	    (unsigned long long)atomic_load_explicit(&m->stale_writes, memory_order_relaxed));
-	fitd_prom_family(t, "fitd_store_notifications_total", "counter",
-			 "Event notifications (LISTEN fitd_events) this node received from a "
-			 "shared PostgreSQL store; each wakes the event streams of its job.");
-	fitd_buf_printf(
-	    t, "fitd_store_notifications_total %llu\n",
-	    (unsigned long long)atomic_load_explicit(&m->notifications, memory_order_relaxed));
-	fitd_prom_family(t, "fitd_store_listen_reconnects_total", "counter",
-			 "Times the LISTEN connection to a shared PostgreSQL store was made "
-			 "again after it was lost or could not be made; streams are polled "
-			 "every second meanwhile.");
-	fitd_buf_printf(
-	    t, "fitd_store_listen_reconnects_total %llu\n",
-	    (unsigned long long)atomic_load_explicit(&m->listen_reconnects, memory_order_relaxed));
+	counter(t, "fitd_lease_losses_total",
+		"Jobs this node was running whose lease another node took over (the "
+		"node was stopped or cut off past its lease); their trials were "
+		"stopped and nothing of them written.",
+		&m->lease_losses);
+	counter(t, "fitd_trials_rescued_total",
+		"Running trials of a node that died or lost its lease that this node "
+		"put back in the queue (a new generation fences the old one).",
+		&m->trials_rescued);
+	counter(t, "fitd_stale_writes_refused_total",
+		"Writes of this node refused because the trial or job lease they "
+		"belonged to had moved to another attempt or node (results, progress, "
+		"claims, job ends).",
+		&m->stale_writes);
+	counter(t, "fitd_store_notifications_total",
+		"Event notifications (LISTEN fitd_events) this node received from a "
+		"shared PostgreSQL store; another node's wakes the event streams of its "
+		"job and has the scheduler read the job back.",
+		&m->notifications);
+	counter(t, "fitd_store_listen_reconnects_total",
+		"Times the LISTEN connection to a shared PostgreSQL store was made "
+		"again after it was lost or could not be made; streams are polled "
+		"every second meanwhile.",
+		&m->listen_reconnects);
 	fitd_prom_family(t, "fitd_store_listen_connected", "gauge",
 			 "1 while the LISTEN connection to a shared PostgreSQL store is in "
 			 "place, else 0 (always 0 on SQLite, which needs none).");
