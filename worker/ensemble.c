@@ -229,15 +229,19 @@ static int load_preds(const struct worker_task *t, size_t stride, float **preds,
 }
 
 static void decide(const struct worker_task *t, struct worker_ensemble_plan *p,
-		   enum fit_metric metric)
+		   enum fit_metric metric, int64_t left)
 {
 	bool higher = fit_metric_higher_is_better(metric);
-	int64_t left = t->deadline_ms > 0 ? t->deadline_ms - fitd_clock_ms() : INT64_MAX;
 
-	if (p->n < 2)
+	if (p->n < 2 && p->limited)
+		snprintf(p->reason, sizeof(p->reason),
+			 "greedy selection kept the best trial alone: refitting another member "
+			 "would not fit in the %.1f s left of max_seconds",
+			 (double)(left > 0 ? left : 0) / 1000);
+	else if (p->n < 2)
 		snprintf(p->reason, sizeof(p->reason),
 			 "greedy selection kept the best trial alone");
-	else if (t->ensemble_always && p->refit_ms <= left) {
+	else if (t->ensemble_always) {
 		p->use = true;
 		snprintf(p->reason, sizeof(p->reason),
 			 "search.ensemble is true (out of fold: %.6g, the best single trial %.6g)",
@@ -257,25 +261,26 @@ static void decide(const struct worker_task *t, struct worker_ensemble_plan *p,
 			 "chosen on half the rows and scored on the other, the ensemble's %s "
 			 "(%.6g) does not beat the best single trial's (%.6g)",
 			 fit_metric_name(metric), p->check_ens, p->check_single);
-	else if (p->refit_ms > left)
-		snprintf(p->reason, sizeof(p->reason),
-			 "refitting its %zu members would take about %.1f s, more than the %.1f s "
-			 "left of max_seconds",
-			 p->n, (double)p->refit_ms / 1000, (double)(left > 0 ? left : 0) / 1000);
 	else {
 		p->use = true;
-		snprintf(p->reason, sizeof(p->reason),
-			 "the ensemble's out-of-fold %s (%.6g) beats the best single trial's "
-			 "(%.6g), also where neither was chosen (%.6g, %.6g)",
-			 fit_metric_name(metric), p->score, p->single, p->check_ens,
-			 p->check_single);
+		snprintf(
+		    p->reason, sizeof(p->reason),
+		    "the ensemble's out-of-fold %s (%.6g) beats the best single trial's "
+		    "(%.6g), also where neither was chosen (%.6g, %.6g)%s",
+		    fit_metric_name(metric), p->score, p->single, p->check_ens, p->check_single,
+		    p->limited ? "; its members kept to the refits that fit in the time left" : "");
 	}
 }
 
+/* A candidate's refit: its fold fit time with a margin. */
+static int64_t refit_cost(const struct worker_task *t, size_t cand)
+{
+	return t->cands[cand].fold_ms * WORKER_ENSEMBLE_REFIT_PCT / 100;
+}
+
 /* The distinct picks of the selection, best candidate first (the candidates' order). */
-static int fill_members(const struct worker_task *t, struct worker_ensemble_plan *p,
-			const size_t *cand_of, const unsigned *counts, size_t nusable,
-			unsigned rounds)
+static int fill_members(struct worker_ensemble_plan *p, const size_t *cand_of,
+			const unsigned *counts, size_t nusable, unsigned rounds)
 {
 	p->member = calloc(nusable, sizeof(size_t));
 	p->weight = calloc(nusable, sizeof(double));
@@ -286,7 +291,6 @@ static int fill_members(const struct worker_task *t, struct worker_ensemble_plan
 			continue;
 		p->member[p->n] = cand_of[u];
 		p->weight[p->n] = (double)counts[u] / rounds;
-		p->refit_ms += t->cands[cand_of[u]].fold_ms * WORKER_ENSEMBLE_REFIT_PCT / 100;
 		p->n++;
 	}
 	return FITD_OK;
@@ -301,13 +305,19 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 	const float **usable = calloc(t->ncands + 1, sizeof(float *));
 	size_t *cand_of = calloc(t->ncands + 1, sizeof(size_t));
 	unsigned *counts = calloc(t->ncands + 1, sizeof(unsigned));
+	double *cost = calloc(t->ncands + 1, sizeof(double));
+	int64_t left = t->deadline_ms > 0 ? t->deadline_ms - fitd_clock_ms() : INT64_MAX;
+	/* With a deadline, the members are only those whose refits fit before it. */
+	struct fit_ensemble_limit limit = { .cost = cost, .budget = (double)left };
+	const struct fit_ensemble_limit *lim = t->deadline_ms > 0 ? &limit : NULL;
 	struct fit_ensemble_choice ch = { .counts = counts };
 	size_t stride = (d->noof + WORKER_ENSEMBLE_MAX_ROWS - 1) / WORKER_ENSEMBLE_MAX_ROWS;
 	size_t nsel = stride > 1 ? (d->noof + stride - 1) / stride : d->noof;
 	int32_t *labels = d->oof_labels != NULL ? malloc((nsel + 1) * sizeof(int32_t)) : NULL;
 	double *truth = d->oof_truth != NULL ? malloc((nsel + 1) * sizeof(double)) : NULL;
 	size_t have = 0, nu = 0;
-	int rc = preds && usable && cand_of && counts && (labels || truth) ? FITD_OK : FITD_ENOMEM;
+	int rc = preds && usable && cand_of && counts && cost && (labels || truth) ? FITD_OK
+										   : FITD_ENOMEM;
 
 	memset(p, 0, sizeof(*p));
 	p->single_idx = -1;
@@ -325,6 +335,7 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 	for (size_t c = 0; rc == FITD_OK && c < t->ncands; c++)
 		if (preds[c] != NULL) {
 			usable[nu] = preds[c];
+			cost[nu] = (double)refit_cost(t, c);
 			cand_of[nu++] = c;
 		}
 	if (rc == FITD_OK && nu < 2) {
@@ -333,7 +344,7 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 	} else if (rc == FITD_OK) {
 		struct fitd_error e = { 0 };
 		int src = fit_ensemble_select(usable, nu, nsel, d->oof_width, metric, labels, truth,
-					      FIT_ENSEMBLE_ROUNDS, &ch, &e);
+					      FIT_ENSEMBLE_ROUNDS, lim, &ch, &e);
 
 		if (src == FITD_ENOMEM)
 			rc = src;
@@ -345,11 +356,12 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 			p->score = ch.score;
 			p->single = ch.best_score;
 			p->single_idx = t->cands[cand_of[ch.best]].idx;
-			rc = fill_members(t, p, cand_of, counts, nu, ch.rounds);
+			p->limited = ch.limited;
+			rc = fill_members(p, cand_of, counts, nu, ch.rounds);
 		}
 		if (rc == FITD_OK && src == FITD_OK && p->n >= 2) {
 			int crc = fit_ensemble_crossfit(usable, nu, nsel, d->oof_width, metric,
-							labels, truth, FIT_ENSEMBLE_ROUNDS,
+							labels, truth, FIT_ENSEMBLE_ROUNDS, lim,
 							&p->check_ens, &p->check_single, &e);
 
 			if (crc == FITD_ENOMEM)
@@ -357,7 +369,7 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 			p->checked = crc == FITD_OK;
 		}
 		if (rc == FITD_OK && src == FITD_OK)
-			decide(t, p, metric);
+			decide(t, p, metric, left);
 	}
 	for (size_t c = 0; preds != NULL && c < t->ncands; c++)
 		free(preds[c]);
@@ -365,6 +377,7 @@ int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_pla
 	free(usable);
 	free(cand_of);
 	free(counts);
+	free(cost);
 	free(labels);
 	free(truth);
 	if (rc != FITD_OK)

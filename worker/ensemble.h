@@ -55,8 +55,8 @@ struct worker_ensemble_plan {
 	bool checked;	     /* the cross-fitted check ran (fit_ensemble_crossfit()) */
 	double check_ens;    /* the selection's score on rows it was not chosen on */
 	double check_single; /* the best single choice's, likewise */
-	int64_t refit_ms;    /* estimated time to refit the members */
-	char reason[200];
+	bool limited;	     /* the time left kept some candidate out of the selection */
+	char reason[256];
 };
 
 /*
@@ -64,7 +64,10 @@ struct worker_ensemble_plan {
  * selects the ensemble and decides whether it is used: it must score
  * better out of fold than the best single candidate, also where neither
  * was chosen (the cross-fitted check, fit_ensemble_crossfit()), have two
- * members or more, and its members' refits must fit before t->deadline_ms. Errors are
+ * members or more, and its members' refits must fit before t->deadline_ms:
+ * with a deadline, selection only takes in members whose refits fit in the
+ * time left (struct fit_ensemble_limit), so a short budget gets a smaller
+ * ensemble rather than none. Errors are
  * FITD_ENOMEM only; a missing or damaged file drops its candidate.
  */
 int worker_ensemble_plan(const struct worker_task *t, struct worker_ensemble_plan *p,

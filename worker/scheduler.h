@@ -307,8 +307,8 @@ int64_t sched_job_refit_estimate(const struct sched_job *j);
  * the best trial, at most a fifth (a quarter with an ensemble) of the
  * budget. A slow trial that is kept but rarely chosen (an svm by dcd on a
  * million rows beside the trees) would otherwise stop the search early;
- * an ensemble whose members turn out dearer than the reserve is given up
- * at the end, and the job says so (worker/ensemble.c). Nothing without a
+ * at the end, the selection takes in only the members whose refits fit in
+ * the time left, and the job says so (worker/ensemble.c). Nothing without a
  * refit (search.refit false).
  */
 int64_t sched_job_refit_reserve(const struct sched_job *j);

@@ -79,7 +79,8 @@ START_TEST(test_picks_better)
 	a = binary_preds(labels, half_right, 0.9f);
 	b = binary_preds(labels, all_but_tenth, 0.9f);
 	ck_assert_int_eq(fit_ensemble_select((const float *const[]){ a, b }, 2, N, 2,
-					     FIT_METRIC_ACCURACY, labels, NULL, 25, &ch, &err),
+					     FIT_METRIC_ACCURACY, labels, NULL, 25, NULL, &ch,
+					     &err),
 			 FITD_OK);
 	ck_assert_uint_eq(ch.best, 1);
 	ck_assert_double_eq_tol(ch.best_score, 0.9, 1e-12);
@@ -113,13 +114,86 @@ START_TEST(test_complementary_beats_best)
 	}
 	c = binary_preds(labels, all_but_tenth, 0.6f);
 	ck_assert_int_eq(fit_ensemble_select((const float *const[]){ a, b, c }, 3, N, 2,
-					     FIT_METRIC_LOG_LOSS, labels, NULL, 25, &ch, NULL),
+					     FIT_METRIC_LOG_LOSS, labels, NULL, 25, NULL, &ch,
+					     NULL),
 			 FITD_OK);
 	ck_assert_msg(ch.score < ch.best_score - 0.05, "ensemble %g vs best single %g", ch.score,
 		      ch.best_score);
 	ck_assert_uint_gt(counts[0], 0);
 	ck_assert_uint_gt(counts[1], 0);
 	ck_assert_uint_eq(counts[0] + counts[1] + counts[2], ch.rounds);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_limit_keeps_members_within_budget)
+{
+	int32_t labels[N];
+	float *a, *b, *c;
+	unsigned counts[3];
+	struct fit_ensemble_choice ch = { .counts = counts };
+	double cost[3] = { 5, 1, 2 };
+	struct fit_ensemble_limit limit = { .cost = cost, .budget = 3 };
+	double ens, single, ens_free, single_free;
+
+	make_labels(labels);
+	/* as above: a and b complement each other; b is the best alone */
+	a = binary_preds(labels, first_half, 0.55f);
+	b = binary_preds(labels, second_half, 0.55f);
+	for (size_t i = 0; i < N / 2; i++) {
+		a[2 * i + (size_t)labels[i]] = 0.99f;
+		a[2 * i + 1 - (size_t)labels[i]] = 0.01f;
+	}
+	for (size_t i = N / 2; i < N; i++) {
+		b[2 * i + (size_t)labels[i]] = 0.99f;
+		b[2 * i + 1 - (size_t)labels[i]] = 0.01f;
+	}
+	c = binary_preds(labels, all_but_tenth, 0.6f);
+	const float *const preds[] = { a, b, c };
+
+	/* a costs more than what is left beside b: it never joins */
+	ck_assert_int_eq(fit_ensemble_select(preds, 3, N, 2, FIT_METRIC_LOG_LOSS, labels, NULL, 25,
+					     &limit, &ch, NULL),
+			 FITD_OK);
+	ck_assert_uint_eq(ch.best, 1);
+	ck_assert(ch.limited);
+	ck_assert_uint_eq(counts[0], 0);
+	ck_assert_uint_gt(counts[1], 0);
+	ck_assert_uint_eq(counts[1] + counts[2], ch.rounds);
+	/* the first pick joins whatever it costs, and then nothing else fits */
+	cost[1] = 10;
+	ck_assert_int_eq(fit_ensemble_select(preds, 3, N, 2, FIT_METRIC_LOG_LOSS, labels, NULL, 25,
+					     &limit, &ch, NULL),
+			 FITD_OK);
+	ck_assert(ch.limited);
+	ck_assert_uint_eq(ch.best, 1);
+	ck_assert_uint_eq(counts[1], ch.rounds);
+	ck_assert_double_eq(ch.score, ch.best_score);
+	/* a budget for everything changes nothing: a joins as without a limit */
+	limit.budget = 100;
+	ck_assert_int_eq(fit_ensemble_select(preds, 3, N, 2, FIT_METRIC_LOG_LOSS, labels, NULL, 25,
+					     &limit, &ch, NULL),
+			 FITD_OK);
+	ck_assert(!ch.limited);
+	ck_assert_uint_gt(counts[0], 0);
+	ck_assert_uint_gt(counts[1], 0);
+	ck_assert_int_eq(fit_ensemble_crossfit(preds, 3, N, 2, FIT_METRIC_LOG_LOSS, labels, NULL,
+					       25, &limit, &ens, &single, NULL),
+			 FITD_OK);
+	ck_assert_int_eq(fit_ensemble_crossfit(preds, 3, N, 2, FIT_METRIC_LOG_LOSS, labels, NULL,
+					       25, NULL, &ens_free, &single_free, NULL),
+			 FITD_OK);
+	ck_assert_double_eq(ens, ens_free);
+	ck_assert_double_eq(single, single_free);
+	/* the check's selections keep to the limit: with no room, each half keeps its best alone */
+	limit.budget = 0;
+	ck_assert_int_eq(fit_ensemble_crossfit(preds, 3, N, 2, FIT_METRIC_LOG_LOSS, labels, NULL,
+					       25, &limit, &ens, &single, NULL),
+			 FITD_OK);
+	ck_assert_double_eq(ens, single);
+	ck_assert_double_lt(ens_free, single_free);
 	free(a);
 	free(b);
 	free(c);
@@ -135,15 +209,15 @@ START_TEST(test_crossfit_one_candidate)
 	make_labels(labels);
 	b = binary_preds(labels, all_but_tenth, 0.9f);
 	ck_assert_int_eq(fit_ensemble_crossfit((const float *const[]){ b }, 1, N, 2,
-					       FIT_METRIC_ACCURACY, labels, NULL, 25, &ens, &single,
-					       NULL),
+					       FIT_METRIC_ACCURACY, labels, NULL, 25, NULL, &ens,
+					       &single, NULL),
 			 FITD_OK);
 	/* the halves' accuracies weighted by their rows: the accuracy on all rows */
 	ck_assert_double_eq_tol(ens, 0.9, 1e-12);
 	ck_assert_double_eq_tol(single, 0.9, 1e-12);
 	ck_assert_int_eq(fit_ensemble_crossfit((const float *const[]){ b }, 1, 1, 2,
-					       FIT_METRIC_ACCURACY, labels, NULL, 25, &ens, &single,
-					       NULL),
+					       FIT_METRIC_ACCURACY, labels, NULL, 25, NULL, &ens,
+					       &single, NULL),
 			 FITD_EINVAL);
 	free(b);
 }
@@ -165,8 +239,8 @@ START_TEST(test_crossfit_complementary)
 		p[2 * i + 1 - (size_t)labels[i]] = 0.01f;
 	}
 	ck_assert_int_eq(fit_ensemble_crossfit((const float *const[]){ a, b }, 2, N, 2,
-					       FIT_METRIC_LOG_LOSS, labels, NULL, 25, &ens, &single,
-					       NULL),
+					       FIT_METRIC_LOG_LOSS, labels, NULL, 25, NULL, &ens,
+					       &single, NULL),
 			 FITD_OK);
 	ck_assert_msg(ens < single - 0.05, "ensemble %g vs single %g", ens, single);
 	free(a);
@@ -200,11 +274,11 @@ START_TEST(test_crossfit_noise)
 		}
 	}
 	ck_assert_int_eq(fit_ensemble_select((const float *const *)c, NC, N, 2, FIT_METRIC_ACCURACY,
-					     labels, NULL, 25, &ch, NULL),
+					     labels, NULL, 25, NULL, &ch, NULL),
 			 FITD_OK);
 	ck_assert_int_eq(fit_ensemble_crossfit((const float *const *)c, NC, N, 2,
-					       FIT_METRIC_ACCURACY, labels, NULL, 25, &ens, &single,
-					       NULL),
+					       FIT_METRIC_ACCURACY, labels, NULL, 25, NULL, &ens,
+					       &single, NULL),
 			 FITD_OK);
 	/* chosen and scored on the same rows, noise looks like skill */
 	ck_assert_msg(ch.score > 0.6, "selection's own score %g", ch.score);
@@ -228,10 +302,10 @@ START_TEST(test_ties_and_repeats)
 	b = binary_preds(labels, half_right, 0.7f);
 	/* candidates 0 and 2 are the same: the lower index wins every tie */
 	ck_assert_int_eq(fit_ensemble_select((const float *const[]){ a, b, a }, 3, N, 2,
-					     FIT_METRIC_AUC, labels, NULL, 30, &x, NULL),
+					     FIT_METRIC_AUC, labels, NULL, 30, NULL, &x, NULL),
 			 FITD_OK);
 	ck_assert_int_eq(fit_ensemble_select((const float *const[]){ a, b, a }, 3, N, 2,
-					     FIT_METRIC_AUC, labels, NULL, 30, &y, NULL),
+					     FIT_METRIC_AUC, labels, NULL, 30, NULL, &y, NULL),
 			 FITD_OK);
 	ck_assert_uint_eq(x.best, 0);
 	ck_assert_uint_eq(c1[2], 0);
@@ -257,14 +331,14 @@ START_TEST(test_regression_mean)
 		b[i] = (float)(truth[i] - 1);
 	}
 	ck_assert_int_eq(fit_ensemble_select((const float *const[]){ a, b }, 2, N, 1,
-					     FIT_METRIC_RMSE, NULL, truth, 25, &ch, NULL),
+					     FIT_METRIC_RMSE, NULL, truth, 25, NULL, &ch, NULL),
 			 FITD_OK);
 	ck_assert_double_eq_tol(ch.best_score, 1.0, 1e-5);
 	ck_assert_double_lt(ch.score, 1e-5);
 	ck_assert_uint_eq(counts[0], counts[1]);
 	/* the wrong task's truth is refused */
 	ck_assert_int_eq(fit_ensemble_select((const float *const[]){ a, b }, 2, N, 1,
-					     FIT_METRIC_ACCURACY, NULL, truth, 25, &ch, NULL),
+					     FIT_METRIC_ACCURACY, NULL, truth, 25, NULL, &ch, NULL),
 			 FITD_EINVAL);
 }
 END_TEST
@@ -406,6 +480,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_picks_better);
 	tcase_add_test(tc, test_complementary_beats_best);
+	tcase_add_test(tc, test_limit_keeps_members_within_budget);
 	tcase_add_test(tc, test_ties_and_repeats);
 	tcase_add_test(tc, test_crossfit_one_candidate);
 	tcase_add_test(tc, test_crossfit_complementary);

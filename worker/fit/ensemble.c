@@ -48,11 +48,12 @@ static bool improves(enum fit_metric metric, double s, double than)
 
 int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, size_t nout,
 			enum fit_metric metric, const int32_t *labels, const double *truth,
-			unsigned rounds, struct fit_ensemble_choice *choice, struct fitd_error *err)
+			unsigned rounds, const struct fit_ensemble_limit *limit,
+			struct fit_ensemble_choice *choice, struct fitd_error *err)
 {
 	bool cls = fit_metric_is_classification(metric);
 	size_t cells = nrows * nout;
-	double *sum, *trial, *avg;
+	double *sum, *trial, *avg, spent = 0;
 	unsigned *run;
 	int rc = FITD_OK;
 
@@ -69,6 +70,7 @@ int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, s
 		rc = fitd_error_set(err, FITD_ENOMEM, NULL, "ensemble selection: out of memory");
 	memset(choice->counts, 0, ncand * sizeof(unsigned));
 	choice->rounds = 0;
+	choice->limited = false;
 	for (unsigned r = 0; rc == FITD_OK && r < rounds; r++) {
 		size_t pick = ncand;
 		double pick_score = NAN;
@@ -76,6 +78,11 @@ int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, s
 		for (size_t c = 0; rc == FITD_OK && c < ncand; c++) {
 			double s;
 
+			if (limit != NULL && r > 0 && run[c] == 0 &&
+			    spent + limit->cost[c] > limit->budget) {
+				choice->limited = true;
+				continue;
+			}
 			for (size_t i = 0; i < cells; i++)
 				trial[i] = sum[i] + (double)preds[c][i];
 			rc = score_mean(trial, nrows, nout, 1.0 / (r + 1), metric, labels, truth,
@@ -90,6 +97,8 @@ int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, s
 			break;
 		for (size_t i = 0; i < cells; i++)
 			sum[i] += (double)preds[pick][i];
+		if (limit != NULL && run[pick] == 0)
+			spent += limit->cost[pick];
 		run[pick]++;
 		if (r == 0) {
 			choice->best = pick;
@@ -143,7 +152,8 @@ static int score_mix(const float *const *preds, size_t ncand, size_t nrows, size
 
 int fit_ensemble_crossfit(const float *const *preds, size_t ncand, size_t nrows, size_t nout,
 			  enum fit_metric metric, const int32_t *labels, const double *truth,
-			  unsigned rounds, double *ens, double *single, struct fitd_error *err)
+			  unsigned rounds, const struct fit_ensemble_limit *limit, double *ens,
+			  double *single, struct fitd_error *err)
 {
 	size_t rows[2] = { (nrows + 1) / 2, nrows / 2 };
 	float *halves = ncand > 0 ? calloc(ncand * nrows * nout + 1, sizeof(float)) : NULL;
@@ -188,7 +198,7 @@ int fit_ensemble_crossfit(const float *const *preds, size_t ncand, size_t nrows,
 		double e = 0, s = 0;
 
 		rc = fit_ensemble_select(part[h], ncand, rows[h], nout, metric, lab[h], tru[h],
-					 rounds, &ch, err);
+					 rounds, limit, &ch, err);
 		if (rc == FITD_OK)
 			rc = score_mix(part[o], ncand, rows[o], nout, counts, ch.rounds, metric,
 				       lab[o], tru[o], &e, err);

@@ -28,6 +28,7 @@
 #ifndef FIT_ENSEMBLE_H
 #define FIT_ENSEMBLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,17 @@
 /* Rounds of greedy selection: AutoGluon's choice (no gain seen above 25). */
 #define FIT_ENSEMBLE_ROUNDS 25
 
+/*
+ * What the members may cost together (their refits' time, say): a
+ * candidate not yet in the ensemble joins only while the members' costs
+ * plus its own stay within budget. The first pick, the best single
+ * candidate, always joins (and counts). A NULL limit is no limit.
+ */
+struct fit_ensemble_limit {
+	const double *cost; /* per candidate, >= 0 */
+	double budget;
+};
+
 /* What fit_ensemble_select() gives back. */
 struct fit_ensemble_choice {
 	unsigned *counts; /* per candidate: rounds that picked it (caller's array) */
@@ -43,6 +55,7 @@ struct fit_ensemble_choice {
 	double score;	  /* the metric of the kept ensemble on the rows */
 	size_t best;	  /* the best single candidate (the first pick) */
 	double best_score;
+	bool limited; /* the limit kept some candidate out of some round */
 };
 
 /*
@@ -50,15 +63,16 @@ struct fit_ensemble_choice {
  * same nrows rows: preds[c] holds nrows * nout floats, row-major, the
  * class probabilities (nout = classes, with labels in 0..nout-1, -1 for a
  * class no candidate knows) or the regression values (nout = 1, with
- * truth). Runs `rounds` rounds and keeps the best prefix in *choice,
- * whose counts array (ncand entries) the caller provides. FITD_EINVAL for
+ * truth). Runs `rounds` rounds within limit (NULL: none) and keeps the
+ * best prefix in *choice, whose counts array (ncand entries) the caller
+ * provides. FITD_EINVAL for
  * no candidate, no row or rounds 0 or a metric of the other task; the
  * metric's errors (an undefined AUC); FITD_ENOMEM.
  */
 int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, size_t nout,
 			enum fit_metric metric, const int32_t *labels, const double *truth,
-			unsigned rounds, struct fit_ensemble_choice *choice,
-			struct fitd_error *err);
+			unsigned rounds, const struct fit_ensemble_limit *limit,
+			struct fit_ensemble_choice *choice, struct fitd_error *err);
 
 /*
  * The selection bias guard: how the ensemble selection and the choice of
@@ -68,12 +82,14 @@ int fit_ensemble_select(const float *const *preds, size_t ncand, size_t nrows, s
  * choices; *ens and *single are the two halves' scores weighted by their
  * rows. On the rows it was chosen on, an ensemble of 25 picks among many
  * candidates looks better than it is (it fits their noise); here both
- * choices are scored honestly and the ensemble must win there too.
- * Arguments and errors as fit_ensemble_select(); FITD_EINVAL under 2 rows.
+ * choices are scored honestly and the ensemble must win there too. Each
+ * half's selection keeps to limit, as the one checked did. Arguments and
+ * errors as fit_ensemble_select(); FITD_EINVAL under 2 rows.
  */
 int fit_ensemble_crossfit(const float *const *preds, size_t ncand, size_t nrows, size_t nout,
 			  enum fit_metric metric, const int32_t *labels, const double *truth,
-			  unsigned rounds, double *ens, double *single, struct fitd_error *err);
+			  unsigned rounds, const struct fit_ensemble_limit *limit, double *ens,
+			  double *single, struct fitd_error *err);
 
 /*
  * A new ensemble model of n members with weights (positive, normalized
