@@ -17,6 +17,7 @@
 #include "daemon/base/clock.h"
 #include "store/store.h"
 #include "worker/fit/ensemble.h"
+#include "worker/fit/frame.h"
 #include "worker/fit/metric.h"
 #include "worker/fit/split.h"
 
@@ -34,18 +35,13 @@ static int numeric_classes(const struct worker_data *d, double **vals, size_t *n
 {
 	const double *num = d->frame->cols[d->target].num;
 	double *v = malloc((d->nall ? d->nall : 1) * sizeof(double));
-	size_t k = 0;
 
 	if (v == NULL)
 		return FITD_ENOMEM;
 	for (size_t i = 0; i < d->nall; i++)
 		v[i] = num[d->all_rows[i]];
-	qsort(v, d->nall, sizeof(double), cmp_double);
-	for (size_t i = 0; i < d->nall; i++)
-		if (k == 0 || v[i] != v[k - 1])
-			v[k++] = v[i];
+	fit_distinct_values(v, d->nall, n);
 	*vals = v;
-	*n = k;
 	return FITD_OK;
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_split.c - stratified and plain k-fold and holdout splits: class
  * proportions per fold, fold sizes, determinism by seed, frame-level splits
- * (disjoint, covering, ascending, rows without a target left out) and bad
+ * (disjoint, covering, ascending, rows without a target left out), the
+ * same folds whether rows are counted or sorted into class order, and bad
  * arguments.
  */
 #include <check.h>
@@ -43,6 +44,31 @@ START_TEST(test_stratified_kfold)
 	ck_assert(memcmp(fold, again, sizeof(fold)) == 0);
 	ck_assert_int_eq(fit_split_kfold(labels, 100, 5, 12, other, NULL), 0);
 	ck_assert(memcmp(fold, other, sizeof(fold)) != 0);
+}
+END_TEST
+
+START_TEST(test_counted_and_sorted_order_agree)
+{
+	/* Labels spanning more values than rows take the sort, the same labels
+	 * renumbered 0, 1, 2 the count: the same order, so the same folds. */
+	int32_t wide[100], narrow[100];
+	uint32_t fold[100], again[100];
+	uint8_t v[100], w[100];
+
+	make_labels();
+	for (int i = 0; i < 100; i++) {
+		wide[i] = labels[i] == 0 ? -2000000 : labels[i] == 2 ? 5 : 1000000;
+		narrow[i] = labels[i] == 0 ? 0 : labels[i] == 2 ? 1 : 2;
+	}
+	ck_assert_int_eq(fit_split_kfold(wide, 100, 5, 3, fold, NULL), 0);
+	ck_assert_int_eq(fit_split_kfold(narrow, 100, 5, 3, again, NULL), 0);
+	ck_assert(memcmp(fold, again, sizeof(fold)) == 0);
+	ck_assert_int_eq(fit_split_holdout(wide, 100, 0.3, 3, v, NULL), 0);
+	ck_assert_int_eq(fit_split_holdout(narrow, 100, 0.3, 3, w, NULL), 0);
+	ck_assert(memcmp(v, w, sizeof(v)) == 0);
+	/* the original labels (0, 2, 7 span 8 values) count too */
+	ck_assert_int_eq(fit_split_kfold(labels, 100, 5, 3, again, NULL), 0);
+	ck_assert(memcmp(fold, again, sizeof(fold)) == 0);
 }
 END_TEST
 
@@ -194,6 +220,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_stratified_kfold);
+	tcase_add_test(tc, test_counted_and_sorted_order_agree);
 	tcase_add_test(tc, test_plain_kfold_and_holdout);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_frame_split);

@@ -60,6 +60,12 @@ int fit_frame_write(const struct fit_frame *frame, int fd, struct fitd_error *er
 /* Index of the column named name, or -1. */
 long fit_frame_find(const struct fit_frame *frame, const char *name);
 
+/*
+ * The distinct values of v[0..m), ascending, into v[0..*k): how a numeric
+ * class target's classes are found. Linear in m for a few values.
+ */
+void fit_distinct_values(double *v, size_t m, size_t *k);
+
 /* Releases the frame and everything it points at; NULL is allowed. */
 void fit_frame_free(struct fit_frame *frame);
 

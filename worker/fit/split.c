@@ -2,9 +2,9 @@
  * split.c - k-fold and holdout splits, stratified by class or plain, from a
  * seed (stream 3 of the core's generator).
  *
- * Rows are grouped by class with a sort on (label, row) - so any int32 labels
- * work - then each class is shuffled on its own and dealt round the folds,
- * starting where the previous class stopped.
+ * Rows are put in (label, row) order - counted into place for class ids,
+ * sorted for any other int32 labels - then each class is shuffled on its
+ * own and dealt round the folds, starting where the previous class stopped.
  */
 #include "worker/fit/split.h"
 
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker/fit/frame.h"
 #include "worker/fit/internal.h"
 
 struct lab_row {
@@ -29,16 +30,31 @@ static int cmp_lab_row(const void *a, const void *b)
 }
 
 /*
- * Groups 0..n-1 by label (all one group when labels is NULL) and shuffles
- * each group: order receives the rows, group_end the end of each group.
+ * Rows 0..n-1 in (label, row) order into order: counted into place when
+ * the labels span at most n + 1 values (class ids do, and no labels is one
+ * label), else sorted. Both give the same order.
  */
-static int group_rows(const int32_t *labels, size_t n, uint64_t seed, size_t *order,
-		      size_t *group_end, size_t *ngroups)
+static int order_rows(const int32_t *labels, size_t n, size_t *order)
 {
-	struct lab_row *lr = malloc((n ? n : 1) * sizeof(*lr));
-	struct fit_rng rng;
-	size_t g = 0, start = 0;
+	int64_t lo = 0, hi = 0;
+	struct lab_row *lr;
+	size_t *at;
 
+	for (size_t i = 0; labels != NULL && i < n; i++) {
+		lo = i == 0 || labels[i] < lo ? labels[i] : lo;
+		hi = i == 0 || labels[i] > hi ? labels[i] : hi;
+	}
+	if ((uint64_t)(hi - lo) <= n && (at = calloc((size_t)(hi - lo) + 2, sizeof(*at)))) {
+		for (size_t i = 0; i < n; i++)
+			at[(labels ? labels[i] - lo : 0) + 1]++;
+		for (int64_t v = 1; v <= hi - lo; v++)
+			at[v] += at[v - 1];
+		for (size_t i = 0; i < n; i++)
+			order[at[labels ? labels[i] - lo : 0]++] = i;
+		free(at);
+		return FITD_OK;
+	}
+	lr = malloc((n ? n : 1) * sizeof(*lr));
 	if (lr == NULL)
 		return FITD_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -46,17 +62,33 @@ static int group_rows(const int32_t *labels, size_t n, uint64_t seed, size_t *or
 		lr[i].row = i;
 	}
 	qsort(lr, n, sizeof(*lr), cmp_lab_row);
+	for (size_t i = 0; i < n; i++)
+		order[i] = lr[i].row;
+	free(lr);
+	return FITD_OK;
+}
+
+/*
+ * Groups 0..n-1 by label (all one group when labels is NULL) and shuffles
+ * each group: order receives the rows, group_end the end of each group.
+ */
+static int group_rows(const int32_t *labels, size_t n, uint64_t seed, size_t *order,
+		      size_t *group_end, size_t *ngroups)
+{
+	struct fit_rng rng;
+	size_t g = 0, start = 0;
+
+	if (order_rows(labels, n, order) != FITD_OK)
+		return FITD_ENOMEM;
 	fit_rng_seed(&rng, seed, 3);
 	for (size_t i = 0; i < n; i++) {
-		order[i] = lr[i].row;
-		if (i + 1 == n || lr[i + 1].label != lr[i].label) {
+		if (i + 1 == n || (labels != NULL && labels[order[i + 1]] != labels[order[i]])) {
 			fit_rng_shuffle(&rng, order + start, i + 1 - start);
 			group_end[g++] = i + 1;
 			start = i + 1;
 		}
 	}
 	*ngroups = g;
-	free(lr);
 	return FITD_OK;
 }
 
@@ -158,8 +190,8 @@ void fit_split_get(const struct fit_split *s, unsigned i, const size_t **train, 
 static int target_labels(const struct fit_column *col, enum fit_task task, size_t nrows,
 			 size_t *rows, int32_t *labels, size_t *n)
 {
-	struct lab_row *lr = NULL;
-	size_t m = 0;
+	double *vals;
+	size_t m = 0, k = 0;
 
 	for (size_t r = 0; r < nrows; r++)
 		if (col->type == FIT_COL_NUMERIC ? !isnan(col->num[r]) : col->cat[r] >= 0)
@@ -171,22 +203,27 @@ static int target_labels(const struct fit_column *col, enum fit_task task, size_
 		return FITD_OK;
 	}
 	/* Numeric classes: number distinct values in ascending order. */
-	lr = malloc((m ? m : 1) * sizeof(*lr));
-	if (lr == NULL)
+	vals = malloc((m ? m : 1) * sizeof(*vals));
+	if (vals == NULL)
 		return FITD_ENOMEM;
+	for (size_t i = 0; i < m; i++)
+		vals[i] = col->num[rows[i]];
+	fit_distinct_values(vals, m, &k);
 	for (size_t i = 0; i < m; i++) {
 		double v = col->num[rows[i]];
+		size_t lo = 0, hi = k;
 
-		lr[i].label = v < -9.0e18 ? INT64_MIN : v > 9.0e18 ? INT64_MAX : (int64_t)v;
-		lr[i].row = i;
+		while (lo + 1 < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (vals[mid] <= v)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		labels[i] = (int32_t)lo;
 	}
-	qsort(lr, m, sizeof(*lr), cmp_lab_row);
-	for (size_t i = 0, id = 0; i < m; i++) {
-		if (i > 0 && lr[i].label != lr[i - 1].label)
-			id++;
-		labels[lr[i].row] = (int32_t)id;
-	}
-	free(lr);
+	free(vals);
 	return FITD_OK;
 }
 

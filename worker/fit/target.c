@@ -72,11 +72,10 @@ static int name_classes_numeric(struct fit__target *t)
 #define FEW_CLASSES 256 /* distinct values kept by insertion before falling back to a sort */
 
 /*
- * The distinct values of v[0..m), ascending, into v[0..*k). Class targets
- * have few values, so a small sorted set with insertion is linear in m; past
- * FEW_CLASSES distinct values it sorts everything instead.
+ * Class targets have few values, so a small sorted set with insertion is
+ * linear in m; past FEW_CLASSES distinct values it sorts everything instead.
  */
-static void distinct(double *v, size_t m, size_t *k)
+void fit_distinct_values(double *v, size_t m, size_t *k)
 {
 	double set[FEW_CLASSES];
 	size_t n = 0;
@@ -132,7 +131,7 @@ static int fit_numeric_classes(const struct fit_column *col, const size_t *rows,
 		}
 		v[m++] = x;
 	}
-	distinct(v, m, &k);
+	fit_distinct_values(v, m, &k);
 	t->nclasses = k;
 	t->values = v;
 	v = NULL;
