@@ -36,6 +36,7 @@ static void read_plan(const struct worker_spec *spec, struct sched_plan *p)
 	p->higher_is_better = worker_spec_higher_is_better(spec);
 	worker_spec_validation(spec, &p->folds, &p->repeats, &p->holdout);
 	p->patience = worker_spec_early_patience(spec);
+	p->gbdt_min_rows = worker_spec_gbdt_min_rows(spec);
 	p->max_ms = llround(search->max_seconds * 1000); /* 2.5 s is 2500 ms */
 	p->parallel = search->parallel_trials;
 	p->threads_per = search->threads_per_trial;

@@ -294,6 +294,15 @@ static struct worker_task *new_task(struct sched_job *j, int64_t idx, json_t *pa
 	atomic_init(&t->stop, WORKER_STOP_NONE);
 	t->prog_score = NAN;
 	t->status = worker_params_from_json(params, &ctx, &t->params, err);
+	/*
+	 * On a small table gbdt fits every tree on every training row, as
+	 * scikit-learn's HistGradientBoosting does below 10,000 rows: early
+	 * stopping would hold a tenth of the few rows out and stop on the
+	 * noise of a few hundred, and trees is searched like any setting.
+	 */
+	if (t->status == FITD_OK && t->params.model == FIT_MODEL_GBDT &&
+	    (int64_t)j->data->nall < j->plan.gbdt_min_rows)
+		t->params.patience = 0;
 	return t;
 }
 

@@ -49,10 +49,11 @@ struct sched_plan {
 	unsigned folds; /* 0: holdout */
 	unsigned repeats;
 	double holdout;
-	unsigned patience;    /* early stopping inside a fit; 0 = off */
-	int64_t max_ms;	      /* 0: no limit */
-	unsigned parallel;    /* 0: auto */
-	unsigned threads_per; /* 0: auto */
+	unsigned patience;     /* early stopping inside a fit; 0 = off */
+	int64_t gbdt_min_rows; /* gbdt: patience only from this many labeled rows */
+	int64_t max_ms;	       /* 0: no limit */
+	unsigned parallel;     /* 0: auto */
+	unsigned threads_per;  /* 0: auto */
 	uint64_t seed;
 	bool ensemble;	      /* search.ensemble: the final model may be an ensemble */
 	bool ensemble_always; /* search.ensemble true: it is, whenever it can be */

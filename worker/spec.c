@@ -41,6 +41,8 @@
 #define DEFAULT_TRIALS	   50
 #define DEFAULT_SECONDS	   600
 #define PATIENCE_MAX	   10000
+#define GBDT_MIN_ROWS	   10000 /* scikit-learn's HistGradientBoosting stops early from here */
+#define GBDT_MIN_ROWS_MAX  1000000000000LL
 
 struct parse {
 	const struct worker_column_info *cols; /* NULL: a stored, normalized spec */
@@ -435,12 +437,13 @@ static int parse_validation(struct parse *ps, const json_t *body)
 
 static int parse_early(struct parse *ps, const json_t *body)
 {
-	static const char *const keys[] = { "patience", NULL };
+	static const char *const keys[] = { "patience", "gbdt_min_rows", NULL };
 	const json_t *j = json_object_get(body, "early_stopping");
-	long long patience = 10;
+	long long patience = 10, min_rows = GBDT_MIN_ROWS;
 	int rc;
 
 	ps->spec->early_patience = 10;
+	ps->spec->gbdt_min_rows = GBDT_MIN_ROWS;
 	if (j == NULL || json_is_true(j))
 		return FITD_OK;
 	if (json_is_false(j)) {
@@ -453,7 +456,11 @@ static int parse_early(struct parse *ps, const json_t *body)
 	if (rc == FITD_OK)
 		rc = get_int(ps, j, "patience", "early_stopping.patience", 1, PATIENCE_MAX,
 			     &patience);
+	if (rc == FITD_OK)
+		rc = get_int(ps, j, "gbdt_min_rows", "early_stopping.gbdt_min_rows", 0,
+			     GBDT_MIN_ROWS_MAX, &min_rows);
 	ps->spec->early_patience = (unsigned)patience;
+	ps->spec->gbdt_min_rows = min_rows;
 	return rc;
 }
 

@@ -169,6 +169,12 @@ enum worker_validation worker_spec_validation(const struct worker_spec *spec, un
 /* Early stopping inside a fit: epochs without improvement, 0 when off. */
 unsigned worker_spec_early_patience(const struct worker_spec *spec);
 
+/*
+ * The labeled rows from which gbdt stops early; below them it fits every
+ * tree on every training row (early_stopping.gbdt_min_rows).
+ */
+int64_t worker_spec_gbdt_min_rows(const struct worker_spec *spec);
+
 const struct worker_search_options *worker_spec_search(const struct worker_spec *spec);
 const struct search_space *worker_spec_space(const struct worker_spec *spec);
 

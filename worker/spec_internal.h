@@ -22,6 +22,7 @@ struct worker_spec {
 	unsigned repeats;
 	double fraction;
 	unsigned early_patience; /* 0: early_stopping false */
+	int64_t gbdt_min_rows;	 /* gbdt stops early only from this many labeled rows */
 	struct search_space space;
 	struct worker_search_options search;
 };

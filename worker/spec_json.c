@@ -66,8 +66,10 @@ json_t *worker_spec_to_json(const struct worker_spec *spec)
 	else
 		validation = json_pack("{s:s, s:f}", "method", "holdout", "fraction",
 				       spec->fraction);
-	early = spec->early_patience ? json_pack("{s:i}", "patience", (int)spec->early_patience)
-				     : json_false();
+	early = spec->early_patience
+		    ? json_pack("{s:i, s:I}", "patience", (int)spec->early_patience,
+				"gbdt_min_rows", (json_int_t)spec->gbdt_min_rows)
+		    : json_false();
 	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o}", "dataset", spec->dataset,
 			 "target", spec->target, "task", fit_task_name(spec->task),
 			 "exclude_columns", exclude, "metric", fit_metric_name(spec->metric),
@@ -127,6 +129,11 @@ enum worker_validation worker_spec_validation(const struct worker_spec *spec, un
 unsigned worker_spec_early_patience(const struct worker_spec *spec)
 {
 	return spec->early_patience;
+}
+
+int64_t worker_spec_gbdt_min_rows(const struct worker_spec *spec)
+{
+	return spec->gbdt_min_rows;
 }
 
 const struct worker_search_options *worker_spec_search(const struct worker_spec *spec)

@@ -6,7 +6,8 @@ per-row explanations of every family (logistic, svm, linear, mlp, gbdt)
 summing to the margin; the automatic job includes gbdt trials and ends by
 its deadline; a gbdt trial is cancelled within a second, reports progress
 per round in the metric's units, and one too big for the memory budget
-fails with memory_limit."""
+fails with memory_limit; on a table under early_stopping.gbdt_min_rows
+rows gbdt fits every tree, and stops early with gbdt_min_rows 0."""
 
 import csv
 import io
@@ -134,6 +135,28 @@ class GbdtJobs(Checks):
             finally:
                 os.unlink(f.name)
             print("%s: gbdt %s %.4f" % (name, job["metric"], job["best"]["score"]))
+
+    def test_small_table_fits_every_tree(self):
+        # breast_cancer has 569 rows, under early_stopping.gbdt_min_rows (10,000
+        # by default): every one of the 300 rounds is fitted, where with
+        # gbdt_min_rows 0 the same setting stops early on its watched rows.
+        space = {"models": ["gbdt"], "gbdt": {"trees": 300, "learning_rate": 0.3,
+                                             "max_leaves": 16, "min_leaf_rows": 2,
+                                             "subsample": 1, "colsample": 1}}
+        trees = {}
+        for name, early in (("default", None), ("always", {"gbdt_min_rows": 0})):
+            spec = {"dataset": self.ds["breast_cancer"], "target": "diagnosis", "space": space,
+                    "search": {"max_trials": 1, "ensemble": False}}
+            if early is not None:
+                spec["early_stopping"] = early
+            job = wait_job(self.d, submit(self.d, spec), timeout=300)
+            self.assertEqual(job["state"], "succeeded", job)
+            self.assertEqual(job["spec"]["early_stopping"],
+                             {"patience": 10, "gbdt_min_rows": 10000 if early is None else 0})
+            _, _, doc = self.d.request("GET", "/v1/models/" + job["best"]["model_id"])
+            trees[name] = len(doc["trees"]["list"])
+        self.assertEqual(trees["default"], 300, trees)
+        self.assertLess(trees["always"], 300, trees)
 
     def test_gbdt_trial_too_big_fails_with_memory_limit(self):
         job_id = submit(self.d, {"dataset": self.ds["breast_cancer"], "target": "diagnosis",

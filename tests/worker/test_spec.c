@@ -45,7 +45,7 @@ START_TEST(test_defaults_classification)
 		    "{\"dataset\":\"ds_1\",\"target\":\"species\",\"task\":\"classification\","
 		    "\"exclude_columns\":[],\"metric\":\"accuracy\","
 		    "\"validation\":{\"method\":\"cv\",\"folds\":5,\"repeats\":3},"
-		    "\"early_stopping\":{\"patience\":10},"
+		    "\"early_stopping\":{\"patience\":10,\"gbdt_min_rows\":10000},"
 		    "\"space\":{\"models\":[\"logistic\",\"svm\",\"mlp\",\"gbdt\"],"
 		    "\"optimizer\":[\"sgd\",\"momentum\",\"adam\",\"lbfgs\",\"newton\",\"dcd\"],"
 		    "\"learning_rate\":{\"min\":0.0001,\"max\":1.0,\"log\":true},"
@@ -124,7 +124,8 @@ static const char *const round_trips[] = {
 	"\"space\":{\"models\":[\"mlp\"],\"regularization\":[\"dropout\",\"l2\"],\"mlp\":{"
 	"\"hidden_layers\":{\"min\":1,\"max\":3},\"units\":[32,64],\"activation\":\"tanh\","
 	"\"dropout\":[0.1,0.2]},\"loss\":[\"huber\"],\"huber_delta\":[1,2]}}",
-	"{\"dataset\":\"d\",\"target\":\"species\",\"early_stopping\":{\"patience\":3},\"search\":"
+	"{\"dataset\":\"d\",\"target\":\"species\",\"early_stopping\":{\"patience\":3,"
+	"\"gbdt_min_rows\":0},\"search\":"
 	"{\"max_trials\":null,\"max_seconds\":30,\"algorithm\":\"asha\"},\"space\":{\"models\":"
 	"[\"svm\"],\"svm\":{\"C\":[0.1,1,10]},\"optimizer\":[\"lbfgs\",\"adam\"]}}",
 	"{\"dataset\":\"d\",\"target\":\"species\",\"space\":{\"optimizer\":[\"lbfgs\"]},"
@@ -244,6 +245,8 @@ static const struct bad_case bad_cases[] = {
 	  "validation.folds:" },
 	{ "{" DT "\"early_stopping\":{\"patience\":0.5}}", F, "wrong_type",
 	  "early_stopping.patience:" },
+	{ "{" DT "\"early_stopping\":{\"gbdt_min_rows\":\"all\"}}", F, "wrong_type",
+	  "early_stopping.gbdt_min_rows:" },
 	{ "{" DT "\"space\":{\"mlp\":{\"units\":[16,-1e300]}}}", F, "wrong_type",
 	  "space.mlp.units[1]:" },
 	{ "{" DT "\"space\":{\"epochs\":1e20}}", F, "wrong_type", "space.epochs:" },
@@ -294,6 +297,8 @@ static const struct bad_case bad_cases[] = {
 	  "validation.fraction:" },
 	{ "{" DT "\"early_stopping\":{\"patience\":0}}", U, "out_of_range",
 	  "early_stopping.patience:" },
+	{ "{" DT "\"early_stopping\":{\"gbdt_min_rows\":-1}}", U, "out_of_range",
+	  "early_stopping.gbdt_min_rows:" },
 	/* search */
 	{ "{" DT "\"search\":{\"algorithm\":\"bayes\"}}", U, "unknown_value", "search.algorithm:" },
 	{ "{" DT "\"search\":{\"max_trials\":0}}", U, "out_of_range", "search.max_trials:" },
