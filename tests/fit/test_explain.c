@@ -3,7 +3,8 @@
  * and intercept, and per-unit slopes of standardized columns), their layout
  * for classifiers and categorical columns, refusal for networks, and
  * permutation importance: the informative column ranks first, a noise column
- * stays near zero, and results repeat exactly, also across thread counts.
+ * stays near zero, and results repeat exactly, also across thread counts;
+ * a linear model's importance equals scoring the shuffled rows in full.
  */
 #include <check.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 
 #include "tests/fit/helpers.h"
 #include "worker/fit/explain.h"
+#include "worker/fit/rng.h"
 
 static struct fit_params params(enum fit_model_kind kind, enum fit_optimizer opt)
 {
@@ -170,6 +172,101 @@ START_TEST(test_permutation_classifier)
 }
 END_TEST
 
+/*
+ * A linear model's importance comes from margins updated for the one
+ * shuffled column; it must equal scoring the shuffled rows in full: the
+ * same permutation (seed ^ hash(column), stream 4 + repeat) applied to a
+ * copy of the frame, scored by fit_model_score(). Numeric columns with
+ * missing values (their indicator moves with them) and a categorical one.
+ */
+START_TEST(test_permutation_linear_equals_rescoring)
+{
+	enum {
+		N = 300,
+		TEST0 = 200
+	};
+	struct fit_frame_builder *b;
+	struct fit_frame *f;
+	static const char *lv[] = { "a", "b", "c", "d" };
+	uint64_t s = 5;
+	size_t *rows = th_rows(N), *feat;
+	struct fit_problem prob;
+	struct fit_params p = params(FIT_MODEL_LOGISTIC, FIT_OPT_LBFGS);
+	struct fit_model *m;
+	double imp[3], base;
+
+	ck_assert_int_eq(fit_frame_builder_new(N, 4, &b), 0);
+	ck_assert_int_eq(fit_frame_builder_column(b, 0, "x", FIT_COL_NUMERIC), 0);
+	ck_assert_int_eq(fit_frame_builder_column(b, 1, "z", FIT_COL_NUMERIC), 0);
+	ck_assert_int_eq(fit_frame_builder_column(b, 2, "g", FIT_COL_CATEGORICAL), 0);
+	ck_assert_int_eq(fit_frame_builder_column(b, 3, "y", FIT_COL_CATEGORICAL), 0);
+	for (size_t i = 0; i < N; i++) {
+		double u[3];
+
+		for (int k = 0; k < 3; k++) {
+			s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+			u[k] = (double)(s >> 11) * 0x1.0p-53;
+		}
+		if (i % 7 != 0)
+			ck_assert_int_eq(fit_frame_builder_set_num(b, 0, i, u[0]), 0);
+		ck_assert_int_eq(fit_frame_builder_set_num(b, 1, i, u[1]), 0);
+		if (i % 11 != 0)
+			ck_assert_int_eq(fit_frame_builder_set_cat(b, 2, i, lv[i % 4], 1), 0);
+		const char *y = u[0] + 0.3 * (double)(i % 4) + 0.2 * u[2] > 0.9 ? "hi" : "lo";
+		ck_assert_int_eq(fit_frame_builder_set_cat(b, 3, i, y, 2), 0);
+	}
+	ck_assert_int_eq(fit_frame_builder_finish(b, &f), 0);
+	prob = th_problem(f, "y", FIT_TASK_CLASSIFICATION, rows, TEST0, NULL, 0, &feat);
+	p.reg = FIT_REG_L2;
+	p.penalty = 0.01;
+	m = th_train(&prob, &p);
+	ck_assert_int_eq(fit_explain_permutation(m, f, rows + TEST0, N - TEST0, FIT_METRIC_LOG_LOSS,
+						 2, 13, 2, imp, NULL, NULL),
+			 0);
+	ck_assert_int_eq(
+	    fit_model_score(m, f, rows + TEST0, N - TEST0, FIT_METRIC_LOG_LOSS, 1, &base, NULL), 0);
+	for (size_t j = 0; j < 3; j++) {
+		struct fit_column cols[4];
+		struct fit_frame view = { N, 4, cols, NULL };
+		double num[N], sum = 0;
+		int32_t cat[N];
+
+		memcpy(cols, f->cols, sizeof(cols));
+		for (unsigned r = 0; r < 2; r++) {
+			struct fit_rng rng;
+			size_t order[N - TEST0];
+			double sc;
+
+			fit_rng_seed(&rng, 13 ^ fit_hash64(j), 4 + r);
+			for (size_t i = 0; i < N - TEST0; i++)
+				order[i] = i;
+			fit_rng_shuffle(&rng, order, N - TEST0);
+			for (size_t i = 0; i < N; i++) {
+				size_t from = i < TEST0 ? i : TEST0 + order[i - TEST0];
+
+				if (f->cols[j].type == FIT_COL_NUMERIC)
+					num[i] = f->cols[j].num[from];
+				else
+					cat[i] = f->cols[j].cat[from];
+			}
+			cols[j].num = f->cols[j].type == FIT_COL_NUMERIC ? num : NULL;
+			cols[j].cat = f->cols[j].type == FIT_COL_NUMERIC ? NULL : cat;
+			ck_assert_int_eq(fit_model_score(m, &view, rows + TEST0, N - TEST0,
+							 FIT_METRIC_LOG_LOSS, 1, &sc, NULL),
+					 0);
+			sum += sc - base; /* log loss: lower is better */
+		}
+		ck_assert_msg(fabs(imp[j] - sum / 2) < 1e-9, "column %zu: %.17g, rescored %.17g", j,
+			      imp[j], sum / 2);
+	}
+	ck_assert(imp[0] > imp[1]); /* x drives y, z does not */
+	fit_model_free(m);
+	free(rows);
+	free(feat);
+	fit_frame_free(f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fit_explain");
@@ -180,6 +277,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_classifier_coefficients);
 	tcase_add_test(tc, test_permutation_importance);
 	tcase_add_test(tc, test_permutation_classifier);
+	tcase_add_test(tc, test_permutation_linear_equals_rescoring);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,7 @@
 #include "worker/fit/explain.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,7 @@ struct perm {
 	int32_t *code; /* ... and n x ncat codes */
 	float *saved;  /* n x 2 features (or codes) of one column */
 	double *z, *values, *y, *scratch;
+	double *z0; /* linear models: the margins of the unshuffled rows */
 	int32_t *label;
 	size_t *order;
 	float *net_scratch;
@@ -124,6 +126,19 @@ struct perm {
 	struct fit_column *cols;
 	void **vals; /* per column: n doubles or n codes */
 };
+
+/* The score of the margins in pm->z. */
+static int score_margins(struct perm *pm, double *score)
+{
+	const struct fit_model *m = pm->m;
+
+	fit__outputs_to_values(m->target.task, m->kout, m->target.nclasses, m->target.center,
+			       m->target.scale, pm->z, pm->n, pm->values, NULL);
+	if (m->target.task == FIT_TASK_REGRESSION)
+		return fit_metric_regression(pm->metric, pm->n, pm->y, pm->values, score, NULL);
+	return fit__metric_classification(pm->metric, pm->n, m->target.nclasses, pm->label,
+					  pm->values, pm->scratch, score);
+}
 
 static int perm_score(struct perm *pm, double *score)
 {
@@ -143,12 +158,42 @@ static int perm_score(struct perm *pm, double *score)
 		fit__net_forward(&m->net, m->wf, m->wf + m->net.eoff, &v, pm->net_scratch,
 				 pm->z + s * m->kout, pm->threads, pm->gemm_ws);
 	}
-	fit__outputs_to_values(m->target.task, m->kout, m->target.nclasses, m->target.center,
-			       m->target.scale, pm->z, pm->n, pm->values, NULL);
-	if (m->target.task == FIT_TASK_REGRESSION)
-		return fit_metric_regression(pm->metric, pm->n, pm->y, pm->values, score, NULL);
-	return fit__metric_classification(pm->metric, pm->n, m->target.nclasses, pm->label,
-					  pm->values, pm->scratch, score);
+	return score_margins(pm, score);
+}
+
+/*
+ * A linear model: the margins with column j's features taken from row
+ * pm->order[i] for row i, from the unshuffled margins pm->z0. Only column
+ * j's terms change, so this reads n rows of one column instead of scoring
+ * every feature again.
+ */
+static void linear_shuffled_margins(struct perm *pm, size_t j)
+{
+	const struct fit_model *m = pm->m;
+	const struct fit__prep *p = &m->prep;
+	struct fit__data all = fit__model_rows(m, pm->x, pm->code, pm->n);
+	size_t k = m->kout, width = col_width(p, j);
+	bool cat = p->cols[j].type != FIT_COL_NUMERIC;
+
+	for (size_t i = 0; i < pm->n; i++) {
+		size_t o = pm->order[i];
+		const float *xi = pm->x + i * p->xld + p->pos[j],
+			    *xo = pm->x + o * p->xld + p->pos[j];
+		int32_t ci = cat ? pm->code[i * p->ncat + p->slot[j]] : -1;
+		int32_t co = cat ? pm->code[o * p->ncat + p->slot[j]] : -1;
+
+		for (size_t c = 0; c < k; c++) {
+			const double *w = m->wd + c * all.ld;
+			double dz = 0.0;
+
+			if (cat)
+				dz = (co >= 0 ? w[p->xld + (size_t)co] : 0.0) -
+				     (ci >= 0 ? w[p->xld + (size_t)ci] : 0.0);
+			for (size_t f = 0; !cat && f < width; f++)
+				dz += w[p->pos[j] + f] * ((double)xo[f] - (double)xi[f]);
+			pm->z[i * k + c] = pm->z0[i * k + c] + dz;
+		}
+	}
 }
 
 /* gbdt: score with column j's raw values in the order of pm->order, then restored. */
@@ -196,11 +241,14 @@ static int shuffled_score(struct perm *pm, size_t j, unsigned rep, uint64_t seed
 	int rc;
 
 	fit_rng_seed(&rng, seed ^ fit_hash64(j), 4 + rep);
-	if (pm->m->gbdt != NULL) {
+	if (pm->m->gbdt != NULL || pm->z0 != NULL) {
 		for (size_t i = 0; i < pm->n; i++)
 			pm->order[i] = i;
 		fit_rng_shuffle(&rng, pm->order, pm->n);
-		return shuffled_raw_score(pm, j, score);
+		if (pm->z0 == NULL)
+			return shuffled_raw_score(pm, j, score);
+		linear_shuffled_margins(pm, j);
+		return score_margins(pm, score);
 	}
 	for (size_t i = 0; i < pm->n; i++) {
 		pm->order[i] = i;
@@ -245,6 +293,9 @@ static int perm_alloc(struct perm *pm, size_t nrows)
 	/* two floats a row: a numeric column's value and indicator, or a code; gbdt: a raw value */
 	pm->saved = malloc(nrows * 2 * sizeof(float));
 	pm->z = malloc(nrows * m->kout * sizeof(double));
+	if (fit__is_linear(m->desc.params.model) &&
+	    (pm->z0 = malloc(nrows * m->kout * sizeof(double))) == NULL)
+		return FITD_ENOMEM;
 	pm->values = malloc(nrows * pm->nout * sizeof(double));
 	pm->y = malloc(nrows * sizeof(double));
 	pm->label = malloc(nrows * sizeof(int32_t));
@@ -272,6 +323,7 @@ static void perm_release(struct perm *pm)
 	free(pm->code);
 	free(pm->saved);
 	free(pm->z);
+	free(pm->z0);
 	free(pm->values);
 	free(pm->y);
 	free(pm->label);
@@ -374,6 +426,8 @@ int fit_explain_permutation(const struct fit_model *m, const struct fit_frame *f
 	if (rc == FITD_OK && perm_score(&pm, &base) != FITD_OK)
 		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "undefined_metric",
 				    "%s is undefined on these rows", fit_metric_name(metric));
+	if (rc == FITD_OK && pm.z0 != NULL)
+		memcpy(pm.z0, pm.z, pm.n * m->kout * sizeof(double));
 	for (size_t j = 0; rc == FITD_OK && j < m->prep.ncols; j++) {
 		double sum = 0.0, ss = 0.0;
 
