@@ -319,7 +319,8 @@ def run_job(c, out, name, spec, budget):
     model = job["best"]["model_id"]
     res = {"wall_s": wall, "submit_s": submit_s, "elapsed_s": job["progress"].get("elapsed_s"),
            "trials": job["progress"]["trials_done"], "job": job["id"], "model": model,
-           "cv_score": job["best"]["score"], "params": job["best"].get("params")}
+           "cv_score": job["best"]["score"], "params": job["best"].get("params"),
+           "kind": job["best"].get("kind"), "members": len(job["best"].get("members") or [])}
     res.update(predict_test(c, out, name, model))
     return res
 
@@ -334,6 +335,12 @@ def family_of(params):
     if isinstance(params, dict):
         return params.get("model") or params.get("models") or "?"
     return "?"
+
+
+def best_of(res):
+    """The final model: its (best member's) family, "+N" for an ensemble of N."""
+    fam = family_of(res.get("params"))
+    return f"{fam}+{res['members']}" if res.get("kind") == "ensemble" else fam
 
 
 def fitd(url, out, budget, tag=None):
@@ -368,7 +375,7 @@ def fitd(url, out, budget, tag=None):
         save(path, res)
         print(f"fitd {name}: {res['trials']} trials in {res['wall_s']:.1f} s "
               f"(job elapsed {res['elapsed_s']:.1f} s), cv {metric} {res['cv_score']:.4f}, "
-              f"best {family_of(res['params'])}", flush=True)
+              f"best {best_of(res)}", flush=True)
     return 1 if failed else 0
 
 
@@ -592,13 +599,14 @@ def table(out, budget):
                       aucs if metric == "accuracy" else "",
                       f"{fmt(f and f['trials'], 'd')}/{fmt(o and o['trials'], 'd')}",
                       "/".join(fmt(r and r["wall_s"], ".0f") for r in (f, o, x)),
-                      family_of(f["params"]) if f else "-",
+                      best_of(f) if f else "-",
                       (f or {}).get("loadavg", "-").split()[0] if f else "-",
                       verdict[0], verdict[1]))
     print(f"loadavg now {loadavg()}")
     print_table(cols, lines, left=(0, 1, 3, 10, 12, 13))
     print(f"ties: accuracy within one test row (1/n_test), RMSE within {RMSE_TIE:.1%} relative;"
-          " rows: train + test; load: 1-min loadavg when fitd's job started")
+          " rows: train + test; load: 1-min loadavg when fitd's job started;"
+          " fitd best: the final model's family, +N for an ensemble of N trials")
     print(f"fitd >= optuna on {wins_o} of {both_o}; fitd >= xgboost on {wins_x} of {both_x}"
           f" ({n} tables, {len(failed)} without a fitd result)")
     late = [o for o in overruns if o[4] > 1.0]
