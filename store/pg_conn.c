@@ -156,7 +156,12 @@ static void set_idle_tx(PGconn *conn, int ms)
 	PQclear(PQexec(conn, sql));
 }
 
-/* Opens (or reopens) c->conn; the URI's own settings win over these defaults. */
+/*
+ * Opens (or reopens) c->conn; the URI's own settings win over these
+ * defaults. False also when the connection is lost during its setting up
+ * (pg_terminate_backend, a restart), so ensure() tries again rather than
+ * hand out a dead connection.
+ */
 static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 {
 	static const char *const keys[] = {
@@ -175,7 +180,7 @@ static bool connect_once(struct store_pg *pg, struct pg_conn *c)
 	/* Every *_at the store writes comes from the database clock in ms; make it UTC anyway. */
 	PQclear(PQexec(c->conn, "SET TIME ZONE 'UTC'"));
 	set_idle_tx(c->conn, pg->idle_tx_ms);
-	return true;
+	return PQstatus(c->conn) == CONNECTION_OK;
 }
 
 void store_stopping(struct store *s)

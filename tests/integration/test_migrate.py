@@ -162,10 +162,15 @@ class Migrate(unittest.TestCase):
         they move as queued, and a daemon on the database finishes the job."""
         src = self.daemon()
         ds = upload_table(src, "iris")
-        job_id = submit_job(src, dict(SPEC, dataset=ds, search={
-            "algorithm": "random", "max_trials": 200, "seed": 9}))
+        # Trials long enough that one still runs when the kill comes after
+        # a look that saw it running (at 60 epochs, both threads were
+        # sometimes between trials).
+        job_id = submit_job(src, dict(SPEC, dataset=ds, space=dict(SPEC["space"], epochs=1500),
+                                      search={"algorithm": "random", "max_trials": 200,
+                                              "seed": 9}))
         wait_job(src, job_id, states=("running",),
-                 until=lambda j: j["progress"]["trials_done"] >= 3)
+                 until=lambda j: j["progress"]["trials_done"] >= 3 and
+                 j["progress"]["trials_running"] > 0)
         src.kill()
         rc, out, errs = migrate(src.state_dir, self.uri)
         self.assertEqual(rc, 0, out + errs)

@@ -7,16 +7,18 @@ one search of a few dozen short trials:
    connections with it) for longer than the lease: another node takes the
    job over; once the proxy is back the cut-off node's late writes are
    refused and counted, and it drops the job;
-2. the database connections of the node now running it are terminated
-   (pg_terminate_backend): it opens them again and goes on, its lease kept;
+2. every database connection of the node now running it, its pool's and
+   its LISTEN connection, is terminated (pg_terminate_backend), three
+   times in a row: it opens them again and goes on, its lease kept;
 3. PostgreSQL is restarted (pg_ctl restart -m immediate) under the three
    nodes: the search still finishes.
 
 Checked over the whole history, as test_nodes.py does: every trial ended
 once, in one terminal state with one result and one trial_finished event;
 the refused stale writes are in /metrics; a stream on a node that never ran
-the job saw gap-free increasing ids up to the last event; the upload, the
-job and every event are still there on every node.
+the job saw gap-free increasing ids up to the last event; the uploads (one
+acknowledged just before the restart), the job and every event are still
+there on every node, and every node is ready again, listening.
 
 Every daemon and every proxy is stopped whatever happens."""
 
@@ -88,6 +90,30 @@ class Proxy:
                 time.sleep(0.05)
         raise RuntimeError("socat does not listen on %d" % self.port)
 
+    def upstream_ports(self):
+        """The local ports of the connections this proxy opened to the
+        server (its processes' sockets): pg_stat_activity's client_port of
+        its daemon's connections."""
+        inodes = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[2]) != self.proc.pid:  # pgrp
+                        continue
+                for fd in os.listdir("/proc/%s/fd" % pid):
+                    link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                    if link.startswith("socket:["):
+                        inodes.add(link[8:-1])
+            except OSError:  # gone meanwhile
+                continue
+        ports = set()
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                local, remote, inode = line.split()[1], line.split()[2], line.split()[9]
+                if inode in inodes and int(remote.split(":")[1], 16) == self.target:
+                    ports.add(int(local.split(":")[1], 16))
+        return ports
+
     def cut(self):
         if self.proc is None:
             return
@@ -153,6 +179,19 @@ class NodeFaults(NodesTest):
         with open(self.daemons[name].log_path, "rb") as f:
             return f.read()
 
+    def terminate(self, name):
+        """pg_terminate_backend of every connection of node name: its pool's
+        (application_name fitd-NAME) and its LISTEN connection (fitd-listen,
+        told from the other nodes' by the port its proxy connects from).
+        How many of each were terminated, by application_name."""
+        ports = ",".join(map(str, self.proxies[name].upstream_ports())) or "NULL"
+        # The timeout makes each termination wait until the backend has gone.
+        rows = psql(self.uri, "SELECT application_name, count(pg_terminate_backend(pid, 5000))"
+                    " FROM pg_stat_activity WHERE application_name = 'fitd-%s' OR"
+                    " (application_name = 'fitd-listen' AND client_port IN (%s))"
+                    " GROUP BY 1" % (name, ports))
+        return dict((r.split("|")[0], int(r.split("|")[1])) for r in rows)
+
     def restart_server(self):
         data = os.path.join(os.environ["FITD_TEST_PG_DIR"], "data")
         as_user = ["runuser", "-u", "nobody", "--"] if os.getuid() == 0 else []
@@ -194,20 +233,35 @@ class NodeFaults(NodesTest):
                       first.encode(), self.log_of(first))
         self.assertEqual(self.runner(job_id), second)
 
-        # (2) Terminate the runner's connections: it opens them again, goes on.
+        # (2) Terminate every connection of the runner, three times: it opens
+        # them again (the LISTEN one too) and goes on, keeping its lease.
         self.wait_done(job_id, self.done(job_id) + 2)
         self.running_trial_of(job_id, second)
         print("connections terminated after %d trials" % self.done(job_id), file=sys.stderr)
-        killed = psql(self.uri, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                      " WHERE application_name = 'fitd-%s'" % second)
-        self.assertGreater(int(killed[0]), 0)
+        reconnects = self.log_of(second).count(b"event=store_reconnected")
+        listens = metric(self.daemons[second], "fitd_store_listen_reconnects_total")
+        untouched = metric(self.daemons[watcher], "fitd_store_listen_reconnects_total")
+        killed = self.terminate(second)
+        print("terminated: %s" % killed, file=sys.stderr)
+        self.assertEqual(killed.get("fitd-listen"), 1, killed)
+        self.assertGreater(killed.get("fitd-" + second, 0), 0, killed)
+        for _ in range(2):
+            time.sleep(0.3)
+            self.terminate(second)
         self.wait_done(job_id, self.done(job_id) + 2)
-        self.assertIn(b"event=store_reconnected", self.log_of(second))
+        self.assertGreater(self.log_of(second).count(b"event=store_reconnected"), reconnects)
+        self.wait_metric(second, "fitd_store_listen_reconnects_total", listens + 1)
+        self.wait_metric(second, "fitd_store_listen_connected", 1)
         self.assertEqual(metric(self.daemons[second], "fitd_lease_losses_total"), 0)
+        # Only the runner's LISTEN connection was terminated, not another node's.
+        self.assertEqual(metric(self.daemons[watcher], "fitd_store_listen_reconnects_total"),
+                         untouched)
 
         # (3) Restart PostgreSQL under the three: the search finishes.
         before = self.done(job_id)
         self.assertLess(before, SPEC["search"]["max_trials"] - 2, "the search ended too soon")
+        # An upload acknowledged just before the restart outlives it.
+        late = upload_table(self.daemons[watcher], "iris")
         self.restart_server()
         print("server restarted after %d trials" % before, file=sys.stderr)
         job = wait_job(self.daemons[watcher], job_id, timeout=180)
@@ -230,12 +284,17 @@ class NodeFaults(NodesTest):
         self.assertEqual(psql(self.uri, "SELECT count(*), min(id), max(id) FROM events"
                               " WHERE job_id = '%s'" % job_id), ["%d|1|%d" % (last, last)])
 
-        # Nothing acknowledged is lost: every node answers for the upload,
-        # the job and its events from the first.
+        # Nothing acknowledged is lost: every node answers for the uploads,
+        # the job and its events from the first, and is ready, its LISTEN
+        # connection back since the restart.
         for x in NAMES:
             d = self.daemons[x]
-            status, _, got = d.request("GET", "/v1/datasets/" + ds)
-            self.assertEqual(status, 200, got)
+            for upload in (ds, late):
+                status, _, got = d.request("GET", "/v1/datasets/" + upload)
+                self.assertEqual(status, 200, got)
+            self.wait_metric(x, "fitd_store_listen_connected", 1)
+            status, _, got = d.request("GET", "/readyz")
+            self.assertEqual((status, got["store"]["listening"]), (200, True), got)
             status, _, got = d.request("GET", "/v1/jobs/" + job_id)
             self.assertEqual((status, got["state"]), (200, "succeeded"), got)
             again = read_events(d.port, job_id, timeout=30)

@@ -4,14 +4,17 @@ its model and predictions over HTTP; the event stream; the same leaderboard
 as on SQLite for the same spec, data and seed; a second daemon with an empty
 state directory on the same database finds everything, its dataset file
 fetched from the database; the store's connections terminated by the
-server (pg_terminate_backend) are opened again; a job resumes after kill -9.
+server (pg_terminate_backend) are opened again, also when the new ones are
+lost while being set up; a job resumes after kill -9.
 
 Each test makes a database of its own on the server."""
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -68,6 +71,70 @@ def stop_cleanly(test, daemons):
             d.cleanup()
 
 
+class SetupCutter:
+    """A TCP proxy to the test server that, while cutting is set, closes
+    each connection whose client sends SET TIME ZONE (the first thing the
+    store sends on a new connection, once it is open): connections lost
+    while they are being set up. cuts counts them."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.cutting = threading.Event()
+        self.cuts = 0
+        self.socks = []
+        self.lock = threading.Lock()
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.socks += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, from_client):
+        tail = b""
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                tail = (tail + data)[-4096:]
+                if from_client and self.cutting.is_set() and b"SET TIME ZONE" in tail:
+                    with self.lock:
+                        self.cuts += 1
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.server.close()
+        with self.lock:
+            for sock in self.socks:
+                sock.close()
+
+
 @unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
 class PostgresStore(unittest.TestCase):
     def setUp(self):
@@ -77,8 +144,8 @@ class PostgresStore(unittest.TestCase):
     def tearDown(self):
         stop_cleanly(self, self.daemons)
 
-    def daemon(self, state_dir=None, store=True):
-        args = ["--worker-threads", "2"] + (["--store", self.uri] if store else [])
+    def daemon(self, state_dir=None, store=True, uri=None):
+        args = ["--worker-threads", "2"] + (["--store", uri or self.uri] if store else [])
         d = Daemon(state_dir=state_dir, args=args)
         self.daemons.append(d)
         return d.start()
@@ -162,6 +229,32 @@ class PostgresStore(unittest.TestCase):
             self.assertEqual(status, 200, got)
         job = wait_job(d, submit_job(d, dict(SPEC, dataset=ds)))
         self.assertEqual(job["state"], "succeeded", job)
+        with open(d.log_path, "rb") as f:
+            self.assertIn(b"event=store_reconnected", f.read())
+
+    def test_connection_lost_while_set_up(self):
+        """Connections lost while the store sets them up (a network that
+        keeps failing, a server still going down) are not handed out dead:
+        the store opens another after its back-off. A request that finds its
+        connection terminated, whose next connections are all cut during
+        their setting up for half a second, is answered after it."""
+        cutter = SetupCutter(int(os.environ["FITD_TEST_PG_PORT"]))
+        self.addCleanup(cutter.close)
+        d = self.daemon(uri="postgresql://fitd@127.0.0.1:%d/%s" % (
+            cutter.port, self.uri.rsplit("/", 1)[1]))
+        ds = upload_table(d, "iris")
+        cutter.cutting.set()
+        # The timeout makes each termination wait until the backend has gone.
+        killed = psql(self.uri, "SELECT count(pg_terminate_backend(pid, 5000))"
+                      " FROM pg_stat_activity WHERE application_name = 'fitd'"
+                      " AND datname = current_database()")
+        self.assertGreater(int(killed[0]), 0)
+        timer = threading.Timer(0.5, cutter.cutting.clear)
+        timer.start()
+        self.addCleanup(timer.cancel)
+        status, _, got = d.request("GET", "/v1/datasets/" + ds)
+        self.assertEqual(status, 200, got)
+        self.assertGreater(cutter.cuts, 0)
         with open(d.log_path, "rb") as f:
             self.assertIn(b"event=store_reconnected", f.read())
 
