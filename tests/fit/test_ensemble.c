@@ -67,6 +67,27 @@ static void make_labels(int32_t *labels)
 		labels[i] = (int32_t)((i * 7 + 3) % 5 < 2);
 }
 
+/*
+ * Three candidates on make_labels()'s rows: a is sure and right on the first
+ * half, unsure and wrong on the second; b mirrors it; c is right on nine
+ * rows in ten, unsure.
+ */
+static void complementary(int32_t *labels, float **a, float **b, float **c)
+{
+	make_labels(labels);
+	*a = binary_preds(labels, first_half, 0.55f);
+	*b = binary_preds(labels, second_half, 0.55f);
+	for (size_t i = 0; i < N / 2; i++) {
+		(*a)[2 * i + (size_t)labels[i]] = 0.99f;
+		(*a)[2 * i + 1 - (size_t)labels[i]] = 0.01f;
+	}
+	for (size_t i = N / 2; i < N; i++) {
+		(*b)[2 * i + (size_t)labels[i]] = 0.99f;
+		(*b)[2 * i + 1 - (size_t)labels[i]] = 0.01f;
+	}
+	*c = binary_preds(labels, all_but_tenth, 0.6f);
+}
+
 START_TEST(test_picks_better)
 {
 	int32_t labels[N];
@@ -100,19 +121,7 @@ START_TEST(test_complementary_beats_best)
 	unsigned counts[3];
 	struct fit_ensemble_choice ch = { .counts = counts };
 
-	make_labels(labels);
-	/* a is sure and right on the first half, unsure and wrong on the second; b mirrors it */
-	a = binary_preds(labels, first_half, 0.55f);
-	b = binary_preds(labels, second_half, 0.55f);
-	for (size_t i = 0; i < N / 2; i++) {
-		a[2 * i + (size_t)labels[i]] = 0.99f;
-		a[2 * i + 1 - (size_t)labels[i]] = 0.01f;
-	}
-	for (size_t i = N / 2; i < N; i++) {
-		b[2 * i + (size_t)labels[i]] = 0.99f;
-		b[2 * i + 1 - (size_t)labels[i]] = 0.01f;
-	}
-	c = binary_preds(labels, all_but_tenth, 0.6f);
+	complementary(labels, &a, &b, &c);
 	ck_assert_int_eq(fit_ensemble_select((const float *const[]){ a, b, c }, 3, N, 2,
 					     FIT_METRIC_LOG_LOSS, labels, NULL, 25, NULL, &ch,
 					     NULL),
@@ -138,19 +147,7 @@ START_TEST(test_limit_keeps_members_within_budget)
 	struct fit_ensemble_limit limit = { .cost = cost, .budget = 3 };
 	double ens, single, ens_free, single_free;
 
-	make_labels(labels);
-	/* as above: a and b complement each other; b is the best alone */
-	a = binary_preds(labels, first_half, 0.55f);
-	b = binary_preds(labels, second_half, 0.55f);
-	for (size_t i = 0; i < N / 2; i++) {
-		a[2 * i + (size_t)labels[i]] = 0.99f;
-		a[2 * i + 1 - (size_t)labels[i]] = 0.01f;
-	}
-	for (size_t i = N / 2; i < N; i++) {
-		b[2 * i + (size_t)labels[i]] = 0.99f;
-		b[2 * i + 1 - (size_t)labels[i]] = 0.01f;
-	}
-	c = binary_preds(labels, all_but_tenth, 0.6f);
+	complementary(labels, &a, &b, &c); /* b is the best alone */
 	const float *const preds[] = { a, b, c };
 
 	/* a costs more than what is left beside b: it never joins */
