@@ -23,13 +23,6 @@
 
 /* ---- out-of-fold rows and truth ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Numeric classes: the distinct values ascending; *vals is malloc'd. */
 static int numeric_classes(const struct worker_data *d, double **vals, size_t *n)
 {
@@ -83,11 +76,9 @@ static int class_names(struct worker_data *d, int32_t *row_class)
 		if (map != NULL) {
 			row_class[r] = c->cat[r] >= 0 ? map[c->cat[r]] : -1;
 		} else {
-			const double *hit = isnan(c->num[r]) ? NULL
-							     : bsearch(&c->num[r], vals, n,
-								       sizeof(double), cmp_double);
+			size_t at = fit_distinct_find(vals, n, c->num[r]);
 
-			row_class[r] = hit != NULL ? (int32_t)(hit - vals) : -1;
+			row_class[r] = at < n ? (int32_t)at : -1;
 		}
 	}
 	free(map);

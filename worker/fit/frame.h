@@ -66,6 +66,9 @@ long fit_frame_find(const struct fit_frame *frame, const char *name);
  */
 void fit_distinct_values(double *v, size_t m, size_t *k);
 
+/* The index of x among the k ascending distinct values vals, or k if absent (NaN is). */
+size_t fit_distinct_find(const double *vals, size_t k, double x);
+
 /* Releases the frame and everything it points at; NULL is allowed. */
 void fit_frame_free(struct fit_frame *frame);
 

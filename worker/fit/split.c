@@ -209,20 +209,8 @@ static int target_labels(const struct fit_column *col, enum fit_task task, size_
 	for (size_t i = 0; i < m; i++)
 		vals[i] = col->num[rows[i]];
 	fit_distinct_values(vals, m, &k);
-	for (size_t i = 0; i < m; i++) {
-		double v = col->num[rows[i]];
-		size_t lo = 0, hi = k;
-
-		while (lo + 1 < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (vals[mid] <= v)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		labels[i] = (int32_t)lo;
-	}
+	for (size_t i = 0; i < m; i++)
+		labels[i] = (int32_t)fit_distinct_find(vals, k, col->num[rows[i]]);
 	free(vals);
 	return FITD_OK;
 }

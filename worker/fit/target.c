@@ -110,6 +110,21 @@ void fit_distinct_values(double *v, size_t m, size_t *k)
 	*k = n;
 }
 
+size_t fit_distinct_find(const double *vals, size_t k, double x)
+{
+	size_t lo = 0, hi = k;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vals[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < k && vals[lo] == x ? lo : k;
+}
+
 static int fit_numeric_classes(const struct fit_column *col, const size_t *rows, size_t n,
 			       struct fit__target *t, struct fitd_error *err)
 {
