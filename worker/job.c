@@ -496,13 +496,16 @@ int64_t sched_job_refit_estimate(const struct sched_job *j)
 #define ENSEMBLE_RESERVE_TRIALS 4
 int64_t sched_job_refit_reserve(const struct sched_job *j)
 {
-	int64_t est, fits = sched_job_fold_fits(j);
+	int64_t est, cap, fits = sched_job_fold_fits(j);
 
 	if (j->best_idx < 0 || j->plan.max_ms == 0 || !j->plan.refit)
 		return 0;
 	est = sched_job_refit_estimate(j);
+	cap = j->plan.max_ms / (j->plan.ensemble ? 4 : 5);
+	if (est > cap)
+		return 0; /* no refit: the search has the whole budget */
 	if (!j->plan.ensemble)
-		return est < j->plan.max_ms / 5 ? est : j->plan.max_ms / 5;
+		return est;
 	for (size_t i = 0, seen = 0; i < j->nrecs && seen < ENSEMBLE_RESERVE_TRIALS; i++) {
 		const struct sched_rec *r = &j->recs[i];
 		int64_t ms = r->duration_ms < j->best_duration_ms ? r->duration_ms
@@ -513,7 +516,13 @@ int64_t sched_job_refit_reserve(const struct sched_job *j)
 		est += ms / fits * WORKER_ENSEMBLE_REFIT_PCT / 100;
 		seen++;
 	}
-	return est < j->plan.max_ms / 4 ? est : j->plan.max_ms / 4;
+	return est < cap ? est : cap;
+}
+
+bool sched_job_refit_fits(const struct sched_job *j, int64_t elapsed_ms)
+{
+	return j->plan.max_ms == 0 ||
+	       elapsed_ms + sched_job_refit_estimate(j) <= j->plan.max_ms + SCHED_REFIT_LATE_MS;
 }
 
 /* Simpler models first: the family table's order (linear and logistic, svm, gbdt, mlp). */

@@ -43,9 +43,8 @@
 #include "worker/params.h"
 #include "worker/pool.h"
 
-#define REFIT_GRACE_MS	    1500
-#define REFIT_LATE_MS	    500 /* how late a short refit may still start */
-#define PROGRESS_PER_THREAD 16	/* room in the progress queue per trial thread */
+#define REFIT_GRACE_MS	    600
+#define PROGRESS_PER_THREAD 16 /* room in the progress queue per trial thread */
 
 static void schedule(struct worker *w);
 static void on_tick(uv_timer_t *h);
@@ -157,6 +156,8 @@ static void say_final_model(struct sched_job *j)
 	struct fitd_error err = { 0 };
 	json_t *detail;
 	char *doc;
+	int64_t elapsed = sched_job_elapsed(j, sched_now_mono());
+	int64_t left = elapsed < j->plan.max_ms ? j->plan.max_ms - elapsed : 0;
 
 	if (j->final_said)
 		return;
@@ -165,9 +166,13 @@ static void say_final_model(struct sched_job *j)
 	else if (j->refit_done)
 		snprintf(reason, sizeof(reason), "the refit on all rows failed (%s): %s",
 			 j->refit_error, kept);
-	else
+	else if (!sched_job_refit_fits(j, elapsed))
 		snprintf(reason, sizeof(reason),
-			 "no time was left within max_seconds to refit on all rows: %s", kept);
+			 "refitting on all rows would take about %.1f s, more than the %.1f s "
+			 "left within max_seconds: %s",
+			 (double)sched_job_refit_estimate(j) / 1000, (double)left / 1000, kept);
+	else
+		snprintf(reason, sizeof(reason), "the refit on all rows could not start: %s", kept);
 	detail = json_pack("{s:s, s:s}", "kind", "single", "reason", reason);
 	doc = detail != NULL ? json_dumps(detail, JSON_COMPACT) : NULL;
 	if (doc == NULL || store_job_set_detail(j->w->store, j->id, doc, &err) != FITD_OK)
@@ -250,14 +255,10 @@ static void check_end(struct sched_job *j, int64_t now)
 	}
 	/*
 	 * Without a refit the best trial's model, published when it was best,
-	 * stays. A refit starts before max_seconds, or a little after it when
-	 * it should be short (the trials stopped at the deadline took longer
-	 * to stop than the reserve); it is stopped REFIT_GRACE_MS after.
+	 * stays. A refit starts when it should end on time; one that runs
+	 * over is stopped REFIT_GRACE_MS after max_seconds.
 	 */
-	if (j->plan.refit && !j->refit_done &&
-	    (j->plan.max_ms == 0 || elapsed < j->plan.max_ms ||
-	     elapsed + sched_job_refit_estimate(j) <= j->plan.max_ms + REFIT_LATE_MS) &&
-	    start_refit(j))
+	if (j->plan.refit && !j->refit_done && sched_job_refit_fits(j, elapsed) && start_refit(j))
 		return;
 	say_final_model(j);
 	finish_job(j, STORE_JOB_SUCCEEDED, NULL, NULL);

@@ -192,7 +192,9 @@ END_TEST
  * times (3 folds of 3 s: 1.5 s, plus 0.2 s), plus with an ensemble the refits of four more kept trials,
  * each counted at most as dear as the best, so one slow kept trial (an svm
  * ten times dearer) cannot stop the search early; capped at a fifth or a
- * quarter of the budget.
+ * quarter of the budget, and none when the best trial's own refit is dearer
+ * than that share (it would not end on time: 1.7 s of 8 s without an
+ * ensemble).
  */
 START_TEST(refit_reserve_counts_members_at_most_as_dear_as_the_best)
 {
@@ -217,12 +219,44 @@ START_TEST(refit_reserve_counts_members_at_most_as_dear_as_the_best)
 	j.plan.max_ms = 8000;
 	ck_assert_int_eq(sched_job_refit_reserve(&j), 2000);
 	j.plan.ensemble = false;
-	ck_assert_int_eq(sched_job_refit_reserve(&j), 1600);
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
+	j.plan.max_ms = 9000;
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 1700);
+	j.best_duration_ms = 6000; /* its refit dearer than the share of either: none */
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
+	j.plan.ensemble = true;
+	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
+	j.plan.ensemble = false;
+	j.best_duration_ms = 3000;
 	j.plan.refit = false;
 	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
 	j.plan.refit = true;
 	j.best_idx = -1;
 	ck_assert_int_eq(sched_job_refit_reserve(&j), 0);
+}
+END_TEST
+
+/*
+ * A refit starts only when its estimate (1.7 s here) ends within the budget
+ * or at most SCHED_REFIT_LATE_MS past it; always without a budget.
+ */
+START_TEST(refit_starts_only_when_it_ends_on_time)
+{
+	struct sched_job j = { .best_idx = 0, .best_duration_ms = 3000 };
+
+	j.plan.folds = 3;
+	j.plan.repeats = 1;
+	j.plan.refit = true;
+	j.plan.max_ms = 10000;
+	ck_assert(sched_job_refit_fits(&j, 0));
+	ck_assert(sched_job_refit_fits(&j, 8300));
+	ck_assert(sched_job_refit_fits(&j, 8300 + SCHED_REFIT_LATE_MS));
+	ck_assert(!sched_job_refit_fits(&j, 8301 + SCHED_REFIT_LATE_MS));
+	ck_assert(!sched_job_refit_fits(&j, 20000));
+	j.best_duration_ms = 60000; /* 30.2 s: more than the whole budget */
+	ck_assert(!sched_job_refit_fits(&j, 0));
+	j.plan.max_ms = 0;
+	ck_assert(sched_job_refit_fits(&j, 1000000));
 }
 END_TEST
 
@@ -278,6 +312,7 @@ int main(void)
 
 	tcase_add_test(tc, passes_are_bounded_and_the_breaker_ends_each_job);
 	tcase_add_test(tc, refit_reserve_counts_members_at_most_as_dear_as_the_best);
+	tcase_add_test(tc, refit_starts_only_when_it_ends_on_time);
 	tcase_add_test(tc, oof_bar_is_the_last_of_the_kept_files);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
