@@ -44,7 +44,8 @@
 #include "worker/pool.h"
 
 #define REFIT_GRACE_MS	    600
-#define PROGRESS_PER_THREAD 16 /* room in the progress queue per trial thread */
+#define PROGRESS_PER_THREAD 16	  /* room in the progress queue per trial thread */
+#define IDLE_TRIM_MS	    10000 /* no trial this long: the fits' kept buffers go back */
 
 static void schedule(struct worker *w);
 static void on_tick(uv_timer_t *h);
@@ -1070,6 +1071,11 @@ static void on_heartbeat(uv_timer_t *h)
 	if (w->tasks_running > 0 &&
 	    store_trial_heartbeat(w->store, w->owner, w->opt.lease_ms, &err) != FITD_OK)
 		fitd_log_warn("heartbeat_failed", "reason=\"%s\"", err.message);
+	/* The fits' kept buffers go back to the system once trials stop for a while. */
+	if (w->tasks_running > 0)
+		w->busy_at_ms = sched_now_mono();
+	else if (sched_now_mono() - w->busy_at_ms >= IDLE_TRIM_MS)
+		fit_buffers_trim();
 	schedule(w);
 }
 

@@ -187,6 +187,7 @@ struct worker {
 	int64_t load_after_ms;	/* after a job could not be loaded for memory: no load before */
 	unsigned threads_busy;
 	unsigned tasks_running; /* tasks (trials, refits) started and not yet freed */
+	int64_t busy_at_ms;	/* the last heartbeat that saw a task running */
 	size_t memory_budget;	/* bytes */
 	size_t memory_busy;	/* estimates of the tasks on the pool */
 	bool stopping;

@@ -1,8 +1,8 @@
 /*
  * test_linear.c - linear regression end to end: the closed-form OLS solution,
  * the seed example, robust losses, exact L1 zeros, divergence, cancellation,
- * early stopping, progress, thread-count determinism, rebuilding a model and
- * the memory estimate.
+ * early stopping, progress, thread-count determinism, rebuilding a model,
+ * the memory estimate and the big working buffers kept between fits.
  */
 #include <check.h>
 #include <math.h>
@@ -12,6 +12,7 @@
 
 #include "tests/fit/helpers.h"
 #include "worker/fit/explain.h"
+#include "worker/fit/internal.h"
 #include "worker/fit/model.h"
 
 static uint64_t rng_state;
@@ -491,6 +492,61 @@ START_TEST(test_memory_estimate)
 }
 END_TEST
 
+/*
+ * A big buffer freed with fit__free() is kept for the next allocation of
+ * its size (in 2 MiB steps) and handed out again; another size gives the
+ * kept ones back first; at most four are kept, small ones never; a fit
+ * keeps its working memory, and fit_buffers_trim() gives everything back.
+ */
+START_TEST(test_kept_buffers)
+{
+	static const double beta[10] = { 1.0 };
+	size_t n = ((size_t)10 << 20) - 4096, one, *rows = th_rows(250000), *feat;
+	struct fit_frame *f;
+	struct fit_problem prob;
+	struct fit_params p = linear_params(FIT_OPT_NEWTON);
+	void *a, *b[6], *s;
+
+	fit_buffers_trim();
+	ck_assert_uint_eq(fit_buffers_kept(), 0);
+	a = fit__alloc(n);
+	memset(a, 1, n);
+	fit__free(a, n);
+	one = fit_buffers_kept();
+	ck_assert_uint_ge(one, n);
+	ck_assert_uint_le(one, n + ((size_t)2 << 20));
+	s = fit__alloc(n - 100000);
+	ck_assert_ptr_eq(s, a);
+	ck_assert_uint_eq(fit_buffers_kept(), 0);
+	fit__free(s, n - 100000);
+	a = fit__alloc(3 * n);
+	ck_assert_uint_eq(fit_buffers_kept(), 0);
+	fit__free(a, 3 * n);
+	ck_assert_uint_ge(fit_buffers_kept(), 3 * n);
+	for (size_t i = 0; i < 6; i++)
+		b[i] = fit__alloc(n);
+	ck_assert_uint_eq(fit_buffers_kept(), 0);
+	for (size_t i = 0; i < 6; i++)
+		fit__free(b[i], n);
+	ck_assert_uint_eq(fit_buffers_kept(), 4 * one);
+	s = fit__alloc(1000);
+	fit__free(s, 1000);
+	ck_assert_uint_eq(fit_buffers_kept(), 4 * one);
+	fit_buffers_trim();
+	ck_assert_uint_eq(fit_buffers_kept(), 0);
+
+	/* 250,000 x 10 floats: the fit's working memory is over 8 MiB. */
+	f = make_regression(250000, 10, beta, 0.5, 3);
+	prob = th_problem(f, "y", FIT_TASK_REGRESSION, rows, 250000, NULL, 0, &feat);
+	fit_model_free(th_train(&prob, &p));
+	ck_assert_uint_ge(fit_buffers_kept(), (size_t)250000 * 10 * sizeof(float));
+	fit_buffers_trim();
+	free(rows);
+	free(feat);
+	fit_frame_free(f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fit_linear");
@@ -508,6 +564,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_rebuild_predicts_identically);
 	tcase_add_test(tc, test_rebuild_rejects_bad_desc);
 	tcase_add_test(tc, test_memory_estimate);
+	tcase_add_test(tc, test_kept_buffers);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -273,7 +273,7 @@ static int check_problem(const struct fit_gbdt_problem *prob, struct fitd_error 
 }
 
 /* Plans on a counting arena, then allocates *mem and lays out for real. */
-static int plan_alloc(struct fit__gbdt_fit *fit, void **mem, struct fitd_error *err)
+static int plan_alloc(struct fit__gbdt_fit *fit, void **mem, size_t *bytes, struct fitd_error *err)
 {
 	struct fit__arena a = { 0 };
 
@@ -285,7 +285,7 @@ static int plan_alloc(struct fit__gbdt_fit *fit, void **mem, struct fitd_error *
 	if (*mem == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL,
 				      "cannot allocate %zu bytes of working memory", a.used);
-	fit->report.work_bytes = a.used;
+	fit->report.work_bytes = *bytes = a.used;
 	a = (struct fit__arena){ .base = *mem, .size = a.used };
 	fit__gbdt_plan_layout(&a, fit);
 	return a.overflow ? fitd_error_set(err, FITD_EINTERNAL, NULL, "plan mismatch") : FITD_OK;
@@ -355,6 +355,7 @@ int fit_gbdt_train(const struct fit_gbdt_problem *prob, const struct fit_gbdt_pa
 	struct fit__gbdt_fit fit = { 0 };
 	struct fit__poll poll = { cb ? cb->abort : NULL, cb ? cb->data : NULL, 0 };
 	void *mem = NULL;
+	size_t mem_bytes = 0;
 	const char *why;
 	int rc;
 
@@ -378,7 +379,7 @@ int fit_gbdt_train(const struct fit_gbdt_problem *prob, const struct fit_gbdt_pa
 	fit.k = noutputs(prob->nclasses);
 	fit.levels = cat_levels(prob, &fit.has_cat);
 	sharing(&fit);
-	rc = plan_alloc(&fit, &mem, err);
+	rc = plan_alloc(&fit, &mem, &mem_bytes, err);
 	if (rc == FITD_OK)
 		rc = run(&fit, prob, err);
 	if (rc == FITD_OK) {
@@ -386,7 +387,7 @@ int fit_gbdt_train(const struct fit_gbdt_problem *prob, const struct fit_gbdt_pa
 			       fit__release((char *)mem + fit.dead[2], fit.dead[3] - fit.dead[2]);
 		rc = fit__gbdt_model_assemble(&fit, out, err);
 	}
-	free(mem);
+	fit__free(mem, mem_bytes);
 	return rc;
 }
 

@@ -64,8 +64,13 @@ struct fit__arena {
 
 void *fit__arena_take(struct fit__arena *a, size_t count, size_t elem);
 
-/* 64-byte aligned allocation of bytes (rounded up); NULL on failure; free with free(). */
+/*
+ * 64-byte aligned allocation of bytes (rounded up); NULL on failure. Free
+ * with fit__free() and the same bytes to keep a big buffer for the next
+ * fit of its size (util.c), or with free().
+ */
 void *fit__alloc(size_t bytes);
+void fit__free(void *p, size_t bytes);
 
 /*
  * Gives the whole pages of p[0..bytes) back to the system (a buffer from

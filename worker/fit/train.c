@@ -88,7 +88,7 @@ static void plan_layout(struct fit__arena *a, struct plan *pl)
 }
 
 /* Plans on a counting arena, then allocates *mem and lays out for real. */
-static int plan_alloc(struct plan *pl, void **mem, struct fitd_error *err)
+static int plan_alloc(struct plan *pl, void **mem, size_t *bytes, struct fitd_error *err)
 {
 	struct fit__arena a = { 0 };
 
@@ -106,6 +106,7 @@ static int plan_alloc(struct plan *pl, void **mem, struct fitd_error *err)
 	if (*mem == NULL)
 		return fitd_error_set(err, FITD_ENOMEM, NULL,
 				      "cannot allocate %zu bytes of working memory", a.used);
+	*bytes = a.used;
 	a = (struct fit__arena){ .base = *mem, .size = a.used };
 	plan_layout(&a, pl);
 	return a.overflow ? fitd_error_set(err, FITD_EINTERNAL, NULL, "plan mismatch") : FITD_OK;
@@ -353,6 +354,7 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 	struct fit_layer_desc layers[FIT_MAX_HIDDEN + 1];
 	size_t *kt = NULL, *kv = NULL, *map = NULL, nl;
 	void *mem = NULL;
+	size_t mem_bytes = 0;
 	double *tmp = NULL, *means = NULL;
 	const char *why;
 	int rc;
@@ -382,7 +384,7 @@ int fit_model_train(const struct fit_problem *prob, const struct fit_params *par
 	pl.xld = prep.xld;
 	pl.ncat = prep.ncat;
 	pl.ncatw = prep.ncatw;
-	rc = plan_alloc(&pl, &mem, err);
+	rc = plan_alloc(&pl, &mem, &mem_bytes, err);
 	if (rc == FITD_OK)
 		rc = fill(&pl, prob, &prep, kt, kv, err);
 	if (rc == FITD_OK)
@@ -405,7 +407,7 @@ out:
 	free(tmp);
 	free(map);
 	free(means);
-	free(mem);
+	fit__free(mem, mem_bytes);
 	free(kt);
 	free(kv);
 	fit__prep_release(&prep);

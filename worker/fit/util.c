@@ -1,9 +1,10 @@
 /*
  * util.c - the small pieces every file of the core uses: overflow-checked
- * sizes, the planning arena and cancellation.
+ * sizes, the planning arena, big buffers and cancellation.
  */
 #include "worker/fit/internal.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,42 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define HUGE_FROM ((size_t)8 << 20) /* buffers from this size get huge pages */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KEEP_POISONED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KEEP_POISONED 1
+#endif
+#endif
+#ifdef KEEP_POISONED
+#include <sanitizer/asan_interface.h>
+#define KEEP_POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
+#define KEEP_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define KEEP_POISON(p, n)   ((void)(p), (void)(n))
+#define KEEP_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/*
+ * Big buffers a fit frees are kept for the next fit of the same size (in
+ * HUGE_PAGE steps): the first touch of fresh pages costs, in a virtual
+ * machine, 20-40 ms per 64 MiB, as much as a Newton solve over them (a
+ * one-trial logistic job on 200,000 x 100 rows spent a third of its trial
+ * faulting its design matrix in). At most KEEP_BLOCKS; a fit that finds
+ * none of its size gives them all back before it allocates, so what is
+ * kept never exceeds what the last fits used, and were admitted for;
+ * fit_buffers_trim() gives them back when the daemon is idle. Kept blocks
+ * are poisoned under AddressSanitizer, so a use after free still shows.
+ */
+#define KEEP_BLOCKS 4
+
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	void *p;
+	size_t n;
+} kept[KEEP_BLOCKS]; /* guarded by keep_lock, like nkept */
+static size_t nkept;
 
 int fit__mul(size_t a, size_t b, size_t *out)
 {
@@ -52,16 +89,59 @@ void *fit__arena_take(struct fit__arena *a, size_t count, size_t elem)
 	return p;
 }
 
+/* The size bytes are allocated as, 0 on overflow. */
+static size_t alloc_size(size_t bytes)
+{
+	size_t n, step;
+
+	if (bytes == 0)
+		bytes = 1;
+	if (fit__add(bytes, FIT__ALIGN - 1, &n))
+		return 0;
+	step = n < HUGE_FROM ? FIT__ALIGN : HUGE_PAGE;
+	if (fit__add(n, step - 1, &n))
+		return 0;
+	return n / step * step;
+}
+
+/* A kept block of n bytes, or NULL after giving every kept block back. */
+static void *keep_take(size_t n)
+{
+	void *p = NULL, *drop[KEEP_BLOCKS];
+	size_t ndrop = 0;
+
+	pthread_mutex_lock(&keep_lock);
+	for (size_t i = 0; i < nkept && p == NULL; i++)
+		if (kept[i].n == n) {
+			p = kept[i].p;
+			kept[i] = kept[--nkept];
+		}
+	if (p == NULL) {
+		for (size_t i = 0; i < nkept; i++) {
+			KEEP_UNPOISON(kept[i].p, kept[i].n);
+			drop[ndrop++] = kept[i].p;
+		}
+		nkept = 0;
+	}
+	pthread_mutex_unlock(&keep_lock);
+	for (size_t i = 0; i < ndrop; i++)
+		free(drop[i]);
+	if (p != NULL)
+		KEEP_UNPOISON(p, n);
+	return p;
+}
+
 void *fit__alloc(size_t bytes)
 {
-	size_t n;
+	size_t n = alloc_size(bytes);
 	void *p = NULL;
 
-	if (fit__add(bytes, FIT__ALIGN - 1, &n))
+	if (n == 0)
 		return NULL;
-	n = n / FIT__ALIGN * FIT__ALIGN;
 	if (n < HUGE_FROM)
-		return aligned_alloc(FIT__ALIGN, n == 0 ? FIT__ALIGN : n);
+		return aligned_alloc(FIT__ALIGN, n);
+	if ((p = keep_take(n)) != NULL)
+		return p;
 	/*
 	 * Big buffers (design matrices) are touched once per pass: 2 MiB pages
 	 * make their first touch one fault per 2 MiB instead of per 4 KiB, which
@@ -73,6 +153,52 @@ void *fit__alloc(size_t bytes)
 	madvise(p, n, MADV_HUGEPAGE);
 #endif
 	return p;
+}
+
+void fit__free(void *p, size_t bytes)
+{
+	size_t n = alloc_size(bytes);
+
+	if (p == NULL || n < HUGE_FROM) {
+		free(p);
+		return;
+	}
+	pthread_mutex_lock(&keep_lock);
+	if (nkept < KEEP_BLOCKS) {
+		KEEP_POISON(p, n);
+		kept[nkept].p = p;
+		kept[nkept++].n = n;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&keep_lock);
+	free(p);
+}
+
+void fit_buffers_trim(void)
+{
+	void *drop[KEEP_BLOCKS];
+	size_t ndrop = 0;
+
+	pthread_mutex_lock(&keep_lock);
+	for (size_t i = 0; i < nkept; i++) {
+		KEEP_UNPOISON(kept[i].p, kept[i].n);
+		drop[ndrop++] = kept[i].p;
+	}
+	nkept = 0;
+	pthread_mutex_unlock(&keep_lock);
+	for (size_t i = 0; i < ndrop; i++)
+		free(drop[i]);
+}
+
+size_t fit_buffers_kept(void)
+{
+	size_t bytes = 0;
+
+	pthread_mutex_lock(&keep_lock);
+	for (size_t i = 0; i < nkept; i++)
+		bytes += kept[i].n;
+	pthread_mutex_unlock(&keep_lock);
+	return bytes;
 }
 
 size_t fit__release(void *p, size_t bytes)
