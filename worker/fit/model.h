@@ -82,6 +82,9 @@ struct fit_prep_cache;
 int fit_prep_cache_new(size_t max_entries, struct fit_prep_cache **out);
 void fit_prep_cache_free(struct fit_prep_cache *c);
 
+/* Fits that found their preprocessing in c so far. */
+uint64_t fit_prep_cache_hits(struct fit_prep_cache *c);
+
 /*
  * The big working buffers of finished fits are kept for the next fit of the
  * same size (their pages already touched): fit_buffers_trim gives them back
@@ -90,8 +93,6 @@ void fit_prep_cache_free(struct fit_prep_cache *c);
  */
 void fit_buffers_trim(void);
 size_t fit_buffers_kept(void);
-/* Fits that found their preprocessing in c so far. */
-uint64_t fit_prep_cache_hits(struct fit_prep_cache *c);
 
 struct fit_progress {
 	unsigned epoch;	    /* 1-based epoch (iteration for lbfgs, newton, dcd; round for gbdt) */
