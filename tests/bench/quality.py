@@ -77,6 +77,7 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 SMALL_TRAIN_ROWS = 1000          # the budgets sweep runs tables with fewer
 FAMILY_TRIALS = 8
 RMSE_TIE = 0.005                 # relative: within 0.5% is a tie
+BOOTSTRAP = 1000                 # resamples of the test rows for "sure"
 PREDICT_CHUNK = 50000            # rows per predict request
 # the daemon's missing-value tokens (README "Datasets"); an empty field too
 MISSING = {"", "NA", "N/A", "n/a", "#N/A", "?", "NaN", "nan", "NULL", "null"}
@@ -505,6 +506,35 @@ def compare(metric, f, p, n_test):
     return "fitd" if f < p else "peer"
 
 
+def sure(metric, truth, f, p):
+    """Whether the winner of a comparison would win on most other test sets
+    of the same size: the share of BOOTSTRAP resamples (with replacement,
+    seed 0, both sides on the same rows) of the test rows on which the side
+    ahead on the whole test set stays ahead, formatted as a percentage.
+    Accuracy compares rows right, RMSE the resampled RMSEs."""
+    import numpy as np
+    if metric == "accuracy":
+        a = np.array([same_label(t, x) for t, x in zip(truth, f["predictions"])], float)
+        b = np.array([same_label(t, x) for t, x in zip(truth, p["predictions"])], float)
+    else:
+        y = np.array([float(t) for t in truth])
+        a = -(y - np.array([float(x) for x in f["predictions"]])) ** 2
+        b = -(y - np.array([float(x) for x in p["predictions"]])) ** 2
+    n = len(a)
+    sign = 1.0 if a.sum() >= b.sum() else -1.0
+    rng = np.random.default_rng(0)
+    ahead = 0
+    chunk = max(1, min(BOOTSTRAP, 20000000 // max(n, 1)))
+    for start in range(0, BOOTSTRAP, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, BOOTSTRAP - start), n))
+        if metric == "accuracy":
+            d = a[idx].sum(axis=1) - b[idx].sum(axis=1)
+        else:
+            d = np.sqrt(-b[idx].mean(axis=1)) - np.sqrt(-a[idx].mean(axis=1))
+        ahead += int((sign * d > 0).sum())
+    return f"{100.0 * ahead / BOOTSTRAP:.0f}%"
+
+
 def load_side(out, name, fname, metric, truth, what):
     """The scored result of one side, or (None, reason)."""
     path = os.path.join(out, name, fname)
@@ -556,9 +586,11 @@ def failures(out, names_files):
 
 def table(out, budget):
     cols = ("dataset", "task", "rows", "metric", "fitd", "optuna", "xgboost",
-            "auc f/o/x", "trials f/o", "wall s f/o/x", "fitd best", "load", "vs optuna", "vs xgb")
+            "auc f/o/x", "trials f/o", "wall s f/o/x", "fitd best", "load", "vs optuna", "sure",
+            "vs xgb")
     lines = []
     n = wins_o = wins_x = both_o = both_x = 0
+    sure_losses, sure_wins = [], []
     overruns = []
     failed = []
     for name, _, target, task, metric in tables():
@@ -576,9 +608,14 @@ def table(out, budget):
                 verdict.append("fitd" if w == "fitd" else "tie" if w == "tie" else label)
             else:
                 verdict.append("-")
+        surety = "-"
         if f and o:
             both_o += 1
             wins_o += verdict[0] in ("fitd", "tie")
+            if verdict[0] != "tie":
+                surety = sure(metric, truth, f, o)
+                if float(surety[:-1]) >= 95:
+                    (sure_wins if verdict[0] == "fitd" else sure_losses).append(name)
         if f and x:
             both_x += 1
             wins_x += verdict[1] in ("fitd", "tie")
@@ -601,14 +638,19 @@ def table(out, budget):
                       "/".join(fmt(r and r["wall_s"], ".0f") for r in (f, o, x)),
                       best_of(f) if f else "-",
                       (f or {}).get("loadavg", "-").split()[0] if f else "-",
-                      verdict[0], verdict[1]))
+                      verdict[0], surety, verdict[1]))
     print(f"loadavg now {loadavg()}")
-    print_table(cols, lines, left=(0, 1, 3, 10, 12, 13))
+    print_table(cols, lines, left=(0, 1, 3, 10, 12, 14))
     print(f"ties: accuracy within one test row (1/n_test), RMSE within {RMSE_TIE:.1%} relative;"
           " rows: train + test; load: 1-min loadavg when fitd's job started;"
-          " fitd best: the final model's family, +N for an ensemble of N trials")
+          " fitd best: the final model's family, +N for an ensemble of N trials;"
+          f" sure: the share of {BOOTSTRAP} bootstrap resamples of the test rows on which"
+          " the side ahead of optuna stays ahead")
     print(f"fitd >= optuna on {wins_o} of {both_o}; fitd >= xgboost on {wins_x} of {both_x}"
           f" ({n} tables, {len(failed)} without a fitd result)")
+    for what, names in (("wins over", sure_wins), ("losses to", sure_losses)):
+        print(f"{what} optuna that 95% of the resamples keep: {len(names)}"
+              + (f" ({', '.join(names)})" if names else ""))
     late = [o for o in overruns if o[4] > 1.0]
     worst = max(overruns, key=lambda o: o[4]) if overruns else None
     if overruns:

@@ -24,9 +24,11 @@
 #   5. one table: per dataset the held-out score of each side (scored by one
 #      function: accuracy, with AUC for binary tasks, or RMSE), trials, wall
 #      times and who wins against each peer (ties: within one test row for
-#      accuracy, within 0.5% relative for RMSE); then "fitd >= optuna on K
-#      of N; fitd >= xgboost on M of N" and whether every fitd job ended
-#      within max_seconds + 1 s
+#      accuracy, within 0.5% relative for RMSE), with how sure a win or a
+#      loss against optuna is (the share of 1,000 bootstrap resamples of the
+#      test rows that keep it); then "fitd >= optuna on K of N; fitd >=
+#      xgboost on M of N", the wins and losses 95% of the resamples keep,
+#      and whether every fitd job ended within max_seconds + 1 s
 #
 # The sides run one after the other, never together, each with the same
 # CORES; the machine may be shared, so every table's line and the progress
