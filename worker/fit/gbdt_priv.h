@@ -35,6 +35,8 @@
 #define FIT__GBDT_CAT_MIN    10	  /* level bins on fewer rows of a leaf pool with missing values */
 #define FIT__GBDT_CAT_SMOOTH 10.0 /* added to H when ordering level bins by G / H */
 #define FIT__GBDT_CAT_SIDE   32	  /* level bins on one side of a subset split, at most */
+#define FIT__GBDT_CAT_L2 \
+	10.0 /* added to l2 when scoring a subset split's children (LightGBM's cat_l2) */
 #define FIT__GBDT_BLOCK	     4096 /* rows of a fixed block: sums are taken per block, in order */
 #define FIT__GBDT_PAR_BLOCKS 16	  /* blocks from which a pass over rows is parallel */
 #define FIT__GBDT_POOL	     ((size_t)64 << 20) /* histogram pool budget when max_leaves is large */

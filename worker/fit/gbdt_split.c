@@ -14,8 +14,10 @@
  * bins on fewer than FIT__GBDT_CAT_MIN of the leaf's rows are pooled with the
  * missing bin; the others are sorted by G / (H + FIT__GBDT_CAT_SMOOTH) and
  * the prefixes of that order, from either end and at most FIT__GBDT_CAT_SIDE
- * long, go left, the pool on either side (LightGBM's many-vs-many search).
- * Where the pool goes is where missing values and unseen levels go.
+ * long, go left, the pool on either side (LightGBM's many-vs-many search),
+ * their children scored with l2 raised by FIT__GBDT_CAT_L2 (cat_l2): a split
+ * that may group levels freely must gain more than a threshold. Where the
+ * pool goes is where missing values and unseen levels go.
  *
  * Candidates must leave min_leaf_rows rows and min_child_weight hessian in
  * each child and gain more than min_split_gain; the first best wins, so ties
@@ -218,8 +220,11 @@ static void scan_subsets(const struct fit__gbdt_feat *ft, const struct fit__gbdt
 	double key[FIT_GBDT_MAX_BINS];
 	unsigned nb = ft->nbins;
 	struct fit__gbdt_hbin pool = *s;
+	struct fit__gbdt_rules rc = *r;
 	size_t k = 0, len = 0;
 	int dir = 0;
+
+	rc.l2 += FIT__GBDT_CAT_L2;
 
 	for (unsigned c = 0; c < nb; c++) {
 		if (h[c].n < FIT__GBDT_CAT_MIN)
@@ -230,7 +235,7 @@ static void scan_subsets(const struct fit__gbdt_feat *ft, const struct fit__gbdt
 	if (k < 2)
 		return;
 	order_bins(h, order, key, k);
-	scan_prefixes(h, order, k, &pool, s, r, parent, out, &dir, &len);
+	scan_prefixes(h, order, k, &pool, s, &rc, parent, out, &dir, &len);
 	if (len == 0)
 		return;
 	for (size_t i = 0; i < len; i++)
