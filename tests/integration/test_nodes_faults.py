@@ -34,7 +34,7 @@ import unittest
 
 from fitdtest import Daemon, upload_table, submit_job, wait_job
 from test_jobs import read_events
-from test_pg import STORE, PSQL, new_database, psql, stop_cleanly
+from test_pg import STORE, PSQL, board, new_database, psql, stop_cleanly
 from test_nodes import LEASE_MS, NodesTest, metric
 
 SPEC = {
@@ -45,6 +45,11 @@ SPEC = {
     "search": {"algorithm": "random", "max_trials": 40, "seed": 5, "parallel_trials": 1},
 }
 NAMES = ("a", "b", "c")
+
+# The search every fault strikes: 200 short trials (about 0.2 s each here).
+TRIALS = 200
+CHAOS = dict(SPEC, space=dict(SPEC["space"], epochs=3000),
+             search=dict(SPEC["search"], max_trials=TRIALS))
 
 
 def free_port():
@@ -125,6 +130,36 @@ class Proxy:
         self.proc = None
 
 
+class Stream:
+    """The job's event stream on one node, read in a thread of its own from
+    the first event. A node killed under it ends a read (parts holds each
+    read's events); resume() reads on with Last-Event-ID set to the last
+    id seen, on the node come back (its new port)."""
+
+    def __init__(self, d, job_id):
+        self.d, self.job_id = d, job_id
+        self.parts, self.errors = [], []
+        self.thread = None
+        self.resume()
+
+    def events(self):
+        return [e for part in self.parts for e in part]
+
+    def resume(self):
+        seen = self.events()
+        last = seen[-1][0] if seen else None
+        port = self.d.port
+
+        def read():
+            try:
+                self.parts.append(read_events(port, self.job_id, last_id=last, timeout=300,
+                                              broken_ok=True))
+            except Exception as e:  # the test reports it
+                self.errors.append(repr(e))
+        self.thread = threading.Thread(target=read, daemon=True)
+        self.thread.start()
+
+
 @unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
 class NodeFaults(NodesTest):
     def setUp(self):
@@ -133,9 +168,13 @@ class NodeFaults(NodesTest):
         self.uri = new_database()
         self.daemons = {}
         self.proxies = {}
+        self.stopped = set()
 
     def tearDown(self):
         try:
+            for name in self.stopped:
+                if self.daemons[name].proc is not None:
+                    self.daemons[name].proc.send_signal(signal.SIGCONT)
             # A proxy the test failed to restore comes back first: a daemon
             # cut from its database takes far longer to stop (its store's
             # calls wait out their reconnect back-off).
@@ -201,95 +240,191 @@ class NodeFaults(NodesTest):
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=60)
 
-    def test_cut_terminate_restart(self):
-        for n in NAMES:
-            self.node(n)
-        a = self.daemons["a"]
-        ds = upload_table(a, "iris")
-        job_id = submit_job(a, dict(SPEC, dataset=ds))
-        first = self.runner(job_id)
-        # The stream is read on a node that never runs the job (the cut one
-        # has lost it, and the next one is not cut), from start to end.
-        self.wait_done(job_id, 2)
-        self.running_trial_of(job_id, first)
+    def fresh_trial(self, job_id, name, timeout=30):
+        """Waits until node name starts a trial of the job it did not run
+        when called, so a fault struck at once lands early in that trial;
+        the trial's index."""
+        sql = ("SELECT idx FROM trials WHERE job_id = '%s' AND state = 'running'"
+               " AND lease_owner = '%s'" % (job_id, name))
+        was = set(psql(self.uri, sql))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            now = set(psql(self.uri, sql))
+            if now - was:
+                return int(min(now - was))
+            was &= now
+        raise AssertionError("node %s starts no trial of %s\n%s" % (name, job_id, self.logs()))
 
-        # (1) Cut the runner's proxy past its lease: another node takes over.
-        self.proxies[first].cut()
+    def assert_running(self, job_id, idx, name):
+        """Trial idx is still running under node name's lease: the fault
+        struck at name landed during it."""
+        self.assertEqual(psql(self.uri, "SELECT state, lease_owner FROM trials WHERE"
+                              " job_id = '%s' AND idx = %d" % (job_id, idx)),
+                         ["running|" + name], "the fault missed trial %d" % idx)
+
+    def count_in_log(self, name, text):
+        return self.log_of(name).count(text.encode())
+
+    def test_every_fault(self):
+        n = TRIALS
+        for x in NAMES:
+            self.node(x)
+        # The one-node run of the same spec, data and seed, beside the rest.
+        alone = self.daemons["alone"] = Daemon(args=["--worker-threads", "1", "--node",
+                                                     "alone"]).start()
+        alone_job = submit_job(alone, dict(CHAOS, dataset=upload_table(alone, "iris")))
+        uploads = [upload_table(self.daemons["a"], "iris")]
+        job_id = submit_job(self.daemons["a"], dict(CHAOS, dataset=uploads[0]))
+        streams = {x: Stream(self.daemons[x], job_id) for x in NAMES}
+        interrupted = []  # the trials the faults struck, each at its start
+
+        # (1) SIGKILL the node running the job during a trial, just after it
+        # acknowledged an upload: another takes the job over, and the killed
+        # one comes back as the same node (its state directory); its
+        # stream, broken, reads on from its last id on the node come back.
+        self.wait_done(job_id, 3)
+        killed = self.runner(job_id)
+        uploads.append(upload_table(self.daemons[killed], "iris"))
+        interrupted.append(self.fresh_trial(job_id, killed))
+        self.daemons[killed].kill()
+        self.assert_running(job_id, interrupted[-1], killed)
         t0 = time.time()
-        second = self.runner(job_id, other_than=first)
-        print("take-over after the cut: %.1f s (lease %d ms)" % (time.time() - t0, LEASE_MS),
-              file=sys.stderr)
-        watcher = next(n for n in NAMES if n not in (first, second))
-        seen = []
-        reader = threading.Thread(target=lambda: seen.extend(
-            read_events(self.daemons[watcher].port, job_id, timeout=180)), daemon=True)
-        reader.start()
-        time.sleep(LEASE_MS / 1000)
-        self.proxies[first].start()
-        # Back on the network, its writes under the old lease are refused.
-        self.wait_metric(first, "fitd_lease_losses_total", 1)
-        self.wait_metric(first, "fitd_stale_writes_refused_total", 1)
-        self.assertIn(b"event=job_lease_lost job=" + job_id.encode() + b" node=" +
-                      first.encode(), self.log_of(first))
-        self.assertEqual(self.runner(job_id), second)
+        taker = self.runner(job_id, other_than=killed)
+        print("(1) %s killed after %d trials, %s took over in %.1f s (lease %d ms)" % (
+            killed, self.done(job_id), taker, time.time() - t0, LEASE_MS), file=sys.stderr)
+        self.assertLess(time.time() - t0, 15)
+        streams[killed].thread.join(10)
+        self.assertFalse(streams[killed].thread.is_alive())
+        self.daemons[killed].start()
+        streams[killed].resume()
 
-        # (2) Terminate every connection of the runner, three times: it opens
+        # (2) SIGSTOP the next runner past its lease, then SIGCONT: a zombie
+        # whose late writes are refused and counted, and which drops the job.
+        self.wait_done(job_id, self.done(job_id) + 3)
+        zombie = self.runner(job_id)
+        losses = metric(self.daemons[zombie], "fitd_lease_losses_total")
+        stale = metric(self.daemons[zombie], "fitd_stale_writes_refused_total")
+        lost = "event=job_lease_lost job=%s node=%s" % (job_id, zombie)
+        logged = self.count_in_log(zombie, lost)
+        interrupted.append(self.fresh_trial(job_id, zombie))
+        self.daemons[zombie].proc.send_signal(signal.SIGSTOP)
+        self.stopped.add(zombie)
+        self.assert_running(job_id, interrupted[-1], zombie)
+        taker = self.runner(job_id, other_than=zombie)
+        time.sleep(1.0)
+        self.daemons[zombie].proc.send_signal(signal.SIGCONT)
+        self.stopped.discard(zombie)
+        print("(2) %s stopped after %d trials, %s took over" % (zombie, self.done(job_id), taker),
+              file=sys.stderr)
+        self.wait_metric(zombie, "fitd_lease_losses_total", losses + 1)
+        self.wait_metric(zombie, "fitd_stale_writes_refused_total", stale + 1)
+        self.assertGreater(self.count_in_log(zombie, lost), logged)
+
+        # (3) Terminate every connection of the runner, three times: it opens
         # them again (the LISTEN one too) and goes on, keeping its lease.
-        self.wait_done(job_id, self.done(job_id) + 2)
-        self.running_trial_of(job_id, second)
-        print("connections terminated after %d trials" % self.done(job_id), file=sys.stderr)
-        reconnects = self.log_of(second).count(b"event=store_reconnected")
-        listens = metric(self.daemons[second], "fitd_store_listen_reconnects_total")
-        untouched = metric(self.daemons[watcher], "fitd_store_listen_reconnects_total")
-        killed = self.terminate(second)
-        print("terminated: %s" % killed, file=sys.stderr)
-        self.assertEqual(killed.get("fitd-listen"), 1, killed)
-        self.assertGreater(killed.get("fitd-" + second, 0), 0, killed)
+        self.wait_done(job_id, self.done(job_id) + 3)
+        runner = self.runner(job_id)
+        reconnects = self.count_in_log(runner, "event=store_reconnected")
+        listens = metric(self.daemons[runner], "fitd_store_listen_reconnects_total")
+        losses = metric(self.daemons[runner], "fitd_lease_losses_total")
+        untouched = dict((x, metric(self.daemons[x], "fitd_store_listen_reconnects_total"))
+                         for x in NAMES if x != runner)
+        self.fresh_trial(job_id, runner)
+        terminated = self.terminate(runner)
+        print("(3) %s's connections terminated after %d trials: %s" % (
+            runner, self.done(job_id), terminated), file=sys.stderr)
+        self.assertEqual(terminated.get("fitd-listen"), 1, terminated)
+        self.assertGreater(terminated.get("fitd-" + runner, 0), 0, terminated)
         for _ in range(2):
             time.sleep(0.3)
-            self.terminate(second)
+            self.terminate(runner)
         self.wait_done(job_id, self.done(job_id) + 2)
-        self.assertGreater(self.log_of(second).count(b"event=store_reconnected"), reconnects)
-        self.wait_metric(second, "fitd_store_listen_reconnects_total", listens + 1)
-        self.wait_metric(second, "fitd_store_listen_connected", 1)
-        self.assertEqual(metric(self.daemons[second], "fitd_lease_losses_total"), 0)
-        # Only the runner's LISTEN connection was terminated, not another node's.
-        self.assertEqual(metric(self.daemons[watcher], "fitd_store_listen_reconnects_total"),
-                         untouched)
+        self.assertGreater(self.count_in_log(runner, "event=store_reconnected"), reconnects)
+        self.wait_metric(runner, "fitd_store_listen_reconnects_total", listens + 1)
+        self.wait_metric(runner, "fitd_store_listen_connected", 1)
+        self.assertEqual(metric(self.daemons[runner], "fitd_lease_losses_total"), losses)
+        self.assertEqual(self.runner(job_id), runner)
+        # Only the runner's LISTEN connection was terminated, no other node's.
+        for x, count in untouched.items():
+            self.assertEqual(metric(self.daemons[x], "fitd_store_listen_reconnects_total"),
+                             count, x)
 
-        # (3) Restart PostgreSQL under the three: the search finishes.
+        # (4) Restart PostgreSQL (-m immediate) during a trial, just after
+        # another node acknowledged an upload: the search goes on.
+        self.wait_done(job_id, self.done(job_id) + 1)
+        runner = self.runner(job_id)
+        uploads.append(upload_table(self.daemons[next(x for x in NAMES if x != runner)], "iris"))
+        self.fresh_trial(job_id, runner)
         before = self.done(job_id)
-        self.assertLess(before, SPEC["search"]["max_trials"] - 2, "the search ended too soon")
-        # An upload acknowledged just before the restart outlives it.
-        late = upload_table(self.daemons[watcher], "iris")
         self.restart_server()
-        print("server restarted after %d trials" % before, file=sys.stderr)
-        job = wait_job(self.daemons[watcher], job_id, timeout=180)
+        print("(4) server restarted after %d trials" % before, file=sys.stderr)
+        self.wait_done(job_id, before + 3)
+
+        # (5) Cut the runner's proxy during a trial for longer than the lease:
+        # another node takes the job over; once the proxy is back the cut
+        # node's late writes are refused and counted, and it drops the job.
+        cut = self.runner(job_id)
+        losses = metric(self.daemons[cut], "fitd_lease_losses_total")
+        stale = metric(self.daemons[cut], "fitd_stale_writes_refused_total")
+        lost = "event=job_lease_lost job=%s node=%s" % (job_id, cut)
+        logged = self.count_in_log(cut, lost)
+        interrupted.append(self.fresh_trial(job_id, cut))
+        self.proxies[cut].cut()
+        self.assert_running(job_id, interrupted[-1], cut)
+        before = self.done(job_id)
+        self.assertLess(before, n - 20, "the search was nearly over before the last fault")
+        t0 = time.time()
+        taker = self.runner(job_id, other_than=cut)
+        print("(5) %s cut off after %d trials, %s took over in %.1f s" % (
+            cut, before, taker, time.time() - t0), file=sys.stderr)
+        time.sleep(LEASE_MS / 1000)
+        self.proxies[cut].start()
+        self.wait_metric(cut, "fitd_lease_losses_total", losses + 1)
+        self.wait_metric(cut, "fitd_stale_writes_refused_total", stale + 1)
+        self.assertGreater(self.count_in_log(cut, lost), logged)
+        self.assertEqual(self.runner(job_id), taker)
+        # The search still ran when the cut node came back.
+        self.assertEqual(psql(self.uri, "SELECT state FROM jobs WHERE id = '%s'" % job_id),
+                         ["running"])
+
+        job = wait_job(self.daemons[taker], job_id, timeout=300)
         self.assertEqual(job["state"], "succeeded", job)
-        reader.join(60)
-        self.assertFalse(reader.is_alive())
-
-        # Every trial ended once: one terminal state, one result, one trial_finished.
-        n = SPEC["search"]["max_trials"]
         self.assertEqual(job["progress"]["trials_done"], n)
-        self.check_history(job_id, n)
-        self.assertGreaterEqual(sum(metric(self.daemons[x], "fitd_trials_rescued_total")
-                                    for x in NAMES), 1)
+        for x in NAMES:
+            streams[x].thread.join(60)
+            self.assertFalse(streams[x].thread.is_alive(), x)
+            self.assertEqual(streams[x].errors, [], x)
 
-        # The stream saw every event, ids without a gap; the stored events too.
+        # Every trial ended once: one terminal state, one result, one
+        # trial_finished; each trial a fault struck ran again and was
+        # rescued, on a live node.
+        self.check_history(job_id, n)
+        self.assertEqual(psql(self.uri, "SELECT count(*) FROM trials WHERE job_id = '%s' AND"
+                              " idx IN (%s) AND attempt >= 2" % (
+                                  job_id, ",".join(map(str, interrupted)))),
+                         [str(len(interrupted))], interrupted)
+        self.assertGreaterEqual(sum(metric(self.daemons[x], "fitd_trials_rescued_total")
+                                    for x in NAMES), len(interrupted))
+
+        # Every stream on every node saw every event once, ids increasing
+        # without a gap up to the last; the killed node's in two reads, the
+        # second from the first's last id. The stored events agree.
         last = int(psql(self.uri, "SELECT last FROM event_counters WHERE job_id = '%s'"
                         % job_id)[0])
-        self.assertEqual([e[0] for e in seen], list(range(1, last + 1)))
-        self.assertEqual(seen[-1][2]["state"], "succeeded")
         self.assertEqual(psql(self.uri, "SELECT count(*), min(id), max(id) FROM events"
                               " WHERE job_id = '%s'" % job_id), ["%d|1|%d" % (last, last)])
+        for x in NAMES:
+            self.assertEqual(len(streams[x].parts), 2 if x == killed else 1, x)
+            self.assertEqual([e[0] for e in streams[x].events()], list(range(1, last + 1)), x)
+            self.assertEqual(streams[x].events()[-1][2]["state"], "succeeded")
+            self.assertEqual(streams[x].events(), streams[NAMES[0]].events(), x)
 
         # Nothing acknowledged is lost: every node answers for the uploads,
         # the job and its events from the first, and is ready, its LISTEN
         # connection back since the restart.
         for x in NAMES:
             d = self.daemons[x]
-            for upload in (ds, late):
+            for upload in uploads:
                 status, _, got = d.request("GET", "/v1/datasets/" + upload)
                 self.assertEqual(status, 200, got)
             self.wait_metric(x, "fitd_store_listen_connected", 1)
@@ -297,8 +432,12 @@ class NodeFaults(NodesTest):
             self.assertEqual((status, got["store"]["listening"]), (200, True), got)
             status, _, got = d.request("GET", "/v1/jobs/" + job_id)
             self.assertEqual((status, got["state"]), (200, "succeeded"), got)
-            again = read_events(d.port, job_id, timeout=30)
-            self.assertEqual([e[0] for e in again], list(range(1, last + 1)))
+            self.assertEqual(read_events(d.port, job_id, timeout=30), streams[x].events(), x)
+
+        # The leaderboard is the one the node alone (SQLite) made.
+        alone_done = wait_job(alone, alone_job, timeout=300)
+        self.assertEqual(alone_done["state"], "succeeded", alone_done)
+        self.assertEqual(board(self.daemons[taker], job_id), board(alone, alone_job))
 
     def test_stop_when_cut_off(self):
         # SIGTERM reaches a node cut from its database while it runs a job:
