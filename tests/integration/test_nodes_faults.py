@@ -25,17 +25,19 @@ Faults 1, 2 and 5 are aimed: the node is paused (SIGSTOP, for one psql
 query) until the database shows it running a trial, then struck, so each
 lands inside a trial, which must later be rescued and run again.
 
-A stream of the job's events is read on every node from the start; the
-killed node's read breaks with it and is resumed on the node come back
-with Last-Event-ID set to the last id it had. Checked over the whole
-history: every trial ended once, in one terminal state with one result
-and one trial_finished event; each trial a fault struck ran again; the
-refused stale writes are in /metrics; every stream, the killed node's two
-reads joined, saw the same events with ids 1, 2, ... up to the last,
-without a gap, as the database holds them; every node answers for the
-three uploads, the job and its events, and is ready, listening again; the
-leaderboard equals that of one node alone (SQLite) on the same spec, data
-and seed, which random search promises and which runs beside the rest.
+A stream of the job's events is read on every node from the start, as an
+SSE client reads it: a read the node ends in error (the killed node's, or
+one the node ended when it could not read its database, as api/events.c
+does) is read on with Last-Event-ID set to the last id it had; a clean end
+must come only with the job's. Checked over the whole history: every
+trial ended once, in one terminal state with one result and one
+trial_finished event; each trial a fault struck ran again; the refused
+stale writes are in /metrics; every stream, its reads joined, saw the same
+events with ids 1, 2, ... up to the last, without a gap, as the database
+holds them; every node answers for the three uploads, the job and its
+events, and is ready, listening again; the leaderboard equals that of one
+node alone (SQLite) on the same spec, data and seed, which random search
+promises and which runs beside the rest.
 
 A second case sends SIGTERM to a node cut from its database while it runs
 a job: it stops at once and cleanly, and the job goes on elsewhere.
@@ -44,6 +46,7 @@ Every daemon and every proxy is stopped (a paused daemon woken first)
 whatever happens."""
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -153,32 +156,89 @@ class Proxy:
 
 class Stream:
     """The job's event stream on one node, read in a thread of its own from
-    the first event. A node killed under it ends a read (parts holds each
-    read's events); resume() reads on with Last-Event-ID set to the last
-    id seen, on the node come back (its new port)."""
+    the first event to the job's end as an SSE client reads it: a read the
+    node ends in error (killed, or unable to read its database: see
+    api/events.c) is read on with Last-Event-ID set to the last id it had,
+    on the node come back (its new port) or at once. reads holds each
+    read's events and how it ended: "end" (cleanly) or the error."""
 
-    def __init__(self, d, job_id):
-        self.d, self.job_id = d, job_id
-        self.parts, self.errors = [], []
-        self.thread = None
-        self.resume()
+    def __init__(self, d, job_id, timeout=300):
+        self.d, self.job_id, self.timeout = d, job_id, timeout
+        self.reads, self.errors = [], []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
 
     def events(self):
-        return [e for part in self.parts for e in part]
+        return [e for events, _ in self.reads for e in events]
 
-    def resume(self):
+    def run(self):
+        try:
+            deadline = time.time() + self.timeout
+            while not self.reads or self.reads[-1][1] != "end":
+                if time.time() > deadline:
+                    raise AssertionError("the stream on port %d did not end" % self.d.port)
+                self.read()
+        except Exception as e:  # the test reports it
+            self.errors.append(repr(e))
+
+    def read(self):
+        """One read, over HTTP/1.1 by hand: http.client takes a chunked
+        body cut short (the node's error ending) for a clean end."""
         seen = self.events()
-        last = seen[-1][0] if seen else None
-        port = self.d.port
-
-        def read():
+        last = "Last-Event-ID: %d\r\n" % seen[-1][0] if seen else ""
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.d.port), timeout=60)
+        except OSError:  # the node is down: again shortly
+            time.sleep(0.1)
+            return
+        events, ended = [], "end"
+        with sock, sock.makefile("rb") as f:
             try:
-                self.parts.append(read_events(port, self.job_id, last_id=last, timeout=300,
-                                              broken_ok=True))
-            except Exception as e:  # the test reports it
-                self.errors.append(repr(e))
-        self.thread = threading.Thread(target=read, daemon=True)
-        self.thread.start()
+                sock.sendall(("GET /v1/jobs/%s/events HTTP/1.1\r\nHost: fitd\r\n%s\r\n"
+                              % (self.job_id, last)).encode())
+                status = f.readline().split()
+                head = []
+                for line in iter(f.readline, b"\r\n"):
+                    if not line:
+                        raise ConnectionError("no headers")
+                    head.append(line.lower())
+            except OSError:  # killed meanwhile: again shortly
+                time.sleep(0.1)
+                return
+            if status[1] == b"503":  # starting again
+                time.sleep(0.1)
+                return
+            assert status[1] == b"200", status
+            assert b"transfer-encoding: chunked\r\n" in head, head
+            text, cur = b"", {}
+            try:
+                while True:
+                    line = f.readline()
+                    if not line.endswith(b"\r\n"):
+                        raise ConnectionError("cut in a chunk's size")
+                    size = int(line.split(b";")[0], 16)
+                    if size == 0:
+                        break  # the last chunk: a clean end
+                    chunk = f.read(size + 2)
+                    if len(chunk) != size + 2:
+                        raise ConnectionError("cut in a chunk")
+                    text += chunk[:-2]
+                    *lines, text = text.split(b"\n")
+                    for line in lines:
+                        line = line.decode()
+                        if line == "":
+                            if "id" in cur:
+                                events.append((int(cur["id"]), cur["event"],
+                                               json.loads(cur["data"])))
+                            cur = {}
+                        elif not line.startswith(":"):
+                            key, _, value = line.partition(": ")
+                            cur[key] = value
+            except TimeoutError:  # a stream silent past its heartbeats: a failure
+                raise
+            except OSError as e:
+                ended = repr(e)
+        self.reads.append((events, ended))
 
 
 @unittest.skipUnless(STORE, "FITD_TEST_STORE is not set: run under tests/pg/pgserver.sh")
@@ -333,10 +393,7 @@ class NodeFaults(NodesTest):
         print("(1) %s killed after %d trials, %s took over in %.1f s (lease %d ms)" % (
             killed, self.done(job_id), taker, time.time() - t0, LEASE_MS), file=sys.stderr)
         self.assertLess(time.time() - t0, 15)
-        streams[killed].thread.join(10)
-        self.assertFalse(streams[killed].thread.is_alive())
         self.daemons[killed].start()
-        streams[killed].resume()
 
         # (2) SIGSTOP the next runner past its lease, then SIGCONT: a zombie
         # whose late writes are refused and counted, and which drops the job.
@@ -445,17 +502,24 @@ class NodeFaults(NodesTest):
                                     for x in NAMES), len(interrupted))
 
         # Every stream on every node saw every event once, ids increasing
-        # without a gap up to the last; the killed node's in two reads, the
-        # second from the first's last id. The stored events agree.
+        # without a gap up to the last: its reads joined, each read on from
+        # the last id of the one before, which the node had ended in error
+        # (never cleanly before the job's end); the killed node's first read
+        # ended with it. The stored events agree.
         last = int(psql(self.uri, "SELECT last FROM event_counters WHERE job_id = '%s'"
                         % job_id)[0])
         self.assertEqual(psql(self.uri, "SELECT count(*), min(id), max(id) FROM events"
                               " WHERE job_id = '%s'" % job_id), ["%d|1|%d" % (last, last)])
+        print("stream reads ended in error: %s" % ", ".join(
+            "%s %s" % (x, [e for _, e in streams[x].reads[:-1]]) for x in NAMES), file=sys.stderr)
         for x in NAMES:
-            self.assertEqual(len(streams[x].parts), 2 if x == killed else 1, x)
+            reads = streams[x].reads
+            self.assertEqual([e for _, e in reads if e == "end"], ["end"], (x, reads))
+            self.assertEqual(reads[-1][1], "end", x)
             self.assertEqual([e[0] for e in streams[x].events()], list(range(1, last + 1)), x)
             self.assertEqual(streams[x].events()[-1][2]["state"], "succeeded")
             self.assertEqual(streams[x].events(), streams[NAMES[0]].events(), x)
+        self.assertGreaterEqual(len(streams[killed].reads), 2)
 
         # Nothing acknowledged is lost: every node answers for the uploads,
         # the job and its events from the first, and is ready, its LISTEN
