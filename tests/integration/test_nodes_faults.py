@@ -162,7 +162,7 @@ class Stream:
     on the node come back (its new port) or at once. reads holds each
     read's events and how it ended: "end" (cleanly) or the error."""
 
-    def __init__(self, d, job_id, timeout=300):
+    def __init__(self, d, job_id, timeout=600):
         self.d, self.job_id, self.timeout = d, job_id, timeout
         self.reads, self.errors = [], []
         self.thread = threading.Thread(target=self.run, daemon=True)
