@@ -32,10 +32,11 @@
 
 /*
  * Big buffers a fit frees are kept for the next fit of the same size (in
- * HUGE_PAGE steps): the first touch of fresh pages costs, in a virtual
- * machine, 20-40 ms per 64 MiB, as much as a Newton solve over them (a
- * one-trial logistic job on 200,000 x 100 rows spent a third of its trial
- * faulting its design matrix in). At most KEEP_BLOCKS; a fit that finds
+ * HUGE_PAGE steps): fresh pages cost their first touch, little on a quiet
+ * machine (5 ms per 64 MiB of huge pages) but much more when the kernel
+ * must compact memory for huge pages or other processes compete (a
+ * one-trial logistic job on 200,000 x 100 rows beside a test suite spent a
+ * quarter of its samples zeroing pages). At most KEEP_BLOCKS; a fit that finds
  * none of its size gives them all back before it allocates, so what is
  * kept never exceeds what the last fits used, and were admitted for;
  * fit_buffers_trim() gives them back when the daemon is idle. Kept blocks
