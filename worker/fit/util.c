@@ -108,8 +108,7 @@ static size_t alloc_size(size_t bytes)
 /* A kept block of n bytes, or NULL after giving every kept block back. */
 static void *keep_take(size_t n)
 {
-	void *p = NULL, *drop[KEEP_BLOCKS];
-	size_t ndrop = 0;
+	void *p = NULL;
 
 	pthread_mutex_lock(&keep_lock);
 	for (size_t i = 0; i < nkept && p == NULL; i++)
@@ -117,17 +116,10 @@ static void *keep_take(size_t n)
 			p = kept[i].p;
 			kept[i] = kept[--nkept];
 		}
-	if (p == NULL) {
-		for (size_t i = 0; i < nkept; i++) {
-			KEEP_UNPOISON(kept[i].p, kept[i].n);
-			drop[ndrop++] = kept[i].p;
-		}
-		nkept = 0;
-	}
 	pthread_mutex_unlock(&keep_lock);
-	for (size_t i = 0; i < ndrop; i++)
-		free(drop[i]);
-	if (p != NULL)
+	if (p == NULL)
+		fit_buffers_trim();
+	else
 		KEEP_UNPOISON(p, n);
 	return p;
 }
