@@ -364,6 +364,23 @@ class NodeFaults(NodesTest):
     def count_in_log(self, name, text):
         return self.log_of(name).count(text.encode())
 
+    def fence_counts(self, name, job_id):
+        """A node's lease losses, refused stale writes and job_lease_lost
+        lines for job_id, before a fault that must fence it."""
+        d = self.daemons[name]
+        return (metric(d, "fitd_lease_losses_total"),
+                metric(d, "fitd_stale_writes_refused_total"),
+                self.count_in_log(name, "event=job_lease_lost job=%s node=%s" % (job_id, name)))
+
+    def assert_fenced(self, name, job_id, before):
+        """The node lost its lease, its late writes were refused and counted,
+        and it logged the loss, since before = fence_counts()."""
+        losses, stale, logged = before
+        self.wait_metric(name, "fitd_lease_losses_total", losses + 1)
+        self.wait_metric(name, "fitd_stale_writes_refused_total", stale + 1)
+        self.assertGreater(self.count_in_log(
+            name, "event=job_lease_lost job=%s node=%s" % (job_id, name)), logged)
+
     def test_every_fault(self):
         n = TRIALS
         t_start = time.time()
@@ -399,19 +416,14 @@ class NodeFaults(NodesTest):
         # whose late writes are refused and counted, and which drops the job.
         self.wait_done(job_id, self.done(job_id) + 3)
         zombie = self.runner(job_id)
-        losses = metric(self.daemons[zombie], "fitd_lease_losses_total")
-        stale = metric(self.daemons[zombie], "fitd_stale_writes_refused_total")
-        lost = "event=job_lease_lost job=%s node=%s" % (job_id, zombie)
-        logged = self.count_in_log(zombie, lost)
+        fenced = self.fence_counts(zombie, job_id)
         interrupted.append(self.aim(job_id, zombie))
         taker = self.runner(job_id, other_than=zombie)
         time.sleep(1.0)
         self.wake(zombie)
         print("(2) %s stopped after %d trials, %s took over" % (zombie, self.done(job_id), taker),
               file=sys.stderr)
-        self.wait_metric(zombie, "fitd_lease_losses_total", losses + 1)
-        self.wait_metric(zombie, "fitd_stale_writes_refused_total", stale + 1)
-        self.assertGreater(self.count_in_log(zombie, lost), logged)
+        self.assert_fenced(zombie, job_id, fenced)
 
         # (3) Terminate every connection of the runner, three times: it opens
         # them again (the LISTEN one too) and goes on, keeping its lease.
@@ -457,10 +469,7 @@ class NodeFaults(NodesTest):
         # another node takes the job over; once the proxy is back the cut
         # node's late writes are refused and counted, and it drops the job.
         cut = self.runner(job_id)
-        losses = metric(self.daemons[cut], "fitd_lease_losses_total")
-        stale = metric(self.daemons[cut], "fitd_stale_writes_refused_total")
-        lost = "event=job_lease_lost job=%s node=%s" % (job_id, cut)
-        logged = self.count_in_log(cut, lost)
+        fenced = self.fence_counts(cut, job_id)
         interrupted.append(self.aim(job_id, cut))
         self.proxies[cut].cut()
         self.wake(cut)
@@ -472,9 +481,7 @@ class NodeFaults(NodesTest):
             cut, before, taker, time.time() - t0), file=sys.stderr)
         time.sleep(LEASE_MS / 1000)
         self.proxies[cut].start()
-        self.wait_metric(cut, "fitd_lease_losses_total", losses + 1)
-        self.wait_metric(cut, "fitd_stale_writes_refused_total", stale + 1)
-        self.assertGreater(self.count_in_log(cut, lost), logged)
+        self.assert_fenced(cut, job_id, fenced)
         self.assertEqual(self.runner(job_id), taker)
         # The search still ran when the cut node came back.
         self.assertEqual(psql(self.uri, "SELECT state FROM jobs WHERE id = '%s'" % job_id),
