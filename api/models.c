@@ -12,7 +12,8 @@
  * request but not cached. Deletions are rare; a reload costs a file read.
  * Prediction input is CSV (text/csv) or JSON {"rows": [{column: value}]};
  * columns are matched by name. Input may name only the model's columns
- * (its inputs, and its target, ignored): another is 400 unknown_column
+ * (its inputs, and its target and the columns its job excluded, ignored):
+ * another is 400 unknown_column
  * (worker_predict_column_known()). A JSON row leaves out the inputs it
  * has no value for (missing), but must name one at least (400 empty_row);
  * a CSV header must hold every input (422 missing_column).
@@ -285,18 +286,17 @@ static bool set_cell(struct fit_frame_builder *b, const struct fit_prep_column *
 }
 
 /* A JSON row's keys: one the model does not know is refused, as is a row naming no input. */
-static int check_row_keys(const struct fit_model_desc *d, const json_t *row, size_t r, size_t named,
-			  struct fitd_error *err)
+static int check_row_keys(const struct fit_model_desc *d, const json_t *excluded, const json_t *row,
+			  size_t r, size_t named, struct fitd_error *err)
 {
-	bool target = d->target != NULL && json_object_get(row, d->target) != NULL;
 	char inputs[112];
 	const char *key;
 	json_t *v;
 
-	if (json_object_size(row) > named + target) {
+	if (json_object_size(row) > named) {
 		json_object_foreach((json_t *)row, key, v)
 		{
-			if (worker_predict_column_known(d, key))
+			if (worker_predict_column_known(d, excluded, key))
 				continue;
 			worker_predict_inputs_text(d, inputs, sizeof(inputs));
 			return fitd_error_set(
@@ -317,7 +317,7 @@ static int check_row_keys(const struct fit_model_desc *d, const json_t *row, siz
 
 /* Sets row r of the frame from the JSON object row. */
 static int row_to_frame(struct fit_frame_builder *b, const struct fit_model_desc *d,
-			const json_t *row, size_t r, struct fitd_error *err)
+			const json_t *excluded, const json_t *row, size_t r, struct fitd_error *err)
 {
 	size_t named = 0;
 
@@ -331,7 +331,7 @@ static int row_to_frame(struct fit_frame_builder *b, const struct fit_model_desc
 		if (!set_cell(b, &d->columns[c], c, r, v, err))
 			return FITD_EFORMAT;
 	}
-	return check_row_keys(d, row, r, named, err);
+	return check_row_keys(d, excluded, row, r, named, err);
 }
 
 /* The body's "explain" into *explain when present; FITD_EFORMAT when not a boolean. */
@@ -348,8 +348,9 @@ static int explain_member(const json_t *doc, bool *explain, struct fitd_error *e
 	return FITD_OK;
 }
 
-static int frame_from_json(struct api__request *req, const struct fit_model_desc *d, bool *explain,
-			   struct fit_frame **out, struct fitd_error *err)
+static int frame_from_json(struct api__request *req, const struct fit_model_desc *d,
+			   const json_t *excluded, bool *explain, struct fit_frame **out,
+			   struct fitd_error *err)
 {
 	json_error_t jerr;
 	json_t *doc = json_loadb(req->body.data ? req->body.data : "", req->body.len,
@@ -378,7 +379,7 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 	for (size_t c = 0; rc == FITD_OK && c < d->ncolumns; c++)
 		rc = fit_frame_builder_column(b, c, d->columns[c].name, d->columns[c].type);
 	for (size_t r = 0; rc == FITD_OK && r < n; r++)
-		rc = row_to_frame(b, d, json_array_get(rows, r), r, err);
+		rc = row_to_frame(b, d, excluded, json_array_get(rows, r), r, err);
 	if (rc == FITD_OK) {
 		rc = fit_frame_builder_finish(b, out);
 		b = NULL;
@@ -423,6 +424,7 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 	struct fitd_error err = { 0 };
 	struct fit_frame *frame = NULL;
 	struct model_entry *e;
+	const json_t *excluded;
 	json_t *out = NULL;
 	bool explain = false;
 	int rc;
@@ -441,15 +443,17 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 		api__reply_error(req, &err);
 		return FITD_OK;
 	}
+	excluded = json_object_get(e->doc, "excluded_columns");
 	csv.max_rows = req->srv->opt.max_predict_rows;
 	if (req->body.len == 0)
 		rc = fitd_error_set(&err, FITD_EFORMAT, "empty_body",
 				    "the body is empty; send CSV rows or {\"rows\": [...]}");
 	else if (body_type(req) == BODY_JSON)
-		rc = frame_from_json(req, fit_model_desc(e->model), &explain, &frame, &err);
+		rc = frame_from_json(req, fit_model_desc(e->model), excluded, &explain, &frame,
+				     &err);
 	else
-		rc = worker_predict_frame_csv(e->model, req->body.data, req->body.len, &csv, &frame,
-					      &err);
+		rc = worker_predict_frame_csv(e->model, excluded, req->body.data, req->body.len,
+					      &csv, &frame, &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(e->model, frame, 1, &out, &err);
 	if (rc == FITD_OK && explain)

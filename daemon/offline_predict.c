@@ -44,21 +44,20 @@ static const char usage[] =
     "c_<output>_<column>)\n" CLIENT_COMMON_HELP
     "Offline, 1 means the model or the input cannot be used.\n";
 
-static int load_model(const char *path, struct fit_model **out, struct fitd_error *err)
+/* The model at path, and its document (*doc) the caller frees. */
+static int load_model(const char *path, struct fit_model **out, json_t **doc,
+		      struct fitd_error *err)
 {
 	json_error_t jerr;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	int rc;
 
-	if (doc == NULL)
+	*doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (*doc == NULL)
 		return fitd_error_set(err, FITD_EFORMAT, "malformed_model", "%s:%d: %s", path,
 				      jerr.line, jerr.text);
-	rc = worker_model_from_json(doc, out, err);
-	json_decref(doc);
-	return rc;
+	return worker_model_from_json(*doc, out, err);
 }
 
-static int load_frame(const struct fit_model *m, const char *path, int threads,
+static int load_frame(const struct fit_model *m, const json_t *doc, const char *path, int threads,
 		      struct fit_frame **out, struct fitd_error *err)
 {
 	struct store_csv_options opt = { .threads = threads };
@@ -79,7 +78,8 @@ static int load_frame(const struct fit_model *m, const char *path, int threads,
 			goto out;
 		}
 	}
-	rc = worker_predict_frame_csv(m, map, (size_t)st.st_size, &opt, out, err);
+	rc = worker_predict_frame_csv(m, json_object_get(doc, "excluded_columns"), map,
+				      (size_t)st.st_size, &opt, out, err);
 out:
 	if (map != NULL)
 		munmap(map, (size_t)st.st_size);
@@ -192,7 +192,7 @@ int offline_predict_main(int argc, char **argv)
 	struct fitd_error err = { 0 };
 	struct fit_model *m = NULL;
 	struct fit_frame *frame = NULL;
-	json_t *res = NULL;
+	json_t *res = NULL, *doc = NULL;
 	long threads = 1;
 	bool explain = false;
 	char *end;
@@ -240,9 +240,9 @@ int offline_predict_main(int argc, char **argv)
 	if (strncmp(model_path, "mdl_", 4) == 0 && access(model_path, F_OK) != 0)
 		return client_predict_remote(&remote, model_path, input,
 					     strcmp(format, "json") == 0, explain);
-	rc = load_model(model_path, &m, &err);
+	rc = load_model(model_path, &m, &doc, &err);
 	if (rc == FITD_OK)
-		rc = load_frame(m, input, (int)threads, &frame, &err);
+		rc = load_frame(m, doc, input, (int)threads, &frame, &err);
 	if (rc == FITD_OK)
 		rc = worker_predict(m, frame, (int)threads, &res, &err);
 	if (rc == FITD_OK && explain)
@@ -258,6 +258,7 @@ int offline_predict_main(int argc, char **argv)
 	if (rc != FITD_OK)
 		fprintf(stderr, "fitd predict: %s\n", err.message);
 	json_decref(res);
+	json_decref(doc);
 	fit_frame_free(frame);
 	fit_model_free(m);
 	return rc == FITD_OK ? 0 : 1;

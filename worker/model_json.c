@@ -688,6 +688,24 @@ static int ensemble_from_json(const json_t *members, struct fit_model **out, str
 	return rc;
 }
 
+/* A model's excluded_columns (worker/predict.h), when present, are names. */
+static bool excluded_ok(const json_t *doc)
+{
+	const json_t *a = json_object_get(doc, "excluded_columns"), *e;
+	size_t i;
+
+	if (a == NULL)
+		return true;
+	if (!json_is_array(a))
+		return false;
+	json_array_foreach(a, i, e)
+	{
+		if (!json_is_string(e))
+			return false;
+	}
+	return true;
+}
+
 int worker_model_from_json(const json_t *doc, struct fit_model **out, struct fitd_error *err)
 {
 	struct reader r = { .err = err, .rc = FITD_OK };
@@ -708,6 +726,9 @@ int worker_model_from_json(const json_t *doc, struct fit_model **out, struct fit
 		    err, FITD_EUNPROCESSABLE, "model_too_new",
 		    "model format version %lld is newer than this fitd reads (%d)",
 		    (long long)json_integer_value(version), WORKER_MODEL_VERSION);
+	if (!excluded_ok(doc))
+		return fitd_error_set(err, FITD_EFORMAT, "bad_model",
+				      "model field excluded_columns: not an array of names");
 	if (json_object_get(doc, "members") != NULL)
 		return ensemble_from_json(json_object_get(doc, "members"), out, err);
 	read_desc(&r, doc, &d);

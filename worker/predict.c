@@ -12,13 +12,22 @@
 
 #include "worker/json.h"
 
-bool worker_predict_column_known(const struct fit_model_desc *d, const char *name)
+bool worker_predict_column_known(const struct fit_model_desc *d, const json_t *excluded,
+				 const char *name)
 {
+	const json_t *e;
+	size_t i;
+
 	if (d->target != NULL && strcmp(d->target, name) == 0)
 		return true;
 	for (size_t c = 0; c < d->ncolumns; c++)
 		if (strcmp(d->columns[c].name, name) == 0)
 			return true;
+	json_array_foreach(excluded, i, e)
+	{
+		if (json_is_string(e) && strcmp(json_string_value(e), name) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -41,8 +50,8 @@ void worker_predict_inputs_text(const struct fit_model_desc *d, char *buf, size_
 }
 
 /* Refuses a header column the model does not know, once every input is in the frame. */
-static int check_header(const struct fit_model_desc *d, const struct fit_frame *f,
-			struct fitd_error *err)
+static int check_header(const struct fit_model_desc *d, const json_t *excluded,
+			const struct fit_frame *f, struct fitd_error *err)
 {
 	char inputs[112];
 
@@ -50,7 +59,7 @@ static int check_header(const struct fit_model_desc *d, const struct fit_frame *
 		if (fit_frame_find(f, d->columns[c].name) < 0)
 			return FITD_OK; /* the core names the missing input */
 	for (size_t c = 0; c < f->ncols; c++) {
-		if (worker_predict_column_known(d, f->cols[c].name))
+		if (worker_predict_column_known(d, excluded, f->cols[c].name))
 			continue;
 		worker_predict_inputs_text(d, inputs, sizeof(inputs));
 		return fitd_error_set(err, FITD_EFORMAT, "unknown_column",
@@ -61,9 +70,9 @@ static int check_header(const struct fit_model_desc *d, const struct fit_frame *
 	return FITD_OK;
 }
 
-int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t len,
-			     const struct store_csv_options *opt, struct fit_frame **out,
-			     struct fitd_error *err)
+int worker_predict_frame_csv(const struct fit_model *m, const json_t *excluded, const char *csv,
+			     size_t len, const struct store_csv_options *opt,
+			     struct fit_frame **out, struct fitd_error *err)
 {
 	const struct fit_model_desc *d = fit_model_desc(m);
 	struct store_csv_options o = *opt;
@@ -80,7 +89,7 @@ int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t 
 	rc = store_csv_parse(csv ? csv : "", len, &o, out, err);
 	free(cats);
 	if (rc == FITD_OK)
-		rc = check_header(d, *out, err);
+		rc = check_header(d, excluded, *out, err);
 	if (rc != FITD_OK && *out != NULL) {
 		fit_frame_free(*out);
 		*out = NULL;

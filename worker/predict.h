@@ -13,11 +13,14 @@
 
 /*
  * The columns prediction input may name: the model's inputs, and its
- * target, which may be given (a row of the training table) and is
- * ignored. Any other is refused, so that a misspelt or foreign column is
- * said rather than scored as missing.
+ * target and the columns its job excluded (excluded: the model
+ * document's "excluded_columns", an array of names, or NULL), which may be
+ * given (a row of the training table) and are ignored. Any other is
+ * refused, so that a misspelt or foreign column is said rather than scored
+ * as missing.
  */
-bool worker_predict_column_known(const struct fit_model_desc *d, const char *name);
+bool worker_predict_column_known(const struct fit_model_desc *d, const json_t *excluded,
+				 const char *name);
 
 /* The model's input columns as "a, b, c" into buf, cut with ", …" when they do not fit. */
 void worker_predict_inputs_text(const struct fit_model_desc *d, char *buf, size_t cap);
@@ -25,14 +28,14 @@ void worker_predict_inputs_text(const struct fit_model_desc *d, char *buf, size_
 /*
  * Parses CSV text into a frame for the model: categorical columns of the
  * model stay categorical whatever their values look like. Every header
- * column must be known (worker_predict_column_known(): FITD_EFORMAT
+ * column must be known (worker_predict_column_known() with excluded: FITD_EFORMAT
  * unknown_column, naming it) once every input is there; a missing input
  * is left to fit_model_predict(), which says so (missing_column). opt
  * gives the limits; its categorical list is replaced.
  */
-int worker_predict_frame_csv(const struct fit_model *m, const char *csv, size_t len,
-			     const struct store_csv_options *opt, struct fit_frame **out,
-			     struct fitd_error *err);
+int worker_predict_frame_csv(const struct fit_model *m, const json_t *excluded, const char *csv,
+			     size_t len, const struct store_csv_options *opt,
+			     struct fit_frame **out, struct fitd_error *err);
 
 /*
  * Predicts every row of frame on `threads` threads and returns

@@ -21,6 +21,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/base/metrics.h"
+#include "worker/json.h"
 
 /* ---- hooks called on trial threads ---- */
 
@@ -158,13 +159,25 @@ static bool better(const struct sched_job *j, double score)
 	return j->plan.higher_is_better ? score > j->best_score : score < j->best_score;
 }
 
-/* Writes the model document of t with its provenance; fills id and size. */
+/*
+ * Writes the model document of t with its provenance (and the columns the
+ * job excluded, which prediction input may then name); fills id and size.
+ */
 static int publish_model(struct sched_job *j, struct worker_task *t, char id[STORE_ID_MAX],
 			 int64_t *bytes, struct fitd_error *err)
 {
+	size_t nex = worker_spec_exclude_count(j->spec);
+	json_t *excluded = nex > 0 ? json_array() : NULL;
 	char *text;
 	int rc;
 
+	for (size_t i = 0; i < nex; i++)
+		excluded = worker_json_append(excluded,
+					      json_string(worker_spec_exclude(j->spec, i)));
+	if (nex > 0 && excluded == NULL)
+		return fitd_error_set(err, FITD_ENOMEM, NULL, "model file: out of memory");
+	if (excluded != NULL)
+		json_object_set_new(t->model, "excluded_columns", excluded);
 	json_object_set_new(t->model, "job", json_string(j->id));
 	json_object_set_new(t->model, "trial", t->refit ? json_null() : json_integer(t->idx));
 	json_object_set_new(t->model, "refit", json_boolean(t->refit));

@@ -561,8 +561,8 @@ static int predict(const char *model_text, struct fitd_error *err)
 		return fitd_error_set(err, FITD_ENOMEM, NULL, "model document");
 	rc = worker_model_from_json(doc, &model, err);
 	if (rc == FITD_OK)
-		rc = worker_predict_frame_csv(model, predict_csv, sizeof(predict_csv) - 1, &opt,
-					      &frame, err);
+		rc = worker_predict_frame_csv(model, NULL, predict_csv, sizeof(predict_csv) - 1,
+					      &opt, &frame, err);
 	if (rc == FITD_OK)
 		rc = worker_predict(model, frame, 1, &out, err);
 	if (rc == FITD_OK)

@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from fitdtest import FITD, Daemon, DaemonTest, final_trial, read_data, wait_job
+from fitdtest import FITD, Daemon, DaemonTest, final_trial, offline_predict, read_data, wait_job
 
 SEED_SPACE = {
     "models": ["linear"], "optimizer": ["sgd"], "learning_rate": [0.01],
@@ -130,7 +130,7 @@ class LeanSingleJob(unittest.TestCase):
 
 class PredictColumns(DaemonTest):
     """Prediction input names only columns the model knows: its inputs, and
-    its target (ignored). A JSON row with any other key, or naming none of
+    its target and its job's excluded columns (ignored). A JSON row with any other key, or naming none of
     the inputs, is refused; so is a CSV header with another column; the API
     and the offline `fitd predict` follow the same rule."""
 
@@ -204,6 +204,55 @@ class PredictColumns(DaemonTest):
             self.assertEqual(r.returncode, 1, r.stdout[:200])
             self.assertIn("column 1 ('id')", r.stderr)
             self.assertEqual(r.stdout, "")
+
+    def test_excluded_columns_may_be_given(self):
+        """A job that excluded a column (an id, say) makes a model that takes
+        rows of its training table as they are: the excluded column is
+        ignored, here as through `fitd predict`; another stays refused."""
+        lines = read_data("iris.csv").decode().splitlines()
+        with_id = ("\n".join(["id," + lines[0]] + ["%d,%s" % (i, l) for i, l in
+                                                    enumerate(lines[1:])]) + "\n").encode()
+        status, _, ds = self.d.upload("iris_id", with_id)
+        self.assertEqual(status, 201, ds)
+        status, _, job = submit(self.d, {
+            "dataset": ds["id"], "target": "species", "exclude_columns": ["id"],
+            "space": {"models": ["logistic"], "optimizer": ["lbfgs"]},
+            "validation": {"method": "holdout", "fraction": 0.2}, "search": {"max_trials": 1}})
+        self.assertEqual(status, 201, job)
+        job = wait_job(self.d, job["id"])
+        self.assertEqual(job["state"], "succeeded", job)
+        model_id = job["best"]["model_id"]
+        status, _, model = self.d.request("GET", "/v1/models/" + model_id)
+        self.assertEqual(model["excluded_columns"], ["id"])
+        self.assertNotIn("id", [c["name"] for c in model["columns"]])
+        path = "/v1/models/%s/predict" % model_id
+        status, _, plain = self.d.request("POST", path, body=read_data("iris.csv"),
+                                          headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 200, plain)
+        status, _, pred = self.d.request("POST", path, body=with_id,
+                                         headers={"Content-Type": "text/csv"})
+        self.assertEqual((status, pred), (200, plain))
+        row = dict(zip(self.INPUTS, (5.1, 3.5, 1.4, 0.2)))
+        status, _, pred = self.d.request("POST", path, body={"rows": [dict(row, id=7)]})
+        self.assertEqual((status, pred["predictions"]), (200, ["setosa"]), pred)
+        resp = self.d.request("POST", path, body={"rows": [dict(row, id=7, idx=7)]})
+        self.assertError(resp, 400, "unknown_column")
+        self.assertIn("'idx'", resp[2]["error"]["message"])
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {n: os.path.join(tmp, n) for n in ("model.json", "bad.json", "id.csv")}
+            with open(paths["model.json"], "w") as f:
+                json.dump(model, f)
+            with open(paths["bad.json"], "w") as f:
+                json.dump(dict(model, excluded_columns="id"), f)
+            with open(paths["id.csv"], "wb") as f:
+                f.write(with_id)
+            out = offline_predict(["--model", paths["model.json"], "--input", paths["id.csv"],
+                                   "--format", "json"])
+            self.assertEqual(json.loads(out), plain)
+            r = subprocess.run([FITD, "predict", "--model", paths["bad.json"], "--input",
+                                paths["id.csv"]], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1, r.stdout[:200])
+            self.assertIn("excluded_columns", r.stderr)
 
 
 class Search(DaemonTest):

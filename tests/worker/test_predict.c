@@ -44,16 +44,21 @@ static void teardown(void)
 	fit_model_free(model);
 }
 
-/* Parses csv for the model; the status, with the error into err. */
-static int frame_of(const char *csv, struct fitd_error *err)
+/* Parses csv for the model (and excluded columns); the status, with the error into err. */
+static int frame_with(const json_t *excluded, const char *csv, struct fitd_error *err)
 {
 	struct store_csv_options opt = { 0 };
 	struct fit_frame *f = (struct fit_frame *)1;
-	int rc = worker_predict_frame_csv(model, csv, strlen(csv), &opt, &f, err);
+	int rc = worker_predict_frame_csv(model, excluded, csv, strlen(csv), &opt, &f, err);
 
 	ck_assert((rc == FITD_OK) == (f != NULL));
 	fit_frame_free(f);
 	return rc;
+}
+
+static int frame_of(const char *csv, struct fitd_error *err)
+{
+	return frame_with(NULL, csv, err);
 }
 
 START_TEST(known_columns_are_inputs_and_target)
@@ -61,12 +66,20 @@ START_TEST(known_columns_are_inputs_and_target)
 	const struct fit_model_desc *d = fit_model_desc(model);
 	char text[64];
 
-	ck_assert(worker_predict_column_known(d, "x"));
-	ck_assert(worker_predict_column_known(d, "c"));
-	ck_assert(worker_predict_column_known(d, "y"));
-	ck_assert(!worker_predict_column_known(d, "z"));
-	ck_assert(!worker_predict_column_known(d, "X"));
-	ck_assert(!worker_predict_column_known(d, ""));
+	json_t *excluded = json_pack("[ss]", "id", "notes");
+
+	ck_assert(worker_predict_column_known(d, NULL, "x"));
+	ck_assert(worker_predict_column_known(d, NULL, "c"));
+	ck_assert(worker_predict_column_known(d, NULL, "y"));
+	ck_assert(!worker_predict_column_known(d, NULL, "z"));
+	ck_assert(!worker_predict_column_known(d, NULL, "X"));
+	ck_assert(!worker_predict_column_known(d, NULL, ""));
+	ck_assert(!worker_predict_column_known(d, NULL, "id"));
+	ck_assert(worker_predict_column_known(d, excluded, "id"));
+	ck_assert(worker_predict_column_known(d, excluded, "notes"));
+	ck_assert(worker_predict_column_known(d, excluded, "x"));
+	ck_assert(!worker_predict_column_known(d, excluded, "z"));
+	json_decref(excluded);
 	worker_predict_inputs_text(d, text, sizeof(text));
 	ck_assert_str_eq(text, "x, c");
 	worker_predict_inputs_text(d, text, 8);
@@ -92,6 +105,20 @@ START_TEST(csv_header_names_only_known_columns)
 }
 END_TEST
 
+/* A row of the training table, with the columns the job excluded, is accepted. */
+START_TEST(csv_header_may_name_excluded_columns)
+{
+	struct fitd_error err = { 0 };
+	json_t *excluded = json_pack("[s]", "id");
+
+	ck_assert_int_eq(frame_with(excluded, "id,x,c,y\n7,1,a,p\n", &err), FITD_OK);
+	ck_assert_int_eq(frame_with(excluded, "id,x,c,zz\n7,1,a,p\n", &err), FITD_EFORMAT);
+	ck_assert_str_eq(err.code, "unknown_column");
+	ck_assert_msg(strstr(err.message, "'zz'") != NULL, "%s", err.message);
+	json_decref(excluded);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("worker_predict");
@@ -102,6 +129,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, known_columns_are_inputs_and_target);
 	tcase_add_test(tc, csv_header_names_only_known_columns);
+	tcase_add_test(tc, csv_header_may_name_excluded_columns);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
