@@ -166,8 +166,30 @@ int store__pg_trial_claim(struct store *s, const char *job_id, int64_t idx, cons
 	return rc;
 }
 
+/*
+ * Whether the trial already holds the outcome update_trial()'s parameters
+ * v give, under their generation: the commit of an earlier try whose
+ * answer was lost (a connection cut after COMMIT left).
+ */
+static int holds_outcome(struct pg_conn *c, const char *const *v, bool *holds,
+			 struct fitd_error *err)
+{
+	static const char sql[] = "SELECT count(*) FROM trials WHERE job_id = $1 AND idx = $2"
+				  " AND generation = $3 AND state = $4"
+				  " AND score IS NOT DISTINCT FROM $5::float8 AND epochs = $6"
+				  " AND duration_ms = $7 AND state <> 'running'";
+	const char *w[7] = { v[0], v[1], v[2], v[3], v[4], v[6], v[7] };
+	PGresult *r = NULL;
+	int rc = store__pg_exec(c, sql, 7, w, &r, "finished trial", err);
+
+	*holds = rc == FITD_OK && strtoll(PQgetvalue(r, 0, 0), NULL, 10) > 0;
+	PQclear(r);
+	return rc;
+}
+
+/* *already when the trial holds o from an earlier try: nothing is written again. */
 static int update_trial(struct pg_conn *c, const char *job_id, int64_t idx, int64_t generation,
-			const struct store_trial_outcome *o, struct fitd_error *err)
+			const struct store_trial_outcome *o, bool *already, struct fitd_error *err)
 {
 	static const char sql[] =
 	    "UPDATE trials SET state = $4, score = $5, score_std = $6, epochs = $7,"
@@ -193,7 +215,10 @@ static int update_trial(struct pg_conn *c, const char *job_id, int64_t idx, int6
 	int64_t changed = 0;
 	int rc = store__pg_cmd(c, sql, 12, v, &changed, "finish trial", err);
 
+	*already = false;
 	if (rc == FITD_OK && changed == 0)
+		rc = holds_outcome(c, v, already, err);
+	if (rc == FITD_OK && changed == 0 && !*already)
 		rc = fitd_error_set(err, FITD_ECONFLICT, "stale_generation",
 				    "trial %lld of %s was claimed again since generation %lld",
 				    (long long)idx, job_id, (long long)generation);
@@ -230,10 +255,12 @@ static int set_best(struct pg_conn *c, const char *job_id, int64_t idx,
 static int finish_in_tx(struct pg_conn *c, const char *job_id, int64_t idx, int64_t generation,
 			const struct store_trial_outcome *o, struct fitd_error *err)
 {
-	bool made = false;
-	int rc = update_trial(c, job_id, idx, generation, o, err);
+	bool made = false, already;
+	int rc = update_trial(c, job_id, idx, generation, o, &already, err);
 
-	if (rc == FITD_OK && o->new_best)
+	if (rc != FITD_OK || already)
+		return rc;
+	if (o->new_best)
 		rc = set_best(c, job_id, idx, o, &made, err);
 	if (rc == FITD_OK && o->event_json != NULL)
 		rc = store__pg_event_insert(c, job_id, "trial_finished", o->event_json, NULL, err);

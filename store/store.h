@@ -422,7 +422,10 @@ struct store_trial_outcome {
  * Completes a running trial presenting the generation it claimed; an
  * outcome of state queued gives it back (graceful stop: the attempt is not
  * counted). FITD_ECONFLICT when the generation is stale (another claim
- * took the trial since), in which case nothing changes.
+ * took the trial since, or it ended otherwise), in which case nothing
+ * changes. The outcome the trial already holds under generation (a retried
+ * commit whose answer was lost had gone through) is FITD_OK and writes
+ * nothing again.
  */
 int store_trial_finish(struct store *s, const char *job_id, int64_t idx, int64_t generation,
 		       const struct store_trial_outcome *o, struct fitd_error *err);

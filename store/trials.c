@@ -165,11 +165,47 @@ int store_trial_claim(struct store *s, const char *job_id, int64_t idx, const ch
 	    s, claim_in_tx(db, job_id, idx, params_json, owner, lease_ms, generation, err), err);
 }
 
+/* Whether trial idx already holds outcome o under generation (see update_trial()). */
+static int holds_outcome(sqlite3 *db, const char *job_id, int64_t idx, int64_t generation,
+			 const struct store_trial_outcome *o, bool *holds, struct fitd_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = store__prepare(db,
+				"SELECT count(*) FROM trials WHERE job_id = ?1 AND idx = ?2"
+				" AND generation = ?3 AND state = ?4 AND score IS ?5"
+				" AND epochs = ?6 AND duration_ms = ?7 AND state <> 'running'",
+				&st, err);
+
+	*holds = false;
+	if (rc != FITD_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, idx);
+	sqlite3_bind_int64(st, 3, generation);
+	sqlite3_bind_text(st, 4, store_trial_state_name(o->state), -1, SQLITE_STATIC);
+	if (o->has_score)
+		sqlite3_bind_double(st, 5, o->score);
+	sqlite3_bind_int64(st, 6, o->epochs);
+	sqlite3_bind_int64(st, 7, o->duration_ms);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*holds = sqlite3_column_int64(st, 0) > 0;
+	else
+		rc = store__sqlite_error(db, sqlite3_errcode(db), "finished trial", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * The trial's row from outcome o, when it runs under generation; *already
+ * when it holds o from an earlier try (a retried commit that had gone
+ * through, as a shared store may see): nothing is written again.
+ */
 static int update_trial(sqlite3 *db, const char *job_id, int64_t idx, int64_t generation,
-			const struct store_trial_outcome *o, struct fitd_error *err)
+			const struct store_trial_outcome *o, bool *already, struct fitd_error *err)
 {
 	bool give_back = o->state == STORE_TRIAL_QUEUED;
 	sqlite3_stmt *st = NULL;
+	int changed = 0;
 	int rc = store__prepare(
 	    db,
 	    "UPDATE trials SET state = ?4, score = ?5, score_std = ?6, epochs = ?7,"
@@ -197,13 +233,18 @@ static int update_trial(sqlite3 *db, const char *job_id, int64_t idx, int64_t ge
 	if (!give_back)
 		sqlite3_bind_int64(st, 12, store_now_ms());
 	sqlite3_bind_int64(st, 13, give_back ? 1 : 0);
+	*already = false;
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = store__sqlite_error(db, sqlite3_errcode(db), "finish trial", err);
-	else if (sqlite3_changes(db) == 0)
+	else
+		changed = sqlite3_changes(db);
+	sqlite3_finalize(st);
+	if (rc == FITD_OK && changed == 0)
+		rc = holds_outcome(db, job_id, idx, generation, o, already, err);
+	if (rc == FITD_OK && changed == 0 && !*already)
 		rc = fitd_error_set(err, FITD_ECONFLICT, "stale_generation",
 				    "trial %lld of %s was claimed again since generation %lld",
 				    (long long)idx, job_id, (long long)generation);
-	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -235,9 +276,12 @@ static int set_best(sqlite3 *db, const char *job_id, int64_t idx,
 static int finish_in_tx(sqlite3 *db, const char *job_id, int64_t idx, int64_t generation,
 			const struct store_trial_outcome *o, struct fitd_error *err)
 {
-	int rc = update_trial(db, job_id, idx, generation, o, err);
+	bool already;
+	int rc = update_trial(db, job_id, idx, generation, o, &already, err);
 
-	if (rc == FITD_OK && o->event_json != NULL)
+	if (rc != FITD_OK || already)
+		return rc;
+	if (o->event_json != NULL)
 		rc = store__event_insert(db, job_id, "trial_finished", o->event_json, NULL, err);
 	if (rc == FITD_OK && o->new_best)
 		rc = set_best(db, job_id, idx, o, err);

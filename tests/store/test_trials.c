@@ -5,7 +5,9 @@
  *   fencing: a completion that presents a stale generation (the trial was
  *   claimed again since, or already finished) gets FITD_ECONFLICT and
  *   leaves every row as it was (the trial, the job, the events, the
- *   models), whatever the outcome it carries; the heartbeat is fenced by
+ *   models), whatever the outcome it carries, except the very outcome the
+ *   trial holds under that generation (a retried commit that had gone
+ *   through), which succeeds writing nothing; the heartbeat is fenced by
  *   owner, so a stale owner's renews nothing;
  *
  *   recovery at start: a running trial below its job's max_attempts goes
@@ -224,9 +226,53 @@ START_TEST(finished_trial_takes_no_second_result)
 	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err), FITD_OK);
 	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM trials WHERE state = 'failed'"),
 			 1);
-	/* The same generation again (a retried commit that had gone through) is refused too. */
+	/* Another outcome under the same generation is refused. */
 	for (int kind = 0; kind < NOUTCOMES; kind++)
-		expect_fenced(&fx, gen, kind);
+		if (kind != OUT_FAILED)
+			expect_fenced(&fx, gen, kind);
+	teardown(&fx);
+}
+END_TEST
+
+/*
+ * A commit whose answer was lost (the connection cut after COMMIT left) is
+ * tried again with the same outcome: that succeeds and writes nothing twice
+ * (one trial_finished event, one new_best, one model row), and is no stale
+ * write. Under another generation, or changed, the outcome is refused.
+ */
+START_TEST(retried_commit_is_taken_once)
+{
+	struct fitd_error err = { 0 };
+	char model_id[STORE_ID_MAX];
+	struct store_trial_outcome o;
+	char *before, *after;
+	struct fixture fx;
+	int64_t gen;
+
+	setup(&fx, 3);
+	gen = claim(&fx, 0, "host:1");
+	ck_assert_int_eq(store_model_write(fx.s, "{}", 2, model_id, &err), FITD_OK);
+	o = outcome(OUT_COMPLETED_BEST, model_id);
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err), FITD_OK);
+	before = snapshot();
+	ck_assert_msg(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err) == FITD_OK, "%s",
+		      err.message);
+	after = snapshot();
+	ck_assert_str_eq(after, before);
+	ck_assert_int_eq(store_check_sql_int("SELECT count(*) FROM events"
+					     " WHERE type IN ('trial_finished', 'new_best')"),
+			 2);
+	/* The same outcome with another score or duration is not the commit that went through. */
+	o.score += 1;
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err), FITD_ECONFLICT);
+	o.score -= 1;
+	o.duration_ms += 1;
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err), FITD_ECONFLICT);
+	o.duration_ms -= 1;
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen + 1, &o, &err), FITD_ECONFLICT);
+	ck_assert_int_eq(store_trial_finish(fx.s, fx.job.id, 0, gen, &o, &err), FITD_OK);
+	free(before);
+	free(after);
 	teardown(&fx);
 }
 END_TEST
@@ -825,6 +871,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, stale_generation_changes_nothing, 0, NOUTCOMES);
 	tcase_add_test(tc, finished_trial_takes_no_second_result);
+	tcase_add_test(tc, retried_commit_is_taken_once);
 	tcase_add_test(tc, current_generation_is_taken);
 	tcase_add_test(tc, stale_owner_heartbeat_renews_nothing);
 	tcase_add_test(tc, recovery_fails_a_trial_at_max_attempts);
