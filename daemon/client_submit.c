@@ -13,7 +13,6 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char usage[] =
     "usage: fitd submit FILE.csv --target COL [OPTION]... [--follow]\n"
@@ -229,16 +228,14 @@ static int upload(struct client *c, const char *csv, char **id)
 	struct client_body body = { .type = "text/csv" };
 	char *name = dataset_name(csv), *path;
 	json_t *ds = NULL;
-	struct stat st;
 	int rc;
 
-	body.file = fopen(csv, "rb");
-	if (body.file == NULL || fstat(fileno(body.file), &st) != 0) {
+	body.file = client_input_open(csv, &body.size);
+	if (body.file == NULL) {
 		fprintf(stderr, "fitd submit: %s: %m\n", csv);
 		rc = CLIENT_USAGE;
 		goto out;
 	}
-	body.size = st.st_size;
 	path = client_path(c, "/v1/datasets?name=", name, "");
 	rc = client_call(c, "POST", path, &body, &ds);
 	free(path);
