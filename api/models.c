@@ -15,7 +15,8 @@
  * (its inputs, and its target and the columns its job excluded, ignored):
  * another is 400 unknown_column
  * (worker_predict_column_known()). A JSON row leaves out the inputs it
- * has no value for (missing), but must name one at least (400 empty_row);
+ * has no value for (missing), but must name one at least (400 empty_row),
+ * and "rows" must hold one at least (422 no_rows, as a header alone);
  * a CSV header must hold every input (422 missing_column).
  * "explain": true in the JSON body, or ?explain=true with either body, adds
  * each row's per-column contributions (worker_explain()).
@@ -365,9 +366,13 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 	else if (doc == NULL)
 		rc = fitd_error_set(err, FITD_EFORMAT, "malformed_json", "line %d: %s", jerr.line,
 				    jerr.text);
-	else if (!json_is_array(rows) || n == 0)
+	else if (!json_is_array(rows))
 		rc = fitd_error_set(err, FITD_EFORMAT, "wrong_type",
 				    "the body must be {\"rows\": [{column: value, ...}, ...]}");
+	else if (n == 0)
+		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "no_rows",
+				    "rows is empty: give one row at least, as a CSV gives one "
+				    "after its header");
 	else if (n > req->srv->opt.max_predict_rows)
 		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "too_many_rows",
 				    "%zu rows exceed the limit of %u", n,

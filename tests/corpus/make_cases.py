@@ -593,6 +593,8 @@ case("predict-explain-too-many-rows", "POST", PRED, 422, "too_many_rows",
      body_parts=[['{"explain":true,"rows":[', 1], ['{"sepal_length":1},', 1000],
                  ['{"sepal_length":1}]}', 1]],
      headers={"Content-Type": "application/json"})
+# The JSON shape is right but holds no row: as a CSV of a header alone.
+case("predict-json-empty-rows", "POST", PRED, 422, "no_rows", json={"rows": []})
 
 # The dashboard's routes (GET /, GET /dash/{file}) take no query parameter.
 case("dash-query", "GET", "/?a=b", 400, "unknown_parameter")
