@@ -241,6 +241,9 @@ static int resolve_task(struct parse *ps, const char *given)
 	size_t classes = c->numeric ? c->distinct : c->nlevels;
 	bool cls;
 
+	if (c->numeric && c->distinct == 0) /* a column of missing values alone is numeric */
+		return fail(ps, FITD_EUNPROCESSABLE, "too_few_classes",
+			    "target: '%.64s' has no value: it is missing in every row", c->name);
 	if (c->numeric && c->distinct < 2)
 		return fail(ps, FITD_EUNPROCESSABLE, "too_few_classes",
 			    "target: '%.64s' has fewer than 2 distinct values", c->name);

@@ -442,6 +442,7 @@ struct task_case {
 	const char *task; /* given */
 	int expect;	  /* a FIT_TASK_*, or -1 with code */
 	const char *code;
+	const char *message; /* text the error's message holds, or NULL */
 };
 
 static const struct task_case task_cases[] = {
@@ -463,6 +464,9 @@ static const struct task_case task_cases[] = {
 	{ { "t", true, 0, 0, false, 50 }, 150, "classification", -1, "invalid_combination" },
 	{ { "t", false, 3, 0, false, 0 }, 150, "regression", -1, "invalid_combination" },
 	{ { "t", true, 0, 149, false, 140 }, 150, "auto", -1, "out_of_range" }, /* one row */
+	/* every value missing: said so, not "fewer than 2 distinct values" */
+	{ { "t", true, 0, 150, false, 0 }, 150, "auto", -1, "too_few_classes", "'t' has no value" },
+	{ { "t", true, 0, 150, false, 0 }, 150, "regression", -1, "too_few_classes", "every row" },
 };
 
 START_TEST(test_task_inference)
@@ -482,6 +486,8 @@ START_TEST(test_task_inference)
 	if (c->expect < 0) {
 		ck_assert_int_eq(rc, FITD_EUNPROCESSABLE);
 		ck_assert_str_eq(err.code, c->code);
+		ck_assert_msg(c->message == NULL || strstr(err.message, c->message) != NULL, "%s",
+			      err.message);
 	} else {
 		ck_assert_msg(rc == FITD_OK, "%s", err.message);
 		ck_assert_int_eq(worker_spec_task(spec), c->expect);
