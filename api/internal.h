@@ -230,6 +230,12 @@ unsigned api__http_status_row(int status);
 const char *api__query(struct api__request *req, const char *name);
 
 /*
+ * Whether a header value, blanks aside, is token (in any case, as media
+ * types and codings are) and ends there or at a ';' (parameters).
+ */
+bool api__header_is(const char *value, const char *token);
+
+/*
  * Reads limit (1..1000, default 50) and after from the query; replies 400
  * and returns false on bad values.
  */

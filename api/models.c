@@ -394,7 +394,7 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 	return rc;
 }
 
-/* The body's media type: JSON, CSV (text/csv, or none given), or neither. */
+/* The body's media type (any case): JSON, CSV (text/csv, or none given), or neither. */
 enum body_type {
 	BODY_JSON,
 	BODY_CSV,
@@ -406,9 +406,18 @@ static enum body_type body_type(struct api__request *req)
 	const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
 
-	if (type == NULL || strncmp(type, "text/csv", 8) == 0)
+	if (type == NULL || api__header_is(type, "text/csv"))
 		return BODY_CSV;
-	return strncmp(type, "application/json", 16) == 0 ? BODY_JSON : BODY_OTHER;
+	return api__header_is(type, "application/json") ? BODY_JSON : BODY_OTHER;
+}
+
+/* Whether the body comes as it is: no Content-Encoding, or identity. */
+static bool body_unencoded(struct api__request *req)
+{
+	const char *enc = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_ENCODING);
+
+	return enc == NULL || enc[strspn(enc, " \t")] == '\0' || api__header_is(enc, "identity");
 }
 
 /* ?explain=true|false into *explain; false with a reply for another value. */
@@ -439,6 +448,14 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 	if (body_type(req) == BODY_OTHER) {
 		api__reply_fail(req, 415, "unsupported_media_type",
 				"the body must be text/csv or application/json");
+		return FITD_OK;
+	}
+	if (!body_unencoded(req)) { /* read as it came, it would be called malformed */
+		api__reply_fail(req, 415, "unsupported_encoding",
+				"Content-Encoding '%.32s' is not taken here: send the rows as "
+				"they are",
+				MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_CONTENT_ENCODING));
 		return FITD_OK;
 	}
 	e = model_get(req->srv, id, &err);

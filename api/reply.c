@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "daemon/base/buf.h"
@@ -182,6 +183,20 @@ void api__reply_fail(struct api__request *req, unsigned http_status, const char 
 const char *api__query(struct api__request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool api__header_is(const char *value, const char *token)
+{
+	size_t n = strlen(token);
+
+	if (value == NULL)
+		return false;
+	value += strspn(value, " \t");
+	if (strncasecmp(value, token, n) != 0)
+		return false;
+	value += n;
+	value += strspn(value, " \t");
+	return *value == '\0' || *value == ';';
 }
 
 bool api__page_params(struct api__request *req, size_t *limit, const char **after)

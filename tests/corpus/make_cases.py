@@ -608,6 +608,18 @@ case("dash-file-query", "GET", "/dash/app.js?v=2", 400, "unknown_parameter")
 case("events-after-word", "GET", "/v1/jobs/{JOB}/events?after=abc", 400, "invalid_event_id",
      message="after must be")
 
+# Prediction bodies come as they are: a gzipped one was read as it came and
+# called malformed JSON (or CSV). Media types are matched in any case, so a
+# CSV sent as TEXT/CSV reaches the model (and says what it lacks).
+for route, name in [(PRED, "predict"), (APRED, "alias-predict")]:
+    case(name + "-gzip", "POST", route, 415, "unsupported_encoding",
+         body_hex=gzip.compress(b'{"rows":[{"sepal_length":1}]}', mtime=0).hex(),
+         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+case("predict-csv-type-upper-case", "POST", PRED, 422, "missing_column",
+     body="sepal_length\n1\n", headers={"Content-Type": "TEXT/CSV; charset=utf-8"})
+case("predict-type-prefix", "POST", PRED, 415, "unsupported_media_type",
+     body="sepal_length\n1\n", headers={"Content-Type": "text/csvx"})
+
 
 def main():
     out = os.path.join(HERE, "cases")
