@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,9 +22,9 @@ static const char usage[] =
     "  --spec FILE.json   a whole job spec; dataset and target are filled in, flags override\n"
     "  --task T           auto, classification, regression\n"
     "  --metric M         accuracy, balanced_accuracy, f1, log_loss, auc, rmse, mae, r2\n"
-    "  --models A,B       model families: linear, logistic, svm, mlp\n"
+    "  --models A,B       model families: linear, logistic, svm, mlp, gbdt\n"
     "  --max-trials N     trial budget\n"
-    "  --max-seconds S    time budget\n"
+    "  --max-seconds S    time budget in seconds (a fraction allowed: 2.5)\n"
     "  --algorithm A      auto, random, grid, tpe, asha\n"
     "  --seed N           search seed\n"
     "  --exclude A,B      columns left out\n"
@@ -109,6 +110,7 @@ static bool spec_flag(json_t *spec, const char *name, const char *arg)
 {
 	json_t *v = NULL;
 	long long n;
+	double x;
 
 	if (strcmp(name, "target") == 0 || strcmp(name, "task") == 0 || strcmp(name, "metric") == 0)
 		set_in(spec, name, NULL, v = json_string(arg));
@@ -124,6 +126,8 @@ static bool spec_flag(json_t *spec, const char *name, const char *arg)
 		set_in(spec, "search", "seed", v = json_integer(n));
 	else if (strcmp(name, "max-seconds") == 0 && parse_int(arg, &n))
 		set_in(spec, "search", "max_seconds", v = json_integer(n));
+	else if (strcmp(name, "max-seconds") == 0 && parse_real(arg, &x) && isfinite(x))
+		set_in(spec, "search", "max_seconds", v = json_real(x)); /* 2.5, as the API takes */
 	else if (strcmp(name, "validation") == 0 && (v = validation(arg)) != NULL)
 		set_in(spec, "validation", NULL, v);
 	if (v == NULL)

@@ -94,6 +94,9 @@ class Client(DaemonTest):
         self.assertEqual(spec["exclude_columns"], ["sepal_width"])
         status, _, ds = self.d.request("GET", "/v1/datasets/" + spec["dataset"])
         self.assertEqual((status, ds["name"], ds["rows"]), (200, "iris", 150))
+        # A time budget with a fraction, as the API takes it (it was a bad value).
+        p = self.submit("--max-seconds", "2.5", "--models", "logistic")
+        self.assertEqual(self.job(p.stdout.strip())["spec"]["search"]["max_seconds"], 2.5)
 
     def test_spec_file_is_completed_and_flags_override_it(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
