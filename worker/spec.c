@@ -249,8 +249,22 @@ static int resolve_task(struct parse *ps, const char *given)
 			    "target: '%.64s' has fewer than 2 distinct values", c->name);
 	if (strcmp(given, "regression") == 0 && !c->numeric)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
-			    "task: regression needs a numeric target; '%.64s' is categorical",
+			    "task: regression needs a numeric target; '%.64s' is categorical (one "
+			    "value that is not a number makes it so: the dataset lists its levels)",
 			    c->name);
+	/*
+	 * Levels nearly one per row are no classes: most often a numeric
+	 * column made categorical by one stray text value, which classification
+	 * would fit to an accuracy near 0 without a word.
+	 */
+	if (strcmp(given, "auto") == 0 && !c->numeric && c->nlevels > AUTO_CLASSES_MAX &&
+	    c->nlevels * 2 > ps->rows)
+		return fail(ps, FITD_EUNPROCESSABLE, "out_of_range",
+			    "target: '%.64s' is categorical with %zu levels in %zu rows, too many "
+			    "to be classes; if it holds numbers, one value that is not a number "
+			    "made it categorical (the dataset lists its levels): write it as NA "
+			    "and upload again, or give task classification to classify anyway",
+			    c->name, c->nlevels, ps->rows);
 	if (strcmp(given, "classification") == 0 && c->numeric && !c->integer_valued)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
 			    "task: classification needs a categorical or integer-valued target; "
