@@ -260,10 +260,9 @@ static int resolve_task(struct parse *ps, const char *given)
 	if (strcmp(given, "auto") == 0 && !c->numeric && c->nlevels > AUTO_CLASSES_MAX &&
 	    c->nlevels * 2 > ps->rows)
 		return fail(ps, FITD_EUNPROCESSABLE, "out_of_range",
-			    "target: '%.64s' is categorical with %zu levels in %zu rows, too many "
-			    "to be classes; if it holds numbers, one value that is not a number "
-			    "made it categorical (the dataset lists its levels): write it as NA "
-			    "and upload again, or give task classification to classify anyway",
+			    "target: '%.64s' has %zu levels in %zu rows: no classes; one text "
+			    "value makes a numeric column categorical (see the dataset's levels): "
+			    "make it NA, or give task classification",
 			    c->name, c->nlevels, ps->rows);
 	if (strcmp(given, "classification") == 0 && c->numeric && !c->integer_valued)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",

@@ -465,7 +465,12 @@ static const struct task_case task_cases[] = {
 	{ { "t", false, 3, 0, false, 0 }, 150, "regression", -1, "invalid_combination" },
 	{ { "t", true, 0, 149, false, 140 }, 150, "auto", -1, "out_of_range" }, /* one row */
 	/* levels nearly one per row (a numeric column with a stray text value) */
-	{ { "t", false, 300, 0, false, 0 }, 300, "auto", -1, "out_of_range", "300 levels in 300" },
+	{ { "t", false, 300, 0, false, 0 },
+	  300,
+	  "auto",
+	  -1,
+	  "out_of_range",
+	  "give task classification" },
 	{ { "t", false, 300, 0, false, 0 }, 300, "classification", FIT_TASK_CLASSIFICATION, NULL },
 	{ { "t", false, 21, 0, false, 0 }, 44, "auto", FIT_TASK_CLASSIFICATION, NULL },
 	{ { "t", false, 20, 0, false, 0 }, 20, "auto", FIT_TASK_CLASSIFICATION, NULL },
