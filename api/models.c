@@ -411,15 +411,6 @@ static enum body_type body_type(struct api__request *req)
 	return api__header_is(type, "application/json") ? BODY_JSON : BODY_OTHER;
 }
 
-/* Whether the body comes as it is: no Content-Encoding, or identity. */
-static bool body_unencoded(struct api__request *req)
-{
-	const char *enc = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_CONTENT_ENCODING);
-
-	return enc == NULL || enc[strspn(enc, " \t")] == '\0' || api__header_is(enc, "identity");
-}
-
 /* ?explain=true|false into *explain; false with a reply for another value. */
 static bool explain_query(struct api__request *req, bool *explain)
 {
@@ -450,14 +441,8 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 				"the body must be text/csv or application/json");
 		return FITD_OK;
 	}
-	if (!body_unencoded(req)) { /* read as it came, it would be called malformed */
-		api__reply_fail(req, 415, "unsupported_encoding",
-				"Content-Encoding '%.32s' is not taken here: send the rows as "
-				"they are",
-				MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-							    MHD_HTTP_HEADER_CONTENT_ENCODING));
+	if (!api__body_unencoded(req, "the rows"))
 		return FITD_OK;
-	}
 	e = model_get(req->srv, id, &err);
 	if (e == NULL && retry && err.status == FITD_ENOTFOUND)
 		return FITD_ENOTFOUND;

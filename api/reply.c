@@ -199,6 +199,19 @@ bool api__header_is(const char *value, const char *token)
 	return *value == '\0' || *value == ';';
 }
 
+bool api__body_unencoded(struct api__request *req, const char *what)
+{
+	const char *enc = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_ENCODING);
+
+	if (enc == NULL || enc[strspn(enc, " \t")] == '\0' || api__header_is(enc, "identity"))
+		return true;
+	api__reply_fail(req, 415, "unsupported_encoding",
+			"Content-Encoding '%.32s' is not taken here: send %s as they are", enc,
+			what);
+	return false;
+}
+
 bool api__page_params(struct api__request *req, size_t *limit, const char **after)
 {
 	const char *text = api__query(req, "limit");

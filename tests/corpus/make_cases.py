@@ -615,6 +615,11 @@ for route, name in [(PRED, "predict"), (APRED, "alias-predict")]:
     case(name + "-gzip", "POST", route, 415, "unsupported_encoding",
          body_hex=gzip.compress(b'{"rows":[{"sepal_length":1}]}', mtime=0).hex(),
          headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+for route, method, name in [("/v1/jobs", "POST", "job"), (APRED[:-len("/predict")], "PUT",
+                                                            "alias-put")]:
+    case(name + "-gzip", method, route, 415, "unsupported_encoding",
+         body_hex=gzip.compress(b'{"model":"x"}', mtime=0).hex(),
+         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
 case("predict-csv-type-upper-case", "POST", PRED, 422, "missing_column",
      body="sepal_length\n1\n", headers={"Content-Type": "TEXT/CSV; charset=utf-8"})
 case("predict-type-prefix", "POST", PRED, 415, "unsupported_media_type",
