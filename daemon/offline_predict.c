@@ -232,7 +232,14 @@ int offline_predict_main(int argc, char **argv)
 		format = "json";
 	if (model_path == NULL || input == NULL || optind != argc ||
 	    (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
-		fputs(usage, stderr);
+		if (model_path == NULL || input == NULL)
+			fprintf(stderr, "fitd predict: give --model FILE|ID and --input FILE.csv");
+		else if (optind != argc)
+			fprintf(stderr, "fitd predict: unexpected argument '%s'", argv[optind]);
+		else
+			fprintf(stderr, "fitd predict: --format must be csv or json, not '%s'",
+				format);
+		fprintf(stderr, " (see --help)\n");
 		return 2;
 	}
 	if (strncmp(model_path, "mdl_", 4) == 0 && access(model_path, F_OK) != 0)

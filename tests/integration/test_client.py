@@ -335,6 +335,16 @@ class Client(DaemonTest):
                      ["submit", "/nonexistent.csv", "--target", "y"]):
             p = self.fitd(*args)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
+        # fitd predict says what is wrong in one line (it printed its whole usage).
+        for args, says in ((["--model", "m.json"], "give --model FILE|ID and --input"),
+                           (["--model", "m.json", "--input", IRIS, "--format", "xml"],
+                            "--format must be csv or json, not 'xml'"),
+                           (["--model", "m.json", "--input", IRIS, "extra"],
+                            "unexpected argument 'extra'")):
+            p = self.fitd("predict", *args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(says, p.stderr)
+            self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
         for sub in ("submit", "status", "watch", "cancel", "delete", "alias", "predict"):
             p = self.fitd(sub, "--help")
             self.assertEqual(p.returncode, 0, sub)
