@@ -467,7 +467,7 @@ static int parse_early(struct parse *ps, const json_t *body)
 		return FITD_OK;
 	}
 	if (!json_is_object(j))
-		return wrong_type(ps, "early_stopping", "false or an object");
+		return wrong_type(ps, "early_stopping", "true, false or an object");
 	rc = known_keys(ps, j, "early_stopping", keys);
 	if (rc == FITD_OK)
 		rc = get_int(ps, j, "patience", "early_stopping.patience", 1, PATIENCE_MAX,
