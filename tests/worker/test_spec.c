@@ -509,6 +509,40 @@ START_TEST(test_task_inference)
 }
 END_TEST
 
+/*
+ * A name that differs from a column only in case or in the blanks around it
+ * (a header written "x, y") is answered with the column's name.
+ */
+START_TEST(test_unknown_column_names_a_near_one)
+{
+	static const struct {
+		const char *body, *message;
+	} cases[] = {
+		{ "{\"dataset\":\"d\",\"target\":\"y\"}",
+		  "target: no column named 'y'; the table has ' y'" },
+		{ "{\"dataset\":\"d\",\"target\":\" y\",\"exclude_columns\":[\"species\"]}",
+		  "exclude_columns[0]: no column named 'species'; the table has 'Species'" },
+		{ "{\"dataset\":\"d\",\"target\":\"zzz\"}", "target: no column named 'zzz'" },
+	};
+	struct worker_column_info cols[3] = { { "x", true, 0, 0, false, 100 },
+					      { " y", true, 0, 0, false, 140 },
+					      { "Species", false, 3, 0, false, 0 } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct worker_spec *spec = NULL;
+		struct fitd_error err = { 0 };
+		json_t *body = json_loads(cases[i].body, 0, NULL);
+
+		ck_assert_int_eq(worker_spec_parse(body, cols, 3, 150, &spec, &err),
+				 FITD_EUNPROCESSABLE);
+		ck_assert_str_eq(err.code, "unknown_column");
+		ck_assert_str_eq(err.message, cases[i].message);
+		worker_spec_free(spec);
+		json_decref(body);
+	}
+}
+END_TEST
+
 /* ---- budgets and the rest of the search object ---- */
 
 START_TEST(test_budgets)
@@ -828,6 +862,7 @@ static Suite *spec_suite(void)
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_loop_test(tc, test_task_inference, 0,
 			    (int)(sizeof(task_cases) / sizeof(task_cases[0])));
+	tcase_add_test(tc, test_unknown_column_names_a_near_one);
 	tcase_add_test(tc, test_budgets);
 	tcase_add_test(tc, test_whole_reals_are_integers);
 	tcase_add_test(tc, test_search_options);
