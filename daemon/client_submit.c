@@ -257,6 +257,21 @@ out:
 	return rc;
 }
 
+/*
+ * Deletes the dataset this command uploaded when its job was refused, so a
+ * misspelt --target leaves no table behind that nobody knows the id of. A
+ * failure here is said, and does not change the exit status.
+ */
+static void drop_dataset(struct client *c, const char *dataset)
+{
+	char *path = client_path(c, "/v1/datasets/", dataset, "");
+
+	if (client_call(c, "DELETE", path, NULL, NULL) != CLIENT_OK)
+		fprintf(stderr, "fitd submit: the uploaded table %s is left on the daemon\n",
+			dataset);
+	free(path);
+}
+
 int client_submit_main(int argc, char **argv)
 {
 	struct client_args a = { 0 };
@@ -284,6 +299,8 @@ int client_submit_main(int argc, char **argv)
 		fprintf(stderr, "fitd submit: the daemon's answer has no job id\n");
 		rc = CLIENT_API_ERROR;
 	}
+	if (rc == CLIENT_API_ERROR) /* the spec was refused: no job will read the table */
+		drop_dataset(&c, dataset);
 	if (rc != CLIENT_OK)
 		goto out;
 	if (c.json)

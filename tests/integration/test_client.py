@@ -362,9 +362,13 @@ class Client(DaemonTest):
         self.assertEqual(p.returncode, 4)
         self.assertIn("job_not_found", p.stderr)
         self.assertIn("HTTP 404", p.stderr)
+        _, _, before = self.d.request("GET", "/v1/datasets?limit=1000")
         p = self.fitd("submit", IRIS, "--target", "no_such_column")
         self.assertEqual(p.returncode, 4)
         self.assertIn("unknown_column", p.stderr)
+        # The table it uploaded for the refused job is deleted again.
+        _, _, after = self.d.request("GET", "/v1/datasets?limit=1000")
+        self.assertEqual(after["items"], before["items"])
 
     def test_url_flag_and_environment(self):
         closed = "http://127.0.0.1:%d" % free_port()
