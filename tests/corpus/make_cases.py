@@ -625,6 +625,18 @@ case("predict-csv-type-upper-case", "POST", PRED, 422, "missing_column",
 case("predict-type-prefix", "POST", PRED, 415, "unsupported_media_type",
      body="sepal_length\n1\n", headers={"Content-Type": "text/csvx"})
 
+# A query parameter given twice is refused: only the first was read, so
+# ?name=a&name=b made a dataset named a without a word.
+for name, method, path, kw in [
+        ("upload-name", "POST", "/v1/datasets?name=a&name=b",
+         dict(body="x,y\n1,2\n", headers={"Content-Type": "text/csv"})),
+        ("jobs-limit", "GET", "/v1/jobs?limit=1&limit=2", {}),
+        ("events-after", "GET", "/v1/jobs/{JOB}/events?after=1&after=1", {}),
+        ("predict-explain", "POST", PRED + "?explain=true&explain=false",
+         dict(json={"rows": [{"sepal_length": 1}]}))]:
+    case("query-twice-" + name, method, path, 400, "invalid_parameter", message="given twice",
+         **kw)
+
 
 def main():
     out = os.path.join(HERE, "cases")
