@@ -18,8 +18,8 @@
  * while nobody listened.
  *
  * Start: the state directory's lock -> store (migrations, tmp cleanup) ->
- * listener (not ready yet) ->
- * recovery of trials left running -> ready (READY=1, /readyz 200).
+ * listener (not ready yet) -> recovery of trials left running -> ready
+ * (READY=1, /readyz 200).
  * Stop: STOPPING=1 -> stop accepting and let in-flight requests finish ->
  * running trials are given back to the queue -> the store is closed.
  */
