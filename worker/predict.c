@@ -107,6 +107,9 @@ static bool number_text(const char *s)
 static int check_numbers(const struct fit_model_desc *d, const struct fit_frame *f,
 			 struct fitd_error *err)
 {
+	for (size_t c = 0; c < d->ncolumns; c++)
+		if (fit_frame_find(f, d->columns[c].name) < 0)
+			return FITD_OK; /* a missing input is said first, by the core */
 	for (size_t c = 0; c < d->ncolumns; c++) {
 		long j = fit_frame_find(f, d->columns[c].name);
 		const struct fit_column *fc = j < 0 ? NULL : &f->cols[j];

@@ -133,6 +133,8 @@ START_TEST(csv_text_in_a_numeric_input_is_named)
 		      "%s", err.message);
 	ck_assert_int_eq(frame_of("x,c\n1,a\n\"1,5\",b\n", &err), FITD_EFORMAT);
 	ck_assert_msg(strstr(err.message, "row 2, column 'x': '1,5'") != NULL, "%s", err.message);
+	/* A missing input is said first (by the core), as before. */
+	ck_assert_int_eq(frame_of("x\nabc\n", &err), FITD_OK);
 	/* A categorical input takes numbers as levels. */
 	ck_assert_int_eq(frame_of("x,c\n1,7\n2,8\n", &err), FITD_OK);
 }
