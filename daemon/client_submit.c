@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/base/status.h"
+
 static const char usage[] =
     "usage: fitd submit FILE.csv --target COL [OPTION]... [--follow]\n"
     "Uploads FILE.csv, submits a job that predicts COL, prints the job id.\n\n"
@@ -211,7 +213,13 @@ out:
 	return rc;
 }
 
-/* The dataset's name: the file's base name without ".csv" (malloc'd). */
+/*
+ * The dataset's name: the file's base name without ".csv" (malloc'd), made
+ * a name the daemon takes: control characters become '_', bytes that are
+ * not UTF-8 (a file named in Latin-1) are dropped, and "table" stands for
+ * what is left empty. The daemon refused such a name with a message about
+ * ?name=, which the command's user never gave.
+ */
 static char *dataset_name(const char *path)
 {
 	char *copy = strdup(path), *name;
@@ -223,6 +231,15 @@ static char *dataset_name(const char *path)
 	n = strlen(name);
 	if (n > 4 && strcasecmp(name + n - 4, ".csv") == 0)
 		name[n - 4] = '\0';
+	for (char *p = name; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '_';
+	fitd_utf8_scrub(name);
+	if (name[0] == '\0') {
+		free(name);
+		if ((name = strdup("table")) == NULL)
+			abort();
+	}
 	return name;
 }
 

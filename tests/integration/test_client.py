@@ -287,6 +287,24 @@ class Client(DaemonTest):
         self.assertEqual(p.returncode, 2)
         self.assertIn("Is a directory", p.stderr)
 
+    def test_dataset_named_after_any_file_name(self):
+        # A file name the daemon would not take as a name (not UTF-8, a
+        # control character) was sent as it was: 400 invalid_name about a
+        # ?name= the user never gave.
+        with open(IRIS, "rb") as f:
+            table = f.read()
+        with tempfile.TemporaryDirectory() as tmp:
+            for raw, want in ((b"caf\xe9 x\ty.csv", "caf x_y"), (b"\xff\xfe.csv", "table")):
+                path = os.path.join(os.fsencode(tmp), raw)
+                with open(path, "wb") as f:
+                    f.write(table)
+                p = self.fitd("submit", os.fsdecode(path), "--target", "species",
+                              "--max-trials", "1")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                ds = self.job(p.stdout.strip())["dataset"]
+                _, _, got = self.d.request("GET", "/v1/datasets/" + ds)
+                self.assertEqual((got["name"], got["rows"]), (want, 150))
+
     def test_delete_and_aliases(self):
         job_id = self.submit("--max-trials", "2", "--models", "logistic").stdout.strip()
         model = wait_job(self.d, job_id, states=("succeeded",))["best"]["model_id"]
