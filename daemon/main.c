@@ -171,6 +171,8 @@ static void reload_tokens(struct daemon *d, const struct fitd_config *fresh)
 	memcpy(d->cfg.token_file, fresh->token_file, sizeof(d->cfg.token_file));
 }
 
+static void default_node(const char *state_dir, char *buf, size_t cap);
+
 /*
  * SIGHUP: reads the configuration again (file, then the same flags) and
  * applies what can change while serving, the log level and the token
@@ -198,6 +200,9 @@ static void on_sighup(uv_signal_t *h, int signum)
 		fitd_log_set_level(fresh.log_level);
 	}
 	reload_tokens(d, &fresh);
+	/* The node id nobody gave is resolved as at the start, to compare like with like. */
+	if (fresh.node[0] == '\0')
+		default_node(fresh.state_dir, fresh.node, sizeof(fresh.node));
 	/* config_print writes the keys in one order: compare line by line. */
 	before = config_text(&d->cfg);
 	after = config_text(&fresh);
