@@ -16,7 +16,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "daemon/base/log.h"
 #include "worker/json.h"
@@ -63,29 +62,15 @@ static bool name_ok(const char *name)
 	return strlen(copy) == len;
 }
 
-/* Whether a header value, blanks aside, is token (any case) and ends there or at a ';'. */
-static bool header_is(const char *value, const char *token)
-{
-	size_t n = strlen(token);
-
-	if (value == NULL)
-		return false;
-	value += strspn(value, " \t");
-	if (strncasecmp(value, token, n) != 0)
-		return false;
-	value += n;
-	value += strspn(value, " \t");
-	return *value == '\0' || *value == ';';
-}
-
 /* Reads Content-Encoding into *gzip; false after replying 415. */
 static bool take_encoding(struct api__request *req, bool *gzip)
 {
 	const char *enc = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						      MHD_HTTP_HEADER_CONTENT_ENCODING);
 
-	*gzip = header_is(enc, "gzip") || header_is(enc, "x-gzip");
-	if (*gzip || enc == NULL || enc[strspn(enc, " \t")] == '\0' || header_is(enc, "identity"))
+	*gzip = api__header_is(enc, "gzip") || api__header_is(enc, "x-gzip");
+	if (*gzip || enc == NULL || enc[strspn(enc, " \t")] == '\0' ||
+	    api__header_is(enc, "identity"))
 		return true;
 	api__reply_fail(req, 415, "unsupported_encoding",
 			"Content-Encoding '%.32s' is not taken: send the CSV as it is, or "
@@ -98,7 +83,7 @@ static bool take_encoding(struct api__request *req, bool *gzip)
 static bool take_delimiter(struct api__request *req, const char *type, char *d)
 {
 	const char *v = api__query(req, "delimiter");
-	bool tsv = header_is(type, TSV_TYPE);
+	bool tsv = api__header_is(type, TSV_TYPE);
 
 	*d = tsv ? '\t' : ',';
 	if (v == NULL)

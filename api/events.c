@@ -308,15 +308,21 @@ unsigned api_events_open_streams(struct api_server *srv)
 	return n;
 }
 
-/* Last-Event-ID (or ?after=) as a non-negative integer; false when malformed. */
-static bool resume_point(struct api__request *req, int64_t *last)
+/*
+ * Last-Event-ID (or ?after=) as a non-negative integer; false when
+ * malformed. *from names where it was read, for the message.
+ */
+static bool resume_point(struct api__request *req, int64_t *last, const char **from)
 {
 	const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID");
 	char *end;
 	long long n;
 
-	if (v == NULL)
+	*from = "Last-Event-ID";
+	if (v == NULL) {
 		v = api__query(req, "after");
+		*from = "after";
+	}
 	*last = 0;
 	if (v == NULL || v[0] == '\0')
 		return true;
@@ -374,14 +380,15 @@ void api__events_get(struct api__request *req)
 	struct store_job job;
 	struct api__stream *s;
 	struct fitd_error err;
+	const char *from;
 	int64_t last;
 	bool done;
 
 	if (!api__job_id_param(req))
 		return;
-	if (!resume_point(req, &last)) {
-		api__reply_fail(req, 400, "invalid_event_id",
-				"Last-Event-ID must be a non-negative integer");
+	if (!resume_point(req, &last, &from)) {
+		api__reply_fail(req, 400, "invalid_event_id", "%s must be a non-negative integer",
+				from);
 		return;
 	}
 	if (store_job_get(req->srv->store, req->params[0], &job, &err) != FITD_OK) {

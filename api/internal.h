@@ -230,6 +230,20 @@ unsigned api__http_status_row(int status);
 const char *api__query(struct api__request *req, const char *name);
 
 /*
+ * Whether a header value, blanks aside, is token (in any case, as media
+ * types and codings are) and ends there or at a ';' (parameters).
+ */
+bool api__header_is(const char *value, const char *token);
+
+/*
+ * Whether the body comes as it is (no Content-Encoding, or identity), as
+ * every body but an upload's must: read as it came, a gzipped one would be
+ * called malformed. Replies 415 unsupported_encoding, naming what (the
+ * rows, the fields), and returns false otherwise.
+ */
+bool api__body_unencoded(struct api__request *req, const char *what);
+
+/*
  * Reads limit (1..1000, default 50) and after from the query; replies 400
  * and returns false on bad values.
  */
@@ -240,7 +254,10 @@ void api__format_time(int64_t ms, char buf[32]);
 
 /* ---- request helpers (jobs.c) ---- */
 
-/* Parses the JSON body; replies 400 and returns NULL when it is not a JSON object. */
+/*
+ * Parses the JSON body; replies 400 (415 when it comes encoded) and returns
+ * NULL when it is not a JSON object.
+ */
 json_t *api__body_object(struct api__request *req);
 
 /* Replies 400 and returns false unless the {id} param is a job id. */

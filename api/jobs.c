@@ -27,6 +27,8 @@ json_t *api__body_object(struct api__request *req)
 	json_error_t jerr;
 	json_t *doc;
 
+	if (!api__body_unencoded(req, "the fields"))
+		return NULL;
 	if (req->body.len == 0) {
 		api__reply_fail(req, 400, "empty_body", "the body must be a JSON object");
 		return NULL;

@@ -15,7 +15,8 @@
  * (its inputs, and its target and the columns its job excluded, ignored):
  * another is 400 unknown_column
  * (worker_predict_column_known()). A JSON row leaves out the inputs it
- * has no value for (missing), but must name one at least (400 empty_row);
+ * has no value for (missing), but must name one at least (400 empty_row),
+ * and "rows" must hold one at least (422 no_rows, as a header alone);
  * a CSV header must hold every input (422 missing_column).
  * "explain": true in the JSON body, or ?explain=true with either body, adds
  * each row's per-column contributions (worker_explain()).
@@ -365,9 +366,13 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 	else if (doc == NULL)
 		rc = fitd_error_set(err, FITD_EFORMAT, "malformed_json", "line %d: %s", jerr.line,
 				    jerr.text);
-	else if (!json_is_array(rows) || n == 0)
+	else if (!json_is_array(rows))
 		rc = fitd_error_set(err, FITD_EFORMAT, "wrong_type",
 				    "the body must be {\"rows\": [{column: value, ...}, ...]}");
+	else if (n == 0)
+		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "no_rows",
+				    "rows is empty: give one row at least, as a CSV gives one "
+				    "after its header");
 	else if (n > req->srv->opt.max_predict_rows)
 		rc = fitd_error_set(err, FITD_EUNPROCESSABLE, "too_many_rows",
 				    "%zu rows exceed the limit of %u", n,
@@ -389,7 +394,7 @@ static int frame_from_json(struct api__request *req, const struct fit_model_desc
 	return rc;
 }
 
-/* The body's media type: JSON, CSV (text/csv, or none given), or neither. */
+/* The body's media type (any case): JSON, CSV (text/csv, or none given), or neither. */
 enum body_type {
 	BODY_JSON,
 	BODY_CSV,
@@ -401,9 +406,9 @@ static enum body_type body_type(struct api__request *req)
 	const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_CONTENT_TYPE);
 
-	if (type == NULL || strncmp(type, "text/csv", 8) == 0)
+	if (type == NULL || api__header_is(type, "text/csv"))
 		return BODY_CSV;
-	return strncmp(type, "application/json", 16) == 0 ? BODY_JSON : BODY_OTHER;
+	return api__header_is(type, "application/json") ? BODY_JSON : BODY_OTHER;
 }
 
 /* ?explain=true|false into *explain; false with a reply for another value. */
@@ -436,6 +441,8 @@ int api__predict_with(struct api__request *req, const char *id, bool retry, cons
 				"the body must be text/csv or application/json");
 		return FITD_OK;
 	}
+	if (!api__body_unencoded(req, "the rows"))
+		return FITD_OK;
 	e = model_get(req->srv, id, &err);
 	if (e == NULL && retry && err.status == FITD_ENOTFOUND)
 		return FITD_ENOTFOUND;

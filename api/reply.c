@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "daemon/base/buf.h"
@@ -182,6 +183,33 @@ void api__reply_fail(struct api__request *req, unsigned http_status, const char 
 const char *api__query(struct api__request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool api__header_is(const char *value, const char *token)
+{
+	size_t n = strlen(token);
+
+	if (value == NULL)
+		return false;
+	value += strspn(value, " \t");
+	if (strncasecmp(value, token, n) != 0)
+		return false;
+	value += n;
+	value += strspn(value, " \t");
+	return *value == '\0' || *value == ';';
+}
+
+bool api__body_unencoded(struct api__request *req, const char *what)
+{
+	const char *enc = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_ENCODING);
+
+	if (enc == NULL || enc[strspn(enc, " \t")] == '\0' || api__header_is(enc, "identity"))
+		return true;
+	api__reply_fail(req, 415, "unsupported_encoding",
+			"Content-Encoding '%.32s' is not taken here: send %s as they are", enc,
+			what);
+	return false;
 }
 
 bool api__page_params(struct api__request *req, size_t *limit, const char **after)

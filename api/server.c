@@ -128,11 +128,17 @@ bool api__query_arg_clean(const char *key, size_t key_size, const char *value, s
 	return strlen(key) == key_size && (value == NULL || strlen(value) == value_size);
 }
 
+/* Distinct keys a route takes (every route takes fewer). */
+#define QUERY_KEYS_MAX 16
+
 /* What a walk over the query arguments finds. */
 struct query_check {
 	const struct api__route *route;
-	bool clean;	     /* no key or value hides a NUL byte */
-	const char *unknown; /* the first key the route does not take, or NULL */
+	bool clean;	      /* no key or value hides a NUL byte */
+	const char *unknown;  /* the first key the route does not take, or NULL */
+	const char *repeated; /* the first key given twice, or NULL */
+	const char *seen[QUERY_KEYS_MAX];
+	unsigned nseen;
 };
 
 static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -147,13 +153,19 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
 	}
 	if (q->unknown == NULL && !api__route_takes(q->route, key))
 		q->unknown = key;
+	for (unsigned i = 0; q->repeated == NULL && i < q->nseen; i++)
+		if (strcmp(q->seen[i], key) == 0)
+			q->repeated = key;
+	if (q->nseen < QUERY_KEYS_MAX)
+		q->seen[q->nseen++] = key;
 	return MHD_YES;
 }
 
 /*
  * Checks the query: 400 invalid_parameter when a key or value hides a NUL
  * byte that C strings would cut at, 400 unknown_parameter when a key is not
- * one the route takes. False when a reply was set.
+ * one the route takes, 400 invalid_parameter when a key is given twice
+ * (?name=a&name=b: only the first would be read). False when a reply was set.
  */
 static bool check_query(struct api__request *req)
 {
@@ -170,6 +182,11 @@ static bool check_query(struct api__request *req)
 				"'%.64s' is not a query parameter of %s %s (it takes: %s)",
 				q.unknown, req->route->method, req->route->pattern,
 				req->route->params ? req->route->params : "none");
+		return false;
+	}
+	if (q.repeated != NULL) {
+		api__reply_fail(req, 400, "invalid_parameter",
+				"'%.64s' is given twice in the query; give it once", q.repeated);
 		return false;
 	}
 	return true;

@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "daemon/base/status.h"
 #include "daemon/offline_predict.h"
@@ -451,19 +450,15 @@ int client_predict_remote(const struct client_args *a, const char *model_id, con
 {
 	struct client_body body = { .type = "text/csv" };
 	struct client c;
-	struct stat st;
 	json_t *res = NULL;
 	char *path;
 	int rc;
 
-	body.file = fopen(input, "rb");
-	if (body.file == NULL || fstat(fileno(body.file), &st) != 0) {
+	body.file = client_input_open(input, &body.size);
+	if (body.file == NULL) {
 		fprintf(stderr, "fitd predict: %s: %m\n", input);
-		if (body.file != NULL)
-			fclose(body.file);
 		return CLIENT_USAGE;
 	}
-	body.size = st.st_size;
 	rc = client_open(&c, a);
 	if (rc == CLIENT_OK) {
 		path = client_path(&c, "/v1/models/", model_id,

@@ -92,6 +92,16 @@ struct client_body {
 };
 
 /*
+ * Opens the table at path to be sent or scored. A regular file is read in
+ * place; anything else (a pipe, /dev/stdin, a process substitution) is
+ * copied first into an unnamed temporary file, since an upload declares
+ * its length up front and a stream's is only known at its end. *size
+ * receives the bytes, and the file is at its start. NULL with errno set
+ * when path cannot be read.
+ */
+FILE *client_input_open(const char *path, curl_off_t *size);
+
+/*
  * One request. method is "GET", "POST", "PUT" or "DELETE"; body (may be
  * NULL) goes with POST and PUT. On a 2xx answer
  * *out (when out is not NULL) receives the parsed JSON, owned by the caller.

@@ -14,8 +14,10 @@
  */
 #include "daemon/client.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daemon/base/status.h"
 #include "fitd_config.h"
@@ -25,6 +27,41 @@
 #define EVENT_LINE_MAX	  ((size_t)16 << 20)
 #define CONNECT_TIMEOUT_S 10L
 #define STREAM_SILENCE_S  45L
+
+FILE *client_input_open(const char *path, curl_off_t *size)
+{
+	FILE *f = fopen(path, "rb"), *tmp = NULL;
+	struct stat st;
+	char chunk[65536];
+	size_t n;
+	int saved;
+
+	if (f == NULL || fstat(fileno(f), &st) != 0)
+		goto fail;
+	if (S_ISREG(st.st_mode)) {
+		*size = st.st_size;
+		return f;
+	}
+	if ((tmp = tmpfile()) == NULL)
+		goto fail;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (fwrite(chunk, 1, n, tmp) != n)
+			goto fail;
+	if (ferror(f) || fflush(tmp) != 0 || fstat(fileno(tmp), &st) != 0 ||
+	    fseeko(tmp, 0, SEEK_SET) != 0)
+		goto fail;
+	fclose(f);
+	*size = st.st_size;
+	return tmp;
+fail:
+	saved = errno;
+	if (tmp != NULL)
+		fclose(tmp);
+	if (f != NULL)
+		fclose(f);
+	errno = saved;
+	return NULL;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *buf)
 {

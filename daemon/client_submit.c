@@ -11,9 +11,11 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "daemon/base/status.h"
 
 static const char usage[] =
     "usage: fitd submit FILE.csv --target COL [OPTION]... [--follow]\n"
@@ -22,9 +24,9 @@ static const char usage[] =
     "  --spec FILE.json   a whole job spec; dataset and target are filled in, flags override\n"
     "  --task T           auto, classification, regression\n"
     "  --metric M         accuracy, balanced_accuracy, f1, log_loss, auc, rmse, mae, r2\n"
-    "  --models A,B       model families: linear, logistic, svm, mlp\n"
+    "  --models A,B       model families: linear, logistic, svm, mlp, gbdt\n"
     "  --max-trials N     trial budget\n"
-    "  --max-seconds S    time budget\n"
+    "  --max-seconds S    time budget in seconds (a fraction allowed: 2.5)\n"
     "  --algorithm A      auto, random, grid, tpe, asha\n"
     "  --seed N           search seed\n"
     "  --exclude A,B      columns left out\n"
@@ -110,6 +112,7 @@ static bool spec_flag(json_t *spec, const char *name, const char *arg)
 {
 	json_t *v = NULL;
 	long long n;
+	double x;
 
 	if (strcmp(name, "target") == 0 || strcmp(name, "task") == 0 || strcmp(name, "metric") == 0)
 		set_in(spec, name, NULL, v = json_string(arg));
@@ -125,6 +128,8 @@ static bool spec_flag(json_t *spec, const char *name, const char *arg)
 		set_in(spec, "search", "seed", v = json_integer(n));
 	else if (strcmp(name, "max-seconds") == 0 && parse_int(arg, &n))
 		set_in(spec, "search", "max_seconds", v = json_integer(n));
+	else if (strcmp(name, "max-seconds") == 0 && parse_real(arg, &x) && isfinite(x))
+		set_in(spec, "search", "max_seconds", v = json_real(x)); /* 2.5, as the API takes */
 	else if (strcmp(name, "validation") == 0 && (v = validation(arg)) != NULL)
 		set_in(spec, "validation", NULL, v);
 	if (v == NULL)
@@ -208,7 +213,13 @@ out:
 	return rc;
 }
 
-/* The dataset's name: the file's base name without ".csv" (malloc'd). */
+/*
+ * The dataset's name: the file's base name without ".csv" (malloc'd), made
+ * a name the daemon takes: control characters become '_', bytes that are
+ * not UTF-8 (a file named in Latin-1) are dropped, and "table" stands for
+ * what is left empty. The daemon refused such a name with a message about
+ * ?name=, which the command's user never gave.
+ */
 static char *dataset_name(const char *path)
 {
 	char *copy = strdup(path), *name;
@@ -220,6 +231,15 @@ static char *dataset_name(const char *path)
 	n = strlen(name);
 	if (n > 4 && strcasecmp(name + n - 4, ".csv") == 0)
 		name[n - 4] = '\0';
+	for (char *p = name; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '_';
+	fitd_utf8_scrub(name);
+	if (name[0] == '\0') {
+		free(name);
+		if ((name = strdup("table")) == NULL)
+			abort();
+	}
 	return name;
 }
 
@@ -229,16 +249,14 @@ static int upload(struct client *c, const char *csv, char **id)
 	struct client_body body = { .type = "text/csv" };
 	char *name = dataset_name(csv), *path;
 	json_t *ds = NULL;
-	struct stat st;
 	int rc;
 
-	body.file = fopen(csv, "rb");
-	if (body.file == NULL || fstat(fileno(body.file), &st) != 0) {
+	body.file = client_input_open(csv, &body.size);
+	if (body.file == NULL) {
 		fprintf(stderr, "fitd submit: %s: %m\n", csv);
 		rc = CLIENT_USAGE;
 		goto out;
 	}
-	body.size = st.st_size;
 	path = client_path(c, "/v1/datasets?name=", name, "");
 	rc = client_call(c, "POST", path, &body, &ds);
 	free(path);
@@ -254,6 +272,21 @@ out:
 	json_decref(ds);
 	free(name);
 	return rc;
+}
+
+/*
+ * Deletes the dataset this command uploaded when its job was refused, so a
+ * misspelt --target leaves no table behind that nobody knows the id of. A
+ * failure here is said, and does not change the exit status.
+ */
+static void drop_dataset(struct client *c, const char *dataset)
+{
+	char *path = client_path(c, "/v1/datasets/", dataset, "");
+
+	if (client_call(c, "DELETE", path, NULL, NULL) != CLIENT_OK)
+		fprintf(stderr, "fitd submit: the uploaded table %s is left on the daemon\n",
+			dataset);
+	free(path);
 }
 
 int client_submit_main(int argc, char **argv)
@@ -283,6 +316,8 @@ int client_submit_main(int argc, char **argv)
 		fprintf(stderr, "fitd submit: the daemon's answer has no job id\n");
 		rc = CLIENT_API_ERROR;
 	}
+	if (rc == CLIENT_API_ERROR) /* the spec was refused: no job will read the table */
+		drop_dataset(&c, dataset);
 	if (rc != CLIENT_OK)
 		goto out;
 	if (c.json)

@@ -17,16 +17,20 @@
  * not. A new LISTEN also wakes every stream once, for what was committed
  * while nobody listened.
  *
- * Start: store (migrations, tmp cleanup) -> listener (not ready yet) ->
- * recovery of trials left running -> ready (READY=1, /readyz 200).
+ * Start: the state directory's lock -> store (migrations, tmp cleanup) ->
+ * listener (not ready yet) -> recovery of trials left running -> ready
+ * (READY=1, /readyz 200).
  * Stop: STOPPING=1 -> stop accepting and let in-flight requests finish ->
  * running trials are given back to the queue -> the store is closed.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,6 +45,7 @@
 #include "fitd_config.h"
 #include "daemon/base/log.h"
 #include "daemon/base/metrics.h"
+#include "store/files.h"
 #include "store/store.h"
 #include "worker/retention.h"
 #include "worker/worker.h"
@@ -65,7 +70,8 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t watchdog, sse, status, poll;
 	bool loop_ready;
-	bool stalled; /* the watchdog pings are withheld */
+	bool stalled;	/* the watchdog pings are withheld */
+	int state_lock; /* STATE_DIR/fitd.lock, locked until exit; -1 before */
 };
 
 static void notify_worker(void *data)
@@ -165,6 +171,8 @@ static void reload_tokens(struct daemon *d, const struct fitd_config *fresh)
 	memcpy(d->cfg.token_file, fresh->token_file, sizeof(d->cfg.token_file));
 }
 
+static void default_node(const char *state_dir, char *buf, size_t cap);
+
 /*
  * SIGHUP: reads the configuration again (file, then the same flags) and
  * applies what can change while serving, the log level and the token
@@ -192,6 +200,9 @@ static void on_sighup(uv_signal_t *h, int signum)
 		fitd_log_set_level(fresh.log_level);
 	}
 	reload_tokens(d, &fresh);
+	/* The node id nobody gave is resolved as at the start, to compare like with like. */
+	if (fresh.node[0] == '\0')
+		default_node(fresh.state_dir, fresh.node, sizeof(fresh.node));
 	/* config_print writes the keys in one order: compare line by line. */
 	before = config_text(&d->cfg);
 	after = config_text(&fresh);
@@ -393,6 +404,57 @@ static void default_node(const char *state_dir, char *buf, size_t cap)
 	free(path);
 }
 
+/*
+ * Takes the state directory for this process: an flock on
+ * STATE_DIR/fitd.lock, held until the process ends, which holds its pid. A
+ * second daemon on the same directory would otherwise clean up the first
+ * one's uploads in progress, take the trials it runs for trials left
+ * running (the same node id) and run its jobs a second time. -1 after
+ * logging why.
+ */
+static int lock_state_dir(struct daemon *d)
+{
+	struct fitd_error err = { 0 };
+	char path[PATH_MAX + 16], pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (store_files_mkdirs(d->cfg.state_dir, &err) != FITD_OK) {
+		fitd_log_error("state_dir_failed", "state_dir=\"%s\" reason=\"%s\"",
+			       d->cfg.state_dir, err.message);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/fitd.lock", d->cfg.state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		fitd_log_error("state_dir_failed", "state_dir=\"%s\" reason=\"open %s: %s\"",
+			       d->cfg.state_dir, path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+		if (e == EWOULDBLOCK)
+			fitd_log_error("state_dir_in_use",
+				       "state_dir=\"%s\" pid=%s reason=\"another fitd (pid %s) "
+				       "uses this state directory; give each daemon its own\"",
+				       d->cfg.state_dir, pid[0] ? pid : "?", pid[0] ? pid : "?");
+		else
+			fitd_log_error("state_dir_failed",
+				       "state_dir=\"%s\" reason=\"flock %s: %s\"", d->cfg.state_dir,
+				       path, strerror(e));
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		fitd_log_warn("state_lock_pid", "path=\"%s\" reason=\"%s\"", path, strerror(errno));
+	d->state_lock = fd;
+	return 0;
+}
+
 static int open_all(struct daemon *d)
 {
 	struct store_options so = { .state_dir = d->cfg.state_dir, .location = d->cfg.store };
@@ -413,6 +475,8 @@ static int open_all(struct daemon *d)
 		return -1;
 	}
 	so.metrics = wo.metrics = d->metrics;
+	if (lock_state_dir(d) != 0)
+		return -1;
 	config_store_redacted(d->cfg.store, store, sizeof(store));
 	if (store_open(&so, &d->store, &err) != FITD_OK) {
 		fitd_log_error("store_open_failed", "state_dir=\"%s\" store=\"%s\" reason=\"%s\"",
@@ -467,6 +531,9 @@ static void close_all(struct daemon *d)
 	store_close(d->store);
 	fitd_metrics_free(d->metrics);
 	api_tokens_free(d->tokens);
+	if (d->state_lock >= 0)
+		close(d->state_lock); /* the lock goes with it */
+	d->state_lock = -1;
 }
 
 static int run(struct daemon *d)
@@ -531,6 +598,7 @@ int main(int argc, char **argv)
 	}
 	d.argc = argc;
 	d.argv = argv;
+	d.state_lock = -1;
 	fitd_log_set_level(d.cfg.log_level);
 	if (load_tokens(&d) != 0)
 		return 2;

@@ -18,14 +18,12 @@
  */
 #include "daemon/offline_predict.h"
 
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/client.h"
@@ -61,17 +59,17 @@ static int load_frame(const struct fit_model *m, const json_t *doc, const char *
 		      struct fit_frame **out, struct fitd_error *err)
 {
 	struct store_csv_options opt = { .threads = threads };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	curl_off_t size = 0;
+	FILE *f = client_input_open(path, &size);
 	void *map = NULL;
 	int rc;
 
-	if (fd < 0 || fstat(fd, &st) != 0) {
+	if (f == NULL) {
 		rc = fitd_error_set(err, FITD_EIO, "input", "%s: %m", path);
 		goto out;
 	}
-	if (st.st_size > 0) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (size > 0) {
+		map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
 		if (map == MAP_FAILED) {
 			map = NULL;
 			rc = fitd_error_set(err, FITD_EIO, "input", "%s: %m", path);
@@ -79,12 +77,12 @@ static int load_frame(const struct fit_model *m, const json_t *doc, const char *
 		}
 	}
 	rc = worker_predict_frame_csv(m, json_object_get(doc, "excluded_columns"), map,
-				      (size_t)st.st_size, &opt, out, err);
+				      (size_t)size, &opt, out, err);
 out:
 	if (map != NULL)
-		munmap(map, (size_t)st.st_size);
-	if (fd >= 0)
-		close(fd);
+		munmap(map, (size_t)size);
+	if (f != NULL)
+		fclose(f);
 	return rc;
 }
 
@@ -234,7 +232,14 @@ int offline_predict_main(int argc, char **argv)
 		format = "json";
 	if (model_path == NULL || input == NULL || optind != argc ||
 	    (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
-		fputs(usage, stderr);
+		if (model_path == NULL || input == NULL)
+			fprintf(stderr, "fitd predict: give --model FILE|ID and --input FILE.csv");
+		else if (optind != argc)
+			fprintf(stderr, "fitd predict: unexpected argument '%s'", argv[optind]);
+		else
+			fprintf(stderr, "fitd predict: --format must be csv or json, not '%s'",
+				format);
+		fprintf(stderr, " (see --help)\n");
 		return 2;
 	}
 	if (strncmp(model_path, "mdl_", 4) == 0 && access(model_path, F_OK) != 0)

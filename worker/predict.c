@@ -4,6 +4,7 @@
  */
 #include "worker/predict.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,69 @@ static int check_header(const struct fit_model_desc *d, const json_t *excluded,
 	return FITD_OK;
 }
 
+/* Whether a CSV field reads as a number (csv.h's grammar, spaces and tabs around it). */
+static bool number_text(const char *s)
+{
+	const char *p;
+	size_t digits = 0;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	p = s + (*s == '+' || *s == '-');
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+	if (digits == 0)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p += 1 + (p[1] == '+' || p[1] == '-');
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0' && isfinite(strtod(s, NULL));
+}
+
+/*
+ * Refuses text in a column the model takes numbers in, naming the first
+ * row that holds some; the frame typed that column categorical, which the
+ * core would only call a missing numeric column.
+ */
+static int check_numbers(const struct fit_model_desc *d, const struct fit_frame *f,
+			 struct fitd_error *err)
+{
+	for (size_t c = 0; c < d->ncolumns; c++)
+		if (fit_frame_find(f, d->columns[c].name) < 0)
+			return FITD_OK; /* a missing input is said first, by the core */
+	for (size_t c = 0; c < d->ncolumns; c++) {
+		long j = fit_frame_find(f, d->columns[c].name);
+		const struct fit_column *fc = j < 0 ? NULL : &f->cols[j];
+		size_t row = 0;
+
+		if (d->columns[c].type != FIT_COL_NUMERIC || fc == NULL ||
+		    fc->type != FIT_COL_CATEGORICAL || fc->nlevels == 0)
+			continue;
+		while (row < f->nrows &&
+		       (fc->cat[row] < 0 || number_text(fc->levels[fc->cat[row]])))
+			row++;
+		if (row == f->nrows) /* every value reads as a number here: name a level */
+			return fitd_error_set(err, FITD_EFORMAT, "wrong_type",
+					      "column '%.64s': '%.64s' is not a number, and the "
+					      "model takes numbers in this column",
+					      fc->name, fc->levels[0]);
+		return fitd_error_set(err, FITD_EFORMAT, "wrong_type",
+				      "row %zu, column '%.64s': '%.64s' is not a number, and the "
+				      "model takes numbers in this column",
+				      row + 1, fc->name, fc->levels[fc->cat[row]]);
+	}
+	return FITD_OK;
+}
+
 int worker_predict_frame_csv(const struct fit_model *m, const json_t *excluded, const char *csv,
 			     size_t len, const struct store_csv_options *opt,
 			     struct fit_frame **out, struct fitd_error *err)
@@ -90,6 +154,8 @@ int worker_predict_frame_csv(const struct fit_model *m, const json_t *excluded, 
 	free(cats);
 	if (rc == FITD_OK)
 		rc = check_header(d, excluded, *out, err);
+	if (rc == FITD_OK)
+		rc = check_numbers(d, *out, err);
 	if (rc != FITD_OK && *out != NULL) {
 		fit_frame_free(*out);
 		*out = NULL;

@@ -30,7 +30,9 @@ void worker_predict_inputs_text(const struct fit_model_desc *d, char *buf, size_
  * model stay categorical whatever their values look like. Every header
  * column must be known (worker_predict_column_known() with excluded: FITD_EFORMAT
  * unknown_column, naming it) once every input is there; a missing input
- * is left to fit_model_predict(), which says so (missing_column). opt
+ * is left to fit_model_predict(), which says so (missing_column). A
+ * value that is not a number in a numeric input is FITD_EFORMAT
+ * wrong_type, naming its row, column and text. opt
  * gives the limits; its categorical list is replaced.
  */
 int worker_predict_frame_csv(const struct fit_model *m, const json_t *excluded, const char *csv,

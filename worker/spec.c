@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "worker/fit/metric.h"
 #include "worker/search/space.h"
@@ -147,6 +148,36 @@ static const struct worker_column_info *find_column(const struct parse *ps, cons
 	return NULL;
 }
 
+/* Whether a and b are the same name but for case and the blanks around them. */
+static bool loosely_equal(const char *a, const char *b)
+{
+	size_t na, nb;
+
+	a += strspn(a, " \t");
+	b += strspn(b, " \t");
+	for (na = strlen(a); na > 0 && (a[na - 1] == ' ' || a[na - 1] == '\t'); na--)
+		;
+	for (nb = strlen(b); nb > 0 && (b[nb - 1] == ' ' || b[nb - 1] == '\t'); nb--)
+		;
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/*
+ * unknown_column for name at path; when a column differs from it only in
+ * case or in blanks around it (a header written "x, y"), the message names
+ * that column.
+ */
+static int unknown_column(struct parse *ps, const char *path, const char *name)
+{
+	for (size_t i = 0; i < ps->ncols; i++)
+		if (loosely_equal(ps->cols[i].name, name))
+			return fail(ps, FITD_EUNPROCESSABLE, "unknown_column",
+				    "%s: no column named '%.64s'; the table has '%.64s'", path,
+				    name, ps->cols[i].name);
+	return fail(ps, FITD_EUNPROCESSABLE, "unknown_column", "%s: no column named '%.64s'", path,
+		    name);
+}
+
 /* ---- dataset, target, exclude_columns ---- */
 
 static int parse_data(struct parse *ps, const json_t *body)
@@ -162,8 +193,7 @@ static int parse_data(struct parse *ps, const json_t *body)
 	if (ps->cols != NULL) {
 		ps->target = find_column(ps, target);
 		if (ps->target == NULL)
-			return fail(ps, FITD_EUNPROCESSABLE, "unknown_column",
-				    "target: no column named '%.64s'", target);
+			return unknown_column(ps, "target", target);
 		ps->rows -= ps->target->missing < ps->rows ? ps->target->missing : ps->rows;
 	}
 	sp->dataset = strdup(dataset);
@@ -183,8 +213,7 @@ static int check_exclude(struct parse *ps, const char *name, const char *path, s
 			return fail(ps, FITD_EUNPROCESSABLE, "duplicate_value",
 				    "%s: '%.64s' is listed twice", path, name);
 	if (ps->cols != NULL && find_column(ps, name) == NULL)
-		return fail(ps, FITD_EUNPROCESSABLE, "unknown_column",
-			    "%s: no column named '%.64s'", path, name);
+		return unknown_column(ps, path, name);
 	return FITD_OK;
 }
 
@@ -241,13 +270,29 @@ static int resolve_task(struct parse *ps, const char *given)
 	size_t classes = c->numeric ? c->distinct : c->nlevels;
 	bool cls;
 
+	if (c->numeric && c->distinct == 0) /* a column of missing values alone is numeric */
+		return fail(ps, FITD_EUNPROCESSABLE, "too_few_classes",
+			    "target: '%.64s' has no value: it is missing in every row", c->name);
 	if (c->numeric && c->distinct < 2)
 		return fail(ps, FITD_EUNPROCESSABLE, "too_few_classes",
 			    "target: '%.64s' has fewer than 2 distinct values", c->name);
 	if (strcmp(given, "regression") == 0 && !c->numeric)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
-			    "task: regression needs a numeric target; '%.64s' is categorical",
+			    "task: regression needs a numeric target; '%.64s' is categorical (one "
+			    "value that is not a number makes it so: the dataset lists its levels)",
 			    c->name);
+	/*
+	 * Levels nearly one per row are no classes: most often a numeric
+	 * column made categorical by one stray text value, which classification
+	 * would fit to an accuracy near 0 without a word.
+	 */
+	if (strcmp(given, "auto") == 0 && !c->numeric && c->nlevels > AUTO_CLASSES_MAX &&
+	    c->nlevels * 2 > ps->rows)
+		return fail(ps, FITD_EUNPROCESSABLE, "out_of_range",
+			    "target: '%.64s' has %zu levels in %zu rows: no classes; one text "
+			    "value makes a numeric column categorical (see the dataset's levels): "
+			    "make it NA, or give task classification",
+			    c->name, c->nlevels, ps->rows);
 	if (strcmp(given, "classification") == 0 && c->numeric && !c->integer_valued)
 		return fail(ps, FITD_EUNPROCESSABLE, "invalid_combination",
 			    "task: classification needs a categorical or integer-valued target; "
@@ -451,7 +496,7 @@ static int parse_early(struct parse *ps, const json_t *body)
 		return FITD_OK;
 	}
 	if (!json_is_object(j))
-		return wrong_type(ps, "early_stopping", "false or an object");
+		return wrong_type(ps, "early_stopping", "true, false or an object");
 	rc = known_keys(ps, j, "early_stopping", keys);
 	if (rc == FITD_OK)
 		rc = get_int(ps, j, "patience", "early_stopping.patience", 1, PATIENCE_MAX,

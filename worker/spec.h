@@ -18,7 +18,10 @@
  *
  * Defaults and rules:
  *
- *   task        "auto": a categorical target is classification; a numeric
+ *   task        "auto": a categorical target is classification (one of more
+ *               than 20 levels that are more than half its rows is refused:
+ *               no classes, most often a numeric column with a stray text
+ *               value); a numeric
  *               target is classification when all its values are integers
  *               and it has 2 distinct values, or at most 20 distinct values
  *               that are fewer than 5% of the rows with a target; otherwise

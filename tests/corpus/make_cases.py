@@ -4,7 +4,8 @@
 Each case is {"name", "method", "path", "headers"?, "body"? (a string),
 "json"? (an object sent as JSON), "body_hex"? (bytes), "body_parts"? (a
 list of [text, times] joined: large bodies stay small here), "raw"? (the
-whole request, for what an HTTP client refuses to send), "expect": {"status", "code"}}. In paths and
+whole request, for what an HTTP client refuses to send), "expect": {"status", "code",
+"message"? (text the error's message holds)}}. In paths and
 bodies "{DS}" stands for an uploaded iris dataset, "{JOB}" for a finished
 job on it, "{MODEL}" for its model, "{BUSY}" for a job that stays queued or
 running and "{ALIAS}" for an alias of {MODEL} (tests/integration/test_corpus.py).
@@ -24,9 +25,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = []
 
 
-def case(name, method, path, expect, code, **kw):
-    CASES.append(dict(name=name, method=method, path=path,
-                      expect={"status": expect, "code": code}, **kw))
+def case(name, method, path, expect, code, message=None, **kw):
+    want = {"status": expect, "code": code}
+    if message is not None:
+        want["message"] = message
+    CASES.append(dict(name=name, method=method, path=path, expect=want, **kw))
 
 
 def raw_with_token(raw):
@@ -375,7 +378,7 @@ case("query-unknown-empty-key", "GET", "/v1/jobs?=1", 400, "unknown_parameter")
 case("query-unknown-misspelt-limit", "GET", "/v1/datasets?limt=5", 400, "unknown_parameter")
 for name, v in [("word", "abc"), ("negative", "-1"), ("float", "1.5"), ("huge", "9" * 30)]:
     case("events-last-id-" + name, "GET", "/v1/jobs/{JOB}/events", 400, "invalid_event_id",
-         headers={"Last-Event-ID": v})
+         message="Last-Event-ID", headers={"Last-Event-ID": v})
 
 # ---- predictions ----
 PRED = "/v1/models/{MODEL}/predict"
@@ -593,10 +596,46 @@ case("predict-explain-too-many-rows", "POST", PRED, 422, "too_many_rows",
      body_parts=[['{"explain":true,"rows":[', 1], ['{"sepal_length":1},', 1000],
                  ['{"sepal_length":1}]}', 1]],
      headers={"Content-Type": "application/json"})
+# The JSON shape is right but holds no row: as a CSV of a header alone.
+case("predict-json-empty-rows", "POST", PRED, 422, "no_rows", json={"rows": []})
 
 # The dashboard's routes (GET /, GET /dash/{file}) take no query parameter.
 case("dash-query", "GET", "/?a=b", 400, "unknown_parameter")
 case("dash-file-query", "GET", "/dash/app.js?v=2", 400, "unknown_parameter")
+
+# Events resumed by ?after=: the query parameter is named as the client sent
+# it, not as the header.
+case("events-after-word", "GET", "/v1/jobs/{JOB}/events?after=abc", 400, "invalid_event_id",
+     message="after must be")
+
+# Prediction bodies come as they are: a gzipped one was read as it came and
+# called malformed JSON (or CSV). Media types are matched in any case, so a
+# CSV sent as TEXT/CSV reaches the model (and says what it lacks).
+for route, name in [(PRED, "predict"), (APRED, "alias-predict")]:
+    case(name + "-gzip", "POST", route, 415, "unsupported_encoding",
+         body_hex=gzip.compress(b'{"rows":[{"sepal_length":1}]}', mtime=0).hex(),
+         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+for route, method, name in [("/v1/jobs", "POST", "job"), (APRED[:-len("/predict")], "PUT",
+                                                            "alias-put")]:
+    case(name + "-gzip", method, route, 415, "unsupported_encoding",
+         body_hex=gzip.compress(b'{"model":"x"}', mtime=0).hex(),
+         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+case("predict-csv-type-upper-case", "POST", PRED, 422, "missing_column",
+     body="sepal_length\n1\n", headers={"Content-Type": "TEXT/CSV; charset=utf-8"})
+case("predict-type-prefix", "POST", PRED, 415, "unsupported_media_type",
+     body="sepal_length\n1\n", headers={"Content-Type": "text/csvx"})
+
+# A query parameter given twice is refused: only the first was read, so
+# ?name=a&name=b made a dataset named a without a word.
+for name, method, path, kw in [
+        ("upload-name", "POST", "/v1/datasets?name=a&name=b",
+         dict(body="x,y\n1,2\n", headers={"Content-Type": "text/csv"})),
+        ("jobs-limit", "GET", "/v1/jobs?limit=1&limit=2", {}),
+        ("events-after", "GET", "/v1/jobs/{JOB}/events?after=1&after=1", {}),
+        ("predict-explain", "POST", PRED + "?explain=true&explain=false",
+         dict(json={"rows": [{"sepal_length": 1}]}))]:
+    case("query-twice-" + name, method, path, 400, "invalid_parameter", message="given twice",
+         **kw)
 
 
 def main():

@@ -1,8 +1,9 @@
 /*
  * test_linear.c - linear regression end to end: the closed-form OLS solution,
- * the seed example, robust losses, exact L1 zeros, divergence, cancellation,
- * early stopping, progress, thread-count determinism, rebuilding a model,
- * the memory estimate and the big working buffers kept between fits.
+ * the seed example, robust losses, exact L1 zeros, divergence, a target too
+ * large to square, cancellation, early stopping, progress, thread-count
+ * determinism, rebuilding a model, the memory estimate and the big working
+ * buffers kept between fits.
  */
 #include <check.h>
 #include <math.h>
@@ -273,6 +274,43 @@ START_TEST(test_divergence_reported)
 	free(rows);
 	free(feat);
 	fit_frame_free(f);
+}
+END_TEST
+
+/*
+ * A target whose squared deviations pass the largest double is refused by
+ * name; its scale was taken as 1 and every fit diverged on it.
+ */
+START_TEST(test_huge_target_refused)
+{
+	static const char *names[] = { "x", "y" };
+	double data[2 * 50];
+	size_t *rows = th_rows(50), feat = 0;
+	struct fit_params p = linear_params(FIT_OPT_LBFGS);
+	struct fit_problem prob = { NULL, 1, &feat, 1, rows, 50, NULL, 0, FIT_TASK_REGRESSION };
+	struct fitd_error err = { 0 };
+	struct fit_model *m = NULL;
+	struct fit_frame *f;
+
+	for (size_t i = 0; i < 50; i++) {
+		data[i] = (double)i;
+		data[50 + i] = 1e160 * (double)i;
+	}
+	f = th_frame_num(50, 2, names, data);
+	prob.frame = f;
+	ck_assert_int_eq(fit_model_train(&prob, &p, NULL, &m, &err), FITD_EUNPROCESSABLE);
+	ck_assert_ptr_null(m);
+	ck_assert_str_eq(err.code, "bad_target");
+	ck_assert_msg(strstr(err.message, "too large") != NULL, "%s", err.message);
+	fit_frame_free(f);
+	for (size_t i = 0; i < 50; i++)
+		data[50 + i] = 1e150 * (double)i; /* large, but it squares */
+	f = th_frame_num(50, 2, names, data);
+	prob.frame = f;
+	m = th_train(&prob, &p);
+	fit_model_free(m);
+	fit_frame_free(f);
+	free(rows);
 }
 END_TEST
 
@@ -558,6 +596,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_robust_losses);
 	tcase_add_test(tc, test_l1_exact_zeros);
 	tcase_add_test(tc, test_divergence_reported);
+	tcase_add_test(tc, test_huge_target_refused);
 	tcase_add_test(tc, test_cancel_and_progress);
 	tcase_add_test(tc, test_early_stopping);
 	tcase_add_test(tc, test_threads_bit_identical);

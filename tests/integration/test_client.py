@@ -18,14 +18,15 @@ from fitdtest import FITD, DATA, Daemon, DaemonTest, wait_job
 IRIS = os.path.join(DATA, "iris.csv")
 
 
-def run(args, url=None, env=None, timeout=300):
-    """Runs `fitd ARGS…` with FITD_URL=url; returns the CompletedProcess (text)."""
+def run(args, url=None, env=None, timeout=300, stdin=None):
+    """Runs `fitd ARGS…` with FITD_URL=url (and the text stdin on its
+    standard input); returns the CompletedProcess (text)."""
     e = {k: v for k, v in os.environ.items() if k not in ("FITD_URL", "FITD_TOKEN")}
     if url is not None:
         e["FITD_URL"] = url
     e.update(env or {})
     p = subprocess.run([FITD] + list(args), env=e, capture_output=True, text=True,
-                       timeout=timeout)
+                       timeout=timeout, input=stdin)
     assert "Sanitizer" not in p.stderr, p.stderr  # the ASan build: no leak, no error
     return p
 
@@ -93,6 +94,9 @@ class Client(DaemonTest):
         self.assertEqual(spec["exclude_columns"], ["sepal_width"])
         status, _, ds = self.d.request("GET", "/v1/datasets/" + spec["dataset"])
         self.assertEqual((status, ds["name"], ds["rows"]), (200, "iris", 150))
+        # A time budget with a fraction, as the API takes it (it was a bad value).
+        p = self.submit("--max-seconds", "2.5", "--models", "logistic")
+        self.assertEqual(self.job(p.stdout.strip())["spec"]["search"]["max_seconds"], 2.5)
 
     def test_spec_file_is_completed_and_flags_override_it(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -253,6 +257,54 @@ class Client(DaemonTest):
         self.assertEqual(p.returncode, 4)
         self.assertIn("model_not_found", p.stderr)
 
+    def test_tables_read_from_a_pipe(self):
+        # A table on standard input (or a process substitution) has no size
+        # up front: it was sent as an empty body (400 empty_body) and read
+        # offline as an empty file.
+        with open(IRIS) as f:
+            table = f.read()
+        p = self.fitd("submit", "/dev/stdin", "--target", "species", "--max-trials", "1",
+                      stdin=table)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        job = wait_job(self.d, p.stdout.strip(), states=("succeeded",))
+        _, _, ds = self.d.request("GET", "/v1/datasets/" + job["dataset"])
+        self.assertEqual(ds["rows"], 150)
+        model = job["best"]["model_id"]
+        _, _, doc = self.d.request("GET", "/v1/models/" + model)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(doc, f)
+        try:
+            by_file = self.fitd("predict", "--model", model, "--input", IRIS)
+            self.assertEqual(by_file.returncode, 0, by_file.stderr)
+            for m in (model, f.name):
+                piped = self.fitd("predict", "--model", m, "--input", "/dev/stdin", stdin=table)
+                self.assertEqual(piped.returncode, 0, piped.stderr)
+                self.assertEqual(piped.stdout, by_file.stdout)
+        finally:
+            os.unlink(f.name)
+        # A directory is named as one, not taken for an empty table.
+        p = self.fitd("predict", "--model", model, "--input", DATA)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("Is a directory", p.stderr)
+
+    def test_dataset_named_after_any_file_name(self):
+        # A file name the daemon would not take as a name (not UTF-8, a
+        # control character) was sent as it was: 400 invalid_name about a
+        # ?name= the user never gave.
+        with open(IRIS, "rb") as f:
+            table = f.read()
+        with tempfile.TemporaryDirectory() as tmp:
+            for raw, want in ((b"caf\xe9 x\ty.csv", "caf x_y"), (b"\xff\xfe.csv", "table")):
+                path = os.path.join(os.fsencode(tmp), raw)
+                with open(path, "wb") as f:
+                    f.write(table)
+                p = self.fitd("submit", os.fsdecode(path), "--target", "species",
+                              "--max-trials", "1")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                ds = self.job(p.stdout.strip())["dataset"]
+                _, _, got = self.d.request("GET", "/v1/datasets/" + ds)
+                self.assertEqual((got["name"], got["rows"]), (want, 150))
+
     def test_delete_and_aliases(self):
         job_id = self.submit("--max-trials", "2", "--models", "logistic").stdout.strip()
         model = wait_job(self.d, job_id, states=("succeeded",))["best"]["model_id"]
@@ -301,6 +353,16 @@ class Client(DaemonTest):
                      ["submit", "/nonexistent.csv", "--target", "y"]):
             p = self.fitd(*args)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
+        # fitd predict says what is wrong in one line (it printed its whole usage).
+        for args, says in ((["--model", "m.json"], "give --model FILE|ID and --input"),
+                           (["--model", "m.json", "--input", IRIS, "--format", "xml"],
+                            "--format must be csv or json, not 'xml'"),
+                           (["--model", "m.json", "--input", IRIS, "extra"],
+                            "unexpected argument 'extra'")):
+            p = self.fitd("predict", *args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(says, p.stderr)
+            self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
         for sub in ("submit", "status", "watch", "cancel", "delete", "alias", "predict"):
             p = self.fitd(sub, "--help")
             self.assertEqual(p.returncode, 0, sub)
@@ -318,9 +380,13 @@ class Client(DaemonTest):
         self.assertEqual(p.returncode, 4)
         self.assertIn("job_not_found", p.stderr)
         self.assertIn("HTTP 404", p.stderr)
+        _, _, before = self.d.request("GET", "/v1/datasets?limit=1000")
         p = self.fitd("submit", IRIS, "--target", "no_such_column")
         self.assertEqual(p.returncode, 4)
         self.assertIn("unknown_column", p.stderr)
+        # The table it uploaded for the refused job is deleted again.
+        _, _, after = self.d.request("GET", "/v1/datasets?limit=1000")
+        self.assertEqual(after["items"], before["items"])
 
     def test_url_flag_and_environment(self):
         closed = "http://127.0.0.1:%d" % free_port()

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The bad-input corpus (tests/corpus/cases/, written by make_cases.py): every
-case gets exactly its expected 4xx with the JSON error format, none gets a
+case gets exactly its expected 4xx with the JSON error format (and, when the
+case gives one, a message holding its text), none gets a
 5xx, and the daemon keeps serving with what was stored before intact. The
 daemon runs with a token file; cases carry a token of every scope unless
 they test access themselves."""
@@ -148,12 +149,15 @@ class Corpus(unittest.TestCase):
                     code = err["code"]
                     ok = (status == want["status"] and code == want["code"] and
                           ctype.startswith("application/json") and
-                          isinstance(err["message"], str) and err["message"])
+                          isinstance(err["message"], str) and err["message"] and
+                          want.get("message", "") in err["message"])
                 except (ValueError, KeyError, TypeError):
-                    code, ok = body[:80], False
+                    code, err, ok = body[:80], {}, False
                 if not ok:
-                    failures.append("%s: got %d %s, want %d %s" % (
-                        c["name"], status, code, want["status"], want["code"]))
+                    failures.append("%s: got %d %s (%s), want %d %s%s" % (
+                        c["name"], status, code, err.get("message"), want["status"],
+                        want["code"], " saying '%s'" % want["message"] if "message" in want
+                        else ""))
                 self.assertLess(status, 500, c["name"])
             self.assertEqual(failures, [], "\n".join(failures))
             # Still serving, and nothing stored before was touched.

@@ -2,15 +2,18 @@
 searches, many times, restarting it each time. After every restart the
 database must pass integrity_check, every acknowledged job must be there,
 and every completed trial must still be completed with the same score
-(none lost, none run into a second result); in the end every job ends."""
+(none lost, none run into a second result); in the end every job ends.
+A second daemon started on the state directory of a live one is refused
+instead of recovering the first one's trials."""
 
 import os
 import random
 import sqlite3
+import subprocess
 import time
 import unittest
 
-from fitdtest import Daemon, read_data
+from fitdtest import FITD, Daemon, read_data, wait_job
 
 KILLS = int(os.environ.get("FITD_CRASH_KILLS", "20"))
 # Under ASan and UBSan a network's epoch is several times slower: the jobs
@@ -125,6 +128,44 @@ class Crash(unittest.TestCase):
             self.assertGreaterEqual(hits, KILLS // 2, requeued)
             print("kills survived: %d (%d during trials), jobs: %d, completed trials: %d"
                   % (KILLS, hits, len(acknowledged), len(done)))
+        finally:
+            d.cleanup()
+
+
+class StateDirLock(unittest.TestCase):
+    def test_second_daemon_on_a_live_state_directory_is_refused(self):
+        # Both would have the same node id: the second one's recovery took
+        # the first one's running trial back and both ran the job, whose
+        # results the first one then could not record.
+        d = Daemon(args=("--worker-threads", "1")).start()
+        try:
+            status, _, ds = d.upload("iris", read_data("iris.csv"))
+            self.assertEqual(status, 201, ds)
+            status, _, job = d.request("POST", "/v1/jobs", body={
+                "dataset": ds["id"], "target": "species",
+                "space": {"models": ["mlp"], "optimizer": ["sgd"], "epochs": 300},
+                "early_stopping": False, "search": {"max_trials": 4, "seed": 3}})
+            self.assertEqual(status, 201, job)
+            wait_running(d.state_dir)
+            try:
+                p = subprocess.run([FITD, "--listen", "127.0.0.1:0", "--state-dir",
+                                    d.state_dir, "--worker-threads", "1"],
+                                   capture_output=True, text=True, timeout=15)
+            except subprocess.TimeoutExpired as e:
+                self.fail("the second daemon ran on the state directory: %s" % e.stderr)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("event=state_dir_in_use", p.stderr)
+            self.assertIn("pid=%d " % d.proc.pid, p.stderr)
+            self.assertNotIn("event=recovered", p.stderr)
+            done = wait_job(d, job["id"], timeout=300)
+            self.assertEqual(done["state"], "succeeded", done)
+            self.assertEqual(done["progress"]["trials_done"], 4)
+            d.stop()
+            with open(d.log_path, "rb") as f:
+                self.assertNotIn(b"event=trial_record_failed", f.read())
+            d.start()  # free again once its daemon stopped
+            status, _, again = d.request("GET", "/v1/jobs/" + job["id"])
+            self.assertEqual((status, again["state"]), (200, "succeeded"))
         finally:
             d.cleanup()
 

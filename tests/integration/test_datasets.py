@@ -456,6 +456,9 @@ class Crash(unittest.TestCase):
             text = log_after(mark, "action=reload")
             self.assertIn("event=reloaded key=log-level old=info new=debug", text)
             self.assertIn('setting="max-columns = 100" running="max-columns = 4096"', text)
+            # Only what changed: the node id, given by no one, is the same
+            # (the fresh configuration had it unresolved, and said so).
+            self.assertEqual(text.count("event=reload_needs_restart"), 1, text)
             self.assertEqual(d.request("GET", "/healthz")[0], 200)
             log_after(mark, 'event=request method=GET path="/healthz"')
             # A file that no longer parses changes nothing.

@@ -3,7 +3,7 @@
  * columns it may name (the model's inputs and its target), the text that
  * lists the inputs in messages, and a CSV header with a column the model
  * does not know refused by name, while a missing input is left for the
- * core to name.
+ * core to name, and text in a numeric input named with its row.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -119,6 +119,27 @@ START_TEST(csv_header_may_name_excluded_columns)
 }
 END_TEST
 
+/*
+ * Text in a numeric input is named with its row; the core saw only a
+ * categorical column there and said the data had no numeric column x.
+ */
+START_TEST(csv_text_in_a_numeric_input_is_named)
+{
+	struct fitd_error err = { 0 };
+
+	ck_assert_int_eq(frame_of("x,c\n1,a\nNA,b\n 2.5 ,a\n1e400,b\n", &err), FITD_EFORMAT);
+	ck_assert_str_eq(err.code, "wrong_type");
+	ck_assert_msg(strstr(err.message, "row 4, column 'x': '1e400' is not a number") != NULL,
+		      "%s", err.message);
+	ck_assert_int_eq(frame_of("x,c\n1,a\n\"1,5\",b\n", &err), FITD_EFORMAT);
+	ck_assert_msg(strstr(err.message, "row 2, column 'x': '1,5'") != NULL, "%s", err.message);
+	/* A missing input is said first (by the core), as before. */
+	ck_assert_int_eq(frame_of("x\nabc\n", &err), FITD_OK);
+	/* A categorical input takes numbers as levels. */
+	ck_assert_int_eq(frame_of("x,c\n1,7\n2,8\n", &err), FITD_OK);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("worker_predict");
@@ -130,6 +151,7 @@ int main(void)
 	tcase_add_test(tc, known_columns_are_inputs_and_target);
 	tcase_add_test(tc, csv_header_names_only_known_columns);
 	tcase_add_test(tc, csv_header_may_name_excluded_columns);
+	tcase_add_test(tc, csv_text_in_a_numeric_input_is_named);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -221,7 +221,8 @@ static const struct bad_case bad_cases[] = {
 	{ "{" DT "\"validation\":\"cv\"}", F, "wrong_type", "validation:" },
 	{ "{" DT "\"validation\":{\"method\":\"cv\",\"folds\":\"5\"}}", F, "wrong_type",
 	  "validation.folds:" },
-	{ "{" DT "\"early_stopping\":\"yes\"}", F, "wrong_type", "early_stopping:" },
+	{ "{" DT "\"early_stopping\":\"yes\"}", F, "wrong_type",
+	  "early_stopping: expected true, false or an object" },
 	{ "{" DT "\"search\":[]}", F, "wrong_type", "search:" },
 	{ "{" DT "\"search\":{\"max_trials\":\"5\"}}", F, "wrong_type", "search.max_trials:" },
 	{ "{" DT "\"search\":{\"seed\":1.5}}", F, "wrong_type", "search.seed:" },
@@ -442,6 +443,7 @@ struct task_case {
 	const char *task; /* given */
 	int expect;	  /* a FIT_TASK_*, or -1 with code */
 	const char *code;
+	const char *message; /* text the error's message holds, or NULL */
 };
 
 static const struct task_case task_cases[] = {
@@ -463,6 +465,20 @@ static const struct task_case task_cases[] = {
 	{ { "t", true, 0, 0, false, 50 }, 150, "classification", -1, "invalid_combination" },
 	{ { "t", false, 3, 0, false, 0 }, 150, "regression", -1, "invalid_combination" },
 	{ { "t", true, 0, 149, false, 140 }, 150, "auto", -1, "out_of_range" }, /* one row */
+	/* levels nearly one per row (a numeric column with a stray text value) */
+	{ { "t", false, 300, 0, false, 0 },
+	  300,
+	  "auto",
+	  -1,
+	  "out_of_range",
+	  "give task classification" },
+	{ { "t", false, 300, 0, false, 0 }, 300, "classification", FIT_TASK_CLASSIFICATION, NULL },
+	{ { "t", false, 21, 0, false, 0 }, 44, "auto", FIT_TASK_CLASSIFICATION, NULL },
+	{ { "t", false, 20, 0, false, 0 }, 20, "auto", FIT_TASK_CLASSIFICATION, NULL },
+	{ { "t", false, 300, 0, false, 0 }, 300, "regression", -1, "invalid_combination", "levels" },
+	/* every value missing: said so, not "fewer than 2 distinct values" */
+	{ { "t", true, 0, 150, false, 0 }, 150, "auto", -1, "too_few_classes", "'t' has no value" },
+	{ { "t", true, 0, 150, false, 0 }, 150, "regression", -1, "too_few_classes", "every row" },
 };
 
 START_TEST(test_task_inference)
@@ -482,12 +498,48 @@ START_TEST(test_task_inference)
 	if (c->expect < 0) {
 		ck_assert_int_eq(rc, FITD_EUNPROCESSABLE);
 		ck_assert_str_eq(err.code, c->code);
+		ck_assert_msg(c->message == NULL || strstr(err.message, c->message) != NULL, "%s",
+			      err.message);
 	} else {
 		ck_assert_msg(rc == FITD_OK, "%s", err.message);
 		ck_assert_int_eq(worker_spec_task(spec), c->expect);
 	}
 	worker_spec_free(spec);
 	json_decref(body);
+}
+END_TEST
+
+/*
+ * A name that differs from a column only in case or in the blanks around it
+ * (a header written "x, y") is answered with the column's name.
+ */
+START_TEST(test_unknown_column_names_a_near_one)
+{
+	static const struct {
+		const char *body, *message;
+	} cases[] = {
+		{ "{\"dataset\":\"d\",\"target\":\"y\"}",
+		  "target: no column named 'y'; the table has ' y'" },
+		{ "{\"dataset\":\"d\",\"target\":\" y\",\"exclude_columns\":[\"species\"]}",
+		  "exclude_columns[0]: no column named 'species'; the table has 'Species'" },
+		{ "{\"dataset\":\"d\",\"target\":\"zzz\"}", "target: no column named 'zzz'" },
+	};
+	struct worker_column_info cols[3] = { { "x", true, 0, 0, false, 100 },
+					      { " y", true, 0, 0, false, 140 },
+					      { "Species", false, 3, 0, false, 0 } };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct worker_spec *spec = NULL;
+		struct fitd_error err = { 0 };
+		json_t *body = json_loads(cases[i].body, 0, NULL);
+
+		ck_assert_int_eq(worker_spec_parse(body, cols, 3, 150, &spec, &err),
+				 FITD_EUNPROCESSABLE);
+		ck_assert_str_eq(err.code, "unknown_column");
+		ck_assert_str_eq(err.message, cases[i].message);
+		worker_spec_free(spec);
+		json_decref(body);
+	}
 }
 END_TEST
 
@@ -810,6 +862,7 @@ static Suite *spec_suite(void)
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_loop_test(tc, test_task_inference, 0,
 			    (int)(sizeof(task_cases) / sizeof(task_cases[0])));
+	tcase_add_test(tc, test_unknown_column_names_a_near_one);
 	tcase_add_test(tc, test_budgets);
 	tcase_add_test(tc, test_whole_reals_are_integers);
 	tcase_add_test(tc, test_search_options);

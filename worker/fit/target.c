@@ -40,6 +40,9 @@ static int fit_regression(const struct fit_column *col, const size_t *rows, size
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "no_target",
 				      "no training row has a target value");
 	t->center = sum / (double)m;
+	if (!isfinite(t->center))
+		return fitd_error_set(err, FITD_EUNPROCESSABLE, "bad_target",
+				      "the target's values are too large");
 	for (size_t i = 0; i < n; i++) {
 		double v = col->num[rows[i]];
 
@@ -47,11 +50,17 @@ static int fit_regression(const struct fit_column *col, const size_t *rows, size
 			ss += (v - t->center) * (v - t->center);
 	}
 	t->scale = sqrt(ss / (double)m);
-	if (!(t->scale > 0.0) || !isfinite(t->scale))
-		t->scale = 1.0;
-	if (!isfinite(t->center))
+	/*
+	 * Deviations past about 1e154 square past the largest double: the fit
+	 * would then train on unscaled values and diverge, and RMSE and R^2 are
+	 * not finite on them either.
+	 */
+	if (!isfinite(t->scale))
 		return fitd_error_set(err, FITD_EUNPROCESSABLE, "bad_target",
-				      "the target's values are too large");
+				      "the target's values are too large: their squared "
+				      "deviations pass the largest double; rescale the column");
+	if (!(t->scale > 0.0))
+		t->scale = 1.0;
 	return FITD_OK;
 }
 
