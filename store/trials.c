@@ -165,6 +165,23 @@ int store_trial_claim(struct store *s, const char *job_id, int64_t idx, const ch
 	    s, claim_in_tx(db, job_id, idx, params_json, owner, lease_ms, generation, err), err);
 }
 
+/*
+ * Binds what names a trial's outcome, as both statements below number it:
+ * ?1 job, ?2 idx, ?3 generation, ?4 state, ?5 score, ?7 epochs, ?8 duration.
+ */
+static void bind_outcome(sqlite3_stmt *st, const char *job_id, int64_t idx, int64_t generation,
+			 const struct store_trial_outcome *o)
+{
+	sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, idx);
+	sqlite3_bind_int64(st, 3, generation);
+	sqlite3_bind_text(st, 4, store_trial_state_name(o->state), -1, SQLITE_STATIC);
+	if (o->has_score)
+		sqlite3_bind_double(st, 5, o->score);
+	sqlite3_bind_int64(st, 7, o->epochs);
+	sqlite3_bind_int64(st, 8, o->duration_ms);
+}
+
 /* Whether trial idx already holds outcome o under generation (see update_trial()). */
 static int holds_outcome(sqlite3 *db, const char *job_id, int64_t idx, int64_t generation,
 			 const struct store_trial_outcome *o, bool *holds, struct fitd_error *err)
@@ -173,20 +190,13 @@ static int holds_outcome(sqlite3 *db, const char *job_id, int64_t idx, int64_t g
 	int rc = store__prepare(db,
 				"SELECT count(*) FROM trials WHERE job_id = ?1 AND idx = ?2"
 				" AND generation = ?3 AND state = ?4 AND score IS ?5"
-				" AND epochs = ?6 AND duration_ms = ?7 AND state <> 'running'",
+				" AND epochs = ?7 AND duration_ms = ?8 AND state <> 'running'",
 				&st, err);
 
 	*holds = false;
 	if (rc != FITD_OK)
 		return rc;
-	sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, idx);
-	sqlite3_bind_int64(st, 3, generation);
-	sqlite3_bind_text(st, 4, store_trial_state_name(o->state), -1, SQLITE_STATIC);
-	if (o->has_score)
-		sqlite3_bind_double(st, 5, o->score);
-	sqlite3_bind_int64(st, 6, o->epochs);
-	sqlite3_bind_int64(st, 7, o->duration_ms);
+	bind_outcome(st, job_id, idx, generation, o);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*holds = sqlite3_column_int64(st, 0) > 0;
 	else
@@ -217,16 +227,9 @@ static int update_trial(sqlite3 *db, const char *job_id, int64_t idx, int64_t ge
 
 	if (rc != FITD_OK)
 		return rc;
-	sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, idx);
-	sqlite3_bind_int64(st, 3, generation);
-	sqlite3_bind_text(st, 4, store_trial_state_name(o->state), -1, SQLITE_STATIC);
-	if (o->has_score) {
-		sqlite3_bind_double(st, 5, o->score);
+	bind_outcome(st, job_id, idx, generation, o);
+	if (o->has_score)
 		sqlite3_bind_double(st, 6, o->score_std);
-	}
-	sqlite3_bind_int64(st, 7, o->epochs);
-	sqlite3_bind_int64(st, 8, o->duration_ms);
 	sqlite3_bind_text(st, 9, o->result_json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 10, o->error_code, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 11, o->error_message, -1, SQLITE_STATIC);
