@@ -69,8 +69,7 @@ static bool take_encoding(struct api__request *req, bool *gzip)
 						      MHD_HTTP_HEADER_CONTENT_ENCODING);
 
 	*gzip = api__header_is(enc, "gzip") || api__header_is(enc, "x-gzip");
-	if (*gzip || enc == NULL || enc[strspn(enc, " \t")] == '\0' ||
-	    api__header_is(enc, "identity"))
+	if (*gzip || api__encoding_identity(enc))
 		return true;
 	api__reply_fail(req, 415, "unsupported_encoding",
 			"Content-Encoding '%.32s' is not taken: send the CSV as it is, or "

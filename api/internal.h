@@ -235,6 +235,9 @@ const char *api__query(struct api__request *req, const char *name);
  */
 bool api__header_is(const char *value, const char *token);
 
+/* Whether a Content-Encoding value (NULL when absent) leaves the body as it is: none, or identity. */
+bool api__encoding_identity(const char *enc);
+
 /*
  * Whether the body comes as it is (no Content-Encoding, or identity), as
  * every body but an upload's must: read as it came, a gzipped one would be

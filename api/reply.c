@@ -199,12 +199,17 @@ bool api__header_is(const char *value, const char *token)
 	return *value == '\0' || *value == ';';
 }
 
+bool api__encoding_identity(const char *enc)
+{
+	return enc == NULL || enc[strspn(enc, " \t")] == '\0' || api__header_is(enc, "identity");
+}
+
 bool api__body_unencoded(struct api__request *req, const char *what)
 {
 	const char *enc = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 						      MHD_HTTP_HEADER_CONTENT_ENCODING);
 
-	if (enc == NULL || enc[strspn(enc, " \t")] == '\0' || api__header_is(enc, "identity"))
+	if (api__encoding_identity(enc))
 		return true;
 	api__reply_fail(req, 415, "unsupported_encoding",
 			"Content-Encoding '%.32s' is not taken here: send %s as they are", enc,

@@ -50,15 +50,21 @@ void worker_predict_inputs_text(const struct fit_model_desc *d, char *buf, size_
 	}
 }
 
-/* Refuses a header column the model does not know, once every input is in the frame. */
+/* Whether every input of the model is a column of f. */
+static bool has_inputs(const struct fit_model_desc *d, const struct fit_frame *f)
+{
+	for (size_t c = 0; c < d->ncolumns; c++)
+		if (fit_frame_find(f, d->columns[c].name) < 0)
+			return false;
+	return true;
+}
+
+/* Refuses a header column the model does not know. */
 static int check_header(const struct fit_model_desc *d, const json_t *excluded,
 			const struct fit_frame *f, struct fitd_error *err)
 {
 	char inputs[112];
 
-	for (size_t c = 0; c < d->ncolumns; c++)
-		if (fit_frame_find(f, d->columns[c].name) < 0)
-			return FITD_OK; /* the core names the missing input */
 	for (size_t c = 0; c < f->ncols; c++) {
 		if (worker_predict_column_known(d, excluded, f->cols[c].name))
 			continue;
@@ -102,21 +108,18 @@ static bool number_text(const char *s)
 /*
  * Refuses text in a column the model takes numbers in, naming the first
  * row that holds some; the frame typed that column categorical, which the
- * core would only call a missing numeric column.
+ * core would only call a missing numeric column. Every input is in f
+ * (has_inputs()).
  */
 static int check_numbers(const struct fit_model_desc *d, const struct fit_frame *f,
 			 struct fitd_error *err)
 {
-	for (size_t c = 0; c < d->ncolumns; c++)
-		if (fit_frame_find(f, d->columns[c].name) < 0)
-			return FITD_OK; /* a missing input is said first, by the core */
 	for (size_t c = 0; c < d->ncolumns; c++) {
-		long j = fit_frame_find(f, d->columns[c].name);
-		const struct fit_column *fc = j < 0 ? NULL : &f->cols[j];
+		const struct fit_column *fc = &f->cols[fit_frame_find(f, d->columns[c].name)];
 		size_t row = 0;
 
-		if (d->columns[c].type != FIT_COL_NUMERIC || fc == NULL ||
-		    fc->type != FIT_COL_CATEGORICAL || fc->nlevels == 0)
+		if (d->columns[c].type != FIT_COL_NUMERIC || fc->type != FIT_COL_CATEGORICAL ||
+		    fc->nlevels == 0)
 			continue;
 		while (row < f->nrows &&
 		       (fc->cat[row] < 0 || number_text(fc->levels[fc->cat[row]])))
@@ -152,10 +155,12 @@ int worker_predict_frame_csv(const struct fit_model *m, const json_t *excluded, 
 	o.categorical = cats;
 	rc = store_csv_parse(csv ? csv : "", len, &o, out, err);
 	free(cats);
-	if (rc == FITD_OK)
+	/* A missing input is said first, by the core (missing_column). */
+	if (rc == FITD_OK && has_inputs(d, *out)) {
 		rc = check_header(d, excluded, *out, err);
-	if (rc == FITD_OK)
-		rc = check_numbers(d, *out, err);
+		if (rc == FITD_OK)
+			rc = check_numbers(d, *out, err);
+	}
 	if (rc != FITD_OK && *out != NULL) {
 		fit_frame_free(*out);
 		*out = NULL;
